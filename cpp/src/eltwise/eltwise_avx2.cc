@@ -1,0 +1,62 @@
+// AVX2 variant, compiled with -mavx2 -mfma. Includes no standard-library header that could emit
+// inline functions compiled for AVX2 and shared with baseline code through the linker.
+#include <immintrin.h>
+
+#include "odyssey/eltwise.h"
+
+namespace odyssey::avx2 {
+namespace {
+
+constexpr std::size_t kLanes = 8;
+
+void add(const float* a, const float* b, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  for (; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void mul(const float* a, const float* b, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  for (; i < n; ++i) out[i] = a[i] * b[i];
+}
+
+void relu(const float* x, float* out, std::size_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  std::size_t i = 0;
+  // max(0, x) returns its second operand for NaN and for +-0, matching the reference 0 > x ? 0 : x.
+  for (; i + kLanes <= n; i += kLanes) {
+    _mm256_storeu_ps(out + i, _mm256_max_ps(zero, _mm256_loadu_ps(x + i)));
+  }
+  for (; i < n; ++i) out[i] = 0.0f > x[i] ? 0.0f : x[i];
+}
+
+double sum(const float* x, std::size_t n) {
+  // Four independent accumulators hide the add latency.
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  std::size_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(x + i));
+    acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(x + i + kLanes));
+    acc2 = _mm256_add_ps(acc2, _mm256_loadu_ps(x + i + 2 * kLanes));
+    acc3 = _mm256_add_ps(acc3, _mm256_loadu_ps(x + i + 3 * kLanes));
+  }
+  for (; i + kLanes <= n; i += kLanes) acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(x + i));
+  const __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m256d wide = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(acc)),
+                                     _mm256_cvtps_pd(_mm256_extractf128_ps(acc, 1)));
+  const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(wide), _mm256_extractf128_pd(wide, 1));
+  double total = _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)));
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+}  // namespace
+
+const EltwiseKernels kEltwise{add, mul, relu, sum};
+
+}  // namespace odyssey::avx2

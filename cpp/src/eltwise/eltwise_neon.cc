@@ -1,0 +1,55 @@
+// NEON (Advanced SIMD) variant for AArch64, where NEON is part of the baseline.
+#include <arm_neon.h>
+
+#include "odyssey/eltwise.h"
+
+namespace odyssey::neon {
+namespace {
+
+constexpr std::size_t kLanes = 4;
+
+void add(const float* a, const float* b, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vst1q_f32(out + i, vaddq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
+  for (; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void mul(const float* a, const float* b, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vst1q_f32(out + i, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
+  for (; i < n; ++i) out[i] = a[i] * b[i];
+}
+
+void relu(const float* x, float* out, std::size_t n) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  std::size_t i = 0;
+  // A compare and select rather than vmaxq_f32, which turns -0.0 into +0.0: the reference keeps it.
+  for (; i + kLanes <= n; i += kLanes) {
+    const float32x4_t v = vld1q_f32(x + i);
+    vst1q_f32(out + i, vbslq_f32(vcltq_f32(v, zero), zero, v));
+  }
+  for (; i < n; ++i) out[i] = 0.0f > x[i] ? 0.0f : x[i];
+}
+
+double sum(const float* x, std::size_t n) {
+  float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  std::size_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    acc0 = vaddq_f32(acc0, vld1q_f32(x + i));
+    acc1 = vaddq_f32(acc1, vld1q_f32(x + i + kLanes));
+    acc2 = vaddq_f32(acc2, vld1q_f32(x + i + 2 * kLanes));
+    acc3 = vaddq_f32(acc3, vld1q_f32(x + i + 3 * kLanes));
+  }
+  for (; i + kLanes <= n; i += kLanes) acc0 = vaddq_f32(acc0, vld1q_f32(x + i));
+  const float32x4_t acc = vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3));
+  const float64x2_t wide = vaddq_f64(vcvt_f64_f32(vget_low_f32(acc)), vcvt_high_f64_f32(acc));
+  double total = vaddvq_f64(wide);
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+}  // namespace
+
+const EltwiseKernels kEltwise{add, mul, relu, sum};
+
+}  // namespace odyssey::neon

@@ -1,0 +1,206 @@
+// A small pool of persistent worker threads behind parallel_for. Workers claim chunk indices from
+// an atomic counter; which thread runs a chunk varies, what a chunk covers does not.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "odyssey/parallel.h"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
+namespace odyssey {
+namespace {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_workers) {
+    workers_.reserve(static_cast<std::size_t>(num_workers));
+    for (int i = 0; i < num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+  }
+
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Runs chunk(i) for every i in [0, count) on the workers and the calling thread.
+  void run(std::size_t count, const std::function<void(std::size_t)>& chunk) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &chunk;
+      job_size_ = count;
+      next_.store(0, std::memory_order_relaxed);
+      busy_workers_ = workers_.size();
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    claim_chunks();
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return busy_workers_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void claim_chunks() {
+    for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < job_size_;) {
+      try {
+        (*job_)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(job_size_, std::memory_order_relaxed);  // the others stop claiming
+      }
+    }
+  }
+
+  void worker_loop();
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  bool stop_ = false;
+  std::uint64_t generation_ = 0;
+  const std::function<void(std::size_t)>* job_ = nullptr;
+  std::size_t job_size_ = 0;
+  std::atomic<std::size_t> next_{0};
+  std::size_t busy_workers_ = 0;
+  std::exception_ptr error_;
+};
+
+// True on pool workers and on a thread that is running a parallel_for, so nested calls run inline.
+thread_local bool t_inside_parallel = false;
+
+void ThreadPool::worker_loop() {
+  t_inside_parallel = true;
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    claim_chunks();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--busy_workers_ == 0) done_.notify_one();
+  }
+}
+
+// Guards the pool and the thread count; held for the whole of a parallel job. Both are pointers
+// so that a forked child can drop them: the parent's workers do not exist in the child.
+std::mutex* g_mutex = new std::mutex;
+ThreadPool* g_pool = nullptr;
+int g_num_threads = 0;  // 0: not yet decided
+
+void forget_pool_after_fork() {
+  g_mutex = new std::mutex;  // the parent's may have been held by a thread that is gone
+  g_pool = nullptr;          // leaked on purpose: its threads do not exist here
+}
+
+void install_fork_handler() {
+#if defined(__unix__) || defined(__APPLE__)
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, forget_pool_after_fork); });
+#endif
+}
+
+int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Call with *g_mutex held.
+int threads_locked() {
+  if (g_num_threads == 0) g_num_threads = default_num_threads();
+  return g_num_threads;
+}
+
+}  // namespace
+
+int default_num_threads() {
+  const char* text = std::getenv("ODYSSEY_NUM_THREADS");
+  if (text == nullptr || *text == '\0') return usable_cores();
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 1 || value > 4096) {
+    throw std::invalid_argument(std::string("ODYSSEY_NUM_THREADS='") + text +
+                                "' is not a thread count; expected an integer from 1 to 4096");
+  }
+  return static_cast<int>(value);
+}
+
+int num_threads() {
+  std::lock_guard<std::mutex> lock(*g_mutex);
+  return threads_locked();
+}
+
+void set_num_threads(int n) {
+  if (n < 1 || n > 4096) {
+    throw std::invalid_argument("num_threads must be from 1 to 4096, got " + std::to_string(n));
+  }
+  if (t_inside_parallel) {
+    throw std::logic_error("set_num_threads cannot be called from inside a parallel_for body");
+  }
+  std::lock_guard<std::mutex> lock(*g_mutex);
+  if (n == g_num_threads) return;
+  delete g_pool;  // joins the old workers; the next parallel job starts a pool of the new size
+  g_pool = nullptr;
+  g_num_threads = n;
+}
+
+void parallel_for(std::size_t n, std::size_t grain,
+                  const std::function<void(std::size_t, std::size_t)>& body) {
+  if (grain == 0) throw std::invalid_argument("parallel_for: grain must be positive");
+  const std::size_t count = num_chunks(n, grain);
+  const auto chunk = [&](std::size_t i) { body(i * grain, std::min(n, (i + 1) * grain)); };
+  const auto run_serially = [&] {
+    for (std::size_t i = 0; i < count; ++i) chunk(i);
+  };
+  if (count <= 1 || t_inside_parallel) return run_serially();
+
+  std::unique_lock<std::mutex> lock(*g_mutex, std::try_to_lock);
+  if (!lock.owns_lock() || threads_locked() == 1) return run_serially();
+  if (g_pool == nullptr) {
+    install_fork_handler();
+    g_pool = new ThreadPool(threads_locked() - 1);
+  }
+  t_inside_parallel = true;
+  try {
+    g_pool->run(count, chunk);
+  } catch (...) {
+    t_inside_parallel = false;
+    throw;
+  }
+  t_inside_parallel = false;
+}
+
+}  // namespace odyssey
