@@ -36,7 +36,7 @@ std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
 }
 
 bool same_bits(const float* a, const float* b, std::size_t n) {
-  return std::memcmp(a, b, n * sizeof(float)) == 0;
+  return n == 0 || std::memcmp(a, b, n * sizeof(float)) == 0;
 }
 
 // A buffer whose data() is 64-byte aligned plus `offset` floats, so loads cross every alignment.
@@ -45,7 +45,7 @@ struct Buffer {
       : storage(values.size() + offset + 16), offset_floats(offset) {
     const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
     align = ((64 - address % 64) % 64) / sizeof(float);
-    std::memcpy(data(), values.data(), values.size() * sizeof(float));
+    if (!values.empty()) std::memcpy(data(), values.data(), values.size() * sizeof(float));
   }
   float* data() { return storage.data() + align + offset_floats; }
   std::vector<float> storage;

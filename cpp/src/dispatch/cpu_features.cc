@@ -15,7 +15,8 @@
 namespace odyssey {
 namespace {
 
-std::string trim(std::string s) {
+// Helpers below are used on some platforms only.
+[[maybe_unused]] std::string trim(std::string s) {
   const auto first = s.find_first_not_of(' ');
   if (first == std::string::npos) return "";
   const auto last = s.find_last_not_of(' ');
@@ -23,13 +24,13 @@ std::string trim(std::string s) {
 }
 
 #if defined(__APPLE__)
-bool sysctl_flag(const char* name) {
+[[maybe_unused]] bool sysctl_flag(const char* name) {
   int value = 0;
   std::size_t size = sizeof(value);
   return sysctlbyname(name, &value, &size, nullptr, 0) == 0 && value != 0;
 }
 
-std::string sysctl_string(const char* name) {
+[[maybe_unused]] std::string sysctl_string(const char* name) {
   char buffer[256] = {};
   std::size_t size = sizeof(buffer) - 1;
   if (sysctlbyname(name, buffer, &size, nullptr, 0) != 0) return "";

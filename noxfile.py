@@ -1,0 +1,126 @@
+"""Sessions: build, test, lint, benchmark, sanitize, cross-compile; `nox -l` lists them.
+
+Every session keeps its build directory under build/, so a second run recompiles only what changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+
+ROOT = Path(__file__).parent
+BUILD_REQUIREMENTS = nox.project.load_toml(ROOT / "pyproject.toml")["build-system"]["requires"]
+CPP_SOURCES = sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "cpp").rglob("*") if p.suffix in {".cc", ".h"}
+)
+WORKFLOWS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github/workflows").glob("*.yml"))
+CROSS_PACKAGES = {"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"}
+
+
+def install_package(session: nox.Session, extras: str, werror: bool = True) -> None:
+    """Builds and installs ml-odyssey into the session, reusing build/<session>."""
+    session.install(*BUILD_REQUIREMENTS, "cmake", "ninja")
+    settings = [f"-Cbuild-dir=build/{session.name}"]
+    if werror:
+        settings.append("-Ccmake.define.ODYSSEY_WERROR=ON")
+    # Without build isolation the build environment's paths stay the same from run to run, which
+    # is what lets CMake reuse the persistent build directory.
+    session.install("--no-build-isolation", *settings, f".[{extras}]")
+
+
+def cmake_build_and_test(session: nox.Session, build_dir: str, *options: str) -> None:
+    """Configures, builds and runs the C++ kernel tests (ctest) in build_dir."""
+    session.run(
+        "cmake", "-S", ".", "-B", build_dir, "-G", "Ninja",
+        "-DODYSSEY_BUILD_PYTHON=OFF", "-DODYSSEY_BUILD_TESTS=ON", "-DODYSSEY_WERROR=ON",
+        *options,
+    )  # fmt: skip
+    session.run("cmake", "--build", build_dir)
+    session.run("ctest", "--test-dir", build_dir, "--output-on-failure")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Build the package, run the C++ kernel tests, then pytest."""
+    install_package(session, "test")
+    cmake_build_and_test(session, "build/cpp-tests")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, ruff format, clang-format, and the CI workflows (schema and security audit)."""
+    session.install("ruff==0.17.6", "clang-format==23.1.5", "check-jsonschema", "zizmor")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("clang-format", "--dry-run", "--Werror", *CPP_SOURCES)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
+    session.run("zizmor", "--offline", ".github/workflows")
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Kernel benchmarks side by side with NumPy; JSON into benchmarks/results/."""
+    install_package(session, "test", werror=False)
+    session.run("python", "benchmarks/bench_kernels.py", *session.posargs)
+
+
+@nox.session
+def sanitize(session: nox.Session) -> None:
+    """The C++ kernel tests built with AddressSanitizer and UndefinedBehaviorSanitizer."""
+    session.install("cmake", "ninja")
+    session.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1"
+    session.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    cmake_build_and_test(
+        session, "build/sanitize", "-DODYSSEY_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+    )
+
+
+def missing_cross_tools() -> list[str]:
+    return [package for tool, package in CROSS_PACKAGES.items() if shutil.which(tool) is None]
+
+
+@nox.session
+def cross(session: nox.Session) -> None:
+    """The C++ kernel tests cross-compiled for aarch64 and run under qemu: tests NEON on x86-64."""
+    missing = missing_cross_tools()
+    if missing and sys.platform == "linux" and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log(f"installing Debian packages: {' '.join(missing)}")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+        missing = missing_cross_tools()
+    if missing:
+        session.error(
+            "cross needs the Debian packages "
+            + ", ".join(missing)
+            + f"; install them with: sudo apt-get install {' '.join(missing)}"
+        )
+    session.install("cmake", "ninja")
+    cmake_build_and_test(
+        session,
+        "build/cross-aarch64",
+        f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake/toolchains/aarch64-linux-gnu.cmake'}",
+    )
+
+
+@nox.session(venv_backend="none")
+def dev(session: nox.Session) -> None:
+    """An editable install in .venv that rebuilds changed C++ when odyssey is imported."""
+    session.run(sys.executable, "-m", "venv", ".venv")
+    python = str(ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python")
+    session.run(python, "-m", "pip", "install", "--upgrade", "pip", *BUILD_REQUIREMENTS, "cmake", "ninja")
+    session.run(
+        python, "-m", "pip", "install", "--no-build-isolation",
+        "-Cbuild-dir=build/editable", "-Ceditable.rebuild=true", "-Ccmake.define.ODYSSEY_WERROR=ON",
+        "-e", ".[test,dev]",
+    )  # fmt: skip
+    session.log("activate with: source .venv/bin/activate")

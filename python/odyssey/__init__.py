@@ -1,0 +1,9 @@
+"""ML Odyssey: reproduce classic deep-learning papers from scratch.
+
+The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) chosen at run time;
+``cpu_info()`` says what was detected and chosen.
+"""
+
+from odyssey._kernels import __version__, cpu_info, get_num_threads, set_isa, set_num_threads
+
+__all__ = ["__version__", "cpu_info", "get_num_threads", "set_isa", "set_num_threads"]

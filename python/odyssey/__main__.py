@@ -1,0 +1,5 @@
+"""``python -m odyssey`` is the ``odyssey`` command."""
+
+from odyssey.cli import main
+
+raise SystemExit(main())
