@@ -117,7 +117,9 @@ def dev(session: nox.Session) -> None:
     """An editable install in .venv that rebuilds changed C++ when odyssey is imported."""
     session.run(sys.executable, "-m", "venv", ".venv")
     python = str(ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python")
-    session.run(python, "-m", "pip", "install", "--upgrade", "pip", *BUILD_REQUIREMENTS, "cmake", "ninja")
+    session.run(
+        python, "-m", "pip", "install", "--upgrade", "pip", *BUILD_REQUIREMENTS, "cmake", "ninja"
+    )
     session.run(
         python, "-m", "pip", "install", "--no-build-isolation",
         "-Cbuild-dir=build/editable", "-Ceditable.rebuild=true", "-Ccmake.define.ODYSSEY_WERROR=ON",

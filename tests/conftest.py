@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pytest
-
 import odyssey
+import pytest
 
 AVAILABLE_ISAS: list[str] = odyssey.cpu_info()["isa_available"]
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import odyssey
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import odyssey
 from odyssey import _kernels
 
 SIZES = [0, 1, 3, 7, 15, 16, 17, 31, 33, 1000003]
@@ -170,7 +169,9 @@ class TestBadInput:
 
     def test_non_contiguous(self) -> None:
         x = np.zeros((4, 6), dtype=np.float32)
-        with pytest.raises(ValueError, match=r"b: expected a C-contiguous array, got shape \(4, 3\)"):
+        with pytest.raises(
+            ValueError, match=r"b: expected a C-contiguous array, got shape \(4, 3\)"
+        ):
             _kernels.add(x[:, ::2].copy(), x[:, ::2])
         with pytest.raises(ValueError, match="C-contiguous"):
             _kernels.sum(x.T)

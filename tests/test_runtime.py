@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
-import pytest
-
 import odyssey
+import pytest
 from odyssey import _kernels
 
 ALL_ISAS = ["scalar", "avx2", "avx512", "neon"]
@@ -47,7 +47,9 @@ def test_default_choice_is_the_fastest_available() -> None:
 
 @pytest.mark.parametrize("name", odyssey.cpu_info()["isa_available"])
 def test_odyssey_isa_forces_a_runnable_variant(name: str) -> None:
-    result = run_python("import odyssey; print(odyssey.cpu_info()['isa_selected'])", ODYSSEY_ISA=name)
+    result = run_python(
+        "import odyssey; print(odyssey.cpu_info()['isa_selected'])", ODYSSEY_ISA=name
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == name
 
@@ -117,11 +119,15 @@ def test_pool_works_in_a_forked_child(threads: None) -> None:
 
 
 def test_stub_lists_exactly_the_module_api() -> None:
-    stub = os.path.join(os.path.dirname(_kernels.__file__), "_kernels.pyi")
+    stub = Path(_kernels.__file__).with_name("_kernels.pyi").read_text(encoding="utf-8")
     declared = {
         line.split("(")[0].removeprefix("def ").strip()
-        for line in open(stub, encoding="utf-8")
+        for line in stub.splitlines()
         if line.startswith("def ")
     }
-    public = {name for name in dir(_kernels) if not name.startswith("_") and callable(getattr(_kernels, name))}
+    public = {
+        name
+        for name in dir(_kernels)
+        if not name.startswith("_") and callable(getattr(_kernels, name))
+    }
     assert declared == public

@@ -60,8 +60,7 @@ py::array float32_array(const py::handle& object, const char* name) {
 
 void check_same_shape(const py::array& a, const char* a_name, const py::array& b,
                       const char* b_name) {
-  const bool same = a.ndim() == b.ndim() &&
-                    std::equal(a.shape(), a.shape() + a.ndim(), b.shape());
+  const bool same = a.ndim() == b.ndim() && std::equal(a.shape(), a.shape() + a.ndim(), b.shape());
   if (!same) {
     throw py::value_error(std::string("shape mismatch: ") + a_name + " has shape " + shape_of(a) +
                           " but " + b_name + " has shape " + shape_of(b) +

@@ -27,10 +27,13 @@ std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
   std::normal_distribution<float> normal(0.0f, 10.0f);
   std::vector<float> values(n);
   for (auto& v : values) v = normal(rng);
-  const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::quiet_NaN(),
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::quiet_NaN(),
                             std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::denorm_min(), -1e-40f};
+                            std::numeric_limits<float>::denorm_min(),
+                            -1e-40f};
   for (std::size_t i = 0; i < n; i += 11) values[i] = specials[(i / 11) % 7];
   return values;
 }
@@ -141,8 +144,9 @@ void check_threaded_elementwise_matches_reference() {
       odyssey::set_num_threads(threads);
       std::fill(got.begin(), got.end(), 0.0f);
       odyssey::add(a.data(), b.data(), got.data(), n);
-      CHECK_NOTE(same_bits(expected.data(), got.data(), n),
-                 std::string("threaded add ") + isa_name(isa) + " threads=" + std::to_string(threads));
+      CHECK_NOTE(
+          same_bits(expected.data(), got.data(), n),
+          std::string("threaded add ") + isa_name(isa) + " threads=" + std::to_string(threads));
     }
   }
 }

@@ -57,7 +57,8 @@ void check_nested_and_concurrent() {
   odyssey::set_num_threads(2);
   std::atomic<long> total{0};
   odyssey::parallel_for(8, 1, [&](std::size_t, std::size_t) {
-    odyssey::parallel_for(10, 3, [&](std::size_t b, std::size_t e) { total.fetch_add(long(e - b)); });
+    odyssey::parallel_for(10, 3,
+                          [&](std::size_t b, std::size_t e) { total.fetch_add(long(e - b)); });
   });
   CHECK(total.load() == 80);
 
@@ -65,7 +66,8 @@ void check_nested_and_concurrent() {
   std::atomic<long> a{0}, b{0};
   auto work = [](std::atomic<long>& sink) {
     for (int round = 0; round < 200; ++round) {
-      odyssey::parallel_for(1000, 10, [&](std::size_t s, std::size_t e) { sink.fetch_add(long(e - s)); });
+      odyssey::parallel_for(1000, 10,
+                            [&](std::size_t s, std::size_t e) { sink.fetch_add(long(e - s)); });
     }
   };
   std::thread first([&] { work(a); }), second([&] { work(b); });

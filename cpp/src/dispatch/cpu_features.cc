@@ -69,8 +69,8 @@ CpuFeatures detect() {
   const bool avx = ecx & (1u << 28);
   const bool fma = ecx & (1u << 12);
   const std::uint64_t xcr0 = osxsave ? read_xcr0() : 0;
-  const bool os_saves_ymm = (xcr0 & 0x6) == 0x6;           // SSE and AVX state
-  bool os_saves_zmm = (xcr0 & 0xe6) == 0xe6;               // plus opmask, ZMM0-15 high, ZMM16-31
+  const bool os_saves_ymm = (xcr0 & 0x6) == 0x6;  // SSE and AVX state
+  bool os_saves_zmm = (xcr0 & 0xe6) == 0xe6;      // plus opmask, ZMM0-15 high, ZMM16-31
 #if defined(__APPLE__)
   // macOS enables AVX-512 state lazily, on first use, so XCR0 does not show it yet.
   os_saves_zmm = os_saves_zmm || sysctl_flag("hw.optional.avx512f");

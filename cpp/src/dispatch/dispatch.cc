@@ -46,14 +46,14 @@ std::string available_names() {
 const KernelTable& runnable_table(Isa isa) {
   const KernelTable* table = compiled_table(isa);
   if (table == nullptr) {
-    throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
-                                "' is not compiled into this build; available here: " +
-                                available_names());
+    throw std::invalid_argument(
+        std::string("ISA '") + isa_name(isa) +
+        "' is not compiled into this build; available here: " + available_names());
   }
   if (!cpu_can_run(isa)) {
-    throw std::invalid_argument(std::string("ISA '") + isa_name(isa) + "' is not supported by this " +
-                                cpu_features().arch + " CPU (" + cpu_features().brand +
-                                "); available here: " + available_names());
+    throw std::invalid_argument(std::string("ISA '") + isa_name(isa) +
+                                "' is not supported by this " + cpu_features().arch + " CPU (" +
+                                cpu_features().brand + "); available here: " + available_names());
   }
   return *table;
 }

@@ -1,6 +1,6 @@
-#include <string>
-
 #include "odyssey/isa.h"
+
+#include <string>
 
 namespace odyssey {
 

@@ -1,8 +1,9 @@
 // Whole-array elementwise operations: the selected ISA's kernels over fixed-size parallel chunks.
+#include "odyssey/eltwise.h"
+
 #include <vector>
 
 #include "odyssey/dispatch.h"
-#include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
 
 namespace odyssey {
@@ -18,8 +19,9 @@ void run_binary(Binary kernel, const float* a, const float* b, float* out, std::
 }
 
 void run_unary(Unary kernel, const float* x, float* out, std::size_t n) {
-  parallel_for(n, kEltwiseGrain,
-               [&](std::size_t begin, std::size_t end) { kernel(x + begin, out + begin, end - begin); });
+  parallel_for(n, kEltwiseGrain, [&](std::size_t begin, std::size_t end) {
+    kernel(x + begin, out + begin, end - begin);
+  });
 }
 
 }  // namespace

@@ -20,8 +20,9 @@ void add(const float* a, const float* b, float* out, std::size_t n) {
   }
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, m,
-                          _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    _mm512_mask_storeu_ps(
+        out + i, m,
+        _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
   }
 }
 
@@ -32,8 +33,9 @@ void mul(const float* a, const float* b, float* out, std::size_t n) {
   }
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, m,
-                          _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    _mm512_mask_storeu_ps(
+        out + i, m,
+        _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
   }
 }
 
@@ -62,9 +64,9 @@ double sum(const float* x, std::size_t n) {
   for (; i + kLanes <= n; i += kLanes) acc0 = _mm512_add_ps(acc0, _mm512_loadu_ps(x + i));
   if (i < n) acc1 = _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
   const __m512 acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-  const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(acc)),
-                                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
-                                         _mm512_castps_pd(acc), 1))));
+  const __m512d wide = _mm512_add_pd(
+      _mm512_cvtps_pd(_mm512_castps512_ps256(acc)),
+      _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
   return _mm512_reduce_add_pd(wide);
 }
 

@@ -10,13 +10,15 @@ constexpr std::size_t kLanes = 4;
 
 void add(const float* a, const float* b, float* out, std::size_t n) {
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) vst1q_f32(out + i, vaddq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
+  for (; i + kLanes <= n; i += kLanes)
+    vst1q_f32(out + i, vaddq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
   for (; i < n; ++i) out[i] = a[i] + b[i];
 }
 
 void mul(const float* a, const float* b, float* out, std::size_t n) {
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) vst1q_f32(out + i, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
+  for (; i + kLanes <= n; i += kLanes)
+    vst1q_f32(out + i, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
   for (; i < n; ++i) out[i] = a[i] * b[i];
 }
 
