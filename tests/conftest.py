@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import odyssey
 import pytest
+
+import odyssey
 
 AVAILABLE_ISAS: list[str] = odyssey.cpu_info()["isa_available"]
 

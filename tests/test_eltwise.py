@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import odyssey
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import odyssey
 from odyssey import _kernels
 
 SIZES = [0, 1, 3, 7, 15, 16, 17, 31, 33, 1000003]

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import odyssey
 import pytest
+
+import odyssey
 from odyssey import _kernels
 
 ALL_ISAS = ["scalar", "avx2", "avx512", "neon"]
