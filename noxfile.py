@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
@@ -25,19 +26,22 @@ WORKFLOWS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github/workflows"
 CROSS_PACKAGES = {"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"}
 
 
-def install_package(session: nox.Session, extras: str, werror: bool = True) -> None:
+def install_package(
+    session: nox.Session, extras: str, werror: bool = True, cmake_defines: Sequence[str] = ()
+) -> None:
     """Builds and installs ml-odyssey into the session, reusing build/<session>."""
     session.install(*BUILD_REQUIREMENTS, "cmake", "ninja")
     settings = [f"-Cbuild-dir=build/{session.name}"]
-    if werror:
-        settings.append("-Ccmake.define.ODYSSEY_WERROR=ON")
+    defines = [*cmake_defines, *(["ODYSSEY_WERROR=ON"] if werror else [])]
+    settings += [f"-Ccmake.define.{define}" for define in defines]
     # Without build isolation the build environment's paths stay the same from run to run, which
     # is what lets CMake reuse the persistent build directory.
     session.install("--no-build-isolation", *settings, f".[{extras}]")
 
 
-def cmake_build_and_test(session: nox.Session, build_dir: str, *options: str) -> None:
-    """Configures, builds and runs the C++ kernel tests (ctest) in build_dir."""
+def cmake_build_and_test(session: nox.Session, *options: str) -> None:
+    """Configures, builds and runs the C++ kernel tests (ctest) in build/<session>-ctest."""
+    build_dir = f"build/{session.name}-ctest"
     session.run(
         "cmake", "-S", ".", "-B", build_dir, "-G", "Ninja",
         "-DODYSSEY_BUILD_PYTHON=OFF", "-DODYSSEY_BUILD_TESTS=ON", "-DODYSSEY_WERROR=ON",
@@ -51,7 +55,7 @@ def cmake_build_and_test(session: nox.Session, build_dir: str, *options: str) ->
 def tests(session: nox.Session) -> None:
     """Build the package, run the C++ kernel tests, then pytest."""
     install_package(session, "test")
-    cmake_build_and_test(session, "build/cpp-tests")
+    cmake_build_and_test(session)
     session.run("pytest", *session.posargs)
 
 
@@ -75,13 +79,25 @@ def benchmark(session: nox.Session) -> None:
 
 @nox.session
 def sanitize(session: nox.Session) -> None:
-    """The C++ kernel tests built with AddressSanitizer and UndefinedBehaviorSanitizer."""
+    """Kernel tests and, on Linux, the pytest suite under AddressSanitizer + UBSan."""
     session.install("cmake", "ninja")
     session.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1"
     session.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-    cmake_build_and_test(
-        session, "build/sanitize", "-DODYSSEY_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
-    )
+    cmake_build_and_test(session, "-DODYSSEY_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+    if sys.platform != "linux":
+        session.log("the pytest run under ASan needs Linux's LD_PRELOAD; skipped here")
+        return
+    # The extension built with the sanitizers, loaded into an uninstrumented Python: the ASan
+    # runtime must be preloaded, with libstdc++ beside it so that its __cxa_throw interceptor finds
+    # the real one, and CPython's deliberate leaks at exit are not ours to report.
+    install_package(session, "test", cmake_defines=["ODYSSEY_SANITIZE=ON"])
+    runtimes = [
+        session.run("c++", f"-print-file-name={library}", silent=True, external=True).strip()
+        for library in ("libasan.so", "libstdc++.so")
+    ]
+    session.env["LD_PRELOAD"] = ":".join(runtimes)
+    session.env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
 
 
 def missing_cross_tools() -> list[str]:
@@ -107,7 +123,6 @@ def cross(session: nox.Session) -> None:
     session.install("cmake", "ninja")
     cmake_build_and_test(
         session,
-        "build/cross-aarch64",
         f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake/toolchains/aarch64-linux-gnu.cmake'}",
     )
 

@@ -8,18 +8,27 @@ namespace {
 
 constexpr std::size_t kLanes = 4;
 
-void add(const float* a, const float* b, float* out, std::size_t n) {
+// out[i] = op(a[i], b[i]), with the scalar form of op for the tail.
+template <typename VectorOp, typename ScalarOp>
+void binary(const float* a, const float* b, float* out, std::size_t n, VectorOp vector_op,
+            ScalarOp scalar_op) {
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    vst1q_f32(out + i, vaddq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
-  for (; i < n; ++i) out[i] = a[i] + b[i];
+  for (; i + kLanes <= n; i += kLanes) {
+    vst1q_f32(out + i, vector_op(vld1q_f32(a + i), vld1q_f32(b + i)));
+  }
+  for (; i < n; ++i) out[i] = scalar_op(a[i], b[i]);
+}
+
+void add(const float* a, const float* b, float* out, std::size_t n) {
+  binary(
+      a, b, out, n, [](float32x4_t x, float32x4_t y) { return vaddq_f32(x, y); },
+      [](float x, float y) { return x + y; });
 }
 
 void mul(const float* a, const float* b, float* out, std::size_t n) {
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    vst1q_f32(out + i, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
-  for (; i < n; ++i) out[i] = a[i] * b[i];
+  binary(
+      a, b, out, n, [](float32x4_t x, float32x4_t y) { return vmulq_f32(x, y); },
+      [](float x, float y) { return x * y; });
 }
 
 void relu(const float* x, float* out, std::size_t n) {

@@ -2,6 +2,7 @@
 // an atomic counter; which thread runs a chunk varies, what a chunk covers does not.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +27,32 @@
 namespace odyssey {
 namespace {
 
+// Waiting on a condition variable costs tens of microseconds to wake up on some machines, more
+// than a small chunk of work, so a waiting thread first spins this long, then sleeps.
+constexpr auto kSpinTime = std::chrono::microseconds(100);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+// Spins until done() or kSpinTime has passed; returns done().
+template <typename Predicate>
+bool spin_until(Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (unsigned i = 1;; ++i) {
+    if (done()) return true;
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return done();
+    cpu_relax();
+  }
+}
+
+// True on pool workers and on a thread that is running a parallel_for, so nested calls run inline.
+thread_local bool t_inside_parallel = false;
+
 class ThreadPool {
  public:
   explicit ThreadPool(int num_workers) {
@@ -36,7 +63,8 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);  // wakes the spinning workers too
     }
     wake_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -45,21 +73,28 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  // Runs chunk(i) for every i in [0, count) on the workers and the calling thread.
+  // Runs chunk(i) for every i in [0, count) on the workers and the calling thread. Every worker
+  // checks in before this returns, so none can still be looking at this job when the next starts.
   void run(std::size_t count, const std::function<void(std::size_t)>& chunk) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &chunk;
       job_size_ = count;
       next_.store(0, std::memory_order_relaxed);
-      busy_workers_ = workers_.size();
+      busy_workers_.store(workers_.size(), std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     claim_chunks();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return busy_workers_ == 0; });
+    const auto finished = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (!spin_until(finished)) {
+      lock.lock();
+      done_.wait(lock, finished);
+    } else {
+      lock.lock();
+    }
     job_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
@@ -77,39 +112,37 @@ class ThreadPool {
     }
   }
 
-  void worker_loop();
+  void worker_loop() {
+    t_inside_parallel = true;
+    std::uint64_t seen = 0;
+    const auto job_posted = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    for (;;) {
+      if (!spin_until(job_posted)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, job_posted);
+      }
+      if (stop_.load(std::memory_order_relaxed)) return;
+      seen = generation_.load(std::memory_order_acquire);
+      claim_chunks();
+      if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between check and sleep
+        done_.notify_one();
+      }
+    }
+  }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  bool stop_ = false;
-  std::uint64_t generation_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> generation_{0};
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::size_t busy_workers_ = 0;
+  std::atomic<std::size_t> busy_workers_{0};
   std::exception_ptr error_;
 };
-
-// True on pool workers and on a thread that is running a parallel_for, so nested calls run inline.
-thread_local bool t_inside_parallel = false;
-
-void ThreadPool::worker_loop() {
-  t_inside_parallel = true;
-  std::uint64_t seen = 0;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-    }
-    claim_chunks();
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--busy_workers_ == 0) done_.notify_one();
-  }
-}
 
 // Guards the pool and the thread count; held for the whole of a parallel job. Both are pointers
 // so that a forked child can drop them: the parent's workers do not exist in the child.
