@@ -32,14 +32,14 @@ void mul(const float* a, const float* b, float* out, std::size_t n) {
 }
 
 void relu(const float* x, float* out, std::size_t n) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  std::size_t i = 0;
   // A compare and select rather than vmaxq_f32, which turns -0.0 into +0.0: the reference keeps it.
-  for (; i + kLanes <= n; i += kLanes) {
-    const float32x4_t v = vld1q_f32(x + i);
-    vst1q_f32(out + i, vbslq_f32(vcltq_f32(v, zero), zero, v));
-  }
-  for (; i < n; ++i) out[i] = 0.0f > x[i] ? 0.0f : x[i];
+  // The same x serves as both inputs of binary().
+  binary(
+      x, x, out, n,
+      [](float32x4_t v, float32x4_t) {
+        return vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v);
+      },
+      [](float v, float) { return 0.0f > v ? 0.0f : v; });
 }
 
 double sum(const float* x, std::size_t n) {
