@@ -34,8 +34,8 @@ def install_package(
     settings = [f"-Cbuild-dir=build/{session.name}"]
     defines = [*cmake_defines, *(["ODYSSEY_WERROR=ON"] if werror else [])]
     settings += [f"-Ccmake.define.{define}" for define in defines]
-    # Without build isolation the build environment's paths stay the same from run to run, which
-    # is what lets CMake reuse the persistent build directory.
+    # Without build isolation the session's own packages build it, so the paths in CMake's cache
+    # (pybind11, Python) stay valid from run to run instead of naming a deleted temporary env.
     session.install("--no-build-isolation", *settings, f".[{extras}]")
 
 

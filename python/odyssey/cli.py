@@ -52,9 +52,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return args.run(args)
-    except (ValueError, ImportError) as error:
-        # A bad ODYSSEY_ISA or ODYSSEY_NUM_THREADS surfaces here, on import of the kernels.
-        print(f"odyssey: error: {error}", file=sys.stderr)
-        return 1
+    return args.run(args)

@@ -88,13 +88,9 @@ class ThreadPool {
     wake_.notify_all();
     claim_chunks();
     const auto finished = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
-    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
-    if (!spin_until(finished)) {
-      lock.lock();
-      done_.wait(lock, finished);
-    } else {
-      lock.lock();
-    }
+    const bool finished_while_spinning = spin_until(finished);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!finished_while_spinning) done_.wait(lock, finished);
     job_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
