@@ -72,9 +72,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Kernel benchmarks side by side with NumPy; JSON into benchmarks/results/."""
-    install_package(session, "test", werror=False)
-    session.run("python", "benchmarks/bench_kernels.py", *session.posargs)
+    """Every benchmarks/bench_*.py, side by side with NumPy, PyTorch and SciPy in one run each.
+
+    JSON goes into benchmarks/results/. `nox -s benchmark -- gemm` runs only bench_gemm.py.
+    """
+    install_package(session, "test,torch", werror=False)
+    session.install("scipy")
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in session.posargs]
+    for script in scripts:
+        session.run("python", str(script.relative_to(ROOT)))
 
 
 @nox.session

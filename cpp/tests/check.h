@@ -27,13 +27,13 @@ inline int finish() {
   return g_failed == 0 ? 0 : 1;
 }
 
-// Every SIMD table this build compiled and this CPU can run (the scalar reference excluded).
-inline std::vector<const KernelTable*> simd_tables() {
-  std::vector<const KernelTable*> tables;
+// Every SIMD variant this build compiled and this CPU can run (the scalar reference excluded).
+inline std::vector<Isa> simd_isas() {
+  std::vector<Isa> isas;
   for (Isa isa : available_isas()) {
-    if (isa != Isa::kScalar) tables.push_back(compiled_table(isa));
+    if (isa != Isa::kScalar) isas.push_back(isa);
   }
-  return tables;
+  return isas;
 }
 
 }  // namespace odyssey::test

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "check.h"
+#include "odyssey/eltwise.h"
 
 namespace {
 
@@ -20,7 +21,7 @@ void check_names() {
 void check_available() {
   const auto isas = odyssey::available_isas();
   CHECK(!isas.empty() && isas.front() == odyssey::Isa::kScalar);
-  for (odyssey::Isa isa : isas) CHECK(odyssey::compiled_table(isa) != nullptr);
+  for (odyssey::Isa isa : isas) CHECK(odyssey::is_compiled(isa));
   const odyssey::CpuFeatures& cpu = odyssey::cpu_features();
   CHECK(!cpu.avx512f || cpu.avx2_fma);  // the AVX-512 variant also uses AVX2 and FMA
 #if defined(ODYSSEY_HAVE_AVX512)
@@ -38,7 +39,7 @@ void check_select() {
   for (odyssey::Isa isa : odyssey::available_isas()) {
     odyssey::select_isa(isa);
     CHECK(odyssey::selected_isa() == isa);
-    CHECK(&odyssey::active_kernels() == odyssey::compiled_table(isa));
+    CHECK(odyssey::eltwise_kernels(isa) == &odyssey::eltwise_kernels());
   }
   bool threw = false;
   try {

@@ -56,12 +56,12 @@ struct Buffer {
   std::size_t align = 0;
 };
 
-void check_variant(const odyssey::KernelTable& table) {
-  const EltwiseKernels& ref = odyssey::compiled_table(odyssey::Isa::kScalar)->eltwise;
-  const EltwiseKernels& simd = table.eltwise;
+void check_variant(odyssey::Isa isa) {
+  const EltwiseKernels& ref = odyssey::scalar::kEltwise;
+  const EltwiseKernels& simd = *odyssey::eltwise_kernels(isa);
   for (std::size_t n : kSizes) {
     for (std::size_t offset : kOffsets) {
-      const std::string where = std::string(isa_name(table.isa)) + " n=" + std::to_string(n) +
+      const std::string where = std::string(isa_name(isa)) + " n=" + std::to_string(n) +
                                 " offset=" + std::to_string(offset);
       Buffer a(random_floats(n, 1), offset), b(random_floats(n, 2), offset);
       std::vector<float> expected(n), got_values(n + 1, 42.0f);
@@ -100,7 +100,7 @@ void check_variant(const odyssey::KernelTable& table) {
   }
 }
 
-void check_large_sum_accuracy(const odyssey::KernelTable& table) {
+void check_large_sum_accuracy(odyssey::Isa isa) {
   // Large n in one call: float accumulators must still be close to the double reference.
   const std::size_t n = 1000003;
   std::vector<float> x(n);
@@ -108,10 +108,9 @@ void check_large_sum_accuracy(const odyssey::KernelTable& table) {
   std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
   double abs_total = 0.0;
   for (auto& v : x) abs_total += (v = uniform(rng));
-  const double want = odyssey::compiled_table(odyssey::Isa::kScalar)->eltwise.sum(x.data(), n);
-  const double have = table.eltwise.sum(x.data(), n);
-  CHECK_NOTE(std::fabs(want - have) <= 1e-5 * abs_total,
-             std::string("large sum ") + isa_name(table.isa));
+  const double want = odyssey::scalar::kEltwise.sum(x.data(), n);
+  const double have = odyssey::eltwise_kernels(isa)->sum(x.data(), n);
+  CHECK_NOTE(std::fabs(want - have) <= 1e-5 * abs_total, std::string("large sum ") + isa_name(isa));
 }
 
 void check_threaded_sum_is_deterministic() {
@@ -154,10 +153,10 @@ void check_threaded_elementwise_matches_reference() {
 }  // namespace
 
 int main() {
-  for (const odyssey::KernelTable* table : odyssey::test::simd_tables()) {
-    std::printf("checking %s against scalar\n", isa_name(table->isa));
-    check_variant(*table);
-    check_large_sum_accuracy(*table);
+  for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+    std::printf("checking %s against scalar\n", isa_name(isa));
+    check_variant(isa);
+    check_large_sum_accuracy(isa);
   }
   check_threaded_sum_is_deterministic();
   check_threaded_elementwise_matches_reference();

@@ -5,5 +5,14 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 """
 
 from odyssey._kernels import __version__, cpu_info, get_num_threads, set_isa, set_num_threads
+from odyssey.random import initial_seed, manual_seed
 
-__all__ = ["__version__", "cpu_info", "get_num_threads", "set_isa", "set_num_threads"]
+__all__ = [
+    "__version__",
+    "cpu_info",
+    "get_num_threads",
+    "initial_seed",
+    "manual_seed",
+    "set_isa",
+    "set_num_threads",
+]

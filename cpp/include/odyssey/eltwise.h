@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "odyssey/dispatch.h"
+
 namespace odyssey {
 
 // One ISA's implementation over a contiguous range. Pointers need only float alignment; `out` may
@@ -28,6 +30,10 @@ extern const EltwiseKernels kEltwise;
 namespace neon {
 extern const EltwiseKernels kEltwise;
 }
+
+// The variant for `isa` (nullptr when not compiled), and the selected one.
+const EltwiseKernels* eltwise_kernels(Isa isa);
+inline const EltwiseKernels& eltwise_kernels() { return *eltwise_kernels(selected_isa()); }
 
 // Elements per parallel chunk. Fixed, so chunk boundaries never depend on the thread count.
 inline constexpr std::size_t kEltwiseGrain = std::size_t{1} << 15;

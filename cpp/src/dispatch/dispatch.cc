@@ -1,4 +1,4 @@
-// Fills one kernel table per compiled ISA and keeps a pointer to the one in use.
+// Which ISA variants are compiled and runnable, and which one is in use.
 #include "odyssey/dispatch.h"
 
 #include <atomic>
@@ -9,17 +9,6 @@
 
 namespace odyssey {
 namespace {
-
-const KernelTable kScalarTable{Isa::kScalar, scalar::kEltwise};
-#if defined(ODYSSEY_HAVE_AVX2)
-const KernelTable kAvx2Table{Isa::kAvx2, avx2::kEltwise};
-#endif
-#if defined(ODYSSEY_HAVE_AVX512)
-const KernelTable kAvx512Table{Isa::kAvx512, avx512::kEltwise};
-#endif
-#if defined(ODYSSEY_HAVE_NEON)
-const KernelTable kNeonTable{Isa::kNeon, neon::kEltwise};
-#endif
 
 bool cpu_can_run(Isa isa) {
   const CpuFeatures& cpu = cpu_features();
@@ -42,10 +31,9 @@ std::string available_names() {
   return names;
 }
 
-// Throws std::invalid_argument saying why `isa` cannot run here.
-const KernelTable& runnable_table(Isa isa) {
-  const KernelTable* table = compiled_table(isa);
-  if (table == nullptr) {
+// `isa`, or std::invalid_argument saying why it cannot run here.
+Isa runnable(Isa isa) {
+  if (!is_compiled(isa)) {
     throw std::invalid_argument(
         std::string("ISA '") + isa_name(isa) +
         "' is not compiled into this build; available here: " + available_names());
@@ -55,22 +43,23 @@ const KernelTable& runnable_table(Isa isa) {
                                 "' is not supported by this " + cpu_features().arch + " CPU (" +
                                 cpu_features().brand + "); available here: " + available_names());
   }
-  return *table;
+  return isa;
 }
 
-std::atomic<const KernelTable*> g_active{nullptr};
+constexpr int kUnset = -1;
+std::atomic<int> g_selected{kUnset};
 std::mutex g_select_mutex;
 
-const KernelTable& initial_table() {
+Isa initial_isa() {
   const char* forced = std::getenv("ODYSSEY_ISA");
-  if (forced == nullptr || *forced == '\0') return runnable_table(available_isas().back());
+  if (forced == nullptr || *forced == '\0') return available_isas().back();
   const auto isa = parse_isa(forced);
   if (!isa) {
     throw std::invalid_argument(std::string("ODYSSEY_ISA='") + forced +
                                 "' is not a known ISA; expected one of: " + all_isa_names());
   }
   try {
-    return runnable_table(*isa);
+    return runnable(*isa);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("ODYSSEY_ISA=") + forced + ": " + e.what());
   }
@@ -78,53 +67,56 @@ const KernelTable& initial_table() {
 
 }  // namespace
 
-const KernelTable* compiled_table(Isa isa) {
+bool is_compiled(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return &kScalarTable;
-#if defined(ODYSSEY_HAVE_AVX2)
+      return true;
     case Isa::kAvx2:
-      return &kAvx2Table;
+#if defined(ODYSSEY_HAVE_AVX2)
+      return true;
+#else
+      return false;
 #endif
-#if defined(ODYSSEY_HAVE_AVX512)
     case Isa::kAvx512:
-      return &kAvx512Table;
+#if defined(ODYSSEY_HAVE_AVX512)
+      return true;
+#else
+      return false;
 #endif
-#if defined(ODYSSEY_HAVE_NEON)
     case Isa::kNeon:
-      return &kNeonTable;
+#if defined(ODYSSEY_HAVE_NEON)
+      return true;
+#else
+      return false;
 #endif
-    default:
-      return nullptr;
   }
+  return false;
 }
 
 std::vector<Isa> available_isas() {
   std::vector<Isa> isas;
   for (Isa isa : kAllIsas) {
-    if (compiled_table(isa) != nullptr && cpu_can_run(isa)) isas.push_back(isa);
+    if (is_compiled(isa) && cpu_can_run(isa)) isas.push_back(isa);
   }
   return isas;
 }
 
-const KernelTable& active_kernels() {
-  const KernelTable* table = g_active.load(std::memory_order_acquire);
-  if (table != nullptr) return *table;
+Isa selected_isa() {
+  int selected = g_selected.load(std::memory_order_acquire);
+  if (selected != kUnset) return static_cast<Isa>(selected);
   std::lock_guard<std::mutex> lock(g_select_mutex);
-  table = g_active.load(std::memory_order_relaxed);
-  if (table == nullptr) {
-    table = &initial_table();  // throws on a bad ODYSSEY_ISA, leaving nothing selected
-    g_active.store(table, std::memory_order_release);
+  selected = g_selected.load(std::memory_order_relaxed);
+  if (selected == kUnset) {
+    selected = static_cast<int>(initial_isa());  // throws on a bad ODYSSEY_ISA, selecting nothing
+    g_selected.store(selected, std::memory_order_release);
   }
-  return *table;
+  return static_cast<Isa>(selected);
 }
 
-Isa selected_isa() { return active_kernels().isa; }
-
 void select_isa(Isa isa) {
-  const KernelTable& table = runnable_table(isa);
+  runnable(isa);
   std::lock_guard<std::mutex> lock(g_select_mutex);
-  g_active.store(&table, std::memory_order_release);
+  g_selected.store(static_cast<int>(isa), std::memory_order_release);
 }
 
 void select_isa(std::string_view name) {

@@ -26,20 +26,25 @@ void run_unary(Unary kernel, const float* x, float* out, std::size_t n) {
 
 }  // namespace
 
+const EltwiseKernels* eltwise_kernels(Isa isa) {
+  static constexpr auto kTables = ODYSSEY_ISA_TABLES(EltwiseKernels, kEltwise);
+  return kTables.get(isa);
+}
+
 void add(const float* a, const float* b, float* out, std::size_t n) {
-  run_binary(active_kernels().eltwise.add, a, b, out, n);
+  run_binary(eltwise_kernels().add, a, b, out, n);
 }
 
 void mul(const float* a, const float* b, float* out, std::size_t n) {
-  run_binary(active_kernels().eltwise.mul, a, b, out, n);
+  run_binary(eltwise_kernels().mul, a, b, out, n);
 }
 
 void relu(const float* x, float* out, std::size_t n) {
-  run_unary(active_kernels().eltwise.relu, x, out, n);
+  run_unary(eltwise_kernels().relu, x, out, n);
 }
 
 float sum(const float* x, std::size_t n) {
-  const auto kernel = active_kernels().eltwise.sum;
+  const auto kernel = eltwise_kernels().sum;
   std::vector<double> partials(num_chunks(n, kEltwiseGrain));
   parallel_for(n, kEltwiseGrain, [&](std::size_t begin, std::size_t end) {
     partials[begin / kEltwiseGrain] = kernel(x + begin, end - begin);

@@ -1,0 +1,11 @@
+// Each kernel family's bindings live in their own file and register on the module here.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace odyssey::bindings {
+
+void bind_runtime(pybind11::module_& m);
+void bind_eltwise(pybind11::module_& m);
+
+}  // namespace odyssey::bindings

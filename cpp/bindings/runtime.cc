@@ -1,0 +1,60 @@
+// What was detected and chosen (CPU, ISA, threads, build), and the switches for ISA and threads.
+#include <pybind11/stl.h>
+
+#include <string_view>
+#include <vector>
+
+#include "bindings.h"
+#include "odyssey/build_info.h"
+#include "odyssey/dispatch.h"
+#include "odyssey/parallel.h"
+
+namespace odyssey::bindings {
+namespace {
+
+namespace py = pybind11;
+
+py::list isa_names(const std::vector<odyssey::Isa>& isas) {
+  py::list names;
+  for (odyssey::Isa isa : isas) names.append(odyssey::isa_name(isa));
+  return names;
+}
+
+py::dict cpu_info() {
+  const odyssey::CpuFeatures& cpu = odyssey::cpu_features();
+  std::vector<odyssey::Isa> compiled;
+  for (odyssey::Isa isa : odyssey::kAllIsas) {
+    if (odyssey::is_compiled(isa)) compiled.push_back(isa);
+  }
+  py::dict features;
+  features["avx2_fma"] = cpu.avx2_fma;
+  features["avx512f"] = cpu.avx512f;
+  features["neon"] = cpu.neon;
+
+  py::dict info;
+  info["version"] = odyssey::version();
+  info["arch"] = cpu.arch;
+  info["cpu"] = cpu.brand;
+  info["features"] = features;
+  info["isa_compiled"] = isa_names(compiled);
+  info["isa_available"] = isa_names(odyssey::available_isas());
+  info["isa_selected"] = odyssey::isa_name(odyssey::selected_isa());
+  info["threads"] = odyssey::num_threads();
+  info["compiler"] = odyssey::compiler();
+  info["build_type"] = odyssey::build_type();
+  return info;
+}
+
+}  // namespace
+
+void bind_runtime(py::module_& m) {
+  m.def("cpu_info", &cpu_info,
+        "What was detected and chosen: CPU features, ISA variants, threads, build.");
+  m.def("set_isa", py::overload_cast<std::string_view>(&odyssey::select_isa), py::arg("name"),
+        "Use ISA variant `name` (scalar, avx2, avx512, neon) for every later kernel call.");
+  m.def("get_num_threads", &odyssey::num_threads, "Threads that parallel kernels use.");
+  m.def("set_num_threads", &odyssey::set_num_threads, py::arg("n"),
+        "Use n >= 1 threads for parallel kernels; results are bitwise the same for every n.");
+}
+
+}  // namespace odyssey::bindings
