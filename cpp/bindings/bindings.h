@@ -7,5 +7,7 @@ namespace odyssey::bindings {
 
 void bind_runtime(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
+void bind_conv(pybind11::module_& m);
+void bind_pool(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

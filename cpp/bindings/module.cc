@@ -17,4 +17,6 @@ PYBIND11_MODULE(_kernels, m) {
 
   odyssey::bindings::bind_runtime(m);
   odyssey::bindings::bind_eltwise(m);
+  odyssey::bindings::bind_conv(m);
+  odyssey::bindings::bind_pool(m);
 }
