@@ -18,9 +18,10 @@ using RowsBackward = void (*)(const float*, const float*, float*, std::size_t, s
 py::array matrix(const py::object& object, const char* op, const char* name) {
   py::array array = float32_array(object, name);
   if (array.ndim() != 2) {
-    throw py::value_error(std::string(op) + ": " + name +
-                          " must be 2-D (rows, cols) with the classes on the last axis, got shape " +
-                          shape_of(array));
+    throw py::value_error(
+        std::string(op) + ": " + name +
+        " must be 2-D (rows, cols) with the classes on the last axis, got shape " +
+        shape_of(array));
   }
   return array;
 }
@@ -82,10 +83,9 @@ py::array labels_for(const py::object& object, const py::array& scores, const ch
   const auto classes = static_cast<std::int64_t>(scores.shape(1));
   for (py::ssize_t r = 0; r < labels.shape(0); ++r) {
     if (values[r] < 0 || values[r] >= classes) {
-      throw py::value_error(std::string(op) + ": label " + std::to_string(values[r]) +
-                            " in row " + std::to_string(r) + " is out of range for " +
-                            std::to_string(classes) + " classes (" + scores_name + " " +
-                            shape_of(scores) + ")");
+      throw py::value_error(std::string(op) + ": label " + std::to_string(values[r]) + " in row " +
+                            std::to_string(r) + " is out of range for " + std::to_string(classes) +
+                            " classes (" + scores_name + " " + shape_of(scores) + ")");
     }
   }
   return labels;
