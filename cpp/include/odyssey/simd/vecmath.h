@@ -1,0 +1,65 @@
+// exp, sigmoid and tanh on SIMD lanes, written once for any lane type V (vec_avx2.h, vec_avx512.h,
+// vec_neon.h). SIMD translation units may not include <cmath>, so the functions are polynomials.
+// Each ISA instantiates them with its own V, so the instances never meet in the linker.
+#pragma once
+
+namespace odyssey::simd {
+
+// e^x within about 2 ulp of the correctly rounded value for x in [-87.3, 88]. Larger x gives
+// e^88 (finite; every caller either saturates there or only passes x <= 0), x below -87.3 gives
+// exactly 0 (the true value is subnormal), and NaN propagates.
+template <class V>
+typename V::T exp(typename V::T x) {
+  using T = typename V::T;
+  constexpr float kMax = 88.0f;
+  constexpr float kMin = -87.33654475f;  // ln(FLT_MIN): 2^n below stays a normal number
+  // min(constant, x) and max(constant, x) return x when it is NaN.
+  const T clamped = V::max(V::set1(kMin), V::min(V::set1(kMax), x));
+  // x = n ln2 + r with |r| <= ln2 / 2; ln2 split in two so that n * ln2_hi is exact.
+  const T n = V::round(V::mul(clamped, V::set1(1.44269504088896341f)));
+  T r = V::fnmadd(n, V::set1(0.693359375f), clamped);
+  r = V::fnmadd(n, V::set1(-2.12194440e-4f), r);
+  // e^r = 1 + r + r^2 p(r), with the minimax coefficients of Cephes' expf.
+  T p = V::set1(1.9875691500e-4f);
+  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
+  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
+  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
+  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
+  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
+  const T er = V::add(V::fmadd(V::mul(p, r), r, r), V::set1(1.0f));
+  const T result = V::mul(er, V::pow2(n));
+  return V::select_lt(x, V::set1(kMin), V::zero(), result);
+}
+
+// 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, so that neither side loses the small
+// values: sigmoid(-100) is 0 or a tiny positive number, sigmoid(100) is exactly 1.
+template <class V>
+typename V::T sigmoid(typename V::T x) {
+  const typename V::T e = exp<V>(V::sub(V::zero(), V::abs(x)));
+  const typename V::T numerator = V::select_lt(x, V::zero(), e, V::set1(1.0f));
+  return V::div(numerator, V::add(V::set1(1.0f), e));
+}
+
+// Odd Taylor series for |x| < 0.5, where 1 - 2 / (e^2|x| + 1) would cancel; the exp form
+// elsewhere. Exactly +-1 from |x| of about 9 on; NaN propagates.
+template <class V>
+typename V::T tanh(typename V::T x) {
+  using T = typename V::T;
+  const T a = V::abs(x);
+  const T s = V::mul(x, x);
+  T p = V::set1(5.90027440945586e-4f);  // coefficients of x^17, x^15, ..., x^3
+  p = V::fmadd(p, s, V::set1(-1.45583438705132e-3f));
+  p = V::fmadd(p, s, V::set1(3.59212803657248e-3f));
+  p = V::fmadd(p, s, V::set1(-8.86323552990220e-3f));
+  p = V::fmadd(p, s, V::set1(2.18694885361552e-2f));
+  p = V::fmadd(p, s, V::set1(-5.39682539682540e-2f));
+  p = V::fmadd(p, s, V::set1(1.33333333333333e-1f));
+  p = V::fmadd(p, s, V::set1(-3.33333333333333e-1f));
+  const T small = V::fmadd(V::mul(x, s), p, x);
+  const T e = exp<V>(V::add(a, a));
+  const T large = V::sub(V::set1(1.0f), V::div(V::set1(2.0f), V::add(e, V::set1(1.0f))));
+  // The sign comes from x on both sides, so tanh(-0.0) is -0.0.
+  return V::copysign(V::select_lt(a, V::set1(0.5f), small, large), x);
+}
+
+}  // namespace odyssey::simd
