@@ -1,0 +1,192 @@
+// Whole-batch convolution on the selected ISA's direct kernels: each sample's input is packed
+// (zero-padded, split by column phase) into a per-thread buffer kept between calls, and the input
+// gradient is the forward kernel run on the zero-dilated output gradient with flipped weights.
+#include "odyssey/conv.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "odyssey/parallel.h"
+
+namespace odyssey {
+namespace {
+
+// A 64-byte aligned float buffer that only grows, so a thread packs every call into the same
+// memory.
+class ScratchBuffer {
+ public:
+  float* get(std::size_t floats) {
+    if (floats > capacity_) {
+      const std::size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      void* memory = std::aligned_alloc(64, bytes);
+      if (memory == nullptr) throw std::bad_alloc();
+      data_.reset(static_cast<float*>(memory));
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t capacity_ = 0;
+};
+
+thread_local ScratchBuffer t_packed;
+
+std::size_t round_up(std::size_t n, std::size_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
+
+std::size_t packed_size(const PackedConv& p) {
+  return p.channels * p.rows * p.stride_w * p.row_stride;
+}
+
+// Row stride of a packed plane: every padded column, and whole vectors of kConvMaxLanes from any
+// output column of any kernel tap.
+std::size_t packed_row_stride(std::size_t padded_w, std::size_t stride_w, std::size_t out_w,
+                              std::size_t kernel_w) {
+  const std::size_t columns = (padded_w + stride_w - 1) / stride_w;
+  const std::size_t reach = round_up(out_w, kConvMaxLanes) + (kernel_w - 1) / stride_w;
+  return columns > reach ? columns : reach;
+}
+
+// Writes `src` (channels, h, w) into `dst` laid out as `p` says, element (i, j) at padded position
+// (pad_top + i * dilation_h, pad_left + j * dilation_w), zeros elsewhere.
+void pack(const PackedConv& p, const float* src, std::size_t h, std::size_t w,
+          std::size_t dilation_h, std::size_t dilation_w, std::size_t pad_top, std::size_t pad_left,
+          float* dst) {
+  std::memset(dst, 0, packed_size(p) * sizeof(float));
+  const std::size_t sw = p.stride_w;
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t i = 0; i < h; ++i) {
+      const float* src_row = src + (c * h + i) * w;
+      float* dst_row = dst + (c * p.rows + pad_top + i * dilation_h) * sw * p.row_stride;
+      if (sw == 1 && dilation_w == 1) {
+        std::memcpy(dst_row + pad_left, src_row, w * sizeof(float));
+        continue;
+      }
+      for (std::size_t j = 0; j < w; ++j) {
+        const std::size_t q = pad_left + j * dilation_w;
+        dst_row[(q % sw) * p.row_stride + q / sw] = src_row[j];
+      }
+    }
+  }
+}
+
+PackedConv forward_geometry(const Conv2dShape& s) {
+  const std::size_t out_w = s.out_w();
+  return PackedConv{s.in_channels,
+                    s.in_h + 2 * s.pad_h,
+                    packed_row_stride(s.in_w + 2 * s.pad_w, s.stride_w, out_w, s.kernel_w),
+                    s.out_channels,
+                    s.kernel_h,
+                    s.kernel_w,
+                    s.stride_h,
+                    s.stride_w,
+                    s.out_h(),
+                    out_w};
+}
+
+}  // namespace
+
+const ConvKernels* conv_kernels(Isa isa) {
+  static constexpr auto kTables = ODYSSEY_ISA_TABLES(ConvKernels, kConv);
+  return kTables.get(isa);
+}
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                    float* y) {
+  const ConvKernels& kernels = conv_kernels();
+  const PackedConv p = forward_geometry(s);
+  const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
+  const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
+  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
+    float* packed = t_packed.get(packed_size(p));
+    for (std::size_t n = begin; n < end; ++n) {
+      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
+      kernels.forward(p, packed, w, bias, y + n * y_sample);
+    }
+  });
+}
+
+// dx[c][i][j] = sum over (oc, kh, kw) of dy[oc][(i + pad - kh) / stride][...] * w[oc][c][kh][kw],
+// where the division is exact: a stride-1 convolution of dy, with zeros inserted between its
+// elements and kernel - 1 - pad around them, by the weights flipped and with in/out swapped.
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  const ConvKernels& kernels = conv_kernels();
+  const std::size_t out_h = s.out_h(), out_w = s.out_w();
+  const std::size_t taps = s.kernel_h * s.kernel_w;
+  std::vector<float> flipped(s.out_channels * s.in_channels * taps);
+  for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+    for (std::size_t c = 0; c < s.in_channels; ++c) {
+      const float* from = w + (oc * s.in_channels + c) * taps;
+      float* to = flipped.data() + (c * s.out_channels + oc) * taps;
+      for (std::size_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+    }
+  }
+  const PackedConv p{s.out_channels,
+                     s.in_h + s.kernel_h - 1,
+                     packed_row_stride(s.in_w + s.kernel_w - 1, 1, s.in_w, s.kernel_w),
+                     s.in_channels,
+                     s.kernel_h,
+                     s.kernel_w,
+                     1,
+                     1,
+                     s.in_h,
+                     s.in_w};
+  const std::size_t dy_sample = s.out_channels * out_h * out_w;
+  const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
+  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
+    float* packed = t_packed.get(packed_size(p));
+    for (std::size_t n = begin; n < end; ++n) {
+      pack(p, dy + n * dy_sample, out_h, out_w, s.stride_h, s.stride_w, s.kernel_h - 1 - s.pad_h,
+           s.kernel_w - 1 - s.pad_w, packed);
+      kernels.forward(p, packed, flipped.data(), nullptr, dx + n * dx_sample);
+    }
+  });
+}
+
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                            float* db) {
+  const ConvKernels& kernels = conv_kernels();
+  const PackedConv p = forward_geometry(s);
+  const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
+  const std::size_t plane = p.out_h * p.out_w;
+  const std::size_t dw_size = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
+  // One partial (dw then db) per chunk of samples, summed in chunk order below.
+  const std::size_t partial_size = dw_size + s.out_channels;
+  const std::size_t chunks = num_chunks(s.batch, kConvWeightGradGrain);
+  std::vector<float> partials(chunks * partial_size, 0.0f);
+  parallel_for(s.batch, kConvWeightGradGrain, [&](std::size_t begin, std::size_t end) {
+    float* packed = t_packed.get(packed_size(p));
+    float* partial = partials.data() + begin / kConvWeightGradGrain * partial_size;
+    for (std::size_t n = begin; n < end; ++n) {
+      const float* dy_n = dy + n * s.out_channels * plane;
+      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
+      kernels.weight_grad(p, packed, dy_n, partial);
+      if (db == nullptr) continue;
+      for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+        float total = 0.0f;
+        for (std::size_t i = 0; i < plane; ++i) total += dy_n[oc * plane + i];
+        partial[dw_size + oc] += total;
+      }
+    }
+  });
+  std::memset(dw, 0, dw_size * sizeof(float));
+  if (db != nullptr) std::memset(db, 0, s.out_channels * sizeof(float));
+  for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
+    const float* partial = partials.data() + chunk * partial_size;
+    for (std::size_t i = 0; i < dw_size; ++i) dw[i] += partial[i];
+    if (db != nullptr) {
+      for (std::size_t oc = 0; oc < s.out_channels; ++oc) db[oc] += partial[dw_size + oc];
+    }
+  }
+}
+
+}  // namespace odyssey

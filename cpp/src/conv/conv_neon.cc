@@ -1,0 +1,46 @@
+// NEON variant for AArch64: 4 output columns per vector; the row ends go through a small
+// zero-filled buffer, as NEON has no masked loads or stores.
+#include <arm_neon.h>
+
+#include <cstddef>
+
+#include "conv_direct.h"
+#include "odyssey/conv.h"
+
+namespace odyssey::neon {
+namespace {
+
+struct Neon {
+  using Vec = float32x4_t;
+  static constexpr std::size_t kLanes = 4;
+  // 6 x 4 accumulators + 4 inputs + 1 weight of the 32 registers.
+  static constexpr int kForwardChannels = 6;
+  static constexpr int kForwardVectors = 4;
+  // 4 x 4 accumulators + 4 dy + 1 input.
+  static constexpr int kGradChannels = 4;
+  static constexpr int kGradTaps = 4;
+
+  static Vec zero() { return vdupq_n_f32(0.0f); }
+  static Vec load(const float* p) { return vld1q_f32(p); }
+  static Vec load_first(const float* p, std::size_t n) {
+    float lanes[kLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (std::size_t i = 0; i < n; ++i) lanes[i] = p[i];
+    return vld1q_f32(lanes);
+  }
+  static Vec broadcast(float f) { return vdupq_n_f32(f); }
+  static Vec fma(Vec a, Vec b, Vec c) { return vfmaq_f32(c, a, b); }
+  static Vec add(Vec a, Vec b) { return vaddq_f32(a, b); }
+  static void store(float* p, Vec v) { vst1q_f32(p, v); }
+  static void store_first(float* p, Vec v, std::size_t n) {
+    float lanes[kLanes];
+    vst1q_f32(lanes, v);
+    for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
+  }
+  static float sum(Vec v) { return vaddvq_f32(v); }
+};
+
+}  // namespace
+
+const ConvKernels kConv{conv_direct::forward<Neon>, conv_direct::weight_grad<Neon>};
+
+}  // namespace odyssey::neon

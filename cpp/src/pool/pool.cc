@@ -1,0 +1,100 @@
+// Pooling over independent planes, split over the thread pool in fixed chunks of planes. The work
+// is a few comparisons or additions per loaded element, so it is bound by memory traffic; the
+// compiler's vectorisation of the plain loops is enough.
+#include "odyssey/pool.h"
+
+#include <cstring>
+
+#include "odyssey/parallel.h"
+
+namespace odyssey {
+namespace {
+
+template <typename Body>
+void for_each_plane(std::size_t planes, Body body) {
+  parallel_for(planes, kPoolGrain, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t plane = begin; plane < end; ++plane) body(plane);
+  });
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax) {
+  const std::size_t out_h = s.out_h(), out_w = s.out_w();
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    const float* in = x + plane * s.in_h * s.in_w;
+    float* out = y + plane * out_h * out_w;
+    std::int32_t* index = argmax + plane * out_h * out_w;
+    for (std::size_t oh = 0; oh < out_h; ++oh) {
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        const std::size_t first = oh * s.stride_h * s.in_w + ow * s.stride_w;
+        float best = in[first];
+        std::size_t best_at = first;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const std::size_t at = first + kh * s.in_w + kw;
+            const float v = in[at];
+            // Strictly greater keeps the first of equal maxima; v != v lets a NaN win.
+            if (v > best || v != v) {
+              best = v;
+              best_at = at;
+            }
+          }
+        }
+        out[oh * out_w + ow] = best;
+        index[oh * out_w + ow] = static_cast<std::int32_t>(best_at);
+      }
+    }
+  });
+}
+
+void max_pool2d_backward(std::size_t planes, std::size_t in_size, std::size_t out_size,
+                         const float* dy, const std::int32_t* argmax, float* dx) {
+  for_each_plane(planes, [&](std::size_t plane) {
+    float* grad = dx + plane * in_size;
+    std::memset(grad, 0, in_size * sizeof(float));
+    const float* g = dy + plane * out_size;
+    const std::int32_t* index = argmax + plane * out_size;
+    for (std::size_t i = 0; i < out_size; ++i) grad[index[i]] += g[i];
+  });
+}
+
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  const std::size_t out_h = s.out_h(), out_w = s.out_w();
+  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    const float* in = x + plane * s.in_h * s.in_w;
+    float* out = y + plane * out_h * out_w;
+    for (std::size_t oh = 0; oh < out_h; ++oh) {
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        const float* corner = in + oh * s.stride_h * s.in_w + ow * s.stride_w;
+        float total = 0.0f;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) total += corner[kh * s.in_w + kw];
+        }
+        out[oh * out_w + ow] = total / window;
+      }
+    }
+  });
+}
+
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+  const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
+  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    float* grad = dx + plane * in_size;
+    std::memset(grad, 0, in_size * sizeof(float));
+    const float* g = dy + plane * out_h * out_w;
+    for (std::size_t oh = 0; oh < out_h; ++oh) {
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        const float share = g[oh * out_w + ow] / window;
+        float* corner = grad + oh * s.stride_h * s.in_w + ow * s.stride_w;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) corner[kh * s.in_w + kw] += share;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace odyssey

@@ -1,0 +1,84 @@
+"""BatchNorm1d and BatchNorm2d with running statistics, as in PyTorch (state dict names too)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from odyssey.nn import functional as F
+from odyssey.nn.module import Module
+from odyssey.nn.parameter import Parameter
+from odyssey.tensor import Tensor
+
+
+class _BatchNorm(Module):
+    _input_ndims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=np.float32))
+            self.bias = Parameter(np.zeros(num_features, dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=np.float32)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.data.ndim not in self._input_ndims:
+            dims = " or ".join(map(str, self._input_ndims))
+            raise ValueError(
+                f"{type(self).__name__}: expected input of {dims} dims, got shape {x.data.shape}"
+            )
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if momentum is None:  # a cumulative moving average, as PyTorch does
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or self.running_mean is None
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            0.0 if momentum is None else momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Normalises (N, C) or (N, C, L) input per channel."""
+
+    _input_ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Normalises (N, C, H, W) input per channel."""
+
+    _input_ndims = (4,)

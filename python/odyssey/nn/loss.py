@@ -1,0 +1,36 @@
+"""Loss modules: CrossEntropyLoss, NLLLoss, MSELoss with reduction mean, sum or none."""
+
+from __future__ import annotations
+
+from odyssey.nn import functional as F
+from odyssey.nn.module import Module
+from odyssey.tensor import Tensor
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        F._check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of (N, C) logits against int64 labels (N,)."""
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(logits, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of (N, C) log-probabilities against int64 labels (N,)."""
+
+    def forward(self, log_probs: Tensor, target: Tensor) -> Tensor:
+        return F.nll_loss(log_probs, target, self.reduction)
+
+
+class MSELoss(_Loss):
+    def forward(self, x: Tensor, target: Tensor) -> Tensor:
+        return F.mse_loss(x, target, self.reduction)

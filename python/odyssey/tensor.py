@@ -1,0 +1,718 @@
+"""Tensor and the reverse-mode autograd engine.
+
+A Tensor wraps a C-contiguous NumPy array (`Tensor.data`, float32 by default, int64 for labels) that
+the kernels take without copying. An op on tensors that require gradients records a `Node`: the
+backward function (a closure over what the op saved) and the input tensors. `backward()` walks the
+nodes in reverse topological order without recursion, accumulates into the leaves' `.grad`, and
+then releases the graph, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from odyssey import _kernels
+from odyssey.random import generator
+
+__all__ = [
+    "Tensor",
+    "is_grad_enabled",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "randn",
+    "tensor",
+    "zeros",
+    "zeros_like",
+]
+
+_F32 = np.dtype(np.float32)
+_I64 = np.dtype(np.int64)
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """False inside `no_grad()`: ops then record nothing."""
+    return _grad_enabled
+
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+class no_grad:
+    """Context manager and decorator: ops inside record no graph (evaluation, optimizer steps)."""
+
+    __slots__ = ("_previous",)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, function: _Function) -> _Function:
+        @functools.wraps(function)
+        def without_grad(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return function(*args, **kwargs)
+
+        return without_grad  # type: ignore[return-value]
+
+
+class Node:
+    """One recorded op: `backward(grad_out)` returns one gradient (or None) per parent."""
+
+    __slots__ = ("backward", "parents")
+
+    def __init__(
+        self,
+        backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
+        parents: tuple[Tensor | None, ...],
+    ) -> None:
+        self.backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None = backward
+        self.parents: tuple[Tensor | None, ...] = parents
+
+
+def _from_op(
+    data: np.ndarray,
+    parents: tuple[Tensor | None, ...],
+    backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
+) -> Tensor:
+    """The result of an op: attached to the graph when gradients are on and an input needs one."""
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = False
+    out._node = None
+    if _grad_enabled:
+        for parent in parents:
+            if parent is not None and parent.requires_grad:
+                out.requires_grad = True
+                out._node = Node(backward, parents)
+                break
+    return out
+
+
+def _wrap(data: np.ndarray) -> Tensor:
+    """A tensor outside the graph around an array the caller hands over."""
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = False
+    out._node = None
+    return out
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """An owned C-contiguous array: float32 by default, int64 for integer data, or `dtype`."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype), order="C")
+    array = np.asarray(data)
+    if array.dtype.kind in "iu":
+        return np.array(array, dtype=_I64, order="C")
+    if array.dtype.kind == "b":
+        return np.array(array, order="C")
+    if array.dtype.kind not in "f":
+        raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
+    return np.array(array, dtype=_F32, order="C")
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sums a broadcast gradient back to an input's shape."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % max(ndim, 1)
+
+
+def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
+    if dim is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        return (_normalize_dim(int(dim), ndim, op),)
+    return tuple(sorted({_normalize_dim(int(d), ndim, op) for d in dim}))
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """reshape(2, 3) and reshape((2, 3)) alike."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        return tuple(int(s) for s in shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for reverse-mode autograd."""
+
+    __slots__ = ("__weakref__", "_node", "data", "grad", "requires_grad")
+    # NumPy operators hand over to the Tensor's reflected ones (ndarray + Tensor -> Tensor).
+    __array_ufunc__ = None
+
+    data: np.ndarray
+    grad: Tensor | None
+    requires_grad: bool
+    _node: Node | None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._node = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose of a 2-D tensor."""
+        if self.data.ndim != 2:
+            raise ValueError(f"T: expected a 2-D tensor, got shape {self.shape}")
+        return self.transpose(0, 1)
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_normalize_dim(dim, self.data.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != _F32:
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += ", grad_fn=<Node>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool() of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    # -- conversions --------------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """The values as an ndarray (shared, not copied); refuses a tensor that needs grad."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy: the tensor requires grad; call tensor.detach().numpy() instead"
+            )
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: the tensor has {self.data.size} elements, not one")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values outside the graph (shares the array)."""
+        return _wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, "
+                f"not {self.data.dtype}"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def float(self) -> Tensor:
+        """A float32 copy outside the graph (or self when already float32)."""
+        return self if self.data.dtype == _F32 else _wrap(self.data.astype(_F32))
+
+    def long(self) -> Tensor:
+        """An int64 copy outside the graph (or self when already int64)."""
+        return self if self.data.dtype == _I64 else _wrap(self.data.astype(_I64))
+
+    # -- autograd -----------------------------------------------------------------------------
+
+    def backward(
+        self, gradient: Tensor | np.ndarray | None = None, retain_graph: bool = False
+    ) -> None:
+        """Accumulates d(self)/d(leaf) * gradient into every leaf's `.grad` that requires it."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: the tensor does not require grad and has no graph")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: a gradient is needed for a non-scalar output of shape {self.shape}"
+                )
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            grad = np.ascontiguousarray(
+                gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype
+            )
+            if grad.shape != self.data.shape:
+                raise ValueError(
+                    f"backward: gradient of shape {grad.shape} for an output of shape {self.shape}"
+                )
+        root = self._node
+        if root is None:
+            _accumulate(self, grad, owned=False)
+            return
+        grads: dict[Node, np.ndarray] = {root: grad}
+        for node in _reverse_topological(root):
+            grad_out = grads.pop(node, None)
+            if grad_out is None:
+                continue
+            backward = node.backward
+            if backward is None:
+                raise RuntimeError(
+                    "backward: trying to backward through the graph a second time (its saved "
+                    "values were released by the first backward; pass retain_graph=True to keep "
+                    "them)"
+                )
+            parents = node.parents
+            if not retain_graph:
+                node.backward = None
+                node.parents = ()
+            for parent, grad_in in zip(parents, backward(grad_out), strict=True):
+                if grad_in is None or parent is None or not parent.requires_grad:
+                    continue
+                parent_node = parent._node
+                if parent_node is None:
+                    # Gradients passed straight through (the identical array or a view of it)
+                    # may also flow elsewhere, so a leaf gets a copy of those.
+                    _accumulate(
+                        parent, grad_in, owned=grad_in is not grad_out and grad_in.base is None
+                    )
+                else:
+                    previous = grads.get(parent_node)
+                    grads[parent_node] = grad_in if previous is None else previous + grad_in
+
+    # -- arithmetic with broadcasting ---------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        b = other if isinstance(other, Tensor) else None
+        b_data = other.data if b is not None else other
+        a_shape = self.data.shape
+        b_shape = b.data.shape if b is not None else ()
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            return _unbroadcast(g, a_shape), (_unbroadcast(g, b_shape) if b is not None else None)
+
+        return _from_op(_arith_result(self.data + b_data), (self, b), backward)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Tensor:
+        b = other if isinstance(other, Tensor) else None
+        b_data = other.data if b is not None else other
+        a_shape = self.data.shape
+        b_shape = b.data.shape if b is not None else ()
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            return _unbroadcast(g, a_shape), (-_unbroadcast(g, b_shape) if b is not None else None)
+
+        return _from_op(_arith_result(self.data - b_data), (self, b), backward)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return (-self).__add__(other)
+
+    def __mul__(self, other: Any) -> Tensor:
+        b = other if isinstance(other, Tensor) else None
+        a_data = self.data
+        b_data = other.data if b is not None else other
+        a_shape = a_data.shape
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            grad_a = _unbroadcast(g * b_data, a_shape) if self.requires_grad else None
+            grad_b = _unbroadcast(g * a_data, b_data.shape) if b is not None else None
+            return grad_a, grad_b
+
+        return _from_op(_arith_result(a_data * b_data), (self, b), backward)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Tensor:
+        b = other if isinstance(other, Tensor) else None
+        a_data = self.data
+        b_data = other.data if b is not None else other
+        out = _arith_result(a_data / b_data)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = _unbroadcast(g / b_data, a_data.shape) if self.requires_grad else None
+            grad_b = None
+            if b is not None and b.requires_grad:
+                grad_b = _unbroadcast(-g * out / b_data, b_data.shape)
+            return grad_a, grad_b
+
+        return _from_op(out, (self, b), backward)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        a_data = self.data
+        out = _arith_result(other / a_data)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            return (-g * out / a_data,)
+
+        return _from_op(out, (self,), backward)
+
+    def __neg__(self) -> Tensor:
+        return _from_op(-self.data, (self,), lambda g: (-g,))
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return self.pow(exponent)
+
+    def pow(self, exponent: Any) -> Tensor:
+        """self ** exponent, the exponent a number or a tensor (broadcast)."""
+        a_data = self.data
+        e = exponent if isinstance(exponent, Tensor) else None
+        e_data = exponent.data if e is not None else exponent
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _arith_result(a_data**e_data)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = grad_e = None
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if self.requires_grad:
+                    grad_a = _unbroadcast(g * e_data * a_data ** (e_data - 1), a_data.shape)
+                if e is not None and e.requires_grad:
+                    grad_e = _unbroadcast(g * out * np.log(a_data), e_data.shape)
+            return grad_a, grad_e
+
+        return _from_op(out, (self, e), backward)
+
+    def exp(self) -> Tensor:
+        out = np.exp(self.data)
+        return _from_op(out, (self,), lambda g: (g * out,))
+
+    def log(self) -> Tensor:
+        x = self.data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(x)
+        return _from_op(out, (self,), lambda g: (g / x,))
+
+    def sqrt(self) -> Tensor:
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(self.data)
+        return _from_op(out, (self,), lambda g: (g / (2 * out),))
+
+    def abs(self) -> Tensor:
+        x = self.data
+        return _from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+
+    # -- matrix product -----------------------------------------------------------------------
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return self.matmul(other)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        """2-D matrix product on the sgemm kernel."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"matmul: expected a Tensor, got {type(other).__name__}")
+        a, b = self.data, other.data
+        if a.ndim != 2 or b.ndim != 2:
+            raise ValueError(f"matmul: expected 2-D tensors, got shapes {a.shape} and {b.shape}")
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = _kernels.sgemm(g, b, trans_b=True) if self.requires_grad else None
+            grad_b = _kernels.sgemm(a, g, trans_a=True) if other.requires_grad else None
+            return grad_a, grad_b
+
+        return _from_op(_kernels.sgemm(a, b), (self, other), backward)
+
+    # -- reductions ---------------------------------------------------------------------------
+
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        x_shape = self.data.shape
+        axes = _dims(dim, self.data.ndim, "sum")
+        out = np.asarray(self.data.sum(axis=axes, keepdims=keepdim))
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            if axes is not None and not keepdim:
+                g = np.expand_dims(g, axes)
+            return (np.ascontiguousarray(np.broadcast_to(g, x_shape)),)
+
+        return _from_op(out, (self,), backward)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        axes = _dims(dim, self.data.ndim, "mean")
+        count = self.data.size if axes is None else int(np.prod([self.data.shape[a] for a in axes]))
+        return self.sum(dim, keepdim) * np.float32(1.0 / max(count, 1))
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """The maximum (gradient shared among ties), or (values, indices) along `dim`."""
+        x = self.data
+        if x.size == 0:
+            raise ValueError(f"max: the tensor of shape {x.shape} is empty")
+        if dim is None:
+            out = np.asarray(x.max())
+            ties = x == out
+
+            def backward_all(g: np.ndarray) -> tuple[np.ndarray]:
+                return ((ties * (g / ties.sum())).astype(x.dtype),)
+
+            return _from_op(out, (self,), backward_all)
+        axis = _normalize_dim(dim, x.ndim, "max")
+        indices = np.expand_dims(x.argmax(axis=axis), axis)
+        values = np.take_along_axis(x, indices, axis=axis)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            grad = np.zeros_like(x)
+            np.put_along_axis(grad, indices, g if keepdim else np.expand_dims(g, axis), axis=axis)
+            return (grad,)
+
+        if not keepdim:
+            values = values.squeeze(axis)
+        result = _from_op(np.ascontiguousarray(values), (self,), backward)
+        index_data = indices if keepdim else indices.squeeze(axis)
+        return result, _wrap(np.ascontiguousarray(index_data, dtype=_I64))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        x = self.data
+        if dim is None:
+            return _wrap(np.asarray(x.argmax(), dtype=_I64))
+        axis = _normalize_dim(dim, x.ndim, "argmax")
+        out = x.argmax(axis=axis)
+        if keepdim:
+            out = np.expand_dims(out, axis)
+        return _wrap(np.ascontiguousarray(out, dtype=_I64))
+
+    # -- shape --------------------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        x_shape = self.data.shape
+        try:
+            out = self.data.reshape(_shape_arg(shape))
+        except ValueError:
+            raise ValueError(
+                f"reshape: shape {_shape_arg(shape)} is invalid for a tensor of shape {x_shape}"
+            ) from None
+        return _from_op(out, (self,), lambda g: (g.reshape(x_shape),))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        shape = self.data.shape
+        if not shape:
+            return self.reshape(1)
+        start = _normalize_dim(start_dim, len(shape), "flatten")
+        end = _normalize_dim(end_dim, len(shape), "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        middle = int(np.prod(shape[start : end + 1]))
+        return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
+
+    def permute(self, *dims: Any) -> Tensor:
+        order = _shape_arg(dims)
+        ndim = self.data.ndim
+        if sorted(d % max(ndim, 1) for d in order) != list(range(ndim)) or len(order) != ndim:
+            raise ValueError(f"permute: {order} is not a permutation of the dims of {self.shape}")
+        order = tuple(d % ndim for d in order)
+        inverse = tuple(int(i) for i in np.argsort(order))
+        out = np.ascontiguousarray(self.data.transpose(order))
+        return _from_op(out, (self,), lambda g: (np.ascontiguousarray(g.transpose(inverse)),))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        ndim = self.data.ndim
+        order = list(range(ndim))
+        a = _normalize_dim(dim0, ndim, "transpose")
+        b = _normalize_dim(dim1, ndim, "transpose")
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """Basic and integer-array indexing; repeated indices accumulate their gradients."""
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        x = self.data
+        out = np.ascontiguousarray(x[index])
+        advanced = isinstance(index, (np.ndarray, list)) or (
+            isinstance(index, tuple) and any(isinstance(i, (np.ndarray, list)) for i in index)
+        )
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            grad = np.zeros_like(x)
+            if advanced:
+                np.add.at(grad, index, g)
+            else:
+                grad[index] = g
+            return (grad,)
+
+        return _from_op(out, (self,), backward)
+
+    # -- comparisons (no gradient) ------------------------------------------------------------
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _wrap(np.asarray(self.data < _value(other)))
+
+    def __le__(self, other: Any) -> Tensor:
+        return _wrap(np.asarray(self.data <= _value(other)))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _wrap(np.asarray(self.data > _value(other)))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _wrap(np.asarray(self.data >= _value(other)))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _wrap(np.asarray(self.data == _value(other)))
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _wrap(np.asarray(self.data != _value(other)))
+
+
+def _value(other: Any) -> Any:
+    return other.data if isinstance(other, Tensor) else other
+
+
+def _arith_result(out: Any) -> np.ndarray:
+    """A 0-d NumPy result comes back as a scalar: keep it an array; float64 operands (a NumPy
+    array of doubles) do not turn the float32 library's results into doubles."""
+    out = out if isinstance(out, np.ndarray) else np.asarray(out)
+    return out.astype(_F32) if out.dtype == np.float64 else out
+
+
+def _accumulate(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
+    """Adds grad into leaf.grad; the first gradient is kept as is when nothing else holds it."""
+    if leaf.grad is None:
+        data = grad if owned and grad.flags.c_contiguous else np.array(grad, order="C")
+        leaf.grad = _wrap(data.astype(leaf.data.dtype, copy=False))
+    else:
+        leaf.grad.data += grad
+
+
+def _reverse_topological(root: Node) -> list[Node]:
+    """Nodes reachable from root, each before the nodes it depends on (iterative DFS)."""
+    order: list[Node] = []
+    visited: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        for parent in node.parents:
+            if parent is not None and parent._node is not None and parent._node not in visited:
+                stack.append((parent._node, False))
+    order.reverse()
+    return order
+
+
+# -- factories --------------------------------------------------------------------------------
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor holding a copy of `data`: float32 by default, int64 for integer data."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _factory(
+    fill: Callable[[tuple[int, ...], np.dtype], np.ndarray],
+    shape: tuple[Any, ...],
+    dtype: Any,
+    requires_grad: bool,
+) -> Tensor:
+    out = _wrap(fill(_shape_arg(shape), np.dtype(dtype if dtype is not None else _F32)))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.zeros, shape, dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.ones, shape, dtype, requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws from the generator that `odyssey.manual_seed` seeds."""
+    return _factory(
+        lambda s, d: generator().standard_normal(s, dtype=np.float32).astype(d, copy=False),
+        shape,
+        dtype,
+        requires_grad,
+    )
+
+
+def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return zeros(
+        other.shape, dtype=dtype if dtype is not None else other.dtype, requires_grad=requires_grad
+    )
+
+
+def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return ones(
+        other.shape, dtype=dtype if dtype is not None else other.dtype, requires_grad=requires_grad
+    )
