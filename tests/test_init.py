@@ -33,13 +33,6 @@ ALL_NONLINEARITIES = [
 ]
 
 
-class Holder:
-    """The part of a Tensor the initialisers use: values in ``.data``."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
-
-
 def assert_moments(values: np.ndarray, mean: float, std: float) -> None:
     """Sample mean and std within a few standard errors of the expected ones."""
     n = values.size
@@ -108,7 +101,7 @@ FAN_IN, FAN_OUT = 800, 1600
 )
 def test_uniform_initialisers_fill_the_bounds_evenly(fill: Any, bound: float) -> None:
     odyssey.manual_seed(1)
-    weight = Holder(np.full(SHAPE, np.nan, dtype=np.float32))
+    weight = odyssey.Tensor(np.full(SHAPE, np.nan, dtype=np.float32))
     assert fill(weight) is weight
     values = weight.data
     assert values.dtype == np.float32
@@ -164,7 +157,7 @@ def test_trunc_normal_far_in_the_tail() -> None:
 
 
 def test_constant_fills() -> None:
-    weight = Holder(np.full((3, 4), np.nan, dtype=np.float32))
+    weight = odyssey.Tensor(np.full((3, 4), np.nan, dtype=np.float32))
     assert init.zeros_(weight) is weight
     assert np.all(weight.data == 0)
     assert init.ones_(weight) is weight
@@ -235,7 +228,7 @@ def test_fan_based_initialisers_need_two_dimensions(fill: Any) -> None:
     with pytest.raises(ValueError, match=rf"{name}: .* at least 2 dimensions, got shape \(5,\)"):
         fill(np.empty(5, dtype=np.float32))
     with pytest.raises(ValueError, match=r"got shape \(\)"):
-        fill(Holder(np.empty((), dtype=np.float32)))
+        fill(odyssey.Tensor(np.empty((), dtype=np.float32)))
 
 
 def test_argument_errors() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import odyssey
-from odyssey import optim
+from odyssey import Tensor, nn, optim
 
 SHAPES = [(7, 3), (33,), (2, 3, 5, 5)]
 STEPS = 5
@@ -39,22 +39,12 @@ CASES = (
 )
 
 
-class Param:
-    """The contract optimizers rely on: float32 values in ``.data``, ``.grad`` a holder or None."""
-
-    def __init__(self, data: np.ndarray, is_leaf: bool = True) -> None:
-        self.data = data
-        self.grad: Param | None = None
-        self.requires_grad = True
-        self.is_leaf = is_leaf
+def make_param(values: np.ndarray) -> nn.Parameter:
+    return nn.Parameter(np.array(values, dtype=np.float32))
 
 
-def make_param(values: np.ndarray) -> Param:
-    return Param(np.array(values, dtype=np.float32))
-
-
-def set_grad(param: Param, values: np.ndarray) -> None:
-    param.grad = Param(np.array(values, dtype=np.float32))
+def set_grad(param: Tensor, values: np.ndarray) -> None:
+    param.grad = Tensor(np.array(values, dtype=np.float32))
 
 
 def problem(seed: int = 0) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
@@ -113,7 +103,7 @@ def reference_steps(
 
 def run_ours(
     name: str, options: dict[str, Any], initial: list[np.ndarray], grads: list[list[np.ndarray]]
-) -> tuple[list[Param], optim.Optimizer]:
+) -> tuple[list[nn.Parameter], optim.Optimizer]:
     params = [make_param(value) for value in initial]
     optimizer = getattr(optim, name)(two_groups(params), **options)
     for step_grads in grads:
@@ -373,12 +363,12 @@ def test_adamw_is_adam_with_decoupled_weight_decay() -> None:
             "optimizer can only optimize Tensors, but one of the params is ndarray",
         ),
         (
-            lambda p: optim.SGD([Param(np.zeros(2, dtype=np.float32), is_leaf=False)]),
+            lambda p: optim.SGD([p[0] * 2]),
             ValueError,
             "can't optimize a non-leaf Tensor",
         ),
         (
-            lambda p: optim.SGD([Param(np.zeros(2))]),
+            lambda p: optim.SGD([Tensor(np.zeros(2), dtype=np.float64)]),
             TypeError,
             "only optimize float32 Tensors, but one of the params has dtype float64",
         ),
@@ -400,7 +390,9 @@ def test_adamw_is_adam_with_decoupled_weight_decay() -> None:
         (lambda p: optim.SGD([{"lr": 0.1}]), ValueError, "param_group has no 'params' entry"),
     ],
 )
-def test_argument_errors(make: Callable[[list[Param]], Any], error: type, message: str) -> None:
+def test_argument_errors(
+    make: Callable[[list[nn.Parameter]], Any], error: type, message: str
+) -> None:
     params = [make_param(np.zeros(2)), make_param(np.zeros(3))]
     with pytest.raises(error, match=re.escape(message)):
         make(params)

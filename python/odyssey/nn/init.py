@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from odyssey.random import generator
+from odyssey.tensor import Tensor
 
 T = TypeVar("T")
 
@@ -61,8 +62,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _array(tensor: Any, caller: str) -> np.ndarray:
     """The array to fill in place: the argument itself or a Tensor's ``.data``."""
-    array = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
-    if not isinstance(array, np.ndarray):
+    if isinstance(tensor, Tensor):
+        array = tensor.data
+    elif isinstance(tensor, np.ndarray):
+        array = tensor
+    else:
         raise TypeError(f"{caller}: expected a Tensor or an ndarray, got {type(tensor).__name__}")
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"{caller}: expected a floating-point array, got dtype {array.dtype}")

@@ -9,53 +9,20 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
+from odyssey.tensor import Tensor
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 _UNORDERED = (
     "optimizer parameters need to be organized in ordered collections, but the ordering of "
     "tensors in sets will change between runs. Please use a list instead."
 )
-
-
-class ParameterState(MutableMapping[Any, dict[str, Any]]):
-    """Per-parameter state keyed by the parameter's identity.
-
-    Tensors compare elementwise, so they cannot be dict keys by value; like torch's state, an
-    unknown parameter reads as an empty dict that is kept once filled.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[Any, dict[str, Any]]] = {}
-
-    def __getitem__(self, param: Any) -> dict[str, Any]:
-        entry = self._entries.get(id(param))
-        if entry is None:
-            entry = (param, {})
-            self._entries[id(param)] = entry
-        return entry[1]
-
-    def __setitem__(self, param: Any, value: dict[str, Any]) -> None:
-        self._entries[id(param)] = (param, value)
-
-    def __delitem__(self, param: Any) -> None:
-        del self._entries[id(param)]
-
-    def __contains__(self, param: object) -> bool:
-        return id(param) in self._entries
-
-    def __iter__(self) -> Iterator[Any]:
-        return (param for param, _ in self._entries.values())
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"ParameterState({len(self)} parameters)"
 
 
 def check_real(owner: str, name: str, value: Any) -> float:
@@ -75,19 +42,14 @@ def check_weight_decay(owner: str, weight_decay: Any) -> None:
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
-def _is_parameter(value: Any) -> bool:
-    """A Tensor as the optimizers use it: float32 values in ``.data`` and a ``.grad`` slot."""
-    return isinstance(getattr(value, "data", None), np.ndarray) and hasattr(value, "grad")
-
-
 class Optimizer:
     """Base class: subclasses set `defaults`, check a group's options and implement `step`."""
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
-        self.state = ParameterState()
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        if _is_parameter(params) or isinstance(params, (np.ndarray, dict)):
+        if isinstance(params, (Tensor, np.ndarray, dict)):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 f"dicts, but got {type(params).__name__}"
@@ -113,19 +75,19 @@ class Optimizer:
         if "params" not in param_group:
             raise ValueError("param_group has no 'params' entry")
         params = param_group["params"]
-        if _is_parameter(params):
+        if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, (set, frozenset)):
             raise TypeError(_UNORDERED)
         else:
             params = list(params)
         for param in params:
-            if not _is_parameter(param):
+            if not isinstance(param, Tensor):
                 raise TypeError(
                     f"optimizer can only optimize Tensors, but one of the params is "
                     f"{type(param).__name__}"
                 )
-            if not getattr(param, "is_leaf", True):
+            if not param.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
             if param.data.dtype != np.float32:
                 raise TypeError(
@@ -197,7 +159,7 @@ class Optimizer:
                 f"loaded state dict has {len(saved_groups)} parameter groups but the optimizer "
                 f"has {len(self.param_groups)}"
             )
-        param_of: dict[int, Any] = {}
+        param_of: dict[int, Tensor] = {}
         for number, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
@@ -207,7 +169,7 @@ class Optimizer:
             param_of.update(zip((int(i) for i in saved["params"]), group["params"], strict=True))
         if len(param_of) != sum(len(g["params"]) for g in self.param_groups):
             raise ValueError("loaded state dict lists a parameter index in more than one place")
-        new_state = ParameterState()
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, entry in state_dict["state"].items():
             if int(index) not in param_of:
                 raise ValueError(
@@ -229,7 +191,7 @@ class Optimizer:
         self.state = new_state
 
     @staticmethod
-    def _load_state_value(param: Any, index: int, name: str, value: Any) -> Any:
+    def _load_state_value(param: Tensor, index: int, name: str, value: Any) -> Any:
         if name == "step":
             step = float(np.asarray(value))
             if not (step >= 0 and math.isfinite(step) and step == int(step)):
