@@ -12,5 +12,6 @@ void bind_pool(pybind11::module_& m);
 void bind_activation(pybind11::module_& m);
 void bind_softmax(pybind11::module_& m);
 void bind_optimizer(pybind11::module_& m);
+void bind_gemm(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

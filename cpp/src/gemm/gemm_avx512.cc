@@ -1,0 +1,84 @@
+// AVX-512F micro-kernel, a 12 x 32 register tile: 24 zmm accumulators, 2 for the row of B and one
+// broadcast of A leave 5 of the 32 registers free. Per step of k it loads 2 vectors of B and 12
+// scalars of A for 24 FMAs, within the two loads per cycle that keep both FMA units busy.
+// Includes no standard-library header (see eltwise_avx512.cc).
+#include <immintrin.h>
+
+#include "odyssey/gemm.h"
+
+namespace odyssey::avx512 {
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int kMr = 12;
+constexpr int kNv = 2;  // vectors per row of the tile
+
+// The m x (16 * NV) corner of the tile, for m == MR and n in (16 * (NV - 1), 16 * NV]. The last
+// vector of each row is loaded and stored under a mask, so edge tiles and unpacked operands need
+// no padding; with a full mask it costs the same as a plain access.
+template <int MR, int NV>
+void tile(const GemmTile& t) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
+  const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1u);
+  const float* a = t.a;
+  const float* b = t.b;
+  for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+    __m512 row[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v + 1 < NV; ++v) row[v] = _mm512_loadu_ps(b + v * kLanes);
+    row[NV - 1] = _mm512_maskz_loadu_ps(last, b + (NV - 1) * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 broadcast = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(broadcast, row[v], acc[i][v]);
+    }
+  }
+
+  const __m512 alpha = _mm512_set1_ps(t.alpha);
+  const __m512 beta = _mm512_set1_ps(t.beta);
+  __m512 bias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 mask = v + 1 < NV ? static_cast<__mmask16>(0xFFFF) : last;
+    bias[v] =
+        t.bias != nullptr ? _mm512_maskz_loadu_ps(mask, t.bias + v * kLanes) : _mm512_setzero_ps();
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    float* c = t.c + i * t.ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mask = v + 1 < NV ? static_cast<__mmask16>(0xFFFF) : last;
+      __m512 r = _mm512_mul_ps(alpha, acc[i][v]);
+      if (t.beta != 0.0f) r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask, c + v * kLanes), r);
+      if (t.bias != nullptr) r = _mm512_add_ps(r, bias[v]);
+      _mm512_mask_storeu_ps(c + v * kLanes, mask, r);
+    }
+  }
+}
+
+using TileKernel = void (*)(const GemmTile&);
+
+#define ODYSSEY_TILE_ROW(m) {tile<m, 1>, tile<m, 2>}
+constexpr TileKernel kTiles[kMr][kNv] = {
+    ODYSSEY_TILE_ROW(1), ODYSSEY_TILE_ROW(2),  ODYSSEY_TILE_ROW(3),  ODYSSEY_TILE_ROW(4),
+    ODYSSEY_TILE_ROW(5), ODYSSEY_TILE_ROW(6),  ODYSSEY_TILE_ROW(7),  ODYSSEY_TILE_ROW(8),
+    ODYSSEY_TILE_ROW(9), ODYSSEY_TILE_ROW(10), ODYSSEY_TILE_ROW(11), ODYSSEY_TILE_ROW(12)};
+#undef ODYSSEY_TILE_ROW
+
+void sgemm_ukernel_12x32_avx512(const GemmTile& t) {
+  kTiles[t.m - 1][(t.n + kLanes - 1) / kLanes - 1](t);
+}
+
+}  // namespace
+
+const GemmKernels kGemm{kMr, kNv * kLanes, sgemm_ukernel_12x32_avx512};
+
+}  // namespace odyssey::avx512
