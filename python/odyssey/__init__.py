@@ -4,7 +4,7 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 ``cpu_info()`` says what was detected and chosen.
 """
 
-from odyssey import nn
+from odyssey import nn, optim
 from odyssey._kernels import __version__, cpu_info, get_num_threads, set_isa, set_num_threads
 from odyssey.random import initial_seed, manual_seed
 from odyssey.tensor import Tensor, no_grad, ones, ones_like, randn, tensor, zeros, zeros_like
@@ -20,6 +20,7 @@ __all__ = [
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
     "randn",
     "set_isa",
     "set_num_threads",

@@ -1,0 +1,216 @@
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad and state dicts.
+
+It follows torch.optim.Optimizer so that training loops and state dicts move between the two: a
+group is a dict of options plus ``"params"``, ``state`` maps a parameter to its buffers, and
+``state_dict()`` names parameters by their position across the groups in order.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from odyssey.tensor import Tensor
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+_UNORDERED = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering of "
+    "tensors in sets will change between runs. Please use a list instead."
+)
+
+
+def check_real(owner: str, name: str, value: Any) -> float:
+    """`value` as a float, or a TypeError naming the option (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def check_lr(owner: str, lr: Any) -> None:
+    if not check_real(owner, "lr", lr) >= 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_weight_decay(owner: str, weight_decay: Any) -> None:
+    if not check_real(owner, "weight_decay", weight_decay) >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Optimizer:
+    """Base class: subclasses set `defaults`, check a group's options and implement `step`."""
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, (Tensor, np.ndarray, dict)):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(_UNORDERED)
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def check_group(self, group: dict[str, Any]) -> None:
+        """Raises ValueError/TypeError when a group's options are invalid (per optimizer)."""
+        check_lr(type(self).__name__, group["lr"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group of parameters with its own options; missing options take the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group has no 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(_UNORDERED)
+        else:
+            params = list(params)
+        for param in params:
+            if not isinstance(param, Tensor):
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(param).__name__}"
+                )
+            if not param.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+            if param.data.dtype != np.float32:
+                raise TypeError(
+                    f"optimizer can only optimize float32 Tensors, but one of the params has "
+                    f"dtype {param.data.dtype}"
+                )
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter appears more than once in the same parameter group")
+        group = {**param_group, "params": params}
+        for name, default in self.defaults.items():
+            group.setdefault(name, copy.deepcopy(default))
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in taken for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.check_group(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clears every parameter's gradient: drops it, or zeroes it in place."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad.data[...] = 0.0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter with a gradient; returns the closure's loss if given."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement step")
+
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {name: value}}, "param_groups": [{options..., "params": [index]}]}.
+
+        Indices count the parameters across the groups in order. Arrays are copies, so the dict
+        is a snapshot that later steps do not change.
+        """
+        index_of: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            indices = []
+            for param in group["params"]:
+                index_of.setdefault(id(param), len(index_of))
+                indices.append(index_of[id(param)])
+            options = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            groups.append({**options, "params": indices})
+        state = {
+            index_of[id(param)]: {
+                name: value.copy() if isinstance(value, np.ndarray) else value
+                for name, value in entry.items()
+            }
+            for param, entry in self.state.items()
+            if id(param) in index_of
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores options and state saved by `state_dict` (here or by torch, as NumPy arrays).
+
+        The groups must have the same sizes as this optimizer's; state arrays are copied into
+        float32 arrays of their parameter's shape.
+        """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups but the optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        param_of: dict[int, Tensor] = {}
+        for number, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"loaded state dict's parameter group {number} has {len(saved['params'])} "
+                    f"parameters but the optimizer's has {len(group['params'])}"
+                )
+            param_of.update(zip((int(i) for i in saved["params"]), group["params"], strict=True))
+        if len(param_of) != sum(len(g["params"]) for g in self.param_groups):
+            raise ValueError("loaded state dict lists a parameter index in more than one place")
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for index, entry in state_dict["state"].items():
+            if int(index) not in param_of:
+                raise ValueError(
+                    f"loaded state dict has state for parameter {index}, which no group lists"
+                )
+            param = param_of[int(index)]
+            new_state[param] = {
+                name: self._load_state_value(param, int(index), name, value)
+                for name, value in entry.items()
+            }
+        new_groups = []
+        for group, saved in zip(self.param_groups, saved_groups, strict=True):
+            # Options the saved dict lacks keep their current values.
+            options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group = {**group, **options, "params": group["params"]}
+            self.check_group(new_group)
+            new_groups.append(new_group)
+        self.param_groups = new_groups
+        self.state = new_state
+
+    @staticmethod
+    def _load_state_value(param: Tensor, index: int, name: str, value: Any) -> Any:
+        if name == "step":
+            step = float(np.asarray(value))
+            if not (step >= 0 and math.isfinite(step) and step == int(step)):
+                raise ValueError(f"load_state_dict: parameter {index} has step {value!r}")
+            return int(step)
+        if value is None or np.ndim(value) == 0:
+            return value
+        array = np.array(value, dtype=np.float32, order="C", copy=True)
+        if array.shape != param.data.shape:
+            raise ValueError(
+                f"load_state_dict: state {name!r} of parameter {index} has shape {array.shape} "
+                f"but the parameter has shape {param.data.shape}"
+            )
+        return array
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for number, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {number}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,450 @@
+"""optim: SGD, Adam and AdamW against torch.optim and a float64 reference, state dicts, errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import odyssey
+from odyssey import Tensor, nn, optim
+
+SHAPES = [(7, 3), (33,), (2, 3, 5, 5)]
+STEPS = 5
+
+SGD_OPTIONS = [
+    {"lr": 0.1},
+    {"lr": 0.1, "momentum": 0.9},
+    {"lr": 0.1, "momentum": 0.9, "dampening": 0.5},
+    {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+    {"lr": 0.05, "weight_decay": 0.1},
+    {"lr": 0.1, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01},
+    {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "maximize": True},
+]
+ADAM_OPTIONS = [
+    {},
+    {"lr": 0.01, "betas": (0.8, 0.99)},
+    {"lr": 0.01, "weight_decay": 0.1},
+    {"lr": 0.01, "amsgrad": True},
+    {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.05, "amsgrad": True, "maximize": True},
+]
+ADAMW_OPTIONS = [{}, {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}]
+CASES = (
+    [("SGD", options) for options in SGD_OPTIONS]
+    + [("Adam", options) for options in ADAM_OPTIONS]
+    + [("AdamW", options) for options in ADAMW_OPTIONS]
+)
+
+
+def make_param(values: np.ndarray) -> nn.Parameter:
+    return nn.Parameter(np.array(values, dtype=np.float32))
+
+
+def set_grad(param: Tensor, values: np.ndarray) -> None:
+    param.grad = Tensor(np.array(values, dtype=np.float32))
+
+
+def problem(seed: int = 0) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """Initial values and a sequence of gradients whose scale changes (so AMSGrad's max acts)."""
+    rng = np.random.default_rng(seed)
+    initial = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
+    grads = [
+        [(rng.normal(size=shape) * rng.uniform(0.1, 3.0)).astype(np.float32) for shape in SHAPES]
+        for _ in range(STEPS)
+    ]
+    return initial, grads
+
+
+def two_groups(params: list[Any]) -> list[dict[str, Any]]:
+    """The first parameters with the optimizer's defaults, the last with its own lr."""
+    return [{"params": params[:-1]}, {"params": params[-1:], "lr": 0.03}]
+
+
+def reference_steps(
+    name: str, options: dict[str, Any], initial: list[np.ndarray], grads: list[list[np.ndarray]]
+) -> list[np.ndarray]:
+    """torch.optim's formulas in float64, parameter by parameter."""
+    defaults = {
+        "SGD": {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0},
+        "Adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+        "AdamW": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2},
+    }[name]
+    results = []
+    for index, value in enumerate(initial):
+        o = {**defaults, **options, **({"lr": 0.03} if index == len(initial) - 1 else {})}
+        p = value.astype(np.float64)
+        buf = m = v = v_max = None
+        for t, step_grads in enumerate(grads, start=1):
+            g = step_grads[index].astype(np.float64) * (-1 if o.get("maximize") else 1)
+            if name == "SGD":
+                g = g + o["weight_decay"] * p
+                if o["momentum"]:
+                    buf = g if buf is None else o["momentum"] * buf + (1 - o["dampening"]) * g
+                    g = g + o["momentum"] * buf if o.get("nesterov") else buf
+                p = p - o["lr"] * g
+                continue
+            beta1, beta2 = o["betas"]
+            if name == "AdamW":
+                p = p * (1 - o["lr"] * o["weight_decay"])
+            else:
+                g = g + o["weight_decay"] * p
+            m = (1 - beta1) * g if m is None else beta1 * m + (1 - beta1) * g
+            v = (1 - beta2) * g * g if v is None else beta2 * v + (1 - beta2) * g * g
+            v_max = v if v_max is None else np.maximum(v_max, v)
+            second = v_max if o.get("amsgrad") else v
+            denom = np.sqrt(second) / np.sqrt(1 - beta2**t) + o["eps"]
+            p = p - o["lr"] / (1 - beta1**t) * m / denom
+        results.append(p)
+    return results
+
+
+def run_ours(
+    name: str, options: dict[str, Any], initial: list[np.ndarray], grads: list[list[np.ndarray]]
+) -> tuple[list[nn.Parameter], optim.Optimizer]:
+    params = [make_param(value) for value in initial]
+    optimizer = getattr(optim, name)(two_groups(params), **options)
+    for step_grads in grads:
+        for param, grad in zip(params, step_grads, strict=True):
+            set_grad(param, grad)
+        optimizer.step()
+    return params, optimizer
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_matches_the_float64_reference(isa: str, name: str, options: dict[str, Any]) -> None:
+    initial, grads = problem()
+    params, _ = run_ours(name, options, initial, grads)
+    for param, expected in zip(params, reference_steps(name, options, initial, grads), strict=True):
+        np.testing.assert_allclose(param.data, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_matches_torch_step_by_step(isa: str, name: str, options: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    initial, grads = problem(1)
+    params = [make_param(value) for value in initial]
+    theirs = [torch.tensor(value, requires_grad=True) for value in initial]
+    optimizer = getattr(optim, name)(two_groups(params), **options)
+    torch_optimizer = getattr(torch.optim, name)(two_groups(theirs), **options)
+    for step_grads in grads:
+        for param, their, grad in zip(params, theirs, step_grads, strict=True):
+            set_grad(param, grad)
+            their.grad = torch.tensor(grad)
+        optimizer.step()
+        torch_optimizer.step()
+        for param, their in zip(params, theirs, strict=True):
+            np.testing.assert_allclose(param.data, their.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("name", "options"), CASES[1::2])
+def test_state_dict_has_torchs_layout(name: str, options: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    initial, grads = problem(2)
+    _, optimizer = run_ours(name, options, initial, grads)
+    theirs = [torch.tensor(value, requires_grad=True) for value in initial]
+    torch_optimizer = getattr(torch.optim, name)(two_groups(theirs), **options)
+    for step_grads in grads:
+        for their, grad in zip(theirs, step_grads, strict=True):
+            their.grad = torch.tensor(grad)
+        torch_optimizer.step()
+    ours, expected = optimizer.state_dict(), torch_optimizer.state_dict()
+    assert ours["state"].keys() == expected["state"].keys()
+    for index, entry in expected["state"].items():
+        assert ours["state"][index].keys() == entry.keys()
+        for key, value in entry.items():
+            if key == "step":
+                assert ours["state"][index][key] == int(value)
+            else:
+                np.testing.assert_allclose(ours["state"][index][key], value, rtol=1e-5, atol=1e-7)
+    for group, torch_group in zip(ours["param_groups"], expected["param_groups"], strict=True):
+        assert group["params"] == torch_group["params"]
+        for key, value in group.items():
+            assert torch_group[key] == value, key
+
+
+@pytest.mark.parametrize(("name", "options"), CASES[1::2])
+def test_loads_a_torch_state_dict_and_continues_like_torch(
+    name: str, options: dict[str, Any]
+) -> None:
+    torch = pytest.importorskip("torch")
+    initial, grads = problem(3)
+    theirs = [torch.tensor(value, requires_grad=True) for value in initial]
+    torch_optimizer = getattr(torch.optim, name)(two_groups(theirs), **options)
+    for step_index, step_grads in enumerate(grads):
+        if step_index == 3:
+            params = [make_param(their.detach().numpy()) for their in theirs]
+            optimizer = getattr(optim, name)(two_groups(params), lr=0.5)
+            saved = torch_optimizer.state_dict()
+            optimizer.load_state_dict(
+                {
+                    "state": {
+                        index: {key: np.asarray(value) for key, value in entry.items()}
+                        for index, entry in saved["state"].items()
+                    },
+                    "param_groups": saved["param_groups"],
+                }
+            )
+        for their, grad in zip(theirs, step_grads, strict=True):
+            their.grad = torch.tensor(grad)
+        torch_optimizer.step()
+    for param, grad in zip(params, grads[3], strict=True):
+        set_grad(param, grad)
+    optimizer.step()
+    for param, grad in zip(params, grads[4], strict=True):
+        set_grad(param, grad)
+    optimizer.step()
+    for param, their in zip(params, theirs, strict=True):
+        np.testing.assert_allclose(param.data, their.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_state_dict_round_trip_continues_bitwise(name: str, options: dict[str, Any]) -> None:
+    initial, grads = problem(4)
+    params, optimizer = run_ours(name, options, initial, grads[:3])
+    saved = optimizer.state_dict()
+    clones = [make_param(param.data.copy()) for param in params]
+    fresh = getattr(optim, name)(two_groups(clones), lr=0.5)
+    fresh.load_state_dict(saved)
+    assert fresh.state_dict()["param_groups"] == saved["param_groups"]
+    snapshot = {i: {k: np.copy(v) for k, v in e.items()} for i, e in saved["state"].items()}
+    for step_grads in grads[3:]:
+        for param, clone, grad in zip(params, clones, step_grads, strict=True):
+            set_grad(param, grad)
+            set_grad(clone, grad)
+        optimizer.step()
+        fresh.step()
+    for param, clone in zip(params, clones, strict=True):
+        np.testing.assert_array_equal(param.data.view(np.uint32), clone.data.view(np.uint32))
+    for index, entry in snapshot.items():  # the saved dict is a snapshot, not a view
+        for key, value in entry.items():
+            np.testing.assert_array_equal(saved["state"][index][key], value)
+
+
+@pytest.mark.parametrize(("name", "options"), CASES[::3])
+def test_bitwise_identical_for_any_thread_count(
+    threads: None, name: str, options: dict[str, Any]
+) -> None:
+    rng = np.random.default_rng(5)
+    initial = [rng.normal(size=100003).astype(np.float32)]
+    grads = [[rng.normal(size=100003).astype(np.float32)] for _ in range(3)]
+    results = []
+    for count in (1, 2, 3):
+        odyssey.set_num_threads(count)
+        params = [make_param(value) for value in initial]
+        optimizer = getattr(optim, name)(params, **options)
+        for step_grads in grads:
+            set_grad(params[0], step_grads[0])
+            optimizer.step()
+        results.append(params[0].data.view(np.uint32))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_parameters_without_a_gradient_are_left_alone(name: str) -> None:
+    frozen, trained = make_param(np.ones(3)), make_param(np.ones(3))
+    optimizer = getattr(optim, name)([frozen, trained], lr=0.1, weight_decay=0.1)
+    set_grad(trained, np.ones(3))
+    optimizer.step()
+    np.testing.assert_array_equal(frozen.data, np.ones(3))
+    assert not np.any(trained.data == 1)
+    assert frozen not in optimizer.state
+    assert list(optimizer.state_dict()["state"]) == ([] if name == "SGD" else [1])
+
+
+def test_momentum_buffer_is_state() -> None:
+    param = make_param(np.zeros(4))
+    optimizer = optim.SGD([param], lr=1.0, momentum=0.5)
+    set_grad(param, np.ones(4))
+    optimizer.step()
+    optimizer.step()
+    np.testing.assert_array_equal(optimizer.state[param]["momentum_buffer"], np.full(4, 1.5))
+    np.testing.assert_array_equal(param.data, np.full(4, -2.5))
+
+
+def test_zero_grad() -> None:
+    params = [make_param(np.ones(3)), make_param(np.ones(2))]
+    optimizer = optim.SGD(params)
+    set_grad(params[0], np.ones(3))
+    grad = params[0].grad
+    optimizer.zero_grad(set_to_none=False)
+    assert params[0].grad is grad
+    np.testing.assert_array_equal(grad.data, np.zeros(3))
+    assert params[1].grad is None
+    optimizer.zero_grad()
+    assert params[0].grad is None
+
+
+def test_step_returns_the_closures_loss() -> None:
+    param = make_param(np.array([2.0]))
+    optimizer = optim.SGD([param], lr=0.25)
+
+    def closure() -> float:
+        set_grad(param, 2 * param.data)  # d/dx x²
+        return float(param.data[0] ** 2)
+
+    assert optimizer.step(closure) == 4.0
+    assert optimizer.step(closure) == 1.0
+    optimizer.zero_grad()
+    assert optimizer.step() is None
+    np.testing.assert_array_equal(param.data, [0.5])
+
+
+def test_param_groups_keep_their_own_options() -> None:
+    a, b = make_param(np.zeros(2)), make_param(np.zeros(2))
+    optimizer = optim.SGD([{"params": a}, {"params": [b], "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.5]
+    assert [g["momentum"] for g in optimizer.param_groups] == [0.0, 0.9]
+    assert optimizer.param_groups[0]["params"] == [a]
+    c = make_param(np.zeros(2))
+    optimizer.add_param_group({"params": [c], "lr": 2.0})
+    for p in (a, b, c):
+        set_grad(p, np.ones(2))
+    optimizer.param_groups[0]["lr"] = 1.0  # as a scheduler does between steps
+    optimizer.step()
+    np.testing.assert_array_equal([a.data[0], b.data[0], c.data[0]], [-1.0, -0.5, -2.0])
+    assert "Parameter Group 2" in repr(optimizer)
+
+
+def test_adamw_is_adam_with_decoupled_weight_decay() -> None:
+    param = make_param(np.zeros(1))
+    optimizer = optim.AdamW([param])
+    group = optimizer.param_groups[0]
+    assert group["weight_decay"] == 1e-2
+    assert group["decoupled_weight_decay"] is True
+    assert isinstance(optimizer, optim.Adam)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda p: optim.SGD(p, lr=-1), ValueError, "Invalid learning rate: -1"),
+        (lambda p: optim.SGD(p, lr=float("nan")), ValueError, "Invalid learning rate: nan"),
+        (lambda p: optim.SGD(p, momentum=-0.1), ValueError, "Invalid momentum value: -0.1"),
+        (lambda p: optim.SGD(p, weight_decay=-1), ValueError, "Invalid weight_decay value: -1"),
+        (
+            lambda p: optim.SGD(p, nesterov=True),
+            ValueError,
+            "Nesterov momentum requires a momentum and zero dampening",
+        ),
+        (
+            lambda p: optim.SGD(p, momentum=0.9, dampening=0.1, nesterov=True),
+            ValueError,
+            "Nesterov momentum requires a momentum and zero dampening",
+        ),
+        (lambda p: optim.SGD(p, lr="0.1"), TypeError, "SGD: lr must be a real number, got str"),
+        (lambda p: optim.Adam(p, lr=-1e-3), ValueError, "Invalid learning rate: -0.001"),
+        (lambda p: optim.Adam(p, eps=-1), ValueError, "Invalid epsilon value: -1"),
+        (
+            lambda p: optim.Adam(p, betas=(1.0, 0.999)),
+            ValueError,
+            "Invalid beta parameter at index 0: 1.0",
+        ),
+        (
+            lambda p: optim.AdamW(p, betas=(0.9, -0.1)),
+            ValueError,
+            "Invalid beta parameter at index 1: -0.1",
+        ),
+        (lambda p: optim.Adam(p, betas=0.9), TypeError, "Adam: betas must be a pair"),
+        (lambda p: optim.AdamW(p, weight_decay=-1), ValueError, "Invalid weight_decay value: -1"),
+        (lambda p: optim.SGD([]), ValueError, "optimizer got an empty parameter list"),
+        (
+            lambda p: optim.SGD(p[0]),
+            TypeError,
+            "params argument given to the optimizer should be an iterable of Tensors or dicts",
+        ),
+        (lambda p: optim.SGD(set(p)), TypeError, "organized in ordered collections"),
+        (
+            lambda p: optim.SGD([p[0], np.zeros(2)]),
+            TypeError,
+            "optimizer can only optimize Tensors, but one of the params is ndarray",
+        ),
+        (
+            lambda p: optim.SGD([p[0] * 2]),
+            ValueError,
+            "can't optimize a non-leaf Tensor",
+        ),
+        (
+            lambda p: optim.SGD([Tensor(np.zeros(2), dtype=np.float64)]),
+            TypeError,
+            "only optimize float32 Tensors, but one of the params has dtype float64",
+        ),
+        (
+            lambda p: optim.SGD([p[0], p[0]]),
+            ValueError,
+            "a parameter appears more than once in the same parameter group",
+        ),
+        (
+            lambda p: optim.SGD([{"params": p}, {"params": [p[0]]}]),
+            ValueError,
+            "some parameters appear in more than one parameter group",
+        ),
+        (
+            lambda p: optim.SGD([{"params": p}, {"params": [], "lr": -2}]),
+            ValueError,
+            "Invalid learning rate: -2",
+        ),
+        (lambda p: optim.SGD([{"lr": 0.1}]), ValueError, "param_group has no 'params' entry"),
+    ],
+)
+def test_argument_errors(
+    make: Callable[[list[nn.Parameter]], Any], error: type, message: str
+) -> None:
+    params = [make_param(np.zeros(2)), make_param(np.zeros(3))]
+    with pytest.raises(error, match=re.escape(message)):
+        make(params)
+
+
+def test_add_param_group_errors_leave_the_optimizer_unchanged() -> None:
+    a, b = make_param(np.zeros(2)), make_param(np.zeros(2))
+    optimizer = optim.Adam([a])
+    with pytest.raises(ValueError, match="some parameters appear in more than one"):
+        optimizer.add_param_group({"params": [b, a]})
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        optimizer.add_param_group({"params": [b], "lr": -1})
+    with pytest.raises(TypeError, match="param_group must be a dict, got list"):
+        optimizer.add_param_group([b])  # type: ignore[arg-type]
+    assert len(optimizer.param_groups) == 1
+    optimizer.add_param_group({"params": [b], "lr": 0.5})
+    assert optimizer.param_groups[1]["betas"] == (0.9, 0.999)
+
+
+def test_load_state_dict_errors() -> None:
+    a, b, c = (make_param(np.zeros(n)) for n in (2, 3, 4))
+    source = optim.SGD([{"params": [a, b]}, {"params": [c]}], momentum=0.9)
+    for p in (a, b, c):
+        set_grad(p, np.ones(p.data.shape))
+    source.step()
+    saved = source.state_dict()
+
+    fewer = optim.SGD([a, b, c], momentum=0.9)
+    with pytest.raises(ValueError, match="has 2 parameter groups but the optimizer has 1"):
+        fewer.load_state_dict(saved)
+    regrouped = optim.SGD([{"params": [a]}, {"params": [b, c]}], momentum=0.9)
+    with pytest.raises(ValueError, match="parameter group 0 has 2 parameters but the optimizer"):
+        regrouped.load_state_dict(saved)
+    reshaped = optim.SGD([{"params": [a, c]}, {"params": [b]}], momentum=0.9)
+    with pytest.raises(
+        ValueError,
+        match=r"state 'momentum_buffer' of parameter 1 has shape \(3,\) but the parameter "
+        r"has shape \(4,\)",
+    ):
+        reshaped.load_state_dict(saved)
+    target = optim.SGD([{"params": [a, b]}, {"params": [c]}], momentum=0.9)
+    with pytest.raises(ValueError, match="state for parameter 7, which no group lists"):
+        target.load_state_dict({**saved, "state": {7: {"momentum_buffer": np.zeros(2)}}})
+    repeated = {**saved, "param_groups": [{**saved["param_groups"][0]}, {"params": [0]}]}
+    with pytest.raises(ValueError, match="lists a parameter index in more than one place"):
+        target.load_state_dict(repeated)
+    bad_lr = {**saved, "param_groups": [{**saved["param_groups"][0], "lr": -1}, {"params": [2]}]}
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        target.load_state_dict(bad_lr)
+    with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
+        target.load_state_dict({"state": {}})
+    adam = optim.Adam([a])
+    with pytest.raises(ValueError, match="parameter 0 has step -1"):
+        adam.load_state_dict({"state": {0: {"step": -1}}, "param_groups": [{"params": [0]}]})
+    assert target.state_dict()["state"] == {}  # nothing was half loaded
