@@ -131,9 +131,15 @@ void pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::si
   }
 }
 
+// The panels of a wide operand are packed left to right, each row of a panel a short run far from
+// the next row's, more runs than the hardware prefetchers track: each row also prefetches the run
+// the next panel will copy, so its misses overlap with this panel's tiles.
 void pack_copy(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, float* dst,
                std::size_t dst_stride) {
   for (std::size_t r = 0; r < rows; ++r, src += ld, dst += dst_stride) {
+    for (std::size_t c = 0; c < cols; c += kLanes) {
+      _mm_prefetch(reinterpret_cast<const char*>(src + cols + c), _MM_HINT_T0);
+    }
     std::size_t c = 0;
     for (; c + kLanes <= cols; c += kLanes) _mm512_storeu_ps(dst + c, _mm512_loadu_ps(src + c));
     if (c < cols) {
