@@ -1,11 +1,12 @@
 """LeNet-5 training and evaluation throughput, odyssey side by side with PyTorch in one run.
 
 The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, pool 2,
-400->120->84->10) starts from the same weights in both. A training step is forward, cross-entropy,
-backward and an SGD step with momentum 0.9; evaluation is a no-grad forward. For each thread count,
-rounds of odyssey and PyTorch alternate (so both see the same machine state) and the medians give
-images/s and the ratio (above 1: odyssey is faster). With --profile, one odyssey training step is
-also broken down by op (kernel time) and by cProfile (Python time).
+400->120->84->10) starts from the same weights in both. A training step is forward,
+cross-entropy, backward and an SGD step with momentum 0.9 (odyssey.optim.SGD on the fused
+kernel); evaluation is a no-grad forward. For each thread count, rounds of odyssey and PyTorch
+alternate (so both see the same machine state) and the medians give images/s and the ratio
+(above 1: odyssey is faster). With --profile, one odyssey training step is also broken down by
+layer (wall time) and by cProfile (where the Python time goes).
 Results are printed and written as JSON to benchmarks/results/lenet.json.
 """
 
@@ -26,7 +27,7 @@ import numpy as np
 
 import odyssey
 import odyssey.nn.functional as F
-from odyssey import _kernels, nn
+from odyssey import nn, optim
 
 RESULTS = Path(__file__).parent / "results"
 HEADER = f"{'mode':<6} {'batch':>5} {'thr':>3} {'odyssey img/s':>13} {'torch img/s':>11} ratio"
@@ -51,33 +52,10 @@ def lenet5_torch(torch):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-class MomentumSGD:
-    """torch.optim.SGD(lr, momentum) on the fused sgd_step kernel, one call per parameter."""
-
-    def __init__(self, params: list[nn.Parameter], lr: float, momentum: float) -> None:
-        self.params = params
-        self.lr = lr
-        self.momentum = momentum
-        self.buffers = [np.zeros_like(p.data) for p in params]
-        self.first_step = True
-
-    def step(self) -> None:
-        for p, buffer in zip(self.params, self.buffers, strict=True):
-            _kernels.sgd_step(
-                p.data, p.grad.data, buffer, lr=self.lr, momentum=self.momentum,
-                first_step=self.first_step,
-            )  # fmt: skip
-        self.first_step = False
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-
 def make_odyssey_steps(
     model: nn.Sequential, images: np.ndarray, labels: np.ndarray, eval_images: np.ndarray
 ) -> tuple[Callable[[], object], Callable[[], object]]:
-    optimizer = MomentumSGD(list(model.parameters()), LR, MOMENTUM)
+    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     x, y, x_eval = odyssey.tensor(images), odyssey.tensor(labels), odyssey.tensor(eval_images)
 
     def train() -> object:

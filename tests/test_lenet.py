@@ -8,7 +8,7 @@ import pytest
 
 import odyssey
 import odyssey.nn.functional as F
-from odyssey import _kernels, nn
+from odyssey import nn, optim
 
 
 def lenet5() -> nn.Sequential:
@@ -29,17 +29,14 @@ def batch(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sgd_steps(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int) -> list[float]:
-    params = list(model.parameters())
-    buffers = [np.zeros_like(p.data) for p in params]
+    optimizer = optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     x, y = odyssey.tensor(images), odyssey.tensor(labels)
     losses = []
-    for step in range(steps):
-        model.zero_grad()
+    for _ in range(steps):
+        optimizer.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        for p, buffer in zip(params, buffers, strict=True):
-            _kernels.sgd_step(p.data, p.grad.data, buffer, lr=0.02, momentum=0.9,
-                              first_step=step == 0)  # fmt: skip
+        optimizer.step()
         losses.append(loss.item())
     return losses
 

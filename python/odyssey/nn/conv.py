@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from odyssey.nn import functional as F
-from odyssey.nn.linear import default_uniform
+from odyssey.nn.linear import reset_weight_and_bias
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
 from odyssey.tensor import Tensor
@@ -34,9 +34,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        self.weight.data[...] = default_uniform(self.weight.shape, fan_in)
-        if self.bias is not None:
-            self.bias.data[...] = default_uniform(self.bias.shape, fan_in)
+        reset_weight_and_bias(self.weight, self.bias, fan_in)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)

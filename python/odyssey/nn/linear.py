@@ -7,17 +7,19 @@ import math
 import numpy as np
 
 from odyssey.nn import functional as F
+from odyssey.nn import init
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
-from odyssey.random import generator
 from odyssey.tensor import Tensor
 
 
-def default_uniform(shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv2d weights
-    (kaiming_uniform_ with a=sqrt(5) reduces to it) and biases."""
-    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    return generator().uniform(-bound, bound, shape).astype(np.float32)
+def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) weights, which is
+    U(+-1/sqrt(fan_in)), and a U(+-1/sqrt(fan_in)) bias."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
 
 
 class Linear(Module):
@@ -30,9 +32,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        self.weight.data[...] = default_uniform(self.weight.shape, self.in_features)
-        if self.bias is not None:
-            self.bias.data[...] = default_uniform(self.bias.shape, self.in_features)
+        reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
