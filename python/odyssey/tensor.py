@@ -10,6 +10,7 @@ then releases the graph, as PyTorch does.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -236,8 +237,8 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Defining __eq__ would drop hashing; optimizers key their state by tensor identity.
+    __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -565,7 +566,7 @@ class Tensor:
         end = _normalize_dim(end_dim, len(shape), "flatten")
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        middle = int(np.prod(shape[start : end + 1]))
+        middle = math.prod(shape[start : end + 1])
         return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
 
     def permute(self, *dims: Any) -> Tensor:

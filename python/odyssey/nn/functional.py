@@ -41,6 +41,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    if type(value) is tuple and len(value) == 2:  # layers pass their checked pairs
+        return value
     if isinstance(value, (int, np.integer)):
         return (int(value), int(value))
     pair = tuple(int(v) for v in value)
