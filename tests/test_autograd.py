@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import odyssey
 
@@ -186,3 +188,34 @@ def test_only_inputs_requiring_grad_get_gradients():
     assert w.grad is None
     assert x.is_leaf
     assert not (x * w).is_leaf
+
+
+@st.composite
+def broadcastable_shapes(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Two shapes that broadcast: b drops leading dims of a and sets some sizes to 1."""
+    a = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    keep = draw(st.integers(0, len(a)))
+    b = tuple(1 if draw(st.booleans()) else size for size in a[len(a) - keep :])
+    return (a, b) if draw(st.booleans()) else (b, a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(broadcastable_shapes())
+def test_broadcast_gradients_reduce_to_each_input_shape(shapes):
+    shape_a, shape_b = shapes
+    a = odyssey.tensor(rand(*shape_a, seed=1), requires_grad=True)
+    b = odyssey.tensor(rand(*shape_b, seed=2, low=0.5, high=2.0), requires_grad=True)
+    out = (a * b + a / b - b).sum()
+    out.backward()
+    assert a.grad.shape == shape_a
+    assert b.grad.shape == shape_b
+    a64, b64 = a.data.astype(np.float64), b.data.astype(np.float64)
+    grad_a = np.broadcast_to(b64 + 1 / b64, np.broadcast_shapes(shape_a, shape_b))
+    expected_a = (
+        grad_a.sum(axis=tuple(range(grad_a.ndim - len(shape_a)))) if grad_a.ndim else grad_a
+    )
+    axes = tuple(i for i, s in enumerate(shape_a) if s == 1)
+    np.testing.assert_allclose(
+        a.grad.data, expected_a.sum(axis=axes, keepdims=True).reshape(shape_a), rtol=1e-5
+    )
+    np.testing.assert_allclose(out.item(), np.sum(a64 * b64 + a64 / b64 - b64), rtol=1e-5)

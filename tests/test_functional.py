@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 import odyssey
@@ -265,3 +267,45 @@ def test_linear_feature_mismatch_names_the_shapes():
         F.linear(odyssey.tensor(np.zeros((64, 300))), odyssey.tensor(np.zeros((120, 400))))
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\)"):
         odyssey.tensor(np.zeros((2, 3))) @ odyssey.tensor(np.zeros((4, 5)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c_in=st.integers(1, 4),
+    c_out=st.integers(1, 5),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
+def test_conv2d_forward_and_gradients_over_random_shapes(
+    n, c_in, c_out, size, kernel, stride, padding
+):
+    padding = tuple(min(p, k // 2) for p, k in zip(padding, kernel, strict=True))
+    if any(s + 2 * p < k for s, p, k in zip(size, padding, kernel, strict=True)):
+        return
+    x, w, b = rand(n, c_in, *size, seed=1), rand(c_out, c_in, *kernel, seed=2), rand(c_out)
+    tx = odyssey.tensor(x, requires_grad=True)
+    tw = odyssey.tensor(w, requires_grad=True)
+    tb = odyssey.tensor(b, requires_grad=True)
+    y = F.conv2d(tx, tw, tb, stride, padding)
+    np.testing.assert_allclose(y.data, conv2d_ref(x, w, b, stride, padding), rtol=1e-4, atol=1e-5)
+    g = rand(*y.shape, seed=4)
+    y.backward(g)
+    # The adjoint identities <g, conv(x)> and the reference's gradients, through einsum.
+    ph, pw = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(xp, kernel, axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
+    np.testing.assert_allclose(
+        tw.grad.data, np.einsum("nchwij,nohw->ocij", windows, g), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(tb.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
+    grad_xp = np.zeros_like(xp)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows = slice(i, i + stride[0] * y.shape[2], stride[0])
+            cols = slice(j, j + stride[1] * y.shape[3], stride[1])
+            grad_xp[:, :, rows, cols] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+    expected_x = grad_xp[:, :, ph : ph + size[0], pw : pw + size[1]]
+    np.testing.assert_allclose(tx.grad.data, expected_x, rtol=1e-4, atol=1e-4)
