@@ -219,3 +219,12 @@ def test_broadcast_gradients_reduce_to_each_input_shape(shapes):
         a.grad.data, expected_a.sum(axis=axes, keepdims=True).reshape(shape_a), rtol=1e-5
     )
     np.testing.assert_allclose(out.item(), np.sum(a64 * b64 + a64 / b64 - b64), rtol=1e-5)
+
+
+def test_float64_operands_keep_gradients_float32():
+    x = odyssey.tensor([[-1.0, 2.0]], requires_grad=True)
+    y = odyssey.nn.functional.relu(x + np.ones(2)) * np.float64(3.0)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 3.0]])

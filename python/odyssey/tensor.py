@@ -342,6 +342,8 @@ class Tensor:
             for parent, grad_in in zip(parents, backward(grad_out), strict=True):
                 if grad_in is None or parent is None or not parent.requires_grad:
                     continue
+                if grad_in.dtype != parent.data.dtype:  # a float64 operand's doing
+                    grad_in = grad_in.astype(parent.data.dtype)
                 parent_node = parent._node
                 if parent_node is None:
                     # Gradients passed straight through (the identical array or a view of it)
