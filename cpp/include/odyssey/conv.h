@@ -30,6 +30,20 @@ inline constexpr std::size_t kConvMaxLanes = 16;
 struct PackedConv {
   std::size_t channels, rows, row_stride;
   std::size_t out_channels, kernel_h, kernel_w, stride_h, stride_w, out_h, out_w;
+  // Only rows data_begin, data_begin + data_step, ... below data_end hold input; the others are
+  // padding or inserted zeros, and the forward kernels skip them.
+  std::size_t data_begin, data_end, data_step;
+
+  // The kernel rows [first, end) stepping by data_step that meet input rows for output row oh.
+  std::size_t first_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return top >= data_begin ? (data_step - (top - data_begin) % data_step) % data_step
+                             : data_begin - top;
+  }
+  std::size_t end_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return data_end <= top ? 0 : (data_end - top < kernel_h ? data_end - top : kernel_h);
+  }
 };
 
 // One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is

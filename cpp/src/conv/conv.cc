@@ -91,7 +91,10 @@ PackedConv forward_geometry(const Conv2dShape& s) {
                     s.stride_h,
                     s.stride_w,
                     s.out_h(),
-                    out_w};
+                    out_w,
+                    s.pad_h,
+                    s.pad_h + s.in_h,
+                    1};
 }
 
 double lane_fill(std::size_t n, std::size_t lanes) {
@@ -200,7 +203,10 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                      1,
                      1,
                      s.in_h,
-                     s.in_w};
+                     s.in_w,
+                     s.kernel_h - 1 - s.pad_h,
+                     s.kernel_h - 1 - s.pad_h + (out_h - 1) * s.stride_h + 1,
+                     s.stride_h};
   const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {

@@ -27,8 +27,9 @@ void forward_block(const PackedConv& p, const float* x, const float* w, const fl
   const std::size_t taps = p.kernel_h * p.kernel_w;
   const std::size_t w_stride = p.channels * taps;
   const float* w_block = w + oc0 * w_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
   for (std::size_t c = 0; c < p.channels; ++c) {
-    for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
       const float* x_row =
           x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
       const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
@@ -225,8 +226,9 @@ void forward_lanes_block(const PackedConv& p, const float* x, const float* w, co
   }
   const std::size_t block_stride = p.channels * p.kernel_h * p.kernel_w * V::kLanes;
   const float* w_block = w + block0 * block_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
   for (std::size_t c = 0; c < p.channels; ++c) {
-    for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
       const float* x_row =
           x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
       const float* w_row = w_block + (c * p.kernel_h + kh) * p.kernel_w * V::kLanes;
