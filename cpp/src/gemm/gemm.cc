@@ -15,17 +15,18 @@
 namespace odyssey {
 namespace {
 
-// Rows of C in one block at most: the packed mc x kc block of A (240 KB) stays in the 2 MB L2
-// while every B panel of the block passes over it. A multiple of every ISA's mr.
-constexpr std::size_t kMcMax = 240;
+// Rows of C per block at most, before rounding up to mr: the packed block of A (at most
+// 264 x kc floats, 264 KB) stays in the 2 MB L2 while every B panel of the block passes over it.
+constexpr std::size_t kMcMax = 256;
 // Below this many flops (2mnk) a call runs as one chunk: waking the pool costs 5-100 us.
 constexpr double kSerialFlops = 4e6;
-// Otherwise C is cut into about flops / kFlopsPerChunk blocks, at most kMaxChunks, so two to a few
-// threads balance while each block still amortises its packing.
-constexpr double kFlopsPerChunk = 2e6;
-constexpr std::size_t kMaxChunks = 16;
-// Rows per block below which a row split packs each B panel for too few tiles.
-constexpr std::size_t kMinRows = 48;
+// Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
+// to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
+// few large blocks repeat little packing (each block packs its own A and B panels).
+constexpr double kFlopsPerChunk = 8e6;
+constexpr std::size_t kMaxChunks = 8;
+// A row split stops at this many rows per block, or each B panel serves too few tiles.
+constexpr std::size_t kMinRows = 64;
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return ceil_div(a, b) * b; }
@@ -64,20 +65,25 @@ struct Blocking {
 Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr, std::size_t nr) {
   const double flops =
       2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  std::size_t rows = ceil_div(m, kMcMax), cols = 1;
   std::size_t target = 1;
   if (flops >= kSerialFlops) {
-    target = std::min(kMaxChunks, static_cast<std::size_t>(flops / kFlopsPerChunk));
+    target = 2;
+    while (target < kMaxChunks && static_cast<double>(2 * target) * kFlopsPerChunk <= flops) {
+      target *= 2;
+    }
   }
-  // Splitting rows repeats the packing of B panels (mostly copies), splitting columns repeats the
-  // transposing pack of A: cut rows down to kMinRows first, then columns, then rows again.
+  // Halve the longer side of the blocks: square blocks amortise both packings best.
+  std::size_t rows = ceil_div(m, kMcMax), cols = 1;
   while (rows * cols < target) {
-    if (ceil_div(m, rows + 1) >= kMinRows) {
-      ++rows;
-    } else if (ceil_div(n, cols) > nr) {
-      ++cols;
-    } else if (ceil_div(m, rows) > mr) {
-      ++rows;
+    const std::size_t mb = ceil_div(m, rows), nb = ceil_div(n, cols);
+    if (nb > mb && nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * kMinRows) {
+      rows *= 2;
+    } else if (nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * mr) {
+      rows *= 2;
     } else {
       break;
     }
