@@ -444,7 +444,33 @@ def test_load_state_dict_errors() -> None:
         target.load_state_dict(bad_lr)
     with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
         target.load_state_dict({"state": {}})
+    with pytest.raises(ValueError, match="every parameter group a dict with a 'params' list"):
+        target.load_state_dict({"state": {}, "param_groups": [{"lr": 1}, {"params": [2]}]})
+    with pytest.raises(ValueError, match="'state' must be a dict"):
+        target.load_state_dict({"state": [], "param_groups": saved["param_groups"]})
     adam = optim.Adam([a])
     with pytest.raises(ValueError, match="parameter 0 has step -1"):
         adam.load_state_dict({"state": {0: {"step": -1}}, "param_groups": [{"params": [0]}]})
     assert target.state_dict()["state"] == {}  # nothing was half loaded
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}), ("AdamW", {"lr": 0.05})],
+)
+def test_fits_a_linear_model_through_autograd(name: str, options: dict[str, Any]) -> None:
+    odyssey.manual_seed(0)
+    rng = np.random.default_rng(6)
+    x = Tensor(rng.normal(size=(64, 5)))
+    y = Tensor(x.data @ rng.normal(size=(5, 2)).astype(np.float32) + 0.5)
+    model = nn.Linear(5, 2)
+    optimizer = getattr(optim, name)(model.parameters(), **options)
+    loss_function = nn.MSELoss()
+    losses = []
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = loss_function(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.item()))
+    assert losses[-1] < 1e-3 * losses[0]
