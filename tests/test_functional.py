@@ -242,3 +242,26 @@ def test_bad_input_names_the_shapes():
         F.mse_loss(logits, odyssey.tensor(np.zeros(3)))
     with pytest.raises(ValueError, match="reduction must be"):
         F.cross_entropy(logits, odyssey.tensor([0, 1]), reduction="average")
+
+
+# -- linear and matmul ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "k", "m"), [(1, 1, 1), (5, 3, 4), (7, 17, 3)])
+def test_linear(isa, gradcheck, n, k, m):
+    x, w, b = rand(n, k, seed=1), rand(m, k, seed=2), rand(m, seed=3)
+    gradcheck(F.linear, lambda x, w, b: x @ w.T + b, [x, w, b])
+    gradcheck(lambda x, w: F.linear(x, w), lambda x, w: x @ w.T, [x, w])
+    gradcheck(lambda a, c: a @ c, lambda a, c: a @ c, [x, w.T.copy()])
+
+
+def test_linear_takes_leading_batch_dims(gradcheck):
+    x, w, b = rand(2, 3, 4, seed=1), rand(5, 4, seed=2), rand(5, seed=3)
+    gradcheck(F.linear, lambda x, w, b: x @ w.T + b, [x, w, b])
+
+
+def test_linear_feature_mismatch_names_the_shapes():
+    with pytest.raises(ValueError, match=r"300 features but weight expects 400 .*\(64, 300\)"):
+        F.linear(odyssey.tensor(np.zeros((64, 300))), odyssey.tensor(np.zeros((120, 400))))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\)"):
+        odyssey.tensor(np.zeros((2, 3))) @ odyssey.tensor(np.zeros((4, 5)))

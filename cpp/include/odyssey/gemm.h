@@ -45,12 +45,19 @@ struct GemmTile {
   const float* bias;
 };
 
-// One ISA's micro-kernel and its register-tile shape. Each element of C is one chain of
-// multiply-adds in ascending p, whatever the tile's position or edge, so the blocking never
-// changes the bits.
+// Packing: copies a rows x cols block of src (row stride ld) into dst (row stride dst_stride),
+// transposed (dst[c * dst_stride + r] = src[r * ld + c]) or as it is (dst[r * dst_stride + c]).
+using GemmPack = void (*)(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                          float* dst, std::size_t dst_stride);
+
+// One ISA's micro-kernel, its register-tile shape and its packing routines (nullptr: the portable
+// loops of the front end). Each element of C is one chain of multiply-adds in ascending p,
+// whatever the tile's position or edge, so the blocking never changes the bits.
 struct GemmKernels {
   std::size_t mr, nr;
   void (*tile)(const GemmTile& tile);
+  GemmPack pack_transposed;
+  GemmPack pack_copy;
 };
 
 namespace scalar {

@@ -20,7 +20,7 @@ struct Pool2dShape {
 inline constexpr std::size_t kPoolGrain = 16;
 
 // y = the window maxima; argmax = each maximum's index i * in_w + j in its input plane. Ties keep
-// the first in row-major order and a NaN wins, as in PyTorch.
+// the first in row-major order and a NaN wins (the last NaN of a window), as in PyTorch.
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax);
 // dx = 0, then each plane's dy (out_size values) added at its argmax in the plane of dx (in_size
 // values); every argmax must be below in_size. Needs no window: argmax says where each value went.

@@ -23,7 +23,9 @@ constexpr double kSerialFlops = 4e6;
 // Otherwise C is cut into about flops / kFlopsPerChunk blocks, at most kMaxChunks, so two to a few
 // threads balance while each block still amortises its packing.
 constexpr double kFlopsPerChunk = 2e6;
-constexpr std::size_t kMaxChunks = 32;
+constexpr std::size_t kMaxChunks = 16;
+// Rows per block below which a row split packs each B panel for too few tiles.
+constexpr std::size_t kMinRows = 48;
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return ceil_div(a, b) * b; }
@@ -67,15 +69,15 @@ Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr
   if (flops >= kSerialFlops) {
     target = std::min(kMaxChunks, static_cast<std::size_t>(flops / kFlopsPerChunk));
   }
-  // Halve the longer side of the block until there are enough blocks or the tiles run out.
+  // Splitting rows repeats the packing of B panels (mostly copies), splitting columns repeats the
+  // transposing pack of A: cut rows down to kMinRows first, then columns, then rows again.
   while (rows * cols < target) {
-    const std::size_t mb = ceil_div(m, rows), nb = ceil_div(n, cols);
-    if (nb >= mb && nb > nr) {
-      ++cols;
-    } else if (mb > mr) {
+    if (ceil_div(m, rows + 1) >= kMinRows) {
       ++rows;
-    } else if (nb > nr) {
+    } else if (ceil_div(n, cols) > nr) {
       ++cols;
+    } else if (ceil_div(m, rows) > mr) {
+      ++rows;
     } else {
       break;
     }
@@ -102,42 +104,47 @@ struct Problem {
   std::size_t ldc;
 };
 
-// op(A)[i0:i0+rows, p0:p0+depth] as consecutive mr-row panels, panel r at dst + r * mr * depth,
-// element (i, p) of a panel at p * mr + i. The last panel keeps stride mr with its rows unfilled;
-// the micro-kernel reads only the rows it was given.
-void pack_a(const Problem& pr, std::size_t i0, std::size_t rows, std::size_t p0, std::size_t depth,
-            std::size_t mr, float* dst) {
-  for (std::size_t r = 0; r < rows; r += mr, dst += mr * depth) {
+void portable_pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                              float* dst, std::size_t dst_stride) {
+  // Reads along src's rows, writes with stride dst_stride.
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * ld + c];
+  }
+}
+
+void portable_pack_copy(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                        float* dst, std::size_t dst_stride) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) dst[r * dst_stride + c] = src[r * ld + c];
+  }
+}
+
+struct Packers {
+  GemmPack transposed, copy;
+};
+
+// op(A)[i0:i0+rows, p0:p0+depth] as consecutive mr-row panels, panel r at dst + r * depth (r a
+// multiple of mr), element (i, p) of a panel at p * mr + i. The last panel keeps stride mr with
+// its missing rows unwritten: the micro-kernel reads only the rows it was given.
+void pack_a(const Problem& pr, const Packers& pack, std::size_t i0, std::size_t rows,
+            std::size_t p0, std::size_t depth, std::size_t mr, float* dst) {
+  for (std::size_t r = 0; r < rows; r += mr) {
     const std::size_t height = std::min(mr, rows - r);
     if (pr.trans_a == Trans::kNo) {
-      // A row i is contiguous along p: read along it, write with stride mr.
-      for (std::size_t i = 0; i < height; ++i) {
-        const float* src = pr.a + (i0 + r + i) * pr.lda + p0;
-        for (std::size_t p = 0; p < depth; ++p) dst[p * mr + i] = src[p];
-      }
+      pack.transposed(pr.a + (i0 + r) * pr.lda + p0, pr.lda, height, depth, dst + r * depth, mr);
     } else {
-      for (std::size_t p = 0; p < depth; ++p) {
-        const float* src = pr.a + (p0 + p) * pr.lda + i0 + r;
-        for (std::size_t i = 0; i < height; ++i) dst[p * mr + i] = src[i];
-      }
+      pack.copy(pr.a + p0 * pr.lda + i0 + r, pr.lda, depth, height, dst + r * depth, mr);
     }
   }
 }
 
 // op(B)[p0:p0+depth, j0:j0+width] (width <= nr) as one panel, element (p, j) at p * nr + j.
-void pack_b(const Problem& pr, std::size_t p0, std::size_t depth, std::size_t j0, std::size_t width,
-            std::size_t nr, float* dst) {
+void pack_b(const Problem& pr, const Packers& pack, std::size_t p0, std::size_t depth,
+            std::size_t j0, std::size_t width, std::size_t nr, float* dst) {
   if (pr.trans_b == Trans::kNo) {
-    for (std::size_t p = 0; p < depth; ++p) {
-      const float* src = pr.b + (p0 + p) * pr.ldb + j0;
-      std::copy(src, src + width, dst + p * nr);
-    }
+    pack.copy(pr.b + p0 * pr.ldb + j0, pr.ldb, depth, width, dst, nr);
   } else {
-    // op(B) column j is row j of the stored B: read along it, write with stride nr.
-    for (std::size_t j = 0; j < width; ++j) {
-      const float* src = pr.b + (j0 + j) * pr.ldb + p0;
-      for (std::size_t p = 0; p < depth; ++p) dst[p * nr + j] = src[p];
-    }
+    pack.transposed(pr.b + j0 * pr.ldb + p0, pr.ldb, width, depth, dst, nr);
   }
 }
 
@@ -147,6 +154,8 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
                    bool pack_b_panels) {
   const std::size_t mr = kernels.mr, nr = kernels.nr;
   const std::size_t rows = i_end - i_begin;
+  const Packers pack{kernels.pack_transposed ? kernels.pack_transposed : portable_pack_transposed,
+                     kernels.pack_copy ? kernels.pack_copy : portable_pack_copy};
   float* const a_packed = pack_a_block ? t_pack_a.get(round_up(rows, mr) * kGemmKc) : nullptr;
   float* const b_packed = pack_b_panels ? t_pack_b.get(nr * kGemmKc) : nullptr;
   for (std::size_t p0 = 0; p0 < pr.k; p0 += kGemmKc) {
@@ -159,7 +168,7 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
     tile.alpha = pr.alpha;
     tile.beta = first ? pr.beta : 1.0f;
     if (pack_a_block) {
-      pack_a(pr, i_begin, rows, p0, depth, mr, a_packed);
+      pack_a(pr, pack, i_begin, rows, p0, depth, mr, a_packed);
       tile.a_stride = mr;
     } else {  // op(A) = A^T: rows of the stored A already hold mr-wide runs of op(A)'s columns
       tile.a_stride = pr.lda;
@@ -167,7 +176,7 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
     for (std::size_t j = j_begin; j < j_end; j += nr) {
       tile.n = std::min(nr, j_end - j);
       if (pack_b_panels) {
-        pack_b(pr, p0, depth, j, tile.n, nr, b_packed);
+        pack_b(pr, pack, p0, depth, j, tile.n, nr, b_packed);
         tile.b = b_packed;
         tile.b_stride = nr;
       } else {  // op(B) = B: its rows are the panel's rows

@@ -98,6 +98,6 @@ void sgemm_ukernel_6x16_avx2(const GemmTile& t) {
 
 }  // namespace
 
-const GemmKernels kGemm{kMr, kNv * kLanes, sgemm_ukernel_6x16_avx2};
+const GemmKernels kGemm{kMr, kNv * kLanes, sgemm_ukernel_6x16_avx2, nullptr, nullptr};
 
 }  // namespace odyssey::avx2

@@ -108,6 +108,6 @@ void sgemm_ukernel_8x12_neon(const GemmTile& t) {
 
 }  // namespace
 
-const GemmKernels kGemm{kMr, kNv * kLanes, sgemm_ukernel_8x12_neon};
+const GemmKernels kGemm{kMr, kNv * kLanes, sgemm_ukernel_8x12_neon, nullptr, nullptr};
 
 }  // namespace odyssey::neon

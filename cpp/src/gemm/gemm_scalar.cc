@@ -29,6 +29,6 @@ void sgemm_tile_4x4_scalar(const GemmTile& t) {
 
 }  // namespace
 
-const GemmKernels kGemm{kMr, kNr, sgemm_tile_4x4_scalar};
+const GemmKernels kGemm{kMr, kNr, sgemm_tile_4x4_scalar, nullptr, nullptr};
 
 }  // namespace odyssey::scalar

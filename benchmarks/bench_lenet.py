@@ -1,0 +1,250 @@
+"""LeNet-5 training and evaluation throughput, odyssey side by side with PyTorch in one run.
+
+The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, pool 2,
+400->120->84->10) starts from the same weights in both. A training step is forward, cross-entropy,
+backward and an SGD step with momentum 0.9; evaluation is a no-grad forward. For each thread count,
+rounds of odyssey and PyTorch alternate (so both see the same machine state) and the medians give
+images/s and the ratio (above 1: odyssey is faster). With --profile, one odyssey training step is
+also broken down by op (kernel time) and by cProfile (Python time).
+Results are printed and written as JSON to benchmarks/results/lenet.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import odyssey
+import odyssey.nn.functional as F
+from odyssey import _kernels, nn
+
+RESULTS = Path(__file__).parent / "results"
+HEADER = f"{'mode':<6} {'batch':>5} {'thr':>3} {'odyssey img/s':>13} {'torch img/s':>11} ratio"
+ROW = "{mode:<6} {batch:>5} {threads:>3} {odyssey_ips:>13.0f} {torch_ips:>11.0f} {ratio:>5.2f}"
+LR, MOMENTUM = 0.01, 0.9
+
+
+def lenet5_odyssey() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+
+
+def lenet5_torch(torch):  # type: ignore[no-untyped-def]
+    tnn = torch.nn
+    return tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+        tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10),
+    )  # fmt: skip
+
+
+class MomentumSGD:
+    """torch.optim.SGD(lr, momentum) on the fused sgd_step kernel, one call per parameter."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float, momentum: float) -> None:
+        self.params = params
+        self.lr = lr
+        self.momentum = momentum
+        self.buffers = [np.zeros_like(p.data) for p in params]
+        self.first_step = True
+
+    def step(self) -> None:
+        for p, buffer in zip(self.params, self.buffers, strict=True):
+            _kernels.sgd_step(
+                p.data, p.grad.data, buffer, lr=self.lr, momentum=self.momentum,
+                first_step=self.first_step,
+            )  # fmt: skip
+        self.first_step = False
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+
+def make_odyssey_steps(
+    model: nn.Sequential, images: np.ndarray, labels: np.ndarray, eval_images: np.ndarray
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    optimizer = MomentumSGD(list(model.parameters()), LR, MOMENTUM)
+    x, y, x_eval = odyssey.tensor(images), odyssey.tensor(labels), odyssey.tensor(eval_images)
+
+    def train() -> object:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    @odyssey.no_grad()
+    def evaluate() -> object:
+        return model(x_eval)
+
+    return train, evaluate
+
+
+def make_torch_steps(
+    torch, model, images: np.ndarray, labels: np.ndarray, eval_images: np.ndarray
+) -> tuple[Callable[[], object], Callable[[], object]]:  # type: ignore[no-untyped-def]
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    x, y, x_eval = torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(eval_images)
+    loss_function = torch.nn.CrossEntropyLoss()
+
+    def train() -> object:
+        optimizer.zero_grad()
+        loss = loss_function(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def evaluate() -> object:
+        with torch.no_grad():
+            return model(x_eval)
+
+    return train, evaluate
+
+
+def side_by_side(
+    ours: Callable[[], object], theirs: Callable[[], object], rounds: int, calls: int
+) -> tuple[float, float]:
+    """Median seconds per call of each, timed in alternating rounds of `calls` calls."""
+    for _ in range(3):  # warm caches, allocators and thread pools
+        ours(), theirs()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for function, sink in zip((ours, theirs), times, strict=True):
+            start = time.perf_counter()
+            for _ in range(calls):
+                function()
+            sink.append((time.perf_counter() - start) / calls)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def op_breakdown(model: nn.Sequential, images: np.ndarray, labels: np.ndarray, steps: int) -> None:
+    """Wall time per layer forward and per backward node of a training step (medians), and
+    cProfile's view of where the Python time goes."""
+    x, y = odyssey.tensor(images), odyssey.tensor(labels)
+    layers = list(model)
+    forward_times: list[list[float]] = [[] for _ in layers]
+    loss_times: list[float] = []
+    backward_total: list[float] = []
+    for _ in range(steps):
+        model.zero_grad()
+        h = x
+        for i, layer in enumerate(layers):
+            start = time.perf_counter()
+            h = layer(h)
+            forward_times[i].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        loss = F.cross_entropy(h, y)
+        loss_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        loss.backward()
+        backward_total.append(time.perf_counter() - start)
+    print("forward per layer (median us):")
+    for layer, samples in zip(layers, forward_times, strict=True):
+        print(f"  {layer!r:<60} {1e6 * statistics.median(samples):8.1f}")
+    print(f"  {'cross_entropy':<60} {1e6 * statistics.median(loss_times):8.1f}")
+    print(f"backward total (median us): {1e6 * statistics.median(backward_total):.1f}")
+
+    train, _ = make_odyssey_steps(model, images, labels, images)
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(steps):
+        train()
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(18)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--eval-batch", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--train-calls", type=int, default=20)
+    parser.add_argument("--eval-calls", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS / "lenet.json")
+    args = parser.parse_args()
+
+    try:
+        import torch
+    except ImportError:
+        print("bench_lenet: torch is not installed; nothing to compare against")
+        return
+
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((args.train_batch, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, args.train_batch)
+    eval_images = rng.standard_normal((args.eval_batch, 1, 28, 28), dtype=np.float32)
+
+    info = odyssey.cpu_info()
+    thread_counts = sorted({1, os.cpu_count() or 1})
+    print(f"odyssey {info['version']} ({info['isa_selected']}) vs torch {torch.__version__}")
+    print(HEADER)
+    rows = []
+    previous_threads = odyssey.get_num_threads()
+    previous_torch_threads = torch.get_num_threads()
+    try:
+        for threads in thread_counts:
+            odyssey.set_num_threads(threads)
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            theirs = lenet5_torch(torch)
+            ours = lenet5_odyssey()
+            ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+            our_steps = make_odyssey_steps(ours, images, labels, eval_images)
+            their_steps = make_torch_steps(torch, theirs, images, labels, eval_images)
+            plan = [
+                ("train", args.train_batch, args.train_calls, 0),
+                ("eval", args.eval_batch, args.eval_calls, 1),
+            ]
+            for mode, batch, calls, which in plan:
+                t_ours, t_theirs = side_by_side(
+                    our_steps[which], their_steps[which], args.rounds, calls
+                )
+                row = {
+                    "mode": mode,
+                    "batch": batch,
+                    "threads": threads,
+                    "odyssey_seconds": t_ours,
+                    "torch_seconds": t_theirs,
+                    "odyssey_ips": batch / t_ours,
+                    "torch_ips": batch / t_theirs,
+                    "ratio": t_theirs / t_ours,
+                }
+                rows.append(row)
+                print(ROW.format(**row))
+            if args.profile and threads == thread_counts[-1]:
+                op_breakdown(ours, images, labels, steps=50)
+    finally:
+        odyssey.set_num_threads(previous_threads)
+        torch.set_num_threads(previous_torch_threads)
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "benchmark": "lenet",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
+        "torch": torch.__version__,
+        "results": rows,
+    }
+    temporary = args.output.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(args.output)  # never a half-written results file
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
