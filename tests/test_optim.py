@@ -474,3 +474,38 @@ def test_fits_a_linear_model_through_autograd(name: str, options: dict[str, Any]
         optimizer.step()
         losses.append(float(loss.item()))
     assert losses[-1] < 1e-3 * losses[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+        ("Adam", {"lr": 0.01, "amsgrad": True}),
+        ("AdamW", {"lr": 0.01}),
+    ],
+)
+def test_trains_a_small_convnet_like_torch(name: str, options: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 3)
+    )
+    ours = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    optimizer = getattr(optim, name)(ours.parameters(), **options)
+    torch_optimizer = getattr(torch.optim, name)(theirs.parameters(), **options)
+    rng = np.random.default_rng(7)
+    images = rng.normal(size=(8, 1, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 3, 8)
+    for _ in range(4):
+        optimizer.zero_grad()
+        torch_optimizer.zero_grad()
+        loss = nn.CrossEntropyLoss()(ours(Tensor(images)), Tensor(labels))
+        loss.backward()
+        optimizer.step()
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.tensor(images)), torch.tensor(labels))
+        torch_loss.backward()
+        torch_optimizer.step()
+        assert loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-4, atol=1e-5)
