@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import odyssey
 from odyssey import Tensor, nn, optim
@@ -47,12 +49,14 @@ def set_grad(param: Tensor, values: np.ndarray) -> None:
     param.grad = Tensor(np.array(values, dtype=np.float32))
 
 
-def problem(seed: int = 0) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+def problem(
+    seed: int = 0, shapes: list[tuple[int, ...]] = SHAPES
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     """Initial values and a sequence of gradients whose scale changes (so AMSGrad's max acts)."""
     rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
+    initial = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
     grads = [
-        [(rng.normal(size=shape) * rng.uniform(0.1, 3.0)).astype(np.float32) for shape in SHAPES]
+        [(rng.normal(size=shape) * rng.uniform(0.1, 3.0)).astype(np.float32) for shape in shapes]
         for _ in range(STEPS)
     ]
     return initial, grads
@@ -116,6 +120,22 @@ def run_ours(
 @pytest.mark.parametrize(("name", "options"), CASES)
 def test_matches_the_float64_reference(isa: str, name: str, options: dict[str, Any]) -> None:
     initial, grads = problem()
+    params, _ = run_ours(name, options, initial, grads)
+    for param, expected in zip(params, reference_steps(name, options, initial, grads), strict=True):
+        np.testing.assert_allclose(param.data, expected, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    case=st.sampled_from(CASES),
+    shapes=st.lists(st.lists(st.integers(1, 40), max_size=3).map(tuple), min_size=1, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_shapes_match_the_float64_reference(
+    case: tuple[str, dict[str, Any]], shapes: list[tuple[int, ...]], seed: int
+) -> None:
+    name, options = case
+    initial, grads = problem(seed, shapes)
     params, _ = run_ours(name, options, initial, grads)
     for param, expected in zip(params, reference_steps(name, options, initial, grads), strict=True):
         np.testing.assert_allclose(param.data, expected, rtol=1e-5, atol=1e-6)

@@ -65,7 +65,7 @@ class Adam(Optimizer):
                     continue
                 grad = param.grad.data
                 if group["maximize"]:
-                    grad = np.negative(grad)
+                    grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 state = self.state[param]
                 if not state:
                     state["step"] = 0

@@ -58,7 +58,7 @@ class SGD(Optimizer):
                     continue
                 grad = param.grad.data
                 if group["maximize"]:
-                    grad = np.negative(grad)
+                    grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 buffer = None
                 first_step = True
                 if momentum != 0.0:
