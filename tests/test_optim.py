@@ -529,3 +529,20 @@ def test_trains_a_small_convnet_like_torch(name: str, options: dict[str, Any]) -
         assert loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
     for key, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_a_bad_gradient_is_named(name: str) -> None:
+    a, b = make_param(np.zeros((2, 3))), make_param(np.zeros((2, 3)))
+    optimizer = getattr(optim, name)([{"params": [a]}, {"params": [b]}], maximize=True)
+    set_grad(a, np.ones((2, 3)))
+    b.grad = Tensor(np.ones((3, 2)))
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}\.step: parameter 0 of group 1: .*param has shape \(2, 3\) but grad has "
+        r"shape \(3, 2\)",
+    ):
+        optimizer.step()
+    b.grad = Tensor(np.ones((2, 3)), dtype=np.float64)
+    with pytest.raises(TypeError, match=rf"{name}\.step: parameter 0 of group 1: .*float64"):
+        optimizer.step()

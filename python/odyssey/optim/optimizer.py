@@ -120,6 +120,12 @@ class Optimizer:
         """One update of every parameter with a gradient; returns the closure's loss if given."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
+    def step_error(self, group_index: int, index: int, error: Exception) -> Exception:
+        """A kernel's complaint (a grad's shape or dtype...) re-raised naming the parameter."""
+        return type(error)(
+            f"{type(self).__name__}.step: parameter {index} of group {group_index}: {error}"
+        )
+
     def state_dict(self) -> dict[str, Any]:
         """{"state": {index: {name: value}}, "param_groups": [{options..., "params": [index]}]}.
 
