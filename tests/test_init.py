@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import odyssey
 from odyssey.nn import init
@@ -74,6 +76,18 @@ def test_fans_follow_torch(shape: tuple[int, ...], fan_in: int, fan_out: int) ->
     torch = pytest.importorskip("torch")
     assert init._calculate_fan_in_and_fan_out(np.empty(shape), "t") == (fan_in, fan_out)
     assert torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape)) == (fan_in, fan_out)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=st.lists(st.integers(1, 9), min_size=2, max_size=5).map(tuple))
+def test_fans_and_bounds_for_any_shape(shape: tuple[int, ...]) -> None:
+    receptive_field = math.prod(shape[2:])
+    fan_in, fan_out = shape[1] * receptive_field, shape[0] * receptive_field
+    assert init._calculate_fan_in_and_fan_out(np.empty(shape), "t") == (fan_in, fan_out)
+    weight = init.kaiming_uniform_(np.empty(shape, dtype=np.float32), nonlinearity="relu")
+    assert np.all(np.abs(weight) <= np.float32(math.sqrt(6 / fan_in)))
+    weight = init.xavier_uniform_(np.empty(shape, dtype=np.float32), gain=3.0)
+    assert np.all(np.abs(weight) <= np.float32(3.0 * math.sqrt(6 / (fan_in + fan_out))))
 
 
 SHAPE = (64, 32, 5, 5)  # fan_in 800, fan_out 1600: 51,200 draws

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import odyssey
 from odyssey import Tensor, nn, optim
@@ -47,12 +49,14 @@ def set_grad(param: Tensor, values: np.ndarray) -> None:
     param.grad = Tensor(np.array(values, dtype=np.float32))
 
 
-def problem(seed: int = 0) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+def problem(
+    seed: int = 0, shapes: list[tuple[int, ...]] = SHAPES
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     """Initial values and a sequence of gradients whose scale changes (so AMSGrad's max acts)."""
     rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
+    initial = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
     grads = [
-        [(rng.normal(size=shape) * rng.uniform(0.1, 3.0)).astype(np.float32) for shape in SHAPES]
+        [(rng.normal(size=shape) * rng.uniform(0.1, 3.0)).astype(np.float32) for shape in shapes]
         for _ in range(STEPS)
     ]
     return initial, grads
@@ -116,6 +120,22 @@ def run_ours(
 @pytest.mark.parametrize(("name", "options"), CASES)
 def test_matches_the_float64_reference(isa: str, name: str, options: dict[str, Any]) -> None:
     initial, grads = problem()
+    params, _ = run_ours(name, options, initial, grads)
+    for param, expected in zip(params, reference_steps(name, options, initial, grads), strict=True):
+        np.testing.assert_allclose(param.data, expected, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    case=st.sampled_from(CASES),
+    shapes=st.lists(st.lists(st.integers(1, 40), max_size=3).map(tuple), min_size=1, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_shapes_match_the_float64_reference(
+    case: tuple[str, dict[str, Any]], shapes: list[tuple[int, ...]], seed: int
+) -> None:
+    name, options = case
+    initial, grads = problem(seed, shapes)
     params, _ = run_ours(name, options, initial, grads)
     for param, expected in zip(params, reference_steps(name, options, initial, grads), strict=True):
         np.testing.assert_allclose(param.data, expected, rtol=1e-5, atol=1e-6)
@@ -444,7 +464,85 @@ def test_load_state_dict_errors() -> None:
         target.load_state_dict(bad_lr)
     with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
         target.load_state_dict({"state": {}})
+    with pytest.raises(ValueError, match="every parameter group a dict with a 'params' list"):
+        target.load_state_dict({"state": {}, "param_groups": [{"lr": 1}, {"params": [2]}]})
+    with pytest.raises(ValueError, match="'state' must be a dict"):
+        target.load_state_dict({"state": [], "param_groups": saved["param_groups"]})
     adam = optim.Adam([a])
     with pytest.raises(ValueError, match="parameter 0 has step -1"):
         adam.load_state_dict({"state": {0: {"step": -1}}, "param_groups": [{"params": [0]}]})
     assert target.state_dict()["state"] == {}  # nothing was half loaded
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}), ("AdamW", {"lr": 0.05})],
+)
+def test_fits_a_linear_model_through_autograd(name: str, options: dict[str, Any]) -> None:
+    odyssey.manual_seed(0)
+    rng = np.random.default_rng(6)
+    x = Tensor(rng.normal(size=(64, 5)))
+    y = Tensor(x.data @ rng.normal(size=(5, 2)).astype(np.float32) + 0.5)
+    model = nn.Linear(5, 2)
+    optimizer = getattr(optim, name)(model.parameters(), **options)
+    loss_function = nn.MSELoss()
+    losses = []
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = loss_function(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.item()))
+    assert losses[-1] < 1e-3 * losses[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+        ("Adam", {"lr": 0.01, "amsgrad": True}),
+        ("AdamW", {"lr": 0.01}),
+    ],
+)
+def test_trains_a_small_convnet_like_torch(name: str, options: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 3)
+    )
+    ours = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    optimizer = getattr(optim, name)(ours.parameters(), **options)
+    torch_optimizer = getattr(torch.optim, name)(theirs.parameters(), **options)
+    rng = np.random.default_rng(7)
+    images = rng.normal(size=(8, 1, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 3, 8)
+    for _ in range(4):
+        optimizer.zero_grad()
+        torch_optimizer.zero_grad()
+        loss = nn.CrossEntropyLoss()(ours(Tensor(images)), Tensor(labels))
+        loss.backward()
+        optimizer.step()
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.tensor(images)), torch.tensor(labels))
+        torch_loss.backward()
+        torch_optimizer.step()
+        assert loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_a_bad_gradient_is_named(name: str) -> None:
+    a, b = make_param(np.zeros((2, 3))), make_param(np.zeros((2, 3)))
+    optimizer = getattr(optim, name)([{"params": [a]}, {"params": [b]}], maximize=True)
+    set_grad(a, np.ones((2, 3)))
+    b.grad = Tensor(np.ones((3, 2)))
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}\.step: parameter 0 of group 1: .*param has shape \(2, 3\) but grad has "
+        r"shape \(3, 2\)",
+    ):
+        optimizer.step()
+    b.grad = Tensor(np.ones((2, 3)), dtype=np.float64)
+    with pytest.raises(TypeError, match=rf"{name}\.step: parameter 0 of group 1: .*float64"):
+        optimizer.step()

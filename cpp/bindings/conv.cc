@@ -155,6 +155,22 @@ py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& g
   return py::make_tuple(dw, db);
 }
 
+py::dict conv2d_algorithms(const py::object& input_shape_object,
+                           const py::object& weight_shape_object, const py::object& stride_object,
+                           const py::object& padding_object) {
+  const std::string fn = "conv2d_algorithms";
+  const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
+  const Dims4 w_dims = input_shape_arg(fn, weight_shape_object);
+  const Conv2dShape s =
+      conv_shape(fn, x_dims, w_dims, pair_arg(fn, stride_object, "stride"),
+                 pair_arg(fn, padding_object, "padding"), dims_text(x_dims), dims_text(w_dims));
+  py::dict algorithms;
+  algorithms["forward"] = conv_algorithm_name(conv2d_forward_algorithm(s));
+  algorithms["backward_data"] = conv_algorithm_name(conv2d_backward_data_algorithm(s));
+  algorithms["backward_weight"] = conv_algorithm_name(conv2d_backward_weight_algorithm(s));
+  return algorithms;
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -172,6 +188,10 @@ void bind_conv(py::module_& m) {
         py::arg("padding") = py::make_tuple(0, 0), py::arg("bias") = true,
         "Gradients of conv2d with respect to weight (OC, C, KH, KW) and, when bias, bias (OC,); "
         "the same bits for every thread count.");
+  m.def("conv2d_algorithms", &conv2d_algorithms, py::arg("input_shape"), py::arg("weight_shape"),
+        py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("padding") = py::make_tuple(0, 0),
+        "The algorithm each conv2d pass picks for these shapes on the selected ISA.");
 }
 
 }  // namespace odyssey::bindings

@@ -118,30 +118,56 @@ bool close(const Expected& e, const float* c, std::size_t m, std::size_t n, std:
 
 // One micro-kernel call on an m x n tile with padded strides, misaligned operands, a NaN-filled C
 // for beta == 0 and guards around everything it must not touch.
+// a_rows: A's rows in place (a_row = lda, a_stride = 1) instead of a packed panel.
 void check_tile(const GemmKernels& kernels, const std::string& name, std::size_t m, std::size_t n,
-                std::size_t k, float beta, bool with_bias, std::size_t offset) {
-  const std::size_t a_stride = kernels.mr + 3, b_stride = kernels.nr + 5, ldc = n + 7;
-  Buffer a(k * a_stride, offset), b(k * b_stride, offset + 1), bias(n, offset);
+                std::size_t k, float beta, bool with_bias, std::size_t offset, bool a_rows) {
+  const std::size_t lda = a_rows ? k + 3 : kernels.mr + 3;
+  const std::size_t a_size = a_rows ? kernels.mr * lda : k * lda;
+  const std::size_t a_stride = a_rows ? 1 : lda, a_row = a_rows ? lda : 1;
+  const std::size_t b_stride = kernels.nr + 5, ldc = n + 7;
+  Buffer a(a_size, offset), b(k * b_stride, offset + 1), bias(n, offset);
   Buffer c(m * ldc, offset + 2, beta == 0.0f ? kNaN : 0.0f);
-  fill_random(a.data(), k * a_stride, 1);
+  fill_random(a.data(), a_size, 1);
   fill_random(b.data(), k * b_stride, 2);
   fill_random(bias.data(), n, 3);
   if (beta != 0.0f) fill_random(c.data(), m * ldc, 4);
   std::vector<float> c0(c.data(), c.data() + m * ldc);
 
-  GemmTile t{m,        n,        k,   a.data(), a_stride, b.data(),
-             b_stride, c.data(), ldc, 1.5f,     beta,     with_bias ? bias.data() : nullptr};
+  GemmTile t{};
+  t.m = m;
+  t.n = n;
+  t.k = k;
+  t.a = a.data();
+  t.a_stride = a_stride;
+  t.a_row = a_row;
+  t.b = b.data();
+  t.b_stride = b_stride;
+  t.c = c.data();
+  t.ldc = ldc;
+  t.alpha = 1.5f;
+  t.beta = beta;
+  t.bias = with_bias ? bias.data() : nullptr;
   kernels.tile(t);
 
-  // The naive loop over the same panels, as the transposed-A, plain-B case of sgemm.
-  const Case as_gemm{Trans::kYes, Trans::kNo, m,    n,    k,        a_stride,
-                     b_stride,    ldc,        1.5f, beta, with_bias};
+  // The naive loop over the same panels, as sgemm with a plain B.
+  const Case as_gemm{a_rows ? Trans::kNo : Trans::kYes,
+                     Trans::kNo,
+                     m,
+                     n,
+                     k,
+                     lda,
+                     b_stride,
+                     ldc,
+                     1.5f,
+                     beta,
+                     with_bias};
   const Expected e =
       naive(as_gemm, a.data(), b.data(), c0.data(), with_bias ? bias.data() : nullptr);
   std::string where;
   const std::string note = name + " tile m=" + std::to_string(m) + " n=" + std::to_string(n) +
                            " k=" + std::to_string(k) + " beta=" + std::to_string(beta) +
-                           (with_bias ? " bias" : "") + " offset=" + std::to_string(offset);
+                           (a_rows ? " a_rows" : "") + (with_bias ? " bias" : "") +
+                           " offset=" + std::to_string(offset);
   CHECK_NOTE(close(e, c.data(), m, n, ldc, k, &where), note + where);
   bool padding_untouched = true;
   for (std::size_t i = 0; i < m; ++i) {
@@ -161,7 +187,7 @@ void check_tile(const GemmKernels& kernels, const std::string& name, std::size_t
       GemmTile r = t;
       r.m = std::min(ref.mr, m - i);
       r.n = std::min(ref.nr, n - j);
-      r.a = a.data() + i;
+      r.a = a.data() + i * a_row;
       r.b = b.data() + j;
       r.c = c_ref.data() + i * ldc + j;
       r.bias = with_bias ? bias.data() + j : nullptr;
@@ -180,13 +206,16 @@ void check_micro_kernel(odyssey::Isa isa) {
   const std::string name = isa_name(isa);
   for (std::size_t m = 1; m <= kernels.mr; ++m) {
     for (std::size_t n = 1; n <= kernels.nr; ++n) {
-      check_tile(kernels, name, m, n, 7, 0.0f, false, m % 3);
-      check_tile(kernels, name, m, n, 3, -0.5f, true, n % 5);
+      check_tile(kernels, name, m, n, 7, 0.0f, false, m % 3, false);
+      check_tile(kernels, name, m, n, 3, -0.5f, true, n % 5, false);
+      check_tile(kernels, name, m, n, 5, 1.0f, n % 2 == 0, (m + n) % 4, true);
     }
   }
   for (std::size_t k : {0, 1, 16, 17, 256, 1000}) {
-    check_tile(kernels, name, kernels.mr, kernels.nr, k, 0.0f, true, 1);
-    check_tile(kernels, name, kernels.mr - 1, kernels.nr - 3, k, 2.0f, false, 3);
+    for (bool a_rows : {false, true}) {
+      check_tile(kernels, name, kernels.mr, kernels.nr, k, 0.0f, true, 1, a_rows);
+      check_tile(kernels, name, kernels.mr - 1, kernels.nr - 3, k, 2.0f, false, 3, a_rows);
+    }
   }
 }
 

@@ -132,6 +132,13 @@ def conv2d_backward_weight(
     padding: Pair = (0, 0),
     bias: bool = True,
 ) -> tuple[Float32Array, Float32Array | None]: ...
+def conv2d_algorithms(
+    input_shape: tuple[int, int, int, int],
+    weight_shape: tuple[int, int, int, int],
+    *,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+) -> dict[str, str]: ...
 def max_pool2d_forward(
     x: Float32Array, kernel_size: Pair, stride: Pair
 ) -> tuple[Float32Array, Int32Array]: ...

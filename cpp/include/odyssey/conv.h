@@ -30,15 +30,40 @@ inline constexpr std::size_t kConvMaxLanes = 16;
 struct PackedConv {
   std::size_t channels, rows, row_stride;
   std::size_t out_channels, kernel_h, kernel_w, stride_h, stride_w, out_h, out_w;
+  // Only rows data_begin, data_begin + data_step, ... below data_end hold input; the others are
+  // padding or inserted zeros, and the forward kernels skip them.
+  std::size_t data_begin, data_end, data_step;
+
+  // The kernel rows [first, end) stepping by data_step that meet input rows for output row oh.
+  std::size_t first_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return top >= data_begin ? (data_step - (top - data_begin) % data_step) % data_step
+                             : data_begin - top;
+  }
+  std::size_t end_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return data_end <= top ? 0 : (data_end - top < kernel_h ? data_end - top : kernel_h);
+  }
 };
 
 // One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is
 // (out_channels, channels, kernel_h, kernel_w); `y` and `dy` are (out_channels, out_h, out_w).
 struct ConvKernels {
-  // y = conv(x, w) + bias (bias may be nullptr).
+  // Vector width in floats (1 for the scalar reference).
+  std::size_t lanes;
+  // y = conv(x, w) + bias (bias may be nullptr), with output columns in the vector lanes.
   void (*forward)(const PackedConv& p, const float* x, const float* w, const float* bias, float* y);
+  // The same with output channels in the lanes, for planes too narrow to fill vectors. `w` holds
+  // blocks of `lanes` channels: w[(((oc / lanes) * channels + c) * kh_n + kh) * kw_n + kw] is a
+  // vector of `lanes` weights, zero past the last channel; `bias` is zero-padded to whole blocks.
+  void (*forward_lanes)(const PackedConv& p, const float* x, const float* w, const float* bias,
+                        float* y);
   // dw += correlation of x with dy, summed over the output plane.
   void (*weight_grad)(const PackedConv& p, const float* x, const float* dy, float* dw);
+  // The same with output channels in the lanes: `dy_t` is dy transposed to (out_h * out_w,
+  // padded channels), channels zero-padded to whole blocks of `lanes`, and `dw` is blocked as
+  // forward_lanes's weights.
+  void (*weight_grad_lanes)(const PackedConv& p, const float* x, const float* dy_t, float* dw);
 };
 
 namespace scalar {
@@ -60,6 +85,17 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 // Samples per chunk of the weight gradient: each chunk keeps its own partial, and partials are
 // summed in chunk order, so the bits do not depend on the thread count.
 inline constexpr std::size_t kConvWeightGradGrain = 4;
+
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels };
+const char* conv_algorithm_name(ConvAlgorithm algorithm);
+
+// The forward algorithm for `s` on the selected ISA: whichever fills more vector lanes, output
+// columns or output channels (measured in benchmarks/bench_conv.py: the lanes are the cost).
+ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
+// The input gradient runs the forward kernels on the output gradient; this is their choice.
+ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
+// Chosen like the forward: the weight gradient's lanes are output columns or output channels.
+ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);
 
 // Whole-batch operations on the selected ISA, parallel over samples. Scratch buffers are kept per
 // thread and reused between calls.

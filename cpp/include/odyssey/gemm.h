@@ -28,15 +28,17 @@ void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std:
                 float beta, const float* bias, float* c, std::size_t ldc);
 
 // One register tile of C, the unit a micro-kernel computes:
-//   C[i, j] = alpha * sum_p a[p * a_stride + i] * b[p * b_stride + j] + beta * C[i, j] + bias[j]
-// for i < m <= mr, j < n <= nr, p < k. a and b are packed panels or, where the layout already
-// suits, the operands themselves. beta == 0 never reads C; bias may be nullptr. The micro-kernels
-// read only the m rows of a and n columns of b they use (masked loads), so an unpacked operand at
-// the edge of its matrix is never read past its end.
+//   C[i, j] = alpha * sum_p a[p * a_stride + i * a_row] * b[p * b_stride + j] + beta * C[i, j]
+//             + bias[j]
+// for i < m <= mr, j < n <= nr, p < k. a and b are packed panels (a_row = 1) or, where the
+// layout already suits or the panel is used too few times to repay packing, the operands
+// themselves (A's rows or columns in place). beta == 0 never reads C; bias may be nullptr. The
+// micro-kernels read only the m rows of a and n columns of b they use (masked loads), so an
+// unpacked operand at the edge of its matrix is never read past its end.
 struct GemmTile {
   std::size_t m, n, k;
   const float* a;
-  std::size_t a_stride;
+  std::size_t a_stride, a_row;
   const float* b;
   std::size_t b_stride;
   float* c;

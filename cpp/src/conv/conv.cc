@@ -38,6 +38,7 @@ class ScratchBuffer {
 };
 
 thread_local ScratchBuffer t_packed;
+thread_local ScratchBuffer t_transposed;
 
 std::size_t round_up(std::size_t n, std::size_t multiple) {
   return (n + multiple - 1) / multiple * multiple;
@@ -90,10 +91,71 @@ PackedConv forward_geometry(const Conv2dShape& s) {
                     s.stride_h,
                     s.stride_w,
                     s.out_h(),
-                    out_w};
+                    out_w,
+                    s.pad_h,
+                    s.pad_h + s.in_h,
+                    1};
+}
+
+double lane_fill(std::size_t n, std::size_t lanes) {
+  return static_cast<double>(n) / static_cast<double>(round_up(n, lanes));
+}
+
+ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w) {
+  const std::size_t lanes = conv_kernels().lanes;
+  return lane_fill(out_channels, lanes) > lane_fill(out_w, lanes) ? ConvAlgorithm::kDirectChannels
+                                                                  : ConvAlgorithm::kDirectColumns;
+}
+
+// The forward kernel of an algorithm with its weights and bias laid out as it reads them.
+struct ForwardPlan {
+  void (*kernel)(const PackedConv&, const float*, const float*, const float*, float*);
+  std::vector<float> blocked_w, blocked_bias;
+  const float* w;
+  const float* bias;
+};
+
+// `w` is (out_channels, channels, taps).
+ForwardPlan plan_forward(ConvAlgorithm algorithm, const float* w, const float* bias,
+                         std::size_t out_channels, std::size_t channels, std::size_t taps) {
+  const ConvKernels& kernels = conv_kernels();
+  if (algorithm == ConvAlgorithm::kDirectColumns) return {kernels.forward, {}, {}, w, bias};
+  ForwardPlan plan{kernels.forward_lanes, {}, {}, nullptr, nullptr};
+  const std::size_t lanes = kernels.lanes, padded = round_up(out_channels, lanes);
+  plan.blocked_w.assign(padded * channels * taps, 0.0f);
+  for (std::size_t oc = 0; oc < out_channels; ++oc) {
+    for (std::size_t i = 0; i < channels * taps; ++i) {
+      plan.blocked_w[((oc / lanes) * channels * taps + i) * lanes + oc % lanes] =
+          w[oc * channels * taps + i];
+    }
+  }
+  plan.w = plan.blocked_w.data();
+  if (bias != nullptr) {
+    plan.blocked_bias.assign(padded, 0.0f);
+    std::memcpy(plan.blocked_bias.data(), bias, out_channels * sizeof(float));
+    plan.bias = plan.blocked_bias.data();
+  }
+  return plan;
 }
 
 }  // namespace
+
+const char* conv_algorithm_name(ConvAlgorithm algorithm) {
+  return algorithm == ConvAlgorithm::kDirectColumns ? "direct, output columns in lanes"
+                                                    : "direct, output channels in lanes";
+}
+
+ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
+  return choose(s.out_channels, s.out_w());
+}
+
+ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
+  return choose(s.in_channels, s.in_w);
+}
+
+ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
+  return choose(s.out_channels, s.out_w());
+}
 
 const ConvKernels* conv_kernels(Isa isa) {
   static constexpr auto kTables = ODYSSEY_ISA_TABLES(ConvKernels, kConv);
@@ -102,7 +164,8 @@ const ConvKernels* conv_kernels(Isa isa) {
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* y) {
-  const ConvKernels& kernels = conv_kernels();
+  const ForwardPlan plan = plan_forward(conv2d_forward_algorithm(s), w, bias, s.out_channels,
+                                        s.in_channels, s.kernel_h * s.kernel_w);
   const PackedConv p = forward_geometry(s);
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
@@ -110,7 +173,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     float* packed = t_packed.get(packed_size(p));
     for (std::size_t n = begin; n < end; ++n) {
       pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-      kernels.forward(p, packed, w, bias, y + n * y_sample);
+      plan.kernel(p, packed, plan.w, plan.bias, y + n * y_sample);
     }
   });
 }
@@ -119,7 +182,6 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 // where the division is exact: a stride-1 convolution of dy, with zeros inserted between its
 // elements and kernel - 1 - pad around them, by the weights flipped and with in/out swapped.
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  const ConvKernels& kernels = conv_kernels();
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
   const std::size_t taps = s.kernel_h * s.kernel_w;
   std::vector<float> flipped(s.out_channels * s.in_channels * taps);
@@ -130,6 +192,8 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
       for (std::size_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
     }
   }
+  const ForwardPlan plan = plan_forward(conv2d_backward_data_algorithm(s), flipped.data(), nullptr,
+                                        s.in_channels, s.out_channels, taps);
   const PackedConv p{s.out_channels,
                      s.in_h + s.kernel_h - 1,
                      packed_row_stride(s.in_w + s.kernel_w - 1, 1, s.in_w, s.kernel_w),
@@ -139,7 +203,10 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                      1,
                      1,
                      s.in_h,
-                     s.in_w};
+                     s.in_w,
+                     s.kernel_h - 1 - s.pad_h,
+                     s.kernel_h - 1 - s.pad_h + (out_h - 1) * s.stride_h + 1,
+                     s.stride_h};
   const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
@@ -147,7 +214,7 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
     for (std::size_t n = begin; n < end; ++n) {
       pack(p, dy + n * dy_sample, out_h, out_w, s.stride_h, s.stride_w, s.kernel_h - 1 - s.pad_h,
            s.kernel_w - 1 - s.pad_w, packed);
-      kernels.forward(p, packed, flipped.data(), nullptr, dx + n * dx_sample);
+      plan.kernel(p, packed, plan.w, nullptr, dx + n * dx_sample);
     }
   });
 }
@@ -155,12 +222,17 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
   const ConvKernels& kernels = conv_kernels();
+  const bool lanes = conv2d_backward_weight_algorithm(s) == ConvAlgorithm::kDirectChannels;
   const PackedConv p = forward_geometry(s);
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t plane = p.out_h * p.out_w;
-  const std::size_t dw_size = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
+  const std::size_t all_taps = s.in_channels * s.kernel_h * s.kernel_w;
+  const std::size_t dw_size = s.out_channels * all_taps;
+  // The channel-lane kernel accumulates dw blocked by whole vectors of channels.
+  const std::size_t padded_channels = lanes ? round_up(s.out_channels, kernels.lanes) : 0;
+  const std::size_t accumulated = lanes ? padded_channels * all_taps : dw_size;
   // One partial (dw then db) per chunk of samples, summed in chunk order below.
-  const std::size_t partial_size = dw_size + s.out_channels;
+  const std::size_t partial_size = accumulated + s.out_channels;
   const std::size_t chunks = num_chunks(s.batch, kConvWeightGradGrain);
   std::vector<float> partials(chunks * partial_size, 0.0f);
   parallel_for(s.batch, kConvWeightGradGrain, [&](std::size_t begin, std::size_t end) {
@@ -169,24 +241,41 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
     for (std::size_t n = begin; n < end; ++n) {
       const float* dy_n = dy + n * s.out_channels * plane;
       pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-      kernels.weight_grad(p, packed, dy_n, partial);
+      if (lanes) {
+        float* dy_t = t_transposed.get(plane * padded_channels);
+        for (std::size_t i = 0; i < plane; ++i) {
+          for (std::size_t oc = 0; oc < padded_channels; ++oc) {
+            dy_t[i * padded_channels + oc] = oc < s.out_channels ? dy_n[oc * plane + i] : 0.0f;
+          }
+        }
+        kernels.weight_grad_lanes(p, packed, dy_t, partial);
+      } else {
+        kernels.weight_grad(p, packed, dy_n, partial);
+      }
       if (db == nullptr) continue;
       for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
         float total = 0.0f;
         for (std::size_t i = 0; i < plane; ++i) total += dy_n[oc * plane + i];
-        partial[dw_size + oc] += total;
+        partial[accumulated + oc] += total;
       }
     }
   });
-  std::memset(dw, 0, dw_size * sizeof(float));
-  if (db != nullptr) std::memset(db, 0, s.out_channels * sizeof(float));
+  std::vector<float> total(partial_size, 0.0f);
   for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
     const float* partial = partials.data() + chunk * partial_size;
-    for (std::size_t i = 0; i < dw_size; ++i) dw[i] += partial[i];
-    if (db != nullptr) {
-      for (std::size_t oc = 0; oc < s.out_channels; ++oc) db[oc] += partial[dw_size + oc];
-    }
+    for (std::size_t i = 0; i < partial_size; ++i) total[i] += partial[i];
   }
+  if (lanes) {
+    const std::size_t width = kernels.lanes;
+    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+      for (std::size_t t = 0; t < all_taps; ++t) {
+        dw[oc * all_taps + t] = total[((oc / width) * all_taps + t) * width + oc % width];
+      }
+    }
+  } else {
+    std::memcpy(dw, total.data(), dw_size * sizeof(float));
+  }
+  if (db != nullptr) std::memcpy(db, total.data() + accumulated, s.out_channels * sizeof(float));
 }
 
 }  // namespace odyssey

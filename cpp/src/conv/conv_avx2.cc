@@ -16,8 +16,14 @@ struct Avx2 {
   // 6 x 2 accumulators + 2 inputs + 1 weight of the 16 registers.
   static constexpr int kForwardChannels = 6;
   static constexpr int kForwardVectors = 2;
+  // Channels in the lanes: 6 columns x 2 vectors of channels.
+  static constexpr int kLanesColumns = 6;
+  static constexpr int kLanesVectors = 2;
   // 3 x 3 accumulators + 3 dy + 1 input.
   static constexpr int kGradChannels = 3;
+  // Weight gradient with channels in the lanes: 6 taps x 2 vectors of channels.
+  static constexpr int kGradLanesTaps = 6;
+  static constexpr int kGradLanesVectors = 2;
   static constexpr int kGradTaps = 3;
 
   // Lanes below n set, for maskload/maskstore.
@@ -42,6 +48,7 @@ struct Avx2 {
 
 }  // namespace
 
-const ConvKernels kConv{conv_direct::forward<Avx2>, conv_direct::weight_grad<Avx2>};
+const ConvKernels kConv{Avx2::kLanes, conv_direct::forward<Avx2>, conv_direct::forward_lanes<Avx2>,
+                        conv_direct::weight_grad<Avx2>, conv_direct::weight_grad_lanes<Avx2>};
 
 }  // namespace odyssey::avx2

@@ -16,8 +16,14 @@ struct Avx512 {
   // 8 x 2 accumulators + 2 inputs + 1 weight of the 32 registers.
   static constexpr int kForwardChannels = 8;
   static constexpr int kForwardVectors = 2;
+  // Channels in the lanes: 12 columns x 2 vectors of channels.
+  static constexpr int kLanesColumns = 12;
+  static constexpr int kLanesVectors = 2;
   // 4 x 4 accumulators + 4 dy + 1 input.
   static constexpr int kGradChannels = 4;
+  // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
+  static constexpr int kGradLanesTaps = 12;
+  static constexpr int kGradLanesVectors = 2;
   static constexpr int kGradTaps = 4;
 
   static __mmask16 first(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
@@ -36,6 +42,8 @@ struct Avx512 {
 
 }  // namespace
 
-const ConvKernels kConv{conv_direct::forward<Avx512>, conv_direct::weight_grad<Avx512>};
+const ConvKernels kConv{Avx512::kLanes, conv_direct::forward<Avx512>,
+                        conv_direct::forward_lanes<Avx512>, conv_direct::weight_grad<Avx512>,
+                        conv_direct::weight_grad_lanes<Avx512>};
 
 }  // namespace odyssey::avx512

@@ -27,8 +27,9 @@ void forward_block(const PackedConv& p, const float* x, const float* w, const fl
   const std::size_t taps = p.kernel_h * p.kernel_w;
   const std::size_t w_stride = p.channels * taps;
   const float* w_block = w + oc0 * w_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
   for (std::size_t c = 0; c < p.channels; ++c) {
-    for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
       const float* x_row =
           x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
       const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
@@ -204,6 +205,194 @@ void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw
   for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
     const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
     weight_grad_channels_of<V, V::kGradChannels>(count, p, x, dy, dw, oc0);
+  }
+}
+
+}  // namespace odyssey::conv_direct
+
+namespace odyssey::conv_direct {
+
+// The channel-vectorised forward, for planes too narrow to fill vectors: the lanes are output
+// channels. `w` is packed in blocks of kLanes channels, w[((block * C + c) * KH + kh) * KW + kw]
+// holding kLanes weights (zero past the last channel), and `bias` (or nullptr) is padded the same
+// way. R output columns x NV channel vectors accumulate; each input value is broadcast once and
+// feeds NV FMAs, each weight vector R.
+template <class V, int R, int NV>
+void forward_lanes_block(const PackedConv& p, const float* x, const float* w, const float* bias,
+                         float* y, std::size_t block0, std::size_t oh, std::size_t ow0) {
+  typename V::Vec acc[R][NV];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+  }
+  const std::size_t block_stride = p.channels * p.kernel_h * p.kernel_w * V::kLanes;
+  const float* w_block = w + block0 * block_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
+      const float* x_row =
+          x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
+      const float* w_row = w_block + (c * p.kernel_h + kh) * p.kernel_w * V::kLanes;
+      for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+        const float* x_tap = x_row + (kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+        typename V::Vec wv[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = V::load(w_row + kw * V::kLanes + v * block_stride);
+        for (int r = 0; r < R; ++r) {
+          const typename V::Vec xv = V::broadcast(x_tap[r]);
+          for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(wv[v], xv, acc[r][v]);
+        }
+      }
+    }
+  }
+  // Lanes are channels but y is channel-major: go through a small buffer, channel by channel.
+  const std::size_t plane = p.out_h * p.out_w;
+  for (int v = 0; v < NV; ++v) {
+    const std::size_t oc0 = (block0 + v) * V::kLanes;
+    const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
+    float columns[R][V::kLanes];
+    for (int r = 0; r < R; ++r) {
+      V::store(columns[r], bias != nullptr ? V::add(acc[r][v], V::load(bias + oc0)) : acc[r][v]);
+    }
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+      float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
+      for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
+    }
+  }
+}
+
+template <class V, int R, int NV>
+void forward_lanes_tail(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                        const float* bias, float* y, std::size_t block0, std::size_t oh,
+                        std::size_t ow0) {
+  if (count == R) {
+    forward_lanes_block<V, R, NV>(p, x, w, bias, y, block0, oh, ow0);
+  } else if constexpr (R > 1) {
+    forward_lanes_tail<V, R - 1, NV>(count, p, x, w, bias, y, block0, oh, ow0);
+  }
+}
+
+template <class V, int NV>
+void forward_lanes_blocks(const PackedConv& p, const float* x, const float* w, const float* bias,
+                          float* y, std::size_t block0) {
+  constexpr std::size_t kColumns = V::kLanesColumns;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    std::size_t ow0 = 0;
+    for (; ow0 + kColumns <= p.out_w; ow0 += kColumns) {
+      forward_lanes_block<V, V::kLanesColumns, NV>(p, x, w, bias, y, block0, oh, ow0);
+    }
+    if (ow0 < p.out_w) {
+      forward_lanes_tail<V, V::kLanesColumns, NV>(p.out_w - ow0, p, x, w, bias, y, block0, oh, ow0);
+    }
+  }
+}
+
+template <class V, int NV>
+void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                             const float* bias, float* y, std::size_t block0) {
+  if (count == NV) {
+    forward_lanes_blocks<V, NV>(p, x, w, bias, y, block0);
+  } else if constexpr (NV > 1) {
+    forward_lanes_blocks_of<V, NV - 1>(count, p, x, w, bias, y, block0);
+  }
+}
+
+template <class V>
+void forward_lanes(const PackedConv& p, const float* x, const float* w, const float* bias,
+                   float* y) {
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  constexpr std::size_t kVectors = V::kLanesVectors;
+  for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
+    const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
+    forward_lanes_blocks_of<V, V::kLanesVectors>(count, p, x, w, bias, y, block0);
+  }
+}
+
+}  // namespace odyssey::conv_direct
+
+namespace odyssey::conv_direct {
+
+// The channel-vectorised weight gradient, for planes too narrow to fill vectors. `dy_t` is one
+// sample's output gradient transposed to (position, channel) with channels zero-padded to
+// `blocks` * kLanes; `dw` is blocked like forward_lanes's weights. Taps t0 .. t0+T (flattened
+// (c, kh, kw)) x NV channel vectors accumulate over every output position, so each dy vector
+// feeds T FMAs and each broadcast input NV, and no horizontal sums are needed.
+template <class V, int T, int NV>
+void weight_grad_lanes_block(const PackedConv& p, const float* x, const float* dy_t, float* dw,
+                             std::size_t blocks, std::size_t block0, std::size_t t0) {
+  typename V::Vec acc[T][NV];
+  for (int t = 0; t < T; ++t) {
+    for (int v = 0; v < NV; ++v) acc[t][v] = V::zero();
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const float* x_taps[T];
+  for (int t = 0; t < T; ++t) {
+    const std::size_t tap = t0 + t, c = tap / taps, kh = tap % taps / p.kernel_w,
+                      kw = tap % p.kernel_w;
+    x_taps[t] =
+        x + ((c * p.rows + kh) * p.stride_w + kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+  }
+  const std::size_t padded = blocks * V::kLanes;
+  const std::size_t x_row_step = p.stride_h * p.stride_w * p.row_stride;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    const float* dy_row = dy_t + oh * p.out_w * padded + block0 * V::kLanes;
+    const std::size_t x_offset = oh * x_row_step;
+    for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+      typename V::Vec d[NV];
+      for (int v = 0; v < NV; ++v) d[v] = V::load(dy_row + ow * padded + v * V::kLanes);
+      for (int t = 0; t < T; ++t) {
+        const typename V::Vec xv = V::broadcast(x_taps[t][x_offset + ow]);
+        for (int v = 0; v < NV; ++v) acc[t][v] = V::fma(xv, d[v], acc[t][v]);
+      }
+    }
+  }
+  const std::size_t all_taps = p.channels * taps;
+  for (int v = 0; v < NV; ++v) {
+    for (int t = 0; t < T; ++t) {
+      float* to = dw + ((block0 + v) * all_taps + t0 + t) * V::kLanes;
+      V::store(to, V::add(V::load(to), acc[t][v]));
+    }
+  }
+}
+
+template <class V, int T, int NV>
+void weight_grad_lanes_taps_of(std::size_t count, const PackedConv& p, const float* x,
+                               const float* dy_t, float* dw, std::size_t blocks, std::size_t block0,
+                               std::size_t t0) {
+  if (count == T) {
+    weight_grad_lanes_block<V, T, NV>(p, x, dy_t, dw, blocks, block0, t0);
+  } else if constexpr (T > 1) {
+    weight_grad_lanes_taps_of<V, T - 1, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
+  }
+}
+
+template <class V, int NV>
+void weight_grad_lanes_blocks(const PackedConv& p, const float* x, const float* dy_t, float* dw,
+                              std::size_t blocks, std::size_t block0) {
+  constexpr std::size_t kTaps = V::kGradLanesTaps;
+  const std::size_t all_taps = p.channels * p.kernel_h * p.kernel_w;
+  for (std::size_t t0 = 0; t0 < all_taps; t0 += kTaps) {
+    const std::size_t count = all_taps - t0 < kTaps ? all_taps - t0 : kTaps;
+    weight_grad_lanes_taps_of<V, V::kGradLanesTaps, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
+  }
+}
+
+template <class V, int NV>
+void weight_grad_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x,
+                                 const float* dy_t, float* dw, std::size_t blocks,
+                                 std::size_t block0) {
+  if (count == NV) {
+    weight_grad_lanes_blocks<V, NV>(p, x, dy_t, dw, blocks, block0);
+  } else if constexpr (NV > 1) {
+    weight_grad_lanes_blocks_of<V, NV - 1>(count, p, x, dy_t, dw, blocks, block0);
+  }
+}
+
+template <class V>
+void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  constexpr std::size_t kVectors = V::kGradLanesVectors;
+  for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
+    const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
+    weight_grad_lanes_blocks_of<V, V::kGradLanesVectors>(count, p, x, dy_t, dw, blocks, block0);
   }
 }
 

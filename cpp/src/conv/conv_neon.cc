@@ -16,8 +16,14 @@ struct Neon {
   // 6 x 4 accumulators + 4 inputs + 1 weight of the 32 registers.
   static constexpr int kForwardChannels = 6;
   static constexpr int kForwardVectors = 4;
+  // Channels in the lanes: 12 columns x 2 vectors of channels.
+  static constexpr int kLanesColumns = 12;
+  static constexpr int kLanesVectors = 2;
   // 4 x 4 accumulators + 4 dy + 1 input.
   static constexpr int kGradChannels = 4;
+  // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
+  static constexpr int kGradLanesTaps = 12;
+  static constexpr int kGradLanesVectors = 2;
   static constexpr int kGradTaps = 4;
 
   static Vec zero() { return vdupq_n_f32(0.0f); }
@@ -41,6 +47,7 @@ struct Neon {
 
 }  // namespace
 
-const ConvKernels kConv{conv_direct::forward<Neon>, conv_direct::weight_grad<Neon>};
+const ConvKernels kConv{Neon::kLanes, conv_direct::forward<Neon>, conv_direct::forward_lanes<Neon>,
+                        conv_direct::weight_grad<Neon>, conv_direct::weight_grad_lanes<Neon>};
 
 }  // namespace odyssey::neon

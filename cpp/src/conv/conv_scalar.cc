@@ -53,8 +53,30 @@ void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw
   }
 }
 
+// dy transposed to (position, channel); with one lane dw's blocked layout is the plain one.
+void weight_grad_transposed(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  for (std::size_t oc = 0; oc < p.out_channels; ++oc) {
+    for (std::size_t c = 0; c < p.channels; ++c) {
+      for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+        for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+          float acc = 0.0f;
+          for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+            for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+              acc += dy_t[(oh * p.out_w + ow) * p.out_channels + oc] *
+                     packed_at(p, x, c, oh, ow, kh, kw);
+            }
+          }
+          dw[((oc * p.channels + c) * p.kernel_h + kh) * p.kernel_w + kw] += acc;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
-const ConvKernels kConv{forward, weight_grad};
+// With one lane, the channel-blocked weight layout is the plain one: the same reference serves
+// both.
+const ConvKernels kConv{1, forward, forward, weight_grad, weight_grad_transposed};
 
 }  // namespace odyssey::scalar

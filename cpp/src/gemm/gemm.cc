@@ -15,17 +15,20 @@
 namespace odyssey {
 namespace {
 
-// Rows of C in one block at most: the packed mc x kc block of A (240 KB) stays in the 2 MB L2
-// while every B panel of the block passes over it. A multiple of every ISA's mr.
-constexpr std::size_t kMcMax = 240;
+// Rows of C per block at most, before rounding up to mr: the packed block of A (at most
+// 264 x kc floats, 264 KB) stays in the 2 MB L2 while every B panel of the block passes over it.
+constexpr std::size_t kMcMax = 256;
 // Below this many flops (2mnk) a call runs as one chunk: waking the pool costs 5-100 us.
 constexpr double kSerialFlops = 4e6;
-// Otherwise C is cut into about flops / kFlopsPerChunk blocks, at most kMaxChunks, so two to a few
-// threads balance while each block still amortises its packing.
-constexpr double kFlopsPerChunk = 2e6;
-constexpr std::size_t kMaxChunks = 16;
-// Rows per block below which a row split packs each B panel for too few tiles.
-constexpr std::size_t kMinRows = 48;
+// Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
+// to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
+// few large blocks repeat little packing (each block packs its own A and B panels).
+constexpr double kFlopsPerChunk = 8e6;
+constexpr std::size_t kMaxChunks = 8;
+// Rows of B read in place, spanning at most this many bytes, stay in the 48 KB L1 beside the rest.
+constexpr std::size_t kL1InPlaceBytes = 24 * 1024;
+// A row split stops at this many rows per block, or each B panel serves too few tiles.
+constexpr std::size_t kMinRows = 64;
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return ceil_div(a, b) * b; }
@@ -64,20 +67,25 @@ struct Blocking {
 Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr, std::size_t nr) {
   const double flops =
       2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  std::size_t rows = ceil_div(m, kMcMax), cols = 1;
   std::size_t target = 1;
   if (flops >= kSerialFlops) {
-    target = std::min(kMaxChunks, static_cast<std::size_t>(flops / kFlopsPerChunk));
+    target = 2;
+    while (target < kMaxChunks && static_cast<double>(2 * target) * kFlopsPerChunk <= flops) {
+      target *= 2;
+    }
   }
-  // Splitting rows repeats the packing of B panels (mostly copies), splitting columns repeats the
-  // transposing pack of A: cut rows down to kMinRows first, then columns, then rows again.
+  // Halve the longer side of the blocks: square blocks amortise both packings best.
+  std::size_t rows = ceil_div(m, kMcMax), cols = 1;
   while (rows * cols < target) {
-    if (ceil_div(m, rows + 1) >= kMinRows) {
-      ++rows;
-    } else if (ceil_div(n, cols) > nr) {
-      ++cols;
-    } else if (ceil_div(m, rows) > mr) {
-      ++rows;
+    const std::size_t mb = ceil_div(m, rows), nb = ceil_div(n, cols);
+    if (nb > mb && nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * kMinRows) {
+      rows *= 2;
+    } else if (nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * mr) {
+      rows *= 2;
     } else {
       break;
     }
@@ -170,8 +178,13 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
     if (pack_a_block) {
       pack_a(pr, pack, i_begin, rows, p0, depth, mr, a_packed);
       tile.a_stride = mr;
-    } else {  // op(A) = A^T: rows of the stored A already hold mr-wide runs of op(A)'s columns
+      tile.a_row = 1;
+    } else if (pr.trans_a == Trans::kYes) {
       tile.a_stride = pr.lda;
+      tile.a_row = 1;
+    } else {
+      tile.a_stride = 1;
+      tile.a_row = pr.lda;
     }
     for (std::size_t j = j_begin; j < j_end; j += nr) {
       tile.n = std::min(nr, j_end - j);
@@ -186,7 +199,11 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
       tile.bias = first && pr.bias != nullptr ? pr.bias + j : nullptr;
       for (std::size_t i = i_begin; i < i_end; i += mr) {
         tile.m = std::min(mr, i_end - i);
-        tile.a = pack_a_block ? a_packed + (i - i_begin) * depth : pr.a + p0 * pr.lda + i;
+        if (pack_a_block) {
+          tile.a = a_packed + (i - i_begin) * depth;
+        } else {
+          tile.a = pr.trans_a == Trans::kYes ? pr.a + p0 * pr.lda + i : pr.a + i * pr.lda + p0;
+        }
         tile.c = pr.c + i * pr.ldc + j;
         kernels.tile(tile);
       }
@@ -232,10 +249,13 @@ void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std:
 
   const GemmKernels& kernels = gemm_kernels();
   const Blocking blocking = plan_blocks(m, n, k, kernels.mr, kernels.nr);
-  // An operand is packed only when its panels are used more than once, or their layout needs it:
-  // a B panel serves every mr-row tile of the block, an A panel every nr-column one.
-  const bool pack_b_panels = trans_b == Trans::kYes || blocking.mb > kernels.mr;
-  const bool pack_a_block = trans_a == Trans::kNo || blocking.nb > kernels.nr;
+  // An A panel serves every nr-column panel of its block, a B panel every mr-row tile: packing
+  // pays when they are used many times from far apart in memory. The micro-kernels read A's rows
+  // or columns in place, so A is packed only for wide blocks. B is read in place when it is not
+  // transposed and either used once or small enough (its rows of one k block) to stay in L1.
+  const bool pack_a_block = blocking.nb > 2 * kernels.nr;
+  const bool b_in_l1 = std::min(k, kGemmKc) * ldb * sizeof(float) <= kL1InPlaceBytes;
+  const bool pack_b_panels = trans_b == Trans::kYes || (blocking.mb > kernels.mr && !b_in_l1);
   parallel_for(blocking.row_blocks * blocking.col_blocks, 1,
                [&](std::size_t begin, std::size_t end) {
                  for (std::size_t block = begin; block < end; ++block) {

@@ -31,30 +31,35 @@ void tile(const GemmTile& t) {
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
   const __m256i last = first_lanes(tail);
   const __m256i all = _mm256_set1_epi32(-1);
-  const float* a = t.a;
+  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
+  // one running offset, so A's rows in place cost the same as a packed panel.
+  const float* a[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
+  std::size_t offset = 0;
   const float* b = t.b;
   if (tail == kLanes) {
-    for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
       __m256 row[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) row[v] = _mm256_loadu_ps(b + v * kLanes);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m256 broadcast = _mm256_broadcast_ss(a + i);
+        const __m256 broadcast = _mm256_broadcast_ss(a[i] + offset);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(broadcast, row[v], acc[i][v]);
       }
     }
   } else {
     // A partial last vector: masked loads are slower than plain ones, so only edges use them.
-    for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
       __m256 row[NV];
 #pragma GCC unroll 4
       for (int v = 0; v + 1 < NV; ++v) row[v] = _mm256_loadu_ps(b + v * kLanes);
       row[NV - 1] = _mm256_maskload_ps(b + (NV - 1) * kLanes, last);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m256 broadcast = _mm256_broadcast_ss(a + i);
+        const __m256 broadcast = _mm256_broadcast_ss(a[i] + offset);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(broadcast, row[v], acc[i][v]);
       }

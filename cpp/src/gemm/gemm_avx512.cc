@@ -26,16 +26,21 @@ void tile(const GemmTile& t) {
   }
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
   const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1u);
-  const float* a = t.a;
+  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
+  // one running offset, so A's rows in place cost the same as a packed panel.
+  const float* a[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
+  std::size_t offset = 0;
   const float* b = t.b;
-  for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+  for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
     __m512 row[NV];
 #pragma GCC unroll 4
     for (int v = 0; v + 1 < NV; ++v) row[v] = _mm512_loadu_ps(b + v * kLanes);
     row[NV - 1] = _mm512_maskz_loadu_ps(last, b + (NV - 1) * kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const __m512 broadcast = _mm512_set1_ps(a[i]);
+      const __m512 broadcast = _mm512_set1_ps(a[i][offset]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(broadcast, row[v], acc[i][v]);
     }

@@ -42,21 +42,26 @@ void tile(const GemmTile& t) {
     for (int v = 0; v < NV; ++v) acc[i][v] = vdupq_n_f32(0.0f);
   }
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
-  const float* a = t.a;
+  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
+  // one running offset, so A's rows in place cost the same as a packed panel.
+  const float* a[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
+  std::size_t offset = 0;
   const float* b = t.b;
   if (tail == kLanes) {
-    for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
       float32x4_t row[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) row[v] = vld1q_f32(b + v * kLanes);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i][offset]);
       }
     }
   } else {
-    for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
+    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
       float32x4_t row[NV];
 #pragma GCC unroll 4
       for (int v = 0; v + 1 < NV; ++v) row[v] = vld1q_f32(b + v * kLanes);
@@ -64,7 +69,7 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i][offset]);
       }
     }
   }

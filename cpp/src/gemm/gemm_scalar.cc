@@ -13,7 +13,7 @@ void sgemm_tile_4x4_scalar(const GemmTile& t) {
   const float* b = t.b;
   for (std::size_t p = 0; p < t.k; ++p, a += t.a_stride, b += t.b_stride) {
     for (std::size_t i = 0; i < t.m; ++i) {
-      for (std::size_t j = 0; j < t.n; ++j) acc[i][j] += a[i] * b[j];
+      for (std::size_t j = 0; j < t.n; ++j) acc[i][j] += a[i * t.a_row] * b[j];
     }
   }
   for (std::size_t i = 0; i < t.m; ++i) {

@@ -226,8 +226,12 @@ def _normal_cdf(x: float) -> float:
 
 
 def _normal_quantile(p: np.ndarray) -> np.ndarray:
-    """Φ⁻¹(p) for p in (0, 1): Acklam's rational start, then two Halley steps."""
-    p = np.clip(p, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
+    """Φ⁻¹(p) for p in (0, 1) by Acklam's rational approximation.
+
+    Its relative error is below 1.2e-9, far under float32's resolution, so no refinement follows.
+    """
+    tiny = np.finfo(np.float64).tiny
+    p = np.clip(p, tiny, 1.0 - np.finfo(np.float64).epsneg)
     a = (-39.69683028665376, 220.9460984245205, -275.9285104469687,
          138.3577518672690, -30.66479806614716, 2.506628277459239)  # fmt: skip
     b = (-54.47609879822406, 161.5858368580409, -155.6989798598866,
@@ -236,21 +240,15 @@ def _normal_quantile(p: np.ndarray) -> np.ndarray:
          -2.549732539343734, 4.374664141464968, 2.938163982698783)  # fmt: skip
     d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996, 3.754408661907416)
     tail = np.minimum(p, 1.0 - p)
-    q = np.sqrt(-2.0 * np.log(np.where(tail < 0.02425, tail, 0.5)))
+    in_tail = tail < 0.02425
+    q = np.sqrt(-2.0 * np.log(np.where(in_tail, tail, 0.5)))
     x_tail = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
         (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0
     )
-    x_tail = np.where(p < 0.5, x_tail, -x_tail)
     r = (p - 0.5) ** 2
     x_mid = (
         (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
         * (p - 0.5)
         / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
     )
-    x = np.where(tail < 0.02425, x_tail, x_mid)
-    erfc = np.frompyfunc(math.erfc, 1, 1)
-    for _ in range(2):
-        error = 0.5 * erfc(-x / math.sqrt(2.0)).astype(np.float64) - p
-        step = error * math.sqrt(2.0 * math.pi) * np.exp(0.5 * x * x)
-        x = x - step / (1.0 + 0.5 * x * step)
-    return x
+    return np.where(in_tail, np.where(p < 0.5, x_tail, -x_tail), x_mid)

@@ -58,14 +58,14 @@ class Adam(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns the closure's loss if given."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             beta1, beta2 = (float(beta) for beta in group["betas"])
-            for param in group["params"]:
+            for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
                 grad = param.grad.data
                 if group["maximize"]:
-                    grad = np.negative(grad)
+                    grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 state = self.state[param]
                 if not state:
                     state["step"] = 0
@@ -75,20 +75,23 @@ class Adam(Optimizer):
                 if group["amsgrad"]:
                     max_exp_avg_sq = state.setdefault("max_exp_avg_sq", np.zeros_like(param.data))
                 step = state["step"] + 1
-                _kernels.adam_step(
-                    param.data,
-                    grad,
-                    state["exp_avg"],
-                    state["exp_avg_sq"],
-                    step=step,
-                    lr=float(group["lr"]),
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    decoupled_weight_decay=bool(group["decoupled_weight_decay"]),
-                    max_exp_avg_sq=max_exp_avg_sq,
-                )
+                try:
+                    _kernels.adam_step(
+                        param.data,
+                        grad,
+                        state["exp_avg"],
+                        state["exp_avg_sq"],
+                        step=step,
+                        lr=float(group["lr"]),
+                        beta1=beta1,
+                        beta2=beta2,
+                        eps=float(group["eps"]),
+                        weight_decay=float(group["weight_decay"]),
+                        decoupled_weight_decay=bool(group["decoupled_weight_decay"]),
+                        max_exp_avg_sq=max_exp_avg_sq,
+                    )
+                except (TypeError, ValueError) as error:
+                    raise self.step_error(group_index, index, error) from None
                 state["step"] = step
         return loss
 

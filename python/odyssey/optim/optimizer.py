@@ -120,6 +120,12 @@ class Optimizer:
         """One update of every parameter with a gradient; returns the closure's loss if given."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
+    def step_error(self, group_index: int, index: int, error: Exception) -> Exception:
+        """A kernel's complaint (a grad's shape or dtype...) re-raised naming the parameter."""
+        return type(error)(
+            f"{type(self).__name__}.step: parameter {index} of group {group_index}: {error}"
+        )
+
     def state_dict(self) -> dict[str, Any]:
         """{"state": {index: {name: value}}, "param_groups": [{options..., "params": [index]}]}.
 
@@ -154,6 +160,13 @@ class Optimizer:
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
         saved_groups = state_dict["param_groups"]
+        if not isinstance(state_dict["state"], dict) or not all(
+            isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups
+        ):
+            raise ValueError(
+                "load_state_dict: 'state' must be a dict and every parameter group a dict with a "
+                "'params' list"
+            )
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"loaded state dict has {len(saved_groups)} parameter groups but the optimizer "
@@ -197,7 +210,7 @@ class Optimizer:
             if not (step >= 0 and math.isfinite(step) and step == int(step)):
                 raise ValueError(f"load_state_dict: parameter {index} has step {value!r}")
             return int(step)
-        if value is None or np.ndim(value) == 0:
+        if value is None:
             return value
         array = np.array(value, dtype=np.float32, order="C", copy=True)
         if array.shape != param.data.shape:

@@ -51,14 +51,14 @@ class SGD(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns the closure's loss if given."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             momentum = float(group["momentum"])
-            for param in group["params"]:
+            for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
                 grad = param.grad.data
                 if group["maximize"]:
-                    grad = np.negative(grad)
+                    grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 buffer = None
                 first_step = True
                 if momentum != 0.0:
@@ -66,17 +66,20 @@ class SGD(Optimizer):
                     first_step = buffer is None
                     if first_step:
                         buffer = np.empty_like(param.data)
-                _kernels.sgd_step(
-                    param.data,
-                    grad,
-                    buffer,
-                    lr=float(group["lr"]),
-                    momentum=momentum,
-                    dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]),
-                    nesterov=bool(group["nesterov"]),
-                    first_step=first_step,
-                )
+                try:
+                    _kernels.sgd_step(
+                        param.data,
+                        grad,
+                        buffer,
+                        lr=float(group["lr"]),
+                        momentum=momentum,
+                        dampening=float(group["dampening"]),
+                        weight_decay=float(group["weight_decay"]),
+                        nesterov=bool(group["nesterov"]),
+                        first_step=first_step,
+                    )
+                except (TypeError, ValueError) as error:
+                    raise self.step_error(group_index, index, error) from None
                 if buffer is not None:
                     self.state[param]["momentum_buffer"] = buffer
         return loss

@@ -40,26 +40,34 @@ typename V::T sigmoid(typename V::T x) {
   return V::div(numerator, V::add(V::set1(1.0f), e));
 }
 
-// Odd Taylor series for |x| < 0.5, where 1 - 2 / (e^2|x| + 1) would cancel; the exp form
-// elsewhere. Exactly +-1 from |x| of about 9 on; NaN propagates.
+// e^x - 1 for 0 <= x <= 88 without the cancellation of exp(x) - 1 near 0: with x = n ln2 + r,
+// e^x - 1 = 2^n (e^r - 1) + (2^n - 1), and e^r - 1 = r + r^2 p(r) from exp's polynomial.
+template <class V>
+typename V::T expm1_nonnegative(typename V::T x) {
+  using T = typename V::T;
+  const T clamped = V::min(V::set1(88.0f), x);  // keeps a NaN x
+  const T n = V::round(V::mul(clamped, V::set1(1.44269504088896341f)));
+  T r = V::fnmadd(n, V::set1(0.693359375f), clamped);
+  r = V::fnmadd(n, V::set1(-2.12194440e-4f), r);
+  T p = V::set1(1.9875691500e-4f);
+  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
+  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
+  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
+  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
+  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
+  const T em1r = V::fmadd(V::mul(p, r), r, r);
+  const T scale = V::pow2(n);
+  return V::fmadd(scale, em1r, V::sub(scale, V::set1(1.0f)));
+}
+
+// tanh |x| = (e^2|x| - 1) / (e^2|x| + 1), from expm1 so that small |x| keeps its relative
+// accuracy, with the sign of x. Exactly +-1 from |x| of about 9 on (the quotient rounds to 1);
+// NaN propagates and tanh(-0.0) is -0.0.
 template <class V>
 typename V::T tanh(typename V::T x) {
-  using T = typename V::T;
-  const T a = V::abs(x);
-  const T s = V::mul(x, x);
-  T p = V::set1(5.90027440945586e-4f);  // coefficients of x^17, x^15, ..., x^3
-  p = V::fmadd(p, s, V::set1(-1.45583438705132e-3f));
-  p = V::fmadd(p, s, V::set1(3.59212803657248e-3f));
-  p = V::fmadd(p, s, V::set1(-8.86323552990220e-3f));
-  p = V::fmadd(p, s, V::set1(2.18694885361552e-2f));
-  p = V::fmadd(p, s, V::set1(-5.39682539682540e-2f));
-  p = V::fmadd(p, s, V::set1(1.33333333333333e-1f));
-  p = V::fmadd(p, s, V::set1(-3.33333333333333e-1f));
-  const T small = V::fmadd(V::mul(x, s), p, x);
-  const T e = exp<V>(V::add(a, a));
-  const T large = V::sub(V::set1(1.0f), V::div(V::set1(2.0f), V::add(e, V::set1(1.0f))));
-  // The sign comes from x on both sides, so tanh(-0.0) is -0.0.
-  return V::copysign(V::select_lt(a, V::set1(0.5f), small, large), x);
+  const typename V::T a = V::abs(x);
+  const typename V::T em1 = expm1_nonnegative<V>(V::add(a, a));
+  return V::copysign(V::div(em1, V::add(em1, V::set1(2.0f))), x);
 }
 
 }  // namespace odyssey::simd
