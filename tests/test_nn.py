@@ -251,3 +251,23 @@ def test_dropout_module_is_identity_in_eval():
     assert (layer(x).data == 0).any()
     layer.eval()
     np.testing.assert_array_equal(layer(x).data, x.data)
+
+
+def test_sequential_relu_then_max_pool_gives_the_same_bits_as_written():
+    x = rand(4, 3, 8, 8)
+    ours = odyssey.tensor(x, requires_grad=True)
+    y = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(ours)
+    reference = odyssey.tensor(x, requires_grad=True)
+    expected = odyssey.nn.functional.max_pool2d(odyssey.nn.functional.relu(reference), 2)
+    np.testing.assert_array_equal(y.data, expected.data)
+    g = rand(*y.shape, seed=1)
+    y.backward(g)
+    expected.backward(g)
+    np.testing.assert_array_equal(ours.grad.data, reference.grad.data)
+
+
+def test_sequential_replanned_after_assignment():
+    model = nn.Sequential(OrderedDict([("act", nn.ReLU()), ("pool", nn.MaxPool2d(2))]))
+    model.act = nn.Tanh()
+    x = odyssey.tensor(rand(1, 1, 2, 2))
+    np.testing.assert_allclose(model(x).data, np.tanh(x.data).max().reshape(1, 1, 1, 1))
