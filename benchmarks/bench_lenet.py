@@ -5,19 +5,17 @@ The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, poo
 cross-entropy, backward and an SGD step with momentum 0.9 (odyssey.optim.SGD on the fused
 kernel); evaluation is a no-grad forward. For each thread count, rounds of odyssey and PyTorch
 alternate (so both see the same machine state) and the medians give images/s and the ratio
-(above 1: odyssey is faster). With --profile, one odyssey training step is also broken down by
-layer (wall time) and by cProfile (where the Python time goes).
+(above 1: odyssey is faster). With --profile, odyssey's training step is also broken down by
+kernel call and input shape, the remainder being Python and NumPy glue.
 Results are printed and written as JSON to benchmarks/results/lenet.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import os
 import platform
-import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +25,7 @@ import numpy as np
 
 import odyssey
 import odyssey.nn.functional as F
-from odyssey import nn, optim
+from odyssey import _kernels, nn, optim
 
 RESULTS = Path(__file__).parent / "results"
 HEADER = f"{'mode':<6} {'batch':>5} {'thr':>3} {'odyssey img/s':>13} {'torch img/s':>11} ratio"
@@ -109,40 +107,52 @@ def side_by_side(
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def op_breakdown(model: nn.Sequential, images: np.ndarray, labels: np.ndarray, steps: int) -> None:
-    """Wall time per layer forward and per backward node of a training step (medians), and
-    cProfile's view of where the Python time goes."""
-    x, y = odyssey.tensor(images), odyssey.tensor(labels)
-    layers = list(model)
-    forward_times: list[list[float]] = [[] for _ in layers]
-    loss_times: list[float] = []
-    backward_total: list[float] = []
-    for _ in range(steps):
-        model.zero_grad()
-        h = x
-        for i, layer in enumerate(layers):
+def kernel_breakdown(
+    model: nn.Sequential, images: np.ndarray, labels: np.ndarray, steps: int
+) -> list[dict[str, object]]:
+    """Where a training step's time goes: every kernel call timed by (kernel, input shape), and
+    the rest of the step (Python, NumPy glue, allocation) as the remainder."""
+    timings: dict[tuple[str, str], list[float]] = {}
+    originals = {
+        name: getattr(_kernels, name)
+        for name in dir(_kernels)
+        if not name.startswith("_") and callable(getattr(_kernels, name))
+    }
+
+    def timed(name: str, kernel: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
             start = time.perf_counter()
-            h = layer(h)
-            forward_times[i].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        loss = F.cross_entropy(h, y)
-        loss_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        loss.backward()
-        backward_total.append(time.perf_counter() - start)
-    print("forward per layer (median us):")
-    for layer, samples in zip(layers, forward_times, strict=True):
-        print(f"  {layer!r:<60} {1e6 * statistics.median(samples):8.1f}")
-    print(f"  {'cross_entropy':<60} {1e6 * statistics.median(loss_times):8.1f}")
-    print(f"backward total (median us): {1e6 * statistics.median(backward_total):.1f}")
+            result = kernel(*args, **kwargs)
+            elapsed = time.perf_counter() - start
+            shape = str(getattr(args[0], "shape", "")) if args else ""
+            timings.setdefault((name, shape), []).append(elapsed)
+            return result
+
+        return call
 
     train, _ = make_odyssey_steps(model, images, labels, images)
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(steps):
-        train()
-    profile.disable()
-    pstats.Stats(profile).sort_stats("tottime").print_stats(18)
+    train()
+    for name, kernel in originals.items():
+        setattr(_kernels, name, timed(name, kernel))
+    try:
+        start = time.perf_counter()
+        for _ in range(steps):
+            train()
+        step_seconds = (time.perf_counter() - start) / steps
+    finally:
+        for name, kernel in originals.items():
+            setattr(_kernels, name, kernel)
+    rows = [
+        {"kernel": name, "input_shape": shape, "us_per_step": 1e6 * sum(t) / steps}
+        for (name, shape), t in timings.items()
+    ]
+    rows.sort(key=lambda row: -row["us_per_step"])  # type: ignore[operator]
+    kernel_us = sum(row["us_per_step"] for row in rows)  # type: ignore[misc]
+    print(f"training step {1e6 * step_seconds:.0f} us: kernels {kernel_us:.0f} us, the rest "
+          f"(Python, NumPy glue, allocation, timing) {1e6 * step_seconds - kernel_us:.0f} us")  # fmt: skip
+    for row in rows:
+        print(f"  {row['kernel']:<32} {row['input_shape']:<20} {row['us_per_step']:8.1f} us")
+    return rows
 
 
 def main() -> None:
@@ -172,6 +182,7 @@ def main() -> None:
     print(f"odyssey {info['version']} ({info['isa_selected']}) vs torch {torch.__version__}")
     print(HEADER)
     rows = []
+    profiles: dict[int, list[dict[str, object]]] = {}
     previous_threads = odyssey.get_num_threads()
     previous_torch_threads = torch.get_num_threads()
     try:
@@ -204,8 +215,8 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(ROW.format(**row))
-            if args.profile and threads == thread_counts[-1]:
-                op_breakdown(ours, images, labels, steps=50)
+            if args.profile:
+                profiles[threads] = kernel_breakdown(ours, images, labels, steps=50)
     finally:
         odyssey.set_num_threads(previous_threads)
         torch.set_num_threads(previous_torch_threads)
@@ -217,6 +228,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
         "torch": torch.__version__,
         "results": rows,
+        "kernel_profile": profiles,
     }
     temporary = args.output.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

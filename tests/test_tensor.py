@@ -104,6 +104,7 @@ def test_reductions_and_shape_ops():
     np.testing.assert_allclose(t.sum(1).data, x.sum(1))
     np.testing.assert_allclose(t.mean((0, 2), keepdim=True).data, x.mean((0, 2), keepdims=True))
     values, indices = t.max(2)
+    assert t.max(2).values.shape == (2, 3)
     np.testing.assert_array_equal(values.data, x.max(2))
     np.testing.assert_array_equal(indices.data, x.argmax(2))
     assert indices.dtype == np.int64

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -508,7 +508,7 @@ class Tensor:
         count = self.data.size if axes is None else int(np.prod([self.data.shape[a] for a in axes]))
         return self.sum(dim, keepdim) * np.float32(1.0 / max(count, 1))
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
         """The maximum (gradient shared among ties), or (values, indices) along `dim`."""
         x = self.data
         if x.size == 0:
@@ -534,7 +534,7 @@ class Tensor:
             values = values.squeeze(axis)
         result = _from_op(np.ascontiguousarray(values), (self,), backward)
         index_data = indices if keepdim else indices.squeeze(axis)
-        return result, _wrap(np.ascontiguousarray(index_data, dtype=_I64))
+        return MaxResult(result, _wrap(np.ascontiguousarray(index_data, dtype=_I64)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         x = self.data
@@ -630,6 +630,13 @@ class Tensor:
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return _wrap(np.asarray(self.data != _value(other)))
+
+
+class MaxResult(NamedTuple):
+    """`Tensor.max(dim)`: the maxima (differentiable) and their int64 indices."""
+
+    values: Tensor
+    indices: Tensor
 
 
 def _value(other: Any) -> Any:
