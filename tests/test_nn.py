@@ -271,3 +271,12 @@ def test_sequential_replanned_after_assignment():
     model.act = nn.Tanh()
     x = odyssey.tensor(rand(1, 1, 2, 2))
     np.testing.assert_allclose(model(x).data, np.tanh(x.data).max().reshape(1, 1, 1, 1))
+
+
+def test_non_float_input_names_the_dtype_and_shape():
+    with pytest.raises(TypeError, match=r"float32.*\(2, 3\)"):
+        nn.Linear(3, 2)(odyssey.tensor([[1, 2, 3], [4, 5, 6]]))
+    with pytest.raises(TypeError, match=r"float32.*\(1, 1, 5, 5\)"):
+        nn.Conv2d(1, 2, 3)(odyssey.tensor(np.zeros((1, 1, 5, 5), dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"6 features but weight expects 5 \(input \(2, 6\)"):
+        nn.Linear(5, 2)(odyssey.tensor(np.zeros((2, 6))))

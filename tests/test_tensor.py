@@ -159,3 +159,14 @@ def test_repr():
     assert repr(odyssey.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(odyssey.tensor([1.0], requires_grad=True))
     assert isinstance(odyssey.tensor([1.0]), Tensor)
+
+
+def test_from_numpy_shares_memory():
+    array = np.zeros((2, 3), dtype=np.float32)
+    t = odyssey.from_numpy(array)
+    assert t.data is array
+    assert odyssey.from_numpy(np.arange(3)).dtype == np.int64
+    with pytest.raises(TypeError, match=r"\(3,\) is float64"):
+        odyssey.from_numpy(np.zeros(3))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        odyssey.from_numpy(array.T)

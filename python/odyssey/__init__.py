@@ -7,12 +7,23 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 from odyssey import nn, optim
 from odyssey._kernels import __version__, cpu_info, get_num_threads, set_isa, set_num_threads
 from odyssey.random import initial_seed, manual_seed
-from odyssey.tensor import Tensor, no_grad, ones, ones_like, randn, tensor, zeros, zeros_like
+from odyssey.tensor import (
+    Tensor,
+    from_numpy,
+    no_grad,
+    ones,
+    ones_like,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 __all__ = [
     "Tensor",
     "__version__",
     "cpu_info",
+    "from_numpy",
     "get_num_threads",
     "initial_seed",
     "manual_seed",

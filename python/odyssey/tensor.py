@@ -21,6 +21,7 @@ from odyssey.random import generator
 
 __all__ = [
     "Tensor",
+    "from_numpy",
     "is_grad_enabled",
     "no_grad",
     "ones",
@@ -686,6 +687,23 @@ def _reverse_topological(root: Node) -> list[Node]:
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A tensor holding a copy of `data`: float32 by default, int64 for integer data."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing `array` (float32, int64 or bool, C-contiguous) without copying it."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an ndarray, got {type(array).__name__}")
+    if array.dtype not in (_F32, _I64, np.dtype(np.bool_)):
+        raise TypeError(
+            f"from_numpy: the array of shape {array.shape} is {array.dtype}; float32, int64 or "
+            "bool is shared as is (odyssey.tensor converts other dtypes with a copy)"
+        )
+    if not array.flags.c_contiguous:
+        raise ValueError(
+            f"from_numpy: the array of shape {array.shape} with strides {array.strides} is not "
+            "C-contiguous (odyssey.tensor copies it into a contiguous one)"
+        )
+    return _wrap(array)
 
 
 def _factory(
