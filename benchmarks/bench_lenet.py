@@ -5,8 +5,8 @@ The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, poo
 cross-entropy, backward and an SGD step with momentum 0.9 (odyssey.optim.SGD on the fused
 kernel); evaluation is a no-grad forward. For each thread count, rounds of odyssey and PyTorch
 alternate (so both see the same machine state) and the medians give images/s and the ratio
-(above 1: odyssey is faster). With --profile, odyssey's training step is also broken down by
-kernel call and input shape, the remainder being Python and NumPy glue.
+(above 1: odyssey is faster). Odyssey's training step is also broken down by kernel call and
+input shape, the remainder being Python and NumPy glue (--no-profile skips it).
 Results are printed and written as JSON to benchmarks/results/lenet.json.
 """
 
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--train-calls", type=int, default=20)
     parser.add_argument("--eval-calls", type=int, default=3)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--output", type=Path, default=RESULTS / "lenet.json")
     args = parser.parse_args()
 
