@@ -280,3 +280,44 @@ def test_non_float_input_names_the_dtype_and_shape():
         nn.Conv2d(1, 2, 3)(odyssey.tensor(np.zeros((1, 1, 5, 5), dtype=np.int64)))
     with pytest.raises(ValueError, match=r"6 features but weight expects 5 \(input \(2, 6\)"):
         nn.Linear(5, 2)(odyssey.tensor(np.zeros((2, 6))))
+
+
+class ResidualBlock:
+    """conv-bn-relu-conv-bn plus the input, then relu; the same code builds it in both libraries."""
+
+    def __init__(self, lib, channels: int) -> None:
+        self.lib = lib
+        self.body = lib.nn.Sequential(
+            lib.nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            lib.nn.BatchNorm2d(channels),
+            lib.nn.ReLU(),
+            lib.nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            lib.nn.BatchNorm2d(channels),
+        )
+        self.head = lib.nn.Linear(channels, 3)
+
+    def __call__(self, x):
+        h = self.lib.nn.functional.relu(self.body(x) + x)
+        return self.head(h.mean((2, 3)))
+
+
+def test_residual_block_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs, ours = ResidualBlock(torch, 4), ResidualBlock(odyssey, 4)
+    for our_part, their_part in [(ours.body, theirs.body), (ours.head, theirs.head)]:
+        our_part.load_state_dict({k: v.numpy() for k, v in their_part.state_dict().items()})
+    x = rand(2, 4, 6, 6)
+    labels = np.array([0, 2])
+    ox, tx = odyssey.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    o_loss = odyssey.nn.functional.cross_entropy(ours(ox), odyssey.tensor(labels))
+    t_loss = torch.nn.functional.cross_entropy(theirs(tx), torch.tensor(labels))
+    np.testing.assert_allclose(o_loss.item(), t_loss.item(), rtol=1e-5)
+    o_loss.backward()
+    t_loss.backward()
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-3, atol=1e-5)
+    their_params = dict(theirs.body.named_parameters())
+    for name, p in ours.body.named_parameters():
+        np.testing.assert_allclose(
+            p.grad.data, their_params[name].grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name
+        )
