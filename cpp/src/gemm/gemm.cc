@@ -23,7 +23,7 @@ constexpr double kSerialFlops = 4e6;
 // Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
 // to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
 // few large blocks repeat little packing (each block packs its own A and B panels).
-constexpr double kFlopsPerChunk = 8e6;
+constexpr double kFlopsPerChunk = 40e6;
 constexpr std::size_t kMaxChunks = 8;
 // Rows of B read in place, spanning at most this many bytes, stay in the 48 KB L1 beside the rest.
 constexpr std::size_t kL1InPlaceBytes = 24 * 1024;
