@@ -185,6 +185,22 @@ class TestBadInput:
         with pytest.raises(ValueError, match="read-only"):
             _kernels.sgemm(a, a, trans_b=True, out=out)
 
+    def test_keyword_arguments(self) -> None:
+        a = np.ones((2, 2), np.float32)
+        np.testing.assert_array_equal(
+            _kernels.sgemm(a, a, trans_b=np.bool_(True), alpha=np.float32(0.5)), a
+        )
+        with pytest.raises(TypeError, match="sgemm: trans_a must be a bool, got int"):
+            _kernels.sgemm(a, a, trans_a=1)
+        with pytest.raises(TypeError, match="sgemm: alpha must be a real number, got str"):
+            _kernels.sgemm(a, a, alpha="2")
+        with pytest.raises(TypeError, match="unexpected keyword argument 'gamma'"):
+            _kernels.sgemm(a, a, gamma=1.0)
+        with pytest.raises(TypeError):
+            _kernels.sgemm(a)
+        with pytest.raises(TypeError):
+            _kernels.sgemm(a, a, False)
+
     def test_beta_without_out(self) -> None:
         a = np.zeros((2, 2), np.float32)
         with pytest.raises(ValueError, match=r"beta = 0\.5.* pass it as out"):

@@ -23,7 +23,7 @@ constexpr double kSerialFlops = 4e6;
 // Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
 // to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
 // few large blocks repeat little packing (each block packs its own A and B panels).
-constexpr double kFlopsPerChunk = 8e6;
+constexpr double kFlopsPerChunk = 40e6;
 constexpr std::size_t kMaxChunks = 8;
 // Rows of B read in place, spanning at most this many bytes, stay in the 48 KB L1 beside the rest.
 constexpr std::size_t kL1InPlaceBytes = 24 * 1024;
@@ -57,11 +57,12 @@ class PackBuffer {
 thread_local PackBuffer t_pack_a;
 thread_local PackBuffer t_pack_b;
 
-// The blocks of C that are the parallel chunks: rows_per_block x cols_per_block, from the problem
-// shape alone.
+// The blocks of C, mb x nb each, and how many make one parallel chunk: from the problem shape
+// alone.
 struct Blocking {
-  std::size_t mb, nb;  // rows and columns per block
+  std::size_t mb, nb;
   std::size_t row_blocks, col_blocks;
+  std::size_t blocks_per_chunk;  // all of them below kSerialFlops, else 1
 };
 
 Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr, std::size_t nr) {
@@ -95,6 +96,7 @@ Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr
   blocking.nb = round_up(ceil_div(n, cols), nr);
   blocking.row_blocks = ceil_div(m, blocking.mb);
   blocking.col_blocks = ceil_div(n, blocking.nb);
+  blocking.blocks_per_chunk = target == 1 ? blocking.row_blocks * blocking.col_blocks : 1;
   return blocking;
 }
 
@@ -256,7 +258,7 @@ void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std:
   const bool pack_a_block = blocking.nb > 2 * kernels.nr;
   const bool b_in_l1 = std::min(k, kGemmKc) * ldb * sizeof(float) <= kL1InPlaceBytes;
   const bool pack_b_panels = trans_b == Trans::kYes || (blocking.mb > kernels.mr && !b_in_l1);
-  parallel_for(blocking.row_blocks * blocking.col_blocks, 1,
+  parallel_for(blocking.row_blocks * blocking.col_blocks, blocking.blocks_per_chunk,
                [&](std::size_t begin, std::size_t end) {
                  for (std::size_t block = begin; block < end; ++block) {
                    const std::size_t i = block / blocking.col_blocks * blocking.mb;

@@ -18,6 +18,37 @@ __m256i first_lanes(unsigned count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), index);
 }
 
+// acc += the tile's products over all of k. Rows of A are addressed from one pointer per group of
+// three, as group[0], group[a_row] and group[2 * a_row] (base + index * 4 or 8), so a step costs
+// one pointer increment per group rather than an address computation per row, whether A is a
+// packed panel (a_row = 1) or its rows in place. kMasked: the last vector of B is partial
+// (masked loads are slower than plain ones, so only edges use them).
+template <int MR, int NV, bool kMasked>
+void accumulate(const GemmTile& t, __m256i last, __m256 (&acc)[MR][NV]) {
+  constexpr int kGroups = (MR + 2) / 3;
+  const float* group[kGroups];
+#pragma GCC unroll 4
+  for (int g = 0; g < kGroups; ++g) group[g] = t.a + 3 * g * t.a_row;
+  const std::size_t a_row = t.a_row, a_stride = t.a_stride, b_stride = t.b_stride, k = t.k;
+  const float* b = t.b;
+  for (std::size_t p = 0; p < k; ++p, b += b_stride) {
+    __m256 row[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      row[v] = kMasked && v == NV - 1 ? _mm256_maskload_ps(b + v * kLanes, last)
+                                      : _mm256_loadu_ps(b + v * kLanes);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m256 broadcast = _mm256_broadcast_ss(group[i / 3] + (i % 3) * a_row);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(broadcast, row[v], acc[i][v]);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < kGroups; ++g) group[g] += a_stride;
+  }
+}
+
 // The m x (8 * NV) corner of the tile, for m == MR and n in (8 * (NV - 1), 8 * NV]. The last
 // vector of each row is accessed under a mask, so edge tiles and unpacked operands need no padding.
 template <int MR, int NV>
@@ -31,39 +62,10 @@ void tile(const GemmTile& t) {
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
   const __m256i last = first_lanes(tail);
   const __m256i all = _mm256_set1_epi32(-1);
-  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
-  // one running offset, so A's rows in place cost the same as a packed panel.
-  const float* a[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
-  std::size_t offset = 0;
-  const float* b = t.b;
   if (tail == kLanes) {
-    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
-      __m256 row[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) row[v] = _mm256_loadu_ps(b + v * kLanes);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256 broadcast = _mm256_broadcast_ss(a[i] + offset);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(broadcast, row[v], acc[i][v]);
-      }
-    }
+    accumulate<MR, NV, false>(t, last, acc);
   } else {
-    // A partial last vector: masked loads are slower than plain ones, so only edges use them.
-    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
-      __m256 row[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v + 1 < NV; ++v) row[v] = _mm256_loadu_ps(b + v * kLanes);
-      row[NV - 1] = _mm256_maskload_ps(b + (NV - 1) * kLanes, last);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256 broadcast = _mm256_broadcast_ss(a[i] + offset);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(broadcast, row[v], acc[i][v]);
-      }
-    }
+    accumulate<MR, NV, true>(t, last, acc);
   }
 
   const __m256 alpha = _mm256_set1_ps(t.alpha);

@@ -13,9 +13,39 @@ constexpr int kLanes = 16;
 constexpr int kMr = 12;
 constexpr int kNv = 2;  // vectors per row of the tile
 
+// acc += the tile's products over all of k. Rows of A are addressed from one pointer per group of
+// three, as group[0], group[a_row] and group[2 * a_row] (base + index * 4 or 8), so a step costs
+// one pointer increment per group rather than an address computation per row, whether A is a
+// packed panel (a_row = 1) or its rows in place. kMasked: the last vector of B is partial.
+template <int MR, int NV, bool kMasked>
+void accumulate(const GemmTile& t, __mmask16 last, __m512 (&acc)[MR][NV]) {
+  constexpr int kGroups = (MR + 2) / 3;
+  const float* group[kGroups];
+#pragma GCC unroll 4
+  for (int g = 0; g < kGroups; ++g) group[g] = t.a + 3 * g * t.a_row;
+  const std::size_t a_row = t.a_row, a_stride = t.a_stride, b_stride = t.b_stride, k = t.k;
+  const float* b = t.b;
+  for (std::size_t p = 0; p < k; ++p, b += b_stride) {
+    __m512 row[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      row[v] = kMasked && v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + v * kLanes)
+                                      : _mm512_loadu_ps(b + v * kLanes);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 broadcast = _mm512_set1_ps(group[i / 3][(i % 3) * a_row]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(broadcast, row[v], acc[i][v]);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < kGroups; ++g) group[g] += a_stride;
+  }
+}
+
 // The m x (16 * NV) corner of the tile, for m == MR and n in (16 * (NV - 1), 16 * NV]. The last
 // vector of each row is loaded and stored under a mask, so edge tiles and unpacked operands need
-// no padding; with a full mask it costs the same as a plain access.
+// no padding.
 template <int MR, int NV>
 void tile(const GemmTile& t) {
   __m512 acc[MR][NV];
@@ -26,24 +56,12 @@ void tile(const GemmTile& t) {
   }
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
   const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1u);
-  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
-  // one running offset, so A's rows in place cost the same as a packed panel.
-  const float* a[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
-  std::size_t offset = 0;
-  const float* b = t.b;
-  for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
-    __m512 row[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v + 1 < NV; ++v) row[v] = _mm512_loadu_ps(b + v * kLanes);
-    row[NV - 1] = _mm512_maskz_loadu_ps(last, b + (NV - 1) * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const __m512 broadcast = _mm512_set1_ps(a[i][offset]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(broadcast, row[v], acc[i][v]);
-    }
+  // A full tile loads B without a mask: setting the mask register each step would take a slot on
+  // port 5, one of the two FMA ports.
+  if (tail == kLanes) {
+    accumulate<MR, NV, false>(t, last, acc);
+  } else {
+    accumulate<MR, NV, true>(t, last, acc);
   }
 
   const __m512 alpha = _mm512_set1_ps(t.alpha);

@@ -32,6 +32,35 @@ float32x4_t load(const float* p, unsigned count) {
   return count == kLanes ? vld1q_f32(p) : load_partial(p, count);
 }
 
+// acc += the tile's products over all of k. Rows of A are addressed from one pointer per group of
+// three (group[0], group[a_row], group[2 * a_row]), so a step costs one pointer increment per
+// group rather than an address computation per row. kPartial: the last vector of B is partial.
+template <int MR, int NV, bool kPartial>
+void accumulate(const GemmTile& t, unsigned tail, float32x4_t (&acc)[MR][NV]) {
+  constexpr int kGroups = (MR + 2) / 3;
+  const float* group[kGroups];
+#pragma GCC unroll 4
+  for (int g = 0; g < kGroups; ++g) group[g] = t.a + 3 * g * t.a_row;
+  const std::size_t a_row = t.a_row, a_stride = t.a_stride, b_stride = t.b_stride, k = t.k;
+  const float* b = t.b;
+  for (std::size_t p = 0; p < k; ++p, b += b_stride) {
+    float32x4_t row[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      row[v] =
+          kPartial && v == NV - 1 ? load_partial(b + v * kLanes, tail) : vld1q_f32(b + v * kLanes);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const float x = group[i / 3][(i % 3) * a_row];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], x);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < kGroups; ++g) group[g] += a_stride;
+  }
+}
+
 // The m x (4 * NV) corner of the tile, for m == MR and n in (4 * (NV - 1), 4 * NV].
 template <int MR, int NV>
 void tile(const GemmTile& t) {
@@ -42,36 +71,10 @@ void tile(const GemmTile& t) {
     for (int v = 0; v < NV; ++v) acc[i][v] = vdupq_n_f32(0.0f);
   }
   const unsigned tail = static_cast<unsigned>(t.n) - (NV - 1) * kLanes;
-  // One pointer per row of A: the compiler keeps them in registers and indexes them all with the
-  // one running offset, so A's rows in place cost the same as a packed panel.
-  const float* a[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) a[i] = t.a + i * t.a_row;
-  std::size_t offset = 0;
-  const float* b = t.b;
   if (tail == kLanes) {
-    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
-      float32x4_t row[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) row[v] = vld1q_f32(b + v * kLanes);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i][offset]);
-      }
-    }
+    accumulate<MR, NV, false>(t, tail, acc);
   } else {
-    for (std::size_t p = 0; p < t.k; ++p, offset += t.a_stride, b += t.b_stride) {
-      float32x4_t row[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v + 1 < NV; ++v) row[v] = vld1q_f32(b + v * kLanes);
-      row[NV - 1] = load_partial(b + (NV - 1) * kLanes, tail);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], row[v], a[i][offset]);
-      }
-    }
+    accumulate<MR, NV, true>(t, tail, acc);
   }
 
   const float32x4_t beta = vdupq_n_f32(t.beta);
