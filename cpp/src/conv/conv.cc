@@ -9,6 +9,7 @@
 #include <new>
 #include <vector>
 
+#include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
 
 namespace odyssey {
@@ -222,6 +223,7 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
   const ConvKernels& kernels = conv_kernels();
+  const auto plane_sum = eltwise_kernels().sum;
   const bool lanes = conv2d_backward_weight_algorithm(s) == ConvAlgorithm::kDirectChannels;
   const PackedConv p = forward_geometry(s);
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
@@ -253,10 +255,9 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
         kernels.weight_grad(p, packed, dy_n, partial);
       }
       if (db == nullptr) continue;
+      // The selected ISA's vector sum: a plain loop is one dependent add after another.
       for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
-        float total = 0.0f;
-        for (std::size_t i = 0; i < plane; ++i) total += dy_n[oc * plane + i];
-        partial[accumulated + oc] += total;
+        partial[accumulated + oc] += static_cast<float>(plane_sum(dy_n + oc * plane, plane));
       }
     }
   });
