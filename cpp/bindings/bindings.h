@@ -9,5 +9,6 @@ void bind_runtime(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
+void bind_gemm(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

@@ -19,4 +19,5 @@ PYBIND11_MODULE(_kernels, m) {
   odyssey::bindings::bind_eltwise(m);
   odyssey::bindings::bind_conv(m);
   odyssey::bindings::bind_pool(m);
+  odyssey::bindings::bind_gemm(m);
 }

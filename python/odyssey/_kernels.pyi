@@ -21,6 +21,17 @@ def add(a: Float32Array, b: Float32Array, *, out: Float32Array | None = None) ->
 def mul(a: Float32Array, b: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def relu(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def sum(x: Float32Array) -> float: ...
+def sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    *,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    bias: Float32Array | None = None,
+    out: Float32Array | None = None,
+) -> Float32Array: ...
 
 Int32Array = npt.NDArray[np.int32]
 Pair = int | tuple[int, int]
