@@ -19,6 +19,7 @@ SHAPES = [
     (2, 17, 15, 16, 7, 7, 6, (3, 2), (3, 2)),
     (1, 2, 1, 33, 3, 1, 3, (1, 3), (0, 1)),
     (1, 33, 5, 5, 17, 2, 2, (1, 1), (1, 0)),
+    (2, 8, 9, 11, 33, 3, 3, (2, 1), (1, 1)),
 ]
 
 
@@ -177,9 +178,14 @@ def test_matches_torch(isa: str, shape) -> None:
     assert_close(db, tb.grad.numpy(), g.shape[0] * g.shape[2] * g.shape[3])
 
 
-def test_bits_do_not_depend_on_the_thread_count(isa: str, threads: None) -> None:
-    x, w, b, stride, padding = random_problem((13, 3, 12, 11, 5, 3, 3, (1, 2), (1, 1)), 7)
-    g = np.random.default_rng(8).standard_normal((13, 5, 12, 6)).astype(np.float32)
+@pytest.mark.parametrize(
+    "shape",
+    [(13, 3, 12, 11, 5, 3, 3, (1, 2), (1, 1)), (9, 2, 8, 8, 40, 3, 3, (1, 1), (1, 1))],
+)
+def test_bits_do_not_depend_on_the_thread_count(isa: str, threads: None, shape) -> None:
+    x, w, b, stride, padding = random_problem(shape, 7)
+    y = _kernels.conv2d_forward(x, w, b, stride=stride, padding=padding)
+    g = np.random.default_rng(8).standard_normal(y.shape).astype(np.float32)
     outputs = set()
     for n in (1, 2, 3):
         odyssey.set_num_threads(n)
@@ -188,6 +194,15 @@ def test_bits_do_not_depend_on_the_thread_count(isa: str, threads: None) -> None
         dw, db = _kernels.conv2d_backward_weight(x, g, (3, 3), stride=stride, padding=padding)
         outputs.add(y.tobytes() + dx.tobytes() + dw.tobytes() + db.tobytes())
     assert len(outputs) == 1
+
+
+def test_algorithms_are_reported() -> None:
+    lenet = _kernels.conv2d_algorithms((64, 1, 28, 28), (6, 1, 5, 5), padding=2)
+    assert set(lenet) == {"forward", "backward_data", "backward_weight"}
+    assert lenet["backward_data"] == "im2col + sgemm"
+    wide = _kernels.conv2d_algorithms((16, 64, 32, 32), (64, 64, 3, 3), padding=1)
+    assert wide["backward_weight"] == "im2col + sgemm"
+    assert wide["forward"].startswith("direct")
 
 
 def test_out_bias_false_and_int_arguments() -> None:

@@ -165,7 +165,8 @@ void check_shapes() {
       {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},  {3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
       {1, 64, 9, 9, 17, 3, 3, 1, 1, 1, 1},  {1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0},
       {2, 2, 33, 33, 3, 7, 7, 3, 3, 3, 3},  {1, 1, 3, 40, 1, 3, 3, 1, 2, 1, 1},
-      {1, 5, 17, 17, 33, 2, 2, 2, 2, 1, 1}, {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2}};
+      {1, 5, 17, 17, 33, 2, 2, 2, 2, 1, 1}, {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2},
+      {2, 8, 9, 11, 33, 3, 3, 2, 1, 1, 1},  {3, 16, 6, 7, 40, 3, 3, 1, 1, 1, 1}};
   while (shapes.size() < 120) {
     Conv2dShape s{pick(1, 3), pick(1, 17), pick(1, 33), pick(1, 33), pick(1, 17), pick(1, 7),
                   pick(1, 7), pick(1, 3),  pick(1, 3),  pick(0, 3),  pick(0, 3)};
@@ -182,11 +183,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // Every ISA, several thread counts: the same bits as one thread.
-void check_thread_counts() {
-  const Conv2dShape s{19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1};
+void check_thread_counts(const Conv2dShape& s) {
   std::mt19937 rng(5);
   const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
-  const std::vector<float> w = random_floats(s.out_channels * s.in_channels * 9, rng);
+  const std::vector<float> w =
+      random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
   const std::vector<float> b = random_floats(s.out_channels, rng);
   const std::vector<float> dy =
       random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
@@ -212,6 +213,9 @@ void check_thread_counts() {
 
 int main() {
   check_shapes();
-  check_thread_counts();
+  // Between them, the shapes take every algorithm.
+  check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
+  check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
+  check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
   return odyssey::test::finish();
 }

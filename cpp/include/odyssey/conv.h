@@ -86,15 +86,14 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 // summed in chunk order, so the bits do not depend on the thread count.
 inline constexpr std::size_t kConvWeightGradGrain = 4;
 
-enum class ConvAlgorithm { kDirectColumns, kDirectChannels };
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kIm2colGemm };
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
-// The forward algorithm for `s` on the selected ISA: whichever fills more vector lanes, output
-// columns or output channels (measured in benchmarks/bench_conv.py: the lanes are the cost).
+// The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
+// the direct kernels, whichever fills more vector lanes: output columns or output channels. The
+// direct input gradient runs the forward kernels on the output gradient.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
-// The input gradient runs the forward kernels on the output gradient; this is their choice.
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
-// Chosen like the forward: the weight gradient's lanes are output columns or output channels.
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);
 
 // Whole-batch operations on the selected ISA, parallel over samples. Scratch buffers are kept per

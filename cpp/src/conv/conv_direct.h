@@ -72,11 +72,59 @@ void forward_tail_strip(std::size_t vectors, const PackedConv& p, const float* x
   }
 }
 
+// Output rows oh and oh + 1 of a plane no wider than one vector, for unit row steps: one vector
+// per row would leave each weight broadcast feeding a single FMA, two rows feed two. The kernel
+// rows of both are visited; those meeting padding for one row read its zeros.
+template <class V, int OC>
+void forward_two_rows(const PackedConv& p, const float* x, const float* w, const float* bias,
+                      float* y, std::size_t oc0, std::size_t oh) {
+  typename V::Vec acc[OC][2];
+  for (int o = 0; o < OC; ++o) acc[o][0] = acc[o][1] = V::zero();
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const std::size_t w_stride = p.channels * taps;
+  const std::size_t row_step = p.stride_h * p.stride_w * p.row_stride;
+  const float* w_block = w + oc0 * w_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh + 1), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; ++kh) {
+      const float* x_row = x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride;
+      const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
+      for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+        const float* x_tap = x_row + (kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+        const typename V::Vec upper = V::load(x_tap), lower = V::load(x_tap + row_step);
+        for (int o = 0; o < OC; ++o) {
+          const typename V::Vec wv = V::broadcast(w_tap[o * w_stride + kw]);
+          acc[o][0] = V::fma(wv, upper, acc[o][0]);
+          acc[o][1] = V::fma(wv, lower, acc[o][1]);
+        }
+      }
+    }
+  }
+  for (int o = 0; o < OC; ++o) {
+    float* y_row = y + ((oc0 + o) * p.out_h + oh) * p.out_w;
+    for (int r = 0; r < 2; ++r) {
+      const typename V::Vec out =
+          bias != nullptr ? V::add(acc[o][r], V::broadcast(bias[oc0 + o])) : acc[o][r];
+      if (p.out_w == V::kLanes) {
+        V::store(y_row + r * p.out_w, out);
+      } else {
+        V::store_first(y_row + r * p.out_w, out, p.out_w);
+      }
+    }
+  }
+}
+
 template <class V, int OC>
 void forward_channels(const PackedConv& p, const float* x, const float* w, const float* bias,
                       float* y, std::size_t oc0) {
   constexpr std::size_t kStrip = V::kForwardVectors * V::kLanes;
-  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+  std::size_t first_single_row = 0;
+  if (p.data_step == 1 && p.out_w <= V::kLanes) {
+    for (; first_single_row + 2 <= p.out_h; first_single_row += 2) {
+      forward_two_rows<V, OC>(p, x, w, bias, y, oc0, first_single_row);
+    }
+  }
+  for (std::size_t oh = first_single_row; oh < p.out_h; ++oh) {
     std::size_t ow0 = 0;
     for (; ow0 + kStrip <= p.out_w; ow0 += kStrip) {
       forward_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);

@@ -28,9 +28,11 @@ struct Neon {
 
   static Vec zero() { return vdupq_n_f32(0.0f); }
   static Vec load(const float* p) { return vld1q_f32(p); }
+  // n is at most kLanes; the clamp also tells the compiler so.
+  static std::size_t clamp(std::size_t n) { return n < kLanes ? n : kLanes; }
   static Vec load_first(const float* p, std::size_t n) {
     float lanes[kLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (std::size_t i = 0; i < n; ++i) lanes[i] = p[i];
+    for (std::size_t i = 0; i < clamp(n); ++i) lanes[i] = p[i];
     return vld1q_f32(lanes);
   }
   static Vec broadcast(float f) { return vdupq_n_f32(f); }
@@ -40,7 +42,7 @@ struct Neon {
   static void store_first(float* p, Vec v, std::size_t n) {
     float lanes[kLanes];
     vst1q_f32(lanes, v);
-    for (std::size_t i = 0; i < n; ++i) p[i] = lanes[i];
+    for (std::size_t i = 0; i < clamp(n); ++i) p[i] = lanes[i];
   }
   static float sum(Vec v) { return vaddvq_f32(v); }
 };
