@@ -272,7 +272,7 @@ def optimizer_ops() -> list[tuple[str, str, Call, Call, Call | None]]:
 
 def format_row(row: dict[str, Any]) -> str:
     def optional(value: float | None, spec: str) -> str:
-        return format(value, spec) if value is not None else format("-", spec[:-2])
+        return format(value, spec) if value is not None else format("-", spec.split(".")[0])
 
     return (
         f"{row['op']:<22} {row['shape']:>9} {row['isa']:<7} {row['threads']:>3} "

@@ -62,10 +62,12 @@ void log_softmax_backward(const float* grad_y, const float* y, float* grad_x, st
 
 // probs = softmax(logits); returns the mean over rows of -log softmax(logits)[row, label], each
 // row's loss computed as log(sum exp(x - max)) - (x[label] - max) and the mean accumulated in
-// double in row order. Labels must be in [0, cols) (the caller checks). NaN for rows == 0.
+// double in row order. Labels must be in [0, cols) (the caller checks; a row with a label outside
+// gives NaN rather than an access out of bounds). NaN for rows == 0.
 double softmax_cross_entropy(const float* logits, const std::int64_t* labels, float* probs,
                              std::size_t rows, std::size_t cols);
-// grad = (probs - onehot(labels)) * scale; grad may be probs itself.
+// grad = (probs - onehot(labels)) * scale; grad may be probs itself. A row whose label is outside
+// [0, cols) is set to NaN.
 void softmax_cross_entropy_backward(const float* probs, const std::int64_t* labels, float scale,
                                     float* grad, std::size_t rows, std::size_t cols);
 

@@ -82,8 +82,11 @@ double softmax_cross_entropy(const float* logits, const std::int64_t* labels, fl
     const float max = k.max(in, cols);
     const double total = k.exp_sum(in, max, out, cols);
     k.scale(out, static_cast<float>(1.0 / total), out, cols);
+    // Labels were checked by the caller, but another thread may change them while the GIL is
+    // released: a bad one gives a NaN loss, never an access out of bounds (negative ones wrap).
     const auto label = static_cast<std::size_t>(labels[r]);
-    losses[r] = std::log(total) - (static_cast<double>(in[label]) - max);
+    losses[r] = label < cols ? std::log(total) - (static_cast<double>(in[label]) - max)
+                             : std::numeric_limits<double>::quiet_NaN();
   });
   double sum = 0.0;
   for (double loss : losses) sum += loss;
@@ -96,6 +99,10 @@ void softmax_cross_entropy_backward(const float* probs, const std::int64_t* labe
   for_rows(rows, cols, [&](std::size_t r) {
     const std::size_t at = r * cols;
     const auto label = static_cast<std::size_t>(labels[r]);
+    if (label >= cols) {  // changed by another thread after the caller's check
+      for (std::size_t c = 0; c < cols; ++c) grad[at + c] = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
     const float p = probs[at + label];  // read before grad, which may be probs, overwrites it
     k.scale(probs + at, scale, grad + at, cols);
     grad[at + label] = (p - 1.0f) * scale;
