@@ -18,7 +18,8 @@ py::array state_array(const py::object& object, const char* name, const py::arra
                       const char* op) {
   py::array array = float32_array(object, name);
   if (!array.writeable()) {
-    throw py::value_error(std::string(op) + ": " + name + " is read-only; it is updated in place");
+    throw py::value_error(std::string(op) + ": " + name + " " + shape_of(array) +
+                          " is read-only; it is updated in place");
   }
   if (param != nullptr) check_same_shape(*param, "param", array, name);
   return array;
