@@ -159,6 +159,13 @@ def test_no_grad_as_context_manager_and_decorator():
         return t * 2
 
     assert not double(x).requires_grad
+
+    @odyssey.no_grad
+    def triple(t):
+        return t * 3
+
+    assert not triple(x).requires_grad
+    assert triple.__name__ == "triple"
     assert (x * 2).requires_grad
 
 

@@ -51,6 +51,11 @@ class no_grad:
 
     __slots__ = ("_previous",)
 
+    def __new__(cls, function: Any = None) -> Any:
+        """`@no_grad` without parentheses decorates `function` directly, as in PyTorch."""
+        instance = super().__new__(cls)
+        return instance if function is None else instance(function)
+
     def __enter__(self) -> None:
         global _grad_enabled
         self._previous = _grad_enabled
