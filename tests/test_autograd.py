@@ -235,3 +235,15 @@ def test_float64_operands_keep_gradients_float32():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, [[0.0, 3.0]])
+
+
+def test_unsqueeze_squeeze_and_clone_gradients(gradcheck):
+    a = rand(3, 1, 4)
+    gradcheck(lambda x: x.unsqueeze(0) * 2, lambda x: x[None] * 2, [a])
+    gradcheck(lambda x: x.unsqueeze(-1) * 2, lambda x: x[..., None] * 2, [a])
+    gradcheck(lambda x: x.squeeze() * 2, lambda x: x.reshape(3, 4) * 2, [a])
+    gradcheck(lambda x: x.squeeze(1) * 2, lambda x: x.reshape(3, 4) * 2, [a])
+    gradcheck(lambda x: x.squeeze(0) * 2, lambda x: x * 2, [a])
+    gradcheck(lambda x: x.clone() * x, lambda x: x * x, [a])
+    t = odyssey.tensor(a)
+    assert t.clone().data is not t.data

@@ -321,3 +321,17 @@ def test_residual_block_matches_pytorch():
         np.testing.assert_allclose(
             p.grad.data, their_params[name].grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name
         )
+
+
+def test_apply_visits_every_module_children_first():
+    model = TwoLayer()
+    seen = []
+    model.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Conv2d", "BatchNorm2d", "ReLU", "Sequential", "Linear", "TwoLayer"]
+
+    def zero_linear(module):
+        if isinstance(module, nn.Linear):
+            odyssey.nn.init.zeros_(module.weight)
+
+    model.apply(zero_linear)
+    assert not model.head.weight.data.any()

@@ -577,6 +577,29 @@ class Tensor:
         middle = math.prod(shape[start : end + 1])
         return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
 
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of size 1 at `dim` (counted in the result, as in PyTorch)."""
+        ndim = self.data.ndim + 1
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a result of {ndim} dims")
+        dim %= ndim
+        shape = self.data.shape
+        return self.reshape((*shape[:dim], 1, *shape[dim:]))
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        """Drops axes of size 1: all of them, or `dim` if it has size 1."""
+        shape = self.data.shape
+        if dim is None:
+            return self.reshape(tuple(size for size in shape if size != 1))
+        axis = _normalize_dim(dim, self.data.ndim, "squeeze")
+        if not shape or shape[axis] != 1:
+            return self.reshape(shape)
+        return self.reshape(shape[:axis] + shape[axis + 1 :])
+
+    def clone(self) -> Tensor:
+        """A copy of the values that stays in the graph (gradients flow back unchanged)."""
+        return _from_op(self.data.copy(), (self,), lambda g: (g,))
+
     def permute(self, *dims: Any) -> Tensor:
         order = _shape_arg(dims)
         ndim = self.data.ndim

@@ -8,7 +8,7 @@ records Parameters, Modules and buffers in ordered registries so that names foll
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -150,6 +150,13 @@ class Module:
     def buffers(self) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers():
             yield buffer
+
+    def apply(self, function: Callable[[Module], object]) -> Module:
+        """Calls function on every sub-module, children first, then on self (custom init)."""
+        for module in self.children():
+            module.apply(function)
+        function(self)
+        return self
 
     # -- modes and gradients ------------------------------------------------------------------
 
