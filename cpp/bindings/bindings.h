@@ -7,5 +7,6 @@ namespace odyssey::bindings {
 
 void bind_runtime(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
+void bind_augment(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

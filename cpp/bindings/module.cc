@@ -17,4 +17,5 @@ PYBIND11_MODULE(_kernels, m) {
 
   odyssey::bindings::bind_runtime(m);
   odyssey::bindings::bind_eltwise(m);
+  odyssey::bindings::bind_augment(m);
 }
