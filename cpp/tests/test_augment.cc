@@ -131,6 +131,33 @@ void check_warps(odyssey::Isa isa) {
   }
 }
 
+// A large multi-channel image: offsets far beyond one cache line, many full vectors per row.
+void check_large_image(odyssey::Isa isa) {
+  const AugmentKernels& ref = odyssey::scalar::kAugment;
+  const AugmentKernels& simd = *odyssey::augment_kernels(isa);
+  const std::size_t channels = 3, height = 257, width = 301, n = channels * height * width;
+  const std::size_t plane = height * width;
+  Buffer src(random_floats(n, -1.0f, 1.0f, 5), 1);
+  std::vector<float> want(n);
+  Buffer got(std::vector<float>(n, 0.0f), 3);
+  const float map[6] = {0.96f, 0.28f, -30.0f, -0.28f, 0.96f, 60.0f};
+  ref.affine_warp(src.data(), want.data(), channels, height, width, map, -1.0f);
+  simd.affine_warp(src.data(), got.data(), channels, height, width, map, -1.0f);
+  // FMA rounds a coordinate near 300 differently by up to an ulp (3e-5), which moves a bilinear
+  // weight by as much; pixels differ by up to 2 between neighbours.
+  const float tolerance = 1e-4f;
+  std::string where = std::string("large affine ") + isa_name(isa);
+  CHECK_NOTE(close(want.data(), got.data(), n, tolerance, &where), where);
+  const std::vector<float> displacements = random_floats(2 * plane, -9.0f, 9.0f, 6);
+  ref.displacement_warp(src.data(), want.data(), channels, height, width, displacements.data(),
+                        displacements.data() + plane, -1.0f);
+  simd.displacement_warp(src.data(), got.data(), channels, height, width, displacements.data(),
+                         displacements.data() + plane, -1.0f);
+  where = std::string("large displacement ") + isa_name(isa);
+  CHECK_NOTE(close(want.data(), got.data(), n, tolerance, &where), where);
+  CHECK_NOTE(got.guard_intact(), "large warp wrote past the end");
+}
+
 std::vector<float> normalised_taps(std::size_t radius) {
   std::vector<float> taps(2 * radius + 1);
   float total = 0.0f;
@@ -218,6 +245,7 @@ int main() {
     std::printf("checking %s against scalar\n", isa_name(isa));
     check_warps(isa);
     check_blur(isa);
+    check_large_image(isa);
   }
   check_batch_transforms();
   return odyssey::test::finish();

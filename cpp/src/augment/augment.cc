@@ -2,32 +2,18 @@
 // parallel chunk, chunks of a fixed number of samples.
 #include "odyssey/augment.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "draws.h"
 #include "odyssey/dispatch.h"
-#include "odyssey/parallel.h"
+#include "sample_loop.h"
 
 namespace odyssey {
 namespace {
 
-// About this many floats of images per parallel chunk (twenty 28 x 28 digits): enough work to
-// outweigh waking a thread. Fixed by the batch shape alone, never by the thread count.
-constexpr std::size_t kChunkFloats = std::size_t{1} << 14;
-
-std::size_t samples_per_chunk(const BatchShape& shape) {
-  return std::max<std::size_t>(1, kChunkFloats / std::max<std::size_t>(1, shape.image_floats()));
-}
-
-// Runs body(i) for every sample i of the batch over the pool.
-template <typename Body>
-void for_each_sample(const BatchShape& shape, const Body& body) {
-  parallel_for(shape.count, samples_per_chunk(shape), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) body(i);
-  });
-}
+using augment_loop::for_each_chunk;
+using augment_loop::for_each_sample;
 
 // Normalised Gaussian taps over [-radius, radius], radius = ceil(3 sigma).
 std::vector<float> gaussian_taps(double sigma) {
@@ -90,7 +76,7 @@ void affine_warp(const float* src, float* dst, const BatchShape& shape, const fl
                  float fill) {
   const auto kernel = augment_kernels().affine_warp;
   const std::size_t n = shape.image_floats();
-  for_each_sample(shape, [&](std::size_t i) {
+  for_each_sample(shape.count, shape.image_floats(), [&](std::size_t i) {
     kernel(src + i * n, dst + i * n, shape.channels, shape.height, shape.width, inverse + 6 * i,
            fill);
   });
@@ -100,7 +86,7 @@ void random_affine(const float* src, float* dst, const BatchShape& shape, const 
                    const AffineRanges& ranges, float fill) {
   const auto kernel = augment_kernels().affine_warp;
   const std::size_t n = shape.image_floats();
-  for_each_sample(shape, [&](std::size_t i) {
+  for_each_sample(shape.count, shape.image_floats(), [&](std::size_t i) {
     float inverse[6];
     augment_draws::affine_inverse(draws, draws.indices[i], ranges, shape.height, shape.width,
                                   inverse);
@@ -112,7 +98,7 @@ void elastic_displacements(const SampleDraws& draws, std::size_t count, std::siz
                            std::size_t width, double alpha, double sigma, float* displacements) {
   const std::vector<float> taps = gaussian_taps(sigma);
   const BatchShape fields{count, 2, height, width};
-  parallel_for(count, samples_per_chunk(fields), [&](std::size_t begin, std::size_t end) {
+  for_each_chunk(count, fields.image_floats(), [&](std::size_t begin, std::size_t end) {
     ElasticField field(height, width, alpha, taps);
     for (std::size_t i = begin; i < end; ++i) {
       field.draw(draws, draws.indices[i], displacements + i * fields.image_floats());
@@ -124,7 +110,7 @@ void displacement_warp(const float* src, float* dst, const BatchShape& shape,
                        const float* displacements, float fill) {
   const auto kernel = augment_kernels().displacement_warp;
   const std::size_t n = shape.image_floats(), plane = shape.height * shape.width;
-  for_each_sample(shape, [&](std::size_t i) {
+  for_each_sample(shape.count, shape.image_floats(), [&](std::size_t i) {
     const float* dx = displacements + 2 * plane * i;
     kernel(src + i * n, dst + i * n, shape.channels, shape.height, shape.width, dx, dx + plane,
            fill);
@@ -136,7 +122,7 @@ void elastic_distortion(const float* src, float* dst, const BatchShape& shape,
   const auto kernel = augment_kernels().displacement_warp;
   const std::vector<float> taps = gaussian_taps(sigma);
   const std::size_t n = shape.image_floats(), plane = shape.height * shape.width;
-  parallel_for(shape.count, samples_per_chunk(shape), [&](std::size_t begin, std::size_t end) {
+  for_each_chunk(shape.count, shape.image_floats(), [&](std::size_t begin, std::size_t end) {
     ElasticField field(shape.height, shape.width, alpha, taps);
     std::vector<float> displacements(2 * plane);
     for (std::size_t i = begin; i < end; ++i) {

@@ -5,22 +5,12 @@
 
 #include "draws.h"
 #include "odyssey/augment.h"
-#include "odyssey/parallel.h"
+#include "sample_loop.h"
 
 namespace odyssey {
 namespace {
 
-// As the warps: about this many floats of images per chunk, fixed by the shape.
-constexpr std::size_t kChunkFloats = std::size_t{1} << 14;
-
-template <typename Body>
-void for_each_sample(std::size_t count, std::size_t image_floats, const Body& body) {
-  const std::size_t grain =
-      std::max<std::size_t>(1, kChunkFloats / std::max<std::size_t>(1, image_floats));
-  parallel_for(count, grain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) body(i);
-  });
-}
+using augment_loop::for_each_sample;
 
 // One plane of the window: rows and columns of src that fall inside are copied, the rest is fill.
 void window_plane(const float* src, float* dst, std::size_t height, std::size_t width,
