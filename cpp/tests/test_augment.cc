@@ -193,6 +193,40 @@ void check_blur(odyssey::Isa isa) {
   }
 }
 
+// Bitwise: integer Philox words and exact conversions leave no room for rounding differences.
+void check_uniform_field(odyssey::Isa isa) {
+  const AugmentKernels& ref = odyssey::scalar::kAugment;
+  const AugmentKernels& simd = *odyssey::augment_kernels(isa);
+  const std::uint32_t keys[][2] = {{0, 0}, {0xA4093822u, 0x299F31D0u}, {0xFFFFFFFFu, 7}};
+  for (const auto& key : keys) {
+    for (std::size_t count : {1, 3, 4, 5, 15, 17, 31, 33, 63, 64, 65, 100, 1568, 4099}) {
+      const std::size_t offset = kOffsets[count % 3];
+      std::vector<float> want(count);
+      Buffer got(std::vector<float>(count, 0.0f), offset);
+      ref.uniform_field(key, 3, 0xFFFFFFFFu, 11, want.data(), count);
+      simd.uniform_field(key, 3, 0xFFFFFFFFu, 11, got.data(), count);
+      const std::string where =
+          std::string("uniform_field ") + isa_name(isa) + " count " + std::to_string(count);
+      CHECK_NOTE(std::memcmp(want.data(), got.data(), count * sizeof(float)) == 0, where);
+      CHECK_NOTE(got.guard_intact(), "uniform_field wrote past the end " + where);
+    }
+  }
+}
+
+void check_uniform_field_reference() {
+  // Value 4 b + w is word w of block b, mapped to [-1, 1).
+  const std::uint32_t key[2] = {5, 6};
+  std::vector<float> field(10);
+  odyssey::scalar::kAugment.uniform_field(key, 1, 2, 3, field.data(), field.size());
+  for (std::uint32_t b = 0; b < 3; ++b) {
+    const auto block = odyssey::philox4x32_10({{b, 1, 2, 3}}, {{5, 6}});
+    for (std::uint32_t w = 0; w < 4 && 4 * b + w < field.size(); ++w) {
+      CHECK(field[4 * b + w] == 2.0f * odyssey::philox_unit_float(block.word[w]) - 1.0f);
+      CHECK(field[4 * b + w] >= -1.0f && field[4 * b + w] < 1.0f);
+    }
+  }
+}
+
 // A batch transform gives the same bits for any thread count and for a sample wherever it sits in
 // the batch.
 template <typename Transform>
@@ -241,11 +275,13 @@ void check_batch_transforms() {
 
 int main() {
   check_philox_known_answers();
+  check_uniform_field_reference();
   for (odyssey::Isa isa : odyssey::test::simd_isas()) {
     std::printf("checking %s against scalar\n", isa_name(isa));
     check_warps(isa);
     check_blur(isa);
     check_large_image(isa);
+    check_uniform_field(isa);
   }
   check_batch_transforms();
   return odyssey::test::finish();

@@ -24,6 +24,11 @@ struct AugmentKernels {
   // zeros outside. scratch holds blur_scratch_floats(height, width, radius) floats.
   void (*gaussian_blur)(float* field, std::size_t height, std::size_t width, const float* taps,
                         std::size_t radius, float* scratch);
+  // out[4 b + w] = 2 u - 1 for i = 4 b + w < count, where u is the top 24 bits of word w of
+  // Philox4x32-10 block b (counter (b, stream, index, epoch) under key) over 2^24: a field
+  // uniform in [-1, 1), the same bits on every ISA.
+  void (*uniform_field)(const std::uint32_t key[2], std::uint32_t stream, std::uint32_t index,
+                        std::uint32_t epoch, float* out, std::size_t count);
 };
 
 namespace scalar {

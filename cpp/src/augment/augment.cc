@@ -41,8 +41,12 @@ class ElasticField {
 
   void draw(const SampleDraws& draws, std::int64_t index, float* displacements) {
     const std::size_t plane = height_ * width_;
-    augment_draws::uniform_field(draws, index, 2 * plane, displacements);
-    const auto blur = augment_kernels().gaussian_blur;
+    const AugmentKernels& kernels = augment_kernels();
+    const std::uint32_t key[2] = {static_cast<std::uint32_t>(draws.seed),
+                                  static_cast<std::uint32_t>(draws.seed >> 32)};
+    kernels.uniform_field(key, draws.stream, static_cast<std::uint32_t>(index), draws.epoch,
+                          displacements, 2 * plane);
+    const auto blur = kernels.gaussian_blur;
     for (float* field : {displacements, displacements + plane}) {
       blur(field, height_, width_, taps_.data(), radius(), scratch_.data());
       for (std::size_t i = 0; i < plane; ++i) field[i] *= alpha_;

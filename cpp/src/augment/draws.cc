@@ -69,15 +69,6 @@ void affine_inverse(const SampleDraws& draws, std::int64_t index, const AffineRa
   inverse[5] = static_cast<float>(cy - i10 * (cx + tx) - i11 * (cy + ty));
 }
 
-void uniform_field(const SampleDraws& draws, std::int64_t index, std::size_t count, float* out) {
-  for (std::size_t i = 0; i < count; i += 4) {
-    const Philox4x32Block block = sample_block(draws, index, static_cast<std::uint32_t>(i / 4));
-    for (std::size_t lane = 0; lane < 4 && i + lane < count; ++lane) {
-      out[i + lane] = 2.0f * philox_unit_float(block.word[lane]) - 1.0f;
-    }
-  }
-}
-
 CropOffset crop_offset(const SampleDraws& draws, std::int64_t index, std::size_t max_top,
                        std::size_t max_left) {
   const Philox4x32Block block = sample_block(draws, index, 0);

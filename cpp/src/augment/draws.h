@@ -13,9 +13,6 @@ namespace odyssey::augment_draws {
 void affine_inverse(const SampleDraws& draws, std::int64_t index, const AffineRanges& ranges,
                     std::size_t height, std::size_t width, float inverse[6]);
 
-// count values uniform in [-1, 1): the raw fields of ElasticDistortion.
-void uniform_field(const SampleDraws& draws, std::int64_t index, std::size_t count, float* out);
-
 // Offsets in [0, max_top] x [0, max_left] for RandomCrop.
 struct CropOffset {
   std::size_t top, left;

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "odyssey/augment.h"
+#include "odyssey/philox.h"
 
 namespace odyssey::scalar {
 namespace {
@@ -105,8 +106,20 @@ void gaussian_blur(float* field, std::size_t height, std::size_t width, const fl
   }
 }
 
+void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32_t index,
+                   std::uint32_t epoch, float* out, std::size_t count) {
+  const Philox4x32Key k{{key[0], key[1]}};
+  for (std::size_t i = 0; i < count; i += 4) {
+    const auto block_index = static_cast<std::uint32_t>(i / 4);
+    const Philox4x32Block block = philox4x32_10({{block_index, stream, index, epoch}}, k);
+    for (std::size_t w = 0; w < 4 && i + w < count; ++w) {
+      out[i + w] = 2.0f * philox_unit_float(block.word[w]) - 1.0f;
+    }
+  }
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
 
 }  // namespace odyssey::scalar

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "odyssey/augment.h"
+#include "odyssey/philox.h"
 
 namespace odyssey::avx512 {
 namespace {
@@ -162,8 +163,84 @@ void gaussian_blur(float* field, std::size_t height, std::size_t width, const fl
   }
 }
 
+// The high halves of the 32 x 32-bit products a[i] m[i]: even lanes from one widening multiply,
+// odd lanes from another after shifting them down.
+__m512i mulhi_epu32(__m512i a, __m512i m) {
+  const __m512i even = _mm512_mul_epu32(a, m);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+// Philox4x32-10 of sixteen counters at once, c[w] holding word w of each.
+void philox4x32_10_x16(__m512i c[4], std::uint32_t k0, std::uint32_t k1) {
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxMultiplier0));
+  const __m512i m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxMultiplier1));
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += kPhiloxWeyl0;
+      k1 += kPhiloxWeyl1;
+    }
+    const __m512i hi0 = mulhi_epu32(c[0], m0), lo0 = _mm512_mullo_epi32(c[0], m0);
+    const __m512i hi1 = mulhi_epu32(c[2], m1), lo1 = _mm512_mullo_epi32(c[2], m1);
+    c[0] = _mm512_xor_si512(_mm512_xor_si512(hi1, c[1]), _mm512_set1_epi32(static_cast<int>(k0)));
+    c[1] = lo1;
+    c[2] = _mm512_xor_si512(_mm512_xor_si512(hi0, c[3]), _mm512_set1_epi32(static_cast<int>(k1)));
+    c[3] = lo0;
+  }
+}
+
+// 2 u - 1 with u = (w >> 8) / 2^24: every step is exact, so the bits match the reference.
+__m512 signed_unit(__m512i w) {
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)),
+                         _mm512_set1_ps(1.0f / 8388608.0f), _mm512_set1_ps(-1.0f));
+}
+
+// Block j's four words to out[4 j .. 4 j + 3]: a 4 x 4 transpose inside each 128-bit lane, after
+// which lane k of r[j] holds block 4 k + j.
+template <int kLane>
+void store_lane(float* out, const __m512 r[4]) {
+  for (int j = 0; j < 4; ++j)
+    _mm_storeu_ps(out + 16 * kLane + 4 * j, _mm512_extractf32x4_ps(r[j], kLane));
+}
+
+void store_interleaved(float* out, const __m512 f[4]) {
+  const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(f[0], f[1]));
+  const __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(f[0], f[1]));
+  const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(f[2], f[3]));
+  const __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(f[2], f[3]));
+  const __m512 r[4] = {
+      _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)), _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2)),
+      _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)), _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3))};
+  store_lane<0>(out, r);
+  store_lane<1>(out, r);
+  store_lane<2>(out, r);
+  store_lane<3>(out, r);
+}
+
+void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32_t index,
+                   std::uint32_t epoch, float* out, std::size_t count) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  constexpr std::size_t kValues = 4 * kLanes;
+  for (std::size_t i = 0; i < count; i += kValues) {
+    __m512i c[4] = {_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i / 4)), lanes),
+                    _mm512_set1_epi32(static_cast<int>(stream)),
+                    _mm512_set1_epi32(static_cast<int>(index)),
+                    _mm512_set1_epi32(static_cast<int>(epoch))};
+    philox4x32_10_x16(c, key[0], key[1]);
+    const __m512 f[4] = {signed_unit(c[0]), signed_unit(c[1]), signed_unit(c[2]),
+                         signed_unit(c[3])};
+    if (i + kValues <= count) {
+      store_interleaved(out + i, f);
+    } else {
+      float tail[kValues];
+      store_interleaved(tail, f);
+      for (std::size_t k = 0; i + k < count; ++k) out[i + k] = tail[k];
+    }
+  }
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
 
 }  // namespace odyssey::avx512

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "odyssey/augment.h"
+#include "odyssey/philox.h"
 
 namespace odyssey::neon {
 namespace {
@@ -161,8 +162,60 @@ void gaussian_blur(float* field, std::size_t height, std::size_t width, const fl
   }
 }
 
+// Philox4x32-10 of four counters at once, c[w] holding word w of each; the 32 x 32 -> 64-bit
+// products come from two widening multiplies, de-interleaved into low and high halves.
+void philox4x32_10_x4(uint32x4_t c[4], std::uint32_t k0, std::uint32_t k1) {
+  const uint32x4_t m0 = vdupq_n_u32(kPhiloxMultiplier0), m1 = vdupq_n_u32(kPhiloxMultiplier1);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += kPhiloxWeyl0;
+      k1 += kPhiloxWeyl1;
+    }
+    const uint32x4_t p0_low =
+        vreinterpretq_u32_u64(vmull_u32(vget_low_u32(c[0]), vget_low_u32(m0)));
+    const uint32x4_t p0_high = vreinterpretq_u32_u64(vmull_high_u32(c[0], m0));
+    const uint32x4_t p1_low =
+        vreinterpretq_u32_u64(vmull_u32(vget_low_u32(c[2]), vget_low_u32(m1)));
+    const uint32x4_t p1_high = vreinterpretq_u32_u64(vmull_high_u32(c[2], m1));
+    const uint32x4_t lo0 = vuzp1q_u32(p0_low, p0_high), hi0 = vuzp2q_u32(p0_low, p0_high);
+    const uint32x4_t lo1 = vuzp1q_u32(p1_low, p1_high), hi1 = vuzp2q_u32(p1_low, p1_high);
+    c[0] = veorq_u32(veorq_u32(hi1, c[1]), vdupq_n_u32(k0));
+    c[1] = lo1;
+    c[2] = veorq_u32(veorq_u32(hi0, c[3]), vdupq_n_u32(k1));
+    c[3] = lo0;
+  }
+}
+
+// 2 u - 1 with u = (w >> 8) / 2^24: every step is exact, so the bits match the reference.
+float32x4_t signed_unit(uint32x4_t w) {
+  return vfmaq_f32(vdupq_n_f32(-1.0f), vcvtq_f32_u32(vshrq_n_u32(w, 8)),
+                   vdupq_n_f32(1.0f / 8388608.0f));
+}
+
+void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32_t index,
+                   std::uint32_t epoch, float* out, std::size_t count) {
+  const std::uint32_t offsets[kLanes] = {0, 1, 2, 3};
+  const uint32x4_t lanes = vld1q_u32(offsets);
+  constexpr std::size_t kValues = 4 * kLanes;
+  for (std::size_t i = 0; i < count; i += kValues) {
+    uint32x4_t c[4] = {vaddq_u32(vdupq_n_u32(static_cast<std::uint32_t>(i / 4)), lanes),
+                       vdupq_n_u32(stream), vdupq_n_u32(index), vdupq_n_u32(epoch)};
+    philox4x32_10_x4(c, key[0], key[1]);
+    // vst4q interleaves the four words of each block, as the reference lays them out.
+    const float32x4x4_t f = {
+        {signed_unit(c[0]), signed_unit(c[1]), signed_unit(c[2]), signed_unit(c[3])}};
+    if (i + kValues <= count) {
+      vst4q_f32(out + i, f);
+    } else {
+      float tail[kValues];
+      vst4q_f32(tail, f);
+      for (std::size_t k = 0; i + k < count; ++k) out[i + k] = tail[k];
+    }
+  }
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
 
 }  // namespace odyssey::neon
