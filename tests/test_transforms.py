@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import odyssey
 from odyssey import _kernels
+from odyssey.data import ArrayDataset, DataLoader
 from odyssey.data.keys import SampleKeys
 from odyssey.data.transforms import (
     Compose,
@@ -438,3 +439,20 @@ def test_kernels_reject_bad_input_without_crashing() -> None:
         translate=(0, 0), scale=(1, 1), squeeze=(1, 1), shear_x=(0, 0), shear_y=(0, 0),
     )  # fmt: skip
     assert empty.shape == (0, 1, 28, 28)
+
+
+def test_loader_batches_with_augmentation_are_deterministic(threads: None) -> None:
+    rng = np.random.default_rng(3)
+    dataset = ArrayDataset(rng.integers(0, 256, (100, 28, 28), dtype=np.uint8), np.arange(100))
+    transform = Compose([RandomAffine(15, translate=(0.1, 0.1)), ElasticDistortion(8, 3)])
+
+    def epoch(prefetch: int, n_threads: int) -> list[np.ndarray]:
+        odyssey.set_num_threads(n_threads)
+        loader = DataLoader(
+            dataset, 16, shuffle=True, seed=5, transform=transform, prefetch=prefetch
+        )
+        return [images for images, _ in loader]
+
+    first = epoch(0, 1)
+    for got, want in zip(epoch(3, 2), first, strict=True):
+        np.testing.assert_array_equal(got, want)
