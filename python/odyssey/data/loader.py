@@ -45,7 +45,8 @@ def to_float_nchw(images: np.ndarray) -> np.ndarray:
             f"DataLoader: images must be (N, H, W) or (N, C, H, W), got {images.shape}"
         )
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / np.float32(255)
+        # One pass: each byte is widened to float32 and divided in float32, as astype then /.
+        return np.divide(images, np.float32(255), dtype=np.float32)
     return np.ascontiguousarray(images, dtype=np.float32)
 
 
