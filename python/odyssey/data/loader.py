@@ -293,6 +293,9 @@ class DataLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resumes from `state`: the next batch yielded is the one that would have come next."""
+        missing = [key for key in ("epoch", "batches", "seed") if key not in state]
+        if missing:
+            raise ValueError(f"DataLoader.load_state_dict: the state lacks {', '.join(missing)}")
         for key in ("shuffle", "batch_size", "drop_last", "dataset_size"):
             ours = len(self.dataset) if key == "dataset_size" else getattr(self, key)
             if key in state and state[key] != ours:
