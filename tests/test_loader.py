@@ -258,6 +258,8 @@ def test_an_error_in_the_worker_is_raised_in_the_consumer(dataset, prefetch) -> 
     assert len([next(iterator), next(iterator)]) == 2
     with pytest.raises(Broken, match="bad sample 32"):
         next(iterator)
+    with pytest.raises(StopIteration):
+        next(iterator)
     del iterator
     gc.collect()
     assert loader_threads() == []

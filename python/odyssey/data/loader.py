@@ -87,10 +87,10 @@ class _Epoch:
 
 
 def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
-    """The prefetch thread: puts ("batch", k, value), then ("end",) or ("error", exception)."""
+    """The prefetch thread: puts ("batch", value) in order, then ("end",) or ("error", error)."""
     try:
         for k in range(start, plan.count):
-            item = ("batch", k, plan.batch(k))
+            item = ("batch", plan.batch(k))
             while not stop.is_set():
                 try:
                     slots.put(item, timeout=_POLL_SECONDS)
@@ -155,13 +155,17 @@ class _LoaderIterator:
             self.close()
             raise StopIteration
         if self._worker is None:
-            value = self._plan.batch(self._next)
+            try:
+                value = self._plan.batch(self._next)
+            except BaseException:
+                self.close()
+                raise
         else:
             item = self._slots.get()
             if item[0] == "error":
                 self.close()
                 raise item[1]
-            value = item[2]
+            value = item[1]
         self._next += 1
         loader = self._loader()
         if loader is not None:
