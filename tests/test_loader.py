@@ -307,6 +307,22 @@ def test_datasets_without_a_batch_path_are_stacked() -> None:
     assert batches[2][0][0, 0, 0, 0] == np.float32(4) / np.float32(255)
 
 
+class DuckDataset:
+    """Not a Dataset subclass: any object with __len__ and __getitem__ will do."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return np.full((1, 2), 10 * index, dtype=np.uint8), 2 - index
+
+
+def test_duck_typed_datasets_work() -> None:
+    ((images, labels),) = collect(DataLoader(DuckDataset(), batch_size=3))  # type: ignore[arg-type]
+    assert labels.tolist() == [2, 1, 0]
+    assert (images[:, 0, 0, 0] * np.float32(255)).tolist() == [0, 10, 20]
+
+
 def test_argument_checks(dataset) -> None:
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         DataLoader(dataset, batch_size=0)
