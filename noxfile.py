@@ -53,8 +53,14 @@ def cmake_build_and_test(session: nox.Session, *options: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Build the package, run the C++ kernel tests, then pytest."""
-    install_package(session, "test")
+    """Build the package, run the C++ kernel tests, then pytest.
+
+    With ODYSSEY_TEST_TORCH=1, PyTorch 2.13 (CPU) is installed too, so that the parity tests against
+    torch run instead of being skipped (CI sets it; on a laptop it would be a large download).
+    """
+    install_package(
+        session, "test,torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "test"
+    )
     cmake_build_and_test(session)
     session.run("pytest", *session.posargs)
 

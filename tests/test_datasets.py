@@ -3,7 +3,6 @@ classes and random_split."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 import odyssey.data as data
 from odyssey.data.datasets import DATASETS, DEBIAN_FASHION_MNIST, PACKAGE_SAMPLE, local_files
+from odyssey.data.download import file_digest
 from odyssey.data.idx import write_idx
 
 SAMPLE_SHA256 = {
@@ -44,7 +44,7 @@ def empty_cache(tmp_path, monkeypatch) -> Path:
 def test_sample_ships_inside_the_package_with_its_checksums() -> None:
     assert PACKAGE_SAMPLE.parent == Path(data.__file__).resolve().parent
     for name, digest in SAMPLE_SHA256.items():
-        assert hashlib.sha256((PACKAGE_SAMPLE / name).read_bytes()).hexdigest() == digest
+        assert file_digest(PACKAGE_SAMPLE / name) == digest
     readme = (PACKAGE_SAMPLE / "README.md").read_text()
     assert "CC BY-SA 3.0" in readme
     assert "LeCun" in readme

@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import odyssey
 from odyssey.data import ArrayDataset, DataLoader, Dataset, SampleKeys, Subset
@@ -82,6 +84,33 @@ def test_every_sample_once_per_epoch_and_epochs_differ(dataset) -> None:
     assert loader.epoch == 3
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    prefetch=st.sampled_from([0, 1, 2]),
+)
+def test_any_size_every_sample_at_most_once_and_len_matches(
+    size, batch_size, shuffle, drop_last, prefetch
+) -> None:
+    images = np.arange(size, dtype=np.uint8).reshape(size, 1, 1)
+    dataset = ArrayDataset(images, np.arange(size))
+    loader = DataLoader(dataset, batch_size, shuffle, 7, drop_last, prefetch=prefetch)
+    batches = collect(loader)
+    assert len(batches) == len(loader)
+    labels = np.concatenate([y for _, y in batches]) if batches else np.zeros(0, np.int64)
+    assert len(set(labels.tolist())) == len(labels)
+    expected = size - size % batch_size if drop_last else size
+    assert len(labels) == expected
+    for x, y in batches:
+        np.testing.assert_array_equal(x[:, 0, 0, 0] * np.float32(255), y.astype(np.float32))
+    if not shuffle:
+        assert labels.tolist() == list(range(expected))
+    assert loader.state_dict()["epoch"] == 1
+
+
 def test_shuffle_order_is_a_function_of_seed_and_epoch(dataset) -> None:
     seen = []
 
@@ -118,9 +147,8 @@ def test_identical_batches_for_any_prefetch_depth_and_thread_count(dataset, thre
         for count in (1, 2):
             odyssey.set_num_threads(count)
             loader = DataLoader(
-                dataset, batch_size=16, shuffle=True, seed=21, prefetch=prefetch,
-                transform=keyed_noise,
-            )  # fmt: skip
+                dataset, 16, shuffle=True, seed=21, prefetch=prefetch, transform=keyed_noise
+            )
             runs.append(collect(loader) + collect(loader))
     for run in runs[1:]:
         assert_same_batches(runs[0], run)
@@ -199,6 +227,8 @@ def test_load_state_dict_refuses_a_different_configuration(dataset) -> None:
         DataLoader(dataset, batch_size=8, shuffle=True).load_state_dict(state)
     with pytest.raises(ValueError, match="dataset_size is 10 here but 103"):
         DataLoader(Subset(dataset, range(10)), batch_size=16, shuffle=True).load_state_dict(state)
+    with pytest.raises(ValueError, match="the state lacks batches, seed"):
+        DataLoader(dataset).load_state_dict({"epoch": 1})
     with pytest.raises(ValueError, match="batches 7 out of range"):
         DataLoader(dataset, batch_size=16, shuffle=True).load_state_dict({**state, "batches": 7})
 
@@ -227,6 +257,8 @@ def test_an_error_in_the_worker_is_raised_in_the_consumer(dataset, prefetch) -> 
     iterator = iter(loader)
     assert len([next(iterator), next(iterator)]) == 2
     with pytest.raises(Broken, match="bad sample 32"):
+        next(iterator)
+    with pytest.raises(StopIteration):
         next(iterator)
     del iterator
     gc.collect()
@@ -273,6 +305,22 @@ def test_datasets_without_a_batch_path_are_stacked() -> None:
     assert [y.tolist() for _, y in batches] == [[0, 1], [2, 3], [4]]
     assert batches[2][0].shape == (1, 1, 2, 2)
     assert batches[2][0][0, 0, 0, 0] == np.float32(4) / np.float32(255)
+
+
+class DuckDataset:
+    """Not a Dataset subclass: any object with __len__ and __getitem__ will do."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return np.full((1, 2), 10 * index, dtype=np.uint8), 2 - index
+
+
+def test_duck_typed_datasets_work() -> None:
+    ((images, labels),) = collect(DataLoader(DuckDataset(), batch_size=3))  # type: ignore[arg-type]
+    assert labels.tolist() == [2, 1, 0]
+    assert (images[:, 0, 0, 0] * np.float32(255)).tolist() == [0, 10, 20]
 
 
 def test_argument_checks(dataset) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -202,8 +203,9 @@ def _files(
     )
 
 
-# SHA-256 and sizes of the MNIST files: recorded alike by TensorFlow Datasets' URL checksums and
-# by the torchvision-compatible loaders that fetch from the same mirrors.
+# MNIST: SHA-256 and sizes as recorded, identically, by independent projects that verify these
+# files (torch.rb's MNIST, Guild AI's mnist package, tensorflow-haskell's input data); torchvision
+# checks the same files by MD5 (f68b3c2d..., d53e105e..., 9fb629c4..., ec29112d...).
 MNIST_FILES = _files(
     MNIST_MIRRORS,
     {
@@ -225,8 +227,10 @@ MNIST_FILES = _files(
         ),
     },
 )
-# Fashion-MNIST: SHA-256 from torchvision's prototype dataset definitions; the sizes and MD5s
-# (8d4fb7e6..., 25c81989..., bef4ecab..., bb300cfd...) agree with Zalando's README table.
+# Fashion-MNIST: SHA-256 from torchvision's prototype dataset definitions; sizes as served, and
+# Zalando's README gives the MD5s (8d4fb7e6..., 25c81989..., bef4ecab..., bb300cfd...). Debian's
+# dataset-fashion-mnist recompressed the files (other bytes, same IDX content), so its copies are
+# read as a local directory, not checked against these digests.
 FASHION_FILES = _files(
     FASHION_MIRRORS,
     {
@@ -248,7 +252,8 @@ FASHION_FILES = _files(
         ),
     },
 )
-# KMNIST: SHA-256 from torchvision's prototype dataset definitions, sizes as served by CODH.
+# KMNIST: SHA-256 from torchvision's prototype dataset definitions, sizes as served by CODH
+# (recorded by projects that verify them).
 KMNIST_FILES = _files(
     KMNIST_MIRRORS,
     {
@@ -271,7 +276,7 @@ KMNIST_FILES = _files(
     },
 )
 # EMNIST ships as one zip of IDX .gz files. NIST publishes no digest; torchvision records this
-# MD5 for the file at this URL, and its size is 561,753,746 bytes.
+# MD5 for the file at this URL, and projects that track the download give its size.
 EMNIST_ZIP = _download.RemoteFile(
     "gzip.zip",
     ("https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",),
@@ -445,12 +450,18 @@ def _extract_members(archive: Path, stems: Sequence[str], directory: Path) -> No
             member = members.get(f"{stem}.gz")
             if member is None:
                 raise FileNotFoundError(f"{archive}: no member {stem}.gz")
-            partial = target.with_name(f".{target.name}.part")
-            with bundle.open(member) as source, open(partial, "wb") as sink:
-                shutil.copyfileobj(source, sink)
-                sink.flush()
-                os.fsync(sink.fileno())
-            os.replace(partial, target)
+            descriptor, partial = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=directory
+            )
+            try:
+                with bundle.open(member) as source, os.fdopen(descriptor, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+                    sink.flush()
+                    os.fsync(sink.fileno())
+                os.replace(partial, target)
+            except BaseException:
+                Path(partial).unlink(missing_ok=True)
+                raise
 
 
 def fetch_dataset(

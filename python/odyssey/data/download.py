@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +51,6 @@ class RemoteFile:
             raise ValueError(f"RemoteFile {self.name}: give a sha256 or an md5")
         if not self.urls:
             raise ValueError(f"RemoteFile {self.name}: give at least one URL")
-
-    def with_urls(self, urls: Sequence[str]) -> RemoteFile:
-        """The same file served from other mirrors (a local server in tests, a private mirror)."""
-        return RemoteFile(self.name, tuple(urls), self.size, self.sha256, self.md5)
 
 
 class DownloadError(OSError):

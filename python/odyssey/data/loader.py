@@ -45,7 +45,8 @@ def to_float_nchw(images: np.ndarray) -> np.ndarray:
             f"DataLoader: images must be (N, H, W) or (N, C, H, W), got {images.shape}"
         )
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / np.float32(255)
+        # One pass: each byte is widened to float32 and divided in float32, as astype then /.
+        return np.divide(images, np.float32(255), dtype=np.float32)
     return np.ascontiguousarray(images, dtype=np.float32)
 
 
@@ -86,10 +87,10 @@ class _Epoch:
 
 
 def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
-    """The prefetch thread: puts ("batch", k, value), then ("end",) or ("error", exception)."""
+    """The prefetch thread: puts ("batch", value) in order, then ("end",) or ("error", error)."""
     try:
         for k in range(start, plan.count):
-            item = ("batch", k, plan.batch(k))
+            item = ("batch", plan.batch(k))
             while not stop.is_set():
                 try:
                     slots.put(item, timeout=_POLL_SECONDS)
@@ -154,13 +155,17 @@ class _LoaderIterator:
             self.close()
             raise StopIteration
         if self._worker is None:
-            value = self._plan.batch(self._next)
+            try:
+                value = self._plan.batch(self._next)
+            except BaseException:
+                self.close()
+                raise
         else:
             item = self._slots.get()
             if item[0] == "error":
                 self.close()
                 raise item[1]
-            value = item[2]
+            value = item[1]
         self._next += 1
         loader = self._loader()
         if loader is not None:
@@ -292,6 +297,9 @@ class DataLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resumes from `state`: the next batch yielded is the one that would have come next."""
+        missing = [key for key in ("epoch", "batches", "seed") if key not in state]
+        if missing:
+            raise ValueError(f"DataLoader.load_state_dict: the state lacks {', '.join(missing)}")
         for key in ("shuffle", "batch_size", "drop_last", "dataset_size"):
             ours = len(self.dataset) if key == "dataset_size" else getattr(self, key)
             if key in state and state[key] != ours:
