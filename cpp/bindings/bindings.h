@@ -8,5 +8,8 @@ namespace odyssey::bindings {
 void bind_runtime(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
 void bind_augment(pybind11::module_& m);
+void bind_activation(pybind11::module_& m);
+void bind_softmax(pybind11::module_& m);
+void bind_optimizer(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

@@ -18,4 +18,7 @@ PYBIND11_MODULE(_kernels, m) {
   odyssey::bindings::bind_runtime(m);
   odyssey::bindings::bind_eltwise(m);
   odyssey::bindings::bind_augment(m);
+  odyssey::bindings::bind_activation(m);
+  odyssey::bindings::bind_softmax(m);
+  odyssey::bindings::bind_optimizer(m);
 }

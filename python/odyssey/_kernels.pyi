@@ -112,3 +112,73 @@ def random_erasing(
     ratio: Range,
     value: list[float],
 ) -> Float32Array: ...
+def relu_backward(
+    grad_out: Float32Array, x: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def leaky_relu(
+    x: Float32Array, negative_slope: float, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def leaky_relu_backward(
+    grad_out: Float32Array,
+    x: Float32Array,
+    negative_slope: float,
+    *,
+    out: Float32Array | None = None,
+) -> Float32Array: ...
+def sigmoid(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def sigmoid_backward(
+    grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def tanh(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def tanh_backward(
+    grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def lecun_tanh(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def lecun_tanh_backward(
+    grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def softmax(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def softmax_backward(
+    grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def log_softmax(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def log_softmax_backward(
+    grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def softmax_cross_entropy(
+    logits: Float32Array, labels: npt.NDArray[np.int64]
+) -> tuple[float, Float32Array]: ...
+def softmax_cross_entropy_backward(
+    probs: Float32Array,
+    labels: npt.NDArray[np.int64],
+    scale: float,
+    *,
+    out: Float32Array | None = None,
+) -> Float32Array: ...
+def sgd_step(
+    param: Float32Array,
+    grad: Float32Array,
+    momentum_buffer: Float32Array | None = None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first_step: bool = True,
+) -> None: ...
+def adam_step(
+    param: Float32Array,
+    grad: Float32Array,
+    exp_avg: Float32Array,
+    exp_avg_sq: Float32Array,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    max_exp_avg_sq: Float32Array | None = None,
+) -> None: ...

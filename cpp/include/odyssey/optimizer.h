@@ -1,0 +1,94 @@
+// Fused optimizer updates: one pass over each parameter, in place, with the operations of
+// torch.optim.SGD and torch.optim.Adam/AdamW (foreach=False) in PyTorch's order, so that the
+// results match PyTorch's to about an ulp.
+#pragma once
+
+#include <cstddef>
+
+#include "odyssey/dispatch.h"
+
+namespace odyssey {
+
+// The float scalars of one SGD step, rounded from the double hyper-parameters as PyTorch does.
+struct SgdScalars {
+  float neg_lr;               // -lr
+  float momentum;             // 0 means no momentum buffer
+  float one_minus_dampening;  // 1 - dampening
+  float weight_decay;         // 0 skips the decay term, so that inf * 0 cannot make a NaN
+  bool nesterov;
+  bool first_step;  // buf = g instead of momentum * buf + (1 - dampening) * g
+};
+
+// The float scalars of one Adam step.
+struct AdamScalars {
+  float lerp_weight;  // 1 - beta1: m = lerp(m, g, 1 - beta1)
+  float beta2;
+  float one_minus_beta2;
+  float weight_decay;           // coupled (Adam): g += weight_decay * param; 0 skips it
+  float decay_factor;           // decoupled (AdamW): param *= 1 - lr * weight_decay; 1 skips it
+  float neg_step_size;          // -lr / (1 - beta1^step)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^step)
+  float eps;
+};
+
+// One ISA's update over a contiguous range. Arrays must not overlap each other.
+struct OptimizerKernels {
+  // g = grad + wd * param; buf = g (first step) or momentum * buf + (1 - dampening) * g;
+  // g = nesterov ? g + momentum * buf : buf; param -= lr * g. momentum_buffer is unused (may be
+  // null) when momentum == 0.
+  void (*sgd)(float* param, const float* grad, float* momentum_buffer, const SgdScalars& s,
+              std::size_t n);
+  // m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g g; max_v = max(max_v, v) when
+  // max_exp_avg_sq is not null (AMSGrad); param += -step_size * m / (sqrt(v) / bc2_sqrt + eps).
+  void (*adam)(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+               float* max_exp_avg_sq, const AdamScalars& s, std::size_t n);
+};
+
+namespace scalar {
+extern const OptimizerKernels kOptimizer;
+}
+namespace avx2 {
+extern const OptimizerKernels kOptimizer;
+}
+namespace avx512 {
+extern const OptimizerKernels kOptimizer;
+}
+namespace neon {
+extern const OptimizerKernels kOptimizer;
+}
+
+// The variant for `isa` (nullptr when not compiled), and the selected one.
+const OptimizerKernels* optimizer_kernels(Isa isa);
+inline const OptimizerKernels& optimizer_kernels() { return *optimizer_kernels(selected_isa()); }
+
+struct SgdOptions {
+  double lr = 0.0;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = true;
+};
+
+struct AdamOptions {
+  long long step = 1;  // counted from 1
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // AdamW
+};
+
+// The float scalars PyTorch would use for these options (the bias corrections in double).
+SgdScalars sgd_scalars(const SgdOptions& options);
+AdamScalars adam_scalars(const AdamOptions& options);
+
+// Whole-array steps: the selected ISA over fixed-size parallel chunks. Options are not checked
+// here; the bindings do that.
+void sgd_step(float* param, const float* grad, float* momentum_buffer, const SgdOptions& options,
+              std::size_t n);
+void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+               float* max_exp_avg_sq, const AdamOptions& options, std::size_t n);
+
+}  // namespace odyssey

@@ -1,0 +1,80 @@
+// The AVX2+FMA lane type behind the generic SIMD kernels (odyssey/simd/*.h). Included only by
+// translation units compiled with -mavx2 -mfma; every name lives in odyssey::avx2, so nothing here
+// can be shared through the linker with code built for another ISA.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace odyssey::avx2 {
+
+struct Vec {
+  using T = __m256;
+  static constexpr std::size_t kLanes = 8;
+
+  static __m256i first(std::size_t n) {  // n < kLanes: all ones in lanes below n
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static T load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  // The first n < kLanes lanes; the others read as zero and are never touched in memory.
+  static T load_first(const float* p, std::size_t n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_first(float* p, T v, std::size_t n) { _mm256_maskstore_ps(p, first(n), v); }
+  static T keep_first(T v, std::size_t n) {
+    return _mm256_and_ps(v, _mm256_castsi256_ps(first(n)));
+  }
+
+  static T set1(float x) { return _mm256_set1_ps(x); }
+  static T zero() { return _mm256_setzero_ps(); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T sqrt(T a) { return _mm256_sqrt_ps(a); }
+  // a * b + c and c - a * b with one rounding.
+  static T fmadd(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T fnmadd(T a, T b, T c) { return _mm256_fnmadd_ps(a, b, c); }
+  // Return b when either operand is NaN, so min(constant, x) keeps a NaN x.
+  static T min(T a, T b) { return _mm256_min_ps(a, b); }
+  static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  // Ordered compares: false when either operand is NaN.
+  static T select_gt(T a, T b, T if_true, T if_false) {
+    return _mm256_blendv_ps(if_false, if_true, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
+  }
+  static T select_lt(T a, T b, T if_true, T if_false) {
+    return _mm256_blendv_ps(if_false, if_true, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+  }
+  static T select_le(T a, T b, T if_true, T if_false) {
+    return _mm256_blendv_ps(if_false, if_true, _mm256_cmp_ps(a, b, _CMP_LE_OQ));
+  }
+  static T abs(T a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  // The magnitude of `magnitude` with the sign of `sign`.
+  static T copysign(T magnitude, T sign) {
+    const T sign_bit = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(sign_bit, magnitude), _mm256_and_ps(sign_bit, sign));
+  }
+  static T round(T a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // 2^n for integral n in [-126, 127], built in the exponent field.
+  static T pow2(T n) {
+    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+  }
+  // Horizontal reductions in a fixed lane order.
+  static double sum(T v) {
+    const __m256d wide = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                       _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(wide), _mm256_extractf128_pd(wide, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)));
+  }
+  static float max_lanes(T v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+  }
+};
+
+}  // namespace odyssey::avx2

@@ -1,0 +1,78 @@
+// The AVX-512F lane type behind the generic SIMD kernels (odyssey/simd/*.h). Included only by
+// translation units compiled with -mavx512f; every name lives in odyssey::avx512, so nothing here
+// can be shared through the linker with code built for another ISA.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace odyssey::avx512 {
+
+struct Vec {
+  using T = __m512;
+  static constexpr std::size_t kLanes = 16;
+
+  static __mmask16 first(std::size_t n) {  // n < kLanes
+    return static_cast<__mmask16>((1u << n) - 1u);
+  }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  // The first n < kLanes lanes; the others read as zero and are never touched in memory.
+  static T load_first(const float* p, std::size_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_first(float* p, T v, std::size_t n) { _mm512_mask_storeu_ps(p, first(n), v); }
+  static T keep_first(T v, std::size_t n) { return _mm512_maskz_mov_ps(first(n), v); }
+
+  static T set1(float x) { return _mm512_set1_ps(x); }
+  static T zero() { return _mm512_setzero_ps(); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T sqrt(T a) { return _mm512_sqrt_ps(a); }
+  // a * b + c and c - a * b with one rounding.
+  static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T fnmadd(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); }
+  // Return b when either operand is NaN, so min(constant, x) keeps a NaN x.
+  static T min(T a, T b) { return _mm512_min_ps(a, b); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  // Ordered compares: false when either operand is NaN.
+  static T select_gt(T a, T b, T if_true, T if_false) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), if_false, if_true);
+  }
+  static T select_lt(T a, T b, T if_true, T if_false) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), if_false, if_true);
+  }
+  static T select_le(T a, T b, T if_true, T if_false) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ), if_false, if_true);
+  }
+  static T abs(T a) {
+    return _mm512_castsi512_ps(
+        _mm512_and_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff)));
+  }
+  // The magnitude of `magnitude` with the sign of `sign`.
+  static T copysign(T magnitude, T sign) {
+    const __m512i sign_bit = _mm512_set1_epi32(static_cast<std::int32_t>(0x80000000u));
+    return _mm512_castsi512_ps(
+        _mm512_or_epi32(_mm512_andnot_epi32(sign_bit, _mm512_castps_si512(magnitude)),
+                        _mm512_and_epi32(sign_bit, _mm512_castps_si512(sign))));
+  }
+  static T round(T a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  // 2^n for integral n in [-126, 127], built in the exponent field.
+  static T pow2(T n) {
+    const __m512i biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(biased, 23));
+  }
+  // Horizontal reductions in a fixed lane order.
+  static double sum(T v) {
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return _mm512_reduce_add_pd(
+        _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(high)));
+  }
+  static float max_lanes(T v) { return _mm512_reduce_max_ps(v); }
+};
+
+}  // namespace odyssey::avx512

@@ -1,0 +1,121 @@
+// The activation kernels written once over a lane type V; each *_<isa>.cc instantiates them with
+// its own V. Every element, heads and tails included, goes through the same vector code, so results
+// do not depend on where a chunk starts or how the arrays are aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "odyssey/activation.h"
+#include "odyssey/simd/vecmath.h"
+
+namespace odyssey::simd {
+
+// Elements before `out` reaches a vector-size boundary, at most n. NumPy's arrays start 16-byte
+// aligned, and full-width stores that split cache lines cost up to a fifth of the throughput of
+// these memory-bound loops, so a partial vector goes first.
+template <class V>
+std::size_t head_length(const float* out, std::size_t n) {
+  constexpr std::size_t kBytes = V::kLanes * sizeof(float);
+  const std::size_t head =
+      (kBytes - reinterpret_cast<std::uintptr_t>(out) % kBytes) % kBytes / sizeof(float);
+  return head < n ? head : n;
+}
+
+// out[i] = op(x[i]); the partial vectors at both ends through masked loads and stores.
+template <class V, class Op>
+void map_unary(const float* x, float* out, std::size_t n, Op op) {
+  std::size_t i = head_length<V>(out, n);
+  if (i > 0) V::store_first(out, op(V::load_first(x, i)), i);
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store(out + i, op(V::load(x + i)));
+  if (i < n) V::store_first(out + i, op(V::load_first(x + i, n - i)), n - i);
+}
+
+// out[i] = op(a[i], b[i]).
+template <class V, class Op>
+void map_binary(const float* a, const float* b, float* out, std::size_t n, Op op) {
+  std::size_t i = head_length<V>(out, n);
+  if (i > 0) V::store_first(out, op(V::load_first(a, i), V::load_first(b, i)), i);
+  for (; i + V::kLanes <= n; i += V::kLanes) {
+    V::store(out + i, op(V::load(a + i), V::load(b + i)));
+  }
+  if (i < n) {
+    const std::size_t rest = n - i;
+    V::store_first(out + i, op(V::load_first(a + i, rest), V::load_first(b + i, rest)), rest);
+  }
+}
+
+template <class V>
+void relu_backward(const float* grad_out, const float* x, float* grad_x, std::size_t n) {
+  using T = typename V::T;
+  // The ordered compare is false for NaN, which passes the gradient as in PyTorch.
+  map_binary<V>(grad_out, x, grad_x, n,
+                [](T g, T v) { return V::select_le(v, V::zero(), V::zero(), g); });
+}
+
+template <class V>
+void leaky_relu(const float* x, float slope, float* out, std::size_t n) {
+  using T = typename V::T;
+  const T s = V::set1(slope);
+  map_unary<V>(x, out, n, [s](T v) { return V::select_gt(v, V::zero(), v, V::mul(v, s)); });
+}
+
+template <class V>
+void leaky_relu_backward(const float* grad_out, const float* x, float slope, float* grad_x,
+                         std::size_t n) {
+  using T = typename V::T;
+  const T s = V::set1(slope);
+  map_binary<V>(grad_out, x, grad_x, n,
+                [s](T g, T v) { return V::select_gt(v, V::zero(), g, V::mul(g, s)); });
+}
+
+template <class V>
+void sigmoid(const float* x, float* out, std::size_t n) {
+  map_unary<V>(x, out, n, [](typename V::T v) { return simd::sigmoid<V>(v); });
+}
+
+template <class V>
+void sigmoid_backward(const float* grad_out, const float* y, float* grad_x, std::size_t n) {
+  using T = typename V::T;
+  map_binary<V>(grad_out, y, grad_x, n,
+                [](T g, T v) { return V::mul(V::mul(g, V::sub(V::set1(1.0f), v)), v); });
+}
+
+template <class V>
+void tanh(const float* x, float* out, std::size_t n) {
+  map_unary<V>(x, out, n, [](typename V::T v) { return simd::tanh<V>(v); });
+}
+
+template <class V>
+void tanh_backward(const float* grad_out, const float* y, float* grad_x, std::size_t n) {
+  using T = typename V::T;
+  map_binary<V>(grad_out, y, grad_x, n,
+                [](T g, T v) { return V::mul(g, V::sub(V::set1(1.0f), V::mul(v, v))); });
+}
+
+template <class V>
+void lecun_tanh(const float* x, float* out, std::size_t n) {
+  using T = typename V::T;
+  map_unary<V>(x, out, n, [](T v) {
+    return V::mul(V::set1(kLecunScale), simd::tanh<V>(V::mul(v, V::set1(kLecunSlope))));
+  });
+}
+
+template <class V>
+void lecun_tanh_backward(const float* grad_out, const float* y, float* grad_x, std::size_t n) {
+  using T = typename V::T;
+  map_binary<V>(grad_out, y, grad_x, n, [](T g, T v) {
+    const T scale = V::set1(kLecunScale);
+    const T derivative = V::sub(scale, V::div(V::mul(v, v), scale));
+    return V::mul(V::mul(g, V::set1(kLecunSlope)), derivative);
+  });
+}
+
+template <class V>
+constexpr ActivationKernels activation_kernels_for() {
+  return ActivationKernels{relu_backward<V>, leaky_relu<V>,       leaky_relu_backward<V>,
+                           sigmoid<V>,       sigmoid_backward<V>, tanh<V>,
+                           tanh_backward<V>, lecun_tanh<V>,       lecun_tanh_backward<V>};
+}
+
+}  // namespace odyssey::simd

@@ -1,0 +1,101 @@
+// The optimizer updates written once over a lane type V; each *_<isa>.cc instantiates them with
+// its own V. The operations and their order are those of the scalar reference, fused multiply-adds
+// included, so every variant gives the reference's bits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "odyssey/optimizer.h"
+
+namespace odyssey::simd {
+
+// Calls step(i, count) for every block of at most V::kLanes elements: a shorter head that brings
+// `param` to a vector-size boundary (stores that split cache lines cost these memory-bound loops up
+// to a fifth of their throughput), full vectors, then a shorter tail. Elementwise, so the blocking
+// never changes a result.
+template <class V, class Step>
+void for_blocks(const float* param, std::size_t n, const Step& step) {
+  constexpr std::size_t kBytes = V::kLanes * sizeof(float);
+  std::size_t i =
+      (kBytes - reinterpret_cast<std::uintptr_t>(param) % kBytes) % kBytes / sizeof(float);
+  if (i > n) i = n;
+  if (i > 0) step(0, i);
+  for (; i + V::kLanes <= n; i += V::kLanes) step(i, V::kLanes);
+  if (i < n) step(i, n - i);
+}
+
+template <class V>
+typename V::T load_n(const float* p, std::size_t count) {
+  return count == V::kLanes ? V::load(p) : V::load_first(p, count);
+}
+
+template <class V>
+void store_n(float* p, typename V::T v, std::size_t count) {
+  if (count == V::kLanes) {
+    V::store(p, v);
+  } else {
+    V::store_first(p, v, count);
+  }
+}
+
+template <class V>
+void sgd(float* param, const float* grad, float* momentum_buffer, const SgdScalars& s,
+         std::size_t n) {
+  using T = typename V::T;
+  const T neg_lr = V::set1(s.neg_lr), momentum = V::set1(s.momentum);
+  const T one_minus_dampening = V::set1(s.one_minus_dampening), decay = V::set1(s.weight_decay);
+  for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
+    const T p = load_n<V>(param + i, count);
+    T g = load_n<V>(grad + i, count);
+    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    if (s.momentum != 0.0f) {
+      T buf = g;
+      if (!s.first_step) {
+        buf = V::fmadd(g, one_minus_dampening,
+                       V::mul(load_n<V>(momentum_buffer + i, count), momentum));
+      }
+      store_n<V>(momentum_buffer + i, buf, count);
+      g = s.nesterov ? V::fmadd(buf, momentum, g) : buf;
+    }
+    store_n<V>(param + i, V::fmadd(g, neg_lr, p), count);
+  });
+}
+
+template <class V>
+void adam(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
+          const AdamScalars& s, std::size_t n) {
+  using T = typename V::T;
+  const T decay_factor = V::set1(s.decay_factor), decay = V::set1(s.weight_decay);
+  const T beta2 = V::set1(s.beta2), one_minus_beta2 = V::set1(s.one_minus_beta2);
+  const T neg_step_size = V::set1(s.neg_step_size), eps = V::set1(s.eps);
+  const T bias_correction2_sqrt = V::set1(s.bias_correction2_sqrt);
+  // lerp from the nearer end, as PyTorch does: w (m + w (g - m)) or w - 1 (g + (w - 1)(g - m)).
+  const bool from_start = s.lerp_weight < 0.5f;
+  const T lerp_coefficient = V::set1(from_start ? s.lerp_weight : s.lerp_weight - 1.0f);
+  for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
+    const T p = V::mul(load_n<V>(param + i, count), decay_factor);
+    T g = load_n<V>(grad + i, count);
+    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    const T m_old = load_n<V>(exp_avg + i, count);
+    const T m = V::fmadd(lerp_coefficient, V::sub(g, m_old), from_start ? m_old : g);
+    T v = V::add(V::mul(load_n<V>(exp_avg_sq + i, count), beta2),
+                 V::mul(V::mul(one_minus_beta2, g), g));
+    store_n<V>(exp_avg + i, m, count);
+    store_n<V>(exp_avg_sq + i, v, count);
+    if (max_exp_avg_sq != nullptr) {
+      const T v_max = load_n<V>(max_exp_avg_sq + i, count);
+      v = V::select_gt(v_max, v, v_max, v);
+      store_n<V>(max_exp_avg_sq + i, v, count);
+    }
+    const T denom = V::add(V::div(V::sqrt(v), bias_correction2_sqrt), eps);
+    store_n<V>(param + i, V::add(p, V::div(V::mul(neg_step_size, m), denom)), count);
+  });
+}
+
+template <class V>
+constexpr OptimizerKernels optimizer_kernels_for() {
+  return OptimizerKernels{sgd<V>, adam<V>};
+}
+
+}  // namespace odyssey::simd
