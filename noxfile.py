@@ -83,7 +83,7 @@ def benchmark(session: nox.Session) -> None:
     JSON goes into benchmarks/results/. `nox -s benchmark -- gemm` runs only bench_gemm.py.
     """
     install_package(session, "test,torch", werror=False)
-    session.install("scipy")
+    session.install("scipy", "threadpoolctl")
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
     if session.posargs:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in session.posargs]

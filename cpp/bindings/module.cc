@@ -21,4 +21,5 @@ PYBIND11_MODULE(_kernels, m) {
   odyssey::bindings::bind_activation(m);
   odyssey::bindings::bind_softmax(m);
   odyssey::bindings::bind_optimizer(m);
+  odyssey::bindings::bind_gemm(m);
 }

@@ -182,3 +182,14 @@ def adam_step(
     decoupled_weight_decay: bool = False,
     max_exp_avg_sq: Float32Array | None = None,
 ) -> None: ...
+def sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    *,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    bias: Float32Array | None = None,
+    out: Float32Array | None = None,
+) -> Float32Array: ...

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "odyssey/dispatch.h"
+
 namespace odyssey {
 
 enum class Trans { kNo, kYes };
@@ -13,9 +15,72 @@ enum class Trans { kNo, kYes };
 // C is written without being read (NaNs in it do not propagate), as in BLAS. Split over the thread
 // pool along blocks of C whose boundaries do not depend on the thread count, and never along k, so
 // the bits are the same for every thread count. A call from inside a parallel_for body runs
-// serially.
+// serially. When k == 0 or alpha == 0, A and B are not read (C = beta * C, as in BLAS).
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc);
+
+// sgemm with a fused per-column bias, C[i, j] = alpha * (op(A) op(B))[i, j] + beta * C[i, j] +
+// bias[j], added as C is written (a Linear layer's epilogue). bias == nullptr is plain sgemm.
+// Throws std::invalid_argument when a leading dimension is smaller than its row.
+void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, const float* bias, float* c, std::size_t ldc);
+
+// One register tile of C, the unit a micro-kernel computes:
+//   C[i, j] = alpha * sum_p a[p * a_stride + i * a_row] * b[p * b_stride + j] + beta * C[i, j]
+//             + bias[j]
+// for i < m <= mr, j < n <= nr, p < k. a and b are packed panels (a_row = 1) or, where the
+// layout already suits or the panel is used too few times to repay packing, the operands
+// themselves (A's rows or columns in place). beta == 0 never reads C; bias may be nullptr. The
+// micro-kernels read only the m rows of a and n columns of b they use (masked loads), so an
+// unpacked operand at the edge of its matrix is never read past its end.
+struct GemmTile {
+  std::size_t m, n, k;
+  const float* a;
+  std::size_t a_stride, a_row;
+  const float* b;
+  std::size_t b_stride;
+  float* c;
+  std::size_t ldc;
+  float alpha, beta;
+  const float* bias;
+};
+
+// Packing: copies a rows x cols block of src (row stride ld) into dst (row stride dst_stride),
+// transposed (dst[c * dst_stride + r] = src[r * ld + c]) or as it is (dst[r * dst_stride + c]).
+using GemmPack = void (*)(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                          float* dst, std::size_t dst_stride);
+
+// One ISA's micro-kernel, its register-tile shape and its packing routines (nullptr: the portable
+// loops of the front end). Each element of C is one chain of multiply-adds in ascending p,
+// whatever the tile's position or edge, so the blocking never changes the bits.
+struct GemmKernels {
+  std::size_t mr, nr;
+  void (*tile)(const GemmTile& tile);
+  GemmPack pack_transposed;
+  GemmPack pack_copy;
+};
+
+namespace scalar {
+extern const GemmKernels kGemm;
+}
+namespace avx2 {
+extern const GemmKernels kGemm;
+}
+namespace avx512 {
+extern const GemmKernels kGemm;
+}
+namespace neon {
+extern const GemmKernels kGemm;
+}
+
+// The variant for `isa` (nullptr when not compiled), and the selected one.
+const GemmKernels* gemm_kernels(Isa isa);
+inline const GemmKernels& gemm_kernels() { return *gemm_kernels(selected_isa()); }
+
+// Depth of one packed block (kc): a kc x nr panel of B stays in the 48 KB L1 while the tile loop
+// sweeps A panels over it. Sums over k are split at multiples of this, for every thread count.
+inline constexpr std::size_t kGemmKc = 256;
 
 }  // namespace odyssey

@@ -1,0 +1,278 @@
+// The sgemm driver: splits C into blocks with fixed boundaries, and in each block walks k in kc
+// steps, packs A and B into the micro-kernel's panel layout and sweeps the register tiles.
+#include "odyssey/gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "odyssey/dispatch.h"
+#include "odyssey/parallel.h"
+
+namespace odyssey {
+namespace {
+
+// Rows of C per block at most, before rounding up to mr: the packed block of A (at most
+// 264 x kc floats, 264 KB) stays in the 2 MB L2 while every B panel of the block passes over it.
+constexpr std::size_t kMcMax = 256;
+// Below this many flops (2mnk) a call runs as one chunk: waking the pool costs 5-100 us.
+constexpr double kSerialFlops = 4e6;
+// Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
+// to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
+// few large blocks repeat little packing (each block packs its own A and B panels).
+constexpr double kFlopsPerChunk = 40e6;
+constexpr std::size_t kMaxChunks = 8;
+// Rows of B read in place, spanning at most this many bytes, stay in the 48 KB L1 beside the rest.
+constexpr std::size_t kL1InPlaceBytes = 24 * 1024;
+// A row split stops at this many rows per block, or each B panel serves too few tiles.
+constexpr std::size_t kMinRows = 64;
+
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+std::size_t round_up(std::size_t a, std::size_t b) { return ceil_div(a, b) * b; }
+
+struct AlignedDelete {
+  void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+};
+
+// A 64-byte aligned float buffer that only grows; one per thread, reused from call to call.
+class PackBuffer {
+ public:
+  float* get(std::size_t floats) {
+    if (floats > capacity_) {
+      data_.reset(
+          static_cast<float*>(::operator new[](floats * sizeof(float), std::align_val_t{64})));
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<float[], AlignedDelete> data_;
+  std::size_t capacity_ = 0;
+};
+
+thread_local PackBuffer t_pack_a;
+thread_local PackBuffer t_pack_b;
+
+// The blocks of C, mb x nb each, and how many make one parallel chunk: from the problem shape
+// alone.
+struct Blocking {
+  std::size_t mb, nb;
+  std::size_t row_blocks, col_blocks;
+  std::size_t blocks_per_chunk;  // all of them below kSerialFlops, else 1
+};
+
+Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr, std::size_t nr) {
+  const double flops =
+      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  std::size_t target = 1;
+  if (flops >= kSerialFlops) {
+    target = 2;
+    while (target < kMaxChunks && static_cast<double>(2 * target) * kFlopsPerChunk <= flops) {
+      target *= 2;
+    }
+  }
+  // Halve the longer side of the blocks: square blocks amortise both packings best.
+  std::size_t rows = ceil_div(m, kMcMax), cols = 1;
+  while (rows * cols < target) {
+    const std::size_t mb = ceil_div(m, rows), nb = ceil_div(n, cols);
+    if (nb > mb && nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * kMinRows) {
+      rows *= 2;
+    } else if (nb >= 2 * nr) {
+      cols *= 2;
+    } else if (mb >= 2 * mr) {
+      rows *= 2;
+    } else {
+      break;
+    }
+  }
+  Blocking blocking{};
+  blocking.mb = round_up(ceil_div(m, rows), mr);
+  blocking.nb = round_up(ceil_div(n, cols), nr);
+  blocking.row_blocks = ceil_div(m, blocking.mb);
+  blocking.col_blocks = ceil_div(n, blocking.nb);
+  blocking.blocks_per_chunk = target == 1 ? blocking.row_blocks * blocking.col_blocks : 1;
+  return blocking;
+}
+
+struct Problem {
+  Trans trans_a, trans_b;
+  std::size_t m, n, k;
+  float alpha;
+  const float* a;
+  std::size_t lda;
+  const float* b;
+  std::size_t ldb;
+  float beta;
+  const float* bias;
+  float* c;
+  std::size_t ldc;
+};
+
+void portable_pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                              float* dst, std::size_t dst_stride) {
+  // Reads along src's rows, writes with stride dst_stride.
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * ld + c];
+  }
+}
+
+void portable_pack_copy(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
+                        float* dst, std::size_t dst_stride) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) dst[r * dst_stride + c] = src[r * ld + c];
+  }
+}
+
+struct Packers {
+  GemmPack transposed, copy;
+};
+
+// op(A)[i0:i0+rows, p0:p0+depth] as consecutive mr-row panels, panel r at dst + r * depth (r a
+// multiple of mr), element (i, p) of a panel at p * mr + i. The last panel keeps stride mr with
+// its missing rows unwritten: the micro-kernel reads only the rows it was given.
+void pack_a(const Problem& pr, const Packers& pack, std::size_t i0, std::size_t rows,
+            std::size_t p0, std::size_t depth, std::size_t mr, float* dst) {
+  for (std::size_t r = 0; r < rows; r += mr) {
+    const std::size_t height = std::min(mr, rows - r);
+    if (pr.trans_a == Trans::kNo) {
+      pack.transposed(pr.a + (i0 + r) * pr.lda + p0, pr.lda, height, depth, dst + r * depth, mr);
+    } else {
+      pack.copy(pr.a + p0 * pr.lda + i0 + r, pr.lda, depth, height, dst + r * depth, mr);
+    }
+  }
+}
+
+// op(B)[p0:p0+depth, j0:j0+width] (width <= nr) as one panel, element (p, j) at p * nr + j.
+void pack_b(const Problem& pr, const Packers& pack, std::size_t p0, std::size_t depth,
+            std::size_t j0, std::size_t width, std::size_t nr, float* dst) {
+  if (pr.trans_b == Trans::kNo) {
+    pack.copy(pr.b + p0 * pr.ldb + j0, pr.ldb, depth, width, dst, nr);
+  } else {
+    pack.transposed(pr.b + j0 * pr.ldb + p0, pr.ldb, width, depth, dst, nr);
+  }
+}
+
+// C[i_begin:i_end, j_begin:j_end] in full, k included.
+void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_begin,
+                   std::size_t i_end, std::size_t j_begin, std::size_t j_end, bool pack_a_block,
+                   bool pack_b_panels) {
+  const std::size_t mr = kernels.mr, nr = kernels.nr;
+  const std::size_t rows = i_end - i_begin;
+  const Packers pack{kernels.pack_transposed ? kernels.pack_transposed : portable_pack_transposed,
+                     kernels.pack_copy ? kernels.pack_copy : portable_pack_copy};
+  float* const a_packed = pack_a_block ? t_pack_a.get(round_up(rows, mr) * kGemmKc) : nullptr;
+  float* const b_packed = pack_b_panels ? t_pack_b.get(nr * kGemmKc) : nullptr;
+  for (std::size_t p0 = 0; p0 < pr.k; p0 += kGemmKc) {
+    const std::size_t depth = std::min(kGemmKc, pr.k - p0);
+    // Later k blocks add to what the first one wrote.
+    const bool first = p0 == 0;
+    GemmTile tile{};
+    tile.k = depth;
+    tile.ldc = pr.ldc;
+    tile.alpha = pr.alpha;
+    tile.beta = first ? pr.beta : 1.0f;
+    if (pack_a_block) {
+      pack_a(pr, pack, i_begin, rows, p0, depth, mr, a_packed);
+      tile.a_stride = mr;
+      tile.a_row = 1;
+    } else if (pr.trans_a == Trans::kYes) {
+      tile.a_stride = pr.lda;
+      tile.a_row = 1;
+    } else {
+      tile.a_stride = 1;
+      tile.a_row = pr.lda;
+    }
+    for (std::size_t j = j_begin; j < j_end; j += nr) {
+      tile.n = std::min(nr, j_end - j);
+      if (pack_b_panels) {
+        pack_b(pr, pack, p0, depth, j, tile.n, nr, b_packed);
+        tile.b = b_packed;
+        tile.b_stride = nr;
+      } else {  // op(B) = B: its rows are the panel's rows
+        tile.b = pr.b + p0 * pr.ldb + j;
+        tile.b_stride = pr.ldb;
+      }
+      tile.bias = first && pr.bias != nullptr ? pr.bias + j : nullptr;
+      for (std::size_t i = i_begin; i < i_end; i += mr) {
+        tile.m = std::min(mr, i_end - i);
+        if (pack_a_block) {
+          tile.a = a_packed + (i - i_begin) * depth;
+        } else {
+          tile.a = pr.trans_a == Trans::kYes ? pr.a + p0 * pr.lda + i : pr.a + i * pr.lda + p0;
+        }
+        tile.c = pr.c + i * pr.ldc + j;
+        kernels.tile(tile);
+      }
+    }
+  }
+}
+
+// C = beta * C + bias, for k == 0 or alpha == 0, where A and B are not read.
+void scale_c(const Problem& pr) {
+  for (std::size_t i = 0; i < pr.m; ++i) {
+    float* c = pr.c + i * pr.ldc;
+    for (std::size_t j = 0; j < pr.n; ++j) {
+      float r = pr.beta != 0.0f ? pr.beta * c[j] : 0.0f;
+      if (pr.bias != nullptr) r += pr.bias[j];
+      c[j] = r;
+    }
+  }
+}
+
+void check_leading_dimension(const char* name, std::size_t ld, std::size_t row) {
+  if (ld < row) {
+    throw std::invalid_argument(std::string("sgemm: ") + name + " = " + std::to_string(ld) +
+                                " is smaller than a row of " + std::to_string(row));
+  }
+}
+
+}  // namespace
+
+const GemmKernels* gemm_kernels(Isa isa) {
+  static constexpr auto kTables = ODYSSEY_ISA_TABLES(GemmKernels, kGemm);
+  return kTables.get(isa);
+}
+
+void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, const float* bias, float* c, std::size_t ldc) {
+  check_leading_dimension("lda", lda, trans_a == Trans::kNo ? k : m);
+  check_leading_dimension("ldb", ldb, trans_b == Trans::kNo ? n : k);
+  check_leading_dimension("ldc", ldc, n);
+  if (m == 0 || n == 0) return;
+  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc};
+  if (k == 0 || alpha == 0.0f) return scale_c(pr);
+
+  const GemmKernels& kernels = gemm_kernels();
+  const Blocking blocking = plan_blocks(m, n, k, kernels.mr, kernels.nr);
+  // An A panel serves every nr-column panel of its block, a B panel every mr-row tile: packing
+  // pays when they are used many times from far apart in memory. The micro-kernels read A's rows
+  // or columns in place, so A is packed only for wide blocks. B is read in place when it is not
+  // transposed and either used once or small enough (its rows of one k block) to stay in L1.
+  const bool pack_a_block = blocking.nb > 2 * kernels.nr;
+  const bool b_in_l1 = std::min(k, kGemmKc) * ldb * sizeof(float) <= kL1InPlaceBytes;
+  const bool pack_b_panels = trans_b == Trans::kYes || (blocking.mb > kernels.mr && !b_in_l1);
+  parallel_for(blocking.row_blocks * blocking.col_blocks, blocking.blocks_per_chunk,
+               [&](std::size_t begin, std::size_t end) {
+                 for (std::size_t block = begin; block < end; ++block) {
+                   const std::size_t i = block / blocking.col_blocks * blocking.mb;
+                   const std::size_t j = block % blocking.col_blocks * blocking.nb;
+                   compute_block(pr, kernels, i, std::min(m, i + blocking.mb), j,
+                                 std::min(n, j + blocking.nb), pack_a_block, pack_b_panels);
+                 }
+               });
+}
+
+void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+           std::size_t ldc) {
+  sgemm_bias(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, nullptr, c, ldc);
+}
+
+}  // namespace odyssey
