@@ -193,3 +193,50 @@ def sgemm(
     bias: Float32Array | None = None,
     out: Float32Array | None = None,
 ) -> Float32Array: ...
+
+Int32Array = npt.NDArray[np.int32]
+Pair = int | tuple[int, int]
+
+def conv2d_forward(
+    x: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | None = None,
+    *,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+    out: Float32Array | None = None,
+) -> Float32Array: ...
+def conv2d_backward_data(
+    grad_out: Float32Array,
+    weight: Float32Array,
+    input_shape: tuple[int, int, int, int],
+    *,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+) -> Float32Array: ...
+def conv2d_backward_weight(
+    x: Float32Array,
+    grad_out: Float32Array,
+    kernel_size: Pair,
+    *,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+    bias: bool = True,
+) -> tuple[Float32Array, Float32Array | None]: ...
+def conv2d_algorithms(
+    input_shape: tuple[int, int, int, int],
+    weight_shape: tuple[int, int, int, int],
+    *,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+) -> dict[str, str]: ...
+def max_pool2d_forward(
+    x: Float32Array, kernel_size: Pair, stride: Pair
+) -> tuple[Float32Array, Int32Array]: ...
+def max_pool2d_backward(
+    grad_out: Float32Array, argmax: Int32Array, input_shape: tuple[int, int, int, int]
+) -> Float32Array: ...
+def avg_pool2d_forward(x: Float32Array, kernel_size: Pair, stride: Pair) -> Float32Array: ...
+def avg_pool2d_backward(
+    grad_out: Float32Array, input_shape: tuple[int, int, int, int], kernel_size: Pair, stride: Pair
+) -> Float32Array: ...

@@ -1,0 +1,204 @@
+"""Conv2d and max-pool kernels side by side with PyTorch's CPU kernels in one run.
+
+For each shape and thread count (odyssey.set_num_threads and torch.set_num_threads alike), the
+odyssey call and PyTorch's are timed in alternating rounds and the medians compared: ratio =
+PyTorch time / odyssey time, so above 1 means odyssey is faster. "fwd" is the forward with bias;
+"fwd+bwd" adds the input, weight and bias gradients (PyTorch: autograd backward of the same conv).
+Results are printed and written as JSON to benchmarks/results/conv.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import odyssey
+from odyssey import _kernels
+
+RESULTS = Path(__file__).parent / "results"
+# name -> (batch, in, out, size, kernel, padding)
+CONV_SHAPES = {
+    "lenet-conv1": (64, 1, 6, 28, 5, 2),
+    "lenet-conv2": (64, 6, 16, 14, 5, 0),
+    "resnet-64x64": (16, 64, 64, 32, 3, 1),
+}
+# name -> (batch, channels, size): LeNet's two 2x2 stride-2 pools
+POOL_SHAPES = {"lenet-pool1": (64, 6, 28), "lenet-pool2": (64, 16, 10)}
+HEADER = f"{'shape':<13} {'pass':<8} {'thr':>3} {'odyssey ms':>10} {'torch ms':>9} {'ratio':>6}"
+ROW = "{shape:<13} {pass:<8} {threads:>3} {odyssey_ms:>10.3f} {torch_ms:>9.3f} {ratio:>6.2f}"
+
+
+def calls_per_round(function: Callable[[], object], target_seconds: float) -> int:
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        elapsed = time.perf_counter() - start
+        if elapsed >= target_seconds / 4 or calls >= 1 << 16:
+            return max(1, int(calls * target_seconds / max(elapsed, 1e-9)))
+        calls *= 4
+
+
+def side_by_side(
+    ours: Callable[[], object], theirs: Callable[[], object], rounds: int, target: float
+) -> tuple[float, float]:
+    """Median seconds per call of each, timed in alternating rounds."""
+    ours(), theirs()
+    counts = (calls_per_round(ours, target), calls_per_round(theirs, target))
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for function, count, sink in zip((ours, theirs), counts, times, strict=True):
+            start = time.perf_counter()
+            for _ in range(count):
+                function()
+            sink.append((time.perf_counter() - start) / count)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def conv_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    batch, c, oc, size, k, pad = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+    w = rng.standard_normal((oc, c, k, k), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    y = _kernels.conv2d_forward(x, w, b, padding=pad)
+    g = rng.standard_normal(y.shape, dtype=np.float32)
+    tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
+    px, pw, pb = (t.clone().requires_grad_() for t in (tx, tw, tb))
+    conv2d = torch.nn.functional.conv2d
+
+    def ours_forward():
+        _kernels.conv2d_forward(x, w, b, padding=pad, out=y)
+
+    def ours_both():
+        _kernels.conv2d_forward(x, w, b, padding=pad, out=y)
+        _kernels.conv2d_backward_data(g, w, x.shape, padding=pad)
+        _kernels.conv2d_backward_weight(x, g, (k, k), padding=pad)
+
+    def torch_forward():
+        with torch.no_grad():
+            conv2d(tx, tw, tb, padding=pad)
+
+    def torch_both():
+        px.grad = pw.grad = pb.grad = None
+        conv2d(px, pw, pb, padding=pad).backward(tg)
+
+    return {"fwd": (ours_forward, torch_forward), "fwd+bwd": (ours_both, torch_both)}
+
+
+def pool_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    batch, c, size = shape
+    x = np.random.default_rng(1).standard_normal((batch, c, size, size), dtype=np.float32)
+    g = np.ones_like(_kernels.max_pool2d_forward(x, 2, 2)[0])
+    tx = torch.from_numpy(x)
+    px = tx.clone().requires_grad_()
+    tg = torch.from_numpy(g)
+    max_pool2d = torch.nn.functional.max_pool2d
+
+    def ours_both():
+        _, index = _kernels.max_pool2d_forward(x, 2, 2)
+        _kernels.max_pool2d_backward(g, index, x.shape)
+
+    def torch_forward():
+        with torch.no_grad():
+            max_pool2d(tx, 2, 2)
+
+    def torch_both():
+        px.grad = None
+        max_pool2d(px, 2, 2).backward(tg)
+
+    return {
+        "fwd": (lambda: _kernels.max_pool2d_forward(x, 2, 2), torch_forward),
+        "fwd+bwd": (ours_both, torch_both),
+    }
+
+
+def conv_algorithms(shape) -> str:
+    """What each pass runs on the selected ISA, e.g. "fwd: direct, ...; dx: ...; dw: ..."."""
+    batch, c, oc, size, k, pad = shape
+    picked = _kernels.conv2d_algorithms((batch, c, size, size), (oc, c, k, k), padding=pad)
+    return "; ".join(
+        f"{label}: {picked[key]}"
+        for label, key in (("fwd", "forward"), ("dx", "backward_data"), ("dw", "backward_weight"))
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--round-seconds", type=float, default=0.05)
+    parser.add_argument("--output", type=Path, default=RESULTS / "conv.json")
+    args = parser.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("bench_conv: PyTorch is not installed; nothing to compare against")
+        return
+
+    info = odyssey.cpu_info()
+    print(
+        f"odyssey {info['version']} ({info['isa_selected']}) on {info['cpu']}, "
+        f"PyTorch {torch.__version__}"
+    )
+    cases = [
+        (name, shape, conv_cases(torch, shape), conv_algorithms(shape))
+        for name, shape in CONV_SHAPES.items()
+    ]
+    cases += [(name, shape, pool_cases(torch, shape), "") for name, shape in POOL_SHAPES.items()]
+    for name, shape, _, algorithm in cases[: len(CONV_SHAPES)]:
+        print(f"{name} {shape}: {algorithm}")
+    print(HEADER)
+    rows = []
+    previous_threads, previous_torch_threads = odyssey.get_num_threads(), torch.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, os.cpu_count() or 1)}):
+            odyssey.set_num_threads(threads)
+            torch.set_num_threads(threads)
+            for name, shape, passes, algorithm in cases:
+                for pass_name, (ours, theirs) in passes.items():
+                    t_ours, t_torch = side_by_side(ours, theirs, args.rounds, args.round_seconds)
+                    row = {
+                        "shape": name,
+                        "dims": shape,
+                        "pass": pass_name,
+                        "threads": threads,
+                        "odyssey_ms": t_ours * 1e3,
+                        "torch_ms": t_torch * 1e3,
+                        "ratio": t_torch / t_ours,
+                        "algorithm": algorithm,
+                    }
+                    rows.append(row)
+                    print(ROW.format(**row))
+    finally:
+        odyssey.set_num_threads(previous_threads)
+        torch.set_num_threads(previous_torch_threads)
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "benchmark": "conv",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
+        "torch": torch.__version__,
+        "shapes": {
+            "conv (batch, in, out, size, kernel, padding)": CONV_SHAPES,
+            "pool": POOL_SHAPES,
+        },
+        "results": rows,
+    }
+    temporary = args.output.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(args.output)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

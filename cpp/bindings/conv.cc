@@ -1,0 +1,197 @@
+// conv2d forward, input gradient and weight gradient: shape checks, then the batch kernels.
+#include "odyssey/conv.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arrays.h"
+#include "bindings.h"
+#include "window.h"
+
+namespace odyssey::bindings {
+namespace {
+
+Dims4 dims_of(const py::array& array) {
+  return {array.shape(0), array.shape(1), array.shape(2), array.shape(3)};
+}
+
+void check_4d(const std::string& fn, const py::array& array, const char* name, const char* layout) {
+  if (array.ndim() != 4) {
+    throw py::value_error(fn + ": " + name + " must be 4-D " + layout + ", got shape " +
+                          shape_of(array));
+  }
+}
+
+// The checked geometry of a convolution of input `x` (N, C, H, W) by a kernel (OC, C, KH, KW);
+// `x_text` and `w_text` describe both in messages.
+Conv2dShape conv_shape(const std::string& fn, const Dims4& x, const Dims4& w, const Pair& stride,
+                       const Pair& padding, const std::string& x_text, const std::string& w_text) {
+  const std::string shapes = " (input " + x_text + ", weight " + w_text + ")";
+  if (x[1] != w[1]) {
+    throw py::value_error(fn + ": input has " + std::to_string(x[1]) +
+                          " channels but weight expects " + std::to_string(w[1]) + shapes);
+  }
+  if (w[2] < 1 || w[3] < 1) throw py::value_error(fn + ": kernel size must be >= 1" + shapes);
+  check_stride(fn, stride);
+  check_padding(fn, padding, {w[2], w[3]});
+  const py::ssize_t padded_h = x[2] + 2 * padding.h, padded_w = x[3] + 2 * padding.w;
+  if (w[2] > padded_h || w[3] > padded_w) {
+    throw py::value_error(fn + ": kernel (" + std::to_string(w[2]) + ", " + std::to_string(w[3]) +
+                          ") is larger than the padded input (" + std::to_string(padded_h) + ", " +
+                          std::to_string(padded_w) + ")" + shapes);
+  }
+  const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
+  return Conv2dShape{u(x[0]), u(x[1]),     u(x[2]),     u(x[3]),      u(w[0]),     u(w[2]),
+                     u(w[3]), u(stride.h), u(stride.w), u(padding.h), u(padding.w)};
+}
+
+Dims4 output_dims(const Conv2dShape& s) {
+  const auto i = [](std::size_t v) { return static_cast<py::ssize_t>(v); };
+  return {i(s.batch), i(s.out_channels), i(s.out_h()), i(s.out_w())};
+}
+
+void check_grad_out(const std::string& fn, const py::array& grad_out, const Dims4& expected) {
+  if (dims_of(grad_out) != expected) {
+    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
+                          " but the convolution's output has shape " + dims_text(expected));
+  }
+}
+
+py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
+                         const py::object& bias_object, const py::object& stride_object,
+                         const py::object& padding_object, const py::object& out_object) {
+  const std::string fn = "conv2d_forward";
+  const py::array x = float32_array(x_object, "x");
+  const py::array w = float32_array(w_object, "weight");
+  check_4d(fn, x, "x", "(batch, channels, height, width)");
+  check_4d(fn, w, "weight", "(out_channels, in_channels, kernel_h, kernel_w)");
+  const Conv2dShape s =
+      conv_shape(fn, dims_of(x), dims_of(w), pair_arg(fn, stride_object, "stride"),
+                 pair_arg(fn, padding_object, "padding"), shape_of(x), shape_of(w));
+  const float* bias_data = nullptr;
+  py::array bias;
+  if (!bias_object.is_none()) {
+    bias = float32_array(bias_object, "bias");
+    if (bias.ndim() != 1 || static_cast<std::size_t>(bias.shape(0)) != s.out_channels) {
+      throw py::value_error(fn + ": bias must have shape (" + std::to_string(s.out_channels) +
+                            ",) for weight " + shape_of(w) + ", got " + shape_of(bias));
+    }
+    bias_data = floats(bias);
+  }
+  const Dims4 y_dims = output_dims(s);
+  py::array y;
+  if (out_object.is_none()) {
+    y = py::array_t<float>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+  } else {
+    y = float32_array(out_object, "out");
+    if (!y.writeable()) throw py::value_error("out: the array is read-only");
+    if (y.ndim() != 4 || dims_of(y) != y_dims) {
+      throw py::value_error(fn + ": out has shape " + shape_of(y) + " but the output has shape " +
+                            dims_text(y_dims));
+    }
+    check_no_overlap(fn, y, x, "x");
+    check_no_overlap(fn, y, w, "weight");
+    if (bias_data != nullptr) check_no_overlap(fn, y, bias, "bias");
+  }
+  float* y_data = mutable_floats(y);
+  {
+    py::gil_scoped_release release;
+    odyssey::conv2d_forward(s, floats(x), floats(w), bias_data, y_data);
+  }
+  return y;
+}
+
+py::array conv2d_backward_data(const py::object& grad_out_object, const py::object& w_object,
+                               const py::object& input_shape_object,
+                               const py::object& stride_object, const py::object& padding_object) {
+  const std::string fn = "conv2d_backward_data";
+  const py::array grad_out = float32_array(grad_out_object, "grad_out");
+  const py::array w = float32_array(w_object, "weight");
+  check_4d(fn, grad_out, "grad_out", "(batch, out_channels, out_h, out_w)");
+  check_4d(fn, w, "weight", "(out_channels, in_channels, kernel_h, kernel_w)");
+  const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
+  const Conv2dShape s =
+      conv_shape(fn, x_dims, dims_of(w), pair_arg(fn, stride_object, "stride"),
+                 pair_arg(fn, padding_object, "padding"), dims_text(x_dims), shape_of(w));
+  check_grad_out(fn, grad_out, output_dims(s));
+  py::array_t<float> dx(std::vector<py::ssize_t>(x_dims.begin(), x_dims.end()));
+  float* dx_data = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    odyssey::conv2d_backward_data(s, floats(grad_out), floats(w), dx_data);
+  }
+  return std::move(dx);
+}
+
+py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& grad_out_object,
+                                 const py::object& kernel_size_object,
+                                 const py::object& stride_object, const py::object& padding_object,
+                                 bool with_bias) {
+  const std::string fn = "conv2d_backward_weight";
+  const py::array x = float32_array(x_object, "x");
+  const py::array grad_out = float32_array(grad_out_object, "grad_out");
+  check_4d(fn, x, "x", "(batch, channels, height, width)");
+  check_4d(fn, grad_out, "grad_out", "(batch, out_channels, out_h, out_w)");
+  const Pair kernel = pair_arg(fn, kernel_size_object, "kernel_size");
+  const Dims4 w_dims{grad_out.shape(1), x.shape(1), kernel.h, kernel.w};
+  const Conv2dShape s =
+      conv_shape(fn, dims_of(x), w_dims, pair_arg(fn, stride_object, "stride"),
+                 pair_arg(fn, padding_object, "padding"), shape_of(x), dims_text(w_dims));
+  check_grad_out(fn, grad_out, output_dims(s));
+  py::array_t<float> dw(std::vector<py::ssize_t>(w_dims.begin(), w_dims.end()));
+  float* dw_data = dw.mutable_data();
+  float* db_data = nullptr;
+  py::object db = py::none();
+  if (with_bias) {
+    py::array_t<float> db_array(w_dims[0]);
+    db_data = db_array.mutable_data();
+    db = std::move(db_array);
+  }
+  {
+    py::gil_scoped_release release;
+    odyssey::conv2d_backward_weight(s, floats(x), floats(grad_out), dw_data, db_data);
+  }
+  return py::make_tuple(dw, db);
+}
+
+py::dict conv2d_algorithms(const py::object& input_shape_object,
+                           const py::object& weight_shape_object, const py::object& stride_object,
+                           const py::object& padding_object) {
+  const std::string fn = "conv2d_algorithms";
+  const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
+  const Dims4 w_dims = input_shape_arg(fn, weight_shape_object);
+  const Conv2dShape s =
+      conv_shape(fn, x_dims, w_dims, pair_arg(fn, stride_object, "stride"),
+                 pair_arg(fn, padding_object, "padding"), dims_text(x_dims), dims_text(w_dims));
+  py::dict algorithms;
+  algorithms["forward"] = conv_algorithm_name(conv2d_forward_algorithm(s));
+  algorithms["backward_data"] = conv_algorithm_name(conv2d_backward_data_algorithm(s));
+  algorithms["backward_weight"] = conv_algorithm_name(conv2d_backward_weight_algorithm(s));
+  return algorithms;
+}
+
+}  // namespace
+
+void bind_conv(py::module_& m) {
+  m.def("conv2d_forward", &conv2d_forward, py::arg("x"), py::arg("weight"),
+        py::arg("bias") = py::none(), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("padding") = py::make_tuple(0, 0), py::arg("out") = py::none(),
+        "2-D convolution of x (N, C, H, W) by weight (OC, C, KH, KW) plus bias (OC,) -> "
+        "(N, OC, OH, OW); stride and padding are (h, w) or one int.");
+  m.def("conv2d_backward_data", &conv2d_backward_data, py::arg("grad_out"), py::arg("weight"),
+        py::arg("input_shape"), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("padding") = py::make_tuple(0, 0),
+        "Gradient of conv2d with respect to its input, of shape input_shape (N, C, H, W).");
+  m.def("conv2d_backward_weight", &conv2d_backward_weight, py::arg("x"), py::arg("grad_out"),
+        py::arg("kernel_size"), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("padding") = py::make_tuple(0, 0), py::arg("bias") = true,
+        "Gradients of conv2d with respect to weight (OC, C, KH, KW) and, when bias, bias (OC,); "
+        "the same bits for every thread count.");
+  m.def("conv2d_algorithms", &conv2d_algorithms, py::arg("input_shape"), py::arg("weight_shape"),
+        py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("padding") = py::make_tuple(0, 0),
+        "The algorithm each conv2d pass picks for these shapes on the selected ISA.");
+}
+
+}  // namespace odyssey::bindings

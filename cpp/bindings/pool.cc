@@ -1,0 +1,176 @@
+// max_pool2d and avg_pool2d forward and backward: shape checks, then the plane kernels.
+#include "odyssey/pool.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arrays.h"
+#include "bindings.h"
+#include "window.h"
+
+namespace odyssey::bindings {
+namespace {
+
+Dims4 dims_of(const py::array& array) {
+  return {array.shape(0), array.shape(1), array.shape(2), array.shape(3)};
+}
+
+// The checked geometry of pooling an (N, C, H, W) input.
+Pool2dShape pool_shape(const std::string& fn, const Dims4& x, const Pair& kernel,
+                       const Pair& stride) {
+  if (kernel.h < 1 || kernel.w < 1) {
+    throw py::value_error(fn + ": kernel_size must be >= 1, got (" + std::to_string(kernel.h) +
+                          ", " + std::to_string(kernel.w) + ")");
+  }
+  check_stride(fn, stride);
+  if (kernel.h > x[2] || kernel.w > x[3]) {
+    throw py::value_error(fn + ": window (" + std::to_string(kernel.h) + ", " +
+                          std::to_string(kernel.w) + ") is larger than the input " + dims_text(x));
+  }
+  if (x[2] * x[3] >= (py::ssize_t{1} << 31)) {
+    throw py::value_error(fn + ": input planes of " + dims_text(x) +
+                          " are too large for int32 indices");
+  }
+  const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
+  return Pool2dShape{u(x[0] * x[1]), u(x[2]),     u(x[3]),    u(kernel.h),
+                     u(kernel.w),    u(stride.h), u(stride.w)};
+}
+
+Dims4 output_dims(const Dims4& x, const Pool2dShape& s) {
+  return {x[0], x[1], static_cast<py::ssize_t>(s.out_h()), static_cast<py::ssize_t>(s.out_w())};
+}
+
+const py::array& checked_4d(const std::string& fn, const py::array& array, const char* name) {
+  if (array.ndim() != 4) {
+    throw py::value_error(fn + ": " + name + " must be 4-D (batch, channels, height, width), got " +
+                          shape_of(array));
+  }
+  return array;
+}
+
+void check_grad_out(const std::string& fn, const py::array& grad_out, const Dims4& expected) {
+  if (dims_of(grad_out) != expected) {
+    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
+                          " but the pooling output has shape " + dims_text(expected));
+  }
+}
+
+py::array_t<float> new_array(const Dims4& dims) {
+  return py::array_t<float>(std::vector<py::ssize_t>(dims.begin(), dims.end()));
+}
+
+py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kernel_object,
+                             const py::object& stride_object) {
+  const std::string fn = "max_pool2d_forward";
+  const py::array x = checked_4d(fn, float32_array(x_object, "x"), "x");
+  const Pool2dShape s = pool_shape(fn, dims_of(x), pair_arg(fn, kernel_object, "kernel_size"),
+                                   pair_arg(fn, stride_object, "stride"));
+  const Dims4 y_dims = output_dims(dims_of(x), s);
+  py::array_t<float> y = new_array(y_dims);
+  py::array_t<std::int32_t> argmax(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+  float* y_data = y.mutable_data();
+  std::int32_t* argmax_data = argmax.mutable_data();
+  {
+    py::gil_scoped_release release;
+    odyssey::max_pool2d_forward(s, floats(x), y_data, argmax_data);
+  }
+  return py::make_tuple(y, argmax);
+}
+
+py::array max_pool2d_backward(const py::object& grad_out_object, const py::object& argmax_object,
+                              const py::object& input_shape_object) {
+  const std::string fn = "max_pool2d_backward";
+  const py::array grad_out = checked_4d(fn, float32_array(grad_out_object, "grad_out"), "grad_out");
+  if (!py::isinstance<py::array>(argmax_object) || !py::reinterpret_borrow<py::array>(argmax_object)
+                                                        .dtype()
+                                                        .equal(py::dtype::of<std::int32_t>())) {
+    throw py::type_error(fn + ": argmax must be the int32 array max_pool2d_forward returned");
+  }
+  const auto argmax = py::reinterpret_borrow<py::array>(argmax_object);
+  if (!(argmax.flags() & py::array::c_style) ||
+      reinterpret_cast<std::uintptr_t>(argmax.data()) % alignof(std::int32_t) != 0) {
+    throw py::value_error(fn + ": argmax must be C-contiguous and aligned");
+  }
+  check_same_shape(argmax, "argmax", grad_out, "grad_out");
+  const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
+  if (x_dims[0] != grad_out.shape(0) || x_dims[1] != grad_out.shape(1)) {
+    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
+                          " but input_shape is " + dims_text(x_dims) +
+                          " (batch and channels must match)");
+  }
+  const py::ssize_t plane = x_dims[2] * x_dims[3];
+  if (plane >= (py::ssize_t{1} << 31)) {
+    throw py::value_error(fn + ": input planes of " + dims_text(x_dims) +
+                          " are too large for int32 indices");
+  }
+  const auto* index = static_cast<const std::int32_t*>(argmax.data());
+  for (py::ssize_t i = 0; i < argmax.size(); ++i) {
+    if (index[i] < 0 || index[i] >= plane) {
+      throw py::value_error(fn + ": argmax holds " + std::to_string(index[i]) +
+                            ", out of range for input planes of " + std::to_string(x_dims[2]) +
+                            " x " + std::to_string(x_dims[3]));
+    }
+  }
+  const auto planes = static_cast<std::size_t>(x_dims[0] * x_dims[1]);
+  const auto out_size = static_cast<std::size_t>(grad_out.shape(2) * grad_out.shape(3));
+  py::array_t<float> dx = new_array(x_dims);
+  float* dx_data = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    odyssey::max_pool2d_backward(planes, static_cast<std::size_t>(plane), out_size,
+                                 floats(grad_out), index, dx_data);
+  }
+  return std::move(dx);
+}
+
+py::array avg_pool2d_forward(const py::object& x_object, const py::object& kernel_object,
+                             const py::object& stride_object) {
+  const std::string fn = "avg_pool2d_forward";
+  const py::array x = checked_4d(fn, float32_array(x_object, "x"), "x");
+  const Pool2dShape s = pool_shape(fn, dims_of(x), pair_arg(fn, kernel_object, "kernel_size"),
+                                   pair_arg(fn, stride_object, "stride"));
+  py::array_t<float> y = new_array(output_dims(dims_of(x), s));
+  float* y_data = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    odyssey::avg_pool2d_forward(s, floats(x), y_data);
+  }
+  return std::move(y);
+}
+
+py::array avg_pool2d_backward(const py::object& grad_out_object,
+                              const py::object& input_shape_object, const py::object& kernel_object,
+                              const py::object& stride_object) {
+  const std::string fn = "avg_pool2d_backward";
+  const py::array grad_out = checked_4d(fn, float32_array(grad_out_object, "grad_out"), "grad_out");
+  const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
+  const Pool2dShape s = pool_shape(fn, x_dims, pair_arg(fn, kernel_object, "kernel_size"),
+                                   pair_arg(fn, stride_object, "stride"));
+  check_grad_out(fn, grad_out, output_dims(x_dims, s));
+  py::array_t<float> dx = new_array(x_dims);
+  float* dx_data = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    odyssey::avg_pool2d_backward(s, floats(grad_out), dx_data);
+  }
+  return std::move(dx);
+}
+
+}  // namespace
+
+void bind_pool(py::module_& m) {
+  m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride"),
+        "Max pooling of x (N, C, H, W), no padding, floor mode -> (y, argmax): argmax is the int32 "
+        "index of each maximum in its input plane (first of ties; NaN wins).");
+  m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_out"), py::arg("argmax"),
+        py::arg("input_shape"), "Gradient of max pooling: grad_out scattered to argmax.");
+  m.def("avg_pool2d_forward", &avg_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride"), "Average pooling of x (N, C, H, W), no padding, floor mode.");
+  m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_out"), py::arg("input_shape"),
+        py::arg("kernel_size"), py::arg("stride"), "Gradient of average pooling.");
+}
+
+}  // namespace odyssey::bindings

@@ -1,0 +1,110 @@
+// 2-D convolution (NCHW input, weight (out, in, kh, kw) as PyTorch, dilation 1, groups 1): forward
+// with a fused bias, the input gradient and the weight gradient with a fused bias gradient.
+#pragma once
+
+#include <cstddef>
+
+#include "odyssey/dispatch.h"
+
+namespace odyssey {
+
+struct Conv2dShape {
+  std::size_t batch, in_channels, in_h, in_w;
+  std::size_t out_channels, kernel_h, kernel_w;
+  std::size_t stride_h, stride_w, pad_h, pad_w;
+
+  // Floor mode, as PyTorch. The caller guarantees stride >= 1, a kernel that fits the padded input,
+  // and pad < kernel (the input gradient pads the output gradient by kernel - 1 - pad).
+  std::size_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
+  std::size_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+};
+
+// The widest vector any variant loads; packed rows are padded to a multiple of it, so kernels load
+// whole vectors without bounds checks and discard the lanes past the output width.
+inline constexpr std::size_t kConvMaxLanes = 16;
+
+// One sample's input, zero-padded and split by column phase so that a strided convolution reads
+// contiguous vectors: padded column q of row r of channel c lives at
+//   data[((c * rows + r) * stride_w + q % stride_w) * row_stride + q / stride_w].
+// The direct kernels compute out_h x out_w outputs from `channels` such planes.
+struct PackedConv {
+  std::size_t channels, rows, row_stride;
+  std::size_t out_channels, kernel_h, kernel_w, stride_h, stride_w, out_h, out_w;
+  // Only rows data_begin, data_begin + data_step, ... below data_end hold input; the others are
+  // padding or inserted zeros, and the forward kernels skip them.
+  std::size_t data_begin, data_end, data_step;
+
+  // The kernel rows [first, end) stepping by data_step that meet input rows for output row oh.
+  std::size_t first_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return top >= data_begin ? (data_step - (top - data_begin) % data_step) % data_step
+                             : data_begin - top;
+  }
+  std::size_t end_kernel_row(std::size_t oh) const {
+    const std::size_t top = oh * stride_h;
+    return data_end <= top ? 0 : (data_end - top < kernel_h ? data_end - top : kernel_h);
+  }
+};
+
+// One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is
+// (out_channels, channels, kernel_h, kernel_w); `y` and `dy` are (out_channels, out_h, out_w).
+struct ConvKernels {
+  // Vector width in floats (1 for the scalar reference).
+  std::size_t lanes;
+  // y = conv(x, w) + bias (bias may be nullptr), with output columns in the vector lanes.
+  void (*forward)(const PackedConv& p, const float* x, const float* w, const float* bias, float* y);
+  // The same with output channels in the lanes, for planes too narrow to fill vectors. `w` holds
+  // blocks of `lanes` channels: w[(((oc / lanes) * channels + c) * kh_n + kh) * kw_n + kw] is a
+  // vector of `lanes` weights, zero past the last channel; `bias` is zero-padded to whole blocks.
+  void (*forward_lanes)(const PackedConv& p, const float* x, const float* w, const float* bias,
+                        float* y);
+  // dw += correlation of x with dy, summed over the output plane.
+  void (*weight_grad)(const PackedConv& p, const float* x, const float* dy, float* dw);
+  // The same with output channels in the lanes: `dy_t` is dy transposed to (out_h * out_w,
+  // padded channels), channels zero-padded to whole blocks of `lanes`, and `dw` is blocked as
+  // forward_lanes's weights.
+  void (*weight_grad_lanes)(const PackedConv& p, const float* x, const float* dy_t, float* dw);
+};
+
+namespace scalar {
+extern const ConvKernels kConv;
+}
+namespace avx2 {
+extern const ConvKernels kConv;
+}
+namespace avx512 {
+extern const ConvKernels kConv;
+}
+namespace neon {
+extern const ConvKernels kConv;
+}
+
+const ConvKernels* conv_kernels(Isa isa);
+inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa()); }
+
+// Samples per chunk of the weight gradient: each chunk keeps its own partial, and partials are
+// summed in chunk order, so the bits do not depend on the thread count.
+inline constexpr std::size_t kConvWeightGradGrain = 4;
+
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kIm2colGemm };
+const char* conv_algorithm_name(ConvAlgorithm algorithm);
+
+// The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
+// the direct kernels, whichever fills more vector lanes: output columns or output channels. The
+// direct input gradient runs the forward kernels on the output gradient.
+ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
+ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
+ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);
+
+// Whole-batch operations on the selected ISA, parallel over samples. Scratch buffers are kept per
+// thread and reused between calls.
+// x (batch, in, H, W), w (out, in, kh, kw), bias (out,) or nullptr -> y (batch, out, OH, OW).
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                    float* y);
+// dy (batch, out, OH, OW), w -> dx (batch, in, H, W).
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+// x, dy -> dw (out, in, kh, kw) and, unless nullptr, db (out,).
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                            float* db);
+
+}  // namespace odyssey

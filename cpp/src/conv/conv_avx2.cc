@@ -1,0 +1,54 @@
+// AVX2+FMA variant, compiled with -mavx2 -mfma: 8 output columns per vector, masked loads and
+// stores at the row ends.
+#include <immintrin.h>
+
+#include <cstddef>
+
+#include "conv_direct.h"
+#include "odyssey/conv.h"
+
+namespace odyssey::avx2 {
+namespace {
+
+struct Avx2 {
+  using Vec = __m256;
+  static constexpr std::size_t kLanes = 8;
+  // 6 x 2 accumulators + 2 inputs + 1 weight of the 16 registers.
+  static constexpr int kForwardChannels = 6;
+  static constexpr int kForwardVectors = 2;
+  // Channels in the lanes: 6 columns x 2 vectors of channels.
+  static constexpr int kLanesColumns = 6;
+  static constexpr int kLanesVectors = 2;
+  // 3 x 3 accumulators + 3 dy + 1 input.
+  static constexpr int kGradChannels = 3;
+  // Weight gradient with channels in the lanes: 6 taps x 2 vectors of channels.
+  static constexpr int kGradLanesTaps = 6;
+  static constexpr int kGradLanesVectors = 2;
+  static constexpr int kGradTaps = 3;
+
+  // Lanes below n set, for maskload/maskstore.
+  static __m256i first(std::size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vec load_first(const float* p, std::size_t n) { return _mm256_maskload_ps(p, first(n)); }
+  static Vec broadcast(float f) { return _mm256_set1_ps(f); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static void store_first(float* p, Vec v, std::size_t n) { _mm256_maskstore_ps(p, first(n), v); }
+  static float sum(Vec v) {
+    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+  }
+};
+
+}  // namespace
+
+const ConvKernels kConv{Avx2::kLanes, conv_direct::forward<Avx2>, conv_direct::forward_lanes<Avx2>,
+                        conv_direct::weight_grad<Avx2>, conv_direct::weight_grad_lanes<Avx2>};
+
+}  // namespace odyssey::avx2

@@ -1,0 +1,465 @@
+// The direct convolution kernels written once over a vector type, included by each ISA's
+// translation unit with its own traits struct V (in an anonymous namespace there, so every
+// instantiation stays private to that unit and its target flags):
+//   V::Vec, V::kLanes, V::kForwardChannels x V::kForwardVectors (forward register block),
+//   V::kGradChannels x V::kGradTaps (weight-gradient register block), and
+//   zero(), load(p), load_first(p, n), broadcast(f), fma(a, b, c) = a * b + c, add(a, b),
+//   store(p, v), store_first(p, v, n), sum(v).
+// load_first/store_first touch the first n lanes only (0 < n <= kLanes).
+#pragma once
+
+#include <cstddef>
+
+#include "odyssey/conv.h"
+
+namespace odyssey::conv_direct {
+
+// Outputs (oc0 .. oc0+OC) x row oh x columns (ow0 .. ow0+width), width <= NV * kLanes: every
+// product of a kernel tap is one broadcast weight times NV contiguous input vectors, so each
+// weight load feeds NV FMAs and each input load feeds OC.
+template <class V, int OC, int NV>
+void forward_block(const PackedConv& p, const float* x, const float* w, const float* bias, float* y,
+                   std::size_t oc0, std::size_t oh, std::size_t ow0, std::size_t width) {
+  typename V::Vec acc[OC][NV];
+  for (int o = 0; o < OC; ++o) {
+    for (int v = 0; v < NV; ++v) acc[o][v] = V::zero();
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const std::size_t w_stride = p.channels * taps;
+  const float* w_block = w + oc0 * w_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
+      const float* x_row =
+          x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
+      const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
+      for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+        const float* x_tap = x_row + phase * p.row_stride + shift;
+        typename V::Vec xv[NV];
+        for (int v = 0; v < NV; ++v) xv[v] = V::load(x_tap + v * V::kLanes);
+        for (int o = 0; o < OC; ++o) {
+          const typename V::Vec wv = V::broadcast(w_tap[o * w_stride + kw]);
+          for (int v = 0; v < NV; ++v) acc[o][v] = V::fma(wv, xv[v], acc[o][v]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
+        }
+      }
+    }
+  }
+  for (int o = 0; o < OC; ++o) {
+    float* y_row = y + ((oc0 + o) * p.out_h + oh) * p.out_w + ow0;
+    for (int v = 0; v < NV; ++v) {
+      // Added after the sum, as the reference does, so bias rounds the same way.
+      const typename V::Vec out =
+          bias != nullptr ? V::add(acc[o][v], V::broadcast(bias[oc0 + o])) : acc[o][v];
+      const std::size_t start = v * V::kLanes;
+      if (start + V::kLanes <= width) {
+        V::store(y_row + start, out);
+      } else {
+        V::store_first(y_row + start, out, width - start);
+      }
+    }
+  }
+}
+
+// The last strip of a row, narrower than a full one: NV is the number of vectors it needs.
+template <class V, int OC, int NV>
+void forward_tail_strip(std::size_t vectors, const PackedConv& p, const float* x, const float* w,
+                        const float* bias, float* y, std::size_t oc0, std::size_t oh,
+                        std::size_t ow0, std::size_t width) {
+  if (vectors == NV) {
+    forward_block<V, OC, NV>(p, x, w, bias, y, oc0, oh, ow0, width);
+  } else if constexpr (NV > 1) {
+    forward_tail_strip<V, OC, NV - 1>(vectors, p, x, w, bias, y, oc0, oh, ow0, width);
+  }
+}
+
+// Output rows oh and oh + 1 of a plane no wider than one vector, for unit row steps: one vector
+// per row would leave each weight broadcast feeding a single FMA, two rows feed two. The kernel
+// rows of both are visited; those meeting padding for one row read its zeros.
+template <class V, int OC>
+void forward_two_rows(const PackedConv& p, const float* x, const float* w, const float* bias,
+                      float* y, std::size_t oc0, std::size_t oh) {
+  typename V::Vec acc[OC][2];
+  for (int o = 0; o < OC; ++o) acc[o][0] = acc[o][1] = V::zero();
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const std::size_t w_stride = p.channels * taps;
+  const std::size_t row_step = p.stride_h * p.stride_w * p.row_stride;
+  const float* w_block = w + oc0 * w_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh + 1), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; ++kh) {
+      const float* x_row = x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride;
+      const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
+      for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+        const float* x_tap = x_row + phase * p.row_stride + shift;
+        const typename V::Vec upper = V::load(x_tap), lower = V::load(x_tap + row_step);
+        for (int o = 0; o < OC; ++o) {
+          const typename V::Vec wv = V::broadcast(w_tap[o * w_stride + kw]);
+          acc[o][0] = V::fma(wv, upper, acc[o][0]);
+          acc[o][1] = V::fma(wv, lower, acc[o][1]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
+        }
+      }
+    }
+  }
+  for (int o = 0; o < OC; ++o) {
+    float* y_row = y + ((oc0 + o) * p.out_h + oh) * p.out_w;
+    for (int r = 0; r < 2; ++r) {
+      const typename V::Vec out =
+          bias != nullptr ? V::add(acc[o][r], V::broadcast(bias[oc0 + o])) : acc[o][r];
+      if (p.out_w == V::kLanes) {
+        V::store(y_row + r * p.out_w, out);
+      } else {
+        V::store_first(y_row + r * p.out_w, out, p.out_w);
+      }
+    }
+  }
+}
+
+template <class V, int OC>
+void forward_channels(const PackedConv& p, const float* x, const float* w, const float* bias,
+                      float* y, std::size_t oc0) {
+  constexpr std::size_t kStrip = V::kForwardVectors * V::kLanes;
+  std::size_t first_single_row = 0;
+  if (p.data_step == 1 && p.out_w <= V::kLanes) {
+    for (; first_single_row + 2 <= p.out_h; first_single_row += 2) {
+      forward_two_rows<V, OC>(p, x, w, bias, y, oc0, first_single_row);
+    }
+  }
+  for (std::size_t oh = first_single_row; oh < p.out_h; ++oh) {
+    std::size_t ow0 = 0;
+    for (; ow0 + kStrip <= p.out_w; ow0 += kStrip) {
+      forward_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);
+    }
+    if (ow0 < p.out_w) {
+      const std::size_t width = p.out_w - ow0;
+      forward_tail_strip<V, OC, V::kForwardVectors>((width + V::kLanes - 1) / V::kLanes, p, x, w,
+                                                    bias, y, oc0, oh, ow0, width);
+    }
+  }
+}
+
+// The channel block of size `count` (the last one may be short of kForwardChannels).
+template <class V, int OC>
+void forward_channels_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                         const float* bias, float* y, std::size_t oc0) {
+  if (count == OC) {
+    forward_channels<V, OC>(p, x, w, bias, y, oc0);
+  } else if constexpr (OC > 1) {
+    forward_channels_of<V, OC - 1>(count, p, x, w, bias, y, oc0);
+  }
+}
+
+template <class V>
+void forward(const PackedConv& p, const float* x, const float* w, const float* bias, float* y) {
+  constexpr std::size_t kBlock = V::kForwardChannels;
+  for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
+    const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
+    forward_channels_of<V, V::kForwardChannels>(count, p, x, w, bias, y, oc0);
+  }
+}
+
+// dw[oc0 .. oc0+OC][c][kh][kw0 .. kw0+KW] += the sums over the output plane of dy times the input
+// under that tap. The output columns are the vector lanes; the dy vectors of OC channels stay in
+// registers across KW taps, each input vector across OC channels.
+template <class V, int OC, int KW>
+void weight_grad_block(const PackedConv& p, const float* x, const float* dy, float* dw,
+                       std::size_t oc0, std::size_t c, std::size_t kh, std::size_t kw0) {
+  typename V::Vec acc[OC][KW];
+  for (int o = 0; o < OC; ++o) {
+    for (int k = 0; k < KW; ++k) acc[o][k] = V::zero();
+  }
+  const std::size_t plane = p.out_h * p.out_w;
+  const float* dy_block = dy + oc0 * plane;
+  const float* x_taps[KW];
+  for (int k = 0; k < KW; ++k) {
+    const std::size_t kw = kw0 + k;
+    x_taps[k] =
+        x + ((c * p.rows + kh) * p.stride_w + kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+  }
+  const std::size_t x_row_step = p.stride_h * p.stride_w * p.row_stride;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    const float* dy_row = dy_block + oh * p.out_w;
+    const std::size_t x_offset = oh * x_row_step;
+    std::size_t ow = 0;
+    for (; ow + V::kLanes <= p.out_w; ow += V::kLanes) {
+      typename V::Vec d[OC];
+      for (int o = 0; o < OC; ++o) d[o] = V::load(dy_row + o * plane + ow);
+      for (int k = 0; k < KW; ++k) {
+        const typename V::Vec xv = V::load(x_taps[k] + x_offset + ow);
+        for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
+      }
+    }
+    if (ow < p.out_w) {
+      // Both operands masked: the input past the output width may hold an infinity that a zero
+      // dy would turn into NaN.
+      const std::size_t n = p.out_w - ow;
+      typename V::Vec d[OC];
+      for (int o = 0; o < OC; ++o) d[o] = V::load_first(dy_row + o * plane + ow, n);
+      for (int k = 0; k < KW; ++k) {
+        const typename V::Vec xv = V::load_first(x_taps[k] + x_offset + ow, n);
+        for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
+      }
+    }
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  for (int o = 0; o < OC; ++o) {
+    float* dw_row = dw + ((oc0 + o) * p.channels + c) * taps + kh * p.kernel_w + kw0;
+    for (int k = 0; k < KW; ++k) dw_row[k] += V::sum(acc[o][k]);
+  }
+}
+
+template <class V, int OC, int KW>
+void weight_grad_taps_of(std::size_t count, const PackedConv& p, const float* x, const float* dy,
+                         float* dw, std::size_t oc0, std::size_t c, std::size_t kh,
+                         std::size_t kw0) {
+  if (count == KW) {
+    weight_grad_block<V, OC, KW>(p, x, dy, dw, oc0, c, kh, kw0);
+  } else if constexpr (KW > 1) {
+    weight_grad_taps_of<V, OC, KW - 1>(count, p, x, dy, dw, oc0, c, kh, kw0);
+  }
+}
+
+// Kernel columns are split into near-equal blocks of at most kGradTaps (5 -> 3 + 2, not 4 + 1),
+// so no block reloads dy for a single tap.
+template <class V, int OC>
+void weight_grad_channels(const PackedConv& p, const float* x, const float* dy, float* dw,
+                          std::size_t oc0) {
+  const std::size_t blocks = (p.kernel_w + V::kGradTaps - 1) / V::kGradTaps;
+  const std::size_t base = p.kernel_w / blocks, longer = p.kernel_w % blocks;
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+      std::size_t kw0 = 0;
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t count = base + (b < longer ? 1 : 0);
+        weight_grad_taps_of<V, OC, V::kGradTaps>(count, p, x, dy, dw, oc0, c, kh, kw0);
+        kw0 += count;
+      }
+    }
+  }
+}
+
+template <class V, int OC>
+void weight_grad_channels_of(std::size_t count, const PackedConv& p, const float* x,
+                             const float* dy, float* dw, std::size_t oc0) {
+  if (count == OC) {
+    weight_grad_channels<V, OC>(p, x, dy, dw, oc0);
+  } else if constexpr (OC > 1) {
+    weight_grad_channels_of<V, OC - 1>(count, p, x, dy, dw, oc0);
+  }
+}
+
+template <class V>
+void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw) {
+  constexpr std::size_t kBlock = V::kGradChannels;
+  for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
+    const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
+    weight_grad_channels_of<V, V::kGradChannels>(count, p, x, dy, dw, oc0);
+  }
+}
+
+}  // namespace odyssey::conv_direct
+
+namespace odyssey::conv_direct {
+
+// The channel-vectorised forward, for planes too narrow to fill vectors: the lanes are output
+// channels. `w` is packed in blocks of kLanes channels, w[((block * C + c) * KH + kh) * KW + kw]
+// holding kLanes weights (zero past the last channel), and `bias` (or nullptr) is padded the same
+// way. R output columns x NV channel vectors accumulate; each input value is broadcast once and
+// feeds NV FMAs, each weight vector R.
+template <class V, int R, int NV>
+void forward_lanes_block(const PackedConv& p, const float* x, const float* w, const float* bias,
+                         float* y, std::size_t block0, std::size_t oh, std::size_t ow0) {
+  typename V::Vec acc[R][NV];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+  }
+  const std::size_t block_stride = p.channels * p.kernel_h * p.kernel_w * V::kLanes;
+  const float* w_block = w + block0 * block_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
+      const float* x_row =
+          x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
+      const float* w_row = w_block + (c * p.kernel_h + kh) * p.kernel_w * V::kLanes;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
+      for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+        const float* x_tap = x_row + phase * p.row_stride + shift;
+        typename V::Vec wv[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = V::load(w_row + kw * V::kLanes + v * block_stride);
+        for (int r = 0; r < R; ++r) {
+          const typename V::Vec xv = V::broadcast(x_tap[r]);
+          for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(wv[v], xv, acc[r][v]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
+        }
+      }
+    }
+  }
+  // Lanes are channels but y is channel-major: go through a small buffer, channel by channel.
+  const std::size_t plane = p.out_h * p.out_w;
+  for (int v = 0; v < NV; ++v) {
+    const std::size_t oc0 = (block0 + v) * V::kLanes;
+    const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
+    float columns[R][V::kLanes];
+    for (int r = 0; r < R; ++r) {
+      V::store(columns[r], bias != nullptr ? V::add(acc[r][v], V::load(bias + oc0)) : acc[r][v]);
+    }
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+      float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
+      for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
+    }
+  }
+}
+
+template <class V, int R, int NV>
+void forward_lanes_tail(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                        const float* bias, float* y, std::size_t block0, std::size_t oh,
+                        std::size_t ow0) {
+  if (count == R) {
+    forward_lanes_block<V, R, NV>(p, x, w, bias, y, block0, oh, ow0);
+  } else if constexpr (R > 1) {
+    forward_lanes_tail<V, R - 1, NV>(count, p, x, w, bias, y, block0, oh, ow0);
+  }
+}
+
+template <class V, int NV>
+void forward_lanes_blocks(const PackedConv& p, const float* x, const float* w, const float* bias,
+                          float* y, std::size_t block0) {
+  constexpr std::size_t kColumns = V::kLanesColumns;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    std::size_t ow0 = 0;
+    for (; ow0 + kColumns <= p.out_w; ow0 += kColumns) {
+      forward_lanes_block<V, V::kLanesColumns, NV>(p, x, w, bias, y, block0, oh, ow0);
+    }
+    if (ow0 < p.out_w) {
+      forward_lanes_tail<V, V::kLanesColumns, NV>(p.out_w - ow0, p, x, w, bias, y, block0, oh, ow0);
+    }
+  }
+}
+
+template <class V, int NV>
+void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                             const float* bias, float* y, std::size_t block0) {
+  if (count == NV) {
+    forward_lanes_blocks<V, NV>(p, x, w, bias, y, block0);
+  } else if constexpr (NV > 1) {
+    forward_lanes_blocks_of<V, NV - 1>(count, p, x, w, bias, y, block0);
+  }
+}
+
+template <class V>
+void forward_lanes(const PackedConv& p, const float* x, const float* w, const float* bias,
+                   float* y) {
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  constexpr std::size_t kVectors = V::kLanesVectors;
+  for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
+    const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
+    forward_lanes_blocks_of<V, V::kLanesVectors>(count, p, x, w, bias, y, block0);
+  }
+}
+
+}  // namespace odyssey::conv_direct
+
+namespace odyssey::conv_direct {
+
+// The channel-vectorised weight gradient, for planes too narrow to fill vectors. `dy_t` is one
+// sample's output gradient transposed to (position, channel) with channels zero-padded to
+// `blocks` * kLanes; `dw` is blocked like forward_lanes's weights. Taps t0 .. t0+T (flattened
+// (c, kh, kw)) x NV channel vectors accumulate over every output position, so each dy vector
+// feeds T FMAs and each broadcast input NV, and no horizontal sums are needed.
+template <class V, int T, int NV>
+void weight_grad_lanes_block(const PackedConv& p, const float* x, const float* dy_t, float* dw,
+                             std::size_t blocks, std::size_t block0, std::size_t t0) {
+  typename V::Vec acc[T][NV];
+  for (int t = 0; t < T; ++t) {
+    for (int v = 0; v < NV; ++v) acc[t][v] = V::zero();
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const float* x_taps[T];
+  for (int t = 0; t < T; ++t) {
+    const std::size_t tap = t0 + t, c = tap / taps, kh = tap % taps / p.kernel_w,
+                      kw = tap % p.kernel_w;
+    x_taps[t] =
+        x + ((c * p.rows + kh) * p.stride_w + kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+  }
+  const std::size_t padded = blocks * V::kLanes;
+  const std::size_t x_row_step = p.stride_h * p.stride_w * p.row_stride;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    const float* dy_row = dy_t + oh * p.out_w * padded + block0 * V::kLanes;
+    const std::size_t x_offset = oh * x_row_step;
+    for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+      typename V::Vec d[NV];
+      for (int v = 0; v < NV; ++v) d[v] = V::load(dy_row + ow * padded + v * V::kLanes);
+      for (int t = 0; t < T; ++t) {
+        const typename V::Vec xv = V::broadcast(x_taps[t][x_offset + ow]);
+        for (int v = 0; v < NV; ++v) acc[t][v] = V::fma(xv, d[v], acc[t][v]);
+      }
+    }
+  }
+  const std::size_t all_taps = p.channels * taps;
+  for (int v = 0; v < NV; ++v) {
+    for (int t = 0; t < T; ++t) {
+      float* to = dw + ((block0 + v) * all_taps + t0 + t) * V::kLanes;
+      V::store(to, V::add(V::load(to), acc[t][v]));
+    }
+  }
+}
+
+template <class V, int T, int NV>
+void weight_grad_lanes_taps_of(std::size_t count, const PackedConv& p, const float* x,
+                               const float* dy_t, float* dw, std::size_t blocks, std::size_t block0,
+                               std::size_t t0) {
+  if (count == T) {
+    weight_grad_lanes_block<V, T, NV>(p, x, dy_t, dw, blocks, block0, t0);
+  } else if constexpr (T > 1) {
+    weight_grad_lanes_taps_of<V, T - 1, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
+  }
+}
+
+template <class V, int NV>
+void weight_grad_lanes_blocks(const PackedConv& p, const float* x, const float* dy_t, float* dw,
+                              std::size_t blocks, std::size_t block0) {
+  constexpr std::size_t kTaps = V::kGradLanesTaps;
+  const std::size_t all_taps = p.channels * p.kernel_h * p.kernel_w;
+  for (std::size_t t0 = 0; t0 < all_taps; t0 += kTaps) {
+    const std::size_t count = all_taps - t0 < kTaps ? all_taps - t0 : kTaps;
+    weight_grad_lanes_taps_of<V, V::kGradLanesTaps, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
+  }
+}
+
+template <class V, int NV>
+void weight_grad_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x,
+                                 const float* dy_t, float* dw, std::size_t blocks,
+                                 std::size_t block0) {
+  if (count == NV) {
+    weight_grad_lanes_blocks<V, NV>(p, x, dy_t, dw, blocks, block0);
+  } else if constexpr (NV > 1) {
+    weight_grad_lanes_blocks_of<V, NV - 1>(count, p, x, dy_t, dw, blocks, block0);
+  }
+}
+
+template <class V>
+void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  constexpr std::size_t kVectors = V::kGradLanesVectors;
+  for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
+    const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
+    weight_grad_lanes_blocks_of<V, V::kGradLanesVectors>(count, p, x, dy_t, dw, blocks, block0);
+  }
+}
+
+}  // namespace odyssey::conv_direct

@@ -1,0 +1,82 @@
+// The reference direct convolution every SIMD variant is tested against: one output at a time, the
+// products summed over (channel, kernel row, kernel column) in that order.
+#include "odyssey/conv.h"
+
+namespace odyssey::scalar {
+namespace {
+
+// The packed input value under kernel tap (kh, kw) of output (oh, ow) in channel c.
+float packed_at(const PackedConv& p, const float* x, std::size_t c, std::size_t oh, std::size_t ow,
+                std::size_t kh, std::size_t kw) {
+  const std::size_t row = oh * p.stride_h + kh;
+  const std::size_t phase = kw % p.stride_w;
+  return x[((c * p.rows + row) * p.stride_w + phase) * p.row_stride + ow + kw / p.stride_w];
+}
+
+void forward(const PackedConv& p, const float* x, const float* w, const float* bias, float* y) {
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  for (std::size_t oc = 0; oc < p.out_channels; ++oc) {
+    const float* w_oc = w + oc * p.channels * taps;
+    for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+      for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+        float acc = 0.0f;
+        for (std::size_t c = 0; c < p.channels; ++c) {
+          for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+            for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+              acc += packed_at(p, x, c, oh, ow, kh, kw) *
+                     w_oc[(c * p.kernel_h + kh) * p.kernel_w + kw];
+            }
+          }
+        }
+        y[(oc * p.out_h + oh) * p.out_w + ow] = bias != nullptr ? acc + bias[oc] : acc;
+      }
+    }
+  }
+}
+
+void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw) {
+  for (std::size_t oc = 0; oc < p.out_channels; ++oc) {
+    const float* dy_oc = dy + oc * p.out_h * p.out_w;
+    for (std::size_t c = 0; c < p.channels; ++c) {
+      for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+        for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+          float acc = 0.0f;
+          for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+            for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+              acc += dy_oc[oh * p.out_w + ow] * packed_at(p, x, c, oh, ow, kh, kw);
+            }
+          }
+          dw[((oc * p.channels + c) * p.kernel_h + kh) * p.kernel_w + kw] += acc;
+        }
+      }
+    }
+  }
+}
+
+// dy transposed to (position, channel); with one lane dw's blocked layout is the plain one.
+void weight_grad_transposed(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  for (std::size_t oc = 0; oc < p.out_channels; ++oc) {
+    for (std::size_t c = 0; c < p.channels; ++c) {
+      for (std::size_t kh = 0; kh < p.kernel_h; ++kh) {
+        for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+          float acc = 0.0f;
+          for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+            for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+              acc += dy_t[(oh * p.out_w + ow) * p.out_channels + oc] *
+                     packed_at(p, x, c, oh, ow, kh, kw);
+            }
+          }
+          dw[((oc * p.channels + c) * p.kernel_h + kh) * p.kernel_w + kw] += acc;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// With one lane, the channel-blocked weight layout is the plain one: the same reference serves
+// both.
+const ConvKernels kConv{1, forward, forward, weight_grad, weight_grad_transposed};
+
+}  // namespace odyssey::scalar

@@ -1,0 +1,221 @@
+// Convolution: the scalar reference against a naive NCHW loop (which checks the packing, the
+// dilated input gradient and the chunked weight gradient), every SIMD variant against the scalar
+// reference over odd shapes and misaligned pointers, and the bits across thread counts.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "odyssey/conv.h"
+#include "odyssey/parallel.h"
+
+namespace {
+
+using odyssey::Conv2dShape;
+using odyssey::Isa;
+
+struct Results {
+  std::vector<float> y, dx, dw, db;
+};
+
+// Values placed `offset` floats past a 64-byte boundary, so vector loads cross every alignment.
+class Buffer {
+ public:
+  Buffer(const std::vector<float>& values, std::size_t offset) : storage_(values.size() + 32) {
+    const auto address = reinterpret_cast<std::uintptr_t>(storage_.data());
+    start_ = (64 - address % 64) % 64 / sizeof(float) + offset;
+    if (!values.empty()) std::memcpy(data(), values.data(), values.size() * sizeof(float));
+  }
+  float* data() { return storage_.data() + start_; }
+
+ private:
+  std::vector<float> storage_;
+  std::size_t start_ = 0;
+};
+
+std::vector<float> random_floats(std::size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> values(n);
+  for (auto& v : values) v = uniform(rng);
+  return values;
+}
+
+std::string describe(const Conv2dShape& s) {
+  return "N=" + std::to_string(s.batch) + " C=" + std::to_string(s.in_channels) +
+         " H=" + std::to_string(s.in_h) + " W=" + std::to_string(s.in_w) +
+         " OC=" + std::to_string(s.out_channels) + " K=" + std::to_string(s.kernel_h) + "x" +
+         std::to_string(s.kernel_w) + " S=" + std::to_string(s.stride_h) + "," +
+         std::to_string(s.stride_w) + " P=" + std::to_string(s.pad_h) + "," +
+         std::to_string(s.pad_w);
+}
+
+// The definition, straight from NCHW with bounds checks, in double.
+Results naive(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+              const std::vector<float>& b, const std::vector<float>& dy) {
+  const std::size_t oh_n = s.out_h(), ow_n = s.out_w();
+  std::vector<double> y(s.batch * s.out_channels * oh_n * ow_n), dx(x.size()), dw(w.size()),
+      db(s.out_channels);
+  for (std::size_t n = 0; n < s.batch; ++n) {
+    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+      for (std::size_t oh = 0; oh < oh_n; ++oh) {
+        for (std::size_t ow = 0; ow < ow_n; ++ow) {
+          const std::size_t yi = ((n * s.out_channels + oc) * oh_n + oh) * ow_n + ow;
+          double acc = b[oc];
+          db[oc] += dy[yi];
+          for (std::size_t c = 0; c < s.in_channels; ++c) {
+            for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+              for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+                const auto ih =
+                    static_cast<long>(oh * s.stride_h + kh) - static_cast<long>(s.pad_h);
+                const auto iw =
+                    static_cast<long>(ow * s.stride_w + kw) - static_cast<long>(s.pad_w);
+                if (ih < 0 || iw < 0 || ih >= static_cast<long>(s.in_h) ||
+                    iw >= static_cast<long>(s.in_w)) {
+                  continue;
+                }
+                const std::size_t xi =
+                    ((n * s.in_channels + c) * s.in_h + static_cast<std::size_t>(ih)) * s.in_w +
+                    static_cast<std::size_t>(iw);
+                const std::size_t wi =
+                    ((oc * s.in_channels + c) * s.kernel_h + kh) * s.kernel_w + kw;
+                acc += static_cast<double>(x[xi]) * w[wi];
+                dx[xi] += static_cast<double>(dy[yi]) * w[wi];
+                dw[wi] += static_cast<double>(dy[yi]) * x[xi];
+              }
+            }
+          }
+          y[yi] = acc;
+        }
+      }
+    }
+  }
+  const auto to_float = [](const std::vector<double>& v) {
+    return std::vector<float>(v.begin(), v.end());
+  };
+  return {to_float(y), to_float(dx), to_float(dw), to_float(db)};
+}
+
+// All three operations on the selected ISA and thread count, inputs `offset` floats misaligned.
+Results run(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+            const std::vector<float>& b, const std::vector<float>& dy, std::size_t offset) {
+  Buffer xb(x, offset), wb(w, offset), bb(b, offset), dyb(dy, offset);
+  Results r{std::vector<float>(dy.size()), std::vector<float>(x.size()),
+            std::vector<float>(w.size()), std::vector<float>(b.size())};
+  Buffer y(r.y, offset), dx(r.dx, offset);
+  odyssey::conv2d_forward(s, xb.data(), wb.data(), bb.data(), y.data());
+  odyssey::conv2d_backward_data(s, dyb.data(), wb.data(), dx.data());
+  odyssey::conv2d_backward_weight(s, xb.data(), dyb.data(), r.dw.data(), r.db.data());
+  if (!r.y.empty()) std::memcpy(r.y.data(), y.data(), r.y.size() * sizeof(float));
+  if (!r.dx.empty()) std::memcpy(r.dx.data(), dx.data(), r.dx.size() * sizeof(float));
+  return r;
+}
+
+// |got - want| <= tolerance * (1 + |want|) everywhere; `terms` products went into each value.
+bool close(const std::vector<float>& got, const std::vector<float>& want, std::size_t terms) {
+  const double tolerance = 2e-6 * static_cast<double>(terms) + 1e-5;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= tolerance * (1.0 + std::fabs(want[i])))) {
+      std::fprintf(stderr, "  at %zu: got %.9g want %.9g\n", i, got[i], want[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+void check_shape(const Conv2dShape& s, std::mt19937& rng) {
+  const std::size_t taps = s.kernel_h * s.kernel_w;
+  const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
+  const std::vector<float> w = random_floats(s.out_channels * s.in_channels * taps, rng);
+  const std::vector<float> b = random_floats(s.out_channels, rng);
+  const std::vector<float> dy =
+      random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+  const Results want = naive(s, x, w, b, dy);
+  const std::size_t fwd_terms = s.in_channels * taps;
+  const std::size_t dx_terms = s.out_channels * taps;
+  const std::size_t dw_terms = s.batch * s.out_h() * s.out_w();
+  odyssey::select_isa(Isa::kScalar);
+  const Results reference = run(s, x, w, b, dy, 0);
+  const std::string shape = describe(s);
+  CHECK_NOTE(close(reference.y, want.y, fwd_terms), "scalar forward " + shape);
+  CHECK_NOTE(close(reference.dx, want.dx, dx_terms), "scalar backward data " + shape);
+  CHECK_NOTE(close(reference.dw, want.dw, dw_terms), "scalar backward weight " + shape);
+  CHECK_NOTE(close(reference.db, want.db, dw_terms), "scalar bias gradient " + shape);
+  for (Isa isa : odyssey::test::simd_isas()) {
+    odyssey::select_isa(isa);
+    const std::size_t offset = static_cast<std::size_t>(isa) % 4 + 1;
+    const Results got = run(s, x, w, b, dy, offset);
+    const std::string where = std::string(odyssey::isa_name(isa)) + " " + shape;
+    CHECK_NOTE(close(got.y, reference.y, fwd_terms), "forward " + where);
+    CHECK_NOTE(close(got.dx, reference.dx, dx_terms), "backward data " + where);
+    CHECK_NOTE(close(got.dw, reference.dw, dw_terms), "backward weight " + where);
+    CHECK_NOTE(close(got.db, reference.db, dw_terms), "bias gradient " + where);
+  }
+}
+
+// Random valid shapes over the ranges the Python layer will send, plus LeNet's and a large K.
+void check_shapes() {
+  std::mt19937 rng(2024);
+  const auto pick = [&rng](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  std::vector<Conv2dShape> shapes = {
+      {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},  {3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
+      {1, 64, 9, 9, 17, 3, 3, 1, 1, 1, 1},  {1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0},
+      {2, 2, 33, 33, 3, 7, 7, 3, 3, 3, 3},  {1, 1, 3, 40, 1, 3, 3, 1, 2, 1, 1},
+      {1, 5, 17, 17, 33, 2, 2, 2, 2, 1, 1}, {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2},
+      {2, 8, 9, 11, 33, 3, 3, 2, 1, 1, 1},  {3, 16, 6, 7, 40, 3, 3, 1, 1, 1, 1}};
+  while (shapes.size() < 120) {
+    Conv2dShape s{pick(1, 3), pick(1, 17), pick(1, 33), pick(1, 33), pick(1, 17), pick(1, 7),
+                  pick(1, 7), pick(1, 3),  pick(1, 3),  pick(0, 3),  pick(0, 3)};
+    if (2 * s.pad_h > s.kernel_h || 2 * s.pad_w > s.kernel_w) continue;
+    if (s.kernel_h > s.in_h + 2 * s.pad_h || s.kernel_w > s.in_w + 2 * s.pad_w) continue;
+    shapes.push_back(s);
+  }
+  for (const Conv2dShape& s : shapes) check_shape(s, rng);
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// Every ISA, several thread counts: the same bits as one thread.
+void check_thread_counts(const Conv2dShape& s) {
+  std::mt19937 rng(5);
+  const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
+  const std::vector<float> w =
+      random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
+  const std::vector<float> b = random_floats(s.out_channels, rng);
+  const std::vector<float> dy =
+      random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+  for (Isa isa : odyssey::available_isas()) {
+    odyssey::select_isa(isa);
+    odyssey::set_num_threads(1);
+    const Results one = run(s, x, w, b, dy, 0);
+    for (int threads : {2, 3, 8}) {
+      odyssey::set_num_threads(threads);
+      const Results many = run(s, x, w, b, dy, 0);
+      const std::string where =
+          std::string(odyssey::isa_name(isa)) + " threads=" + std::to_string(threads);
+      CHECK_NOTE(same_bits(one.y, many.y), "forward " + where);
+      CHECK_NOTE(same_bits(one.dx, many.dx), "backward data " + where);
+      CHECK_NOTE(same_bits(one.dw, many.dw), "backward weight " + where);
+      CHECK_NOTE(same_bits(one.db, many.db), "bias gradient " + where);
+    }
+  }
+  odyssey::set_num_threads(odyssey::default_num_threads());
+}
+
+}  // namespace
+
+int main() {
+  check_shapes();
+  // Between them, the shapes take every algorithm.
+  check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
+  check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
+  check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
+  return odyssey::test::finish();
+}

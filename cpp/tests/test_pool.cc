@@ -1,0 +1,167 @@
+// Pooling against a naive loop: window maxima with first-of-ties and NaN-wins argmax, means, and
+// both gradients, over odd shapes; the bits across thread counts.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "odyssey/dispatch.h"
+#include "odyssey/parallel.h"
+#include "odyssey/pool.h"
+
+namespace {
+
+using odyssey::Pool2dShape;
+
+std::string describe(const Pool2dShape& s) {
+  return "planes=" + std::to_string(s.planes) + " H=" + std::to_string(s.in_h) +
+         " W=" + std::to_string(s.in_w) + " K=" + std::to_string(s.kernel_h) + "x" +
+         std::to_string(s.kernel_w) + " S=" + std::to_string(s.stride_h) + "," +
+         std::to_string(s.stride_w);
+}
+
+// Few distinct values, so windows hold ties; a NaN now and then.
+std::vector<float> tied_values(std::size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> level(-3, 3);
+  std::vector<float> values(n);
+  for (auto& v : values) v = static_cast<float>(level(rng)) * 0.5f;
+  for (std::size_t i = 7; i < n; i += 97) values[i] = std::numeric_limits<float>::quiet_NaN();
+  return values;
+}
+
+void check_shape(const Pool2dShape& s, std::mt19937& rng) {
+  const std::size_t oh_n = s.out_h(), ow_n = s.out_w(), in_size = s.in_h * s.in_w;
+  const std::size_t out_size = oh_n * ow_n;
+  const std::vector<float> x = tied_values(s.planes * in_size, rng);
+  std::vector<float> dy(s.planes * out_size);
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 13) - 6.0f;
+
+  std::vector<float> y(dy.size()), mean(dy.size()), dx_max(x.size()), dx_avg(x.size());
+  std::vector<std::int32_t> argmax(dy.size());
+  odyssey::max_pool2d_forward(s, x.data(), y.data(), argmax.data());
+  odyssey::avg_pool2d_forward(s, x.data(), mean.data());
+  odyssey::max_pool2d_backward(s.planes, in_size, out_size, dy.data(), argmax.data(),
+                               dx_max.data());
+  odyssey::avg_pool2d_backward(s, dy.data(), dx_avg.data());
+
+  std::vector<float> want_dx_max(x.size(), 0.0f), want_dx_avg(x.size(), 0.0f);
+  bool max_ok = true, mean_ok = true;
+  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  for (std::size_t p = 0; p < s.planes; ++p) {
+    for (std::size_t oh = 0; oh < oh_n; ++oh) {
+      for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        std::size_t best = 0;
+        bool found = false;
+        double total = 0.0;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const std::size_t at = (oh * s.stride_h + kh) * s.in_w + ow * s.stride_w + kw;
+            const float v = x[p * in_size + at];
+            total += v;
+            // Every NaN takes over, so the last one wins, as in PyTorch.
+            if (std::isnan(v) || !found || v > x[p * in_size + best]) {
+              best = at;
+              found = true;
+            }
+          }
+        }
+        const std::size_t o = p * out_size + oh * ow_n + ow;
+        max_ok = max_ok && argmax[o] == static_cast<std::int32_t>(best);
+        const float want = static_cast<float>(total) / window;
+        mean_ok = mean_ok &&
+                  (std::isnan(want) ? std::isnan(mean[o]) : std::fabs(mean[o] - want) <= 1e-6f);
+        want_dx_max[p * in_size + best] += dy[o];
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            want_dx_avg[p * in_size + (oh * s.stride_h + kh) * s.in_w + ow * s.stride_w + kw] +=
+                dy[o] / window;
+          }
+        }
+        const float got = y[o], expected = x[p * in_size + best];
+        max_ok = max_ok && (std::isnan(expected) ? std::isnan(got) : got == expected);
+      }
+    }
+  }
+  bool dx_max_ok = want_dx_max == dx_max, dx_avg_ok = true;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    dx_avg_ok = dx_avg_ok && std::fabs(dx_avg[i] - want_dx_avg[i]) <= 1e-5f;
+  }
+  CHECK_NOTE(max_ok, "max forward " + describe(s));
+  CHECK_NOTE(mean_ok, "avg forward " + describe(s));
+  CHECK_NOTE(dx_max_ok, "max backward " + describe(s));
+  CHECK_NOTE(dx_avg_ok, "avg backward " + describe(s));
+}
+
+void check_thread_counts() {
+  const Pool2dShape s{70, 13, 11, 3, 2, 2, 1};
+  std::mt19937 rng(3);
+  const std::vector<float> x = tied_values(s.planes * s.in_h * s.in_w, rng);
+  const std::size_t out = s.planes * s.out_h() * s.out_w();
+  std::vector<float> dy(out, 1.25f);
+  std::vector<float> reference;
+  for (int threads : {1, 2, 5}) {
+    odyssey::set_num_threads(threads);
+    std::vector<float> y(out), dx(x.size());
+    odyssey::avg_pool2d_forward(s, x.data(), y.data());
+    odyssey::avg_pool2d_backward(s, dy.data(), dx.data());
+    y.insert(y.end(), dx.begin(), dx.end());
+    if (reference.empty()) reference = y;
+    CHECK_NOTE(std::memcmp(y.data(), reference.data(), y.size() * sizeof(float)) == 0,
+               "threads=" + std::to_string(threads));
+  }
+  odyssey::set_num_threads(odyssey::default_num_threads());
+}
+
+// Every SIMD 2x2 stride-2 row against the scalar reference: odd widths, misaligned rows, ties and
+// NaNs, bit for bit.
+void check_simd_rows() {
+  std::mt19937 rng(17);
+  for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+    const odyssey::PoolKernels& simd = *odyssey::pool_kernels(isa);
+    for (std::size_t out_w : {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64}) {
+      for (std::size_t offset : {0, 1, 3}) {
+        const std::size_t in_w = 2 * out_w + offset % 2;
+        const std::vector<float> input = tied_values(offset + 2 * in_w, rng);
+        std::vector<float> want(out_w), got(out_w + 1, 42.0f);
+        std::vector<std::int32_t> want_at(out_w), got_at(out_w + 1, -7);
+        odyssey::scalar::kPool.max_2x2_row(input.data() + offset, in_w, out_w, 5, want.data(),
+                                           want_at.data());
+        simd.max_2x2_row(input.data() + offset, in_w, out_w, 5, got.data(), got_at.data());
+        const std::string where = std::string(odyssey::isa_name(isa)) +
+                                  " out_w=" + std::to_string(out_w) +
+                                  " offset=" + std::to_string(offset);
+        CHECK_NOTE(std::memcmp(want.data(), got.data(), out_w * sizeof(float)) == 0,
+                   "max 2x2 values " + where);
+        CHECK_NOTE(want_at == std::vector<std::int32_t>(got_at.begin(), got_at.end() - 1),
+                   "max 2x2 argmax " + where);
+        CHECK_NOTE(got[out_w] == 42.0f && got_at[out_w] == -7, "wrote past the end " + where);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(11);
+  const auto pick = [&rng](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  std::vector<Pool2dShape> shapes = {{6, 28, 28, 2, 2, 2, 2},
+                                     {16, 10, 10, 2, 2, 2, 2},
+                                     {1, 1, 1, 1, 1, 1, 1},
+                                     {3, 7, 9, 7, 9, 1, 1}};
+  while (shapes.size() < 80) {
+    Pool2dShape s{pick(1, 5), pick(1, 33), pick(1, 33), pick(1, 7),
+                  pick(1, 7), pick(1, 3),  pick(1, 3)};
+    if (s.kernel_h <= s.in_h && s.kernel_w <= s.in_w) shapes.push_back(s);
+  }
+  for (const Pool2dShape& s : shapes) check_shape(s, rng);
+  check_thread_counts();
+  check_simd_rows();
+  return odyssey::test::finish();
+}
