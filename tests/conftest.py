@@ -1,7 +1,12 @@
-"""Fixtures shared by the suites: run a test under every ISA the machine can run; gradcheck."""
+"""Fixtures shared by the suites: run a test under every ISA the machine can run; gradcheck; keep
+tests off the network; a local HTTP mirror for the download tests."""
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
+import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -27,6 +32,104 @@ def threads() -> Iterator[None]:
     previous = odyssey.get_num_threads()
     yield
     odyssey.set_num_threads(previous)
+
+
+# --- No test touches the network: only loopback addresses resolve or connect. -----------------
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+_real_getaddrinfo = socket.getaddrinfo
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    if host is not None and not _is_loopback(host):
+        raise socket.gaierror(f"tests may not resolve {host!r}: no network in tests")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def _loopback_connect(self: socket.socket, address) -> None:  # type: ignore[no-untyped-def]
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r}: no network in tests")
+    _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes any accidental real-URL access fail at once instead of reaching the internet."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", _loopback_connect)
+
+
+# --- A mirror on 127.0.0.1 for the download tests. ---------------------------------------------
+
+
+class MirrorServer:
+    """Serves `files` (path -> bytes) over HTTP on 127.0.0.1 from a thread.
+
+    Paths under /cut/ announce the full Content-Length but close the connection halfway; paths
+    not in `files` answer 404. `requests` records every path asked for."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                cut = self.path.startswith("/cut/")
+                body = server.files.get(self.path.removeprefix("/cut") if cut else self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if cut else body)
+                if cut:
+                    self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def mirror() -> Iterator[MirrorServer]:
+    server = MirrorServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (the port was bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def _gradcheck(

@@ -17,10 +17,11 @@ PYBIND11_MODULE(_kernels, m) {
 
   odyssey::bindings::bind_runtime(m);
   odyssey::bindings::bind_eltwise(m);
-  odyssey::bindings::bind_conv(m);
-  odyssey::bindings::bind_pool(m);
+  odyssey::bindings::bind_augment(m);
   odyssey::bindings::bind_activation(m);
   odyssey::bindings::bind_softmax(m);
   odyssey::bindings::bind_optimizer(m);
+  odyssey::bindings::bind_conv(m);
+  odyssey::bindings::bind_pool(m);
   odyssey::bindings::bind_gemm(m);
 }

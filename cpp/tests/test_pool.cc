@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.h"
+#include "odyssey/dispatch.h"
 #include "odyssey/parallel.h"
 #include "odyssey/pool.h"
 
@@ -115,6 +116,34 @@ void check_thread_counts() {
   odyssey::set_num_threads(odyssey::default_num_threads());
 }
 
+// Every SIMD 2x2 stride-2 row against the scalar reference: odd widths, misaligned rows, ties and
+// NaNs, bit for bit.
+void check_simd_rows() {
+  std::mt19937 rng(17);
+  for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+    const odyssey::PoolKernels& simd = *odyssey::pool_kernels(isa);
+    for (std::size_t out_w : {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64}) {
+      for (std::size_t offset : {0, 1, 3}) {
+        const std::size_t in_w = 2 * out_w + offset % 2;
+        const std::vector<float> input = tied_values(offset + 2 * in_w, rng);
+        std::vector<float> want(out_w), got(out_w + 1, 42.0f);
+        std::vector<std::int32_t> want_at(out_w), got_at(out_w + 1, -7);
+        odyssey::scalar::kPool.max_2x2_row(input.data() + offset, in_w, out_w, 5, want.data(),
+                                           want_at.data());
+        simd.max_2x2_row(input.data() + offset, in_w, out_w, 5, got.data(), got_at.data());
+        const std::string where = std::string(odyssey::isa_name(isa)) +
+                                  " out_w=" + std::to_string(out_w) +
+                                  " offset=" + std::to_string(offset);
+        CHECK_NOTE(std::memcmp(want.data(), got.data(), out_w * sizeof(float)) == 0,
+                   "max 2x2 values " + where);
+        CHECK_NOTE(want_at == std::vector<std::int32_t>(got_at.begin(), got_at.end() - 1),
+                   "max 2x2 argmax " + where);
+        CHECK_NOTE(got[out_w] == 42.0f && got_at[out_w] == -7, "wrote past the end " + where);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -133,5 +162,6 @@ int main() {
   }
   for (const Pool2dShape& s : shapes) check_shape(s, rng);
   check_thread_counts();
+  check_simd_rows();
   return odyssey::test::finish();
 }

@@ -12,6 +12,8 @@ import numpy.typing as npt
 __version__: str
 
 Float32Array = npt.NDArray[np.float32]
+Int64Array = npt.NDArray[np.int64]
+Range = tuple[float, float]
 
 def cpu_info() -> dict[str, Any]: ...
 def set_isa(name: str) -> None: ...
@@ -21,6 +23,95 @@ def add(a: Float32Array, b: Float32Array, *, out: Float32Array | None = None) ->
 def mul(a: Float32Array, b: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def relu(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def sum(x: Float32Array) -> float: ...
+def philox4x32(
+    key: tuple[int, int], counter: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]: ...
+def affine_warp(
+    images: Float32Array, inverse: Float32Array, *, fill: float = 0.0
+) -> Float32Array: ...
+def random_affine_matrices(
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    height: int,
+    width: int,
+    *,
+    degrees: Range,
+    translate: Range,
+    scale: Range,
+    squeeze: Range,
+    shear_x: Range,
+    shear_y: Range,
+) -> Float32Array: ...
+def random_affine(
+    images: Float32Array,
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    *,
+    degrees: Range,
+    translate: Range,
+    scale: Range,
+    squeeze: Range,
+    shear_x: Range,
+    shear_y: Range,
+    fill: float = 0.0,
+) -> Float32Array: ...
+def elastic_displacements(
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    height: int,
+    width: int,
+    *,
+    alpha: float,
+    sigma: float,
+) -> Float32Array: ...
+def displacement_warp(
+    images: Float32Array, displacements: Float32Array, *, fill: float = 0.0
+) -> Float32Array: ...
+def elastic_distortion(
+    images: Float32Array,
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    *,
+    alpha: float,
+    sigma: float,
+    fill: float = 0.0,
+) -> Float32Array: ...
+def normalize(images: Float32Array, mean: list[float], std: list[float]) -> Float32Array: ...
+def pad(
+    images: Float32Array, left: int, top: int, right: int, bottom: int, *, fill: float = 0.0
+) -> Float32Array: ...
+def random_crop(
+    images: Float32Array,
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    height: int,
+    width: int,
+    *,
+    padding: tuple[int, int, int, int],
+    fill: float = 0.0,
+) -> Float32Array: ...
+def random_erasing(
+    images: Float32Array,
+    seed: int,
+    epoch: int,
+    indices: Int64Array,
+    stream: int,
+    *,
+    p: float,
+    scale: Range,
+    ratio: Range,
+    value: list[float],
+) -> Float32Array: ...
 def relu_backward(
     grad_out: Float32Array, x: Float32Array, *, out: Float32Array | None = None
 ) -> Float32Array: ...

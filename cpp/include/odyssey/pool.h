@@ -5,7 +5,34 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "odyssey/dispatch.h"
+
 namespace odyssey {
+
+// One ISA's kernel for the common window, 2x2 with stride 2: one output row of max pooling from
+// input rows `top` and `top + in_w`, with `top_index` the plane index of top[0]. Ties keep the
+// first in (top-left, top-right, bottom-left, bottom-right) order and the last NaN wins, as in
+// max_pool2d_forward.
+struct PoolKernels {
+  void (*max_2x2_row)(const float* top, std::size_t in_w, std::size_t out_w, std::int32_t top_index,
+                      float* y, std::int32_t* argmax);
+};
+
+namespace scalar {
+extern const PoolKernels kPool;
+}
+namespace avx2 {
+extern const PoolKernels kPool;
+}
+namespace avx512 {
+extern const PoolKernels kPool;
+}
+namespace neon {
+extern const PoolKernels kPool;
+}
+
+const PoolKernels* pool_kernels(Isa isa);
+inline const PoolKernels& pool_kernels() { return *pool_kernels(selected_isa()); }
 
 struct Pool2dShape {
   std::size_t planes;  // batch * channels

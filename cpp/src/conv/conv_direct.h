@@ -33,13 +33,19 @@ void forward_block(const PackedConv& p, const float* x, const float* w, const fl
       const float* x_row =
           x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
       const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
       for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
-        const float* x_tap = x_row + (kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+        const float* x_tap = x_row + phase * p.row_stride + shift;
         typename V::Vec xv[NV];
         for (int v = 0; v < NV; ++v) xv[v] = V::load(x_tap + v * V::kLanes);
         for (int o = 0; o < OC; ++o) {
           const typename V::Vec wv = V::broadcast(w_tap[o * w_stride + kw]);
           for (int v = 0; v < NV; ++v) acc[o][v] = V::fma(wv, xv[v], acc[o][v]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
         }
       }
     }
@@ -89,13 +95,19 @@ void forward_two_rows(const PackedConv& p, const float* x, const float* w, const
     for (std::size_t kh = kh_begin; kh < kh_end; ++kh) {
       const float* x_row = x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride;
       const float* w_tap = w_block + (c * p.kernel_h + kh) * p.kernel_w;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
       for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
-        const float* x_tap = x_row + (kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+        const float* x_tap = x_row + phase * p.row_stride + shift;
         const typename V::Vec upper = V::load(x_tap), lower = V::load(x_tap + row_step);
         for (int o = 0; o < OC; ++o) {
           const typename V::Vec wv = V::broadcast(w_tap[o * w_stride + kw]);
           acc[o][0] = V::fma(wv, upper, acc[o][0]);
           acc[o][1] = V::fma(wv, lower, acc[o][1]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
         }
       }
     }
@@ -280,13 +292,19 @@ void forward_lanes_block(const PackedConv& p, const float* x, const float* w, co
       const float* x_row =
           x + ((c * p.rows + oh * p.stride_h + kh) * p.stride_w) * p.row_stride + ow0;
       const float* w_row = w_block + (c * p.kernel_h + kh) * p.kernel_w * V::kLanes;
+      // Column phase and shift of tap kw, stepped rather than divided out per tap.
+      std::size_t phase = 0, shift = 0;
       for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
-        const float* x_tap = x_row + (kw % p.stride_w) * p.row_stride + kw / p.stride_w;
+        const float* x_tap = x_row + phase * p.row_stride + shift;
         typename V::Vec wv[NV];
         for (int v = 0; v < NV; ++v) wv[v] = V::load(w_row + kw * V::kLanes + v * block_stride);
         for (int r = 0; r < R; ++r) {
           const typename V::Vec xv = V::broadcast(x_tap[r]);
           for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(wv[v], xv, acc[r][v]);
+        }
+        if (++phase == p.stride_w) {
+          phase = 0;
+          ++shift;
         }
       }
     }

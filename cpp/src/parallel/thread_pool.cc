@@ -73,37 +73,53 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  // Runs chunk(i) for every i in [0, count) on the workers and the calling thread. Every worker
-  // checks in before this returns, so none can still be looking at this job when the next starts.
+  // Runs chunk(i) for every i in [0, count) on the workers and the calling thread, and returns
+  // once every chunk has finished and no worker is still inside this job. A worker that has not
+  // woken up yet is not waited for: when it does, it finds the job closed and leaves it alone.
   void run(std::size_t count, const std::function<void(std::size_t)>& chunk) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &chunk;
       job_size_ = count;
       next_.store(0, std::memory_order_relaxed);
-      busy_workers_.store(workers_.size(), std::memory_order_relaxed);
+      finished_.store(0, std::memory_order_relaxed);
+      failed_.store(false, std::memory_order_relaxed);
       error_ = nullptr;
+      open_.store(true, std::memory_order_seq_cst);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     claim_chunks();
-    const auto finished = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
-    const bool finished_while_spinning = spin_until(finished);
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (!finished_while_spinning) done_.wait(lock, finished);
+    const auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == count; };
+    if (!spin_until(all_finished)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, all_finished);
+    }
+    // A worker enters by incrementing active_ and then checking open_ (both sequentially
+    // consistent), so after this store either it sees the job closed or we see it active.
+    open_.store(false, std::memory_order_seq_cst);
+    while (active_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     job_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:
+  // Claims chunks until none is left. After a failure the remaining chunks are claimed and
+  // counted without running, so the caller's count of finished chunks still completes.
   void claim_chunks() {
     for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < job_size_;) {
-      try {
-        (*job_)(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!error_) error_ = std::current_exception();
-        next_.store(job_size_, std::memory_order_relaxed);  // the others stop claiming
+      if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+          (*job_)(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!error_) error_ = std::current_exception();
+          failed_.store(true, std::memory_order_relaxed);
+        }
+      }
+      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == job_size_) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between check and sleep
+        done_.notify_one();
       }
     }
   }
@@ -119,11 +135,9 @@ class ThreadPool {
       }
       if (stop_.load(std::memory_order_relaxed)) return;
       seen = generation_.load(std::memory_order_acquire);
-      claim_chunks();
-      if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between check and sleep
-        done_.notify_one();
-      }
+      active_.fetch_add(1, std::memory_order_seq_cst);
+      if (open_.load(std::memory_order_seq_cst)) claim_chunks();
+      active_.fetch_sub(1, std::memory_order_seq_cst);
     }
   }
 
@@ -136,7 +150,10 @@ class ThreadPool {
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::atomic<std::size_t> busy_workers_{0};
+  std::atomic<std::size_t> finished_{0};
+  std::atomic<std::size_t> active_{0};
+  std::atomic<bool> open_{false};
+  std::atomic<bool> failed_{false};
   std::exception_ptr error_;
 };
 

@@ -1,6 +1,7 @@
 // Pooling over independent planes, split over the thread pool in fixed chunks of planes. The work
 // is a few comparisons or additions per loaded element, so it is bound by memory traffic once the
-// loops are shaped for the compiler to vectorise.
+// loops are shaped for the compiler to vectorise; max pooling's common 2x2 stride-2 window has
+// explicit SIMD kernels, as its selects and index bookkeeping defeat the compiler.
 #include "odyssey/pool.h"
 
 #include <cstring>
@@ -19,11 +20,28 @@ void for_each_plane(std::size_t planes, Body body) {
 
 }  // namespace
 
+const PoolKernels* pool_kernels(Isa isa) {
+  static constexpr auto kTables = ODYSSEY_ISA_TABLES(PoolKernels, kPool);
+  return kTables.get(isa);
+}
+
 // Taps outermost, output columns innermost: the inner loop is free of branches and of loop-carried
 // dependencies, so the compiler vectorises it; each output still sees its window's taps in
 // row-major order.
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
+    const auto row = pool_kernels().max_2x2_row;
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      const float* in = x + plane * s.in_h * s.in_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        const std::size_t top = 2 * oh * s.in_w;
+        const std::size_t out = (plane * out_h + oh) * out_w;
+        row(in + top, s.in_w, out_w, static_cast<std::int32_t>(top), y + out, argmax + out);
+      }
+    });
+    return;
+  }
   // Output columns in blocks held in local arrays, which the compiler knows alias nothing.
   constexpr std::size_t kBlock = 16;
   for_each_plane(s.planes, [&](std::size_t plane) {

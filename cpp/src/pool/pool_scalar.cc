@@ -1,0 +1,32 @@
+// The reference 2x2 stride-2 max pooling row every SIMD variant is tested against.
+#include "odyssey/pool.h"
+
+namespace odyssey::scalar {
+namespace {
+
+void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int32_t top_index,
+                 float* y, std::int32_t* argmax) {
+  const auto row = static_cast<std::int32_t>(in_w);
+  for (std::size_t i = 0; i < out_w; ++i) {
+    const float* corner = top + 2 * i;
+    const std::int32_t at = top_index + 2 * static_cast<std::int32_t>(i);
+    float best = corner[0];
+    std::int32_t best_at = at;
+    const float taps[3] = {corner[1], corner[in_w], corner[in_w + 1]};
+    const std::int32_t offsets[3] = {1, row, row + 1};
+    for (int t = 0; t < 3; ++t) {
+      if (taps[t] > best || taps[t] != taps[t]) {
+        best = taps[t];
+        best_at = at + offsets[t];
+      }
+    }
+    y[i] = best;
+    argmax[i] = best_at;
+  }
+}
+
+}  // namespace
+
+const PoolKernels kPool{max_2x2_row};
+
+}  // namespace odyssey::scalar

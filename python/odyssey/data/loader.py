@@ -1,0 +1,319 @@
+"""A deterministic, prefetching DataLoader.
+
+Batch k of epoch e is a pure function of (seed, e, k): the shuffle order is a Philox permutation
+keyed by (seed, e), and a transform draws per-sample randomness from (seed, e, dataset index).
+So batches are bitwise identical for any prefetch depth or thread count, and a run resumed from
+`state_dict()` continues with exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from odyssey.data.datasets import Dataset
+from odyssey.data.keys import SampleKeys
+from odyssey.random import fresh_seed
+
+__all__ = ["DataLoader", "Transform"]
+
+# t(images float32 (N, C, H, W), keys) -> transformed images.
+Transform = Callable[[np.ndarray, SampleKeys], np.ndarray]
+
+_POLL_SECONDS = 0.05
+
+
+def epoch_order(seed: int, epoch: int, length: int) -> np.ndarray:
+    """The shuffle order of one epoch: a permutation depending on (seed, epoch) only."""
+    generator = np.random.Generator(np.random.Philox(key=(int(seed), int(epoch))))
+    return generator.permutation(length)
+
+
+def to_float_nchw(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) or (N, C, H, W) to float32 NCHW in [0, 1], as torchvision's ToTensor
+    (a division by 255, not a multiplication by its rounded reciprocal)."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"DataLoader: images must be (N, H, W) or (N, C, H, W), got {images.shape}"
+        )
+    if images.dtype == np.uint8:
+        # One pass: each byte is widened to float32 and divided in float32, as astype then /.
+        return np.divide(images, np.float32(255), dtype=np.float32)
+    return np.ascontiguousarray(images, dtype=np.float32)
+
+
+class _Epoch:
+    """Everything one epoch's batches are computed from; holds no reference to the loader or
+    the iterator, so the worker thread never keeps them alive."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        order: np.ndarray,
+        batch_size: int,
+        count: int,
+        seed: int,
+        epoch: int,
+        transform: Transform | None,
+    ) -> None:
+        self.dataset = dataset
+        self.order = order
+        self.batch_size = batch_size
+        self.count = count
+        self.seed = seed
+        self.epoch = epoch
+        self.transform = transform
+
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        indices = self.order[k * self.batch_size : (k + 1) * self.batch_size]
+        gather = getattr(self.dataset, "get_batch", None)
+        if gather is not None:
+            images, labels = gather(indices)
+        else:
+            images, labels = Dataset.get_batch(self.dataset, indices)  # type: ignore[arg-type]
+        images = to_float_nchw(images)
+        labels = np.asarray(labels, dtype=np.int64)
+        if self.transform is not None:
+            images = self.transform(images, SampleKeys(self.seed, self.epoch, indices))
+        return images, labels
+
+
+def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
+    """The prefetch thread: puts ("batch", value) in order, then ("end",) or ("error", error)."""
+    try:
+        for k in range(start, plan.count):
+            item = ("batch", plan.batch(k))
+            while not stop.is_set():
+                try:
+                    slots.put(item, timeout=_POLL_SECONDS)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        final: tuple = ("end",)
+    except BaseException as error:  # re-raised in the consumer
+        final = ("error", error)
+    while not stop.is_set():
+        try:
+            slots.put(final, timeout=_POLL_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def _shut_down(stop: threading.Event, slots: queue.Queue, worker: threading.Thread) -> None:
+    stop.set()
+    while True:  # unblock a put() in progress
+        try:
+            slots.get_nowait()
+        except queue.Empty:
+            break
+    if worker is not threading.current_thread():
+        worker.join()
+
+
+class _LoaderIterator:
+    """One pass over the rest of an epoch. Abandoning it (break, del, garbage collection) stops
+    its prefetch thread."""
+
+    def __init__(
+        self, loader: DataLoader, generation: int, plan: _Epoch, start: int, prefetch: int
+    ) -> None:
+        self._loader = weakref.ref(loader)
+        self._generation = generation
+        self._plan = plan
+        self._next = start
+        self._worker: threading.Thread | None = None
+        if prefetch > 0 and start < plan.count:
+            self._slots: queue.Queue = queue.Queue(maxsize=prefetch)
+            self._stop = threading.Event()
+            self._worker = threading.Thread(
+                target=_produce,
+                args=(plan, start, self._slots, self._stop),
+                name=f"odyssey-loader-epoch{plan.epoch}",
+                daemon=True,
+            )
+            self._worker.start()
+            self._finalizer = weakref.finalize(
+                self, _shut_down, self._stop, self._slots, self._worker
+            )
+
+    def __iter__(self) -> _LoaderIterator:
+        return self
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._next >= self._plan.count:
+            self.close()
+            raise StopIteration
+        if self._worker is None:
+            try:
+                value = self._plan.batch(self._next)
+            except BaseException:
+                self.close()
+                raise
+        else:
+            item = self._slots.get()
+            if item[0] == "error":
+                self.close()
+                raise item[1]
+            value = item[1]
+        self._next += 1
+        loader = self._loader()
+        if loader is not None:
+            loader._consumed(self._generation, self._next)
+        return value
+
+    def __len__(self) -> int:
+        return self._plan.count - self._next
+
+    def close(self) -> None:
+        """Stops the prefetch thread; the iterator yields nothing more."""
+        self._next = self._plan.count
+        if self._worker is not None:
+            self._finalizer()
+
+
+class DataLoader:
+    """Batches of a map-style dataset: float32 images (N, C, H, W) in [0, 1] and int64 labels.
+
+    `prefetch` batches are prepared by a background thread while the caller trains (0: prepared
+    on demand in the caller's thread). Each `iter(loader)` starts the next epoch (or the one set
+    by `set_epoch`, or resumes the position restored by `load_state_dict`)."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        seed: int | None = None,
+        drop_last: bool = False,
+        transform: Transform | None = None,
+        prefetch: int = 2,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(
+                f"DataLoader: batch_size must be an int, got {type(batch_size).__name__}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if (
+            isinstance(prefetch, bool)
+            or not isinstance(prefetch, (int, np.integer))
+            or prefetch < 0
+        ):
+            raise ValueError(f"DataLoader: prefetch must be an int >= 0, got {prefetch!r}")
+        if seed is not None and not 0 <= int(seed) < 2**64:
+            raise ValueError(f"DataLoader: seed must be in [0, 2**64), got {seed}")
+        if transform is not None and not callable(transform):
+            raise TypeError("DataLoader: transform must be callable t(images, keys)")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = fresh_seed() if seed is None else int(seed)
+        self.drop_last = bool(drop_last)
+        self.transform = transform
+        self.prefetch = int(prefetch)
+        self._epoch = 0  # the epoch in progress, or the one the next iter() starts
+        self._position = 0  # batches of self._epoch already handed out
+        self._in_progress = False  # an iterator of self._epoch has started and not finished
+        self._resuming = False  # load_state_dict set a position the next iter() starts from
+        self._generation = 0  # which iterator is the current one
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress, or the one the next iteration starts."""
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """The next iteration runs epoch `epoch` from its first batch."""
+        if int(epoch) < 0:
+            raise ValueError(f"DataLoader.set_epoch: epoch must be >= 0, got {epoch}")
+        self._epoch = int(epoch)
+        self._position = 0
+        self._in_progress = False
+        self._resuming = False
+
+    def __iter__(self) -> _LoaderIterator:
+        if self._in_progress and not self._resuming:
+            # The previous pass was abandoned mid-epoch: this one is the next epoch.
+            self._epoch += 1
+            self._position = 0
+        elif not self._resuming:
+            self._position = 0
+        self._resuming = False
+        self._in_progress = True
+        self._generation += 1
+        length, count = len(self.dataset), len(self)
+        if self.shuffle:
+            order = epoch_order(self.seed, self._epoch, length)
+        else:
+            order = np.arange(length, dtype=np.int64)
+        plan = _Epoch(
+            self.dataset, order, self.batch_size, count, self.seed, self._epoch, self.transform
+        )
+        iterator = _LoaderIterator(self, self._generation, plan, self._position, self.prefetch)
+        if self._position >= count:
+            self._finish()
+        return iterator
+
+    def _consumed(self, generation: int, position: int) -> None:
+        """Called by the current iterator as each batch is handed out."""
+        if generation != self._generation:
+            return
+        self._position = position
+        if position >= len(self):
+            self._finish()
+
+    def _finish(self) -> None:
+        self._epoch += 1
+        self._position = 0
+        self._in_progress = False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader stands: the epoch, the batches of it already consumed, and what a
+        resumed loader must agree on."""
+        return {
+            "epoch": self._epoch,
+            "batches": self._position if self._in_progress else 0,
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "batch_size": self.batch_size,
+            "drop_last": self.drop_last,
+            "dataset_size": len(self.dataset),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resumes from `state`: the next batch yielded is the one that would have come next."""
+        missing = [key for key in ("epoch", "batches", "seed") if key not in state]
+        if missing:
+            raise ValueError(f"DataLoader.load_state_dict: the state lacks {', '.join(missing)}")
+        for key in ("shuffle", "batch_size", "drop_last", "dataset_size"):
+            ours = len(self.dataset) if key == "dataset_size" else getattr(self, key)
+            if key in state and state[key] != ours:
+                raise ValueError(
+                    f"DataLoader.load_state_dict: {key} is {ours} here but {state[key]} in the "
+                    "state; the batches would differ"
+                )
+        position = int(state["batches"])
+        if not 0 <= position < max(len(self), 1):
+            raise ValueError(
+                f"DataLoader.load_state_dict: batches {position} out of range [0, {len(self)})"
+            )
+        self.seed = int(state["seed"])
+        self._epoch = int(state["epoch"])
+        self._position = position
+        self._in_progress = False
+        self._resuming = position > 0

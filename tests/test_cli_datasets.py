@@ -1,0 +1,82 @@
+"""`odyssey datasets` and `odyssey datasets fetch NAME`."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from odyssey.cli import main
+from odyssey.data import datasets as catalogue
+from odyssey.data.download import RemoteFile
+from odyssey.data.idx import encode_idx
+
+
+def test_datasets_lists_every_dataset_with_sizes_and_where(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ODYSSEY_DATA", str(tmp_path))
+    assert main(["datasets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "train", "test", "download", "available", "locally"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(catalogue.DATASETS)
+    assert rows["mnist"].split()[1:6] == ["60,000", "10,000", "11.6", "MB", "no"]
+    assert rows["emnist-balanced"].split()[1:3] == ["112,800", "18,800"]
+    assert rows["mnist-sample"].split()[1:4] == ["4,000", "1,000", "bundled"]
+    assert f"yes: {catalogue.PACKAGE_SAMPLE}" in rows["mnist-sample"]
+
+
+@pytest.fixture
+def served_kmnist(mirror, monkeypatch):
+    files = []
+    rng = np.random.default_rng(0)
+    for stem, count in (("train", 6), ("t10k", 2)):
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, count).astype(np.uint8)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            name = f"{stem}-{kind}-ubyte.gz"
+            body = gzip.compress(encode_idx(array), mtime=0)
+            mirror.files[f"/{name}"] = body
+            sha256 = hashlib.sha256(body).hexdigest()
+            files.append(RemoteFile(name, (f"{mirror.url}/{name}",), len(body), sha256=sha256))
+    info = dataclasses.replace(catalogue.DATASETS["kmnist"], files=tuple(files))
+    monkeypatch.setitem(catalogue.DATASETS, "kmnist", info)
+
+
+def test_fetch_downloads_verifies_and_shows_progress(served_kmnist, capsys, tmp_path) -> None:
+    assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"kmnist: verified, 6 train + 2 test images in {tmp_path}"
+    assert "train-images-idx3-ubyte.gz [" + "#" * 30 + "]" in captured.err
+    assert captured.err.count("\n") == 4
+    assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_fetch_into_the_cache_then_listed_as_available(
+    served_kmnist, capsys, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ODYSSEY_DATA", str(tmp_path))
+    assert main(["datasets", "fetch", "kmnist"]) == 0
+    capsys.readouterr()
+    assert main(["datasets"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("kmnist"))
+    assert row.endswith(f"yes: {tmp_path / 'kmnist'}")
+
+
+def test_fetch_offline_explains_and_fails(dead_url, capsys, tmp_path, monkeypatch) -> None:
+    name = "train-images-idx3-ubyte.gz"
+    offline = RemoteFile(name, (f"{dead_url}/{name}",), 10, sha256="0" * 64)
+    info = dataclasses.replace(catalogue.DATASETS["mnist"], files=(offline,))
+    monkeypatch.setitem(catalogue.DATASETS, "mnist", info)
+    assert main(["datasets", "fetch", "mnist", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{dead_url}/{name}" in err
+    assert "mnist-sample" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_unknown_dataset(capsys) -> None:
+    assert main(["datasets", "fetch", "cifar-10"]) == 2
+    assert "unknown dataset 'cifar-10'" in capsys.readouterr().err

@@ -1,0 +1,336 @@
+"""DataLoader: every sample once per epoch, deterministic batches whatever the prefetch depth or
+thread count, exact mid-epoch resume, worker errors and abandoned iterators."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import odyssey
+from odyssey.data import ArrayDataset, DataLoader, Dataset, SampleKeys, Subset
+
+N = 103  # not a multiple of any batch size used
+
+
+@pytest.fixture(scope="module")
+def dataset() -> ArrayDataset:
+    rng = np.random.default_rng(11)
+    images = rng.integers(0, 256, size=(N, 5, 6), dtype=np.uint8)
+    return ArrayDataset(images, np.arange(N) % 10)
+
+
+def keyed_noise(images: np.ndarray, keys: SampleKeys) -> np.ndarray:
+    """A test transform whose draw for each image depends on (seed, epoch, index) only."""
+    noise = np.stack(
+        [
+            np.random.default_rng([keys.seed, keys.epoch, int(i)]).random(
+                images.shape[1:], dtype=np.float32
+            )
+            for i in keys.indices
+        ]
+    )
+    return images + noise
+
+
+def collect(loader, batches: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(itertools.islice(loader, batches))
+
+
+def loader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("odyssey-loader")]
+
+
+def assert_same_batches(a, b) -> None:
+    assert len(a) == len(b)
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+        assert xa.tobytes() == xb.tobytes()
+        np.testing.assert_array_equal(ya, yb)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_batches_are_float_nchw_in_unit_range_in_order_without_shuffle(dataset, prefetch) -> None:
+    batches = collect(DataLoader(dataset, batch_size=10, prefetch=prefetch))
+    assert len(batches) == 11
+    images = np.concatenate([x for x, _ in batches])
+    labels = np.concatenate([y for _, y in batches])
+    assert images.dtype == np.float32
+    assert images.shape == (N, 1, 5, 6)
+    assert labels.dtype == np.int64
+    expected = dataset.images.astype(np.float32) / np.float32(255)
+    assert images[:, 0].tobytes() == expected.tobytes()
+    np.testing.assert_array_equal(labels, dataset.labels)
+    assert batches[-1][0].shape[0] == 3
+
+
+def test_every_sample_once_per_epoch_and_epochs_differ(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=8, shuffle=True, seed=4)
+    orders = []
+    for _ in range(3):
+        labels_seen = []
+        for images, _ in loader:
+            labels_seen.append(images[:, 0, 0, :].copy())
+        orders.append(np.concatenate(labels_seen))
+    for order in orders:
+        # Rows are the first pixel rows: sorting them recovers the dataset's rows.
+        expected = dataset.images[:, 0, :].astype(np.float32) / np.float32(255)
+        assert sorted(map(bytes, order)) == sorted(map(bytes, expected))
+    assert orders[0].tobytes() != orders[1].tobytes()
+    assert loader.epoch == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    prefetch=st.sampled_from([0, 1, 2]),
+)
+def test_any_size_every_sample_at_most_once_and_len_matches(
+    size, batch_size, shuffle, drop_last, prefetch
+) -> None:
+    images = np.arange(size, dtype=np.uint8).reshape(size, 1, 1)
+    dataset = ArrayDataset(images, np.arange(size))
+    loader = DataLoader(dataset, batch_size, shuffle, 7, drop_last, prefetch=prefetch)
+    batches = collect(loader)
+    assert len(batches) == len(loader)
+    labels = np.concatenate([y for _, y in batches]) if batches else np.zeros(0, np.int64)
+    assert len(set(labels.tolist())) == len(labels)
+    expected = size - size % batch_size if drop_last else size
+    assert len(labels) == expected
+    for x, y in batches:
+        np.testing.assert_array_equal(x[:, 0, 0, 0] * np.float32(255), y.astype(np.float32))
+    if not shuffle:
+        assert labels.tolist() == list(range(expected))
+    assert loader.state_dict()["epoch"] == 1
+
+
+def test_shuffle_order_is_a_function_of_seed_and_epoch(dataset) -> None:
+    seen = []
+
+    def record(images: np.ndarray, keys: SampleKeys) -> np.ndarray:
+        seen.append((keys.seed, keys.epoch, keys.indices.copy()))
+        return images
+
+    loader = DataLoader(dataset, batch_size=50, shuffle=True, seed=9, transform=record)
+    collect(loader)
+    loader.set_epoch(0)
+    collect(loader)
+    assert [s[:2] for s in seen] == [(9, 0)] * 3 + [(9, 0)] * 3
+    first = np.concatenate([s[2] for s in seen[:3]])
+    again = np.concatenate([s[2] for s in seen[3:]])
+    np.testing.assert_array_equal(first, again)
+    assert sorted(first.tolist()) == list(range(N))
+    generator = np.random.Generator(np.random.Philox(key=(9, 0)))
+    np.testing.assert_array_equal(first, generator.permutation(N))
+
+
+def test_len_and_drop_last(dataset) -> None:
+    assert len(DataLoader(dataset, batch_size=10)) == 11
+    assert len(DataLoader(dataset, batch_size=10, drop_last=True)) == 10
+    batches = collect(DataLoader(dataset, batch_size=10, drop_last=True, shuffle=True, seed=0))
+    assert len(batches) == 10
+    assert all(x.shape[0] == 10 for x, _ in batches)
+    assert len(DataLoader(dataset, batch_size=200, drop_last=True)) == 0
+    assert collect(DataLoader(dataset, batch_size=200, drop_last=True)) == []
+
+
+def test_identical_batches_for_any_prefetch_depth_and_thread_count(dataset, threads) -> None:
+    runs = []
+    for prefetch in (0, 1, 3):
+        for count in (1, 2):
+            odyssey.set_num_threads(count)
+            loader = DataLoader(
+                dataset, 16, shuffle=True, seed=21, prefetch=prefetch, transform=keyed_noise
+            )
+            runs.append(collect(loader) + collect(loader))
+    for run in runs[1:]:
+        assert_same_batches(runs[0], run)
+
+
+def test_augmentation_of_a_sample_does_not_depend_on_the_batch_split(dataset) -> None:
+    def by_index(batch_size: int) -> dict[int, bytes]:
+        out = {}
+        indices = []
+
+        def remember(images: np.ndarray, keys: SampleKeys) -> np.ndarray:
+            indices.append(keys.indices.copy())
+            return keyed_noise(images, keys)
+
+        loader = DataLoader(dataset, batch_size, shuffle=True, seed=3, transform=remember)
+        for (images, _), idx in zip(collect(loader), indices, strict=True):
+            out.update({int(i): image.tobytes() for i, image in zip(idx, images, strict=True)})
+        return out
+
+    assert by_index(7) == by_index(32)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+@pytest.mark.parametrize("consumed", [0, 1, 5, 6])
+def test_resume_mid_epoch_gives_the_same_remaining_batches(dataset, prefetch, consumed) -> None:
+    def make() -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=16, shuffle=True, seed=5, transform=keyed_noise, prefetch=prefetch
+        )
+
+    reference = make()
+    epoch0 = collect(reference)
+    epoch1 = collect(reference)
+
+    first = make()
+    collect(first)  # epoch 0
+    iterator = iter(first)  # epoch 1
+    for _ in range(consumed):
+        next(iterator)
+    state = first.state_dict()
+    del iterator
+    assert state["epoch"] == 1
+    assert state["batches"] == consumed
+
+    resumed = make()
+    resumed.load_state_dict(state)
+    assert_same_batches(collect(resumed), epoch1[consumed:])
+    # The next pass is epoch 2, the same as an uninterrupted run's.
+    reference_epoch2 = collect(reference)
+    assert_same_batches(collect(resumed), reference_epoch2)
+    assert len(epoch0) == 7
+
+
+def test_state_after_a_whole_epoch_points_at_the_next(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=1)
+    assert loader.state_dict()["epoch"] == 0
+    collect(loader)
+    state = loader.state_dict()
+    assert (state["epoch"], state["batches"], state["seed"]) == (1, 0, 1)
+    other = DataLoader(dataset, batch_size=16, shuffle=True, seed=99)
+    other.load_state_dict(state)
+    assert_same_batches(collect(other), collect(loader))
+
+
+def test_an_abandoned_pass_is_followed_by_the_next_epoch(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=1)
+    collect(loader, batches=2)
+    assert loader.state_dict()["batches"] == 2
+    collect(loader)
+    assert loader.epoch == 2
+
+
+def test_load_state_dict_refuses_a_different_configuration(dataset) -> None:
+    state = DataLoader(dataset, batch_size=16, shuffle=True, seed=1).state_dict()
+    with pytest.raises(ValueError, match="batch_size is 8 here but 16"):
+        DataLoader(dataset, batch_size=8, shuffle=True).load_state_dict(state)
+    with pytest.raises(ValueError, match="dataset_size is 10 here but 103"):
+        DataLoader(Subset(dataset, range(10)), batch_size=16, shuffle=True).load_state_dict(state)
+    with pytest.raises(ValueError, match="the state lacks batches, seed"):
+        DataLoader(dataset).load_state_dict({"epoch": 1})
+    with pytest.raises(ValueError, match="batches 7 out of range"):
+        DataLoader(dataset, batch_size=16, shuffle=True).load_state_dict({**state, "batches": 7})
+
+
+def test_seed_none_draws_from_manual_seed(dataset) -> None:
+    odyssey.manual_seed(123)
+    a = DataLoader(dataset, batch_size=16, shuffle=True)
+    odyssey.manual_seed(123)
+    b = DataLoader(dataset, batch_size=16, shuffle=True)
+    assert a.seed == b.seed
+    assert_same_batches(collect(a), collect(b))
+
+
+class Broken(Exception):
+    pass
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_an_error_in_the_worker_is_raised_in_the_consumer(dataset, prefetch) -> None:
+    def fail_on_third(images: np.ndarray, keys: SampleKeys) -> np.ndarray:
+        if 32 in keys.indices:
+            raise Broken("bad sample 32")
+        return images
+
+    loader = DataLoader(dataset, batch_size=16, transform=fail_on_third, prefetch=prefetch)
+    iterator = iter(loader)
+    assert len([next(iterator), next(iterator)]) == 2
+    with pytest.raises(Broken, match="bad sample 32"):
+        next(iterator)
+    with pytest.raises(StopIteration):
+        next(iterator)
+    del iterator
+    gc.collect()
+    assert loader_threads() == []
+
+
+def test_abandoned_iterators_stop_their_threads(dataset) -> None:
+    slow = DataLoader(dataset, batch_size=4, prefetch=2, transform=keyed_noise)
+    for _ in slow:
+        break
+    assert loader_threads() == []
+    iterator = iter(slow)
+    next(iterator)
+    assert len(loader_threads()) == 1
+    del iterator
+    assert loader_threads() == []
+    # A cycle keeps an iterator alive until the garbage collector runs.
+    holder: dict = {}
+    holder["self"] = holder
+    holder["iterator"] = iter(slow)
+    next(holder["iterator"])
+    del holder
+    gc.collect()
+    assert loader_threads() == []
+    iterator = iter(slow)
+    iterator.close()
+    assert loader_threads() == []
+    with pytest.raises(StopIteration):
+        next(iterator)
+
+
+class PlainDataset(Dataset):
+    """A dataset with only __len__ and __getitem__: the loader stacks samples itself."""
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return np.full((2, 2), index, dtype=np.uint8), index
+
+
+def test_datasets_without_a_batch_path_are_stacked() -> None:
+    batches = collect(DataLoader(PlainDataset(), batch_size=2))
+    assert [y.tolist() for _, y in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[2][0].shape == (1, 1, 2, 2)
+    assert batches[2][0][0, 0, 0, 0] == np.float32(4) / np.float32(255)
+
+
+class DuckDataset:
+    """Not a Dataset subclass: any object with __len__ and __getitem__ will do."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return np.full((1, 2), 10 * index, dtype=np.uint8), 2 - index
+
+
+def test_duck_typed_datasets_work() -> None:
+    ((images, labels),) = collect(DataLoader(DuckDataset(), batch_size=3))  # type: ignore[arg-type]
+    assert labels.tolist() == [2, 1, 0]
+    assert (images[:, 0, 0, 0] * np.float32(255)).tolist() == [0, 10, 20]
+
+
+def test_argument_checks(dataset) -> None:
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        DataLoader(dataset, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        DataLoader(dataset, batch_size=2.5)
+    with pytest.raises(ValueError, match="prefetch must be an int >= 0"):
+        DataLoader(dataset, prefetch=-1)
+    with pytest.raises(TypeError, match="transform must be callable"):
+        DataLoader(dataset, transform="flip")
+    with pytest.raises(ValueError, match="seed must be in"):
+        DataLoader(dataset, seed=-1)
