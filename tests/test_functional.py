@@ -309,3 +309,17 @@ def test_conv2d_forward_and_gradients_over_random_shapes(
             grad_xp[:, :, rows, cols] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
     expected_x = grad_xp[:, :, ph : ph + size[0], pw : pw + size[1]]
     np.testing.assert_allclose(tx.grad.data, expected_x, rtol=1e-4, atol=1e-4)
+
+
+def test_no_grad_records_nothing_and_backward_releases_saved_arrays():
+    x = odyssey.tensor(rand(2, 1, 8, 8), requires_grad=True)
+    w = odyssey.tensor(rand(3, 1, 3, 3), requires_grad=True)
+    with odyssey.no_grad():
+        y = F.max_pool2d(F.relu(F.conv2d(x, w)), 2)
+    assert not y.requires_grad
+    assert y.is_leaf
+    z = F.relu(F.conv2d(x, w)).sum()
+    node = z._node
+    z.backward()
+    assert node.backward is None
+    assert node.parents == ()
