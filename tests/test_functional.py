@@ -323,3 +323,18 @@ def test_no_grad_records_nothing_and_backward_releases_saved_arrays():
     z.backward()
     assert node.backward is None
     assert node.parents == ()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: F.relu(np.zeros(3, np.float32)), "relu: x must be a Tensor, not ndarray"),
+        (lambda: F.linear(odyssey.zeros(2, 3), [[1.0]]), "linear: weight must be a Tensor"),
+        (lambda: F.conv2d(None, odyssey.zeros(1, 1, 1, 1)), "conv2d: x must be a Tensor"),
+        (lambda: F.softmax(np.zeros(3), 0), "softmax: x must be a Tensor"),
+        (lambda: F.cross_entropy(np.zeros((1, 2)), [0]), "cross_entropy: logits must be"),
+    ],
+)
+def test_non_tensor_arguments_are_named(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()

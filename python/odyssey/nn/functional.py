@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from odyssey import _kernels
-from odyssey import tensor as _tensor
 from odyssey.random import generator
 from odyssey.tensor import Tensor, _from_op
 
@@ -56,10 +55,8 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _needs_grad(*tensors: Tensor | None) -> bool:
-    if not _tensor._grad_enabled:
-        return False
-    return any(t is not None and t.requires_grad for t in tensors)
+def _not_a_tensor(op: str, name: str, value: object) -> TypeError:
+    return TypeError(f"{op}: {name} must be a Tensor, not {type(value).__name__}")
 
 
 # -- linear and convolution -------------------------------------------------------------------
@@ -67,6 +64,12 @@ def _needs_grad(*tensors: Tensor | None) -> bool:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias on sgemm (trans_b, bias fused); x is (..., in), weight (out, in)."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("linear", "x", x)
+    if not isinstance(weight, Tensor):
+        raise _not_a_tensor("linear", "weight", weight)
+    if bias is not None and not isinstance(bias, Tensor):
+        raise _not_a_tensor("linear", "bias", bias)
     x_data = x.data
     w_data = weight.data
     if w_data.ndim != 2 or x_data.ndim < 1 or x_data.shape[-1] != w_data.shape[-1]:
@@ -99,6 +102,12 @@ def conv2d(
     padding: int | tuple[int, int] = 0,
 ) -> Tensor:
     """2-D cross-correlation of NCHW input with weight (out, in, kh, kw), dilation 1, groups 1."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("conv2d", "x", x)
+    if not isinstance(weight, Tensor):
+        raise _not_a_tensor("conv2d", "weight", weight)
+    if bias is not None and not isinstance(bias, Tensor):
+        raise _not_a_tensor("conv2d", "bias", bias)
     stride = _pair(stride, "conv2d: stride")
     padding = _pair(padding, "conv2d: padding")
     x_data = x.data
@@ -139,6 +148,8 @@ def max_pool2d(
     x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
 ) -> Tensor:
     """Maximum over kernel_size windows of each NCHW plane (stride defaults to kernel_size)."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("max_pool2d", "x", x)
     kernel = _pair(kernel_size, "max_pool2d: kernel_size")
     step = kernel if stride is None else _pair(stride, "max_pool2d: stride")
     x_shape = x.data.shape
@@ -150,6 +161,8 @@ def avg_pool2d(
     x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
 ) -> Tensor:
     """Mean over kernel_size windows of each NCHW plane (stride defaults to kernel_size)."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("avg_pool2d", "x", x)
     kernel = _pair(kernel_size, "avg_pool2d: kernel_size")
     step = kernel if stride is None else _pair(stride, "avg_pool2d: stride")
     x_shape = x.data.shape
@@ -161,11 +174,15 @@ def avg_pool2d(
 
 
 def relu(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("relu", "x", x)
     x_data = x.data
     return _from_op(_kernels.relu(x_data), (x,), lambda g: (_kernels.relu_backward(g, x_data),))
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("leaky_relu", "x", x)
     x_data = x.data
     slope = float(negative_slope)
     return _from_op(
@@ -176,23 +193,31 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("sigmoid", "x", x)
     y = _kernels.sigmoid(x.data)
     return _from_op(y, (x,), lambda g: (_kernels.sigmoid_backward(g, y),))
 
 
 def tanh(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("tanh", "x", x)
     y = _kernels.tanh(x.data)
     return _from_op(y, (x,), lambda g: (_kernels.tanh_backward(g, y),))
 
 
 def lecun_tanh(x: Tensor) -> Tensor:
     """LeCun's scaled tanh 1.7159 * tanh(2x / 3) (LeCun et al. 1998, appendix A)."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("lecun_tanh", "x", x)
     y = _kernels.lecun_tanh(x.data)
     return _from_op(y, (x,), lambda g: (_kernels.lecun_tanh_backward(g, y),))
 
 
 def _last_axis_op(x: Tensor, dim: int, forward: Any, backward: Any, op: str) -> Tensor:
     """Runs a 2-D kernel over the last axis of a (rows, dim) view of x with `dim` moved last."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor(op, "x", x)
     x_data = x.data
     ndim = x_data.ndim
     if not -max(ndim, 1) <= dim < max(ndim, 1):
@@ -234,6 +259,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p) when training;
     the mask comes from the generator that `odyssey.manual_seed` seeds."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("dropout", "x", x)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -258,6 +285,8 @@ def batch_norm(
 ) -> Tensor:
     """Normalises each channel (dim 1) of x, (N, C) or (N, C, ...), by batch statistics when
     training (updating the running ones in place) or by the running statistics otherwise."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("batch_norm", "x", x)
     x_data = x.data
     if x_data.ndim < 2:
         raise ValueError(f"batch_norm: expected input of 2 or more dims, got shape {x_data.shape}")
@@ -327,6 +356,8 @@ def _labels(target: Tensor | np.ndarray) -> np.ndarray:
 def cross_entropy(logits: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of (N, C) logits against int64 class labels (N,), on the fused,
     numerically stable kernel."""
+    if not isinstance(logits, Tensor):
+        raise _not_a_tensor("cross_entropy", "logits", logits)
     if reduction == "none":
         return nll_loss(log_softmax(logits, 1), target, reduction="none")
     _check_reduction(reduction, "cross_entropy")
@@ -344,6 +375,8 @@ def cross_entropy(logits: Tensor, target: Tensor | np.ndarray, reduction: str = 
 
 def nll_loss(log_probs: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of (N, C) log-probabilities at int64 class labels (N,)."""
+    if not isinstance(log_probs, Tensor):
+        raise _not_a_tensor("nll_loss", "log_probs", log_probs)
     _check_reduction(reduction, "nll_loss")
     x = log_probs.data
     labels = _labels(target)
@@ -381,6 +414,8 @@ def nll_loss(log_probs: Tensor, target: Tensor | np.ndarray, reduction: str = "m
 
 def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Squared error between x and a target of the same shape."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor("mse_loss", "x", x)
     _check_reduction(reduction, "mse_loss")
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=_F32)
     if x.data.shape != target_data.shape:
