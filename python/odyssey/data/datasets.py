@@ -59,7 +59,10 @@ class Dataset:
 def _as_indices(indices: np.ndarray | Sequence[int], length: int, who: str) -> np.ndarray:
     indices = np.asarray(indices)
     if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
-        raise TypeError(f"{who}: indices must be a 1-D integer array, got {indices.dtype}")
+        raise TypeError(
+            f"{who}: indices must be a 1-D integer array, got {indices.dtype} of shape "
+            f"{indices.shape}"
+        )
     indices = indices.astype(np.int64, copy=False)
     if indices.size and (indices.min() < -length or indices.max() >= length):
         raise IndexError(f"{who}: index out of range for a dataset of {length} samples")
@@ -67,13 +70,27 @@ def _as_indices(indices: np.ndarray | Sequence[int], length: int, who: str) -> n
 
 
 class ArrayDataset(Dataset):
-    """Images and labels held in two arrays with the same first dimension."""
+    """Images and labels held in two arrays with the same first dimension.
+
+    Images are (N, H, W) or channels first, (N, C, H, W), as the DataLoader and the transforms
+    expect; `channels_last=True` takes an (N, H, W, C) array (as images are usually stored) and
+    moves its channels first once, here, rather than per batch."""
 
     def __init__(
-        self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str] | None = None
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        classes: Sequence[str] | None = None,
+        channels_last: bool = False,
     ) -> None:
         images = np.asarray(images)
         labels = np.asarray(labels)
+        if channels_last:
+            if images.ndim != 4:
+                raise ValueError(
+                    f"ArrayDataset: channels_last images must be (N, H, W, C), got {images.shape}"
+                )
+            images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise TypeError(
                 f"ArrayDataset: labels must be a 1-D integer array, got {labels.dtype} of shape "
@@ -157,11 +174,17 @@ def random_split(
         for i in range(total - sum(counts)):
             counts[i % len(counts)] += 1
     else:
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in lengths):
+            raise TypeError(
+                f"random_split: lengths must be all ints or all float fractions, got {lengths}"
+            )
         counts = [int(n) for n in lengths]
         if any(n < 0 for n in counts) or sum(counts) != total:
             raise ValueError(
                 f"random_split: lengths {counts} must be >= 0 and sum to the dataset's {total}"
             )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ValueError(f"random_split: seed must be an int in [0, 2**64), got {seed!r}")
     order = np.random.Generator(np.random.Philox(key=int(seed))).permutation(total)
     bounds = np.cumsum([0, *counts])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]
@@ -389,6 +412,8 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def _info(name: str) -> DatasetInfo:
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
     try:
         return DATASETS[name]
     except KeyError:
@@ -418,7 +443,7 @@ def local_files(
     given, else in the dataset's system directories, then in the cache."""
     info = _info(name)
     if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise ValueError(f"{name}: split must be 'train' or 'test', got {split!r}")
     if root is not None:
         return _split_files(Path(root), info, split)
     for directory in (*info.system_dirs, _download.cache_dir() / info.name):
@@ -516,8 +541,13 @@ def load_dataset(
     info = _info(name)
     found = local_files(name, split, root)
     if found is None:
-        if not download or (not info.files and info.archive is None):
-            where = root if root is not None else _download.cache_dir() / info.name
+        where = root if root is not None else _download.cache_dir() / info.name
+        if not info.files and info.archive is None:
+            raise FileNotFoundError(
+                f"{name} ({split}) is not in {where}; {name} is bundled with the package: load "
+                "it without root="
+            )
+        if not download:
             raise FileNotFoundError(
                 f"{name} ({split}) is not in {where} and download=False.\n{_alternatives(info)}"
             )
