@@ -77,6 +77,15 @@ def test_fetch_offline_explains_and_fails(dead_url, capsys, tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_fetch_into_a_root_that_is_not_a_folder_fails_cleanly(
+    served_kmnist, capsys, tmp_path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["datasets", "fetch", "kmnist", "--root", str(not_a_folder)]) == 1
+    assert str(not_a_folder) in capsys.readouterr().err
+
+
 def test_fetch_unknown_dataset(capsys) -> None:
     assert main(["datasets", "fetch", "cifar-10"]) == 2
     assert "unknown dataset 'cifar-10'" in capsys.readouterr().err

@@ -104,6 +104,15 @@ def _download_one(
         with os.fdopen(descriptor, "wb") as sink:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                 announced = response.headers.get("Content-Length")
+                if (
+                    announced is not None
+                    and remote.size is not None
+                    and int(announced) != remote.size
+                ):
+                    raise ChecksumError(
+                        f"{url}: size mismatch: expected {remote.size} bytes, the server "
+                        f"announces {announced}"
+                    )
                 total = int(announced) if announced is not None else remote.size
                 digest = hashlib.new(algorithm)
                 received = 0
@@ -113,6 +122,8 @@ def _download_one(
                     received += len(chunk)
                     if progress is not None:
                         progress(received, total)
+                    if remote.size is not None and received > remote.size:
+                        break  # an endless or oversized body: refused below, not read to its end
             # http.client returns a short body without complaint when the server closes early.
             if announced is not None and received != int(announced):
                 raise DownloadError(
@@ -141,15 +152,23 @@ def fetch(
     progress: Progress | None = None,
     alternatives: str = "",
 ) -> Path:
-    """The verified local copy of `remote` in `directory`: kept if already there, else downloaded
-    from its mirrors in order. Raises DownloadError listing every URL tried and its error, then
-    `alternatives` (what the user can do instead)."""
+    """The verified local copy of `remote` in `directory`: kept if already there and its digest
+    matches, else downloaded from its mirrors in order (a copy that does not match is replaced).
+    Raises DownloadError listing every URL tried and its error, then `alternatives` (what the
+    user can do instead)."""
     directory = Path(directory)
     destination = directory / remote.name
-    if destination.is_file():
-        return destination
-    directory.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+    if destination.is_file():
+        algorithm, expected = _expected_digest(remote)
+        actual = file_digest(destination, algorithm)
+        if actual == expected:
+            return destination
+        failures.append(
+            f"{destination}: {algorithm} mismatch: expected {expected}, got {actual} (kept until "
+            "a verified copy replaces it)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
     mismatch = False
     for url in remote.urls:
         try:
