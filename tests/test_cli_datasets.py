@@ -45,13 +45,20 @@ def served_kmnist(mirror, monkeypatch):
     monkeypatch.setitem(catalogue.DATASETS, "kmnist", info)
 
 
-def test_fetch_downloads_verifies_and_shows_progress(served_kmnist, capsys, tmp_path) -> None:
+def test_fetch_downloads_verifies_and_shows_progress(
+    served_kmnist, mirror, capsys, tmp_path
+) -> None:
     assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == f"kmnist: verified, 6 train + 2 test images in {tmp_path}"
     assert "train-images-idx3-ubyte.gz [" + "#" * 30 + "]" in captured.err
     assert captured.err.count("\n") == 4
     assert len(list(tmp_path.iterdir())) == 4
+    # Fetching again checks the copies and replaces one that does not match.
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
+    assert "t10k-labels-idx1-ubyte.gz [" in capsys.readouterr().err
+    assert sorted(mirror.requests).count("/t10k-labels-idx1-ubyte.gz") == 2
 
 
 def test_fetch_into_the_cache_then_listed_as_available(

@@ -495,8 +495,9 @@ def fetch_dataset(
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Path:
     """Downloads and verifies every file of `name` into `root` (default: the cache) and returns
-    the directory. Files already there are kept. `progress(file, received, total)` is called as
-    bytes arrive."""
+    the directory. Published files already there are kept if their digests match (others, such as
+    raw IDX files in a root= directory, are taken as they are). `progress(file, received, total)`
+    is called as bytes arrive."""
     info = _info(name)
     if not info.files and info.archive is None:
         if root is None:
@@ -521,8 +522,8 @@ def fetch_dataset(
         _extract_members(archive, stems, directory)
         return directory
     for remote in info.files:
-        stem = remote.name.removesuffix(".gz")
-        if _find(directory, stem) is None:
+        found = _find(directory, remote.name.removesuffix(".gz"))
+        if found is None or found == directory / remote.name:  # a copy there is verified first
             _download.fetch(remote, directory, reporter(remote.name), alternatives)
     return directory
 
