@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -475,18 +474,8 @@ def _extract_members(archive: Path, stems: Sequence[str], directory: Path) -> No
             member = members.get(f"{stem}.gz")
             if member is None:
                 raise FileNotFoundError(f"{archive}: no member {stem}.gz")
-            descriptor, partial = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=directory
-            )
-            try:
-                with bundle.open(member) as source, os.fdopen(descriptor, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                os.replace(partial, target)
-            except BaseException:
-                Path(partial).unlink(missing_ok=True)
-                raise
+            with bundle.open(member) as source, _download.atomic_file(target) as sink:
+                shutil.copyfileobj(source, sink)
 
 
 def fetch_dataset(

@@ -135,28 +135,26 @@ class _Epoch:
         return images, labels
 
 
-def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
-    """The prefetch thread: puts ("batch", value) in order, then ("end",) or ("error", error)."""
-    try:
-        for k in range(start, plan.count):
-            item = ("batch", plan.batch(k))
-            while not stop.is_set():
-                try:
-                    slots.put(item, timeout=_POLL_SECONDS)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        final: tuple = ("end",)
-    except BaseException as error:  # re-raised in the consumer
-        final = ("error", error)
+def _put(slots: queue.Queue, item: tuple, stop: threading.Event) -> bool:
+    """Puts `item` unless `stop` is set first; whether it was put."""
     while not stop.is_set():
         try:
-            slots.put(final, timeout=_POLL_SECONDS)
-            return
+            slots.put(item, timeout=_POLL_SECONDS)
+            return True
         except queue.Full:
             continue
+    return False
+
+
+def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
+    """The prefetch thread: puts ("batch", value) in order, or ("error", error) where one fails.
+    (The consumer knows the batch count, so no end marker is needed.)"""
+    try:
+        for k in range(start, plan.count):
+            if not _put(slots, ("batch", plan.batch(k)), stop):
+                return
+    except BaseException as error:  # re-raised in the consumer
+        _put(slots, ("error", error), stop)
 
 
 def _shut_down(stop: threading.Event, slots: queue.Queue, worker: threading.Thread) -> None:
