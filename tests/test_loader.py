@@ -9,10 +9,11 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import odyssey
+from odyssey import _kernels
 from odyssey.data import ArrayDataset, DataLoader, Dataset, SampleKeys, Subset
 
 N = 103  # not a multiple of any batch size used
@@ -413,3 +414,79 @@ def test_channels_last_arrays_are_batched_channels_first() -> None:
     np.testing.assert_array_equal(images * np.float32(255), hwc.transpose(0, 3, 1, 2))
     with pytest.raises(ValueError, match=r"must be \(N, H, W, C\), got \(5, 4, 3\)"):
         ArrayDataset(hwc[..., 0], np.arange(5), channels_last=True)
+
+
+def numpy_unit_floats(images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    return np.divide(images[indices], np.float32(255), dtype=np.float32)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 3), st.integers(1, 33), st.integers(1, 33)),
+    batch=st.integers(0, 70),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gather_unit_floats_is_numpy_index_then_division(isa, threads, shape, batch, seed) -> None:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    indices = rng.integers(0, shape[0], size=batch)
+    want = numpy_unit_floats(images, indices)
+    for count in (1, 2, 3):
+        odyssey.set_num_threads(count)
+        got = _kernels.gather_unit_floats(images, indices)
+        assert got.dtype == np.float32
+        assert got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+    every_byte = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    got = _kernels.gather_unit_floats(every_byte, np.zeros(1, dtype=np.int64))
+    assert got.tobytes() == numpy_unit_floats(every_byte, [0]).tobytes()
+
+
+def test_gather_unit_floats_checks_its_arguments() -> None:
+    images = np.zeros((4, 2, 2), np.uint8)
+    good = np.array([0, 3])
+    with pytest.raises(TypeError, match=r"images must be a numpy\.ndarray of uint8"):
+        _kernels.gather_unit_floats(images.astype(np.float32), good)
+    with pytest.raises(TypeError, match=r"indices must be a numpy\.ndarray of int64"):
+        _kernels.gather_unit_floats(images, good.astype(np.int32))
+    with pytest.raises(
+        IndexError, match=r"index 4 at position 1 is out of range for images \(4, 2, 2\)"
+    ):
+        _kernels.gather_unit_floats(images, np.array([0, 4]))
+    with pytest.raises(IndexError, match="index -1 at position 0"):
+        _kernels.gather_unit_floats(images, np.array([-1]))
+    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+        _kernels.gather_unit_floats(images[:, :, ::2], good)
+    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+        _kernels.gather_unit_floats(np.zeros((), np.uint8), good)
+    with pytest.raises(
+        ValueError, match=r"indices must be a C-contiguous 1-D array, got shape \(1, 2\)"
+    ):
+        _kernels.gather_unit_floats(images, good[None])
+    with pytest.raises(IndexError, match="out of range for images \\(0, 2, 2\\)"):
+        _kernels.gather_unit_floats(images[:0], good)
+    assert _kernels.gather_unit_floats(images, good[:0]).shape == (0, 2, 2)
+
+
+def test_every_dataset_path_gives_the_same_float_batches() -> None:
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(20, 3, 5, 4), dtype=np.uint8)
+    labels = np.arange(20)
+    indices = np.array([19, -1, 0, 7, -20])
+    want = numpy_unit_floats(images, indices)
+    contiguous = ArrayDataset(images, labels)
+    strided = ArrayDataset(np.asfortranarray(images), labels)  # the NumPy path
+    for dataset in (contiguous, strided):
+        got, got_labels = dataset.get_float_batch(indices)
+        assert got.tobytes() == want.tobytes()
+        assert got_labels.tolist() == [19, 19, 0, 7, 0]
+    planes = ArrayDataset(images[:, 0], labels)
+    assert planes.get_float_batch(indices)[0].tobytes() == want[:, :1].tobytes()
+    subset = Subset(contiguous, [4, 9, 19])
+    got, got_labels = subset.get_float_batch(np.array([2, 0]))
+    assert got.tobytes() == numpy_unit_floats(images, [19, 4]).tobytes()
+    assert got_labels.tolist() == [19, 4]
+    duck_subset = Subset(DuckDataset(), [2, 0])  # type: ignore[arg-type]
+    assert duck_subset.get_float_batch(np.array([0]))[1].tolist() == [0]

@@ -1,9 +1,10 @@
 """Map-style datasets and the catalogue of IDX datasets: where each one's files come from, how they
 are checked, and where they are found on this machine.
 
-A dataset gives `len(ds)`, `ds[i] -> (image, label)` and the fast path the DataLoader uses,
-`ds.get_batch(indices) -> (uint8 images (N, H, W), int64 labels (N,))`: one fancy index per batch
-instead of a Python loop over samples.
+A dataset gives `len(ds)`, `ds[i] -> (image, label)`, `ds.get_batch(indices) -> (uint8 images
+(N, H, W), int64 labels (N,))` (one fancy index per batch instead of a Python loop over samples)
+and what the DataLoader calls, `ds.get_float_batch(indices)`: the same batch as float32 NCHW in
+[0, 1].
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odyssey import _kernels
 from odyssey.data import download as _download
 from odyssey.data.idx import read_idx
 
@@ -33,6 +35,29 @@ __all__ = [
     "local_files",
     "random_split",
 ]
+
+
+def to_float_nchw(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) or (N, C, H, W) to float32 NCHW in [0, 1], as torchvision's ToTensor
+    (a division by 255, not a multiplication by its rounded reciprocal); floating-point images
+    are taken as they are, in float32. Channels come first: see ArrayDataset(channels_last=True)
+    for (N, H, W, C) arrays."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"DataLoader: images must be (N, H, W) or (N, C, H, W), got {images.shape}"
+        )
+    if images.dtype == np.uint8:
+        # One pass: each byte is widened to float32 and divided in float32, as astype then /.
+        return np.divide(images, np.float32(255), dtype=np.float32)
+    if images.dtype.kind != "f":
+        raise TypeError(
+            f"DataLoader: images must be uint8 (scaled to [0, 1]) or floating point, got "
+            f"{images.dtype} {images.shape}"
+        )
+    return np.ascontiguousarray(images, dtype=np.float32)
 
 
 class Dataset:
@@ -54,6 +79,13 @@ class Dataset:
         labels = np.array([int(label) for _, label in samples], dtype=np.int64)
         return images, labels
 
+    def get_float_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the DataLoader yields for `indices`: float32 (N, C, H, W) images (uint8 scaled to
+        [0, 1]) and int64 labels."""
+        gather = getattr(self, "get_batch", None)  # absent from a duck-typed dataset
+        images, labels = gather(indices) if gather is not None else Dataset.get_batch(self, indices)
+        return to_float_nchw(images), labels
+
 
 def _as_indices(indices: np.ndarray | Sequence[int], length: int, who: str) -> np.ndarray:
     indices = np.asarray(indices)
@@ -63,8 +95,12 @@ def _as_indices(indices: np.ndarray | Sequence[int], length: int, who: str) -> n
             f"{indices.shape}"
         )
     indices = indices.astype(np.int64, copy=False)
-    if indices.size and (indices.min() < -length or indices.max() >= length):
-        raise IndexError(f"{who}: index out of range for a dataset of {length} samples")
+    if indices.size:
+        low, high = indices.min(), indices.max()
+        if low < -length or high >= length:
+            raise IndexError(f"{who}: index out of range for a dataset of {length} samples")
+        if low < 0:
+            indices = np.where(indices < 0, indices + length, indices)
     return indices
 
 
@@ -114,6 +150,17 @@ class ArrayDataset(Dataset):
         indices = _as_indices(indices, len(self), type(self).__name__)
         return self.images[indices], self.labels[indices]
 
+    def get_float_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images = self.images
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or not images.flags.c_contiguous:
+            return super().get_float_batch(indices)
+        # Gathered and scaled in one pass by a C++ kernel: NumPy's fancy index then division took
+        # a fifth of the loader's time with RandomAffine; one pass is 1.2-1.4x faster than those
+        # two, the loader 4-6 %.
+        indices = _as_indices(indices, len(self), type(self).__name__)
+        batch = _kernels.gather_unit_floats(images, indices)
+        return (batch[:, None] if batch.ndim == 3 else batch), self.labels[indices]
+
 
 class IdxDataset(ArrayDataset):
     """A split of a catalogued dataset, as returned by `load_dataset`."""
@@ -156,6 +203,13 @@ class Subset(Dataset):
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         indices = _as_indices(indices, len(self), "Subset")
         return self.dataset.get_batch(self.indices[indices])
+
+    def get_float_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        indices = self.indices[_as_indices(indices, len(self), "Subset")]
+        gather = getattr(self.dataset, "get_float_batch", None)
+        if gather is None:  # a duck-typed dataset underneath
+            return Dataset.get_float_batch(self.dataset, indices)  # type: ignore[arg-type]
+        return gather(indices)
 
 
 def random_split(
