@@ -11,19 +11,17 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from odyssey.data.datasets import Dataset
 from odyssey.data.keys import SampleKeys
+from odyssey.data.transforms import Transform
 from odyssey.random import fresh_seed
 
 __all__ = ["DataLoader", "Transform"]
 
-# t(images float32 (N, C, H, W), keys) -> transformed images.
-Transform = Callable[[np.ndarray, SampleKeys], np.ndarray]
 
 _POLL_SECONDS = 0.05
 
@@ -199,6 +197,11 @@ class _LoaderIterator:
 
 class DataLoader:
     """Batches of a map-style dataset: float32 images (N, C, H, W) in [0, 1] and int64 labels.
+
+    Dataset images are (H, W) or channels first, (C, H, W); uint8 is scaled by 1/255, floating
+    point is taken as it is (ArrayDataset(channels_last=True) accepts (N, H, W, C) arrays). A
+    transform is called as `t(images, keys)` and must return a float32 NCHW batch of the same
+    length, or the loader raises naming it.
 
     `prefetch` batches are prepared by a background thread while the caller trains (0: prepared
     on demand in the caller's thread). Each `iter(loader)` starts the next epoch (or the one set
