@@ -93,6 +93,15 @@ def test_fetch_into_a_root_that_is_not_a_folder_fails_cleanly(
     assert str(not_a_folder) in capsys.readouterr().err
 
 
+def test_fetch_interrupted_exits_130(capsys, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(catalogue, "fetch_dataset", interrupted)
+    assert main(["datasets", "fetch", "mnist"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
 def test_fetch_unknown_dataset(capsys) -> None:
     assert main(["datasets", "fetch", "cifar-10"]) == 2
     assert "unknown dataset 'cifar-10'" in capsys.readouterr().err
