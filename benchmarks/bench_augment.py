@@ -12,9 +12,7 @@ images/s at 3x PyTorch), i.e. >= 130,000 images/s. Writes benchmarks/results/aug
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 import scipy.ndimage
+from harness import write_report
 
 import odyssey
 from odyssey.data import ArrayDataset, DataLoader, RandomAffine, SampleKeys, load_dataset
@@ -166,21 +165,15 @@ def main() -> None:
     print(f"best loader rate {best['images_per_second']:,.0f} images/s {verdict} the bar of "
           f"{BAR_IMAGES_PER_SECOND:,} (5x LeNet-5's training step at 3x PyTorch)")  # fmt: skip
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "augment",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "scipy": scipy.__version__,
-        "images": {"count": len(images), "source": source, "scipy_subset": args.scipy_images},
-        "transform": repr(TRANSFORM),
-        "bar_images_per_second": BAR_IMAGES_PER_SECOND,
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)  # never a half-written results file
-    print(f"wrote {args.output}")
+    write_report(
+        args.output,
+        "augment",
+        rows,
+        scipy=scipy.__version__,
+        images={"count": len(images), "source": source, "scipy_subset": args.scipy_images},
+        transform=repr(TRANSFORM),
+        bar_images_per_second=BAR_IMAGES_PER_SECOND,
+    )
 
 
 if __name__ == "__main__":

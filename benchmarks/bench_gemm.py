@@ -15,14 +15,11 @@ Results are printed and written as JSON to benchmarks/results/gemm.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
-from bench_kernels import side_by_side
+from harness import side_by_side, write_report
 from threadpoolctl import threadpool_limits
 
 import odyssey
@@ -100,7 +97,7 @@ def main() -> None:
             for threads in sorted({1, cores}):
                 odyssey.set_num_threads(threads)
                 with threadpool_limits(limits=threads):
-                    t_ours, t_numpy = side_by_side(ours, numpy, args.rounds, args.round_seconds)
+                    t_ours, t_numpy = side_by_side([ours, numpy], args.rounds, args.round_seconds)
                 flops = 2.0 * m * n * k
                 row = {
                     "name": name,
@@ -127,14 +124,13 @@ def main() -> None:
     units_needed = best_single / (LANES * 2 * ghz)
     print(f"best one-thread rate {best_single:.0f} GFLOP/s: {units_needed:.2f} FMA units' worth")
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "gemm",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": cores, **info},
-        "numpy": np.__version__,
-        "numpy_threads": "threadpoolctl.threadpool_limits, same count as odyssey",
-        "peak": {
+    write_report(
+        args.output,
+        "gemm",
+        rows,
+        numpy=np.__version__,
+        numpy_threads="threadpoolctl.threadpool_limits, same count as odyssey",
+        peak={
             "clock_ghz": ghz,
             "fma_units_per_core": FMA_UNITS,
             "lanes": LANES,
@@ -142,12 +138,7 @@ def main() -> None:
             "gflops_machine": cores * core_peak,
             "best_one_thread_gflops": best_single,
         },
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)
-    print(f"wrote {args.output}")
+    )
 
 
 if __name__ == "__main__":

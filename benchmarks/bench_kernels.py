@@ -9,15 +9,12 @@ Results are printed and written as JSON to benchmarks/results/kernels.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from harness import side_by_side, write_report
 
 import odyssey
 from odyssey import _kernels
@@ -42,34 +39,6 @@ def operations(n: int) -> dict[str, tuple[int, Callable[[], object], Callable[[]
     }
 
 
-def calls_per_round(function: Callable[[], object], target_seconds: float) -> int:
-    """How many calls make one timed round last about target_seconds."""
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        if time.perf_counter() - start >= target_seconds / 4 or calls >= 1 << 20:
-            return max(1, int(calls * target_seconds / max(time.perf_counter() - start, 1e-9)))
-        calls *= 4
-
-
-def side_by_side(
-    ours: Callable[[], object], numpy: Callable[[], object], rounds: int, target: float
-) -> tuple[float, float]:
-    """Median seconds per call of each, timed in alternating rounds."""
-    ours(), numpy()  # warm caches, pages and the thread pool
-    counts = (calls_per_round(ours, target), calls_per_round(numpy, target))
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, count, sink in zip((ours, numpy), counts, times, strict=True):
-            start = time.perf_counter()
-            for _ in range(count):
-                function()
-            sink.append((time.perf_counter() - start) / count)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4096, 65536, 1 << 20, 1 << 24])
@@ -91,7 +60,9 @@ def main() -> None:
                     for threads in thread_counts:
                         odyssey.set_isa(isa)
                         odyssey.set_num_threads(threads)
-                        t_ours, t_numpy = side_by_side(ours, numpy, args.rounds, args.round_seconds)
+                        t_ours, t_numpy = side_by_side(
+                            [ours, numpy], args.rounds, args.round_seconds
+                        )
                         row = {
                             "op": name,
                             "n": n,
@@ -109,18 +80,12 @@ def main() -> None:
         odyssey.set_isa(previous_isa)
         odyssey.set_num_threads(previous_threads)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "kernels",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "numpy": np.__version__,
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)  # never a half-written results file
-    print(f"wrote {args.output}")
+    write_report(
+        args.output,
+        "kernels",
+        rows,
+        numpy=np.__version__,
+    )
 
 
 if __name__ == "__main__":

@@ -10,16 +10,13 @@ faster). Results are printed and written as JSON to benchmarks/results/pointwise
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import side_by_side, write_report
 
 import odyssey
 from odyssey import _kernels
@@ -281,34 +278,6 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
-def calls_per_round(function: Call, target_seconds: float) -> int:
-    """How many calls make one timed round last about target_seconds."""
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        elapsed = time.perf_counter() - start
-        if elapsed >= target_seconds / 4 or calls >= 1 << 20:
-            return max(1, int(calls * target_seconds / max(elapsed, 1e-9)))
-        calls *= 4
-
-
-def side_by_side(functions: list[Call], rounds: int, target: float) -> list[float]:
-    """Median seconds per call of each function, timed in alternating rounds."""
-    for function in functions:
-        function()  # warm caches, pages and the thread pools
-    counts = [calls_per_round(f, target) for f in functions]
-    times: list[list[float]] = [[] for _ in functions]
-    for _ in range(rounds):
-        for function, count, sink in zip(functions, counts, times, strict=True):
-            start = time.perf_counter()
-            for _ in range(count):
-                function()
-            sink.append((time.perf_counter() - start) / count)
-    return [statistics.median(t) for t in times]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -359,19 +328,13 @@ def main() -> None:
         odyssey.set_isa(previous_isa)
         odyssey.set_num_threads(previous_threads)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "pointwise",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "numpy": np.__version__,
-        "torch": torch_version,
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)  # never a half-written results file
-    print(f"wrote {args.output}")
+    write_report(
+        args.output,
+        "pointwise",
+        rows,
+        numpy=np.__version__,
+        torch=torch_version,
+    )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ class MirrorServer:
     """Serves `files` (path -> bytes) over HTTP on 127.0.0.1 from a thread.
 
     Paths under /cut/ announce the full Content-Length but close the connection halfway; paths
-    not in `files` answer 404. `requests` records every path asked for."""
+    under /endless/ announce no length and repeat the body until the client hangs up; paths not
+    in `files` answer 404. `requests` records every path asked for."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
@@ -89,11 +90,21 @@ class MirrorServer:
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 cut = self.path.startswith("/cut/")
-                body = server.files.get(self.path.removeprefix("/cut") if cut else self.path)
+                endless = self.path.startswith("/endless/")
+                path = self.path.removeprefix("/cut").removeprefix("/endless")
+                body = server.files.get(path)
                 if body is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
+                if endless:
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(body)
+                    except OSError:  # the client stopped reading
+                        self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2] if cut else body)

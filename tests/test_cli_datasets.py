@@ -45,13 +45,20 @@ def served_kmnist(mirror, monkeypatch):
     monkeypatch.setitem(catalogue.DATASETS, "kmnist", info)
 
 
-def test_fetch_downloads_verifies_and_shows_progress(served_kmnist, capsys, tmp_path) -> None:
+def test_fetch_downloads_verifies_and_shows_progress(
+    served_kmnist, mirror, capsys, tmp_path
+) -> None:
     assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == f"kmnist: verified, 6 train + 2 test images in {tmp_path}"
     assert "train-images-idx3-ubyte.gz [" + "#" * 30 + "]" in captured.err
     assert captured.err.count("\n") == 4
     assert len(list(tmp_path.iterdir())) == 4
+    # Fetching again checks the copies and replaces one that does not match.
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
+    assert "t10k-labels-idx1-ubyte.gz [" in capsys.readouterr().err
+    assert sorted(mirror.requests).count("/t10k-labels-idx1-ubyte.gz") == 2
 
 
 def test_fetch_into_the_cache_then_listed_as_available(
@@ -75,6 +82,24 @@ def test_fetch_offline_explains_and_fails(dead_url, capsys, tmp_path, monkeypatc
     assert f"{dead_url}/{name}" in err
     assert "mnist-sample" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_into_a_root_that_is_not_a_folder_fails_cleanly(
+    served_kmnist, capsys, tmp_path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["datasets", "fetch", "kmnist", "--root", str(not_a_folder)]) == 1
+    assert str(not_a_folder) in capsys.readouterr().err
+
+
+def test_fetch_interrupted_exits_130(capsys, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(catalogue, "fetch_dataset", interrupted)
+    assert main(["datasets", "fetch", "mnist"]) == 130
+    assert "interrupted" in capsys.readouterr().err
 
 
 def test_fetch_unknown_dataset(capsys) -> None:

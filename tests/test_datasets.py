@@ -148,8 +148,19 @@ def test_missing_files_without_download_name_the_alternatives(tmp_path, empty_ca
 def test_unknown_names_and_splits() -> None:
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         data.load_dataset("cifar")
-    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+    with pytest.raises(ValueError, match="known: mnist, fashion-mnist, kmnist, emnist-balanced"):
+        data.load_dataset("cifar")
+    with pytest.raises(TypeError, match="dataset name must be a str, got list"):
+        data.load_dataset(["mnist"])  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match="mnist-sample: split must be 'train' or 'test', got 'valid'"
+    ):
         data.load_dataset("mnist-sample", "valid")
+
+
+def test_the_bundled_sample_under_a_wrong_root_says_it_is_bundled(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="bundled with the package: load it without root="):
+        data.load_dataset("mnist-sample", root=tmp_path)
 
 
 @pytest.mark.skipif(
@@ -181,6 +192,10 @@ def test_array_dataset_and_subset_gather_batches() -> None:
         subset.get_batch(np.array([3]))
     with pytest.raises(ValueError, match=r"images \(3, 2\), labels \(2,\)"):
         data.ArrayDataset(np.zeros((3, 2)), np.zeros(2, dtype=np.int64))
+    with pytest.raises(
+        TypeError, match=r"indices must be a 1-D integer array, got int64 of shape \(1, 2\)"
+    ):
+        data.Subset(dataset, [[1, 2]])
     with pytest.raises(TypeError, match="labels must be a 1-D integer array"):
         data.ArrayDataset(np.zeros((2, 2)), np.zeros(2))
 
@@ -201,3 +216,7 @@ def test_random_split_is_seeded_disjoint_and_complete() -> None:
         data.random_split(dataset, [5, 4], seed=0)
     with pytest.raises(ValueError, match="sum to 1"):
         data.random_split(dataset, [0.5, 0.4], seed=0)
+    with pytest.raises(TypeError, match=r"all ints or all float fractions, got \[5, 'a'\]"):
+        data.random_split(dataset, [5, "a"], seed=0)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="seed must be an int in"):
+        data.random_split(dataset, [5, 5], seed=-1)

@@ -69,9 +69,29 @@ def test_md5_and_size_are_checked_where_no_sha256_is_published(mirror, tmp_path)
     md5 = hashlib.md5(BODY).hexdigest()
     assert fetch(remote([f"{mirror.url}/file.gz"], md5=md5), tmp_path).read_bytes() == BODY
     wrong_size = RemoteFile("other.gz", (f"{mirror.url}/file.gz",), size=len(BODY) + 1, md5=md5)
-    with pytest.raises(ChecksumError, match=f"expected {len(BODY) + 1} bytes, received"):
+    with pytest.raises(
+        ChecksumError, match=f"expected {len(BODY) + 1} bytes, the server announces"
+    ):
         fetch(wrong_size, tmp_path)
     assert leftovers(tmp_path) == ["file.gz"]
+
+
+def test_a_body_longer_than_the_recorded_size_is_cut_short_and_refused(mirror, tmp_path) -> None:
+    mirror.files["/file.gz"] = BODY
+    url = f"{mirror.url}/endless/file.gz"
+    with pytest.raises(ChecksumError, match=f"{url}: size mismatch: expected {len(BODY)} bytes"):
+        fetch(remote([url]), tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_cached_copy_that_does_not_match_is_replaced_by_a_verified_one(mirror, tmp_path) -> None:
+    mirror.files["/file.gz"] = BODY
+    (tmp_path / "file.gz").write_bytes(b"not the file")
+    assert fetch(remote([f"{mirror.url}/file.gz"]), tmp_path).read_bytes() == BODY
+    assert leftovers(tmp_path) == ["file.gz"]
+    (tmp_path / "file.gz").write_bytes(b"not the file")
+    with pytest.raises(DownloadError, match=r"file.gz: sha256 mismatch.*\n.*/missing/file.gz"):
+        fetch(remote([f"{mirror.url}/missing/file.gz"]), tmp_path)
 
 
 def test_a_dead_mirror_then_a_good_one(mirror, dead_url, tmp_path) -> None:

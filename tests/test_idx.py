@@ -90,10 +90,26 @@ GOOD = bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
         (GOOD[:3] + b"\x05" + GOOD[4:], "truncated: 18 bytes, the header of 5 dimensions needs 24"),
         (GOOD[:-1], r"truncated: 17 bytes, but dimensions \(2, 3\) of uint8 need 18"),
         (GOOD + b"\x00\x00", r"2 trailing bytes after the 18 that dimensions \(2, 3\)"),
+        (
+            GOOD[:3] + b"\x03" + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1),
+            r"dimensions \(4294967295, 4294967295, 4294967295\) of uint8 need "
+            + str((2**32 - 1) ** 3 + 16),
+        ),
         (b"\x1f\x8b" + b"not gzip at all", "bad gzip data"),
         (gzip.compress(GOOD)[:-6], "bad gzip data"),
     ],
-    ids=["short", "magic", "dtype", "ndim", "header", "truncated", "trailing", "gzip", "gzip-cut"],
+    ids=[
+        "short",
+        "magic",
+        "dtype",
+        "ndim",
+        "header",
+        "truncated",
+        "trailing",
+        "huge-dimensions",
+        "gzip",
+        "gzip-cut",
+    ],
 )
 def test_corrupt_file_errors_name_the_file_and_the_problem(tmp_path, data, problem) -> None:
     path = tmp_path / "broken-idx2-ubyte"

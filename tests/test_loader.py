@@ -9,10 +9,11 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import odyssey
+from odyssey import _kernels
 from odyssey.data import ArrayDataset, DataLoader, Dataset, SampleKeys, Subset
 
 N = 103  # not a multiple of any batch size used
@@ -202,6 +203,41 @@ def test_resume_mid_epoch_gives_the_same_remaining_batches(dataset, prefetch, co
     assert len(epoch0) == 7
 
 
+@pytest.mark.parametrize(("shuffle", "drop_last"), [(False, False), (False, True), (True, True)])
+def test_resume_mid_epoch_with_or_without_shuffle_and_drop_last(
+    dataset, shuffle, drop_last
+) -> None:
+    def make() -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=10, shuffle=shuffle, seed=3, drop_last=drop_last, prefetch=1
+        )
+
+    epoch0 = collect(make())
+    assert len(epoch0) == (10 if drop_last else 11)
+    first = make()
+    collect(first, batches=4)
+    state = first.state_dict()
+    assert (state["epoch"], state["batches"]) == (0, 4)
+    resumed = make()
+    resumed.load_state_dict(state)
+    assert resumed.state_dict() == state  # a checkpoint taken before iterating keeps the position
+    assert_same_batches(collect(resumed), epoch0[4:])
+    if not shuffle:
+        seen = np.concatenate([y for _, y in epoch0])
+        np.testing.assert_array_equal(seen, (np.arange(len(seen)) % 10))
+
+
+def test_a_stale_iterator_does_not_move_a_restored_position(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=2, prefetch=0)
+    state = loader.state_dict()
+    stale = iter(loader)
+    loader.load_state_dict({**state, "batches": 3})
+    next(stale)
+    assert loader.state_dict()["batches"] == 3
+    reference = collect(DataLoader(dataset, batch_size=16, shuffle=True, seed=2))
+    assert_same_batches(collect(loader), reference[3:])
+
+
 def test_state_after_a_whole_epoch_points_at_the_next(dataset) -> None:
     loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=1)
     assert loader.state_dict()["epoch"] == 0
@@ -334,3 +370,123 @@ def test_argument_checks(dataset) -> None:
         DataLoader(dataset, transform="flip")
     with pytest.raises(ValueError, match="seed must be in"):
         DataLoader(dataset, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        DataLoader(dataset, seed=1.5)
+    state = DataLoader(dataset, batch_size=16).state_dict()
+    with pytest.raises(ValueError, match="seed must be in"):
+        DataLoader(dataset, batch_size=16).load_state_dict({**state, "seed": -1})
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        DataLoader(dataset, batch_size=16).load_state_dict({**state, "epoch": -1})
+
+
+@pytest.mark.parametrize(
+    ("transform", "error", "message"),
+    [
+        (lambda x, k: x.tolist(), TypeError, r"returned list; expected a float32 \(N, C, H, W\)"),
+        (lambda x, k: x.astype(np.float64), TypeError, r"returned float64 \(4, 1, 5, 6\)"),
+        (lambda x, k: x[:, 0], ValueError, r"returned shape \(4, 5, 6\)"),
+        (lambda x, k: x[:2], ValueError, r"returned shape \(2, 1, 5, 6\).* batch of 4 images"),
+    ],
+)
+def test_a_transform_returning_a_wrong_batch_is_named(dataset, transform, error, message) -> None:
+    for prefetch in (0, 1):
+        loader = DataLoader(dataset, batch_size=4, transform=transform, prefetch=prefetch)
+        with pytest.raises(error, match=message):
+            next(iter(loader))
+
+
+def test_images_must_be_uint8_or_floating_point() -> None:
+    labels = np.arange(3)
+    floats = np.linspace(-1, 2, 3 * 4).reshape(3, 1, 2, 2)
+    ((images, _),) = collect(DataLoader(ArrayDataset(floats, labels), batch_size=3))
+    np.testing.assert_array_equal(images, floats.astype(np.float32))  # taken as they are
+    with pytest.raises(
+        TypeError, match=r"uint8 \(scaled to \[0, 1\]\) or floating point, got int16"
+    ):
+        next(iter(DataLoader(ArrayDataset(np.zeros((3, 2, 2), np.int16), labels), batch_size=3)))
+
+
+def test_channels_last_arrays_are_batched_channels_first() -> None:
+    hwc = np.random.default_rng(0).integers(0, 256, size=(5, 4, 3, 2), dtype=np.uint8)
+    dataset = ArrayDataset(hwc, np.arange(5), channels_last=True)
+    ((images, _),) = collect(DataLoader(dataset, batch_size=5))
+    assert images.shape == (5, 2, 4, 3)
+    np.testing.assert_array_equal(images * np.float32(255), hwc.transpose(0, 3, 1, 2))
+    with pytest.raises(ValueError, match=r"must be \(N, H, W, C\), got \(5, 4, 3\)"):
+        ArrayDataset(hwc[..., 0], np.arange(5), channels_last=True)
+
+
+def numpy_unit_floats(images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    return np.divide(images[indices], np.float32(255), dtype=np.float32)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 3), st.integers(1, 33), st.integers(1, 33)),
+    batch=st.integers(0, 70),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gather_unit_floats_is_numpy_index_then_division(isa, threads, shape, batch, seed) -> None:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    indices = rng.integers(0, shape[0], size=batch)
+    want = numpy_unit_floats(images, indices)
+    for count in (1, 2, 3):
+        odyssey.set_num_threads(count)
+        got = _kernels.gather_unit_floats(images, indices)
+        assert got.dtype == np.float32
+        assert got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+    every_byte = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    got = _kernels.gather_unit_floats(every_byte, np.zeros(1, dtype=np.int64))
+    assert got.tobytes() == numpy_unit_floats(every_byte, [0]).tobytes()
+
+
+def test_gather_unit_floats_checks_its_arguments() -> None:
+    images = np.zeros((4, 2, 2), np.uint8)
+    good = np.array([0, 3])
+    with pytest.raises(TypeError, match=r"images must be a numpy\.ndarray of uint8"):
+        _kernels.gather_unit_floats(images.astype(np.float32), good)
+    with pytest.raises(TypeError, match=r"indices must be a numpy\.ndarray of int64"):
+        _kernels.gather_unit_floats(images, good.astype(np.int32))
+    with pytest.raises(
+        IndexError, match=r"index 4 at position 1 is out of range for images \(4, 2, 2\)"
+    ):
+        _kernels.gather_unit_floats(images, np.array([0, 4]))
+    with pytest.raises(IndexError, match="index -1 at position 0"):
+        _kernels.gather_unit_floats(images, np.array([-1]))
+    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+        _kernels.gather_unit_floats(images[:, :, ::2], good)
+    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+        _kernels.gather_unit_floats(np.zeros((), np.uint8), good)
+    with pytest.raises(
+        ValueError, match=r"indices must be a C-contiguous 1-D array, got shape \(1, 2\)"
+    ):
+        _kernels.gather_unit_floats(images, good[None])
+    with pytest.raises(IndexError, match="out of range for images \\(0, 2, 2\\)"):
+        _kernels.gather_unit_floats(images[:0], good)
+    assert _kernels.gather_unit_floats(images, good[:0]).shape == (0, 2, 2)
+
+
+def test_every_dataset_path_gives_the_same_float_batches() -> None:
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(20, 3, 5, 4), dtype=np.uint8)
+    labels = np.arange(20)
+    indices = np.array([19, -1, 0, 7, -20])
+    want = numpy_unit_floats(images, indices)
+    contiguous = ArrayDataset(images, labels)
+    strided = ArrayDataset(np.asfortranarray(images), labels)  # the NumPy path
+    for dataset in (contiguous, strided):
+        got, got_labels = dataset.get_float_batch(indices)
+        assert got.tobytes() == want.tobytes()
+        assert got_labels.tolist() == [19, 19, 0, 7, 0]
+    planes = ArrayDataset(images[:, 0], labels)
+    assert planes.get_float_batch(indices)[0].tobytes() == want[:, :1].tobytes()
+    subset = Subset(contiguous, [4, 9, 19])
+    got, got_labels = subset.get_float_batch(np.array([2, 0]))
+    assert got.tobytes() == numpy_unit_floats(images, [19, 4]).tobytes()
+    assert got_labels.tolist() == [19, 4]
+    duck_subset = Subset(DuckDataset(), [2, 0])  # type: ignore[arg-type]
+    assert duck_subset.get_float_batch(np.array([0]))[1].tolist() == [0]

@@ -327,11 +327,59 @@ py::array random_erasing_binding(const py::object& images_object, const py::obje
   return out;
 }
 
+py::array gather_unit_floats_binding(const py::object& images_object,
+                                     const py::object& indices_object) {
+  const auto is_array_of = [](const py::object& object, const py::dtype& dtype) {
+    return py::isinstance<py::array>(object) &&
+           py::reinterpret_borrow<py::array>(object).dtype().equal(dtype);
+  };
+  if (!is_array_of(images_object, py::dtype::of<std::uint8_t>())) {
+    throw py::type_error("gather_unit_floats: images must be a numpy.ndarray of uint8");
+  }
+  if (!is_array_of(indices_object, py::dtype::of<std::int64_t>())) {
+    throw py::type_error("gather_unit_floats: indices must be a numpy.ndarray of int64");
+  }
+  const auto images = py::reinterpret_borrow<py::array>(images_object);
+  const auto indices = py::reinterpret_borrow<py::array>(indices_object);
+  if (images.ndim() < 1 || !(images.flags() & py::array::c_style)) {
+    throw py::value_error(
+        "gather_unit_floats: images must be a C-contiguous array with a sample axis, got shape " +
+        shape_of(images) + " strides " + strides_of(images));
+  }
+  if (indices.ndim() != 1 || !(indices.flags() & py::array::c_style)) {
+    throw py::value_error(
+        "gather_unit_floats: indices must be a C-contiguous 1-D array, got shape " +
+        shape_of(indices));
+  }
+  const auto samples = static_cast<std::int64_t>(images.shape(0));
+  const auto count = static_cast<std::size_t>(indices.shape(0));
+  const auto* index = static_cast<const std::int64_t*>(indices.data());
+  for (std::size_t i = 0; i < count; ++i) {
+    if (index[i] < 0 || index[i] >= samples) {
+      throw py::index_error("gather_unit_floats: index " + std::to_string(index[i]) +
+                            " at position " + std::to_string(i) + " is out of range for images " +
+                            shape_of(images));
+    }
+  }
+  std::vector<py::ssize_t> shape(images.shape(), images.shape() + images.ndim());
+  shape[0] = static_cast<py::ssize_t>(count);
+  py::array_t<float> out(shape);
+  const std::size_t image_bytes =
+      samples == 0 ? 0 : length(images) / static_cast<std::size_t>(samples);
+  const auto* src = static_cast<const std::uint8_t*>(images.data());
+  float* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  gather_unit_floats(src, image_bytes, index, count, dst);
+  return out;
+}
+
 }  // namespace
 
 void bind_augment(py::module_& m) {
   m.def("philox4x32", &philox4x32, py::arg("key"), py::arg("counter"),
         "Philox4x32-10 of counter (4 uint32 words) under key (2 words): 4 uint32 words.");
+  m.def("gather_unit_floats", &gather_unit_floats_binding, py::arg("images"), py::arg("indices"),
+        "images[indices] as float32 in [0, 1] (v / 255, as torchvision's ToTensor), in one pass.");
   m.def("affine_warp", &affine_warp_binding, py::arg("images"), py::arg("inverse"), py::kw_only(),
         py::arg("fill") = 0.0f,
         "Bilinear warp of NCHW images: output (x, y) samples the input at inverse[n] @ (x, y, 1); "

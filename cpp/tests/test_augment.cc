@@ -213,6 +213,59 @@ void check_uniform_field(odyssey::Isa isa) {
   }
 }
 
+// Bitwise: every byte value gives the float32 division on every ISA, at odd lengths and with the
+// source and destination misaligned. (37 is odd, so k 37 mod 256 takes every value by k = 255.)
+void check_bytes_to_unit_floats(odyssey::Isa isa) {
+  const AugmentKernels& simd = *odyssey::augment_kernels(isa);
+  for (std::size_t count : {1, 3, 7, 8, 15, 16, 17, 31, 33, 256, 784, 4099}) {
+    for (std::size_t offset : kOffsets) {
+      std::vector<std::uint8_t> bytes(offset + count);
+      for (std::size_t k = 0; k < count; ++k)
+        bytes[offset + k] = static_cast<std::uint8_t>((k * 37 + offset) % 256);
+      std::vector<float> want(count);
+      Buffer got(std::vector<float>(count, 0.0f), offset);
+      odyssey::scalar::kAugment.bytes_to_unit_floats(bytes.data() + offset, want.data(), count);
+      simd.bytes_to_unit_floats(bytes.data() + offset, got.data(), count);
+      const std::string where = std::string("bytes_to_unit_floats ") + isa_name(isa) + " count " +
+                                std::to_string(count) + " offset " + std::to_string(offset);
+      for (std::size_t k = 0; k < count; ++k) {
+        CHECK_NOTE(want[k] == static_cast<float>(bytes[offset + k]) / 255.0f, where);
+      }
+      CHECK_NOTE(std::memcmp(want.data(), got.data(), count * sizeof(float)) == 0, where);
+      CHECK_NOTE(got.guard_intact(), "bytes_to_unit_floats wrote past the end " + where);
+    }
+  }
+}
+
+// The batch gather: image indices[i] converted into slot i, the same bits for every ISA and thread
+// count.
+void check_gather_unit_floats() {
+  const std::size_t samples = 50, image_bytes = 28 * 28;
+  std::vector<std::uint8_t> images(samples * image_bytes);
+  for (std::size_t k = 0; k < images.size(); ++k)
+    images[k] = static_cast<std::uint8_t>((k * 131 + 7) % 256);
+  const std::vector<std::int64_t> indices = {49, 0, 7,  7,  31, 2,  48, 13, 1,  33, 20, 5, 40,
+                                             3,  9, 17, 44, 25, 11, 38, 6,  29, 15, 46, 8};
+  std::vector<float> want(indices.size() * image_bytes);
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    for (std::size_t k = 0; k < image_bytes; ++k) {
+      const std::uint8_t v = images[static_cast<std::size_t>(indices[i]) * image_bytes + k];
+      want[i * image_bytes + k] = static_cast<float>(v) / 255.0f;
+    }
+  }
+  for (odyssey::Isa isa : odyssey::available_isas()) {
+    odyssey::select_isa(isa);
+    for (int threads : {1, 2, 3}) {
+      odyssey::set_num_threads(threads);
+      std::vector<float> got(want.size());
+      odyssey::gather_unit_floats(images.data(), image_bytes, indices.data(), indices.size(),
+                                  got.data());
+      CHECK_NOTE(got == want, std::string("gather_unit_floats ") + isa_name(isa) + " threads " +
+                                  std::to_string(threads));
+    }
+  }
+}
+
 void check_uniform_field_reference() {
   // Value 4 b + w is word w of block b, mapped to [-1, 1).
   const std::uint32_t key[2] = {5, 6};
@@ -282,7 +335,9 @@ int main() {
     check_blur(isa);
     check_large_image(isa);
     check_uniform_field(isa);
+    check_bytes_to_unit_floats(isa);
   }
   check_batch_transforms();
+  check_gather_unit_floats();
   return odyssey::test::finish();
 }

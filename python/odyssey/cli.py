@@ -102,7 +102,6 @@ class _ProgressBar:
 def _datasets_fetch(args: argparse.Namespace) -> int:
     """Downloads and verifies one dataset."""
     from odyssey.data.datasets import DATASETS, fetch_dataset, load_dataset
-    from odyssey.data.download import DownloadError
 
     if args.name not in DATASETS:
         print(
@@ -113,15 +112,19 @@ def _datasets_fetch(args: argparse.Namespace) -> int:
     bar = _ProgressBar(sys.stderr)
     try:
         directory = fetch_dataset(args.name, args.root, progress=bar)
-    except (DownloadError, ValueError) as error:
+        bar.finish()
+        sizes = []
+        for split in ("train", "test"):
+            dataset = load_dataset(args.name, split, root=directory, download=False)
+            sizes.append(f"{len(dataset):,} {split}")
+    except (OSError, ValueError) as error:  # DownloadError, IdxError, a root that is no folder
         bar.finish()
         print(f"odyssey datasets fetch: {error}", file=sys.stderr)
         return 1
-    bar.finish()
-    sizes = []
-    for split in ("train", "test"):
-        dataset = load_dataset(args.name, split, root=directory, download=False)
-        sizes.append(f"{len(dataset):,} {split}")
+    except KeyboardInterrupt:
+        bar.finish()
+        print("odyssey datasets fetch: interrupted; nothing half-written is kept", file=sys.stderr)
+        return 130
     print(f"{args.name}: verified, {' + '.join(sizes)} images in {directory}")
     return 0
 

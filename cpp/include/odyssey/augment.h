@@ -29,6 +29,8 @@ struct AugmentKernels {
   // uniform in [-1, 1), the same bits on every ISA.
   void (*uniform_field)(const std::uint32_t key[2], std::uint32_t stream, std::uint32_t index,
                         std::uint32_t epoch, float* out, std::size_t count);
+  // dst[k] = src[k] / 255 for k < count, bitwise the float32 division (torchvision's ToTensor).
+  void (*bytes_to_unit_floats)(const std::uint8_t* src, float* dst, std::size_t count);
 };
 
 namespace scalar {
@@ -79,6 +81,12 @@ struct AffineRanges {
   double shear_x[2];  // degrees
   double shear_y[2];  // degrees
 };
+
+// dst (count x image_bytes floats) = image indices[i] of `images` (each image_bytes uint8) as
+// float32 in [0, 1]: the DataLoader's batch gathered and converted in one pass. The caller checks
+// that every index is in range.
+void gather_unit_floats(const std::uint8_t* images, std::size_t image_bytes,
+                        const std::int64_t* indices, std::size_t count, float* dst);
 
 // Per-sample inverse maps (6 floats each, the affine_warp convention) of RandomAffine: rotation by
 // the drawn angle (counter-clockwise as displayed), scale, squeeze and shear about the image centre

@@ -234,8 +234,23 @@ void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32
   }
 }
 
+// A division costs several multiplies: q = v (1/255), then one FMA step on the exact residual
+// v - 255 q gives the correctly rounded quotient for every byte (the tests check all 256).
+void bytes_to_unit_floats(const std::uint8_t* src, float* dst, std::size_t count) {
+  const __m256 k255 = _mm256_set1_ps(255.0f), inverse = _mm256_set1_ps(1.0f / 255.0f);
+  std::size_t k = 0;
+  for (; k + kLanes <= count; k += kLanes) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + k));
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+    const __m256 q = _mm256_mul_ps(v, inverse);
+    _mm256_storeu_ps(dst + k, _mm256_fmadd_ps(_mm256_fnmadd_ps(q, k255, v), inverse, q));
+  }
+  for (; k < count; ++k) dst[k] = static_cast<float>(src[k]) / 255.0f;
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field,
+                              bytes_to_unit_floats};
 
 }  // namespace odyssey::avx2

@@ -214,8 +214,23 @@ void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32
   }
 }
 
+// Eight bytes widened to two vectors of four floats; AArch64 divides exactly in vectors.
+void bytes_to_unit_floats(const std::uint8_t* src, float* dst, std::size_t count) {
+  const float32x4_t k255 = vdupq_n_f32(255.0f);
+  std::size_t k = 0;
+  for (; k + 2 * kLanes <= count; k += 2 * kLanes) {
+    const uint16x8_t wide = vmovl_u8(vld1_u8(src + k));
+    const float32x4_t low = vcvtq_f32_u32(vmovl_u16(vget_low_u16(wide)));
+    const float32x4_t high = vcvtq_f32_u32(vmovl_u16(vget_high_u16(wide)));
+    vst1q_f32(dst + k, vdivq_f32(low, k255));
+    vst1q_f32(dst + k + kLanes, vdivq_f32(high, k255));
+  }
+  for (; k < count; ++k) dst[k] = static_cast<float>(src[k]) / 255.0f;
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field,
+                              bytes_to_unit_floats};
 
 }  // namespace odyssey::neon

@@ -118,8 +118,13 @@ void uniform_field(const std::uint32_t key[2], std::uint32_t stream, std::uint32
   }
 }
 
+void bytes_to_unit_floats(const std::uint8_t* src, float* dst, std::size_t count) {
+  for (std::size_t k = 0; k < count; ++k) dst[k] = static_cast<float>(src[k]) / 255.0f;
+}
+
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field};
+const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field,
+                              bytes_to_unit_floats};
 
 }  // namespace odyssey::scalar

@@ -7,20 +7,23 @@ cache never holds a partial or unverified file, whatever happens mid-download.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "ChecksumError",
     "DownloadError",
     "RemoteFile",
+    "atomic_file",
     "cache_dir",
     "fetch",
     "file_digest",
@@ -83,6 +86,24 @@ def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def atomic_file(destination: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside `destination`, flushed to disk and renamed onto it when the block
+    ends without error, removed when it raises: `destination` is never half-written."""
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as sink:
+            yield sink
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, destination)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _expected_digest(remote: RemoteFile) -> tuple[str, str]:
     if remote.sha256 is not None:
         return "sha256", remote.sha256
@@ -97,42 +118,35 @@ def _download_one(
     size and digest match; the temporary file is removed on every failure."""
     algorithm, expected = _expected_digest(remote)
     request = urllib.request.Request(url, headers={"User-Agent": "ml-odyssey"})
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{remote.name}.", suffix=".part", dir=destination.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as sink:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                announced = response.headers.get("Content-Length")
-                total = int(announced) if announced is not None else remote.size
-                digest = hashlib.new(algorithm)
-                received = 0
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    sink.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    if progress is not None:
-                        progress(received, total)
-            # http.client returns a short body without complaint when the server closes early.
-            if announced is not None and received != int(announced):
-                raise DownloadError(
-                    f"{url}: connection closed after {received} of {announced} bytes"
-                )
-            if remote.size is not None and received != remote.size:
+    with atomic_file(destination) as sink:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            announced = response.headers.get("Content-Length")
+            if announced is not None and remote.size is not None and int(announced) != remote.size:
                 raise ChecksumError(
-                    f"{url}: size mismatch: expected {remote.size} bytes, received {received}"
+                    f"{url}: size mismatch: expected {remote.size} bytes, the server "
+                    f"announces {announced}"
                 )
-            actual = digest.hexdigest()
-            if actual != expected:
-                raise ChecksumError(
-                    f"{url}: {algorithm} mismatch: expected {expected}, got {actual}"
-                )
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+            total = int(announced) if announced is not None else remote.size
+            digest = hashlib.new(algorithm)
+            received = 0
+            for chunk in iter(lambda: response.read(CHUNK), b""):
+                sink.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if progress is not None:
+                    progress(received, total)
+                if remote.size is not None and received > remote.size:
+                    break  # an endless or oversized body: refused below, not read to its end
+        # http.client returns a short body without complaint when the server closes early.
+        if announced is not None and received != int(announced):
+            raise DownloadError(f"{url}: connection closed after {received} of {announced} bytes")
+        if remote.size is not None and received != remote.size:
+            raise ChecksumError(
+                f"{url}: size mismatch: expected {remote.size} bytes, received {received}"
+            )
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise ChecksumError(f"{url}: {algorithm} mismatch: expected {expected}, got {actual}")
 
 
 def fetch(
@@ -141,15 +155,23 @@ def fetch(
     progress: Progress | None = None,
     alternatives: str = "",
 ) -> Path:
-    """The verified local copy of `remote` in `directory`: kept if already there, else downloaded
-    from its mirrors in order. Raises DownloadError listing every URL tried and its error, then
-    `alternatives` (what the user can do instead)."""
+    """The verified local copy of `remote` in `directory`: kept if already there and its digest
+    matches, else downloaded from its mirrors in order (a copy that does not match is replaced).
+    Raises DownloadError listing every URL tried and its error, then `alternatives` (what the
+    user can do instead)."""
     directory = Path(directory)
     destination = directory / remote.name
-    if destination.is_file():
-        return destination
-    directory.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+    if destination.is_file():
+        algorithm, expected = _expected_digest(remote)
+        actual = file_digest(destination, algorithm)
+        if actual == expected:
+            return destination
+        failures.append(
+            f"{destination}: {algorithm} mismatch: expected {expected}, got {actual} (kept until "
+            "a verified copy replaces it)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
     mismatch = False
     for url in remote.urls:
         try:

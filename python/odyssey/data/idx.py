@@ -9,6 +9,7 @@ into silently shorter data.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -58,7 +59,7 @@ def decode_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
         )
     shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = DTYPE_BY_CODE[code]
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header_size + math.prod(shape) * dtype.itemsize  # exact: a header may lie
     if len(data) < expected:
         raise IdxError(
             f"{source}: truncated: {len(data)} bytes, but dimensions {shape} of {dtype.name} "

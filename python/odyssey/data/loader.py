@@ -11,21 +11,26 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from odyssey.data.datasets import Dataset
 from odyssey.data.keys import SampleKeys
+from odyssey.data.transforms import Transform
 from odyssey.random import fresh_seed
 
 __all__ = ["DataLoader", "Transform"]
 
-# t(images float32 (N, C, H, W), keys) -> transformed images.
-Transform = Callable[[np.ndarray, SampleKeys], np.ndarray]
 
 _POLL_SECONDS = 0.05
+
+
+def _check_seed(seed: Any, who: str) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{who}: seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"{who}: seed must be in [0, 2**64), got {seed}")
 
 
 def epoch_order(seed: int, epoch: int, length: int) -> np.ndarray:
@@ -34,20 +39,29 @@ def epoch_order(seed: int, epoch: int, length: int) -> np.ndarray:
     return generator.permutation(length)
 
 
-def to_float_nchw(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W) or (N, C, H, W) to float32 NCHW in [0, 1], as torchvision's ToTensor
-    (a division by 255, not a multiplication by its rounded reciprocal)."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[:, None]
-    if images.ndim != 4:
-        raise ValueError(
-            f"DataLoader: images must be (N, H, W) or (N, C, H, W), got {images.shape}"
+def _checked_labels(labels: Any, count: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (count,) or (labels.size and labels.dtype.kind not in "iu"):
+        raise TypeError(
+            f"DataLoader: the dataset gave labels of {labels.dtype} {labels.shape}, expected "
+            f"{count} integers"
         )
-    if images.dtype == np.uint8:
-        # One pass: each byte is widened to float32 and divided in float32, as astype then /.
-        return np.divide(images, np.float32(255), dtype=np.float32)
-    return np.ascontiguousarray(images, dtype=np.float32)
+    return labels.astype(np.int64, copy=False)
+
+
+def _checked_batch(images: Any, count: int, source: str) -> np.ndarray:
+    """The batch `source` gave, or an error naming it and what it returned."""
+    expected = f"expected a float32 (N, C, H, W) batch of {count} images"
+    if not isinstance(images, np.ndarray) or images.dtype != np.float32:
+        got = (
+            f"{images.dtype} {images.shape}"
+            if isinstance(images, np.ndarray)
+            else type(images).__name__
+        )
+        raise TypeError(f"DataLoader: {source} returned {got}; {expected}")
+    if images.ndim != 4 or images.shape[0] != count:
+        raise ValueError(f"DataLoader: {source} returned shape {images.shape}; {expected}")
+    return images
 
 
 class _Epoch:
@@ -74,40 +88,39 @@ class _Epoch:
 
     def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         indices = self.order[k * self.batch_size : (k + 1) * self.batch_size]
-        gather = getattr(self.dataset, "get_batch", None)
-        if gather is not None:
-            images, labels = gather(indices)
+        gather = getattr(self.dataset, "get_float_batch", None)
+        if gather is None:  # a duck-typed dataset
+            images, labels = Dataset.get_float_batch(self.dataset, indices)  # type: ignore[arg-type]
         else:
-            images, labels = Dataset.get_batch(self.dataset, indices)  # type: ignore[arg-type]
-        images = to_float_nchw(images)
-        labels = np.asarray(labels, dtype=np.int64)
+            images, labels = gather(indices)
+        labels = _checked_labels(labels, len(indices))
+        images = _checked_batch(images, len(indices), f"the dataset {type(self.dataset).__name__}")
         if self.transform is not None:
             images = self.transform(images, SampleKeys(self.seed, self.epoch, indices))
+            images = _checked_batch(images, len(indices), f"transform {self.transform!r}")
         return images, labels
 
 
-def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
-    """The prefetch thread: puts ("batch", value) in order, then ("end",) or ("error", error)."""
-    try:
-        for k in range(start, plan.count):
-            item = ("batch", plan.batch(k))
-            while not stop.is_set():
-                try:
-                    slots.put(item, timeout=_POLL_SECONDS)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        final: tuple = ("end",)
-    except BaseException as error:  # re-raised in the consumer
-        final = ("error", error)
+def _put(slots: queue.Queue, item: tuple, stop: threading.Event) -> bool:
+    """Puts `item` unless `stop` is set first; whether it was put."""
     while not stop.is_set():
         try:
-            slots.put(final, timeout=_POLL_SECONDS)
-            return
+            slots.put(item, timeout=_POLL_SECONDS)
+            return True
         except queue.Full:
             continue
+    return False
+
+
+def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
+    """The prefetch thread: puts ("batch", value) in order, or ("error", error) where one fails.
+    (The consumer knows the batch count, so no end marker is needed.)"""
+    try:
+        for k in range(start, plan.count):
+            if not _put(slots, ("batch", plan.batch(k)), stop):
+                return
+    except BaseException as error:  # re-raised in the consumer
+        _put(slots, ("error", error), stop)
 
 
 def _shut_down(stop: threading.Event, slots: queue.Queue, worker: threading.Thread) -> None:
@@ -185,6 +198,11 @@ class _LoaderIterator:
 class DataLoader:
     """Batches of a map-style dataset: float32 images (N, C, H, W) in [0, 1] and int64 labels.
 
+    Dataset images are (H, W) or channels first, (C, H, W); uint8 is scaled by 1/255, floating
+    point is taken as it is (ArrayDataset(channels_last=True) accepts (N, H, W, C) arrays). A
+    transform is called as `t(images, keys)` and must return a float32 NCHW batch of the same
+    length, or the loader raises naming it.
+
     `prefetch` batches are prepared by a background thread while the caller trains (0: prepared
     on demand in the caller's thread). Each `iter(loader)` starts the next epoch (or the one set
     by `set_epoch`, or resumes the position restored by `load_state_dict`)."""
@@ -211,8 +229,8 @@ class DataLoader:
             or prefetch < 0
         ):
             raise ValueError(f"DataLoader: prefetch must be an int >= 0, got {prefetch!r}")
-        if seed is not None and not 0 <= int(seed) < 2**64:
-            raise ValueError(f"DataLoader: seed must be in [0, 2**64), got {seed}")
+        if seed is not None:
+            _check_seed(seed, "DataLoader")
         if transform is not None and not callable(transform):
             raise TypeError("DataLoader: transform must be callable t(images, keys)")
         self.dataset = dataset
@@ -245,6 +263,7 @@ class DataLoader:
         self._position = 0
         self._in_progress = False
         self._resuming = False
+        self._generation += 1  # an iterator still alive no longer moves the position
 
     def __iter__(self) -> _LoaderIterator:
         if self._in_progress and not self._resuming:
@@ -287,7 +306,7 @@ class DataLoader:
         resumed loader must agree on."""
         return {
             "epoch": self._epoch,
-            "batches": self._position if self._in_progress else 0,
+            "batches": self._position if self._in_progress or self._resuming else 0,
             "seed": self.seed,
             "shuffle": self.shuffle,
             "batch_size": self.batch_size,
@@ -312,8 +331,14 @@ class DataLoader:
             raise ValueError(
                 f"DataLoader.load_state_dict: batches {position} out of range [0, {len(self)})"
             )
+        _check_seed(state["seed"], "DataLoader.load_state_dict")
+        if int(state["epoch"]) < 0:
+            raise ValueError(
+                f"DataLoader.load_state_dict: epoch must be >= 0, got {state['epoch']}"
+            )
         self.seed = int(state["seed"])
         self._epoch = int(state["epoch"])
         self._position = position
         self._in_progress = False
         self._resuming = position > 0
+        self._generation += 1  # an iterator still alive no longer moves the position
