@@ -13,15 +13,13 @@ Results are printed and written as JSON to benchmarks/results/lenet.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from harness import side_by_side, write_report
 
 import odyssey
 import odyssey.nn.functional as F
@@ -91,22 +89,6 @@ def make_torch_steps(
     return train, evaluate
 
 
-def side_by_side(
-    ours: Callable[[], object], theirs: Callable[[], object], rounds: int, calls: int
-) -> tuple[float, float]:
-    """Median seconds per call of each, timed in alternating rounds of `calls` calls."""
-    for _ in range(3):  # warm caches, allocators and thread pools
-        ours(), theirs()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, sink in zip((ours, theirs), times, strict=True):
-            start = time.perf_counter()
-            for _ in range(calls):
-                function()
-            sink.append((time.perf_counter() - start) / calls)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def kernel_breakdown(
     model: nn.Sequential, images: np.ndarray, labels: np.ndarray, steps: int
 ) -> list[dict[str, object]]:
@@ -163,8 +145,7 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--eval-batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--train-calls", type=int, default=20)
-    parser.add_argument("--eval-calls", type=int, default=3)
+    parser.add_argument("--round-seconds", type=float, default=0.1)
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--output", type=Path, default=RESULTS / "lenet.json")
     args = parser.parse_args()
@@ -198,13 +179,10 @@ def main() -> None:
             ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
             our_steps = make_odyssey_steps(ours, images, labels, eval_images)
             their_steps = make_torch_steps(torch, theirs, images, labels, eval_images)
-            plan = [
-                ("train", args.train_batch, args.train_calls, 0),
-                ("eval", args.eval_batch, args.eval_calls, 1),
-            ]
-            for mode, batch, calls, which in plan:
+            plan = [("train", args.train_batch, 0), ("eval", args.eval_batch, 1)]
+            for mode, batch, which in plan:
                 t_ours, t_theirs = side_by_side(
-                    our_steps[which], their_steps[which], args.rounds, calls
+                    [our_steps[which], their_steps[which]], args.rounds, args.round_seconds
                 )
                 row = {
                     "mode": mode,
@@ -224,19 +202,7 @@ def main() -> None:
         odyssey.set_num_threads(previous_threads)
         torch.set_num_threads(previous_torch_threads)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "lenet",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "torch": torch.__version__,
-        "results": rows,
-        "kernel_profile": profiles,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)  # never a half-written results file
-    print(f"wrote {args.output}")
+    write_report(args.output, "lenet", rows, torch=torch.__version__, kernel_profile=profiles)
 
 
 if __name__ == "__main__":
