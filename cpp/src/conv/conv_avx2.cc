@@ -19,6 +19,9 @@ struct Avx2 {
   // Channels in the lanes: 6 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 6;
   static constexpr int kLanesVectors = 2;
+  // Channels in the lanes, sliding along a kernel row: 8 accumulators + 5 weights + 1 input of the
+  // 16 registers.
+  static constexpr int kSlideColumns = 8;
   // 3 x 3 accumulators + 3 dy + 1 input.
   static constexpr int kGradChannels = 3;
   // Weight gradient with channels in the lanes: 6 taps x 2 vectors of channels.

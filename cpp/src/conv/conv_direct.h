@@ -361,9 +361,95 @@ void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float
   }
 }
 
+// Lanes are channels but y is channel-major: the R column vectors of one channel block go
+// through a small buffer, channel by channel.
+template <class V, int R>
+void store_lanes_columns(const PackedConv& p, const typename V::Vec (&acc)[R], const float* bias,
+                         float* y, std::size_t block, std::size_t oh, std::size_t ow0) {
+  const std::size_t plane = p.out_h * p.out_w;
+  const std::size_t oc0 = block * V::kLanes;
+  const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
+  float columns[R][V::kLanes];
+  for (int r = 0; r < R; ++r) {
+    V::store(columns[r], bias != nullptr ? V::add(acc[r], V::load(bias + oc0)) : acc[r]);
+  }
+  for (std::size_t lane = 0; lane < lanes; ++lane) {
+    float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
+    for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
+  }
+}
+
+// Channels in the lanes for unit column steps: one block of kLanes channels, output columns
+// ow0 .. ow0+R of row oh. Along a kernel row, input column j serves output column j - kw for every
+// tap kw, so the row's KW weight vectors stay in registers and each broadcast input feeds up to KW
+// FMAs (the general block loads one weight vector and one input per FMA). Each output still sums
+// its products in (c, kh, kw) order.
+template <class V, int R, int KW>
+void forward_lanes_slide_block(const PackedConv& p, const float* x, const float* w,
+                               const float* bias, float* y, std::size_t block, std::size_t oh,
+                               std::size_t ow0) {
+  typename V::Vec acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = V::zero();
+  const std::size_t block_stride = p.channels * p.kernel_h * KW * V::kLanes;
+  const float* w_block = w + block * block_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
+      const float* x_row = x + (c * p.rows + oh * p.stride_h + kh) * p.row_stride + ow0;
+      const float* w_row = w_block + (c * p.kernel_h + kh) * KW * V::kLanes;
+      typename V::Vec wv[KW];
+#pragma GCC unroll 8
+      for (int k = 0; k < KW; ++k) wv[k] = V::load(w_row + k * V::kLanes);
+#pragma GCC unroll 32
+      for (int j = 0; j < R + KW - 1; ++j) {
+        const typename V::Vec xv = V::broadcast(x_row[j]);
+#pragma GCC unroll 8
+        for (int k = 0; k < KW; ++k) {
+          if (j - k >= 0 && j - k < R) acc[j - k] = V::fma(wv[k], xv, acc[j - k]);
+        }
+      }
+    }
+  }
+  store_lanes_columns<V, R>(p, acc, bias, y, block, oh, ow0);
+}
+
+template <class V, int R, int KW>
+void forward_lanes_slide_tail(std::size_t count, const PackedConv& p, const float* x,
+                              const float* w, const float* bias, float* y, std::size_t block,
+                              std::size_t oh, std::size_t ow0) {
+  if (count == R) {
+    forward_lanes_slide_block<V, R, KW>(p, x, w, bias, y, block, oh, ow0);
+  } else if constexpr (R > 1) {
+    forward_lanes_slide_tail<V, R - 1, KW>(count, p, x, w, bias, y, block, oh, ow0);
+  }
+}
+
+template <class V, int KW>
+void forward_lanes_slide(const PackedConv& p, const float* x, const float* w, const float* bias,
+                         float* y) {
+  constexpr std::size_t kColumns = V::kSlideColumns;
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  for (std::size_t block = 0; block < blocks; ++block) {
+    for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+      std::size_t ow0 = 0;
+      for (; ow0 + kColumns <= p.out_w; ow0 += kColumns) {
+        forward_lanes_slide_block<V, V::kSlideColumns, KW>(p, x, w, bias, y, block, oh, ow0);
+      }
+      if (ow0 < p.out_w) {
+        forward_lanes_slide_tail<V, V::kSlideColumns, KW>(p.out_w - ow0, p, x, w, bias, y, block,
+                                                          oh, ow0);
+      }
+    }
+  }
+}
+
 template <class V>
 void forward_lanes(const PackedConv& p, const float* x, const float* w, const float* bias,
                    float* y) {
+  // LeNet's and ResNet's kernel widths get the sliding block; other widths and column strides the
+  // general one.
+  if (p.stride_w == 1 && p.kernel_w == 5) return forward_lanes_slide<V, 5>(p, x, w, bias, y);
+  if (p.stride_w == 1 && p.kernel_w == 3) return forward_lanes_slide<V, 3>(p, x, w, bias, y);
   const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
   constexpr std::size_t kVectors = V::kLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {

@@ -19,6 +19,8 @@ struct Neon {
   // Channels in the lanes: 12 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 12;
   static constexpr int kLanesVectors = 2;
+  // Channels in the lanes, sliding along a kernel row: 12 accumulators + 5 weights + 1 input.
+  static constexpr int kSlideColumns = 12;
   // 4 x 4 accumulators + 4 dy + 1 input.
   static constexpr int kGradChannels = 4;
   // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
