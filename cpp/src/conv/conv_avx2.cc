@@ -47,6 +47,30 @@ struct Avx2 {
     const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
     return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
   }
+  // y[l * stride + r] = lane l of rows[r] for r < count, l < lanes: an 8 x 8 transpose in
+  // registers (pairs, quads, then halves), one masked store per channel.
+  static void store_transposed(const Vec* rows, std::size_t count, float* y, std::size_t stride,
+                               std::size_t lanes) {
+    Vec r[8], t[8];
+    for (std::size_t i = 0; i < 8; ++i) r[i] = i < count ? rows[i] : zero();
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4i + j], 128-bit half k: column 4k + j of rows 4i .. 4i+3.
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+      t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+    }
+    const __m256i mask = first(count);
+    for (std::size_t l = 0; l < lanes; ++l) _mm256_maskstore_ps(y + l * stride, mask, t[l]);
+  }
 };
 
 }  // namespace

@@ -40,6 +40,35 @@ struct Avx512 {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store_first(float* p, Vec v, std::size_t n) { _mm512_mask_storeu_ps(p, first(n), v); }
   static float sum(Vec v) { return _mm512_reduce_add_ps(v); }
+  // y[l * stride + r] = lane l of rows[r] for r < count, l < lanes: a 16 x 16 transpose in
+  // registers (pairs, quads, then 128-bit blocks), one masked store per channel.
+  static void store_transposed(const Vec* rows, std::size_t count, float* y, std::size_t stride,
+                               std::size_t lanes) {
+    Vec r[16], t[16];
+    for (std::size_t i = 0; i < 16; ++i) r[i] = i < count ? rows[i] : zero();
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4i + j], 128-bit block k: column 4k + j of rows 4i .. 4i+3.
+    for (int i = 0; i < 16; i += 4) {
+      r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const Vec even_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+      const Vec even_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+      const Vec odd_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+      const Vec odd_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+      t[j] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
+      t[8 + j] = _mm512_shuffle_f32x4(even_low, even_high, 0xDD);
+      t[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
+      t[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
+    }
+    for (std::size_t l = 0; l < lanes; ++l) store_first(y + l * stride, t[l], count);
+  }
 };
 
 }  // namespace

@@ -272,6 +272,24 @@ void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw
 
 namespace odyssey::conv_direct {
 
+// Lanes are channels but y is channel-major: the R column vectors of one channel block are
+// transposed in registers, kLanes columns at a time, and stored one channel row at a time.
+template <class V, int R>
+void store_lanes_columns(const PackedConv& p, const typename V::Vec (&acc)[R], const float* bias,
+                         float* y, std::size_t block, std::size_t oh, std::size_t ow0) {
+  const std::size_t plane = p.out_h * p.out_w;
+  const std::size_t oc0 = block * V::kLanes;
+  const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
+  typename V::Vec out[R];
+  for (int r = 0; r < R; ++r)
+    out[r] = bias != nullptr ? V::add(acc[r], V::load(bias + oc0)) : acc[r];
+  float* y_block = y + oc0 * plane + oh * p.out_w + ow0;
+  for (std::size_t r0 = 0; r0 < static_cast<std::size_t>(R); r0 += V::kLanes) {
+    const std::size_t count = R - r0 < V::kLanes ? R - r0 : V::kLanes;
+    V::store_transposed(out + r0, count, y_block + r0, plane, lanes);
+  }
+}
+
 // The channel-vectorised forward, for planes too narrow to fill vectors: the lanes are output
 // channels. `w` is packed in blocks of kLanes channels, w[((block * C + c) * KH + kh) * KW + kw]
 // holding kLanes weights (zero past the last channel), and `bias` (or nullptr) is padded the same
@@ -309,19 +327,10 @@ void forward_lanes_block(const PackedConv& p, const float* x, const float* w, co
       }
     }
   }
-  // Lanes are channels but y is channel-major: go through a small buffer, channel by channel.
-  const std::size_t plane = p.out_h * p.out_w;
   for (int v = 0; v < NV; ++v) {
-    const std::size_t oc0 = (block0 + v) * V::kLanes;
-    const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
-    float columns[R][V::kLanes];
-    for (int r = 0; r < R; ++r) {
-      V::store(columns[r], bias != nullptr ? V::add(acc[r][v], V::load(bias + oc0)) : acc[r][v]);
-    }
-    for (std::size_t lane = 0; lane < lanes; ++lane) {
-      float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
-      for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
-    }
+    typename V::Vec columns[R];
+    for (int r = 0; r < R; ++r) columns[r] = acc[r][v];
+    store_lanes_columns<V, R>(p, columns, bias, y, block0 + v, oh, ow0);
   }
 }
 
@@ -358,24 +367,6 @@ void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float
     forward_lanes_blocks<V, NV>(p, x, w, bias, y, block0);
   } else if constexpr (NV > 1) {
     forward_lanes_blocks_of<V, NV - 1>(count, p, x, w, bias, y, block0);
-  }
-}
-
-// Lanes are channels but y is channel-major: the R column vectors of one channel block go
-// through a small buffer, channel by channel.
-template <class V, int R>
-void store_lanes_columns(const PackedConv& p, const typename V::Vec (&acc)[R], const float* bias,
-                         float* y, std::size_t block, std::size_t oh, std::size_t ow0) {
-  const std::size_t plane = p.out_h * p.out_w;
-  const std::size_t oc0 = block * V::kLanes;
-  const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
-  float columns[R][V::kLanes];
-  for (int r = 0; r < R; ++r) {
-    V::store(columns[r], bias != nullptr ? V::add(acc[r], V::load(bias + oc0)) : acc[r]);
-  }
-  for (std::size_t lane = 0; lane < lanes; ++lane) {
-    float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
-    for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
   }
 }
 

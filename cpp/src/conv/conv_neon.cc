@@ -47,6 +47,19 @@ struct Neon {
     for (std::size_t i = 0; i < clamp(n); ++i) p[i] = lanes[i];
   }
   static float sum(Vec v) { return vaddvq_f32(v); }
+  // y[l * stride + r] = lane l of rows[r] for r < count, l < lanes: a 4 x 4 transpose in
+  // registers, one partial store per channel.
+  static void store_transposed(const Vec* rows, std::size_t count, float* y, std::size_t stride,
+                               std::size_t lanes) {
+    Vec r[4];
+    for (std::size_t i = 0; i < 4; ++i) r[i] = i < count ? rows[i] : zero();
+    const float32x4x2_t upper = vtrnq_f32(r[0], r[1]), lower = vtrnq_f32(r[2], r[3]);
+    const Vec columns[4] = {vcombine_f32(vget_low_f32(upper.val[0]), vget_low_f32(lower.val[0])),
+                            vcombine_f32(vget_low_f32(upper.val[1]), vget_low_f32(lower.val[1])),
+                            vcombine_f32(vget_high_f32(upper.val[0]), vget_high_f32(lower.val[0])),
+                            vcombine_f32(vget_high_f32(upper.val[1]), vget_high_f32(lower.val[1]))};
+    for (std::size_t l = 0; l < clamp(lanes); ++l) store_first(y + l * stride, columns[l], count);
+  }
 };
 
 }  // namespace
