@@ -21,12 +21,12 @@ struct Avx512 {
   static constexpr int kLanesVectors = 2;
   // Channels in the lanes, sliding along a kernel row: 12 accumulators + 5 weights + 1 input.
   static constexpr int kSlideColumns = 12;
-  // 4 x 4 accumulators + 4 dy + 1 input.
-  static constexpr int kGradChannels = 4;
+  // 6 x 3 accumulators + 6 dy + 1 input.
+  static constexpr int kGradChannels = 6;
   // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
   static constexpr int kGradLanesTaps = 12;
   static constexpr int kGradLanesVectors = 2;
-  static constexpr int kGradTaps = 4;
+  static constexpr int kGradTaps = 3;
 
   static __mmask16 first(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static Vec zero() { return _mm512_setzero_ps(); }

@@ -171,17 +171,21 @@ void forward(const PackedConv& p, const float* x, const float* w, const float* b
 
 // dw[oc0 .. oc0+OC][c][kh][kw0 .. kw0+KW] += the sums over the output plane of dy times the input
 // under that tap. The output columns are the vector lanes; the dy vectors of OC channels stay in
-// registers across KW taps, each input vector across OC channels.
+// registers across KW taps, each input vector across OC channels. The loops over o and k are
+// unrolled in full: otherwise GCC keeps acc in memory and stores every accumulator after each FMA.
 template <class V, int OC, int KW>
 void weight_grad_block(const PackedConv& p, const float* x, const float* dy, float* dw,
                        std::size_t oc0, std::size_t c, std::size_t kh, std::size_t kw0) {
   typename V::Vec acc[OC][KW];
+#pragma GCC unroll 16
   for (int o = 0; o < OC; ++o) {
+#pragma GCC unroll 16
     for (int k = 0; k < KW; ++k) acc[o][k] = V::zero();
   }
   const std::size_t plane = p.out_h * p.out_w;
   const float* dy_block = dy + oc0 * plane;
   const float* x_taps[KW];
+#pragma GCC unroll 16
   for (int k = 0; k < KW; ++k) {
     const std::size_t kw = kw0 + k;
     x_taps[k] =
@@ -194,9 +198,12 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
     std::size_t ow = 0;
     for (; ow + V::kLanes <= p.out_w; ow += V::kLanes) {
       typename V::Vec d[OC];
+#pragma GCC unroll 16
       for (int o = 0; o < OC; ++o) d[o] = V::load(dy_row + o * plane + ow);
+#pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
         const typename V::Vec xv = V::load(x_taps[k] + x_offset + ow);
+#pragma GCC unroll 16
         for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
       }
     }
@@ -205,16 +212,21 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
       // dy would turn into NaN.
       const std::size_t n = p.out_w - ow;
       typename V::Vec d[OC];
+#pragma GCC unroll 16
       for (int o = 0; o < OC; ++o) d[o] = V::load_first(dy_row + o * plane + ow, n);
+#pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
         const typename V::Vec xv = V::load_first(x_taps[k] + x_offset + ow, n);
+#pragma GCC unroll 16
         for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
       }
     }
   }
   const std::size_t taps = p.kernel_h * p.kernel_w;
+#pragma GCC unroll 16
   for (int o = 0; o < OC; ++o) {
     float* dw_row = dw + ((oc0 + o) * p.channels + c) * taps + kh * p.kernel_w + kw0;
+#pragma GCC unroll 16
     for (int k = 0; k < KW; ++k) dw_row[k] += V::sum(acc[o][k]);
   }
 }
