@@ -27,6 +27,9 @@ struct Avx2 {
   // Weight gradient with channels in the lanes: 6 taps x 2 vectors of channels.
   static constexpr int kGradLanesTaps = 6;
   static constexpr int kGradLanesVectors = 2;
+  // Kernel rows per sliding weight-gradient block: 5 accumulators + 5 inputs + 1 dy of the 16
+  // registers.
+  static constexpr int kGradSlideRows = 1;
   static constexpr int kGradTaps = 3;
 
   // Lanes below n set, for maskload/maskstore.

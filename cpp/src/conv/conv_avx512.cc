@@ -26,6 +26,8 @@ struct Avx512 {
   // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
   static constexpr int kGradLanesTaps = 12;
   static constexpr int kGradLanesVectors = 2;
+  // Kernel rows per sliding weight-gradient block: 3 x 5 accumulators + 3 x 5 inputs + 1 dy.
+  static constexpr int kGradSlideRows = 3;
   static constexpr int kGradTaps = 3;
 
   static __mmask16 first(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }

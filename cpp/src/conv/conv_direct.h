@@ -541,8 +541,89 @@ void weight_grad_lanes_blocks_of(std::size_t count, const PackedConv& p, const f
   }
 }
 
+// The channel-vectorised weight gradient for unit column steps: channel block `block`, input
+// channel c, kernel rows kh0 .. kh0+RB and all KW columns. Output column ow meets input column
+// ow + kw under tap kw, so a window of KW broadcast inputs per kernel row slides along the row,
+// one new broadcast per step: each dy vector feeds RB * KW FMAs for one load and RB broadcasts
+// (the general block broadcasts one input per FMA). Sums run over (oh, ow) in order, as there.
+template <class V, int RB, int KW>
+void weight_grad_lanes_slide_block(const PackedConv& p, const float* x, const float* dy_t,
+                                   float* dw, std::size_t blocks, std::size_t block, std::size_t c,
+                                   std::size_t kh0) {
+  typename V::Vec acc[RB][KW];
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+    for (int k = 0; k < KW; ++k) acc[r][k] = V::zero();
+  }
+  const std::size_t padded = blocks * V::kLanes;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    const float* dy_row = dy_t + oh * p.out_w * padded + block * V::kLanes;
+    const float* x_rows[RB];
+    // window[r][k] holds input column ow + k of kernel row kh0 + r once step ow has shifted it.
+    typename V::Vec window[RB][KW];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; ++r) {
+      x_rows[r] = x + (c * p.rows + oh * p.stride_h + kh0 + r) * p.row_stride;
+      window[r][0] = V::zero();
+#pragma GCC unroll 8
+      for (int k = 0; k + 1 < KW; ++k) window[r][k + 1] = V::broadcast(x_rows[r][k]);
+    }
+    for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+      const typename V::Vec d = V::load(dy_row + ow * padded);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+        for (int k = 0; k + 1 < KW; ++k) window[r][k] = window[r][k + 1];
+        window[r][KW - 1] = V::broadcast(x_rows[r][ow + KW - 1]);
+#pragma GCC unroll 8
+        for (int k = 0; k < KW; ++k) acc[r][k] = V::fma(window[r][k], d, acc[r][k]);
+      }
+    }
+  }
+  const std::size_t all_taps = p.channels * p.kernel_h * KW;
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+    for (int k = 0; k < KW; ++k) {
+      float* to = dw + (block * all_taps + (c * p.kernel_h + kh0 + r) * KW + k) * V::kLanes;
+      V::store(to, V::add(V::load(to), acc[r][k]));
+    }
+  }
+}
+
+template <class V, int RB, int KW>
+void weight_grad_lanes_slide_rows_of(std::size_t count, const PackedConv& p, const float* x,
+                                     const float* dy_t, float* dw, std::size_t blocks,
+                                     std::size_t block, std::size_t c, std::size_t kh0) {
+  if (count == RB) {
+    weight_grad_lanes_slide_block<V, RB, KW>(p, x, dy_t, dw, blocks, block, c, kh0);
+  } else if constexpr (RB > 1) {
+    weight_grad_lanes_slide_rows_of<V, RB - 1, KW>(count, p, x, dy_t, dw, blocks, block, c, kh0);
+  }
+}
+
+template <class V, int KW>
+void weight_grad_lanes_slide(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  constexpr std::size_t kRows = V::kGradSlideRows;
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  for (std::size_t block = 0; block < blocks; ++block) {
+    for (std::size_t c = 0; c < p.channels; ++c) {
+      for (std::size_t kh0 = 0; kh0 < p.kernel_h; kh0 += kRows) {
+        const std::size_t count = p.kernel_h - kh0 < kRows ? p.kernel_h - kh0 : kRows;
+        weight_grad_lanes_slide_rows_of<V, V::kGradSlideRows, KW>(count, p, x, dy_t, dw, blocks,
+                                                                  block, c, kh0);
+      }
+    }
+  }
+}
+
 template <class V>
 void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  // LeNet's and ResNet's kernel widths get the sliding block; other widths and column strides the
+  // general one.
+  if (p.stride_w == 1 && p.kernel_w == 5) return weight_grad_lanes_slide<V, 5>(p, x, dy_t, dw);
+  if (p.stride_w == 1 && p.kernel_w == 3) return weight_grad_lanes_slide<V, 3>(p, x, dy_t, dw);
   const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
   constexpr std::size_t kVectors = V::kGradLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {

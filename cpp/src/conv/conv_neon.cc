@@ -26,6 +26,8 @@ struct Neon {
   // Weight gradient with channels in the lanes: 12 taps x 2 vectors of channels.
   static constexpr int kGradLanesTaps = 12;
   static constexpr int kGradLanesVectors = 2;
+  // Kernel rows per sliding weight-gradient block: 2 x 5 accumulators + 2 x 5 inputs + 1 dy.
+  static constexpr int kGradSlideRows = 2;
   static constexpr int kGradTaps = 4;
 
   static Vec zero() { return vdupq_n_f32(0.0f); }
