@@ -16,6 +16,9 @@ struct Avx2 {
   // 6 x 2 accumulators + 2 inputs + 1 weight of the 16 registers.
   static constexpr int kForwardChannels = 6;
   static constexpr int kForwardVectors = 2;
+  // Channels per block when two output rows share each input load: 2 rows x 3 x 2 accumulators + 2
+  // inputs + 1 weight of the 16 registers.
+  static constexpr int kPairChannels = 3;
   // Channels in the lanes: 6 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 6;
   static constexpr int kLanesVectors = 2;

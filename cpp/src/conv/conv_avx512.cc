@@ -16,6 +16,9 @@ struct Avx512 {
   // 8 x 2 accumulators + 2 inputs + 1 weight of the 32 registers.
   static constexpr int kForwardChannels = 8;
   static constexpr int kForwardVectors = 2;
+  // Channels per block when two output rows share each input load: 2 rows x 6 x 2 accumulators + 2
+  // inputs + 1 weight.
+  static constexpr int kPairChannels = 6;
   // Channels in the lanes: 12 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 12;
   static constexpr int kLanesVectors = 2;

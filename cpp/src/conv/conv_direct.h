@@ -160,8 +160,156 @@ void forward_channels_of(std::size_t count, const PackedConv& p, const float* x,
   }
 }
 
+// The taps of one input row for output rows oh (kernel row r, when kTop) and oh + 1 (kernel row
+// r - 1, when kBottom) of a stride-1 plane: each input vector feeds both rows' FMAs.
+template <class V, int OC, int NV, bool kTop, bool kBottom>
+void forward_pair_taps(const PackedConv& p, const float* x_row, const float* w_top,
+                       const float* w_bottom, std::size_t w_stride,
+                       typename V::Vec (&acc)[2][OC][NV]) {
+  std::size_t phase = 0, shift = 0;
+  for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+    const float* x_tap = x_row + phase * p.row_stride + shift;
+    typename V::Vec xv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) xv[v] = V::load(x_tap + v * V::kLanes);
+#pragma GCC unroll 16
+    for (int o = 0; o < OC; ++o) {
+      if constexpr (kTop) {
+        const typename V::Vec wv = V::broadcast(w_top[o * w_stride + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[0][o][v] = V::fma(wv, xv[v], acc[0][o][v]);
+      }
+      if constexpr (kBottom) {
+        const typename V::Vec wv = V::broadcast(w_bottom[o * w_stride + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[1][o][v] = V::fma(wv, xv[v], acc[1][o][v]);
+      }
+    }
+    if (++phase == p.stride_w) {
+      phase = 0;
+      ++shift;
+    }
+  }
+}
+
+// Output rows oh and oh + 1 of a stride-1 plane, channels oc0 .. oc0+OC, columns ow0 ..
+// ow0+width: input row oh + r serves kernel row r of the upper output row and r - 1 of the lower,
+// so each input load feeds 2 * OC FMAs (forward_block's OC) and the loop overhead per FMA halves.
+// Each output still sums its products in (c, kh, kw) order.
+template <class V, int OC, int NV>
+void forward_pair_block(const PackedConv& p, const float* x, const float* w, const float* bias,
+                        float* y, std::size_t oc0, std::size_t oh, std::size_t ow0,
+                        std::size_t width) {
+  typename V::Vec acc[2][OC][NV];
+#pragma GCC unroll 16
+  for (int o = 0; o < OC; ++o) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[0][o][v] = acc[1][o][v] = V::zero();
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const std::size_t w_stride = p.channels * taps;
+  const float* w_block = w + oc0 * w_stride;
+  const std::size_t top_begin = p.first_kernel_row(oh), top_end = p.end_kernel_row(oh);
+  const std::size_t bottom_begin = p.first_kernel_row(oh + 1) + 1,
+                    bottom_end = p.end_kernel_row(oh + 1) + 1;
+  const std::size_t r_begin = top_begin < bottom_begin ? top_begin : bottom_begin;
+  const std::size_t r_end = top_end > bottom_end ? top_end : bottom_end;
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t r = r_begin; r < r_end; ++r) {
+      const float* x_row = x + ((c * p.rows + oh + r) * p.stride_w) * p.row_stride + ow0;
+      const bool top = r >= top_begin && r < top_end;
+      const bool bottom = r >= bottom_begin && r < bottom_end;
+      const float* w_top = top ? w_block + (c * p.kernel_h + r) * p.kernel_w : nullptr;
+      const float* w_bottom = bottom ? w_block + (c * p.kernel_h + r - 1) * p.kernel_w : nullptr;
+      if (top && bottom) {
+        forward_pair_taps<V, OC, NV, true, true>(p, x_row, w_top, w_bottom, w_stride, acc);
+      } else if (top) {
+        forward_pair_taps<V, OC, NV, true, false>(p, x_row, w_top, w_bottom, w_stride, acc);
+      } else if (bottom) {
+        forward_pair_taps<V, OC, NV, false, true>(p, x_row, w_top, w_bottom, w_stride, acc);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int row = 0; row < 2; ++row) {
+#pragma GCC unroll 16
+    for (int o = 0; o < OC; ++o) {
+      float* y_row = y + ((oc0 + o) * p.out_h + oh + row) * p.out_w + ow0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        const typename V::Vec out =
+            bias != nullptr ? V::add(acc[row][o][v], V::broadcast(bias[oc0 + o])) : acc[row][o][v];
+        const std::size_t start = v * V::kLanes;
+        if (start + V::kLanes <= width) {
+          V::store(y_row + start, out);
+        } else {
+          V::store_first(y_row + start, out, width - start);
+        }
+      }
+    }
+  }
+}
+
+template <class V, int OC, int NV>
+void forward_pair_tail_strip(std::size_t vectors, const PackedConv& p, const float* x,
+                             const float* w, const float* bias, float* y, std::size_t oc0,
+                             std::size_t oh, std::size_t ow0, std::size_t width) {
+  if (vectors == NV) {
+    forward_pair_block<V, OC, NV>(p, x, w, bias, y, oc0, oh, ow0, width);
+  } else if constexpr (NV > 1) {
+    forward_pair_tail_strip<V, OC, NV - 1>(vectors, p, x, w, bias, y, oc0, oh, ow0, width);
+  }
+}
+
+// Stride-1 planes wider than a vector, rows in pairs (an odd last row alone).
+template <class V, int OC>
+void forward_pairs(const PackedConv& p, const float* x, const float* w, const float* bias, float* y,
+                   std::size_t oc0) {
+  constexpr std::size_t kStrip = V::kForwardVectors * V::kLanes;
+  for (std::size_t oh = 0; oh < p.out_h; oh += 2) {
+    const bool pair = oh + 1 < p.out_h;
+    std::size_t ow0 = 0;
+    for (; ow0 + kStrip <= p.out_w; ow0 += kStrip) {
+      if (pair) {
+        forward_pair_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);
+      } else {
+        forward_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);
+      }
+    }
+    if (ow0 < p.out_w) {
+      const std::size_t width = p.out_w - ow0, vectors = (width + V::kLanes - 1) / V::kLanes;
+      if (pair) {
+        forward_pair_tail_strip<V, OC, V::kForwardVectors>(vectors, p, x, w, bias, y, oc0, oh, ow0,
+                                                           width);
+      } else {
+        forward_tail_strip<V, OC, V::kForwardVectors>(vectors, p, x, w, bias, y, oc0, oh, ow0,
+                                                      width);
+      }
+    }
+  }
+}
+
+template <class V, int OC>
+void forward_pairs_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                      const float* bias, float* y, std::size_t oc0) {
+  if (count == OC) {
+    forward_pairs<V, OC>(p, x, w, bias, y, oc0);
+  } else if constexpr (OC > 1) {
+    forward_pairs_of<V, OC - 1>(count, p, x, w, bias, y, oc0);
+  }
+}
+
 template <class V>
 void forward(const PackedConv& p, const float* x, const float* w, const float* bias, float* y) {
+  if (p.stride_h == 1 && p.data_step == 1 && p.out_w > V::kLanes && p.out_h >= 2) {
+    constexpr std::size_t kPairBlock = V::kPairChannels;
+    for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kPairBlock) {
+      const std::size_t count =
+          p.out_channels - oc0 < kPairBlock ? p.out_channels - oc0 : kPairBlock;
+      forward_pairs_of<V, V::kPairChannels>(count, p, x, w, bias, y, oc0);
+    }
+    return;
+  }
   constexpr std::size_t kBlock = V::kForwardChannels;
   for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
     const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;

@@ -16,6 +16,9 @@ struct Neon {
   // 6 x 4 accumulators + 4 inputs + 1 weight of the 32 registers.
   static constexpr int kForwardChannels = 6;
   static constexpr int kForwardVectors = 4;
+  // Channels per block when two output rows share each input load: 2 rows x 3 x 4 accumulators + 4
+  // inputs + 1 weight.
+  static constexpr int kPairChannels = 3;
   // Channels in the lanes: 12 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 12;
   static constexpr int kLanesVectors = 2;
