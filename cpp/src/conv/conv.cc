@@ -294,11 +294,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
         conv_gemm::weight_grad(s, p, packed, dy_n, columns, partial);
       } else if (lanes) {
         float* dy_t = t_transposed.get(plane * padded_channels);
-        for (std::size_t i = 0; i < plane; ++i) {
-          for (std::size_t oc = 0; oc < padded_channels; ++oc) {
-            dy_t[i * padded_channels + oc] = oc < s.out_channels ? dy_n[oc * plane + i] : 0.0f;
-          }
-        }
+        kernels.transpose_channels(dy_n, s.out_channels, plane, padded_channels, dy_t);
         kernels.weight_grad_lanes(p, packed, dy_t, partial);
       } else {
         kernels.weight_grad(p, packed, dy_n, partial);

@@ -81,7 +81,11 @@ struct Avx2 {
 
 }  // namespace
 
-const ConvKernels kConv{Avx2::kLanes, conv_direct::forward<Avx2>, conv_direct::forward_lanes<Avx2>,
-                        conv_direct::weight_grad<Avx2>, conv_direct::weight_grad_lanes<Avx2>};
+const ConvKernels kConv{Avx2::kLanes,
+                        conv_direct::forward<Avx2>,
+                        conv_direct::forward_lanes<Avx2>,
+                        conv_direct::weight_grad<Avx2>,
+                        conv_direct::weight_grad_lanes<Avx2>,
+                        conv_direct::transpose_channels<Avx2>};
 
 }  // namespace odyssey::avx2

@@ -78,8 +78,11 @@ struct Avx512 {
 
 }  // namespace
 
-const ConvKernels kConv{Avx512::kLanes, conv_direct::forward<Avx512>,
-                        conv_direct::forward_lanes<Avx512>, conv_direct::weight_grad<Avx512>,
-                        conv_direct::weight_grad_lanes<Avx512>};
+const ConvKernels kConv{Avx512::kLanes,
+                        conv_direct::forward<Avx512>,
+                        conv_direct::forward_lanes<Avx512>,
+                        conv_direct::weight_grad<Avx512>,
+                        conv_direct::weight_grad_lanes<Avx512>,
+                        conv_direct::transpose_channels<Avx512>};
 
 }  // namespace odyssey::avx512

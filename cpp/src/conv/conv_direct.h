@@ -766,6 +766,30 @@ void weight_grad_lanes_slide(const PackedConv& p, const float* x, const float* d
   }
 }
 
+// kLanes positions x kLanes channels at a time: vector loads along each channel's plane, an
+// in-register transpose, one store per position.
+template <class V>
+void transpose_channels(const float* dy, std::size_t channels, std::size_t plane,
+                        std::size_t padded, float* dy_t) {
+  for (std::size_t i0 = 0; i0 < plane; i0 += V::kLanes) {
+    const std::size_t n = plane - i0 < V::kLanes ? plane - i0 : V::kLanes;
+    for (std::size_t oc0 = 0; oc0 < padded; oc0 += V::kLanes) {
+      typename V::Vec rows[V::kLanes];
+      for (std::size_t r = 0; r < V::kLanes; ++r) {
+        const std::size_t oc = oc0 + r;
+        if (oc >= channels) {
+          rows[r] = V::zero();
+        } else if (n == V::kLanes) {
+          rows[r] = V::load(dy + oc * plane + i0);
+        } else {
+          rows[r] = V::load_first(dy + oc * plane + i0, n);
+        }
+      }
+      V::store_transposed(rows, V::kLanes, dy_t + i0 * padded + oc0, padded, n);
+    }
+  }
+}
+
 template <class V>
 void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
   // LeNet's and ResNet's kernel widths get the sliding block; other widths and column strides the

@@ -69,7 +69,11 @@ struct Neon {
 
 }  // namespace
 
-const ConvKernels kConv{Neon::kLanes, conv_direct::forward<Neon>, conv_direct::forward_lanes<Neon>,
-                        conv_direct::weight_grad<Neon>, conv_direct::weight_grad_lanes<Neon>};
+const ConvKernels kConv{Neon::kLanes,
+                        conv_direct::forward<Neon>,
+                        conv_direct::forward_lanes<Neon>,
+                        conv_direct::weight_grad<Neon>,
+                        conv_direct::weight_grad_lanes<Neon>,
+                        conv_direct::transpose_channels<Neon>};
 
 }  // namespace odyssey::neon
