@@ -32,6 +32,8 @@ CONV_SHAPES = {
 }
 # name -> (batch, channels, size): LeNet's two 2x2 stride-2 pools
 POOL_SHAPES = {"lenet-pool1": (64, 6, 28), "lenet-pool2": (64, 16, 10)}
+# Pause before each timed round, so that neither library's idle workers still spin in the other's.
+SETTLE_SECONDS = 0.03
 HEADER = f"{'shape':<13} {'pass':<8} {'thr':>3} {'odyssey ms':>10} {'torch ms':>9} {'ratio':>6}"
 ROW = "{shape:<13} {pass:<8} {threads:>3} {odyssey_ms:>10.3f} {torch_ms:>9.3f} {ratio:>6.2f}"
 
@@ -57,6 +59,10 @@ def side_by_side(
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
         for function, count, sink in zip((ours, theirs), counts, times, strict=True):
+            # PyTorch's OpenMP workers spin for milliseconds after each parallel region (libgomp's
+            # default wait policy); without a pause they hold a core through the start of the next
+            # odyssey round (LeNet conv2 forward, batch 1000, 2 threads: 0.93x without, 1.2x with).
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(count):
                 function()
