@@ -10,15 +10,12 @@ Results are printed and written as JSON to benchmarks/results/conv.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from harness import side_by_side, write_report
 
 import odyssey
 from odyssey import _kernels
@@ -34,34 +31,6 @@ CONV_SHAPES = {
 POOL_SHAPES = {"lenet-pool1": (64, 6, 28), "lenet-pool2": (64, 16, 10)}
 HEADER = f"{'shape':<13} {'pass':<8} {'thr':>3} {'odyssey ms':>10} {'torch ms':>9} {'ratio':>6}"
 ROW = "{shape:<13} {pass:<8} {threads:>3} {odyssey_ms:>10.3f} {torch_ms:>9.3f} {ratio:>6.2f}"
-
-
-def calls_per_round(function: Callable[[], object], target_seconds: float) -> int:
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        elapsed = time.perf_counter() - start
-        if elapsed >= target_seconds / 4 or calls >= 1 << 16:
-            return max(1, int(calls * target_seconds / max(elapsed, 1e-9)))
-        calls *= 4
-
-
-def side_by_side(
-    ours: Callable[[], object], theirs: Callable[[], object], rounds: int, target: float
-) -> tuple[float, float]:
-    """Median seconds per call of each, timed in alternating rounds."""
-    ours(), theirs()
-    counts = (calls_per_round(ours, target), calls_per_round(theirs, target))
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, count, sink in zip((ours, theirs), counts, times, strict=True):
-            start = time.perf_counter()
-            for _ in range(count):
-                function()
-            sink.append((time.perf_counter() - start) / count)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def conv_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
@@ -165,7 +134,7 @@ def main() -> None:
             torch.set_num_threads(threads)
             for name, shape, passes, algorithm in cases:
                 for pass_name, (ours, theirs) in passes.items():
-                    t_ours, t_torch = side_by_side(ours, theirs, args.rounds, args.round_seconds)
+                    t_ours, t_torch = side_by_side([ours, theirs], args.rounds, args.round_seconds)
                     row = {
                         "shape": name,
                         "dims": shape,
@@ -182,22 +151,16 @@ def main() -> None:
         odyssey.set_num_threads(previous_threads)
         torch.set_num_threads(previous_torch_threads)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "conv",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "torch": torch.__version__,
-        "shapes": {
+    write_report(
+        args.output,
+        "conv",
+        rows,
+        torch=torch.__version__,
+        shapes={
             "conv (batch, in, out, size, kernel, padding)": CONV_SHAPES,
             "pool": POOL_SHAPES,
         },
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)
-    print(f"wrote {args.output}")
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ from typing import Any
 
 import odyssey
 
+# Pause before each timed round. PyTorch's OpenMP workers (and OpenBLAS's) spin for milliseconds
+# after each parallel region; without a pause they hold a core through the start of the next
+# contender's round (LeNet conv2 forward, batch 1000, 2 threads: 0.93x without, 1.2x with).
+SETTLE_SECONDS = 0.03
+
 
 def calls_per_round(function: Callable[[], object], target_seconds: float) -> int:
     """How many calls make one timed round last about target_seconds."""
@@ -38,6 +43,7 @@ def side_by_side(
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(rounds):
         for function, count, sink in zip(functions, counts, times, strict=True):
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(count):
                 function()

@@ -199,7 +199,7 @@ def test_bits_do_not_depend_on_the_thread_count(isa: str, threads: None, shape) 
 def test_algorithms_are_reported() -> None:
     lenet = _kernels.conv2d_algorithms((64, 1, 28, 28), (6, 1, 5, 5), padding=2)
     assert set(lenet) == {"forward", "backward_data", "backward_weight"}
-    assert lenet["backward_data"] == "im2col + sgemm"
+    assert lenet["backward_data"].startswith("direct")
     wide = _kernels.conv2d_algorithms((16, 64, 32, 32), (64, 64, 3, 3), padding=1)
     assert wide["backward_weight"] == "im2col + sgemm"
     assert wide["forward"].startswith("direct")

@@ -64,6 +64,10 @@ struct ConvKernels {
   // padded channels), channels zero-padded to whole blocks of `lanes`, and `dw` is blocked as
   // forward_lanes's weights.
   void (*weight_grad_lanes)(const PackedConv& p, const float* x, const float* dy_t, float* dw);
+  // dy_t[i * padded + oc] = dy[oc * plane + i] for oc < channels, zero up to `padded` (a multiple
+  // of lanes): weight_grad_lanes's layout of one sample's output gradient.
+  void (*transpose_channels)(const float* dy, std::size_t channels, std::size_t plane,
+                             std::size_t padded, float* dy_t);
 };
 
 namespace scalar {

@@ -155,22 +155,21 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
   return "";
 }
 
-// The rules come from timing every algorithm on one AVX-512 core (microseconds, direct vs im2col +
-// sgemm; forward, input gradient, weight gradient):
-//   64 x 1->6 5x5 pad 2 28x28:     166 vs 317,   731 vs 606,    369 vs 435
-//   64 x 6->16 5x5 14x14:          316 vs 752,   732 vs 815,    358 vs 695
-//   16 x 64->64 3x3 pad 1 32x32: 11126 vs 13018, 11120 vs 12914, 23547 vs 12879
-//   16 x 16->32 3x3 pad 1 16x16:   491 vs 470,   494 vs 628,    829 vs 487
-// The direct forward holds its own everywhere; the direct input gradient starves with one or two
-// input channels (its register block is that many channels); the direct weight gradient's
-// horizontal sums and strided dy reads lose to the GEMM once there are 32 output channels and 64
-// taps to fill its tiles.
+// The rules come from timing the algorithms on one AVX-512 core (microseconds, direct vs im2col +
+// sgemm; forward, input gradient, weight gradient; the im2col forward and input gradient were
+// dropped once the direct kernels beat them everywhere, their last figures are kept here):
+//   64 x 1->6 5x5 pad 2 28x28:     149 vs 317,     318 vs 1458,    261 vs 435
+//   64 x 6->16 5x5 14x14:          229 vs 752,     511 vs 815,     234 vs 695
+//   16 x 64->64 3x3 pad 1 32x32: 10102 vs 13018, 10168 vs 12914, 19373 vs 11347
+//   16 x 16->32 3x3 pad 1 16x16:   360 vs 470,     382 vs 628,     642 vs 503
+// The direct weight gradient's horizontal sums and strided dy reads lose to the GEMM once there
+// are 32 output channels and 64 taps to fill its tiles.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   return choose(s.out_channels, s.out_w());
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
-  return s.in_channels <= 2 ? ConvAlgorithm::kIm2colGemm : choose(s.in_channels, s.in_w);
+  return choose(s.in_channels, s.in_w);
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
@@ -190,17 +189,6 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
-  if (algorithm == ConvAlgorithm::kIm2colGemm) {
-    parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-      float* packed = t_packed.get(packed_size(p));
-      float* columns = t_columns.get(conv_gemm::columns_size(s));
-      for (std::size_t n = begin; n < end; ++n) {
-        pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-        conv_gemm::forward(s, p, packed, w, bias, columns, y + n * y_sample);
-      }
-    });
-    return;
-  }
   const ForwardPlan plan =
       plan_forward(algorithm, w, bias, s.out_channels, s.in_channels, s.kernel_h * s.kernel_w);
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
@@ -220,17 +208,6 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
-  if (algorithm == ConvAlgorithm::kIm2colGemm) {
-    const std::size_t padded_size = s.in_channels * (s.in_h + 2 * s.pad_h) * (s.in_w + 2 * s.pad_w);
-    parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-      float* padded = t_packed.get(padded_size);
-      float* columns = t_columns.get(conv_gemm::columns_size(s));
-      for (std::size_t n = begin; n < end; ++n) {
-        conv_gemm::backward_data(s, dy + n * dy_sample, w, columns, padded, dx + n * dx_sample);
-      }
-    });
-    return;
-  }
   const std::size_t taps = s.kernel_h * s.kernel_w;
   std::vector<float> flipped(s.out_channels * s.in_channels * taps);
   for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
@@ -294,11 +271,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
         conv_gemm::weight_grad(s, p, packed, dy_n, columns, partial);
       } else if (lanes) {
         float* dy_t = t_transposed.get(plane * padded_channels);
-        for (std::size_t i = 0; i < plane; ++i) {
-          for (std::size_t oc = 0; oc < padded_channels; ++oc) {
-            dy_t[i * padded_channels + oc] = oc < s.out_channels ? dy_n[oc * plane + i] : 0.0f;
-          }
-        }
+        kernels.transpose_channels(dy_n, s.out_channels, plane, padded_channels, dy_t);
         kernels.weight_grad_lanes(p, packed, dy_t, partial);
       } else {
         kernels.weight_grad(p, packed, dy_n, partial);

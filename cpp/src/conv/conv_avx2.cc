@@ -16,14 +16,23 @@ struct Avx2 {
   // 6 x 2 accumulators + 2 inputs + 1 weight of the 16 registers.
   static constexpr int kForwardChannels = 6;
   static constexpr int kForwardVectors = 2;
+  // Channels per block when two output rows share each input load: 2 rows x 3 x 2 accumulators + 2
+  // inputs + 1 weight of the 16 registers.
+  static constexpr int kPairChannels = 3;
   // Channels in the lanes: 6 columns x 2 vectors of channels.
   static constexpr int kLanesColumns = 6;
   static constexpr int kLanesVectors = 2;
+  // Channels in the lanes, sliding along a kernel row: 8 accumulators + 5 weights + 1 input of the
+  // 16 registers.
+  static constexpr int kSlideColumns = 8;
   // 3 x 3 accumulators + 3 dy + 1 input.
   static constexpr int kGradChannels = 3;
   // Weight gradient with channels in the lanes: 6 taps x 2 vectors of channels.
   static constexpr int kGradLanesTaps = 6;
   static constexpr int kGradLanesVectors = 2;
+  // Kernel rows per sliding weight-gradient block: 5 accumulators + 5 inputs + 1 dy of the 16
+  // registers.
+  static constexpr int kGradSlideRows = 1;
   static constexpr int kGradTaps = 3;
 
   // Lanes below n set, for maskload/maskstore.
@@ -44,11 +53,39 @@ struct Avx2 {
     const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
     return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
   }
+  // y[l * stride + r] = lane l of rows[r] for r < count, l < lanes: an 8 x 8 transpose in
+  // registers (pairs, quads, then halves), one masked store per channel.
+  static void store_transposed(const Vec* rows, std::size_t count, float* y, std::size_t stride,
+                               std::size_t lanes) {
+    Vec r[8], t[8];
+    for (std::size_t i = 0; i < 8; ++i) r[i] = i < count ? rows[i] : zero();
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4i + j], 128-bit half k: column 4k + j of rows 4i .. 4i+3.
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+      t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+    }
+    const __m256i mask = first(count);
+    for (std::size_t l = 0; l < lanes; ++l) _mm256_maskstore_ps(y + l * stride, mask, t[l]);
+  }
 };
 
 }  // namespace
 
-const ConvKernels kConv{Avx2::kLanes, conv_direct::forward<Avx2>, conv_direct::forward_lanes<Avx2>,
-                        conv_direct::weight_grad<Avx2>, conv_direct::weight_grad_lanes<Avx2>};
+const ConvKernels kConv{Avx2::kLanes,
+                        conv_direct::forward<Avx2>,
+                        conv_direct::forward_lanes<Avx2>,
+                        conv_direct::weight_grad<Avx2>,
+                        conv_direct::weight_grad_lanes<Avx2>,
+                        conv_direct::transpose_channels<Avx2>};
 
 }  // namespace odyssey::avx2

@@ -160,8 +160,156 @@ void forward_channels_of(std::size_t count, const PackedConv& p, const float* x,
   }
 }
 
+// The taps of one input row for output rows oh (kernel row r, when kTop) and oh + 1 (kernel row
+// r - 1, when kBottom) of a stride-1 plane: each input vector feeds both rows' FMAs.
+template <class V, int OC, int NV, bool kTop, bool kBottom>
+void forward_pair_taps(const PackedConv& p, const float* x_row, const float* w_top,
+                       const float* w_bottom, std::size_t w_stride,
+                       typename V::Vec (&acc)[2][OC][NV]) {
+  std::size_t phase = 0, shift = 0;
+  for (std::size_t kw = 0; kw < p.kernel_w; ++kw) {
+    const float* x_tap = x_row + phase * p.row_stride + shift;
+    typename V::Vec xv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) xv[v] = V::load(x_tap + v * V::kLanes);
+#pragma GCC unroll 16
+    for (int o = 0; o < OC; ++o) {
+      if constexpr (kTop) {
+        const typename V::Vec wv = V::broadcast(w_top[o * w_stride + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[0][o][v] = V::fma(wv, xv[v], acc[0][o][v]);
+      }
+      if constexpr (kBottom) {
+        const typename V::Vec wv = V::broadcast(w_bottom[o * w_stride + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[1][o][v] = V::fma(wv, xv[v], acc[1][o][v]);
+      }
+    }
+    if (++phase == p.stride_w) {
+      phase = 0;
+      ++shift;
+    }
+  }
+}
+
+// Output rows oh and oh + 1 of a stride-1 plane, channels oc0 .. oc0+OC, columns ow0 ..
+// ow0+width: input row oh + r serves kernel row r of the upper output row and r - 1 of the lower,
+// so each input load feeds 2 * OC FMAs (forward_block's OC) and the loop overhead per FMA halves.
+// Each output still sums its products in (c, kh, kw) order.
+template <class V, int OC, int NV>
+void forward_pair_block(const PackedConv& p, const float* x, const float* w, const float* bias,
+                        float* y, std::size_t oc0, std::size_t oh, std::size_t ow0,
+                        std::size_t width) {
+  typename V::Vec acc[2][OC][NV];
+#pragma GCC unroll 16
+  for (int o = 0; o < OC; ++o) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[0][o][v] = acc[1][o][v] = V::zero();
+  }
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  const std::size_t w_stride = p.channels * taps;
+  const float* w_block = w + oc0 * w_stride;
+  const std::size_t top_begin = p.first_kernel_row(oh), top_end = p.end_kernel_row(oh);
+  const std::size_t bottom_begin = p.first_kernel_row(oh + 1) + 1,
+                    bottom_end = p.end_kernel_row(oh + 1) + 1;
+  const std::size_t r_begin = top_begin < bottom_begin ? top_begin : bottom_begin;
+  const std::size_t r_end = top_end > bottom_end ? top_end : bottom_end;
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t r = r_begin; r < r_end; ++r) {
+      const float* x_row = x + ((c * p.rows + oh + r) * p.stride_w) * p.row_stride + ow0;
+      const bool top = r >= top_begin && r < top_end;
+      const bool bottom = r >= bottom_begin && r < bottom_end;
+      const float* w_top = top ? w_block + (c * p.kernel_h + r) * p.kernel_w : nullptr;
+      const float* w_bottom = bottom ? w_block + (c * p.kernel_h + r - 1) * p.kernel_w : nullptr;
+      if (top && bottom) {
+        forward_pair_taps<V, OC, NV, true, true>(p, x_row, w_top, w_bottom, w_stride, acc);
+      } else if (top) {
+        forward_pair_taps<V, OC, NV, true, false>(p, x_row, w_top, w_bottom, w_stride, acc);
+      } else if (bottom) {
+        forward_pair_taps<V, OC, NV, false, true>(p, x_row, w_top, w_bottom, w_stride, acc);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int row = 0; row < 2; ++row) {
+#pragma GCC unroll 16
+    for (int o = 0; o < OC; ++o) {
+      float* y_row = y + ((oc0 + o) * p.out_h + oh + row) * p.out_w + ow0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        const typename V::Vec out =
+            bias != nullptr ? V::add(acc[row][o][v], V::broadcast(bias[oc0 + o])) : acc[row][o][v];
+        const std::size_t start = v * V::kLanes;
+        if (start + V::kLanes <= width) {
+          V::store(y_row + start, out);
+        } else {
+          V::store_first(y_row + start, out, width - start);
+        }
+      }
+    }
+  }
+}
+
+template <class V, int OC, int NV>
+void forward_pair_tail_strip(std::size_t vectors, const PackedConv& p, const float* x,
+                             const float* w, const float* bias, float* y, std::size_t oc0,
+                             std::size_t oh, std::size_t ow0, std::size_t width) {
+  if (vectors == NV) {
+    forward_pair_block<V, OC, NV>(p, x, w, bias, y, oc0, oh, ow0, width);
+  } else if constexpr (NV > 1) {
+    forward_pair_tail_strip<V, OC, NV - 1>(vectors, p, x, w, bias, y, oc0, oh, ow0, width);
+  }
+}
+
+// Stride-1 planes wider than a vector, rows in pairs (an odd last row alone).
+template <class V, int OC>
+void forward_pairs(const PackedConv& p, const float* x, const float* w, const float* bias, float* y,
+                   std::size_t oc0) {
+  constexpr std::size_t kStrip = V::kForwardVectors * V::kLanes;
+  for (std::size_t oh = 0; oh < p.out_h; oh += 2) {
+    const bool pair = oh + 1 < p.out_h;
+    std::size_t ow0 = 0;
+    for (; ow0 + kStrip <= p.out_w; ow0 += kStrip) {
+      if (pair) {
+        forward_pair_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);
+      } else {
+        forward_block<V, OC, V::kForwardVectors>(p, x, w, bias, y, oc0, oh, ow0, kStrip);
+      }
+    }
+    if (ow0 < p.out_w) {
+      const std::size_t width = p.out_w - ow0, vectors = (width + V::kLanes - 1) / V::kLanes;
+      if (pair) {
+        forward_pair_tail_strip<V, OC, V::kForwardVectors>(vectors, p, x, w, bias, y, oc0, oh, ow0,
+                                                           width);
+      } else {
+        forward_tail_strip<V, OC, V::kForwardVectors>(vectors, p, x, w, bias, y, oc0, oh, ow0,
+                                                      width);
+      }
+    }
+  }
+}
+
+template <class V, int OC>
+void forward_pairs_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
+                      const float* bias, float* y, std::size_t oc0) {
+  if (count == OC) {
+    forward_pairs<V, OC>(p, x, w, bias, y, oc0);
+  } else if constexpr (OC > 1) {
+    forward_pairs_of<V, OC - 1>(count, p, x, w, bias, y, oc0);
+  }
+}
+
 template <class V>
 void forward(const PackedConv& p, const float* x, const float* w, const float* bias, float* y) {
+  if (p.stride_h == 1 && p.data_step == 1 && p.out_w > V::kLanes && p.out_h >= 2) {
+    constexpr std::size_t kPairBlock = V::kPairChannels;
+    for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kPairBlock) {
+      const std::size_t count =
+          p.out_channels - oc0 < kPairBlock ? p.out_channels - oc0 : kPairBlock;
+      forward_pairs_of<V, V::kPairChannels>(count, p, x, w, bias, y, oc0);
+    }
+    return;
+  }
   constexpr std::size_t kBlock = V::kForwardChannels;
   for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
     const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
@@ -171,17 +319,21 @@ void forward(const PackedConv& p, const float* x, const float* w, const float* b
 
 // dw[oc0 .. oc0+OC][c][kh][kw0 .. kw0+KW] += the sums over the output plane of dy times the input
 // under that tap. The output columns are the vector lanes; the dy vectors of OC channels stay in
-// registers across KW taps, each input vector across OC channels.
+// registers across KW taps, each input vector across OC channels. The loops over o and k are
+// unrolled in full: otherwise GCC keeps acc in memory and stores every accumulator after each FMA.
 template <class V, int OC, int KW>
 void weight_grad_block(const PackedConv& p, const float* x, const float* dy, float* dw,
                        std::size_t oc0, std::size_t c, std::size_t kh, std::size_t kw0) {
   typename V::Vec acc[OC][KW];
+#pragma GCC unroll 16
   for (int o = 0; o < OC; ++o) {
+#pragma GCC unroll 16
     for (int k = 0; k < KW; ++k) acc[o][k] = V::zero();
   }
   const std::size_t plane = p.out_h * p.out_w;
   const float* dy_block = dy + oc0 * plane;
   const float* x_taps[KW];
+#pragma GCC unroll 16
   for (int k = 0; k < KW; ++k) {
     const std::size_t kw = kw0 + k;
     x_taps[k] =
@@ -194,9 +346,12 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
     std::size_t ow = 0;
     for (; ow + V::kLanes <= p.out_w; ow += V::kLanes) {
       typename V::Vec d[OC];
+#pragma GCC unroll 16
       for (int o = 0; o < OC; ++o) d[o] = V::load(dy_row + o * plane + ow);
+#pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
         const typename V::Vec xv = V::load(x_taps[k] + x_offset + ow);
+#pragma GCC unroll 16
         for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
       }
     }
@@ -205,16 +360,21 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
       // dy would turn into NaN.
       const std::size_t n = p.out_w - ow;
       typename V::Vec d[OC];
+#pragma GCC unroll 16
       for (int o = 0; o < OC; ++o) d[o] = V::load_first(dy_row + o * plane + ow, n);
+#pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
         const typename V::Vec xv = V::load_first(x_taps[k] + x_offset + ow, n);
+#pragma GCC unroll 16
         for (int o = 0; o < OC; ++o) acc[o][k] = V::fma(d[o], xv, acc[o][k]);
       }
     }
   }
   const std::size_t taps = p.kernel_h * p.kernel_w;
+#pragma GCC unroll 16
   for (int o = 0; o < OC; ++o) {
     float* dw_row = dw + ((oc0 + o) * p.channels + c) * taps + kh * p.kernel_w + kw0;
+#pragma GCC unroll 16
     for (int k = 0; k < KW; ++k) dw_row[k] += V::sum(acc[o][k]);
   }
 }
@@ -272,6 +432,24 @@ void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw
 
 namespace odyssey::conv_direct {
 
+// Lanes are channels but y is channel-major: the R column vectors of one channel block are
+// transposed in registers, kLanes columns at a time, and stored one channel row at a time.
+template <class V, int R>
+void store_lanes_columns(const PackedConv& p, const typename V::Vec (&acc)[R], const float* bias,
+                         float* y, std::size_t block, std::size_t oh, std::size_t ow0) {
+  const std::size_t plane = p.out_h * p.out_w;
+  const std::size_t oc0 = block * V::kLanes;
+  const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
+  typename V::Vec out[R];
+  for (int r = 0; r < R; ++r)
+    out[r] = bias != nullptr ? V::add(acc[r], V::load(bias + oc0)) : acc[r];
+  float* y_block = y + oc0 * plane + oh * p.out_w + ow0;
+  for (std::size_t r0 = 0; r0 < static_cast<std::size_t>(R); r0 += V::kLanes) {
+    const std::size_t count = R - r0 < V::kLanes ? R - r0 : V::kLanes;
+    V::store_transposed(out + r0, count, y_block + r0, plane, lanes);
+  }
+}
+
 // The channel-vectorised forward, for planes too narrow to fill vectors: the lanes are output
 // channels. `w` is packed in blocks of kLanes channels, w[((block * C + c) * KH + kh) * KW + kw]
 // holding kLanes weights (zero past the last channel), and `bias` (or nullptr) is padded the same
@@ -309,19 +487,10 @@ void forward_lanes_block(const PackedConv& p, const float* x, const float* w, co
       }
     }
   }
-  // Lanes are channels but y is channel-major: go through a small buffer, channel by channel.
-  const std::size_t plane = p.out_h * p.out_w;
   for (int v = 0; v < NV; ++v) {
-    const std::size_t oc0 = (block0 + v) * V::kLanes;
-    const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;
-    float columns[R][V::kLanes];
-    for (int r = 0; r < R; ++r) {
-      V::store(columns[r], bias != nullptr ? V::add(acc[r][v], V::load(bias + oc0)) : acc[r][v]);
-    }
-    for (std::size_t lane = 0; lane < lanes; ++lane) {
-      float* y_row = y + (oc0 + lane) * plane + oh * p.out_w + ow0;
-      for (int r = 0; r < R; ++r) y_row[r] = columns[r][lane];
-    }
+    typename V::Vec columns[R];
+    for (int r = 0; r < R; ++r) columns[r] = acc[r][v];
+    store_lanes_columns<V, R>(p, columns, bias, y, block0 + v, oh, ow0);
   }
 }
 
@@ -361,9 +530,77 @@ void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float
   }
 }
 
+// Channels in the lanes for unit column steps: one block of kLanes channels, output columns
+// ow0 .. ow0+R of row oh. Along a kernel row, input column j serves output column j - kw for every
+// tap kw, so the row's KW weight vectors stay in registers and each broadcast input feeds up to KW
+// FMAs (the general block loads one weight vector and one input per FMA). Each output still sums
+// its products in (c, kh, kw) order.
+template <class V, int R, int KW>
+void forward_lanes_slide_block(const PackedConv& p, const float* x, const float* w,
+                               const float* bias, float* y, std::size_t block, std::size_t oh,
+                               std::size_t ow0) {
+  typename V::Vec acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = V::zero();
+  const std::size_t block_stride = p.channels * p.kernel_h * KW * V::kLanes;
+  const float* w_block = w + block * block_stride;
+  const std::size_t kh_begin = p.first_kernel_row(oh), kh_end = p.end_kernel_row(oh);
+  for (std::size_t c = 0; c < p.channels; ++c) {
+    for (std::size_t kh = kh_begin; kh < kh_end; kh += p.data_step) {
+      const float* x_row = x + (c * p.rows + oh * p.stride_h + kh) * p.row_stride + ow0;
+      const float* w_row = w_block + (c * p.kernel_h + kh) * KW * V::kLanes;
+      typename V::Vec wv[KW];
+#pragma GCC unroll 8
+      for (int k = 0; k < KW; ++k) wv[k] = V::load(w_row + k * V::kLanes);
+#pragma GCC unroll 32
+      for (int j = 0; j < R + KW - 1; ++j) {
+        const typename V::Vec xv = V::broadcast(x_row[j]);
+#pragma GCC unroll 8
+        for (int k = 0; k < KW; ++k) {
+          if (j - k >= 0 && j - k < R) acc[j - k] = V::fma(wv[k], xv, acc[j - k]);
+        }
+      }
+    }
+  }
+  store_lanes_columns<V, R>(p, acc, bias, y, block, oh, ow0);
+}
+
+template <class V, int R, int KW>
+void forward_lanes_slide_tail(std::size_t count, const PackedConv& p, const float* x,
+                              const float* w, const float* bias, float* y, std::size_t block,
+                              std::size_t oh, std::size_t ow0) {
+  if (count == R) {
+    forward_lanes_slide_block<V, R, KW>(p, x, w, bias, y, block, oh, ow0);
+  } else if constexpr (R > 1) {
+    forward_lanes_slide_tail<V, R - 1, KW>(count, p, x, w, bias, y, block, oh, ow0);
+  }
+}
+
+template <class V, int KW>
+void forward_lanes_slide(const PackedConv& p, const float* x, const float* w, const float* bias,
+                         float* y) {
+  constexpr std::size_t kColumns = V::kSlideColumns;
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  for (std::size_t block = 0; block < blocks; ++block) {
+    for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+      std::size_t ow0 = 0;
+      for (; ow0 + kColumns <= p.out_w; ow0 += kColumns) {
+        forward_lanes_slide_block<V, V::kSlideColumns, KW>(p, x, w, bias, y, block, oh, ow0);
+      }
+      if (ow0 < p.out_w) {
+        forward_lanes_slide_tail<V, V::kSlideColumns, KW>(p.out_w - ow0, p, x, w, bias, y, block,
+                                                          oh, ow0);
+      }
+    }
+  }
+}
+
 template <class V>
 void forward_lanes(const PackedConv& p, const float* x, const float* w, const float* bias,
                    float* y) {
+  // LeNet's and ResNet's kernel widths get the sliding block; other widths and column strides the
+  // general one.
+  if (p.stride_w == 1 && p.kernel_w == 5) return forward_lanes_slide<V, 5>(p, x, w, bias, y);
+  if (p.stride_w == 1 && p.kernel_w == 3) return forward_lanes_slide<V, 3>(p, x, w, bias, y);
   const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
   constexpr std::size_t kVectors = V::kLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
@@ -452,8 +689,113 @@ void weight_grad_lanes_blocks_of(std::size_t count, const PackedConv& p, const f
   }
 }
 
+// The channel-vectorised weight gradient for unit column steps: channel block `block`, input
+// channel c, kernel rows kh0 .. kh0+RB and all KW columns. Output column ow meets input column
+// ow + kw under tap kw, so a window of KW broadcast inputs per kernel row slides along the row,
+// one new broadcast per step: each dy vector feeds RB * KW FMAs for one load and RB broadcasts
+// (the general block broadcasts one input per FMA). Sums run over (oh, ow) in order, as there.
+template <class V, int RB, int KW>
+void weight_grad_lanes_slide_block(const PackedConv& p, const float* x, const float* dy_t,
+                                   float* dw, std::size_t blocks, std::size_t block, std::size_t c,
+                                   std::size_t kh0) {
+  typename V::Vec acc[RB][KW];
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+    for (int k = 0; k < KW; ++k) acc[r][k] = V::zero();
+  }
+  const std::size_t padded = blocks * V::kLanes;
+  for (std::size_t oh = 0; oh < p.out_h; ++oh) {
+    const float* dy_row = dy_t + oh * p.out_w * padded + block * V::kLanes;
+    const float* x_rows[RB];
+    // window[r][k] holds input column ow + k of kernel row kh0 + r once step ow has shifted it.
+    typename V::Vec window[RB][KW];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; ++r) {
+      x_rows[r] = x + (c * p.rows + oh * p.stride_h + kh0 + r) * p.row_stride;
+      window[r][0] = V::zero();
+#pragma GCC unroll 8
+      for (int k = 0; k + 1 < KW; ++k) window[r][k + 1] = V::broadcast(x_rows[r][k]);
+    }
+    for (std::size_t ow = 0; ow < p.out_w; ++ow) {
+      const typename V::Vec d = V::load(dy_row + ow * padded);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+        for (int k = 0; k + 1 < KW; ++k) window[r][k] = window[r][k + 1];
+        window[r][KW - 1] = V::broadcast(x_rows[r][ow + KW - 1]);
+#pragma GCC unroll 8
+        for (int k = 0; k < KW; ++k) acc[r][k] = V::fma(window[r][k], d, acc[r][k]);
+      }
+    }
+  }
+  const std::size_t all_taps = p.channels * p.kernel_h * KW;
+#pragma GCC unroll 8
+  for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 8
+    for (int k = 0; k < KW; ++k) {
+      float* to = dw + (block * all_taps + (c * p.kernel_h + kh0 + r) * KW + k) * V::kLanes;
+      V::store(to, V::add(V::load(to), acc[r][k]));
+    }
+  }
+}
+
+template <class V, int RB, int KW>
+void weight_grad_lanes_slide_rows_of(std::size_t count, const PackedConv& p, const float* x,
+                                     const float* dy_t, float* dw, std::size_t blocks,
+                                     std::size_t block, std::size_t c, std::size_t kh0) {
+  if (count == RB) {
+    weight_grad_lanes_slide_block<V, RB, KW>(p, x, dy_t, dw, blocks, block, c, kh0);
+  } else if constexpr (RB > 1) {
+    weight_grad_lanes_slide_rows_of<V, RB - 1, KW>(count, p, x, dy_t, dw, blocks, block, c, kh0);
+  }
+}
+
+template <class V, int KW>
+void weight_grad_lanes_slide(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  constexpr std::size_t kRows = V::kGradSlideRows;
+  const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
+  for (std::size_t block = 0; block < blocks; ++block) {
+    for (std::size_t c = 0; c < p.channels; ++c) {
+      for (std::size_t kh0 = 0; kh0 < p.kernel_h; kh0 += kRows) {
+        const std::size_t count = p.kernel_h - kh0 < kRows ? p.kernel_h - kh0 : kRows;
+        weight_grad_lanes_slide_rows_of<V, V::kGradSlideRows, KW>(count, p, x, dy_t, dw, blocks,
+                                                                  block, c, kh0);
+      }
+    }
+  }
+}
+
+// kLanes positions x kLanes channels at a time: vector loads along each channel's plane, an
+// in-register transpose, one store per position.
+template <class V>
+void transpose_channels(const float* dy, std::size_t channels, std::size_t plane,
+                        std::size_t padded, float* dy_t) {
+  for (std::size_t i0 = 0; i0 < plane; i0 += V::kLanes) {
+    const std::size_t n = plane - i0 < V::kLanes ? plane - i0 : V::kLanes;
+    for (std::size_t oc0 = 0; oc0 < padded; oc0 += V::kLanes) {
+      typename V::Vec rows[V::kLanes];
+      for (std::size_t r = 0; r < V::kLanes; ++r) {
+        const std::size_t oc = oc0 + r;
+        if (oc >= channels) {
+          rows[r] = V::zero();
+        } else if (n == V::kLanes) {
+          rows[r] = V::load(dy + oc * plane + i0);
+        } else {
+          rows[r] = V::load_first(dy + oc * plane + i0, n);
+        }
+      }
+      V::store_transposed(rows, V::kLanes, dy_t + i0 * padded + oc0, padded, n);
+    }
+  }
+}
+
 template <class V>
 void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
+  // LeNet's and ResNet's kernel widths get the sliding block; other widths and column strides the
+  // general one.
+  if (p.stride_w == 1 && p.kernel_w == 5) return weight_grad_lanes_slide<V, 5>(p, x, dy_t, dw);
+  if (p.stride_w == 1 && p.kernel_w == 3) return weight_grad_lanes_slide<V, 3>(p, x, dy_t, dw);
   const std::size_t blocks = (p.out_channels + V::kLanes - 1) / V::kLanes;
   constexpr std::size_t kVectors = V::kGradLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {

@@ -73,10 +73,20 @@ void weight_grad_transposed(const PackedConv& p, const float* x, const float* dy
   }
 }
 
+void transpose_channels(const float* dy, std::size_t channels, std::size_t plane,
+                        std::size_t padded, float* dy_t) {
+  for (std::size_t i = 0; i < plane; ++i) {
+    for (std::size_t oc = 0; oc < padded; ++oc) {
+      dy_t[i * padded + oc] = oc < channels ? dy[oc * plane + i] : 0.0f;
+    }
+  }
+}
+
 }  // namespace
 
 // With one lane, the channel-blocked weight layout is the plain one: the same reference serves
 // both.
-const ConvKernels kConv{1, forward, forward, weight_grad, weight_grad_transposed};
+const ConvKernels kConv{
+    1, forward, forward, weight_grad, weight_grad_transposed, transpose_channels};
 
 }  // namespace odyssey::scalar
