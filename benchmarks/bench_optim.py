@@ -10,16 +10,13 @@ faster. Results are printed and written as JSON to benchmarks/results/optim.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import side_by_side, write_report
 
 import odyssey
 from odyssey import Tensor, nn, optim
@@ -59,34 +56,6 @@ def steppers(
     ).step
 
 
-def calls_per_round(function: Callable[[], object], target_seconds: float) -> int:
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        elapsed = time.perf_counter() - start
-        if elapsed >= target_seconds / 4 or calls >= 1 << 16:
-            return max(1, int(calls * target_seconds / max(elapsed, 1e-9)))
-        calls *= 4
-
-
-def side_by_side(
-    ours: Callable[[], object], theirs: Callable[[], object], rounds: int, target: float
-) -> tuple[float, float]:
-    """Median seconds per call of each, timed in alternating rounds."""
-    ours(), theirs()  # state allocation and warm caches
-    counts = (calls_per_round(ours, target), calls_per_round(theirs, target))
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, count, sink in zip((ours, theirs), counts, times, strict=True):
-            start = time.perf_counter()
-            for _ in range(count):
-                function()
-            sink.append((time.perf_counter() - start) / count)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
@@ -113,7 +82,7 @@ def main() -> None:
                     odyssey.set_num_threads(threads)
                     torch.set_num_threads(threads)
                     ours, theirs = steppers(torch, MODELS[model], name, options)
-                    t_ours, t_torch = side_by_side(ours, theirs, args.rounds, args.round_seconds)
+                    t_ours, t_torch = side_by_side([ours, theirs], args.rounds, args.round_seconds)
                     row = {
                         "model": model,
                         "optimizer": label,
@@ -129,18 +98,12 @@ def main() -> None:
         odyssey.set_num_threads(previous[0])
         torch.set_num_threads(previous[1])
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "optim",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **info},
-        "torch": torch.__version__,
-        "results": rows,
-    }
-    temporary = args.output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.output)  # never a half-written results file
-    print(f"wrote {args.output}")
+    write_report(
+        args.output,
+        "optim",
+        rows,
+        torch=torch.__version__,
+    )
 
 
 if __name__ == "__main__":
