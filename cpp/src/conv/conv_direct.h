@@ -14,6 +14,22 @@
 
 namespace odyssey::conv_direct {
 
+// Calls body(Count<n>()) for n == count, 1 <= n <= Max: turns a run-time block size (the last block
+// of a loop may be short) into the compile-time size a register-blocked kernel is written for.
+template <int N>
+struct Count {
+  static constexpr int value = N;
+};
+
+template <int Max, class Body>
+void with_count(std::size_t count, const Body& body) {
+  if (count == Max) {
+    body(Count<Max>());
+  } else if constexpr (Max > 1) {
+    with_count<Max - 1>(count, body);
+  }
+}
+
 // Outputs (oc0 .. oc0+OC) x row oh x columns (ow0 .. ow0+width), width <= NV * kLanes: every
 // product of a kernel tap is one broadcast weight times NV contiguous input vectors, so each
 // weight load feeds NV FMAs and each input load feeds OC.
@@ -149,17 +165,6 @@ void forward_channels(const PackedConv& p, const float* x, const float* w, const
   }
 }
 
-// The channel block of size `count` (the last one may be short of kForwardChannels).
-template <class V, int OC>
-void forward_channels_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
-                         const float* bias, float* y, std::size_t oc0) {
-  if (count == OC) {
-    forward_channels<V, OC>(p, x, w, bias, y, oc0);
-  } else if constexpr (OC > 1) {
-    forward_channels_of<V, OC - 1>(count, p, x, w, bias, y, oc0);
-  }
-}
-
 // The taps of one input row for output rows oh (kernel row r, when kTop) and oh + 1 (kernel row
 // r - 1, when kBottom) of a stride-1 plane: each input vector feeds both rows' FMAs.
 template <class V, int OC, int NV, bool kTop, bool kBottom>
@@ -289,16 +294,6 @@ void forward_pairs(const PackedConv& p, const float* x, const float* w, const fl
   }
 }
 
-template <class V, int OC>
-void forward_pairs_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
-                      const float* bias, float* y, std::size_t oc0) {
-  if (count == OC) {
-    forward_pairs<V, OC>(p, x, w, bias, y, oc0);
-  } else if constexpr (OC > 1) {
-    forward_pairs_of<V, OC - 1>(count, p, x, w, bias, y, oc0);
-  }
-}
-
 template <class V>
 void forward(const PackedConv& p, const float* x, const float* w, const float* bias, float* y) {
   if (p.stride_h == 1 && p.data_step == 1 && p.out_w > V::kLanes && p.out_h >= 2) {
@@ -306,14 +301,16 @@ void forward(const PackedConv& p, const float* x, const float* w, const float* b
     for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kPairBlock) {
       const std::size_t count =
           p.out_channels - oc0 < kPairBlock ? p.out_channels - oc0 : kPairBlock;
-      forward_pairs_of<V, V::kPairChannels>(count, p, x, w, bias, y, oc0);
+      with_count<V::kPairChannels>(
+          count, [&](auto n) { forward_pairs<V, decltype(n)::value>(p, x, w, bias, y, oc0); });
     }
     return;
   }
   constexpr std::size_t kBlock = V::kForwardChannels;
   for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
     const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
-    forward_channels_of<V, V::kForwardChannels>(count, p, x, w, bias, y, oc0);
+    with_count<V::kForwardChannels>(
+        count, [&](auto n) { forward_channels<V, decltype(n)::value>(p, x, w, bias, y, oc0); });
   }
 }
 
@@ -379,17 +376,6 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
   }
 }
 
-template <class V, int OC, int KW>
-void weight_grad_taps_of(std::size_t count, const PackedConv& p, const float* x, const float* dy,
-                         float* dw, std::size_t oc0, std::size_t c, std::size_t kh,
-                         std::size_t kw0) {
-  if (count == KW) {
-    weight_grad_block<V, OC, KW>(p, x, dy, dw, oc0, c, kh, kw0);
-  } else if constexpr (KW > 1) {
-    weight_grad_taps_of<V, OC, KW - 1>(count, p, x, dy, dw, oc0, c, kh, kw0);
-  }
-}
-
 // Kernel columns are split into near-equal blocks of at most kGradTaps (5 -> 3 + 2, not 4 + 1),
 // so no block reloads dy for a single tap.
 template <class V, int OC>
@@ -402,20 +388,12 @@ void weight_grad_channels(const PackedConv& p, const float* x, const float* dy, 
       std::size_t kw0 = 0;
       for (std::size_t b = 0; b < blocks; ++b) {
         const std::size_t count = base + (b < longer ? 1 : 0);
-        weight_grad_taps_of<V, OC, V::kGradTaps>(count, p, x, dy, dw, oc0, c, kh, kw0);
+        with_count<V::kGradTaps>(count, [&](auto n) {
+          weight_grad_block<V, OC, decltype(n)::value>(p, x, dy, dw, oc0, c, kh, kw0);
+        });
         kw0 += count;
       }
     }
-  }
-}
-
-template <class V, int OC>
-void weight_grad_channels_of(std::size_t count, const PackedConv& p, const float* x,
-                             const float* dy, float* dw, std::size_t oc0) {
-  if (count == OC) {
-    weight_grad_channels<V, OC>(p, x, dy, dw, oc0);
-  } else if constexpr (OC > 1) {
-    weight_grad_channels_of<V, OC - 1>(count, p, x, dy, dw, oc0);
   }
 }
 
@@ -424,7 +402,8 @@ void weight_grad(const PackedConv& p, const float* x, const float* dy, float* dw
   constexpr std::size_t kBlock = V::kGradChannels;
   for (std::size_t oc0 = 0; oc0 < p.out_channels; oc0 += kBlock) {
     const std::size_t count = p.out_channels - oc0 < kBlock ? p.out_channels - oc0 : kBlock;
-    weight_grad_channels_of<V, V::kGradChannels>(count, p, x, dy, dw, oc0);
+    with_count<V::kGradChannels>(
+        count, [&](auto n) { weight_grad_channels<V, decltype(n)::value>(p, x, dy, dw, oc0); });
   }
 }
 
@@ -520,16 +499,6 @@ void forward_lanes_blocks(const PackedConv& p, const float* x, const float* w, c
   }
 }
 
-template <class V, int NV>
-void forward_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x, const float* w,
-                             const float* bias, float* y, std::size_t block0) {
-  if (count == NV) {
-    forward_lanes_blocks<V, NV>(p, x, w, bias, y, block0);
-  } else if constexpr (NV > 1) {
-    forward_lanes_blocks_of<V, NV - 1>(count, p, x, w, bias, y, block0);
-  }
-}
-
 // Channels in the lanes for unit column steps: one block of kLanes channels, output columns
 // ow0 .. ow0+R of row oh. Along a kernel row, input column j serves output column j - kw for every
 // tap kw, so the row's KW weight vectors stay in registers and each broadcast input feeds up to KW
@@ -605,7 +574,9 @@ void forward_lanes(const PackedConv& p, const float* x, const float* w, const fl
   constexpr std::size_t kVectors = V::kLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
     const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
-    forward_lanes_blocks_of<V, V::kLanesVectors>(count, p, x, w, bias, y, block0);
+    with_count<V::kLanesVectors>(count, [&](auto n) {
+      forward_lanes_blocks<V, decltype(n)::value>(p, x, w, bias, y, block0);
+    });
   }
 }
 
@@ -656,17 +627,6 @@ void weight_grad_lanes_block(const PackedConv& p, const float* x, const float* d
   }
 }
 
-template <class V, int T, int NV>
-void weight_grad_lanes_taps_of(std::size_t count, const PackedConv& p, const float* x,
-                               const float* dy_t, float* dw, std::size_t blocks, std::size_t block0,
-                               std::size_t t0) {
-  if (count == T) {
-    weight_grad_lanes_block<V, T, NV>(p, x, dy_t, dw, blocks, block0, t0);
-  } else if constexpr (T > 1) {
-    weight_grad_lanes_taps_of<V, T - 1, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
-  }
-}
-
 template <class V, int NV>
 void weight_grad_lanes_blocks(const PackedConv& p, const float* x, const float* dy_t, float* dw,
                               std::size_t blocks, std::size_t block0) {
@@ -674,18 +634,9 @@ void weight_grad_lanes_blocks(const PackedConv& p, const float* x, const float* 
   const std::size_t all_taps = p.channels * p.kernel_h * p.kernel_w;
   for (std::size_t t0 = 0; t0 < all_taps; t0 += kTaps) {
     const std::size_t count = all_taps - t0 < kTaps ? all_taps - t0 : kTaps;
-    weight_grad_lanes_taps_of<V, V::kGradLanesTaps, NV>(count, p, x, dy_t, dw, blocks, block0, t0);
-  }
-}
-
-template <class V, int NV>
-void weight_grad_lanes_blocks_of(std::size_t count, const PackedConv& p, const float* x,
-                                 const float* dy_t, float* dw, std::size_t blocks,
-                                 std::size_t block0) {
-  if (count == NV) {
-    weight_grad_lanes_blocks<V, NV>(p, x, dy_t, dw, blocks, block0);
-  } else if constexpr (NV > 1) {
-    weight_grad_lanes_blocks_of<V, NV - 1>(count, p, x, dy_t, dw, blocks, block0);
+    with_count<V::kGradLanesTaps>(count, [&](auto n) {
+      weight_grad_lanes_block<V, decltype(n)::value, NV>(p, x, dy_t, dw, blocks, block0, t0);
+    });
   }
 }
 
@@ -740,17 +691,6 @@ void weight_grad_lanes_slide_block(const PackedConv& p, const float* x, const fl
   }
 }
 
-template <class V, int RB, int KW>
-void weight_grad_lanes_slide_rows_of(std::size_t count, const PackedConv& p, const float* x,
-                                     const float* dy_t, float* dw, std::size_t blocks,
-                                     std::size_t block, std::size_t c, std::size_t kh0) {
-  if (count == RB) {
-    weight_grad_lanes_slide_block<V, RB, KW>(p, x, dy_t, dw, blocks, block, c, kh0);
-  } else if constexpr (RB > 1) {
-    weight_grad_lanes_slide_rows_of<V, RB - 1, KW>(count, p, x, dy_t, dw, blocks, block, c, kh0);
-  }
-}
-
 template <class V, int KW>
 void weight_grad_lanes_slide(const PackedConv& p, const float* x, const float* dy_t, float* dw) {
   constexpr std::size_t kRows = V::kGradSlideRows;
@@ -759,8 +699,10 @@ void weight_grad_lanes_slide(const PackedConv& p, const float* x, const float* d
     for (std::size_t c = 0; c < p.channels; ++c) {
       for (std::size_t kh0 = 0; kh0 < p.kernel_h; kh0 += kRows) {
         const std::size_t count = p.kernel_h - kh0 < kRows ? p.kernel_h - kh0 : kRows;
-        weight_grad_lanes_slide_rows_of<V, V::kGradSlideRows, KW>(count, p, x, dy_t, dw, blocks,
-                                                                  block, c, kh0);
+        with_count<V::kGradSlideRows>(count, [&](auto n) {
+          weight_grad_lanes_slide_block<V, decltype(n)::value, KW>(p, x, dy_t, dw, blocks, block, c,
+                                                                   kh0);
+        });
       }
     }
   }
@@ -800,7 +742,9 @@ void weight_grad_lanes(const PackedConv& p, const float* x, const float* dy_t, f
   constexpr std::size_t kVectors = V::kGradLanesVectors;
   for (std::size_t block0 = 0; block0 < blocks; block0 += kVectors) {
     const std::size_t count = blocks - block0 < kVectors ? blocks - block0 : kVectors;
-    weight_grad_lanes_blocks_of<V, V::kGradLanesVectors>(count, p, x, dy_t, dw, blocks, block0);
+    with_count<V::kGradLanesVectors>(count, [&](auto n) {
+      weight_grad_lanes_blocks<V, decltype(n)::value>(p, x, dy_t, dw, blocks, block0);
+    });
   }
 }
 
