@@ -243,8 +243,7 @@ const char* const kRaiseTheLimit =
 std::string could_not_start(int wanted, int workers, const std::exception& reason) {
   return "only " + std::to_string(workers) + " of the " + std::to_string(wanted - 1) +
          " worker threads that " + std::to_string(wanted) +
-         " threads need could be started (the system refused the next one: " + reason.what() +
-         ")";
+         " threads need could be started (the system refused the next one: " + reason.what() + ")";
 }
 
 // Starts the pool at the decided count, for the first parallel job (or the first in a forked
