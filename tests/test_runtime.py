@@ -161,7 +161,7 @@ def test_bindings_keep_their_own_range_check(threads: None) -> None:
 # line: what happened, or why the cap could not be applied.
 LIMITED_CHILD = textwrap.dedent(
     """
-    import json, resource
+    import json, mmap, resource
     import numpy as np
     import odyssey
     from odyssey import _kernels
@@ -180,6 +180,11 @@ LIMITED_CHILD = textwrap.dedent(
             kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
         limit = kib * 1024 + (64 << 20)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:  # more than the room left: must fail if the cap binds (qemu-user ignores it)
+            mmap.mmap(-1, 128 << 20).close()
+        except OSError:
+            return
+        raise ValueError("RLIMIT_AS is accepted but does not bind here")
 
     report = {}
     try:
