@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import subprocess
 import sys
 import textwrap
@@ -155,12 +156,13 @@ def test_bindings_keep_their_own_range_check(threads: None) -> None:
     assert odyssey.get_num_threads() == 3
 
 
-# A child that caps its own address space a little above what it has mapped: room for a few
-# thread stacks (8 MiB of address space each by default), not for hundreds. The tests run as root,
-# which RLIMIT_NPROC does not bind, so the address space is the limit used. It prints one JSON
-# line: what happened, or why the cap could not be applied.
-LIMITED_CHILD = textwrap.dedent(
-    """
+# A child that runs $before, caps its own address space a little above what it has mapped (room
+# for a few thread stacks of 8 MiB each, not for hundreds), then runs $after. The tests run as
+# root, which RLIMIT_NPROC does not bind, so the address space is the limit used. It prints one
+# JSON line: what happened, or why the cap could not be applied.
+LIMITED_CHILD = string.Template(
+    textwrap.dedent(
+        """
     import json, mmap, resource
     import numpy as np
     import odyssey
@@ -187,21 +189,20 @@ LIMITED_CHILD = textwrap.dedent(
         raise ValueError("RLIMIT_AS is accepted but does not bind here")
 
     report = {}
+    $before
     try:
-        before()
         cap_address_space()
     except (OSError, ValueError, StopIteration) as error:
         report["skip"] = f"cannot cap the address space: {error!r}"
     else:
-        try:
-            after()
-        finally:
-            report["threads"] = odyssey.get_num_threads()
-            report["again"] = results()
-            odyssey.set_num_threads(1)
-            report["one_thread"] = results()
+        $after
+        report["threads"] = odyssey.get_num_threads()
+        report["again"] = results()
+        odyssey.set_num_threads(1)
+        report["one_thread"] = results()
     print(json.dumps(report))
     """
+    )
 )
 
 
@@ -211,9 +212,8 @@ def run_limited(before: str, after: str, **env: str) -> dict[str, Any]:
         pytest.skip("ASan reserves terabytes of address space; RLIMIT_AS cannot be capped under it")
     if not sys.platform.startswith("linux"):
         pytest.skip("the address-space cap reads /proc/self/status (Linux)")
-    steps = f"def before():\n{textwrap.indent(before, '    ')}\n"
-    steps += f"def after():\n{textwrap.indent(after, '    ')}\n"
-    code = LIMITED_CHILD.replace("report = {}", f"{steps}report = {{}}")
+    # $before stands at the margin, $after one level in.
+    code = LIMITED_CHILD.substitute(before=before, after=textwrap.indent(after, "    ").lstrip())
     try:
         result = run_python(code, **env)
     except subprocess.TimeoutExpired:
