@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import string
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -74,10 +78,16 @@ def test_unknown_odyssey_isa_lists_the_known_ones() -> None:
 def test_odyssey_num_threads() -> None:
     result = run_python("import odyssey; print(odyssey.get_num_threads())", ODYSSEY_NUM_THREADS="3")
     assert result.stdout.strip() == "3", result.stderr
-    for bad in ("0", "two", "-1", "2.5"):
-        result = run_python("import odyssey", ODYSSEY_NUM_THREADS=bad)
-        assert result.returncode == 1
-        assert f"ODYSSEY_NUM_THREADS='{bad}' is not a thread count" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1", "2.5", "3 ", "4097", "99999999999999999999"])
+def test_bad_odyssey_num_threads_fails_the_import_with_its_value(bad: str) -> None:
+    result = run_python("import odyssey", ODYSSEY_NUM_THREADS=bad)
+    assert result.returncode == 1
+    assert (
+        f"ImportError: ODYSSEY_NUM_THREADS='{bad}' is not a thread count; expected an integer "
+        "from 1 to 4096, or unset it for one thread per usable core"
+    ) in result.stderr
 
 
 def test_set_isa(isa: str) -> None:
@@ -86,12 +96,26 @@ def test_set_isa(isa: str) -> None:
 
 def test_set_isa_rejects_unknown_and_unrunnable_names() -> None:
     before = odyssey.cpu_info()["isa_selected"]
-    with pytest.raises(ValueError, match="unknown ISA 'AVX2'; expected one of"):
+    with pytest.raises(ValueError, match=r"^set_isa: unknown ISA 'AVX2'; expected one of"):
         odyssey.set_isa("AVX2")
     for name in ALL_ISAS:
         if name not in odyssey.cpu_info()["isa_available"]:
-            with pytest.raises(ValueError, match="available here: scalar"):
+            with pytest.raises(
+                ValueError, match=f"^set_isa: ISA '{name}' .*available here: scalar"
+            ):
                 odyssey.set_isa(name)
+    assert odyssey.cpu_info()["isa_selected"] == before
+
+
+@pytest.mark.parametrize("name", [5, None, b"avx2", ["scalar"]])
+def test_set_isa_names_its_argument_when_not_a_str(name: Any) -> None:
+    before = odyssey.cpu_info()["isa_selected"]
+    with pytest.raises(
+        TypeError,
+        match=f"^set_isa: name must be a str naming an ISA \\(available here: scalar.*\\), "
+        f"got {type(name).__name__}$",
+    ):
+        odyssey.set_isa(name)
     assert odyssey.cpu_info()["isa_selected"] == before
 
 
@@ -99,11 +123,146 @@ def test_set_num_threads(threads: None) -> None:
     odyssey.set_num_threads(5)
     assert odyssey.get_num_threads() == 5
     assert odyssey.cpu_info()["threads"] == 5
-    with pytest.raises(ValueError, match="num_threads must be from 1 to 4096, got 0"):
-        odyssey.set_num_threads(0)
-    with pytest.raises(TypeError):
-        odyssey.set_num_threads("2")  # type: ignore[arg-type]
-    assert odyssey.get_num_threads() == 5
+    odyssey.set_num_threads(np.int64(2))  # any integral type, as from a computation
+    assert odyssey.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("n", ["2", 1.5, 2.0, True, None, np.float32(2)])
+def test_set_num_threads_rejects_what_is_not_an_int(threads: None, n: Any) -> None:
+    odyssey.set_num_threads(3)
+    with pytest.raises(
+        TypeError,
+        match=f"^set_num_threads: n must be an int from 1 to 4096, got {type(n).__name__}$",
+    ):
+        odyssey.set_num_threads(n)
+    assert odyssey.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("n", [0, -1, 4097, 2**31, 2**64])
+def test_set_num_threads_rejects_counts_out_of_range(threads: None, n: int) -> None:
+    odyssey.set_num_threads(3)
+    with pytest.raises(
+        ValueError, match=f"^set_num_threads: n must be an int from 1 to 4096, got {n}$"
+    ):
+        odyssey.set_num_threads(n)
+    assert odyssey.get_num_threads() == 3
+
+
+def test_bindings_keep_their_own_range_check(threads: None) -> None:
+    odyssey.set_num_threads(3)
+    with pytest.raises(ValueError, match=r"^set_num_threads: n must be from 1 to 4096, got 0$"):
+        _kernels.set_num_threads(0)
+    assert _kernels.MAX_THREADS == odyssey.runtime.MAX_THREADS == 4096
+    assert odyssey.get_num_threads() == 3
+
+
+# A child that runs $before, caps its own address space a little above what it has mapped (room
+# for a few thread stacks of 8 MiB each, not for hundreds), then runs $after. The tests run as
+# root, which RLIMIT_NPROC does not bind, so the address space is the limit used. It prints one
+# JSON line: what happened, or why the cap could not be applied.
+LIMITED_CHILD = string.Template(
+    textwrap.dedent(
+        """
+    import json, mmap, resource
+    import numpy as np
+    import odyssey
+    from odyssey import _kernels
+    import odyssey.nn.functional as F
+
+    x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
+    a = np.random.default_rng(1).standard_normal((256, 300)).astype(np.float32)
+    w = np.random.default_rng(2).standard_normal((200, 300)).astype(np.float32)
+
+    def results():
+        return [np.float32(_kernels.sum(x)).tobytes().hex(),
+                F.linear(odyssey.tensor(a), odyssey.tensor(w)).numpy().tobytes().hex()]
+
+    def cap_address_space():
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+        limit = kib * 1024 + (64 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:  # more than the room left: must fail if the cap binds (qemu-user ignores it)
+            mmap.mmap(-1, 128 << 20).close()
+        except OSError:
+            return
+        raise ValueError("RLIMIT_AS is accepted but does not bind here")
+
+    report = {}
+    $before
+    try:
+        cap_address_space()
+    except (OSError, ValueError, StopIteration) as error:
+        report["skip"] = f"cannot cap the address space: {error!r}"
+    else:
+        $after
+        report["threads"] = odyssey.get_num_threads()
+        report["again"] = results()
+        odyssey.set_num_threads(1)
+        report["one_thread"] = results()
+    print(json.dumps(report))
+    """
+    )
+)
+
+
+def run_limited(before: str, after: str, **env: str) -> dict[str, Any]:
+    """Runs LIMITED_CHILD with `before` (uncapped) and `after` (capped) as its two steps."""
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("ASan reserves terabytes of address space; RLIMIT_AS cannot be capped under it")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the address-space cap reads /proc/self/status (Linux)")
+    # $before stands at the margin, $after one level in.
+    code = LIMITED_CHILD.substitute(before=before, after=textwrap.indent(after, "    ").lstrip())
+    try:
+        result = run_python(code, **env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the child hung: a thread count the system cannot start must not deadlock")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    if "skip" in report:
+        pytest.skip(report["skip"])
+    assert report["again"] == report["one_thread"], "results depend on the thread count"
+    return report
+
+
+def test_a_thread_count_the_system_cannot_start_is_refused() -> None:
+    report = run_limited(
+        before="odyssey.set_num_threads(3)\nresults()",
+        after=(
+            "try:\n"
+            "    odyssey.set_num_threads(400)\n"
+            "except RuntimeError as error:\n"
+            "    report['error'] = str(error)\n"
+        ),
+    )
+    message = report.get("error", "no RuntimeError")
+    assert message.startswith("set_num_threads: cannot run 400 threads: only "), message
+    assert "of the 399 worker threads that 400 threads need could be started" in message
+    assert "(the system refused the next one: " in message
+    assert "the thread count stays 3" in message
+    assert "ulimit" in message
+    assert report["threads"] == 3
+
+
+def test_odyssey_num_threads_the_system_cannot_start_keeps_the_threads_that_did() -> None:
+    report = run_limited(
+        before="pass",
+        after=(
+            "assert odyssey.get_num_threads() == 4096\n"
+            "try:\n"
+            "    results()\n"
+            "except RuntimeError as error:\n"
+            "    report['error'] = str(error)\n"
+        ),
+        ODYSSEY_NUM_THREADS="4096",
+    )
+    message = report.get("error", "no RuntimeError")
+    assert message.startswith("ODYSSEY_NUM_THREADS=4096: only "), message
+    assert "This call did not run; the pool keeps the" in message
+    assert 1 <= report["threads"] < 4096
+    assert f"later calls run on {report['threads']} threads" in message
+    assert f"set ODYSSEY_NUM_THREADS to at most {report['threads']}" in message
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

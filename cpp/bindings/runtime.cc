@@ -54,7 +54,10 @@ void bind_runtime(py::module_& m) {
         "Use ISA variant `name` (scalar, avx2, avx512, neon) for every later kernel call.");
   m.def("get_num_threads", &odyssey::num_threads, "Threads that parallel kernels use.");
   m.def("set_num_threads", &odyssey::set_num_threads, py::arg("n"),
-        "Use n >= 1 threads for parallel kernels; results are bitwise the same for every n.");
+        "Start n threads (1 <= n <= MAX_THREADS) for parallel kernels; RuntimeError, keeping the "
+        "previous count, when the system cannot start them. Results are bitwise the same for "
+        "every n.");
+  m.attr("MAX_THREADS") = odyssey::kMaxThreads;
 }
 
 }  // namespace odyssey::bindings

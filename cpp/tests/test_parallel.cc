@@ -1,5 +1,9 @@
-// parallel_for: every index once, fixed chunk boundaries, exceptions, nesting, concurrent callers.
+// parallel_for: every index once, fixed chunk boundaries, exceptions, nesting, concurrent callers,
+// and thread counts the system cannot start.
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -7,6 +11,25 @@
 
 #include "check.h"
 #include "odyssey/parallel.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+// ASan reserves terabytes of address space for its shadow memory, so a cap on it cannot work there.
+#if defined(__SANITIZE_ADDRESS__)
+#define ODYSSEY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ODYSSEY_ASAN 1
+#endif
+#endif
+#if defined(__linux__) && !defined(ODYSSEY_ASAN)
+#define ODYSSEY_CAN_LIMIT_THREADS 1
+#endif
 
 namespace {
 
@@ -104,9 +127,128 @@ void check_bad_arguments() {
   CHECK(threw);
 }
 
+// Every chunk of a job runs exactly once.
+bool runs_every_chunk() {
+  std::vector<std::atomic<int>> hits(1000);
+  odyssey::parallel_for(hits.size(), 7, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+  });
+  for (const auto& hit : hits) {
+    if (hit.load() != 1) return false;
+  }
+  return true;
+}
+
+#if defined(ODYSSEY_CAN_LIMIT_THREADS)
+
+// Exit status of a child that could not apply the cap, so its checks say nothing.
+constexpr int kSkipped = 77;
+
+// Caps this process's address space 64 MiB above what it has mapped now: room for a few thread
+// stacks (8 MiB each by default), not for hundreds. Tests run as root here, and root is exempt
+// from RLIMIT_NPROC, so the address space is the limit that binds. Exits with kSkipped where the
+// cap cannot be set or does not bind (qemu-user accepts RLIMIT_AS and ignores it).
+void cap_address_space_or_skip() {
+  std::ifstream status("/proc/self/status");
+  long mapped_kib = -1;
+  for (std::string key; status >> key;) {
+    if (key == "VmSize:") {
+      status >> mapped_kib;
+      break;
+    }
+  }
+  constexpr std::size_t kRoom = std::size_t{64} << 20;
+  rlimit limit{};
+  limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(mapped_kib) * 1024 + kRoom;
+  if (mapped_kib < 0 || setrlimit(RLIMIT_AS, &limit) != 0) _exit(kSkipped);
+  void* beyond = mmap(nullptr, 2 * kRoom, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (beyond != MAP_FAILED) _exit(kSkipped);
+}
+
+// Runs `test` in a forked child (so the cap and the pool it leaves stay there) and checks that it
+// passed. The child inherits the parent's counts, so it reports its own failures as its exit
+// status; an alarm turns a hang, the defect this guards against, into a failure.
+template <typename Test>
+void in_child(const char* name, Test test) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);
+    const int failed_before = odyssey::test::g_failed;
+    test();
+    _exit(odyssey::test::g_failed == failed_before ? 0 : 1);
+  }
+  int status = 0;
+  CHECK_NOTE(pid > 0 && waitpid(pid, &status, 0) == pid, name);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kSkipped) {
+    std::printf("skipped %s: RLIMIT_AS cannot be capped here\n", name);
+    return;
+  }
+  CHECK_NOTE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+             std::string(name) + (WIFSIGNALED(status) ? ": killed by a signal (hung?)" : ""));
+}
+
+// set_num_threads refuses a count the system cannot start, says why, and the previous count
+// keeps working with its workers.
+void check_unstartable_count_is_refused() {
+  in_child("set_num_threads(400) under a capped address space", [] {
+    odyssey::set_num_threads(3);
+    cap_address_space_or_skip();
+    std::string message;
+    try {
+      odyssey::set_num_threads(400);
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    CHECK_NOTE(message.rfind("set_num_threads: cannot run 400 threads: only ", 0) == 0, message);
+    CHECK_NOTE(message.find("the thread count stays 3") != std::string::npos, message);
+    CHECK(odyssey::num_threads() == 3);
+    CHECK(runs_every_chunk());
+    odyssey::set_num_threads(2);  // the pool still shrinks and grows within the cap
+    CHECK(runs_every_chunk());
+    odyssey::set_num_threads(3);
+    CHECK(odyssey::num_threads() == 3);
+    CHECK(runs_every_chunk());
+  });
+}
+
+// A count from ODYSSEY_NUM_THREADS that cannot start fails the first parallel job, naming the
+// variable, and the pool keeps the workers that started so that the next job runs. Must run
+// before anything in this process decides the thread count, since the child inherits it.
+void check_unstartable_environment_count_keeps_what_started() {
+  in_child("ODYSSEY_NUM_THREADS=4096 under a capped address space", [] {
+    setenv("ODYSSEY_NUM_THREADS", "4096", 1);
+    CHECK(odyssey::num_threads() == 4096);  // decided, not started yet
+    cap_address_space_or_skip();
+    std::string message;
+    try {
+      odyssey::parallel_for(100, 1, [](std::size_t, std::size_t) {});
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    CHECK_NOTE(message.rfind("ODYSSEY_NUM_THREADS=4096: only ", 0) == 0, message);
+    CHECK_NOTE(message.find("the pool keeps the") != std::string::npos, message);
+    const int running = odyssey::num_threads();
+    CHECK(running >= 1 && running < 4096);
+    CHECK_NOTE(message.find("later calls run on " + std::to_string(running) + " threads") !=
+                   std::string::npos,
+               message);
+    CHECK(runs_every_chunk());
+    CHECK(runs_every_chunk());
+  });
+}
+
+#endif
+
 }  // namespace
 
 int main() {
+#if defined(ODYSSEY_CAN_LIMIT_THREADS)
+  check_unstartable_environment_count_keeps_what_started();
+  check_unstartable_count_is_refused();
+#else
+  std::printf("skipped the capped-address-space checks: they need Linux without ASan\n");
+#endif
   check_coverage();
   check_exception_propagates();
   check_nested_and_concurrent();

@@ -5,9 +5,10 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 """
 
 from odyssey import nn, optim
-from odyssey._kernels import __version__, cpu_info, get_num_threads, set_isa, set_num_threads
+from odyssey._kernels import __version__
 from odyssey._memory import retain_freed_memory
 from odyssey.random import initial_seed, manual_seed
+from odyssey.runtime import cpu_info, get_num_threads, set_isa, set_num_threads
 from odyssey.tensor import (
     Tensor,
     from_numpy,

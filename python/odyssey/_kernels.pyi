@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+MAX_THREADS: int
 
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]

@@ -6,12 +6,22 @@
 
 namespace odyssey {
 
-// ODYSSEY_NUM_THREADS when set (anything but a positive integer throws std::invalid_argument),
-// else the cores this process may run on.
+// A sanity bound on thread counts; what the system can actually start is found by starting them.
+constexpr int kMaxThreads = 4096;
+
+// ODYSSEY_NUM_THREADS when set (anything but an integer from 1 to kMaxThreads throws
+// std::invalid_argument), else the cores this process may run on.
 int default_num_threads();
 
+// The thread count in effect. A count from ODYSSEY_NUM_THREADS or the default is started by the
+// first parallel_for; if the system cannot start all of it, that call throws std::runtime_error
+// and the count drops to the threads that did start.
 int num_threads();
-// n >= 1 (else std::invalid_argument). Must not be called from inside a parallel_for body.
+
+// Starts n threads now (1 <= n <= kMaxThreads, else std::invalid_argument). When the system
+// refuses some of them, throws std::runtime_error saying how many could start and why, and the
+// previous count stays in effect, its workers untouched. Must not be called from inside a
+// parallel_for body (std::logic_error).
 void set_num_threads(int n);
 
 inline std::size_t num_chunks(std::size_t n, std::size_t grain) { return (n + grain - 1) / grain; }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -55,23 +56,45 @@ thread_local bool t_inside_parallel = false;
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int num_workers) {
-    workers_.reserve(static_cast<std::size_t>(num_workers));
-    for (int i = 0; i < num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
-  }
-
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_.store(true, std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);  // wakes the spinning workers too
-    }
-    wake_.notify_all();
-    for (auto& worker : workers_) worker.join();
-  }
+  ThreadPool() = default;
+  ~ThreadPool() { shrink_to(0); }
 
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()); }
+
+  // Starts workers until there are `target`. When the system refuses one (std::system_error from
+  // std::thread, or std::bad_alloc), that exception propagates and the workers started so far
+  // stay in the pool. Starting them outside the constructor is the point: a constructor that
+  // throws destroys the members its started workers are waiting on, and they never return.
+  // Call only while no job runs.
+  void grow_to(int target) {
+    if (target <= size()) return;
+    workers_.reserve(static_cast<std::size_t>(target));
+    // No stopped worker is left (shrink_to joined them), so raising the bound stops nobody.
+    keep_.store(target, std::memory_order_relaxed);
+    while (size() < target) {
+      const int index = size();
+      const std::uint64_t seen = generation_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, index, seen] { worker_loop(index, seen); });
+    }
+  }
+
+  // Stops and joins the workers from index `target` on. Call only while no job runs.
+  void shrink_to(int target) {
+    if (target >= size()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      keep_.store(target, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);  // wakes the spinning workers too
+    }
+    wake_.notify_all();
+    for (std::size_t i = static_cast<std::size_t>(target); i < workers_.size(); ++i) {
+      workers_[i].join();
+    }
+    workers_.resize(static_cast<std::size_t>(target));
+  }
 
   // Runs chunk(i) for every i in [0, count) on the workers and the calling thread, and returns
   // once every chunk has finished and no worker is still inside this job. A worker that has not
@@ -124,16 +147,16 @@ class ThreadPool {
     }
   }
 
-  void worker_loop() {
+  // `seen` is the generation at start: a job posted before this worker existed is not its own.
+  void worker_loop(int index, std::uint64_t seen) {
     t_inside_parallel = true;
-    std::uint64_t seen = 0;
     const auto job_posted = [&] { return generation_.load(std::memory_order_acquire) != seen; };
     for (;;) {
       if (!spin_until(job_posted)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, job_posted);
       }
-      if (stop_.load(std::memory_order_relaxed)) return;
+      if (index >= keep_.load(std::memory_order_relaxed)) return;
       seen = generation_.load(std::memory_order_acquire);
       active_.fetch_add(1, std::memory_order_seq_cst);
       if (open_.load(std::memory_order_seq_cst)) claim_chunks();
@@ -145,7 +168,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  std::atomic<bool> stop_{false};
+  std::atomic<int> keep_{std::numeric_limits<int>::max()};  // workers from this index on stop
   std::atomic<std::uint64_t> generation_{0};
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
@@ -161,18 +184,31 @@ class ThreadPool {
 // so that a forked child can drop them: the parent's workers do not exist in the child.
 std::mutex* g_mutex = new std::mutex;
 ThreadPool* g_pool = nullptr;
-int g_num_threads = 0;  // 0: not yet decided
+
+// Where the thread count came from, so that a failure to start it names what to change.
+enum class CountSource { kCores, kEnvironment, kSetNumThreads };
+
+// The count in effect (0: not yet decided) and its source. Once the pool is started it has
+// g_num_threads - 1 workers, the calling thread being the last; until then (at first, and in a
+// forked child) it is started by the next parallel job.
+int g_num_threads = 0;
+CountSource g_source = CountSource::kCores;
 
 void forget_pool_after_fork() {
   g_mutex = new std::mutex;  // the parent's may have been held by a thread that is gone
   g_pool = nullptr;          // leaked on purpose: its threads do not exist here
 }
 
-void install_fork_handler() {
+// Call with *g_mutex held.
+ThreadPool& pool_locked() {
+  if (g_pool == nullptr) {
 #if defined(__unix__) || defined(__APPLE__)
-  static std::once_flag once;
-  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, forget_pool_after_fork); });
+    static std::once_flag once;
+    std::call_once(once, [] { pthread_atfork(nullptr, nullptr, forget_pool_after_fork); });
 #endif
+    g_pool = new ThreadPool;
+  }
+  return *g_pool;
 }
 
 int usable_cores() {
@@ -184,10 +220,66 @@ int usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+bool environment_sets_threads() {
+  const char* text = std::getenv("ODYSSEY_NUM_THREADS");
+  return text != nullptr && *text != '\0';
+}
+
 // Call with *g_mutex held.
 int threads_locked() {
-  if (g_num_threads == 0) g_num_threads = default_num_threads();
+  if (g_num_threads == 0) {
+    g_num_threads = default_num_threads();
+    g_source = environment_sets_threads() ? CountSource::kEnvironment : CountSource::kCores;
+  }
   return g_num_threads;
+}
+
+const char* const kRaiseTheLimit =
+    "raise the process's limit on threads or address space (ulimit -u, ulimit -v; each thread "
+    "reserves its stack)";
+
+// Why `wanted` threads could not run: the pool reached only `workers` of the wanted - 1 workers
+// before std::thread threw `reason`.
+std::string could_not_start(int wanted, int workers, const std::exception& reason) {
+  return "only " + std::to_string(workers) + " of the " + std::to_string(wanted - 1) +
+         " worker threads that " + std::to_string(wanted) +
+         " threads need could be started (the system refused the next one: " + reason.what() + ")";
+}
+
+// Starts the pool at the decided count, for the first parallel job (or the first in a forked
+// child). When the system refuses part of it, the pool keeps the workers that started and the
+// count drops to match, so later jobs run; this one throws std::runtime_error saying so.
+// Call with *g_mutex held.
+void start_pool_locked() {
+  ThreadPool& pool = pool_locked();
+  const int wanted = threads_locked();
+  try {
+    pool.grow_to(wanted - 1);
+  } catch (const std::exception& e) {
+    g_num_threads = pool.size() + 1;
+    const std::string running = std::to_string(g_num_threads);
+    std::string asked;
+    std::string fix;
+    switch (g_source) {
+      case CountSource::kEnvironment:
+        asked = "ODYSSEY_NUM_THREADS=" + std::to_string(wanted);
+        fix = "set ODYSSEY_NUM_THREADS to at most " + running;
+        break;
+      case CountSource::kCores:
+        asked = "the default thread count (" + std::to_string(wanted) + ", one per usable core)";
+        fix = "set ODYSSEY_NUM_THREADS or call set_num_threads with at most " + running;
+        break;
+      case CountSource::kSetNumThreads:
+        asked = "set_num_threads(" + std::to_string(wanted) + ") (restarting after fork)";
+        fix = "call set_num_threads with at most " + running;
+        break;
+    }
+    throw std::runtime_error(asked + ": " + could_not_start(wanted, pool.size(), e) +
+                             ". This call did not run; the pool keeps the " +
+                             std::to_string(pool.size()) +
+                             " workers that started, so later calls run on " + running +
+                             " threads. To avoid this, " + fix + ", or " + kRaiseTheLimit + ".");
+  }
 }
 
 }  // namespace
@@ -197,9 +289,11 @@ int default_num_threads() {
   if (text == nullptr || *text == '\0') return usable_cores();
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 1 || value > 4096) {
+  if (*end != '\0' || value < 1 || value > kMaxThreads) {
     throw std::invalid_argument(std::string("ODYSSEY_NUM_THREADS='") + text +
-                                "' is not a thread count; expected an integer from 1 to 4096");
+                                "' is not a thread count; expected an integer from 1 to " +
+                                std::to_string(kMaxThreads) +
+                                ", or unset it for one thread per usable core");
   }
   return static_cast<int>(value);
 }
@@ -210,17 +304,32 @@ int num_threads() {
 }
 
 void set_num_threads(int n) {
-  if (n < 1 || n > 4096) {
-    throw std::invalid_argument("num_threads must be from 1 to 4096, got " + std::to_string(n));
+  if (n < 1 || n > kMaxThreads) {
+    throw std::invalid_argument("set_num_threads: n must be from 1 to " +
+                                std::to_string(kMaxThreads) + ", got " + std::to_string(n));
   }
   if (t_inside_parallel) {
     throw std::logic_error("set_num_threads cannot be called from inside a parallel_for body");
   }
   std::lock_guard<std::mutex> lock(*g_mutex);
-  if (n == g_num_threads) return;
-  delete g_pool;  // joins the old workers; the next parallel job starts a pool of the new size
-  g_pool = nullptr;
+  const int previous = threads_locked();
+  ThreadPool& pool = pool_locked();
+  const int previous_workers = pool.size();
+  // The old workers keep running while the new ones start, so a refusal stops only the new ones
+  // and leaves the previous count working exactly as before.
+  try {
+    pool.grow_to(n - 1);
+  } catch (const std::exception& e) {
+    const int reached = pool.size();
+    pool.shrink_to(previous_workers);
+    throw std::runtime_error("set_num_threads: cannot run " + std::to_string(n) + " threads: " +
+                             could_not_start(n, reached, e) + "; the thread count stays " +
+                             std::to_string(previous) + ". Ask for at most " +
+                             std::to_string(reached + 1) + " threads, or " + kRaiseTheLimit + ".");
+  }
+  pool.shrink_to(n - 1);
   g_num_threads = n;
+  g_source = CountSource::kSetNumThreads;
 }
 
 void parallel_for(std::size_t n, std::size_t grain,
@@ -235,10 +344,7 @@ void parallel_for(std::size_t n, std::size_t grain,
 
   std::unique_lock<std::mutex> lock(*g_mutex, std::try_to_lock);
   if (!lock.owns_lock() || threads_locked() == 1) return run_serially();
-  if (g_pool == nullptr) {
-    install_fork_handler();
-    g_pool = new ThreadPool(threads_locked() - 1);
-  }
+  if (pool_locked().size() != g_num_threads - 1) start_pool_locked();
   t_inside_parallel = true;
   try {
     g_pool->run(count, chunk);
