@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.random import generator
 from odyssey.tensor import Tensor
 
@@ -105,7 +106,7 @@ def _fill_normal(tensor: T, array: np.ndarray, mean: float, std: float) -> T:
 def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
     """Fills with U(a, b)."""
     array = _array(tensor, "uniform_")
-    if not a <= b:
+    if not check.real(a, "uniform_", "a") <= check.real(b, "uniform_", "b"):
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
     return _fill_uniform(tensor, array, a, b)
 
@@ -113,14 +114,15 @@ def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
 def normal_(tensor: T, mean: float = 0.0, std: float = 1.0) -> T:
     """Fills with N(mean, std²)."""
     array = _array(tensor, "normal_")
-    if not std >= 0.0:
+    check.real(mean, "normal_", "mean")
+    if not check.real(std, "normal_", "std") >= 0.0:
         raise ValueError(f"normal_: expects std >= 0, got std={std}")
     return _fill_normal(tensor, array, mean, std)
 
 
 def constant_(tensor: T, val: float) -> T:
     """Fills with `val`."""
-    _array(tensor, "constant_")[...] = val
+    _array(tensor, "constant_")[...] = check.real(val, "constant_", "val")
     return tensor
 
 
@@ -204,6 +206,8 @@ def trunc_normal_(
 ) -> T:
     """N(mean, std²) restricted to [a, b], by inverting the normal CDF over [Φ(a), Φ(b)]."""
     array = _array(tensor, "trunc_normal_")
+    for value, name in ((mean, "mean"), (std, "std"), (a, "a"), (b, "b")):
+        check.real(value, "trunc_normal_", name)
     if not std > 0.0:
         raise ValueError(f"trunc_normal_: expects std > 0, got std={std}")
     if not a < b:
