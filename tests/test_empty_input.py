@@ -1,9 +1,10 @@
 """Every kernel returns at once on empty input, however large its other dimensions.
 
 A fuzzer found `normalize` on an array of shape (2**40, 1, 1, 0) spending time in proportion to the
-batch. Each binding is called here on zero-element arrays whose leading dimension is 2**40 (or 2**31 - 1
-where it is a shape argument; no memory: the arrays hold nothing); a loop over that dimension would not finish, so the calls run in
-a subprocess that must complete within a generous bound.
+batch. Each binding is called here on zero-element arrays whose leading dimension is 2**40 (2**31-1
+where it is a shape argument; the arrays hold nothing, so they cost no memory). A loop over that
+dimension would not finish, so the calls run in a subprocess that must complete within a generous
+bound.
 """
 
 from __future__ import annotations

@@ -7,8 +7,6 @@ dump. Then every binding, called on empty arrays with a huge leading dimension, 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -158,7 +156,11 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("Adam", lambda: optim.Adam([nn.Parameter(np.zeros(2))], eps=-1), ValueError),
     ("AdamW", lambda: optim.AdamW([nn.Parameter(np.zeros(2))], lr=-1), ValueError),
     ("SGD", lambda: optim.SGD([nn.Parameter(np.zeros(2))]).add_param_group([]), TypeError),
-    ("SGD.load_state_dict", lambda: optim.SGD([nn.Parameter(np.zeros(2))]).load_state_dict(None), ValueError),
+    (
+        "SGD.load_state_dict",
+        lambda: optim.SGD([nn.Parameter(np.zeros(2))]).load_state_dict(None),
+        ValueError,
+    ),
     ("SGD.step", lambda: step(optim.SGD, np.ones((2, 3), np.float32)), TypeError),
     ("SGD.step", lambda: step(optim.SGD, t(3, 2), momentum=0.9), ValueError),
     ("Adam.step", lambda: step(optim.Adam, t(2, 3, dtype=np.float64)), TypeError),

@@ -234,7 +234,9 @@ def test_bad_input_names_the_shapes():
     with pytest.raises(TypeError, match="float32"):
         F.conv2d(odyssey.tensor(np.zeros((2, 3, 8, 8), dtype=np.int64)), x)
     logits = odyssey.tensor(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"cross_entropy: target holds 3 at position 1, outside \[0, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: target holds 3 at position 1, outside \[0, 3\)"
+    ):
         F.cross_entropy(logits, odyssey.tensor([0, 3]))
     with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
         F.nll_loss(logits, odyssey.tensor([0, -1]))

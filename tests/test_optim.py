@@ -547,5 +547,7 @@ def test_a_bad_gradient_is_named(name: str) -> None:
     with pytest.raises(TypeError, match=rf"{name}\.step: parameter 0 of group 1: .*float64"):
         optimizer.step()
     b.grad = np.ones((2, 3), np.float32)
-    with pytest.raises(TypeError, match=rf"{name}\.step: .*\.grad must be a Tensor or None, got ndarray"):
+    with pytest.raises(
+        TypeError, match=rf"{name}\.step: .*\.grad must be a Tensor or None, got ndarray"
+    ):
         optimizer.step()

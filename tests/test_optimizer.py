@@ -192,7 +192,7 @@ class TestBadInput:
     def test_options_are_the_optimizers_to_check(self) -> None:
         # The kernel applies the formula to any option (odyssey.optim refuses bad ones); it insists
         # only on what memory depends on: a momentum buffer whenever momentum is used.
-        p, g, b, _ = self.arrays()
+        p, g, _, _ = self.arrays()
         g[:] = 1.0
         _kernels.sgd_step(p, g, lr=-0.5)
         np.testing.assert_array_equal(p, np.full(4, 0.5, np.float32))

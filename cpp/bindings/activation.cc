@@ -55,8 +55,7 @@ void bind_saved_output(py::module_& m, const char* name, Forward fwd, Backward b
       std::string("Gradient of ") + name + " from grad_out and its forward output y.";
   m.def(
       backward_name.c_str(),
-      [backward_name, bwd](const py::object& grad_out, const py::object& y,
-                           const py::object& out) {
+      [backward_name, bwd](const py::object& grad_out, const py::object& y, const py::object& out) {
         return backward(backward_name.c_str(), bwd, grad_out, y, "y", out);
       },
       py::arg("grad_out"), py::arg("y"), py::kw_only(), py::arg("out") = py::none(),

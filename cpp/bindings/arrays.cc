@@ -64,8 +64,8 @@ void check_ndim(const char* fn, const py::array& array, const char* name, py::ss
                 const char* layout) {
   if (array.ndim() != ndim) {
     const std::string described = *layout != '\0' ? std::string(" ") + layout : "";
-    throw py::value_error(prefix(fn, name) + " must be " + std::to_string(ndim) + "-D" +
-                          described + ", got shape " + shape_of(array));
+    throw py::value_error(prefix(fn, name) + " must be " + std::to_string(ndim) + "-D" + described +
+                          ", got shape " + shape_of(array));
   }
 }
 

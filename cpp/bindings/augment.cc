@@ -198,7 +198,8 @@ py::array elastic_displacements_binding(const py::object& seed, const py::object
 py::array displacement_warp_binding(const py::object& images_object,
                                     const py::object& displacements_object, float fill) {
   const py::array images = float32_array("displacement_warp", images_object, "images");
-  const py::array displacements = float32_array("displacement_warp", displacements_object, "displacements");
+  const py::array displacements =
+      float32_array("displacement_warp", displacements_object, "displacements");
   const BatchShape shape = batch_of(images, "displacement_warp");
   check_warp_size(shape, images, "displacement_warp");
   const bool matches = displacements.ndim() == 4 &&

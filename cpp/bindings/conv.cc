@@ -25,14 +25,16 @@ Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const Pai
     throw py::value_error(std::string(fn) + ": input has " + std::to_string(x[1]) +
                           " channels but weight expects " + std::to_string(w[1]) + shapes);
   }
-  if (w[2] < 1 || w[3] < 1) throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes);
+  if (w[2] < 1 || w[3] < 1)
+    throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes);
   check_stride(fn, stride);
   check_padding(fn, padding, {w[2], w[3]});
   const py::ssize_t padded_h = x[2] + 2 * padding.h, padded_w = x[3] + 2 * padding.w;
   if (w[2] > padded_h || w[3] > padded_w) {
-    throw py::value_error(std::string(fn) + ": kernel (" + std::to_string(w[2]) + ", " + std::to_string(w[3]) +
-                          ") is larger than the padded input (" + std::to_string(padded_h) + ", " +
-                          std::to_string(padded_w) + ")" + shapes);
+    throw py::value_error(std::string(fn) + ": kernel (" + std::to_string(w[2]) + ", " +
+                          std::to_string(w[3]) + ") is larger than the padded input (" +
+                          std::to_string(padded_h) + ", " + std::to_string(padded_w) + ")" +
+                          shapes);
   }
   const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
   return Conv2dShape{u(x[0]), u(x[1]),     u(x[2]),     u(x[3]),      u(w[0]),     u(w[2]),
@@ -60,8 +62,9 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
   if (!bias_object.is_none()) {
     bias = float32_array(fn, bias_object, "bias");
     if (bias.ndim() != 1 || static_cast<std::size_t>(bias.shape(0)) != s.out_channels) {
-      throw py::value_error(std::string(fn) + ": bias must have shape (" + std::to_string(s.out_channels) +
-                            ",) for weight " + shape_of(w) + ", got " + shape_of(bias));
+      throw py::value_error(std::string(fn) + ": bias must have shape (" +
+                            std::to_string(s.out_channels) + ",) for weight " + shape_of(w) +
+                            ", got " + shape_of(bias));
     }
     bias_data = floats(bias);
   }
@@ -73,8 +76,8 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
     y = float32_array(fn, out_object, "out");
     check_writeable(fn, y, "out");
     if (y.ndim() != 4 || dims_of(y) != y_dims) {
-      throw py::value_error(std::string(fn) + ": out has shape " + shape_of(y) + " but the output has shape " +
-                            dims_text(y_dims));
+      throw py::value_error(std::string(fn) + ": out has shape " + shape_of(y) +
+                            " but the output has shape " + dims_text(y_dims));
     }
     check_disjoint(fn, y, "out", x, "x");
     check_disjoint(fn, y, "out", w, "weight");

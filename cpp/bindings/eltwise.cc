@@ -55,7 +55,9 @@ void bind_eltwise(py::module_& m) {
       "a * b elementwise; a, b (and out) float32 C-contiguous arrays of one shape.");
   m.def(
       "relu",
-      [](const py::object& x, const py::object& out) { return unary("relu", &odyssey::relu, x, out); },
+      [](const py::object& x, const py::object& out) {
+        return unary("relu", &odyssey::relu, x, out);
+      },
       py::arg("x"), py::kw_only(), py::arg("out") = py::none(),
       "max(x, 0) elementwise; NaN propagates.");
   m.def(

@@ -15,11 +15,10 @@ namespace odyssey::bindings {
 namespace {
 
 // The checked geometry of pooling an (N, C, H, W) input.
-Pool2dShape pool_shape(const char* fn, const Dims4& x, const Pair& kernel,
-                       const Pair& stride) {
+Pool2dShape pool_shape(const char* fn, const Dims4& x, const Pair& kernel, const Pair& stride) {
   if (kernel.h < 1 || kernel.w < 1) {
-    throw py::value_error(std::string(fn) + ": kernel_size must be >= 1, got (" + std::to_string(kernel.h) +
-                          ", " + std::to_string(kernel.w) + ")");
+    throw py::value_error(std::string(fn) + ": kernel_size must be >= 1, got (" +
+                          std::to_string(kernel.h) + ", " + std::to_string(kernel.w) + ")");
   }
   check_stride(fn, stride);
   if (kernel.h > x[2] || kernel.w > x[3]) {
@@ -94,7 +93,8 @@ py::array max_pool2d_backward(const py::object& grad_out_object, const py::objec
     highest = std::max(highest, index[i]);
   }
   if (argmax.size() != 0 && (lowest < 0 || highest >= plane)) {
-    throw py::value_error(std::string(fn) + ": argmax holds " + std::to_string(lowest < 0 ? lowest : highest) +
+    throw py::value_error(std::string(fn) + ": argmax holds " +
+                          std::to_string(lowest < 0 ? lowest : highest) +
                           ", out of range for input planes of " + std::to_string(x_dims[2]) +
                           " x " + std::to_string(x_dims[3]));
   }

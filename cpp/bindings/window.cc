@@ -1,7 +1,6 @@
 // Window arguments of the convolution and pooling bindings.
 #include "window.h"
 
-
 namespace odyssey::bindings {
 namespace {
 
@@ -30,7 +29,8 @@ Pair pair_arg(const char* fn, const py::object& object, const char* name) {
   }
   if (!py::isinstance<py::sequence>(object) || py::isinstance<py::str>(object) ||
       py::len(object) != 2) {
-    throw py::type_error(std::string(fn) + ": " + name + " must be an int or a pair of ints (h, w), got " +
+    throw py::type_error(std::string(fn) + ": " + name +
+                         " must be an int or a pair of ints (h, w), got " +
                          std::string(py::repr(object)));
   }
   const auto sequence = py::reinterpret_borrow<py::sequence>(object);
@@ -58,8 +58,8 @@ Dims4 input_shape_arg(const char* fn, const py::object& object, const char* name
 
 void check_stride(const char* fn, const Pair& stride) {
   if (stride.h < 1 || stride.w < 1) {
-    throw py::value_error(std::string(fn) + ": stride must be >= 1, got (" + std::to_string(stride.h) + ", " +
-                          std::to_string(stride.w) + ")");
+    throw py::value_error(std::string(fn) + ": stride must be >= 1, got (" +
+                          std::to_string(stride.h) + ", " + std::to_string(stride.w) + ")");
   }
 }
 
@@ -69,8 +69,9 @@ void check_padding(const char* fn, const Pair& padding, const Pair& kernel) {
     throw py::value_error(std::string(fn) + ": padding must be >= 0, got " + text);
   }
   if (2 * padding.h > kernel.h || 2 * padding.w > kernel.w) {
-    throw py::value_error(std::string(fn) + ": padding " + text + " must be at most half the kernel size (" +
-                          std::to_string(kernel.h) + ", " + std::to_string(kernel.w) + ")");
+    throw py::value_error(std::string(fn) + ": padding " + text +
+                          " must be at most half the kernel size (" + std::to_string(kernel.h) +
+                          ", " + std::to_string(kernel.w) + ")");
   }
 }
 

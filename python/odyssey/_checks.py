@@ -57,7 +57,9 @@ def class_labels(target: Any, rows: int, fn: str, name: str = "target") -> np.nd
     if labels.dtype != I64:
         raise TypeError(f"{fn}: {name} must hold int64 class labels, got {labels.dtype}")
     if labels.shape != (rows,):
-        raise ValueError(f"{fn}: {name} must have shape ({rows},), one label per row, got {labels.shape}")
+        raise ValueError(
+            f"{fn}: {name} must have shape ({rows},), one label per row, got {labels.shape}"
+        )
     return labels if labels.flags.c_contiguous else np.ascontiguousarray(labels)
 
 

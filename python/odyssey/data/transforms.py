@@ -58,14 +58,13 @@ def _check_keys(keys: Any, images: Batch, who: str) -> SampleKeys:
     indices = keys.indices
     if len(indices) != len(images):
         raise ValueError(
-            f"{who}: {len(indices)} sample keys for a batch of {len(images)} images "
-            f"{images.shape}"
+            f"{who}: {len(indices)} sample keys for a batch of {len(images)} images {images.shape}"
         )
     if not 0 <= check.integer(keys.seed, who, "keys.seed") < 2**64:
         raise ValueError(f"{who}: keys.seed must be in [0, 2**64), got {keys.seed}")
     if not 0 <= check.integer(keys.epoch, who, "keys.epoch") < 2**32:
         raise ValueError(f"{who}: keys.epoch must be in [0, 2**32), got {keys.epoch}")
-    if indices.size and not (0 <= indices.min() and indices.max() < 2**32):
+    if indices.size and not (indices.min() >= 0 and indices.max() < 2**32):
         at = int(np.flatnonzero((indices < 0) | (indices >= 2**32))[0])
         raise ValueError(
             f"{who}: keys.indices must be in [0, 2**32), got {indices[at]} at position {at}"

@@ -194,9 +194,7 @@ def avg_pool2d(
 def relu(input: Tensor) -> Tensor:
     """max(input, 0) elementwise."""
     x_data = check.float_tensor(input, "relu", "input")
-    return _from_op(
-        _kernels.relu(x_data), (input,), lambda g: (_kernels.relu_backward(g, x_data),)
-    )
+    return _from_op(_kernels.relu(x_data), (input,), lambda g: (_kernels.relu_backward(g, x_data),))
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -268,8 +266,10 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """The dims start_dim..end_dim of input merged into one."""
     check.tensor(input, "flatten", "input")
-    return input.flatten(check.integer(start_dim, "flatten", "start_dim"),
-                         check.integer(end_dim, "flatten", "end_dim"))
+    return input.flatten(
+        check.integer(start_dim, "flatten", "start_dim"),
+        check.integer(end_dim, "flatten", "end_dim"),
+    )
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -325,9 +325,9 @@ def batch_norm(
         var = x_data.var(axis=axes, dtype=np.float64)
         if training and running_mean is not None and running_var is not None:
             running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
-            running_var.data[...] = (
-                1 - momentum
-            ) * running_var.data + momentum * var * count / (count - 1)
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * var * count / (
+                count - 1
+            )
         batch_stats = True
     else:
         mean = running_mean.data.astype(np.float64)
@@ -371,9 +371,7 @@ def _loss_input(fn: str, input: Any, target: Any) -> tuple[np.ndarray, np.ndarra
     return x, check.class_labels(target, x.shape[0], fn)
 
 
-def cross_entropy(
-    input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean"
-) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of (N, C) logits against int64 class labels (N,), on the fused,
     numerically stable kernel."""
     x, labels = _loss_input("cross_entropy", input, target)

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from odyssey import _kernels
 from odyssey import _checks as check
+from odyssey import _kernels
 from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_weight_decay
 
 

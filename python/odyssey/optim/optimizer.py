@@ -201,7 +201,9 @@ class Optimizer:
                 )
             param_of.update(zip((int(i) for i in saved["params"]), group["params"], strict=True))
         if len(param_of) != sum(len(g["params"]) for g in self.param_groups):
-            raise ValueError(f"{fn}: loaded state dict lists a parameter index in more than one place")
+            raise ValueError(
+                f"{fn}: loaded state dict lists a parameter index in more than one place"
+            )
         new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, entry in state_dict["state"].items():
             if int(index) not in param_of:
