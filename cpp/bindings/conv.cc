@@ -25,8 +25,9 @@ Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const Pai
     throw py::value_error(std::string(fn) + ": input has " + std::to_string(x[1]) +
                           " channels but weight expects " + std::to_string(w[1]) + shapes);
   }
-  if (w[2] < 1 || w[3] < 1)
+  if (w[2] < 1 || w[3] < 1) {
     throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes);
+  }
   check_stride(fn, stride);
   check_padding(fn, padding, {w[2], w[3]});
   const py::ssize_t padded_h = x[2] + 2 * padding.h, padded_w = x[3] + 2 * padding.w;
