@@ -131,6 +131,9 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("BatchNorm2d", lambda: nn.BatchNorm2d(3)(np.zeros((2, 3, 4, 4))), TypeError),
     ("relu", lambda: nn.ReLU()(t(2, dtype=np.int64)), TypeError),
     ("Sequential", lambda: nn.Sequential(nn.ReLU(), np.zeros(2)), TypeError),
+    ("Linear", lambda: setattr(nn.Linear(2, 2), "weight", np.zeros((2, 2))), TypeError),
+    ("Linear.load_state_dict", lambda: nn.Linear(2, 2).load_state_dict(None), TypeError),
+    ("Linear.load_state_dict", lambda: nn.Linear(2, 2).load_state_dict({}), ValueError),
     # nn.init
     ("uniform_", lambda: init.uniform_([1.0]), TypeError),
     ("uniform_", lambda: init.uniform_(t(2), 1, 0), ValueError),
@@ -185,6 +188,13 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("RandomAffine", lambda: RandomAffine(10)(IMAGES, SampleKeys(0, 0, [0])), ValueError),
     ("ElasticDistortion", lambda: ElasticDistortion(float("nan"), 4), ValueError),
     ("ElasticDistortion", lambda: ElasticDistortion(34, 0), ValueError),
+    ("RandomAffine.matrices", lambda: RandomAffine(10).matrices(KEYS, -1, 8), ValueError),
+    ("RandomAffine.matrices", lambda: RandomAffine(10).matrices(KEYS, 8, 8.0), TypeError),
+    (
+        "ElasticDistortion.displacements",
+        lambda: ElasticDistortion(34, 4).displacements(None, 8, 8),
+        TypeError,
+    ),
     ("RandomErasing", lambda: RandomErasing(p=2), ValueError),
     ("RandomErasing", lambda: RandomErasing(value=(0, 0))(IMAGES, KEYS), ValueError),
     ("Compose", lambda: Compose([1]), TypeError),

@@ -52,14 +52,21 @@ def _check_batch(images: Any, who: str) -> Batch:
 
 
 def _check_keys(keys: Any, images: Batch, who: str) -> SampleKeys:
-    """The batch's keys: one per image, each part in the range the Philox counter holds."""
+    """The batch's keys, one per image."""
+    keys = _check_key_values(keys, who)
+    if len(keys.indices) != len(images):
+        raise ValueError(
+            f"{who}: {len(keys.indices)} sample keys for a batch of {len(images)} images "
+            f"{images.shape}"
+        )
+    return keys
+
+
+def _check_key_values(keys: Any, who: str) -> SampleKeys:
+    """Keys whose every part is in the range the Philox counter holds."""
     if not isinstance(keys, SampleKeys):
         raise TypeError(f"{who}: keys must be a SampleKeys, got {type(keys).__name__}")
     indices = keys.indices
-    if len(indices) != len(images):
-        raise ValueError(
-            f"{who}: {len(indices)} sample keys for a batch of {len(images)} images {images.shape}"
-        )
     if not 0 <= check.integer(keys.seed, who, "keys.seed") < 2**64:
         raise ValueError(f"{who}: keys.seed must be in [0, 2**64), got {keys.seed}")
     if not 0 <= check.integer(keys.epoch, who, "keys.epoch") < 2**32:
@@ -323,6 +330,9 @@ class RandomAffine:
 
     def matrices(self, keys: SampleKeys, height: int, width: int) -> Batch:
         """The (N, 2, 3) inverse maps (output pixel -> input point) drawn for these keys."""
+        keys = _check_key_values(keys, "RandomAffine.matrices")
+        height = check.integer(height, "RandomAffine.matrices", "height", 0)
+        width = check.integer(width, "RandomAffine.matrices", "width", 0)
         return _kernels.random_affine_matrices(
             *_draw_args(keys, self.stream), height, width, **self._ranges()
         )
@@ -358,6 +368,9 @@ class ElasticDistortion:
 
     def displacements(self, keys: SampleKeys, height: int, width: int) -> Batch:
         """The (N, 2, H, W) fields (dx, dy) drawn for these keys."""
+        keys = _check_key_values(keys, "ElasticDistortion.displacements")
+        height = check.integer(height, "ElasticDistortion.displacements", "height", 0)
+        width = check.integer(width, "ElasticDistortion.displacements", "width", 0)
         return _kernels.elastic_displacements(
             *_draw_args(keys, self.stream), height, width, alpha=self.alpha, sigma=self.sigma
         )
