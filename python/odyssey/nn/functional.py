@@ -80,30 +80,25 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def _check_conv2d(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: tuple[int, int]
 ) -> None:
-    """The geometry checks of conv2d, naming the shapes involved."""
+    """The geometry checks of conv2d; the messages name the shapes involved."""
     check.ndim(x, 4, "conv2d", "input", "(batch, channels, height, width)")
     check.ndim(w, 4, "conv2d", "weight", "(out_channels, in_channels, kernel_h, kernel_w)")
-    shapes = f"(input {x.shape}, weight {w.shape})"
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(
-            f"conv2d: input has {x.shape[1]} channels but weight expects {w.shape[1]} {shapes}"
-        )
-    kernel = w.shape[2:]
-    if kernel[0] < 1 or kernel[1] < 1:
-        raise ValueError(f"conv2d: weight's kernel size must be >= 1 {shapes}")
-    if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(
-            f"conv2d: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
-        )
-    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
-        raise ValueError(
-            f"conv2d: padding {padding} must be at most half the kernel size {tuple(kernel)}"
-        )
-    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
-    if kernel[0] > padded[0] or kernel[1] > padded[1]:
-        raise ValueError(
-            f"conv2d: kernel {tuple(kernel)} is larger than the padded input {padded} {shapes}"
-        )
+    _, channels, height, width = x.shape
+    out_channels, in_channels, kernel_h, kernel_w = w.shape
+    problem = None
+    if channels != in_channels:
+        problem = f"input has {channels} channels but weight expects {in_channels}"
+    elif kernel_h < 1 or kernel_w < 1:
+        problem = "weight's kernel size must be >= 1"
+    elif b is not None and b.shape != (out_channels,):
+        problem = f"bias must have shape ({out_channels},), got {b.shape}"
+    elif 2 * padding[0] > kernel_h or 2 * padding[1] > kernel_w:
+        problem = f"padding {padding} must be at most half the kernel size {(kernel_h, kernel_w)}"
+    elif kernel_h > height + 2 * padding[0] or kernel_w > width + 2 * padding[1]:
+        padded = (height + 2 * padding[0], width + 2 * padding[1])
+        problem = f"kernel {(kernel_h, kernel_w)} is larger than the padded input {padded}"
+    if problem is not None:
+        raise ValueError(f"conv2d: {problem} (input {x.shape}, weight {w.shape})")
 
 
 def conv2d(
