@@ -129,6 +129,13 @@ class Optimizer:
         """The array of param's gradient, or an error naming `step` and the parameter when the
         parameter or its gradient is not what the step kernel takes."""
         grad = param.grad
+        if (
+            isinstance(grad, Tensor)
+            and param.data.dtype == check.F32
+            and grad.data.dtype == check.F32
+            and grad.data.shape == param.data.shape
+        ):
+            return grad.data
         where = f"{type(self).__name__}.step: parameter {index} of group {group_index}"
         if not isinstance(grad, Tensor):
             raise TypeError(f"{where}: .grad must be a Tensor or None, got {type(grad).__name__}")
@@ -137,12 +144,10 @@ class Optimizer:
                 f"{where}: the parameter and its gradient must be float32, got "
                 f"{param.data.dtype} and {grad.data.dtype}"
             )
-        if grad.data.shape != param.data.shape:
-            raise ValueError(
-                f"{where}: the parameter has shape {param.data.shape} but its gradient has "
-                f"shape {grad.data.shape}"
-            )
-        return grad.data
+        raise ValueError(
+            f"{where}: the parameter has shape {param.data.shape} but its gradient has shape "
+            f"{grad.data.shape}"
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """{"state": {index: {name: value}}, "param_groups": [{options..., "params": [index]}]}.
