@@ -461,9 +461,7 @@ def test_gather_unit_floats_checks_its_arguments() -> None:
         _kernels.gather_unit_floats(images[:, :, ::2], good)
     with pytest.raises(ValueError, match=r"images must have a sample axis, got shape \(\)"):
         _kernels.gather_unit_floats(np.zeros((), np.uint8), good)
-    with pytest.raises(
-        ValueError, match=r"indices must be 1-D, got shape \(1, 2\)"
-    ):
+    with pytest.raises(ValueError, match=r"indices must be 1-D, got shape \(1, 2\)"):
         _kernels.gather_unit_floats(images, good[None])
     with pytest.raises(IndexError, match="out of range for images \\(0, 2, 2\\)"):
         _kernels.gather_unit_floats(images[:0], good)
