@@ -20,6 +20,8 @@ from odyssey.tensor import Tensor
 F32 = np.dtype(np.float32)
 I64 = np.dtype(np.int64)
 REDUCTIONS = ("mean", "sum", "none")
+MAX_SIZE = np.iinfo(np.intp).max
+WINDOW_LIMIT = 2**31  # kernel sizes, strides and padding: what the kernels' int32 geometry holds
 
 
 def _type_name(value: Any) -> str:
@@ -82,8 +84,15 @@ def integer(value: Any, fn: str, name: str, minimum: int | None = None) -> int:
     return int(value)
 
 
+def size(value: Any, fn: str, name: str) -> int:
+    """A layer's size (features, channels): an int from 0 to what a NumPy dimension holds."""
+    if integer(value, fn, name, 0) > MAX_SIZE:
+        raise ValueError(f"{fn}: {name} must be at most {MAX_SIZE}, got {value}")
+    return int(value)
+
+
 def pair(value: Any, fn: str, name: str, minimum: int) -> tuple[int, int]:
-    """An int n as (n, n), or a pair of ints, each at least `minimum`."""
+    """An int n as (n, n), or a pair of ints, each at least `minimum` and below 2**31."""
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         result = value  # the layers' own checked pairs take this path
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -94,6 +103,8 @@ def pair(value: Any, fn: str, name: str, minimum: int) -> tuple[int, int]:
         raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
     if result[0] < minimum or result[1] < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {result}")
+    if result[0] >= WINDOW_LIMIT or result[1] >= WINDOW_LIMIT:
+        raise ValueError(f"{fn}: {name} must be below 2**31, got {result}")
     return result
 
 
@@ -122,7 +133,7 @@ def probability(value: Any, fn: str, name: str = "p") -> float:
 
 def reduction(value: Any, fn: str) -> str:
     """One of "mean", "sum", "none"."""
-    if value not in REDUCTIONS:
+    if not isinstance(value, str) or value not in REDUCTIONS:
         raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {value!r}")
     return value
 

@@ -83,6 +83,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _finite_values(value: Any, who: str, name: str) -> tuple[float, ...]:
+    """One finite number or a sequence of them, as a non-empty tuple."""
+    if _is_number(value):
+        return (check.finite(value, who, name),)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{who}: {name} must be a number or a sequence of numbers, got {value!r}")
+    if not value:
+        raise ValueError(f"{who}: {name} needs at least one value")
+    return tuple(check.finite(v, who, name) for v in value)
+
+
 def _pair(value: Any, who: str, name: str) -> tuple[float, float]:
     """A (low, high) range from a 2-sequence of finite numbers with low <= high."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
@@ -179,11 +190,8 @@ class Normalize:
     """(x - mean[c]) / std[c] per channel; a single value applies to every channel."""
 
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float]) -> None:
-        as_tuple = lambda v: (v,) if _is_number(v) else tuple(v)  # noqa: E731
-        self.mean = tuple(check.finite(m, "Normalize", "mean") for m in as_tuple(mean))
-        self.std = tuple(check.finite(s, "Normalize", "std") for s in as_tuple(std))
-        if not self.mean or not self.std:
-            raise ValueError("Normalize: mean and std need at least one value")
+        self.mean = _finite_values(mean, "Normalize", "mean")
+        self.std = _finite_values(std, "Normalize", "std")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"Normalize: std must be positive, got {self.std}")
 
@@ -413,10 +421,7 @@ class RandomErasing:
         self.ratio = _pair(ratio, who, "ratio")
         if self.ratio[0] <= 0:
             raise ValueError(f"{who}: ratio values must be positive, got {ratio!r}")
-        values = (value,) if _is_number(value) else tuple(value)
-        self.value = tuple(check.finite(v, who, "value") for v in values)
-        if not self.value:
-            raise ValueError(f"{who}: value needs at least one number")
+        self.value = _finite_values(value, who, "value")
         self.stream = _stream(stream, 4, who)
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:

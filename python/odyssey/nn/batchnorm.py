@@ -24,7 +24,7 @@ class _BatchNorm(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.num_features = check.integer(num_features, name, "num_features", 0)
+        self.num_features = check.size(num_features, name, "num_features")
         self.eps = check.real(eps, name, "eps")
         self.momentum = None if momentum is None else check.real(momentum, name, "momentum")
         self.affine = affine

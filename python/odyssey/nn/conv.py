@@ -25,8 +25,8 @@ class Conv2d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        self.in_channels = check.integer(in_channels, "Conv2d", "in_channels", 0)
-        self.out_channels = check.integer(out_channels, "Conv2d", "out_channels", 0)
+        self.in_channels = check.size(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check.size(out_channels, "Conv2d", "out_channels")
         self.kernel_size = check.pair(kernel_size, "Conv2d", "kernel_size", 1)
         self.stride = check.pair(stride, "Conv2d", "stride", 1)
         self.padding = check.pair(padding, "Conv2d", "padding", 0)

@@ -26,8 +26,8 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int
 class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.in_features = check.integer(in_features, "Linear", "in_features", 0)
-        self.out_features = check.integer(out_features, "Linear", "out_features", 0)
+        self.in_features = check.size(in_features, "Linear", "in_features")
+        self.out_features = check.size(out_features, "Linear", "out_features")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         self.bias = Parameter(np.empty(out_features, dtype=np.float32)) if bias else None
         self.reset_parameters()
