@@ -234,7 +234,9 @@ def test_bad_input_names_the_shapes():
     with pytest.raises(TypeError, match="float32"):
         F.conv2d(odyssey.tensor(np.zeros((2, 3, 8, 8), dtype=np.int64)), x)
     logits = odyssey.tensor(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"out of range.*\(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: target holds 3 at position 1, outside \[0, 3\)"
+    ):
         F.cross_entropy(logits, odyssey.tensor([0, 3]))
     with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
         F.nll_loss(logits, odyssey.tensor([0, -1]))
@@ -328,11 +330,11 @@ def test_no_grad_records_nothing_and_backward_releases_saved_arrays():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: F.relu(np.zeros(3, np.float32)), "relu: x must be a Tensor, not ndarray"),
+        (lambda: F.relu(np.zeros(3, np.float32)), "relu: input must be a Tensor, not ndarray"),
         (lambda: F.linear(odyssey.zeros(2, 3), [[1.0]]), "linear: weight must be a Tensor"),
-        (lambda: F.conv2d(None, odyssey.zeros(1, 1, 1, 1)), "conv2d: x must be a Tensor"),
-        (lambda: F.softmax(np.zeros(3), 0), "softmax: x must be a Tensor"),
-        (lambda: F.cross_entropy(np.zeros((1, 2)), [0]), "cross_entropy: logits must be"),
+        (lambda: F.conv2d(None, odyssey.zeros(1, 1, 1, 1)), "conv2d: input must be a Tensor"),
+        (lambda: F.softmax(np.zeros(3), 0), "softmax: input must be a Tensor"),
+        (lambda: F.cross_entropy(np.zeros((1, 2)), [0]), "cross_entropy: input must be"),
     ],
 )
 def test_non_tensor_arguments_are_named(call, message):

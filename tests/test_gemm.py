@@ -208,9 +208,9 @@ class TestBadInput:
 
     def test_out_overlapping_an_input(self) -> None:
         a = np.ones((4, 4), np.float32)
-        with pytest.raises(ValueError, match="sgemm: out overlaps a"):
+        with pytest.raises(ValueError, match=r"sgemm: out \(.*\) shares memory with a"):
             _kernels.sgemm(a, np.eye(4, dtype=np.float32), out=a)
         buffer = np.zeros(20, np.float32)
         b = buffer[:16].reshape(4, 4)
-        with pytest.raises(ValueError, match="sgemm: out overlaps b"):
+        with pytest.raises(ValueError, match=r"sgemm: out \(.*\) shares memory with b"):
             _kernels.sgemm(np.ones((1, 4), np.float32), b, out=buffer[15:19].reshape(1, 4))

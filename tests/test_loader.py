@@ -447,9 +447,9 @@ def test_gather_unit_floats_is_numpy_index_then_division(isa, threads, shape, ba
 def test_gather_unit_floats_checks_its_arguments() -> None:
     images = np.zeros((4, 2, 2), np.uint8)
     good = np.array([0, 3])
-    with pytest.raises(TypeError, match=r"images must be a numpy\.ndarray of uint8"):
+    with pytest.raises(TypeError, match=r"images: expected dtype uint8, got float32"):
         _kernels.gather_unit_floats(images.astype(np.float32), good)
-    with pytest.raises(TypeError, match=r"indices must be a numpy\.ndarray of int64"):
+    with pytest.raises(TypeError, match=r"indices: expected dtype int64, got int32"):
         _kernels.gather_unit_floats(images, good.astype(np.int32))
     with pytest.raises(
         IndexError, match=r"index 4 at position 1 is out of range for images \(4, 2, 2\)"
@@ -457,13 +457,11 @@ def test_gather_unit_floats_checks_its_arguments() -> None:
         _kernels.gather_unit_floats(images, np.array([0, 4]))
     with pytest.raises(IndexError, match="index -1 at position 0"):
         _kernels.gather_unit_floats(images, np.array([-1]))
-    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+    with pytest.raises(ValueError, match="images: expected a C-contiguous array"):
         _kernels.gather_unit_floats(images[:, :, ::2], good)
-    with pytest.raises(ValueError, match="images must be a C-contiguous array"):
+    with pytest.raises(ValueError, match=r"images must have a sample axis, got shape \(\)"):
         _kernels.gather_unit_floats(np.zeros((), np.uint8), good)
-    with pytest.raises(
-        ValueError, match=r"indices must be a C-contiguous 1-D array, got shape \(1, 2\)"
-    ):
+    with pytest.raises(ValueError, match=r"indices must be 1-D, got shape \(1, 2\)"):
         _kernels.gather_unit_floats(images, good[None])
     with pytest.raises(IndexError, match="out of range for images \\(0, 2, 2\\)"):
         _kernels.gather_unit_floats(images[:0], good)

@@ -539,10 +539,15 @@ def test_a_bad_gradient_is_named(name: str) -> None:
     b.grad = Tensor(np.ones((3, 2)))
     with pytest.raises(
         ValueError,
-        match=rf"{name}\.step: parameter 0 of group 1: .*param has shape \(2, 3\) but grad has "
-        r"shape \(3, 2\)",
+        match=rf"{name}\.step: parameter 0 of group 1: the parameter has shape \(2, 3\) but its "
+        r"gradient has shape \(3, 2\)",
     ):
         optimizer.step()
     b.grad = Tensor(np.ones((2, 3)), dtype=np.float64)
     with pytest.raises(TypeError, match=rf"{name}\.step: parameter 0 of group 1: .*float64"):
+        optimizer.step()
+    b.grad = np.ones((2, 3), np.float32)
+    with pytest.raises(
+        TypeError, match=rf"{name}\.step: .*\.grad must be a Tensor or None, got ndarray"
+    ):
         optimizer.step()

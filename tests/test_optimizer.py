@@ -189,38 +189,17 @@ class TestBadInput:
         kwargs.update(overrides)
         _kernels.adam_step(p, g, m, v, **kwargs)
 
-    def test_sgd_hyper_parameters(self) -> None:
-        p, g, b, _ = self.arrays()
-        with pytest.raises(ValueError, match=r"sgd_step: lr must be >= 0"):
-            _kernels.sgd_step(p, g, lr=-0.1)
-        with pytest.raises(ValueError, match=r"lr must be >= 0.*got nan"):
-            _kernels.sgd_step(p, g, lr=float("nan"))
-        with pytest.raises(ValueError, match=r"momentum must be >= 0"):
-            _kernels.sgd_step(p, g, b, lr=0.1, momentum=-0.5)
-        with pytest.raises(ValueError, match=r"weight_decay must be >= 0"):
-            _kernels.sgd_step(p, g, lr=0.1, weight_decay=-1.0)
-        with pytest.raises(ValueError, match=r"Nesterov momentum requires a momentum"):
-            _kernels.sgd_step(p, g, b, lr=0.1, nesterov=True)
-        with pytest.raises(ValueError, match=r"zero dampening"):
-            _kernels.sgd_step(p, g, b, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+    def test_options_are_the_optimizers_to_check(self) -> None:
+        # The kernel applies the formula to any option (odyssey.optim refuses bad ones); it insists
+        # only on what memory depends on: a momentum buffer whenever momentum is used.
+        p, g, _, _ = self.arrays()
+        g[:] = 1.0
+        _kernels.sgd_step(p, g, lr=-0.5)
+        np.testing.assert_array_equal(p, np.full(4, 0.5, np.float32))
         with pytest.raises(ValueError, match=r"momentum 0\.9.* needs a momentum_buffer .*\(4,\)"):
             _kernels.sgd_step(p, g, lr=0.1, momentum=0.9)
         with pytest.raises(TypeError):
             _kernels.sgd_step(p, g)  # lr is required
-
-    def test_adam_hyper_parameters(self) -> None:
-        with pytest.raises(ValueError, match=r"step counts from 1, got 0"):
-            self.adam(step=0)
-        with pytest.raises(ValueError, match=r"lr must be >= 0"):
-            self.adam(lr=-1.0)
-        with pytest.raises(ValueError, match=r"beta1 must be in \[0, 1\), got 1"):
-            self.adam(beta1=1.0)
-        with pytest.raises(ValueError, match=r"beta2 must be in \[0, 1\)"):
-            self.adam(beta2=-0.1)
-        with pytest.raises(ValueError, match=r"eps must be >= 0"):
-            self.adam(eps=-1e-8)
-        with pytest.raises(ValueError, match=r"weight_decay must be >= 0"):
-            self.adam(weight_decay=-0.1)
 
     def test_shapes_dtypes_and_layout(self) -> None:
         p, g, m, v = self.arrays()

@@ -14,9 +14,10 @@ using Backward = void (*)(const float*, const float*, float*, std::size_t);
 using SlopeForward = void (*)(const float*, float, float*, std::size_t);
 using SlopeBackward = void (*)(const float*, const float*, float, float*, std::size_t);
 
-py::array forward(Forward op, const py::object& x_object, const py::object& out_object) {
-  const py::array x = float32_array(x_object, "x");
-  py::array out = output_for(out_object, x, {{&x, "x"}});
+py::array forward(const char* fn, Forward op, const py::object& x_object,
+                  const py::object& out_object) {
+  const py::array x = float32_array(fn, x_object, "x");
+  py::array out = output_for(fn, out_object, x, {{&x, "x"}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -26,12 +27,13 @@ py::array forward(Forward op, const py::object& x_object, const py::object& out_
 }
 
 // grad_x from grad_out and a saved array (the forward input or output, named `saved_name`).
-py::array backward(Backward op, const py::object& grad_object, const py::object& saved_object,
-                   const char* saved_name, const py::object& out_object) {
-  const py::array grad = float32_array(grad_object, "grad_out");
-  const py::array saved = float32_array(saved_object, saved_name);
-  check_same_shape(grad, "grad_out", saved, saved_name);
-  py::array out = output_for(out_object, grad, {{&grad, "grad_out"}, {&saved, saved_name}});
+py::array backward(const char* fn, Backward op, const py::object& grad_object,
+                   const py::object& saved_object, const char* saved_name,
+                   const py::object& out_object) {
+  const py::array grad = float32_array(fn, grad_object, "grad_out");
+  const py::array saved = float32_array(fn, saved_object, saved_name);
+  check_same_shape(fn, grad, "grad_out", saved, saved_name);
+  py::array out = output_for(fn, out_object, grad, {{&grad, "grad_out"}, {&saved, saved_name}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -43,15 +45,18 @@ py::array backward(Backward op, const py::object& grad_object, const py::object&
 void bind_saved_output(py::module_& m, const char* name, Forward fwd, Backward bwd,
                        const char* doc) {
   m.def(
-      name, [fwd](const py::object& x, const py::object& out) { return forward(fwd, x, out); },
+      name,
+      [name, fwd](const py::object& x, const py::object& out) {
+        return forward(name, fwd, x, out);
+      },
       py::arg("x"), py::kw_only(), py::arg("out") = py::none(), doc);
   const std::string backward_name = std::string(name) + "_backward";
   const std::string backward_doc =
       std::string("Gradient of ") + name + " from grad_out and its forward output y.";
   m.def(
       backward_name.c_str(),
-      [bwd](const py::object& grad_out, const py::object& y, const py::object& out) {
-        return backward(bwd, grad_out, y, "y", out);
+      [backward_name, bwd](const py::object& grad_out, const py::object& y, const py::object& out) {
+        return backward(backward_name.c_str(), bwd, grad_out, y, "y", out);
       },
       py::arg("grad_out"), py::arg("y"), py::kw_only(), py::arg("out") = py::none(),
       backward_doc.c_str());
@@ -63,15 +68,16 @@ void bind_activation(py::module_& m) {
   m.def(
       "relu_backward",
       [](const py::object& grad_out, const py::object& x, const py::object& out) {
-        return backward(&odyssey::relu_backward, grad_out, x, "x", out);
+        return backward("relu_backward", &odyssey::relu_backward, grad_out, x, "x", out);
       },
       py::arg("grad_out"), py::arg("x"), py::kw_only(), py::arg("out") = py::none(),
       "x <= 0 ? 0 : grad_out, from the forward input x (PyTorch's convention: 0 at x == 0).");
   m.def(
       "leaky_relu",
       [](const py::object& x_object, float slope, const py::object& out_object) {
-        const py::array x = float32_array(x_object, "x");
-        py::array out = output_for(out_object, x, {{&x, "x"}});
+        constexpr const char* fn = "leaky_relu";
+        const py::array x = float32_array(fn, x_object, "x");
+        py::array out = output_for(fn, out_object, x, {{&x, "x"}});
         float* out_data = mutable_floats(out);
         {
           py::gil_scoped_release release;
@@ -85,10 +91,11 @@ void bind_activation(py::module_& m) {
       "leaky_relu_backward",
       [](const py::object& grad_object, const py::object& x_object, float slope,
          const py::object& out_object) {
-        const py::array grad = float32_array(grad_object, "grad_out");
-        const py::array x = float32_array(x_object, "x");
-        check_same_shape(grad, "grad_out", x, "x");
-        py::array out = output_for(out_object, grad, {{&grad, "grad_out"}, {&x, "x"}});
+        constexpr const char* fn = "leaky_relu_backward";
+        const py::array grad = float32_array(fn, grad_object, "grad_out");
+        const py::array x = float32_array(fn, x_object, "x");
+        check_same_shape(fn, grad, "grad_out", x, "x");
+        py::array out = output_for(fn, out_object, grad, {{&grad, "grad_out"}, {&x, "x"}});
         float* out_data = mutable_floats(out);
         {
           py::gil_scoped_release release;

@@ -1,12 +1,17 @@
-// Checks shared by every binding: dtype, contiguity, alignment, shapes and overlap.
+// Checks shared by every binding: dtype, contiguity, alignment, dimensions, shapes and outputs.
 #include "arrays.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <string>
 #include <vector>
 
+#include "overlap.h"
+
 namespace odyssey::bindings {
+namespace {
+
+std::string prefix(const char* fn, const char* name) { return std::string(fn) + ": " + name; }
+
+}  // namespace
 
 std::string shape_of(const py::array& array) {
   std::string text = "(";
@@ -25,59 +30,71 @@ std::string strides_of(const py::array& array) {
   return text + ")";
 }
 
-py::array float32_array(const py::handle& object, const char* name) {
+template <typename T>
+py::array array_of(const char* fn, const py::handle& object, const char* name) {
+  const py::dtype dtype = py::dtype::of<T>();
+  const std::string dtype_name = py::str(dtype);
   if (!py::isinstance<py::array>(object)) {
-    throw py::type_error(std::string(name) + ": expected a numpy.ndarray of float32, got " +
-                         std::string(py::str(py::type::of(object).attr("__name__"))));
+    throw py::type_error(prefix(fn, name) + ": expected a numpy.ndarray of " + dtype_name +
+                         ", got " + std::string(py::str(py::type::of(object).attr("__name__"))));
   }
   auto array = py::reinterpret_borrow<py::array>(object);
-  if (!array.dtype().equal(py::dtype::of<float>())) {
-    throw py::type_error(std::string(name) + ": expected dtype float32, got " +
+  if (!array.dtype().equal(dtype)) {
+    throw py::type_error(prefix(fn, name) + ": expected dtype " + dtype_name + ", got " +
                          std::string(py::str(array.dtype())) + " with shape " + shape_of(array));
   }
   if (!(array.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(name) + ": expected a C-contiguous array, got shape " +
+    throw py::value_error(prefix(fn, name) + ": expected a C-contiguous array, got shape " +
                           shape_of(array) + " with strides " + strides_of(array) +
                           "; pass numpy.ascontiguousarray(" + name + ")");
   }
-  if (reinterpret_cast<std::uintptr_t>(array.data()) % alignof(float) != 0) {
-    throw py::value_error(std::string(name) +
-                          ": expected float32 data aligned to 4 bytes; copy the array first");
+  if (reinterpret_cast<std::uintptr_t>(array.data()) % alignof(T) != 0) {
+    throw py::value_error(prefix(fn, name) + ": expected " + dtype_name + " data aligned to " +
+                          std::to_string(alignof(T)) + " bytes; copy the array first");
   }
   return array;
 }
 
-void check_same_shape(const py::array& a, const char* a_name, const py::array& b,
+template py::array array_of<float>(const char*, const py::handle&, const char*);
+template py::array array_of<std::int32_t>(const char*, const py::handle&, const char*);
+template py::array array_of<std::int64_t>(const char*, const py::handle&, const char*);
+template py::array array_of<std::uint8_t>(const char*, const py::handle&, const char*);
+
+void check_ndim(const char* fn, const py::array& array, const char* name, py::ssize_t ndim,
+                const char* layout) {
+  if (array.ndim() != ndim) {
+    const std::string described = *layout != '\0' ? std::string(" ") + layout : "";
+    throw py::value_error(prefix(fn, name) + " must be " + std::to_string(ndim) + "-D" + described +
+                          ", got shape " + shape_of(array));
+  }
+}
+
+void check_same_shape(const char* fn, const py::array& a, const char* a_name, const py::array& b,
                       const char* b_name) {
   const bool same = a.ndim() == b.ndim() && std::equal(a.shape(), a.shape() + a.ndim(), b.shape());
   if (!same) {
-    throw py::value_error(std::string("shape mismatch: ") + a_name + " has shape " + shape_of(a) +
-                          " but " + b_name + " has shape " + shape_of(b) +
-                          " (no broadcasting here)");
+    throw py::value_error(prefix(fn, a_name) + " has shape " + shape_of(a) + " but " + b_name +
+                          " has shape " + shape_of(b) + " (no broadcasting here)");
   }
 }
 
-void check_no_partial_overlap(const py::array& out, const py::array& input, const char* name) {
-  const auto* out_begin = static_cast<const char*>(out.data());
-  const auto* in_begin = static_cast<const char*>(input.data());
-  const auto bytes = static_cast<std::size_t>(out.nbytes());
-  const bool overlap = out_begin < in_begin + bytes && in_begin < out_begin + bytes;
-  if (bytes != 0 && overlap && out_begin != in_begin) {
-    throw py::value_error(std::string("out partially overlaps ") + name +
-                          "; pass the input itself as out, or a separate array");
+void check_writeable(const char* fn, const py::array& array, const char* name) {
+  if (!array.writeable()) {
+    throw py::value_error(prefix(fn, name) + " " + shape_of(array) +
+                          " is read-only; the kernel writes it in place");
   }
 }
 
-py::array output_for(const py::object& out, const py::array& like,
+py::array output_for(const char* fn, const py::object& out, const py::array& like,
                      std::initializer_list<std::pair<const py::array*, const char*>> inputs) {
   if (out.is_none()) {
     std::vector<py::ssize_t> shape(like.shape(), like.shape() + like.ndim());
     return py::array_t<float>(shape);
   }
-  py::array result = float32_array(out, "out");
-  if (!result.writeable()) throw py::value_error("out: the array is read-only");
-  check_same_shape(result, "out", like, inputs.begin()->second);
-  for (const auto& [input, name] : inputs) check_no_partial_overlap(result, *input, name);
+  py::array result = float32_array(fn, out, "out");
+  check_writeable(fn, result, "out");
+  check_same_shape(fn, result, "out", like, inputs.begin()->second);
+  for (const auto& [input, name] : inputs) check_disjoint_or_in_place(fn, result, *input, name);
   return result;
 }
 

@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include <array>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,12 +32,9 @@ std::uint64_t bounded_integer(const py::handle& object, const std::string& name,
   return value.cast<std::uint64_t>();
 }
 
-// A float32 NCHW batch.
+// The shape of a float32 NCHW batch.
 BatchShape batch_of(const py::array& images, const char* op) {
-  if (images.ndim() != 4) {
-    throw py::value_error(std::string(op) + ": images must be 4-D (N, C, H, W), got shape " +
-                          shape_of(images));
-  }
+  check_ndim(op, images, "images", 4, "(N, C, H, W)");
   return {static_cast<std::size_t>(images.shape(0)), static_cast<std::size_t>(images.shape(1)),
           static_cast<std::size_t>(images.shape(2)), static_cast<std::size_t>(images.shape(3))};
 }
@@ -67,17 +63,8 @@ struct Draws {
 Draws draws_for(const char* op, std::size_t count, const py::object& seed, const py::object& epoch,
                 const py::object& indices_object, const py::object& stream) {
   const std::string prefix = std::string(op) + ": ";
-  if (!py::isinstance<py::array>(indices_object) ||
-      !py::reinterpret_borrow<py::array>(indices_object)
-           .dtype()
-           .equal(py::dtype::of<std::int64_t>())) {
-    throw py::type_error(prefix + "indices must be a numpy.ndarray of int64");
-  }
-  auto indices = py::reinterpret_borrow<py::array>(indices_object);
-  if (indices.ndim() != 1 || !(indices.flags() & py::array::c_style)) {
-    throw py::value_error(prefix + "indices must be a C-contiguous 1-D array, got shape " +
-                          shape_of(indices));
-  }
+  const py::array indices = array_of<std::int64_t>(op, indices_object, "indices");
+  check_ndim(op, indices, "indices", 1, "");
   if (static_cast<std::size_t>(indices.shape(0)) != count) {
     throw py::value_error(prefix + "indices " + shape_of(indices) +
                           " must give one index per image (" + std::to_string(count) + " images)");
@@ -108,10 +95,8 @@ AffineRanges affine_ranges(const Range& degrees, const Range& translate, const R
           {shear_y[0], shear_y[1]}};
 }
 
-void check_elastic(double alpha, double sigma, const char* op) {
-  if (!std::isfinite(alpha)) {
-    throw py::value_error(std::string(op) + ": alpha must be finite, got " + std::to_string(alpha));
-  }
+// sigma sets the length of the Gaussian's taps (6 sigma + 1) and of the blur's scratch rows.
+void check_sigma(double sigma, const char* op) {
   if (!(sigma > 0.0 && sigma <= 1024.0)) {
     throw py::value_error(std::string(op) + ": sigma must be in (0, 1024], got " +
                           std::to_string(sigma));
@@ -148,8 +133,8 @@ py::tuple philox4x32(const py::tuple& key, const py::tuple& counter) {
 
 py::array affine_warp_binding(const py::object& images_object, const py::object& inverse_object,
                               float fill) {
-  const py::array images = float32_array(images_object, "images");
-  const py::array inverse = float32_array(inverse_object, "inverse");
+  const py::array images = float32_array("affine_warp", images_object, "images");
+  const py::array inverse = float32_array("affine_warp", inverse_object, "inverse");
   const BatchShape shape = batch_of(images, "affine_warp");
   check_warp_size(shape, images, "affine_warp");
   if (inverse.ndim() != 3 || static_cast<std::size_t>(inverse.shape(0)) != shape.count ||
@@ -184,7 +169,7 @@ py::array random_affine_binding(const py::object& images_object, const py::objec
                                 const py::object& stream, const Range& degrees,
                                 const Range& translate, const Range& scale, const Range& squeeze,
                                 const Range& shear_x, const Range& shear_y, float fill) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("random_affine", images_object, "images");
   const BatchShape shape = batch_of(images, "random_affine");
   check_warp_size(shape, images, "random_affine");
   const Draws d = draws_for("random_affine", shape.count, seed, epoch, indices, stream);
@@ -200,7 +185,7 @@ py::array elastic_displacements_binding(const py::object& seed, const py::object
                                         const py::object& indices, const py::object& stream,
                                         std::size_t height, std::size_t width, double alpha,
                                         double sigma) {
-  check_elastic(alpha, sigma, "elastic_displacements");
+  check_sigma(sigma, "elastic_displacements");
   const auto count = static_cast<std::size_t>(py::len(indices));
   const Draws d = draws_for("elastic_displacements", count, seed, epoch, indices, stream);
   py::array_t<float> out = new_batch(count, 2, height, width);
@@ -212,8 +197,9 @@ py::array elastic_displacements_binding(const py::object& seed, const py::object
 
 py::array displacement_warp_binding(const py::object& images_object,
                                     const py::object& displacements_object, float fill) {
-  const py::array images = float32_array(images_object, "images");
-  const py::array displacements = float32_array(displacements_object, "displacements");
+  const py::array images = float32_array("displacement_warp", images_object, "images");
+  const py::array displacements =
+      float32_array("displacement_warp", displacements_object, "displacements");
   const BatchShape shape = batch_of(images, "displacement_warp");
   check_warp_size(shape, images, "displacement_warp");
   const bool matches = displacements.ndim() == 4 &&
@@ -237,10 +223,10 @@ py::array elastic_distortion_binding(const py::object& images_object, const py::
                                      const py::object& epoch, const py::object& indices,
                                      const py::object& stream, double alpha, double sigma,
                                      float fill) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("elastic_distortion", images_object, "images");
   const BatchShape shape = batch_of(images, "elastic_distortion");
   check_warp_size(shape, images, "elastic_distortion");
-  check_elastic(alpha, sigma, "elastic_distortion");
+  check_sigma(sigma, "elastic_distortion");
   const Draws d = draws_for("elastic_distortion", shape.count, seed, epoch, indices, stream);
   py::array_t<float> out = new_batch(shape.count, shape.channels, shape.height, shape.width);
   float* dst = out.mutable_data();
@@ -251,7 +237,7 @@ py::array elastic_distortion_binding(const py::object& images_object, const py::
 
 py::array normalize_binding(const py::object& images_object, const std::vector<float>& mean_values,
                             const std::vector<float>& std_values) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("normalize", images_object, "images");
   const BatchShape shape = batch_of(images, "normalize");
   const std::vector<float> mean = per_channel(mean_values, shape, "normalize", "mean");
   const std::vector<float> std = per_channel(std_values, shape, "normalize", "std");
@@ -265,7 +251,7 @@ py::array normalize_binding(const py::object& images_object, const std::vector<f
 py::array pad_binding(const py::object& images_object, const py::object& left_object,
                       const py::object& top_object, const py::object& right_object,
                       const py::object& bottom_object, float fill) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("pad", images_object, "images");
   const BatchShape shape = batch_of(images, "pad");
   const std::size_t left = bounded_integer(left_object, "pad: left", 31);
   const std::size_t top = bounded_integer(top_object, "pad: top", 31);
@@ -274,6 +260,7 @@ py::array pad_binding(const py::object& images_object, const py::object& left_ob
   const std::size_t out_height = shape.height + top + bottom,
                     out_width = shape.width + left + right;
   py::array_t<float> out = new_batch(shape.count, shape.channels, out_height, out_width);
+  if (out.size() == 0) return out;  // before the per-sample offsets of a huge batch
   float* dst = out.mutable_data();
   const std::vector<std::int64_t> tops(shape.count, -static_cast<std::int64_t>(top));
   const std::vector<std::int64_t> lefts(shape.count, -static_cast<std::int64_t>(left));
@@ -288,7 +275,7 @@ py::array random_crop_binding(const py::object& images_object, const py::object&
                               const py::object& stream, const py::object& height_object,
                               const py::object& width_object,
                               const std::array<py::object, 4>& padding, float fill) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("random_crop", images_object, "images");
   const BatchShape shape = batch_of(images, "random_crop");
   const std::size_t height = bounded_integer(height_object, "random_crop: height", 31);
   const std::size_t width = bounded_integer(width_object, "random_crop: width", 31);
@@ -316,7 +303,7 @@ py::array random_erasing_binding(const py::object& images_object, const py::obje
                                  const py::object& epoch, const py::object& indices,
                                  const py::object& stream, double p, const Range& scale,
                                  const Range& ratio, const std::vector<float>& value_list) {
-  const py::array images = float32_array(images_object, "images");
+  const py::array images = float32_array("random_erasing", images_object, "images");
   const BatchShape shape = batch_of(images, "random_erasing");
   const std::vector<float> value = per_channel(value_list, shape, "random_erasing", "value");
   const Draws d = draws_for("random_erasing", shape.count, seed, epoch, indices, stream);
@@ -329,28 +316,14 @@ py::array random_erasing_binding(const py::object& images_object, const py::obje
 
 py::array gather_unit_floats_binding(const py::object& images_object,
                                      const py::object& indices_object) {
-  const auto is_array_of = [](const py::object& object, const py::dtype& dtype) {
-    return py::isinstance<py::array>(object) &&
-           py::reinterpret_borrow<py::array>(object).dtype().equal(dtype);
-  };
-  if (!is_array_of(images_object, py::dtype::of<std::uint8_t>())) {
-    throw py::type_error("gather_unit_floats: images must be a numpy.ndarray of uint8");
+  constexpr const char* fn = "gather_unit_floats";
+  const py::array images = array_of<std::uint8_t>(fn, images_object, "images");
+  const py::array indices = array_of<std::int64_t>(fn, indices_object, "indices");
+  if (images.ndim() < 1) {
+    throw py::value_error(std::string(fn) + ": images must have a sample axis, got shape " +
+                          shape_of(images));
   }
-  if (!is_array_of(indices_object, py::dtype::of<std::int64_t>())) {
-    throw py::type_error("gather_unit_floats: indices must be a numpy.ndarray of int64");
-  }
-  const auto images = py::reinterpret_borrow<py::array>(images_object);
-  const auto indices = py::reinterpret_borrow<py::array>(indices_object);
-  if (images.ndim() < 1 || !(images.flags() & py::array::c_style)) {
-    throw py::value_error(
-        "gather_unit_floats: images must be a C-contiguous array with a sample axis, got shape " +
-        shape_of(images) + " strides " + strides_of(images));
-  }
-  if (indices.ndim() != 1 || !(indices.flags() & py::array::c_style)) {
-    throw py::value_error(
-        "gather_unit_floats: indices must be a C-contiguous 1-D array, got shape " +
-        shape_of(indices));
-  }
+  check_ndim(fn, indices, "indices", 1, "");
   const auto samples = static_cast<std::int64_t>(images.shape(0));
   const auto count = static_cast<std::size_t>(indices.shape(0));
   const auto* index = static_cast<const std::int64_t*>(indices.data());

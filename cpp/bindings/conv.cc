@@ -7,39 +7,35 @@
 
 #include "arrays.h"
 #include "bindings.h"
+#include "overlap.h"
 #include "window.h"
 
 namespace odyssey::bindings {
 namespace {
 
-Dims4 dims_of(const py::array& array) {
-  return {array.shape(0), array.shape(1), array.shape(2), array.shape(3)};
-}
-
-void check_4d(const std::string& fn, const py::array& array, const char* name, const char* layout) {
-  if (array.ndim() != 4) {
-    throw py::value_error(fn + ": " + name + " must be 4-D " + layout + ", got shape " +
-                          shape_of(array));
-  }
-}
+constexpr const char* kInputLayout = "(batch, channels, height, width)";
+constexpr const char* kWeightLayout = "(out_channels, in_channels, kernel_h, kernel_w)";
 
 // The checked geometry of a convolution of input `x` (N, C, H, W) by a kernel (OC, C, KH, KW);
 // `x_text` and `w_text` describe both in messages.
-Conv2dShape conv_shape(const std::string& fn, const Dims4& x, const Dims4& w, const Pair& stride,
+Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const Pair& stride,
                        const Pair& padding, const std::string& x_text, const std::string& w_text) {
   const std::string shapes = " (input " + x_text + ", weight " + w_text + ")";
   if (x[1] != w[1]) {
-    throw py::value_error(fn + ": input has " + std::to_string(x[1]) +
+    throw py::value_error(std::string(fn) + ": input has " + std::to_string(x[1]) +
                           " channels but weight expects " + std::to_string(w[1]) + shapes);
   }
-  if (w[2] < 1 || w[3] < 1) throw py::value_error(fn + ": kernel size must be >= 1" + shapes);
+  if (w[2] < 1 || w[3] < 1) {
+    throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes);
+  }
   check_stride(fn, stride);
   check_padding(fn, padding, {w[2], w[3]});
   const py::ssize_t padded_h = x[2] + 2 * padding.h, padded_w = x[3] + 2 * padding.w;
   if (w[2] > padded_h || w[3] > padded_w) {
-    throw py::value_error(fn + ": kernel (" + std::to_string(w[2]) + ", " + std::to_string(w[3]) +
-                          ") is larger than the padded input (" + std::to_string(padded_h) + ", " +
-                          std::to_string(padded_w) + ")" + shapes);
+    throw py::value_error(std::string(fn) + ": kernel (" + std::to_string(w[2]) + ", " +
+                          std::to_string(w[3]) + ") is larger than the padded input (" +
+                          std::to_string(padded_h) + ", " + std::to_string(padded_w) + ")" +
+                          shapes);
   }
   const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
   return Conv2dShape{u(x[0]), u(x[1]),     u(x[2]),     u(x[3]),      u(w[0]),     u(w[2]),
@@ -51,31 +47,25 @@ Dims4 output_dims(const Conv2dShape& s) {
   return {i(s.batch), i(s.out_channels), i(s.out_h()), i(s.out_w())};
 }
 
-void check_grad_out(const std::string& fn, const py::array& grad_out, const Dims4& expected) {
-  if (dims_of(grad_out) != expected) {
-    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
-                          " but the convolution's output has shape " + dims_text(expected));
-  }
-}
-
 py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
                          const py::object& bias_object, const py::object& stride_object,
                          const py::object& padding_object, const py::object& out_object) {
-  const std::string fn = "conv2d_forward";
-  const py::array x = float32_array(x_object, "x");
-  const py::array w = float32_array(w_object, "weight");
-  check_4d(fn, x, "x", "(batch, channels, height, width)");
-  check_4d(fn, w, "weight", "(out_channels, in_channels, kernel_h, kernel_w)");
+  constexpr const char* fn = "conv2d_forward";
+  const py::array x = float32_array(fn, x_object, "x");
+  const py::array w = float32_array(fn, w_object, "weight");
+  check_ndim(fn, x, "x", 4, kInputLayout);
+  check_ndim(fn, w, "weight", 4, kWeightLayout);
   const Conv2dShape s =
       conv_shape(fn, dims_of(x), dims_of(w), pair_arg(fn, stride_object, "stride"),
                  pair_arg(fn, padding_object, "padding"), shape_of(x), shape_of(w));
   const float* bias_data = nullptr;
   py::array bias;
   if (!bias_object.is_none()) {
-    bias = float32_array(bias_object, "bias");
+    bias = float32_array(fn, bias_object, "bias");
     if (bias.ndim() != 1 || static_cast<std::size_t>(bias.shape(0)) != s.out_channels) {
-      throw py::value_error(fn + ": bias must have shape (" + std::to_string(s.out_channels) +
-                            ",) for weight " + shape_of(w) + ", got " + shape_of(bias));
+      throw py::value_error(std::string(fn) + ": bias must have shape (" +
+                            std::to_string(s.out_channels) + ",) for weight " + shape_of(w) +
+                            ", got " + shape_of(bias));
     }
     bias_data = floats(bias);
   }
@@ -84,15 +74,15 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
   if (out_object.is_none()) {
     y = py::array_t<float>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
   } else {
-    y = float32_array(out_object, "out");
-    if (!y.writeable()) throw py::value_error("out: the array is read-only");
+    y = float32_array(fn, out_object, "out");
+    check_writeable(fn, y, "out");
     if (y.ndim() != 4 || dims_of(y) != y_dims) {
-      throw py::value_error(fn + ": out has shape " + shape_of(y) + " but the output has shape " +
-                            dims_text(y_dims));
+      throw py::value_error(std::string(fn) + ": out has shape " + shape_of(y) +
+                            " but the output has shape " + dims_text(y_dims));
     }
-    check_no_overlap(fn, y, x, "x");
-    check_no_overlap(fn, y, w, "weight");
-    if (bias_data != nullptr) check_no_overlap(fn, y, bias, "bias");
+    check_disjoint(fn, y, "out", x, "x");
+    check_disjoint(fn, y, "out", w, "weight");
+    if (bias_data != nullptr) check_disjoint(fn, y, "out", bias, "bias");
   }
   float* y_data = mutable_floats(y);
   {
@@ -105,11 +95,10 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
 py::array conv2d_backward_data(const py::object& grad_out_object, const py::object& w_object,
                                const py::object& input_shape_object,
                                const py::object& stride_object, const py::object& padding_object) {
-  const std::string fn = "conv2d_backward_data";
-  const py::array grad_out = float32_array(grad_out_object, "grad_out");
-  const py::array w = float32_array(w_object, "weight");
-  check_4d(fn, grad_out, "grad_out", "(batch, out_channels, out_h, out_w)");
-  check_4d(fn, w, "weight", "(out_channels, in_channels, kernel_h, kernel_w)");
+  constexpr const char* fn = "conv2d_backward_data";
+  const py::array grad_out = float32_array(fn, grad_out_object, "grad_out");
+  const py::array w = float32_array(fn, w_object, "weight");
+  check_ndim(fn, w, "weight", 4, kWeightLayout);
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   const Conv2dShape s =
       conv_shape(fn, x_dims, dims_of(w), pair_arg(fn, stride_object, "stride"),
@@ -128,11 +117,11 @@ py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& g
                                  const py::object& kernel_size_object,
                                  const py::object& stride_object, const py::object& padding_object,
                                  bool with_bias) {
-  const std::string fn = "conv2d_backward_weight";
-  const py::array x = float32_array(x_object, "x");
-  const py::array grad_out = float32_array(grad_out_object, "grad_out");
-  check_4d(fn, x, "x", "(batch, channels, height, width)");
-  check_4d(fn, grad_out, "grad_out", "(batch, out_channels, out_h, out_w)");
+  constexpr const char* fn = "conv2d_backward_weight";
+  const py::array x = float32_array(fn, x_object, "x");
+  const py::array grad_out = float32_array(fn, grad_out_object, "grad_out");
+  check_ndim(fn, x, "x", 4, kInputLayout);
+  check_ndim(fn, grad_out, "grad_out", 4, kInputLayout);
   const Pair kernel = pair_arg(fn, kernel_size_object, "kernel_size");
   const Dims4 w_dims{grad_out.shape(1), x.shape(1), kernel.h, kernel.w};
   const Conv2dShape s =
@@ -158,9 +147,9 @@ py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& g
 py::dict conv2d_algorithms(const py::object& input_shape_object,
                            const py::object& weight_shape_object, const py::object& stride_object,
                            const py::object& padding_object) {
-  const std::string fn = "conv2d_algorithms";
+  constexpr const char* fn = "conv2d_algorithms";
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
-  const Dims4 w_dims = input_shape_arg(fn, weight_shape_object);
+  const Dims4 w_dims = input_shape_arg(fn, weight_shape_object, "weight_shape");
   const Conv2dShape s =
       conv_shape(fn, x_dims, w_dims, pair_arg(fn, stride_object, "stride"),
                  pair_arg(fn, padding_object, "padding"), dims_text(x_dims), dims_text(w_dims));

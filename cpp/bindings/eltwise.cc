@@ -10,12 +10,12 @@ namespace {
 using BinaryOp = void (*)(const float*, const float*, float*, std::size_t);
 using UnaryOp = void (*)(const float*, float*, std::size_t);
 
-py::array binary(BinaryOp op, const py::object& a_object, const py::object& b_object,
-                 const py::object& out_object) {
-  const py::array a = float32_array(a_object, "a");
-  const py::array b = float32_array(b_object, "b");
-  check_same_shape(a, "a", b, "b");
-  py::array out = output_for(out_object, a, {{&a, "a"}, {&b, "b"}});
+py::array binary(const char* fn, BinaryOp op, const py::object& a_object,
+                 const py::object& b_object, const py::object& out_object) {
+  const py::array a = float32_array(fn, a_object, "a");
+  const py::array b = float32_array(fn, b_object, "b");
+  check_same_shape(fn, a, "a", b, "b");
+  py::array out = output_for(fn, out_object, a, {{&a, "a"}, {&b, "b"}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -24,9 +24,10 @@ py::array binary(BinaryOp op, const py::object& a_object, const py::object& b_ob
   return out;
 }
 
-py::array unary(UnaryOp op, const py::object& x_object, const py::object& out_object) {
-  const py::array x = float32_array(x_object, "x");
-  py::array out = output_for(out_object, x, {{&x, "x"}});
+py::array unary(const char* fn, UnaryOp op, const py::object& x_object,
+                const py::object& out_object) {
+  const py::array x = float32_array(fn, x_object, "x");
+  py::array out = output_for(fn, out_object, x, {{&x, "x"}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -41,26 +42,28 @@ void bind_eltwise(py::module_& m) {
   m.def(
       "add",
       [](const py::object& a, const py::object& b, const py::object& out) {
-        return binary(&odyssey::add, a, b, out);
+        return binary("add", &odyssey::add, a, b, out);
       },
       py::arg("a"), py::arg("b"), py::kw_only(), py::arg("out") = py::none(),
       "a + b elementwise; a, b (and out) float32 C-contiguous arrays of one shape.");
   m.def(
       "mul",
       [](const py::object& a, const py::object& b, const py::object& out) {
-        return binary(&odyssey::mul, a, b, out);
+        return binary("mul", &odyssey::mul, a, b, out);
       },
       py::arg("a"), py::arg("b"), py::kw_only(), py::arg("out") = py::none(),
       "a * b elementwise; a, b (and out) float32 C-contiguous arrays of one shape.");
   m.def(
       "relu",
-      [](const py::object& x, const py::object& out) { return unary(&odyssey::relu, x, out); },
+      [](const py::object& x, const py::object& out) {
+        return unary("relu", &odyssey::relu, x, out);
+      },
       py::arg("x"), py::kw_only(), py::arg("out") = py::none(),
       "max(x, 0) elementwise; NaN propagates.");
   m.def(
       "sum",
       [](const py::object& x_object) {
-        const py::array x = float32_array(x_object, "x");
+        const py::array x = float32_array("sum", x_object, "x");
         py::gil_scoped_release release;
         return odyssey::sum(floats(x), length(x));
       },

@@ -5,6 +5,7 @@
 
 #include "arrays.h"
 #include "bindings.h"
+#include "overlap.h"
 
 namespace odyssey::bindings {
 namespace {
@@ -13,24 +14,12 @@ std::string shape_text(py::ssize_t rows, py::ssize_t cols) {
   return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
 }
 
-py::array matrix(const py::object& object, const char* name) {
-  py::array array = float32_array(object, name);
-  if (array.ndim() != 2) {
-    throw py::value_error(std::string("sgemm: ") + name + " must be 2-D, got shape " +
-                          shape_of(array));
-  }
-  return array;
-}
+constexpr const char* kFn = "sgemm";
 
-// sgemm writes C while it still reads A and B, so out may not share a single byte with them.
-void check_disjoint(const py::array& out, const py::array& input, const char* name) {
-  const auto* out_begin = static_cast<const char*>(out.data());
-  const auto* in_begin = static_cast<const char*>(input.data());
-  if (out.nbytes() == 0 || input.nbytes() == 0) return;
-  if (out_begin < in_begin + input.nbytes() && in_begin < out_begin + out.nbytes()) {
-    throw py::value_error(std::string("sgemm: out overlaps ") + name +
-                          "; the result needs its own array");
-  }
+py::array matrix(const py::object& object, const char* name) {
+  py::array array = float32_array(kFn, object, name);
+  check_ndim(kFn, array, name, 2, "");
+  return array;
 }
 
 py::array sgemm(const py::object& a_object, const py::object& b_object, bool trans_a, bool trans_b,
@@ -49,7 +38,7 @@ py::array sgemm(const py::object& a_object, const py::object& b_object, bool tra
   const bool has_bias = !bias_object.is_none();
   py::array bias;
   if (has_bias) {
-    bias = float32_array(bias_object, "bias");
+    bias = float32_array(kFn, bias_object, "bias");
     if (bias.ndim() != 1 || bias.shape(0) != n) {
       throw py::value_error("sgemm: bias has shape " + shape_of(bias) + " but the result " +
                             shape_text(m, n) + " needs (" + std::to_string(n) + ",)");
@@ -63,16 +52,17 @@ py::array sgemm(const py::object& a_object, const py::object& b_object, bool tra
     }
     out = py::array_t<float>({m, n});
   } else {
-    out = float32_array(out_object, "out");
-    if (!out.writeable()) throw py::value_error("sgemm: out is read-only");
+    out = float32_array(kFn, out_object, "out");
+    check_writeable(kFn, out, "out");
     if (out.ndim() != 2 || out.shape(0) != m || out.shape(1) != n) {
       throw py::value_error("sgemm: out has shape " + shape_of(out) + " but the result is " +
                             shape_text(m, n) + " (op(a) " + shape_text(m, k) + ", op(b) " +
                             shape_text(k, n) + ")");
     }
-    check_disjoint(out, a, "a");
-    check_disjoint(out, b, "b");
-    if (has_bias) check_disjoint(out, bias, "bias");
+    // sgemm writes C while it still reads A and B.
+    check_disjoint(kFn, out, "out", a, "a");
+    check_disjoint(kFn, out, "out", b, "b");
+    if (has_bias) check_disjoint(kFn, out, "out", bias, "bias");
   }
 
   const auto rows = static_cast<std::size_t>(m), cols = static_cast<std::size_t>(n),

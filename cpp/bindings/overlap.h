@@ -1,5 +1,5 @@
-// Arrays that a kernel writes while it reads others must not share any memory: a parallel chunk
-// could otherwise read what another chunk already wrote (or, for labels, an index out of range).
+// Arrays that a kernel writes while it reads others must not share memory: a parallel chunk could
+// otherwise read what another chunk already wrote (or, for labels, an index out of range).
 #pragma once
 
 #include <string>
@@ -15,13 +15,22 @@ inline bool shares_memory(const py::array& a, const py::array& b) {
          b_begin < a_begin + a.nbytes();
 }
 
-// ValueError unless `written` and `other` are disjoint.
-inline void check_disjoint(const py::array& written, const char* written_name,
-                           const py::array& other, const char* other_name, const char* op) {
-  if (shares_memory(written, other)) {
-    throw py::value_error(std::string(op) + ": " + written_name + " " + shape_of(written) +
-                          " shares memory with " + other_name + " " + shape_of(other) +
+// ValueError unless `written` and `read` are disjoint.
+inline void check_disjoint(const char* fn, const py::array& written, const char* written_name,
+                           const py::array& read, const char* read_name) {
+  if (shares_memory(written, read)) {
+    throw py::value_error(std::string(fn) + ": " + written_name + " " + shape_of(written) +
+                          " shares memory with " + read_name + " " + shape_of(read) +
                           "; pass separate arrays");
+  }
+}
+
+// The same, except that an elementwise kernel may write over an input of its shape in place.
+inline void check_disjoint_or_in_place(const char* fn, const py::array& out, const py::array& input,
+                                       const char* input_name) {
+  if (shares_memory(out, input) && out.data() != input.data()) {
+    throw py::value_error(std::string(fn) + ": out partially overlaps " + input_name +
+                          "; pass the input itself as out, or a separate array");
   }
 }
 

@@ -14,24 +14,19 @@
 namespace odyssey::bindings {
 namespace {
 
-Dims4 dims_of(const py::array& array) {
-  return {array.shape(0), array.shape(1), array.shape(2), array.shape(3)};
-}
-
 // The checked geometry of pooling an (N, C, H, W) input.
-Pool2dShape pool_shape(const std::string& fn, const Dims4& x, const Pair& kernel,
-                       const Pair& stride) {
+Pool2dShape pool_shape(const char* fn, const Dims4& x, const Pair& kernel, const Pair& stride) {
   if (kernel.h < 1 || kernel.w < 1) {
-    throw py::value_error(fn + ": kernel_size must be >= 1, got (" + std::to_string(kernel.h) +
-                          ", " + std::to_string(kernel.w) + ")");
+    throw py::value_error(std::string(fn) + ": kernel_size must be >= 1, got (" +
+                          std::to_string(kernel.h) + ", " + std::to_string(kernel.w) + ")");
   }
   check_stride(fn, stride);
   if (kernel.h > x[2] || kernel.w > x[3]) {
-    throw py::value_error(fn + ": window (" + std::to_string(kernel.h) + ", " +
+    throw py::value_error(std::string(fn) + ": window (" + std::to_string(kernel.h) + ", " +
                           std::to_string(kernel.w) + ") is larger than the input " + dims_text(x));
   }
   if (x[2] * x[3] >= (py::ssize_t{1} << 31)) {
-    throw py::value_error(fn + ": input planes of " + dims_text(x) +
+    throw py::value_error(std::string(fn) + ": input planes of " + dims_text(x) +
                           " are too large for int32 indices");
   }
   const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
@@ -43,19 +38,11 @@ Dims4 output_dims(const Dims4& x, const Pool2dShape& s) {
   return {x[0], x[1], static_cast<py::ssize_t>(s.out_h()), static_cast<py::ssize_t>(s.out_w())};
 }
 
-const py::array& checked_4d(const std::string& fn, const py::array& array, const char* name) {
-  if (array.ndim() != 4) {
-    throw py::value_error(fn + ": " + name + " must be 4-D (batch, channels, height, width), got " +
-                          shape_of(array));
-  }
+// A float32 (N, C, H, W) array.
+py::array input_4d(const char* fn, const py::object& object, const char* name) {
+  py::array array = float32_array(fn, object, name);
+  check_ndim(fn, array, name, 4, "(batch, channels, height, width)");
   return array;
-}
-
-void check_grad_out(const std::string& fn, const py::array& grad_out, const Dims4& expected) {
-  if (dims_of(grad_out) != expected) {
-    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
-                          " but the pooling output has shape " + dims_text(expected));
-  }
 }
 
 py::array_t<float> new_array(const Dims4& dims) {
@@ -64,8 +51,8 @@ py::array_t<float> new_array(const Dims4& dims) {
 
 py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kernel_object,
                              const py::object& stride_object) {
-  const std::string fn = "max_pool2d_forward";
-  const py::array x = checked_4d(fn, float32_array(x_object, "x"), "x");
+  constexpr const char* fn = "max_pool2d_forward";
+  const py::array x = input_4d(fn, x_object, "x");
   const Pool2dShape s = pool_shape(fn, dims_of(x), pair_arg(fn, kernel_object, "kernel_size"),
                                    pair_arg(fn, stride_object, "stride"));
   const Dims4 y_dims = output_dims(dims_of(x), s);
@@ -82,28 +69,19 @@ py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kerne
 
 py::array max_pool2d_backward(const py::object& grad_out_object, const py::object& argmax_object,
                               const py::object& input_shape_object) {
-  const std::string fn = "max_pool2d_backward";
-  const py::array grad_out = checked_4d(fn, float32_array(grad_out_object, "grad_out"), "grad_out");
-  if (!py::isinstance<py::array>(argmax_object) || !py::reinterpret_borrow<py::array>(argmax_object)
-                                                        .dtype()
-                                                        .equal(py::dtype::of<std::int32_t>())) {
-    throw py::type_error(fn + ": argmax must be the int32 array max_pool2d_forward returned");
-  }
-  const auto argmax = py::reinterpret_borrow<py::array>(argmax_object);
-  if (!(argmax.flags() & py::array::c_style) ||
-      reinterpret_cast<std::uintptr_t>(argmax.data()) % alignof(std::int32_t) != 0) {
-    throw py::value_error(fn + ": argmax must be C-contiguous and aligned");
-  }
-  check_same_shape(argmax, "argmax", grad_out, "grad_out");
+  constexpr const char* fn = "max_pool2d_backward";
+  const py::array grad_out = input_4d(fn, grad_out_object, "grad_out");
+  const py::array argmax = array_of<std::int32_t>(fn, argmax_object, "argmax");
+  check_same_shape(fn, argmax, "argmax", grad_out, "grad_out");
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   if (x_dims[0] != grad_out.shape(0) || x_dims[1] != grad_out.shape(1)) {
-    throw py::value_error(fn + ": grad_out has shape " + shape_of(grad_out) +
+    throw py::value_error(std::string(fn) + ": grad_out has shape " + shape_of(grad_out) +
                           " but input_shape is " + dims_text(x_dims) +
                           " (batch and channels must match)");
   }
   const py::ssize_t plane = x_dims[2] * x_dims[3];
   if (plane >= (py::ssize_t{1} << 31)) {
-    throw py::value_error(fn + ": input planes of " + dims_text(x_dims) +
+    throw py::value_error(std::string(fn) + ": input planes of " + dims_text(x_dims) +
                           " are too large for int32 indices");
   }
   const auto* index = static_cast<const std::int32_t*>(argmax.data());
@@ -114,8 +92,9 @@ py::array max_pool2d_backward(const py::object& grad_out_object, const py::objec
     lowest = std::min(lowest, index[i]);
     highest = std::max(highest, index[i]);
   }
-  if (lowest < 0 || highest >= plane) {
-    throw py::value_error(fn + ": argmax holds " + std::to_string(lowest < 0 ? lowest : highest) +
+  if (argmax.size() != 0 && (lowest < 0 || highest >= plane)) {
+    throw py::value_error(std::string(fn) + ": argmax holds " +
+                          std::to_string(lowest < 0 ? lowest : highest) +
                           ", out of range for input planes of " + std::to_string(x_dims[2]) +
                           " x " + std::to_string(x_dims[3]));
   }
@@ -133,8 +112,8 @@ py::array max_pool2d_backward(const py::object& grad_out_object, const py::objec
 
 py::array avg_pool2d_forward(const py::object& x_object, const py::object& kernel_object,
                              const py::object& stride_object) {
-  const std::string fn = "avg_pool2d_forward";
-  const py::array x = checked_4d(fn, float32_array(x_object, "x"), "x");
+  constexpr const char* fn = "avg_pool2d_forward";
+  const py::array x = input_4d(fn, x_object, "x");
   const Pool2dShape s = pool_shape(fn, dims_of(x), pair_arg(fn, kernel_object, "kernel_size"),
                                    pair_arg(fn, stride_object, "stride"));
   py::array_t<float> y = new_array(output_dims(dims_of(x), s));
@@ -149,8 +128,8 @@ py::array avg_pool2d_forward(const py::object& x_object, const py::object& kerne
 py::array avg_pool2d_backward(const py::object& grad_out_object,
                               const py::object& input_shape_object, const py::object& kernel_object,
                               const py::object& stride_object) {
-  const std::string fn = "avg_pool2d_backward";
-  const py::array grad_out = checked_4d(fn, float32_array(grad_out_object, "grad_out"), "grad_out");
+  constexpr const char* fn = "avg_pool2d_backward";
+  const py::array grad_out = input_4d(fn, grad_out_object, "grad_out");
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   const Pool2dShape s = pool_shape(fn, x_dims, pair_arg(fn, kernel_object, "kernel_size"),
                                    pair_arg(fn, stride_object, "stride"));

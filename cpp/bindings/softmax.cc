@@ -16,13 +16,8 @@ using RowsBackward = void (*)(const float*, const float*, float*, std::size_t, s
 
 // A float32 (rows, cols) array, or ValueError naming `op` and `name`.
 py::array matrix(const py::object& object, const char* op, const char* name) {
-  py::array array = float32_array(object, name);
-  if (array.ndim() != 2) {
-    throw py::value_error(
-        std::string(op) + ": " + name +
-        " must be 2-D (rows, cols) with the classes on the last axis, got shape " +
-        shape_of(array));
-  }
+  py::array array = float32_array(op, object, name);
+  check_ndim(op, array, name, 2, "(rows, cols) with the classes on the last axis");
   return array;
 }
 
@@ -32,7 +27,7 @@ std::size_t cols(const py::array& a) { return static_cast<std::size_t>(a.shape(1
 py::array forward(RowsOp op, const char* name, const py::object& x_object,
                   const py::object& out_object) {
   const py::array x = matrix(x_object, name, "x");
-  py::array out = output_for(out_object, x, {{&x, "x"}});
+  py::array out = output_for(name, out_object, x, {{&x, "x"}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -45,8 +40,8 @@ py::array backward(RowsBackward op, const char* name, const py::object& grad_obj
                    const py::object& y_object, const py::object& out_object) {
   const py::array grad = matrix(grad_object, name, "grad_out");
   const py::array y = matrix(y_object, name, "y");
-  check_same_shape(grad, "grad_out", y, "y");
-  py::array out = output_for(out_object, grad, {{&grad, "grad_out"}, {&y, "y"}});
+  check_same_shape(name, grad, "grad_out", y, "y");
+  py::array out = output_for(name, out_object, grad, {{&grad, "grad_out"}, {&y, "y"}});
   float* out_data = mutable_floats(out);
   {
     py::gil_scoped_release release;
@@ -59,25 +54,11 @@ py::array backward(RowsBackward op, const char* name, const py::object& grad_obj
 // row.
 py::array labels_for(const py::object& object, const py::array& scores, const char* op,
                      const char* scores_name) {
-  if (!py::isinstance<py::array>(object)) {
-    throw py::type_error(std::string(op) + ": labels: expected a numpy.ndarray of int64, got " +
-                         std::string(py::str(py::type::of(object).attr("__name__"))));
-  }
-  auto labels = py::reinterpret_borrow<py::array>(object);
-  if (!labels.dtype().equal(py::dtype::of<std::int64_t>())) {
-    throw py::type_error(std::string(op) + ": labels: expected dtype int64, got " +
-                         std::string(py::str(labels.dtype())) + " with shape " + shape_of(labels));
-  }
+  const py::array labels = array_of<std::int64_t>(op, object, "labels");
   if (labels.ndim() != 1 || labels.shape(0) != scores.shape(0)) {
     throw py::value_error(std::string(op) + ": labels must have shape (" +
                           std::to_string(scores.shape(0)) + ",), one per row of " + scores_name +
                           " " + shape_of(scores) + ", got " + shape_of(labels));
-  }
-  if (!(labels.flags() & py::array::c_style) ||
-      reinterpret_cast<std::uintptr_t>(labels.data()) % alignof(std::int64_t) != 0) {
-    throw py::value_error(std::string(op) +
-                          ": labels: expected a C-contiguous, aligned array; pass "
-                          "numpy.ascontiguousarray(labels)");
   }
   const auto* values = static_cast<const std::int64_t*>(labels.data());
   const auto classes = static_cast<std::int64_t>(scores.shape(1));
@@ -151,8 +132,9 @@ void bind_softmax(py::module_& m) {
         const py::array probs = matrix(probs_object, "softmax_cross_entropy_backward", "probs");
         const py::array labels =
             labels_for(labels_object, probs, "softmax_cross_entropy_backward", "probs");
-        py::array out = output_for(out_object, probs, {{&probs, "probs"}});
-        check_disjoint(out, "out", labels, "labels", "softmax_cross_entropy_backward");
+        constexpr const char* fn = "softmax_cross_entropy_backward";
+        py::array out = output_for(fn, out_object, probs, {{&probs, "probs"}});
+        check_disjoint(fn, out, "out", labels, "labels");
         float* out_data = mutable_floats(out);
         {
           py::gil_scoped_release release;

@@ -1,5 +1,5 @@
 // Arguments shared by the convolution and pooling bindings: (h, w) pairs for kernel sizes, strides
-// and padding, an (N, C, H, W) shape, and the overlap check for a written array.
+// and padding, and (N, C, H, W) shapes.
 #pragma once
 
 #include <array>
@@ -16,18 +16,22 @@ struct Pair {
 using Dims4 = std::array<py::ssize_t, 4>;
 
 // An int n (meaning (n, n)) or a sequence of two ints, each below 2**31 in magnitude.
-Pair pair_arg(const std::string& fn, const py::object& object, const char* name);
+Pair pair_arg(const char* fn, const py::object& object, const char* name);
 // A sequence of four ints >= 0 and below 2**31.
-Dims4 input_shape_arg(const std::string& fn, const py::object& object);
+Dims4 input_shape_arg(const char* fn, const py::object& object, const char* name = "input_shape");
 
-void check_stride(const std::string& fn, const Pair& stride);
+void check_stride(const char* fn, const Pair& stride);
 // 0 <= padding <= kernel / 2 on each axis, PyTorch's limit.
-void check_padding(const std::string& fn, const Pair& padding, const Pair& kernel);
+void check_padding(const char* fn, const Pair& padding, const Pair& kernel);
 
-// A written array must not share memory with an array the kernel reads.
-void check_no_overlap(const std::string& fn, const py::array& out, const py::array& input,
-                      const char* name);
+// The dimensions of an array already checked to be 4-D.
+inline Dims4 dims_of(const py::array& array) {
+  return {array.shape(0), array.shape(1), array.shape(2), array.shape(3)};
+}
 
 std::string dims_text(const Dims4& dims);
+
+// ValueError unless the 4-D grad_out has the shape of the forward pass's output.
+void check_grad_out(const char* fn, const py::array& grad_out, const Dims4& output);
 
 }  // namespace odyssey::bindings

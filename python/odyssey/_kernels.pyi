@@ -1,7 +1,9 @@
 """Type stub of the compiled module odyssey._kernels (cpp/bindings/module.cc).
 
 Array arguments are float32, C-contiguous NumPy arrays used in place; anything else raises
-TypeError (not an array, wrong dtype) or ValueError (layout, shape, overlap).
+TypeError (not an array, wrong dtype) or ValueError (layout, shape, overlap) whose message starts
+with the function's name. These checks keep memory safe; options (learning rates, probabilities,
+ranges) are checked by the public API that calls these functions, not here.
 """
 
 from typing import Any

@@ -16,9 +16,11 @@ inline std::size_t samples_per_chunk(std::size_t image_floats) {
   return std::max<std::size_t>(1, kChunkFloats / std::max<std::size_t>(1, image_floats));
 }
 
-// Calls chunk(begin, end) over the pool for fixed chunks of [0, count).
+// Calls chunk(begin, end) over the pool for fixed chunks of [0, count). Images of no floats leave
+// nothing to write, however many there are.
 template <typename Chunk>
 void for_each_chunk(std::size_t count, std::size_t image_floats, const Chunk& chunk) {
+  if (image_floats == 0) return;
   parallel_for(count, samples_per_chunk(image_floats), chunk);
 }
 

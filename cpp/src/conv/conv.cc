@@ -188,6 +188,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   const PackedConv p = forward_geometry(s);
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
+  if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
   const ForwardPlan plan =
       plan_forward(algorithm, w, bias, s.out_channels, s.in_channels, s.kernel_h * s.kernel_w);
@@ -207,6 +208,7 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
   const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
+  if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
   const std::size_t taps = s.kernel_h * s.kernel_w;
   std::vector<float> flipped(s.out_channels * s.in_channels * taps);
@@ -253,6 +255,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const std::size_t plane = p.out_h * p.out_w;
   const std::size_t all_taps = s.in_channels * s.kernel_h * s.kernel_w;
   const std::size_t dw_size = s.out_channels * all_taps;
+  if (dw_size == 0 && (db == nullptr || s.out_channels == 0)) return;  // nothing to write
   // The channel-lane kernel accumulates dw blocked by whole vectors of channels.
   const std::size_t padded_channels = lanes ? round_up(s.out_channels, kernels.lanes) : 0;
   const std::size_t accumulated = lanes ? padded_channels * all_taps : dw_size;

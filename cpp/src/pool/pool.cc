@@ -82,6 +82,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
 
 void max_pool2d_backward(std::size_t planes, std::size_t in_size, std::size_t out_size,
                          const float* dy, const std::int32_t* argmax, float* dx) {
+  if (in_size == 0) return;  // empty planes: nothing to write, however many there are
   for_each_plane(planes, [&](std::size_t plane) {
     float* grad = dx + plane * in_size;
     std::memset(grad, 0, in_size * sizeof(float));

@@ -11,9 +11,11 @@
 namespace odyssey {
 namespace {
 
-// Calls row_body(r) for every row, in chunks of rows whose size depends on cols alone.
+// Calls row_body(r) for every row, in chunks of rows whose size depends on cols alone. Rows of no
+// columns leave nothing to write, however many there are.
 template <class RowBody>
 void for_rows(std::size_t rows, std::size_t cols, const RowBody& row_body) {
+  if (cols == 0) return;
   const std::size_t grain = cols == 0 || cols >= kSoftmaxGrain ? 1 : kSoftmaxGrain / cols;
   parallel_for(rows, grain, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) row_body(r);

@@ -6,11 +6,13 @@ transform draws the parameters of image ``i`` from Philox4x32-10 keyed by (seed,
 ``keys.indices[i]``, its ``stream``), inside the kernel, so an image gets the same distortion
 whatever batch it is in, whatever the thread count and whatever order the batches are made in.
 Random transforms used together need different streams; each class has its own default.
+
+Every option and argument is checked here, and errors name the transform (``RandomCrop: ...``);
+the kernels check again only what keeps memory safe (shapes, channel counts, sizes).
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from odyssey import _checks as check
 from odyssey import _kernels
 from odyssey.data.keys import SampleKeys
 
@@ -49,8 +52,8 @@ def _check_batch(images: Any, who: str) -> Batch:
 
 
 def _check_keys(keys: Any, images: Batch, who: str) -> SampleKeys:
-    if not isinstance(keys, SampleKeys):
-        raise TypeError(f"{who}: keys must be a SampleKeys, got {type(keys).__name__}")
+    """The batch's keys, one per image."""
+    keys = _check_key_values(keys, who)
     if len(keys.indices) != len(images):
         raise ValueError(
             f"{who}: {len(keys.indices)} sample keys for a batch of {len(images)} images "
@@ -59,21 +62,43 @@ def _check_keys(keys: Any, images: Batch, who: str) -> SampleKeys:
     return keys
 
 
+def _check_key_values(keys: Any, who: str) -> SampleKeys:
+    """Keys whose every part is in the range the Philox counter holds."""
+    if not isinstance(keys, SampleKeys):
+        raise TypeError(f"{who}: keys must be a SampleKeys, got {type(keys).__name__}")
+    indices = keys.indices
+    if not 0 <= check.integer(keys.seed, who, "keys.seed") < 2**64:
+        raise ValueError(f"{who}: keys.seed must be in [0, 2**64), got {keys.seed}")
+    if not 0 <= check.integer(keys.epoch, who, "keys.epoch") < 2**32:
+        raise ValueError(f"{who}: keys.epoch must be in [0, 2**32), got {keys.epoch}")
+    if indices.size and not (indices.min() >= 0 and indices.max() < 2**32):
+        at = int(np.flatnonzero((indices < 0) | (indices >= 2**32))[0])
+        raise ValueError(
+            f"{who}: keys.indices must be in [0, 2**32), got {indices[at]} at position {at}"
+        )
+    return keys
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _finite(value: Any, who: str, name: str) -> float:
-    if not _is_number(value) or not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
-    return float(value)
+def _finite_values(value: Any, who: str, name: str) -> tuple[float, ...]:
+    """One finite number or a sequence of them, as a non-empty tuple."""
+    if _is_number(value):
+        return (check.finite(value, who, name),)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{who}: {name} must be a number or a sequence of numbers, got {value!r}")
+    if not value:
+        raise ValueError(f"{who}: {name} needs at least one value")
+    return tuple(check.finite(v, who, name) for v in value)
 
 
 def _pair(value: Any, who: str, name: str) -> tuple[float, float]:
     """A (low, high) range from a 2-sequence of finite numbers with low <= high."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
         raise ValueError(f"{who}: {name} must be a sequence (low, high), got {value!r}")
-    low, high = (_finite(v, who, name) for v in value)
+    low, high = (check.finite(v, who, name) for v in value)
     if low > high:
         raise ValueError(f"{who}: {name} must have low <= high, got {value!r}")
     return low, high
@@ -82,26 +107,20 @@ def _pair(value: Any, who: str, name: str) -> tuple[float, float]:
 def _symmetric(value: Any, who: str, name: str) -> tuple[float, float]:
     """A number d >= 0 as (-d, d), or a (low, high) range."""
     if _is_number(value):
-        d = _finite(value, who, name)
+        d = check.finite(value, who, name)
         if d < 0:
             raise ValueError(f"{who}: {name} must be non-negative when a single number, got {d}")
         return -d, d
     return _pair(value, who, name)
 
 
-def _non_negative_int(value: Any, who: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{who}: {name} must be a non-negative int, got {value!r}")
-    return int(value)
-
-
 def _padding(padding: Any, who: str) -> tuple[int, int, int, int]:
     """torchvision's padding: p for every side, (left/right, top/bottom) or (l, t, r, b)."""
     if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-        p = _non_negative_int(padding, who, "padding")
+        p = check.integer(padding, who, "padding", 0)
         return p, p, p, p
     if isinstance(padding, Sequence) and len(padding) in (2, 4):
-        sides = [_non_negative_int(p, who, "padding") for p in padding]
+        sides = [check.integer(p, who, "padding", 0) for p in padding]
         if len(sides) == 2:
             return sides[0], sides[1], sides[0], sides[1]
         return sides[0], sides[1], sides[2], sides[3]
@@ -111,9 +130,7 @@ def _padding(padding: Any, who: str) -> tuple[int, int, int, int]:
 def _stream(stream: Any, default: int, who: str) -> int:
     if stream is None:
         return default
-    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)):
-        raise TypeError(f"{who}: stream must be an int, got {type(stream).__name__}")
-    if not 0 <= stream < 2**32:
+    if not 0 <= check.integer(stream, who, "stream") < 2**32:
         raise ValueError(f"{who}: stream must be in [0, 2**32), got {stream}")
     return int(stream)
 
@@ -173,11 +190,8 @@ class Normalize:
     """(x - mean[c]) / std[c] per channel; a single value applies to every channel."""
 
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float]) -> None:
-        as_tuple = lambda v: (v,) if _is_number(v) else tuple(v)  # noqa: E731
-        self.mean = tuple(_finite(m, "Normalize", "mean") for m in as_tuple(mean))
-        self.std = tuple(_finite(s, "Normalize", "std") for s in as_tuple(std))
-        if not self.mean or not self.std:
-            raise ValueError("Normalize: mean and std need at least one value")
+        self.mean = _finite_values(mean, "Normalize", "mean")
+        self.std = _finite_values(std, "Normalize", "std")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"Normalize: std must be positive, got {self.std}")
 
@@ -197,7 +211,7 @@ class Pad:
 
     def __init__(self, padding: int | Sequence[int], fill: float = 0) -> None:
         self.padding = _padding(padding, "Pad")
-        self.fill = _finite(fill, "Pad", "fill")
+        self.fill = check.finite(fill, "Pad", "fill")
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:
         images = _check_batch(images, "Pad")
@@ -221,11 +235,11 @@ class RandomCrop:
             size = (size, size)
         if not isinstance(size, Sequence) or len(size) != 2:
             raise ValueError(f"RandomCrop: size must be an int or (height, width), got {size!r}")
-        self.size = tuple(_non_negative_int(s, "RandomCrop", "size") for s in size)
+        self.size = tuple(check.integer(s, "RandomCrop", "size", 0) for s in size)
         if 0 in self.size:
             raise ValueError(f"RandomCrop: size must be positive, got {self.size}")
         self.padding = _padding(0 if padding is None else padding, "RandomCrop")
-        self.fill = _finite(fill, "RandomCrop", "fill")
+        self.fill = check.finite(fill, "RandomCrop", "fill")
         self.stream = _stream(stream, 1, "RandomCrop")
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:
@@ -277,7 +291,7 @@ class RandomAffine:
                 or len(translate) != 2
             ):
                 raise ValueError(f"{who}: translate must be a sequence (a, b), got {translate!r}")
-            self.translate = tuple(_finite(t, who, "translate") for t in translate)
+            self.translate = tuple(check.finite(t, who, "translate") for t in translate)
             if not all(0.0 <= t <= 1.0 for t in self.translate):
                 raise ValueError(f"{who}: translate values must be in [0, 1], got {translate!r}")
         self.scale = (1.0, 1.0)
@@ -288,7 +302,7 @@ class RandomAffine:
         self.squeeze = (1.0, 1.0)
         if squeeze is not None:
             if _is_number(squeeze):
-                q = _finite(squeeze, who, "squeeze")
+                q = check.finite(squeeze, who, "squeeze")
                 if not 0.0 <= q < 1.0:
                     raise ValueError(
                         f"{who}: squeeze must be in [0, 1) when a single number, got {q}"
@@ -309,7 +323,7 @@ class RandomAffine:
                 raise ValueError(f"{who}: shear must be a number or 2 or 4 numbers, got {shear!r}")
             if not all(-90.0 < s < 90.0 for s in self.shear_x + self.shear_y):
                 raise ValueError(f"{who}: shear angles must be in (-90, 90) degrees, got {shear!r}")
-        self.fill = _finite(fill, who, "fill")
+        self.fill = check.finite(fill, who, "fill")
         self.stream = _stream(stream, 2, who)
 
     def _ranges(self) -> dict[str, tuple[float, float]]:
@@ -324,6 +338,9 @@ class RandomAffine:
 
     def matrices(self, keys: SampleKeys, height: int, width: int) -> Batch:
         """The (N, 2, 3) inverse maps (output pixel -> input point) drawn for these keys."""
+        keys = _check_key_values(keys, "RandomAffine.matrices")
+        height = check.integer(height, "RandomAffine.matrices", "height", 0)
+        width = check.integer(width, "RandomAffine.matrices", "width", 0)
         return _kernels.random_affine_matrices(
             *_draw_args(keys, self.stream), height, width, **self._ranges()
         )
@@ -348,17 +365,20 @@ class ElasticDistortion:
     def __init__(
         self, alpha: float, sigma: float, fill: float = 0, stream: int | None = None
     ) -> None:
-        self.alpha = _finite(alpha, "ElasticDistortion", "alpha")
-        self.sigma = _finite(sigma, "ElasticDistortion", "sigma")
+        self.alpha = check.finite(alpha, "ElasticDistortion", "alpha")
+        self.sigma = check.finite(sigma, "ElasticDistortion", "sigma")
         if self.alpha < 0:
             raise ValueError(f"ElasticDistortion: alpha must be non-negative, got {alpha}")
         if not 0 < self.sigma <= 1024:
             raise ValueError(f"ElasticDistortion: sigma must be in (0, 1024], got {sigma}")
-        self.fill = _finite(fill, "ElasticDistortion", "fill")
+        self.fill = check.finite(fill, "ElasticDistortion", "fill")
         self.stream = _stream(stream, 3, "ElasticDistortion")
 
     def displacements(self, keys: SampleKeys, height: int, width: int) -> Batch:
         """The (N, 2, H, W) fields (dx, dy) drawn for these keys."""
+        keys = _check_key_values(keys, "ElasticDistortion.displacements")
+        height = check.integer(height, "ElasticDistortion.displacements", "height", 0)
+        width = check.integer(width, "ElasticDistortion.displacements", "width", 0)
         return _kernels.elastic_displacements(
             *_draw_args(keys, self.stream), height, width, alpha=self.alpha, sigma=self.sigma
         )
@@ -392,7 +412,7 @@ class RandomErasing:
         stream: int | None = None,
     ) -> None:
         who = "RandomErasing"
-        self.p = _finite(p, who, "p")
+        self.p = check.finite(p, who, "p")
         if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"{who}: p must be in [0, 1], got {p}")
         self.scale = _pair(scale, who, "scale")
@@ -401,10 +421,7 @@ class RandomErasing:
         self.ratio = _pair(ratio, who, "ratio")
         if self.ratio[0] <= 0:
             raise ValueError(f"{who}: ratio values must be positive, got {ratio!r}")
-        values = (value,) if _is_number(value) else tuple(value)
-        self.value = tuple(_finite(v, who, "value") for v in values)
-        if not self.value:
-            raise ValueError(f"{who}: value needs at least one number")
+        self.value = _finite_values(value, who, "value")
         self.stream = _stream(stream, 4, who)
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:

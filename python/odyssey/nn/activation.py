@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.module import Module
 from odyssey.tensor import Tensor
@@ -15,7 +16,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = check.real(negative_slope, "LeakyReLU", "negative_slope")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -44,7 +45,7 @@ class Sigmoid(Module):
 class Softmax(Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check.integer(dim, type(self).__name__, "dim")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.dim)

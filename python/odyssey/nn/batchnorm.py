@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
@@ -22,9 +23,10 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
+        name = type(self).__name__
+        self.num_features = check.size(num_features, name, "num_features")
+        self.eps = check.real(eps, name, "eps")
+        self.momentum = None if momentum is None else check.real(momentum, name, "momentum")
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
@@ -43,10 +45,11 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.data.ndim not in self._input_ndims:
+        data = check.tensor(x, type(self).__name__, "input")
+        if data.ndim not in self._input_ndims:
             dims = " or ".join(map(str, self._input_ndims))
             raise ValueError(
-                f"{type(self).__name__}: expected input of {dims} dims, got shape {x.data.shape}"
+                f"{type(self).__name__}: expected input of {dims} dims, got shape {data.shape}"
             )
         momentum = self.momentum
         if self.training and self.track_running_stats:

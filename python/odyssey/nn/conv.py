@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.linear import reset_weight_and_bias
 from odyssey.nn.module import Module
@@ -12,6 +13,8 @@ from odyssey.tensor import Tensor
 
 
 class Conv2d(Module):
+    """conv2d with a learned weight (out_channels, in_channels, kh, kw) and bias (out_channels,)."""
+
     def __init__(
         self,
         in_channels: int,
@@ -22,11 +25,11 @@ class Conv2d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = F._pair(kernel_size, "Conv2d: kernel_size")
-        self.stride = F._pair(stride, "Conv2d: stride")
-        self.padding = F._pair(padding, "Conv2d: padding")
+        self.in_channels = check.size(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check.size(out_channels, "Conv2d", "out_channels")
+        self.kernel_size = check.pair(kernel_size, "Conv2d", "kernel_size", 1)
+        self.stride = check.pair(stride, "Conv2d", "stride", 1)
+        self.padding = check.pair(padding, "Conv2d", "padding", 0)
         shape = (out_channels, in_channels, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         self.bias = Parameter(np.empty(out_channels, dtype=np.float32)) if bias else None

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.random import generator
 from odyssey.tensor import Tensor
 
@@ -35,6 +36,13 @@ _NONLINEARITIES = (*sorted(_UNIT_GAIN), "tanh", "relu", "leaky_relu", "selu")
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The factor that keeps activations' variance stable through `nonlinearity` (as torch's)."""
+    return _gain(nonlinearity, param, "calculate_gain")
+
+
+def _gain(nonlinearity: Any, param: Any, caller: str) -> float:
+    """calculate_gain, its errors naming `caller`."""
+    if not isinstance(nonlinearity, str):
+        raise TypeError(f"{caller}: nonlinearity must be a str, got {type(nonlinearity).__name__}")
     if nonlinearity in _UNIT_GAIN:
         return 1.0
     if nonlinearity == "tanh":
@@ -49,13 +57,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         ):
             slope = float(param)
         else:
-            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+            raise ValueError(f"{caller}: negative_slope {param!r} is not a valid number")
         return math.sqrt(2.0 / (1.0 + slope**2))
     if nonlinearity == "selu":
         # Not the variance-preserving gain: PyTorch's choice, which self-normalising nets expect.
         return 3.0 / 4.0
     raise ValueError(
-        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of "
+        f"{caller}: unsupported nonlinearity {nonlinearity!r}; expected one of "
         + ", ".join(_NONLINEARITIES)
     )
 
@@ -73,6 +81,12 @@ def _array(tensor: Any, caller: str) -> np.ndarray:
     if not array.flags.writeable:
         raise ValueError(f"{caller}: the array is read-only")
     return array
+
+
+def _non_negative_gain(gain: Any, caller: str) -> float:
+    if not check.finite(gain, caller, "gain") >= 0.0:
+        raise ValueError(f"{caller}: gain must be >= 0, got {gain}")
+    return float(gain)
 
 
 def _calculate_fan_in_and_fan_out(array: np.ndarray, caller: str) -> tuple[int, int]:
@@ -105,7 +119,7 @@ def _fill_normal(tensor: T, array: np.ndarray, mean: float, std: float) -> T:
 def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
     """Fills with U(a, b)."""
     array = _array(tensor, "uniform_")
-    if not a <= b:
+    if not check.real(a, "uniform_", "a") <= check.real(b, "uniform_", "b"):
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
     return _fill_uniform(tensor, array, a, b)
 
@@ -113,14 +127,15 @@ def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
 def normal_(tensor: T, mean: float = 0.0, std: float = 1.0) -> T:
     """Fills with N(mean, std²)."""
     array = _array(tensor, "normal_")
-    if not std >= 0.0:
+    check.real(mean, "normal_", "mean")
+    if not check.real(std, "normal_", "std") >= 0.0:
         raise ValueError(f"normal_: expects std >= 0, got std={std}")
     return _fill_normal(tensor, array, mean, std)
 
 
 def constant_(tensor: T, val: float) -> T:
     """Fills with `val`."""
-    _array(tensor, "constant_")[...] = val
+    _array(tensor, "constant_")[...] = check.real(val, "constant_", "val")
     return tensor
 
 
@@ -139,6 +154,7 @@ def ones_(tensor: T) -> T:
 def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
     """Glorot & Bengio (2010): U(-a, a) with a = gain·sqrt(6 / (fan_in + fan_out))."""
     array = _array(tensor, "xavier_uniform_")
+    gain = _non_negative_gain(gain, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array, "xavier_uniform_")
     if array.size == 0:
         return tensor
@@ -149,6 +165,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
 def xavier_normal_(tensor: T, gain: float = 1.0) -> T:
     """Glorot & Bengio (2010): N(0, std²) with std = gain·sqrt(2 / (fan_in + fan_out))."""
     array = _array(tensor, "xavier_normal_")
+    gain = _non_negative_gain(gain, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array, "xavier_normal_")
     if array.size == 0:
         return tensor
@@ -161,7 +178,7 @@ def kaiming_uniform_(
     """He et al. (2015): U(-b, b) with b = gain·sqrt(3 / fan); `a` is leaky ReLU's slope."""
     array = _array(tensor, "kaiming_uniform_")
     fan = _calculate_correct_fan(array, mode, "kaiming_uniform_")
-    gain = calculate_gain(nonlinearity, a)
+    gain = _gain(nonlinearity, a, "kaiming_uniform_")
     if array.size == 0:
         return tensor
     bound = math.sqrt(3.0) * gain / math.sqrt(fan)
@@ -174,7 +191,7 @@ def kaiming_normal_(
     """He et al. (2015): N(0, std²) with std = gain / sqrt(fan); `a` is leaky ReLU's slope."""
     array = _array(tensor, "kaiming_normal_")
     fan = _calculate_correct_fan(array, mode, "kaiming_normal_")
-    gain = calculate_gain(nonlinearity, a)
+    gain = _gain(nonlinearity, a, "kaiming_normal_")
     if array.size == 0:
         return tensor
     return _fill_normal(tensor, array, 0.0, gain / math.sqrt(fan))
@@ -204,6 +221,8 @@ def trunc_normal_(
 ) -> T:
     """N(mean, std²) restricted to [a, b], by inverting the normal CDF over [Φ(a), Φ(b)]."""
     array = _array(tensor, "trunc_normal_")
+    for value, name in ((mean, "mean"), (std, "std"), (a, "a"), (b, "b")):
+        check.real(value, "trunc_normal_", name)
     if not std > 0.0:
         raise ValueError(f"trunc_normal_: expects std > 0, got std={std}")
     if not a < b:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn import init
 from odyssey.nn.module import Module
@@ -25,8 +26,8 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int
 class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = check.size(in_features, "Linear", "in_features")
+        self.out_features = check.size(out_features, "Linear", "out_features")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         self.bias = Parameter(np.empty(out_features, dtype=np.float32)) if bias else None
         self.reset_parameters()

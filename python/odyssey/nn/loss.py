@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.module import Module
 from odyssey.tensor import Tensor
@@ -10,8 +11,7 @@ from odyssey.tensor import Tensor
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F._check_reduction(reduction, type(self).__name__)
-        self.reduction = reduction
+        self.reduction = check.reduction(reduction, type(self).__name__)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"

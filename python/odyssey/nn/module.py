@@ -8,7 +8,7 @@ records Parameters, Modules and buffers in ordered registries so that names foll
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -60,20 +60,23 @@ class Module:
         elif name in params:
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} to parameter {name!r} "
-                    "(a Parameter or None is needed)"
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                    f"{name!r} (a Parameter or None is needed)"
                 )
             params[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} to buffer {name!r} (a Tensor or None "
-                    "is needed)"
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to buffer "
+                    f"{name!r} (a Tensor or None is needed)"
                 )
             buffers[name] = value
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to sub-module {name!r}")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to sub-module "
+                    f"{name!r}"
+                )
             modules[name] = None
         object.__setattr__(self, name, value)
 
@@ -203,6 +206,9 @@ class Module:
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copies arrays (NumPy, or anything np.asarray takes) into the parameters and buffers in
         place. Shape mismatches always fail; missing or unexpected names fail when strict."""
+        fn = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: state_dict must be a mapping, got {type(state_dict).__name__}")
         own = self._state_tensors()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -225,9 +231,7 @@ class Module:
         if mismatched:
             problems.append("shape mismatches: " + "; ".join(mismatched))
         if problems:
-            raise ValueError(
-                f"load_state_dict: cannot load into {type(self).__name__}: " + " | ".join(problems)
-            )
+            raise ValueError(f"{fn}: " + " | ".join(problems))
         for name, value in arrays.items():
             np.copyto(own[name].data, value, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)

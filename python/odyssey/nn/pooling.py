@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.module import Module
 from odyssey.tensor import Tensor
@@ -13,8 +14,8 @@ class _Pool2d(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = F._pair(kernel_size, f"{name}: kernel_size")
-        self.stride = self.kernel_size if stride is None else F._pair(stride, f"{name}: stride")
+        self.kernel_size = check.pair(kernel_size, name, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else check.pair(stride, name, "stride", 1)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

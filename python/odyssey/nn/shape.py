@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odyssey import _checks as check
 from odyssey.nn import functional as F
 from odyssey.nn.module import Module
 from odyssey.tensor import Tensor
@@ -12,8 +13,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = check.integer(start_dim, "Flatten", "start_dim")
+        self.end_dim = check.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
@@ -27,9 +28,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = check.probability(p, "Dropout")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey import _kernels
-from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_real, check_weight_decay
+from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_weight_decay
 
 
 class Adam(Optimizer):
@@ -45,14 +46,14 @@ class Adam(Optimizer):
     def check_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         check_lr(name, group["lr"])
-        if not check_real(name, "eps", group["eps"]) >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if not check.real(group["eps"], name, "eps") >= 0.0:
+            raise ValueError(f"{name}: Invalid epsilon value: {group['eps']}")
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"{name}: betas must be a pair of numbers, got {betas!r}")
         for index, beta in enumerate(betas):
-            if not 0.0 <= check_real(name, "betas", beta) < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+            if not 0.0 <= check.real(beta, name, "betas") < 1.0:
+                raise ValueError(f"{name}: Invalid beta parameter at index {index}: {beta}")
         check_weight_decay(name, group["weight_decay"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -63,7 +64,7 @@ class Adam(Optimizer):
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
-                grad = param.grad.data
+                grad = self.checked_grad(param, group_index, index)
                 if group["maximize"]:
                     grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 state = self.state[param]
@@ -75,23 +76,20 @@ class Adam(Optimizer):
                 if group["amsgrad"]:
                     max_exp_avg_sq = state.setdefault("max_exp_avg_sq", np.zeros_like(param.data))
                 step = state["step"] + 1
-                try:
-                    _kernels.adam_step(
-                        param.data,
-                        grad,
-                        state["exp_avg"],
-                        state["exp_avg_sq"],
-                        step=step,
-                        lr=float(group["lr"]),
-                        beta1=beta1,
-                        beta2=beta2,
-                        eps=float(group["eps"]),
-                        weight_decay=float(group["weight_decay"]),
-                        decoupled_weight_decay=bool(group["decoupled_weight_decay"]),
-                        max_exp_avg_sq=max_exp_avg_sq,
-                    )
-                except (TypeError, ValueError) as error:
-                    raise self.step_error(group_index, index, error) from None
+                _kernels.adam_step(
+                    param.data,
+                    grad,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    step=step,
+                    lr=float(group["lr"]),
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled_weight_decay=bool(group["decoupled_weight_decay"]),
+                    max_exp_avg_sq=max_exp_avg_sq,
+                )
                 state["step"] = step
         return loss
 

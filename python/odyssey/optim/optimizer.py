@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -25,40 +26,36 @@ _UNORDERED = (
 )
 
 
-def check_real(owner: str, name: str, value: Any) -> float:
-    """`value` as a float, or a TypeError naming the option (bool is not a number here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__}")
-    return float(value)
-
-
 def check_lr(owner: str, lr: Any) -> None:
-    if not check_real(owner, "lr", lr) >= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    """ValueError (with PyTorch's wording after the optimizer's name) unless lr >= 0."""
+    if not check.real(lr, owner, "lr") >= 0.0:
+        raise ValueError(f"{owner}: Invalid learning rate: {lr}")
 
 
 def check_weight_decay(owner: str, weight_decay: Any) -> None:
-    if not check_real(owner, "weight_decay", weight_decay) >= 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    """ValueError unless weight_decay >= 0."""
+    if not check.real(weight_decay, owner, "weight_decay") >= 0.0:
+        raise ValueError(f"{owner}: Invalid weight_decay value: {weight_decay}")
 
 
 class Optimizer:
     """Base class: subclasses set `defaults`, check a group's options and implement `step`."""
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        name = type(self).__name__
         self.defaults = dict(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        if isinstance(params, (Tensor, np.ndarray, dict)):
+        if isinstance(params, (Tensor, np.ndarray, dict)) or not isinstance(params, Iterable):
             raise TypeError(
-                "params argument given to the optimizer should be an iterable of Tensors or "
-                f"dicts, but got {type(params).__name__}"
+                f"{name}: params argument given to the optimizer should be an iterable of Tensors "
+                f"or dicts, but got {type(params).__name__}"
             )
         if isinstance(params, (set, frozenset)):
-            raise TypeError(_UNORDERED)
+            raise TypeError(f"{name}: {_UNORDERED}")
         groups = list(params)
         if not groups:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError(f"{name}: optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -70,38 +67,46 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Adds a group of parameters with its own options; missing options take the defaults."""
+        name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+            raise TypeError(f"{name}: param_group must be a dict, got {type(param_group).__name__}")
         if "params" not in param_group:
-            raise ValueError("param_group has no 'params' entry")
+            raise ValueError(f"{name}: param_group has no 'params' entry")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, (set, frozenset)):
-            raise TypeError(_UNORDERED)
+            raise TypeError(f"{name}: {_UNORDERED}")
+        elif not isinstance(params, Iterable):
+            raise TypeError(
+                f"{name}: a group's params must be an iterable of Tensors, got "
+                f"{type(params).__name__}"
+            )
         else:
             params = list(params)
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError(
-                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{name}: optimizer can only optimize Tensors, but one of the params is "
                     f"{type(param).__name__}"
                 )
             if not param.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor")
             if param.data.dtype != np.float32:
                 raise TypeError(
-                    f"optimizer can only optimize float32 Tensors, but one of the params has "
-                    f"dtype {param.data.dtype}"
+                    f"{name}: optimizer can only optimize float32 Tensors, but one of the params "
+                    f"has dtype {param.data.dtype}"
                 )
         if len({id(p) for p in params}) != len(params):
-            raise ValueError("a parameter appears more than once in the same parameter group")
+            raise ValueError(
+                f"{name}: a parameter appears more than once in the same parameter group"
+            )
         group = {**param_group, "params": params}
-        for name, default in self.defaults.items():
-            group.setdefault(name, copy.deepcopy(default))
+        for option, default in self.defaults.items():
+            group.setdefault(option, copy.deepcopy(default))
         taken = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in taken for p in params):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
         self.check_group(group)
         self.param_groups.append(group)
 
@@ -120,10 +125,28 @@ class Optimizer:
         """One update of every parameter with a gradient; returns the closure's loss if given."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
-    def step_error(self, group_index: int, index: int, error: Exception) -> Exception:
-        """A kernel's complaint (a grad's shape or dtype...) re-raised naming the parameter."""
-        return type(error)(
-            f"{type(self).__name__}.step: parameter {index} of group {group_index}: {error}"
+    def checked_grad(self, param: Tensor, group_index: int, index: int) -> np.ndarray:
+        """The array of param's gradient, or an error naming `step` and the parameter when the
+        parameter or its gradient is not what the step kernel takes."""
+        grad = param.grad
+        if (
+            isinstance(grad, Tensor)
+            and param.data.dtype == check.F32
+            and grad.data.dtype == check.F32
+            and grad.data.shape == param.data.shape
+        ):
+            return grad.data
+        where = f"{type(self).__name__}.step: parameter {index} of group {group_index}"
+        if not isinstance(grad, Tensor):
+            raise TypeError(f"{where}: .grad must be a Tensor or None, got {type(grad).__name__}")
+        if param.data.dtype != check.F32 or grad.data.dtype != check.F32:
+            raise TypeError(
+                f"{where}: the parameter and its gradient must be float32, got "
+                f"{param.data.dtype} and {grad.data.dtype}"
+            )
+        raise ValueError(
+            f"{where}: the parameter has shape {param.data.shape} but its gradient has shape "
+            f"{grad.data.shape}"
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -157,40 +180,44 @@ class Optimizer:
         The groups must have the same sizes as this optimizer's; state arrays are copied into
         float32 arrays of their parameter's shape.
         """
+        fn = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
-            raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
+            raise ValueError(f"{fn}: expected a dict with 'state' and 'param_groups'")
         saved_groups = state_dict["param_groups"]
         if not isinstance(state_dict["state"], dict) or not all(
             isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups
         ):
             raise ValueError(
-                "load_state_dict: 'state' must be a dict and every parameter group a dict with a "
+                f"{fn}: 'state' must be a dict and every parameter group a dict with a "
                 "'params' list"
             )
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
-                f"loaded state dict has {len(saved_groups)} parameter groups but the optimizer "
-                f"has {len(self.param_groups)}"
+                f"{fn}: loaded state dict has {len(saved_groups)} parameter groups but the "
+                f"optimizer has {len(self.param_groups)}"
             )
         param_of: dict[int, Tensor] = {}
         for number, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
-                    f"loaded state dict's parameter group {number} has {len(saved['params'])} "
-                    f"parameters but the optimizer's has {len(group['params'])}"
+                    f"{fn}: loaded state dict's parameter group {number} has "
+                    f"{len(saved['params'])} parameters but the optimizer's has "
+                    f"{len(group['params'])}"
                 )
             param_of.update(zip((int(i) for i in saved["params"]), group["params"], strict=True))
         if len(param_of) != sum(len(g["params"]) for g in self.param_groups):
-            raise ValueError("loaded state dict lists a parameter index in more than one place")
+            raise ValueError(
+                f"{fn}: loaded state dict lists a parameter index in more than one place"
+            )
         new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, entry in state_dict["state"].items():
             if int(index) not in param_of:
                 raise ValueError(
-                    f"loaded state dict has state for parameter {index}, which no group lists"
+                    f"{fn}: loaded state dict has state for parameter {index}, which no group lists"
                 )
             param = param_of[int(index)]
             new_state[param] = {
-                name: self._load_state_value(param, int(index), name, value)
+                name: self._load_state_value(fn, param, int(index), name, value)
                 for name, value in entry.items()
             }
         new_groups = []
@@ -204,18 +231,18 @@ class Optimizer:
         self.state = new_state
 
     @staticmethod
-    def _load_state_value(param: Tensor, index: int, name: str, value: Any) -> Any:
+    def _load_state_value(fn: str, param: Tensor, index: int, name: str, value: Any) -> Any:
         if name == "step":
             step = float(np.asarray(value))
             if not (step >= 0 and math.isfinite(step) and step == int(step)):
-                raise ValueError(f"load_state_dict: parameter {index} has step {value!r}")
+                raise ValueError(f"{fn}: parameter {index} has step {value!r}")
             return int(step)
         if value is None:
             return value
         array = np.array(value, dtype=np.float32, order="C", copy=True)
         if array.shape != param.data.shape:
             raise ValueError(
-                f"load_state_dict: state {name!r} of parameter {index} has shape {array.shape} "
+                f"{fn}: state {name!r} of parameter {index} has shape {array.shape} "
                 f"but the parameter has shape {param.data.shape}"
             )
         return array

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey import _kernels
-from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_real, check_weight_decay
+from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_weight_decay
 
 
 class SGD(Optimizer):
@@ -40,13 +41,14 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def check_group(self, group: dict[str, Any]) -> None:
-        check_lr("SGD", group["lr"])
-        if not check_real("SGD", "momentum", group["momentum"]) >= 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        check_real("SGD", "dampening", group["dampening"])
-        check_weight_decay("SGD", group["weight_decay"])
+        name = type(self).__name__
+        check_lr(name, group["lr"])
+        if not check.real(group["momentum"], name, "momentum") >= 0.0:
+            raise ValueError(f"{name}: Invalid momentum value: {group['momentum']}")
+        check.finite(group["dampening"], name, "dampening")
+        check_weight_decay(name, group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise ValueError(f"{name}: Nesterov momentum requires a momentum and zero dampening")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Updates every parameter that has a gradient; returns the closure's loss if given."""
@@ -56,7 +58,7 @@ class SGD(Optimizer):
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
-                grad = param.grad.data
+                grad = self.checked_grad(param, group_index, index)
                 if group["maximize"]:
                     grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 buffer = None
@@ -66,20 +68,17 @@ class SGD(Optimizer):
                     first_step = buffer is None
                     if first_step:
                         buffer = np.empty_like(param.data)
-                try:
-                    _kernels.sgd_step(
-                        param.data,
-                        grad,
-                        buffer,
-                        lr=float(group["lr"]),
-                        momentum=momentum,
-                        dampening=float(group["dampening"]),
-                        weight_decay=float(group["weight_decay"]),
-                        nesterov=bool(group["nesterov"]),
-                        first_step=first_step,
-                    )
-                except (TypeError, ValueError) as error:
-                    raise self.step_error(group_index, index, error) from None
+                _kernels.sgd_step(
+                    param.data,
+                    grad,
+                    buffer,
+                    lr=float(group["lr"]),
+                    momentum=momentum,
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]),
+                    nesterov=bool(group["nesterov"]),
+                    first_step=first_step,
+                )
                 if buffer is not None:
                     self.state[param]["momentum_buffer"] = buffer
         return loss
