@@ -18,12 +18,9 @@ void mul(const float* a, const float* b, float* out, std::size_t n) {
   map_binary<V>(a, b, out, n, [](typename V::T x, typename V::T y) { return V::mul(x, y); });
 }
 
-// 0 > x ? 0 : x: the ordered compare is false for NaN, which passes through, and for -0.0, which
-// stays -0.0, as in the scalar reference.
 template <class V>
 void relu(const float* x, float* out, std::size_t n) {
-  using T = typename V::T;
-  map_unary<V>(x, out, n, [](T v) { return V::select_lt(v, V::zero(), V::zero(), v); });
+  map_unary<V>(x, out, n, [](typename V::T v) { return V::relu(v); });
 }
 
 template <class V>
