@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "float_buffers.h"
 #include "odyssey/activation.h"
@@ -160,6 +161,35 @@ void check_threads() {
   }
 }
 
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  const std::size_t n = 3 * odyssey::kEltwiseGrain + 17;
+  const std::vector<float> x = odyssey::test::special_floats(n, 6);
+  const std::vector<float> g = odyssey::test::normal_floats(n, 1.0f, 7);
+  const std::vector<float> out(n, 0.0f);
+  using UnaryKernel = void (*)(const float*, float*, std::size_t);
+  using BinaryKernel = void (*)(const float*, const float*, float*, std::size_t);
+  for (auto [name, kernel] : {std::pair<const char*, UnaryKernel>{"sigmoid", odyssey::sigmoid},
+                              {"tanh", odyssey::tanh},
+                              {"lecun_tanh", odyssey::lecun_tanh}}) {
+    check_address_invariance(name, {x, out},
+                             [&, k = kernel](float* const* b) { k(b[0], b[1], n); });
+  }
+  for (auto [name, kernel] :
+       {std::pair<const char*, BinaryKernel>{"relu_backward", odyssey::relu_backward},
+        {"sigmoid_backward", odyssey::sigmoid_backward},
+        {"tanh_backward", odyssey::tanh_backward},
+        {"lecun_tanh_backward", odyssey::lecun_tanh_backward}}) {
+    check_address_invariance(name, {g, x, out},
+                             [&, k = kernel](float* const* b) { k(b[0], b[1], b[2], n); });
+  }
+  check_address_invariance("leaky_relu", {x, out},
+                           [&](float* const* b) { odyssey::leaky_relu(b[0], kSlope, b[1], n); });
+  check_address_invariance("leaky_relu_backward", {g, x, out}, [&](float* const* b) {
+    odyssey::leaky_relu_backward(b[0], b[1], kSlope, b[2], n);
+  });
+}
+
 }  // namespace
 
 int main() {
@@ -171,5 +201,6 @@ int main() {
   }
   check_saturation(odyssey::Isa::kScalar);
   check_threads();
+  check_address_invariance();
   return odyssey::test::finish();
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "odyssey/augment.h"
 #include "odyssey/parallel.h"
@@ -324,6 +325,66 @@ void check_batch_transforms() {
       });
 }
 
+// Every batched transform on a small batch of 28 x 28 images; index, label and byte arrays stay
+// put.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  const odyssey::BatchShape shape{6, 2, 28, 28};
+  const std::size_t count = shape.count, floats = count * shape.image_floats();
+  const std::size_t plane = shape.height * shape.width;
+  const std::vector<float> src = odyssey::test::normal_floats(floats, 1.0f, 51);
+  const std::vector<float> dst(floats);
+  const std::vector<std::int64_t> indices = {3, 1, 4, 1, 5, 9};
+  const odyssey::SampleDraws draws{42, 3, 7, indices.data()};
+  const odyssey::AffineRanges ranges{{-15, 15},    0.1,       0.1,    {0.8, 1.2},
+                                     {0.85, 1.15}, {-10, 10}, {-5, 5}};
+  std::vector<float> inverse(count * 6), displacements(count * 2 * plane);
+  odyssey::random_affine_matrices(draws, count, ranges, shape.height, shape.width, inverse.data());
+  odyssey::elastic_displacements(draws, count, shape.height, shape.width, 34.0, 4.0,
+                                 displacements.data());
+  std::vector<std::uint8_t> images(10 * plane);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<std::uint8_t>(i * 37);
+
+  check_address_invariance(
+      "gather_unit_floats", {std::vector<float>(count * plane)}, [&](float* const* b) {
+        odyssey::gather_unit_floats(images.data(), plane, indices.data(), count, b[0]);
+      });
+  check_address_invariance("random_affine_matrices", {inverse}, [&](float* const* b) {
+    odyssey::random_affine_matrices(draws, count, ranges, shape.height, shape.width, b[0]);
+  });
+  check_address_invariance("affine_warp", {src, dst, inverse}, [&](float* const* b) {
+    odyssey::affine_warp(b[0], b[1], shape, b[2], 0.5f);
+  });
+  check_address_invariance("random_affine", {src, dst}, [&](float* const* b) {
+    odyssey::random_affine(b[0], b[1], shape, draws, ranges, 0.5f);
+  });
+  check_address_invariance("elastic_displacements", {displacements}, [&](float* const* b) {
+    odyssey::elastic_displacements(draws, count, shape.height, shape.width, 34.0, 4.0, b[0]);
+  });
+  check_address_invariance("displacement_warp", {src, dst, displacements}, [&](float* const* b) {
+    odyssey::displacement_warp(b[0], b[1], shape, b[2], 0.5f);
+  });
+  check_address_invariance("elastic_distortion", {src, dst}, [&](float* const* b) {
+    odyssey::elastic_distortion(b[0], b[1], shape, draws, 34.0, 4.0, 0.5f);
+  });
+  check_address_invariance(
+      "normalize", {src, dst, {0.1f, -0.2f}, {0.3f, 2.0f}},
+      [&](float* const* b) { odyssey::normalize(b[0], b[1], shape, b[2], b[3]); });
+  const std::vector<std::int64_t> top = {-3, 0, 2, 5, -1, 1}, left = {1, -2, 0, 3, 4, -5};
+  check_address_invariance(
+      "shifted_window", {src, std::vector<float>(count * 2 * 30 * 26)}, [&](float* const* b) {
+        odyssey::shifted_window(b[0], b[1], shape, 30, 26, top.data(), left.data(), 0.5f);
+      });
+  check_address_invariance(
+      "random_crop", {src, std::vector<float>(count * 2 * 24 * 24)}, [&](float* const* b) {
+        odyssey::random_crop(b[0], b[1], shape, draws, 24, 24, 2, 1, 3, 4, 0.5f);
+      });
+  const double scale[2] = {0.02, 0.33}, ratio[2] = {0.3, 3.3};
+  check_address_invariance("random_erasing", {src, dst, {0.25f, -0.75f}}, [&](float* const* b) {
+    odyssey::random_erasing(b[0], b[1], shape, draws, 0.9, scale, ratio, b[2]);
+  });
+}
+
 }  // namespace
 
 int main() {
@@ -339,5 +400,6 @@ int main() {
   }
   check_batch_transforms();
   check_gather_unit_floats();
+  check_address_invariance();
   return odyssey::test::finish();
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "odyssey/conv.h"
 #include "odyssey/parallel.h"
@@ -209,6 +210,35 @@ void check_thread_counts(const Conv2dShape& s) {
   odyssey::set_num_threads(odyssey::default_num_threads());
 }
 
+// LeNet's two convolutions (whose bias gradients once moved with dy's address), a strided one and
+// one whose weight gradient goes through im2col + sgemm.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  std::mt19937 rng(23);
+  for (const Conv2dShape& s : {Conv2dShape{8, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
+                               Conv2dShape{8, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
+                               Conv2dShape{5, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1},
+                               Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1}}) {
+    const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
+    const std::vector<float> w =
+        random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
+    const std::vector<float> b = random_floats(s.out_channels, rng);
+    const std::vector<float> dy =
+        random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+    const std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+    const std::string shape = " " + describe(s);
+    check_address_invariance("conv2d_forward" + shape, {x, w, b, y}, [&](float* const* p) {
+      odyssey::conv2d_forward(s, p[0], p[1], p[2], p[3]);
+    });
+    check_address_invariance("conv2d_backward_data" + shape, {dy, w, dx}, [&](float* const* p) {
+      odyssey::conv2d_backward_data(s, p[0], p[1], p[2]);
+    });
+    check_address_invariance(
+        "conv2d_backward_weight" + shape, {x, dy, dw, db},
+        [&](float* const* p) { odyssey::conv2d_backward_weight(s, p[0], p[1], p[2], p[3]); });
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -217,5 +247,6 @@ int main() {
   check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
   check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
   check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
+  check_address_invariance();
   return odyssey::test::finish();
 }

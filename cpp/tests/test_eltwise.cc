@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
@@ -150,6 +151,32 @@ void check_threaded_elementwise_matches_reference() {
   }
 }
 
+// The case: the sum of 100,003 floats, over several parallel chunks, at 17 offsets.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  for (std::size_t n : {std::size_t{5}, std::size_t{1000}, std::size_t{100003}}) {
+    std::vector<float> x = random_floats(n, 11), y = random_floats(n, 12);
+    const std::vector<float> out(n, 0.0f);
+    const std::string size = " n=" + std::to_string(n);
+    check_address_invariance("add" + size, {x, y, out},
+                             [n](float* const* b) { odyssey::add(b[0], b[1], b[2], n); });
+    check_address_invariance("mul" + size, {x, y, out},
+                             [n](float* const* b) { odyssey::mul(b[0], b[1], b[2], n); });
+    check_address_invariance("relu" + size, {x, out},
+                             [n](float* const* b) { odyssey::relu(b[0], b[1], n); });
+    // With NaN and infinities, then finite, then negative zeros alone (whose sum is +0.0).
+    check_address_invariance("sum of specials" + size, {x},
+                             [n](float* const* b) { return odyssey::sum(b[0], n); });
+    for (auto& v : x) {
+      if (!std::isfinite(v)) v = 0.5f;
+    }
+    check_address_invariance("sum" + size, {x},
+                             [n](float* const* b) { return odyssey::sum(b[0], n); });
+    check_address_invariance("sum of -0.0" + size, {std::vector<float>(n, -0.0f)},
+                             [n](float* const* b) { return odyssey::sum(b[0], n); });
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -160,5 +187,6 @@ int main() {
   }
   check_threaded_sum_is_deterministic();
   check_threaded_elementwise_matches_reference();
+  check_address_invariance();
   return odyssey::test::finish();
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "odyssey/gemm.h"
 #include "odyssey/parallel.h"
@@ -379,6 +380,33 @@ void check_nested_call_runs_serially() {
   odyssey::set_num_threads(1);
 }
 
+// Shapes that take each path of the driver: B read in place from L1 or packed, A packed or read in
+// place, one block or several in parallel; the fused bias; all four transpositions.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  using odyssey::test::normal_floats;
+  struct Shape {
+    std::size_t m, n, k;
+  };
+  const Trans both[] = {Trans::kNo, Trans::kYes};
+  for (const Shape& shape : {Shape{64, 120, 400}, Shape{64, 10, 84}, Shape{150, 301, 203}}) {
+    const std::size_t m = shape.m, n = shape.n, k = shape.k;
+    const std::vector<float> a = normal_floats(m * k, 1.0f, 41), b = normal_floats(k * n, 1.0f, 42);
+    const std::vector<float> bias = normal_floats(n, 1.0f, 43), c = normal_floats(m * n, 1.0f, 44);
+    for (Trans ta : both) {
+      for (Trans tb : both) {
+        const std::size_t lda = ta == Trans::kNo ? k : m, ldb = tb == Trans::kNo ? n : k;
+        const std::string name = "sgemm_bias m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                 " k=" + std::to_string(k) + (ta == Trans::kYes ? " A^T" : "") +
+                                 (tb == Trans::kYes ? " B^T" : "");
+        check_address_invariance(name, {a, b, bias, c}, [&](float* const* p) {
+          odyssey::sgemm_bias(ta, tb, m, n, k, 0.75f, p[0], lda, p[1], ldb, 0.5f, p[2], p[3], n);
+        });
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -391,5 +419,6 @@ int main() {
   check_degenerate_shapes();
   check_thread_determinism();
   check_nested_call_runs_serially();
+  check_address_invariance();
   return odyssey::test::finish();
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "float_buffers.h"
 #include "odyssey/eltwise.h"
@@ -147,10 +148,40 @@ void check_threads() {
   }
 }
 
+// One step from a state already under way, so every input and output buffer is read.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  using odyssey::test::normal_floats;
+  const std::size_t n = 2 * odyssey::kEltwiseGrain + 37;
+  const std::vector<float> param = normal_floats(n, 1.0f, 31), grad = normal_floats(n, 1.0f, 32);
+  const std::vector<float> m = normal_floats(n, 0.1f, 33);
+  std::vector<float> v = normal_floats(n, 0.1f, 34), v_max = normal_floats(n, 0.1f, 35);
+  for (auto& e : v) e *= e;
+  for (auto& e : v_max) e *= e;
+  odyssey::SgdOptions sgd;
+  sgd.lr = 0.05;
+  sgd.momentum = 0.9;
+  sgd.weight_decay = 1e-2;
+  sgd.nesterov = true;
+  sgd.first_step = false;
+  check_address_invariance("sgd_step", {param, grad, m},
+                           [&](float* const* b) { odyssey::sgd_step(b[0], b[1], b[2], sgd, n); });
+  odyssey::AdamOptions adam;
+  adam.step = 3;
+  adam.weight_decay = 1e-2;
+  for (bool decoupled : {false, true}) {
+    adam.decoupled_weight_decay = decoupled;
+    check_address_invariance(
+        decoupled ? "adamw_step" : "adam_step", {param, grad, m, v, v_max},
+        [&](float* const* b) { odyssey::adam_step(b[0], b[1], b[2], b[3], b[4], adam, n); });
+  }
+}
+
 }  // namespace
 
 int main() {
   check_variants();
   check_threads();
+  check_address_invariance();
   return odyssey::test::finish();
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "odyssey/dispatch.h"
 #include "odyssey/parallel.h"
@@ -144,6 +145,38 @@ void check_simd_rows() {
   }
 }
 
+// LeNet's two pools and an overlapping odd one. The argmax, an int32 output, is compared as the
+// call's result and fed to the backward pass unmoved.
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  std::mt19937 rng(17);
+  for (const Pool2dShape& s :
+       {Pool2dShape{64 * 6, 28, 28, 2, 2, 2, 2}, Pool2dShape{64 * 16, 10, 10, 2, 2, 2, 2},
+        Pool2dShape{7, 13, 11, 3, 3, 2, 1}}) {
+    const std::size_t in_size = s.in_h * s.in_w, out_size = s.out_h() * s.out_w();
+    const std::vector<float> x = tied_values(s.planes * in_size, rng);
+    std::vector<float> dy(s.planes * out_size);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (auto& v : dy) v = uniform(rng);
+    const std::vector<float> y(dy.size()), dx(x.size());
+    std::vector<std::int32_t> argmax(dy.size());
+    odyssey::max_pool2d_forward(s, x.data(), std::vector<float>(dy.size()).data(), argmax.data());
+    const std::string shape = " " + describe(s);
+    check_address_invariance("max_pool2d_forward" + shape, {x, y}, [&](float* const* b) {
+      std::vector<std::int32_t> got(argmax.size());
+      odyssey::max_pool2d_forward(s, b[0], b[1], got.data());
+      return got;
+    });
+    check_address_invariance("max_pool2d_backward" + shape, {dy, dx}, [&](float* const* b) {
+      odyssey::max_pool2d_backward(s.planes, in_size, out_size, b[0], argmax.data(), b[1]);
+    });
+    check_address_invariance("avg_pool2d_forward" + shape, {x, y},
+                             [&](float* const* b) { odyssey::avg_pool2d_forward(s, b[0], b[1]); });
+    check_address_invariance("avg_pool2d_backward" + shape, {dy, dx},
+                             [&](float* const* b) { odyssey::avg_pool2d_backward(s, b[0], b[1]); });
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -163,5 +196,6 @@ int main() {
   for (const Pool2dShape& s : shapes) check_shape(s, rng);
   check_thread_counts();
   check_simd_rows();
+  check_address_invariance();
   return odyssey::test::finish();
 }

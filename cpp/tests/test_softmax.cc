@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "address_invariance.h"
 #include "check.h"
 #include "float_buffers.h"
 #include "odyssey/parallel.h"
@@ -175,6 +176,40 @@ void check_bad_label_gives_nan() {
   CHECK(all_nan);
 }
 
+void check_address_invariance() {
+  using odyssey::test::check_address_invariance;
+  for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{64, 10}, {5, 1037}}) {
+    const std::size_t n = rows * cols;
+    const std::string shape = " " + std::to_string(rows) + "x" + std::to_string(cols);
+    const std::vector<float> x = odyssey::test::normal_floats(n, 3.0f, 21);
+    const std::vector<float> g = odyssey::test::normal_floats(n, 1.0f, 22);
+    const std::vector<float> out(n, 0.0f);
+    std::vector<float> y(n), log_y(n);
+    odyssey::softmax(x.data(), y.data(), rows, cols);
+    odyssey::log_softmax(x.data(), log_y.data(), rows, cols);
+    std::vector<std::int64_t> labels(rows);
+    for (std::size_t r = 0; r < rows; ++r) labels[r] = static_cast<std::int64_t>(r * 7 % cols);
+    check_address_invariance("softmax" + shape, {x, out},
+                             [&](float* const* b) { odyssey::softmax(b[0], b[1], rows, cols); });
+    check_address_invariance("softmax_backward" + shape, {g, y, out}, [&](float* const* b) {
+      odyssey::softmax_backward(b[0], b[1], b[2], rows, cols);
+    });
+    check_address_invariance("log_softmax" + shape, {x, out}, [&](float* const* b) {
+      odyssey::log_softmax(b[0], b[1], rows, cols);
+    });
+    check_address_invariance("log_softmax_backward" + shape, {g, log_y, out}, [&](float* const* b) {
+      odyssey::log_softmax_backward(b[0], b[1], b[2], rows, cols);
+    });
+    check_address_invariance("softmax_cross_entropy" + shape, {x, out}, [&](float* const* b) {
+      return odyssey::softmax_cross_entropy(b[0], labels.data(), b[1], rows, cols);
+    });
+    check_address_invariance(
+        "softmax_cross_entropy_backward" + shape, {y, out}, [&](float* const* b) {
+          odyssey::softmax_cross_entropy_backward(b[0], labels.data(), 0.25f, b[1], rows, cols);
+        });
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -182,5 +217,6 @@ int main() {
   check_variants();
   check_in_place();
   check_threads();
+  check_address_invariance();
   return odyssey::test::finish();
 }

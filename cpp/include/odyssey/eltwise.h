@@ -15,6 +15,7 @@ struct EltwiseKernels {
   // out = 0 > x ? 0 : x, so NaN propagates and -0.0 stays -0.0 on every ISA.
   void (*relu)(const float* x, float* out, std::size_t n);
   // Returned in double so that partial sums of chunks combine without another float rounding.
+  // Which additions happen in which order depends on n alone, never on x's address.
   double (*sum)(const float* x, std::size_t n);
 };
 
@@ -42,7 +43,8 @@ inline constexpr std::size_t kEltwiseGrain = std::size_t{1} << 15;
 void add(const float* a, const float* b, float* out, std::size_t n);
 void mul(const float* a, const float* b, float* out, std::size_t n);
 void relu(const float* x, float* out, std::size_t n);
-// Chunk partials are combined in chunk order, so the bits are the same for every thread count.
+// Chunk partials are combined in chunk order, so the bits are the same for every thread count and
+// every address of x.
 float sum(const float* x, std::size_t n);
 
 }  // namespace odyssey

@@ -4,46 +4,12 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 #include "odyssey/activation.h"
+#include "odyssey/simd/elementwise.h"
 #include "odyssey/simd/vecmath.h"
 
 namespace odyssey::simd {
-
-// Elements before `out` reaches a vector-size boundary, at most n. NumPy's arrays start 16-byte
-// aligned, and full-width stores that split cache lines cost up to a fifth of the throughput of
-// these memory-bound loops, so a partial vector goes first.
-template <class V>
-std::size_t head_length(const float* out, std::size_t n) {
-  constexpr std::size_t kBytes = V::kLanes * sizeof(float);
-  const std::size_t head =
-      (kBytes - reinterpret_cast<std::uintptr_t>(out) % kBytes) % kBytes / sizeof(float);
-  return head < n ? head : n;
-}
-
-// out[i] = op(x[i]); the partial vectors at both ends through masked loads and stores.
-template <class V, class Op>
-void map_unary(const float* x, float* out, std::size_t n, Op op) {
-  std::size_t i = head_length<V>(out, n);
-  if (i > 0) V::store_first(out, op(V::load_first(x, i)), i);
-  for (; i + V::kLanes <= n; i += V::kLanes) V::store(out + i, op(V::load(x + i)));
-  if (i < n) V::store_first(out + i, op(V::load_first(x + i, n - i)), n - i);
-}
-
-// out[i] = op(a[i], b[i]).
-template <class V, class Op>
-void map_binary(const float* a, const float* b, float* out, std::size_t n, Op op) {
-  std::size_t i = head_length<V>(out, n);
-  if (i > 0) V::store_first(out, op(V::load_first(a, i), V::load_first(b, i)), i);
-  for (; i + V::kLanes <= n; i += V::kLanes) {
-    V::store(out + i, op(V::load(a + i), V::load(b + i)));
-  }
-  if (i < n) {
-    const std::size_t rest = n - i;
-    V::store_first(out + i, op(V::load_first(a + i, rest), V::load_first(b + i, rest)), rest);
-  }
-}
 
 template <class V>
 void relu_backward(const float* grad_out, const float* x, float* grad_x, std::size_t n) {

@@ -1,6 +1,6 @@
 // AVX2+FMA micro-kernel, a 6 x 16 register tile: 12 ymm accumulators, 2 for the row of B and one
-// broadcast of A fill 15 of the 16 registers. Includes no standard-library header (see
-// eltwise_avx512.cc).
+// broadcast of A fill 15 of the 16 registers. Includes no standard-library header: an inline
+// function of one, compiled here for AVX2, could be the copy the linker keeps for baseline callers.
 #include <immintrin.h>
 
 #include "odyssey/gemm.h"

@@ -1,7 +1,8 @@
 // AVX-512F micro-kernel, a 12 x 32 register tile: 24 zmm accumulators, 2 for the row of B and one
 // broadcast of A leave 5 of the 32 registers free. Per step of k it loads 2 vectors of B and 12
 // scalars of A for 24 FMAs, within the two loads per cycle that keep both FMA units busy.
-// Includes no standard-library header (see eltwise_avx512.cc).
+// Includes no standard-library header: an inline function of one, compiled here for AVX-512,
+// could be the copy the linker keeps for callers built for the baseline.
 #include <immintrin.h>
 
 #include "odyssey/gemm.h"

@@ -1,6 +1,6 @@
 // NEON micro-kernel, an 8 x 12 register tile: 24 q-register accumulators, 3 for the row of B and
-// the broadcasts of A within the 32 registers. Includes no standard-library header (see
-// eltwise_avx512.cc).
+// the broadcasts of A within the 32 registers. Includes no standard-library header, like the x86
+// variants, although NEON is part of the AArch64 baseline.
 #include <arm_neon.h>
 
 #include "odyssey/gemm.h"

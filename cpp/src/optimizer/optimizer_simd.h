@@ -4,9 +4,9 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 #include "odyssey/optimizer.h"
+#include "odyssey/simd/elementwise.h"
 
 namespace odyssey::simd {
 
@@ -16,10 +16,7 @@ namespace odyssey::simd {
 // never changes a result.
 template <class V, class Step>
 void for_blocks(const float* param, std::size_t n, const Step& step) {
-  constexpr std::size_t kBytes = V::kLanes * sizeof(float);
-  std::size_t i =
-      (kBytes - reinterpret_cast<std::uintptr_t>(param) % kBytes) % kBytes / sizeof(float);
-  if (i > n) i = n;
+  std::size_t i = head_length<V>(param, n);
   if (i > 0) step(0, i);
   for (; i + V::kLanes <= n; i += V::kLanes) step(i, V::kLanes);
   if (i < n) step(i, n - i);

@@ -1,9 +1,11 @@
 // The softmax row kernels written once over a lane type V; each *_<isa>.cc instantiates them with
-// its own V. Sums keep float lanes and reduce them in double in a fixed lane order.
+// its own V. Sums keep float lanes and reduce them in double in a fixed lane order; the plain sum
+// is odyssey/simd/elementwise.h's.
 #pragma once
 
 #include <cstddef>
 
+#include "odyssey/simd/elementwise.h"
 #include "odyssey/simd/vecmath.h"
 #include "odyssey/softmax.h"
 
@@ -69,15 +71,6 @@ double dot(const float* a, const float* b, std::size_t n) {
   std::size_t i = 0;
   for (; i + V::kLanes <= n; i += V::kLanes) acc = V::fmadd(V::load(a + i), V::load(b + i), acc);
   if (i < n) acc = V::fmadd(V::load_first(a + i, n - i), V::load_first(b + i, n - i), acc);
-  return V::sum(acc);
-}
-
-template <class V>
-double sum(const float* x, std::size_t n) {
-  typename V::T acc = V::zero();
-  std::size_t i = 0;
-  for (; i + V::kLanes <= n; i += V::kLanes) acc = V::add(acc, V::load(x + i));
-  if (i < n) acc = V::add(acc, V::load_first(x + i, n - i));
   return V::sum(acc);
 }
 

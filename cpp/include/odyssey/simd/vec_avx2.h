@@ -26,6 +26,15 @@ struct Vec {
   static T keep_first(T v, std::size_t n) {
     return _mm256_and_ps(v, _mm256_castsi256_ps(first(n)));
   }
+  // The kLanes lanes of the concatenation [a b] from lane kLanes - s on (s < kLanes): the last s
+  // lanes of a, then the first kLanes - s of b. Moves values between lanes without changing them.
+  static T shift_in(T a, T b, std::size_t s) {
+    // Both rotated right by s lanes; lanes below s come from a.
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i index = _mm256_sub_epi32(lane, _mm256_set1_epi32(static_cast<int>(s)));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(b, index), _mm256_permutevar8x32_ps(a, index),
+                            _mm256_castsi256_ps(first(s)));
+  }
 
   static T set1(float x) { return _mm256_set1_ps(x); }
   static T zero() { return _mm256_setzero_ps(); }
@@ -40,6 +49,9 @@ struct Vec {
   // Return b when either operand is NaN, so min(constant, x) keeps a NaN x.
   static T min(T a, T b) { return _mm256_min_ps(a, b); }
   static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  // 0 > a ? 0 : a, the reference ReLU: NaN passes through and -0.0 stays -0.0.
+  // max returns its second operand for NaN and for two zeros.
+  static T relu(T a) { return _mm256_max_ps(_mm256_setzero_ps(), a); }
   // Ordered compares: false when either operand is NaN.
   static T select_gt(T a, T b, T if_true, T if_false) {
     return _mm256_blendv_ps(if_false, if_true, _mm256_cmp_ps(a, b, _CMP_GT_OQ));

@@ -23,6 +23,15 @@ struct Vec {
   static T load_first(const float* p, std::size_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
   static void store_first(float* p, T v, std::size_t n) { _mm512_mask_storeu_ps(p, first(n), v); }
   static T keep_first(T v, std::size_t n) { return _mm512_maskz_mov_ps(first(n), v); }
+  // The kLanes lanes of the concatenation [a b] from lane kLanes - s on (s < kLanes): the last s
+  // lanes of a, then the first kLanes - s of b. Moves values between lanes without changing them.
+  static T shift_in(T a, T b, std::size_t s) {
+    // Indices 0-15 pick from a, 16-31 from b.
+    const __m512i index =
+        _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(kLanes - s)),
+                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    return _mm512_permutex2var_ps(a, index, b);
+  }
 
   static T set1(float x) { return _mm512_set1_ps(x); }
   static T zero() { return _mm512_setzero_ps(); }
@@ -37,6 +46,9 @@ struct Vec {
   // Return b when either operand is NaN, so min(constant, x) keeps a NaN x.
   static T min(T a, T b) { return _mm512_min_ps(a, b); }
   static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  // 0 > a ? 0 : a, the reference ReLU: NaN passes through and -0.0 stays -0.0.
+  // max returns its second operand for NaN and for two zeros.
+  static T relu(T a) { return _mm512_max_ps(_mm512_setzero_ps(), a); }
   // Ordered compares: false when either operand is NaN.
   static T select_gt(T a, T b, T if_true, T if_false) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), if_false, if_true);

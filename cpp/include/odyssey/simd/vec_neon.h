@@ -30,6 +30,14 @@ struct Vec {
     const uint32x4_t mask = vcltq_s32(vld1q_s32(index), vdupq_n_s32(static_cast<int32_t>(n)));
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), mask));
   }
+  // The kLanes lanes of the concatenation [a b] from lane kLanes - s on (s < kLanes): the last s
+  // lanes of a, then the first kLanes - s of b. Moves values between lanes without changing them.
+  static T shift_in(T a, T b, std::size_t s) {
+    float lanes[2 * kLanes];
+    vst1q_f32(lanes, a);
+    vst1q_f32(lanes + kLanes, b);
+    return vld1q_f32(lanes + kLanes - s);
+  }
 
   static T set1(float x) { return vdupq_n_f32(x); }
   static T zero() { return vdupq_n_f32(0.0f); }
@@ -44,6 +52,9 @@ struct Vec {
   // NaN in either operand gives NaN, so min(constant, x) keeps a NaN x as on x86.
   static T min(T a, T b) { return vminq_f32(a, b); }
   static T max(T a, T b) { return vmaxq_f32(a, b); }
+  // 0 > a ? 0 : a, the reference ReLU: NaN passes through and -0.0 stays -0.0.
+  // A compare and select: vmaxq_f32 turns -0.0 into +0.0.
+  static T relu(T a) { return vbslq_f32(vcltq_f32(a, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), a); }
   // Ordered compares: false when either operand is NaN.
   static T select_gt(T a, T b, T if_true, T if_false) {
     return vbslq_f32(vcgtq_f32(a, b), if_true, if_false);
