@@ -375,7 +375,7 @@ def test_argument_checks(dataset) -> None:
     state = DataLoader(dataset, batch_size=16).state_dict()
     with pytest.raises(ValueError, match="seed must be in"):
         DataLoader(dataset, batch_size=16).load_state_dict({**state, "seed": -1})
-    with pytest.raises(ValueError, match="epoch must be >= 0"):
+    with pytest.raises(ValueError, match=r"load_state_dict: epoch must be in \[0, 2\*\*32\)"):
         DataLoader(dataset, batch_size=16).load_state_dict({**state, "epoch": -1})
 
 
