@@ -129,12 +129,18 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """An owned C-contiguous array: float32 by default, int64 for integer data, or `dtype`."""
     if isinstance(data, Tensor):
         data = data.data
+    dtype = None if dtype is None else _dtype_arg(dtype, "tensor")
+    if dtype is not None and dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor: dtype {dtype} is not supported; a tensor holds floating-point, integer or "
+            "bool values"
+        )
     try:
         if dtype is not None:
-            return np.array(data, dtype=_dtype_arg(dtype, "tensor"), order="C")
+            return np.array(data, dtype=dtype, order="C")
         array = np.asarray(data)
-    except ValueError as error:  # ragged nested lists, strings that are not numbers
-        raise ValueError(f"tensor: cannot make a tensor from this data: {error}") from None
+    except (TypeError, ValueError, OverflowError) as error:  # ragged lists, None as a number, ...
+        raise type(error)(f"tensor: cannot make a tensor of this data: {error}") from None
     if array.dtype.kind in "iu":
         return np.array(array, dtype=_I64, order="C")
     if array.dtype.kind == "b":
@@ -142,6 +148,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if array.dtype.kind not in "f":
         raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
     return np.array(array, dtype=_F32, order="C")
+
 
 
 def _contiguous(data: Any, dtype: Any = None) -> np.ndarray:
@@ -274,9 +281,13 @@ class Tensor:
         return self.transpose(0, 1)
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the size of dim `dim`."""
         if dim is None:
             return self.data.shape
-        return self.data.shape[_normalize_dim(dim, self.data.ndim, "Tensor.size")]
+        axis = _normalize_dim(dim, self.data.ndim, "Tensor.size")
+        if not self.data.ndim:
+            raise IndexError(f"Tensor.size: dim {dim} of a 0-d tensor, which has no dims")
+        return self.data.shape[axis]
 
     def dim(self) -> int:
         return self.data.ndim
@@ -601,11 +612,18 @@ class Tensor:
             return _from_op(out, (self,), backward_all)
         axis = _reduction_axis(x, dim, "Tensor.max")
         indices = np.expand_dims(x.argmax(axis=axis), axis)
-        values = np.take_along_axis(x, indices, axis=axis)
+        # take_along_axis and put_along_axis build an index as long as each dim: an empty tensor
+        # of shape (3, 0, 2**31) must not cost 2**31 of them.
+        if x.size:
+            values = np.take_along_axis(x, indices, axis=axis)
+        else:
+            values = np.empty(indices.shape, x.dtype)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             grad = np.zeros_like(x)
-            np.put_along_axis(grad, indices, g if keepdim else np.expand_dims(g, axis), axis=axis)
+            if x.size:
+                g = g if keepdim else np.expand_dims(g, axis)
+                np.put_along_axis(grad, indices, g, axis=axis)
             return (grad,)
 
         if not keepdim:
@@ -686,10 +704,11 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         ndim = self.data.ndim
-        order = list(range(ndim))
         a = _normalize_dim(dim0, ndim, "Tensor.transpose", "dim0")
         b = _normalize_dim(dim1, ndim, "Tensor.transpose", "dim1")
-        order[a], order[b] = order[b], order[a]
+        order = list(range(ndim))
+        if ndim:  # a 0-d tensor accepts dims 0 and -1, which name nothing to swap
+            order[a], order[b] = order[b], order[a]
         return self.permute(order)
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -833,7 +852,11 @@ def _factory(
     sizes = _shape_arg(shape, op)
     if any(size < 0 for size in sizes):
         raise ValueError(f"{op}: sizes must be >= 0, got {sizes}")
-    out = _wrap(fill(sizes, _dtype_arg(dtype if dtype is not None else _F32, op)))
+    dtype = _dtype_arg(dtype if dtype is not None else _F32, op)
+    try:
+        out = _wrap(fill(sizes, dtype))
+    except ValueError as error:  # more bytes than an address space holds
+        raise ValueError(f"{op}: cannot make a tensor of shape {sizes}: {error}") from None
     return out.requires_grad_(True) if requires_grad else out
 
 

@@ -219,7 +219,11 @@ def random_split(
     """Splits `dataset` into non-overlapping subsets of the given lengths (or fractions summing to
     1, as PyTorch: floors, then one more sample to the first subsets until all are used). The
     permutation is a pure function of `seed`."""
+    if not hasattr(dataset, "__len__"):
+        raise TypeError(f"random_split: dataset must have a length, got {type(dataset).__name__}")
     total = len(dataset)
+    if not isinstance(lengths, Sequence):
+        raise TypeError(f"random_split: lengths must be a sequence, got {type(lengths).__name__}")
     lengths = list(lengths)
     if lengths and all(isinstance(n, float) for n in lengths):
         # Written so that a NaN fraction fails too.
