@@ -133,6 +133,76 @@ def labels(max_side: int = 7):
     )
 
 
+def f32(shape: tuple[int, ...], tensor: bool = False, layout: str = "c") -> tuple[Any, ...]:
+    """A float32 array (or a tensor requiring grad) of `shape`: the arguments of coherent calls."""
+    array = ("@array", "float32", shape, "normal", layout)
+    return ("@tensor", array, True) if tensor else array
+
+
+@st.composite
+def coherent_conv(draw: st.DrawFn, tensor: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """conv2d arguments that fit together, so the kernels run (forward and backward)."""
+    n, c, o = draw(st.integers(0, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    kh, kw, stride, padding = (draw(st.integers(1, 4)) for _ in range(4))
+    h, w = draw(st.integers(kh, 9)), draw(st.integers(kw, 9))
+    layout = draw(st.sampled_from(LAYOUTS))
+    x, weight = f32((n, c, h, w), tensor, layout), f32((o, c, kh, kw), tensor)
+    bias = draw(st.sampled_from([None, f32((o,), tensor)]))
+    return (x, weight, bias), {"stride": stride, "padding": (padding - 1, padding // 2)}
+
+
+@st.composite
+def coherent_pool(draw: st.DrawFn, tensor: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    n, c = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    k, stride = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
+    return (f32((n, c, h, w), tensor, draw(st.sampled_from(LAYOUTS))), k, stride), {}
+
+
+@st.composite
+def coherent_linear(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    n, i, o = draw(st.integers(0, 5)), draw(st.integers(0, 5)), draw(st.integers(0, 5))
+    return (f32((n, i), True), f32((o, i), True), draw(st.sampled_from([None, f32((o,), True)]))), {}
+
+
+@st.composite
+def coherent_sgemm(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    m, k, n = (draw(st.integers(0, 20)) for _ in range(3))
+    trans_a, trans_b = draw(st.booleans()), draw(st.booleans())
+    a = f32((k, m) if trans_a else (m, k), layout=draw(st.sampled_from(LAYOUTS)))
+    b = f32((n, k) if trans_b else (k, n))
+    return (a, b), {"trans_a": trans_a, "trans_b": trans_b, "alpha": draw(reals()),
+                    "beta": draw(reals()), "bias": draw(st.sampled_from([None, f32((n,))]))}  # fmt: skip
+
+
+@st.composite
+def coherent_classes(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """(N, C) scores and N labels in range, for the losses."""
+    n, c = draw(st.integers(0, 6)), draw(st.integers(1, 6))
+    target = ("@array", "int64", (n,), "zeros", "c")  # label 0 is in range of any C >= 1
+    return (f32((n, c), True), target), {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
+
+
+@st.composite
+def coherent_step(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A parameter and a gradient of its shape, with plausible or hostile hyperparameters."""
+    shape = draw(_shapes(0, 3))
+    fill = draw(st.sampled_from(FILLS))
+    grad = ("@tensor", ("@array", "float32", shape, fill, "c"), False)
+    return (f32(shape, True), grad), {"lr": draw(st.one_of(st.floats(0, 1), reals()))}
+
+
+@st.composite
+def coherent_loader(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    n, h, w = draw(st.integers(1, 12)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    images = ("@array", draw(st.sampled_from(["uint8", "float32"])), (n, h, w), "normal", "c")
+    labels = ("@array", "int64", (n,), "zeros", "c")
+    kwargs = {"batch_size": draw(st.integers(1, 5)), "shuffle": draw(st.booleans()),
+              "seed": draw(st.integers(0, 2**64 - 1)), "prefetch": draw(st.integers(0, 2)),
+              "drop_last": draw(st.booleans())}  # fmt: skip
+    return (images, labels), kwargs
+
+
 # -- targets: name -> strategy for (args, kwargs) -------------------------------------------------
 
 Args = st.SearchStrategy[tuple[tuple[Any, ...], dict[str, Any]]]
@@ -177,16 +247,16 @@ PUBLIC: dict[str, Args] = {
     "F.softmax": call(tensors(), ints(-4, 4)),
     "F.log_softmax": call(tensors(), ints(-4, 4)),
     "F.dropout": call(tensors(), reals(), st.booleans()),
-    "F.linear": call(tensors(1, 3), tensors(2, 2), maybe(tensors(1, 1))),
+    "F.linear": call(tensors(1, 3), tensors(2, 2), maybe(tensors(1, 1))) | coherent_linear(),
     "F.conv2d": call(
         tensors(4, 4, 6), tensors(4, 4, 4), maybe(tensors(1, 1)), stride=pairs(), padding=pairs()
-    ),
-    "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())),
-    "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())),
+    ) | coherent_conv(tensor=True),
+    "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
+    "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
     "F.batch_norm": call(tensors(2, 4), maybe(tensors(1, 1)), maybe(tensors(1, 1)),
                          training=st.booleans()),  # fmt: skip
-    "F.cross_entropy": call(tensors(2, 2), labels(), reduction=REDUCTIONS),
-    "F.nll_loss": call(tensors(2, 2), labels(), reduction=REDUCTIONS),
+    "F.cross_entropy": call(tensors(2, 2), labels(), reduction=REDUCTIONS) | coherent_classes(),
+    "F.nll_loss": call(tensors(2, 2), labels(), reduction=REDUCTIONS) | coherent_classes(),
     "F.mse_loss": call(tensors(0, 3), st.one_of(tensors(0, 3), floats32()), reduction=REDUCTIONS),
     # nn modules and optimizers
     "scenario.linear": call(sizes(), sizes(), st.booleans(), tensors(1, 3, 5)),
@@ -195,10 +265,10 @@ PUBLIC: dict[str, Args] = {
     "scenario.batchnorm2d": call(sizes(), reals(), st.booleans(), tensors(4, 4, 5)),
     "scenario.sgd": call(tensors(0, 3), st.one_of(tensors(0, 3), junk()),
                          lr=reals(), momentum=reals(), weight_decay=reals(),
-                         nesterov=st.booleans()),  # fmt: skip
+                         nesterov=st.booleans()) | coherent_step(),  # fmt: skip
     "scenario.adam": call(tensors(0, 3), st.one_of(tensors(0, 3), junk()),
                           lr=reals(), betas=st.one_of(st.tuples(reals(), reals()), junk()),
-                          eps=reals(), weight_decay=reals()),  # fmt: skip
+                          eps=reals(), weight_decay=reals()) | coherent_step(),  # fmt: skip
     # data: transforms, loader, IDX, seeds
     "scenario.normalize": call(floats32(4, 4, 5), positives(), positives()),
     "scenario.pad": call(floats32(4, 4, 5), pairs(-2, 4), reals()),
@@ -212,7 +282,7 @@ PUBLIC: dict[str, Args] = {
         _array_spec(_dtypes("uint8"), _shapes(1, 4, 6)), labels(),
         batch_size=ints(-1, 5), shuffle=st.booleans(), seed=maybe(ints()), prefetch=ints(-1, 3),
         drop_last=st.booleans(),
-    ),  # fmt: skip
+    ) | coherent_loader(),  # fmt: skip
     "scenario.loader_state": call(
         st.one_of(junk(), st.dictionaries(
             st.sampled_from(["epoch", "batches", "seed", "shuffle", "batch_size", "drop_last",
@@ -308,10 +378,10 @@ RAW: dict[str, Args] = {
                       max_exp_avg_sq=maybe(floats32())),  # fmt: skip
     "sgemm": call(floats32(0, 3), floats32(0, 3), trans_a=st.booleans(), trans_b=st.booleans(),
                   alpha=reals(), beta=reals(), bias=maybe(floats32(0, 2)),
-                  out=maybe(floats32(0, 3))),  # fmt: skip
+                  out=maybe(floats32(0, 3))) | coherent_sgemm(),  # fmt: skip
     "conv2d_forward": call(floats32(3, 5, 6), floats32(3, 5, 4), maybe(floats32(0, 2)),
                            stride=pairs(), padding=pairs(),
-                           out=maybe(floats32(4, 4, 6))),  # fmt: skip
+                           out=maybe(floats32(4, 4, 6))) | coherent_conv(tensor=False),  # fmt: skip
     "conv2d_backward_data": call(floats32(3, 5, 6), floats32(3, 5, 4),
                                  st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
                                  stride=pairs(), padding=pairs()),  # fmt: skip
@@ -322,10 +392,10 @@ RAW: dict[str, Args] = {
         st.one_of(st.tuples(ints(), ints(), ints(), ints()), junk()),
         stride=pairs(), padding=pairs(),
     ),  # fmt: skip
-    "max_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()),
+    "max_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
     "max_pool2d_backward": call(floats32(3, 5, 4), _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
                                 st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk())),  # fmt: skip
-    "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()),
+    "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
     "avg_pool2d_backward": call(floats32(3, 5, 4),
                                 st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
                                 pairs(), pairs()),  # fmt: skip
@@ -693,7 +763,6 @@ def worker() -> Iterator[Worker]:
 
 def check(outcome: tuple[Any, ...], case: tuple[Any, ...], public: bool) -> None:
     """Fails unless the case returned or raised an ordinary, helpful enough exception."""
-    event(outcome[0] if outcome[0] != "raised" else f"raised {outcome[1]}")
     assert outcome[0] not in ("crashed", "hung"), f"{case} {outcome[0]}: {outcome[1:]}"
     if outcome[0] != "raised":
         return
@@ -704,6 +773,18 @@ def check(outcome: tuple[Any, ...], case: tuple[Any, ...], public: bool) -> None
         prefixes = OWNED_PREFIXES.get(case[0])
         if prefixes and kind != "MemoryError":  # NumPy's words for an impossible size will do
             assert message.startswith(prefixes), f"{case} raised {kind}: {message}"
+
+
+def fuzz(worker: Worker, case: tuple[Any, ...], public: bool) -> None:
+    """Runs and checks `case` unless it is a known problem; --hypothesis-show-statistics shows
+    how the cases ended."""
+    reason = known_problem(case)
+    if reason:
+        event(f"not run: {reason}")
+        return
+    outcome = worker.run(case)
+    event(outcome[0] if outcome[0] != "raised" else f"raised {outcome[1]}")
+    check(outcome, case, public)
 
 
 FUZZ_SETTINGS = settings(
@@ -724,8 +805,7 @@ FUZZ_SETTINGS = settings(
 def test_public_api(worker: Worker, name: str, data: st.DataObject) -> None:
     args, kwargs = data.draw(PUBLIC[name], label="arguments")
     case = (name, args, kwargs)
-    if not known_problem(case):
-        check(worker.run(case), case, public=True)
+    fuzz(worker, case, public=True)
 
 
 @pytest.mark.parametrize("name", sorted(RAW))
@@ -734,8 +814,7 @@ def test_public_api(worker: Worker, name: str, data: st.DataObject) -> None:
 def test_raw_kernels(worker: Worker, name: str, data: st.DataObject) -> None:
     args, kwargs = data.draw(RAW[name], label="arguments")
     case = (f"raw.{name}", args, kwargs)
-    if not known_problem(case):
-        check(worker.run(case), case, public=False)
+    fuzz(worker, case, public=False)
 
 
 @pytest.mark.parametrize(
