@@ -21,7 +21,7 @@ NAN = float("nan")
 EMPTY_LABELS = np.zeros(0, np.int64)
 
 
-def _grads(library: Any, out: Any, inputs: list[Any]) -> list[tuple[int, ...]]:
+def _grads(out: Any, inputs: list[Any]) -> list[tuple[int, ...]]:
     """The shapes of the inputs' gradients after out.sum().backward()."""
     out.sum().backward()
     return [tuple(t.grad.shape) for t in inputs]
@@ -78,8 +78,14 @@ def log_softmax_dim1(lib: Any, x: Any) -> Any:
     return functional(lib).log_softmax(x, 1)
 
 
+# nn.functional's _last_axis_op reshapes to (-1, 0), which NumPy refuses for an empty array; the
+# fix belongs to the change rewriting nn.functional for issue 8.
+SOFTMAX_OVER_NOTHING = pytest.mark.xfail(
+    raises=ValueError, strict=False, reason="softmax over a dim of size 0 (nn.functional)"
+)
+
 # (function, input shape, expected value or shape of the result)
-CASES: list[tuple[Callable[[Any, Any], Any], tuple[int, ...], Any]] = [
+CASES: list[Any] = [
     (reduce_sum, (0,), 0.0),
     (reduce_sum, (0, 3), 0.0),
     (reduce_sum_dim0, (0, 3), [0.0, 0.0, 0.0]),
@@ -96,7 +102,14 @@ CASES: list[tuple[Callable[[Any, Any], Any], tuple[int, ...], Any]] = [
     (loss("mse_loss", "none"), (0, 4), (0, 4)),
     (softmax_dim1, (0, 3), (0, 3)),
     (log_softmax_dim1, (0, 3), (0, 3)),
+    pytest.param(softmax_dim1, (3, 0), (3, 0), marks=SOFTMAX_OVER_NOTHING),
+    pytest.param(log_softmax_dim1, (3, 0), (3, 0), marks=SOFTMAX_OVER_NOTHING),
 ]
+
+
+def _case_id(case: Any) -> str:
+    function, shape, _ = case.values if hasattr(case, "values") else case
+    return f"{function.__name__}-{'x'.join(map(str, shape))}"
 
 
 def _check_result(out: np.ndarray, expected: Any) -> None:
@@ -109,7 +122,7 @@ def _check_result(out: np.ndarray, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("function", "shape", "expected"),
     CASES,
-    ids=[f"{f.__name__}-{'x'.join(map(str, s))}" for f, s, _ in CASES],
+    ids=[_case_id(case) for case in CASES],
 )
 def test_empty_input_gives_pytorchs_value_and_gradient(function, shape, expected) -> None:
     x = odyssey.zeros(shape, requires_grad=True)
@@ -123,7 +136,7 @@ def test_empty_input_gives_pytorchs_value_and_gradient(function, shape, expected
 @pytest.mark.parametrize(
     ("function", "shape", "expected"),
     CASES,
-    ids=[f"{f.__name__}-{'x'.join(map(str, s))}" for f, s, _ in CASES],
+    ids=[_case_id(case) for case in CASES],
 )
 def test_empty_input_matches_torch(function, shape, expected) -> None:
     torch = pytest.importorskip("torch")
@@ -131,14 +144,14 @@ def test_empty_input_matches_torch(function, shape, expected) -> None:
     tx = torch.zeros(shape, requires_grad=True)
     ours, theirs = function(odyssey, x), function(torch, tx)
     np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
-    assert _grads(odyssey, ours, [x]) == _grads(torch, theirs, [tx])
+    assert _grads(ours, [x]) == _grads(theirs, [tx])
 
 
 @pytest.mark.parametrize(
     ("call", "error"),
     [
         (lambda t: t.max(), RuntimeError),
-        (lambda t: t.argmax(), RuntimeError),
+        (lambda t: t.argmax(), IndexError),
         (lambda t: t.max(0), IndexError),
         (lambda t: t.argmax(0), IndexError),
     ],

@@ -602,7 +602,7 @@ class Tensor:
             _normalize_dim(dim, 0, "Tensor.max")
             return self.reshape(1).max(0, keepdim=False)
         if dim is None:
-            _check_not_empty(x, "Tensor.max")
+            _check_not_empty(x, "Tensor.max", RuntimeError)
             out = np.asarray(x.max())
             ties = x == out
 
@@ -638,7 +638,7 @@ class Tensor:
             _normalize_dim(dim, 0, "Tensor.argmax")
             return self.reshape(1).argmax(0)
         if dim is None:
-            _check_not_empty(x, "Tensor.argmax")
+            _check_not_empty(x, "Tensor.argmax", IndexError)
             return _wrap(np.asarray(x.argmax(), dtype=_I64))
         axis = _reduction_axis(x, dim, "Tensor.argmax")
         out = x.argmax(axis=axis)
@@ -761,9 +761,10 @@ class MaxResult(NamedTuple):
     indices: Tensor
 
 
-def _check_not_empty(x: np.ndarray, op: str) -> None:
+def _check_not_empty(x: np.ndarray, op: str, error: type[Exception]) -> None:
+    """No maximum of nothing: `error` is the type PyTorch raises for `op`."""
     if x.size == 0:
-        raise RuntimeError(
+        raise error(
             f"{op}: the tensor of shape {x.shape} is empty; reduce along a dim of nonzero size"
         )
 
