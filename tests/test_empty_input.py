@@ -173,7 +173,7 @@ def test_argmax_along_a_nonempty_dim_of_an_empty_tensor_is_empty() -> None:
 
 def _empty_batch_layers(lib: Any) -> list[tuple[str, Any, tuple[int, ...]]]:
     """(name, layer, input shape) with the same weights in both libraries."""
-    layers = (lib.nn if lib is not odyssey else nn)
+    layers = lib.nn if lib is not odyssey else nn
     return [
         ("linear", layers.Linear(4, 2), (0, 4)),
         ("conv2d", layers.Conv2d(1, 2, 3), (0, 1, 5, 5)),

@@ -1,4 +1,4 @@
-"""A fuzz test: hostile calls into the public API and the raw bindings, each run in a worker process.
+"""A fuzz test: hostile calls into the public API and the raw bindings, run in a worker process.
 
 Hypothesis draws a case per example -- a target and plain-data descriptions of its arguments:
 arrays of hostile dtypes, non-contiguous, misaligned, read-only or zero-stride views, odd, empty and
@@ -71,7 +71,9 @@ def _shapes(min_dims: int = 0, max_dims: int = 5, max_side: int = 7):
 
 
 def _dtypes(usual: str):
-    return st.one_of(st.just(usual), st.just(usual), st.just(usual), st.sampled_from(HOSTILE_DTYPES))
+    return st.one_of(
+        st.just(usual), st.just(usual), st.just(usual), st.sampled_from(HOSTILE_DTYPES)
+    )
 
 
 def floats32(min_dims: int = 0, max_dims: int = 5, max_side: int = 7):
@@ -162,7 +164,11 @@ def coherent_pool(draw: st.DrawFn, tensor: bool) -> tuple[tuple[Any, ...], dict[
 @st.composite
 def coherent_linear(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     n, i, o = draw(st.integers(0, 5)), draw(st.integers(0, 5)), draw(st.integers(0, 5))
-    return (f32((n, i), True), f32((o, i), True), draw(st.sampled_from([None, f32((o,), True)]))), {}
+    return (
+        f32((n, i), True),
+        f32((o, i), True),
+        draw(st.sampled_from([None, f32((o,), True)])),
+    ), {}
 
 
 @st.composite
@@ -171,8 +177,13 @@ def coherent_sgemm(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     trans_a, trans_b = draw(st.booleans()), draw(st.booleans())
     a = f32((k, m) if trans_a else (m, k), layout=draw(st.sampled_from(LAYOUTS)))
     b = f32((n, k) if trans_b else (k, n))
-    return (a, b), {"trans_a": trans_a, "trans_b": trans_b, "alpha": draw(reals()),
-                    "beta": draw(reals()), "bias": draw(st.sampled_from([None, f32((n,))]))}  # fmt: skip
+    return (a, b), {
+        "trans_a": trans_a,
+        "trans_b": trans_b,
+        "alpha": draw(reals()),
+        "beta": draw(reals()),
+        "bias": draw(st.sampled_from([None, f32((n,))])),
+    }
 
 
 @st.composite
@@ -180,7 +191,9 @@ def coherent_classes(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """(N, C) scores and N labels in range, for the losses."""
     n, c = draw(st.integers(0, 6)), draw(st.integers(1, 6))
     target = ("@array", "int64", (n,), "zeros", "c")  # label 0 is in range of any C >= 1
-    return (f32((n, c), True), target), {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
+    return (f32((n, c), True), target), {
+        "reduction": draw(st.sampled_from(["mean", "sum", "none"]))
+    }
 
 
 @st.composite
@@ -197,9 +210,13 @@ def coherent_loader(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     n, h, w = draw(st.integers(1, 12)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
     images = ("@array", draw(st.sampled_from(["uint8", "float32"])), (n, h, w), "normal", "c")
     labels = ("@array", "int64", (n,), "zeros", "c")
-    kwargs = {"batch_size": draw(st.integers(1, 5)), "shuffle": draw(st.booleans()),
-              "seed": draw(st.integers(0, 2**64 - 1)), "prefetch": draw(st.integers(0, 2)),
-              "drop_last": draw(st.booleans())}  # fmt: skip
+    kwargs = {
+        "batch_size": draw(st.integers(1, 5)),
+        "shuffle": draw(st.booleans()),
+        "seed": draw(st.integers(0, 2**64 - 1)),
+        "prefetch": draw(st.integers(0, 2)),
+        "drop_last": draw(st.booleans()),
+    }
     return (images, labels), kwargs
 
 
@@ -220,10 +237,12 @@ PUBLIC: dict[str, Args] = {
         dtype=st.sampled_from([None, "float32", "int64", "float64", "bogus", 3]),
     ),
     "odyssey.zeros": call(sizes(), sizes(), dtype=st.sampled_from([None, "int64", "x"])),
-    "Tensor.sum": call(tensors(), maybe(st.one_of(ints(-6, 6), st.lists(ints(-6, 6)))),
-                       st.booleans()),  # fmt: skip
-    "Tensor.mean": call(tensors(), maybe(st.one_of(ints(-6, 6), st.lists(ints(-6, 6)))),
-                        st.booleans()),  # fmt: skip
+    "Tensor.sum": call(
+        tensors(), maybe(st.one_of(ints(-6, 6), st.lists(ints(-6, 6)))), st.booleans()
+    ),
+    "Tensor.mean": call(
+        tensors(), maybe(st.one_of(ints(-6, 6), st.lists(ints(-6, 6)))), st.booleans()
+    ),
     "Tensor.max": call(tensors(), maybe(ints(-6, 6)), st.booleans()),
     "Tensor.argmax": call(tensors(), maybe(ints(-6, 6)), st.booleans()),
     "Tensor.size": call(tensors(), maybe(ints(-6, 6))),
@@ -250,52 +269,95 @@ PUBLIC: dict[str, Args] = {
     "F.linear": call(tensors(1, 3), tensors(2, 2), maybe(tensors(1, 1))) | coherent_linear(),
     "F.conv2d": call(
         tensors(4, 4, 6), tensors(4, 4, 4), maybe(tensors(1, 1)), stride=pairs(), padding=pairs()
-    ) | coherent_conv(tensor=True),
+    )
+    | coherent_conv(tensor=True),
     "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
     "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
-    "F.batch_norm": call(tensors(2, 4), maybe(tensors(1, 1)), maybe(tensors(1, 1)),
-                         training=st.booleans()),  # fmt: skip
+    "F.batch_norm": call(
+        tensors(2, 4), maybe(tensors(1, 1)), maybe(tensors(1, 1)), training=st.booleans()
+    ),
     "F.cross_entropy": call(tensors(2, 2), labels(), reduction=REDUCTIONS) | coherent_classes(),
     "F.nll_loss": call(tensors(2, 2), labels(), reduction=REDUCTIONS) | coherent_classes(),
     "F.mse_loss": call(tensors(0, 3), st.one_of(tensors(0, 3), floats32()), reduction=REDUCTIONS),
     # nn modules and optimizers
     "scenario.linear": call(sizes(), sizes(), st.booleans(), tensors(1, 3, 5)),
-    "scenario.conv2d": call(sizes(-1, 3), sizes(-1, 3), pairs(-1, 4), pairs(), pairs(),
-                            tensors(4, 4, 6)),  # fmt: skip
+    "scenario.conv2d": call(
+        sizes(-1, 3), sizes(-1, 3), pairs(-1, 4), pairs(), pairs(), tensors(4, 4, 6)
+    ),
     "scenario.batchnorm2d": call(sizes(), reals(), st.booleans(), tensors(4, 4, 5)),
-    "scenario.sgd": call(tensors(0, 3), st.one_of(tensors(0, 3), junk()),
-                         lr=reals(), momentum=reals(), weight_decay=reals(),
-                         nesterov=st.booleans()) | coherent_step(),  # fmt: skip
-    "scenario.adam": call(tensors(0, 3), st.one_of(tensors(0, 3), junk()),
-                          lr=reals(), betas=st.one_of(st.tuples(reals(), reals()), junk()),
-                          eps=reals(), weight_decay=reals()) | coherent_step(),  # fmt: skip
+    "scenario.sgd": call(
+        tensors(0, 3),
+        st.one_of(tensors(0, 3), junk()),
+        lr=reals(),
+        momentum=reals(),
+        weight_decay=reals(),
+        nesterov=st.booleans(),
+    )
+    | coherent_step(),
+    "scenario.adam": call(
+        tensors(0, 3),
+        st.one_of(tensors(0, 3), junk()),
+        lr=reals(),
+        betas=st.one_of(st.tuples(reals(), reals()), junk()),
+        eps=reals(),
+        weight_decay=reals(),
+    )
+    | coherent_step(),
     # data: transforms, loader, IDX, seeds
     "scenario.normalize": call(floats32(4, 4, 5), positives(), positives()),
     "scenario.pad": call(floats32(4, 4, 5), pairs(-2, 4), reals()),
     "scenario.random_crop": call(floats32(4, 4, 6), pairs(-1, 8), maybe(pairs(-1, 3)), ints()),
-    "scenario.random_affine": call(floats32(4, 4, 6), reals(), maybe(st.tuples(reals(), reals())),
-                                   maybe(st.tuples(reals(), reals())), ints()),  # fmt: skip
+    "scenario.random_affine": call(
+        floats32(4, 4, 6),
+        reals(),
+        maybe(st.tuples(reals(), reals())),
+        maybe(st.tuples(reals(), reals())),
+        ints(),
+    ),
     "scenario.elastic": call(floats32(4, 4, 6), reals(), reals(), ints()),
-    "scenario.random_erasing": call(floats32(4, 4, 6), reals(), st.tuples(reals(), reals()),
-                                    st.tuples(reals(), reals()), ints()),  # fmt: skip
+    "scenario.random_erasing": call(
+        floats32(4, 4, 6), reals(), st.tuples(reals(), reals()), st.tuples(reals(), reals()), ints()
+    ),
     "scenario.loader": call(
-        _array_spec(_dtypes("uint8"), _shapes(1, 4, 6)), labels(),
-        batch_size=ints(-1, 5), shuffle=st.booleans(), seed=maybe(ints()), prefetch=ints(-1, 3),
+        _array_spec(_dtypes("uint8"), _shapes(1, 4, 6)),
+        labels(),
+        batch_size=ints(-1, 5),
+        shuffle=st.booleans(),
+        seed=maybe(ints()),
+        prefetch=ints(-1, 3),
         drop_last=st.booleans(),
-    ) | coherent_loader(),  # fmt: skip
+    )
+    | coherent_loader(),
     "scenario.loader_state": call(
-        st.one_of(junk(), st.dictionaries(
-            st.sampled_from(["epoch", "batches", "seed", "shuffle", "batch_size", "drop_last",
-                             "dataset_size", "bogus", 3]),
-            st.one_of(ints(-2, 12), st.booleans(), reals()),
-        )),
-    ),  # fmt: skip
+        st.one_of(
+            junk(),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "epoch",
+                        "batches",
+                        "seed",
+                        "shuffle",
+                        "batch_size",
+                        "drop_last",
+                        "dataset_size",
+                        "bogus",
+                        3,
+                    ]
+                ),
+                st.one_of(ints(-2, 12), st.booleans(), reals()),
+            ),
+        ),
+    ),
     "scenario.set_epoch": call(ints(-2, 9)),
     "scenario.read_idx": call(
-        st.integers(0, 3), st.integers(0, 15), st.integers(0, 255),
-        st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 4), max_size=70), st.integers(0, 64),
+        st.integers(0, 3),
+        st.integers(0, 15),
+        st.integers(0, 255),
+        st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 4), max_size=70),
+        st.integers(0, 64),
         st.booleans(),
-    ),  # fmt: skip
+    ),
     "odyssey.manual_seed": call(ints()),
     "odyssey.data.random_split": call(
         st.integers(0, 10), st.lists(st.one_of(ints(-1, 10), reals()), max_size=3), ints()
@@ -329,28 +391,59 @@ RAW: dict[str, Args] = {
     "mul": call(floats32(), floats32(), out=maybe(floats32())),
     "relu": call(floats32(), out=maybe(floats32())),
     "sum": call(floats32()),
-    "philox4x32": call(st.one_of(st.tuples(ints(), ints()), junk()),
-                       st.one_of(st.tuples(ints(), ints(), ints(), ints()), junk())),  # fmt: skip
+    "philox4x32": call(
+        st.one_of(st.tuples(ints(), ints()), junk()),
+        st.one_of(st.tuples(ints(), ints(), ints(), ints()), junk()),
+    ),
     "gather_unit_floats": call(
         _array_spec(_dtypes("uint8"), _shapes(1, 4)), _array_spec(_dtypes("int64"), _shapes(0, 2))
     ),
     "affine_warp": call(floats32(4, 4), floats32(1, 3), fill=reals()),
-    "random_affine_matrices": call(*DRAW_ARGS, SIZE, SIZE, degrees=RANGE, translate=RANGE,
-                                   scale=RANGE, squeeze=RANGE, shear_x=RANGE,
-                                   shear_y=RANGE),  # fmt: skip
-    "random_affine": call(floats32(4, 4), *DRAW_ARGS, degrees=RANGE, translate=RANGE, scale=RANGE,
-                          squeeze=RANGE, shear_x=RANGE, shear_y=RANGE, fill=reals()),  # fmt: skip
+    "random_affine_matrices": call(
+        *DRAW_ARGS,
+        SIZE,
+        SIZE,
+        degrees=RANGE,
+        translate=RANGE,
+        scale=RANGE,
+        squeeze=RANGE,
+        shear_x=RANGE,
+        shear_y=RANGE,
+    ),
+    "random_affine": call(
+        floats32(4, 4),
+        *DRAW_ARGS,
+        degrees=RANGE,
+        translate=RANGE,
+        scale=RANGE,
+        squeeze=RANGE,
+        shear_x=RANGE,
+        shear_y=RANGE,
+        fill=reals(),
+    ),
     "elastic_displacements": call(*DRAW_ARGS, SIZE, SIZE, alpha=reals(), sigma=reals()),
     "displacement_warp": call(floats32(4, 4), floats32(4, 4), fill=reals()),
-    "elastic_distortion": call(floats32(4, 4), *DRAW_ARGS, alpha=reals(), sigma=reals(),
-                               fill=reals()),  # fmt: skip
+    "elastic_distortion": call(
+        floats32(4, 4), *DRAW_ARGS, alpha=reals(), sigma=reals(), fill=reals()
+    ),
     "normalize": call(floats32(4, 4), positives(), positives()),
     "pad": call(floats32(4, 4), SIZE, SIZE, SIZE, SIZE, fill=reals()),
-    "random_crop": call(floats32(4, 4), *DRAW_ARGS, SIZE, SIZE,
-                        padding=st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
-                        fill=reals()),  # fmt: skip
-    "random_erasing": call(floats32(4, 4), *DRAW_ARGS, p=reals(), scale=RANGE, ratio=RANGE,
-                           value=st.lists(reals(), max_size=3)),  # fmt: skip
+    "random_crop": call(
+        floats32(4, 4),
+        *DRAW_ARGS,
+        SIZE,
+        SIZE,
+        padding=st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
+        fill=reals(),
+    ),
+    "random_erasing": call(
+        floats32(4, 4),
+        *DRAW_ARGS,
+        p=reals(),
+        scale=RANGE,
+        ratio=RANGE,
+        value=st.lists(reals(), max_size=3),
+    ),
     "relu_backward": call(floats32(), floats32(), out=maybe(floats32())),
     "leaky_relu": call(floats32(), reals(), out=maybe(floats32())),
     "leaky_relu_backward": call(floats32(), floats32(), reals(), out=maybe(floats32())),
@@ -366,39 +459,87 @@ RAW: dict[str, Args] = {
     "log_softmax_backward": call(floats32(1, 3), floats32(1, 3), out=maybe(floats32())),
     "softmax_cross_entropy": call(floats32(1, 3), _array_spec(_dtypes("int64"), _shapes(0, 2))),
     "softmax_cross_entropy_backward": call(
-        floats32(1, 3), _array_spec(_dtypes("int64"), _shapes(0, 2)), reals(),
+        floats32(1, 3),
+        _array_spec(_dtypes("int64"), _shapes(0, 2)),
+        reals(),
         out=maybe(floats32()),
-    ),  # fmt: skip
-    "sgd_step": call(floats32(), floats32(), maybe(floats32()), lr=reals(), momentum=reals(),
-                     dampening=reals(), weight_decay=reals(), nesterov=st.booleans(),
-                     first_step=st.booleans()),  # fmt: skip
-    "adam_step": call(floats32(), floats32(), floats32(), floats32(), step=ints(), lr=reals(),
-                      beta1=reals(), beta2=reals(), eps=reals(), weight_decay=reals(),
-                      decoupled_weight_decay=st.booleans(),
-                      max_exp_avg_sq=maybe(floats32())),  # fmt: skip
-    "sgemm": call(floats32(0, 3), floats32(0, 3), trans_a=st.booleans(), trans_b=st.booleans(),
-                  alpha=reals(), beta=reals(), bias=maybe(floats32(0, 2)),
-                  out=maybe(floats32(0, 3))) | coherent_sgemm(),  # fmt: skip
-    "conv2d_forward": call(floats32(3, 5, 6), floats32(3, 5, 4), maybe(floats32(0, 2)),
-                           stride=pairs(), padding=pairs(),
-                           out=maybe(floats32(4, 4, 6))) | coherent_conv(tensor=False),  # fmt: skip
-    "conv2d_backward_data": call(floats32(3, 5, 6), floats32(3, 5, 4),
-                                 st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
-                                 stride=pairs(), padding=pairs()),  # fmt: skip
-    "conv2d_backward_weight": call(floats32(3, 5, 6), floats32(3, 5, 6), pairs(), stride=pairs(),
-                                   padding=pairs(), bias=st.booleans()),  # fmt: skip
+    ),
+    "sgd_step": call(
+        floats32(),
+        floats32(),
+        maybe(floats32()),
+        lr=reals(),
+        momentum=reals(),
+        dampening=reals(),
+        weight_decay=reals(),
+        nesterov=st.booleans(),
+        first_step=st.booleans(),
+    ),
+    "adam_step": call(
+        floats32(),
+        floats32(),
+        floats32(),
+        floats32(),
+        step=ints(),
+        lr=reals(),
+        beta1=reals(),
+        beta2=reals(),
+        eps=reals(),
+        weight_decay=reals(),
+        decoupled_weight_decay=st.booleans(),
+        max_exp_avg_sq=maybe(floats32()),
+    ),
+    "sgemm": call(
+        floats32(0, 3),
+        floats32(0, 3),
+        trans_a=st.booleans(),
+        trans_b=st.booleans(),
+        alpha=reals(),
+        beta=reals(),
+        bias=maybe(floats32(0, 2)),
+        out=maybe(floats32(0, 3)),
+    )
+    | coherent_sgemm(),
+    "conv2d_forward": call(
+        floats32(3, 5, 6),
+        floats32(3, 5, 4),
+        maybe(floats32(0, 2)),
+        stride=pairs(),
+        padding=pairs(),
+        out=maybe(floats32(4, 4, 6)),
+    )
+    | coherent_conv(tensor=False),
+    "conv2d_backward_data": call(
+        floats32(3, 5, 6),
+        floats32(3, 5, 4),
+        st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
+        stride=pairs(),
+        padding=pairs(),
+    ),
+    "conv2d_backward_weight": call(
+        floats32(3, 5, 6),
+        floats32(3, 5, 6),
+        pairs(),
+        stride=pairs(),
+        padding=pairs(),
+        bias=st.booleans(),
+    ),
     "conv2d_algorithms": call(
         st.one_of(st.tuples(ints(), ints(), ints(), ints()), junk()),
         st.one_of(st.tuples(ints(), ints(), ints(), ints()), junk()),
-        stride=pairs(), padding=pairs(),
-    ),  # fmt: skip
+        stride=pairs(),
+        padding=pairs(),
+    ),
     "max_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
-    "max_pool2d_backward": call(floats32(3, 5, 4), _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
-                                st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk())),  # fmt: skip
+    "max_pool2d_backward": call(
+        floats32(3, 5, 4),
+        _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
+        st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
+    ),
     "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
-    "avg_pool2d_backward": call(floats32(3, 5, 4),
-                                st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
-                                pairs(), pairs()),  # fmt: skip
+    "avg_pool2d_backward": call(
+        floats32(3, 5, 4), st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()), pairs(), pairs()
+    ),
     "set_isa": call(st.sampled_from(["scalar", "avx2", "avx512", "neon", "", "AVX2", 3, None])),
 }
 
@@ -417,7 +558,11 @@ KNOWN: dict[str, tuple[Callable[[tuple[Any, ...]], bool], tuple[Any, ...]]] = {
     # normalize loops over the batch even when each image is empty: 45 minutes for 2**40 of them.
     "normalize on an empty batch of 2**40 images does not return at once": (
         lambda case: case[0] in ("raw.normalize", "scenario.normalize") and _huge_empty_batch(case),
-        ("raw.normalize", (("@array", "float32", (2**40, 1, 1, 0), "normal", "c"), [0.5], [0.2]), {}),
+        (
+            "raw.normalize",
+            (("@array", "float32", (2**40, 1, 1, 0), "normal", "c"), [0.5], [0.2]),
+            {},
+        ),
     ),
 }
 
@@ -515,11 +660,11 @@ def run_case(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
     """("ok",) or ("raised", type name, message, whether the type is an ordinary one)."""
     try:
         built_args, built_kwargs = build(args), build(kwargs)
-    except Exception as error:  # noqa: BLE001 -- a spec NumPy cannot build is no case
+    except Exception as error:  # a spec NumPy cannot build is no case
         return ("skipped", f"{type(error).__name__}: {error}")
     try:
         _backward_if_possible(_resolve(name)(*built_args, **built_kwargs))
-    except Exception as error:  # noqa: BLE001 -- reported to the parent, which judges it
+    except Exception as error:  # reported to the parent, which judges it
         return ("raised", type(error).__name__, str(error), isinstance(error, ORDINARY))
     return ("ok",)
 
@@ -718,7 +863,7 @@ class Worker:
     ) -> tuple[Any, ...]:
         """The worker's answer, ("crashed", signal name) or ("hung",) after `timeout` seconds."""
         process = self._start()
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
         request = pickle.dumps(case)
         try:
             process.stdin.write(struct.pack("<I", len(request)) + request)

@@ -136,7 +136,7 @@ def test_idx_error_is_a_value_error() -> None:
 
 
 def test_read_idx_names_itself_for_a_path_of_the_wrong_type() -> None:
-    with pytest.raises(TypeError, match="read_idx: path must be a str or os.PathLike, got NoneType"):
+    with pytest.raises(TypeError, match=r"read_idx: path must be a str or os\.PathLike, got None"):
         read_idx(None)  # type: ignore[arg-type]
 
 

@@ -219,7 +219,8 @@ def test_dims_as_pytorch_takes_them():
     assert t.sum(np.int64(-1)).tolist() == [3, 12]
     assert t.sum([]).item() == 15  # an empty list reduces every dim, as in PyTorch
     scalar = odyssey.tensor(4.0)
-    assert scalar.sum(0).item() == 4 and scalar.mean(-1).item() == 4
+    assert scalar.sum(0).item() == 4
+    assert scalar.mean(-1).item() == 4
     assert scalar.transpose(0, -1).item() == 4
     with pytest.raises(IndexError, match=r"Tensor\.size: dim 0 of a 0-d tensor"):
         scalar.size(0)
@@ -229,7 +230,8 @@ def test_zero_dimensional_results_keep_shape_empty():
     t = odyssey.tensor([1.0, 3.0])
     assert t[0].shape == ()
     assert t.argmax(0).shape == ()
-    assert t.max(0).values.shape == () and t.max(0).indices.shape == ()
+    assert t.max(0).values.shape == ()
+    assert t.max(0).indices.shape == ()
     x = odyssey.tensor(2.0, requires_grad=True)
     (x * 3).backward(odyssey.tensor(1.0))
     assert x.grad.shape == ()

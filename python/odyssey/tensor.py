@@ -150,7 +150,6 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     return np.array(array, dtype=_F32, order="C")
 
 
-
 def _contiguous(data: Any, dtype: Any = None) -> np.ndarray:
     """A C-contiguous array of `data`, copied only if needed; unlike np.ascontiguousarray, a 0-d
     result stays 0-d (t[0], t.argmax(0) and gradients of 0-d tensors keep PyTorch's shape ())."""
@@ -207,9 +206,7 @@ def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
         shape = tuple(shape[0])
     for size in shape:
         if not _is_int(size):
-            raise TypeError(
-                f"{op}: sizes must be ints, got {type(size).__name__} in {shape!r}"
-            )
+            raise TypeError(f"{op}: sizes must be ints, got {type(size).__name__} in {shape!r}")
     return tuple(int(s) for s in shape)
 
 
@@ -362,7 +359,9 @@ class Tensor:
                 f"not {self.data.dtype}"
             )
         if not requires_grad and self._node is not None:
-            raise RuntimeError("Tensor.requires_grad_: cannot turn off gradients of a non-leaf tensor")
+            raise RuntimeError(
+                "Tensor.requires_grad_: cannot turn off gradients of a non-leaf tensor"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -416,9 +415,9 @@ class Tensor:
             backward = node.backward
             if backward is None:
                 raise RuntimeError(
-                    "Tensor.backward: trying to backward through the graph a second time (its saved "
-                    "values were released by the first backward; pass retain_graph=True to keep "
-                    "them)"
+                    "Tensor.backward: trying to backward through the graph a second time (its "
+                    "saved values were released by the first backward; pass retain_graph=True to "
+                    "keep them)"
                 )
             parents = node.parents
             if not retain_graph:
@@ -563,7 +562,9 @@ class Tensor:
             raise TypeError(f"Tensor.matmul: expected a Tensor, got {type(other).__name__}")
         a, b = self.data, other.data
         if a.ndim != 2 or b.ndim != 2:
-            raise ValueError(f"Tensor.matmul: expected 2-D tensors, got shapes {a.shape} and {b.shape}")
+            raise ValueError(
+                f"Tensor.matmul: expected 2-D tensors, got shapes {a.shape} and {b.shape}"
+            )
         if a.shape[1] != b.shape[0]:
             raise ValueError(f"Tensor.matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
 
@@ -696,7 +697,9 @@ class Tensor:
         order = _shape_arg(dims, "Tensor.permute")
         ndim = self.data.ndim
         if sorted(d % max(ndim, 1) for d in order) != list(range(ndim)) or len(order) != ndim:
-            raise ValueError(f"Tensor.permute: {order} is not a permutation of the dims of {self.shape}")
+            raise ValueError(
+                f"Tensor.permute: {order} is not a permutation of the dims of {self.shape}"
+            )
         order = tuple(d % ndim for d in order)
         inverse = tuple(int(i) for i in np.argsort(order))
         out = _contiguous(self.data.transpose(order))
