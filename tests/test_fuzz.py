@@ -328,6 +328,12 @@ PUBLIC: dict[str, Args] = {
         drop_last=st.booleans(),
     )
     | coherent_loader(),
+    "scenario.dataset": call(
+        _array_spec(_dtypes("uint8"), _shapes(1, 4, 6)),
+        labels(),
+        st.booleans(),
+        st.one_of(_array_spec(_dtypes("int64"), _shapes(0, 2)), st.lists(ints(-8, 8)), junk()),
+    ),
     "scenario.loader_state": call(
         st.one_of(
             junk(),
@@ -782,6 +788,14 @@ def _loader(images: Any, labels: Any, **kwargs: Any) -> None:
     DataLoader(ArrayDataset(images, labels), **kwargs).load_state_dict(state)
 
 
+def _dataset(images: Any, labels: Any, channels_last: bool, indices: Any) -> None:
+    from odyssey.data import ArrayDataset, Subset
+
+    dataset = ArrayDataset(images, labels, channels_last=channels_last)
+    dataset.get_float_batch(indices)
+    Subset(dataset, indices).get_float_batch(np.arange(1))
+
+
 def _loader_state(state: Any) -> None:
     from odyssey.data import ArrayDataset, DataLoader
 
@@ -833,6 +847,7 @@ SCENARIOS: dict[str, Callable[..., Any]] = {
     "elastic": _elastic,
     "random_erasing": _random_erasing,
     "loader": _loader,
+    "dataset": _dataset,
     "loader_state": _loader_state,
     "set_epoch": _set_epoch,
     "read_idx": _read_idx,
