@@ -48,7 +48,7 @@ PYBIND_DUMP = "incompatible function arguments"
 # -- argument descriptions (plain tuples: the worker unpickles them without this module's types) --
 
 HOSTILE_DTYPES = ["float64", "float16", "int64", "int32", "uint8", "bool", "complex64", "object"]
-LAYOUTS = ["c", "c", "c", "fortran", "strided", "misaligned", "readonly", "reversed"]
+LAYOUTS = ["c", "c", "c", "fortran", "strided", "misaligned", "readonly", "reversed", "broadcast"]
 FILLS = ["normal", "normal", "zeros", "nan", "inf", "huge"]
 HOSTILE_INTS = [-1, 0, 2**31, 2**31 - 1, 2**32, 2**63 - 1, 2**63, 2**64, -(2**63) - 1]
 # For sizes that get allocated: too large for any address space, so nothing is ever committed.
@@ -602,19 +602,18 @@ def build(spec: Any) -> Any:
 
 def _make_array(dtype: str, shape: tuple[int, ...], fill: str, layout: str) -> np.ndarray:
     size = math.prod(shape)
-    rng = np.random.default_rng(size)
-    values = rng.standard_normal(size) * 3
+    if size == 0:
+        return np.empty(shape, dtype=dtype)  # huge-but-empty shapes allocate nothing
+    values = np.random.default_rng(size).standard_normal(size) * 3
     if fill == "zeros":
         values[:] = 0
-    elif fill in ("nan", "inf") and size:
+    elif fill in ("nan", "inf"):
         values[:: max(size // 3, 1)] = np.nan if fill == "nan" else np.inf
         values[-1] = -np.inf if fill == "inf" else values[-1]
     elif fill == "huge":
         values *= 1e38
-    with np.errstate(all="ignore"):
-        flat = values.astype(dtype) if dtype != "object" else values.astype(object)
-    if size == 0:
-        return np.empty(shape, dtype=dtype)  # huge-but-empty shapes allocate nothing
+    with np.errstate(all="ignore"):  # NaN and 1e38 cast to integers
+        flat = values.astype(dtype)
     if layout == "fortran":
         return np.asfortranarray(flat.reshape(shape))
     if layout == "strided":
@@ -631,6 +630,8 @@ def _make_array(dtype: str, shape: tuple[int, ...], fill: str, layout: str) -> n
         return out
     if layout == "reversed" and shape:
         return flat.reshape(shape)[::-1]
+    if layout == "broadcast":  # every element is the first one: zero strides, read-only
+        return np.broadcast_to(flat[:1].reshape((1,) * len(shape)), shape)
     return flat.reshape(shape)
 
 
@@ -865,11 +866,9 @@ class Worker:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self.process is None or self.process.poll() is not None:
+            # stderr is inherited: pytest shows what a dying worker printed with the failure.
             self.process = subprocess.Popen(
-                [sys.executable, __file__],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
             )
         return self.process
 
