@@ -365,6 +365,7 @@ PUBLIC: dict[str, Args] = {
         st.booleans(),
     ),
     "odyssey.manual_seed": call(ints()),
+    "odyssey.set_isa": call(st.one_of(st.sampled_from(["scalar", "avx2", "avx512", ""]), junk())),
     "odyssey.data.random_split": call(
         st.integers(0, 10), st.lists(st.one_of(ints(-1, 10), reals()), max_size=3), ints()
     ),
@@ -561,6 +562,10 @@ def _huge_empty_batch(case: tuple[Any, ...]) -> bool:
 
 
 KNOWN: dict[str, tuple[Callable[[tuple[Any, ...]], bool], tuple[Any, ...]]] = {
+    "set_isa with a name that is not a str leaks pybind11's argument dump": (
+        lambda case: case[0] == "odyssey.set_isa" and not isinstance(case[1][0], str),
+        ("odyssey.set_isa", (3,), {}),
+    ),
     # normalize loops over the batch even when each image is empty: 45 minutes for 2**40 of them.
     "normalize on an empty batch of 2**40 images does not return at once": (
         lambda case: case[0] in ("raw.normalize", "scenario.normalize") and _huge_empty_batch(case),
@@ -981,7 +986,7 @@ def test_raw_kernels(worker: Worker, name: str, data: st.DataObject) -> None:
 )
 def test_known_problem(worker: Worker, reason: str) -> None:
     case = KNOWN[reason][1]
-    check(worker.run(case, timeout=5.0), case, public=case[0].startswith("raw."))
+    check(worker.run(case, timeout=5.0), case, public=not case[0].startswith("raw."))
 
 
 def test_the_raw_targets_cover_every_kernel() -> None:
