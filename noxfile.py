@@ -66,6 +66,22 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """A longer run of the fuzz test (tests/test_fuzz.py), not part of the default sessions.
+
+    Examples per target: `nox -s fuzz -- 5000`, or ODYSSEY_FUZZ_EXAMPLES, else 1000 (the tests
+    session runs 40); further arguments go to pytest.
+    """
+    install_package(session, "test")
+    args = list(session.posargs)
+    examples = args.pop(0) if args and args[0].isdigit() else None
+    session.env["ODYSSEY_FUZZ_EXAMPLES"] = (
+        examples or os.environ.get("ODYSSEY_FUZZ_EXAMPLES") or "1000"
+    )
+    session.run("pytest", "-p", "no:cacheprovider", "tests/test_fuzz.py", *args)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff, ruff format, clang-format, and the CI workflows (schema and security audit)."""
     session.install("ruff==0.17.6", "clang-format==23.1.5", "check-jsonschema", "zizmor")

@@ -218,5 +218,9 @@ def test_random_split_is_seeded_disjoint_and_complete() -> None:
         data.random_split(dataset, [0.5, 0.4], seed=0)
     with pytest.raises(TypeError, match=r"all ints or all float fractions, got \[5, 'a'\]"):
         data.random_split(dataset, [5, "a"], seed=0)  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="seed must be an int in"):
+    with pytest.raises(ValueError, match="sum to 1"):
+        data.random_split(dataset, [float("nan"), 1.0], seed=0)
+    with pytest.raises(ValueError, match=r"random_split: seed must be in \[0, 2\*\*64\)"):
         data.random_split(dataset, [5, 5], seed=-1)
+    with pytest.raises(TypeError, match="random_split: seed must be an int, got float"):
+        data.random_split(dataset, [5, 5], seed=1.5)  # type: ignore[arg-type]

@@ -87,6 +87,10 @@ GOOD = bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
         (b"\x01\x00" + GOOD[2:], "bad magic number 0x01000802"),
         (GOOD[:2] + b"\x07" + GOOD[3:], "unknown dtype code 0x07"),
         (GOOD[:3] + b"\x00" + GOOD[4:], "wrong dimensions: the header declares 0"),
+        (
+            GOOD[:3] + b"\x41" + struct.pack(">65I", *[1] * 65) + b"\x00",
+            "the header declares 65 dimensions; NumPy holds 1 to 64",
+        ),
         (GOOD[:3] + b"\x05" + GOOD[4:], "truncated: 18 bytes, the header of 5 dimensions needs 24"),
         (GOOD[:-1], r"truncated: 17 bytes, but dimensions \(2, 3\) of uint8 need 18"),
         (GOOD + b"\x00\x00", r"2 trailing bytes after the 18 that dimensions \(2, 3\)"),
@@ -103,6 +107,7 @@ GOOD = bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
         "magic",
         "dtype",
         "ndim",
+        "too-many-dims",
         "header",
         "truncated",
         "trailing",
@@ -128,3 +133,14 @@ def test_corrupt_content_inside_gzip_is_reported_like_raw(tmp_path) -> None:
 
 def test_idx_error_is_a_value_error() -> None:
     assert issubclass(IdxError, ValueError)
+
+
+def test_read_idx_names_itself_for_a_path_of_the_wrong_type() -> None:
+    with pytest.raises(TypeError, match=r"read_idx: path must be a str or os\.PathLike, got None"):
+        read_idx(None)  # type: ignore[arg-type]
+
+
+def test_64_dimensions_still_read(tmp_path) -> None:
+    path = tmp_path / "deep-idx64-ubyte"
+    path.write_bytes(GOOD[:3] + b"\x40" + struct.pack(">64I", *[1] * 64) + b"\x07")
+    assert read_idx(path).shape == (1,) * 64

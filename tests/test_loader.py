@@ -375,7 +375,7 @@ def test_argument_checks(dataset) -> None:
     state = DataLoader(dataset, batch_size=16).state_dict()
     with pytest.raises(ValueError, match="seed must be in"):
         DataLoader(dataset, batch_size=16).load_state_dict({**state, "seed": -1})
-    with pytest.raises(ValueError, match="epoch must be >= 0"):
+    with pytest.raises(ValueError, match=r"load_state_dict: epoch must be in \[0, 2\*\*32\)"):
         DataLoader(dataset, batch_size=16).load_state_dict({**state, "epoch": -1})
 
 
@@ -488,3 +488,55 @@ def test_every_dataset_path_gives_the_same_float_batches() -> None:
     assert got_labels.tolist() == [19, 4]
     duck_subset = Subset(DuckDataset(), [2, 0])  # type: ignore[arg-type]
     assert duck_subset.get_float_batch(np.array([0]))[1].tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        (None, TypeError, "expected a dict from state_dict\\(\\), got NoneType"),
+        ({"epoch": 0, "batches": 0, "seed": 1, "typo": 3}, ValueError, "unexpected keys.*'typo'"),
+        ({"epoch": 0, "batches": 0.5, "seed": 1}, TypeError, "batches must be an int, got float"),
+        ({"epoch": "1", "batches": 0, "seed": 1}, TypeError, "epoch must be an int, got str"),
+        ({"epoch": 2**64, "batches": 0, "seed": 1}, ValueError, r"epoch must be in \[0, 2\*\*32\)"),
+        ({"epoch": 0, "batches": 0, "seed": 1, "shuffle": 1}, TypeError, "shuffle must be a bool"),
+        ({"epoch": 0, "batches": 0, "seed": 1, "batch_size": True}, TypeError, "batch_size must"),
+    ],
+)
+def test_load_state_dict_validates_the_state(dataset, state, error, message) -> None:
+    loader = DataLoader(dataset, batch_size=16)
+    with pytest.raises(error, match=f"DataLoader.load_state_dict: {message}"):
+        loader.load_state_dict(state)
+    assert loader.state_dict()["epoch"] == 0  # a refused state changes nothing
+
+
+@pytest.mark.parametrize(
+    ("epoch", "error", "message"),
+    [
+        (2**64, ValueError, r"epoch must be in \[0, 2\*\*32\), got 18446744073709551616"),
+        (2**32, ValueError, r"epoch must be in \[0, 2\*\*32\)"),
+        (-1, ValueError, r"epoch must be in \[0, 2\*\*32\)"),
+        (1.5, TypeError, "epoch must be an int, got float"),
+        (True, TypeError, "epoch must be an int, got bool"),
+    ],
+)
+def test_set_epoch_is_range_checked_where_it_is_set(dataset, epoch, error, message) -> None:
+    with pytest.raises(error, match=f"DataLoader.set_epoch: {message}"):
+        DataLoader(dataset).set_epoch(epoch)
+
+
+def test_the_last_epoch_the_augmentations_can_key_runs(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=64, prefetch=0, shuffle=True, seed=3)
+    loader.set_epoch(2**32 - 1)
+    assert len(list(loader)) == 2
+
+
+def test_a_dataset_must_be_map_style() -> None:
+    with pytest.raises(TypeError, match=r"DataLoader: dataset must be map-style .* got NoneType"):
+        DataLoader(None)  # type: ignore[arg-type]
+
+
+def test_sample_keys_check_seed_and_epoch() -> None:
+    with pytest.raises(ValueError, match=r"SampleKeys: epoch must be in \[0, 2\*\*32\)"):
+        SampleKeys(1, 2**32, np.arange(2))
+    with pytest.raises(TypeError, match="SampleKeys: seed must be an int, got float"):
+        SampleKeys(1.0, 0, np.arange(2))  # type: ignore[arg-type]

@@ -170,3 +170,88 @@ def test_from_numpy_shares_memory():
         odyssey.from_numpy(np.zeros(3))
     with pytest.raises(ValueError, match="not C-contiguous"):
         odyssey.from_numpy(array.T)
+
+
+# -- errors name the public call, the argument and what was expected --------------------------
+
+
+def test_grad_must_be_a_tensor_of_the_same_shape_and_dtype():
+    p = odyssey.zeros(3, requires_grad=True)
+    with pytest.raises(TypeError, match=r"Tensor\.grad: expected a Tensor or None, got ndarray"):
+        p.grad = np.zeros(3, np.float32)  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"Tensor\.grad: expected shape \(3,\), got \(2,\)"):
+        p.grad = odyssey.zeros(2)
+    with pytest.raises(TypeError, match=r"Tensor\.grad: expected dtype float32, got int64"):
+        p.grad = odyssey.zeros(3, dtype=np.int64)
+    assert p.grad is None  # a refused assignment changes nothing
+    p.grad = odyssey.ones(3)
+    np.testing.assert_array_equal(p.grad.numpy(), np.ones(3, np.float32))
+    p.grad = None
+    assert p.grad is None
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda t: t.sum(1.5), TypeError, r"Tensor\.sum: dim must be an int, a tuple .* got float"),
+        (lambda t: t.sum("0"), TypeError, r"Tensor\.sum: dim must be an int, a tuple of ints"),
+        (lambda t: t.mean((0, 0)), ValueError, r"Tensor\.mean: dim \(0, 0\) names a dimension"),
+        (lambda t: t.sum(True), TypeError, r"Tensor\.sum: dim must be an int, a tuple .* got bool"),
+        (lambda t: t.max(2), IndexError, r"Tensor\.max: dim 2 is out of range for a tensor of 2"),
+        (lambda t: t.argmax(None, True) + t.argmax(0.0), TypeError, r"Tensor\.argmax: dim must"),
+        (lambda t: t.size(-3), IndexError, r"Tensor\.size: dim -3 is out of range"),
+        (lambda t: t.flatten(0, "1"), TypeError, r"Tensor\.flatten: end_dim must be an int, got"),
+        (lambda t: t.unsqueeze(3), IndexError, r"Tensor\.unsqueeze: dim 3 is out of range"),
+        (lambda t: t.squeeze(2.0), TypeError, r"Tensor\.squeeze: dim must be an int, got float"),
+        (lambda t: t.transpose(0, None), TypeError, r"Tensor\.transpose: dim1 must be an int"),
+        (lambda t: t.permute(0, 1.0), TypeError, r"Tensor\.permute: sizes must be ints, got float"),
+        (lambda t: t.reshape(3, 2.0), TypeError, r"Tensor\.reshape: sizes must be ints, got floa"),
+    ],
+)
+def test_dim_arguments_are_checked(call, error, message):
+    with pytest.raises(error, match=message):
+        call(odyssey.zeros(2, 3))
+
+
+def test_dims_as_pytorch_takes_them():
+    t = odyssey.tensor(np.arange(6.0).reshape(2, 3))
+    assert t.sum([0, 1]).item() == 15
+    assert t.sum(np.int64(-1)).tolist() == [3, 12]
+    assert t.sum([]).item() == 15  # an empty list reduces every dim, as in PyTorch
+    scalar = odyssey.tensor(4.0)
+    assert scalar.sum(0).item() == 4
+    assert scalar.mean(-1).item() == 4
+    assert scalar.transpose(0, -1).item() == 4
+    with pytest.raises(IndexError, match=r"Tensor\.size: dim 0 of a 0-d tensor"):
+        scalar.size(0)
+
+
+def test_zero_dimensional_results_keep_shape_empty():
+    t = odyssey.tensor([1.0, 3.0])
+    assert t[0].shape == ()
+    assert t.argmax(0).shape == ()
+    assert t.max(0).values.shape == ()
+    assert t.max(0).indices.shape == ()
+    x = odyssey.tensor(2.0, requires_grad=True)
+    (x * 3).backward(odyssey.tensor(1.0))
+    assert x.grad.shape == ()
+    assert x.grad.item() == 3
+
+
+def test_factory_and_conversion_messages_name_the_function():
+    with pytest.raises(ValueError, match=r"zeros: sizes must be >= 0, got \(2, -1\)"):
+        odyssey.zeros(2, -1)
+    with pytest.raises(TypeError, match=r"ones: sizes must be ints, got float"):
+        odyssey.ones(2.5)
+    with pytest.raises(ValueError, match=r"zeros: cannot make a tensor of shape"):
+        odyssey.zeros(2**62, 2**62)
+    with pytest.raises(TypeError, match=r"randn: dtype 'bogus' is not a NumPy dtype"):
+        odyssey.randn(2, dtype="bogus")
+    with pytest.raises(TypeError, match=r"tensor: dtype complex64 is not supported"):
+        odyssey.tensor([1.0], dtype=np.complex64)
+    with pytest.raises(ValueError, match=r"tensor: cannot make a tensor of this data"):
+        odyssey.tensor([[1.0], [2.0, 3.0]])
+    with pytest.raises(OverflowError, match=r"tensor: cannot make a tensor of this data"):
+        odyssey.tensor([2**63], dtype=np.int64)
+    with pytest.raises(TypeError, match=r"Tensor\.backward: gradient must be a Tensor or array"):
+        odyssey.zeros(2, requires_grad=True).backward("x")

@@ -16,14 +16,20 @@ _seed = DEFAULT_SEED
 _generator = np.random.Generator(np.random.Philox(_seed))
 
 
+def check_seed(seed: object, who: str) -> int:
+    """`seed` as an int, or an error naming `who`: a seed is an integer in [0, 2**64) (it is one
+    64-bit word of a Philox key)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{who}: seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"{who}: seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
 def manual_seed(seed: int) -> None:
     """Seeds every random draw odyssey makes; `seed` is an integer in [0, 2**64)."""
     global _seed, _generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"manual_seed: expected an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"manual_seed: seed must be in [0, 2**64), got {seed}")
-    _seed = int(seed)
+    _seed = check_seed(seed, "manual_seed")
     _generator = np.random.Generator(np.random.Philox(_seed))
 
 

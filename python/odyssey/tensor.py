@@ -96,7 +96,7 @@ def _from_op(
     """The result of an op: attached to the graph when gradients are on and an input needs one."""
     out = Tensor.__new__(Tensor)
     out.data = data
-    out.grad = None
+    out._grad = None
     out.requires_grad = False
     out._node = None
     if _grad_enabled:
@@ -112,19 +112,35 @@ def _wrap(data: np.ndarray) -> Tensor:
     """A tensor outside the graph around an array the caller hands over."""
     out = Tensor.__new__(Tensor)
     out.data = data
-    out.grad = None
+    out._grad = None
     out.requires_grad = False
     out._node = None
     return out
+
+
+def _dtype_arg(dtype: Any, op: str) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: dtype {dtype!r} is not a NumPy dtype") from None
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """An owned C-contiguous array: float32 by default, int64 for integer data, or `dtype`."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype), order="C")
-    array = np.asarray(data)
+    dtype = None if dtype is None else _dtype_arg(dtype, "tensor")
+    if dtype is not None and dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor: dtype {dtype} is not supported; a tensor holds floating-point, integer or "
+            "bool values"
+        )
+    try:
+        if dtype is not None:
+            return np.array(data, dtype=dtype, order="C")
+        array = np.asarray(data)
+    except (TypeError, ValueError, OverflowError) as error:  # ragged lists, None as a number, ...
+        raise type(error)(f"tensor: cannot make a tensor of this data: {error}") from None
     if array.dtype.kind in "iu":
         return np.array(array, dtype=_I64, order="C")
     if array.dtype.kind == "b":
@@ -132,6 +148,12 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if array.dtype.kind not in "f":
         raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
     return np.array(array, dtype=_F32, order="C")
+
+
+def _contiguous(data: Any, dtype: Any = None) -> np.ndarray:
+    """A C-contiguous array of `data`, copied only if needed; unlike np.ascontiguousarray, a 0-d
+    result stays 0-d (t[0], t.argmax(0) and gradients of 0-d tensors keep PyTorch's shape ())."""
+    return np.asarray(data, dtype=dtype, order="C")
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -147,48 +169,90 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+def _is_int(value: Any) -> bool:
+    """An int or NumPy integer, but not a bool (a bool in place of a dim is a misplaced flag)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _normalize_dim(dim: Any, ndim: int, op: str, name: str = "dim") -> int:
+    """`dim` as an index in [0, ndim) (a 0-d tensor accepts 0 and -1, as in PyTorch)."""
+    if not _is_int(dim):
+        raise TypeError(f"{op}: {name} must be an int, got {type(dim).__name__}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
-    return dim % max(ndim, 1)
+        raise IndexError(f"{op}: {name} {dim} is out of range for a tensor of {ndim} dimensions")
+    return int(dim) % max(ndim, 1)
 
 
-def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
+def _dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """None, one dim or a sequence of distinct dims, as sorted indices in [0, ndim)."""
     if dim is None:
         return None
-    if isinstance(dim, (int, np.integer)):
-        return (_normalize_dim(int(dim), ndim, op),)
-    return tuple(sorted({_normalize_dim(int(d), ndim, op) for d in dim}))
+    if _is_int(dim):
+        dim = (dim,)
+    elif not isinstance(dim, (tuple, list)):
+        raise TypeError(
+            f"{op}: dim must be an int, a tuple of ints or None, got {type(dim).__name__}"
+        )
+    axes = [_normalize_dim(d, ndim, op) for d in dim]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {tuple(dim)} names a dimension more than once")
+    # As in PyTorch, an empty list reduces every dim; a 0-d tensor's dim 0 or -1 is all of it.
+    return tuple(sorted(axes)) if axes and ndim else None
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """reshape(2, 3) and reshape((2, 3)) alike."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        return tuple(int(s) for s in shape[0])
+def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    """reshape(2, 3) and reshape((2, 3)) alike; every size an int."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for size in shape:
+        if not _is_int(size):
+            raise TypeError(f"{op}: sizes must be ints, got {type(size).__name__} in {shape!r}")
     return tuple(int(s) for s in shape)
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autograd."""
 
-    __slots__ = ("__weakref__", "_node", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_grad", "_node", "data", "requires_grad")
     # NumPy operators hand over to the Tensor's reflected ones (ndarray + Tensor -> Tensor).
     __array_ufunc__ = None
 
     data: np.ndarray
-    grad: Tensor | None
     requires_grad: bool
     _node: Node | None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _as_array(data, dtype)
-        self.grad = None
+        self._grad: Tensor | None = None
         self._node = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient `backward()` accumulated: a Tensor of this shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # Checked here, as PyTorch does, rather than at the optimizer step that would trip on it.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"Tensor.grad: expected a Tensor or None, got {type(value).__name__}"
+                )
+            if value.data.shape != self.data.shape:
+                raise ValueError(
+                    f"Tensor.grad: expected shape {self.data.shape}, got {value.data.shape}"
+                )
+            if value.data.dtype != self.data.dtype:
+                raise TypeError(
+                    f"Tensor.grad: expected dtype {self.data.dtype}, got {value.data.dtype}"
+                )
+        self._grad = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -210,13 +274,17 @@ class Tensor:
     def T(self) -> Tensor:
         """The transpose of a 2-D tensor."""
         if self.data.ndim != 2:
-            raise ValueError(f"T: expected a 2-D tensor, got shape {self.shape}")
+            raise ValueError(f"Tensor.T: expected a 2-D tensor, got shape {self.shape}")
         return self.transpose(0, 1)
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the size of dim `dim`."""
         if dim is None:
             return self.data.shape
-        return self.data.shape[_normalize_dim(dim, self.data.ndim, "size")]
+        axis = _normalize_dim(dim, self.data.ndim, "Tensor.size")
+        if not self.data.ndim:
+            raise IndexError(f"Tensor.size: dim {dim} of a 0-d tensor, which has no dims")
+        return self.data.shape[axis]
 
     def dim(self) -> int:
         return self.data.ndim
@@ -263,7 +331,7 @@ class Tensor:
         """The values as an ndarray (shared, not copied); refuses a tensor that needs grad."""
         if self.requires_grad:
             raise RuntimeError(
-                "numpy: the tensor requires grad; call tensor.detach().numpy() instead"
+                "Tensor.numpy: the tensor requires grad; call tensor.detach().numpy() instead"
             )
         return self.data
 
@@ -274,7 +342,7 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item: the tensor has {self.data.size} elements, not one")
+            raise ValueError(f"Tensor.item: the tensor has {self.data.size} elements, not one")
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -287,11 +355,13 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
-                f"requires_grad: only floating-point tensors can require gradients, "
+                f"Tensor.requires_grad_: only floating-point tensors can require gradients, "
                 f"not {self.data.dtype}"
             )
         if not requires_grad and self._node is not None:
-            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor")
+            raise RuntimeError(
+                "Tensor.requires_grad_: cannot turn off gradients of a non-leaf tensor"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -310,20 +380,28 @@ class Tensor:
     ) -> None:
         """Accumulates d(self)/d(leaf) * gradient into every leaf's `.grad` that requires it."""
         if not self.requires_grad:
-            raise RuntimeError("backward: the tensor does not require grad and has no graph")
+            raise RuntimeError("Tensor.backward: the tensor does not require grad and has no graph")
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
-                    f"backward: a gradient is needed for a non-scalar output of shape {self.shape}"
+                    "Tensor.backward: a gradient is needed for a non-scalar output of shape "
+                    f"{self.shape}"
                 )
             grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
-            grad = np.ascontiguousarray(
-                gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype
-            )
+            try:
+                grad = _contiguous(
+                    gradient.data if isinstance(gradient, Tensor) else gradient,
+                    dtype=self.data.dtype,
+                )
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"Tensor.backward: gradient must be a Tensor or array of numbers ({error})"
+                ) from None
             if grad.shape != self.data.shape:
                 raise ValueError(
-                    f"backward: gradient of shape {grad.shape} for an output of shape {self.shape}"
+                    f"Tensor.backward: gradient of shape {grad.shape} for an output of shape "
+                    f"{self.shape}"
                 )
         root = self._node
         if root is None:
@@ -337,9 +415,9 @@ class Tensor:
             backward = node.backward
             if backward is None:
                 raise RuntimeError(
-                    "backward: trying to backward through the graph a second time (its saved "
-                    "values were released by the first backward; pass retain_graph=True to keep "
-                    "them)"
+                    "Tensor.backward: trying to backward through the graph a second time (its "
+                    "saved values were released by the first backward; pass retain_graph=True to "
+                    "keep them)"
                 )
             parents = node.parents
             if not retain_graph:
@@ -481,12 +559,14 @@ class Tensor:
     def matmul(self, other: Tensor) -> Tensor:
         """2-D matrix product on the sgemm kernel."""
         if not isinstance(other, Tensor):
-            raise TypeError(f"matmul: expected a Tensor, got {type(other).__name__}")
+            raise TypeError(f"Tensor.matmul: expected a Tensor, got {type(other).__name__}")
         a, b = self.data, other.data
         if a.ndim != 2 or b.ndim != 2:
-            raise ValueError(f"matmul: expected 2-D tensors, got shapes {a.shape} and {b.shape}")
+            raise ValueError(
+                f"Tensor.matmul: expected 2-D tensors, got shapes {a.shape} and {b.shape}"
+            )
         if a.shape[1] != b.shape[0]:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+            raise ValueError(f"Tensor.matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
 
         def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             grad_a = _kernels.sgemm(g, b, trans_b=True) if self.requires_grad else None
@@ -499,27 +579,31 @@ class Tensor:
 
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         x_shape = self.data.shape
-        axes = _dims(dim, self.data.ndim, "sum")
+        axes = _dims(dim, self.data.ndim, "Tensor.sum")
         out = np.asarray(self.data.sum(axis=axes, keepdims=keepdim))
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             if axes is not None and not keepdim:
                 g = np.expand_dims(g, axes)
-            return (np.ascontiguousarray(np.broadcast_to(g, x_shape)),)
+            return (_contiguous(np.broadcast_to(g, x_shape)),)
 
         return _from_op(out, (self,), backward)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        axes = _dims(dim, self.data.ndim, "mean")
-        count = self.data.size if axes is None else int(np.prod([self.data.shape[a] for a in axes]))
-        return self.sum(dim, keepdim) * np.float32(1.0 / max(count, 1))
+        """The mean over `dim` (all dims by default); NaN over an empty set, as in PyTorch."""
+        axes = _dims(dim, self.data.ndim, "Tensor.mean")
+        shape = self.data.shape
+        count = self.data.size if axes is None else math.prod(shape[a] for a in axes)
+        return self.sum(axes, keepdim) * (np.float32(1.0 / count) if count else np.float32(np.nan))
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
         """The maximum (gradient shared among ties), or (values, indices) along `dim`."""
         x = self.data
-        if x.size == 0:
-            raise ValueError(f"max: the tensor of shape {x.shape} is empty")
+        if x.ndim == 0 and dim is not None:
+            _normalize_dim(dim, 0, "Tensor.max")
+            return self.reshape(1).max(0, keepdim=False)
         if dim is None:
+            _check_not_empty(x, "Tensor.max", RuntimeError)
             out = np.asarray(x.max())
             ties = x == out
 
@@ -527,40 +611,52 @@ class Tensor:
                 return ((ties * (g / ties.sum())).astype(x.dtype),)
 
             return _from_op(out, (self,), backward_all)
-        axis = _normalize_dim(dim, x.ndim, "max")
+        axis = _reduction_axis(x, dim, "Tensor.max")
         indices = np.expand_dims(x.argmax(axis=axis), axis)
-        values = np.take_along_axis(x, indices, axis=axis)
+        # take_along_axis and put_along_axis build an index as long as each dim: an empty tensor
+        # of shape (3, 0, 2**31) must not cost 2**31 of them.
+        if x.size:
+            values = np.take_along_axis(x, indices, axis=axis)
+        else:
+            values = np.empty(indices.shape, x.dtype)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             grad = np.zeros_like(x)
-            np.put_along_axis(grad, indices, g if keepdim else np.expand_dims(g, axis), axis=axis)
+            if x.size:
+                g = g if keepdim else np.expand_dims(g, axis)
+                np.put_along_axis(grad, indices, g, axis=axis)
             return (grad,)
 
         if not keepdim:
             values = values.squeeze(axis)
-        result = _from_op(np.ascontiguousarray(values), (self,), backward)
+        result = _from_op(_contiguous(values), (self,), backward)
         index_data = indices if keepdim else indices.squeeze(axis)
-        return MaxResult(result, _wrap(np.ascontiguousarray(index_data, dtype=_I64)))
+        return MaxResult(result, _wrap(_contiguous(index_data, dtype=_I64)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         x = self.data
+        if x.ndim == 0 and dim is not None:
+            _normalize_dim(dim, 0, "Tensor.argmax")
+            return self.reshape(1).argmax(0)
         if dim is None:
+            _check_not_empty(x, "Tensor.argmax", IndexError)
             return _wrap(np.asarray(x.argmax(), dtype=_I64))
-        axis = _normalize_dim(dim, x.ndim, "argmax")
+        axis = _reduction_axis(x, dim, "Tensor.argmax")
         out = x.argmax(axis=axis)
         if keepdim:
             out = np.expand_dims(out, axis)
-        return _wrap(np.ascontiguousarray(out, dtype=_I64))
+        return _wrap(_contiguous(out, dtype=_I64))
 
     # -- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
         x_shape = self.data.shape
+        new_shape = _shape_arg(shape, "Tensor.reshape")
         try:
-            out = self.data.reshape(_shape_arg(shape))
+            out = self.data.reshape(new_shape)
         except ValueError:
             raise ValueError(
-                f"reshape: shape {_shape_arg(shape)} is invalid for a tensor of shape {x_shape}"
+                f"Tensor.reshape: shape {new_shape} is invalid for a tensor of shape {x_shape}"
             ) from None
         return _from_op(out, (self,), lambda g: (g.reshape(x_shape),))
 
@@ -570,19 +666,16 @@ class Tensor:
         shape = self.data.shape
         if not shape:
             return self.reshape(1)
-        start = _normalize_dim(start_dim, len(shape), "flatten")
-        end = _normalize_dim(end_dim, len(shape), "flatten")
+        start = _normalize_dim(start_dim, len(shape), "Tensor.flatten", "start_dim")
+        end = _normalize_dim(end_dim, len(shape), "Tensor.flatten", "end_dim")
         if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+            raise ValueError(f"Tensor.flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         middle = math.prod(shape[start : end + 1])
         return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A new axis of size 1 at `dim` (counted in the result, as in PyTorch)."""
-        ndim = self.data.ndim + 1
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"unsqueeze: dim {dim} is out of range for a result of {ndim} dims")
-        dim %= ndim
+        dim = _normalize_dim(dim, self.data.ndim + 1, "Tensor.unsqueeze")
         shape = self.data.shape
         return self.reshape((*shape[:dim], 1, *shape[dim:]))
 
@@ -591,7 +684,7 @@ class Tensor:
         shape = self.data.shape
         if dim is None:
             return self.reshape(tuple(size for size in shape if size != 1))
-        axis = _normalize_dim(dim, self.data.ndim, "squeeze")
+        axis = _normalize_dim(dim, self.data.ndim, "Tensor.squeeze")
         if not shape or shape[axis] != 1:
             return self.reshape(shape)
         return self.reshape(shape[:axis] + shape[axis + 1 :])
@@ -601,21 +694,24 @@ class Tensor:
         return _from_op(self.data.copy(), (self,), lambda g: (g,))
 
     def permute(self, *dims: Any) -> Tensor:
-        order = _shape_arg(dims)
+        order = _shape_arg(dims, "Tensor.permute")
         ndim = self.data.ndim
         if sorted(d % max(ndim, 1) for d in order) != list(range(ndim)) or len(order) != ndim:
-            raise ValueError(f"permute: {order} is not a permutation of the dims of {self.shape}")
+            raise ValueError(
+                f"Tensor.permute: {order} is not a permutation of the dims of {self.shape}"
+            )
         order = tuple(d % ndim for d in order)
         inverse = tuple(int(i) for i in np.argsort(order))
-        out = np.ascontiguousarray(self.data.transpose(order))
-        return _from_op(out, (self,), lambda g: (np.ascontiguousarray(g.transpose(inverse)),))
+        out = _contiguous(self.data.transpose(order))
+        return _from_op(out, (self,), lambda g: (_contiguous(g.transpose(inverse)),))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         ndim = self.data.ndim
+        a = _normalize_dim(dim0, ndim, "Tensor.transpose", "dim0")
+        b = _normalize_dim(dim1, ndim, "Tensor.transpose", "dim1")
         order = list(range(ndim))
-        a = _normalize_dim(dim0, ndim, "transpose")
-        b = _normalize_dim(dim1, ndim, "transpose")
-        order[a], order[b] = order[b], order[a]
+        if ndim:  # a 0-d tensor accepts dims 0 and -1, which name nothing to swap
+            order[a], order[b] = order[b], order[a]
         return self.permute(order)
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -625,7 +721,7 @@ class Tensor:
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         x = self.data
-        out = np.ascontiguousarray(x[index])
+        out = _contiguous(x[index])
         advanced = isinstance(index, (np.ndarray, list)) or (
             isinstance(index, tuple) and any(isinstance(i, (np.ndarray, list)) for i in index)
         )
@@ -668,6 +764,22 @@ class MaxResult(NamedTuple):
     indices: Tensor
 
 
+def _check_not_empty(x: np.ndarray, op: str, error: type[Exception]) -> None:
+    """No maximum of nothing: `error` is the type PyTorch raises for `op`."""
+    if x.size == 0:
+        raise error(
+            f"{op}: the tensor of shape {x.shape} is empty; reduce along a dim of nonzero size"
+        )
+
+
+def _reduction_axis(x: np.ndarray, dim: Any, op: str) -> int:
+    """The axis `dim` names, which must not be empty (there is no maximum of nothing)."""
+    axis = _normalize_dim(dim, x.ndim, op)
+    if x.ndim and x.shape[axis] == 0:
+        raise IndexError(f"{op}: dim {dim} of the tensor of shape {x.shape} has size 0")
+    return axis
+
+
 def _value(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
 
@@ -681,11 +793,11 @@ def _arith_result(out: Any) -> np.ndarray:
 
 def _accumulate(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
     """Adds grad into leaf.grad; the first gradient is kept as is when nothing else holds it."""
-    if leaf.grad is None:
+    if leaf._grad is None:
         data = grad if owned and grad.flags.c_contiguous else np.array(grad, order="C")
-        leaf.grad = _wrap(data.astype(leaf.data.dtype, copy=False))
+        leaf._grad = _wrap(data.astype(leaf.data.dtype, copy=False))
     else:
-        leaf.grad.data += grad
+        leaf._grad.data += grad
 
 
 def _reverse_topological(root: Node) -> list[Node]:
@@ -739,17 +851,27 @@ def _factory(
     shape: tuple[Any, ...],
     dtype: Any,
     requires_grad: bool,
+    op: str,
 ) -> Tensor:
-    out = _wrap(fill(_shape_arg(shape), np.dtype(dtype if dtype is not None else _F32)))
+    sizes = _shape_arg(shape, op)
+    if any(size < 0 for size in sizes):
+        raise ValueError(f"{op}: sizes must be >= 0, got {sizes}")
+    dtype = _dtype_arg(dtype if dtype is not None else _F32, op)
+    try:
+        out = _wrap(fill(sizes, dtype))
+    except ValueError as error:  # more bytes than an address space holds
+        raise ValueError(f"{op}: cannot make a tensor of shape {sizes}: {error}") from None
     return out.requires_grad_(True) if requires_grad else out
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.zeros, shape, dtype, requires_grad)
+    """A tensor of zeros: float32 unless `dtype` says otherwise."""
+    return _factory(np.zeros, shape, dtype, requires_grad, "zeros")
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.ones, shape, dtype, requires_grad)
+    """A tensor of ones: float32 unless `dtype` says otherwise."""
+    return _factory(np.ones, shape, dtype, requires_grad, "ones")
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -759,6 +881,7 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
         shape,
         dtype,
         requires_grad,
+        "randn",
     )
 
 

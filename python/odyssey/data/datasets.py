@@ -22,6 +22,7 @@ import numpy as np
 from odyssey import _kernels
 from odyssey.data import download as _download
 from odyssey.data.idx import read_idx
+from odyssey.random import check_seed
 
 __all__ = [
     "DATASETS",
@@ -218,10 +219,15 @@ def random_split(
     """Splits `dataset` into non-overlapping subsets of the given lengths (or fractions summing to
     1, as PyTorch: floors, then one more sample to the first subsets until all are used). The
     permutation is a pure function of `seed`."""
+    if not hasattr(dataset, "__len__"):
+        raise TypeError(f"random_split: dataset must have a length, got {type(dataset).__name__}")
     total = len(dataset)
+    if not isinstance(lengths, Sequence):
+        raise TypeError(f"random_split: lengths must be a sequence, got {type(lengths).__name__}")
     lengths = list(lengths)
     if lengths and all(isinstance(n, float) for n in lengths):
-        if any(f < 0 for f in lengths) or abs(sum(lengths) - 1.0) > 1e-9:
+        # Written so that a NaN fraction fails too.
+        if not (all(f >= 0 for f in lengths) and abs(sum(lengths) - 1.0) <= 1e-9):
             raise ValueError(f"random_split: fractions must be >= 0 and sum to 1, got {lengths}")
         counts = [int(np.floor(total * f)) for f in lengths]
         for i in range(total - sum(counts)):
@@ -236,9 +242,8 @@ def random_split(
             raise ValueError(
                 f"random_split: lengths {counts} must be >= 0 and sum to the dataset's {total}"
             )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-        raise ValueError(f"random_split: seed must be an int in [0, 2**64), got {seed!r}")
-    order = np.random.Generator(np.random.Philox(key=int(seed))).permutation(total)
+    seed = check_seed(seed, "random_split")
+    order = np.random.Generator(np.random.Philox(key=seed)).permutation(total)
     bounds = np.cumsum([0, *counts])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]
 

@@ -31,6 +31,8 @@ CODE_BY_KIND: dict[tuple[str, int], int] = {
     (dtype.kind, dtype.itemsize): code for code, dtype in DTYPE_BY_CODE.items()
 }
 GZIP_MAGIC = b"\x1f\x8b"
+# NumPy's limit on dimensions (NPY_MAXDIMS since NumPy 2.0); the format allows 255.
+MAX_DIMS = 64
 
 
 class IdxError(ValueError):
@@ -39,6 +41,9 @@ class IdxError(ValueError):
 
 def decode_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     """The array held by the uncompressed IDX bytes `data`, in native byte order."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode_idx: data must be bytes, got {type(data).__name__}")
+    data = bytes(data)
     if len(data) < 4:
         raise IdxError(f"{source}: truncated: {len(data)} bytes, too short for an IDX header")
     if data[0] != 0 or data[1] != 0:
@@ -49,8 +54,11 @@ def decode_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     if code not in DTYPE_BY_CODE:
         known = ", ".join(f"0x{c:02X}" for c in DTYPE_BY_CODE)
         raise IdxError(f"{source}: unknown dtype code 0x{code:02X} (known: {known})")
-    if ndim == 0:
-        raise IdxError(f"{source}: wrong dimensions: the header declares 0 dimensions")
+    if not 1 <= ndim <= MAX_DIMS:
+        raise IdxError(
+            f"{source}: wrong dimensions: the header declares {ndim} dimensions; NumPy holds 1 to "
+            f"{MAX_DIMS}"
+        )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise IdxError(
@@ -76,6 +84,8 @@ def decode_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Reads an IDX file; gzip is recognised by its magic bytes, whatever the file's name."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"read_idx: path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     raw = path.read_bytes()
     if raw[:2] == GZIP_MAGIC:

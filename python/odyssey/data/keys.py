@@ -6,6 +6,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey.random import check_seed
+
+# The augmentation kernels put the epoch in one 32-bit word of the Philox counter.
+EPOCH_LIMIT = 2**32
+
+
+def check_epoch(epoch: object, who: str) -> int:
+    """`epoch` as an int, or an error naming `who`: an epoch is an integer in [0, 2**32)."""
+    if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
+        raise TypeError(f"{who}: epoch must be an int, got {type(epoch).__name__}")
+    if not 0 <= int(epoch) < EPOCH_LIMIT:
+        raise ValueError(f"{who}: epoch must be in [0, 2**32), got {epoch}")
+    return int(epoch)
+
 
 @dataclass(frozen=True)
 class SampleKeys:
@@ -20,4 +34,6 @@ class SampleKeys:
         indices = np.ascontiguousarray(self.indices, dtype=np.int64)
         if indices.ndim != 1:
             raise ValueError(f"SampleKeys: indices must be 1-D, got shape {indices.shape}")
+        object.__setattr__(self, "seed", check_seed(self.seed, "SampleKeys"))
+        object.__setattr__(self, "epoch", check_epoch(self.epoch, "SampleKeys"))
         object.__setattr__(self, "indices", indices)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from odyssey.data.datasets import Dataset
-from odyssey.data.keys import SampleKeys
+from odyssey.data.keys import SampleKeys, check_epoch
 from odyssey.data.transforms import Transform
-from odyssey.random import fresh_seed
+from odyssey.random import check_seed, fresh_seed
 
 __all__ = ["DataLoader", "Transform"]
 
@@ -26,11 +27,9 @@ __all__ = ["DataLoader", "Transform"]
 _POLL_SECONDS = 0.05
 
 
-def _check_seed(seed: Any, who: str) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{who}: seed must be an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"{who}: seed must be in [0, 2**64), got {seed}")
+# What `state_dict()` holds: the position, then what a resumed loader must agree on.
+_STATE_INTS = ("epoch", "batches", "seed")
+_STATE_CONFIG = {"shuffle": bool, "batch_size": int, "drop_last": bool, "dataset_size": int}
 
 
 def epoch_order(seed: int, epoch: int, length: int) -> np.ndarray:
@@ -217,6 +216,11 @@ class DataLoader:
         transform: Transform | None = None,
         prefetch: int = 2,
     ) -> None:
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(
+                "DataLoader: dataset must be map-style (len(dataset) and dataset[i]), got "
+                f"{type(dataset).__name__}"
+            )
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(
                 f"DataLoader: batch_size must be an int, got {type(batch_size).__name__}"
@@ -230,7 +234,7 @@ class DataLoader:
         ):
             raise ValueError(f"DataLoader: prefetch must be an int >= 0, got {prefetch!r}")
         if seed is not None:
-            _check_seed(seed, "DataLoader")
+            check_seed(seed, "DataLoader")
         if transform is not None and not callable(transform):
             raise TypeError("DataLoader: transform must be callable t(images, keys)")
         self.dataset = dataset
@@ -257,9 +261,7 @@ class DataLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """The next iteration runs epoch `epoch` from its first batch."""
-        if int(epoch) < 0:
-            raise ValueError(f"DataLoader.set_epoch: epoch must be >= 0, got {epoch}")
-        self._epoch = int(epoch)
+        self._epoch = check_epoch(epoch, "DataLoader.set_epoch")
         self._position = 0
         self._in_progress = False
         self._resuming = False
@@ -316,29 +318,42 @@ class DataLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resumes from `state`: the next batch yielded is the one that would have come next."""
-        missing = [key for key in ("epoch", "batches", "seed") if key not in state]
+        who = "DataLoader.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{who}: expected a dict from state_dict(), got {type(state).__name__}")
+        missing = [key for key in _STATE_INTS if key not in state]
         if missing:
-            raise ValueError(f"DataLoader.load_state_dict: the state lacks {', '.join(missing)}")
-        for key in ("shuffle", "batch_size", "drop_last", "dataset_size"):
-            ours = len(self.dataset) if key == "dataset_size" else getattr(self, key)
-            if key in state and state[key] != ours:
-                raise ValueError(
-                    f"DataLoader.load_state_dict: {key} is {ours} here but {state[key]} in the "
-                    "state; the batches would differ"
+            raise ValueError(f"{who}: the state lacks {', '.join(missing)}")
+        unexpected = sorted(map(repr, set(state) - {*_STATE_INTS, *_STATE_CONFIG}))
+        if unexpected:
+            raise ValueError(f"{who}: unexpected keys in the state: {', '.join(unexpected)}")
+        for key, kind in _STATE_CONFIG.items():
+            if key not in state:
+                continue
+            value = state[key]
+            # A bool is an int to isinstance, and NumPy scalars come from np.load'ed states.
+            is_bool = isinstance(value, (bool, np.bool_))
+            is_int = isinstance(value, (int, np.integer)) and not is_bool
+            if not (is_bool if kind is bool else is_int):
+                raise TypeError(
+                    f"{who}: {key} must be a {kind.__name__}, got {type(value).__name__}"
                 )
-        position = int(state["batches"])
+            ours = len(self.dataset) if key == "dataset_size" else getattr(self, key)
+            if value != ours:
+                raise ValueError(
+                    f"{who}: {key} is {ours} here but {value} in the state; the batches would "
+                    "differ"
+                )
+        position = state["batches"]
+        if isinstance(position, (bool, np.bool_)) or not isinstance(position, (int, np.integer)):
+            raise TypeError(f"{who}: batches must be an int, got {type(position).__name__}")
         if not 0 <= position < max(len(self), 1):
-            raise ValueError(
-                f"DataLoader.load_state_dict: batches {position} out of range [0, {len(self)})"
-            )
-        _check_seed(state["seed"], "DataLoader.load_state_dict")
-        if int(state["epoch"]) < 0:
-            raise ValueError(
-                f"DataLoader.load_state_dict: epoch must be >= 0, got {state['epoch']}"
-            )
-        self.seed = int(state["seed"])
-        self._epoch = int(state["epoch"])
-        self._position = position
+            raise ValueError(f"{who}: batches {position} out of range [0, {len(self)})")
+        seed = check_seed(state["seed"], who)
+        epoch = check_epoch(state["epoch"], who)
+        self.seed = seed
+        self._epoch = epoch
+        self._position = int(position)
         self._in_progress = False
         self._resuming = position > 0
         self._generation += 1  # an iterator still alive no longer moves the position

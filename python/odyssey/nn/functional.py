@@ -381,7 +381,8 @@ def cross_entropy(input: Tensor, target: Tensor | np.ndarray, reduction: str = "
         raise
     scale = 1.0 / max(len(labels), 1) if reduction == "mean" else 1.0
     if reduction == "sum":
-        loss *= len(labels)
+        # The kernel's mean over no rows is NaN, but their sum is 0 (as in PyTorch).
+        loss = loss * len(labels) if len(labels) else 0.0
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         return (_kernels.softmax_cross_entropy_backward(probs, labels, float(g) * scale),)
@@ -412,7 +413,7 @@ def _nll(log_probs: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         grad = np.zeros_like(x)
-        grad[rows, labels] = -g / n if reduction == "mean" else -g
+        grad[rows, labels] = -g / max(n, 1) if reduction == "mean" else -g
         return (grad,)
 
     return _from_op(out, (log_probs,), backward)
@@ -439,7 +440,7 @@ def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean"
     diff = x_data - target_data
     squared = diff * diff
     if reduction == "mean":
-        out = np.asarray(squared.mean(dtype=np.float64), dtype=_F32)
+        out = np.asarray(squared.mean(dtype=np.float64) if diff.size else np.nan, dtype=_F32)
         scale = np.float32(2.0 / max(diff.size, 1))
     elif reduction == "sum":
         out = np.asarray(squared.sum(dtype=np.float64), dtype=_F32)
