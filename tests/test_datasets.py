@@ -190,14 +190,18 @@ def test_array_dataset_and_subset_gather_batches() -> None:
     np.testing.assert_array_equal(subset.get_batch(np.array([2, 0]))[0], images[[7, 5]])
     with pytest.raises(IndexError, match="out of range"):
         subset.get_batch(np.array([3]))
-    with pytest.raises(ValueError, match=r"images \(3, 2\), labels \(2,\)"):
-        data.ArrayDataset(np.zeros((3, 2)), np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"images \(3, 2, 2\), labels \(2,\)"):
+        data.ArrayDataset(np.zeros((3, 2, 2)), np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"ArrayDataset: images must be \(N, H, W\) .*\(3, 2\)"):
+        data.ArrayDataset(np.zeros((3, 2)), np.zeros(3, dtype=np.int64))
+    with pytest.raises(TypeError, match=r"ArrayDataset: images must be uint8 .* got int32"):
+        data.ArrayDataset(np.zeros((3, 2, 2), np.int32), np.zeros(3, dtype=np.int64))
     with pytest.raises(
         TypeError, match=r"indices must be a 1-D integer array, got int64 of shape \(1, 2\)"
     ):
         data.Subset(dataset, [[1, 2]])
     with pytest.raises(TypeError, match="labels must be a 1-D integer array"):
-        data.ArrayDataset(np.zeros((2, 2)), np.zeros(2))
+        data.ArrayDataset(np.zeros((2, 2, 2)), np.zeros(2))
 
 
 def test_random_split_is_seeded_disjoint_and_complete() -> None:

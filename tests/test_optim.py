@@ -548,8 +548,5 @@ def test_a_bad_gradient_is_named(name: str) -> None:
     b.grad.data = np.ones((2, 3))
     with pytest.raises(TypeError, match=rf"{name}\.step: parameter 0 of group 1: .*float64"):
         optimizer.step()
-    b.grad = np.ones((2, 3), np.float32)
-    with pytest.raises(
-        TypeError, match=rf"{name}\.step: .*\.grad must be a Tensor or None, got ndarray"
-    ):
-        optimizer.step()
+    with pytest.raises(TypeError, match=r"Tensor\.grad: expected a Tensor or None, got ndarray"):
+        b.grad = np.ones((2, 3), np.float32)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -450,7 +452,7 @@ class Tensor:
         def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return _unbroadcast(g, a_shape), (_unbroadcast(g, b_shape) if b is not None else None)
 
-        return _from_op(_arith_result(self.data + b_data), (self, b), backward)
+        return _from_op(_arith("add", operator.add, self.data, b_data), (self, b), backward)
 
     __radd__ = __add__
 
@@ -463,7 +465,7 @@ class Tensor:
         def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return _unbroadcast(g, a_shape), (-_unbroadcast(g, b_shape) if b is not None else None)
 
-        return _from_op(_arith_result(self.data - b_data), (self, b), backward)
+        return _from_op(_arith("sub", operator.sub, self.data, b_data), (self, b), backward)
 
     def __rsub__(self, other: Any) -> Tensor:
         return (-self).__add__(other)
@@ -479,7 +481,7 @@ class Tensor:
             grad_b = _unbroadcast(g * a_data, b_data.shape) if b is not None else None
             return grad_a, grad_b
 
-        return _from_op(_arith_result(a_data * b_data), (self, b), backward)
+        return _from_op(_arith("mul", operator.mul, a_data, b_data), (self, b), backward)
 
     __rmul__ = __mul__
 
@@ -487,7 +489,7 @@ class Tensor:
         b = other if isinstance(other, Tensor) else None
         a_data = self.data
         b_data = other.data if b is not None else other
-        out = _arith_result(a_data / b_data)
+        out = _arith("div", operator.truediv, a_data, b_data)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             grad_a = _unbroadcast(g / b_data, a_data.shape) if self.requires_grad else None
@@ -500,7 +502,7 @@ class Tensor:
 
     def __rtruediv__(self, other: Any) -> Tensor:
         a_data = self.data
-        out = _arith_result(other / a_data)
+        out = _arith("div", operator.truediv, other, a_data)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             return (-g * out / a_data,)
@@ -515,11 +517,15 @@ class Tensor:
 
     def pow(self, exponent: Any) -> Tensor:
         """self ** exponent, the exponent a number or a tensor (broadcast)."""
+        if not isinstance(exponent, (Tensor, numbers.Real)):
+            raise TypeError(
+                f"Tensor.pow: exponent must be a number or a Tensor, got {type(exponent).__name__}"
+            )
         a_data = self.data
         e = exponent if isinstance(exponent, Tensor) else None
         e_data = exponent.data if e is not None else exponent
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = _arith_result(a_data**e_data)
+            out = _arith("pow", operator.pow, a_data, e_data)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             grad_a = grad_e = None
@@ -567,6 +573,8 @@ class Tensor:
             )
         if a.shape[1] != b.shape[0]:
             raise ValueError(f"Tensor.matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+        if a.dtype != np.float32 or b.dtype != np.float32:
+            raise TypeError(f"Tensor.matmul: expected float32 tensors, got {a.dtype} and {b.dtype}")
 
         def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             grad_a = _kernels.sgemm(g, b, trans_b=True) if self.requires_grad else None
@@ -782,6 +790,16 @@ def _reduction_axis(x: np.ndarray, dim: Any, op: str) -> int:
 
 def _value(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
+
+
+def _arith(name: str, op: Callable[[Any, Any], Any], a: Any, b: Any) -> np.ndarray:
+    """op(a, b) through _arith_result, with NumPy's refusals (shapes that do not broadcast,
+    operands of no numeric type) named as the Tensor operation the user called."""
+    try:
+        out = op(a, b)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"Tensor.{name}: {error}") from None
+    return _arith_result(out)
 
 
 def _arith_result(out: Any) -> np.ndarray:

@@ -127,12 +127,22 @@ class ArrayDataset(Dataset):
                     f"ArrayDataset: channels_last images must be (N, H, W, C), got {images.shape}"
                 )
             images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+        if images.ndim not in (3, 4):
+            raise ValueError(
+                f"ArrayDataset: images must be (N, H, W) or (N, C, H, W) (or (N, H, W, C) with "
+                f"channels_last=True), got shape {images.shape}"
+            )
+        if images.dtype != np.uint8 and images.dtype.kind != "f":
+            raise TypeError(
+                f"ArrayDataset: images must be uint8 (scaled to [0, 1]) or floating point, got "
+                f"{images.dtype}"
+            )
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise TypeError(
                 f"ArrayDataset: labels must be a 1-D integer array, got {labels.dtype} of shape "
                 f"{labels.shape}"
             )
-        if images.ndim < 1 or images.shape[0] != labels.shape[0]:
+        if images.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"ArrayDataset: images and labels differ in length (images {images.shape}, "
                 f"labels {labels.shape})"

@@ -34,6 +34,12 @@ class SampleKeys:
         indices = np.ascontiguousarray(self.indices, dtype=np.int64)
         if indices.ndim != 1:
             raise ValueError(f"SampleKeys: indices must be 1-D, got shape {indices.shape}")
+        # Each index is one 32-bit word of the Philox counter.
+        if indices.size and not (indices.min() >= 0 and indices.max() < 2**32):
+            at = int(np.flatnonzero((indices < 0) | (indices >= 2**32))[0])
+            raise ValueError(
+                f"SampleKeys: indices must be in [0, 2**32), got {indices[at]} at position {at}"
+            )
         object.__setattr__(self, "seed", check_seed(self.seed, "SampleKeys"))
         object.__setattr__(self, "epoch", check_epoch(self.epoch, "SampleKeys"))
         object.__setattr__(self, "indices", indices)

@@ -63,19 +63,10 @@ def _check_keys(keys: Any, images: Batch, who: str) -> SampleKeys:
 
 
 def _check_key_values(keys: Any, who: str) -> SampleKeys:
-    """Keys whose every part is in the range the Philox counter holds."""
+    """The keys, which SampleKeys checked when it was made (every part in the range the Philox
+    counter holds)."""
     if not isinstance(keys, SampleKeys):
         raise TypeError(f"{who}: keys must be a SampleKeys, got {type(keys).__name__}")
-    indices = keys.indices
-    if not 0 <= check.integer(keys.seed, who, "keys.seed") < 2**64:
-        raise ValueError(f"{who}: keys.seed must be in [0, 2**64), got {keys.seed}")
-    if not 0 <= check.integer(keys.epoch, who, "keys.epoch") < 2**32:
-        raise ValueError(f"{who}: keys.epoch must be in [0, 2**32), got {keys.epoch}")
-    if indices.size and not (indices.min() >= 0 and indices.max() < 2**32):
-        at = int(np.flatnonzero((indices < 0) | (indices >= 2**32))[0])
-        raise ValueError(
-            f"{who}: keys.indices must be in [0, 2**32), got {indices[at]} at position {at}"
-        )
     return keys
 
 

@@ -62,13 +62,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"got {b_data.shape}"
         )
     batch_shape = x_data.shape[:-1]
-    x2 = x_data if x_data.ndim == 2 else x_data.reshape(-1, features)
+    # Rows counted, not -1: NumPy cannot infer -1 next to a dimension of size 0.
+    x2 = x_data if x_data.ndim == 2 else x_data.reshape(math.prod(batch_shape), features)
     out = _kernels.sgemm(x2, w_data, trans_b=True, bias=b_data)
     if x_data.ndim != 2:
         out = out.reshape(*batch_shape, w_data.shape[0])
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
-        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        g2 = g if g.ndim == 2 else g.reshape(x2.shape[0], g.shape[-1])
         grad_x = _kernels.sgemm(g2, w_data).reshape(x_data.shape) if input.requires_grad else None
         grad_w = _kernels.sgemm(g2, x2, trans_a=True) if weight.requires_grad else None
         grad_b = g2.sum(axis=0) if bias is not None and bias.requires_grad else None

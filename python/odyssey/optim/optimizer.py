@@ -128,25 +128,22 @@ class Optimizer:
     def checked_grad(self, param: Tensor, group_index: int, index: int) -> np.ndarray:
         """The array of param's gradient, or an error naming `step` and the parameter when the
         parameter or its gradient is not what the step kernel takes."""
-        grad = param.grad
+        grad = param.grad.data  # the grad setter took only a Tensor, but its array may change
         if (
-            isinstance(grad, Tensor)
-            and param.data.dtype == check.F32
-            and grad.data.dtype == check.F32
-            and grad.data.shape == param.data.shape
+            param.data.dtype == check.F32
+            and grad.dtype == check.F32
+            and grad.shape == param.data.shape
         ):
-            return grad.data
+            return grad
         where = f"{type(self).__name__}.step: parameter {index} of group {group_index}"
-        if not isinstance(grad, Tensor):
-            raise TypeError(f"{where}: .grad must be a Tensor or None, got {type(grad).__name__}")
-        if param.data.dtype != check.F32 or grad.data.dtype != check.F32:
+        if param.data.dtype != check.F32 or grad.dtype != check.F32:
             raise TypeError(
                 f"{where}: the parameter and its gradient must be float32, got "
-                f"{param.data.dtype} and {grad.data.dtype}"
+                f"{param.data.dtype} and {grad.dtype}"
             )
         raise ValueError(
             f"{where}: the parameter has shape {param.data.shape} but its gradient has shape "
-            f"{grad.data.shape}"
+            f"{grad.shape}"
         )
 
     def state_dict(self) -> dict[str, Any]:
