@@ -39,15 +39,20 @@ def param_with_grad(grad: Any) -> nn.Parameter:
     return p
 
 
-def step(optimizer: type, data: np.ndarray, **options: Any) -> None:
-    """A step over a gradient whose array was replaced after the grad setter checked it."""
+def step(optimizer: type, data: np.ndarray | None, **options: Any) -> None:
+    """A step over a gradient whose array was replaced after the grad setter checked it (None:
+    by the parameter's own array)."""
     p = param_with_grad(t(2, 3))
-    p.grad.data = data
+    p.grad.data = p.data if data is None else data
     optimizer([p], **options).step()
 
 
 IMAGES = np.zeros((2, 1, 8, 8), np.float32)
 KEYS = SampleKeys(0, 0, np.arange(2))
+# The same batch one byte into a buffer: float32 values that are not 4-byte aligned.
+MISALIGNED = np.frombuffer(np.zeros(IMAGES.nbytes + 1, np.uint8)[1:].data, np.float32).reshape(
+    IMAGES.shape
+)
 X = t(2, 3)
 LABELS = odyssey.tensor([0, 1])
 
@@ -128,9 +133,9 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("LogSoftmax", lambda: nn.LogSoftmax("1"), TypeError),
     ("Flatten", lambda: nn.Flatten("1"), TypeError),
     ("CrossEntropyLoss", lambda: nn.CrossEntropyLoss(reduction="avg"), ValueError),
-    ("NLLLoss", lambda: nn.NLLLoss(reduction=None), ValueError),
+    ("NLLLoss", lambda: nn.NLLLoss(reduction=None), TypeError),
     ("MSELoss", lambda: nn.MSELoss(reduction="avg"), ValueError),
-    ("MSELoss", lambda: nn.MSELoss(reduction=np.zeros(2)), ValueError),
+    ("MSELoss", lambda: nn.MSELoss(reduction=np.zeros(2)), TypeError),
     ("BatchNorm2d", lambda: nn.BatchNorm2d(-1), ValueError),
     ("BatchNorm2d", lambda: nn.BatchNorm2d(3, eps="1e-5"), TypeError),
     ("BatchNorm1d", lambda: nn.BatchNorm1d(3)(t(2, 3, 4, 4)), ValueError),
@@ -170,8 +175,25 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     (
         "SGD.load_state_dict",
         lambda: optim.SGD([nn.Parameter(np.zeros(2))]).load_state_dict(None),
+        TypeError,
+    ),
+    (
+        "SGD.load_state_dict",
+        lambda: optim.SGD([nn.Parameter(np.zeros(2))]).load_state_dict({}),
         ValueError,
     ),
+    ("SGD.step", lambda: step(optim.SGD, data=None), ValueError),  # the parameter's own array
+    ("Tensor.add", lambda: X + t(4), ValueError),
+    ("Tensor.add", lambda: X + "a", TypeError),
+    ("Tensor.mul", lambda: X * t(3, 2), ValueError),
+    ("Tensor.div", lambda: X / t(5), ValueError),
+    ("Tensor.pow", lambda: t(2, dtype=np.uint8) ** -1, OverflowError),
+    ("Tensor.pow", lambda: X ** b"2", TypeError),
+    ("Tensor.matmul", lambda: t(2, 2, dtype=np.int64) @ t(2, 2, dtype=np.int64), TypeError),
+    ("Tensor.permute", lambda: X.permute(0.5, 1), TypeError),
+    ("Flatten", lambda: nn.Flatten(1.5), TypeError),
+    ("flatten", lambda: nn.Flatten()(np.zeros(3)), TypeError),
+    ("max_pool2d", lambda: F.max_pool2d(odyssey.zeros(1, 1, 2**16, 2**15), 2), ValueError),
     ("Tensor.grad", lambda: param_with_grad(np.ones((2, 3), np.float32)), TypeError),
     ("Tensor.grad", lambda: param_with_grad(t(3, 2)), ValueError),
     (
@@ -201,6 +223,9 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("SampleKeys", lambda: SampleKeys(0, 0, np.array([0, 2**32])), ValueError),
     ("RandomAffine", lambda: RandomAffine("10"), ValueError),
     ("RandomAffine", lambda: RandomAffine(10)(IMAGES, SampleKeys(0, 0, [0])), ValueError),
+    ("Pad", lambda: Pad(2**31), ValueError),
+    ("RandomCrop", lambda: RandomCrop(2**31), ValueError),
+    ("Normalize", lambda: Normalize([0.5], [0.2])(MISALIGNED, KEYS), ValueError),
     ("ElasticDistortion", lambda: ElasticDistortion(float("nan"), 4), ValueError),
     ("ElasticDistortion", lambda: ElasticDistortion(34, 0), ValueError),
     ("RandomAffine.matrices", lambda: RandomAffine(10).matrices(KEYS, -1, 8), ValueError),

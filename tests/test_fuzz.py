@@ -254,7 +254,12 @@ PUBLIC: dict[str, Args] = {
     "Tensor.permute": call(tensors(), st.lists(ints(-6, 6), max_size=5).map(tuple)),
     "Tensor.transpose": call(tensors(), ints(-6, 6), ints(-6, 6)),
     "Tensor.matmul": call(tensors(0, 3), st.one_of(tensors(0, 3), junk())),
-    "Tensor.pow": call(tensors(), st.one_of(reals(), tensors())),
+    "Tensor.pow": call(tensors(), st.one_of(reals(), tensors(), junk())),
+    **{
+        f"Tensor.{op}": call(tensors(), st.one_of(tensors(), floats32(), reals(), junk()))
+        for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__rtruediv__")
+    },
+    "Tensor.__getitem__": call(tensors(1), st.one_of(ints(-8, 8), floats32(1, 1), junk())),
     "Tensor.log": call(tensors()),
     "Tensor.backward": call(tensors(), maybe(st.one_of(tensors(), floats32()))),
     "scenario.set_grad": call(tensors(), st.one_of(tensors(), floats32(), junk())),
@@ -388,6 +393,12 @@ PUBLIC_PREFIXES: dict[str, tuple[str, ...]] = {
         if name.startswith("Tensor.")
     },
     **{name: (f"{name[2:]}:",) for name in PUBLIC if name.startswith("F.")},
+    # The operators speak as the operations PyTorch names them after; __sub__ adds a negation.
+    "Tensor.__add__": ("Tensor.add:",),
+    "Tensor.__sub__": ("Tensor.sub:", "Tensor.add:"),
+    "Tensor.__mul__": ("Tensor.mul:",),
+    "Tensor.__truediv__": ("Tensor.div:",),
+    "Tensor.__rtruediv__": ("Tensor.div:",),
     "scenario.set_grad": ("Tensor.grad:",),
     "scenario.linear": ("Linear", "linear:"),
     "scenario.conv2d": ("Conv2d", "conv2d:"),

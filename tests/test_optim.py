@@ -462,7 +462,7 @@ def test_load_state_dict_errors() -> None:
     bad_lr = {**saved, "param_groups": [{**saved["param_groups"][0], "lr": -1}, {"params": [2]}]}
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
         target.load_state_dict(bad_lr)
-    with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
+    with pytest.raises(ValueError, match="state_dict must have 'state' and 'param_groups' keys"):
         target.load_state_dict({"state": {}})
     with pytest.raises(ValueError, match="every parameter group a dict with a 'params' list"):
         target.load_state_dict({"state": {}, "param_groups": [{"lr": 1}, {"params": [2]}]})

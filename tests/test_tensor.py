@@ -204,7 +204,7 @@ def test_grad_must_be_a_tensor_of_the_same_shape_and_dtype():
         (lambda t: t.unsqueeze(3), IndexError, r"Tensor\.unsqueeze: dim 3 is out of range"),
         (lambda t: t.squeeze(2.0), TypeError, r"Tensor\.squeeze: dim must be an int, got float"),
         (lambda t: t.transpose(0, None), TypeError, r"Tensor\.transpose: dim1 must be an int"),
-        (lambda t: t.permute(0, 1.0), TypeError, r"Tensor\.permute: sizes must be ints, got float"),
+        (lambda t: t.permute(0, 1.0), TypeError, r"Tensor\.permute: dims must be ints, got float"),
         (lambda t: t.reshape(3, 2.0), TypeError, r"Tensor\.reshape: sizes must be ints, got floa"),
     ],
 )

@@ -139,6 +139,26 @@ bool runs_every_chunk() {
   return true;
 }
 
+// Shrinking the pool right after a job: the workers that had not yet woken up for it must still
+// see their stop. (They once read the generation after the stop flag, slept through the stop, and
+// set_num_threads waited forever to join them.) Tiny jobs, finished by the caller before most
+// workers wake, make that window as wide as it gets; it is still only nanoseconds, so this is a
+// stress check that may catch a regression, not a reproduction of the original race.
+void check_shrink_right_after_a_job() {
+#if defined(__linux__)
+  alarm(120);  // a hang is the failure; the default action of SIGALRM ends the test
+#endif
+  for (int round = 0; round < 3000; ++round) {
+    odyssey::set_num_threads(4);
+    odyssey::parallel_for(2, 1, [](std::size_t, std::size_t) {});
+    odyssey::set_num_threads(1 + round % 3);
+  }
+#if defined(__linux__)
+  alarm(0);
+#endif
+  CHECK(odyssey::num_threads() == 3);
+}
+
 #if defined(ODYSSEY_CAN_LIMIT_THREADS)
 
 // Exit status of a child that could not apply the cap, so its checks say nothing.
@@ -253,5 +273,6 @@ int main() {
   check_exception_propagates();
   check_nested_and_concurrent();
   check_bad_arguments();
+  check_shrink_right_after_a_job();
   return odyssey::test::finish();
 }

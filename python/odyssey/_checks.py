@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from odyssey.tensor import Tensor
+from odyssey.tensor import Tensor, _is_int
 
 F32 = np.dtype(np.float32)
 I64 = np.dtype(np.int64)
@@ -36,13 +36,14 @@ def tensor(value: Any, fn: str, name: str) -> np.ndarray:
 
 
 def float_tensor(value: Any, fn: str, name: str) -> np.ndarray:
-    """The array of a float32 Tensor argument."""
+    """The array of a float32 Tensor argument, C-contiguous and aligned as the kernels read it: a
+    tensor wrapping a strided view (from_numpy of a slice) is copied, as PyTorch's kernels do."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{fn}: {name} must be a Tensor, not {_type_name(value)}")
     data = value.data
     if data.dtype != F32:
         raise TypeError(f"{fn}: {name} must be float32, got {data.dtype} of shape {data.shape}")
-    return data
+    return data if data.flags.c_contiguous and data.flags.aligned else np.array(data)
 
 
 def ndim(data: np.ndarray, dims: int, fn: str, name: str, layout: str) -> None:
@@ -75,12 +76,16 @@ def labels_in_range(labels: np.ndarray, classes: int, fn: str, name: str = "targ
         )
 
 
-def integer(value: Any, fn: str, name: str, minimum: int | None = None) -> int:
-    """An int (Python or NumPy, not bool), at least `minimum` when given."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+def integer(
+    value: Any, fn: str, name: str, minimum: int | None = None, below: int | None = None
+) -> int:
+    """An int (Python or NumPy, not bool), at least `minimum` and below `below` when given."""
+    if not _is_int(value):
         raise TypeError(f"{fn}: {name} must be an int, got {_type_name(value)}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+    if below is not None and value >= below:
+        raise ValueError(f"{fn}: {name} must be below {below}, got {value}")
     return int(value)
 
 
@@ -133,16 +138,8 @@ def probability(value: Any, fn: str, name: str = "p") -> float:
 
 def reduction(value: Any, fn: str) -> str:
     """One of "mean", "sum", "none"."""
-    if not isinstance(value, str) or value not in REDUCTIONS:
+    if not isinstance(value, str):
+        raise TypeError(f"{fn}: reduction must be a str, one of {REDUCTIONS}, got {value!r}")
+    if value not in REDUCTIONS:
         raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {value!r}")
     return value
-
-
-def dim(value: Any, dims: int, fn: str) -> int:
-    """A dimension index in [-dims, dims) as a non-negative one (a 0-d tensor has one dim)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{fn}: dim must be an int, got {_type_name(value)}")
-    count = max(dims, 1)
-    if not -count <= value < count:
-        raise IndexError(f"{fn}: dim {value} is out of range for a tensor of {dims} dimensions")
-    return int(value) % count

@@ -142,7 +142,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
             return np.array(data, dtype=dtype, order="C")
         array = np.asarray(data)
     except (TypeError, ValueError, OverflowError) as error:  # ragged lists, None as a number, ...
-        raise type(error)(f"tensor: cannot make a tensor of this data: {error}") from None
+        raise _named(error, "tensor: cannot make a tensor of this data") from None
     if array.dtype.kind in "iu":
         return np.array(array, dtype=_I64, order="C")
     if array.dtype.kind == "b":
@@ -202,13 +202,13 @@ def _dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     return tuple(sorted(axes)) if axes and ndim else None
 
 
-def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
-    """reshape(2, 3) and reshape((2, 3)) alike; every size an int."""
+def _shape_arg(shape: tuple[Any, ...], op: str, what: str = "sizes") -> tuple[int, ...]:
+    """reshape(2, 3) and reshape((2, 3)) alike; every size (or dim, `what`) an int."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     for size in shape:
         if not _is_int(size):
-            raise TypeError(f"{op}: sizes must be ints, got {type(size).__name__} in {shape!r}")
+            raise TypeError(f"{op}: {what} must be ints, got {type(size).__name__} in {shape!r}")
     return tuple(int(s) for s in shape)
 
 
@@ -517,7 +517,7 @@ class Tensor:
 
     def pow(self, exponent: Any) -> Tensor:
         """self ** exponent, the exponent a number or a tensor (broadcast)."""
-        if not isinstance(exponent, (Tensor, numbers.Real)):
+        if not isinstance(exponent, (Tensor, np.ndarray, numbers.Real)):
             raise TypeError(
                 f"Tensor.pow: exponent must be a number or a Tensor, got {type(exponent).__name__}"
             )
@@ -702,7 +702,7 @@ class Tensor:
         return _from_op(self.data.copy(), (self,), lambda g: (g,))
 
     def permute(self, *dims: Any) -> Tensor:
-        order = _shape_arg(dims, "Tensor.permute")
+        order = _shape_arg(dims, "Tensor.permute", "dims")
         ndim = self.data.ndim
         if sorted(d % max(ndim, 1) for d in order) != list(range(ndim)) or len(order) != ndim:
             raise ValueError(
@@ -729,7 +729,10 @@ class Tensor:
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         x = self.data
-        out = _contiguous(x[index])
+        try:
+            out = _contiguous(x[index])
+        except (IndexError, TypeError, ValueError) as error:
+            raise _named(error, "Tensor.__getitem__") from None
         advanced = isinstance(index, (np.ndarray, list)) or (
             isinstance(index, tuple) and any(isinstance(i, (np.ndarray, list)) for i in index)
         )
@@ -792,13 +795,21 @@ def _value(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
 
 
+def _named(error: Exception, prefix: str) -> Exception:
+    """NumPy's error under `prefix`, as a plain TypeError, IndexError, OverflowError or ValueError:
+    NumPy's own subclasses of these take other constructor arguments."""
+    kinds = (TypeError, IndexError, OverflowError, ValueError)
+    kind = next(k for k in kinds if isinstance(error, k))
+    return kind(f"{prefix}: {error}")
+
+
 def _arith(name: str, op: Callable[[Any, Any], Any], a: Any, b: Any) -> np.ndarray:
     """op(a, b) through _arith_result, with NumPy's refusals (shapes that do not broadcast,
     operands of no numeric type) named as the Tensor operation the user called."""
     try:
         out = op(a, b)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"Tensor.{name}: {error}") from None
+    except (TypeError, ValueError, OverflowError) as error:
+        raise _named(error, f"Tensor.{name}") from None
     return _arith_result(out)
 
 

@@ -156,8 +156,13 @@ class ThreadPool {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, job_posted);
       }
+      // The generation is read before keep_: shrink_to stores keep_ before it bumps the
+      // generation, so either this worker sees its stop now, or it waits for a generation past
+      // the one it read and the bump wakes it. Read after keep_, a bump in between would be taken
+      // as seen and the worker would sleep through its own stop while shrink_to joins it.
+      const std::uint64_t generation = generation_.load(std::memory_order_acquire);
       if (index >= keep_.load(std::memory_order_relaxed)) return;
-      seen = generation_.load(std::memory_order_acquire);
+      seen = generation;
       active_.fetch_add(1, std::memory_order_seq_cst);
       if (open_.load(std::memory_order_seq_cst)) claim_chunks();
       active_.fetch_sub(1, std::memory_order_seq_cst);

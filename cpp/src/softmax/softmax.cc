@@ -16,7 +16,7 @@ namespace {
 template <class RowBody>
 void for_rows(std::size_t rows, std::size_t cols, const RowBody& row_body) {
   if (cols == 0) return;
-  const std::size_t grain = cols == 0 || cols >= kSoftmaxGrain ? 1 : kSoftmaxGrain / cols;
+  const std::size_t grain = cols >= kSoftmaxGrain ? 1 : kSoftmaxGrain / cols;
   parallel_for(rows, grain, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) row_body(r);
   });

@@ -46,8 +46,12 @@ def _check_batch(images: Any, who: str) -> Batch:
         raise TypeError(f"{who}: expected float32 images, got {images.dtype} {images.shape}")
     if images.ndim != 4:
         raise ValueError(f"{who}: expected an (N, C, H, W) batch, got shape {images.shape}")
-    if not images.flags.c_contiguous:
-        raise ValueError(f"{who}: expected a C-contiguous batch; use numpy.ascontiguousarray")
+    if not (images.flags.c_contiguous and images.flags.aligned):
+        raise ValueError(f"{who}: expected a C-contiguous, aligned batch; copy it with numpy.array")
+    if images.shape[2] * images.shape[3] >= check.WINDOW_LIMIT:
+        raise ValueError(
+            f"{who}: images of {images.shape} are too large: height x width must stay below 2**31"
+        )
     return images
 
 
@@ -108,10 +112,10 @@ def _symmetric(value: Any, who: str, name: str) -> tuple[float, float]:
 def _padding(padding: Any, who: str) -> tuple[int, int, int, int]:
     """torchvision's padding: p for every side, (left/right, top/bottom) or (l, t, r, b)."""
     if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-        p = check.integer(padding, who, "padding", 0)
+        p = check.integer(padding, who, "padding", 0, check.WINDOW_LIMIT)
         return p, p, p, p
     if isinstance(padding, Sequence) and len(padding) in (2, 4):
-        sides = [check.integer(p, who, "padding", 0) for p in padding]
+        sides = [check.integer(p, who, "padding", 0, check.WINDOW_LIMIT) for p in padding]
         if len(sides) == 2:
             return sides[0], sides[1], sides[0], sides[1]
         return sides[0], sides[1], sides[2], sides[3]
@@ -226,7 +230,9 @@ class RandomCrop:
             size = (size, size)
         if not isinstance(size, Sequence) or len(size) != 2:
             raise ValueError(f"RandomCrop: size must be an int or (height, width), got {size!r}")
-        self.size = tuple(check.integer(s, "RandomCrop", "size", 0) for s in size)
+        self.size = tuple(
+            check.integer(s, "RandomCrop", "size", 0, check.WINDOW_LIMIT) for s in size
+        )
         if 0 in self.size:
             raise ValueError(f"RandomCrop: size must be positive, got {self.size}")
         self.padding = _padding(0 if padding is None else padding, "RandomCrop")

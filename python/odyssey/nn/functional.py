@@ -16,7 +16,7 @@ import numpy as np
 from odyssey import _checks as check
 from odyssey import _kernels
 from odyssey.random import generator
-from odyssey.tensor import Tensor, _from_op
+from odyssey.tensor import Tensor, _from_op, _normalize_dim
 
 __all__ = [
     "avg_pool2d",
@@ -150,6 +150,11 @@ def _pool_args(
     check.ndim(x_data, 4, fn, "input", "(batch, channels, height, width)")
     kernel = check.pair(kernel_size, fn, "kernel_size", 1)
     step = kernel if stride is None else check.pair(stride, fn, "stride", 1)
+    if x_data.shape[2] * x_data.shape[3] >= check.WINDOW_LIMIT:
+        raise ValueError(
+            f"{fn}: input planes of {x_data.shape} are too large: height x width must stay "
+            f"below 2**31"
+        )
     if kernel[0] > x_data.shape[2] or kernel[1] > x_data.shape[3]:
         raise ValueError(
             f"{fn}: kernel_size {kernel} is larger than the input planes "
@@ -226,7 +231,7 @@ def _last_axis_op(input: Tensor, dim: int, forward: Any, backward: Any, fn: str)
     """Runs a 2-D kernel over the last axis of a (rows, dim) view of input with `dim` moved last."""
     x_data = check.float_tensor(input, fn, "input")
     ndim = x_data.ndim
-    axis = check.dim(dim, ndim, fn)
+    axis = _normalize_dim(dim, ndim, fn)
     last = axis == ndim - 1 or ndim == 0
     moved = x_data if last else np.ascontiguousarray(np.moveaxis(x_data, axis, -1))
     cols = moved.shape[-1] if ndim else 1

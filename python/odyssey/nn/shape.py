@@ -17,7 +17,7 @@ class Flatten(Module):
         self.end_dim = check.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim, self.end_dim)
+        return F.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -133,9 +133,13 @@ class Optimizer:
             param.data.dtype == check.F32
             and grad.dtype == check.F32
             and grad.shape == param.data.shape
+            and not np.may_share_memory(grad, param.data)
         ):
-            return grad
+            # The step kernel reads a C-contiguous array; a strided view is copied for it.
+            return grad if grad.flags.c_contiguous and grad.flags.aligned else np.array(grad)
         where = f"{type(self).__name__}.step: parameter {index} of group {group_index}"
+        if np.may_share_memory(grad, param.data):
+            raise ValueError(f"{where}: the gradient's array shares memory with the parameter")
         if param.data.dtype != check.F32 or grad.dtype != check.F32:
             raise TypeError(
                 f"{where}: the parameter and its gradient must be float32, got "
@@ -178,8 +182,13 @@ class Optimizer:
         float32 arrays of their parameter's shape.
         """
         fn = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
-            raise ValueError(f"{fn}: expected a dict with 'state' and 'param_groups'")
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                f"{fn}: state_dict must be a dict with 'state' and 'param_groups', got "
+                f"{type(state_dict).__name__}"
+            )
+        if not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(f"{fn}: state_dict must have 'state' and 'param_groups' keys")
         saved_groups = state_dict["param_groups"]
         if not isinstance(state_dict["state"], dict) or not all(
             isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups

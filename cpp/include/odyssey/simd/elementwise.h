@@ -11,8 +11,9 @@ namespace odyssey::simd {
 
 // Elements before `out` reaches a vector-size boundary, at most n. NumPy's arrays start 16-byte
 // aligned, and full-width stores that split cache lines cost up to a fifth of the throughput of
-// memory-bound loops, so a partial vector goes first. Only elementwise loops may use it: it moves
-// where vectors start, which would change the order of a reduction's additions.
+// memory-bound loops, so a partial vector goes first. It moves where vectors start, which would
+// change the order of a reduction's additions: only elementwise loops use it as it is, and sum
+// below shifts its accumulators back to undo it.
 template <class V>
 std::size_t head_length(const float* out, std::size_t n) {
   constexpr std::size_t kBytes = V::kLanes * sizeof(float);
