@@ -364,7 +364,7 @@ def test_argument_checks(dataset) -> None:
         DataLoader(dataset, batch_size=0)
     with pytest.raises(TypeError, match="batch_size must be an int"):
         DataLoader(dataset, batch_size=2.5)
-    with pytest.raises(ValueError, match="prefetch must be an int >= 0"):
+    with pytest.raises(ValueError, match="DataLoader: prefetch must be >= 0, got -1"):
         DataLoader(dataset, prefetch=-1)
     with pytest.raises(TypeError, match="transform must be callable"):
         DataLoader(dataset, transform="flip")

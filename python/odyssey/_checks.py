@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from odyssey.tensor import Tensor, _is_int
+from odyssey.tensor import Tensor
+from odyssey.tensor import _is_int as is_int
 
 F32 = np.dtype(np.float32)
 I64 = np.dtype(np.int64)
@@ -80,7 +81,7 @@ def integer(
     value: Any, fn: str, name: str, minimum: int | None = None, below: int | None = None
 ) -> int:
     """An int (Python or NumPy, not bool), at least `minimum` and below `below` when given."""
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{fn}: {name} must be an int, got {_type_name(value)}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")

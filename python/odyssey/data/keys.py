@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.random import check_seed
 
 # The augmentation kernels put the epoch in one 32-bit word of the Philox counter.
@@ -14,9 +15,7 @@ EPOCH_LIMIT = 2**32
 
 def check_epoch(epoch: object, who: str) -> int:
     """`epoch` as an int, or an error naming `who`: an epoch is an integer in [0, 2**32)."""
-    if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
-        raise TypeError(f"{who}: epoch must be an int, got {type(epoch).__name__}")
-    if not 0 <= int(epoch) < EPOCH_LIMIT:
+    if not 0 <= check.integer(epoch, who, "epoch") < EPOCH_LIMIT:
         raise ValueError(f"{who}: epoch must be in [0, 2**32), got {epoch}")
     return int(epoch)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from odyssey import _checks as check
 from odyssey.data.datasets import Dataset
 from odyssey.data.keys import SampleKeys, check_epoch
 from odyssey.data.transforms import Transform
@@ -221,18 +222,8 @@ class DataLoader:
                 "DataLoader: dataset must be map-style (len(dataset) and dataset[i]), got "
                 f"{type(dataset).__name__}"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(
-                f"DataLoader: batch_size must be an int, got {type(batch_size).__name__}"
-            )
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
-        if (
-            isinstance(prefetch, bool)
-            or not isinstance(prefetch, (int, np.integer))
-            or prefetch < 0
-        ):
-            raise ValueError(f"DataLoader: prefetch must be an int >= 0, got {prefetch!r}")
+        check.integer(batch_size, "DataLoader", "batch_size", 1)
+        check.integer(prefetch, "DataLoader", "prefetch", 0)
         if seed is not None:
             check_seed(seed, "DataLoader")
         if transform is not None and not callable(transform):
@@ -333,8 +324,7 @@ class DataLoader:
             value = state[key]
             # A bool is an int to isinstance, and NumPy scalars come from np.load'ed states.
             is_bool = isinstance(value, (bool, np.bool_))
-            is_int = isinstance(value, (int, np.integer)) and not is_bool
-            if not (is_bool if kind is bool else is_int):
+            if not (is_bool if kind is bool else check.is_int(value)):
                 raise TypeError(
                     f"{who}: {key} must be a {kind.__name__}, got {type(value).__name__}"
                 )
@@ -344,9 +334,7 @@ class DataLoader:
                     f"{who}: {key} is {ours} here but {value} in the state; the batches would "
                     "differ"
                 )
-        position = state["batches"]
-        if isinstance(position, (bool, np.bool_)) or not isinstance(position, (int, np.integer)):
-            raise TypeError(f"{who}: batches must be an int, got {type(position).__name__}")
+        position = check.integer(state["batches"], who, "batches")
         if not 0 <= position < max(len(self), 1):
             raise ValueError(f"{who}: batches {position} out of range [0, {len(self)})")
         seed = check_seed(state["seed"], who)
