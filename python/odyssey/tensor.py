@@ -731,7 +731,7 @@ class Tensor:
         x = self.data
         try:
             out = _contiguous(x[index])
-        except (IndexError, TypeError, ValueError) as error:
+        except (IndexError, TypeError, ValueError, OverflowError) as error:
             raise _named(error, "Tensor.__getitem__") from None
         advanced = isinstance(index, (np.ndarray, list)) or (
             isinstance(index, tuple) and any(isinstance(i, (np.ndarray, list)) for i in index)
