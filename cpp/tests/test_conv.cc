@@ -99,6 +99,20 @@ Results naive(const Conv2dShape& s, const std::vector<float>& x, const std::vect
   return {to_float(y), to_float(dx), to_float(dw), to_float(db)};
 }
 
+struct Operands {
+  std::vector<float> x, w, b, dy;
+};
+
+// Random input, weight, bias and output gradient of shape s.
+Operands random_operands(const Conv2dShape& s, std::mt19937& rng) {
+  Operands o;
+  o.x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
+  o.w = random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
+  o.b = random_floats(s.out_channels, rng);
+  o.dy = random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+  return o;
+}
+
 // All three operations on the selected ISA and thread count, inputs `offset` floats misaligned.
 Results run(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
             const std::vector<float>& b, const std::vector<float>& dy, std::size_t offset) {
@@ -128,11 +142,7 @@ bool close(const std::vector<float>& got, const std::vector<float>& want, std::s
 
 void check_shape(const Conv2dShape& s, std::mt19937& rng) {
   const std::size_t taps = s.kernel_h * s.kernel_w;
-  const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
-  const std::vector<float> w = random_floats(s.out_channels * s.in_channels * taps, rng);
-  const std::vector<float> b = random_floats(s.out_channels, rng);
-  const std::vector<float> dy =
-      random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+  const auto [x, w, b, dy] = random_operands(s, rng);
   const Results want = naive(s, x, w, b, dy);
   const std::size_t fwd_terms = s.in_channels * taps;
   const std::size_t dx_terms = s.out_channels * taps;
@@ -186,12 +196,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 // Every ISA, several thread counts: the same bits as one thread.
 void check_thread_counts(const Conv2dShape& s) {
   std::mt19937 rng(5);
-  const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
-  const std::vector<float> w =
-      random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
-  const std::vector<float> b = random_floats(s.out_channels, rng);
-  const std::vector<float> dy =
-      random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+  const auto [x, w, b, dy] = random_operands(s, rng);
   for (Isa isa : odyssey::available_isas()) {
     odyssey::select_isa(isa);
     odyssey::set_num_threads(1);
@@ -219,12 +224,7 @@ void check_address_invariance() {
                                Conv2dShape{8, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
                                Conv2dShape{5, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1},
                                Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1}}) {
-    const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
-    const std::vector<float> w =
-        random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
-    const std::vector<float> b = random_floats(s.out_channels, rng);
-    const std::vector<float> dy =
-        random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
+    const auto [x, w, b, dy] = random_operands(s, rng);
     const std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
     const std::string shape = " " + describe(s);
     check_address_invariance("conv2d_forward" + shape, {x, w, b, y}, [&](float* const* p) {
