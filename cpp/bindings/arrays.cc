@@ -33,14 +33,16 @@ std::string strides_of(const py::array& array) {
 template <typename T>
 py::array array_of(const char* fn, const py::handle& object, const char* name) {
   const py::dtype dtype = py::dtype::of<T>();
-  const std::string dtype_name = py::str(dtype);
+  // Named only on the way to an error: py::str of a dtype costs microseconds, several times a
+  // LeNet step's whole budget for a kernel call's checks.
+  const auto dtype_name = [&dtype] { return std::string(py::str(dtype)); };
   if (!py::isinstance<py::array>(object)) {
-    throw py::type_error(prefix(fn, name) + ": expected a numpy.ndarray of " + dtype_name +
+    throw py::type_error(prefix(fn, name) + ": expected a numpy.ndarray of " + dtype_name() +
                          ", got " + std::string(py::str(py::type::of(object).attr("__name__"))));
   }
   auto array = py::reinterpret_borrow<py::array>(object);
   if (!array.dtype().equal(dtype)) {
-    throw py::type_error(prefix(fn, name) + ": expected dtype " + dtype_name + ", got " +
+    throw py::type_error(prefix(fn, name) + ": expected dtype " + dtype_name() + ", got " +
                          std::string(py::str(array.dtype())) + " with shape " + shape_of(array));
   }
   if (!(array.flags() & py::array::c_style)) {
@@ -49,7 +51,7 @@ py::array array_of(const char* fn, const py::handle& object, const char* name) {
                           "; pass numpy.ascontiguousarray(" + name + ")");
   }
   if (reinterpret_cast<std::uintptr_t>(array.data()) % alignof(T) != 0) {
-    throw py::value_error(prefix(fn, name) + ": expected " + dtype_name + " data aligned to " +
+    throw py::value_error(prefix(fn, name) + ": expected " + dtype_name() + " data aligned to " +
                           std::to_string(alignof(T)) + " bytes; copy the array first");
   }
   return array;
