@@ -9,12 +9,12 @@ case and is replaced, so a crash or a hang is a test failure rather than the end
 
 What a case may do: return, or raise an ordinary exception (TypeError, ValueError, IndexError,
 KeyError, RuntimeError, OverflowError, ...). From the public API the message must not be pybind11's
-raw "incompatible function arguments" dump; raw `_kernels` calls with wrong argument types get
-that dump legitimately. Where this file's owners own the code (tensor, data loader, IDX, seeds), the
-message must also start with the public name of what was called.
+raw "incompatible function arguments" dump, and it must start with the public name of what was
+called (PUBLIC_PREFIXES); raw `_kernels` calls with wrong argument types get that dump
+legitimately.
 
-The default run is fixed (derandomized, 40 examples per target: 3,840 cases in about 20 s on two
-cores); `nox -s fuzz` runs 1000 per target (96,000 cases, about 6 minutes), or as many as
+The default run is fixed (derandomized, 40 examples per target: 4,320 cases over 108 targets);
+`nox -s fuzz` runs 1000 per target (108,000 cases, about 5 minutes on two cores), or as many as
 `nox -s fuzz -- 5000` or ODYSSEY_FUZZ_EXAMPLES say.
 """
 
