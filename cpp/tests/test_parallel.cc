@@ -157,6 +157,7 @@ void check_shrink_right_after_a_job() {
   alarm(0);
 #endif
   CHECK(odyssey::num_threads() == 3);
+  CHECK(runs_every_chunk());
 }
 
 #if defined(ODYSSEY_CAN_LIMIT_THREADS)
