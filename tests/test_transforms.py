@@ -327,6 +327,12 @@ def test_pad_and_normalize_match_numpy() -> None:
     np.testing.assert_array_equal(Normalize(mean, std)(images, keys), want)
 
 
+def test_normalize_returns_at_once_on_an_empty_batch_of_many_channels() -> None:
+    # Expanding one mean to 2**40 channels would not fit in memory; an empty batch needs none.
+    empty = np.empty((0, 2**40, 1, 1), np.float32)
+    assert Normalize(0.5, 0.2)(empty, keys_for([])).shape == empty.shape
+
+
 def erase_reference(
     image: np.ndarray, keys: SampleKeys, index: int, t: RandomErasing
 ) -> np.ndarray:

@@ -192,6 +192,8 @@ class Normalize:
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:
         images = _check_batch(images, "Normalize")
+        if images.size == 0:  # an empty batch may claim more channels than a list could hold
+            return np.empty_like(images)
         channels = images.shape[1]
         mean = _per_channel(self.mean, channels, "Normalize", "mean")
         std = _per_channel(self.std, channels, "Normalize", "std")
