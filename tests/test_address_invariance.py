@@ -94,6 +94,7 @@ RANGES = {
 }
 INVERSE = _kernels.random_affine_matrices(42, 3, INDICES, 7, 28, 28, **RANGES)
 DISPLACEMENTS = _kernels.elastic_displacements(42, 3, INDICES, 8, 28, 28, alpha=34.0, sigma=4.0)
+ADAM = {"step": 3, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
 
 Call = Callable[..., Any]
 # name -> (the arrays to place, the call on the placed arrays). A name may carry a suffix after a
@@ -155,35 +156,11 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
     ),
     "adam_step": (
         [BIG_Y, BIG_G, floats(N, scale=0.1), SQUARES, SQUARES * 1.5],
-        lambda p, g, m, v, vmax: _kernels.adam_step(
-            p,
-            g,
-            m,
-            v,
-            step=3,
-            lr=1e-3,
-            beta1=0.9,
-            beta2=0.999,
-            eps=1e-8,
-            weight_decay=1e-2,
-            max_exp_avg_sq=vmax,
-        ),
+        lambda p, g, m, v, vmax: _kernels.adam_step(p, g, m, v, **ADAM, max_exp_avg_sq=vmax),
     ),
     "adam_step decoupled": (
         [BIG_Y, BIG_G, floats(N, scale=0.1), SQUARES],
-        lambda p, g, m, v: _kernels.adam_step(
-            p,
-            g,
-            m,
-            v,
-            step=3,
-            lr=1e-3,
-            beta1=0.9,
-            beta2=0.999,
-            eps=1e-8,
-            weight_decay=1e-2,
-            decoupled_weight_decay=True,
-        ),
+        lambda p, g, m, v: _kernels.adam_step(p, g, m, v, **ADAM, decoupled_weight_decay=True),
     ),
     "sgemm": (
         [floats(64, 400), floats(120, 400), floats(120), zeros(64, 120)],
