@@ -65,14 +65,15 @@ def _as_array(who: str, key: Any, value: Any) -> np.ndarray:
             f"{who}: the value of {key!r} must be a NumPy array or an odyssey Tensor, got "
             f"{type(value).__name__}"
         )
-    if array.dtype not in _DTYPES:
+    native = array.dtype.newbyteorder("=")
+    if native not in _DTYPES:
         supported = ", ".join(sorted(str(dtype) for dtype in _DTYPES))
         raise TypeError(
             f"{who}: the value of {key!r} has dtype {array.dtype}, which safetensors cannot "
             f"store (supported: {supported})"
         )
     # safetensors reads the raw buffer: a C-contiguous copy in native byte order (snapshot).
-    return np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
+    return np.array(array, dtype=native, order="C", copy=True)
 
 
 def to_arrays(who: str, state_dict: Any) -> dict[str, np.ndarray]:
