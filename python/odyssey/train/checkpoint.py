@@ -62,6 +62,8 @@ def _array_json(array: np.ndarray, kind: str, where: str) -> dict[str, Any]:
 def _to_json(obj: Any, where: str) -> Any:
     if obj is None or isinstance(obj, (bool, str)):
         return obj
+    if isinstance(obj, np.generic):  # before int and float: np.float64 subclasses float
+        return _array_json(np.asarray(obj), "scalar", where)
     if isinstance(obj, int):
         value = int(obj)
         return value if -_SAFE_INT <= value <= _SAFE_INT else {TAG: "int", "value": str(value)}
@@ -70,8 +72,6 @@ def _to_json(obj: Any, where: str) -> Any:
         return value if math.isfinite(value) else {TAG: "float", "value": repr(value)}
     if isinstance(obj, np.ndarray):
         return _array_json(obj, "ndarray", where)
-    if isinstance(obj, np.generic):
-        return _array_json(np.asarray(obj), "scalar", where)
     if isinstance(obj, (list, tuple)):
         items = [_to_json(item, f"{where}[{i}]") for i, item in enumerate(obj)]
         return {TAG: "tuple", "items": items} if isinstance(obj, tuple) else items
@@ -140,10 +140,16 @@ def from_json(obj: Any) -> Any:
 # -- save -----------------------------------------------------------------------------------------
 
 
-def _state_dict(who: str, what: str, obj: Any) -> dict[str, Any]:
+def _state_dict(who: str, what: str, obj: Any) -> Mapping[str, Any]:
+    if what == "model" and isinstance(obj, Mapping):
+        return obj  # a state dict itself
     state_dict = getattr(obj, "state_dict", None)
     if not callable(state_dict):
-        raise TypeError(f"{who}: {what} must have a state_dict() method, got {type(obj).__name__}")
+        raise TypeError(
+            f"{who}: {what} must have a state_dict() method"
+            + (" or be a mapping of names to arrays" if what == "model" else "")
+            + f", got {type(obj).__name__}"
+        )
     return state_dict()
 
 
@@ -153,8 +159,8 @@ def save_checkpoint(
     optimizer: Any = None,
     state: dict[str, Any] | None = None,
 ) -> Path:
-    """Writes `model`'s and `optimizer`'s state dicts and the JSON-able `state` to one
-    safetensors file, atomically; returns its path."""
+    """Writes `model`'s (a Module or a state dict) and `optimizer`'s state dicts and the
+    JSON-able `state` to one safetensors file, atomically; returns its path."""
     who = "save_checkpoint"
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{who}: path must be a str or os.PathLike, got {type(path).__name__}")
@@ -166,6 +172,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "odyssey_version": __version__,
         "optimizer": None,
+        "model_keys": list(model_arrays),  # safetensors sorts names; this keeps their order
     }
     if optimizer is not None:
         saved = _state_dict(who, "optimizer", optimizer)
@@ -325,6 +332,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             for key, value in arrays.items()
             if key.startswith(MODEL_PREFIX)
         }
+        order = header.get("model_keys")
+        if isinstance(order, list) and sorted(order) == sorted(model):
+            model = {key: model[key] for key in order}
         optimizer = None
         optimizer_class = None
         if saved is not None:
