@@ -486,7 +486,7 @@ def test_kill_during_save_leaves_a_complete_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "last.safetensors"
     chooser = random.Random(1234)
     completed: int | None = None  # the newest version a save returned for
-    left_a_temporary = 0
+    temporaries_seen: set[str] = set()
     for iteration in range(30):
         first = iteration * 1_000_000
         read_end, write_end = os.pipe()
@@ -500,7 +500,7 @@ def test_kill_during_save_leaves_a_complete_checkpoint(tmp_path: Path) -> None:
             finally:
                 os._exit(1)
         os.close(write_end)
-        time.sleep(chooser.uniform(0.0, 0.06))
+        time.sleep(chooser.uniform(0.0, 0.1))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status), "the saving child died before it was killed"
@@ -518,9 +518,9 @@ def test_kill_during_save_leaves_a_complete_checkpoint(tmp_path: Path) -> None:
             completed = on_disk
         leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != path.name)
         assert len(leftovers) <= 1, leftovers  # only the killed writer's, never an accumulation
-        left_a_temporary += len(leftovers)
+        temporaries_seen.update(leftovers)
     assert completed is not None
-    assert left_a_temporary > 0  # some kills did land in the middle of a write
+    assert temporaries_seen  # some kills did land in the middle of a write
     save_checkpoint(path, Versioned(7), state={"version": 7})  # cleans the dead writer's file
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert version_on_disk(path) == 7

@@ -102,6 +102,15 @@ def test_atomic_write_through_a_symlink(tmp_path: Path) -> None:
     assert real.read_bytes() == b"new"
 
 
+def test_atomic_write_into_a_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError, match=r"atomic_write: cannot write .*: no such directory"
+    ):
+        write_bytes_atomic(tmp_path / "absent" / "f.bin", b"x")
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        odyssey.save({"a": np.zeros(1)}, tmp_path / "absent" / "w.safetensors")
+
+
 def test_atomic_write_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="atomic_write: mode"), atomic_write(tmp_path / "f", "ab"):
         pass

@@ -160,20 +160,18 @@ def open_file(who: str, path: str | os.PathLike[str]) -> tuple[Path, Any]:
 
 
 def read_file(
-    who: str, path: str | os.PathLike[str], prefix: str = ""
+    who: str, path: str | os.PathLike[str]
 ) -> tuple[Path, dict[str, np.ndarray], dict[str, str]]:
-    """(path, arrays, metadata) of a safetensors file; only the arrays whose names start with
-    `prefix` when one is given (the digest is then checked when the file holds nothing else)."""
+    """(path, arrays, metadata) of a safetensors file, the digest checked when it has one."""
     path, handle = open_file(who, path)
     try:
         with handle as file:
             metadata = dict(file.metadata() or {})
-            keys = list(file.keys())
-            arrays = {key: file.get_tensor(key) for key in keys if key.startswith(prefix)}
+            arrays = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
     except Exception as error:
         raise CheckpointError(f"{who}: {path}: cannot read its tensors: {error}") from None
     expected = metadata.get(DIGEST_KEY)
-    if expected is not None and len(arrays) == len(keys) and digest(arrays) != expected:
+    if expected is not None and digest(arrays) != expected:
         raise CheckpointError(
             f"{who}: {path} is corrupt: its tensors do not match the SHA-256 recorded when it "
             "was saved"
