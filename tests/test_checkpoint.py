@@ -362,6 +362,18 @@ def test_restore_optimizer_state_of_other_shapes(tmp_path: Path) -> None:
     )
 
 
+def test_restore_refused_by_the_optimizer_leaves_the_model_as_it_was(tmp_path: Path) -> None:
+    odyssey.manual_seed(0)
+    model = make_net()
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    optimizer.param_groups[0]["lr"] = -1.0  # a value SGD.load_state_dict refuses
+    path = save_checkpoint(tmp_path / "c.safetensors", model, optimizer)
+    odyssey.manual_seed(1)
+    fresh = make_net()
+    message = restore_error(path, fresh, optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9))
+    assert "Invalid learning rate: -1.0" in message
+
+
 def test_restore_an_optimizer_from_a_checkpoint_without_one(tmp_path: Path) -> None:
     model = make_net()
     path = save_checkpoint(tmp_path / "c.safetensors", model)
