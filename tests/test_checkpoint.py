@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import odyssey
 import odyssey.nn.functional as F
@@ -104,6 +107,37 @@ def test_to_json_round_trips_exactly(value: Any) -> None:
     if isinstance(value, np.ndarray) and value.dtype.byteorder == ">":
         value = value.astype(value.dtype.newbyteorder("="))  # comes back in native order
     assert same(restored, value), (restored, value)
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    hnp.arrays(
+        st.sampled_from(["float32", "float64", "int64", "uint64", "uint8", "bool"]),
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+    ),
+    hnp.from_dtype(np.dtype("float32")).map(np.float32),
+    hnp.from_dtype(np.dtype("uint64")).map(np.uint64),
+)
+KEYS = st.one_of(st.text(max_size=4), st.integers(), st.tuples(st.integers()), st.just("$type"))
+NESTED = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(KEYS, inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(NESTED)
+def test_to_json_round_trips_any_nesting(value: Any) -> None:
+    assert same(through_json(value), value)
 
 
 def test_philox_state_round_trips_exactly() -> None:

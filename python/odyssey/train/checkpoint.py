@@ -196,7 +196,7 @@ def save_checkpoint(
     except TypeError as error:
         raise TypeError(f"{who}: {error}") from None
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
-    write_file(path, arrays, {CHECKPOINT_KEY: text, "format": "np"})
+    write_file(path, arrays, {CHECKPOINT_KEY: text})
     return Path(path)
 
 
