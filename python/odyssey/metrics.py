@@ -495,7 +495,7 @@ class _Metric:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The metric's state by name (torchmetrics' shape): int64 arrays, copies."""
-        return {key: value.copy() for key, value in self._state.items()}
+        return {key: np.array(value, I64) for key, value in self._state.items()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what state_dict() gave (arrays or ints, e.g. after a JSON round trip)."""
@@ -817,6 +817,20 @@ def _float_values(value: Any, fn: str, name: str) -> np.ndarray:
     raise TypeError(f"{fn}: {name} must hold real numbers, got {data.dtype}")
 
 
+def _scalar_state(value: float, weight: float) -> dict[str, Any]:
+    """A MeanLoss batch state of one value with its weight."""
+    weight_sum = _scalar_parts(weight)
+    if math.isfinite(value):
+        n, e = _scalar_parts(value)
+        weighted = _normal(n * weight_sum[0], e + weight_sum[1])
+        return {"sum": weighted, "weight": weight_sum, "nonfinite": [0, 0, 0]}
+    if math.isnan(value) or weight == 0:  # inf * 0 is NaN
+        nonfinite = [1, 0, 0]
+    else:
+        nonfinite = [0, 1, 0] if value > 0 else [0, 0, 1]
+    return {"sum": (0, 0), "weight": weight_sum, "nonfinite": nonfinite}
+
+
 class MeanLoss(_Metric):
     """The weighted mean of every value passed to update(value, weight=1), over all elements of
     each value (a loss, or per-sample losses), computed from the exact sum of value * weight and
@@ -873,6 +887,8 @@ class MeanLoss(_Metric):
                 ) from None
             if not np.isfinite(weights).all() or (weights < 0).any():
                 raise ValueError(f"{fn}: weight must be finite and >= 0 everywhere")
+        if weights is None and values.size == 1:
+            return _scalar_state(values.item(), w)  # one loss per step: no array work
         finite = np.isfinite(values)
         if finite.all():
             kept = values.ravel()
