@@ -692,8 +692,24 @@ ERRORS = [
     (lambda: ConfusionMatrix(0), ValueError, "ConfusionMatrix: num_classes must be >= 1"),
     (
         lambda: ConfusionMatrix(2, normalize=True),
+        TypeError,
+        "ConfusionMatrix: normalize must be a str or None, got bool",
+    ),
+    (
+        lambda: ConfusionMatrix(2, normalize="rows"),
         ValueError,
-        "ConfusionMatrix: normalize must be one of",
+        "ConfusionMatrix: normalize must be one of ('true', 'pred', 'all', None), got 'rows'",
+    ),
+    (
+        lambda: PrecisionRecallF1(average=np.array(["macro", "micro"])),
+        TypeError,
+        "PrecisionRecallF1: average must be a str or None, got ndarray",
+    ),
+    (
+        lambda: accuracy(np.array([0, 7]), np.array([0, 9]), num_classes=8),
+        ValueError,
+        "accuracy: target holds 9 at position 1; class labels must be in [0, 8) for 8 classes "
+        "(num_classes=8)",
     ),
     (
         lambda: ConfusionMatrix(3).update(X, Y),

@@ -66,6 +66,8 @@ __all__ = [
 
 I64 = np.dtype(np.int64)
 _I64_MAX = np.iinfo(np.int64).max
+# What preds and target may be: an odyssey.Tensor or a NumPy array.
+Labels = Tensor | np.ndarray
 _AVERAGES = ("micro", "macro", "weighted", None)
 _NORMALIZE = ("true", "pred", "all", None)
 # MeanLoss takes integer values as float64 only where that is exact.
@@ -185,7 +187,7 @@ def _batch(
         classes = num_classes
         _check_labels(data, fn, "preds", classes, "num_classes")
         predicted = data
-        why = "num_classes"
+        why = f"num_classes={num_classes}"
     else:
         error = ValueError if data.dtype.kind in "fiu" else TypeError
         raise error(
@@ -339,9 +341,13 @@ def _precision_recall_f1(
 
 
 def _check_average(average: Any, fn: str) -> str | None:
+    if average is None:
+        return None
+    if not isinstance(average, str):
+        raise TypeError(f"{fn}: average must be a str or None, got {type(average).__name__}")
     if average == "none":  # torchmetrics spells None this way too
         return None
-    if average is not None and (not isinstance(average, str) or average not in _AVERAGES):
+    if average not in _AVERAGES:
         raise ValueError(f"{fn}: average must be one of {_AVERAGES}, got {average!r}")
     return average
 
@@ -354,7 +360,11 @@ def _check_zero_division(zero_division: Any, fn: str) -> float:
 
 
 def _check_normalize(normalize: Any, fn: str) -> str | None:
-    if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
+    if normalize is None:
+        return None
+    if not isinstance(normalize, str):
+        raise TypeError(f"{fn}: normalize must be a str or None, got {type(normalize).__name__}")
+    if normalize not in _NORMALIZE:
         raise ValueError(f"{fn}: normalize must be one of {_NORMALIZE}, got {normalize!r}")
     return normalize
 
@@ -369,14 +379,16 @@ def _check_k(k: Any, fn: str, num_classes: int | None) -> int:
 # -- the one-batch functions ----------------------------------------------------------------------
 
 
-def accuracy(preds: Any, target: Any, num_classes: int | None = None) -> float:
+def accuracy(preds: Labels, target: Labels, num_classes: int | None = None) -> float:
     """The fraction of rows whose predicted class (first maximum of the logits) is the target."""
     fn = "accuracy"
     predicted, labels, _ = _batch(preds, target, fn, _num_classes(num_classes, fn))
     return _ratio(int(np.count_nonzero(predicted == labels)), labels.shape[0])
 
 
-def top_k_accuracy(preds: Any, target: Any, k: int = 5, num_classes: int | None = None) -> float:
+def top_k_accuracy(
+    preds: Labels, target: Labels, k: int = 5, num_classes: int | None = None
+) -> float:
     """The fraction of rows whose target is among the k highest logits (ties: lower index first)."""
     fn = "top_k_accuracy"
     classes = _num_classes(num_classes, fn)
@@ -385,7 +397,7 @@ def top_k_accuracy(preds: Any, target: Any, k: int = 5, num_classes: int | None 
 
 
 def confusion_matrix(
-    preds: Any, target: Any, num_classes: int | None = None, normalize: str | None = None
+    preds: Labels, target: Labels, num_classes: int | None = None, normalize: str | None = None
 ) -> np.ndarray:
     """The (C, C) confusion matrix, true classes down the rows and predicted along the columns:
     int64 counts, or float64 fractions with normalize "true" (rows), "pred" (columns) or "all"."""
@@ -396,8 +408,8 @@ def confusion_matrix(
 
 
 def precision_recall_f1(
-    preds: Any,
-    target: Any,
+    preds: Labels,
+    target: Labels,
     num_classes: int | None = None,
     average: str | None = "macro",
     zero_division: float = 0.0,
@@ -477,11 +489,11 @@ class _Metric:
         """Forget every sample seen: back to the state of a new metric."""
         self._state = self._empty()
 
-    def update(self, preds: Any, target: Any) -> None:
+    def update(self, preds: Labels, target: Labels) -> None:
         """Add one batch: (N, C) logits or (N,) predicted labels, and (N,) target labels."""
         self._merge(self._batch_state(preds, target, f"{self._name}.update"))
 
-    def __call__(self, preds: Any, target: Any) -> Any:
+    def __call__(self, preds: Labels, target: Labels) -> Any:
         """Add one batch and return the metric of that batch alone (torchmetrics' forward)."""
         batch = self._batch_state(preds, target, self._name)
         self._merge(batch)
