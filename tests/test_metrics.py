@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 from fractions import Fraction
 from typing import Any
@@ -807,3 +808,76 @@ def test_public_names() -> None:
     assert repr(PrecisionRecallF1(3, average=None)) == (
         "PrecisionRecallF1(num_classes=3, average=None, zero_division=0.0)"
     )
+
+
+def test_average_none_spelled_as_torchmetrics_does() -> None:
+    preds, target = np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2])
+    for a, b in zip(
+        precision_recall_f1(preds, target, average="none"),
+        precision_recall_f1(preds, target, average=None),
+        strict=True,
+    ):
+        assert_same(a, b)
+
+
+# -- hostile inputs: an ordinary exception naming the public function, or an answer ----------
+
+HOSTILE_DTYPES = ["float64", "float32", "float16", "int64", "int32", "uint64", "uint8", "bool"]
+HOSTILE_DTYPES += ["complex64", "object"]
+
+
+@st.composite
+def hostile_arrays(draw: Any) -> Any:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from([None, 3, 1.5, "x", [1, 2], (0,)]))
+    dtype = draw(st.sampled_from(HOSTILE_DTYPES))
+    shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    fill = draw(st.sampled_from(["small", "big", "negative", "nan", "inf"]))
+    rng = np.random.default_rng(draw(st.integers(0, 1000)))
+    values = {
+        "small": rng.integers(0, 4, size=shape),
+        "big": np.full(shape, 2**62),
+        "negative": -rng.integers(1, 4, size=shape),
+        "nan": np.full(shape, np.nan),
+        "inf": np.full(shape, -np.inf),
+    }[fill]
+    with np.errstate(all="ignore"):
+        try:
+            data = np.asarray(values).astype(dtype)
+        except (OverflowError, ValueError):
+            data = np.zeros(shape, dtype)
+    if draw(st.booleans()) and data.ndim:
+        data = data[::-1]
+    wrap = draw(st.integers(0, 3)) == 0 and data.dtype.kind in "fiub"
+    return odyssey.Tensor(data) if wrap else data
+
+
+HOSTILE_CALLS = {
+    "accuracy": lambda p, t, o: accuracy(p, t, num_classes=o),
+    "top_k_accuracy": lambda p, t, o: top_k_accuracy(p, t, k=o if o is not None else 1),
+    "confusion_matrix": lambda p, t, o: confusion_matrix(p, t, num_classes=o),
+    "precision_recall_f1": lambda p, t, o: precision_recall_f1(p, t, num_classes=o),
+    "Accuracy.update": lambda p, t, o: Accuracy(o).update(p, t),
+    "TopKAccuracy.update": lambda p, t, o: TopKAccuracy(k=1, num_classes=o).update(p, t),
+    "ConfusionMatrix.update": lambda p, t, o: ConfusionMatrix(o).update(p, t),
+    "PrecisionRecallF1.update": lambda p, t, o: PrecisionRecallF1(o, average=None).update(p, t),
+    "MeanLoss.update": lambda p, t, o: MeanLoss().update(p, t if o is None else p),
+}
+
+
+@settings(max_examples=int(os.environ.get("ODYSSEY_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(
+    st.sampled_from(sorted(HOSTILE_CALLS)),
+    hostile_arrays(),
+    hostile_arrays(),
+    st.sampled_from([None, 1, 3, 4, 2**40]),
+)
+def test_hostile_inputs_raise_named_errors(name: str, preds: Any, target: Any, option: Any) -> None:
+    try:
+        with np.errstate(all="raise"):  # a NumPy warning would mean an unchecked value got through
+            HOSTILE_CALLS[name](preds, target, option)
+    except (TypeError, ValueError, RuntimeError, MemoryError) as error:
+        message = str(error)
+    else:
+        return
+    assert message.startswith((name, name.split(".")[0])), message

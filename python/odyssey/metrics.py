@@ -592,6 +592,17 @@ def _grown(value: np.ndarray, classes: int, fill: int = 0) -> np.ndarray:
     return np.pad(value, widths, constant_values=fill)
 
 
+def _zeros(shape: tuple[int, ...], fn: str, classes: int) -> np.ndarray:
+    """A zero int64 state array, or a MemoryError naming num_classes when it cannot be had."""
+    try:
+        return np.zeros(shape, I64)
+    except (ValueError, MemoryError):
+        raise MemoryError(
+            f"{fn}: num_classes={classes} needs int64 arrays of shape {shape}, more than this "
+            "machine can hold"
+        ) from None
+
+
 class _PerClass(_Metric):
     """A metric with per-class state, of num_classes classes or as many as the data showed."""
 
@@ -620,13 +631,7 @@ class ConfusionMatrix(_PerClass):
 
     def _empty(self) -> dict[str, np.ndarray]:
         classes = self._classes()
-        try:
-            return {"confmat": np.zeros((classes, classes), I64)}
-        except (ValueError, MemoryError):
-            raise MemoryError(
-                f"ConfusionMatrix: num_classes={classes} needs a {classes} x {classes} int64 "
-                "matrix, more than this machine can hold"
-            ) from None
+        return {"confmat": _zeros((classes, classes), "ConfusionMatrix", classes)}
 
     def _batch_state(self, preds: Any, target: Any, fn: str) -> dict[str, np.ndarray]:
         predicted, labels, classes = _batch(preds, target, fn, self.num_classes)
@@ -678,7 +683,8 @@ class PrecisionRecallF1(_PerClass):
         )
 
     def _empty(self) -> dict[str, np.ndarray]:
-        return {key: np.zeros(self._classes(), I64) for key in self._keys}
+        classes = self._classes()
+        return {key: _zeros((classes,), "PrecisionRecallF1", classes) for key in self._keys}
 
     def _batch_state(self, preds: Any, target: Any, fn: str) -> dict[str, np.ndarray]:
         predicted, labels, classes = _batch(preds, target, fn, self.num_classes)
