@@ -528,6 +528,18 @@ STATE_ERRORS = [
         "negative total weight",
     ),
     (Accuracy, [1, 2], TypeError, "state must be a mapping"),
+    (
+        MeanLoss,
+        {**MeanLoss().state_dict(), "sum_exponent": np.array(2**62)},
+        ValueError,
+        "state['sum_exponent'] is 4611686018427387904, beyond +-8192",
+    ),
+    (
+        MeanLoss,
+        {**MeanLoss().state_dict(), "weight_limbs": np.ones(1000, np.int64)},
+        ValueError,
+        "state['weight_limbs'] has 1000 limbs, more than the 256",
+    ),
 ]
 
 
@@ -582,7 +594,8 @@ ERRORS = [
     (
         lambda: accuracy(np.array([0, 7]), np.array([0, 1]), num_classes=5),
         ValueError,
-        "accuracy: preds holds 7 at position 1; class labels must be in [0, 5)",
+        "accuracy: preds holds 7 at position 1; class labels must be in [0, 5) for 5 classes "
+        "(num_classes=5)",
     ),
     (
         lambda: accuracy(np.array([-2, 0]), np.array([0, 1])),

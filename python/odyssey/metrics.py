@@ -37,6 +37,13 @@ Rules the numbers follow:
 - ``num_classes``: checked where given (logits must have that many columns, labels must be below
   it); inferred where not: the logits' C, or one more than the largest label seen (so a streaming
   metric's per-class arrays grow as larger labels arrive).
+
+``state_dict()`` is a plain dict of int64 NumPy arrays (torchmetrics' states by name), made to be
+stored as JSON or safetensors and given back to ``load_state_dict``, which also takes ints and
+integer arrays and checks shapes and counts: Accuracy and TopKAccuracy ``correct``, ``total``
+(0-d); ConfusionMatrix ``confmat`` (C, C); PrecisionRecallF1 ``tp``, ``fp``, ``tn``, ``fn`` (C,);
+MeanLoss the exact sums as 32-bit limbs and a power of two (``sum_limbs``, ``sum_exponent``,
+``weight_limbs``, ``weight_exponent``) and ``nan_count``, ``posinf_count``, ``neginf_count``.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ __all__ = [
 I64 = np.dtype(np.int64)
 _I64_MAX = np.iinfo(np.int64).max
 # What preds and target may be: an odyssey.Tensor or a NumPy array.
-Labels = Tensor | np.ndarray
+TensorOrArray = Tensor | np.ndarray
 _AVERAGES = ("micro", "macro", "weighted", None)
 _NORMALIZE = ("true", "pred", "all", None)
 # MeanLoss takes integer values as float64 only where that is exact.
@@ -185,9 +192,9 @@ def _batch(
     elif _is_labels(data) and data.ndim == 1:
         rows = data.shape[0]
         classes = num_classes
-        _check_labels(data, fn, "preds", classes, "num_classes")
-        predicted = data
         why = f"num_classes={num_classes}"
+        _check_labels(data, fn, "preds", classes, why)
+        predicted = data
     else:
         error = ValueError if data.dtype.kind in "fiu" else TypeError
         raise error(
@@ -316,15 +323,12 @@ def _precision_recall_f1(
     if int(support.sum()) == 0:
         undefined: Any = np.full(tp.shape, np.nan) if average is None else math.nan
         return PrecisionRecallF1Result(undefined, undefined, undefined, support)
-    predicted = tp + fp
     if average == "micro":
-        tp_all, predicted_all, support_all = (
-            np.array([int(a.sum())]) for a in (tp, predicted, support)
-        )
-        precision = _divide(tp_all, predicted_all, zero_division)
-        recall = _divide(tp_all, support_all, zero_division)
-        f1 = _divide(2 * tp_all, predicted_all + support_all, zero_division)
-        return PrecisionRecallF1Result(float(precision[0]), float(recall[0]), float(f1[0]), support)
+        # Every sample is predicted once and true once: summed over the classes, tp + fp and
+        # tp + fn are both the number of samples, and all three are the accuracy.
+        micro = int(tp.sum()) / int(support.sum())
+        return PrecisionRecallF1Result(micro, micro, micro, support)
+    predicted = tp + fp
     precision = _divide(tp, predicted, zero_division)
     recall = _divide(tp, support, zero_division)
     f1 = _divide(2 * tp, predicted + support, zero_division)
@@ -379,7 +383,7 @@ def _check_k(k: Any, fn: str, num_classes: int | None) -> int:
 # -- the one-batch functions ----------------------------------------------------------------------
 
 
-def accuracy(preds: Labels, target: Labels, num_classes: int | None = None) -> float:
+def accuracy(preds: TensorOrArray, target: TensorOrArray, num_classes: int | None = None) -> float:
     """The fraction of rows whose predicted class (first maximum of the logits) is the target."""
     fn = "accuracy"
     predicted, labels, _ = _batch(preds, target, fn, _num_classes(num_classes, fn))
@@ -387,7 +391,7 @@ def accuracy(preds: Labels, target: Labels, num_classes: int | None = None) -> f
 
 
 def top_k_accuracy(
-    preds: Labels, target: Labels, k: int = 5, num_classes: int | None = None
+    preds: TensorOrArray, target: TensorOrArray, k: int = 5, num_classes: int | None = None
 ) -> float:
     """The fraction of rows whose target is among the k highest logits (ties: lower index first)."""
     fn = "top_k_accuracy"
@@ -397,7 +401,10 @@ def top_k_accuracy(
 
 
 def confusion_matrix(
-    preds: Labels, target: Labels, num_classes: int | None = None, normalize: str | None = None
+    preds: TensorOrArray,
+    target: TensorOrArray,
+    num_classes: int | None = None,
+    normalize: str | None = None,
 ) -> np.ndarray:
     """The (C, C) confusion matrix, true classes down the rows and predicted along the columns:
     int64 counts, or float64 fractions with normalize "true" (rows), "pred" (columns) or "all"."""
@@ -408,8 +415,8 @@ def confusion_matrix(
 
 
 def precision_recall_f1(
-    preds: Labels,
-    target: Labels,
+    preds: TensorOrArray,
+    target: TensorOrArray,
     num_classes: int | None = None,
     average: str | None = "macro",
     zero_division: float = 0.0,
@@ -489,11 +496,11 @@ class _Metric:
         """Forget every sample seen: back to the state of a new metric."""
         self._state = self._empty()
 
-    def update(self, preds: Labels, target: Labels) -> None:
+    def update(self, preds: TensorOrArray, target: TensorOrArray) -> None:
         """Add one batch: (N, C) logits or (N,) predicted labels, and (N,) target labels."""
         self._merge(self._batch_state(preds, target, f"{self._name}.update"))
 
-    def __call__(self, preds: Labels, target: Labels) -> Any:
+    def __call__(self, preds: TensorOrArray, target: TensorOrArray) -> Any:
         """Add one batch and return the metric of that batch alone (torchmetrics' forward)."""
         batch = self._batch_state(preds, target, self._name)
         self._merge(batch)
@@ -728,6 +735,10 @@ _LIMB_BITS = 32
 _LIMB_MASK = (1 << _LIMB_BITS) - 1
 _SPLIT = 31  # bincount sums halves below 2**31 over chunks of 2**21: below 2**52, exact in float64
 _CHUNK = 1 << 21
+# Bounds on a loaded MeanLoss state: a float64 product is below 2**2048 and at least 2**-2148,
+# and up to 2**63 of them add fewer than 64 bits.
+_MAX_EXPONENT = 1 << 13
+_MAX_LIMBS = 256
 
 
 def _float_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -976,6 +987,18 @@ class MeanLoss(_Metric):
         for key in ("sum_exponent", "weight_exponent", "nan_count", "posinf_count", "neginf_count"):
             _check_shape(state[key], (), key, fn)
         _counts({k: state[k] for k in ("nan_count", "posinf_count", "neginf_count")}, fn)
+        for key in ("sum", "weight"):
+            # Sums of float64 products never need more (a corrupt state could ask for anything).
+            if abs(int(state[f"{key}_exponent"])) > _MAX_EXPONENT:
+                raise ValueError(
+                    f"{fn}: state['{key}_exponent'] is {int(state[f'{key}_exponent'])}, beyond "
+                    f"+-{_MAX_EXPONENT}: not a sum of floats"
+                )
+            if state[f"{key}_limbs"].size > _MAX_LIMBS:
+                raise ValueError(
+                    f"{fn}: state['{key}_limbs'] has {state[f'{key}_limbs'].size} limbs, more than "
+                    f"the {_MAX_LIMBS} a sum of floats needs"
+                )
         weight = _from_limbs(state["weight_limbs"], "weight_limbs", fn)
         if weight < 0:
             raise ValueError(f"{fn}: state['weight_limbs'] holds a negative total weight")
