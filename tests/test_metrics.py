@@ -230,6 +230,15 @@ def test_top_k_ties_go_to_the_lowest_index() -> None:
     assert metric.compute() == 0.75
 
 
+def test_argmax_ties_as_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = rng.integers(0, 2, size=(200, 6)).astype(np.float32)  # nearly every row ties
+    target = rng.integers(0, 6, size=200)
+    predicted = torch.argmax(torch.from_numpy(logits), dim=1).numpy()
+    assert_same(confusion_matrix(logits, target), confusion_matrix(predicted, target, 6))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(3, 7))
 def test_ties_against_sklearn_reversed(seed: int, classes: int) -> None:
