@@ -289,6 +289,40 @@ CONFIGS = {
         lambda L, o: L.OneCycleLR(o, 0.1, STEPS, cycle_momentum=False, three_phase=True),
         "step",
     ),
+    "SequentialLR-milestone-0": (
+        "SGD",
+        lambda L, o: L.SequentialLR(o, [L.StepLR(o, 2), L.ExponentialLR(o, 0.9)], [0]),
+        "step",
+    ),
+    "SequentialLR-warm-restarts": (
+        "SGD",
+        lambda L, o: L.SequentialLR(
+            o, [L.LinearLR(o, total_iters=3), L.CosineAnnealingWarmRestarts(o, 4, 2)], [7]
+        ),
+        "step",
+    ),
+    "SequentialLR-cyclic": (
+        "SGD",
+        lambda L, o: L.SequentialLR(o, [L.ConstantLR(o, 0.5, 3), L.CyclicLR(o, 0.01, 0.1, 4)], [9]),
+        "step",
+    ),
+    "ChainedScheduler-cyclic": (
+        "Adam",
+        lambda L, o: L.ChainedScheduler([L.CyclicLR(o, 0.01, 0.1, 4), L.ExponentialLR(o, 0.99)]),
+        "step",
+    ),
+    "CyclicLR-sawtooth": ("SGD", lambda L, o: L.CyclicLR(o, 0.01, 0.1, 4, 0), "step"),
+    "CyclicLR-float-sizes": (
+        "SGD",
+        lambda L, o: L.CyclicLR(o, 0.01, 0.1, 2.5, 3.5, mode="triangular2"),
+        "step",
+    ),
+    "OneCycleLR-pct_start-0": (
+        "SGD",
+        lambda L, o: L.OneCycleLR(o, 0.1, total_steps=STEPS, pct_start=0.0),
+        "step",
+    ),
+    "CosineAnnealingLR-float-T_max": ("SGD", lambda L, o: L.CosineAnnealingLR(o, 7.5), "step"),
     "ReduceLROnPlateau": ("SGD", lambda L, o: L.ReduceLROnPlateau(o, patience=3), "metrics"),
     "ReduceLROnPlateau-default": ("SGD", lambda L, o: L.ReduceLROnPlateau(o), "metrics"),
     "ReduceLROnPlateau-args": (
@@ -367,6 +401,19 @@ def test_state_dict_keys_are_torchs(name: str) -> None:
     assert keys(ours.state_dict()) == keys(theirs.state_dict())
     state = ours.state_dict()
     assert json.loads(json.dumps(state)) == state
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_load_torchs_state_dict(name: str) -> None:
+    """A torch scheduler's state (JSON round trip) resumes in an odyssey scheduler."""
+    ours_opt, ours, torch_opt, theirs, drive = build(name)
+    run(torch_opt, theirs, drive, stop=RESUME_AT)
+    for mine, group in zip(ours_opt.param_groups, torch_opt.param_groups, strict=True):
+        mine.update({k: group[k] for k in ("lr", "momentum", "betas", *GROUP_KEYS) if k in group})
+    ours.load_state_dict(json.loads(json.dumps(theirs.state_dict())))
+    assert_sequences(
+        run(ours_opt, ours, drive, start=RESUME_AT), run(torch_opt, theirs, drive, RESUME_AT)
+    )
 
 
 GET_LR = [
