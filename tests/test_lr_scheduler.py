@@ -503,19 +503,38 @@ def test_one_cycle_past_total_steps_is_a_value_error() -> None:
             sched.step()
 
 
-def test_initial_lr_and_last_epoch_resume_like_torch() -> None:
-    """last_epoch >= 0 needs initial_lr on the groups (KeyError), and takes it from there."""
+def test_last_epoch_needs_initial_lr_like_torch() -> None:
     for L, opt in zip((OL, TL), optimizers(), strict=True):
         with pytest.raises(KeyError, match="initial_lr"):
             L.StepLR(opt, 3, last_epoch=4)
-    ours_opt, torch_opt = optimizers()
-    for opt in (ours_opt, torch_opt):
-        for group, lr in zip(opt.param_groups, (1.0, 2.0, 3.0), strict=True):
-            group["initial_lr"] = lr
+
+
+LAST_EPOCH = {
+    "StepLR": lambda L, o: L.StepLR(o, 4, 0.5, last_epoch=6),
+    "MultiStepLR": lambda L, o: L.MultiStepLR(o, [3, 9, 14], last_epoch=5),
+    "LinearLR": lambda L, o: L.LinearLR(o, 0.2, total_iters=12, last_epoch=3),
+    "PolynomialLR": lambda L, o: L.PolynomialLR(o, 20, 2.0, last_epoch=4),
+    "CosineAnnealingLR": lambda L, o: L.CosineAnnealingLR(o, 20, 0.01, last_epoch=6),
+    "WarmRestarts": lambda L, o: L.CosineAnnealingWarmRestarts(o, 4, 2, last_epoch=5),
+    "LambdaLR": lambda L, o: L.LambdaLR(o, lambda e: 0.9**e, last_epoch=3),
+    "SequentialLR": lambda L, o: L.SequentialLR(
+        o, [L.ExponentialLR(o, 0.9), L.StepLR(o, 3)], [8], last_epoch=2
+    ),
+    "CyclicLR": lambda L, o: L.CyclicLR(o, 0.1, 1.0, 4, mode="triangular2", last_epoch=9),
+    "OneCycleLR": lambda L, o: L.OneCycleLR(o, 5.0, total_steps=40, last_epoch=11),
+}
+
+
+@pytest.mark.parametrize("name", LAST_EPOCH)
+def test_last_epoch_resumes_from_the_groups_like_torch(name: str) -> None:
+    """With last_epoch >= 0 a scheduler takes initial_lr (and OneCycleLR's other keys) from the
+    groups, as when an optimizer's state was loaded first."""
     rows = []
-    for L, opt in ((OL, ours_opt), (TL, torch_opt)):
-        sched = L.CosineAnnealingLR(opt, 20, 0.01, last_epoch=6)
-        rows.append(run(opt, sched, stop=30))
+    for L, opt in zip((OL, TL), optimizers(), strict=True):
+        for group, lr in zip(opt.param_groups, (1.0, 2.0, 3.0), strict=True):
+            group.update(initial_lr=lr, max_lr=4 * lr, min_lr=lr / 100)
+            group.update(max_momentum=0.95, base_momentum=0.85)
+        rows.append(run(opt, LAST_EPOCH[name](L, opt), stop=28))
     assert_sequences(*rows)
 
 
