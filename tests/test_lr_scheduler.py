@@ -367,6 +367,18 @@ def test_sequence_matches_torch(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CONFIGS)
+def test_no_warnings_in_normal_use(name: str) -> None:
+    """Stepping and saving warn about nothing (torch's hints and deprecations are not copied)."""
+    kind, factory, drive = CONFIGS[name]
+    opt, _ = optimizers(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = factory(OL, opt)
+        run(opt, sched, drive, stop=10)
+        sched.load_state_dict(sched.state_dict())
+
+
+@pytest.mark.parametrize("name", CONFIGS)
 def test_state_dict_json_resume(name: str) -> None:
     """Stop after RESUME_AT steps, JSON round trip, resume in new objects: the same sequence."""
     kind, factory, drive = CONFIGS[name]
