@@ -887,6 +887,22 @@ def test_errors_have_torchs_type_and_name_the_argument(name: str) -> None:
         assert word in message
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        for name, (_, _, steps, _) in ERRORS.items()
+        if steps == 0 and not name.startswith(("Sequential", "Chained", "WarmRestarts-negative"))
+    ],
+)
+def test_a_rejected_scheduler_leaves_the_groups_alone(name: str) -> None:
+    kind, factory, _, _ = ERRORS[name]
+    opt, _ = optimizers(kind)
+    before = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    assert outcome(OL, kind, lambda L, o: factory(L, opt), 0) is not None
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups] == before
+
+
 # Arguments torch takes without a word (and then divides by zero, or runs a nonsense schedule).
 STRICTER = {
     "StepLR-step_size-negative": (lambda L, o: L.StepLR(o, -2), ValueError),
