@@ -2,14 +2,26 @@
 
 Each scheduler rewrites the ``"lr"`` (and, for CyclicLR and OneCycleLR, the momentum: SGD's
 ``"momentum"``, Adam's ``betas[0]``) of every parameter group of an odyssey optimizer. The
-arithmetic follows PyTorch's step by step: most schedulers update the current lr recursively
-(the "chainable" form, so several schedulers on one optimizer compose), ``step(epoch)`` uses the
-closed form where PyTorch has one, and the sequences agree with PyTorch's to rounding.
+arithmetic follows PyTorch's operation by operation: most schedulers update the current lr
+recursively (the "chainable" form, so several schedulers on one optimizer compose), and
+``step(epoch)`` uses the closed form where PyTorch has one, so the sequences are PyTorch's (bit
+for bit in the tests).
 
-Unlike PyTorch's, ``state_dict()`` holds only JSON values (dicts, lists, str, int, float, bool,
-None), so a checkpoint stores it as JSON, and ``load_state_dict`` takes it back after a JSON
-round trip. Learning-rate functions (LambdaLR, CyclicLR's ``scale_fn``) are not saved, as in
-PyTorch: only the ``__dict__`` of callable objects is.
+Where this module differs from PyTorch:
+
+- ``state_dict()`` holds only JSON values (dicts, lists, str, int, float, bool, None), so a
+  checkpoint stores it as JSON; ``load_state_dict`` takes it back after a JSON round trip, and
+  takes PyTorch's state dicts too. MultiStepLR's milestones are saved as a sorted list. As in
+  PyTorch, learning-rate functions (LambdaLR, CyclicLR's ``scale_fn``) are not saved, only the
+  ``__dict__`` of callable objects.
+- Arguments are checked when the scheduler is built, and a rejected scheduler leaves the
+  optimizer alone. Where PyTorch divides by a zero argument (``StepLR(step_size=0)``,
+  ``CosineAnnealingLR(T_max=0)``, ...) the error is a ZeroPeriodError: a ValueError naming the
+  argument that is also the ZeroDivisionError PyTorch raises.
+- ``ConstantLR(factor=0)`` returns to the initial lrs at ``total_iters`` instead of dividing by
+  zero; ``step(epoch)`` takes an int (a real for CosineAnnealingWarmRestarts).
+- No warnings about the order of ``optimizer.step()`` and ``scheduler.step()`` or about the
+  deprecated ``epoch`` argument; ``get_lr()`` called outside ``step`` warns as in PyTorch.
 """
 
 from __future__ import annotations
