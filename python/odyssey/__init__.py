@@ -4,7 +4,7 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 ``cpu_info()`` says what was detected and chosen.
 """
 
-from odyssey import nn, optim
+from odyssey import metrics, nn, optim
 from odyssey._kernels import __version__
 from odyssey._memory import retain_freed_memory
 from odyssey.random import initial_seed, manual_seed
@@ -34,6 +34,7 @@ __all__ = [
     "initial_seed",
     "load",
     "manual_seed",
+    "metrics",
     "nn",
     "no_grad",
     "ones",
