@@ -174,9 +174,14 @@ def clip_grad_value_(
     fn = "clip_grad_value_"
     tensors = _tensors(fn, parameters)
     value = check.real(clip_value, fn, "clip_value")
-    for param in tensors:
-        if param.grad is not None:
-            grad = param.grad.data
-            with np.errstate(over="ignore"):  # a bound beyond float32's range becomes infinite
-                low, high = np.asarray(-value, grad.dtype), np.asarray(value, grad.dtype)
-            np.minimum(np.maximum(grad, low, out=grad), high, out=grad)
+    grads = [param.grad.data for param in tensors if param.grad is not None]
+    for grad in grads:
+        with np.errstate(over="ignore"):
+            high = np.asarray(value, grad.dtype)
+        if math.isfinite(value) and not np.isfinite(high):  # torch's error, before any change
+            raise RuntimeError(
+                f"{fn}: clip_value {value} cannot be converted to {grad.dtype} without overflow"
+            )
+    for grad in grads:
+        high = np.asarray(value, grad.dtype)
+        np.minimum(np.maximum(grad, -high, out=grad), high, out=grad)
