@@ -31,11 +31,11 @@ A callback is an object whose hooks the Trainer calls at fixed points of `fit`, 
 
 `on_save_checkpoint` runs whenever the Trainer writes a checkpoint; `on_load_checkpoint` when
 `fit(ckpt_path=...)` restores one (after setup and every load_state_dict, before on_fit_start);
-`on_exception` when any hook or step raises (Ctrl-C included), before `teardown`. `validate` and
-`test` call setup(stage), on_<stage>_start, on_<stage>_epoch_start, per batch
-on_<stage>_batch_start and on_<stage>_batch_end, on_<stage>_epoch_end, on_<stage>_end and
-teardown(stage) (stage "validation" or "test"); `predict` calls setup, on_predict_start,
-on_predict_batch_end per batch, on_predict_end and teardown.
+`on_exception` when any hook or step raises (Ctrl-C included), before `teardown`.
+`validate` calls setup("validate"), on_validation_start, on_validation_epoch_start, per batch
+on_validation_batch_start and on_validation_batch_end, on_validation_epoch_end,
+on_validation_end and teardown("validate"); `test` the same with on_test_*; `predict` calls
+setup("predict"), on_predict_start, on_predict_batch_end per batch, on_predict_end, teardown.
 
 Each callback's `state_dict()` is stored in the checkpoint under its `state_key` and handed back
 to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped.
