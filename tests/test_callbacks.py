@@ -787,6 +787,7 @@ def test_progress_bar_plain_lines_when_not_a_terminal(
         "  val_loss 0.2500  "
     )
     assert "train_img_per_s" not in summaries[0]
+    assert "  123 img/s  " in summaries[0]  # Throughput's rate, when it runs
 
 
 def test_progress_bar_rich_on_a_terminal(tmp_path: Path) -> None:
