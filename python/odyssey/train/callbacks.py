@@ -946,6 +946,10 @@ class Throughput(Callback):
         running = perf_counter() - self._started if self._started is not None else 0.0
         return self._epoch_time + running
 
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # A run resumed mid-epoch continues that epoch without on_train_epoch_start.
+        self.on_train_epoch_start(trainer, module)
+
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         self._epoch_images = 0
         self._epoch_time = 0.0

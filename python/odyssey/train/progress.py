@@ -162,6 +162,8 @@ class ProgressBar(Callback):
     def on_train_start(self, trainer: Any, module: Any) -> None:
         if self.is_enabled:
             self._start()
+            # A run resumed mid-epoch continues that epoch without on_train_epoch_start.
+            self.on_train_epoch_start(trainer, module)
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         if not self.is_enabled:
@@ -173,7 +175,9 @@ class ProgressBar(Callback):
             total = getattr(trainer, "num_training_batches", None)
             self._total = int(total) if total and math.isfinite(total) else None
             self._task = self._progress.add_task(
-                self._epoch_label(trainer), total=self._total, info=""
+                self._epoch_label(trainer),
+                total=self._total,
+                info="",
             )
             self._progress.refresh()
 
