@@ -69,8 +69,9 @@ def _shown_metrics(metrics: dict[str, Any]) -> list[tuple[str, float]]:
 class ProgressBar(Callback):
     """Progress of fit/validate/test/predict: rich on a terminal, plain lines otherwise.
 
-    refresh_rate: redraw at most every this many batches (and at most four times a second);
-    0 disables the display. console: the rich Console to draw on (default: stdout).
+    refresh_rate: the rich bar is redrawn at most every this many batches (and at most four
+    times a second); plain lines come about every tenth of an epoch whatever it is; 0 disables
+    the display. console: the rich Console to draw on (default: one on stdout).
     """
 
     def __init__(self, refresh_rate: int = 1, console: Console | None = None) -> None:
