@@ -199,14 +199,35 @@ class Callback:
         pass
 
 
-for _hook in (
-    "setup teardown on_fit_start on_fit_end on_train_start on_train_end on_train_epoch_start "
-    "on_train_epoch_end on_train_batch_start on_train_batch_end on_before_optimizer_step "
-    "on_validation_start on_validation_end on_validation_epoch_start on_validation_epoch_end "
-    "on_validation_batch_end on_test_start on_test_end on_test_epoch_start on_test_epoch_end "
-    "on_test_batch_end on_predict_start on_predict_end on_save_checkpoint on_load_checkpoint "
-    "on_exception"
-).split():
+_HOOKS = [
+    "setup",
+    "teardown",
+    "on_fit_start",
+    "on_fit_end",
+    "on_train_start",
+    "on_train_end",
+    "on_train_epoch_start",
+    "on_train_epoch_end",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_before_optimizer_step",
+    "on_validation_start",
+    "on_validation_end",
+    "on_validation_epoch_start",
+    "on_validation_epoch_end",
+    "on_validation_batch_end",
+    "on_test_start",
+    "on_test_end",
+    "on_test_epoch_start",
+    "on_test_epoch_end",
+    "on_test_batch_end",
+    "on_predict_start",
+    "on_predict_end",
+    "on_save_checkpoint",
+    "on_load_checkpoint",
+    "on_exception",
+]
+for _hook in _HOOKS:
     setattr(Callback, _hook, lambda self, *args: None)
 
 
@@ -440,7 +461,8 @@ _SOURCES: dict[str, list[str]] = {
     "odyssey.optim.lr_scheduler": ["StepLR", "ReduceLROnPlateau"],
     "odyssey.nn.utils": ["clip_grad_norm_", "clip_grad_value_"],
     "odyssey.train.checkpoint": [
-        "Checkpoint", "save_checkpoint", "load_checkpoint", "to_json", "from_json", "CheckpointError",
+        "Checkpoint", "save_checkpoint", "load_checkpoint", "to_json", "from_json",
+        "CheckpointError",
     ],
     "odyssey.train.callbacks": [
         "Callback", "ModelCheckpoint", "EarlyStopping", "Throughput",
