@@ -250,75 +250,83 @@ class Throughput(Callback):
     pass
 
 
-class Logger(Callback):
-    """Rows kept in memory and rewritten whole at each write; state = rows up to a step."""
+def _logging_standins(Callback: type) -> dict[str, type]:
+    """Logger, CSVLogger, JSONLLogger and ProgressBar built on `Callback` (the real one when the
+    callbacks branch has landed)."""
 
-    filename = ""
+    class Logger(Callback):
+        """Rows kept in memory and rewritten whole at each write; state = rows up to a step."""
 
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-        self.path: Path | None = None
+        filename = ""
 
-    def setup(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit":
-            self.path = trainer.run_dir / self.filename
+        def __init__(self) -> None:
+            self.rows: list[dict] = []
+            self.path: Path | None = None
 
-    def log_metrics(self, metrics: dict, step: int) -> None:
-        self.rows.append(dict(metrics))
-        self._write()
+        def setup(self, trainer: Any, module: Any, stage: str) -> None:
+            if stage == "fit":
+                self.path = trainer.run_dir / self.filename
 
-    def log_hyperparams(self, config: Any) -> None:
-        pass
-
-    def finalize(self, status: str) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {"rows": len(self.rows)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.path = None  # set again by setup? setup runs before restore: keep the rows on disk
-        self._keep = int(state["rows"])
-
-    def on_fit_start(self, trainer: Any, module: Any) -> None:
-        keep = getattr(self, "_keep", None)
-        if keep is not None:
-            self.path = trainer.run_dir / self.filename
-            self.rows = self._read()[:keep]
-            self._keep = None
+        def log_metrics(self, metrics: dict, step: int) -> None:
+            self.rows.append(dict(metrics))
             self._write()
 
+        def log_hyperparams(self, config: Any) -> None:
+            pass
 
-class JSONLLogger(Logger):
-    filename = "metrics.jsonl"
+        def finalize(self, status: str) -> None:
+            pass
 
-    def _write(self) -> None:
-        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
+        def state_dict(self) -> dict:
+            return {"rows": len(self.rows)}
 
-    def _read(self) -> list[dict]:
-        return [json.loads(line) for line in self.path.read_text().splitlines()]
+        def load_state_dict(self, state: dict) -> None:
+            self.path = None  # set again by setup? setup runs before restore: keep the rows on disk
+            self._keep = int(state["rows"])
 
+        def on_fit_start(self, trainer: Any, module: Any) -> None:
+            keep = getattr(self, "_keep", None)
+            if keep is not None:
+                self.path = trainer.run_dir / self.filename
+                self.rows = self._read()[:keep]
+                self._keep = None
+                self._write()
 
-class CSVLogger(Logger):
-    filename = "metrics.csv"
+    class JSONLLogger(Logger):
+        filename = "metrics.jsonl"
 
-    def _write(self) -> None:
-        keys: list[str] = []
-        for row in self.rows:
-            keys += [k for k in row if k not in keys]
-        with atomic_write(self.path, "w") as file:
-            writer = csv.DictWriter(file, keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        def _write(self) -> None:
+            write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
-    def _read(self) -> list[dict]:
-        with open(self.path) as file:
-            return list(csv.DictReader(file))
+        def _read(self) -> list[dict]:
+            return [json.loads(line) for line in self.path.read_text().splitlines()]
 
+    class CSVLogger(Logger):
+        filename = "metrics.csv"
 
-class ProgressBar(Callback):
-    def __init__(self, refresh_rate: int = 1) -> None:
-        self.refresh_rate = refresh_rate
+        def _write(self) -> None:
+            keys: list[str] = []
+            for row in self.rows:
+                keys += [k for k in row if k not in keys]
+            with atomic_write(self.path, "w") as file:
+                writer = csv.DictWriter(file, keys)
+                writer.writeheader()
+                writer.writerows(self.rows)
+
+        def _read(self) -> list[dict]:
+            with open(self.path) as file:
+                return list(csv.DictReader(file))
+
+    class ProgressBar(Callback):
+        def __init__(self, refresh_rate: int = 1) -> None:
+            self.refresh_rate = refresh_rate
+
+    return {
+        "Logger": Logger,
+        "CSVLogger": CSVLogger,
+        "JSONLLogger": JSONLLogger,
+        "ProgressBar": ProgressBar,
+    }
 
 
 def plot_curves(rows: list, path: Any) -> None:
@@ -473,10 +481,32 @@ _SOURCES: dict[str, list[str]] = {
 }  # fmt: skip
 
 
+def _load_real(dotted: str) -> types.ModuleType:
+    """Executes a real module file under its name without importing odyssey.train's __init__
+    (which needs the stand-ins first)."""
+    import importlib.util
+
+    relative = dotted.split(".")[1:]
+    spec = importlib.util.spec_from_file_location(
+        dotted, PACKAGE.joinpath(*relative).with_suffix(".py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[dotted] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def install() -> list[str]:
     """Installs the stand-ins whose real module is missing; returns their names."""
     installed = []
-    namespace = globals()
+    namespace = dict(globals())
+    if "odyssey.train" not in sys.modules:
+        if not _missing("odyssey.train.callbacks"):
+            real = sys.modules.get("odyssey.train.callbacks") or _load_real(
+                "odyssey.train.callbacks"
+            )
+            namespace["Callback"] = real.Callback
+        namespace.update(_logging_standins(namespace["Callback"]))
     for dotted, names in _SOURCES.items():
         if _missing(dotted) and dotted not in sys.modules:
             _module(dotted, {name: namespace[name] for name in names})

@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,36 @@ class _Aggregator:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.sums = {k: [(float(v), int(w)) for v, w in e] for k, e in state["sums"].items()}
         self.both = set(state["both"])
+
+
+class _Metrics(MutableMapping):
+    """trainer.callback_metrics: the latest value of every metric. Values are stored as logged
+    (arrays) and converted to a float only when read, so that logging every step and callbacks
+    writing a float every step cost no conversion."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> float:
+        value = self._values[key]
+        if type(value) is not float:
+            value = self._values[key] = _scalar(key, value)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class _SchedulerConfig(dict):
@@ -329,6 +359,7 @@ class Trainer:
         self.run_dir: Path | None = None
         self.logged_metrics: dict[str, float] = {}
         self.last_checkpoint_path: Path | None = None
+        self.ckpt_path: Path | None = None
 
         self._module: Any = None
         self._train_loader: Any = None
@@ -337,9 +368,9 @@ class Trainer:
         self._log_context: str | None = None
         self._batch: Any = None
         self._step_values: dict[str, Any] = {}
-        self._latest: dict[str, Any] = {}
+        self._latest = _Metrics()
+        self._logged_names: set[str] = set()  # what log() and the epoch means put in _latest
         self._prog_bar: set[str] = set()
-        self._metrics_cache: dict[str, float] | None = None
         self._agg = _Aggregator()
         self._train_agg = self._agg
         self._pending_row: dict[str, float] = {}
@@ -376,11 +407,15 @@ class Trainer:
         return self._module
 
     @property
-    def callback_metrics(self) -> dict[str, float]:
-        """The latest value of every logged metric, as floats (converted when read)."""
-        if self._metrics_cache is None:
-            self._metrics_cache = {k: _scalar(k, v) for k, v in self._latest.items()}
-        return self._metrics_cache
+    def callback_metrics(self) -> MutableMapping[str, float]:
+        """The latest value of every logged metric, as floats (each converted when read);
+        callbacks may add their own (Throughput's train_img_per_s): those join the epoch rows."""
+        return self._latest
+
+    @property
+    def optimizers(self) -> list[Optimizer]:
+        """[the optimizer] (Lightning's list form)."""
+        return [] if self.optimizer is None else [self.optimizer]
 
     @property
     def progress_bar_metrics(self) -> dict[str, float]:
@@ -425,7 +460,7 @@ class Trainer:
             )
         if prog_bar:
             self._prog_bar.add(name)
-        self._metrics_cache = None
+        self._logged_names.add(name)
         context = self._log_context
         if context is None:  # a hook outside any batch: the value goes straight to the epoch row
             value = _scalar(name, value.compute() if metric else value)
@@ -447,6 +482,7 @@ class Trainer:
             aggregator = self._agg
             if on_step:
                 aggregator.both.add(key)
+                self._logged_names.add(key)
             if metric:
                 aggregator.metrics[key] = value
             else:
@@ -458,10 +494,10 @@ class Trainer:
         step and per epoch reads as its epoch mean once the epoch is over, as in Lightning)."""
         values = aggregator.compute()
         self._latest.update(values)
+        self._logged_names.update(values)
         for key in aggregator.both:
             if key in values:
                 self._latest[key[: -len("_epoch")]] = values[key]
-        self._metrics_cache = None
         return values
 
     def _write_row(self, row: dict[str, Any]) -> None:
@@ -690,8 +726,9 @@ class Trainer:
         self.should_stop = False
         self.interrupted = False
         self.logged_metrics = {}
-        self._latest, self._step_values, self._pending_row = {}, {}, {}
-        self._metrics_cache = None
+        self._latest, self._step_values, self._pending_row = _Metrics(), {}, {}
+        self._logged_names = set()
+        self.ckpt_path = None
         self._agg = self._train_agg = _Aggregator()
         self._history = []
         self._phase = _EPOCH_START
@@ -708,7 +745,8 @@ class Trainer:
         self._params = list(module.parameters())
         resuming = False
         if ckpt_path is not None:
-            self._restore(module, Path(ckpt_path))
+            self.ckpt_path = Path(ckpt_path)
+            self._restore(module, self.ckpt_path)
             resuming = True
         config = self._resolved_config()
         rundir.write_config(self.run_dir / rundir.CONFIG, config)
@@ -901,6 +939,9 @@ class Trainer:
             self._call_epoch_end()
         row = {"epoch": self.current_epoch, "step": self.global_step, **self._pending_row}
         row["lr"] = self.lr
+        for key in self._latest:  # what callbacks put in callback_metrics (train_img_per_s)
+            if key not in self._logged_names and key not in row:
+                row[key] = self._latest[key]
         self._pending_row = {}
         self._write_row(row)
         for config in self.lr_schedulers:
@@ -1042,7 +1083,8 @@ class Trainer:
             "rng": ody_random.generator().bit_generator.state,
             "callbacks": {callback.state_key: callback.state_dict() for callback in self.callbacks},
             "logging": {
-                "latest": {k: _scalar(k, v) for k, v in self._latest.items()},
+                "latest": dict(self._latest),
+                "logged_names": sorted(self._logged_names),
                 "step_values": {k: _scalar(k, v) for k, v in self._step_values.items()},
                 "train": self._train_agg.state_dict(),
                 "pending_row": dict(self._pending_row),
@@ -1122,7 +1164,9 @@ class Trainer:
         self.should_stop = bool(trainer_state.get("should_stop", False))
         self.batch_idx = max(self._epoch_batches - 1, 0)
         logging = state.get("logging", {})
-        self._latest = dict(logging.get("latest", {}))
+        self._latest = _Metrics()
+        self._latest.update(logging.get("latest", {}))
+        self._logged_names = set(logging.get("logged_names", []))
         self._step_values = dict(logging.get("step_values", {}))
         self._train_agg = self._agg = _Aggregator()
         if "train" in logging:
@@ -1131,7 +1175,6 @@ class Trainer:
         self._history = [dict(row) for row in logging.get("history", [])]
         self.logged_metrics = dict(logging.get("logged_metrics", {}))
         self._prog_bar = set(logging.get("prog_bar", []))
-        self._metrics_cache = None
         run = state.get("run", {})
         self._best_val_accuracy = run.get("best_val_accuracy")
         self._timing.update(run.get("timing", {}))
@@ -1192,7 +1235,7 @@ class Trainer:
         self._check_module(module, method, [f"{stage}_step"])
         self._check_loader(loader, method, "loader")
         self._attach(module, {"validation": "validating", "test": "testing"}[stage])
-        self._latest, self._metrics_cache = {}, None
+        self._latest, self._logged_names = _Metrics(), set()
         try:
             self._call("setup", method)
             return self._evaluate(module, loader, stage)
