@@ -309,6 +309,15 @@ def test_load_rejects_what_is_not_safetensors(tmp_path: Path, content: bytes) ->
     assert isinstance(info.value, ValueError)
 
 
+def test_load_explains_torch_save_files(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match=r"looks like a torch\.save or pickle file") as info:
+        odyssey.load(path)
+    assert "safetensors.torch.save_file" in str(info.value)
+
+
 def test_load_detects_a_flipped_byte(tmp_path: Path) -> None:
     path = tmp_path / "w.safetensors"
     odyssey.save({"a": np.arange(64, dtype=np.float32)}, path)

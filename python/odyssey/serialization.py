@@ -153,8 +153,16 @@ def open_file(who: str, path: str | os.PathLike[str]) -> tuple[Path, Any]:
     except FileNotFoundError:
         raise _missing(who, path) from None
     except Exception as error:  # SafetensorError and what the header parser raises
+        with open(path, "rb") as file:
+            start = file.read(2)
+        hint = "truncated or corrupt?"
+        if start in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+            hint = (
+                "it looks like a torch.save or pickle file, which odyssey never loads (pickle "
+                "can run code): save the state dict with safetensors.torch.save_file instead"
+            )
         raise CheckpointError(
-            f"{who}: {path} is not a readable safetensors file (truncated or corrupt?): {error}"
+            f"{who}: {path} is not a readable safetensors file ({hint}): {error}"
         ) from None
     return path, handle
 
