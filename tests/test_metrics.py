@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 from fractions import Fraction
 from typing import Any
@@ -227,6 +228,15 @@ def test_top_k_ties_go_to_the_lowest_index() -> None:
     metric = TopKAccuracy(k=3)
     metric.update(scores, np.arange(4))
     assert metric.compute() == 0.75
+
+
+def test_argmax_ties_as_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = rng.integers(0, 2, size=(200, 6)).astype(np.float32)  # nearly every row ties
+    target = rng.integers(0, 6, size=200)
+    predicted = torch.argmax(torch.from_numpy(logits), dim=1).numpy()
+    assert_same(confusion_matrix(logits, target), confusion_matrix(predicted, target, 6))
 
 
 @settings(max_examples=60, deadline=None)
@@ -527,6 +537,18 @@ STATE_ERRORS = [
         "negative total weight",
     ),
     (Accuracy, [1, 2], TypeError, "state must be a mapping"),
+    (
+        MeanLoss,
+        {**MeanLoss().state_dict(), "sum_exponent": np.array(2**62)},
+        ValueError,
+        "state['sum_exponent'] is 4611686018427387904, beyond +-8192",
+    ),
+    (
+        MeanLoss,
+        {**MeanLoss().state_dict(), "weight_limbs": np.ones(1000, np.int64)},
+        ValueError,
+        "state['weight_limbs'] has 1000 limbs, more than the 256",
+    ),
 ]
 
 
@@ -581,7 +603,8 @@ ERRORS = [
     (
         lambda: accuracy(np.array([0, 7]), np.array([0, 1]), num_classes=5),
         ValueError,
-        "accuracy: preds holds 7 at position 1; class labels must be in [0, 5)",
+        "accuracy: preds holds 7 at position 1; class labels must be in [0, 5) for 5 classes "
+        "(num_classes=5)",
     ),
     (
         lambda: accuracy(np.array([-2, 0]), np.array([0, 1])),
@@ -692,8 +715,24 @@ ERRORS = [
     (lambda: ConfusionMatrix(0), ValueError, "ConfusionMatrix: num_classes must be >= 1"),
     (
         lambda: ConfusionMatrix(2, normalize=True),
+        TypeError,
+        "ConfusionMatrix: normalize must be a str or None, got bool",
+    ),
+    (
+        lambda: ConfusionMatrix(2, normalize="rows"),
         ValueError,
-        "ConfusionMatrix: normalize must be one of",
+        "ConfusionMatrix: normalize must be one of ('true', 'pred', 'all', None), got 'rows'",
+    ),
+    (
+        lambda: PrecisionRecallF1(average=np.array(["macro", "micro"])),
+        TypeError,
+        "PrecisionRecallF1: average must be a str or None, got ndarray",
+    ),
+    (
+        lambda: accuracy(np.array([0, 7]), np.array([0, 9]), num_classes=8),
+        ValueError,
+        "accuracy: target holds 9 at position 1; class labels must be in [0, 8) for 8 classes "
+        "(num_classes=8)",
     ),
     (
         lambda: ConfusionMatrix(3).update(X, Y),
@@ -791,3 +830,76 @@ def test_public_names() -> None:
     assert repr(PrecisionRecallF1(3, average=None)) == (
         "PrecisionRecallF1(num_classes=3, average=None, zero_division=0.0)"
     )
+
+
+def test_average_none_spelled_as_torchmetrics_does() -> None:
+    preds, target = np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2])
+    for a, b in zip(
+        precision_recall_f1(preds, target, average="none"),
+        precision_recall_f1(preds, target, average=None),
+        strict=True,
+    ):
+        assert_same(a, b)
+
+
+# -- hostile inputs: an ordinary exception naming the public function, or an answer ----------
+
+HOSTILE_DTYPES = ["float64", "float32", "float16", "int64", "int32", "uint64", "uint8", "bool"]
+HOSTILE_DTYPES += ["complex64", "object"]
+
+
+@st.composite
+def hostile_arrays(draw: Any) -> Any:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from([None, 3, 1.5, "x", [1, 2], (0,)]))
+    dtype = draw(st.sampled_from(HOSTILE_DTYPES))
+    shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    fill = draw(st.sampled_from(["small", "big", "negative", "nan", "inf"]))
+    rng = np.random.default_rng(draw(st.integers(0, 1000)))
+    values = {
+        "small": rng.integers(0, 4, size=shape),
+        "big": np.full(shape, 2**62),
+        "negative": -rng.integers(1, 4, size=shape),
+        "nan": np.full(shape, np.nan),
+        "inf": np.full(shape, -np.inf),
+    }[fill]
+    with np.errstate(all="ignore"):
+        try:
+            data = np.asarray(values).astype(dtype)
+        except (OverflowError, ValueError):
+            data = np.zeros(shape, dtype)
+    if draw(st.booleans()) and data.ndim:
+        data = data[::-1]
+    wrap = draw(st.integers(0, 3)) == 0 and data.dtype.kind in "fiub"
+    return odyssey.Tensor(data) if wrap else data
+
+
+HOSTILE_CALLS = {
+    "accuracy": lambda p, t, o: accuracy(p, t, num_classes=o),
+    "top_k_accuracy": lambda p, t, o: top_k_accuracy(p, t, k=o if o is not None else 1),
+    "confusion_matrix": lambda p, t, o: confusion_matrix(p, t, num_classes=o),
+    "precision_recall_f1": lambda p, t, o: precision_recall_f1(p, t, num_classes=o),
+    "Accuracy.update": lambda p, t, o: Accuracy(o).update(p, t),
+    "TopKAccuracy.update": lambda p, t, o: TopKAccuracy(k=1, num_classes=o).update(p, t),
+    "ConfusionMatrix.update": lambda p, t, o: ConfusionMatrix(o).update(p, t),
+    "PrecisionRecallF1.update": lambda p, t, o: PrecisionRecallF1(o, average=None).update(p, t),
+    "MeanLoss.update": lambda p, t, o: MeanLoss().update(p, t if o is None else p),
+}
+
+
+@settings(max_examples=int(os.environ.get("ODYSSEY_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(
+    st.sampled_from(sorted(HOSTILE_CALLS)),
+    hostile_arrays(),
+    hostile_arrays(),
+    st.sampled_from([None, 1, 3, 4, 2**40]),
+)
+def test_hostile_inputs_raise_named_errors(name: str, preds: Any, target: Any, option: Any) -> None:
+    try:
+        with np.errstate(all="raise"):  # a NumPy warning would mean an unchecked value got through
+            HOSTILE_CALLS[name](preds, target, option)
+    except (TypeError, ValueError, RuntimeError, MemoryError) as error:
+        message = str(error)
+    else:
+        return
+    assert message.startswith((name, name.split(".")[0])), message
