@@ -51,15 +51,17 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         if fused and foreach:
             raise RuntimeError("Adagrad: `fused` and `foreach` cannot be `True` together.")
+        # As torch does, every parameter starts from the constructor's initial_accumulator_value,
+        # whatever its group says.
         for group in self.param_groups:
             for param in group["params"]:
-                self._initial_state(param, group)
+                self._initial_state(param, initial_accumulator_value)
 
-    def _initial_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+    def _initial_state(self, param: Tensor, initial_accumulator_value: float) -> dict[str, Any]:
         state = self.state[param]
         if not state:
             state["step"] = 0
-            state["sum"] = np.full_like(param.data, float(group["initial_accumulator_value"]))
+            state["sum"] = np.full_like(param.data, float(initial_accumulator_value))
         return state
 
     def check_group(self, group: dict[str, Any]) -> None:
@@ -88,7 +90,7 @@ class Adagrad(Optimizer):
                 if group["maximize"]:
                     grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
                 # Parameters of a group added after construction get their state on first use.
-                state = self._initial_state(param, group)
+                state = self._initial_state(param, group["initial_accumulator_value"])
                 step = state["step"] + 1
                 _kernels.adagrad_step(
                     param.data,
