@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import odyssey
 from odyssey import nn, optim
 from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset
@@ -154,6 +156,61 @@ def test_resume_in_a_new_process_is_bitwise_exact(tmp_path: Path, threads: None)
     assert done.returncode == 0, done.stderr
     assert (interrupted / "weights.safetensors").read_bytes() == expected_weights
     assert rows(interrupted) == expected_rows
+
+
+class SaveIn(callbacks.Callback):
+    """Saves a checkpoint from one hook, at one global step."""
+
+    def __init__(self, hook: str, step: int, path: Path) -> None:
+        self.hook, self.step, self.path = hook, step, path
+
+    def _maybe(self, trainer: Any) -> None:
+        if trainer.global_step == self.step and not self.path.exists():
+            trainer.save_checkpoint(self.path)
+
+    def on_validation_end(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_validation_end":
+            self._maybe(trainer)
+
+    def on_train_epoch_end(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_train_epoch_end":
+            self._maybe(trainer)
+
+    def on_train_epoch_start(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_train_epoch_start":
+            self._maybe(trainer)
+
+
+@pytest.mark.parametrize(
+    ("hook", "step"),
+    [
+        ("on_validation_end", 18),  # a mid-epoch validation: its row is written at once
+        ("on_validation_end", 24),  # the epoch's last batch: its values join the epoch's row
+        ("on_train_epoch_end", 24),  # before the epoch's row and epoch schedulers
+        ("on_train_epoch_start", 12),  # an epoch begun, no batch yet
+    ],
+)
+def test_resume_from_every_kind_of_save_point(tmp_path: Path, hook: str, step: int) -> None:
+    def fit(run_dir: Path, ckpt: Path | None = None) -> None:
+        module, train, val = build()
+        trainer = Trainer(
+            max_steps=STEPS,
+            callbacks=[SaveIn(hook, step, run_dir / CHECKPOINT)],
+            val_check_interval=0.5,
+            log_every_n_steps=3,
+            default_root_dir=run_dir,
+            seed=1,
+            progress=False,
+            enable_checkpointing=False,  # the copied run directory would move its checkpoints
+        )
+        trainer.fit(module, train, val, ckpt_path=ckpt)
+
+    fit(tmp_path / "full")
+    shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+    fit(tmp_path / "resumed", tmp_path / "resumed" / CHECKPOINT)
+    weights = [(tmp_path / d / "weights.safetensors").read_bytes() for d in ("full", "resumed")]
+    assert weights[0] == weights[1]
+    assert rows(tmp_path / "resumed") == rows(tmp_path / "full")
 
 
 def test_a_second_ctrl_c_while_saving_aborts_without_a_file(tmp_path: Path) -> None:

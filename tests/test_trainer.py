@@ -291,6 +291,44 @@ def test_validation_interval(tmp_path: Path, interval: float, expected: list[int
     assert seen == expected
 
 
+def test_a_training_step_returning_none_skips_the_optimizer_step(tmp_path: Path) -> None:
+    class Skipping(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = super().training_step(batch, batch_idx)
+            return None if batch_idx % 2 else loss
+
+    rows = Rows()
+    module = Skipping()
+    trainer = quiet(tmp_path, max_epochs=2, log_every_n_steps=1, callbacks=[rows])
+    trainer.fit(module, loader(32))  # 4 batches an epoch, 2 of them skipped
+    assert module.events.count("optimizer.step") == 4
+    assert trainer.global_step == 4
+    assert [step for step, _ in rows.rows] == [1, 2, 2, 3, 4, 4]  # no row repeats a step
+
+
+def test_stage_flags_during_fit_and_validation(tmp_path: Path) -> None:
+    seen: list[tuple[str | None, bool, bool]] = []
+
+    class Probe(callbacks.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            seen.append((trainer.state, trainer.training, trainer.validating))
+
+        def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            seen.append((trainer.state, trainer.training, trainer.validating))
+
+    trainer = quiet(tmp_path, max_epochs=1, callbacks=[Probe()])
+    trainer.fit(Plain(), loader(8), loader(8))
+    assert seen == [("fitting", True, False), ("fitting", False, True)]
+    trainer.validate(Plain(), loader(8))
+    assert seen[-1] == ("validating", False, True)
+    assert trainer.state is None
+
+
+def test_an_empty_training_loader_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="train_loader yields no batches"):
+        quiet(tmp_path).fit(Plain(), [])
+
+
 # -- gradient clipping ---------------------------------------------------------------------------
 
 
