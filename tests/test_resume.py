@@ -29,10 +29,18 @@ from odyssey import nn, optim
 from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset
 from odyssey.optim import lr_scheduler
 from odyssey.train import Classifier, Trainer, callbacks
+from odyssey.train import trainer as trainer_module
 
 STEPS = 30  # 12 batches an epoch: the checkpoint at step 15 is in the middle of epoch 1
 HALF = STEPS // 2
 CHECKPOINT = "mid.safetensors"
+
+
+@pytest.fixture(autouse=True)
+def _no_curves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """curves.png is no part of what is compared, and costs matplotlib half a second a fit
+    (the subprocesses draw it)."""
+    monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
 
 
 def build() -> tuple[Classifier, DataLoader, DataLoader]:
@@ -231,5 +239,6 @@ def test_same_seed_same_weights_with_one_and_two_threads(tmp_path: Path, threads
 
 
 if __name__ == "__main__":
+    trainer_module.plots.plot_curves = lambda rows, path: None  # as _no_curves does
     mode, directory, *rest = sys.argv[1:]
     run(mode, Path(directory), Path(rest[0]) if rest else None)

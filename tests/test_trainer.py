@@ -22,6 +22,14 @@ from odyssey.tensor import is_grad_enabled
 from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers
 from odyssey.train import trainer as trainer_module
 
+
+@pytest.fixture(autouse=True)
+def _no_curves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawing curves.png takes matplotlib half a second: only the run-directory test does."""
+    if request.node.name != "test_classifier_run_directory_and_summary":
+        monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
+
+
 # -- small data and modules ----------------------------------------------------------------------
 
 
