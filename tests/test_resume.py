@@ -72,7 +72,7 @@ def build() -> tuple[Classifier, DataLoader, DataLoader]:
 
 class At(callbacks.Callback):
     """At step HALF, from on_train_batch_end: saves a checkpoint, or sends this process SIGINT
-    (once, or twice: the second while the interrupt checkpoint is being saved)."""
+    (for "abort", `abort_while_writing` sends the second one)."""
 
     def __init__(self, action: str, path: Path | None = None) -> None:
         self.action = action
@@ -84,10 +84,6 @@ class At(callbacks.Callback):
         if self.action == "save":
             trainer.save_checkpoint(self.path)
         elif self.action in ("interrupt", "abort"):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def on_save_checkpoint(self, trainer, module, checkpoint_state):  # type: ignore[no-untyped-def]
-        if self.action == "abort" and trainer.interrupted is False and trainer.global_step == HALF:
             os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -238,7 +234,31 @@ def test_same_seed_same_weights_with_one_and_two_threads(tmp_path: Path, threads
     assert first == (tmp_path / "two" / "weights.safetensors").read_bytes()
 
 
+def abort_while_writing() -> None:
+    """Sends SIGINT again in the middle of writing the interrupt checkpoint: right after the
+    data reaches the disk (fsync), before the rename that would put the file in place."""
+    from odyssey.train import checkpoint
+
+    write_file, fsync = checkpoint.write_file, os.fsync
+    armed = []
+
+    def writing(path, arrays, metadata):  # type: ignore[no-untyped-def]
+        armed.append(Path(path).name == "interrupted.safetensors")
+        write_file(path, arrays, metadata)
+
+    def synced(fd: int) -> None:
+        fsync(fd)
+        if armed and armed[-1]:
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint.write_file = writing
+    os.fsync = synced
+
+
 if __name__ == "__main__":
     trainer_module.plots.plot_curves = lambda rows, path: None  # as _no_curves does
     mode, directory, *rest = sys.argv[1:]
+    if mode == "abort":
+        abort_while_writing()
     run(mode, Path(directory), Path(rest[0]) if rest else None)
