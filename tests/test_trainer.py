@@ -536,6 +536,20 @@ def test_run_directory_naming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (third.run_dir / "summary.json").is_file()
 
 
+def test_resuming_from_a_runs_checkpoint_continues_in_that_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = Trainer(max_epochs=1, progress=False)
+    first.fit(Plain(), loader(16))
+    last = first.run_dir / "checkpoints" / "last.safetensors"
+    second = Trainer(max_epochs=2, progress=False)
+    second.fit(Plain(), loader(16), ckpt_path=last)
+    assert second.run_dir.resolve() == first.run_dir.resolve()
+    assert (second.current_epoch, second.global_step) == (2, 4)
+    assert json.loads((first.run_dir / "summary.json").read_text())["steps"] == 4
+
+
 def test_git_commit_is_none_outside_a_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

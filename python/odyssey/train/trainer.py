@@ -1025,7 +1025,8 @@ class Trainer:
                 "dataset": info.get("dataset"),
                 "epochs": self.current_epoch,
                 "steps": self.global_step,
-                "seed": self.seed,
+                # The Trainer's seed, else the one odyssey.manual_seed last received.
+                "seed": self.seed if self.seed is not None else odyssey.initial_seed(),
                 "threads": odyssey.get_num_threads(),
                 "isa": odyssey.cpu_info()["isa_selected"],
                 "test_accuracy": summary.get("test_accuracy"),
