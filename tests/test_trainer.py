@@ -654,7 +654,7 @@ def test_a_checkpoint_of_another_model_is_a_checkpoint_error(tmp_path: Path) -> 
 
     with pytest.raises(CheckpointError, match=r"plain.safetensors"):
         quiet(tmp_path, max_steps=4).fit(Wider(), loader(16), ckpt_path=path)
-    odyssey.save(Plain().state_dict(), tmp_path / "weights.safetensors")
+    trainer.save_checkpoint(tmp_path / "weights.safetensors", weights_only=True)
     with pytest.raises(CheckpointError, match=r"weights.safetensors"):
         quiet(tmp_path, max_steps=4).fit(
             Plain(), loader(16), ckpt_path=tmp_path / "weights.safetensors"

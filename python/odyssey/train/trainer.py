@@ -699,7 +699,8 @@ class Trainer:
         ckpt_path: str | Path | None = None,
     ) -> None:
         """Trains `module` on `train_loader`, validating on `val_loader` every
-        val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken."""
+        val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken.
+        Ctrl-C saves `checkpoints/interrupted.safetensors` and raises SystemExit(130)."""
         needs = ["training_step", "configure_optimizers"]
         if val_loader is not None:
             needs.append("validation_step")
@@ -1134,11 +1135,17 @@ class Trainer:
             "config": self._resolved_config(),
         }
 
-    def save_checkpoint(self, filepath: str | Path) -> Path:
+    def save_checkpoint(self, filepath: str | Path, weights_only: bool = False) -> Path:
         """Saves the full resumable state to one safetensors file, atomically (mid-epoch too).
-        Callbacks' and the module's on_save_checkpoint may add entries to the state first."""
+        Callbacks' and the module's on_save_checkpoint may add entries to the state first.
+        weights_only: the module's weights alone, a plain file odyssey.load reads."""
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
+        if weights_only:
+            path = Path(filepath)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            odyssey.save(self._module.state_dict(), path)
+            return path
         state = self._checkpoint_state()
         for hook in self._hooks("on_save_checkpoint")[0]:
             hook(self, self._module, state)
