@@ -1088,8 +1088,9 @@ class Trainer:
         self.save_checkpoint(path)
         self.interrupted = True
         print(
-            f"odyssey: stopped at epoch {self.current_epoch}, step {self.global_step}; saved a "
-            f"resumable checkpoint to {path}\n"
+            f"odyssey: stopped at step {self.global_step} (epoch {self.current_epoch + 1}, "
+            f"batch {self._epoch_batches}/{self.num_training_batches}); saved a resumable "
+            f"checkpoint to {path}\n"
             f"resume with: odyssey train ... --resume {path}\n"
             f"         or: Trainer(...).fit(module, loader, ckpt_path={str(path)!r})",
             file=sys.stderr,
