@@ -278,8 +278,10 @@ class ModelCheckpoint(Callback):
     `"{epoch}-{val_loss:.3f}"` formatted with epoch, step and the logged metrics (with
     `auto_insert_metric_name`, `epoch=3-val_loss=0.123.safetensors`; default `"{epoch}-{step}"`).
     A checkpoint is considered every `every_n_epochs` epochs at the end of the epoch (after its
-    validation), or every `every_n_train_steps` optimizer steps after the batch; `last` is also
-    refreshed at every epoch end. With `monitor=None`, `save_top_k=1` keeps only the latest
+    validation), or every `every_n_train_steps` optimizer steps after the batch (the two are
+    exclusive; without either, every epoch); `last` is also refreshed at every epoch end. A
+    mid-epoch validation (val_check_interval < 1) saves nothing by itself: use
+    every_n_train_steps. With `monitor=None`, `save_top_k=1` keeps only the latest
     checkpoint and `-1` keeps all; with a monitor, the best `save_top_k` by `mode` are kept
     (`-1`: all, `0`: none) and a file that drops out of the top k is deleted.
     """
@@ -945,6 +947,10 @@ class Throughput(Callback):
             return 0.0
         running = perf_counter() - self._started if self._started is not None else 0.0
         return self._epoch_time + running
+
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # A run resumed mid-epoch continues that epoch without on_train_epoch_start.
+        self.on_train_epoch_start(trainer, module)
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         self._epoch_images = 0
