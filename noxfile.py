@@ -55,12 +55,12 @@ def cmake_build_and_test(session: nox.Session, *options: str) -> None:
 def tests(session: nox.Session) -> None:
     """Build the package, run the C++ kernel tests, then pytest.
 
-    With ODYSSEY_TEST_TORCH=1, PyTorch 2.13 (CPU) is installed too, so that the parity tests against
+    tensorboardX is installed so that TensorBoardLogger is tested. With ODYSSEY_TEST_TORCH=1,
+    PyTorch 2.13 (CPU) is installed too, so that the parity tests against
     torch run instead of being skipped (CI sets it; on a laptop it would be a large download).
     """
-    install_package(
-        session, "test,torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "test"
-    )
+    extras = "test,tensorboard" + (",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "")
+    install_package(session, extras)
     cmake_build_and_test(session)
     session.run("pytest", *session.posargs)
 
