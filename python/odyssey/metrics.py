@@ -21,8 +21,9 @@ Rules the numbers follow:
   when fewer than k classes rank above it, where class j ranks above the target t when its logit
   is larger, or equal with j < t. (scikit-learn's ``top_k_accuracy_score`` breaks ties the other
   way, towards the highest index.) Top-1 accuracy therefore always equals ``Accuracy``.
-- NaN logits raise ValueError: no class can be predicted from them, and neither counting the row
-  as wrong nor taking the first NaN as the maximum (torch's argmax) would be an honest answer.
+- NaN logits rank above every number, as in ``torch.argmax`` and ``torch.topk``: a row holding
+  a NaN predicts its first NaN's class. A diverged model then scores what it scores, and the
+  validation of a run that went to NaN reports it instead of crashing the run.
 - Nothing seen. ``compute()`` before any sample gives NaN (the confusion matrix: zeros). A metric
   of no samples is undefined; NaN says so, cannot be mistaken for a score (torchmetrics warns and
   gives 0), and flows on to ``EarlyStopping(check_finite=True)`` instead of raising at the end of
@@ -164,15 +165,6 @@ def _check_columns(data: np.ndarray, fn: str, num_classes: int | None) -> None:
         )
 
 
-def _first_nan_row(data: np.ndarray, rows: np.ndarray, fn: str) -> None:
-    """ValueError naming the first row whose logits hold a NaN, given a per-row NaN mask."""
-    if rows.any():
-        row = int(np.argmax(rows))
-        raise ValueError(
-            f"{fn}: preds holds NaN in row {row}; no class can be predicted from NaN logits"
-        )
-
-
 def _batch(
     preds: Any, target: Any, fn: str, num_classes: int | None
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -182,11 +174,8 @@ def _batch(
     if data.dtype.kind == "f" and data.ndim == 2:
         _check_columns(data, fn, num_classes)
         rows = data.shape[0]
-        if data.size:
-            predicted = np.argmax(data, axis=1)  # the first maximum, or the first NaN
-            _first_nan_row(data, np.isnan(data[np.arange(rows), predicted]), fn)
-        else:
-            predicted = np.zeros(rows, I64)
+        # The first maximum, or the first NaN (np.argmax of an empty row would raise).
+        predicted = np.argmax(data, axis=1) if data.size else np.zeros(rows, I64)
         classes: int | None = data.shape[1]
         why = f"preds has {data.shape[1]} columns"
     elif _is_labels(data) and data.ndim == 1:
@@ -234,10 +223,12 @@ def _top_k_hits(preds: Any, target: Any, k: int, fn: str, num_classes: int | Non
         )
     if rows == 0:
         return np.zeros(0, bool)
-    _first_nan_row(data, np.isnan(data).any(axis=1), fn)
     score = data[np.arange(rows), labels][:, None]
-    above = (data > score).sum(axis=1)
-    tied_before = ((data == score) & (np.arange(columns) < labels[:, None])).sum(axis=1)
+    nan, nan_score = np.isnan(data), np.isnan(score)
+    # NaN ranks above every number and ties with NaN, as in torch.topk.
+    above = ((data > score) | (nan & ~nan_score)).sum(axis=1)
+    tied = (data == score) | (nan & nan_score)
+    tied_before = (tied & (np.arange(columns) < labels[:, None])).sum(axis=1)
     return above + tied_before < k
 
 
