@@ -129,6 +129,17 @@ class DownloadProgress:
             self.progress.stop()
 
 
+def ensure_dataset(name: str) -> None:
+    """Fetches `name` with the progress display unless both its splits are already on this
+    machine, so a command that trains on it shows a download instead of stalling silently."""
+    from odyssey.data.datasets import fetch_dataset, local_files
+
+    if all(local_files(name, split) is not None for split in ("train", "test")):
+        return
+    with DownloadProgress() as progress:
+        fetch_dataset(name, progress=progress)
+
+
 def run_fetch(args: argparse.Namespace) -> int:
     """Downloads and verifies one dataset; exit status 0, 1 when it could not, 2 unknown name,
     130 interrupted."""
