@@ -108,7 +108,6 @@ def _train(args: argparse.Namespace, config: dict[str, Any]) -> int:
     """Builds the model, data, Classifier and Trainer, fits, tests and prints the summary."""
     import odyssey
     from odyssey import papers
-    from odyssey.train import Classifier, Trainer
 
     train = config["train"]
     odyssey.manual_seed(train["seed"])
@@ -120,6 +119,8 @@ def _train(args: argparse.Namespace, config: dict[str, Any]) -> int:
     probe = make_optimizer(model.parameters())
     if make_scheduler is not None:
         make_scheduler(probe)
+    from odyssey.train import Classifier, Trainer
+
     scheduler: Any = None
     if make_scheduler is not None:
         scheduler = {

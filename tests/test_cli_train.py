@@ -1,0 +1,300 @@
+"""`odyssey train` and `odyssey evaluate` on the tiny test paper (mnist-sample, seconds)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import odyssey
+from odyssey.cli import main
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+TINY = Path(__file__).parent / "data" / "papers" / "tiny"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    """`odyssey ARGV` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exit_:  # argparse's usage errors
+            status = int(exit_.code or 0)
+    return status, out.getvalue(), err.getvalue()
+
+
+def train_args(out: Path, *more: str) -> list[str]:
+    return ["train", str(TINY), "--epochs", "1", "--out", str(out), "--no-progress", *more]
+
+
+@pytest.fixture(scope="module")
+def trainer_available() -> None:
+    pytest.importorskip("odyssey.train.trainer")
+
+
+@pytest.fixture(scope="module")
+def trained(trainer_available, tmp_path_factory) -> tuple[Path, str, str]:
+    """One epoch of the tiny paper: (run directory, stdout, stderr)."""
+    out = tmp_path_factory.mktemp("train") / "run"
+    status, stdout, stderr = run(*train_args(out))
+    assert status == 0, stderr
+    return out, stdout, stderr
+
+
+# --- A run and its directory -------------------------------------------------------------------
+
+
+def test_train_writes_every_file_of_the_run_directory(trained) -> None:
+    run_dir, _, _ = trained
+    for name in (
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "curves.png",
+        "confusion.png",
+        "summary.json",
+        "weights.safetensors",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "checkpoints").glob("*.safetensors"))
+    for plot in ("curves.png", "confusion.png"):
+        assert (run_dir / plot).read_bytes().startswith(PNG)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert rows
+    assert any("val_accuracy" in row for row in rows)
+    assert (run_dir / "metrics.csv").read_text().splitlines()[0].count(",") >= 2
+
+
+def test_config_toml_is_the_resolved_configuration(trained) -> None:
+    run_dir, _, _ = trained
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    assert config["paper"]["slug"] == "tiny"
+    assert config["paper"]["path"] == str(TINY.resolve())
+    assert config["variant"] == {"name": "relu", "model": "TinyNet", "model_args": {"hidden": 32}}
+    assert config["train"]["epochs"] == 1  # the flag
+    assert config["train"]["lr"] == 0.1  # the variant's
+    assert config["train"]["optimizer_args"] == {"momentum": 0.9}
+
+
+def test_summary_json_has_the_run_s_facts(trained) -> None:
+    run_dir, _, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["paper"] == "tiny"
+    assert summary["variant"] == "relu"
+    assert summary["model"] == "TinyNet"
+    assert summary["dataset"] == "mnist-sample"
+    assert summary["epochs"] == 1
+    assert summary["steps"] == -(-3500 // 64)
+    assert summary["seed"] == 0
+    assert summary["isa"] == odyssey.cpu_info()["isa_selected"]
+    assert summary["odyssey_version"] == odyssey.__version__
+    for key in ("threads", "best_val_accuracy", "wall_s", "train_img_per_s", "test_loss"):
+        assert key in summary, key
+    assert 0.5 < summary["test_accuracy"] <= 1.0  # one epoch of a tiny MLP learns digits
+
+
+def test_final_weights_load_into_the_paper_s_model(trained) -> None:
+    from odyssey import papers
+
+    run_dir, _, _ = trained
+    weights = odyssey.load(run_dir / "weights.safetensors")
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    model = papers.build_model(config)
+    assert set(weights) == set(model.state_dict())
+    model.load_state_dict(weights)
+
+
+def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
+    run_dir, stdout, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = stdout.splitlines()
+    block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epochs") :]
+    rows = dict(_row(line) for line in block[1:7])
+    assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
+    assert rows["test loss"] == f"{summary['test_loss']:.4f}"
+    assert rows["wall time"].endswith(" s")
+    assert rows["images/s"].endswith("(training)")
+    assert rows["run"] == str(run_dir)
+    assert rows["plots"] == f"{run_dir / 'curves.png'}, {run_dir / 'confusion.png'}"
+
+
+def _row(line: str) -> tuple[str, str]:
+    name, value = line.strip().split("  ", 1)
+    return name, value.strip()
+
+
+def test_resume_continues_to_the_same_weights_as_an_uninterrupted_run(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    straight = tmp_path / "straight"
+    assert run(*train_args(straight, "--epochs", "2"))[0] == 0
+    last = sorted((run_dir / "checkpoints").glob("last*.safetensors"))
+    assert last, list((run_dir / "checkpoints").iterdir())
+    resumed = tmp_path / "resumed"
+    status, stdout, stderr = run(*train_args(resumed, "--epochs", "2", "--resume", str(last[0])))
+    assert status == 0, stderr
+    assert "tiny / relu (TinyNet) on mnist-sample, 2 epochs" in stdout
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["epochs"] == 2
+    a = odyssey.load(straight / "weights.safetensors")
+    b = odyssey.load(resumed / "weights.safetensors")
+    assert all(np.array_equal(a[name], b[name]) for name in a)
+
+
+# --- odyssey evaluate --------------------------------------------------------------------------
+
+
+def test_evaluate_a_run_directory_gives_its_test_metrics_and_a_plot(trained) -> None:
+    run_dir, _, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    plot = run_dir / "confusion-mnist-sample.png"
+    plot.unlink(missing_ok=True)
+    status, stdout, stderr = run("evaluate", str(run_dir), "--no-progress")
+    assert status == 0, stderr
+    rows = dict(_row(line) for line in stdout.splitlines()[1:])
+    assert float(rows["test_accuracy"]) == pytest.approx(summary["test_accuracy"], abs=1e-4)
+    assert float(rows["test_loss"]) == pytest.approx(summary["test_loss"], abs=1e-4)
+    assert rows["confusion"] == str(plot)
+    assert plot.read_bytes().startswith(PNG)
+    assert stdout.splitlines()[0] == (
+        f"{run_dir / 'weights.safetensors'} on mnist-sample (test, 1,000 images)"
+    )
+
+
+def test_evaluate_a_checkpoint_and_another_split(trained) -> None:
+    run_dir, _, _ = trained
+    checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[0]
+    status, stdout, stderr = run("evaluate", str(checkpoint), "--split", "train", "--no-progress")
+    assert status == 0, stderr
+    assert stdout.splitlines()[0] == f"{checkpoint} on mnist-sample (train, 4,000 images)"
+    assert (run_dir / "confusion-mnist-sample-train.png").is_file()
+
+
+# --- Errors: one line, exit status 2 (usage) or 1 (a failure) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "no-such-paper"], "odyssey train: unknown paper 'no-such-paper'; papers found:"),
+        (
+            ["train", str(TINY), "--variant", "tanh"],
+            "odyssey train: unknown variant 'tanh' of tiny; variants: relu, conv",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.epoch=1"],
+            "odyssey train: --set: unknown key 'train.epoch'; valid keys: train.dataset, ",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.epochs=one"],
+            "odyssey train: --set train.epochs must be an int, got 'one' (str)",
+        ),
+        (["train", str(TINY), "--set", "epochs"], "odyssey train: --set expects key=value"),
+        (["train", str(TINY), "--epochs", "0"], "odyssey train: --epochs must be >= 1, got 0"),
+        (
+            ["train", str(TINY), "--dataset", "cifar-10"],
+            "odyssey train: --dataset: unknown 'cifar-10'; choices: mnist, ",
+        ),
+        (
+            ["train", str(TINY), "--set", "variant.model_args.width=3"],
+            "odyssey train: variant.model_args.width: unknown argument; TinyNet takes: hidden, "
+            "num_classes",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.optimizer_args.momentum=-1"],
+            "odyssey train: train.optimizer_args: ",
+        ),
+        (["train", str(TINY), "--resume", "nowhere.safetensors"], "odyssey train: --resume: no"),
+        (["evaluate", "nowhere"], "odyssey evaluate: no run directory or checkpoint at nowhere"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv, expected) -> None:
+    status, stdout, stderr = run(*argv)
+    assert status == 2
+    assert stdout == ""
+    assert stderr.startswith(expected)
+    assert stderr.count("\n") == 1
+
+
+def test_evaluate_errors_name_what_is_missing(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    status, _, stderr = run("evaluate", str(tmp_path))
+    assert (status, stderr) == (
+        2,
+        f"odyssey evaluate: no config.toml in {tmp_path}; evaluate needs the run's configuration\n",
+    )
+    status, _, stderr = run("evaluate", str(run_dir), "--dataset", "svhn")
+    assert status == 2
+    assert stderr.startswith("odyssey evaluate: --dataset: unknown 'svhn'; choices: mnist")
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "weights.safetensors").unlink()
+    status, _, stderr = run("evaluate", str(copy))
+    assert status == 2
+    assert stderr.startswith(f"odyssey evaluate: no weights.safetensors in {copy}")
+
+
+def test_evaluate_weights_of_another_model_fails_with_status_1(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    config = (copy / "config.toml").read_text().replace("hidden = 32", "hidden = 16")
+    (copy / "config.toml").write_text(config)
+    status, stdout, stderr = run("evaluate", str(copy), "--no-progress")
+    assert status == 1
+    assert stdout == ""
+    assert stderr.startswith(f"odyssey evaluate: {copy / 'weights.safetensors'} does not fit")
+    assert stderr.count("\n") == 1
+
+
+def broken_paper(folder: Path, forward: str) -> Path:
+    """The tiny paper with TinyNet.forward replaced by `forward` (a statement run each call)."""
+    shutil.copytree(TINY, folder)
+    model = folder / "model.py"
+    text = model.read_text().replace(
+        "        return self.net(x)", f"        {forward}\n        return self.net(x)", 1
+    )
+    model.write_text("CALLS = [0]\n" + text)
+    return folder
+
+
+def test_a_failure_while_training_exits_1_without_a_traceback(trainer_available, tmp_path) -> None:
+    paper = broken_paper(tmp_path / "broken", "raise RuntimeError('the model is broken')")
+    status, _, stderr = run("train", str(paper), "--out", str(tmp_path / "run"), "--no-progress")
+    assert status == 1
+    assert "the model is broken" in stderr
+    assert "Traceback" not in stderr
+    with pytest.raises(RuntimeError, match="the model is broken"):
+        main(["train", str(paper), "--out", str(tmp_path / "run2"), "--no-progress", "--debug"])
+
+
+def test_interrupted_exits_130_and_prints_how_to_resume(trainer_available, tmp_path) -> None:
+    paper = broken_paper(
+        tmp_path / "interrupted",
+        "CALLS[0] += self.training\n"
+        "        if CALLS[0] == 60 and self.training: raise KeyboardInterrupt",
+    )
+    out = tmp_path / "run"
+    status, _, stderr = run(
+        "train", str(paper), "--out", str(out), "--epochs", "2", "--no-progress"
+    )
+    assert status == 130, stderr
+    line = next(line for line in stderr.splitlines() if "resume with: " in line)
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:3] == ["odyssey", "train", str(paper)]
+    assert command[command.index("--resume") + 1].endswith(".safetensors")
+    status, _, stderr = run(*command[1:])
+    assert status == 0, stderr
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 2
