@@ -9,6 +9,7 @@ from odyssey._kernels import __version__
 from odyssey._memory import retain_freed_memory
 from odyssey.random import initial_seed, manual_seed
 from odyssey.runtime import cpu_info, get_num_threads, set_isa, set_num_threads
+from odyssey.serialization import load, save
 from odyssey.tensor import (
     Tensor,
     from_numpy,
@@ -31,6 +32,7 @@ __all__ = [
     "from_numpy",
     "get_num_threads",
     "initial_seed",
+    "load",
     "manual_seed",
     "nn",
     "no_grad",
@@ -38,6 +40,7 @@ __all__ = [
     "ones_like",
     "optim",
     "randn",
+    "save",
     "set_isa",
     "set_num_threads",
     "tensor",
