@@ -14,6 +14,7 @@ import tomli_w
 
 import odyssey
 from odyssey import optim, papers
+from odyssey.optim import lr_scheduler
 from odyssey.papers import PaperError
 
 if sys.version_info >= (3, 11):
@@ -404,12 +405,7 @@ def test_optimizer_argument_errors_name_the_key() -> None:
     assert "momentum" in message
 
 
-@pytest.fixture
-def lr_scheduler():
-    return pytest.importorskip("odyssey.optim.lr_scheduler")
-
-
-def test_build_scheduler_by_name_with_its_arguments(lr_scheduler) -> None:
+def test_build_scheduler_by_name_with_its_arguments() -> None:
     paper = papers.load_paper(TINY)
     config = papers.resolve(paper, sets=["train.scheduler_args.gamma=0.25"])
     optimizer = papers.build_optimizer(config, papers.build_model(config).parameters())
@@ -422,7 +418,7 @@ def test_build_scheduler_by_name_with_its_arguments(lr_scheduler) -> None:
     assert papers.scheduler_factory(config) is None
 
 
-def test_one_cycle_gets_the_run_s_length_unless_given(lr_scheduler) -> None:
+def test_one_cycle_gets_the_run_s_length_unless_given() -> None:
     paper = papers.load_paper(TINY)
     config = papers.resolve(
         paper, sets=["train.scheduler=OneCycleLR", "train.scheduler_args.max_lr=0.5"]
@@ -434,7 +430,7 @@ def test_one_cycle_gets_the_run_s_length_unless_given(lr_scheduler) -> None:
     assert papers.build_scheduler(config, optimizer, steps_per_epoch=7).total_steps == 5
 
 
-def test_scheduler_errors_name_the_key_and_choices(lr_scheduler) -> None:
+def test_scheduler_errors_name_the_key_and_choices() -> None:
     paper = papers.load_paper(TINY)
     message = error_of(papers.resolve, paper, sets=["train.scheduler=Step"])
     assert message.startswith("--set train.scheduler: unknown 'Step'; choices: none, ")

@@ -383,12 +383,10 @@ def _optimizers() -> dict[str, type]:
     }
 
 
-def _schedulers() -> dict[str, type] | None:
+def _schedulers() -> dict[str, type]:
     """The scheduler classes of odyssey.optim.lr_scheduler that TOML arguments can build."""
-    try:
-        from odyssey.optim import lr_scheduler
-    except ImportError:  # TEMPORARY until the sched branch is merged
-        return None
+    from odyssey.optim import lr_scheduler
+
     names = getattr(lr_scheduler, "__all__", [n for n in vars(lr_scheduler) if n[0].isupper()])
     return {
         name: getattr(lr_scheduler, name)
@@ -413,7 +411,7 @@ def _check_train_value(key: str, value: Any, where: str) -> None:
         choices = list(_datasets())
     elif key == "optimizer":
         choices = list(_optimizers())
-    elif key == "scheduler" and _schedulers() is not None:
+    elif key == "scheduler":
         choices = ["none", *_schedulers()]
     elif key == "scheduler_interval":
         choices = ["epoch", "step"]
@@ -634,7 +632,7 @@ def scheduler_factory(
     name = train.get("scheduler", "none")
     if name == "none":
         return None
-    schedulers = _schedulers() or {}
+    schedulers = _schedulers()
     if name not in schedulers:
         raise PaperError(
             f"train.scheduler: unknown {name!r}; choices: {', '.join(['none', *schedulers])}"
