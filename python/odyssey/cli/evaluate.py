@@ -139,15 +139,10 @@ def _evaluate(
     metrics = results[0] if results else {}
     suffix = dataset if args.split == "test" else f"{dataset}-{args.split}"
     plot = run_dir / f"confusion-{suffix}.png"
-    plot_confusion(confusion_matrix(module), classes, plot)
+    plot_confusion(module.confusion_matrix.compute(), classes, plot)
     print(f"{weights} on {dataset} ({args.split}, {len(data):,} images)")
     width = max((len(name) for name in metrics), default=0)
     for name, value in metrics.items():
         print(f"  {name:<{width}}  {value:.4f}")
     print(f"  {'confusion':<{width}}  {plot}")
     return 0
-
-
-def confusion_matrix(module: Any) -> Any:
-    """The test confusion matrix the Classifier accumulated."""
-    return module.test_confusion.compute()
