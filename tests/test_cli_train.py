@@ -121,7 +121,7 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
     run_dir, stdout, _ = trained
     summary = json.loads((run_dir / "summary.json").read_text())
     lines = stdout.splitlines()
-    block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epochs") :]
+    block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epoch") :]
     rows = dict(_row(line) for line in block[1:7])
     assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
     assert rows["test loss"] == f"{summary['test_loss']:.4f}"

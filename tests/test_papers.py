@@ -146,7 +146,8 @@ def edited(edit) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d.update(extra=1), "paper.toml: unknown key 'extra'; valid keys: paper, train"),
+        (lambda d: d.update(extra=1), "unknown key 'extra'; valid keys: paper, train, variants"),
+        (lambda d: d.update(paper=1), "paper must be a table, got 1 (int)"),
         (lambda d: d["paper"].pop("title"), "paper: missing key 'title' (a string)"),
         (lambda d: d["paper"].update(year="1998"), "paper.year must be an int, got '1998' (str)"),
         (lambda d: d["paper"].update(authors=["a", 2]), "paper.authors[1] must be a string"),
@@ -161,7 +162,7 @@ def edited(edit) -> dict[str, Any]:
             "train.scheduler_interval: unknown 'batch'; choices: epoch, step",
         ),
         (lambda d: d["train"].update(lrr=1), "train: unknown key 'lrr'; valid keys: dataset"),
-        (lambda d: d.pop("variants"), "paper.toml: no [[variants]]; a paper needs at least one"),
+        (lambda d: d.pop("variants"), "no [[variants]]; a paper needs at least one"),
         (lambda d: d["variants"][1].pop("model"), "variants[1]: missing key 'model' (a string)"),
         (
             lambda d: d["variants"][1].update(name="relu"),
@@ -398,6 +399,10 @@ def test_optimizer_argument_errors_name_the_key() -> None:
     assert message.startswith("train.optimizer_args.momentun: unknown argument; SGD takes: ")
     assert "momentum" in message
     assert "lr" in message
+    config = papers.resolve(paper, sets=["train.optimizer_args.lr=0.5"])
+    assert error_of(papers.optimizer_factory, config) == (
+        "train.optimizer_args.lr: the learning rate is train.lr; set that instead"
+    )
     config = papers.resolve(paper, sets=["train.optimizer_args.momentum=-1"])
     make = papers.optimizer_factory(config)
     message = error_of(make, papers.build_model(config).parameters())

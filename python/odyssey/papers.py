@@ -197,8 +197,10 @@ def _check_table(
     checked = {}
     for key, value in table.items():
         if key not in keys:
-            raise PaperError(f"{where}: unknown key {key!r}; valid keys: {', '.join(keys)}")
-        checked[key] = _checked(value, keys[key], f"{where}.{key}")
+            raise PaperError(
+                f"{where + ': ' if where else ''}unknown key {key!r}; valid keys: {', '.join(keys)}"
+            )
+        checked[key] = _checked(value, keys[key], f"{where}.{key}" if where else key)
     for key in required:
         if key not in checked:
             raise PaperError(f"{where}: missing key {key!r} ({_type_name(keys[key])})")
@@ -326,14 +328,14 @@ def load_paper(folder: str | Path) -> Paper:
     path = folder / PAPER_FILE
     data = _read_toml(path)
     try:
-        top = _check_table(data, TOP_KEYS, "paper.toml")
+        top = _check_table(data, TOP_KEYS, "")
         info = _check_table(top.get("paper", {}), PAPER_KEYS, "paper", required=("title",))
         for i, author in enumerate(info.get("authors", [])):
             _checked(author, str, f"paper.authors[{i}]")
         train = _check_train(top.get("train", {}), "train")
         variants = []
         if not top.get("variants"):
-            raise PaperError("paper.toml: no [[variants]]; a paper needs at least one")
+            raise PaperError("no [[variants]]; a paper needs at least one")
         for i, table in enumerate(top["variants"]):
             variant = _check_table(
                 table, VARIANT_KEYS, f"variants[{i}]", required=("name", "model")
@@ -606,6 +608,8 @@ def optimizer_factory(config: Mapping[str, Any]) -> Callable[[Any], Any]:
     if name not in optimizers:
         raise PaperError(f"train.optimizer: unknown {name!r}; choices: {', '.join(optimizers)}")
     cls = optimizers[name]
+    if "lr" in train.get("optimizer_args", {}):
+        raise PaperError("train.optimizer_args.lr: the learning rate is train.lr; set that instead")
     arguments = {**train.get("optimizer_args", {}), "lr": train["lr"]}
     _keyword_check(cls, arguments, "train.optimizer_args", [])
 

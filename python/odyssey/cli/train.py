@@ -208,7 +208,7 @@ def print_summary(
     train, variant = config["train"], config["variant"]
     title = (
         f"{config['paper']['slug']} / {variant['name']} ({variant['model']}) on "
-        f"{train['dataset']}, {train['epochs']} epochs"
+        f"{train['dataset']}, {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''}"
     )
     rows = _summary_rows(config, Path(run_dir), test, wall)
     console = Console()
