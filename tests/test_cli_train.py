@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 import odyssey
 from odyssey.cli import main
+from odyssey.cli.train import print_summary
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -151,6 +153,41 @@ def test_resume_continues_to_the_same_weights_as_an_uninterrupted_run(trained, t
     a = odyssey.load(straight / "weights.safetensors")
     b = odyssey.load(resumed / "weights.safetensors")
     assert all(np.array_equal(a[name], b[name]) for name in a)
+
+
+def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
+    from odyssey import papers
+
+    summary = {
+        "test_accuracy": 0.9123,
+        "test_loss": 0.25,
+        "wall_s": 3.25,
+        "train_img_per_s": 12345.6,
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "curves.png").write_bytes(PNG)
+    config = papers.resolve(papers.load_paper(TINY))
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    print_summary(config, tmp_path, {"test_accuracy": 0.9123, "test_loss": 0.25}, 9.0, console)
+    text = console.file.getvalue()
+    assert "\x1b[" in text  # styled
+    assert "╭─ tiny / relu (TinyNet) on mnist-sample, 2 epochs" in text
+    for name, value in [
+        ("test accuracy", "91.23 %"),
+        ("test loss", "0.2500"),
+        ("wall time", "3.2 s"),
+        ("images/s", "12,346 (training)"),
+        ("run", str(tmp_path)),
+        ("plots", str(tmp_path / "curves.png")),
+    ]:
+        assert name in text
+        assert value in text
+    plain = Console(file=io.StringIO(), width=200)
+    print_summary(config, tmp_path, {}, 9.0, plain)
+    assert plain.file.getvalue().splitlines()[1:3] == [
+        "  test accuracy  91.23 %",
+        "  test loss      0.2500",
+    ]
 
 
 # --- odyssey evaluate --------------------------------------------------------------------------

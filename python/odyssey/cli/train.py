@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from odyssey.cli.datasets import ensure_dataset
 
 PROG = "odyssey train"
@@ -198,10 +200,14 @@ def _summary_rows(
 
 
 def print_summary(
-    config: Mapping[str, Any], run_dir: Path, test: Mapping[str, float], wall: float
+    config: Mapping[str, Any],
+    run_dir: Path,
+    test: Mapping[str, float],
+    wall: float,
+    console: Console | None = None,
 ) -> None:
-    """One block on stdout: a rich panel on a terminal, plain aligned lines otherwise."""
-    from rich.console import Console
+    """One block on stdout (or `console`): a rich panel on a terminal, plain aligned lines
+    otherwise, so that a log reads as well as a terminal."""
     from rich.panel import Panel
     from rich.table import Table
 
@@ -211,7 +217,7 @@ def print_summary(
         f"{train['dataset']}, {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''}"
     )
     rows = _summary_rows(config, Path(run_dir), test, wall)
-    console = Console()
+    console = console if console is not None else Console()
     if console.is_terminal:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
@@ -221,6 +227,5 @@ def print_summary(
         console.print(Panel(grid, title=title, title_align="left", expand=False))
         return
     width = max(len(name) for name, _ in rows)
-    print(title)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+    lines = [title, *(f"  {name:<{width}}  {value}" for name, value in rows)]
+    console.file.write("\n".join(lines) + "\n")
