@@ -297,13 +297,13 @@ def test_evaluate_weights_of_another_model_fails_with_status_1(trained, tmp_path
 
 
 def broken_paper(folder: Path, forward: str) -> Path:
-    """The tiny paper with TinyNet.forward replaced by `forward` (a statement run each call)."""
+    """The tiny paper with the statement `forward` run first in each TinyNet.forward call."""
     shutil.copytree(TINY, folder)
     model = folder / "model.py"
     text = model.read_text().replace(
         "        return self.net(x)", f"        {forward}\n        return self.net(x)", 1
     )
-    model.write_text("CALLS = [0]\n" + text)
+    model.write_text("import os\nimport signal\n\nCALLS = [0]\n" + text)
     return folder
 
 
@@ -317,11 +317,11 @@ def test_a_failure_while_training_exits_1_without_a_traceback(trainer_available,
         main(["train", str(paper), "--out", str(tmp_path / "run2"), "--no-progress", "--debug"])
 
 
-def test_interrupted_exits_130_and_prints_how_to_resume(trainer_available, tmp_path) -> None:
+def test_ctrl_c_exits_130_and_prints_how_to_resume(trainer_available, tmp_path) -> None:
     paper = broken_paper(
         tmp_path / "interrupted",
         "CALLS[0] += self.training\n"
-        "        if CALLS[0] == 60 and self.training: raise KeyboardInterrupt",
+        "        if CALLS[0] == 60 and self.training: os.kill(os.getpid(), signal.SIGINT)",
     )
     out = tmp_path / "run"
     status, _, stderr = run(
@@ -329,6 +329,7 @@ def test_interrupted_exits_130_and_prints_how_to_resume(trainer_available, tmp_p
     )
     assert status == 130, stderr
     line = next(line for line in stderr.splitlines() if "resume with: " in line)
+    assert line.startswith("odyssey train: interrupted; resume with: ")
     command = shlex.split(line.split("resume with: ", 1)[1])
     assert command[:3] == ["odyssey", "train", str(paper)]
     assert command[command.index("--resume") + 1].endswith(".safetensors")

@@ -22,6 +22,7 @@ from rich.console import Console
 from odyssey.cli.datasets import ensure_dataset
 
 PROG = "odyssey train"
+INTERRUPTED = 130  # a shell's status for SIGINT
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -93,13 +94,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         return fail(str(error), 1)
     except KeyboardInterrupt:
-        return fail("interrupted while downloading; nothing half-written is kept", 130)
+        return fail("interrupted while downloading; nothing half-written is kept", INTERRUPTED)
     try:
         return _train(args, config)
     except papers.PaperError as error:
         return fail(str(error))
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return fail("interrupted", INTERRUPTED)
     except Exception as error:
         if args.debug:
             raise
@@ -156,9 +157,11 @@ def _train(args: argparse.Namespace, config: dict[str, Any]) -> int:
     start = time.perf_counter()
     try:
         trainer.fit(module, data.train_loader, data.val_loader, ckpt_path=args.resume)
-    except KeyboardInterrupt:
+    except SystemExit as stop:  # the Trainer's Ctrl-C: a checkpoint saved, then exit 130
+        if stop.code != INTERRUPTED:
+            raise
         return _interrupted(args, trainer)
-    if getattr(trainer, "interrupted", False):
+    except KeyboardInterrupt:  # a second Ctrl-C: aborted without saving
         return _interrupted(args, trainer)
     results = trainer.test(module, data.test_loader)
     wall = time.perf_counter() - start
@@ -167,12 +170,14 @@ def _train(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 def _interrupted(args: argparse.Namespace, trainer: Any) -> int:
-    """Exit status 130, with the command that resumes from the checkpoint the Trainer saved."""
-    directory = Path(getattr(trainer, "checkpoint_dir", ""))
-    saved = sorted(directory.glob("*.safetensors"), key=lambda path: path.stat().st_mtime)
-    if saved:
-        return fail(f"interrupted; resume with: {resume_command(args, saved[-1])}", 130)
-    return fail("interrupted before any checkpoint was saved", 130)
+    """Exit status 130, with the exact command that resumes from the newest checkpoint (the one
+    the Trainer saved on Ctrl-C, or the last one before a second Ctrl-C aborted)."""
+    directory = trainer.checkpoint_dir
+    saved = [] if directory is None else list(Path(directory).glob("*.safetensors"))
+    if not saved:
+        return fail("interrupted before any checkpoint was saved", INTERRUPTED)
+    newest = max(saved, key=lambda path: path.stat().st_mtime_ns)
+    return fail(f"interrupted; resume with: {resume_command(args, newest)}", INTERRUPTED)
 
 
 def _summary_rows(
