@@ -116,6 +116,13 @@ def test_a_folder_without_paper_toml_is_named(tmp_path) -> None:
     assert message == f"{tmp_path} holds no paper.toml; a paper folder needs one"
 
 
+def test_a_path_that_is_not_there_is_not_looked_up_as_a_slug(tmp_path) -> None:
+    write_paper(tmp_path / "papers" / "tiny")
+    for name in ("papers/tinyy", "./tiny", tmp_path / "nowhere"):
+        message = error_of(papers.find_paper, name, cwd=tmp_path)
+        assert message.startswith("no paper folder at ")
+
+
 # --- Reading paper.toml -----------------------------------------------------------------------
 
 

@@ -63,6 +63,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -271,8 +272,10 @@ def find_paper(name: str | Path, cwd: str | Path | None = None) -> Path:
         return path.resolve()
     if path.is_dir():
         raise PaperError(f"{path} holds no {PAPER_FILE}; a paper folder needs one")
-    papers = available_papers(cwd)
     slug = str(name)
+    if isinstance(name, Path) or "/" in slug or os.sep in slug or slug.startswith("."):
+        raise PaperError(f"no paper folder at {path}")
+    papers = available_papers(cwd)
     if slug in papers:
         return papers[slug]
     places = " or ".join(str(root) for root in _search_roots(cwd))
