@@ -34,9 +34,14 @@ OPTIMIZERS: list[tuple[str, str, dict[str, Any]]] = [
                                 "weight_decay": 5e-4}),
     ("adam", "Adam", {"lr": 1e-3}),
     ("adamw-amsgrad", "AdamW", {"lr": 1e-3, "amsgrad": True}),
+    ("rmsprop", "RMSprop", {"lr": 1e-2}),
+    ("rmsprop-centered-mom", "RMSprop", {"lr": 1e-2, "momentum": 0.9, "centered": True,
+                                         "weight_decay": 5e-4}),
+    ("adagrad", "Adagrad", {"lr": 1e-2}),
+    ("adagrad-decay-wd", "Adagrad", {"lr": 1e-2, "lr_decay": 1e-4, "weight_decay": 5e-4}),
 ]  # fmt: skip
-HEADER = f"{'model':<7} {'optimizer':<16} {'thr':>3} {'odyssey us':>10} {'torch us':>9} ratio"
-ROW = "{model:<7} {optimizer:<16} {threads:>3} {odyssey_us:>10.1f} {torch_us:>9.1f} {ratio:>5.2f}"
+HEADER = f"{'model':<7} {'optimizer':<20} {'thr':>3} {'odyssey us':>10} {'torch us':>9} ratio"
+ROW = "{model:<7} {optimizer:<20} {threads:>3} {odyssey_us:>10.1f} {torch_us:>9.1f} {ratio:>5.2f}"
 
 
 def steppers(
@@ -59,6 +64,9 @@ def steppers(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
+    parser.add_argument(
+        "--optimizers", nargs="+", choices=[label for label, _, _ in OPTIMIZERS], default=None
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--round-seconds", type=float, default=0.05)
     parser.add_argument("--output", type=Path, default=RESULTS / "optim.json")
@@ -78,6 +86,8 @@ def main() -> None:
     try:
         for model in args.models:
             for label, name, options in OPTIMIZERS:
+                if args.optimizers and label not in args.optimizers:
+                    continue
                 for threads in thread_counts:
                     odyssey.set_num_threads(threads)
                     torch.set_num_threads(threads)

@@ -1,10 +1,11 @@
-"""Fused SGD and Adam/AdamW steps through the bindings: against torch.optim over several steps with
-every option, against a float64 NumPy transcription, every ISA, thread-count determinism and every
-argument check."""
+"""Fused SGD, Adam/AdamW, RMSprop and Adagrad steps through the bindings: against torch.optim over
+several steps with every option, against a float64 NumPy transcription, every ISA, thread-count
+determinism and every argument check."""
 
 from __future__ import annotations
 
 import itertools
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -240,3 +241,125 @@ class TestBadInput:
             _kernels.adam_step(p, g, m, m, step=1, lr=1e-3, beta1=0.9, beta2=0.9, eps=0.0)
         with pytest.raises(ValueError, match=r"momentum_buffer"):
             _kernels.sgd_step(p, g, p, lr=0.1, momentum=0.9)
+
+
+class TestRmspropAdagradKernels:
+    """rmsprop_step and adagrad_step: every ISA against the scalar reference, bit for bit, and the
+    checks that keep memory safe."""
+
+    RMSPROP_CASES: ClassVar[list[dict]] = [
+        {"alpha": alpha, "weight_decay": wd, "momentum": m, "centered": centered}
+        for alpha, wd, m, centered in itertools.product(
+            [0.99, 0.3], [0.0, 0.05], [0.0, 0.9], [False, True]
+        )
+    ]
+    ADAGRAD_CASES: ClassVar[list[dict]] = [
+        {"lr_decay": lr_decay, "weight_decay": wd}
+        for lr_decay, wd in itertools.product([0.0, 0.1], [0.0, 0.05])
+    ]
+
+    @staticmethod
+    def run_rmsprop(case: dict, grads: list[np.ndarray]) -> bytes:
+        param = initial_param(grads[0].size)
+        square_avg, grad_avg, buffer = (np.zeros_like(param) for _ in range(3))
+        for grad in grads:
+            _kernels.rmsprop_step(
+                param,
+                grad,
+                square_avg,
+                lr=0.01,
+                eps=1e-8,
+                grad_avg=grad_avg if case["centered"] else None,
+                momentum_buffer=buffer if case["momentum"] else None,
+                **case,
+            )
+        return b"".join(a.tobytes() for a in (param, square_avg, grad_avg, buffer))
+
+    @staticmethod
+    def run_adagrad(case: dict, grads: list[np.ndarray]) -> bytes:
+        param = initial_param(grads[0].size)
+        total = np.full_like(param, 0.1)
+        for step, grad in enumerate(grads, start=1):
+            _kernels.adagrad_step(param, grad, total, step=step, lr=0.05, **case)
+        return param.tobytes() + total.tobytes()
+
+    def outputs(self, grads: list[np.ndarray]) -> list[bytes]:
+        return [self.run_rmsprop(c, grads) for c in self.RMSPROP_CASES] + [
+            self.run_adagrad(c, grads) for c in self.ADAGRAD_CASES
+        ]
+
+    def test_every_isa_gives_the_scalar_references_bits(self) -> None:
+        grads = gradients(N, STEPS, 7)
+        previous = odyssey.cpu_info()["isa_selected"]
+        results = {}
+        try:
+            for name in odyssey.cpu_info()["isa_available"]:
+                odyssey.set_isa(name)
+                results[name] = self.outputs(grads)
+        finally:
+            odyssey.set_isa(previous)
+        reference = results.pop("scalar")
+        for name, outputs in results.items():
+            assert outputs == reference, name
+
+    def test_identical_for_every_thread_count(self, isa: str, threads: None) -> None:
+        grads = gradients(100003, 2, 8)
+        outputs = []
+        for n in (1, 2, 5):
+            odyssey.set_num_threads(n)
+            outputs.append(
+                self.run_rmsprop(self.RMSPROP_CASES[-1], grads)
+                + self.run_adagrad(self.ADAGRAD_CASES[-1], grads)
+            )
+        assert len(set(outputs)) == 1
+
+    def test_adagrad_learning_rate_decays_with_the_step(self) -> None:
+        # One element, g = 1: sum = 1 + 1, param -= lr / (1 + (step - 1) lr_decay) / sqrt(2).
+        param, total = np.zeros(1, np.float32), np.ones(1, np.float32)
+        grad = np.ones(1, np.float32)
+        _kernels.adagrad_step(param, grad, total, step=3, lr=0.3, lr_decay=0.25, eps=0.0)
+        clr = np.float32(-(0.3 / 1.5))
+        np.testing.assert_array_equal(param, [clr / np.sqrt(np.float32(2))])
+        np.testing.assert_array_equal(total, [2.0])
+
+    def test_empty_arrays(self) -> None:
+        e = np.zeros(0, np.float32)
+        _kernels.rmsprop_step(e, e.copy(), e.copy(), lr=0.1, alpha=0.9, eps=1e-8)
+        _kernels.adagrad_step(e, e.copy(), e.copy(), step=1, lr=0.1)
+
+    def test_buffers_the_options_need(self) -> None:
+        p, g, s, b = (np.zeros(4, np.float32) for _ in range(4))
+        common = {"lr": 0.1, "alpha": 0.9, "eps": 1e-8}
+        with pytest.raises(ValueError, match=r"rmsprop_step: centered needs a grad_avg .*\(4,\)"):
+            _kernels.rmsprop_step(p, g, s, centered=True, **common)
+        with pytest.raises(ValueError, match=r"momentum 0\.5.* needs a momentum_buffer .*\(4,\)"):
+            _kernels.rmsprop_step(p, g, s, momentum=0.5, **common)
+        with pytest.raises(ValueError, match=r"adagrad_step: step counts from 1, got 0"):
+            _kernels.adagrad_step(p, g, s, step=0, lr=0.1)
+        # Unused buffers are not looked at.
+        _kernels.rmsprop_step(p, g, s, grad_avg=np.zeros(1), momentum_buffer=b, **common)
+
+    def test_shapes_dtypes_read_only_and_overlap(self) -> None:
+        p, g, s = (np.zeros(4, np.float32) for _ in range(3))
+        common = {"lr": 0.1, "alpha": 0.9, "eps": 1e-8}
+        with pytest.raises(ValueError, match=r"param has shape \(4,\) but square_avg has shape"):
+            _kernels.rmsprop_step(p, g, np.zeros(5, np.float32), **common)
+        with pytest.raises(ValueError, match=r"param has shape \(4,\) but grad_avg has shape"):
+            _kernels.rmsprop_step(
+                p, g, s, centered=True, grad_avg=np.zeros(3, np.float32), **common
+            )
+        with pytest.raises(TypeError, match=r"momentum_buffer: expected dtype float32"):
+            _kernels.rmsprop_step(p, g, s, momentum=0.9, momentum_buffer=np.zeros(4), **common)
+        with pytest.raises(ValueError, match=r"param has shape \(4,\) but sum has shape"):
+            _kernels.adagrad_step(p, g, np.zeros(2, np.float32), step=1, lr=0.1)
+        with pytest.raises(ValueError, match=r"square_avg \(4,\) shares memory with grad_avg"):
+            _kernels.rmsprop_step(p, g, s, centered=True, grad_avg=s, **common)
+        with pytest.raises(ValueError, match=r"momentum_buffer \(4,\) shares memory with grad"):
+            _kernels.rmsprop_step(p, g, s, momentum=0.9, momentum_buffer=g, **common)
+        with pytest.raises(ValueError, match=r"adagrad_step: param \(4,\) shares memory with sum"):
+            _kernels.adagrad_step(p, g, p, step=1, lr=0.1)
+        s.flags.writeable = False
+        with pytest.raises(ValueError, match=r"adagrad_step: sum \(4,\) is read-only"):
+            _kernels.adagrad_step(p, g, s, step=1, lr=0.1)
+        with pytest.raises(ValueError, match=r"rmsprop_step: square_avg \(4,\) is read-only"):
+            _kernels.rmsprop_step(p, g, s, **common)

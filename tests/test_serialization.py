@@ -102,6 +102,15 @@ def test_atomic_write_through_a_symlink(tmp_path: Path) -> None:
     assert real.read_bytes() == b"new"
 
 
+def test_atomic_write_into_a_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError, match=r"atomic_write: cannot write .*: no such directory"
+    ):
+        write_bytes_atomic(tmp_path / "absent" / "f.bin", b"x")
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        odyssey.save({"a": np.zeros(1)}, tmp_path / "absent" / "w.safetensors")
+
+
 def test_atomic_write_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="atomic_write: mode"), atomic_write(tmp_path / "f", "ab"):
         pass
@@ -298,6 +307,15 @@ def test_load_rejects_what_is_not_safetensors(tmp_path: Path, content: bytes) ->
         odyssey.load(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_load_explains_torch_save_files(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match=r"looks like a torch\.save or pickle file") as info:
+        odyssey.load(path)
+    assert "safetensors.torch.save_file" in str(info.value)
 
 
 def test_load_detects_a_flipped_byte(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-// Fused, in-place SGD and Adam/AdamW steps with torch.optim's formulas. The options are the
-// optimizers' to check (odyssey.optim); here only what keeps memory safe: arrays and the buffer.
+// Fused, in-place SGD, Adam/AdamW, RMSprop and Adagrad steps with torch.optim's formulas. The
+// options are the optimizers' to check (odyssey.optim); here only what keeps memory safe: arrays
+// and the buffer.
 #include "odyssey/optimizer.h"
 
 #include <string>
@@ -105,6 +106,80 @@ void adam_step(const py::object& param_object, const py::object& grad_object,
                      length(param));
 }
 
+void rmsprop_step(const py::object& param_object, const py::object& grad_object,
+                  const py::object& square_avg_object, double lr, double alpha, double eps,
+                  double weight_decay, double momentum, bool centered,
+                  const py::object& grad_avg_object, const py::object& buffer_object) {
+  constexpr const char* fn = "rmsprop_step";
+  py::array param = state_array(fn, param_object, "param", nullptr);
+  const py::array grad = float32_array(fn, grad_object, "grad");
+  check_same_shape(fn, param, "param", grad, "grad");
+  py::array square_avg = state_array(fn, square_avg_object, "square_avg", &param);
+  std::vector<std::pair<const py::array*, const char*>> written = {{&param, "param"},
+                                                                   {&square_avg, "square_avg"}};
+  py::array grad_avg;
+  float* grad_avg_data = nullptr;
+  if (centered) {
+    if (grad_avg_object.is_none()) {
+      throw py::value_error("rmsprop_step: centered needs a grad_avg shaped like param " +
+                            shape_of(param));
+    }
+    grad_avg = state_array(fn, grad_avg_object, "grad_avg", &param);
+    written.emplace_back(&grad_avg, "grad_avg");
+    grad_avg_data = mutable_floats(grad_avg);
+  }
+  py::array buffer;
+  float* buffer_data = nullptr;
+  if (momentum != 0.0) {
+    if (buffer_object.is_none()) {
+      throw py::value_error("rmsprop_step: momentum " + std::to_string(momentum) +
+                            " needs a momentum_buffer shaped like param " + shape_of(param));
+    }
+    buffer = state_array(fn, buffer_object, "momentum_buffer", &param);
+    written.emplace_back(&buffer, "momentum_buffer");
+    buffer_data = mutable_floats(buffer);
+  }
+  auto all = written;
+  all.emplace_back(&grad, "grad");
+  check_all_disjoint(fn, written, all);
+  RmspropOptions options;
+  options.lr = lr;
+  options.alpha = alpha;
+  options.eps = eps;
+  options.weight_decay = weight_decay;
+  options.momentum = momentum;
+  options.centered = centered;
+  float* param_data = mutable_floats(param);
+  float* square_avg_data = mutable_floats(square_avg);
+  py::gil_scoped_release release;
+  odyssey::rmsprop_step(param_data, floats(grad), square_avg_data, grad_avg_data, buffer_data,
+                        options, length(param));
+}
+
+void adagrad_step(const py::object& param_object, const py::object& grad_object,
+                  const py::object& sum_object, long long step, double lr, double lr_decay,
+                  double weight_decay, double eps) {
+  constexpr const char* fn = "adagrad_step";
+  if (step < 1)
+    throw py::value_error("adagrad_step: step counts from 1, got " + std::to_string(step));
+  py::array param = state_array(fn, param_object, "param", nullptr);
+  const py::array grad = float32_array(fn, grad_object, "grad");
+  check_same_shape(fn, param, "param", grad, "grad");
+  py::array sum = state_array(fn, sum_object, "sum", &param);
+  check_all_disjoint(fn, {{&param, "param"}, {&sum, "sum"}},
+                     {{&param, "param"}, {&grad, "grad"}, {&sum, "sum"}});
+  AdagradOptions options;
+  options.step = step;
+  options.lr = lr;
+  options.lr_decay = lr_decay;
+  options.weight_decay = weight_decay;
+  options.eps = eps;
+  float* param_data = mutable_floats(param);
+  float* sum_data = mutable_floats(sum);
+  py::gil_scoped_release release;
+  odyssey::adagrad_step(param_data, floats(grad), sum_data, options, length(param));
+}
+
 }  // namespace
 
 void bind_optimizer(py::module_& m) {
@@ -120,6 +195,17 @@ void bind_optimizer(py::module_& m) {
         py::arg("decoupled_weight_decay") = false, py::arg("max_exp_avg_sq") = py::none(),
         "One torch.optim.Adam step in place (AdamW with decoupled_weight_decay, AMSGrad when "
         "max_exp_avg_sq is given); step counts from 1.");
+  m.def("rmsprop_step", &rmsprop_step, py::arg("param"), py::arg("grad"), py::arg("square_avg"),
+        py::kw_only(), py::arg("lr"), py::arg("alpha"), py::arg("eps"),
+        py::arg("weight_decay") = 0.0, py::arg("momentum") = 0.0, py::arg("centered") = false,
+        py::arg("grad_avg") = py::none(), py::arg("momentum_buffer") = py::none(),
+        "One torch.optim.RMSprop step in place on param and square_avg (and grad_avg, required "
+        "when centered; momentum_buffer, required when momentum != 0).");
+  m.def("adagrad_step", &adagrad_step, py::arg("param"), py::arg("grad"), py::arg("sum"),
+        py::kw_only(), py::arg("step"), py::arg("lr"), py::arg("lr_decay") = 0.0,
+        py::arg("weight_decay") = 0.0, py::arg("eps") = 1e-10,
+        "One torch.optim.Adagrad step in place on param and sum; step counts from 1 (the "
+        "learning rate is lr / (1 + (step - 1) lr_decay)).");
 }
 
 }  // namespace odyssey::bindings

@@ -77,6 +77,12 @@ def atomic_write(
             break
         except FileExistsError:
             continue
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"atomic_write: cannot write {target}: no such directory",
+                str(directory),
+            ) from None
     try:
         if hasattr(os, "fchmod"):
             with contextlib.suppress(FileNotFoundError):  # keep an existing file's permissions
@@ -116,7 +122,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
         return True
     try:
         os.kill(pid, 0)

@@ -186,6 +186,31 @@ def adam_step(
     decoupled_weight_decay: bool = False,
     max_exp_avg_sq: Float32Array | None = None,
 ) -> None: ...
+def rmsprop_step(
+    param: Float32Array,
+    grad: Float32Array,
+    square_avg: Float32Array,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    grad_avg: Float32Array | None = None,
+    momentum_buffer: Float32Array | None = None,
+) -> None: ...
+def adagrad_step(
+    param: Float32Array,
+    grad: Float32Array,
+    sum: Float32Array,
+    *,
+    step: int,
+    lr: float,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+) -> None: ...
 def sgemm(
     a: Float32Array,
     b: Float32Array,

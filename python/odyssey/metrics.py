@@ -37,6 +37,13 @@ Rules the numbers follow:
 - ``num_classes``: checked where given (logits must have that many columns, labels must be below
   it); inferred where not: the logits' C, or one more than the largest label seen (so a streaming
   metric's per-class arrays grow as larger labels arrive).
+
+``state_dict()`` is a plain dict of int64 NumPy arrays (torchmetrics' states by name), made to be
+stored as JSON or safetensors and given back to ``load_state_dict``, which also takes ints and
+integer arrays and checks shapes and counts: Accuracy and TopKAccuracy ``correct``, ``total``
+(0-d); ConfusionMatrix ``confmat`` (C, C); PrecisionRecallF1 ``tp``, ``fp``, ``tn``, ``fn`` (C,);
+MeanLoss the exact sums as 32-bit limbs and a power of two (``sum_limbs``, ``sum_exponent``,
+``weight_limbs``, ``weight_exponent``) and ``nan_count``, ``posinf_count``, ``neginf_count``.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ __all__ = [
 
 I64 = np.dtype(np.int64)
 _I64_MAX = np.iinfo(np.int64).max
+# What preds and target may be: an odyssey.Tensor or a NumPy array.
+TensorOrArray = Tensor | np.ndarray
 _AVERAGES = ("micro", "macro", "weighted", None)
 _NORMALIZE = ("true", "pred", "all", None)
 # MeanLoss takes integer values as float64 only where that is exact.
@@ -183,9 +192,9 @@ def _batch(
     elif _is_labels(data) and data.ndim == 1:
         rows = data.shape[0]
         classes = num_classes
-        _check_labels(data, fn, "preds", classes, "num_classes")
+        why = f"num_classes={num_classes}"
+        _check_labels(data, fn, "preds", classes, why)
         predicted = data
-        why = "num_classes"
     else:
         error = ValueError if data.dtype.kind in "fiu" else TypeError
         raise error(
@@ -314,15 +323,12 @@ def _precision_recall_f1(
     if int(support.sum()) == 0:
         undefined: Any = np.full(tp.shape, np.nan) if average is None else math.nan
         return PrecisionRecallF1Result(undefined, undefined, undefined, support)
-    predicted = tp + fp
     if average == "micro":
-        tp_all, predicted_all, support_all = (
-            np.array([int(a.sum())]) for a in (tp, predicted, support)
-        )
-        precision = _divide(tp_all, predicted_all, zero_division)
-        recall = _divide(tp_all, support_all, zero_division)
-        f1 = _divide(2 * tp_all, predicted_all + support_all, zero_division)
-        return PrecisionRecallF1Result(float(precision[0]), float(recall[0]), float(f1[0]), support)
+        # Every sample is predicted once and true once: summed over the classes, tp + fp and
+        # tp + fn are both the number of samples, and all three are the accuracy.
+        micro = int(tp.sum()) / int(support.sum())
+        return PrecisionRecallF1Result(micro, micro, micro, support)
+    predicted = tp + fp
     precision = _divide(tp, predicted, zero_division)
     recall = _divide(tp, support, zero_division)
     f1 = _divide(2 * tp, predicted + support, zero_division)
@@ -339,9 +345,13 @@ def _precision_recall_f1(
 
 
 def _check_average(average: Any, fn: str) -> str | None:
+    if average is None:
+        return None
+    if not isinstance(average, str):
+        raise TypeError(f"{fn}: average must be a str or None, got {type(average).__name__}")
     if average == "none":  # torchmetrics spells None this way too
         return None
-    if average is not None and (not isinstance(average, str) or average not in _AVERAGES):
+    if average not in _AVERAGES:
         raise ValueError(f"{fn}: average must be one of {_AVERAGES}, got {average!r}")
     return average
 
@@ -354,7 +364,11 @@ def _check_zero_division(zero_division: Any, fn: str) -> float:
 
 
 def _check_normalize(normalize: Any, fn: str) -> str | None:
-    if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
+    if normalize is None:
+        return None
+    if not isinstance(normalize, str):
+        raise TypeError(f"{fn}: normalize must be a str or None, got {type(normalize).__name__}")
+    if normalize not in _NORMALIZE:
         raise ValueError(f"{fn}: normalize must be one of {_NORMALIZE}, got {normalize!r}")
     return normalize
 
@@ -369,14 +383,16 @@ def _check_k(k: Any, fn: str, num_classes: int | None) -> int:
 # -- the one-batch functions ----------------------------------------------------------------------
 
 
-def accuracy(preds: Any, target: Any, num_classes: int | None = None) -> float:
+def accuracy(preds: TensorOrArray, target: TensorOrArray, num_classes: int | None = None) -> float:
     """The fraction of rows whose predicted class (first maximum of the logits) is the target."""
     fn = "accuracy"
     predicted, labels, _ = _batch(preds, target, fn, _num_classes(num_classes, fn))
     return _ratio(int(np.count_nonzero(predicted == labels)), labels.shape[0])
 
 
-def top_k_accuracy(preds: Any, target: Any, k: int = 5, num_classes: int | None = None) -> float:
+def top_k_accuracy(
+    preds: TensorOrArray, target: TensorOrArray, k: int = 5, num_classes: int | None = None
+) -> float:
     """The fraction of rows whose target is among the k highest logits (ties: lower index first)."""
     fn = "top_k_accuracy"
     classes = _num_classes(num_classes, fn)
@@ -385,7 +401,10 @@ def top_k_accuracy(preds: Any, target: Any, k: int = 5, num_classes: int | None 
 
 
 def confusion_matrix(
-    preds: Any, target: Any, num_classes: int | None = None, normalize: str | None = None
+    preds: TensorOrArray,
+    target: TensorOrArray,
+    num_classes: int | None = None,
+    normalize: str | None = None,
 ) -> np.ndarray:
     """The (C, C) confusion matrix, true classes down the rows and predicted along the columns:
     int64 counts, or float64 fractions with normalize "true" (rows), "pred" (columns) or "all"."""
@@ -396,8 +415,8 @@ def confusion_matrix(
 
 
 def precision_recall_f1(
-    preds: Any,
-    target: Any,
+    preds: TensorOrArray,
+    target: TensorOrArray,
     num_classes: int | None = None,
     average: str | None = "macro",
     zero_division: float = 0.0,
@@ -477,11 +496,11 @@ class _Metric:
         """Forget every sample seen: back to the state of a new metric."""
         self._state = self._empty()
 
-    def update(self, preds: Any, target: Any) -> None:
+    def update(self, preds: TensorOrArray, target: TensorOrArray) -> None:
         """Add one batch: (N, C) logits or (N,) predicted labels, and (N,) target labels."""
         self._merge(self._batch_state(preds, target, f"{self._name}.update"))
 
-    def __call__(self, preds: Any, target: Any) -> Any:
+    def __call__(self, preds: TensorOrArray, target: TensorOrArray) -> Any:
         """Add one batch and return the metric of that batch alone (torchmetrics' forward)."""
         batch = self._batch_state(preds, target, self._name)
         self._merge(batch)
@@ -495,7 +514,7 @@ class _Metric:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The metric's state by name (torchmetrics' shape): int64 arrays, copies."""
-        return {key: value.copy() for key, value in self._state.items()}
+        return {key: np.array(value, I64) for key, value in self._state.items()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what state_dict() gave (arrays or ints, e.g. after a JSON round trip)."""
@@ -580,6 +599,17 @@ def _grown(value: np.ndarray, classes: int, fill: int = 0) -> np.ndarray:
     return np.pad(value, widths, constant_values=fill)
 
 
+def _zeros(shape: tuple[int, ...], fn: str, classes: int) -> np.ndarray:
+    """A zero int64 state array, or a MemoryError naming num_classes when it cannot be had."""
+    try:
+        return np.zeros(shape, I64)
+    except (ValueError, MemoryError):
+        raise MemoryError(
+            f"{fn}: num_classes={classes} needs int64 arrays of shape {shape}, more than this "
+            "machine can hold"
+        ) from None
+
+
 class _PerClass(_Metric):
     """A metric with per-class state, of num_classes classes or as many as the data showed."""
 
@@ -608,13 +638,7 @@ class ConfusionMatrix(_PerClass):
 
     def _empty(self) -> dict[str, np.ndarray]:
         classes = self._classes()
-        try:
-            return {"confmat": np.zeros((classes, classes), I64)}
-        except (ValueError, MemoryError):
-            raise MemoryError(
-                f"ConfusionMatrix: num_classes={classes} needs a {classes} x {classes} int64 "
-                "matrix, more than this machine can hold"
-            ) from None
+        return {"confmat": _zeros((classes, classes), "ConfusionMatrix", classes)}
 
     def _batch_state(self, preds: Any, target: Any, fn: str) -> dict[str, np.ndarray]:
         predicted, labels, classes = _batch(preds, target, fn, self.num_classes)
@@ -666,7 +690,8 @@ class PrecisionRecallF1(_PerClass):
         )
 
     def _empty(self) -> dict[str, np.ndarray]:
-        return {key: np.zeros(self._classes(), I64) for key in self._keys}
+        classes = self._classes()
+        return {key: _zeros((classes,), "PrecisionRecallF1", classes) for key in self._keys}
 
     def _batch_state(self, preds: Any, target: Any, fn: str) -> dict[str, np.ndarray]:
         predicted, labels, classes = _batch(preds, target, fn, self.num_classes)
@@ -710,6 +735,10 @@ _LIMB_BITS = 32
 _LIMB_MASK = (1 << _LIMB_BITS) - 1
 _SPLIT = 31  # bincount sums halves below 2**31 over chunks of 2**21: below 2**52, exact in float64
 _CHUNK = 1 << 21
+# Bounds on a loaded MeanLoss state: a float64 product is below 2**2048 and at least 2**-2148,
+# and up to 2**63 of them add fewer than 64 bits.
+_MAX_EXPONENT = 1 << 13
+_MAX_LIMBS = 256
 
 
 def _float_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -817,6 +846,20 @@ def _float_values(value: Any, fn: str, name: str) -> np.ndarray:
     raise TypeError(f"{fn}: {name} must hold real numbers, got {data.dtype}")
 
 
+def _scalar_state(value: float, weight: float) -> dict[str, Any]:
+    """A MeanLoss batch state of one value with its weight."""
+    weight_sum = _scalar_parts(weight)
+    if math.isfinite(value):
+        n, e = _scalar_parts(value)
+        weighted = _normal(n * weight_sum[0], e + weight_sum[1])
+        return {"sum": weighted, "weight": weight_sum, "nonfinite": [0, 0, 0]}
+    if math.isnan(value) or weight == 0:  # inf * 0 is NaN
+        nonfinite = [1, 0, 0]
+    else:
+        nonfinite = [0, 1, 0] if value > 0 else [0, 0, 1]
+    return {"sum": (0, 0), "weight": weight_sum, "nonfinite": nonfinite}
+
+
 class MeanLoss(_Metric):
     """The weighted mean of every value passed to update(value, weight=1), over all elements of
     each value (a loss, or per-sample losses), computed from the exact sum of value * weight and
@@ -873,6 +916,8 @@ class MeanLoss(_Metric):
                 ) from None
             if not np.isfinite(weights).all() or (weights < 0).any():
                 raise ValueError(f"{fn}: weight must be finite and >= 0 everywhere")
+        if weights is None and values.size == 1:
+            return _scalar_state(values.item(), w)  # one loss per step: no array work
         finite = np.isfinite(values)
         if finite.all():
             kept = values.ravel()
@@ -942,6 +987,18 @@ class MeanLoss(_Metric):
         for key in ("sum_exponent", "weight_exponent", "nan_count", "posinf_count", "neginf_count"):
             _check_shape(state[key], (), key, fn)
         _counts({k: state[k] for k in ("nan_count", "posinf_count", "neginf_count")}, fn)
+        for key in ("sum", "weight"):
+            # Sums of float64 products never need more (a corrupt state could ask for anything).
+            if abs(int(state[f"{key}_exponent"])) > _MAX_EXPONENT:
+                raise ValueError(
+                    f"{fn}: state['{key}_exponent'] is {int(state[f'{key}_exponent'])}, beyond "
+                    f"+-{_MAX_EXPONENT}: not a sum of floats"
+                )
+            if state[f"{key}_limbs"].size > _MAX_LIMBS:
+                raise ValueError(
+                    f"{fn}: state['{key}_limbs'] has {state[f'{key}_limbs'].size} limbs, more than "
+                    f"the {_MAX_LIMBS} a sum of floats needs"
+                )
         weight = _from_limbs(state["weight_limbs"], "weight_limbs", fn)
         if weight < 0:
             raise ValueError(f"{fn}: state['weight_limbs'] holds a negative total weight")

@@ -153,27 +153,33 @@ def open_file(who: str, path: str | os.PathLike[str]) -> tuple[Path, Any]:
     except FileNotFoundError:
         raise _missing(who, path) from None
     except Exception as error:  # SafetensorError and what the header parser raises
+        with open(path, "rb") as file:
+            start = file.read(2)
+        hint = "truncated or corrupt?"
+        if start in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+            hint = (
+                "it looks like a torch.save or pickle file, which odyssey never loads (pickle "
+                "can run code): save the state dict with safetensors.torch.save_file instead"
+            )
         raise CheckpointError(
-            f"{who}: {path} is not a readable safetensors file (truncated or corrupt?): {error}"
+            f"{who}: {path} is not a readable safetensors file ({hint}): {error}"
         ) from None
     return path, handle
 
 
 def read_file(
-    who: str, path: str | os.PathLike[str], prefix: str = ""
+    who: str, path: str | os.PathLike[str]
 ) -> tuple[Path, dict[str, np.ndarray], dict[str, str]]:
-    """(path, arrays, metadata) of a safetensors file; only the arrays whose names start with
-    `prefix` when one is given (the digest is then checked when the file holds nothing else)."""
+    """(path, arrays, metadata) of a safetensors file, the digest checked when it has one."""
     path, handle = open_file(who, path)
     try:
         with handle as file:
             metadata = dict(file.metadata() or {})
-            keys = list(file.keys())
-            arrays = {key: file.get_tensor(key) for key in keys if key.startswith(prefix)}
+            arrays = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
     except Exception as error:
         raise CheckpointError(f"{who}: {path}: cannot read its tensors: {error}") from None
     expected = metadata.get(DIGEST_KEY)
-    if expected is not None and len(arrays) == len(keys) and digest(arrays) != expected:
+    if expected is not None and digest(arrays) != expected:
         raise CheckpointError(
             f"{who}: {path} is corrupt: its tensors do not match the SHA-256 recorded when it "
             "was saved"

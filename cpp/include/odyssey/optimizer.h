@@ -1,5 +1,5 @@
 // Fused optimizer updates: one pass over each parameter, in place, with the operations of
-// torch.optim.SGD and torch.optim.Adam/AdamW (foreach=False) in PyTorch's order, so that the
+// torch.optim.SGD, Adam/AdamW, RMSprop and Adagrad (foreach=False) in PyTorch's order, so that the
 // results match PyTorch's to about an ulp.
 #pragma once
 
@@ -31,6 +31,24 @@ struct AdamScalars {
   float eps;
 };
 
+// The float scalars of one RMSprop step.
+struct RmspropScalars {
+  float alpha;            // square_avg = alpha * square_avg + (1 - alpha) g g
+  float one_minus_alpha;  // also the lerp weight of grad_avg (centered)
+  float neg_lr;           // -lr
+  float eps;
+  float momentum;      // 0 means no momentum buffer
+  float weight_decay;  // 0 skips the decay term
+  bool centered;
+};
+
+// The float scalars of one Adagrad step.
+struct AdagradScalars {
+  float neg_clr;  // -lr / (1 + (step - 1) lr_decay), computed in double
+  float eps;
+  float weight_decay;  // 0 skips the decay term
+};
+
 // One ISA's update over a contiguous range. Arrays must not overlap each other.
 struct OptimizerKernels {
   // g = grad + wd * param; buf = g (first step) or momentum * buf + (1 - dampening) * g;
@@ -42,6 +60,15 @@ struct OptimizerKernels {
   // max_exp_avg_sq is not null (AMSGrad); param += -step_size * m / (sqrt(v) / bc2_sqrt + eps).
   void (*adam)(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                float* max_exp_avg_sq, const AdamScalars& s, std::size_t n);
+  // g = grad + wd * param; sq = alpha sq + (1 - alpha) g g; avg = sqrt(sq) + eps, or centered
+  // (ga = lerp(ga, g, 1 - alpha)) sqrt(sq - ga ga) + eps; with momentum buf = momentum buf + g /
+  // avg and param += -lr buf, else param += -lr g / avg. grad_avg (centered) and momentum_buffer
+  // (momentum != 0) are unused (may be null) otherwise.
+  void (*rmsprop)(float* param, const float* grad, float* square_avg, float* grad_avg,
+                  float* momentum_buffer, const RmspropScalars& s, std::size_t n);
+  // g = grad + wd * param; sum += g g; param += -clr g / (sqrt(sum) + eps).
+  void (*adagrad)(float* param, const float* grad, float* sum, const AdagradScalars& s,
+                  std::size_t n);
 };
 
 namespace scalar {
@@ -80,9 +107,29 @@ struct AdamOptions {
   bool decoupled_weight_decay = false;  // AdamW
 };
 
-// The float scalars PyTorch would use for these options (the bias corrections in double).
+struct RmspropOptions {
+  double lr = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;
+  bool centered = false;
+};
+
+struct AdagradOptions {
+  long long step = 1;  // counted from 1
+  double lr = 1e-2;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double eps = 1e-10;
+};
+
+// The float scalars PyTorch would use for these options (the bias corrections and Adagrad's
+// decayed learning rate in double).
 SgdScalars sgd_scalars(const SgdOptions& options);
 AdamScalars adam_scalars(const AdamOptions& options);
+RmspropScalars rmsprop_scalars(const RmspropOptions& options);
+AdagradScalars adagrad_scalars(const AdagradOptions& options);
 
 // Whole-array steps: the selected ISA over fixed-size parallel chunks. Options are not checked
 // here; the bindings do that.
@@ -90,5 +137,9 @@ void sgd_step(float* param, const float* grad, float* momentum_buffer, const Sgd
               std::size_t n);
 void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                float* max_exp_avg_sq, const AdamOptions& options, std::size_t n);
+void rmsprop_step(float* param, const float* grad, float* square_avg, float* grad_avg,
+                  float* momentum_buffer, const RmspropOptions& options, std::size_t n);
+void adagrad_step(float* param, const float* grad, float* sum, const AdagradOptions& options,
+                  std::size_t n);
 
 }  // namespace odyssey

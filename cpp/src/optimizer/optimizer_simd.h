@@ -91,8 +91,60 @@ void adam(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, fl
 }
 
 template <class V>
+void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg,
+             float* momentum_buffer, const RmspropScalars& s, std::size_t n) {
+  using T = typename V::T;
+  const T alpha = V::set1(s.alpha), one_minus_alpha = V::set1(s.one_minus_alpha);
+  const T neg_lr = V::set1(s.neg_lr), eps = V::set1(s.eps), momentum = V::set1(s.momentum);
+  const T decay = V::set1(s.weight_decay);
+  // grad_avg's lerp from the nearer end, as in adam.
+  const bool from_start = s.one_minus_alpha < 0.5f;
+  const T lerp_coefficient = V::set1(from_start ? s.one_minus_alpha : s.one_minus_alpha - 1.0f);
+  for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
+    const T p = load_n<V>(param + i, count);
+    T g = load_n<V>(grad + i, count);
+    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    const T sq =
+        V::fmadd(V::mul(one_minus_alpha, g), g, V::mul(load_n<V>(square_avg + i, count), alpha));
+    store_n<V>(square_avg + i, sq, count);
+    T avg;
+    if (s.centered) {
+      const T ga_old = load_n<V>(grad_avg + i, count);
+      const T ga = V::fmadd(lerp_coefficient, V::sub(g, ga_old), from_start ? ga_old : g);
+      store_n<V>(grad_avg + i, ga, count);
+      avg = V::sqrt(V::fnmadd(ga, ga, sq));
+    } else {
+      avg = V::sqrt(sq);
+    }
+    avg = V::add(avg, eps);
+    if (s.momentum != 0.0f) {
+      const T buf = V::add(V::mul(load_n<V>(momentum_buffer + i, count), momentum), V::div(g, avg));
+      store_n<V>(momentum_buffer + i, buf, count);
+      store_n<V>(param + i, V::fmadd(buf, neg_lr, p), count);
+    } else {
+      store_n<V>(param + i, V::add(p, V::div(V::mul(neg_lr, g), avg)), count);
+    }
+  });
+}
+
+template <class V>
+void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& s, std::size_t n) {
+  using T = typename V::T;
+  const T neg_clr = V::set1(s.neg_clr), eps = V::set1(s.eps), decay = V::set1(s.weight_decay);
+  for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
+    const T p = load_n<V>(param + i, count);
+    T g = load_n<V>(grad + i, count);
+    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    const T total = V::fmadd(g, g, load_n<V>(sum + i, count));
+    store_n<V>(sum + i, total, count);
+    const T denom = V::add(V::sqrt(total), eps);
+    store_n<V>(param + i, V::add(p, V::div(V::mul(neg_clr, g), denom)), count);
+  });
+}
+
+template <class V>
 constexpr OptimizerKernels optimizer_kernels_for() {
-  return OptimizerKernels{sgd<V>, adam<V>};
+  return OptimizerKernels{sgd<V>, adam<V>, rmsprop<V>, adagrad<V>};
 }
 
 }  // namespace odyssey::simd

@@ -1,6 +1,6 @@
 """Layers, containers and losses with PyTorch's names, signatures and weight layouts."""
 
-from odyssey.nn import functional, init
+from odyssey.nn import functional, init, utils
 from odyssey.nn.activation import LeakyReLU, LeCunTanh, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from odyssey.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from odyssey.nn.container import Sequential
@@ -36,4 +36,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

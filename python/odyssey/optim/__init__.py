@@ -1,7 +1,9 @@
 """Optimizers with torch.optim's names, arguments, parameter groups and state dicts."""
 
+from odyssey.optim.adagrad import Adagrad
 from odyssey.optim.adam import Adam, AdamW
 from odyssey.optim.optimizer import Optimizer
+from odyssey.optim.rmsprop import RMSprop
 from odyssey.optim.sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]

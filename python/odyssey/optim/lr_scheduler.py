@@ -422,7 +422,10 @@ class MultiStepLR(LRScheduler):
             )
         values = list(milestones)
         for value in values:
-            _integer(owner, "milestones", value)
+            if not _is_integer(value):
+                raise TypeError(
+                    f"{owner}: milestones must be ints, got {_kind(value)} {value!r} in {values!r}"
+                )
         return Counter(int(value) for value in values)
 
     def get_lr(self) -> list[float]:
@@ -746,8 +749,8 @@ def _check_members(owner: str, schedulers: Any, optimizer: Any) -> list[LRSchedu
     for index, scheduler in enumerate(schedulers):
         if not isinstance(scheduler, LRScheduler):
             raise TypeError(
-                f"{owner}: the scheduler at index {index} is a {_kind(scheduler)}, not an "
-                "odyssey LRScheduler (it should have `optimizer` as its attribute)"
+                f"{owner}: the scheduler at index {index} is of type {_kind(scheduler)}, not "
+                "an odyssey LRScheduler (it should have `optimizer` as its attribute)"
             )
         if isinstance(scheduler, ReduceLROnPlateau):
             raise ValueError(
@@ -1202,7 +1205,9 @@ class OneCycleLR(LRScheduler):
         elif epochs is not None and steps_per_epoch is not None:
             for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
                 if not _is_integer(value) or value <= 0:
-                    raise ValueError(f"{owner}: Expected positive integer {name}, but got {value}")
+                    raise ValueError(
+                        f"{owner}: Expected positive integer {name}, but got {value!r}"
+                    )
             self.total_steps = int(epochs) * int(steps_per_epoch)
         else:
             raise ValueError(

@@ -196,7 +196,7 @@ def save_checkpoint(
     except TypeError as error:
         raise TypeError(f"{who}: {error}") from None
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
-    write_file(path, arrays, {CHECKPOINT_KEY: text, "format": "np"})
+    write_file(path, arrays, {CHECKPOINT_KEY: text})
     return Path(path)
 
 
@@ -229,7 +229,7 @@ class Checkpoint:
         listing the missing and unexpected names and the shape or dtype differences."""
         own = {
             name: np.asarray(value)
-            for name, value in _state_dict("restore", "model", model).items()
+            for name, value in _state_dict("Checkpoint.restore", "model", model).items()
         }
         missing = [name for name in own if name not in self.model]
         unexpected = [name for name in self.model if name not in own]
@@ -291,14 +291,16 @@ class Checkpoint:
     def restore(self, model: Any, optimizer: Any = None) -> None:
         """Loads the weights into `model` and the state into `optimizer` after checking that
         both fit (nothing is changed when they do not)."""
-        self.check_model(model)
+        own = self.check_model(model)
         if optimizer is not None:
             self.check_optimizer(optimizer)
+        backup = {name: array.copy() for name, array in own.items()}
         try:
             model.load_state_dict(self.model)
             if optimizer is not None:
                 optimizer.load_state_dict(self.optimizer)
         except (TypeError, ValueError) as error:
+            model.load_state_dict(backup)  # e.g. an option the optimizer refuses: undo the model
             raise self._error(str(error)) from error
 
 

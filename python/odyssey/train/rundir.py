@@ -1,0 +1,146 @@
+"""A run's directory: where it goes, and the files the Trainer writes there itself
+(config.toml, summary.json, weights.safetensors and its SHA-256). Loggers, checkpoints and plots
+write theirs through their own modules. Every file is written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from odyssey import _atomic
+
+__all__ = [
+    "git_commit",
+    "make_run_dir",
+    "read_summary",
+    "sha256_file",
+    "update_summary",
+    "write_config",
+    "write_summary",
+    "write_weights",
+]
+
+CONFIG = "config.toml"
+SUMMARY = "summary.json"
+WEIGHTS = "weights.safetensors"
+
+
+def make_run_dir(default_root_dir: str | Path | None, name: str, root: str | Path = "runs") -> Path:
+    """`default_root_dir` when given (created if needed), else a new `runs/<name>/<YYYYmmdd-
+    HHMMSS>` under the current directory, with `-1`, `-2`, ... appended when that one is taken."""
+    if default_root_dir is not None:
+        path = Path(default_root_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    parent = Path(root) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in range(10_000):
+        path = parent / (stamp if suffix == 0 else f"{stamp}-{suffix}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"Trainer: no free run directory name under {parent}")
+
+
+def _toml_value(value: Any) -> Any:
+    """What TOML can hold: None dropped (by the caller), tuples as lists, paths as strings."""
+    if isinstance(value, Mapping):
+        return {str(k): _toml_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_value(v) for v in value if v is not None]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return repr(value)
+
+
+def write_config(path: Path, config: Mapping[str, Any]) -> None:
+    """The resolved configuration as TOML (None values are left out: TOML has no null)."""
+    import tomli_w
+
+    _atomic.write_text_atomic(path, tomli_w.dumps(_toml_value(config)))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or infinity
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_summary(path: Path, summary: Mapping[str, Any]) -> None:
+    """summary.json, strict JSON (non-finite numbers become null)."""
+    text = json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n"
+    _atomic.write_text_atomic(path, text)
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """summary.json's fields, or an empty dict when there is none yet."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def update_summary(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Merges `fields` into summary.json and returns the result."""
+    summary = read_summary(path)
+    summary.update(fields)
+    write_summary(path, summary)
+    return summary
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_weights(path: Path, state_dict: Mapping[str, Any]) -> str:
+    """The final weights (plain names) as safetensors; returns the file's SHA-256."""
+    import odyssey
+
+    odyssey.save(dict(state_dict), path)
+    return sha256_file(path)
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """The commit checked out in the current directory's repository, or None (no git, not a
+    repository, or any failure: a summary never fails for want of it)."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None

@@ -1,0 +1,1306 @@
+"""The Trainer: Lightning's loop, hooks and checkpoints, without its weight.
+
+One training step, in Lightning's documented order::
+
+    on_train_batch_start -> training_step -> on_before_zero_grad -> optimizer.zero_grad
+    -> on_before_backward -> loss.backward -> on_after_backward -> on_before_optimizer_step
+    -> gradient clipping -> optimizer.step -> (step-interval schedulers) -> on_train_batch_end
+    -> (a metrics row every log_every_n_steps) -> (validation when due)
+
+and around it ``setup -> on_fit_start -> on_train_start -> [on_train_epoch_start -> steps ->
+on_train_epoch_end -> (epoch-interval schedulers)]* -> on_train_end -> on_fit_end -> teardown``.
+
+A checkpoint holds everything the loop depends on (weights, optimizer, schedulers, the data
+loader's position, the dropout generator, metric, callback and logger states, the logged history
+and where in the step it was taken), so `fit(ckpt_path=...)` in a new process continues bit for bit
+as if the run had never stopped.
+
+Ctrl-C: the first SIGINT during fit lets the current step finish, saves a resumable checkpoint
+(`checkpoints/interrupted.safetensors`, atomically), prints where it is and how to resume, runs
+`on_exception` and teardown, and raises ``SystemExit(130)`` (a shell's status for SIGINT), so
+scripts and `odyssey train` exit with 130 without any code of their own; `trainer.interrupted` is
+True. A second Ctrl-C aborts at once with KeyboardInterrupt (an unfinished save leaves no file:
+writes are atomic).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import odyssey
+import odyssey.random as ody_random
+from odyssey.nn.utils import clip_grad_norm_, clip_grad_value_
+from odyssey.optim.optimizer import Optimizer
+from odyssey.serialization import CheckpointError
+from odyssey.tensor import Tensor, no_grad
+from odyssey.train import callbacks as cb
+from odyssey.train import checkpoint as ckpt
+from odyssey.train import loggers as lg
+from odyssey.train import plots, rundir
+from odyssey.train.module import TrainModule
+from odyssey.train.progress import ProgressBar
+
+__all__ = ["Trainer"]
+
+_STATE_FORMAT = 1
+INTERRUPTED_STATUS = 130  # what a shell reports for a process ended by SIGINT
+
+# Where a step stands; saved with a checkpoint so that a resumed run does exactly what is left.
+_EPOCH_START = 0  # next: a new epoch (on_train_epoch_start)
+_ROW = 1  # the batch's optimizer step is done; next: its metrics row (if due)
+_VALIDATION = 2  # next: validation (if due)
+_PLATEAU = 3  # validation done; next: step-interval ReduceLROnPlateau (if due)
+_NEXT_BATCH = 4  # the batch is complete; next: the next batch, or the epoch's end
+_EPOCH_END = 5  # on_train_epoch_end is running; next: the epoch row and epoch schedulers
+
+# Who logs: a training batch, an evaluation batch, or a hook outside any batch.
+_TRAIN, _EVAL = "train", "eval"
+
+
+class _Interrupted(Exception):
+    """Raised at a step boundary after Ctrl-C, once the checkpoint is saved."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _scalar(name: str, value: Any) -> float:
+    """A logged value as a float; this is the one place values are converted."""
+    if isinstance(value, float):
+        return value
+    array = np.asarray(value)
+    if array.size != 1:
+        raise ValueError(
+            f"log: {name} must be a single number, got an array of shape {array.shape}"
+        )
+    return float(array.reshape(()))
+
+
+def _batch_size(batch: Any) -> int:
+    """How many samples a batch holds: the length of its first array."""
+    while isinstance(batch, (tuple, list)) and batch:
+        batch = batch[0]
+    if isinstance(batch, Mapping) and batch:
+        return _batch_size(next(iter(batch.values())))
+    if isinstance(batch, Tensor):
+        batch = batch.data
+    shape = getattr(batch, "shape", None)
+    if shape:
+        return int(shape[0])
+    try:
+        return len(batch)
+    except TypeError:
+        return 1
+
+
+def _is_metric(value: Any) -> bool:
+    return all(hasattr(value, name) for name in ("update", "compute", "reset"))
+
+
+def _is_plateau(scheduler: Any) -> bool:
+    return any(klass.__name__ == "ReduceLROnPlateau" for klass in type(scheduler).__mro__)
+
+
+def _module_metrics(module: Any) -> dict[str, Any]:
+    """The module's metric objects (odyssey.metrics), by attribute name, for checkpoints."""
+    found = {}
+    for name, value in sorted(vars(module).items()):
+        if (
+            _is_metric(value)
+            and hasattr(value, "state_dict")
+            and hasattr(value, "load_state_dict")
+            and not isinstance(value, (odyssey.nn.Module, Optimizer))
+        ):
+            found[name] = value
+    return found
+
+
+class _Aggregator:
+    """Epoch values of one stage: batch-size weighted means, and metric objects."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, list[tuple[Any, int]]] = {}
+        self.metrics: dict[str, Any] = {}
+        self.both: set[str] = set()  # "<name>_epoch" keys of metrics also logged per step
+
+    def compute(self) -> dict[str, float]:
+        values = {}
+        for key, entries in self.sums.items():
+            total = weight = 0.0
+            for value, size in entries:
+                total += _scalar(key, value) * size
+                weight += size
+            values[key] = total / weight if weight else math.nan
+        for key, metric in self.metrics.items():
+            values[key] = _scalar(key, metric.compute())
+            metric.reset()
+        return values
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "sums": {k: [[_scalar(k, v), int(w)] for v, w in e] for k, e in self.sums.items()},
+            "both": sorted(self.both),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.sums = {k: [(float(v), int(w)) for v, w in e] for k, e in state["sums"].items()}
+        self.both = set(state["both"])
+
+
+class _Metrics(MutableMapping):
+    """trainer.callback_metrics: the latest value of every metric. Values are stored as logged
+    (arrays) and converted to a float only when read, so that logging every step and callbacks
+    writing a float every step cost no conversion."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> float:
+        value = self._values[key]
+        if type(value) is not float:
+            value = self._values[key] = _scalar(key, value)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _SchedulerConfig(dict):
+    """Lightning's scheduler dict: scheduler, interval, frequency, monitor, strict, name."""
+
+
+def _scheduler_configs(scheduler: Any) -> list[_SchedulerConfig]:
+    entries = scheduler if isinstance(scheduler, (list, tuple)) else [scheduler]
+    configs = []
+    for entry in entries:
+        config = dict(entry) if isinstance(entry, Mapping) else {"scheduler": entry}
+        unknown = set(config) - {"scheduler", "interval", "frequency", "monitor", "strict", "name"}
+        if unknown or "scheduler" not in config:
+            raise ValueError(
+                "configure_optimizers: a scheduler dict has the keys scheduler, interval, "
+                f"frequency, monitor, strict and name; got {sorted(config)}"
+            )
+        if not hasattr(config["scheduler"], "step"):
+            raise TypeError(
+                "configure_optimizers: lr_scheduler must be a scheduler (with step()), got "
+                f"{type(config['scheduler']).__name__}"
+            )
+        config.setdefault("interval", "epoch")
+        config.setdefault("frequency", 1)
+        config.setdefault("monitor", None)
+        config.setdefault("strict", True)
+        config.setdefault("name", None)
+        if config["interval"] not in ("epoch", "step"):
+            raise ValueError(
+                f'configure_optimizers: interval must be "epoch" or "step", got '
+                f"{config['interval']!r}"
+            )
+        if not _is_int(config["frequency"]) or config["frequency"] < 1:
+            raise ValueError(
+                "configure_optimizers: frequency must be a positive int, got "
+                f"{config['frequency']!r}"
+            )
+        if _is_plateau(config["scheduler"]) and config["monitor"] is None:
+            raise ValueError(
+                "configure_optimizers: a ReduceLROnPlateau scheduler needs a monitor, e.g. "
+                '{"scheduler": s, "monitor": "val_loss"}'
+            )
+        configs.append(_SchedulerConfig(config))
+    return configs
+
+
+class Trainer:
+    """Runs fit / validate / test / predict on a TrainModule, with callbacks, loggers,
+    checkpoints and a run directory (see the module's docstring for the order of things).
+
+    max_epochs / max_steps: stop after either (both None: 1000 epochs, as Lightning).
+    val_check_interval: a float in (0, 1] validates after that fraction of each epoch, an int
+    every that many training batches (counted across epochs). log_every_n_steps: how often a
+    metrics row is written (and the only time step values are converted to numbers).
+    seed: `odyssey.manual_seed(seed)` when fit starts (data loaders keep their own seeds).
+    threads: `odyssey.set_num_threads(threads)`. config / run_info: the resolved configuration
+    written to config.toml, and the paper, variant, model and dataset named in summary.json."""
+
+    def __init__(
+        self,
+        max_epochs: int | None = None,
+        max_steps: int | None = None,
+        callbacks: Sequence[cb.Callback] | cb.Callback | None = None,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        val_check_interval: float | int = 1.0,
+        log_every_n_steps: int = 50,
+        default_root_dir: str | Path | None = None,
+        name: str | None = None,
+        seed: int | None = None,
+        threads: int | None = None,
+        progress: bool = True,
+        enable_checkpointing: bool = True,
+        config: Mapping[str, Any] | None = None,
+        run_info: Mapping[str, Any] | None = None,
+    ) -> None:
+        def bad(argument: str, expected: str, value: Any) -> ValueError:
+            return ValueError(f"Trainer: {argument} must be {expected}, got {value!r}")
+
+        for argument, value in (("max_epochs", max_epochs), ("max_steps", max_steps)):
+            if value is not None and not _is_int(value):
+                raise TypeError(f"Trainer: {argument} must be an int or None, got {value!r}")
+            if value is not None and value < 0:
+                raise bad(argument, "a non-negative int or None", value)
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, cb.Callback):
+            callbacks = [callbacks]
+        elif not isinstance(callbacks, Iterable) or isinstance(callbacks, (str, bytes)):
+            raise TypeError(
+                f"Trainer: callbacks must be a list of Callback, got {type(callbacks).__name__}"
+            )
+        callbacks = list(callbacks)
+        for index, callback in enumerate(callbacks):
+            if not isinstance(callback, cb.Callback):
+                raise TypeError(
+                    f"Trainer: callbacks[{index}] must be a Callback instance, got "
+                    f"{type(callback).__name__}"
+                )
+        if gradient_clip_val is not None and not (
+            _is_real(gradient_clip_val) and gradient_clip_val >= 0
+        ):
+            raise bad("gradient_clip_val", "a non-negative number or None", gradient_clip_val)
+        if gradient_clip_algorithm not in ("norm", "value"):
+            raise bad("gradient_clip_algorithm", '"norm" or "value"', gradient_clip_algorithm)
+        if _is_int(val_check_interval):
+            if val_check_interval < 1:
+                raise bad(
+                    "val_check_interval", "an int >= 1 or a float in (0, 1]", val_check_interval
+                )
+        elif isinstance(val_check_interval, (float, np.floating)):
+            if not 0.0 < val_check_interval <= 1.0:
+                raise bad(
+                    "val_check_interval", "a float in (0, 1] or an int >= 1", val_check_interval
+                )
+        else:
+            raise TypeError(
+                "Trainer: val_check_interval must be a float in (0, 1] or an int >= 1, got "
+                f"{val_check_interval!r}"
+            )
+        if not _is_int(log_every_n_steps) or log_every_n_steps < 1:
+            raise bad("log_every_n_steps", "a positive int", log_every_n_steps)
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise bad("name", "a non-empty string without '/'", name)
+        if seed is not None:
+            ody_random.check_seed(seed, "Trainer")
+        if threads is not None and (not _is_int(threads) or threads < 1):
+            raise bad("threads", "a positive int or None", threads)
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"Trainer: config must be a dict, got {type(config).__name__}")
+        if run_info is not None and not isinstance(run_info, Mapping):
+            raise TypeError(f"Trainer: run_info must be a dict, got {type(run_info).__name__}")
+        if default_root_dir is not None and not isinstance(default_root_dir, (str, Path)):
+            raise TypeError(
+                f"Trainer: default_root_dir must be a path, got {type(default_root_dir).__name__}"
+            )
+        if max_epochs is None and max_steps is None:
+            max_epochs = 1000
+        self.max_epochs = None if max_epochs is None else int(max_epochs)
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.callbacks: list[cb.Callback] = callbacks
+        self.gradient_clip_val = None if gradient_clip_val is None else float(gradient_clip_val)
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.val_check_interval = val_check_interval
+        self.log_every_n_steps = int(log_every_n_steps)
+        self.default_root_dir = None if default_root_dir is None else Path(default_root_dir)
+        self.name = name
+        self.seed = None if seed is None else int(seed)
+        self.threads = None if threads is None else int(threads)
+        self.progress = bool(progress)
+        self.enable_checkpointing = bool(enable_checkpointing)
+        self.config = dict(config) if config is not None else None
+        self.run_info = dict(run_info) if run_info is not None else {}
+
+        self.current_epoch = 0
+        self.global_step = 0
+        self.batch_idx = 0
+        self.num_training_batches = 0
+        self.num_val_batches = 0
+        self.should_stop = False
+        self.interrupted = False
+        self.state: str | None = None
+        self.optimizer: Optimizer | None = None
+        self.lr_schedulers: list[_SchedulerConfig] = []
+        self.run_dir: Path | None = None
+        self.logged_metrics: dict[str, float] = {}
+        self.last_checkpoint_path: Path | None = None
+        self.ckpt_path: Path | None = None
+
+        self._module: Any = None
+        self._train_loader: Any = None
+        self._val_loader: Any = None
+        self._hook_cache: dict[str, tuple[list[Callable[..., Any]], Callable[..., Any] | None]] = {}
+        self._log_context: str | None = None
+        self._batch: Any = None
+        self._step_values: dict[str, Any] = {}
+        self._latest = _Metrics()
+        self._logged_names: set[str] = set()  # what log() and the epoch means put in _latest
+        self._prog_bar: set[str] = set()
+        self._agg = _Aggregator()
+        self._train_agg = self._agg
+        self._pending_row: dict[str, float] = {}
+        self._history: list[dict[str, Any]] = []
+        self._phase = _EPOCH_START
+        self._epoch_batches = 0
+        self._best_val_accuracy: float | None = None
+        self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
+        self._interrupt_requested = False
+        self._aborting = False
+        self._params: list[Tensor] = []
+
+    # -- what callbacks and loggers read ------------------------------------------------------
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """`run_dir/checkpoints`, where ModelCheckpoint and Ctrl-C save."""
+        return None if self.run_dir is None else self.run_dir / "checkpoints"
+
+    @property
+    def loggers(self) -> list[lg.Logger]:
+        """The callbacks that are loggers, in order."""
+        return [callback for callback in self.callbacks if isinstance(callback, lg.Logger)]
+
+    @property
+    def logger(self) -> lg.Logger | None:
+        """The first logger (Lightning's trainer.logger)."""
+        loggers = self.loggers
+        return loggers[0] if loggers else None
+
+    @property
+    def lightning_module(self) -> Any:
+        """The module being run (Lightning's name for it)."""
+        return self._module
+
+    @property
+    def callback_metrics(self) -> MutableMapping[str, float]:
+        """The latest value of every logged metric, as floats (each converted when read);
+        callbacks may add their own (Throughput's train_img_per_s): those join the epoch rows."""
+        return self._latest
+
+    @property
+    def optimizers(self) -> list[Optimizer]:
+        """[the optimizer] (Lightning's list form)."""
+        return [] if self.optimizer is None else [self.optimizer]
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, float]:
+        """The latest values of the metrics logged with prog_bar=True."""
+        metrics = self.callback_metrics
+        return {k: metrics[k] for k in self._prog_bar if k in metrics}
+
+    @property
+    def checkpoint_callback(self) -> cb.ModelCheckpoint | None:
+        """The first ModelCheckpoint, if any."""
+        for callback in self.callbacks:
+            if isinstance(callback, cb.ModelCheckpoint):
+                return callback
+        return None
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the optimizer's first parameter group."""
+        return float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else 0.0
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def _log(
+        self,
+        name: str,
+        value: Any,
+        on_step: bool | None,
+        on_epoch: bool | None,
+        prog_bar: bool,
+        batch_size: int | None,
+    ) -> None:
+        """TrainModule.log's work (see there)."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"log: name must be a non-empty str, got {name!r}")
+        if isinstance(value, Tensor):
+            value = value.data
+        metric = _is_metric(value)
+        if not metric and not isinstance(value, (np.ndarray, np.generic)) and not _is_real(value):
+            raise TypeError(
+                f"log: {name} must be a Tensor, an array, a number or a metric, got "
+                f"{type(value).__name__}"
+            )
+        if prog_bar:
+            self._prog_bar.add(name)
+        self._logged_names.add(name)
+        context = self._log_context
+        if context is None:  # a hook outside any batch: the value goes straight to the epoch row
+            value = _scalar(name, value.compute() if metric else value)
+            self._latest[name] = value
+            if self.state == "fitting":
+                self._pending_row[name] = value
+            return
+        training = context == _TRAIN
+        on_step = training if on_step is None else bool(on_step)
+        on_epoch = (not training) if on_epoch is None else bool(on_epoch)
+        if metric and on_step:
+            raise ValueError(f"log: the metric object {name} is logged per epoch (on_step=False)")
+        if on_step:
+            self._latest[name] = value
+            if training:
+                self._step_values[name] = value
+        if on_epoch:
+            key = f"{name}_epoch" if on_step else name
+            aggregator = self._agg
+            if on_step:
+                aggregator.both.add(key)
+                self._logged_names.add(key)
+            if metric:
+                aggregator.metrics[key] = value
+            else:
+                size = _batch_size(self._batch) if batch_size is None else batch_size
+                aggregator.sums.setdefault(key, []).append((value, size))
+
+    def _epoch_values(self, aggregator: _Aggregator) -> dict[str, float]:
+        """An aggregator's epoch values, also made the latest values (a metric logged both per
+        step and per epoch reads as its epoch mean once the epoch is over, as in Lightning)."""
+        values = aggregator.compute()
+        self._latest.update(values)
+        self._logged_names.update(values)
+        for key in aggregator.both:
+            if key in values:
+                self._latest[key[: -len("_epoch")]] = values[key]
+        return values
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        self.logged_metrics = row
+        self._history.append(row)
+        step = int(row["step"])
+        for logger in self.loggers:
+            logger.log_metrics(row, step)
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def _hooks(self, name: str) -> tuple[list[Callable[..., Any]], Callable[..., Any] | None]:
+        """The callbacks' and the module's overrides of hook `name` (no-ops are skipped, so an
+        unused hook costs nothing per step)."""
+        entry = self._hook_cache.get(name)
+        if entry is None:
+            overrides = []
+            for callback in self.callbacks:
+                function = getattr(type(callback), name, None)
+                if function is not None and function is not getattr(cb.Callback, name, None):
+                    overrides.append(getattr(callback, name))
+            module_hook = None
+            module = self._module
+            function = getattr(type(module), name, None)
+            if function is not None and function is not getattr(TrainModule, name, None):
+                module_hook = getattr(module, name)
+            entry = (overrides, module_hook)
+            self._hook_cache[name] = entry
+        return entry
+
+    def _call(self, name: str, *args: Any) -> None:
+        """Runs hook `name` on every callback (with trainer and module first), then the module."""
+        callbacks, module_hook = self._hooks(name)
+        module = self._module
+        for hook in callbacks:
+            hook(self, module, *args)
+        if module_hook is not None:
+            module_hook(*args)
+
+    def _call_epoch_end(self) -> None:
+        """on_train_epoch_end: callbacks, the module, then the monitoring callbacks
+        (ModelCheckpoint, EarlyStopping) so that they see what the module logged (Lightning)."""
+        callbacks, module_hook = self._hooks("on_train_epoch_end")
+        monitoring = (cb.ModelCheckpoint, cb.EarlyStopping)
+        for hook in callbacks:
+            if not isinstance(hook.__self__, monitoring):
+                hook(self, self._module)
+        if module_hook is not None:
+            module_hook()
+        for hook in callbacks:
+            if isinstance(hook.__self__, monitoring):
+                hook(self, self._module)
+
+    # -- setting up ---------------------------------------------------------------------------
+
+    def _check_module(self, module: Any, method: str, needs: Sequence[str]) -> None:
+        where = f"Trainer.{method}"
+        for attribute in ("parameters", "state_dict", "load_state_dict", "train", "eval"):
+            if not callable(getattr(module, attribute, None)):
+                raise TypeError(
+                    f"{where}: module must be a TrainModule (with {attribute}()), got "
+                    f"{type(module).__name__}"
+                )
+        for step in needs:
+            function = getattr(type(module), step, None)
+            if not callable(function) or function is getattr(TrainModule, step, None):
+                raise TypeError(f"{where}: {type(module).__name__} does not define {step}")
+
+    def _check_loader(self, loader: Any, method: str, argument: str) -> None:
+        if not isinstance(loader, Iterable):
+            raise TypeError(
+                f"Trainer.{method}: {argument} must be an iterable of batches (a DataLoader), "
+                f"got {type(loader).__name__}"
+            )
+
+    def _attach(self, module: Any, stage: str) -> None:
+        self._module = module
+        object.__setattr__(module, "_trainer", self)
+        self._hook_cache = {}
+        self.state = stage
+        if self.threads is not None:
+            odyssey.set_num_threads(self.threads)
+
+    def _detach(self) -> None:
+        self._log_context = None
+        self._batch = None
+        if self._module is not None:
+            object.__setattr__(self._module, "_trainer", None)
+
+    def _add_default_callbacks(self) -> None:
+        """ModelCheckpoint(save_last=True), CSVLogger, JSONLLogger, ProgressBar and Throughput,
+        each unless one of its class is there already; checkpoint callbacks run last."""
+        present = {type(callback) for callback in self.callbacks}
+        defaults: list[tuple[type, Callable[[], cb.Callback], bool]] = [
+            (
+                cb.ModelCheckpoint,
+                lambda: cb.ModelCheckpoint(save_last=True),
+                self.enable_checkpointing,
+            ),
+            (lg.CSVLogger, lg.CSVLogger, True),
+            (lg.JSONLLogger, lg.JSONLLogger, True),
+            (ProgressBar, ProgressBar, self.progress),
+            (cb.Throughput, cb.Throughput, True),
+        ]
+        for klass, make, wanted in defaults:
+            if wanted and not any(issubclass(p, klass) for p in present):
+                self.callbacks.append(make())
+        checkpoints = [c for c in self.callbacks if isinstance(c, cb.ModelCheckpoint)]
+        others = [c for c in self.callbacks if not isinstance(c, cb.ModelCheckpoint)]
+        self.callbacks[:] = others + checkpoints
+        self._hook_cache = {}
+
+    def _configure_optimizers(self, module: Any) -> None:
+        result = module.configure_optimizers()
+        scheduler: Any = None
+        if isinstance(result, (tuple, list)) and len(result) == 2:
+            optimizers, scheduler = result
+            optimizers = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
+            if len(optimizers) != 1:
+                raise ValueError(
+                    f"configure_optimizers: the Trainer runs one optimizer, got {len(optimizers)}"
+                )
+            optimizer = optimizers[0]
+            if isinstance(scheduler, (list, tuple)) and not scheduler:
+                scheduler = None
+        elif isinstance(result, Mapping):
+            if "optimizer" not in result:
+                raise ValueError('configure_optimizers: the dict needs an "optimizer" entry')
+            optimizer = result["optimizer"]
+            scheduler = result.get("lr_scheduler")
+        else:
+            optimizer = result
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                "configure_optimizers must return an odyssey Optimizer or a dict with one, got "
+                f"{type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.lr_schedulers = [] if scheduler is None else _scheduler_configs(scheduler)
+
+    def _new_run_dir(self, module: Any, ckpt_path: str | Path | None) -> Path:
+        if self.default_root_dir is None and ckpt_path is not None:
+            # A checkpoint in <run>/checkpoints/ resumes into its own run directory.
+            parent = Path(ckpt_path).resolve().parent
+            if parent.name == "checkpoints" and (parent.parent / rundir.CONFIG).exists():
+                return parent.parent
+        name = self.name or type(module).__name__
+        return rundir.make_run_dir(self.default_root_dir, name)
+
+    def _resolved_config(self) -> dict[str, Any]:
+        if self.config is not None:
+            return self.config
+        return {
+            "trainer": {
+                "max_epochs": self.max_epochs,
+                "max_steps": self.max_steps,
+                "gradient_clip_val": self.gradient_clip_val,
+                "gradient_clip_algorithm": self.gradient_clip_algorithm,
+                "val_check_interval": self.val_check_interval,
+                "log_every_n_steps": self.log_every_n_steps,
+                "seed": self.seed,
+                "threads": self.threads,
+            },
+            "run_info": self.run_info,
+        }
+
+    # -- fit ----------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        module: Any,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None = None,
+        ckpt_path: str | Path | None = None,
+    ) -> None:
+        """Trains `module` on `train_loader`, validating on `val_loader` every
+        val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken."""
+        needs = ["training_step", "configure_optimizers"]
+        if val_loader is not None:
+            needs.append("validation_step")
+        self._check_module(module, "fit", needs)
+        self._check_loader(train_loader, "fit", "train_loader")
+        if val_loader is not None:
+            self._check_loader(val_loader, "fit", "val_loader")
+        if not hasattr(train_loader, "__len__"):
+            raise TypeError("Trainer.fit: train_loader must have a length (len(loader) batches)")
+        if ckpt_path is not None and not isinstance(ckpt_path, (str, Path)):
+            raise TypeError(
+                f"Trainer.fit: ckpt_path must be a path, got {type(ckpt_path).__name__}"
+            )
+        started = time.perf_counter()
+        self._reset_fit_state()
+        self._train_loader, self._val_loader = train_loader, val_loader
+        self.num_training_batches = len(train_loader)  # type: ignore[arg-type]
+        self.num_val_batches = len(val_loader) if hasattr(val_loader, "__len__") else 0  # type: ignore[arg-type]
+        if self.seed is not None:
+            odyssey.manual_seed(self.seed)
+        self._attach(module, "fitting")
+        status = "failed"
+        try:
+            self.run_dir = self._new_run_dir(module, ckpt_path)
+            self._add_default_callbacks()
+            with self._sigint_guard():
+                self._fit(module, ckpt_path, started)
+            status = "success"
+        except _Interrupted:
+            status = "interrupted"
+            self._call_on_exception(KeyboardInterrupt())
+        except BaseException as error:
+            if not self._aborting:
+                self._call_on_exception(error)
+            raise
+        finally:
+            if not self._aborting:
+                self._timing["wall_s"] += time.perf_counter() - started
+                self._finish(module, status)
+            self._detach()
+            self.state = None
+        if status == "interrupted":
+            raise SystemExit(INTERRUPTED_STATUS)
+
+    def _reset_fit_state(self) -> None:
+        self.current_epoch = 0
+        self.global_step = 0
+        self.batch_idx = 0
+        self.should_stop = False
+        self.interrupted = False
+        self.logged_metrics = {}
+        self._latest, self._step_values, self._pending_row = _Metrics(), {}, {}
+        self._logged_names = set()
+        self.ckpt_path = None
+        self._agg = self._train_agg = _Aggregator()
+        self._history = []
+        self._phase = _EPOCH_START
+        self._epoch_batches = 0
+        self._best_val_accuracy = None
+        self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
+        self._interrupt_requested = False
+        self._aborting = False
+
+    def _fit(self, module: Any, ckpt_path: str | Path | None, started: float) -> None:
+        self._call("setup", "fit")
+        module.train()
+        self._configure_optimizers(module)
+        self._params = list(module.parameters())
+        resuming = False
+        if ckpt_path is not None:
+            self.ckpt_path = Path(ckpt_path)
+            self._restore(module, self.ckpt_path)
+            resuming = True
+        config = self._resolved_config()
+        rundir.write_config(self.run_dir / rundir.CONFIG, config)
+        for logger in self.loggers:
+            logger.log_hyperparams(config)
+        self._call("on_fit_start")
+        self._call("on_train_start")
+        self._train_loop(module, resuming)
+        self._call("on_train_end")
+        self._call("on_fit_end")
+
+    def _training_done(self) -> bool:
+        return (
+            self.should_stop
+            or (self.max_epochs is not None and self.current_epoch >= self.max_epochs)
+            or (self.max_steps is not None and self.global_step >= self.max_steps)
+        )
+
+    def _stop_in_epoch(self) -> bool:
+        return self.should_stop or (
+            self.max_steps is not None and self.global_step >= self.max_steps
+        )
+
+    def _train_loop(self, module: Any, resuming: bool) -> None:
+        loader = self._train_loader
+        count = self.num_training_batches
+        # A resumed run first finishes what the checkpointed batch or epoch had left to do.
+        pending = resuming and self._phase != _EPOCH_START
+        while pending or not self._training_done():
+            self._check_interrupt()
+            if not pending:
+                self._start_epoch()
+            elif self._phase in (_ROW, _VALIDATION, _PLATEAU):
+                self._finish_batch(self._phase)
+                self._check_interrupt()
+            if not (pending and self._phase == _EPOCH_END):
+                if self._epoch_batches < count and not self._stop_in_epoch():
+                    self._run_batches(module, loader)
+                self._end_epoch(from_hooks=True)
+            else:
+                self._end_epoch(from_hooks=False)
+            pending = False
+
+    def _start_epoch(self) -> None:
+        self._agg = self._train_agg = _Aggregator()
+        self._epoch_batches = 0
+        self._phase = _NEXT_BATCH
+        set_epoch = getattr(self._train_loader, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(self.current_epoch)
+        self._call("on_train_epoch_start")
+
+    def _run_batches(self, module: Any, loader: Iterable[Any]) -> None:
+        iterator = iter(loader)
+        try:
+            train_seconds = 0.0
+            start = time.perf_counter()
+            for batch in iterator:
+                self._train_step(module, batch)
+                train_seconds += time.perf_counter() - start
+                self._finish_batch(_ROW)
+                start = time.perf_counter()
+                if self._stop_in_epoch() or self._epoch_batches >= self.num_training_batches:
+                    break
+                self._timing["train_s"] += train_seconds
+                train_seconds = 0.0
+                self._check_interrupt()
+            self._timing["train_s"] += train_seconds
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    def _train_step(self, module: Any, batch: Any) -> None:
+        """One optimization step, hooks in Lightning's order."""
+        index = self._epoch_batches
+        self.batch_idx = index
+        self._batch = batch
+        self._step_values.clear()
+        self._log_context = _TRAIN
+        self._call("on_train_batch_start", batch, index)
+        outputs = module.training_step(batch, index)
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        optimizer = self.optimizer
+        if loss is not None:
+            if not isinstance(loss, Tensor):
+                raise TypeError(
+                    f"{type(module).__name__}.training_step must return the loss Tensor or a dict "
+                    f"with it under 'loss', got {type(loss).__name__}"
+                )
+            self._call("on_before_zero_grad", optimizer)
+            optimizer.zero_grad()
+            self._call("on_before_backward", loss)
+            loss.backward()
+            self._call("on_after_backward")
+            self._call("on_before_optimizer_step", optimizer)
+            if self.gradient_clip_val:
+                if self.gradient_clip_algorithm == "norm":
+                    clip_grad_norm_(self._params, self.gradient_clip_val)
+                else:
+                    clip_grad_value_(self._params, self.gradient_clip_val)
+            optimizer.step()
+        self.global_step += 1
+        self._epoch_batches += 1
+        self._timing["train_images"] += _batch_size(batch)
+        for config in self.lr_schedulers:
+            if (
+                config["interval"] == "step"
+                and self.global_step % config["frequency"] == 0
+                and not _is_plateau(config["scheduler"])
+            ):
+                config["scheduler"].step()
+        self._phase = _ROW
+        self._call("on_train_batch_end", outputs, batch, index)
+        self._log_context = None
+        self._batch = None
+
+    def _val_due(self) -> bool:
+        if self._val_loader is None:
+            return False
+        interval = self.val_check_interval
+        if _is_int(interval):
+            return self.global_step % int(interval) == 0
+        every = max(1, int(self.num_training_batches * float(interval)))
+        return self._epoch_batches % every == 0
+
+    def _finish_batch(self, phase: int) -> None:
+        """What follows a step: its metrics row, validation, plateau schedulers."""
+        if phase <= _ROW:
+            if self.global_step % self.log_every_n_steps == 0:
+                row: dict[str, Any] = {"epoch": self.current_epoch, "step": self.global_step}
+                for name, value in self._step_values.items():
+                    row[name] = _scalar(name, value)
+                row["lr"] = self.lr
+                self._write_row(row)
+            self._phase = _VALIDATION
+        if phase <= _VALIDATION:
+            if self._val_due():
+                self._phase = _VALIDATION
+                self._fit_validation()
+            self._phase = _PLATEAU
+        if phase <= _PLATEAU:
+            for config in self.lr_schedulers:
+                if (
+                    config["interval"] == "step"
+                    and self.global_step % config["frequency"] == 0
+                    and _is_plateau(config["scheduler"])
+                ):
+                    self._step_plateau(config)
+            self._phase = _NEXT_BATCH
+
+    def _step_plateau(self, config: _SchedulerConfig) -> None:
+        monitor = config["monitor"]
+        metrics = self.callback_metrics
+        if monitor not in metrics:
+            if config["strict"]:
+                raise RuntimeError(
+                    f"Trainer: ReduceLROnPlateau conditioned on metric {monitor!r} which is not "
+                    f"available; available metrics are {sorted(metrics)}. Set the scheduler "
+                    'dict\'s "monitor" to one of them'
+                )
+            return
+        config["scheduler"].step(metrics[monitor])
+
+    def _fit_validation(self) -> None:
+        """Validation inside fit: its epoch values become a row (or join the epoch's row)."""
+
+        def publish(values: dict[str, float]) -> None:
+            if self._epoch_batches >= self.num_training_batches:
+                self._pending_row.update(values)
+            elif values:
+                self._write_row({"epoch": self.current_epoch, "step": self.global_step, **values})
+            accuracy = values.get("val_accuracy")
+            if accuracy is not None and not math.isnan(accuracy):
+                best = self._best_val_accuracy
+                self._best_val_accuracy = accuracy if best is None else max(best, accuracy)
+            # A checkpoint taken from on_validation_end resumes after this validation.
+            self._phase = _PLATEAU
+
+        self.state = "validating"
+        try:
+            self._evaluate(self._module, self._val_loader, "validation", publish)
+        finally:
+            self.state = "fitting"
+
+    def _end_epoch(self, from_hooks: bool) -> None:
+        if from_hooks:
+            self._pending_row.update(self._epoch_values(self._train_agg))
+            self._phase = _EPOCH_END
+            self._call_epoch_end()
+        row = {"epoch": self.current_epoch, "step": self.global_step, **self._pending_row}
+        row["lr"] = self.lr
+        for key in self._latest:  # what callbacks put in callback_metrics (train_img_per_s)
+            if key not in self._logged_names and key not in row:
+                row[key] = self._latest[key]
+        self._pending_row = {}
+        self._write_row(row)
+        for config in self.lr_schedulers:
+            if (
+                config["interval"] == "epoch"
+                and (self.current_epoch + 1) % config["frequency"] == 0
+            ):
+                if _is_plateau(config["scheduler"]):
+                    self._step_plateau(config)
+                else:
+                    config["scheduler"].step()
+        self.current_epoch += 1
+        self._epoch_batches = 0
+        self._phase = _EPOCH_START
+
+    # -- the end of a fit ---------------------------------------------------------------------
+
+    def _finish(self, module: Any, status: str) -> None:
+        """Loggers finalized, the final weights, summary.json and curves.png written, teardown
+        called: after any fit, even one that failed."""
+        try:
+            for logger in self.loggers:
+                logger.finalize(status)
+            if status == "success" and self.run_dir is not None:
+                sha = rundir.write_weights(self.run_dir / rundir.WEIGHTS, module.state_dict())
+                self._write_fit_summary(module, status, sha)
+                if self._history:
+                    plots.plot_curves(self._history, self.run_dir / "curves.png")
+            elif self.run_dir is not None:
+                self._write_fit_summary(module, status, None)
+        except Exception:
+            if status == "success":
+                raise
+            # After a failure, the failure is what the user needs to see, not a follow-up one.
+        finally:
+            self._call("teardown", "fit")
+
+    def _write_fit_summary(self, module: Any, status: str, sha: str | None) -> None:
+        info = self.run_info
+        model = getattr(module, "model", module)
+        train_s = self._timing["train_s"]
+        summary = rundir.read_summary(self.run_dir / rundir.SUMMARY)
+        summary.update(
+            {
+                "status": status,
+                "paper": info.get("paper"),
+                "variant": info.get("variant"),
+                "model": info.get("model", type(model).__name__),
+                "dataset": info.get("dataset"),
+                "epochs": self.current_epoch,
+                "steps": self.global_step,
+                "seed": self.seed,
+                "threads": odyssey.get_num_threads(),
+                "isa": odyssey.cpu_info()["isa_selected"],
+                "test_accuracy": summary.get("test_accuracy"),
+                "test_loss": summary.get("test_loss"),
+                "best_val_accuracy": self._best_val_accuracy,
+                "wall_s": self._timing["wall_s"],
+                "train_img_per_s": self._timing["train_images"] / train_s if train_s else None,
+                "odyssey_version": odyssey.__version__,
+                "git_commit": rundir.git_commit(),
+                "weights": rundir.WEIGHTS if sha is not None else None,
+                "weights_sha256": sha,
+                "run_dir": str(self.run_dir),
+            }
+        )
+        rundir.write_summary(self.run_dir / rundir.SUMMARY, summary)
+
+    def _call_on_exception(self, error: BaseException) -> None:
+        callbacks, module_hook = self._hooks("on_exception")
+        for hook in callbacks:
+            hook(self, self._module, error)
+        if module_hook is not None:
+            module_hook(error)
+
+    # -- Ctrl-C -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _sigint_guard(self) -> Iterator[None]:
+        """During fit, the first SIGINT asks for a checkpoint at the next step boundary; a
+        second one raises KeyboardInterrupt at once. (Only the main thread can catch signals;
+        elsewhere Ctrl-C is an ordinary KeyboardInterrupt.)"""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupt_requested:
+                self._aborting = True
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+            print(
+                "\nodyssey: interrupted; finishing this step to save a checkpoint "
+                "(Ctrl-C again aborts without saving)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _check_interrupt(self) -> None:
+        if not self._interrupt_requested:
+            return
+        path = self.checkpoint_dir / "interrupted.safetensors"
+        self.save_checkpoint(path)
+        self.interrupted = True
+        print(
+            f"odyssey: stopped at epoch {self.current_epoch}, step {self.global_step}; saved a "
+            f"resumable checkpoint to {path}\n"
+            f"resume with: odyssey train ... --resume {path}\n"
+            f"         or: Trainer(...).fit(module, loader, ckpt_path={str(path)!r})",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise _Interrupted
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        loader = self._train_loader
+        return {
+            "trainer": {
+                "format": _STATE_FORMAT,
+                "epoch": self.current_epoch,
+                "global_step": self.global_step,
+                "epoch_batches": self._epoch_batches,
+                "phase": self._phase,
+                "should_stop": self.should_stop,
+                "seed": self.seed,
+            },
+            "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+            "schedulers": [config["scheduler"].state_dict() for config in self.lr_schedulers],
+            "metrics": {n: m.state_dict() for n, m in _module_metrics(self._module).items()},
+            "rng": ody_random.generator().bit_generator.state,
+            "callbacks": {callback.state_key: callback.state_dict() for callback in self.callbacks},
+            "logging": {
+                "latest": dict(self._latest),
+                "logged_names": sorted(self._logged_names),
+                "step_values": {k: _scalar(k, v) for k, v in self._step_values.items()},
+                "train": self._train_agg.state_dict(),
+                "pending_row": dict(self._pending_row),
+                "history": list(self._history),
+                "logged_metrics": dict(self.logged_metrics),
+                "prog_bar": sorted(self._prog_bar),
+            },
+            "run": {
+                "best_val_accuracy": self._best_val_accuracy,
+                "timing": dict(self._timing),
+            },
+            "config": self._resolved_config(),
+        }
+
+    def save_checkpoint(self, filepath: str | Path) -> Path:
+        """Saves the full resumable state to one safetensors file, atomically (mid-epoch too).
+        Callbacks' and the module's on_save_checkpoint may add entries to the state first."""
+        if self._module is None or self.optimizer is None:
+            raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
+        state = self._checkpoint_state()
+        for hook in self._hooks("on_save_checkpoint")[0]:
+            hook(self, self._module, state)
+        module_hook = self._hooks("on_save_checkpoint")[1]
+        if module_hook is not None:
+            module_hook(state)
+        path = Path(filepath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        saved = ckpt.save_checkpoint(path, self._module, self.optimizer, state)
+        self.last_checkpoint_path = Path(saved) if saved is not None else path
+        return self.last_checkpoint_path
+
+    def _restore(self, module: Any, path: Path) -> None:
+        """Everything `_checkpoint_state` saved, put back (after setup and configure_optimizers,
+        before on_fit_start, as in Lightning)."""
+        checkpoint = ckpt.load_checkpoint(path)
+        state = checkpoint.state
+        trainer_state = state.get("trainer") if isinstance(state, Mapping) else None
+        if not isinstance(trainer_state, Mapping) or "phase" not in trainer_state:
+            raise CheckpointError(
+                f"{path}: not a Trainer checkpoint (no loop state); load plain weights with "
+                "odyssey.load and module.load_state_dict"
+            )
+        if trainer_state.get("format") != _STATE_FORMAT:
+            raise CheckpointError(
+                f"{path}: Trainer state format {trainer_state.get('format')!r}, this version "
+                f"reads {_STATE_FORMAT}"
+            )
+        schedulers = state.get("schedulers", [])
+        if len(schedulers) != len(self.lr_schedulers):
+            raise CheckpointError(
+                f"{path}: the checkpoint has {len(schedulers)} LR scheduler(s), the module "
+                f"configures {len(self.lr_schedulers)}"
+            )
+        checkpoint.restore(module, self.optimizer)
+        for config, scheduler_state in zip(self.lr_schedulers, schedulers, strict=True):
+            config["scheduler"].load_state_dict(scheduler_state)
+        metrics = _module_metrics(module)
+        for name, metric_state in state.get("metrics", {}).items():
+            if name in metrics:
+                metrics[name].load_state_dict(metric_state)
+        ody_random.generator().bit_generator.state = state["rng"]
+        callback_states = state.get("callbacks", {})
+        for callback in self.callbacks:
+            saved = callback_states.get(callback.state_key)
+            if saved is not None:
+                callback.load_state_dict(saved)
+        for hook in self._hooks("on_load_checkpoint")[0]:
+            hook(self, module, state)
+        module_hook = self._hooks("on_load_checkpoint")[1]
+        if module_hook is not None:
+            module_hook(state)
+
+        self.current_epoch = int(trainer_state["epoch"])
+        self.global_step = int(trainer_state["global_step"])
+        self._epoch_batches = int(trainer_state["epoch_batches"])
+        self._phase = int(trainer_state["phase"])
+        self.should_stop = bool(trainer_state.get("should_stop", False))
+        self.batch_idx = max(self._epoch_batches - 1, 0)
+        logging = state.get("logging", {})
+        self._latest = _Metrics()
+        self._latest.update(logging.get("latest", {}))
+        self._logged_names = set(logging.get("logged_names", []))
+        self._step_values = dict(logging.get("step_values", {}))
+        self._train_agg = self._agg = _Aggregator()
+        if "train" in logging:
+            self._train_agg.load_state_dict(logging["train"])
+        self._pending_row = dict(logging.get("pending_row", {}))
+        self._history = [dict(row) for row in logging.get("history", [])]
+        self.logged_metrics = dict(logging.get("logged_metrics", {}))
+        self._prog_bar = set(logging.get("prog_bar", []))
+        run = state.get("run", {})
+        self._best_val_accuracy = run.get("best_val_accuracy")
+        self._timing.update(run.get("timing", {}))
+        loader_state = state.get("loader")
+        loader = self._train_loader
+        if (
+            loader_state is not None
+            and hasattr(loader, "load_state_dict")
+            and self._phase != _EPOCH_START
+            and self._epoch_batches < self.num_training_batches
+        ):
+            loader.load_state_dict(loader_state)
+
+    # -- validate, test, predict --------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        module: Any,
+        loader: Iterable[Any],
+        stage: str,
+        publish: Callable[[dict[str, float]], None] | None = None,
+    ) -> dict[str, float]:
+        """One no-grad pass in eval mode (train mode restored after), hooks in Lightning's
+        order: on_<stage>_start, on_<stage>_epoch_start, per batch on_<stage>_batch_start /
+        <stage>_step / on_<stage>_batch_end, on_<stage>_epoch_end, then the epoch values are
+        computed and published, then on_<stage>_end."""
+        step = getattr(module, f"{stage}_step" if stage != "validation" else "validation_step")
+        was_training = module.training
+        saved_agg, saved_context, saved_batch = self._agg, self._log_context, self._batch
+        self._agg = _Aggregator()
+        set_epoch = getattr(loader, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(0)  # every evaluation sees the same batches
+        module.eval()
+        try:
+            self._call(f"on_{stage}_start")
+            self._call(f"on_{stage}_epoch_start")
+            with no_grad():
+                for index, batch in enumerate(loader):
+                    self._batch = batch
+                    self._log_context = _EVAL
+                    self._call(f"on_{stage}_batch_start", batch, index)
+                    outputs = step(batch, index)
+                    self._call(f"on_{stage}_batch_end", outputs, batch, index)
+                    self._log_context = None
+            self._batch = None
+            self._call(f"on_{stage}_epoch_end")
+            values = self._epoch_values(self._agg)
+            if publish is not None:
+                publish(values)
+            self._call(f"on_{stage}_end")
+        finally:
+            self._agg, self._log_context, self._batch = saved_agg, saved_context, saved_batch
+            module.train(was_training)
+        return values
+
+    def _run_eval(self, module: Any, loader: Any, method: str, stage: str) -> dict[str, float]:
+        self._check_module(module, method, [f"{stage}_step"])
+        self._check_loader(loader, method, "loader")
+        self._attach(module, {"validation": "validating", "test": "testing"}[stage])
+        self._latest, self._logged_names = _Metrics(), set()
+        try:
+            self._call("setup", method)
+            return self._evaluate(module, loader, stage)
+        except BaseException as error:
+            self._call_on_exception(error)
+            raise
+        finally:
+            try:
+                self._call("teardown", method)
+            finally:
+                self._detach()
+                self.state = None
+
+    def validate(self, module: Any, loader: Iterable[Any]) -> list[dict[str, float]]:
+        """One validation pass: [{metric: value}] of what validation_step logged."""
+        return [self._run_eval(module, loader, "validate", "validation")]
+
+    def test(self, module: Any, loader: Iterable[Any]) -> list[dict[str, float]]:
+        """One test pass: [{metric: value}]. In a run directory, test metrics join summary.json
+        and the module's confusion matrix (if any) is drawn to confusion.png."""
+        values = self._run_eval(module, loader, "test", "test")
+        if self.run_dir is None and self.default_root_dir is not None:
+            self.run_dir = rundir.make_run_dir(self.default_root_dir, "")
+        if self.run_dir is not None:
+            fields: dict[str, Any] = {"test_accuracy": None, "test_loss": None, **values}
+            rundir.update_summary(self.run_dir / rundir.SUMMARY, fields)
+            matrix = getattr(module, "confusion_matrix", None)
+            if matrix is not None:
+                counts = np.asarray(matrix.compute())
+                names = getattr(module, "class_names", None) or [
+                    str(i) for i in range(counts.shape[0])
+                ]
+                plots.plot_confusion(counts, names, self.run_dir / "confusion.png")
+        return [values]
+
+    def predict(self, module: Any, loader: Iterable[Any]) -> list[Any]:
+        """predict_step's output for every batch, in order (no grad, eval mode)."""
+        self._check_module(module, "predict", [])
+        if not callable(getattr(module, "predict_step", None)):
+            raise TypeError(
+                f"Trainer.predict: {type(module).__name__} does not define predict_step"
+            )
+        self._check_loader(loader, "predict", "loader")
+        self._attach(module, "predicting")
+        was_training = module.training
+        outputs = []
+        try:
+            self._call("setup", "predict")
+            module.eval()
+            self._call("on_predict_start")
+            with no_grad():
+                for index, batch in enumerate(loader):
+                    self._batch = batch
+                    output = module.predict_step(batch, index)
+                    self._call("on_predict_batch_end", output, batch, index)
+                    outputs.append(output)
+            self._call("on_predict_end")
+        except BaseException as error:
+            self._call_on_exception(error)
+            raise
+        finally:
+            module.train(was_training)
+            try:
+                self._call("teardown", "predict")
+            finally:
+                self._detach()
+                self.state = None
+        return outputs

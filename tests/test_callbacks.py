@@ -1,0 +1,833 @@
+"""Callbacks driven by a stand-in trainer: ModelCheckpoint's top-k files, EarlyStopping's rules,
+LearningRateMonitor's keys, TerminateOnNaN, Throughput and Timer on a fake clock, ProgressBar's
+plain and rich output. The stand-in has the attributes the Trainer documents (INTERFACES.md) and
+calls the hooks in the Trainer's order, so these tests do not depend on the Trainer itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import odyssey
+from odyssey import nn, optim
+from odyssey.train import callbacks as cb
+from odyssey.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    Throughput,
+    Timer,
+)
+from odyssey.train.progress import ProgressBar
+
+BATCH = (np.zeros((8, 1, 4, 4), np.float32), np.zeros(8, np.int64))
+
+
+class FakeTrainer(SimpleNamespace):
+    """The attributes callbacks read; save_checkpoint writes the callbacks' state as JSON (so a
+    test can read what a checkpoint file would hold)."""
+
+    def __init__(self, tmp_path: Path, callbacks: Sequence[Callback] = (), **overrides: Any):
+        super().__init__(
+            current_epoch=0,
+            global_step=0,
+            batch_idx=0,
+            max_epochs=None,
+            max_steps=None,
+            num_training_batches=4,
+            callback_metrics={},
+            logged_metrics={},
+            should_stop=False,
+            optimizer=None,
+            lr_schedulers=[],
+            run_dir=tmp_path,
+            checkpoint_dir=tmp_path / "checkpoints",
+            loggers=[],
+            log_every_n_steps=2,
+            state="fitting",
+            interrupted=False,
+            callbacks=list(callbacks),
+            saved=[],
+        )
+        self.__dict__.update(overrides)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        state = {c.state_key: c.state_dict() for c in self.callbacks}
+        Path(path).write_text(json.dumps({"step": self.global_step, "callbacks": state}))
+        self.saved.append(Path(path).name)
+
+    def call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, None, *args)
+
+
+def fit(
+    trainer: FakeTrainer,
+    epochs: int,
+    metrics: Callable[[int], dict[str, float]] | None = None,
+    batches: int | None = None,
+    loss: Callable[[int], Any] = lambda step: 0.5,
+    start_epoch: int = 0,
+) -> None:
+    """Calls the hooks of `fit` in the Trainer's order; metrics(epoch) are the epoch's
+    validation results."""
+    batches = trainer.num_training_batches if batches is None else batches
+    trainer.call("setup", "fit")
+    trainer.call("on_fit_start")
+    trainer.call("on_train_start")
+    for epoch in range(start_epoch, epochs):
+        trainer.current_epoch = epoch
+        trainer.call("on_train_epoch_start")
+        for index in range(batches):
+            trainer.call("on_train_batch_start", BATCH, index)
+            trainer.global_step += 1
+            trainer.call("on_train_batch_end", loss(trainer.global_step), BATCH, index)
+            if trainer.should_stop:
+                break
+        if metrics is not None:
+            trainer.call("on_validation_start")
+            trainer.call("on_validation_epoch_start")
+            trainer.callback_metrics.update(metrics(epoch))
+            trainer.call("on_validation_epoch_end")
+            trainer.call("on_validation_end")
+        trainer.call("on_train_epoch_end")
+        if trainer.should_stop:
+            break
+    trainer.call("on_train_end")
+    trainer.call("on_fit_end")
+    trainer.call("teardown", "fit")
+
+
+def files(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()} if directory.exists() else set()
+
+
+# -- Callback -------------------------------------------------------------------------------------
+
+
+def test_callback_base_hooks_are_no_ops_and_state_is_empty(tmp_path: Path) -> None:
+    callback = Callback()
+    trainer = FakeTrainer(tmp_path, [callback])
+    fit(trainer, 2, metrics=lambda e: {"val_loss": 1.0})
+    for hook in (
+        "on_test_start",
+        "on_test_epoch_start",
+        "on_test_epoch_end",
+        "on_test_end",
+        "on_predict_start",
+        "on_predict_end",
+    ):
+        getattr(callback, hook)(trainer, None)
+    callback.on_save_checkpoint(trainer, None, {})
+    callback.on_load_checkpoint(trainer, None, {})
+    callback.on_exception(trainer, None, RuntimeError("x"))
+    callback.on_before_optimizer_step(trainer, None, None)
+    assert callback.state_dict() == {}
+    assert callback.state_key == "Callback"
+    assert trainer.should_stop is False
+
+
+# -- ModelCheckpoint ------------------------------------------------------------------------------
+
+
+def test_model_checkpoint_keeps_the_best_k_and_deletes_the_rest(tmp_path: Path) -> None:
+    scores = [0.5, 0.3, 0.4, 0.2, 0.6]
+    checkpoint = ModelCheckpoint(
+        monitor="val_loss", save_top_k=2, filename="{epoch}-{val_loss:.2f}"
+    )
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, len(scores), metrics=lambda e: {"val_loss": scores[e]})
+    directory = tmp_path / "checkpoints"
+    assert files(directory) == {
+        "epoch=1-val_loss=0.30.safetensors",
+        "epoch=3-val_loss=0.20.safetensors",
+    }
+    assert Path(checkpoint.best_model_path).name == "epoch=3-val_loss=0.20.safetensors"
+    assert checkpoint.best_model_score == 0.2
+    assert checkpoint.kth_value == 0.3
+    assert sorted(checkpoint.best_k_models.values()) == [0.2, 0.3]
+    # Epoch 4 (0.6) did not enter the top 2, so it was never written.
+    assert trainer.saved == [
+        "epoch=0-val_loss=0.50.safetensors",
+        "epoch=1-val_loss=0.30.safetensors",
+        "epoch=2-val_loss=0.40.safetensors",
+        "epoch=3-val_loss=0.20.safetensors",
+    ]
+    # The file's own state already lists it among the best (a resume from it knows it).
+    best = json.loads(Path(checkpoint.best_model_path).read_text())
+    assert checkpoint.best_model_path in best["callbacks"][checkpoint.state_key]["best_k_models"]
+
+
+def test_model_checkpoint_mode_max_and_save_all(tmp_path: Path) -> None:
+    scores = [0.8, 0.9, 0.85]
+    checkpoint = ModelCheckpoint(monitor="val_accuracy", mode="max", save_top_k=-1)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 3, metrics=lambda e: {"val_accuracy": scores[e]})
+    assert files(tmp_path / "checkpoints") == {
+        "epoch=0-step=4.safetensors",
+        "epoch=1-step=8.safetensors",
+        "epoch=2-step=12.safetensors",
+    }
+    assert Path(checkpoint.best_model_path).name == "epoch=1-step=8.safetensors"
+    assert checkpoint.best_model_score == 0.9
+
+
+def test_model_checkpoint_nan_is_never_the_best(tmp_path: Path) -> None:
+    scores = [0.5, math.nan, 0.7]
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_top_k=1)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 3, metrics=lambda e: {"val_loss": scores[e]})
+    assert Path(checkpoint.best_model_path).name == "epoch=0-step=4.safetensors"
+    assert files(tmp_path / "checkpoints") == {"epoch=0-step=4.safetensors"}
+
+
+def test_model_checkpoint_last_and_latest_without_monitor(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(save_last=True)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 3)
+    assert files(tmp_path / "checkpoints") == {"epoch=2-step=12.safetensors", "last.safetensors"}
+    assert json.loads((tmp_path / "checkpoints" / "last.safetensors").read_text())["step"] == 12
+    assert checkpoint.last_model_path.endswith("last.safetensors")
+    assert Path(checkpoint.best_model_path).name == "epoch=2-step=12.safetensors"
+
+
+def test_model_checkpoint_every_n_epochs_still_refreshes_last(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(
+        dirpath=tmp_path / "c", save_top_k=-1, every_n_epochs=2, save_last=True
+    )
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 5)
+    assert files(tmp_path / "c") == {
+        "epoch=1-step=8.safetensors",
+        "epoch=3-step=16.safetensors",
+        "last.safetensors",
+    }
+    assert trainer.saved.count("last.safetensors") == 5
+
+
+def test_model_checkpoint_every_n_train_steps(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(save_top_k=-1, every_n_train_steps=3, save_last=True)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 2)
+    assert files(tmp_path / "checkpoints") == {
+        "epoch=0-step=3.safetensors",
+        "epoch=1-step=6.safetensors",
+        "last.safetensors",
+    }
+    # last at steps 3, 4 (epoch end), 6 and 8 (epoch end); never twice at one step.
+    assert trainer.saved.count("last.safetensors") == 4
+
+
+def test_model_checkpoint_skips_a_second_save_at_the_same_step(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(save_top_k=-1, every_n_train_steps=4, save_last=True)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 1)
+    assert trainer.saved == ["epoch=0-step=4.safetensors", "last.safetensors"]
+
+
+def test_model_checkpoint_does_nothing_outside_fit(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(save_last=True)
+    trainer = FakeTrainer(tmp_path, [checkpoint], state="validating")
+    fit(trainer, 1)
+    assert trainer.saved == []
+
+
+def test_model_checkpoint_names_the_missing_metric(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(monitor="val_acc")
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    with pytest.raises(ValueError, match=r"ModelCheckpoint\(monitor='val_acc'\).*val_accuracy"):
+        fit(trainer, 1, metrics=lambda e: {"val_accuracy": 0.9})
+
+
+def test_model_checkpoint_warns_when_a_step_save_comes_before_validation(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(monitor="val_loss", every_n_train_steps=2)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    trainer.call("setup", "fit")
+    trainer.global_step = 2
+    with pytest.warns(UserWarning, match="val_loss"):
+        trainer.call("on_train_batch_end", None, BATCH, 1)
+    assert trainer.saved == []
+
+
+def test_model_checkpoint_filename_templates(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, filename="{epoch:02d}-{val.loss:.3f}")
+    metrics = {"epoch": 3, "step": 10, "val.loss": 0.12345}
+    assert (
+        Path(checkpoint.format_checkpoint_name(metrics)).name
+        == "epoch=03-val.loss=0.123.safetensors"
+    )
+    plain = ModelCheckpoint(
+        dirpath=tmp_path, filename="model-{epoch}", auto_insert_metric_name=False
+    )
+    assert Path(plain.format_checkpoint_name(metrics, ver=2)).name == "model-3-v2.safetensors"
+    missing = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}-{nothing}")
+    assert Path(missing.format_checkpoint_name(metrics)).name == "epoch=3-nothing=0.safetensors"
+
+
+def test_model_checkpoint_versions_a_name_already_taken(tmp_path: Path) -> None:
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    (directory / "last.safetensors").write_text("someone else's")
+    checkpoint = ModelCheckpoint(save_last=True, save_top_k=0)
+    trainer = FakeTrainer(tmp_path, [checkpoint])
+    fit(trainer, 2)
+    assert (directory / "last.safetensors").read_text() == "someone else's"
+    assert files(directory) == {"last.safetensors", "last-v1.safetensors"}
+
+
+def test_model_checkpoint_state_round_trip_continues_the_bookkeeping(tmp_path: Path) -> None:
+    scores = [0.5, 0.3, 0.4, 0.2, 0.6, 0.1]
+
+    def run(resume_after: int | None) -> tuple[set[str], dict[str, Any]]:
+        root = tmp_path / str(resume_after)
+        first = ModelCheckpoint(monitor="val_loss", save_top_k=2, save_last=True)
+        trainer = FakeTrainer(root, [first])
+        if resume_after is None:
+            fit(trainer, len(scores), metrics=lambda e: {"val_loss": scores[e]})
+            return files(root / "checkpoints"), first.state_dict()
+        fit(trainer, resume_after, metrics=lambda e: {"val_loss": scores[e]})
+        saved = json.loads((root / "checkpoints" / "last.safetensors").read_text())
+        state = json.loads(json.dumps(saved["callbacks"][first.state_key]))
+        second = ModelCheckpoint(monitor="val_loss", save_top_k=2, save_last=True)
+        resumed = FakeTrainer(root, [second], global_step=saved["step"])
+        second.load_state_dict(state)  # before setup: applied once the directory is known
+        fit(
+            resumed,
+            len(scores),
+            metrics=lambda e: {"val_loss": scores[e]},
+            start_epoch=resume_after,
+        )
+        return files(root / "checkpoints"), second.state_dict()
+
+    whole_files, whole_state = run(None)
+    resumed_files, resumed_state = run(3)
+    assert (
+        resumed_files
+        == whole_files
+        == {"epoch=3-step=16.safetensors", "epoch=5-step=24.safetensors", "last.safetensors"}
+    )
+
+    def relative(state: dict[str, Any], root: str) -> Any:
+        return json.loads(json.dumps(state).replace(str(tmp_path / root), "ROOT"))
+
+    assert relative(resumed_state, "3") == relative(whole_state, "None")
+
+
+def test_model_checkpoint_other_directory_restores_only_best_path(tmp_path: Path) -> None:
+    first = ModelCheckpoint(dirpath=tmp_path / "a", monitor="val_loss")
+    fit(FakeTrainer(tmp_path, [first]), 1, metrics=lambda e: {"val_loss": 0.5})
+    second = ModelCheckpoint(dirpath=tmp_path / "b", monitor="val_loss")
+    with pytest.warns(UserWarning, match="directory changed"):
+        second.load_state_dict(first.state_dict())
+    assert second.best_model_path == first.best_model_path
+    assert second.best_k_models == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"save_top_k": -2}, ValueError, "save_top_k must be >= -1"),
+        ({"save_top_k": 1.5}, TypeError, "save_top_k must be an int"),
+        ({"mode": "avg"}, ValueError, "mode must be 'min' or 'max'"),
+        ({"save_top_k": 3}, ValueError, r"save_top_k=3, monitor=None\) is not a valid"),
+        ({"every_n_epochs": 2, "every_n_train_steps": 5}, ValueError, "mutually exclusive"),
+        ({"every_n_train_steps": -1}, ValueError, "every_n_train_steps must be >= 0"),
+        ({"monitor": 3}, TypeError, "monitor must be a str"),
+        ({"save_last": "yes"}, ValueError, "save_last must be"),
+    ],
+)
+def test_model_checkpoint_argument_errors(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=f"ModelCheckpoint.*{message}"):
+        ModelCheckpoint(**kwargs)
+
+
+def test_model_checkpoint_state_key_tells_instances_apart() -> None:
+    a = ModelCheckpoint(monitor="val_loss")
+    b = ModelCheckpoint(monitor="val_accuracy", mode="max")
+    assert a.state_key != b.state_key
+    assert a.state_key.startswith("ModelCheckpoint{")
+
+
+# -- EarlyStopping --------------------------------------------------------------------------------
+
+
+def early_stop(values: Sequence[float], **kwargs: Any) -> tuple[EarlyStopping, int | None]:
+    """Feeds one value per epoch; returns the callback and the epoch it stopped at."""
+    stopper = EarlyStopping("val_loss", **kwargs)
+    trainer = FakeTrainer(Path("."), [stopper])
+    stopper.setup(trainer, None, "fit")
+    for epoch, value in enumerate(values):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics["val_loss"] = value
+        stopper.on_validation_end(trainer, None)
+        stopper.on_train_epoch_end(trainer, None)
+        if trainer.should_stop:
+            return stopper, epoch
+    return stopper, None
+
+
+def test_early_stopping_patience() -> None:
+    stopper, epoch = early_stop([1.0, 0.9, 0.95, 0.92, 0.91, 0.5], patience=3)
+    assert epoch == 4
+    assert stopper.stopped_epoch == 4
+    assert stopper.best_score == 0.9
+    assert stopper.wait_count == 3
+    assert stopper.stopping_reason == "patience_exhausted"
+    assert "did not improve in the last 3 records" in stopper.stopping_reason_message
+
+
+def test_early_stopping_patience_zero_stops_at_the_first_non_improvement() -> None:
+    assert early_stop([1.0, 0.9, 0.9], patience=0)[1] == 2
+    assert early_stop([1.0, 1.0], patience=1)[1] == 1
+
+
+def test_early_stopping_min_delta() -> None:
+    # 0.95 and 0.91 are within 0.1 of the best (1.0); 0.85 is not.
+    stopper, epoch = early_stop([1.0, 0.95, 0.91, 0.85, 0.8, 0.79], patience=2, min_delta=0.1)
+    assert epoch == 2
+    stopper, epoch = early_stop([1.0, 0.95, 0.85, 0.8, 0.79, 0.78], patience=2, min_delta=0.1)
+    assert stopper.best_score == 0.85
+    assert epoch == 4
+
+
+def test_early_stopping_mode_max() -> None:
+    stopper, epoch = early_stop([0.5, 0.6, 0.7, 0.65, 0.69], patience=2, mode="max")
+    assert epoch == 4
+    assert stopper.best_score == 0.7
+
+
+def test_early_stopping_non_finite() -> None:
+    stopper, epoch = early_stop([1.0, math.nan, 0.5], patience=5)
+    assert epoch == 1
+    assert stopper.stopping_reason == "non_finite_metric"
+    assert "is not finite" in stopper.stopping_reason_message
+    stopper, epoch = early_stop([1.0, math.inf, 0.5], patience=5, check_finite=False)
+    assert epoch is None
+    assert stopper.best_score == 0.5
+
+
+def test_early_stopping_thresholds() -> None:
+    stopper, epoch = early_stop([1.0, 0.5, 0.09, 0.05], stopping_threshold=0.1)
+    assert (epoch, stopper.stopping_reason) == (2, "stopping_threshold")
+    stopper, epoch = early_stop([1.0, 0.5, 7.0], divergence_threshold=5.0)
+    assert (epoch, stopper.stopping_reason) == (2, "divergence_threshold")
+    stopper, epoch = early_stop([0.5, 0.8, 0.95], mode="max", stopping_threshold=0.9)
+    assert epoch == 2
+
+
+def test_early_stopping_state_round_trip() -> None:
+    values = [1.0, 0.9, 0.95, 0.96, 0.97, 0.98]
+    _, whole = early_stop(values, patience=3)
+    first, _ = early_stop(values[:3], patience=3)
+    second = EarlyStopping("val_loss", patience=3)
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    trainer = FakeTrainer(Path("."), [second])
+    second.setup(trainer, None, "fit")
+    stopped = None
+    for epoch, value in enumerate(values[3:], start=3):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics["val_loss"] = value
+        second.on_train_epoch_end(trainer, None)
+        if trainer.should_stop:
+            stopped = epoch
+            break
+    assert stopped == whole == 4
+    assert second.state_dict() == {
+        "wait_count": 3,
+        "stopped_epoch": 4,
+        "best_score": 0.9,
+        "patience": 3,
+    }
+
+
+def test_early_stopping_missing_metric() -> None:
+    stopper = EarlyStopping("val_acc")
+    trainer = FakeTrainer(Path("."), [stopper], callback_metrics={"val_accuracy": 0.5})
+    stopper.setup(trainer, None, "fit")
+    with pytest.raises(RuntimeError, match=r"`val_acc`.*`val_accuracy`"):
+        stopper.on_train_epoch_end(trainer, None)
+    lenient = EarlyStopping("val_acc", strict=False)
+    lenient.setup(trainer, None, "fit")
+    lenient.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is False
+
+
+def test_early_stopping_checks_after_validation_when_it_runs_mid_epoch() -> None:
+    stopper = EarlyStopping("val_loss", patience=0)
+    trainer = FakeTrainer(Path("."), [stopper], val_check_interval=0.5)
+    stopper.setup(trainer, None, "fit")
+    trainer.callback_metrics["val_loss"] = 1.0
+    stopper.on_validation_end(trainer, None)
+    stopper.on_validation_end(trainer, None)
+    assert trainer.should_stop is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"monitor": None}, TypeError, "monitor must be a str"),
+        ({"monitor": "x", "mode": "up"}, ValueError, "mode must be 'min' or 'max'"),
+        ({"monitor": "x", "patience": -1}, ValueError, "patience must be >= 0"),
+        ({"monitor": "x", "min_delta": math.nan}, ValueError, "min_delta"),
+    ],
+)
+def test_early_stopping_argument_errors(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=f"EarlyStopping: {message}"):
+        EarlyStopping(**kwargs)
+
+
+# -- LearningRateMonitor --------------------------------------------------------------------------
+
+
+class RowCollector(Callback):
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict[str, float]]] = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.rows.append((step, dict(metrics)))
+
+
+def sgd(lr: float = 0.1, groups: int = 1, **kwargs: Any) -> optim.SGD:
+    layers = [nn.Linear(2, 2) for _ in range(groups)]
+    params = [{"params": list(layer.parameters())} for layer in layers]
+    return optim.SGD(params, lr=lr, **kwargs)
+
+
+def test_learning_rate_monitor_epoch_scheduler(tmp_path: Path) -> None:
+    optimizer = sgd(0.1, momentum=0.9)
+    scheduler = SimpleNamespace(optimizer=optimizer)
+    logger = RowCollector()
+    monitor = LearningRateMonitor(log_momentum=True)
+    trainer = FakeTrainer(
+        tmp_path,
+        [monitor],
+        optimizer=optimizer,
+        loggers=[logger],
+        lr_schedulers=[{"scheduler": scheduler, "interval": "epoch", "frequency": 1}],
+    )
+
+    fit(trainer, 2)
+    assert logger.rows == [
+        (0, {"epoch": 0, "lr-SGD": 0.1, "lr-SGD-momentum": 0.9}),
+        (4, {"epoch": 1, "lr-SGD": 0.1, "lr-SGD-momentum": 0.9}),
+    ]
+    assert trainer.callback_metrics["lr-SGD"] == 0.1
+    assert monitor.lrs == {"lr-SGD": [0.1, 0.1]}
+
+
+def test_learning_rate_monitor_step_scheduler_logs_every_n_steps(tmp_path: Path) -> None:
+    optimizer = sgd(0.05, groups=2)
+    logger = RowCollector()
+    monitor = LearningRateMonitor()
+    trainer = FakeTrainer(
+        tmp_path,
+        [monitor],
+        optimizer=optimizer,
+        loggers=[logger],
+        log_every_n_steps=2,
+        lr_schedulers=[{"scheduler": SimpleNamespace(optimizer=optimizer), "interval": "step"}],
+    )
+    fit(trainer, 1)
+    # on_train_batch_start at global steps 1 and 3 ((step + 1) % 2 == 0); not at epoch start.
+    assert [step for step, _ in logger.rows] == [1, 3]
+    assert logger.rows[0][1] == {"epoch": 0, "lr-SGD/pg1": 0.05, "lr-SGD/pg2": 0.05}
+
+
+def test_learning_rate_monitor_names_and_intervals(tmp_path: Path) -> None:
+    first, second = sgd(0.1), sgd(0.2)
+    adam = optim.Adam(nn.Linear(2, 2).parameters(), lr=1e-3, betas=(0.8, 0.99))
+    logger = RowCollector()
+    monitor = LearningRateMonitor(
+        logging_interval="epoch", log_momentum=True, log_weight_decay=True
+    )
+    trainer = FakeTrainer(tmp_path, [monitor], loggers=[logger], optimizers=[first, second, adam])
+    fit(trainer, 1)
+    assert logger.rows == [
+        (
+            0,
+            {
+                "epoch": 0,
+                "lr-SGD": 0.1,
+                "lr-SGD-momentum": 0.0,
+                "lr-SGD-weight_decay": 0.0,
+                "lr-SGD-1": 0.2,
+                "lr-SGD-1-momentum": 0.0,
+                "lr-SGD-1-weight_decay": 0.0,
+                "lr-Adam": 1e-3,
+                "lr-Adam-momentum": 0.8,
+                "lr-Adam-weight_decay": 0.0,
+            },
+        )
+    ]
+
+
+def test_learning_rate_monitor_needs_a_logger(tmp_path: Path) -> None:
+    trainer = FakeTrainer(tmp_path, [LearningRateMonitor()], optimizer=sgd())
+    with pytest.raises(ValueError, match="LearningRateMonitor: the Trainer has no logger"):
+        fit(trainer, 1)
+    with pytest.raises(ValueError, match="logging_interval must be 'step', 'epoch' or None"):
+        LearningRateMonitor(logging_interval="batch")
+
+
+# -- TerminateOnNaN -------------------------------------------------------------------------------
+
+
+def test_terminate_on_nan_stops_and_says_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    callback = TerminateOnNaN()
+    trainer = FakeTrainer(tmp_path, [callback])
+    fit(trainer, 3, loss=lambda step: odyssey.tensor(math.nan if step == 6 else 0.5))
+    assert trainer.should_stop is True
+    assert trainer.global_step == 6
+    assert callback.stopped_step == 6
+    assert "the training loss is nan at epoch 1, batch 1 (step 6)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("loss", [0.5, np.float32(0.25), {"loss": 1.0}, None])
+def test_terminate_on_nan_lets_finite_losses_through(tmp_path: Path, loss: Any) -> None:
+    trainer = FakeTrainer(tmp_path, [TerminateOnNaN()])
+    fit(trainer, 2, loss=lambda step: loss)
+    assert trainer.should_stop is False
+
+
+def test_terminate_on_nan_infinite_loss(tmp_path: Path) -> None:
+    trainer = FakeTrainer(tmp_path, [TerminateOnNaN()])
+    fit(trainer, 2, loss=lambda step: {"loss": math.inf})
+    assert trainer.global_step == 1
+
+
+# -- Throughput and Timer on a fake clock ---------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throughput_excludes_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "perf_counter", clock)
+    throughput = Throughput()
+    trainer = FakeTrainer(tmp_path, [throughput])
+    throughput.on_train_epoch_start(trainer, None)
+    for index in range(4):
+        clock.now += 1.0
+        throughput.on_train_batch_end(trainer, None, None, BATCH, index)
+    assert trainer.callback_metrics["train_img_per_s"] == 8.0
+    throughput.on_validation_start(trainer, None)
+    clock.now += 100.0  # validation: not training time
+    throughput.on_validation_end(trainer, None)
+    clock.now += 0.5
+    throughput.on_train_epoch_end(trainer, None)
+    assert throughput.epoch_img_per_s == {0: 32 / 4.5}
+    assert trainer.callback_metrics["train_img_per_s"] == 32 / 4.5
+    # A second epoch with a dict batch of 16 samples, 2 s.
+    trainer.current_epoch = 1
+    throughput.on_train_epoch_start(trainer, None)
+    clock.now += 2.0
+    throughput.on_train_batch_end(trainer, None, None, {"image": np.zeros((16, 3)), "y": 0}, 0)
+    throughput.on_train_epoch_end(trainer, None)
+    assert throughput.epoch_img_per_s[1] == 8.0
+    assert throughput.images == 48
+    assert throughput.train_time_s == 6.5
+    assert throughput.train_img_per_s == 48 / 6.5
+    restored = Throughput()
+    restored.load_state_dict(json.loads(json.dumps(throughput.state_dict())))
+    assert (restored.images, restored.train_time_s, restored.epoch_img_per_s) == (
+        48,
+        6.5,
+        throughput.epoch_img_per_s,
+    )
+
+
+def test_throughput_batch_sizes() -> None:
+    assert cb.batch_size((odyssey.tensor(np.zeros((5, 2), np.float32)), None)) == 5
+    assert cb.batch_size([np.zeros((3, 1)), np.zeros(3)]) == 3
+    assert cb.batch_size(np.zeros((7, 2))) == 7
+    assert cb.batch_size({"x": [1, 2]}) == 2
+    assert Throughput(batch_size_fn=lambda batch: 10).batch_size_fn(BATCH) == 10
+
+
+def test_timer_stops_after_its_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "monotonic", clock)
+    timer = Timer("00:00:00:10", verbose=False)
+    trainer = FakeTrainer(tmp_path, [timer], num_training_batches=100)
+    timer.on_fit_start(trainer, None)
+    timer.on_train_start(trainer, None)
+    steps = 0
+    while not trainer.should_stop:
+        clock.now += 3.0
+        steps += 1
+        timer.on_train_batch_end(trainer, None, None, BATCH, steps)
+    assert steps == 4  # 12 s >= 10 s
+    assert timer.time_elapsed("train") == 12.0
+    assert timer.time_remaining() == -2.0
+    timer.on_train_end(trainer, None)
+    clock.now += 5.0
+    assert timer.time_elapsed() == 12.0  # ended
+    assert timer.time_elapsed("test") == 0.0
+
+
+def test_timer_epoch_interval_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "monotonic", clock)
+    timer = Timer({"seconds": 10}, interval="epoch", verbose=False)
+    trainer = FakeTrainer(tmp_path, [timer])
+    timer.on_train_start(trainer, None)
+    clock.now += 6.0
+    timer.on_train_batch_end(trainer, None, None, BATCH, 0)
+    assert not trainer.should_stop  # epoch interval: not checked per step
+    state = json.loads(json.dumps(timer.state_dict()))
+    assert state["time_elapsed"]["train"] == 6.0
+    resumed = Timer(timedelta(seconds=10), interval="epoch", verbose=False)
+    resumed.load_state_dict(state)
+    trainer = FakeTrainer(tmp_path, [resumed])
+    resumed.on_fit_start(trainer, None)
+    resumed.on_train_start(trainer, None)
+    clock.now += 3.0
+    resumed.on_train_epoch_end(trainer, None)
+    assert not trainer.should_stop
+    clock.now += 1.0
+    resumed.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop
+    # A restored timer already out of time stops at once.
+    spent = Timer("00:00:00:05", verbose=False)
+    spent.load_state_dict(state)
+    trainer = FakeTrainer(tmp_path, [spent])
+    spent.on_fit_start(trainer, None)
+    assert trainer.should_stop
+
+
+def test_timer_validation_and_test_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "monotonic", clock)
+    timer = Timer()
+    trainer = FakeTrainer(Path("."), [timer])
+    timer.on_validation_start(trainer, None)
+    clock.now += 2.5
+    timer.on_validation_end(trainer, None)
+    timer.on_test_start(trainer, None)
+    clock.now += 1.0
+    assert (timer.time_elapsed("validate"), timer.time_elapsed("test")) == (2.5, 1.0)
+    assert timer.time_remaining() is None
+    with pytest.raises(ValueError, match="Timer: stage must be one of"):
+        timer.time_elapsed("training")
+
+
+@pytest.mark.parametrize(
+    ("duration", "error"),
+    [
+        ("10:00", ValueError),
+        ("00:01:xx:00", ValueError),
+        ({"weeks": 1, "bad": 2}, ValueError),
+        (10, TypeError),
+    ],
+)
+def test_timer_duration_errors(duration: Any, error: type) -> None:
+    with pytest.raises(error, match="Timer: duration"):
+        Timer(duration)
+    assert Timer("01:02:03:04")._duration == timedelta(1, 2 * 3600 + 3 * 60 + 4).total_seconds()
+    with pytest.raises(ValueError, match="Timer: interval must be 'step' or 'epoch'"):
+        Timer(interval="batch")
+
+
+# -- ProgressBar ----------------------------------------------------------------------------------
+
+
+def progress_run(bar: ProgressBar, tmp_path: Path, epochs: int = 2, batches: int = 20) -> None:
+    trainer = FakeTrainer(tmp_path, [bar], max_epochs=epochs, num_training_batches=batches)
+    trainer.callback_metrics["train_accuracy"] = 0.875
+    fit(
+        trainer,
+        epochs,
+        metrics=lambda e: {
+            "val_loss": 0.25,
+            "val_accuracy": 0.9,
+            "train_loss_epoch": 0.5,
+            "train_loss": 0.75,
+            "train_img_per_s": 123.0,
+        },
+        loss=lambda step: odyssey.tensor(1.0 / step),
+    )
+
+
+def test_progress_bar_plain_lines_when_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bar = ProgressBar()
+    progress_run(bar, tmp_path)
+    assert not bar.uses_rich
+    lines = capsys.readouterr().out.splitlines()
+    step_lines = [line for line in lines if " step " in line]
+    assert len(step_lines) == 2 * 9  # every 2 batches but the last, of 20
+    assert re.fullmatch(
+        r"epoch 1/2 step 2/20 loss 0\.5000 acc 0\.8750 \d+ img/s eta \d+:\d\d:\d\d", step_lines[0]
+    )
+    assert step_lines[9].startswith("epoch 2/2 step 2/20 loss 0.0455 ")
+    summaries = [line for line in lines if " step " not in line]
+    assert len(summaries) == 2
+    assert summaries[0].startswith(
+        "epoch 1/2  train_accuracy 0.8750  train_loss 0.5000  val_accuracy 0.9000"
+        "  val_loss 0.2500  "
+    )
+    assert "train_img_per_s" not in summaries[0]
+
+
+def test_progress_bar_rich_on_a_terminal(tmp_path: Path) -> None:
+    output = io.StringIO()
+    bar = ProgressBar(console=Console(file=output, force_terminal=True, width=120))
+    progress_run(bar, tmp_path)
+    assert bar.uses_rich
+    text = output.getvalue()
+    assert "epoch 1/2" in text
+    assert "epoch 2/2  train_accuracy 0.8750  train_loss 0.5000" in text
+    assert text.endswith("\x1b[?25h")  # the cursor is shown again
+
+
+def test_progress_bar_finishes_cleanly_on_an_exception(tmp_path: Path) -> None:
+    output = io.StringIO()
+    bar = ProgressBar(console=Console(file=output, force_terminal=True, width=100))
+    trainer = FakeTrainer(tmp_path, [bar], max_epochs=3)
+    trainer.call("setup", "fit")
+    trainer.call("on_train_start")
+    trainer.call("on_train_epoch_start")
+    trainer.call("on_train_batch_end", 0.5, BATCH, 0)
+    trainer.call("on_exception", KeyboardInterrupt())
+    trainer.call("teardown", "fit")
+    assert output.getvalue().endswith("\x1b[?25h")
+
+
+def test_progress_bar_test_stage_and_disabled(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bar = ProgressBar()
+    trainer = FakeTrainer(tmp_path, [bar], state="testing")
+    trainer.callback_metrics.update(test_loss=0.125, test_accuracy=0.96875, val_loss=1.0)
+    trainer.call("setup", "test")
+    trainer.call("on_test_start")
+    trainer.call("on_test_epoch_start")
+    trainer.call("on_test_batch_end", None, BATCH, 0)
+    trainer.call("on_test_epoch_end")
+    trainer.call("on_test_end")
+    assert capsys.readouterr().out == "test  test_accuracy 0.9688  test_loss 0.1250\n"
+    silent = ProgressBar(refresh_rate=0)
+    progress_run(silent, tmp_path)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="ProgressBar: refresh_rate must be >= 0"):
+        ProgressBar(refresh_rate=-1)

@@ -1,0 +1,183 @@
+"""Resume is bitwise exact across processes, and Ctrl-C saves a resumable checkpoint.
+
+A run of N steps (shuffling, RandomCrop augmentation, dropout, SGD with momentum, a StepLR
+stepped every step, validation twice an epoch, a metrics row every 3 steps) is compared with
+the same run checkpointed mid-epoch at N/2 and finished in a NEW process: the final weight files
+must be byte-identical and the metrics rows equal (keys ending _s or _per_s, wall-clock
+timings, excepted). The checkpoint is taken twice: by a callback from on_train_batch_end (the
+run goes on), and by Ctrl-C (SIGINT; the process exits with 130). The same seed gives the same
+weights with 1 and 2 threads.
+
+This file is also the script the subprocesses run: `python test_resume.py MODE RUN_DIR ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _trainer_standins
+
+_trainer_standins.install()
+
+import odyssey  # noqa: E402
+from odyssey import nn, optim  # noqa: E402
+from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset  # noqa: E402
+from odyssey.optim import lr_scheduler  # noqa: E402
+from odyssey.train import Classifier, Trainer, callbacks  # noqa: E402
+
+STEPS = 30  # 12 batches an epoch: the checkpoint at step 15 is in the middle of epoch 1
+HALF = STEPS // 2
+CHECKPOINT = "mid.safetensors"
+
+
+def build() -> tuple[Classifier, DataLoader, DataLoader]:
+    """The model, training and validation loaders; the same in every process."""
+    data = load_dataset("mnist-sample", "train")
+    train = DataLoader(
+        Subset(data, range(384)),
+        batch_size=32,
+        shuffle=True,
+        seed=7,
+        transform=RandomCrop(28, padding=2),
+    )
+    val = DataLoader(Subset(data, range(384, 448)), batch_size=32)
+    odyssey.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Dropout(0.3),
+        nn.Linear(4 * 12 * 12, 10),
+    )  # fmt: skip
+    module = Classifier(
+        model,
+        optimizer=lambda params: optim.SGD(params, lr=0.05, momentum=0.9),
+        scheduler={
+            "scheduler": lambda o: lr_scheduler.StepLR(o, step_size=4, gamma=0.8),
+            "interval": "step",
+        },
+    )
+    return module, train, val
+
+
+class At(callbacks.Callback):
+    """At step HALF, from on_train_batch_end: saves a checkpoint, or sends this process SIGINT
+    (once, or twice: the second while the interrupt checkpoint is being saved)."""
+
+    def __init__(self, action: str, path: Path | None = None) -> None:
+        self.action = action
+        self.path = path
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+        if trainer.global_step != HALF:
+            return
+        if self.action == "save":
+            trainer.save_checkpoint(self.path)
+        elif self.action in ("interrupt", "abort"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def on_save_checkpoint(self, trainer, module, checkpoint_state):  # type: ignore[no-untyped-def]
+        if self.action == "abort" and trainer.interrupted is False and trainer.global_step == HALF:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def run(mode: str, run_dir: Path, ckpt: Path | None = None, threads: int | None = None) -> Trainer:
+    module, train, val = build()
+    action = {"full": "save", "resume": "none"}.get(mode, mode)
+    trainer = Trainer(
+        max_steps=STEPS,
+        callbacks=[At(action, run_dir / CHECKPOINT)],
+        val_check_interval=0.5,
+        log_every_n_steps=3,
+        default_root_dir=run_dir,
+        seed=1,
+        threads=threads,
+        progress=False,
+    )
+    trainer.fit(module, train, val, ckpt_path=ckpt)
+    return trainer
+
+
+def subprocess_run(*args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+    )
+
+
+def rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The metrics rows without wall-clock values."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [
+        {k: v for k, v in json.loads(line).items() if not k.endswith(("_s", "_per_s"))}
+        for line in lines
+    ]
+
+
+def test_resume_in_a_new_process_is_bitwise_exact(tmp_path: Path, threads: None) -> None:
+    full = tmp_path / "full"
+    run("full", full)
+    assert (full / CHECKPOINT).is_file()
+    expected_weights = (full / "weights.safetensors").read_bytes()
+    expected_rows = rows(full)
+    assert len(expected_rows) > 10
+    assert any("val_accuracy" in row for row in expected_rows)
+
+    # Resumed from the checkpoint taken in on_train_batch_end (the run went on after it); the
+    # copy of the run directory has rows past the checkpoint that the loggers must drop.
+    resumed = tmp_path / "resumed"
+    shutil.copytree(full, resumed)
+    (resumed / "weights.safetensors").unlink()
+    done = subprocess_run("resume", str(resumed), str(resumed / CHECKPOINT))
+    assert done.returncode == 0, done.stderr
+    assert (resumed / "weights.safetensors").read_bytes() == expected_weights
+    assert rows(resumed) == expected_rows
+
+    # Ctrl-C at step HALF: a checkpoint at the next step boundary, status 130, then resumed.
+    interrupted = tmp_path / "interrupted"
+    stopped = subprocess_run("interrupt", str(interrupted))
+    assert stopped.returncode == 130, stopped.stderr
+    saved = interrupted / "checkpoints" / "interrupted.safetensors"
+    assert saved.is_file()
+    assert f"--resume {saved}" in stopped.stderr
+    assert "ckpt_path=" in stopped.stderr
+    assert not (interrupted / "weights.safetensors").exists()
+    summary = json.loads((interrupted / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["steps"] == HALF
+    done = subprocess_run("resume", str(interrupted), str(saved))
+    assert done.returncode == 0, done.stderr
+    assert (interrupted / "weights.safetensors").read_bytes() == expected_weights
+    assert rows(interrupted) == expected_rows
+
+
+def test_a_second_ctrl_c_while_saving_aborts_without_a_file(tmp_path: Path) -> None:
+    aborted = subprocess_run("abort", str(tmp_path / "run"))
+    assert aborted.returncode not in (0, 130)
+    assert "KeyboardInterrupt" in aborted.stderr
+    # Only the epoch-0 checkpoints ModelCheckpoint saved before: no interrupt file, no temporary.
+    names = sorted(path.name for path in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["epoch=0-step=12.safetensors", "last.safetensors"]
+
+
+def test_same_seed_same_weights_with_one_and_two_threads(tmp_path: Path, threads: None) -> None:
+    one = run("resume", tmp_path / "one", threads=1)
+    two = run("resume", tmp_path / "two", threads=2)
+    assert one.global_step == two.global_step == STEPS
+    first = (tmp_path / "one" / "weights.safetensors").read_bytes()
+    assert first == (tmp_path / "two" / "weights.safetensors").read_bytes()
+
+
+if __name__ == "__main__":
+    mode, directory, *rest = sys.argv[1:]
+    run(mode, Path(directory), Path(rest[0]) if rest else None)

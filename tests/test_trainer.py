@@ -1,0 +1,621 @@
+"""The Trainer: Lightning's hook order, stopping, validation cadence, gradient clipping,
+schedulers, logging cadence, the run directory and summary.json, validate/test/predict, and named
+errors for wrong arguments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _trainer_standins
+
+_trainer_standins.install()
+
+import odyssey  # noqa: E402
+import odyssey.nn.functional as F  # noqa: E402
+from odyssey import nn, optim  # noqa: E402
+from odyssey.data import ArrayDataset, DataLoader  # noqa: E402
+from odyssey.optim import lr_scheduler  # noqa: E402
+from odyssey.serialization import CheckpointError  # noqa: E402
+from odyssey.tensor import is_grad_enabled  # noqa: E402
+from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers  # noqa: E402
+from odyssey.train import trainer as trainer_module  # noqa: E402
+
+# -- small data and modules ----------------------------------------------------------------------
+
+
+def arrays(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.random((count, 1, 6, 6), dtype=np.float32)
+    labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype(np.int64) + 2 * (images[:, 0, 0, 0] > 0.5)
+    return images, labels
+
+
+def loader(count: int = 32, batch_size: int = 8, seed: int = 0, shuffle: bool = False) -> Any:
+    images, labels = arrays(count, seed)
+    return DataLoader(
+        ArrayDataset(images, labels), batch_size=batch_size, shuffle=shuffle, seed=1, prefetch=0
+    )
+
+
+def tiny_model() -> nn.Module:
+    odyssey.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(36, 8), nn.ReLU(), nn.Linear(8, 4))
+
+
+HOOKS = [
+    "setup",
+    "teardown",
+    "on_fit_start",
+    "on_fit_end",
+    "on_train_start",
+    "on_train_end",
+    "on_train_epoch_start",
+    "on_train_epoch_end",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_before_zero_grad",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "on_validation_start",
+    "on_validation_end",
+    "on_validation_epoch_start",
+    "on_validation_epoch_end",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_test_start",
+    "on_test_end",
+    "on_test_epoch_start",
+    "on_test_epoch_end",
+    "on_test_batch_start",
+    "on_test_batch_end",
+    "on_predict_start",
+    "on_predict_end",
+    "on_save_checkpoint",
+    "on_load_checkpoint",
+    "on_exception",
+]
+
+
+def _record(hook: str) -> Any:
+    def record(self: Any, trainer: Any, module: Any, *args: Any) -> None:
+        self.events.append(hook)
+
+    return record
+
+
+def recorder(events: list[str]) -> callbacks.Callback:
+    """A callback whose class overrides every hook (the Trainer calls only overridden ones) and
+    appends each hook's name to `events`."""
+    klass = type("Recorder", (callbacks.Callback,), {hook: _record(hook) for hook in HOOKS})
+    callback = klass()
+    callback.events = events
+    return callback
+
+
+class RecordingSGD(optim.SGD):
+    """SGD that records its zero_grad and step calls."""
+
+    def __init__(self, params: Any, events: list[str], **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.events = events
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.events.append("optimizer.zero_grad")
+        super().zero_grad(set_to_none)
+
+    def step(self, closure: Any = None) -> Any:
+        self.events.append("optimizer.step")
+        return super().step(closure)
+
+
+class Plain(TrainModule):
+    """Cross-entropy on the tiny model; records its steps; logs loss per step and epoch."""
+
+    def __init__(self, events: list[str] | None = None, lr: float = 0.1, scheduler: Any = None):
+        super().__init__()
+        self.model = tiny_model()
+        self.events = [] if events is None else events
+        self.lr = lr
+        self.scheduler = scheduler
+        self.validation_steps: list[int] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        self.events.append("training_step")
+        images, labels = batch
+        loss = F.cross_entropy(self(odyssey.from_numpy(images)), odyssey.from_numpy(labels))
+        self.log("train_loss", loss, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        images, labels = batch
+        loss = F.cross_entropy(self(odyssey.from_numpy(images)), odyssey.from_numpy(labels))
+        self.log("val_loss", loss)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.validation_step(batch, batch_idx)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = RecordingSGD(self.parameters(), self.events, lr=self.lr)
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+
+
+def quiet(tmp_path: Path, **kwargs: Any) -> Trainer:
+    """A Trainer writing into tmp_path, without progress bar or checkpoints unless asked."""
+    kwargs.setdefault("progress", False)
+    kwargs.setdefault("enable_checkpointing", False)
+    return Trainer(default_root_dir=tmp_path / "run", **kwargs)
+
+
+# -- the order of things -------------------------------------------------------------------------
+
+# Lightning's documented order (LightningModule "Hooks" pseudocode, automatic optimization):
+# zero_grad before backward, on_before_optimizer_step before gradient clipping and the step.
+LIGHTNING_STEP = [
+    "on_train_batch_start",
+    "training_step",
+    "on_before_zero_grad",
+    "optimizer.zero_grad",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "optimizer.step",
+    "on_train_batch_end",
+]
+LIGHTNING_VALIDATION = [
+    "on_validation_start",
+    "on_validation_epoch_start",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_validation_epoch_end",
+    "on_validation_end",
+]
+
+
+def test_hooks_run_in_lightnings_order(tmp_path: Path) -> None:
+    events: list[str] = []
+    module = Plain(events)
+    trainer = quiet(tmp_path, max_epochs=1, callbacks=[recorder(events)])
+    trainer.fit(module, loader(16), loader(16))
+    expected = [
+        "setup",
+        "on_fit_start",
+        "on_train_start",
+        "on_train_epoch_start",
+        *LIGHTNING_STEP,
+        *LIGHTNING_STEP,
+        *LIGHTNING_VALIDATION,
+        "on_train_epoch_end",
+        "on_train_end",
+        "on_fit_end",
+        "teardown",
+    ]
+    assert events == expected
+
+
+def test_test_and_predict_hooks_and_modes(tmp_path: Path) -> None:
+    events: list[str] = []
+    module = Plain()
+    trainer = quiet(tmp_path, callbacks=[recorder(events)])
+    results = trainer.test(module, loader(16))
+    assert events == [
+        "setup",
+        "on_test_start",
+        "on_test_epoch_start",
+        *["on_test_batch_start", "on_test_batch_end"] * 2,
+        "on_test_epoch_end",
+        "on_test_end",
+        "teardown",
+    ]
+    assert list(results[0]) == ["val_loss"]
+    assert np.isfinite(results[0]["val_loss"])
+    assert module.training  # back in train mode
+    events.clear()
+    module.eval()
+    predictions = trainer.predict(module, loader(16))
+    assert events == ["setup", "on_predict_start", "on_predict_end", "teardown"]
+    assert [p.shape for p in predictions] == [(8, 4), (8, 4)]
+    assert not module.training  # left as it was
+
+
+def test_validate_returns_lightnings_list_of_dicts_without_grad(tmp_path: Path) -> None:
+    module = Plain()
+    grads: list[bool] = []
+
+    class Probe(Plain):
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            grads.append(is_grad_enabled())
+            assert not self.training
+            super().validation_step(batch, batch_idx)
+
+    module = Probe()
+    results = quiet(tmp_path).validate(module, loader(16))
+    assert grads == [False, False]
+    images, labels = arrays(16)
+    with odyssey.no_grad():
+        expected = F.cross_entropy(module(odyssey.tensor(images)), odyssey.tensor(labels)).item()
+    assert results == [{"val_loss": pytest.approx(expected, rel=1e-6)}]
+    assert module.training
+
+
+# -- stopping and validation cadence -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("max_epochs", "max_steps", "steps", "epochs"),
+    [(2, None, 8, 2), (None, 5, 5, 2), (3, 6, 6, 2), (0, None, 0, 0), (None, 0, 0, 0)],
+)
+def test_max_epochs_and_max_steps(
+    tmp_path: Path, max_epochs: int | None, max_steps: int | None, steps: int, epochs: int
+) -> None:
+    module = Plain()
+    trainer = quiet(tmp_path, max_epochs=max_epochs, max_steps=max_steps)
+    trainer.fit(module, loader(32))  # 4 batches an epoch
+    assert module.events.count("training_step") == steps
+    assert trainer.global_step == steps
+    assert trainer.current_epoch == epochs
+
+
+def test_should_stop_ends_after_the_batch(tmp_path: Path) -> None:
+    class StopAt(callbacks.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            if trainer.global_step == 3:
+                trainer.should_stop = True
+
+    module = Plain()
+    trainer = quiet(tmp_path, max_epochs=5, callbacks=[StopAt()])
+    trainer.fit(module, loader(32))
+    assert trainer.global_step == 3
+    assert trainer.current_epoch == 1
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [(1.0, [4, 8]), (0.5, [2, 4, 6, 8]), (0.3, [1, 2, 3, 4, 5, 6, 7, 8]), (3, [3, 6])],
+)
+def test_validation_interval(tmp_path: Path, interval: float, expected: list[int]) -> None:
+    seen: list[int] = []
+
+    class When(callbacks.Callback):
+        def on_validation_start(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(trainer.global_step)
+
+    trainer = quiet(tmp_path, max_epochs=2, val_check_interval=interval, callbacks=[When()])
+    trainer.fit(Plain(), loader(32), loader(8))  # 4 training batches an epoch
+    assert seen == expected
+
+
+# -- gradient clipping ---------------------------------------------------------------------------
+
+
+def weight_change(tmp_path: Path, **clip: Any) -> np.ndarray:
+    module = Plain(lr=1.0)
+    before = np.concatenate([p.data.ravel().copy() for p in module.parameters()])
+    quiet(tmp_path, max_steps=1, **clip).fit(module, loader(8))
+    after = np.concatenate([p.data.ravel() for p in module.parameters()])
+    return before - after  # lr 1, no momentum: the (clipped) gradient
+
+
+def test_gradient_clipping_by_norm_and_by_value(tmp_path: Path) -> None:
+    free = weight_change(tmp_path)
+    assert np.linalg.norm(free) > 0.05
+    by_norm = weight_change(tmp_path, gradient_clip_val=0.01)
+    np.testing.assert_allclose(np.linalg.norm(by_norm), 0.01, rtol=1e-3)
+    np.testing.assert_allclose(
+        by_norm / np.linalg.norm(by_norm), free / np.linalg.norm(free), atol=1e-5
+    )
+    by_value = weight_change(tmp_path, gradient_clip_val=0.001, gradient_clip_algorithm="value")
+    assert np.abs(by_value).max() <= 0.001 + 1e-7
+    np.testing.assert_allclose(by_value, np.clip(free, -0.001, 0.001), atol=1e-6)
+    unclipped = weight_change(tmp_path, gradient_clip_val=100.0)
+    np.testing.assert_array_equal(unclipped, free)
+
+
+# -- schedulers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("interval", "frequency", "expected"),
+    [("step", 1, 0.5**8), ("epoch", 1, 0.5**2), ("step", 3, 0.5**2)],
+)
+def test_scheduler_interval_and_frequency(
+    tmp_path: Path, interval: str, frequency: int, expected: float
+) -> None:
+    def schedule(optimizer: Any) -> dict[str, Any]:
+        scheduler = lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        return {"scheduler": scheduler, "interval": interval, "frequency": frequency}
+
+    module = Plain(lr=1.0, scheduler=schedule)
+    trainer = quiet(tmp_path, max_epochs=2)
+    trainer.fit(module, loader(32))  # 8 steps
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_plateau_scheduler_reads_the_monitored_metric(tmp_path: Path) -> None:
+    class Flat(Plain):
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("val_loss", 1.0)
+
+    def schedule(optimizer: Any) -> dict[str, Any]:
+        plateau = lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+        return {"scheduler": plateau, "monitor": "val_loss"}
+
+    module = Flat(lr=1.0, scheduler=schedule)
+    trainer = quiet(tmp_path, max_epochs=3)
+    trainer.fit(module, loader(16), loader(8))
+    # Epoch 1 sets the best value; epochs 2 and 3 do not improve on it (patience 0).
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.25)
+
+    missing = Flat(lr=1.0, scheduler=lambda o: {**schedule(o), "monitor": "val_acc"})
+    with pytest.raises(RuntimeError, match="val_acc"):
+        quiet(tmp_path, max_epochs=1).fit(missing, loader(16), loader(8))
+
+
+def test_plateau_scheduler_needs_a_monitor(tmp_path: Path) -> None:
+    module = Plain(scheduler=lambda o: lr_scheduler.ReduceLROnPlateau(o))
+    with pytest.raises(ValueError, match="monitor"):
+        quiet(tmp_path, max_epochs=1).fit(module, loader(16))
+
+
+# -- logging -------------------------------------------------------------------------------------
+
+
+class Rows(loggers.Logger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[int, dict[str, float]]] = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.rows.append((step, dict(metrics)))
+
+
+def test_rows_every_n_steps_and_values_converted_only_then(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversions: list[str] = []
+    real = trainer_module._scalar
+
+    def counting(name: str, value: Any) -> float:
+        conversions.append(name)
+        return real(name, value)
+
+    monkeypatch.setattr(trainer_module, "_scalar", counting)
+    rows = Rows()
+    trainer = quiet(tmp_path, max_epochs=1, log_every_n_steps=4, callbacks=[rows])
+    trainer.fit(Plain(), loader(96))  # 12 steps, train_loss logged at each
+    steps = [step for step, row in rows.rows]
+    assert steps == [4, 8, 12, 12]  # three step rows, then the epoch row
+    assert [sorted(row) for _, row in rows.rows[:3]] == [["epoch", "lr", "step", "train_loss"]] * 3
+    assert "train_loss_epoch" in rows.rows[-1][1]
+    assert "train_loss" not in rows.rows[-1][1]
+    # At most one conversion of the step value per row written (+1: the epoch end reads it).
+    assert conversions.count("train_loss") <= 4
+    assert trainer.callback_metrics["train_loss"] == rows.rows[-1][1]["train_loss_epoch"]
+
+
+def test_epoch_values_are_means_weighted_by_batch_size(tmp_path: Path) -> None:
+    class Constant(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            self.log("size", float(len(batch[1])), on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    rows = Rows()
+    trainer = quiet(tmp_path, max_epochs=1, callbacks=[rows])
+    trainer.fit(Constant(), loader(20, batch_size=8))  # batches of 8, 8, 4
+    assert rows.rows[-1][1]["size"] == pytest.approx((8 * 8 + 8 * 8 + 4 * 4) / 20)
+
+
+# -- the run directory ---------------------------------------------------------------------------
+
+
+def classifier() -> Classifier:
+    return Classifier(
+        tiny_model(),
+        optimizer=lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+        scheduler=lambda o: lr_scheduler.StepLR(o, step_size=1, gamma=0.5),
+        class_names=["a", "b", "c", "d"],
+    )
+
+
+def test_classifier_run_directory_and_summary(tmp_path: Path) -> None:
+    module = classifier()
+    run_info = {"paper": "tiny", "variant": "relu", "model": "TinyNet", "dataset": "synthetic"}
+    trainer = Trainer(
+        max_epochs=2,
+        default_root_dir=tmp_path / "run",
+        progress=False,
+        seed=3,
+        log_every_n_steps=2,
+        config={"train": {"lr": 0.1, "note": None}, "paper": {"title": "Tiny"}},
+        run_info=run_info,
+    )
+    trainer.fit(module, loader(32, shuffle=True), loader(16, seed=1))
+    results = trainer.test(module, loader(16, seed=2))
+    run = tmp_path / "run"
+    for name in [
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "curves.png",
+        "confusion.png",
+        "summary.json",
+        "weights.safetensors",
+    ]:
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").glob("*.safetensors"))
+    summary = json.loads((run / "summary.json").read_text())
+    for key, value in run_info.items():
+        assert summary[key] == value
+    assert (summary["epochs"], summary["steps"], summary["seed"]) == (2, 8, 3)
+    assert summary["threads"] == odyssey.get_num_threads()
+    assert summary["isa"] == odyssey.cpu_info()["isa_selected"]
+    assert summary["test_accuracy"] == results[0]["test_accuracy"]
+    assert summary["test_loss"] == results[0]["test_loss"]
+    assert 0.0 <= summary["best_val_accuracy"] <= 1.0
+    assert summary["wall_s"] > 0
+    assert summary["train_img_per_s"] > 0
+    assert summary["odyssey_version"] == odyssey.__version__
+    assert "git_commit" in summary
+    weights = (run / "weights.safetensors").read_bytes()
+    assert summary["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    loaded = odyssey.load(run / "weights.safetensors")
+    assert sorted(loaded) == sorted(module.model.state_dict())
+    for name, array in module.model.state_dict().items():
+        np.testing.assert_array_equal(loaded[name], array)
+    text = (run / "config.toml").read_text()
+    assert "lr = 0.1" in text
+    assert "note" not in text
+    assert 'title = "Tiny"' in text
+    assert set(results[0]) == {"test_loss", "test_accuracy"}
+    assert int(module.confusion_matrix.compute().sum()) == 16
+
+
+def test_run_directory_naming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = Trainer(max_steps=1, progress=False, enable_checkpointing=False)
+    first.fit(Plain(), loader(8))
+    second = Trainer(max_steps=1, progress=False, enable_checkpointing=False, name="mine")
+    second.fit(Plain(), loader(8))
+    third = Trainer(max_steps=1, progress=False, enable_checkpointing=False, name="mine")
+    third.fit(Plain(), loader(8))
+    assert first.run_dir.parent == Path("runs/Plain")
+    assert second.run_dir.parent == third.run_dir.parent == Path("runs/mine")
+    assert second.run_dir != third.run_dir  # a suffix when the timestamp is taken
+    assert (third.run_dir / "summary.json").is_file()
+
+
+def test_git_commit_is_none_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from odyssey.train import rundir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert rundir.git_commit() is None
+    monkeypatch.setenv("PATH", "")
+    assert rundir.git_commit() is None
+
+
+# -- errors and exceptions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kind", "argument"),
+    [
+        ({"max_epochs": -1}, ValueError, "max_epochs"),
+        ({"max_steps": -2}, ValueError, "max_steps"),
+        ({"max_epochs": 1.5}, TypeError, "max_epochs"),
+        ({"gradient_clip_algorithm": "l1"}, ValueError, "gradient_clip_algorithm"),
+        ({"gradient_clip_val": -1.0}, ValueError, "gradient_clip_val"),
+        ({"val_check_interval": 1.5}, ValueError, "val_check_interval"),
+        ({"val_check_interval": 0.0}, ValueError, "val_check_interval"),
+        ({"val_check_interval": 0}, ValueError, "val_check_interval"),
+        ({"val_check_interval": "1"}, TypeError, "val_check_interval"),
+        ({"log_every_n_steps": 0}, ValueError, "log_every_n_steps"),
+        ({"callbacks": [object()]}, TypeError, "callbacks"),
+        ({"callbacks": "ModelCheckpoint"}, TypeError, "callbacks"),
+        ({"threads": 0}, ValueError, "threads"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"config": [1]}, TypeError, "config"),
+    ],
+)
+def test_wrong_arguments_name_trainer_and_the_argument(
+    kwargs: dict[str, Any], kind: type, argument: str
+) -> None:
+    with pytest.raises(kind, match=f"Trainer.*{argument}"):
+        Trainer(**kwargs)
+
+
+def test_modules_missing_steps_are_type_errors(tmp_path: Path) -> None:
+    class NoStep(TrainModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = tiny_model()
+
+        def configure_optimizers(self) -> Any:
+            return optim.SGD(self.parameters(), lr=0.1)
+
+    with pytest.raises(TypeError, match=r"Trainer.fit: NoStep does not define training_step"):
+        quiet(tmp_path).fit(NoStep(), loader(8))
+
+    class NoValidation(NoStep):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            return None
+
+    with pytest.raises(TypeError, match="validation_step"):
+        quiet(tmp_path).fit(NoValidation(), loader(8), loader(8))
+    with pytest.raises(TypeError, match=r"Trainer.test: NoValidation does not define test_step"):
+        quiet(tmp_path).test(NoValidation(), loader(8))
+    with pytest.raises(TypeError, match=r"Trainer.fit: module must be a TrainModule"):
+        quiet(tmp_path).fit(object(), loader(8))
+    with pytest.raises(TypeError, match="train_loader"):
+        quiet(tmp_path).fit(Plain(), 3)
+
+    class BadLoss(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            return 1.0
+
+    with pytest.raises(TypeError, match="training_step must return the loss Tensor"):
+        quiet(tmp_path, max_steps=1).fit(BadLoss(), loader(8))
+
+
+def test_other_errors_run_on_exception_and_teardown_then_propagate(tmp_path: Path) -> None:
+    events: list[str] = []
+
+    class Boom(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            if batch_idx == 1:
+                raise ArithmeticError("boom")
+            return super().training_step(batch, batch_idx)
+
+    trainer = quiet(tmp_path, max_epochs=1, callbacks=[recorder(events)])
+    with pytest.raises(ArithmeticError, match="boom"):
+        trainer.fit(Boom(), loader(16))
+    assert events[-2:] == ["on_exception", "teardown"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"
+    assert trainer.state is None
+
+
+def test_a_checkpoint_of_another_model_is_a_checkpoint_error(tmp_path: Path) -> None:
+    trainer = quiet(tmp_path, max_steps=2)
+    trainer.fit(Plain(), loader(16))
+    path = trainer.save_checkpoint(tmp_path / "plain.safetensors")
+
+    class Wider(Plain):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4))
+
+    with pytest.raises(CheckpointError, match=r"plain.safetensors"):
+        quiet(tmp_path, max_steps=4).fit(Wider(), loader(16), ckpt_path=path)
+    odyssey.save(Plain().state_dict(), tmp_path / "weights.safetensors")
+    with pytest.raises(CheckpointError, match=r"weights.safetensors"):
+        quiet(tmp_path, max_steps=4).fit(
+            Plain(), loader(16), ckpt_path=tmp_path / "weights.safetensors"
+        )
+
+
+def test_classifier_arguments() -> None:
+    with pytest.raises(TypeError, match="Classifier: model"):
+        Classifier(object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Classifier: optimizer"):
+        Classifier(tiny_model(), optimizer=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Classifier: num_classes"):
+        Classifier(tiny_model(), num_classes=0)
+    with pytest.raises(ValueError, match="class_names"):
+        Classifier(tiny_model(), num_classes=3, class_names=["a", "b"])
+    module = Classifier(tiny_model())
+    assert list(module.state_dict()) == list(module.model.state_dict())  # plain names
+    assert isinstance(module.configure_optimizers(), optim.Adam)
