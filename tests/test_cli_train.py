@@ -38,8 +38,8 @@ def run(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def train_args(out: Path, *more: str) -> list[str]:
-    return ["train", str(TINY), "--epochs", "1", "--out", str(out), "--no-progress", *more]
+def train_args(out: Path, *more: str, paper: Path = TINY) -> list[str]:
+    return ["train", str(paper), "--epochs", "1", "--out", str(out), "--no-progress", *more]
 
 
 @pytest.fixture(scope="module")
@@ -136,23 +136,6 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
 def _row(line: str) -> tuple[str, str]:
     name, value = line.strip().split("  ", 1)
     return name, value.strip()
-
-
-def test_resume_continues_to_the_same_weights_as_an_uninterrupted_run(trained, tmp_path) -> None:
-    run_dir, _, _ = trained
-    straight = tmp_path / "straight"
-    assert run(*train_args(straight, "--epochs", "2"))[0] == 0
-    last = sorted((run_dir / "checkpoints").glob("last*.safetensors"))
-    assert last, list((run_dir / "checkpoints").iterdir())
-    resumed = tmp_path / "resumed"
-    status, stdout, stderr = run(*train_args(resumed, "--epochs", "2", "--resume", str(last[0])))
-    assert status == 0, stderr
-    assert "tiny / relu (TinyNet) on mnist-sample, 2 epochs" in stdout
-    summary = json.loads((resumed / "summary.json").read_text())
-    assert summary["epochs"] == 2
-    a = odyssey.load(straight / "weights.safetensors")
-    b = odyssey.load(resumed / "weights.safetensors")
-    assert all(np.array_equal(a[name], b[name]) for name in a)
 
 
 def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
@@ -317,22 +300,35 @@ def test_a_failure_while_training_exits_1_without_a_traceback(trainer_available,
         main(["train", str(paper), "--out", str(tmp_path / "run2"), "--no-progress", "--debug"])
 
 
-def test_ctrl_c_exits_130_and_prints_how_to_resume(trainer_available, tmp_path) -> None:
+def test_ctrl_c_saves_prints_how_to_resume_and_the_resumed_run_ends_as_if_never_stopped(
+    trained, tmp_path
+) -> None:
+    # A real SIGINT in the 30th training step of the epoch; the Trainer finishes the step,
+    # saves a checkpoint and exits 130, and the command printed resumes it.
     paper = broken_paper(
-        tmp_path / "interrupted",
+        tmp_path / "tiny",
         "CALLS[0] += self.training\n"
-        "        if CALLS[0] == 60 and self.training: os.kill(os.getpid(), signal.SIGINT)",
+        "        if CALLS[0] == 30 and self.training: os.kill(os.getpid(), signal.SIGINT)",
     )
     out = tmp_path / "run"
-    status, _, stderr = run(
-        "train", str(paper), "--out", str(out), "--epochs", "2", "--no-progress"
-    )
+    status, _, stderr = run(*train_args(out, paper=paper))
     assert status == 130, stderr
-    line = next(line for line in stderr.splitlines() if "resume with: " in line)
+    assert "saved a resumable checkpoint" in stderr  # the Trainer's own words
+    line = stderr.splitlines()[-1]
     assert line.startswith("odyssey train: interrupted; resume with: ")
     command = shlex.split(line.split("resume with: ", 1)[1])
-    assert command[:3] == ["odyssey", "train", str(paper)]
-    assert command[command.index("--resume") + 1].endswith(".safetensors")
-    status, _, stderr = run(*command[1:])
+    checkpoint = Path(command[command.index("--resume") + 1])
+    assert command == [
+        "odyssey", "train", str(paper), "--epochs", "1", "--out", str(out), "--resume",
+        str(checkpoint),
+    ]  # fmt: skip
+    assert checkpoint.parent == out / "checkpoints"
+    status, stdout, stderr = run(*command[1:], "--no-progress")
     assert status == 0, stderr
-    assert json.loads((out / "summary.json").read_text())["epochs"] == 2
+    assert "tiny / relu (TinyNet) on mnist-sample, 1 epoch" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == -(-3500 // 64)
+    uninterrupted = odyssey.load(trained[0] / "weights.safetensors")
+    resumed = odyssey.load(out / "weights.safetensors")
+    assert uninterrupted.keys() == resumed.keys()
+    assert all(np.array_equal(uninterrupted[k], resumed[k]) for k in resumed)
