@@ -287,7 +287,10 @@ def test_set_reaches_argument_tables_and_an_int_is_a_float() -> None:
         (["train.lr=0"], "--set train.lr must be a finite number > 0, got 0.0"),
         (["train.lr=nan"], "--set train.lr must be a finite number > 0, got nan"),
         (["train.val_size=-1"], "--set train.val_size must be >= 0, got -1"),
-        (["train.optimizer=SDG"], "--set train.optimizer: unknown 'SDG'; choices: Adam, AdamW"),
+        (
+            ["train.optimizer=SDG"],
+            "--set train.optimizer: unknown 'SDG'; choices: Adagrad, Adam, AdamW, RMSprop, SGD",
+        ),
         (["train.dataset=cifar"], "--set train.dataset: unknown 'cifar'; choices: mnist, "),
         (["train.optimizer_args=3"], "--set train.optimizer_args must be a table, got 3 (int)"),
         (["train.epoch=2"], "--set: unknown key 'train.epoch'; valid keys: train.dataset, "),

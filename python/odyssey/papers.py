@@ -383,7 +383,7 @@ def _optimizers() -> dict[str, type]:
 
     return {
         name: cls
-        for name, cls in vars(optim).items()
+        for name, cls in sorted(vars(optim).items())
         if isinstance(cls, type) and issubclass(cls, optim.Optimizer) and cls is not optim.Optimizer
     }
 
