@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from odyssey.cli import main
-from odyssey.cli.datasets import DownloadProgress
+from odyssey.cli.datasets import DownloadProgress, ensure_dataset
 from odyssey.data import datasets as catalogue
 from odyssey.data.download import RemoteFile
 from odyssey.data.idx import encode_idx
@@ -114,6 +114,20 @@ def test_fetch_into_the_cache_then_listed_as_available(
     assert main(["datasets"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("kmnist"))
     assert row.endswith(f"yes: {tmp_path / 'kmnist'}")
+
+
+def test_ensure_dataset_fetches_with_progress_only_what_is_missing(
+    served_kmnist, mirror, capsys, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ODYSSEY_DATA", str(tmp_path))
+    ensure_dataset("kmnist")
+    assert len(capsys.readouterr().err.splitlines()) == 4
+    assert len(list((tmp_path / "kmnist").iterdir())) == 4
+    requests = len(mirror.requests)
+    ensure_dataset("kmnist")
+    ensure_dataset("mnist-sample")  # bundled
+    assert capsys.readouterr().err == ""
+    assert len(mirror.requests) == requests
 
 
 def test_fetch_offline_explains_and_fails(dead_url, capsys, tmp_path, monkeypatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import shlex
@@ -105,6 +106,9 @@ def test_summary_json_has_the_run_s_facts(trained) -> None:
     assert summary["odyssey_version"] == odyssey.__version__
     for key in ("threads", "best_val_accuracy", "wall_s", "train_img_per_s", "test_loss"):
         assert key in summary, key
+    assert "git_commit" in summary
+    weights = (run_dir / "weights.safetensors").read_bytes()
+    assert summary["weights_sha256"] == hashlib.sha256(weights).hexdigest()
     assert 0.5 < summary["test_accuracy"] <= 1.0  # one epoch of a tiny MLP learns digits
 
 
