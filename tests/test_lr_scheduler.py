@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from odyssey import Tensor, nn, optim
 from odyssey.optim import lr_scheduler as OL
@@ -66,7 +68,8 @@ def snapshot(opt: Any, sched: Any) -> dict[str, Any]:
 
 
 def advance(opt: Any, sched: Any, index: int, drive: str) -> None:
-    opt.step()  # no gradients: nothing moves, but torch sees the optimizer step first
+    if isinstance(opt, Optimizer):
+        opt.step()  # no gradients, so nothing moves; torch's (slow on first use) is skipped
     if drive == "metrics":
         sched.step(METRICS[index])
     elif drive == "metrics_max":
@@ -389,11 +392,12 @@ def test_state_dict_json_resume(name: str) -> None:
     first_opt, _ = optimizers(kind)
     first = factory(OL, first_opt)
     head = run(first_opt, first, drive, stop=RESUME_AT)
-    text = json.dumps(first.state_dict())
+    state = first.state_dict()
+    text = json.dumps(state)
     saved_opt = first_opt.state_dict()
     for _ in range(3):  # later steps do not change a state dict taken before them
         advance(first_opt, first, RESUME_AT, drive)
-    assert json.dumps(json.loads(text)) == text
+    assert json.dumps(state) == text
 
     second_opt, _ = optimizers(kind)
     second = factory(OL, second_opt)
@@ -883,6 +887,22 @@ def test_errors_have_torchs_type_and_name_the_argument(name: str) -> None:
         assert word in message
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        for name, (_, _, steps, _) in ERRORS.items()
+        if steps == 0 and not name.startswith(("Sequential", "Chained", "WarmRestarts-negative"))
+    ],
+)
+def test_a_rejected_scheduler_leaves_the_groups_alone(name: str) -> None:
+    kind, factory, _, _ = ERRORS[name]
+    opt, _ = optimizers(kind)
+    before = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    assert outcome(OL, kind, lambda L, o: factory(L, opt), 0) is not None
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups] == before
+
+
 # Arguments torch takes without a word (and then divides by zero, or runs a nonsense schedule).
 STRICTER = {
     "StepLR-step_size-negative": (lambda L, o: L.StepLR(o, -2), ValueError),
@@ -920,3 +940,88 @@ def test_errors_where_torch_has_none(name: str) -> None:
     ours = outcome(OL, "SGD", factory, 3)
     assert type(ours) is error, ours
     assert name.split("-")[0] in str(ours)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random arguments: the same sequence as torch, or the same error type.
+
+FACTOR = st.floats(0.05, 1.0)
+SMALL = st.floats(0.0, 0.01)
+RANDOM: dict[str, dict[str, Any]] = {
+    "StepLR": {"step_size": st.integers(1, 10), "gamma": st.floats(0.1, 1.5)},
+    "MultiStepLR": {"milestones": st.lists(st.integers(0, 45), max_size=6), "gamma": FACTOR},
+    "ConstantLR": {"factor": FACTOR, "total_iters": st.integers(0, 20)},
+    "LinearLR": {
+        "start_factor": FACTOR,
+        "end_factor": st.floats(0.0, 1.0),
+        "total_iters": st.integers(0, 40),
+    },
+    "ExponentialLR": {"gamma": st.floats(0.5, 1.1)},
+    "PolynomialLR": {"total_iters": st.integers(0, 50), "power": st.floats(0.0, 3.0)},
+    "CosineAnnealingLR": {"T_max": st.integers(1, 30), "eta_min": SMALL},
+    "CosineAnnealingWarmRestarts": {
+        "T_0": st.integers(1, 8),
+        "T_mult": st.integers(1, 3),
+        "eta_min": SMALL,
+    },
+    "CyclicLR": {
+        "base_lr": st.floats(1e-4, 0.01),
+        "max_lr": st.floats(0.01, 1.0),
+        "step_size_up": st.integers(1, 9),
+        "step_size_down": st.none() | st.integers(0, 9),
+        "mode": st.sampled_from(["triangular", "triangular2", "exp_range"]),
+        "gamma": st.floats(0.8, 1.0),
+        "cycle_momentum": st.booleans(),
+        "base_momentum": st.floats(0.5, 0.85),
+        "max_momentum": st.floats(0.85, 0.99),
+    },
+    "OneCycleLR": {
+        "max_lr": st.floats(1e-3, 1.0),
+        "total_steps": st.integers(40, 90),
+        "pct_start": st.floats(0.0, 1.0),
+        "anneal_strategy": st.sampled_from(["cos", "linear"]),
+        "cycle_momentum": st.booleans(),
+        "div_factor": st.floats(1.0, 100.0),
+        "final_div_factor": st.floats(1.0, 1e4),
+        "three_phase": st.booleans(),
+    },
+    "ReduceLROnPlateau": {
+        "mode": st.sampled_from(["min", "max"]),
+        "factor": st.floats(0.0, 0.9),
+        "patience": st.integers(0, 5),
+        "threshold": st.floats(0.0, 0.1),
+        "threshold_mode": st.sampled_from(["rel", "abs"]),
+        "cooldown": st.integers(0, 3),
+        "min_lr": SMALL,
+        "eps": st.floats(0.0, 1e-3),
+    },
+}
+
+
+def attempt(L: Any, opt: Any, name: str, arguments: dict[str, Any], drive: str) -> Any:
+    """The run's rows, or the type of the error it raised."""
+    try:
+        return run(opt, getattr(L, name)(opt, **arguments), drive, stop=40)
+    except Exception as error:  # the error is what is compared
+        return type(error)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_random_arguments_match_torch(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(sorted(RANDOM)), label="scheduler")
+    arguments = {key: data.draw(value, label=key) for key, value in RANDOM[name].items()}
+    kind = data.draw(st.sampled_from(["SGD", "Adam"]), label="optimizer")
+    drive = "step"
+    if name == "ReduceLROnPlateau":
+        drive = data.draw(st.sampled_from(["metrics", "metrics_max"]), label="metric")
+    ours_opt, torch_opt = optimizers(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = attempt(TL, torch_opt, name, arguments, drive)
+        ours = attempt(OL, ours_opt, name, arguments, drive)
+    if isinstance(theirs, type):
+        assert isinstance(ours, type), f"torch raised {theirs.__name__}"
+        assert issubclass(ours, theirs)
+    else:
+        assert_sequences(ours, theirs)

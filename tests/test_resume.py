@@ -22,16 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _trainer_standins
-
-_trainer_standins.install()
-
-import odyssey  # noqa: E402
-from odyssey import nn, optim  # noqa: E402
-from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset  # noqa: E402
-from odyssey.optim import lr_scheduler  # noqa: E402
-from odyssey.train import Classifier, Trainer, callbacks  # noqa: E402
+import odyssey
+from odyssey import nn, optim
+from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset
+from odyssey.optim import lr_scheduler
+from odyssey.train import Classifier, Trainer, callbacks
 
 STEPS = 30  # 12 batches an epoch: the checkpoint at step 15 is in the middle of epoch 1
 HALF = STEPS // 2

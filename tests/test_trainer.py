@@ -6,27 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _trainer_standins
-
-_trainer_standins.install()
-
-import odyssey  # noqa: E402
-import odyssey.nn.functional as F  # noqa: E402
-from odyssey import nn, optim  # noqa: E402
-from odyssey.data import ArrayDataset, DataLoader  # noqa: E402
-from odyssey.optim import lr_scheduler  # noqa: E402
-from odyssey.serialization import CheckpointError  # noqa: E402
-from odyssey.tensor import is_grad_enabled  # noqa: E402
-from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers  # noqa: E402
-from odyssey.train import trainer as trainer_module  # noqa: E402
+import odyssey
+import odyssey.nn.functional as F
+from odyssey import nn, optim
+from odyssey.data import ArrayDataset, DataLoader
+from odyssey.optim import lr_scheduler
+from odyssey.serialization import CheckpointError
+from odyssey.tensor import is_grad_enabled
+from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers
+from odyssey.train import trainer as trainer_module
 
 # -- small data and modules ----------------------------------------------------------------------
 

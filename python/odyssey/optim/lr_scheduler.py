@@ -2,14 +2,26 @@
 
 Each scheduler rewrites the ``"lr"`` (and, for CyclicLR and OneCycleLR, the momentum: SGD's
 ``"momentum"``, Adam's ``betas[0]``) of every parameter group of an odyssey optimizer. The
-arithmetic follows PyTorch's step by step: most schedulers update the current lr recursively
-(the "chainable" form, so several schedulers on one optimizer compose), ``step(epoch)`` uses the
-closed form where PyTorch has one, and the sequences agree with PyTorch's to rounding.
+arithmetic follows PyTorch's operation by operation: most schedulers update the current lr
+recursively (the "chainable" form, so several schedulers on one optimizer compose), and
+``step(epoch)`` uses the closed form where PyTorch has one, so the sequences are PyTorch's (bit
+for bit in the tests).
 
-Unlike PyTorch's, ``state_dict()`` holds only JSON values (dicts, lists, str, int, float, bool,
-None), so a checkpoint stores it as JSON, and ``load_state_dict`` takes it back after a JSON
-round trip. Learning-rate functions (LambdaLR, CyclicLR's ``scale_fn``) are not saved, as in
-PyTorch: only the ``__dict__`` of callable objects is.
+Where this module differs from PyTorch:
+
+- ``state_dict()`` holds only JSON values (dicts, lists, str, int, float, bool, None), so a
+  checkpoint stores it as JSON; ``load_state_dict`` takes it back after a JSON round trip, and
+  takes PyTorch's state dicts too. MultiStepLR's milestones are saved as a sorted list. As in
+  PyTorch, learning-rate functions (LambdaLR, CyclicLR's ``scale_fn``) are not saved, only the
+  ``__dict__`` of callable objects.
+- Arguments are checked when the scheduler is built, and a rejected scheduler leaves the
+  optimizer alone. Where PyTorch divides by a zero argument (``StepLR(step_size=0)``,
+  ``CosineAnnealingLR(T_max=0)``, ...) the error is a ZeroPeriodError: a ValueError naming the
+  argument that is also the ZeroDivisionError PyTorch raises.
+- ``ConstantLR(factor=0)`` returns to the initial lrs at ``total_iters`` instead of dividing by
+  zero; ``step(epoch)`` takes an int (a real for CosineAnnealingWarmRestarts).
+- No warnings about the order of ``optimizer.step()`` and ``scheduler.step()`` or about the
+  deprecated ``epoch`` argument; ``get_lr()`` called outside ``step`` warns as in PyTorch.
 """
 
 from __future__ import annotations
@@ -1081,21 +1093,19 @@ class CyclicLR(LRScheduler):
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
-        if last_epoch == -1:
-            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
-                group["lr"] = lr
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
             self.use_beta1 = _momentum_groups(owner, optimizer)
             self.base_momentums = _per_group(owner, "base_momentum", optimizer, base_momentum)
             self.max_momentums = _per_group(owner, "max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for high, low, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups, strict=True
-                ):
-                    _set_momentum(group, high, self.use_beta1)
-                    group["max_momentum"] = high
-                    group["base_momentum"] = low
+        # Every argument is checked: only now are the optimizer's groups changed.
+        if last_epoch == -1:
+            for index, group in enumerate(optimizer.param_groups):
+                group["lr"] = base_lrs[index]
+                if self.cycle_momentum:
+                    _set_momentum(group, self.max_momentums[index], self.use_beta1)
+                    group["max_momentum"] = self.max_momentums[index]
+                    group["base_momentum"] = self.base_momentums[index]
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -1225,6 +1235,11 @@ class OneCycleLR(LRScheduler):
                 f"{owner}: Expected float between 0 and 1 pct_start, but got {pct_start}"
             )
         warmup_end = float(pct_start * self.total_steps) - 1
+        if warmup_end == 0:  # PyTorch divides 0 by 0 at step 0
+            raise ZeroPeriodError(
+                f"{owner}: pct_start * total_steps must not be 1 (the warm-up would have no "
+                f"steps), got pct_start={pct_start} with total_steps={self.total_steps}"
+            )
         if three_phase:
             self._schedule_phases = [
                 self._phase(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),

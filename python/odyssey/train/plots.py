@@ -243,15 +243,20 @@ def plot_curves(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str])
     last = max((p for p in x if not math.isnan(p)), default=0.0)
     for axes in (loss_axes, accuracy_axes, lr_axes):
         axes.set_xlabel("epoch")
-        axes.set_xlim(0, max(1.0, math.ceil(last - 1e-9)))
-        axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, min_n_ticks=2))
+        right = max(1.0, math.ceil(last - 1e-9))
+        axes.set_xlim(-0.015 * right, 1.015 * right)  # room for the markers at both ends
+        if right >= 4:
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        else:  # quarter epochs
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=4 * right, steps=[2.5, 5, 10]))
         axes.grid(True, alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=8, loc="best")
     epochs = {int(e) for e in (_float(r.get("epoch")) for r in rows) if not math.isnan(e)}
     steps = [_float(r.get("step")) for r in rows]
     last_step = max((s for s in steps if not math.isnan(s)), default=0)
-    figure.suptitle(f"Training curves: {len(epochs)} epochs, {int(last_step):,} steps")
+    plural = "" if len(epochs) == 1 else "s"
+    figure.suptitle(f"Training curves: {len(epochs)} epoch{plural}, {int(last_step):,} steps")
     return _save(figure, target)
 
 
@@ -297,7 +302,7 @@ def plot_confusion(
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = np.where(totals > 0, 100.0 * counts / totals, np.nan)  # NaN: no sample
 
-    side = float(np.clip(0.5 * classes + 2.5, 5.0, 13.0))
+    side = float(np.clip(0.5 * classes + 2.5, 5.0, 11.0))
     figure = Figure(figsize=(side + 1.3, side), dpi=DPI, layout="constrained")
     axes = figure.subplots()
     cmap = colormaps["Blues"].with_extremes(bad="#e8e8e8")
@@ -346,6 +351,7 @@ def plot_confusion(
                     fontsize=size,
                     linespacing=1.1,
                     color="white" if value > 55 else ("black" if counts[i, j] else "#9a9a9a"),
+                    in_layout=False,  # inside the axes: the layout need not measure 400 texts
                 )
     total = counts.sum()
     accuracy = np.trace(counts) / total if total > 0 else math.nan
