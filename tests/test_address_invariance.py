@@ -94,6 +94,8 @@ RANGES = {
 }
 INVERSE = _kernels.random_affine_matrices(42, 3, INDICES, 7, 28, 28, **RANGES)
 DISPLACEMENTS = _kernels.elastic_displacements(42, 3, INDICES, 8, 28, 28, alpha=34.0, sigma=4.0)
+RMSPROP = {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 1e-2, "momentum": 0.9}
+ADAGRAD = {"step": 3, "lr": 1e-2, "lr_decay": 1e-2, "weight_decay": 1e-2, "eps": 1e-10}
 ADAM = {"step": 3, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
 
 Call = Callable[..., Any]
@@ -161,6 +163,20 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
     "adam_step decoupled": (
         [BIG_Y, BIG_G, floats(N, scale=0.1), SQUARES],
         lambda p, g, m, v: _kernels.adam_step(p, g, m, v, **ADAM, decoupled_weight_decay=True),
+    ),
+    "rmsprop_step": (
+        [BIG_Y, BIG_G, SQUARES + 0.05, floats(N, scale=0.1), floats(N, scale=0.1)],
+        lambda p, g, v, mean, buf: _kernels.rmsprop_step(
+            p, g, v, **RMSPROP, centered=True, grad_avg=mean, momentum_buffer=buf
+        ),
+    ),
+    "rmsprop_step plain": (
+        [BIG_Y, BIG_G, SQUARES],
+        lambda p, g, v: _kernels.rmsprop_step(p, g, v, **{**RMSPROP, "momentum": 0.0}),
+    ),
+    "adagrad_step": (
+        [BIG_Y, BIG_G, SQUARES],
+        lambda p, g, s: _kernels.adagrad_step(p, g, s, **ADAGRAD),
     ),
     "sgemm": (
         [floats(64, 400), floats(120, 400), floats(120), zeros(64, 120)],

@@ -655,6 +655,21 @@ def test_throughput_excludes_validation(tmp_path: Path, monkeypatch: pytest.Monk
     )
 
 
+def test_throughput_counts_an_epoch_resumed_midway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "perf_counter", clock)
+    throughput = Throughput()
+    trainer = FakeTrainer(tmp_path, [throughput], current_epoch=3)
+    throughput.on_train_start(trainer, None)  # no on_train_epoch_start: the epoch goes on
+    for index in (2, 3):
+        clock.now += 1.0
+        throughput.on_train_batch_end(trainer, None, None, BATCH, index)
+    throughput.on_train_epoch_end(trainer, None)
+    assert throughput.epoch_img_per_s == {3: 8.0}
+
+
 def test_throughput_batch_sizes() -> None:
     assert cb.batch_size((odyssey.tensor(np.zeros((5, 2), np.float32)), None)) == 5
     assert cb.batch_size([np.zeros((3, 1)), np.zeros(3)]) == 3
@@ -787,6 +802,23 @@ def test_progress_bar_plain_lines_when_not_a_terminal(
         "  val_loss 0.2500  "
     )
     assert "train_img_per_s" not in summaries[0]
+    assert "  123 img/s  " in summaries[0]  # Throughput's rate, when it runs
+
+
+def test_progress_bar_resumed_mid_epoch(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bar = ProgressBar()
+    trainer = FakeTrainer(tmp_path, [bar], max_epochs=2, num_training_batches=20)
+    trainer.call("setup", "fit")
+    trainer.call("on_train_start")  # the checkpoint was taken after batch 10 of epoch 1
+    for index in range(10, 20):
+        trainer.call("on_train_batch_end", 0.5, BATCH, index)
+    trainer.call("on_train_epoch_end")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" loss")[0] for line in lines[:-1]] == [
+        "epoch 1/2 step 12/20", "epoch 1/2 step 14/20", "epoch 1/2 step 16/20",
+        "epoch 1/2 step 18/20",
+    ]  # fmt: skip
+    assert lines[-1].startswith("epoch 1/2  ")
 
 
 def test_progress_bar_rich_on_a_terminal(tmp_path: Path) -> None:

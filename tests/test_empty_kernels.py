@@ -52,6 +52,9 @@ HUGE_AND_EMPTY = textwrap.dedent(
     same(K.avg_pool2d_backward(e(S, 0, 1, 1), (S, 0, 1, 1), 1, 1), S, 0, 1, 1)
     K.sgd_step(e(B, 0), e(B, 0), lr=0.1)
     K.adam_step(e(B, 0), e(B, 0), e(B, 0), e(B, 0), step=1, lr=0.1, beta1=0.9, beta2=0.9, eps=1e-8)
+    K.rmsprop_step(e(B, 0), e(B, 0), e(B, 0), lr=0.1, alpha=0.9, eps=1e-8, centered=True,
+                   grad_avg=e(B, 0), momentum=0.9, momentum_buffer=e(B, 0))
+    K.adagrad_step(e(B, 0), e(B, 0), e(B, 0), step=1, lr=0.1)
     same(K.normalize(e(B, 1, 1, 0), [0.0], [1.0]), B, 1, 1, 0)
     same(K.pad(e(B, 0, 1, 1), 1, 1, 1, 1), B, 0, 3, 3)
     same(K.displacement_warp(e(B, 1, 0, 1), e(B, 2, 0, 1)), B, 1, 0, 1)

@@ -242,8 +242,8 @@ def test_log_metrics_errors(tmp_path: Path) -> None:
 # -- TensorBoard ----------------------------------------------------------------------------------
 
 
-def scalars(log_dir: Path) -> list[tuple[str, int, float]]:
-    """(tag, step, value) of every scalar in the event files (TFRecord framing)."""
+def events(log_dir: Path) -> list[Any]:
+    """The Event records of the event files (TFRecord framing: length, CRC, data, CRC)."""
     from tensorboardX.proto import event_pb2
 
     found = []
@@ -252,13 +252,19 @@ def scalars(log_dir: Path) -> list[tuple[str, int, float]]:
         offset = 0
         while offset < len(data):
             (length,) = struct.unpack_from("<Q", data, offset)
-            record = data[offset + 12 : offset + 12 + length]
+            found.append(event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length]))
             offset += 12 + length + 4
-            event = event_pb2.Event.FromString(record)
-            for value in event.summary.value:
-                if value.HasField("simple_value"):
-                    found.append((value.tag, event.step, value.simple_value))
     return found
+
+
+def scalars(log_dir: Path) -> list[tuple[str, int, float]]:
+    """(tag, step, value) of every scalar in the event files."""
+    return [
+        (value.tag, event.step, value.simple_value)
+        for event in events(log_dir)
+        for value in event.summary.value
+        if value.HasField("simple_value")
+    ]
 
 
 def test_tensorboard_writes_event_files(tmp_path: Path) -> None:
@@ -279,6 +285,24 @@ def test_tensorboard_writes_event_files(tmp_path: Path) -> None:
         ("val_accuracy", 4, 0.75),
     ]
     assert logger.state_dict() == {"last_step": 4}
+
+
+def test_tensorboard_resume_purges_later_events(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2
+
+    logger = TensorBoardLogger()
+    logger.load_state_dict({"last_step": 4})
+    start(logger, trainer_for(tmp_path))
+    logger.log_metrics({"train_loss": 0.25}, 6)
+    logger.finalize("success")
+    restarts = [
+        (event.step, event.session_log.status)
+        for event in events(tmp_path / "tensorboard")
+        if event.HasField("session_log")
+    ]
+    # TensorBoard drops the earlier run's events from step 5 on.
+    assert restarts == [(5, event_pb2.SessionLog.START)]
 
 
 def test_tensorboard_missing_module_message(monkeypatch: pytest.MonkeyPatch) -> None:

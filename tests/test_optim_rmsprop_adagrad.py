@@ -468,3 +468,13 @@ def test_fits_a_linear_model_through_autograd(name: str, options: dict[str, Any]
         optimizer.step()
         first = float(loss.data) if first is None else first
     assert float(loss.data) < 1e-2 * first
+
+
+def test_a_momentum_too_small_for_float32_is_still_momentum(
+    correctly_rounded_torch_sqrt: Any,
+) -> None:
+    # torch tests momentum > 0 on the Python float; 1e-50 rounds to 0 in float32 but still takes
+    # the momentum branch (buf = g / avg, param += -lr * buf), whose rounding differs.
+    pair = Pair(correctly_rounded_torch_sqrt, "RMSprop", {"lr": 0.01, "momentum": 1e-50}, seed=9)
+    for step in pair.steps():
+        check_within_one_ulp(pair, step)

@@ -22,15 +22,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import odyssey
 from odyssey import nn, optim
 from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset
 from odyssey.optim import lr_scheduler
 from odyssey.train import Classifier, Trainer, callbacks
+from odyssey.train import trainer as trainer_module
 
 STEPS = 30  # 12 batches an epoch: the checkpoint at step 15 is in the middle of epoch 1
 HALF = STEPS // 2
 CHECKPOINT = "mid.safetensors"
+
+
+@pytest.fixture(autouse=True)
+def _no_curves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """curves.png is no part of what is compared, and costs matplotlib half a second a fit
+    (the subprocesses draw it)."""
+    monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
 
 
 def build() -> tuple[Classifier, DataLoader, DataLoader]:
@@ -62,7 +72,7 @@ def build() -> tuple[Classifier, DataLoader, DataLoader]:
 
 class At(callbacks.Callback):
     """At step HALF, from on_train_batch_end: saves a checkpoint, or sends this process SIGINT
-    (once, or twice: the second while the interrupt checkpoint is being saved)."""
+    (for "abort", `abort_while_writing` sends the second one)."""
 
     def __init__(self, action: str, path: Path | None = None) -> None:
         self.action = action
@@ -74,10 +84,6 @@ class At(callbacks.Callback):
         if self.action == "save":
             trainer.save_checkpoint(self.path)
         elif self.action in ("interrupt", "abort"):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def on_save_checkpoint(self, trainer, module, checkpoint_state):  # type: ignore[no-untyped-def]
-        if self.action == "abort" and trainer.interrupted is False and trainer.global_step == HALF:
             os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -156,6 +162,61 @@ def test_resume_in_a_new_process_is_bitwise_exact(tmp_path: Path, threads: None)
     assert rows(interrupted) == expected_rows
 
 
+class SaveIn(callbacks.Callback):
+    """Saves a checkpoint from one hook, at one global step."""
+
+    def __init__(self, hook: str, step: int, path: Path) -> None:
+        self.hook, self.step, self.path = hook, step, path
+
+    def _maybe(self, trainer: Any) -> None:
+        if trainer.global_step == self.step and not self.path.exists():
+            trainer.save_checkpoint(self.path)
+
+    def on_validation_end(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_validation_end":
+            self._maybe(trainer)
+
+    def on_train_epoch_end(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_train_epoch_end":
+            self._maybe(trainer)
+
+    def on_train_epoch_start(self, trainer, module):  # type: ignore[no-untyped-def]
+        if self.hook == "on_train_epoch_start":
+            self._maybe(trainer)
+
+
+@pytest.mark.parametrize(
+    ("hook", "step"),
+    [
+        ("on_validation_end", 18),  # a mid-epoch validation: its row is written at once
+        ("on_validation_end", 24),  # the epoch's last batch: its values join the epoch's row
+        ("on_train_epoch_end", 24),  # before the epoch's row and epoch schedulers
+        ("on_train_epoch_start", 12),  # an epoch begun, no batch yet
+    ],
+)
+def test_resume_from_every_kind_of_save_point(tmp_path: Path, hook: str, step: int) -> None:
+    def fit(run_dir: Path, ckpt: Path | None = None) -> None:
+        module, train, val = build()
+        trainer = Trainer(
+            max_steps=STEPS,
+            callbacks=[SaveIn(hook, step, run_dir / CHECKPOINT)],
+            val_check_interval=0.5,
+            log_every_n_steps=3,
+            default_root_dir=run_dir,
+            seed=1,
+            progress=False,
+            enable_checkpointing=False,  # the copied run directory would move its checkpoints
+        )
+        trainer.fit(module, train, val, ckpt_path=ckpt)
+
+    fit(tmp_path / "full")
+    shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+    fit(tmp_path / "resumed", tmp_path / "resumed" / CHECKPOINT)
+    weights = [(tmp_path / d / "weights.safetensors").read_bytes() for d in ("full", "resumed")]
+    assert weights[0] == weights[1]
+    assert rows(tmp_path / "resumed") == rows(tmp_path / "full")
+
+
 def test_a_second_ctrl_c_while_saving_aborts_without_a_file(tmp_path: Path) -> None:
     aborted = subprocess_run("abort", str(tmp_path / "run"))
     assert aborted.returncode not in (0, 130)
@@ -173,6 +234,31 @@ def test_same_seed_same_weights_with_one_and_two_threads(tmp_path: Path, threads
     assert first == (tmp_path / "two" / "weights.safetensors").read_bytes()
 
 
+def abort_while_writing() -> None:
+    """Sends SIGINT again in the middle of writing the interrupt checkpoint: right after the
+    data reaches the disk (fsync), before the rename that would put the file in place."""
+    from odyssey.train import checkpoint
+
+    write_file, fsync = checkpoint.write_file, os.fsync
+    armed = []
+
+    def writing(path, arrays, metadata):  # type: ignore[no-untyped-def]
+        armed.append(Path(path).name == "interrupted.safetensors")
+        write_file(path, arrays, metadata)
+
+    def synced(fd: int) -> None:
+        fsync(fd)
+        if armed and armed[-1]:
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint.write_file = writing
+    os.fsync = synced
+
+
 if __name__ == "__main__":
+    trainer_module.plots.plot_curves = lambda rows, path: None  # as _no_curves does
     mode, directory, *rest = sys.argv[1:]
+    if mode == "abort":
+        abort_while_writing()
     run(mode, Path(directory), Path(rest[0]) if rest else None)

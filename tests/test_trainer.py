@@ -22,6 +22,14 @@ from odyssey.tensor import is_grad_enabled
 from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers
 from odyssey.train import trainer as trainer_module
 
+
+@pytest.fixture(autouse=True)
+def _no_curves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawing curves.png takes matplotlib half a second: only the run-directory test does."""
+    if request.node.name != "test_classifier_run_directory_and_summary":
+        monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
+
+
 # -- small data and modules ----------------------------------------------------------------------
 
 
@@ -291,6 +299,44 @@ def test_validation_interval(tmp_path: Path, interval: float, expected: list[int
     assert seen == expected
 
 
+def test_a_training_step_returning_none_skips_the_optimizer_step(tmp_path: Path) -> None:
+    class Skipping(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = super().training_step(batch, batch_idx)
+            return None if batch_idx % 2 else loss
+
+    rows = Rows()
+    module = Skipping()
+    trainer = quiet(tmp_path, max_epochs=2, log_every_n_steps=1, callbacks=[rows])
+    trainer.fit(module, loader(32))  # 4 batches an epoch, 2 of them skipped
+    assert module.events.count("optimizer.step") == 4
+    assert trainer.global_step == 4
+    assert [step for step, _ in rows.rows] == [1, 2, 2, 3, 4, 4]  # no row repeats a step
+
+
+def test_stage_flags_during_fit_and_validation(tmp_path: Path) -> None:
+    seen: list[tuple[str | None, bool, bool]] = []
+
+    class Probe(callbacks.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            seen.append((trainer.state, trainer.training, trainer.validating))
+
+        def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+            seen.append((trainer.state, trainer.training, trainer.validating))
+
+    trainer = quiet(tmp_path, max_epochs=1, callbacks=[Probe()])
+    trainer.fit(Plain(), loader(8), loader(8))
+    assert seen == [("fitting", True, False), ("fitting", False, True)]
+    trainer.validate(Plain(), loader(8))
+    assert seen[-1] == ("validating", False, True)
+    assert trainer.state is None
+
+
+def test_an_empty_training_loader_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="train_loader yields no batches"):
+        quiet(tmp_path).fit(Plain(), [])
+
+
 # -- gradient clipping ---------------------------------------------------------------------------
 
 
@@ -490,6 +536,20 @@ def test_run_directory_naming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (third.run_dir / "summary.json").is_file()
 
 
+def test_resuming_from_a_runs_checkpoint_continues_in_that_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = Trainer(max_epochs=1, progress=False)
+    first.fit(Plain(), loader(16))
+    last = first.run_dir / "checkpoints" / "last.safetensors"
+    second = Trainer(max_epochs=2, progress=False)
+    second.fit(Plain(), loader(16), ckpt_path=last)
+    assert second.run_dir.resolve() == first.run_dir.resolve()
+    assert (second.current_epoch, second.global_step) == (2, 4)
+    assert json.loads((first.run_dir / "summary.json").read_text())["steps"] == 4
+
+
 def test_git_commit_is_none_outside_a_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -594,7 +654,7 @@ def test_a_checkpoint_of_another_model_is_a_checkpoint_error(tmp_path: Path) -> 
 
     with pytest.raises(CheckpointError, match=r"plain.safetensors"):
         quiet(tmp_path, max_steps=4).fit(Wider(), loader(16), ckpt_path=path)
-    odyssey.save(Plain().state_dict(), tmp_path / "weights.safetensors")
+    trainer.save_checkpoint(tmp_path / "weights.safetensors", weights_only=True)
     with pytest.raises(CheckpointError, match=r"weights.safetensors"):
         quiet(tmp_path, max_steps=4).fit(
             Plain(), loader(16), ckpt_path=tmp_path / "weights.safetensors"

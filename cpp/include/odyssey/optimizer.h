@@ -37,8 +37,9 @@ struct RmspropScalars {
   float one_minus_alpha;  // also the lerp weight of grad_avg (centered)
   float neg_lr;           // -lr
   float eps;
-  float momentum;      // 0 means no momentum buffer
+  float momentum;
   float weight_decay;  // 0 skips the decay term
+  bool use_momentum;   // momentum != 0 before rounding to float, as torch tests it
   bool centered;
 };
 

@@ -49,6 +49,7 @@ RmspropScalars rmsprop_scalars(const RmspropOptions& o) {
                         static_cast<float>(o.eps),
                         static_cast<float>(o.momentum),
                         static_cast<float>(o.weight_decay),
+                        o.momentum != 0.0,
                         o.centered};
 }
 

@@ -73,7 +73,7 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
       avg = std::sqrt(sq);
     }
     avg = avg + s.eps;
-    if (s.momentum != 0.0f) {
+    if (s.use_momentum) {
       const float buf = momentum_buffer[i] * s.momentum + g / avg;
       momentum_buffer[i] = buf;
       param[i] = std::fma(buf, s.neg_lr, param[i]);

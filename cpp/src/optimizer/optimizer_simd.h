@@ -117,7 +117,7 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
       avg = V::sqrt(sq);
     }
     avg = V::add(avg, eps);
-    if (s.momentum != 0.0f) {
+    if (s.use_momentum) {
       const T buf = V::add(V::mul(load_n<V>(momentum_buffer + i, count), momentum), V::div(g, avg));
       store_n<V>(momentum_buffer + i, buf, count);
       store_n<V>(param + i, V::fmadd(buf, neg_lr, p), count);

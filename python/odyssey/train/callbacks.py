@@ -10,26 +10,32 @@ A callback is an object whose hooks the Trainer calls at fixed points of `fit`, 
         on_train_epoch_start
         for each batch:
             on_train_batch_start
-            (forward, backward, gradient clipping)
+            (training_step)
+            on_before_zero_grad, (optimizer.zero_grad)
+            on_before_backward, (loss.backward), on_after_backward
             on_before_optimizer_step
-            (optimizer step, per-step scheduler step)
+            (gradient clipping, optimizer.step, per-step scheduler step)
             on_train_batch_end
-            (mid-epoch validation when val_check_interval < 1: the validation block below)
+            (a metrics row every log_every_n_steps; mid-epoch validation when due)
         validation, when a validation loader is given:
             on_validation_start
             on_validation_epoch_start
             for each batch: on_validation_batch_start, on_validation_batch_end
             on_validation_epoch_end
             on_validation_end
-        on_train_epoch_end           (the epoch's metrics, validation included, are logged)
+        on_train_epoch_end
+        (the epoch's row, validation included, is logged; per-epoch scheduler step)
     on_train_end
     on_fit_end
     teardown("fit")
 
-`on_save_checkpoint` runs whenever the Trainer writes a checkpoint, `on_load_checkpoint` when
-`fit(ckpt_path=...)` restores one (before `on_fit_start`'s training begins), `on_exception` when
-any hook or step raises (KeyboardInterrupt included), before `teardown`. `test`, `validate` and
-`predict` call `setup(stage)`, their own start/batch/epoch/end hooks and `teardown(stage)`.
+`on_save_checkpoint` runs whenever the Trainer writes a checkpoint; `on_load_checkpoint` when
+`fit(ckpt_path=...)` restores one (after setup and every load_state_dict, before on_fit_start);
+`on_exception` when any hook or step raises (Ctrl-C included), before `teardown`.
+`validate` calls setup("validate"), on_validation_start, on_validation_epoch_start, per batch
+on_validation_batch_start and on_validation_batch_end, on_validation_epoch_end,
+on_validation_end and teardown("validate"); `test` the same with on_test_*; `predict` calls
+setup("predict"), on_predict_start, on_predict_batch_end per batch, on_predict_end, teardown.
 
 Each callback's `state_dict()` is stored in the checkpoint under its `state_key` and handed back
 to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped.
@@ -107,8 +113,18 @@ class Callback:
     def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
         """Before the forward pass of each training batch."""
 
+    def on_before_zero_grad(self, trainer: Any, module: Any, optimizer: Any) -> None:
+        """After training_step, before optimizer.zero_grad()."""
+
+    def on_before_backward(self, trainer: Any, module: Any, loss: Any) -> None:
+        """Before loss.backward(); loss is the training_step's loss Tensor."""
+
+    def on_after_backward(self, trainer: Any, module: Any) -> None:
+        """After loss.backward(): the parameters' .grad hold this batch's gradients."""
+
     def on_before_optimizer_step(self, trainer: Any, module: Any, optimizer: Any) -> None:
-        """After backward and gradient clipping, before optimizer.step(): gradients are final."""
+        """After backward, before gradient clipping and optimizer.step() (Lightning 2: the
+        gradients seen here are not clipped yet)."""
 
     def on_train_batch_end(
         self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
@@ -168,6 +184,11 @@ class Callback:
     def on_predict_end(self, trainer: Any, module: Any) -> None:
         """End of trainer.predict."""
 
+    def on_predict_batch_end(
+        self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """After predict_step on each batch; outputs is what it returned."""
+
     # -- checkpoints, errors ----------------------------------------------------------------------
 
     def on_save_checkpoint(self, trainer: Any, module: Any, checkpoint_state: dict) -> None:
@@ -175,8 +196,8 @@ class Callback:
         checkpoint_state (the callbacks' own state_dict() is stored by the Trainer)."""
 
     def on_load_checkpoint(self, trainer: Any, module: Any, checkpoint_state: dict) -> None:
-        """When fit(ckpt_path=...) restores a checkpoint, after load_state_dict: checkpoint_state
-        is the checkpoint's state dict."""
+        """When fit(ckpt_path=...) restores a checkpoint, after setup and the callbacks'
+        load_state_dict, before on_fit_start: checkpoint_state is the checkpoint's state dict."""
 
     def on_exception(self, trainer: Any, module: Any, exception: BaseException) -> None:
         """When fit/validate/test/predict raises (KeyboardInterrupt included), before teardown."""
@@ -213,10 +234,10 @@ def batch_size(batch: Any) -> int:
     """Samples in a batch: the first dimension of the batch, of its first element (tuple, list)
     or of its first value (dict), as the loaders of this library and of PyTorch produce them."""
     first = batch
-    if isinstance(batch, Mapping):
-        first = next(iter(batch.values()))
-    elif isinstance(batch, (tuple, list)):
+    if isinstance(batch, (tuple, list)):  # the common case first: an ABC check costs more
         first = batch[0]
+    elif isinstance(batch, Mapping):
+        first = next(iter(batch.values()))
     shape = getattr(first, "shape", None)
     if shape is not None and len(shape) > 0:
         return int(shape[0])
@@ -257,8 +278,10 @@ class ModelCheckpoint(Callback):
     `"{epoch}-{val_loss:.3f}"` formatted with epoch, step and the logged metrics (with
     `auto_insert_metric_name`, `epoch=3-val_loss=0.123.safetensors`; default `"{epoch}-{step}"`).
     A checkpoint is considered every `every_n_epochs` epochs at the end of the epoch (after its
-    validation), or every `every_n_train_steps` optimizer steps after the batch; `last` is also
-    refreshed at every epoch end. With `monitor=None`, `save_top_k=1` keeps only the latest
+    validation), or every `every_n_train_steps` optimizer steps after the batch (the two are
+    exclusive; without either, every epoch); `last` is also refreshed at every epoch end. A
+    mid-epoch validation (val_check_interval < 1) saves nothing by itself: use
+    every_n_train_steps. With `monitor=None`, `save_top_k=1` keeps only the latest
     checkpoint and `-1` keeps all; with a monitor, the best `save_top_k` by `mode` are kept
     (`-1`: all, `0`: none) and a file that drops out of the top k is deleted.
     """
@@ -924,6 +947,10 @@ class Throughput(Callback):
             return 0.0
         running = perf_counter() - self._started if self._started is not None else 0.0
         return self._epoch_time + running
+
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # A run resumed mid-epoch continues that epoch without on_train_epoch_start.
+        self.on_train_epoch_start(trainer, module)
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         self._epoch_images = 0

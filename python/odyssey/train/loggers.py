@@ -256,9 +256,10 @@ class CSVLogger(_RowFileLogger):
     of all keys in the order they first appeared (a cell is empty where a row lacks the key).
 
     Since a new column changes the header, the rows are kept in memory and the whole file is
-    rewritten atomically at each epoch end, before each checkpoint (so a checkpoint's rows are on
-    disk), after validate/test and at finalize: the file is complete at those points and never
-    half-written. metrics.jsonl is the live, per-row record.
+    rewritten atomically (only if rows came since the last write) at each epoch's start and end,
+    before each checkpoint (so a checkpoint's rows are on disk), at the end of training, after
+    validate/test, on an exception and at finalize: the file is complete at those points and
+    never half-written. metrics.jsonl is the live, per-row record.
     """
 
     filename = "metrics.csv"
@@ -291,7 +292,13 @@ class CSVLogger(_RowFileLogger):
         if self._dirty and self.path is not None:
             self._rewrite(self.path)
 
+    def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
+        self.save()  # the previous epoch's row, logged after its on_train_epoch_end
+
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        self.save()
+
+    def on_train_end(self, trainer: Any, module: Any) -> None:
         self.save()
 
     def on_save_checkpoint(self, trainer: Any, module: Any, checkpoint_state: dict) -> None:

@@ -123,16 +123,25 @@ def _is_timing(key: str) -> bool:
     return key.endswith(("_s", "_per_s"))
 
 
+def _legend_order(key: str) -> int:
+    """Train per step, train per epoch, then validation."""
+    if key.startswith("val"):
+        return 2
+    return 1 if key.endswith("_epoch") else 0
+
+
 def _loss_keys(keys: list[str]) -> list[str]:
-    return [
+    found = [
         k
         for k in keys
         if "loss" in k and not k.startswith("test") and not _is_timing(k) and not k.startswith("lr")
     ]
+    return sorted(found, key=_legend_order)
 
 
 def _accuracy_keys(keys: list[str]) -> list[str]:
-    return [k for k in keys if "acc" in k and not k.startswith("test") and not _is_timing(k)]
+    found = [k for k in keys if "acc" in k and not k.startswith("test") and not _is_timing(k)]
+    return sorted(found, key=_legend_order)
 
 
 def _lr_keys(keys: list[str]) -> list[str]:
@@ -339,9 +348,12 @@ def plot_confusion(
                             color="grey",
                         )
                     continue
-                text = f"{value:.1f}" if classes <= _COUNTS_MAX_CLASSES else f"{value:.0f}"
-                if classes <= _COUNTS_MAX_CLASSES:
-                    text += f"\n({round(counts[i, j]):,})"
+                if counts[i, j] == 0:
+                    text = "0"  # the many empty cells stay quiet
+                elif classes <= _COUNTS_MAX_CLASSES:
+                    text = f"{value:.1f}\n({round(counts[i, j]):,})"
+                else:
+                    text = f"{value:.0f}"
                 axes.text(
                     j,
                     i,

@@ -69,8 +69,9 @@ def _shown_metrics(metrics: dict[str, Any]) -> list[tuple[str, float]]:
 class ProgressBar(Callback):
     """Progress of fit/validate/test/predict: rich on a terminal, plain lines otherwise.
 
-    refresh_rate: redraw at most every this many batches (and at most four times a second);
-    0 disables the display. console: the rich Console to draw on (default: stdout).
+    refresh_rate: the rich bar is redrawn at most every this many batches (and at most four
+    times a second); plain lines come about every tenth of an epoch whatever it is; 0 disables
+    the display. console: the rich Console to draw on (default: one on stdout).
     """
 
     def __init__(self, refresh_rate: int = 1, console: Console | None = None) -> None:
@@ -106,7 +107,9 @@ class ProgressBar(Callback):
         return self._rich
 
     def _reset_epoch(self) -> None:
-        self._epoch_started = perf_counter()
+        self._epoch_started = self._epoch_wall_start = perf_counter()
+        self._validation_started: float | None = None
+        self._last_outputs: Any = None
         self._images = 0
         self._batches = 0
         self._next_draw = 0.0
@@ -160,6 +163,8 @@ class ProgressBar(Callback):
     def on_train_start(self, trainer: Any, module: Any) -> None:
         if self.is_enabled:
             self._start()
+            # A run resumed mid-epoch continues that epoch without on_train_epoch_start.
+            self.on_train_epoch_start(trainer, module)
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         if not self.is_enabled:
@@ -171,7 +176,9 @@ class ProgressBar(Callback):
             total = getattr(trainer, "num_training_batches", None)
             self._total = int(total) if total and math.isfinite(total) else None
             self._task = self._progress.add_task(
-                self._epoch_label(trainer), total=self._total, info=""
+                self._epoch_label(trainer),
+                total=self._total,
+                info="",
             )
             self._progress.refresh()
 
@@ -183,6 +190,7 @@ class ProgressBar(Callback):
         self._images += batch_size(batch)
         self._batches += 1
         self._last_batch_idx = batch_idx
+        self._last_outputs = outputs
         if self._rich:
             self._since_draw += 1
             if self._since_draw < self.refresh_rate:
@@ -205,7 +213,7 @@ class ProgressBar(Callback):
                 self._line(self._plain_step_line(trainer, outputs, batch_idx, perf_counter()))
 
     def _rates(self, now: float) -> tuple[float, float]:
-        """(images/s, batches/s) of this epoch so far."""
+        """(images/s, batches/s) of this epoch's training so far (validation time excluded)."""
         elapsed = now - self._epoch_started
         if elapsed <= 0:
             return math.nan, math.nan
@@ -245,28 +253,38 @@ class ProgressBar(Callback):
             parts.append(f"eta {_clock((total - batch_idx - 1) / batches_per_s)}")
         return " ".join(parts)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, trainer: Any) -> None:
         """Shows the epoch's last batch on the bar (redraws may have skipped it)."""
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=self._last_batch_idx + 1)
-            self._progress.refresh()
+        if self._last_batch_idx >= 0:
+            self._draw_rich(trainer, self._last_outputs, self._last_batch_idx, perf_counter())
 
     def on_validation_start(self, trainer: Any, module: Any) -> None:
-        self._catch_up()
+        if getattr(trainer, "state", "fitting") == "fitting":
+            self._catch_up(trainer)
+            self._validation_started = perf_counter()
+
+    def on_validation_end(self, trainer: Any, module: Any) -> None:
+        if self._validation_started is not None:  # the training clock skips validation
+            self._epoch_started += perf_counter() - self._validation_started
+            self._validation_started = None
+        if getattr(trainer, "state", None) == "validating" and self.is_enabled:
+            self._summary(trainer, "validate", "val_")
+            self._stop()
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         if not self.is_enabled:
             return
         now = perf_counter()
-        self._catch_up()
+        self._catch_up(trainer)
+        metrics = trainer.callback_metrics
         parts = [self._epoch_label(trainer)]
-        parts += [
-            f"{name} {_number(value)}" for name, value in _shown_metrics(trainer.callback_metrics)
-        ]
-        images_per_s, _ = self._rates(now)
+        parts += [f"{name} {_number(value)}" for name, value in _shown_metrics(metrics)]
+        images_per_s = metrics.get("train_img_per_s")  # Throughput's, when it runs
+        if images_per_s is None:
+            images_per_s, _ = self._rates(now)
         if math.isfinite(images_per_s):
             parts.append(f"{images_per_s:.0f} img/s")
-        parts.append(f"{now - self._epoch_started:.1f} s")
+        parts.append(f"{now - self._epoch_wall_start:.1f} s")
         self._line("  ".join(parts))
         if self._progress is not None and self._task is not None:
             self._progress.remove_task(self._task)
@@ -317,11 +335,6 @@ class ProgressBar(Callback):
 
     def on_validation_epoch_end(self, trainer: Any, module: Any) -> None:
         self._eval_end()
-
-    def on_validation_end(self, trainer: Any, module: Any) -> None:
-        if getattr(trainer, "state", None) == "validating" and self.is_enabled:
-            self._summary(trainer, "validate", "val_")
-            self._stop()
 
     def on_test_epoch_start(self, trainer: Any, module: Any) -> None:
         self._eval_start(trainer, "test", "num_test_batches")

@@ -351,6 +351,8 @@ class Trainer:
         self.batch_idx = 0
         self.num_training_batches = 0
         self.num_val_batches = 0
+        self.num_test_batches = 0
+        self.num_predict_batches = 0
         self.should_stop = False
         self.interrupted = False
         self.state: str | None = None
@@ -362,6 +364,7 @@ class Trainer:
         self.ckpt_path: Path | None = None
 
         self._module: Any = None
+        self._stage: str | None = None  # "train", "validation", "test", "predict"
         self._train_loader: Any = None
         self._val_loader: Any = None
         self._hook_cache: dict[str, tuple[list[Callable[..., Any]], Callable[..., Any] | None]] = {}
@@ -377,6 +380,8 @@ class Trainer:
         self._history: list[dict[str, Any]] = []
         self._phase = _EPOCH_START
         self._epoch_batches = 0
+        self._total_batches = 0  # training batches across epochs (an int val_check_interval)
+        self._stepped = False  # whether the latest batch took an optimizer step
         self._best_val_accuracy: float | None = None
         self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
         self._interrupt_requested = False
@@ -411,6 +416,26 @@ class Trainer:
         """The latest value of every logged metric, as floats (each converted when read);
         callbacks may add their own (Throughput's train_img_per_s): those join the epoch rows."""
         return self._latest
+
+    @property
+    def training(self) -> bool:
+        """True while fit runs training batches (not its validation)."""
+        return self.state == "fitting" and self._stage == "train"
+
+    @property
+    def validating(self) -> bool:
+        """True during validation, in fit or in validate()."""
+        return self._stage == "validation"
+
+    @property
+    def testing(self) -> bool:
+        """True during test()."""
+        return self._stage == "test"
+
+    @property
+    def predicting(self) -> bool:
+        """True during predict()."""
+        return self._stage == "predict"
 
     @property
     def optimizers(self) -> list[Optimizer]:
@@ -674,7 +699,8 @@ class Trainer:
         ckpt_path: str | Path | None = None,
     ) -> None:
         """Trains `module` on `train_loader`, validating on `val_loader` every
-        val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken."""
+        val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken.
+        Ctrl-C saves `checkpoints/interrupted.safetensors` and raises SystemExit(130)."""
         needs = ["training_step", "configure_optimizers"]
         if val_loader is not None:
             needs.append("validation_step")
@@ -684,6 +710,8 @@ class Trainer:
             self._check_loader(val_loader, "fit", "val_loader")
         if not hasattr(train_loader, "__len__"):
             raise TypeError("Trainer.fit: train_loader must have a length (len(loader) batches)")
+        if len(train_loader) == 0:  # type: ignore[arg-type]
+            raise ValueError("Trainer.fit: train_loader yields no batches")
         if ckpt_path is not None and not isinstance(ckpt_path, (str, Path)):
             raise TypeError(
                 f"Trainer.fit: ckpt_path must be a path, got {type(ckpt_path).__name__}"
@@ -715,7 +743,7 @@ class Trainer:
                 self._timing["wall_s"] += time.perf_counter() - started
                 self._finish(module, status)
             self._detach()
-            self.state = None
+            self.state = self._stage = None
         if status == "interrupted":
             raise SystemExit(INTERRUPTED_STATUS)
 
@@ -733,6 +761,8 @@ class Trainer:
         self._history = []
         self._phase = _EPOCH_START
         self._epoch_batches = 0
+        self._total_batches = 0
+        self._stepped = False
         self._best_val_accuracy = None
         self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
         self._interrupt_requested = False
@@ -754,7 +784,9 @@ class Trainer:
             logger.log_hyperparams(config)
         self._call("on_fit_start")
         self._call("on_train_start")
+        self._stage = "train"
         self._train_loop(module, resuming)
+        self._stage = None
         self._call("on_train_end")
         self._call("on_fit_end")
 
@@ -849,16 +881,20 @@ class Trainer:
                 else:
                     clip_grad_value_(self._params, self.gradient_clip_val)
             optimizer.step()
-        self.global_step += 1
+            self.global_step += 1
+            for config in self.lr_schedulers:
+                if (
+                    config["interval"] == "step"
+                    and self.global_step % config["frequency"] == 0
+                    and not _is_plateau(config["scheduler"])
+                ):
+                    config["scheduler"].step()
+        # A training_step returning None skips the batch's optimizer step (Lightning): no step
+        # is counted, no scheduler steps and no row is written for it.
+        self._stepped = loss is not None
         self._epoch_batches += 1
+        self._total_batches += 1
         self._timing["train_images"] += _batch_size(batch)
-        for config in self.lr_schedulers:
-            if (
-                config["interval"] == "step"
-                and self.global_step % config["frequency"] == 0
-                and not _is_plateau(config["scheduler"])
-            ):
-                config["scheduler"].step()
         self._phase = _ROW
         self._call("on_train_batch_end", outputs, batch, index)
         self._log_context = None
@@ -869,14 +905,14 @@ class Trainer:
             return False
         interval = self.val_check_interval
         if _is_int(interval):
-            return self.global_step % int(interval) == 0
+            return self._total_batches % int(interval) == 0
         every = max(1, int(self.num_training_batches * float(interval)))
         return self._epoch_batches % every == 0
 
     def _finish_batch(self, phase: int) -> None:
         """What follows a step: its metrics row, validation, plateau schedulers."""
         if phase <= _ROW:
-            if self.global_step % self.log_every_n_steps == 0:
+            if self._stepped and self.global_step % self.log_every_n_steps == 0:
                 row: dict[str, Any] = {"epoch": self.current_epoch, "step": self.global_step}
                 for name, value in self._step_values.items():
                     row[name] = _scalar(name, value)
@@ -892,6 +928,7 @@ class Trainer:
             for config in self.lr_schedulers:
                 if (
                     config["interval"] == "step"
+                    and self._stepped
                     and self.global_step % config["frequency"] == 0
                     and _is_plateau(config["scheduler"])
                 ):
@@ -926,11 +963,7 @@ class Trainer:
             # A checkpoint taken from on_validation_end resumes after this validation.
             self._phase = _PLATEAU
 
-        self.state = "validating"
-        try:
-            self._evaluate(self._module, self._val_loader, "validation", publish)
-        finally:
-            self.state = "fitting"
+        self._evaluate(self._module, self._val_loader, "validation", publish)
 
     def _end_epoch(self, from_hooks: bool) -> None:
         if from_hooks:
@@ -993,7 +1026,8 @@ class Trainer:
                 "dataset": info.get("dataset"),
                 "epochs": self.current_epoch,
                 "steps": self.global_step,
-                "seed": self.seed,
+                # The Trainer's seed, else the one odyssey.manual_seed last received.
+                "seed": self.seed if self.seed is not None else odyssey.initial_seed(),
                 "threads": odyssey.get_num_threads(),
                 "isa": odyssey.cpu_info()["isa_selected"],
                 "test_accuracy": summary.get("test_accuracy"),
@@ -1054,8 +1088,9 @@ class Trainer:
         self.save_checkpoint(path)
         self.interrupted = True
         print(
-            f"odyssey: stopped at epoch {self.current_epoch}, step {self.global_step}; saved a "
-            f"resumable checkpoint to {path}\n"
+            f"odyssey: stopped at step {self.global_step} (epoch {self.current_epoch + 1}, "
+            f"batch {self._epoch_batches}/{self.num_training_batches}); saved a resumable "
+            f"checkpoint to {path}\n"
             f"resume with: odyssey train ... --resume {path}\n"
             f"         or: Trainer(...).fit(module, loader, ckpt_path={str(path)!r})",
             file=sys.stderr,
@@ -1073,6 +1108,8 @@ class Trainer:
                 "epoch": self.current_epoch,
                 "global_step": self.global_step,
                 "epoch_batches": self._epoch_batches,
+                "total_batches": self._total_batches,
+                "stepped": self._stepped,
                 "phase": self._phase,
                 "should_stop": self.should_stop,
                 "seed": self.seed,
@@ -1099,11 +1136,17 @@ class Trainer:
             "config": self._resolved_config(),
         }
 
-    def save_checkpoint(self, filepath: str | Path) -> Path:
+    def save_checkpoint(self, filepath: str | Path, weights_only: bool = False) -> Path:
         """Saves the full resumable state to one safetensors file, atomically (mid-epoch too).
-        Callbacks' and the module's on_save_checkpoint may add entries to the state first."""
+        Callbacks' and the module's on_save_checkpoint may add entries to the state first.
+        weights_only: the module's weights alone, a plain file odyssey.load reads."""
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
+        if weights_only:
+            path = Path(filepath)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            odyssey.save(self._module.state_dict(), path)
+            return path
         state = self._checkpoint_state()
         for hook in self._hooks("on_save_checkpoint")[0]:
             hook(self, self._module, state)
@@ -1160,6 +1203,8 @@ class Trainer:
         self.current_epoch = int(trainer_state["epoch"])
         self.global_step = int(trainer_state["global_step"])
         self._epoch_batches = int(trainer_state["epoch_batches"])
+        self._total_batches = int(trainer_state["total_batches"])
+        self._stepped = bool(trainer_state["stepped"])
         self._phase = int(trainer_state["phase"])
         self.should_stop = bool(trainer_state.get("should_stop", False))
         self.batch_idx = max(self._epoch_batches - 1, 0)
@@ -1203,8 +1248,13 @@ class Trainer:
         computed and published, then on_<stage>_end."""
         step = getattr(module, f"{stage}_step" if stage != "validation" else "validation_step")
         was_training = module.training
-        saved_agg, saved_context, saved_batch = self._agg, self._log_context, self._batch
-        self._agg = _Aggregator()
+        saved = self._agg, self._log_context, self._batch, self._stage
+        self._agg, self._stage = _Aggregator(), stage
+        count = len(loader) if hasattr(loader, "__len__") else 0  # type: ignore[arg-type]
+        if stage == "test":
+            self.num_test_batches = count
+        elif stage == "validation":
+            self.num_val_batches = count
         set_epoch = getattr(loader, "set_epoch", None)
         if set_epoch is not None:
             set_epoch(0)  # every evaluation sees the same batches
@@ -1227,7 +1277,7 @@ class Trainer:
                 publish(values)
             self._call(f"on_{stage}_end")
         finally:
-            self._agg, self._log_context, self._batch = saved_agg, saved_context, saved_batch
+            self._agg, self._log_context, self._batch, self._stage = saved
             module.train(was_training)
         return values
 
@@ -1280,6 +1330,8 @@ class Trainer:
             )
         self._check_loader(loader, "predict", "loader")
         self._attach(module, "predicting")
+        self._stage = "predict"
+        self.num_predict_batches = len(loader) if hasattr(loader, "__len__") else 0  # type: ignore[arg-type]
         was_training = module.training
         outputs = []
         try:
@@ -1302,5 +1354,5 @@ class Trainer:
                 self._call("teardown", "predict")
             finally:
                 self._detach()
-                self.state = None
+                self.state = self._stage = None
         return outputs
