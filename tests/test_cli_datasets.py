@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from odyssey.cli import main
+from odyssey.cli.datasets import DownloadProgress, ensure_dataset
 from odyssey.data import datasets as catalogue
 from odyssey.data.download import RemoteFile
 from odyssey.data.idx import encode_idx
@@ -51,14 +54,55 @@ def test_fetch_downloads_verifies_and_shows_progress(
     assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == f"kmnist: verified, 6 train + 2 test images in {tmp_path}"
-    assert "train-images-idx3-ubyte.gz [" + "#" * 30 + "]" in captured.err
-    assert captured.err.count("\n") == 4
+    # stderr is no terminal here: one line per file as it completes, with its size and speed.
+    lines = captured.err.splitlines()
+    assert len(lines) == 4
+    assert [line.split()[0] for line in lines] == [remote.name for remote in kmnist_files()]
+    for line, remote in zip(lines, kmnist_files(), strict=True):
+        size = f"{remote.size / 1000:.1f}/{remote.size / 1000:.1f} kB"
+        assert (size if remote.size >= 1000 else f"{remote.size}/{remote.size} bytes") in line
+        assert "B/s" in line
     assert len(list(tmp_path.iterdir())) == 4
     # Fetching again checks the copies and replaces one that does not match.
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
     assert main(["datasets", "fetch", "kmnist", "--root", str(tmp_path)]) == 0
-    assert "t10k-labels-idx1-ubyte.gz [" in capsys.readouterr().err
+    assert capsys.readouterr().err.split()[0] == "t10k-labels-idx1-ubyte.gz"
     assert sorted(mirror.requests).count("/t10k-labels-idx1-ubyte.gz") == 2
+
+
+def kmnist_files() -> tuple[RemoteFile, ...]:
+    return catalogue.DATASETS["kmnist"].files
+
+
+def test_download_progress_on_a_terminal_moves_in_place_and_ends_complete() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with DownloadProgress(console) as progress:
+        for received in (0, 500, 1000):
+            progress("a.gz", received, 1000)
+        progress("b.gz", 10, None)  # no announced size: bytes only
+    text = console.file.getvalue()
+    assert "\x1b[" in text  # cursor control: the bars redraw in place
+    last = text.rsplit("a.gz", 1)[1]
+    assert "1.0/1.0 kB" in last
+    assert "b.gz" in text
+
+
+def test_download_progress_in_a_log_prints_a_file_cut_short_when_it_closes() -> None:
+    console = Console(file=io.StringIO(), width=100)
+
+    def cut_short() -> None:
+        with DownloadProgress(console) as progress:
+            progress("a.gz", 1000, 1000)
+            progress("b.gz", 300, 1000)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cut_short()
+    lines = console.file.getvalue().splitlines()
+    assert [line.split()[0] for line in lines] == ["a.gz", "b.gz"]
+    assert "1.0/1.0 kB" in lines[0]
+    assert "0.3/1.0 kB" in lines[1]
+    assert "\x1b" not in console.file.getvalue()
 
 
 def test_fetch_into_the_cache_then_listed_as_available(
@@ -70,6 +114,20 @@ def test_fetch_into_the_cache_then_listed_as_available(
     assert main(["datasets"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("kmnist"))
     assert row.endswith(f"yes: {tmp_path / 'kmnist'}")
+
+
+def test_ensure_dataset_fetches_with_progress_only_what_is_missing(
+    served_kmnist, mirror, capsys, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ODYSSEY_DATA", str(tmp_path))
+    ensure_dataset("kmnist")
+    assert len(capsys.readouterr().err.splitlines()) == 4
+    assert len(list((tmp_path / "kmnist").iterdir())) == 4
+    requests = len(mirror.requests)
+    ensure_dataset("kmnist")
+    ensure_dataset("mnist-sample")  # bundled
+    assert capsys.readouterr().err == ""
+    assert len(mirror.requests) == requests
 
 
 def test_fetch_offline_explains_and_fails(dead_url, capsys, tmp_path, monkeypatch) -> None:

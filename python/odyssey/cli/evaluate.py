@@ -1,0 +1,148 @@
+"""``odyssey evaluate RUN_DIR_OR_CHECKPOINT``: rebuild a run's model from its config.toml, load
+saved weights, evaluate them on a dataset split with the Trainer, print the metrics and write the
+confusion matrix plot into the run directory.
+
+Exit status: 0 done; 1 the weights or data could not be read or evaluated; 2 a usage mistake
+(no such run, no config.toml, an unknown dataset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from odyssey.cli.datasets import ensure_dataset
+
+PROG = "odyssey evaluate"
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.toml"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds ``evaluate`` to the ``odyssey`` parser."""
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a run's weights (or a checkpoint) and plot its confusion matrix",
+        description="Rebuild the model of a run from its config.toml, load its final weights "
+        "(or the checkpoint given), evaluate it and write confusion-<dataset>.png in the run.",
+    )
+    evaluate.add_argument(
+        "target",
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help=f"a run directory (its {WEIGHTS} is evaluated) or a .safetensors checkpoint",
+    )
+    evaluate.add_argument("--dataset", help="evaluate on this dataset (default: the run's)")
+    evaluate.add_argument(
+        "--split", choices=("test", "train"), default="test", help="which split (default: test)"
+    )
+    evaluate.add_argument("--batch-size", type=int, help="images per batch (default: the run's)")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=run)
+
+
+def fail(message: str, status: int = 2) -> int:
+    """Prints `odyssey evaluate: message` on stderr and returns `status`."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return status
+
+
+def locate(target: Path) -> tuple[Path, Path]:
+    """(run directory, weights file) of a run directory or of a checkpoint inside one (in the run
+    directory itself or in its checkpoints/)."""
+    if target.is_dir():
+        return target, target / WEIGHTS
+    for folder in (target.parent, target.parent.parent):
+        if (folder / CONFIG).is_file():
+            return folder, target
+    return target.parent, target
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluates and prints the metrics; see the module docstring for the exit status."""
+    from odyssey import papers
+    from odyssey.data.datasets import DATASETS
+
+    target = Path(args.target)
+    if not target.exists():
+        return fail(f"no run directory or checkpoint at {target}")
+    run_dir, weights = locate(target)
+    if not (run_dir / CONFIG).is_file():
+        return fail(f"no {CONFIG} in {run_dir}; evaluate needs the run's configuration")
+    if not weights.is_file():
+        return fail(f"no {WEIGHTS} in {run_dir} (the run did not finish?); pass a checkpoint")
+    try:
+        with (run_dir / CONFIG).open("rb") as file:
+            config = papers.tomllib.load(file)
+        config = _with_paper(config)
+    except (OSError, papers.tomllib.TOMLDecodeError) as error:
+        return fail(f"cannot read {run_dir / CONFIG}: {error}")
+    except papers.PaperError as error:
+        return fail(str(error))
+    dataset = args.dataset or config["train"]["dataset"]
+    if dataset not in DATASETS:
+        return fail(f"--dataset: unknown {dataset!r}; choices: {', '.join(DATASETS)}")
+    if args.batch_size is not None and args.batch_size < 1:
+        return fail(f"--batch-size must be >= 1, got {args.batch_size}")
+    try:
+        ensure_dataset(dataset)
+        return _evaluate(args, config, run_dir, weights, dataset)
+    except papers.PaperError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except (OSError, ValueError, KeyError) as error:  # CheckpointError is a ValueError
+        return fail(str(error), 1)
+
+
+def _with_paper(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with paper.path pointing at a folder that exists: the recorded one, or the paper
+    found again by its slug when the folder has moved."""
+    from odyssey import papers
+
+    folder = Path(config["paper"]["path"])
+    if not (folder / papers.MODEL_FILE).is_file():
+        folder = papers.find_paper(config["paper"]["slug"])
+        config["paper"]["path"] = str(folder)
+    return config
+
+
+def _evaluate(
+    args: argparse.Namespace, config: dict[str, Any], run_dir: Path, weights: Path, dataset: str
+) -> int:
+    """Loads the weights into the rebuilt model, runs Trainer.test, prints and plots."""
+    import odyssey
+    from odyssey import papers
+    from odyssey.data import DataLoader, load_dataset
+    from odyssey.train import Classifier, Trainer
+    from odyssey.train.plots import plot_confusion
+
+    model = papers.build_model(config)
+    state = odyssey.load(weights)
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as error:
+        return fail(f"{weights} does not fit {config['variant']['model']}: {error}", 1)
+    data = load_dataset(dataset, args.split)
+    loader = DataLoader(data, batch_size=args.batch_size or config["train"]["batch_size"])
+    classes = list(data.classes)
+    module = Classifier(model, num_classes=len(classes), class_names=classes)
+    with tempfile.TemporaryDirectory() as scratch:  # whatever test() writes is not the run's
+        trainer = Trainer(
+            default_root_dir=scratch,
+            progress=not args.no_progress,
+            enable_checkpointing=False,
+        )
+        results = trainer.test(module, loader)
+    metrics = results[0] if results else {}
+    suffix = dataset if args.split == "test" else f"{dataset}-{args.split}"
+    plot = run_dir / f"confusion-{suffix}.png"
+    plot_confusion(module.confusion_matrix.compute(), classes, plot)
+    print(f"{weights} on {dataset} ({args.split}, {len(data):,} images)")
+    width = max((len(name) for name in metrics), default=0)
+    for name, value in metrics.items():
+        print(f"  {name:<{width}}  {value:.4f}")
+    print(f"  {'confusion':<{width}}  {plot}")
+    return 0

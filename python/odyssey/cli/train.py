@@ -1,0 +1,236 @@
+"""``odyssey train PAPER``: resolve the paper's configuration, train it with the Trainer, test it,
+and print one summary block.
+
+Exit status: 0 done; 1 a failure while training (the message; ``--debug`` shows the traceback);
+2 a usage or configuration mistake (one line naming the key and the choices); 130 interrupted
+(the Trainer keeps a resumable checkpoint, and the command to resume is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from odyssey.cli.datasets import ensure_dataset
+
+PROG = "odyssey train"
+INTERRUPTED = 130  # a shell's status for SIGINT
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds ``train`` to the ``odyssey`` parser."""
+    train = commands.add_parser(
+        "train",
+        help="train a paper's model and test it, writing a run directory",
+        description="Train a paper (a folder with paper.toml and model.py, or its slug), test "
+        "it, and write the run directory: config.toml, metrics, checkpoints, plots, "
+        "summary.json and the final weights.",
+    )
+    train.add_argument("paper", metavar="PAPER", help="a paper's slug or a path to its folder")
+    train.add_argument("--variant", help="a variant of paper.toml (default: the first)")
+    train.add_argument("--dataset", help="train and test on this dataset instead")
+    train.add_argument("--epochs", type=int, help="number of epochs")
+    train.add_argument("--batch-size", type=int, help="images per batch")
+    train.add_argument("--lr", type=float, help="the optimizer's learning rate")
+    train.add_argument("--seed", type=int, help="initialisation, shuffling and the val split")
+    train.add_argument("--threads", type=int, help="kernel threads (default: odyssey's)")
+    train.add_argument("--out", metavar="DIR", help="the run directory (default: runs/...)")
+    train.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint")
+    train.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the configuration, e.g. train.optimizer_args.momentum=0.5 "
+        "(repeatable; applied after the flags)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    train.set_defaults(run=run)
+
+
+def fail(message: str, status: int = 2) -> int:
+    """Prints `odyssey train: message` on stderr and returns `status`."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return status
+
+
+def resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
+    """The command line that resumes this run from `checkpoint`."""
+    words = ["odyssey", "train", args.paper]
+    for flag in ("variant", "dataset", "epochs", "batch_size", "lr", "seed", "threads", "out"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += [f"--{flag.replace('_', '-')}", str(value)]
+    for assignment in args.sets:
+        words += ["--set", assignment]
+    words += ["--resume", str(checkpoint)]
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolves, trains, tests and summarises; see the module docstring for the exit status."""
+    from odyssey import papers
+
+    flags = {key: getattr(args, key) for key in papers.FLAG_KEYS}
+    try:
+        paper = papers.load_paper(papers.find_paper(args.paper))
+        config = papers.resolve(paper, args.variant, flags, args.sets)
+    except papers.PaperError as error:
+        return fail(str(error))
+    if args.resume is not None and not Path(args.resume).is_file():
+        return fail(f"--resume: no checkpoint at {args.resume}")
+    try:
+        ensure_dataset(config["train"]["dataset"])
+    except (OSError, ValueError) as error:
+        return fail(str(error), 1)
+    except KeyboardInterrupt:
+        return fail("interrupted while downloading; nothing half-written is kept", INTERRUPTED)
+    try:
+        return _train(args, config)
+    except papers.PaperError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return fail("interrupted", INTERRUPTED)
+    except Exception as error:
+        if args.debug:
+            raise
+        return fail(f"training failed: {type(error).__name__}: {error} (--debug for details)", 1)
+
+
+def _train(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    """Builds the model, data, Classifier and Trainer, fits, tests and prints the summary."""
+    import odyssey
+    from odyssey import papers
+
+    train = config["train"]
+    odyssey.manual_seed(train["seed"])
+    model = papers.build_model(config)
+    data = papers.build_data(config)
+    make_optimizer = papers.optimizer_factory(config)
+    make_scheduler = papers.scheduler_factory(config, steps_per_epoch=len(data.train_loader))
+    # Built once now so that a bad argument value is a configuration error before any training.
+    probe = make_optimizer(model.parameters())
+    if make_scheduler is not None:
+        make_scheduler(probe)
+    from odyssey.train import Classifier, Trainer
+
+    scheduler: Any = None
+    if make_scheduler is not None:
+        scheduler = {
+            "scheduler": make_scheduler,
+            "interval": train["scheduler_interval"],
+            "monitor": train["scheduler_monitor"],
+        }
+    module = Classifier(
+        model,
+        optimizer=make_optimizer,
+        scheduler=scheduler,
+        num_classes=data.num_classes,
+        class_names=data.classes,
+    )
+    variant = config["variant"]
+    trainer = Trainer(
+        max_epochs=train["epochs"],
+        default_root_dir=args.out,
+        name=f"{config['paper']['slug']}-{variant['name']}",
+        seed=train["seed"],
+        threads=train.get("threads"),
+        progress=not args.no_progress,
+        config=config,
+        run_info={
+            "paper": config["paper"]["slug"],
+            "variant": variant["name"],
+            "model": variant["model"],
+            "dataset": train["dataset"],
+        },
+    )
+    start = time.perf_counter()
+    try:
+        trainer.fit(module, data.train_loader, data.val_loader, ckpt_path=args.resume)
+    except SystemExit as stop:  # the Trainer's Ctrl-C: a checkpoint saved, then exit 130
+        if stop.code != INTERRUPTED:
+            raise
+        return _interrupted(args, trainer)
+    except KeyboardInterrupt:  # a second Ctrl-C: aborted without saving
+        return _interrupted(args, trainer)
+    results = trainer.test(module, data.test_loader)
+    wall = time.perf_counter() - start
+    print_summary(config, trainer.run_dir, results[0] if results else {}, wall)
+    return 0
+
+
+def _interrupted(args: argparse.Namespace, trainer: Any) -> int:
+    """Exit status 130, with the exact command that resumes from the newest checkpoint (the one
+    the Trainer saved on Ctrl-C, or the last one before a second Ctrl-C aborted)."""
+    directory = trainer.checkpoint_dir
+    saved = [] if directory is None else list(Path(directory).glob("*.safetensors"))
+    if not saved:
+        return fail("interrupted before any checkpoint was saved", INTERRUPTED)
+    newest = max(saved, key=lambda path: path.stat().st_mtime_ns)
+    return fail(f"interrupted; resume with: {resume_command(args, newest)}", INTERRUPTED)
+
+
+def _summary_rows(
+    config: Mapping[str, Any], run_dir: Path, test: Mapping[str, float], wall: float
+) -> list[tuple[str, str]]:
+    """The summary block's rows: what was trained, how well it does, how fast, and where."""
+    summary: dict[str, Any] = {}
+    path = run_dir / "summary.json"
+    if path.is_file():
+        summary = json.loads(path.read_text())
+    accuracy = test.get("test_accuracy", summary.get("test_accuracy"))
+    loss = test.get("test_loss", summary.get("test_loss"))
+    rows = [
+        ("test accuracy", "-" if accuracy is None else f"{100 * accuracy:.2f} %"),
+        ("test loss", "-" if loss is None else f"{loss:.4f}"),
+        ("wall time", f"{summary.get('wall_s', wall):.1f} s"),
+    ]
+    speed = summary.get("train_img_per_s")
+    if speed is not None:
+        rows.append(("images/s", f"{speed:,.0f} (training)"))
+    rows.append(("run", str(run_dir)))
+    plots = [run_dir / name for name in ("curves.png", "confusion.png")]
+    rows.append(("plots", ", ".join(str(p) for p in plots if p.is_file()) or "-"))
+    return rows
+
+
+def print_summary(
+    config: Mapping[str, Any],
+    run_dir: Path,
+    test: Mapping[str, float],
+    wall: float,
+    console: Console | None = None,
+) -> None:
+    """One block on stdout (or `console`): a rich panel on a terminal, plain aligned lines
+    otherwise, so that a log reads as well as a terminal."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    train, variant = config["train"], config["variant"]
+    title = (
+        f"{config['paper']['slug']} / {variant['name']} ({variant['model']}) on "
+        f"{train['dataset']}, {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''}"
+    )
+    rows = _summary_rows(config, Path(run_dir), test, wall)
+    console = console if console is not None else Console()
+    if console.is_terminal:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for name, value in rows:
+            grid.add_row(name, value)
+        console.print(Panel(grid, title=title, title_align="left", expand=False))
+        return
+    width = max(len(name) for name, _ in rows)
+    lines = [title, *(f"  {name:<{width}}  {value}" for name, value in rows)]
+    console.file.write("\n".join(lines) + "\n")

@@ -1,0 +1,717 @@
+"""Papers: finding a paper's folder, reading and checking its ``paper.toml``, resolving a variant
+with its overrides into one run configuration, and building what the run needs from it (model,
+optimizer, scheduler, datasets and loaders) — everything ``odyssey train`` does before the
+Trainer, usable and testable without it.
+
+A paper is a folder holding ``paper.toml`` and ``model.py`` (the model classes, written with the
+public API only). ``paper.toml``::
+
+    [paper]                      # who and where: title (str, required), authors (list of str),
+    title = "..."                # year (int), url (str), venue (str)
+    authors = ["..."]
+    year = 1998
+    url = "https://..."
+
+    [train]                      # defaults of every variant
+    dataset = "mnist-sample"     # a name of odyssey.data.DATASETS                     (required)
+    epochs = 2                   # int >= 1                                             (required)
+    batch_size = 64              # int >= 1                                             (required)
+    lr = 0.05                    # float > 0, the optimizer's lr                        (required)
+    seed = 0                     # int >= 0: initialisation, shuffling, the val split   (0)
+    threads = 2                  # int >= 1; absent: odyssey's default                  (absent)
+    optimizer = "SGD"            # a class of odyssey.optim                             ("SGD")
+    optimizer_args = { momentum = 0.9 }    # its other keyword arguments                ({})
+    scheduler = "StepLR"         # a class of odyssey.optim.lr_scheduler, or "none"     ("none")
+    scheduler_args = { step_size = 1, gamma = 0.5 }                                     # ({})
+    scheduler_interval = "epoch" # "epoch" or "step": when the scheduler steps          ("epoch")
+    scheduler_monitor = "val_loss"  # the metric ReduceLROnPlateau watches              ("val_loss")
+    val_size = 500               # images held out of the train split (by the seed)    (0)
+
+    [[variants]]                 # one or more; the first is the default
+    name = "relu"                # str, unique                                          (required)
+    model = "TinyNet"            # a class defined in model.py                          (required)
+    model_args = {}              # its keyword arguments                                ({})
+    description = "..."          # str                                                  (absent)
+    train = { lr = 0.1 }         # overrides of [train] for this variant                ({})
+
+    [[targets]]                  # what a reproduction must reach (checked by a later tool)
+    variant = "relu"; dataset = "mnist-sample"; metric = "test_accuracy"; paper = 0.99; bar = 0.9
+
+Resolution (``resolve``): ``[train]``, then the variant's ``train`` table, then command-line
+flags (``--epochs`` ...), then ``--set dotted.key=value`` in order. A ``--set`` key is a key of the
+resolved configuration: ``train.<key>`` above, ``train.optimizer_args.<name>``,
+``train.scheduler_args.<name>``, ``variant.model_args.<name>``; its value is read as a TOML value
+(``0.01``, ``true``, ``[1, 2]``), or taken as a string when it is not one (``mnist``). The
+resolved configuration is a plain dict, ``{"paper": {..., "slug", "path"}, "variant": {"name",
+"model", "model_args"}, "train": {...}}``, which the Trainer writes as the run's ``config.toml``
+and from which ``odyssey evaluate`` rebuilds the model.
+
+Papers are found (``find_paper``) by a path to their folder; by a slug under ``papers/`` of the
+current directory or of the git repository around it; and among installed distributions through
+the ``odyssey.papers`` entry-point group, each entry point naming a package whose folder holds
+``paper.toml`` (``[project.entry-points."odyssey.papers"] lenet5 = "mypackage.lenet5"``).
+
+Every mistake in a paper or an override raises ``PaperError`` with a one-line message naming the
+key and what was expected (the choices, or the type).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Paper",
+    "PaperError",
+    "RunData",
+    "available_papers",
+    "build_data",
+    "build_model",
+    "build_optimizer",
+    "build_scheduler",
+    "find_paper",
+    "load_model_module",
+    "load_paper",
+    "optimizer_factory",
+    "parse_set",
+    "resolve",
+    "scheduler_factory",
+]
+
+ENTRY_POINT_GROUP = "odyssey.papers"
+PAPER_FILE = "paper.toml"
+MODEL_FILE = "model.py"
+
+
+class PaperError(ValueError):
+    """A paper that cannot be found, read or resolved; the message is one line naming the key."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: each table's keys, their types and defaults.
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an int",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a table",
+}
+
+PAPER_KEYS: dict[str, type] = {
+    "title": str,
+    "authors": list,
+    "year": int,
+    "url": str,
+    "venue": str,
+}
+TRAIN_KEYS: dict[str, type] = {
+    "dataset": str,
+    "epochs": int,
+    "batch_size": int,
+    "lr": float,
+    "seed": int,
+    "threads": int,
+    "optimizer": str,
+    "optimizer_args": dict,
+    "scheduler": str,
+    "scheduler_args": dict,
+    "scheduler_interval": str,
+    "scheduler_monitor": str,
+    "val_size": int,
+}
+TRAIN_REQUIRED = ("dataset", "epochs", "batch_size", "lr")
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "optimizer": "SGD",
+    "optimizer_args": {},
+    "scheduler": "none",
+    "scheduler_args": {},
+    "scheduler_interval": "epoch",
+    "scheduler_monitor": "val_loss",
+    "val_size": 0,
+}
+VARIANT_KEYS: dict[str, type] = {
+    "name": str,
+    "model": str,
+    "model_args": dict,
+    "description": str,
+    "train": dict,
+}
+TARGET_KEYS: dict[str, type] = {
+    "variant": str,
+    "dataset": str,
+    "metric": str,
+    "paper": float,
+    "bar": float,
+}
+TOP_KEYS: dict[str, type] = {"paper": dict, "train": dict, "variants": list, "targets": list}
+# Tables of keyword arguments: any name, checked against the class's signature when built.
+ARGUMENT_TABLES = ("train.optimizer_args", "train.scheduler_args", "variant.model_args")
+# A class chosen by name and the table of its arguments.
+_ARGUMENTS_OF = {"optimizer": "optimizer_args", "scheduler": "scheduler_args"}
+# Flags of `odyssey train` and the train key each one sets.
+FLAG_KEYS = ("dataset", "epochs", "batch_size", "lr", "seed", "threads")
+# Schedulers whose arguments are functions or other schedulers: not expressible in TOML.
+_UNBUILDABLE_SCHEDULERS = {"LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler"}
+
+
+def _type_name(expected: type) -> str:
+    return _TYPE_NAMES.get(expected, expected.__name__)
+
+
+def _checked(value: Any, expected: type, where: str) -> Any:
+    """`value` if it has the `expected` TOML type (an int is taken as a float), else PaperError."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) is not (expected is bool) or not isinstance(value, expected):
+        raise PaperError(
+            f"{where} must be {_type_name(expected)}, got {value!r} ({type(value).__name__})"
+        )
+    return value
+
+
+def _check_table(
+    table: Any, keys: Mapping[str, type], where: str, required: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A copy of `table` with every key known and of its type, and the `required` ones present."""
+    if not isinstance(table, dict):
+        raise PaperError(f"{where} must be a table, got {type(table).__name__}")
+    checked = {}
+    for key, value in table.items():
+        if key not in keys:
+            raise PaperError(
+                f"{where + ': ' if where else ''}unknown key {key!r}; valid keys: {', '.join(keys)}"
+            )
+        checked[key] = _checked(value, keys[key], f"{where}.{key}" if where else key)
+    for key in required:
+        if key not in checked:
+            raise PaperError(f"{where}: missing key {key!r} ({_type_name(keys[key])})")
+    return checked
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding papers.
+
+
+def _git_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `.git` (a folder, or a worktree's file)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _entry_point_folder(entry_point: importlib.metadata.EntryPoint) -> Path | None:
+    """The folder of the package an `odyssey.papers` entry point names, without importing it."""
+    try:
+        spec = importlib.util.find_spec(entry_point.value)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    if spec.origin:
+        return Path(spec.origin).parent
+    return None
+
+
+def _search_roots(cwd: Path) -> list[Path]:
+    """The `papers/` folders looked in, nearest first: the current directory's, the repository's."""
+    roots = [cwd / "papers"]
+    repository = _git_root(cwd)
+    if repository is not None and repository / "papers" != roots[0]:
+        roots.append(repository / "papers")
+    return roots
+
+
+def available_papers(cwd: str | Path | None = None) -> dict[str, Path]:
+    """Every paper found by slug, slug -> folder: under `papers/` of the current directory, then of
+    the repository, then installed (an earlier place wins when two share a slug)."""
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    found: dict[str, Path] = {}
+    for root in _search_roots(cwd):
+        if root.is_dir():
+            for folder in sorted(root.iterdir()):
+                if (folder / PAPER_FILE).is_file():
+                    found.setdefault(folder.name, folder.resolve())
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        folder = _entry_point_folder(entry_point)
+        if folder is not None and (folder / PAPER_FILE).is_file():
+            found.setdefault(entry_point.name, folder.resolve())
+    return found
+
+
+def find_paper(name: str | Path, cwd: str | Path | None = None) -> Path:
+    """The folder of paper `name`: a path to a folder holding paper.toml, or a slug (see
+    `available_papers`). PaperError lists the papers found when there is none of that name."""
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    path = Path(name)
+    if not path.is_absolute():
+        path = cwd / path
+    if (path / PAPER_FILE).is_file():
+        return path.resolve()
+    if path.is_dir():
+        raise PaperError(f"{path} holds no {PAPER_FILE}; a paper folder needs one")
+    slug = str(name)
+    if isinstance(name, Path) or "/" in slug or os.sep in slug or slug.startswith("."):
+        raise PaperError(f"no paper folder at {path}")
+    papers = available_papers(cwd)
+    if slug in papers:
+        return papers[slug]
+    places = " or ".join(str(root) for root in _search_roots(cwd))
+    known = ", ".join(papers) if papers else f"none (looked in {places} and installed papers)"
+    raise PaperError(f"unknown paper {slug!r}; papers found: {known}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading paper.toml.
+
+
+@dataclass
+class Paper:
+    """A paper read from its folder and checked: its slug, folder and tables."""
+
+    slug: str
+    path: Path
+    info: dict[str, Any]
+    train: dict[str, Any]
+    variants: list[dict[str, Any]]
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def variant_names(self) -> list[str]:
+        """The variants' names, the default first."""
+        return [variant["name"] for variant in self.variants]
+
+    def variant(self, name: str | None = None) -> dict[str, Any]:
+        """Variant `name` (default: the first); PaperError lists the variants otherwise."""
+        if name is None:
+            return self.variants[0]
+        for variant in self.variants:
+            if variant["name"] == name:
+                return variant
+        raise PaperError(
+            f"unknown variant {name!r} of {self.slug}; variants: {', '.join(self.variant_names)}"
+        )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise PaperError(f"cannot read {path}: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise PaperError(f"{path}: invalid TOML: {error}") from error
+
+
+def load_paper(folder: str | Path) -> Paper:
+    """Reads and checks `folder`/paper.toml; PaperError names the file and key on any mistake."""
+    folder = Path(folder).resolve()
+    path = folder / PAPER_FILE
+    data = _read_toml(path)
+    try:
+        top = _check_table(data, TOP_KEYS, "")
+        info = _check_table(top.get("paper", {}), PAPER_KEYS, "paper", required=("title",))
+        for i, author in enumerate(info.get("authors", [])):
+            _checked(author, str, f"paper.authors[{i}]")
+        train = _check_train(top.get("train", {}), "train")
+        variants = []
+        if not top.get("variants"):
+            raise PaperError("no [[variants]]; a paper needs at least one")
+        for i, table in enumerate(top["variants"]):
+            variant = _check_table(
+                table, VARIANT_KEYS, f"variants[{i}]", required=("name", "model")
+            )
+            variant.setdefault("model_args", {})
+            variant["train"] = _check_train(variant.get("train", {}), f"variants[{i}].train")
+            if variant["name"] in (v["name"] for v in variants):
+                raise PaperError(f"variants[{i}].name: {variant['name']!r} is used twice")
+            variants.append(variant)
+        targets = []
+        names = [variant["name"] for variant in variants]
+        for i, table in enumerate(top.get("targets", [])):
+            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=tuple(TARGET_KEYS))
+            if target["variant"] not in names:
+                raise PaperError(
+                    f"targets[{i}].variant: unknown variant {target['variant']!r}; variants: "
+                    f"{', '.join(names)}"
+                )
+            targets.append(target)
+    except PaperError as error:
+        raise PaperError(f"{path}: {error}") from None
+    return Paper(folder.name, folder, info, train, variants, targets)
+
+
+def _check_train(table: Any, where: str) -> dict[str, Any]:
+    """A [train] table (or a variant's overrides): known keys, their types, sensible values."""
+    train = _check_table(table, TRAIN_KEYS, where)
+    for key, value in train.items():
+        _check_train_value(key, value, f"{where}.{key}")
+    return train
+
+
+def _datasets() -> dict[str, Any]:
+    from odyssey.data.datasets import DATASETS
+
+    return DATASETS
+
+
+def _optimizers() -> dict[str, type]:
+    """The optimizer classes of odyssey.optim by name."""
+    from odyssey import optim
+
+    return {
+        name: cls
+        for name, cls in sorted(vars(optim).items())
+        if isinstance(cls, type) and issubclass(cls, optim.Optimizer) and cls is not optim.Optimizer
+    }
+
+
+def _schedulers() -> dict[str, type]:
+    """The scheduler classes of odyssey.optim.lr_scheduler that TOML arguments can build."""
+    from odyssey.optim import lr_scheduler
+
+    names = getattr(lr_scheduler, "__all__", [n for n in vars(lr_scheduler) if n[0].isupper()])
+    return {
+        name: getattr(lr_scheduler, name)
+        for name in names
+        if isinstance(getattr(lr_scheduler, name, None), type)
+        and name not in _UNBUILDABLE_SCHEDULERS
+        and not name.startswith("_")
+        and name not in ("LRScheduler", "Optimizer")
+        and hasattr(getattr(lr_scheduler, name), "step")
+    }
+
+
+def _check_train_value(key: str, value: Any, where: str) -> None:
+    """The value checks beyond the type: ranges and names with their choices."""
+    minimum = {"epochs": 1, "batch_size": 1, "threads": 1, "seed": 0, "val_size": 0}
+    if key in minimum and value < minimum[key]:
+        raise PaperError(f"{where} must be >= {minimum[key]}, got {value}")
+    if key == "lr" and not (math.isfinite(value) and value > 0):
+        raise PaperError(f"{where} must be a finite number > 0, got {value}")
+    choices: Sequence[str] = ()
+    if key == "dataset":
+        choices = list(_datasets())
+    elif key == "optimizer":
+        choices = list(_optimizers())
+    elif key == "scheduler":
+        choices = ["none", *_schedulers()]
+    elif key == "scheduler_interval":
+        choices = ["epoch", "step"]
+    if choices and value not in choices:
+        raise PaperError(f"{where}: unknown {value!r}; choices: {', '.join(choices)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving a variant and its overrides.
+
+
+def parse_set(assignment: str) -> tuple[str, Any]:
+    """`key=value` of `--set`: the dotted key and the value read as TOML (a string if it is not
+    a TOML value, so `train.dataset=mnist` needs no quotes)."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise PaperError(f"--set expects key=value, got {assignment!r}")
+    text = text.strip()
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return key, text
+    if not isinstance(value, (str, int, float, bool, list, dict)):  # a TOML date or time
+        return key, text
+    return key, value
+
+
+def _valid_set_keys() -> list[str]:
+    return [f"train.{key}" for key in TRAIN_KEYS] + [f"{table}.<name>" for table in ARGUMENT_TABLES]
+
+
+def _apply_set(config: dict[str, Any], key: str, value: Any) -> None:
+    """Sets dotted `key` of the resolved `config` to `value`, checked like the paper's own."""
+    parts = key.split(".")
+    where = f"--set {key}"
+    for table in ARGUMENT_TABLES:
+        prefix = table.split(".")
+        if parts[:2] == prefix and len(parts) == 3 and parts[2]:
+            config[prefix[0]].setdefault(prefix[1], {})[parts[2]] = value
+            return
+        if parts == prefix:
+            config[prefix[0]][prefix[1]] = _checked(value, dict, where)
+            return
+    if len(parts) == 2 and parts[0] == "train" and parts[1] in TRAIN_KEYS:
+        value = _checked(value, TRAIN_KEYS[parts[1]], where)
+        _check_train_value(parts[1], value, where)
+        if parts[1] in _ARGUMENTS_OF and config["train"].get(parts[1]) != value:
+            config["train"][_ARGUMENTS_OF[parts[1]]] = {}  # another class: its own arguments
+        config["train"][parts[1]] = value
+        return
+    raise PaperError(f"--set: unknown key {key!r}; valid keys: {', '.join(_valid_set_keys())}")
+
+
+def resolve(
+    paper: Paper,
+    variant: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    sets: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The run configuration of `variant` (default: the first): [train], then the variant's
+    train table, then `flags` (dataset, epochs, batch_size, lr, seed, threads; None is unset),
+    then each `--set key=value` of `sets` in order."""
+    chosen = paper.variant(variant)
+    train = {**TRAIN_DEFAULTS, **paper.train, **chosen["train"]}
+    for name, arguments in _ARGUMENTS_OF.items():
+        # A variant's arguments add to the paper's, unless it names another class.
+        if train[name] == {**TRAIN_DEFAULTS, **paper.train}[name]:
+            train[arguments] = {
+                **paper.train.get(arguments, {}),
+                **chosen["train"].get(arguments, {}),
+            }
+        else:
+            train[arguments] = dict(chosen["train"].get(arguments, {}))
+    for key, value in (flags or {}).items():
+        if key not in FLAG_KEYS:
+            raise PaperError(f"unknown flag {key!r}; flags: {', '.join(FLAG_KEYS)}")
+        if value is not None:
+            where = f"--{key.replace('_', '-')}"
+            value = _checked(value, TRAIN_KEYS[key], where)
+            _check_train_value(key, value, where)
+            train[key] = value
+    config: dict[str, Any] = {
+        "paper": {**paper.info, "slug": paper.slug, "path": str(paper.path)},
+        "variant": {
+            "name": chosen["name"],
+            "model": chosen["model"],
+            "model_args": dict(chosen["model_args"]),
+        },
+        "train": train,
+    }
+    for assignment in sets:
+        _apply_set(config, *parse_set(assignment))
+    config["train"] = train = {key: train[key] for key in TRAIN_KEYS if key in train}
+    for key in TRAIN_REQUIRED:
+        if key not in train:
+            raise PaperError(
+                f"{paper.path / PAPER_FILE}: train.{key} is missing ({_type_name(TRAIN_KEYS[key])}"
+                f" in [train] or in variant {chosen['name']!r}'s train table)"
+            )
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the model, optimizer, scheduler and data.
+
+
+@contextlib.contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    """`folder` first on sys.path while a paper's module runs (so it may import its siblings)."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))
+
+
+def load_model_module(folder: str | Path) -> ModuleType:
+    """Imports `folder`/model.py under a module name unique to that folder (two papers' model.py
+    never collide) and leaves sys.path as it was."""
+    folder = Path(folder).resolve()
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise PaperError(f"{folder} has no {MODEL_FILE}; a paper defines its models there")
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    name = f"_odyssey_paper_{folder.name.replace('-', '_')}_{digest}_model"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and typing look the module up while it runs
+    try:
+        with _on_path(folder):
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _keyword_check(cls: type, arguments: Mapping[str, Any], where: str, *leading: Any) -> None:
+    """PaperError naming the argument when `cls(*leading, **arguments)` does not fit its
+    signature, with the names it takes."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to check against: let the call decide
+        return
+    try:
+        signature.bind(*leading, **arguments)
+    except TypeError as error:
+        names = [
+            name
+            for name, parameter in list(signature.parameters.items())[len(leading) :]
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        ]
+        takes = f"{cls.__name__} takes: {', '.join(names) or 'no arguments'}"
+        unknown = [name for name in arguments if name not in names]
+        if unknown:
+            raise PaperError(f"{where}.{unknown[0]}: unknown argument; {takes}") from None
+        raise PaperError(f"{where}: {error}; {takes}") from None
+
+
+def build_model(config: Mapping[str, Any]) -> Any:
+    """The variant's model: the class `variant.model` of the paper's model.py built with
+    `variant.model_args`. Seed first (odyssey.manual_seed) for a reproducible initialisation."""
+    variant = config["variant"]
+    folder = Path(config["paper"]["path"])
+    module = load_model_module(folder)
+    cls = getattr(module, variant["model"], None)
+    if not isinstance(cls, type):
+        defined = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and value.__module__ == module.__name__
+        ]
+        raise PaperError(
+            f"variant.model: {folder / MODEL_FILE} defines no class {variant['model']!r}; "
+            f"classes: {', '.join(defined) or 'none'}"
+        )
+    arguments = variant.get("model_args", {})
+    _keyword_check(cls, arguments, "variant.model_args")
+    return cls(**arguments)
+
+
+def optimizer_factory(config: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """`params -> optimizer`: the class `train.optimizer` of odyssey.optim with `train.lr` and
+    `train.optimizer_args`; the arguments are checked now, their values when it is called."""
+    train = config["train"]
+    optimizers = _optimizers()
+    name = train["optimizer"]
+    if name not in optimizers:
+        raise PaperError(f"train.optimizer: unknown {name!r}; choices: {', '.join(optimizers)}")
+    cls = optimizers[name]
+    if "lr" in train.get("optimizer_args", {}):
+        raise PaperError("train.optimizer_args.lr: the learning rate is train.lr; set that instead")
+    arguments = {**train.get("optimizer_args", {}), "lr": train["lr"]}
+    _keyword_check(cls, arguments, "train.optimizer_args", [])
+
+    def make(params: Any) -> Any:
+        try:
+            return cls(params, **arguments)
+        except (TypeError, ValueError) as error:
+            raise PaperError(f"train.optimizer_args: {error}") from None
+
+    return make
+
+
+def build_optimizer(config: Mapping[str, Any], params: Any) -> Any:
+    """The optimizer of `params` that `optimizer_factory(config)` makes."""
+    return optimizer_factory(config)(params)
+
+
+def scheduler_factory(
+    config: Mapping[str, Any], steps_per_epoch: int | None = None
+) -> Callable[[Any], Any] | None:
+    """`optimizer -> scheduler` for `train.scheduler` with `train.scheduler_args`, or None when
+    it is "none". OneCycleLR without a length gets `epochs` and `steps_per_epoch` of the run."""
+    train = config["train"]
+    name = train.get("scheduler", "none")
+    if name == "none":
+        return None
+    schedulers = _schedulers()
+    if name not in schedulers:
+        raise PaperError(
+            f"train.scheduler: unknown {name!r}; choices: {', '.join(['none', *schedulers])}"
+        )
+    cls = schedulers[name]
+    arguments = dict(train.get("scheduler_args", {}))
+    if name == "OneCycleLR" and "total_steps" not in arguments and steps_per_epoch is not None:
+        arguments.setdefault("epochs", train["epochs"])
+        arguments.setdefault("steps_per_epoch", steps_per_epoch)
+    _keyword_check(cls, arguments, "train.scheduler_args", None)
+
+    def make(optimizer: Any) -> Any:
+        try:
+            return cls(optimizer, **arguments)
+        except (TypeError, ValueError) as error:
+            raise PaperError(f"train.scheduler_args: {error}") from None
+
+    return make
+
+
+def build_scheduler(
+    config: Mapping[str, Any], optimizer: Any, steps_per_epoch: int | None = None
+) -> Any:
+    """The scheduler of `optimizer` that `scheduler_factory(config)` makes, or None."""
+    make = scheduler_factory(config, steps_per_epoch)
+    return None if make is None else make(optimizer)
+
+
+@dataclass
+class RunData:
+    """The datasets and loaders of a run: train (minus the held-out val), val (None when
+    val_size is 0) and test, and the dataset's class names."""
+
+    train: Any
+    val: Any | None
+    test: Any
+    train_loader: Any
+    val_loader: Any | None
+    test_loader: Any
+    classes: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the dataset has."""
+        return len(self.classes)
+
+
+def build_data(config: Mapping[str, Any], root: str | Path | None = None) -> RunData:
+    """The train split of `train.dataset` with `train.val_size` images held out by `train.seed`
+    (random_split), its test split, and their loaders (train shuffled by the seed)."""
+    from odyssey.data import DataLoader, load_dataset, random_split
+
+    train = config["train"]
+    name, seed, batch_size = train["dataset"], train["seed"], train["batch_size"]
+    full = load_dataset(name, "train", root=root)
+    test = load_dataset(name, "test", root=root)
+    val_size = train.get("val_size", 0)
+    if val_size >= len(full):
+        raise PaperError(
+            f"train.val_size: {val_size} leaves nothing to train on; {name} has {len(full):,} "
+            "training images"
+        )
+    if val_size:
+        kept, val = random_split(full, [len(full) - val_size, val_size], seed=seed)
+    else:
+        kept, val = full, None
+    return RunData(
+        train=kept,
+        val=val,
+        test=test,
+        train_loader=DataLoader(kept, batch_size=batch_size, shuffle=True, seed=seed),
+        val_loader=None if val is None else DataLoader(val, batch_size=batch_size),
+        test_loader=DataLoader(test, batch_size=batch_size),
+        classes=list(full.classes),
+    )

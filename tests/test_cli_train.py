@@ -1,0 +1,338 @@
+"""`odyssey train` and `odyssey evaluate` on the tiny test paper (mnist-sample, seconds)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import odyssey
+from odyssey.cli import main
+from odyssey.cli.train import print_summary
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+TINY = Path(__file__).parent / "data" / "papers" / "tiny"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    """`odyssey ARGV` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exit_:  # argparse's usage errors
+            status = int(exit_.code or 0)
+    return status, out.getvalue(), err.getvalue()
+
+
+def train_args(out: Path, *more: str, paper: Path = TINY) -> list[str]:
+    return ["train", str(paper), "--epochs", "1", "--out", str(out), "--no-progress", *more]
+
+
+@pytest.fixture(scope="module")
+def trainer_available() -> None:
+    pytest.importorskip("odyssey.train.trainer")
+
+
+@pytest.fixture(scope="module")
+def trained(trainer_available, tmp_path_factory) -> tuple[Path, str, str]:
+    """One epoch of the tiny paper: (run directory, stdout, stderr)."""
+    out = tmp_path_factory.mktemp("train") / "run"
+    status, stdout, stderr = run(*train_args(out))
+    assert status == 0, stderr
+    return out, stdout, stderr
+
+
+# --- A run and its directory -------------------------------------------------------------------
+
+
+def test_train_writes_every_file_of_the_run_directory(trained) -> None:
+    run_dir, _, _ = trained
+    for name in (
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "curves.png",
+        "confusion.png",
+        "summary.json",
+        "weights.safetensors",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "checkpoints").glob("*.safetensors"))
+    for plot in ("curves.png", "confusion.png"):
+        assert (run_dir / plot).read_bytes().startswith(PNG)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert rows
+    assert any("val_accuracy" in row for row in rows)
+    assert (run_dir / "metrics.csv").read_text().splitlines()[0].count(",") >= 2
+
+
+def test_config_toml_is_the_resolved_configuration(trained) -> None:
+    run_dir, _, _ = trained
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    assert config["paper"]["slug"] == "tiny"
+    assert config["paper"]["path"] == str(TINY.resolve())
+    assert config["variant"] == {"name": "relu", "model": "TinyNet", "model_args": {"hidden": 32}}
+    assert config["train"]["epochs"] == 1  # the flag
+    assert config["train"]["lr"] == 0.1  # the variant's
+    assert config["train"]["optimizer_args"] == {"momentum": 0.9}
+
+
+def test_summary_json_has_the_run_s_facts(trained) -> None:
+    run_dir, _, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["paper"] == "tiny"
+    assert summary["variant"] == "relu"
+    assert summary["model"] == "TinyNet"
+    assert summary["dataset"] == "mnist-sample"
+    assert summary["epochs"] == 1
+    assert summary["steps"] == -(-3500 // 64)
+    assert summary["seed"] == 0
+    assert summary["isa"] == odyssey.cpu_info()["isa_selected"]
+    assert summary["odyssey_version"] == odyssey.__version__
+    for key in ("threads", "best_val_accuracy", "wall_s", "train_img_per_s", "test_loss"):
+        assert key in summary, key
+    assert "git_commit" in summary
+    weights = (run_dir / "weights.safetensors").read_bytes()
+    assert summary["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    assert 0.5 < summary["test_accuracy"] <= 1.0  # one epoch of a tiny MLP learns digits
+
+
+def test_final_weights_load_into_the_paper_s_model(trained) -> None:
+    from odyssey import papers
+
+    run_dir, _, _ = trained
+    weights = odyssey.load(run_dir / "weights.safetensors")
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    model = papers.build_model(config)
+    assert set(weights) == set(model.state_dict())
+    model.load_state_dict(weights)
+
+
+def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
+    run_dir, stdout, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = stdout.splitlines()
+    block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epoch") :]
+    rows = dict(_row(line) for line in block[1:7])
+    assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
+    assert rows["test loss"] == f"{summary['test_loss']:.4f}"
+    assert rows["wall time"].endswith(" s")
+    assert rows["images/s"].endswith("(training)")
+    assert rows["run"] == str(run_dir)
+    assert rows["plots"] == f"{run_dir / 'curves.png'}, {run_dir / 'confusion.png'}"
+
+
+def _row(line: str) -> tuple[str, str]:
+    name, value = line.strip().split("  ", 1)
+    return name, value.strip()
+
+
+def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
+    from odyssey import papers
+
+    summary = {
+        "test_accuracy": 0.9123,
+        "test_loss": 0.25,
+        "wall_s": 3.25,
+        "train_img_per_s": 12345.6,
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "curves.png").write_bytes(PNG)
+    config = papers.resolve(papers.load_paper(TINY))
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    print_summary(config, tmp_path, {"test_accuracy": 0.9123, "test_loss": 0.25}, 9.0, console)
+    text = console.file.getvalue()
+    assert "\x1b[" in text  # styled
+    assert "╭─ tiny / relu (TinyNet) on mnist-sample, 2 epochs" in text
+    for name, value in [
+        ("test accuracy", "91.23 %"),
+        ("test loss", "0.2500"),
+        ("wall time", "3.2 s"),
+        ("images/s", "12,346 (training)"),
+        ("run", str(tmp_path)),
+        ("plots", str(tmp_path / "curves.png")),
+    ]:
+        assert name in text
+        assert value in text
+    plain = Console(file=io.StringIO(), width=200)
+    print_summary(config, tmp_path, {}, 9.0, plain)
+    assert plain.file.getvalue().splitlines()[1:3] == [
+        "  test accuracy  91.23 %",
+        "  test loss      0.2500",
+    ]
+
+
+# --- odyssey evaluate --------------------------------------------------------------------------
+
+
+def test_evaluate_a_run_directory_gives_its_test_metrics_and_a_plot(trained) -> None:
+    run_dir, _, _ = trained
+    summary = json.loads((run_dir / "summary.json").read_text())
+    plot = run_dir / "confusion-mnist-sample.png"
+    plot.unlink(missing_ok=True)
+    status, stdout, stderr = run("evaluate", str(run_dir), "--no-progress")
+    assert status == 0, stderr
+    rows = dict(_row(line) for line in stdout.splitlines()[1:])
+    assert float(rows["test_accuracy"]) == pytest.approx(summary["test_accuracy"], abs=1e-4)
+    assert float(rows["test_loss"]) == pytest.approx(summary["test_loss"], abs=1e-4)
+    assert rows["confusion"] == str(plot)
+    assert plot.read_bytes().startswith(PNG)
+    assert stdout.splitlines()[0] == (
+        f"{run_dir / 'weights.safetensors'} on mnist-sample (test, 1,000 images)"
+    )
+
+
+def test_evaluate_a_checkpoint_and_another_split(trained) -> None:
+    run_dir, _, _ = trained
+    checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[0]
+    status, stdout, stderr = run("evaluate", str(checkpoint), "--split", "train", "--no-progress")
+    assert status == 0, stderr
+    assert stdout.splitlines()[0] == f"{checkpoint} on mnist-sample (train, 4,000 images)"
+    assert (run_dir / "confusion-mnist-sample-train.png").is_file()
+
+
+# --- Errors: one line, exit status 2 (usage) or 1 (a failure) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "no-such-paper"], "odyssey train: unknown paper 'no-such-paper'; papers found:"),
+        (
+            ["train", str(TINY), "--variant", "tanh"],
+            "odyssey train: unknown variant 'tanh' of tiny; variants: relu, conv",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.epoch=1"],
+            "odyssey train: --set: unknown key 'train.epoch'; valid keys: train.dataset, ",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.epochs=one"],
+            "odyssey train: --set train.epochs must be an int, got 'one' (str)",
+        ),
+        (["train", str(TINY), "--set", "epochs"], "odyssey train: --set expects key=value"),
+        (["train", str(TINY), "--epochs", "0"], "odyssey train: --epochs must be >= 1, got 0"),
+        (
+            ["train", str(TINY), "--dataset", "cifar-10"],
+            "odyssey train: --dataset: unknown 'cifar-10'; choices: mnist, ",
+        ),
+        (
+            ["train", str(TINY), "--set", "variant.model_args.width=3"],
+            "odyssey train: variant.model_args.width: unknown argument; TinyNet takes: hidden, "
+            "num_classes",
+        ),
+        (
+            ["train", str(TINY), "--set", "train.optimizer_args.momentum=-1"],
+            "odyssey train: train.optimizer_args: ",
+        ),
+        (["train", str(TINY), "--resume", "nowhere.safetensors"], "odyssey train: --resume: no"),
+        (["evaluate", "nowhere"], "odyssey evaluate: no run directory or checkpoint at nowhere"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv, expected) -> None:
+    status, stdout, stderr = run(*argv)
+    assert status == 2
+    assert stdout == ""
+    assert stderr.startswith(expected)
+    assert stderr.count("\n") == 1
+
+
+def test_evaluate_errors_name_what_is_missing(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    status, _, stderr = run("evaluate", str(tmp_path))
+    assert (status, stderr) == (
+        2,
+        f"odyssey evaluate: no config.toml in {tmp_path}; evaluate needs the run's configuration\n",
+    )
+    status, _, stderr = run("evaluate", str(run_dir), "--dataset", "svhn")
+    assert status == 2
+    assert stderr.startswith("odyssey evaluate: --dataset: unknown 'svhn'; choices: mnist")
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "weights.safetensors").unlink()
+    status, _, stderr = run("evaluate", str(copy))
+    assert status == 2
+    assert stderr.startswith(f"odyssey evaluate: no weights.safetensors in {copy}")
+
+
+def test_evaluate_weights_of_another_model_fails_with_status_1(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    config = (copy / "config.toml").read_text().replace("hidden = 32", "hidden = 16")
+    (copy / "config.toml").write_text(config)
+    status, stdout, stderr = run("evaluate", str(copy), "--no-progress")
+    assert status == 1
+    assert stdout == ""
+    assert stderr.startswith(f"odyssey evaluate: {copy / 'weights.safetensors'} does not fit")
+    assert stderr.count("\n") == 1
+
+
+def broken_paper(folder: Path, forward: str) -> Path:
+    """The tiny paper with the statement `forward` run first in each TinyNet.forward call."""
+    shutil.copytree(TINY, folder)
+    model = folder / "model.py"
+    text = model.read_text().replace(
+        "        return self.net(x)", f"        {forward}\n        return self.net(x)", 1
+    )
+    model.write_text("import os\nimport signal\n\nCALLS = [0]\n" + text)
+    return folder
+
+
+def test_a_failure_while_training_exits_1_without_a_traceback(trainer_available, tmp_path) -> None:
+    paper = broken_paper(tmp_path / "broken", "raise RuntimeError('the model is broken')")
+    status, _, stderr = run("train", str(paper), "--out", str(tmp_path / "run"), "--no-progress")
+    assert status == 1
+    assert "the model is broken" in stderr
+    assert "Traceback" not in stderr
+    with pytest.raises(RuntimeError, match="the model is broken"):
+        main(["train", str(paper), "--out", str(tmp_path / "run2"), "--no-progress", "--debug"])
+
+
+def test_ctrl_c_saves_prints_how_to_resume_and_the_resumed_run_ends_as_if_never_stopped(
+    trained, tmp_path
+) -> None:
+    # A real SIGINT in the 30th training step of the epoch; the Trainer finishes the step,
+    # saves a checkpoint and exits 130, and the command printed resumes it.
+    paper = broken_paper(
+        tmp_path / "tiny",
+        "CALLS[0] += self.training\n"
+        "        if CALLS[0] == 30 and self.training: os.kill(os.getpid(), signal.SIGINT)",
+    )
+    out = tmp_path / "run"
+    status, _, stderr = run(*train_args(out, paper=paper))
+    assert status == 130, stderr
+    assert "saved a resumable checkpoint" in stderr  # the Trainer's own words
+    line = stderr.splitlines()[-1]
+    assert line.startswith("odyssey train: interrupted; resume with: ")
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    checkpoint = Path(command[command.index("--resume") + 1])
+    assert command == [
+        "odyssey", "train", str(paper), "--epochs", "1", "--out", str(out), "--resume",
+        str(checkpoint),
+    ]  # fmt: skip
+    assert checkpoint.parent == out / "checkpoints"
+    status, stdout, stderr = run(*command[1:], "--no-progress")
+    assert status == 0, stderr
+    assert "tiny / relu (TinyNet) on mnist-sample, 1 epoch" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == -(-3500 // 64)
+    uninterrupted = odyssey.load(trained[0] / "weights.safetensors")
+    resumed = odyssey.load(out / "weights.safetensors")
+    assert uninterrupted.keys() == resumed.keys()
+    assert all(np.array_equal(uninterrupted[k], resumed[k]) for k in resumed)
