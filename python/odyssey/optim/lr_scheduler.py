@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, SupportsFloat
 
+from odyssey import _checks as check
 from odyssey.optim.optimizer import Optimizer
 
 __all__ = [
@@ -86,29 +87,6 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _real(owner: str, name: str, value: Any) -> float:
-    """A real number (int or float, Python or NumPy, not bool) as a float."""
-    if not _is_real(value):
-        raise TypeError(f"{owner}: {name} must be a real number, got {_kind(value)} {value!r}")
-    return float(value)
-
-
-def _finite(owner: str, name: str, value: Any) -> float:
-    number = _real(owner, name, value)
-    if not math.isfinite(number):
-        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
-    return number
-
-
-def _integer(owner: str, name: str, value: Any, minimum: int | None = None) -> int:
-    """An int (Python or NumPy, not bool), at least `minimum` when given."""
-    if not _is_integer(value):
-        raise TypeError(f"{owner}: {name} must be an int, got {_kind(value)} {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _period(owner: str, name: str, value: Any) -> int:
     """A positive int; zero is a ZeroPeriodError (PyTorch divides by it)."""
     if not _is_integer(value):
@@ -137,8 +115,8 @@ def _per_group(owner: str, name: str, optimizer: Optimizer, value: Any) -> list[
                 f"{owner}: {name} must have the same length as optimizer.param_groups. {name} "
                 f"has {len(value)} values, param_groups has {count}."
             )
-        return [_real(owner, name, item) for item in value]
-    return [_real(owner, name, value)] * count
+        return [check.real(item, owner, name) for item in value]
+    return [check.real(value, owner, name)] * count
 
 
 def _lrs(optimizer: Optimizer) -> list[Any]:
@@ -187,7 +165,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         owner = type(self).__name__
         _check_optimizer(owner, optimizer)
-        last_epoch = _integer(owner, "last_epoch", last_epoch, -1)
+        last_epoch = check.integer(last_epoch, owner, "last_epoch", -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -236,7 +214,7 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advances one step (after `optimizer.step()`), or jumps to `epoch` (closed form)."""
         if epoch is not None:
-            _integer(f"{type(self).__name__}.step", "epoch", epoch)
+            check.integer(epoch, f"{type(self).__name__}.step", "epoch")
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -396,7 +374,7 @@ class StepLR(LRScheduler):
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
         self.step_size = _period("StepLR", "step_size", step_size)
-        self.gamma = _real("StepLR", "gamma", gamma)
+        self.gamma = check.real(gamma, "StepLR", "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -423,7 +401,7 @@ class MultiStepLR(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         self.milestones = self._counter("MultiStepLR", milestones)
-        self.gamma = _real("MultiStepLR", "gamma", gamma)
+        self.gamma = check.real(gamma, "MultiStepLR", "gamma")
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
@@ -483,14 +461,14 @@ class ConstantLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        factor = _real("ConstantLR", "factor", factor)
+        factor = check.real(factor, "ConstantLR", "factor")
         if factor > 1.0 or factor < 0:
             raise ValueError(
                 "ConstantLR: Constant multiplicative factor expected to be between 0 and 1, "
                 f"got factor={factor}"
             )
         self.factor = factor
-        self.total_iters = _integer("ConstantLR", "total_iters", total_iters, 0)
+        self.total_iters = check.integer(total_iters, "ConstantLR", "total_iters", 0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -522,8 +500,8 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        start_factor = _real("LinearLR", "start_factor", start_factor)
-        end_factor = _real("LinearLR", "end_factor", end_factor)
+        start_factor = check.real(start_factor, "LinearLR", "start_factor")
+        end_factor = check.real(end_factor, "LinearLR", "end_factor")
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError(
                 "LinearLR: Starting multiplicative factor expected to be greater than 0 and less "
@@ -536,7 +514,7 @@ class LinearLR(LRScheduler):
             )
         self.start_factor = start_factor
         self.end_factor = end_factor
-        self.total_iters = _integer("LinearLR", "total_iters", total_iters, 0)
+        self.total_iters = check.integer(total_iters, "LinearLR", "total_iters", 0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -568,7 +546,7 @@ class ExponentialLR(LRScheduler):
     """lr ← lr * gamma at every step."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = _real("ExponentialLR", "gamma", gamma)
+        self.gamma = check.real(gamma, "ExponentialLR", "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -592,8 +570,8 @@ class PolynomialLR(LRScheduler):
         power: float = 1.0,
         last_epoch: int = -1,
     ) -> None:
-        self.total_iters = _integer("PolynomialLR", "total_iters", total_iters, 0)
-        self.power = _real("PolynomialLR", "power", power)
+        self.total_iters = check.integer(total_iters, "PolynomialLR", "total_iters", 0)
+        self.power = check.real(power, "PolynomialLR", "power")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -624,13 +602,13 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        T_max_value = _finite("CosineAnnealingLR", "T_max", T_max)
+        T_max_value = check.finite(T_max, "CosineAnnealingLR", "T_max")
         if T_max_value == 0:
             raise ZeroPeriodError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
         if T_max_value < 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
         self.T_max = int(T_max) if _is_integer(T_max) else T_max_value
-        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min)
+        self.eta_min = check.real(eta_min, "CosineAnnealingLR", "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -695,7 +673,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_i = int(T_0)
         self.T_mult = int(T_mult)
         self.eta_min = float(eta_min)
-        self.T_cur: float = _integer(owner, "last_epoch", last_epoch, -1)
+        self.T_cur: float = check.integer(last_epoch, owner, "last_epoch", -1)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -711,7 +689,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         """One step, or a jump to `epoch` (a real number >= 0, e.g. epoch + i / iters)."""
         if epoch is not None:
             if not _is_integer(epoch):
-                epoch = _finite("CosineAnnealingWarmRestarts.step", "epoch", epoch)
+                epoch = check.finite(epoch, "CosineAnnealingWarmRestarts.step", "epoch")
             if epoch < 0:
                 raise ValueError(
                     f"CosineAnnealingWarmRestarts.step: Expected non-negative epoch, but got "
@@ -820,7 +798,7 @@ class SequentialLR(_MemberState, LRScheduler):
         schedulers = _check_members(owner, schedulers, optimizer)
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
             raise TypeError(f"{owner}: milestones must be a list of ints, got {_kind(milestones)}")
-        milestones = [_integer(owner, "milestones", value) for value in milestones]
+        milestones = [check.integer(value, owner, "milestones") for value in milestones]
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 "SequentialLR: Sequential Schedulers expects number of schedulers provided to be "
@@ -829,7 +807,7 @@ class SequentialLR(_MemberState, LRScheduler):
             )
         if any(b <= a for a, b in itertools.pairwise(milestones)):
             raise ValueError(f"{owner}: milestones must be increasing, got {milestones}")
-        last_epoch = _integer(owner, "last_epoch", last_epoch, -1)
+        last_epoch = check.integer(last_epoch, owner, "last_epoch", -1)
         self._schedulers = schedulers
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
@@ -902,7 +880,7 @@ class ReduceLROnPlateau(LRScheduler):
         eps: float = 1e-8,
     ) -> None:
         owner = "ReduceLROnPlateau"
-        factor = _real(owner, "factor", factor)
+        factor = check.real(factor, owner, "factor")
         if factor >= 1.0:
             raise ValueError(f"{owner}: Factor should be < 1.0, got factor={factor}")
         if factor < 0.0:
@@ -917,13 +895,13 @@ class ReduceLROnPlateau(LRScheduler):
                     f"parameter group), got {len(min_lr)}"
                 )
             self.default_min_lr: float | None = None
-            self.min_lrs = [_real(owner, "min_lr", value) for value in min_lr]
+            self.min_lrs = [check.real(value, owner, "min_lr") for value in min_lr]
         else:
-            self.default_min_lr = _real(owner, "min_lr", min_lr)
+            self.default_min_lr = check.real(min_lr, owner, "min_lr")
             self.min_lrs = [self.default_min_lr] * len(optimizer.param_groups)
-        self.patience = _integer(owner, "patience", patience, 0)
-        self.cooldown = _integer(owner, "cooldown", cooldown, 0)
-        self.eps = _real(owner, "eps", eps)
+        self.patience = check.integer(patience, owner, "patience", 0)
+        self.cooldown = check.integer(cooldown, owner, "cooldown", 0)
+        self.eps = check.real(eps, owner, "eps")
         self.last_epoch = 0
         self._last_lr = _lrs(optimizer)
         self._init_is_better(mode=mode, threshold=threshold, threshold_mode=threshold_mode)
@@ -946,7 +924,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            epoch = _integer("ReduceLROnPlateau.step", "epoch", epoch)
+            epoch = check.integer(epoch, "ReduceLROnPlateau.step", "epoch")
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current
@@ -1011,7 +989,7 @@ class ReduceLROnPlateau(LRScheduler):
             )
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
-        self.threshold = _real(owner, "threshold", threshold)
+        self.threshold = check.real(threshold, owner, "threshold")
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -1069,7 +1047,7 @@ class CyclicLR(LRScheduler):
         _check_optimizer(owner, optimizer)
         self.optimizer = optimizer
         base_lrs = _per_group(owner, "base_lr", optimizer, base_lr)
-        last_epoch = _integer(owner, "last_epoch", last_epoch, -1)
+        last_epoch = check.integer(last_epoch, owner, "last_epoch", -1)
         self.max_lrs = _per_group(owner, "max_lr", optimizer, max_lr)
         up = self._size("step_size_up", step_size_up)
         down = up if step_size_down is None else self._size("step_size_down", step_size_down)
@@ -1089,7 +1067,7 @@ class CyclicLR(LRScheduler):
                 f"{owner}: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
             )
         self.mode = mode
-        self.gamma = _real(owner, "gamma", gamma)
+        self.gamma = check.real(gamma, owner, "gamma")
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
@@ -1117,7 +1095,7 @@ class CyclicLR(LRScheduler):
                 value = float(value)
             except ValueError as error:
                 raise ValueError(f"CyclicLR: {name} must be a number, got {value!r}") from error
-        size = _finite("CyclicLR", name, value)
+        size = check.finite(value, "CyclicLR", name)
         if size < 0:
             raise ValueError(f"CyclicLR: {name} must be >= 0, got {value!r}")
         return size
@@ -1268,14 +1246,14 @@ class OneCycleLR(LRScheduler):
             )
         self._anneal_func_type = anneal_strategy
         max_lrs = _per_group(owner, "max_lr", optimizer, max_lr)
-        div_factor = _real(owner, "div_factor", div_factor)
-        final_div_factor = _real(owner, "final_div_factor", final_div_factor)
+        div_factor = check.real(div_factor, owner, "div_factor")
+        final_div_factor = check.real(final_div_factor, owner, "final_div_factor")
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
             if value == 0:
                 raise ZeroPeriodError(f"{owner}: {name} must be positive, got 0")
             if not value > 0:
                 raise ValueError(f"{owner}: {name} must be positive, got {value}")
-        last_epoch = _integer(owner, "last_epoch", last_epoch, -1)
+        last_epoch = check.integer(last_epoch, owner, "last_epoch", -1)
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
             use_beta1 = _momentum_groups(owner, optimizer)
