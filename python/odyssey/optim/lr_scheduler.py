@@ -83,13 +83,9 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _period(owner: str, name: str, value: Any) -> int:
     """A positive int; zero is a ZeroPeriodError (PyTorch divides by it)."""
-    if not _is_integer(value):
+    if not check.is_int(value):
         raise TypeError(f"{owner}: {name} must be a positive int, got {_kind(value)} {value!r}")
     if value == 0:
         raise ZeroPeriodError(f"{owner}: {name} must be a positive int, got 0")
@@ -257,7 +253,7 @@ class LRScheduler:
                 f"{fn}: unexpected keys {unexpected}; expected some of {sorted(known)}"
             )
         state = copy.deepcopy(dict(state_dict))
-        if "last_epoch" in state and not _is_integer(state["last_epoch"]):
+        if "last_epoch" in state and not check.is_int(state["last_epoch"]):
             raise TypeError(f"{fn}: last_epoch must be an int, got {state['last_epoch']!r}")
         for key in ("base_lrs", "_last_lr"):
             if key in state and (
@@ -412,7 +408,7 @@ class MultiStepLR(LRScheduler):
             )
         values = list(milestones)
         for value in values:
-            if not _is_integer(value):
+            if not check.is_int(value):
                 raise TypeError(
                     f"{owner}: milestones must be ints, got {_kind(value)} {value!r} in {values!r}"
                 )
@@ -607,7 +603,7 @@ class CosineAnnealingLR(LRScheduler):
             raise ZeroPeriodError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
         if T_max_value < 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
-        self.T_max = int(T_max) if _is_integer(T_max) else T_max_value
+        self.T_max = int(T_max) if check.is_int(T_max) else T_max_value
         self.eta_min = check.real(eta_min, "CosineAnnealingLR", "eta_min")
         super().__init__(optimizer, last_epoch)
 
@@ -658,11 +654,11 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         # PyTorch raises ValueError for each of these, also for a float or a str eta_min.
         if not _is_real(T_0):
             raise TypeError(f"{owner}: T_0 must be a positive int, got {_kind(T_0)} {T_0!r}")
-        if T_0 <= 0 or not _is_integer(T_0):
+        if T_0 <= 0 or not check.is_int(T_0):
             raise ValueError(f"{owner}: Expected positive integer T_0, but got {T_0}")
         if not _is_real(T_mult):
             raise TypeError(f"{owner}: T_mult must be an int >= 1, got {_kind(T_mult)} {T_mult!r}")
-        if T_mult < 1 or not _is_integer(T_mult):
+        if T_mult < 1 or not check.is_int(T_mult):
             raise ValueError(f"{owner}: Expected integer T_mult >= 1, but got {T_mult}")
         if not _is_real(eta_min):
             raise ValueError(
@@ -688,7 +684,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def step(self, epoch: float | None = None) -> None:
         """One step, or a jump to `epoch` (a real number >= 0, e.g. epoch + i / iters)."""
         if epoch is not None:
-            if not _is_integer(epoch):
+            if not check.is_int(epoch):
                 epoch = check.finite(epoch, "CosineAnnealingWarmRestarts.step", "epoch")
             if epoch < 0:
                 raise ValueError(
@@ -1185,14 +1181,14 @@ class OneCycleLR(LRScheduler):
                     f"{owner}: total_steps must be a positive int, got {_kind(total_steps)} "
                     f"{total_steps!r}"
                 )
-            if total_steps <= 0 or not _is_integer(total_steps):
+            if total_steps <= 0 or not check.is_int(total_steps):
                 raise ValueError(
                     f"{owner}: Expected positive integer total_steps, but got {total_steps}"
                 )
             self.total_steps = int(total_steps)
         elif epochs is not None and steps_per_epoch is not None:
             for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-                if not _is_integer(value) or value <= 0:
+                if not check.is_int(value) or value <= 0:
                     raise ValueError(
                         f"{owner}: Expected positive integer {name}, but got {value!r}"
                     )
