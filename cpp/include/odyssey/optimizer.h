@@ -35,6 +35,7 @@ struct AdamScalars {
   float eps;
   bool coupled_weight_decay;  // weight_decay != 0 and not decoupled
 };
+
 // The float scalars of one RMSprop step.
 struct RmspropScalars {
   float alpha;            // square_avg = alpha * square_avg + (1 - alpha) g g
