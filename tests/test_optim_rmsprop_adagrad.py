@@ -1,12 +1,12 @@
 """optim.RMSprop and optim.Adagrad against torch.optim (foreach=False) over several steps with every
 option combination and several parameter groups, state dicts, argument errors, thread counts.
 
-Two comparisons with torch: with torch's `Tensor.sqrt` replaced by a correctly rounded one
-(NumPy's), odyssey must be within 1 ulp of torch (it is bit for bit on x86-64: same operations, same
-order, addcmul as a fused multiply-add); with torch as shipped, whose CPU sqrt (MKL's vsSqrt) is an
-ulp low on about 0.5 % of inputs, the results differ by those ulps carried through the steps, so
-that comparison allows 1e-6 relative to each array's largest value (the momentum buffer's
-cancellations turn an ulp of one term into more ulps of a small sum).
+Two comparisons with torch: with torch's `Tensor.sqrt` replaced by a correctly rounded one (NumPy's;
+conftest's `correctly_rounded_torch_sqrt`), odyssey must be within 1 ulp of torch (it is bit for bit
+on x86-64: same operations, same order, addcmul as a fused multiply-add); with torch as shipped,
+whose CPU sqrt (MKL's vsSqrt) is an ulp low on about 0.5 % of inputs, the results differ by those
+ulps carried through the steps, so that comparison allows 1e-6 relative to each array's largest
+value (the momentum buffer's cancellations turn an ulp of one term into more ulps of a small sum).
 """
 
 from __future__ import annotations
@@ -120,23 +120,6 @@ class Pair:
             assert state["step"] == int(torch_state["step"])
             for key in state.keys() - {"step"}:
                 yield f"{key} {index}", state[key], torch_state[key].numpy()
-
-
-@pytest.fixture
-def correctly_rounded_torch_sqrt() -> Iterator[Any]:
-    """torch with Tensor.sqrt and sqrt_ rounded correctly (what the optimizers call)."""
-    torch = pytest.importorskip("torch")
-
-    def sqrt(self: Any) -> Any:
-        return torch.from_numpy(np.sqrt(self.detach().numpy()))
-
-    def sqrt_(self: Any) -> Any:
-        return self.copy_(sqrt(self))
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.Tensor, "sqrt", sqrt)
-        patch.setattr(torch.Tensor, "sqrt_", sqrt_)
-        yield torch
 
 
 def check_within_one_ulp(pair: Pair, step: int) -> None:

@@ -1,10 +1,11 @@
 // The fused SGD, Adam, RMSprop and Adagrad updates on every compiled and runnable SIMD variant
-// against the scalar reference over several steps with every option, odd sizes and misaligned
-// arrays; thread-count determinism and address invariance. SGD and Adam are held to
-// |simd - ref| <= 1e-6 |ref| + 1e-9; RMSprop and Adagrad, whose variants perform exactly the
-// reference's operations (the kernels are built with -ffp-contract=off), to the same bits, at
-// every float offset 0..16.
+// against the scalar reference over several steps with every option, odd sizes and arrays at every
+// float offset 0..16: the same bits (the variants perform exactly the reference's operations; the
+// kernels are built with -ffp-contract=off), NaN and infinities included. The scalar reference
+// against PyTorch's operations written out here one by one; thread-count determinism and address
+// invariance.
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,20 +19,21 @@
 namespace {
 
 using odyssey::test::Buffer;
-using odyssey::test::mismatch;
 using odyssey::test::same_bits;
 
-constexpr double kRel = 1e-6;
-constexpr double kAbs = 1e-9;
 constexpr int kSteps = 4;
 
 std::vector<odyssey::SgdOptions> sgd_cases() {
   std::vector<odyssey::SgdOptions> cases;
-  for (double momentum : {0.0, 0.9}) {
-    for (double weight_decay : {0.0, 1e-2}) {
+  // 1e-50 rounds to 0 in float32 but still takes its branch, as in torch.
+  for (double momentum : {0.0, 0.9, 1e-50}) {
+    for (double weight_decay : {0.0, 1e-2, 1e-50}) {
       for (double dampening : {0.0, 0.3}) {
         for (bool nesterov : {false, true}) {
           if (nesterov && (momentum == 0.0 || dampening != 0.0)) continue;
+          if ((momentum == 1e-50 && weight_decay != 0.0) ||
+              (weight_decay == 1e-50 && momentum != 0.9))
+            continue;
           odyssey::SgdOptions o;
           o.lr = 0.05;
           o.momentum = momentum;
@@ -46,12 +48,51 @@ std::vector<odyssey::SgdOptions> sgd_cases() {
   return cases;
 }
 
+std::vector<odyssey::AdamOptions> adam_cases() {
+  std::vector<odyssey::AdamOptions> cases;
+  for (double weight_decay : {0.0, 0.1, 1e-50}) {
+    for (bool decoupled : {false, true}) {
+      // beta1 0.9 lerps exp_avg from its start, 0.3 from its end.
+      for (double beta1 : {0.9, 0.3}) {
+        for (double eps : {1e-8, 1e-3}) {
+          odyssey::AdamOptions o;
+          o.lr = 1e-2;
+          o.beta1 = beta1;
+          o.beta2 = beta1 == 0.9 ? 0.999 : 0.5;
+          o.eps = eps;
+          o.weight_decay = weight_decay;
+          o.decoupled_weight_decay = decoupled;
+          cases.push_back(o);
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+// Step `step`'s gradient: normal values whose scale changes from step to step, or with zeros,
+// NaN, infinities and extreme values mixed in.
+std::vector<float> gradient(std::size_t n, int step, std::uint32_t seed, bool special) {
+  return special ? odyssey::test::special_floats(n, seed + step)
+                 : odyssey::test::normal_floats(n, 1.0f + 0.5f * step, seed + step);
+}
+
+// Special values (zeros, NaN, infinities, huge) at positions shift, shift + 7, ..., normal values
+// elsewhere; every value made non-negative, as a mean square is.
+std::vector<float> shifted_special_floats(std::size_t n, std::size_t shift) {
+  std::vector<float> values = odyssey::test::special_floats(n + 7, 500 + shift);
+  values.erase(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(7 - shift));
+  values.resize(n);
+  for (float& value : values) value = std::fabs(value);
+  return values;
+}
+
 std::vector<float> run_sgd(odyssey::SgdOptions o, const std::vector<float>& param0,
-                           std::size_t offset) {
+                           std::size_t offset, bool special = false) {
   const std::size_t n = param0.size();
   Buffer param(param0, offset), buffer(std::vector<float>(n), offset);
   for (int step = 0; step < kSteps; ++step) {
-    Buffer grad(odyssey::test::normal_floats(n, 1.0f, 100 + step), offset);
+    Buffer grad(gradient(n, step, 100, special), offset);
     o.first_step = step == 0;
     odyssey::sgd_step(param.data(), grad.data(), o.momentum != 0.0 ? buffer.data() : nullptr, o, n);
   }
@@ -63,12 +104,19 @@ std::vector<float> run_sgd(odyssey::SgdOptions o, const std::vector<float>& para
 }
 
 std::vector<float> run_adam(odyssey::AdamOptions o, bool amsgrad, const std::vector<float>& param0,
-                            std::size_t offset) {
+                            std::size_t offset, bool special = false) {
   const std::size_t n = param0.size();
   const std::vector<float> zeros(n);
   Buffer param(param0, offset), m(zeros, offset), v(zeros, offset), v_max(zeros, offset);
+  if (special) {
+    // A state under way with special values where the gradient has none, and NaN in v_max where
+    // v is finite, so that AMSGrad's maximum meets NaN on either side.
+    m = Buffer(shifted_special_floats(n, 1), offset);
+    v = Buffer(shifted_special_floats(n, 2), offset);
+    v_max = Buffer(shifted_special_floats(n, 4), offset);
+  }
   for (int step = 1; step <= kSteps; ++step) {
-    Buffer grad(odyssey::test::normal_floats(n, 1.0f, 200 + step), offset);
+    Buffer grad(gradient(n, step, 200, special), offset);
     o.step = step;
     odyssey::adam_step(param.data(), grad.data(), m.data(), v.data(),
                        amsgrad ? v_max.data() : nullptr, o, n);
@@ -83,10 +131,11 @@ std::vector<float> run_adam(odyssey::AdamOptions o, bool amsgrad, const std::vec
   return result;
 }
 
-void check_variants() {
+// SGD and Adam: every variant gives the scalar reference's bits, at every float offset.
+void check_sgd_adam_variants() {
   for (std::size_t n : odyssey::test::kOddSizes) {
     const std::vector<float> param0 = odyssey::test::normal_floats(n, 1.0f, 7);
-    for (std::size_t offset : odyssey::test::kOffsets) {
+    for (std::size_t offset = 0; offset <= odyssey::test::kMaxOffset; ++offset) {
       const std::string size = " n=" + std::to_string(n) + " offset=" + std::to_string(offset);
       int case_index = 0;
       for (const odyssey::SgdOptions& o : sgd_cases()) {
@@ -94,38 +143,60 @@ void check_variants() {
         const std::vector<float> want = run_sgd(o, param0, offset);
         for (odyssey::Isa isa : odyssey::test::simd_isas()) {
           odyssey::select_isa(isa);
-          const std::string bad = mismatch(want, run_sgd(o, param0, offset), kRel, kAbs);
-          CHECK_NOTE(bad.empty(), std::string("sgd case ") + std::to_string(case_index) + " " +
-                                      odyssey::isa_name(isa) + size + " " + bad);
+          CHECK_NOTE(same_bits(want, run_sgd(o, param0, offset)),
+                     std::string("sgd case ") + std::to_string(case_index) + " " +
+                         odyssey::isa_name(isa) + size);
         }
         ++case_index;
       }
-      for (double weight_decay : {0.0, 0.1}) {
-        for (bool decoupled : {false, true}) {
-          for (bool amsgrad : {false, true}) {
-            for (double beta1 : {0.9, 0.3}) {
-              odyssey::AdamOptions o;
-              o.lr = 1e-2;
-              o.beta1 = beta1;
-              o.weight_decay = weight_decay;
-              o.decoupled_weight_decay = decoupled;
-              odyssey::select_isa(odyssey::Isa::kScalar);
-              const std::vector<float> want = run_adam(o, amsgrad, param0, offset);
-              for (odyssey::Isa isa : odyssey::test::simd_isas()) {
-                odyssey::select_isa(isa);
-                const std::string bad =
-                    mismatch(want, run_adam(o, amsgrad, param0, offset), kRel, kAbs);
-                CHECK_NOTE(bad.empty(), std::string("adam ") + odyssey::isa_name(isa) + size +
-                                            " wd=" + std::to_string(weight_decay) +
-                                            " decoupled=" + std::to_string(decoupled) +
-                                            " amsgrad=" + std::to_string(amsgrad) +
-                                            " beta1=" + std::to_string(beta1) + " " + bad);
-              }
-            }
+      case_index = 0;
+      for (const odyssey::AdamOptions& o : adam_cases()) {
+        for (bool amsgrad : {false, true}) {
+          odyssey::select_isa(odyssey::Isa::kScalar);
+          const std::vector<float> want = run_adam(o, amsgrad, param0, offset);
+          for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+            odyssey::select_isa(isa);
+            CHECK_NOTE(same_bits(want, run_adam(o, amsgrad, param0, offset)),
+                       std::string("adam case ") + std::to_string(case_index) + " amsgrad=" +
+                           std::to_string(amsgrad) + " " + odyssey::isa_name(isa) + size);
           }
         }
+        ++case_index;
       }
     }
+  }
+}
+
+// Zeros, NaN, infinities and huge gradients (g * g overflows): NaN where the reference has NaN
+// (AMSGrad's maximum keeps a NaN, as torch.maximum does), the same bits elsewhere.
+void check_sgd_adam_special_values() {
+  const std::size_t n = 1000;
+  const std::vector<float> param0 = odyssey::test::special_floats(n, 11);
+  int case_index = 0;
+  for (const odyssey::SgdOptions& o : sgd_cases()) {
+    odyssey::select_isa(odyssey::Isa::kScalar);
+    const std::vector<float> want = run_sgd(o, param0, 3, true);
+    for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+      odyssey::select_isa(isa);
+      CHECK_NOTE(same_bits(want, run_sgd(o, param0, 3, true)), std::string("sgd special case ") +
+                                                                   std::to_string(case_index) +
+                                                                   " " + odyssey::isa_name(isa));
+    }
+    ++case_index;
+  }
+  case_index = 0;
+  for (const odyssey::AdamOptions& o : adam_cases()) {
+    for (bool amsgrad : {false, true}) {
+      odyssey::select_isa(odyssey::Isa::kScalar);
+      const std::vector<float> want = run_adam(o, amsgrad, param0, 3, true);
+      for (odyssey::Isa isa : odyssey::test::simd_isas()) {
+        odyssey::select_isa(isa);
+        CHECK_NOTE(same_bits(want, run_adam(o, amsgrad, param0, 3, true)),
+                   std::string("adam special case ") + std::to_string(case_index) +
+                       " amsgrad=" + std::to_string(amsgrad) + " " + odyssey::isa_name(isa));
+      }
+    }
+    ++case_index;
   }
 }
 
@@ -297,12 +368,91 @@ void check_rmsprop_adagrad_reference() {
   }
 }
 
+// The SGD and Adam references against torch's tensor operations written out here in float, one
+// by one (add with alpha, lerp and addcmul fused multiply-adds; mul, div, sqrt and addcdiv not),
+// on a few values including zeros.
+void check_sgd_adam_reference() {
+  odyssey::select_isa(odyssey::Isa::kScalar);
+  const std::vector<float> p0 = {0.5f, -1.25f, 2.0f, 0.0f, 3.0f, -0.7f};
+  const std::vector<float> g0 = {0.1f, 0.0f, -2.5f, 1.0f, -0.03f, 7.0f};
+  const std::vector<float> buf0 = {-0.5f, 0.25f, 0.0f, 1.5f, -2.0f, 0.3f};
+  for (odyssey::SgdOptions o : sgd_cases()) {
+    for (bool first_step : {true, false}) {
+      o.first_step = first_step;
+      std::vector<float> p = p0, buf = buf0;
+      const bool momentum = o.momentum != 0.0;
+      odyssey::sgd_step(p.data(), g0.data(), momentum ? buf.data() : nullptr, o, p.size());
+      for (std::size_t i = 0; i < p.size(); ++i) {
+        float g = g0[i];
+        if (o.weight_decay != 0.0) g = std::fma(p0[i], static_cast<float>(o.weight_decay), g);
+        if (momentum) {
+          float b = g;
+          if (!first_step) {
+            volatile float decayed = buf0[i] * static_cast<float>(o.momentum);
+            b = std::fma(g, static_cast<float>(1.0 - o.dampening), static_cast<float>(decayed));
+          }
+          CHECK_NOTE(same_bits({b}, {buf[i]}), "sgd reference momentum_buffer");
+          g = o.nesterov ? std::fma(b, static_cast<float>(o.momentum), g) : b;
+        }
+        const float want = std::fma(g, static_cast<float>(-o.lr), p0[i]);
+        CHECK_NOTE(same_bits({want}, {p[i]}), "sgd reference param");
+      }
+    }
+  }
+  const std::vector<float> m0 = {0.05f, -0.2f, 0.0f, 0.3f, 1.0f, -0.01f};
+  const std::vector<float> v0 = {0.01f, 0.5f, 0.0f, 2.0f, 0.25f, 1e-6f};
+  const std::vector<float> v_max0 = {0.02f, 0.1f, 0.0f, 3.0f, 0.2f, 1e-7f};
+  for (odyssey::AdamOptions o : adam_cases()) {
+    o.step = 3;
+    for (bool amsgrad : {false, true}) {
+      std::vector<float> p = p0, m = m0, v = v0, v_max = v_max0;
+      odyssey::adam_step(p.data(), g0.data(), m.data(), v.data(), amsgrad ? v_max.data() : nullptr,
+                         o, p.size());
+      const double bias_correction1 = 1.0 - std::pow(o.beta1, 3.0);
+      const double bias_correction2 = 1.0 - std::pow(o.beta2, 3.0);
+      for (std::size_t i = 0; i < p.size(); ++i) {
+        float param = p0[i], g = g0[i];
+        if (o.weight_decay != 0.0) {
+          if (o.decoupled_weight_decay) {
+            param = param * static_cast<float>(1.0 - o.lr * o.weight_decay);
+          } else {
+            g = std::fma(param, static_cast<float>(o.weight_decay), g);
+          }
+        }
+        const float w = static_cast<float>(1.0 - o.beta1);
+        const float mean =
+            w < 0.5f ? std::fma(w, g - m0[i], m0[i]) : std::fma(w - 1.0f, g - m0[i], g);
+        volatile float decayed = v0[i] * static_cast<float>(o.beta2);
+        volatile float scaled = static_cast<float>(1.0 - o.beta2) * g;
+        float square = std::fma(static_cast<float>(scaled), g, static_cast<float>(decayed));
+        CHECK_NOTE(same_bits({mean}, {m[i]}), "adam reference exp_avg");
+        CHECK_NOTE(same_bits({square}, {v[i]}), "adam reference exp_avg_sq");
+        if (amsgrad) {
+          square = std::fmax(v_max0[i], square);
+          CHECK_NOTE(same_bits({square}, {v_max[i]}), "adam reference max_exp_avg_sq");
+        }
+        // bias_correction2 ** 0.5 in Python: the C library's pow.
+        volatile float scaled_root =
+            std::sqrt(square) / static_cast<float>(std::pow(bias_correction2, 0.5));
+        const float denom = scaled_root + static_cast<float>(o.eps);
+        volatile float step = static_cast<float>(-(o.lr / bias_correction1)) * mean;
+        const float want = param + step / denom;
+        CHECK_NOTE(same_bits({want}, {p[i]}), "adam reference param");
+      }
+    }
+  }
+}
+
 void check_threads() {
   const std::size_t n = 3 * odyssey::kEltwiseGrain + 5;
   const std::vector<float> param0 = odyssey::test::normal_floats(n, 1.0f, 9);
   odyssey::AdamOptions adam;
   adam.weight_decay = 0.01;
-  odyssey::SgdOptions sgd = sgd_cases().back();
+  odyssey::SgdOptions sgd;
+  sgd.lr = 0.05;
+  sgd.momentum = 0.9;
+  sgd.dampening = 0.3;
+  sgd.weight_decay = 1e-2;
   for (odyssey::Isa isa : odyssey::available_isas()) {
     odyssey::select_isa(isa);
     std::vector<float> first;
@@ -370,7 +520,9 @@ void check_address_invariance() {
 }  // namespace
 
 int main() {
-  check_variants();
+  check_sgd_adam_variants();
+  check_sgd_adam_special_values();
+  check_sgd_adam_reference();
   check_rmsprop_adagrad_variants();
   check_rmsprop_adagrad_reference();
   check_threads();

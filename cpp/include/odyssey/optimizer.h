@@ -1,6 +1,6 @@
 // Fused optimizer updates: one pass over each parameter, in place, with the operations of
 // torch.optim.SGD, Adam/AdamW, RMSprop and Adagrad (foreach=False) in PyTorch's order, so that the
-// results match PyTorch's to about an ulp.
+// results match PyTorch's bit for bit (given a correctly rounded sqrt on PyTorch's side).
 #pragma once
 
 #include <cstddef>
@@ -10,11 +10,15 @@
 namespace odyssey {
 
 // The float scalars of one SGD step, rounded from the double hyper-parameters as PyTorch does.
+// The branches are taken on the doubles, as torch tests the Python floats: a weight decay or a
+// momentum too small for float32 still takes its branch, with a zero coefficient.
 struct SgdScalars {
   float neg_lr;               // -lr
-  float momentum;             // 0 means no momentum buffer
+  float momentum;             // the momentum buffer's decay
   float one_minus_dampening;  // 1 - dampening
-  float weight_decay;         // 0 skips the decay term, so that inf * 0 cannot make a NaN
+  float weight_decay;
+  bool use_weight_decay;  // weight_decay != 0; skipped otherwise, so that inf * 0 cannot make a NaN
+  bool use_momentum;      // momentum != 0: the momentum buffer is read (unless first_step) and set
   bool nesterov;
   bool first_step;  // buf = g instead of momentum * buf + (1 - dampening) * g
 };
@@ -24,11 +28,12 @@ struct AdamScalars {
   float lerp_weight;  // 1 - beta1: m = lerp(m, g, 1 - beta1)
   float beta2;
   float one_minus_beta2;
-  float weight_decay;           // coupled (Adam): g += weight_decay * param; 0 skips it
-  float decay_factor;           // decoupled (AdamW): param *= 1 - lr * weight_decay; 1 skips it
+  float weight_decay;           // coupled (Adam): g += weight_decay * param
+  float decay_factor;           // decoupled (AdamW): param *= 1 - lr * weight_decay; 1 otherwise
   float neg_step_size;          // -lr / (1 - beta1^step)
-  float bias_correction2_sqrt;  // sqrt(1 - beta2^step)
+  float bias_correction2_sqrt;  // (1 - beta2^step)^0.5
   float eps;
+  bool coupled_weight_decay;  // weight_decay != 0 and not decoupled
 };
 
 // The float scalars of one RMSprop step.
@@ -54,11 +59,12 @@ struct AdagradScalars {
 struct OptimizerKernels {
   // g = grad + wd * param; buf = g (first step) or momentum * buf + (1 - dampening) * g;
   // g = nesterov ? g + momentum * buf : buf; param -= lr * g. momentum_buffer is unused (may be
-  // null) when momentum == 0.
+  // null) without momentum.
   void (*sgd)(float* param, const float* grad, float* momentum_buffer, const SgdScalars& s,
               std::size_t n);
-  // m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g g; max_v = max(max_v, v) when
-  // max_exp_avg_sq is not null (AMSGrad); param += -step_size * m / (sqrt(v) / bc2_sqrt + eps).
+  // param *= decay_factor (AdamW) or g = grad + wd * param (Adam); m = lerp(m, g, 1 - beta1);
+  // v = beta2 v + (1 - beta2) g g; max_v = max(max_v, v) when max_exp_avg_sq is not null
+  // (AMSGrad); param += -step_size * m / (sqrt(v) / bc2_sqrt + eps).
   void (*adam)(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                float* max_exp_avg_sq, const AdamScalars& s, std::size_t n);
   // g = grad + wd * param; sq = alpha sq + (1 - alpha) g g; avg = sqrt(sq) + eps, or centered

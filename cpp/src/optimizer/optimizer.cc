@@ -15,29 +15,41 @@ const OptimizerKernels* optimizer_kernels(Isa isa) {
 }
 
 SgdScalars sgd_scalars(const SgdOptions& o) {
-  return SgdScalars{static_cast<float>(-o.lr),
-                    static_cast<float>(o.momentum),
-                    static_cast<float>(1.0 - o.dampening),
-                    static_cast<float>(o.weight_decay),
-                    o.nesterov,
-                    o.first_step};
+  // As in torch.optim.sgd._single_tensor_sgd: the Python floats (double) rounded to float where
+  // they meet the tensors, the branches taken on the doubles.
+  SgdScalars s{};
+  s.neg_lr = static_cast<float>(-o.lr);
+  s.momentum = static_cast<float>(o.momentum);
+  s.one_minus_dampening = static_cast<float>(1.0 - o.dampening);
+  s.weight_decay = static_cast<float>(o.weight_decay);
+  s.use_weight_decay = o.weight_decay != 0.0;
+  s.use_momentum = o.momentum != 0.0;
+  s.nesterov = o.nesterov;
+  s.first_step = o.first_step;
+  return s;
 }
 
 AdamScalars adam_scalars(const AdamOptions& o) {
-  // As in torch.optim.adam._single_tensor_adam: Python floats (double) rounded to float where they
-  // meet the tensors.
+  // As in torch.optim.adam._single_tensor_adam: the bias corrections in Python floats (double,
+  // through the C library's pow, as Python's ** calls it; bias_correction2 ** 0.5 too), rounded
+  // to float where they meet the tensors. The step counter is a float32 tensor in torch, exact
+  // for every step below 2^24.
   const double step = static_cast<double>(o.step);
   const double bias_correction1 = 1.0 - std::pow(o.beta1, step);
   const double bias_correction2 = 1.0 - std::pow(o.beta2, step);
+  const bool decay = o.weight_decay != 0.0;
   const bool decoupled = o.decoupled_weight_decay;
-  return AdamScalars{static_cast<float>(1.0 - o.beta1),
-                     static_cast<float>(o.beta2),
-                     static_cast<float>(1.0 - o.beta2),
-                     static_cast<float>(decoupled ? 0.0 : o.weight_decay),
-                     static_cast<float>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                     static_cast<float>(-(o.lr / bias_correction1)),
-                     static_cast<float>(std::sqrt(bias_correction2)),
-                     static_cast<float>(o.eps)};
+  AdamScalars s{};
+  s.lerp_weight = static_cast<float>(1.0 - o.beta1);
+  s.beta2 = static_cast<float>(o.beta2);
+  s.one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
+  s.weight_decay = static_cast<float>(o.weight_decay);
+  s.decay_factor = static_cast<float>(decay && decoupled ? 1.0 - o.lr * o.weight_decay : 1.0);
+  s.neg_step_size = static_cast<float>(-(o.lr / bias_correction1));
+  s.bias_correction2_sqrt = static_cast<float>(std::pow(bias_correction2, 0.5));
+  s.eps = static_cast<float>(o.eps);
+  s.coupled_weight_decay = decay && !decoupled;
+  return s;
 }
 
 RmspropScalars rmsprop_scalars(const RmspropOptions& o) {

@@ -45,8 +45,8 @@ void sgd(float* param, const float* grad, float* momentum_buffer, const SgdScala
   for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
     const T p = load_n<V>(param + i, count);
     T g = load_n<V>(grad + i, count);
-    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
-    if (s.momentum != 0.0f) {
+    if (s.use_weight_decay) g = V::fmadd(p, decay, g);
+    if (s.use_momentum) {
       T buf = g;
       if (!s.first_step) {
         buf = V::fmadd(g, one_minus_dampening,
@@ -73,16 +73,17 @@ void adam(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, fl
   for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
     const T p = V::mul(load_n<V>(param + i, count), decay_factor);
     T g = load_n<V>(grad + i, count);
-    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    if (s.coupled_weight_decay) g = V::fmadd(p, decay, g);
     const T m_old = load_n<V>(exp_avg + i, count);
     const T m = V::fmadd(lerp_coefficient, V::sub(g, m_old), from_start ? m_old : g);
-    T v = V::add(V::mul(load_n<V>(exp_avg_sq + i, count), beta2),
-                 V::mul(V::mul(one_minus_beta2, g), g));
+    // exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2): fma((1 - beta2) g, g, beta2 v).
+    T v = V::fmadd(V::mul(one_minus_beta2, g), g, V::mul(load_n<V>(exp_avg_sq + i, count), beta2));
     store_n<V>(exp_avg + i, m, count);
     store_n<V>(exp_avg_sq + i, v, count);
     if (max_exp_avg_sq != nullptr) {
+      // torch.maximum: the larger, or v_max when it is NaN (v when v is: compares are ordered).
       const T v_max = load_n<V>(max_exp_avg_sq + i, count);
-      v = V::select_gt(v_max, v, v_max, v);
+      v = V::select_le(v_max, v_max, V::select_gt(v_max, v, v_max, v), v_max);
       store_n<V>(max_exp_avg_sq + i, v, count);
     }
     const T denom = V::add(V::div(V::sqrt(v), bias_correction2_sqrt), eps);
