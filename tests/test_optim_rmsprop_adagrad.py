@@ -461,3 +461,21 @@ def test_a_momentum_too_small_for_float32_is_still_momentum(
     pair = Pair(correctly_rounded_torch_sqrt, "RMSprop", {"lr": 0.01, "momentum": 1e-50}, seed=9)
     for step in pair.steps():
         check_within_one_ulp(pair, step)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adagrad"])
+def test_a_weight_decay_too_small_for_float32_still_decays(name: str) -> None:
+    # torch tests weight_decay != 0 on the Python float and adds param * float32(1e-50) = param * 0:
+    # an infinite parameter then makes a NaN gradient, where skipping the term would not.
+    torch = pytest.importorskip("torch")
+    values = np.array([np.inf, 1.0, -np.inf, 2.0], np.float32)
+    grad = np.array([0.5, -0.25, 0.125, 1.0], np.float32)
+    param = make_param(values.copy())
+    param.grad = Tensor(grad.copy())
+    getattr(optim, name)([param], lr=0.01, weight_decay=1e-50).step()
+    theirs = torch.tensor(values.copy(), requires_grad=True)
+    theirs.grad = torch.tensor(grad.copy())
+    getattr(torch.optim, name)([theirs], lr=0.01, weight_decay=1e-50, foreach=False).step()
+    expected = theirs.detach().numpy()
+    assert np.isnan(expected).tolist() == [True, False, True, False]
+    np.testing.assert_array_equal(param.data, expected)

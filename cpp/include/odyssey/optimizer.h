@@ -43,8 +43,9 @@ struct RmspropScalars {
   float neg_lr;           // -lr
   float eps;
   float momentum;
-  float weight_decay;  // 0 skips the decay term
-  bool use_momentum;   // momentum != 0 before rounding to float, as torch tests it
+  float weight_decay;
+  bool use_weight_decay;  // weight_decay != 0 before rounding to float, as torch tests it
+  bool use_momentum;      // momentum != 0 before rounding to float, as torch tests it
   bool centered;
 };
 
@@ -52,7 +53,8 @@ struct RmspropScalars {
 struct AdagradScalars {
   float neg_clr;  // -lr / (1 + (step - 1) lr_decay), computed in double
   float eps;
-  float weight_decay;  // 0 skips the decay term
+  float weight_decay;
+  bool use_weight_decay;  // weight_decay != 0 before rounding to float, as torch tests it
 };
 
 // One ISA's update over a contiguous range. Arrays must not overlap each other.

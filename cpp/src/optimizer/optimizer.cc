@@ -61,6 +61,7 @@ RmspropScalars rmsprop_scalars(const RmspropOptions& o) {
                         static_cast<float>(o.eps),
                         static_cast<float>(o.momentum),
                         static_cast<float>(o.weight_decay),
+                        o.weight_decay != 0.0,
                         o.momentum != 0.0,
                         o.centered};
 }
@@ -69,7 +70,7 @@ AdagradScalars adagrad_scalars(const AdagradOptions& o) {
   // clr = lr / (1 + (step - 1) * lr_decay) in double, as in _single_tensor_adagrad.
   const double clr = o.lr / (1.0 + static_cast<double>(o.step - 1) * o.lr_decay);
   return AdagradScalars{static_cast<float>(-clr), static_cast<float>(o.eps),
-                        static_cast<float>(o.weight_decay)};
+                        static_cast<float>(o.weight_decay), o.weight_decay != 0.0};
 }
 
 void sgd_step(float* param, const float* grad, float* momentum_buffer, const SgdOptions& options,

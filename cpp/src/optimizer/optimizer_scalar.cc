@@ -79,7 +79,7 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
              float* momentum_buffer, const RmspropScalars& s, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     float g = grad[i];
-    if (s.weight_decay != 0.0f) g = std::fma(param[i], s.weight_decay, g);
+    if (s.use_weight_decay) g = std::fma(param[i], s.weight_decay, g);
     const float sq = std::fma(s.one_minus_alpha * g, g, square_avg[i] * s.alpha);
     square_avg[i] = sq;
     float avg;
@@ -107,7 +107,7 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
 void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& s, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     float g = grad[i];
-    if (s.weight_decay != 0.0f) g = std::fma(param[i], s.weight_decay, g);
+    if (s.use_weight_decay) g = std::fma(param[i], s.weight_decay, g);
     const float total = std::fma(g, g, sum[i]);
     sum[i] = total;
     param[i] = param[i] + s.neg_clr * g / (std::sqrt(total) + s.eps);

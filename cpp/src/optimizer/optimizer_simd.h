@@ -104,7 +104,7 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
   for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
     const T p = load_n<V>(param + i, count);
     T g = load_n<V>(grad + i, count);
-    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    if (s.use_weight_decay) g = V::fmadd(p, decay, g);
     const T sq =
         V::fmadd(V::mul(one_minus_alpha, g), g, V::mul(load_n<V>(square_avg + i, count), alpha));
     store_n<V>(square_avg + i, sq, count);
@@ -135,7 +135,7 @@ void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& 
   for_blocks<V>(param, n, [&](std::size_t i, std::size_t count) {
     const T p = load_n<V>(param + i, count);
     T g = load_n<V>(grad + i, count);
-    if (s.weight_decay != 0.0f) g = V::fmadd(p, decay, g);
+    if (s.use_weight_decay) g = V::fmadd(p, decay, g);
     const T total = V::fmadd(g, g, load_n<V>(sum + i, count));
     store_n<V>(sum + i, total, count);
     const T denom = V::add(V::sqrt(total), eps);
