@@ -344,7 +344,7 @@ class ModelCheckpoint(Callback):
             epochs = 1  # Lightning's default: a checkpoint at the end of every epoch
         self._every_n_train_steps = steps
         self._every_n_epochs = epochs
-        if save_on_train_epoch_end not in (None, True, False):
+        if save_on_train_epoch_end is not None and not isinstance(save_on_train_epoch_end, bool):
             raise ValueError(
                 f"{fn}: save_on_train_epoch_end must be None, True or False, got"
                 f" {save_on_train_epoch_end!r}"
