@@ -38,7 +38,11 @@ on_validation_end and teardown("validate"); `test` the same with on_test_*; `pre
 setup("predict"), on_predict_start, on_predict_batch_end per batch, on_predict_end, teardown.
 
 Each callback's `state_dict()` is stored in the checkpoint under its `state_key` and handed back
-to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped.
+to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped. Since a
+resume loads that state after setup("fit") (Lightning's order), the callbacks here start every fit
+afresh in setup("fit") unless load_state_dict has already run for it, so a Trainer (or a
+callback) used for a second fit carries nothing over from the first. The trainer's should_stop is
+no part of the state: restored callbacks (EarlyStopping, Timer) decide again.
 """
 
 from __future__ import annotations
