@@ -1,7 +1,9 @@
 """Callbacks driven by a stand-in trainer: ModelCheckpoint's top-k files, EarlyStopping's rules,
 LearningRateMonitor's keys, TerminateOnNaN, Throughput and Timer on a fake clock, ProgressBar's
 plain and rich output. The stand-in has the attributes the Trainer documents (INTERFACES.md) and
-calls the hooks in the Trainer's order, so these tests do not depend on the Trainer itself."""
+calls the hooks in the Trainer's order, so these tests do not depend on the Trainer itself.
+The last section runs the callbacks through the real Trainer on small synthetic data: when
+checkpoints are taken, resume, and a Trainer fitted twice."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +24,10 @@ from rich.console import Console
 
 import odyssey
 from odyssey import nn, optim
+from odyssey.data import ArrayDataset, DataLoader
+from odyssey.train import Classifier, Trainer
 from odyssey.train import callbacks as cb
+from odyssey.train import trainer as trainer_module
 from odyssey.train.callbacks import (
     Callback,
     EarlyStopping,
@@ -31,6 +37,8 @@ from odyssey.train.callbacks import (
     Throughput,
     Timer,
 )
+from odyssey.train.checkpoint import load_checkpoint
+from odyssey.train.loggers import read_csv, read_jsonl
 from odyssey.train.progress import ProgressBar
 
 BATCH = (np.zeros((8, 1, 4, 4), np.float32), np.zeros(8, np.int64))
@@ -863,3 +871,340 @@ def test_progress_bar_test_stage_and_disabled(
     assert capsys.readouterr().out == ""
     with pytest.raises(ValueError, match="ProgressBar: refresh_rate must be >= 0"):
         ProgressBar(refresh_rate=-1)
+
+
+# -- fresh fits and resumes (stand-in trainer) ----------------------------------------------------
+
+
+def test_model_checkpoint_missing_monitor_before_any_validation_warns(tmp_path: Path) -> None:
+    # A fit stopped (max_steps, TerminateOnNaN) before its first validation: Lightning warns
+    # and saves no top-k file, but last is still written.
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_last=True)
+    trainer = FakeTrainer(tmp_path, [checkpoint], num_val_batches=2)
+    with pytest.warns(UserWarning, match=r"monitor='val_loss'.*skipping this checkpoint"):
+        fit(trainer, 1)
+    assert trainer.saved == ["last.safetensors"]
+    assert checkpoint.best_k_models == {}
+
+
+def test_model_checkpoint_saves_top_k_after_each_validation_when_not_once_an_epoch(
+    tmp_path: Path,
+) -> None:
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_top_k=-1, filename="{step}")
+    trainer = FakeTrainer(tmp_path, [checkpoint], val_check_interval=2, num_val_batches=1)
+    trainer.call("setup", "fit")
+    scores = {2: 0.5, 4: 0.4}
+    for step in (1, 2, 3, 4):
+        trainer.global_step = step
+        trainer.call("on_train_batch_end", 0.5, BATCH, step - 1)
+        if step in scores:
+            trainer.callback_metrics["val_loss"] = scores[step]
+            trainer.call("on_validation_end")
+    trainer.global_step = 5
+    trainer.call("on_train_batch_end", 0.5, BATCH, 4)
+    trainer.call("on_train_epoch_end")  # step 5: no validation since step 4, no top-k file
+    assert trainer.saved == ["step=2.safetensors", "step=4.safetensors"]
+    assert {Path(p).name: v for p, v in checkpoint.best_k_models.items()} == {
+        "step=2.safetensors": 0.5,
+        "step=4.safetensors": 0.4,
+    }
+    # save_on_train_epoch_end=True keeps the epoch-end rule whatever the trainer does.
+    forced = ModelCheckpoint(monitor="val_loss", save_on_train_epoch_end=True)
+    trainer = FakeTrainer(tmp_path / "f", [forced], val_check_interval=2, num_val_batches=1)
+    fit(trainer, 1, metrics=lambda e: {"val_loss": 0.3})
+    assert trainer.saved == ["epoch=0-step=4.safetensors"]
+    with pytest.raises(ValueError, match="save_on_train_epoch_end must be None, True or False"):
+        ModelCheckpoint(save_on_train_epoch_end=1)
+
+
+def test_a_fresh_fit_starts_the_callbacks_afresh(tmp_path: Path) -> None:
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_top_k=1)
+    stopper = EarlyStopping("val_loss", patience=1)
+    throughput = Throughput()
+    trainer = FakeTrainer(tmp_path / "a", [stopper, throughput, checkpoint])
+    fit(trainer, 3, metrics=lambda e: {"val_loss": [0.1, 0.2, 0.3][e]})
+    assert trainer.should_stop
+    assert stopper.wait_count == 1
+    # The same callbacks in a second, fresh fit (another run directory).
+    second = FakeTrainer(tmp_path / "b", [stopper, throughput, checkpoint])
+    fit(second, 2, metrics=lambda e: {"val_loss": [0.9, 0.8][e]})
+    assert not second.should_stop  # 0.9 is not compared with the first fit's 0.1
+    assert stopper.best_score == 0.8
+    assert stopper.wait_count == 0
+    assert Path(checkpoint.best_model_path).parent == tmp_path / "b" / "checkpoints"
+    assert set(checkpoint.best_k_models) == {checkpoint.best_model_path}
+    assert files(tmp_path / "b" / "checkpoints") == {"epoch=1-step=8.safetensors"}
+    assert files(tmp_path / "a" / "checkpoints") == {"epoch=0-step=4.safetensors"}
+    assert throughput.images == 2 * 4 * 8
+
+
+def test_a_fresh_fit_restarts_the_timer_and_a_resume_continues_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "monotonic", clock)
+    timer = Timer({"seconds": 10}, verbose=False)
+    trainer = FakeTrainer(tmp_path, [timer])
+    timer.setup(trainer, None, "fit")
+    timer.on_fit_start(trainer, None)
+    timer.on_train_start(trainer, None)
+    clock.now += 12.0
+    timer.on_train_batch_end(trainer, None, None, BATCH, 0)
+    timer.on_train_end(trainer, None)
+    timer.teardown(trainer, None, "fit")
+    assert trainer.should_stop
+    state = json.loads(json.dumps(timer.state_dict()))
+    # The same timer, a fresh fit: its clock starts at zero.
+    trainer = FakeTrainer(tmp_path, [timer])
+    timer.setup(trainer, None, "fit")
+    timer.on_fit_start(trainer, None)
+    assert not trainer.should_stop
+    assert timer.time_elapsed("train") == 0.0
+    timer.teardown(trainer, None, "fit")
+    # Restored after setup (the Trainer's order): the 12 s spent count again.
+    trainer = FakeTrainer(tmp_path, [timer])
+    timer.setup(trainer, None, "fit")
+    timer.load_state_dict(state)
+    timer.on_fit_start(trainer, None)
+    assert trainer.should_stop
+
+
+# -- through the real Trainer ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_curves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """curves.png costs matplotlib half a second a fit and is no part of these tests."""
+    monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
+
+
+def synthetic(count: int, seed: int = 0) -> DataLoader:
+    """count 4x4 images in 4 classes, batches of 4, shuffled reproducibly."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((count, 1, 4, 4), dtype=np.float32)
+    labels = (images[:, 0, 0, 0] > 0.5) + 2 * (images.mean(axis=(1, 2, 3)) > 0.5)
+    dataset = ArrayDataset(images, labels.astype(np.int64))
+    return DataLoader(dataset, batch_size=4, shuffle=True, seed=1, prefetch=0)
+
+
+class Scripted(Classifier):
+    """A small Classifier; `scores[epoch]` is logged as "score" by validation, and the training
+    loss is NaN at global step `nan_at`."""
+
+    def __init__(self, scores: Sequence[float] = (), nan_at: int | None = None) -> None:
+        odyssey.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))
+        super().__init__(model, optimizer=lambda p: optim.SGD(p, lr=0.2, momentum=0.9))
+        object.__setattr__(self, "scores", list(scores))
+        object.__setattr__(self, "nan_at", nan_at)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        loss = super().training_step(batch, batch_idx)
+        if self.trainer.global_step + 1 == self.nan_at:
+            return loss * float("nan")
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        if self.scores:
+            self.log("score", self.scores[self.trainer.current_epoch])
+
+
+class ForgetShouldStop(Callback):
+    """Clears trainer.should_stop when a fit starts, as a Trainer that does not checkpoint it
+    does (Lightning): the restored callbacks must decide again. Goes first in the list."""
+
+    def on_fit_start(self, trainer: Any, module: Any) -> None:
+        trainer.should_stop = False
+
+
+class Tick(Callback):
+    """Advances the fake clock by one second per training batch."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):  # type: ignore[no-untyped-def]
+        self.clock.now += 1.0
+
+
+def metric_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl without wall-clock values."""
+    return [
+        {k: v for k, v in row.items() if not k.endswith(("_s", "_per_s"))}
+        for row in read_jsonl(run_dir / "metrics.jsonl")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "nan_at", "warns"),
+    [
+        ({"max_steps": 3}, None, True),  # max_steps in the middle of the first epoch
+        ({"max_epochs": 2}, 3, True),  # TerminateOnNaN in the middle of the first epoch
+        # Validation every 8 batches of 5-batch epochs (after the fit's end): top-k files are
+        # considered after validation only, so there is nothing to warn about.
+        ({"max_epochs": 1, "val_check_interval": 8}, None, False),
+    ],
+)
+def test_trainer_stopped_before_validation_with_a_monitor_finishes(
+    tmp_path: Path, no_curves: None, arguments: dict, nan_at: int | None, warns: bool
+) -> None:
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_last=True)
+    trainer = Trainer(
+        default_root_dir=tmp_path,
+        callbacks=[TerminateOnNaN(), checkpoint],
+        progress=False,
+        seed=0,
+        **arguments,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(Scripted(nan_at=nan_at), synthetic(20), synthetic(8, seed=1))
+    missing = [w for w in caught if "could not find the monitored metric" in str(w.message)]
+    assert bool(missing) == warns
+    assert (tmp_path / "weights.safetensors").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "success"
+    assert files(tmp_path / "checkpoints") == {"last.safetensors"}
+
+
+def test_trainer_top_k_files_hold_the_weights_their_score_was_measured_on(
+    tmp_path: Path, no_curves: None
+) -> None:
+    # Validation every 3 batches of 10-batch epochs: top-k files are taken right after each
+    # validation (Lightning), so each file's weights give its score back.
+    checkpoint = ModelCheckpoint(
+        monitor="val_loss", save_top_k=-1, filename="{step}", save_last=True
+    )
+    val = synthetic(8, seed=1)
+    trainer = Trainer(
+        max_epochs=2,
+        val_check_interval=3,
+        default_root_dir=tmp_path / "full",
+        callbacks=[checkpoint],
+        progress=False,
+        seed=0,
+        log_every_n_steps=2,
+    )
+    trainer.fit(Scripted(), synthetic(40), val)
+    saved = {Path(path).name: score for path, score in checkpoint.best_k_models.items()}
+    assert sorted(saved) == sorted(f"step={s}.safetensors" for s in (3, 6, 9, 12, 15, 18))
+    rows = read_jsonl(tmp_path / "full" / "metrics.jsonl")
+    measured = {row["step"]: row["val_loss"] for row in rows if "val_loss" in row}
+    for name, score in saved.items():
+        assert score == measured[int(name[5:-12])]
+        module = Scripted()
+        load_checkpoint(tmp_path / "full" / "checkpoints" / name).restore(module)
+        again = Trainer(progress=False, default_root_dir=tmp_path / "v").validate(module, val)
+        assert again[0]["val_loss"] == pytest.approx(score, rel=1e-6, abs=0)
+
+    # A run resumed from one of them (taken at a mid-epoch validation) ends as the full run.
+    resumed = Trainer(
+        max_epochs=2,
+        val_check_interval=3,
+        default_root_dir=tmp_path / "resumed",
+        callbacks=[ModelCheckpoint(monitor="val_loss", save_top_k=-1, filename="{step}")],
+        progress=False,
+        seed=0,
+        log_every_n_steps=2,
+    )
+    with pytest.warns(UserWarning, match="checkpoint directory changed"):
+        resumed.fit(
+            Scripted(),
+            synthetic(40),
+            val,
+            ckpt_path=tmp_path / "full" / "checkpoints" / "step=6.safetensors",
+        )
+    weights = [(tmp_path / d / "weights.safetensors").read_bytes() for d in ("full", "resumed")]
+    assert weights[0] == weights[1]
+    assert metric_rows(tmp_path / "resumed") == metric_rows(tmp_path / "full")
+
+
+def test_trainer_fitted_twice_writes_each_run_once(
+    tmp_path: Path, no_curves: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checkpoint = ModelCheckpoint(monitor="val_loss", save_top_k=1, save_last=True)
+    trainer = Trainer(max_epochs=2, callbacks=[checkpoint], progress=False, seed=0, name="x")
+    trainer.fit(Scripted(), synthetic(20), synthetic(8, seed=1))
+    first = trainer.run_dir
+    trainer.fit(Scripted(), synthetic(20), synthetic(8, seed=1))
+    second = trainer.run_dir
+    assert first != second
+    for run_dir in (first, second):
+        jsonl = read_jsonl(run_dir / "metrics.jsonl")
+        assert [row["step"] for row in jsonl] == [5, 10]
+        assert [row["step"] for row in read_csv(run_dir / "metrics.csv")] == ["5", "10"]
+        assert files(run_dir / "checkpoints") == {"epoch=1-step=10.safetensors", "last.safetensors"}
+    assert Path(checkpoint.best_model_path).parent == second / "checkpoints"
+    assert Path(checkpoint.last_model_path).parent == second / "checkpoints"
+    assert set(checkpoint.best_k_models) == {checkpoint.best_model_path}
+
+
+def test_trainer_resumed_early_stopping_decides_again(tmp_path: Path, no_curves: None) -> None:
+    # Patience 2 runs out at the end of epoch 2; last.safetensors holds wait_count 2.
+    scores = [1.0, 1.1, 1.2, 1.3, 0.5, 0.6, 0.7, 0.8]
+    trainer = Trainer(
+        max_epochs=8,
+        default_root_dir=tmp_path / "a",
+        callbacks=[EarlyStopping("score", patience=2)],
+        progress=False,
+        seed=0,
+    )
+    trainer.fit(Scripted(scores), synthetic(8), synthetic(4, seed=1))
+    assert trainer.current_epoch == 3
+    last = tmp_path / "a" / "checkpoints" / "last.safetensors"
+
+    def resume(root: str, patience: int) -> tuple[Trainer, EarlyStopping]:
+        stopper = EarlyStopping("score", patience=patience)
+        resumed = Trainer(
+            max_epochs=8,
+            default_root_dir=tmp_path / root,
+            callbacks=[ForgetShouldStop(), stopper],
+            progress=False,
+            seed=0,
+        )
+        with pytest.warns(UserWarning, match="checkpoint directory changed"):
+            resumed.fit(Scripted(scores), synthetic(8), synthetic(4, seed=1), ckpt_path=last)
+        return resumed, stopper
+
+    # Still no better at the next check (epoch 3): it stops again there.
+    resumed, stopper = resume("b", 2)
+    assert resumed.current_epoch == 4
+    assert stopper.wait_count == 3
+    assert stopper.stopping_reason == "patience_exhausted"
+    # The restored patience is the checkpoint's (Lightning's state), whatever the new argument.
+    resumed, stopper = resume("c", 5)
+    assert resumed.current_epoch == 4
+    assert stopper.patience == 2
+
+
+def test_trainer_resumed_timer_decides_again(
+    tmp_path: Path, no_curves: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(cb, "monotonic", clock)
+    trainer = Trainer(
+        max_epochs=5,
+        default_root_dir=tmp_path / "a",
+        callbacks=[Tick(clock), Timer({"seconds": 5}, verbose=False)],
+        progress=False,
+        seed=0,
+    )
+    trainer.fit(Scripted(), synthetic(16), synthetic(4, seed=1))
+    assert trainer.global_step == 5  # 5 s after 5 batches of 1 s
+    last = tmp_path / "a" / "checkpoints" / "last.safetensors"
+
+    def resume(root: str, seconds: int) -> Trainer:
+        resumed = Trainer(
+            max_epochs=5,
+            default_root_dir=tmp_path / root,
+            callbacks=[ForgetShouldStop(), Tick(clock), Timer({"seconds": seconds}, verbose=False)],
+            progress=False,
+            seed=0,
+        )
+        with pytest.warns(UserWarning, match="checkpoint directory changed"):
+            resumed.fit(Scripted(), synthetic(16), synthetic(4, seed=1), ckpt_path=last)
+        return resumed
+
+    assert resume("b", 5).global_step == 5  # out of time already: no further step
+    assert resume("c", 8).global_step == 8  # a longer budget: 3 more seconds of training

@@ -218,6 +218,47 @@ def test_resume_warns_when_rows_are_missing(tmp_path: Path) -> None:
     assert logger.rows == []
 
 
+@pytest.mark.parametrize("logger_class", [JSONLLogger, CSVLogger])
+def test_a_second_fresh_fit_starts_the_file_again(tmp_path: Path, logger_class: type) -> None:
+    # The same logger (a Trainer fitted twice) in the same directory: no rows of the first fit.
+    logger = logger_class()
+    trainer = trainer_for(tmp_path)
+    start(logger, trainer)
+    log_rows(logger, trainer, ROWS[:3])
+    logger.teardown(trainer, None, "fit")
+    logger.finalize("success")
+    start(logger, trainer)
+    log_rows(logger, trainer, ROWS[3:])
+    logger.teardown(trainer, None, "fit")
+    logger.finalize("success")
+    read = read_jsonl if logger_class is JSONLLogger else read_csv
+    assert [int(row["step"]) for row in read(tmp_path / logger_class.filename)] == [3, 4, 5]
+    assert [row["step"] for row in logger.rows] == [3, 4, 5]
+
+
+@pytest.mark.parametrize("logger_class", [JSONLLogger, CSVLogger])
+def test_a_fresh_fit_after_a_resumed_one_does_not_cut_to_the_old_row_count(
+    tmp_path: Path, logger_class: type
+) -> None:
+    logger = logger_class()
+    trainer = trainer_for(tmp_path / "a")
+    logger.setup(trainer, None, "fit")
+    logger.load_state_dict({"rows": 0, "last_step": None, "path": None})  # a resume
+    logger.on_fit_start(trainer, None)
+    log_rows(logger, trainer, ROWS[:2])
+    logger.teardown(trainer, None, "fit")
+    logger.finalize("success")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / logger_class.filename).write_text("")
+    other = trainer_for(tmp_path / "b")
+    start(logger, other)  # a fresh fit elsewhere: nothing of the resume's state applies
+    log_rows(logger, other, ROWS[:1])
+    logger.finalize("success")
+    read = read_jsonl if logger_class is JSONLLogger else read_csv
+    assert [int(row["step"]) for row in read(tmp_path / "b" / logger_class.filename)] == [0]
+    assert [row["step"] for row in logger.rows] == [0]
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 
@@ -303,6 +344,22 @@ def test_tensorboard_resume_purges_later_events(tmp_path: Path) -> None:
     ]
     # TensorBoard drops the earlier run's events from step 5 on.
     assert restarts == [(5, event_pb2.SessionLog.START)]
+
+
+def test_tensorboard_fresh_fit_after_a_resumed_one_purges_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    logger = TensorBoardLogger()
+    logger.setup(trainer_for(tmp_path / "a"), None, "fit")
+    logger.load_state_dict({"last_step": 4})
+    logger.on_fit_start(trainer_for(tmp_path / "a"), None)
+    logger.log_metrics({"train_loss": 0.25}, 6)
+    logger.teardown(trainer_for(tmp_path / "a"), None, "fit")
+    logger.finalize("success")
+    start(logger, trainer_for(tmp_path / "b"))  # the same logger, a fresh fit
+    logger.log_metrics({"train_loss": 0.5}, 1)
+    logger.finalize("success")
+    assert not [e for e in events(tmp_path / "b" / "tensorboard") if e.HasField("session_log")]
+    assert logger.state_dict() == {"last_step": 1}
 
 
 def test_tensorboard_missing_module_message(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,6 +91,24 @@ def test_curves_positions_are_fractional_epochs() -> None:
 )
 def test_curves_degenerate_rows(tmp_path: Path, rows: list[dict]) -> None:
     assert png_size(plot_curves(rows, tmp_path / "c.png")) == (12 * plots.DPI, 4 * plots.DPI)
+
+
+def test_curves_learning_rate_is_drawn_as_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures = []
+    save = plots._save
+
+    def keep(figure: Any, path: Path) -> Path:
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plot_curves(training_rows(4), tmp_path / "curves.png")
+    loss_axes, _, lr_axes = figures[0].axes[:3]
+    (line,) = lr_axes.get_lines()
+    assert line.get_drawstyle() == "steps-post"  # constant between rows, no slopes
+    assert all(line.get_drawstyle() == "default" for line in loss_axes.get_lines())
 
 
 def test_curves_errors(tmp_path: Path) -> None:

@@ -38,7 +38,11 @@ on_validation_end and teardown("validate"); `test` the same with on_test_*; `pre
 setup("predict"), on_predict_start, on_predict_batch_end per batch, on_predict_end, teardown.
 
 Each callback's `state_dict()` is stored in the checkpoint under its `state_key` and handed back
-to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped.
+to `load_state_dict` on resume, so that a resumed run behaves as one that never stopped. Since a
+resume loads that state after setup("fit") (Lightning's order), the callbacks here start every fit
+afresh in setup("fit") unless load_state_dict has already run for it, so a Trainer (or a
+callback) used for a second fit carries nothing over from the first. The trainer's should_stop is
+no part of the state: restored callbacks (EarlyStopping, Timer) decide again.
 """
 
 from __future__ import annotations
@@ -277,13 +281,23 @@ class ModelCheckpoint(Callback):
     `dirpath` (default `trainer.checkpoint_dir`), named from `filename`, a template such as
     `"{epoch}-{val_loss:.3f}"` formatted with epoch, step and the logged metrics (with
     `auto_insert_metric_name`, `epoch=3-val_loss=0.123.safetensors`; default `"{epoch}-{step}"`).
-    A checkpoint is considered every `every_n_epochs` epochs at the end of the epoch (after its
-    validation), or every `every_n_train_steps` optimizer steps after the batch (the two are
-    exclusive; without either, every epoch); `last` is also refreshed at every epoch end. A
-    mid-epoch validation (val_check_interval < 1) saves nothing by itself: use
-    every_n_train_steps. With `monitor=None`, `save_top_k=1` keeps only the latest
-    checkpoint and `-1` keeps all; with a monitor, the best `save_top_k` by `mode` are kept
-    (`-1`: all, `0`: none) and a file that drops out of the top k is deleted.
+    A checkpoint is considered every `every_n_epochs` epochs, or every `every_n_train_steps`
+    optimizer steps after the batch (the two are exclusive; without either, every epoch). The
+    per-epoch check runs where Lightning runs it (`save_on_train_epoch_end`, None: decided from
+    the trainer): at the end of the training epoch (after its validation) when fit validates
+    once per epoch at its end or not at all, else at the end of each validation run
+    (val_check_interval other than 1.0), so that a file ranked by a validation metric holds
+    the weights that metric was measured on. `last` is saved with each of those checks and,
+    beyond Lightning, also refreshed at every epoch end (it has no score). With
+    `monitor=None`, `save_top_k=1` keeps only the latest checkpoint and `-1` keeps all; with a
+    monitor, the best `save_top_k` by `mode` are kept (`-1`: all, `0`: none) and a file that
+    drops out of the top k is deleted. A monitored metric that is missing is an error once
+    validation has run in this fit, else a warning and no top-k save (a fit stopped before its
+    first validation, as Lightning).
+
+    Each fit that does not resume starts the bookkeeping afresh (best_k_models, best and last
+    paths, ...); a resumed fit gets it back from the checkpoint (load_state_dict runs after
+    setup, as in Lightning).
     """
 
     CHECKPOINT_JOIN_CHAR = "-"
@@ -304,6 +318,7 @@ class ModelCheckpoint(Callback):
         auto_insert_metric_name: bool = True,
         every_n_train_steps: int | None = None,
         every_n_epochs: int | None = None,
+        save_on_train_epoch_end: bool | None = None,
         enable_version_counter: bool = True,
     ) -> None:
         fn = "ModelCheckpoint"
@@ -333,6 +348,12 @@ class ModelCheckpoint(Callback):
             epochs = 1  # Lightning's default: a checkpoint at the end of every epoch
         self._every_n_train_steps = steps
         self._every_n_epochs = epochs
+        if save_on_train_epoch_end is not None and not isinstance(save_on_train_epoch_end, bool):
+            raise ValueError(
+                f"{fn}: save_on_train_epoch_end must be None, True or False, got"
+                f" {save_on_train_epoch_end!r}"
+            )
+        self._save_on_train_epoch_end = save_on_train_epoch_end
         self.verbose = bool(verbose)
         self.save_last = save_last
         self.auto_insert_metric_name = bool(auto_insert_metric_name)
@@ -340,12 +361,16 @@ class ModelCheckpoint(Callback):
         self.dirpath: str | None = None if dirpath is None else os.fspath(dirpath)
         self._user_dirpath = self.dirpath
         self._pending_state: dict[str, Any] | None = None
+        self._state_loaded = False  # load_state_dict ran for the fit about to start or running
+        self._reset_fit_state()
+
+    def _reset_fit_state(self) -> None:
+        """The bookkeeping of a fit that starts from scratch."""
         self._seen_validation = False
         self._last_global_step_saved = 0  # no checkpoint before the first step
-        inf = math.inf if mode == "min" else -math.inf
         self.best_k_models: dict[str, float] = {}
         self.kth_best_model_path = ""
-        self.kth_value = inf
+        self.kth_value = math.inf if self.mode == "min" else -math.inf
         self.best_model_path = ""
         self.best_model_score: float | None = None
         self.current_score: float | None = None
@@ -373,6 +398,8 @@ class ModelCheckpoint(Callback):
     # -- hooks ------------------------------------------------------------------------------------
 
     def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit" and not self._state_loaded:
+            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
         if self._user_dirpath is None:
             directory = getattr(trainer, "checkpoint_dir", None)
             if directory is None:
@@ -384,8 +411,32 @@ class ModelCheckpoint(Callback):
             state, self._pending_state = self._pending_state, None
             self.load_state_dict(state)
 
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
+
+    def _should_save_on_train_epoch_end(self, trainer: Any) -> bool:
+        """Lightning's rule: at the training epoch's end when fit validates once per epoch (at
+        its end) or never, else at the end of each validation run."""
+        if self._save_on_train_epoch_end is not None:
+            return self._save_on_train_epoch_end
+        if getattr(trainer, "check_val_every_n_epoch", 1) != 1:
+            return False
+        if not getattr(trainer, "num_val_batches", 0):
+            return True  # no validation
+        return getattr(trainer, "val_check_interval", 1.0) == 1.0
+
     def on_validation_end(self, trainer: Any, module: Any) -> None:
+        if not _fitting(trainer):
+            return
         self._seen_validation = True
+        if self._skip(trainer) or self._should_save_on_train_epoch_end(trainer):
+            return
+        candidates = self._monitor_candidates(trainer)
+        every = self._every_n_epochs
+        if every >= 1 and (trainer.current_epoch + 1) % every == 0:
+            self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)
 
     def on_train_batch_end(
         self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
@@ -396,7 +447,7 @@ class ModelCheckpoint(Callback):
         if every < 1 or trainer.global_step % every != 0:
             return
         candidates = self._monitor_candidates(trainer)
-        self._save_topk_checkpoint(trainer, candidates, at_epoch_end=False)
+        self._save_topk_checkpoint(trainer, candidates)
         self._save_last_checkpoint(trainer, candidates)
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
@@ -404,8 +455,12 @@ class ModelCheckpoint(Callback):
             return
         candidates = self._monitor_candidates(trainer)
         every = self._every_n_epochs
-        if every >= 1 and (trainer.current_epoch + 1) % every == 0:
-            self._save_topk_checkpoint(trainer, candidates, at_epoch_end=True)
+        if (
+            every >= 1
+            and (trainer.current_epoch + 1) % every == 0
+            and self._should_save_on_train_epoch_end(trainer)
+        ):
+            self._save_topk_checkpoint(trainer, candidates)
         self._save_last_checkpoint(trainer, candidates)
 
     # -- state ------------------------------------------------------------------------------------
@@ -428,6 +483,7 @@ class ModelCheckpoint(Callback):
         """Restores the bookkeeping when the checkpoint directory is the same one (as Lightning
         does; else only best_model_path, with a warning). Before setup resolved the directory,
         the state is kept and applied by setup."""
+        self._state_loaded = True
         if self.dirpath is None:
             self._pending_state = dict(state)
             return
@@ -499,9 +555,7 @@ class ModelCheckpoint(Callback):
     def _skip(self, trainer: Any) -> bool:
         return not _fitting(trainer) or self._last_global_step_saved == trainer.global_step
 
-    def _save_topk_checkpoint(
-        self, trainer: Any, candidates: dict[str, Any], at_epoch_end: bool
-    ) -> None:
+    def _save_topk_checkpoint(self, trainer: Any, candidates: dict[str, Any]) -> None:
         if self.save_top_k == 0:
             return
         if self.monitor is None:
@@ -514,8 +568,10 @@ class ModelCheckpoint(Callback):
                 f" among the logged metrics: {available}. Did you log({self.monitor!r}, value)"
                 " in the TrainModule?"
             )
-            if at_epoch_end or self._seen_validation:
+            if self._seen_validation:  # validation ran and did not log it: a real mistake
                 raise ValueError(message)
+            # No validation yet in this fit (stopped before it, or it runs later): Lightning
+            # warns and saves no top-k checkpoint.
             warnings.warn(message + " (skipping this checkpoint)", stacklevel=2)
             return
         current = _scalar(candidates[self.monitor])
@@ -617,6 +673,11 @@ class EarlyStopping(Callback):
     validation run when validation runs more or less often than once per epoch. The reason is
     kept in `stopping_reason` ("patience_exhausted", "non_finite_metric", ...) and
     `stopping_reason_message`, and printed when verbose.
+
+    A resumed fit restores wait_count, best_score and patience (Lightning's state) but not the
+    trainer's should_stop: the next check decides again, so a run whose patience was exhausted
+    stops at its next check unless the metric improved. A fit that does not resume starts
+    afresh (the constructor's patience, no best score).
     """
 
     def __init__(
@@ -654,10 +715,18 @@ class EarlyStopping(Callback):
             if divergence_threshold is None
             else check.real(divergence_threshold, fn, "divergence_threshold")
         )
+        self._check_on_train_epoch_end_arg = check_on_train_epoch_end
         self._check_on_train_epoch_end = check_on_train_epoch_end
+        self._patience_arg = self.patience
+        self._state_loaded = False  # load_state_dict ran for the fit about to start or running
+        self._reset_fit_state()
+
+    def _reset_fit_state(self) -> None:
+        """The state of a fit that starts from scratch."""
+        self.patience = self._patience_arg
         self.wait_count = 0
         self.stopped_epoch = 0
-        self.best_score = math.inf if mode == "min" else -math.inf
+        self.best_score = math.inf if self.mode == "min" else -math.inf
         self.stopping_reason = "not_stopped"
         self.stopping_reason_message: str | None = None
 
@@ -669,12 +738,19 @@ class EarlyStopping(Callback):
         return a < b if self.mode == "min" else a > b
 
     def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit" and not self._state_loaded:
+            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+        self._check_on_train_epoch_end = self._check_on_train_epoch_end_arg
         if self._check_on_train_epoch_end is None:
             # Validation more or less often than once an epoch: check after each validation.
             self._check_on_train_epoch_end = (
                 getattr(trainer, "val_check_interval", 1.0) == 1.0
                 and getattr(trainer, "check_val_every_n_epoch", 1) == 1
             )
+
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         if self._check_on_train_epoch_end is not False and _fitting(trainer):
@@ -697,6 +773,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch = int(state["stopped_epoch"])
         self.best_score = float(state["best_score"])
         self.patience = int(state["patience"])
+        self._state_loaded = True
 
     def _run_early_stopping_check(self, trainer: Any) -> None:
         metrics = trainer.callback_metrics
@@ -897,6 +974,11 @@ class TerminateOnNaN(Callback):
         self.reason: str | None = None
         self.stopped_step: int | None = None
 
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":  # each fit says why it stopped, not why an earlier one did
+            self.reason = None
+            self.stopped_step = None
+
     def on_train_batch_end(
         self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -927,6 +1009,11 @@ class Throughput(Callback):
 
     def __init__(self, batch_size_fn: Callable[[Any], int] | None = None) -> None:
         self.batch_size_fn = batch_size if batch_size_fn is None else batch_size_fn
+        self._state_loaded = False  # load_state_dict ran for the fit about to start or running
+        self._reset_fit_state()
+
+    def _reset_fit_state(self) -> None:
+        """The totals of a fit that starts from scratch."""
         self.images = 0
         self.train_time_s = 0.0
         self.epoch_img_per_s: dict[int, float] = {}
@@ -934,6 +1021,14 @@ class Throughput(Callback):
         self._epoch_time = 0.0
         self._started: float | None = None  # perf_counter() while the training clock runs
         self._running = False
+
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit" and not self._state_loaded:
+            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
 
     @property
     def train_img_per_s(self) -> float:
@@ -1008,6 +1103,7 @@ class Throughput(Callback):
         self.images = int(state["images"])
         self.train_time_s = float(state["train_time_s"])
         self.epoch_img_per_s = {int(e): float(r) for e, r in state["epoch_img_per_s"]}
+        self._state_loaded = True
 
 
 # -- Timer ----------------------------------------------------------------------------------------
@@ -1048,6 +1144,11 @@ class Timer(Callback):
     duration: "DD:HH:MM:SS", a timedelta or a dict of timedelta's arguments ({"hours": 2}); None
     only measures. time_elapsed(stage) gives the seconds spent in "train", "validate", "test" or
     "predict"; a resumed run counts the training time before the checkpoint.
+
+    The trainer's should_stop is not part of a checkpoint: a resumed fit checks the restored
+    elapsed time against this Timer's duration when it starts, so a run that ran out of time
+    stops again at once, and one resumed with a longer duration goes on. A fit that does not
+    resume starts its clock at zero.
     """
 
     def __init__(self, duration: Any = None, interval: str = "step", verbose: bool = True) -> None:
@@ -1057,9 +1158,22 @@ class Timer(Callback):
             raise ValueError(f"Timer: interval must be 'step' or 'epoch', got {interval!r}")
         self._interval = interval
         self._verbose = bool(verbose)
+        self._state_loaded = False  # load_state_dict ran for the fit about to start or running
+        self._reset_fit_state()
+
+    def _reset_fit_state(self) -> None:
+        """The clocks of a fit that starts from scratch."""
         self._start_time: dict[str, float | None] = dict.fromkeys(_STAGES)
         self._end_time: dict[str, float | None] = dict.fromkeys(_STAGES)
         self._offset = 0.0
+
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit" and not self._state_loaded:
+            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
 
     def _stage(self, stage: str) -> str:
         if stage not in _STAGES:
@@ -1139,6 +1253,7 @@ class Timer(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._offset = float(state.get("time_elapsed", {}).get("train", 0.0))
+        self._state_loaded = True
 
     def _check_time_remaining(self, trainer: Any) -> None:
         assert self._duration is not None

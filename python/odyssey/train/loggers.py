@@ -8,7 +8,10 @@ ending `_s` or `_per_s`.
 
 Resume: a file logger's state (stored in each checkpoint) is the number of rows it had written
 when the checkpoint was taken; a run resumed from that checkpoint keeps exactly those rows of the
-file and appends after them, so its files equal those of a run that never stopped.
+file and appends after them, so its files equal those of a run that never stopped. A fit that
+does not resume starts its files empty, also when the same logger served an earlier fit (the
+Trainer restores a checkpoint's state after setup, as Lightning does, so setup("fit") tells the
+two apart by whether load_state_dict has run).
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class _RowFileLogger(Logger):
         self.rows: list[dict[str, Any]] = []
         self._ready = False
         self._resume: dict[str, Any] | None = None
+        self._state_loaded = False  # load_state_dict ran for the fit about to start or running
 
     @property
     def path(self) -> Path | None:
@@ -138,6 +142,21 @@ class _RowFileLogger(Logger):
         """Keeps the checkpoint's row count; the file is cut to it before the next row."""
         self._resume = dict(state)
         self._ready = False
+        self._state_loaded = True
+
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        super().setup(trainer, module, stage)
+        if stage == "fit":
+            # The file is (re)opened at on_fit_start: cut back to the checkpoint's rows when
+            # this fit resumes, else started empty (not continued from an earlier fit).
+            self._ready = False
+            if not self._state_loaded:
+                self._resume = None
+                self.rows = []
+
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
 
     def on_fit_start(self, trainer: Any, module: Any) -> None:
         self._trainer = trainer
@@ -362,6 +381,7 @@ class TensorBoardLogger(Logger):
         self._writer: Any = None
         self._last_step: int | None = None
         self._purge_step: int | None = None
+        self._state_loaded = False
 
     @property
     def name(self) -> str:
@@ -406,8 +426,18 @@ class TensorBoardLogger(Logger):
         self._last_step = last
         # Events logged after the checkpoint by the interrupted run are hidden by TensorBoard.
         self._purge_step = None if last is None else int(last) + 1
+        self._state_loaded = True
+
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        super().setup(trainer, module, stage)
+        if stage == "fit" and not self._state_loaded:
+            # A fresh fit: no purge of events and no last step from an earlier fit's restore.
+            self._last_step = None
+            self._purge_step = None
 
     def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
         if self._writer is not None:
             self._writer.flush()
 
