@@ -128,10 +128,12 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     lines = stdout.splitlines()
     block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epoch") :]
-    rows = dict(_row(line) for line in block[1:7])
+    rows = dict(_row(line) for line in block[1:8])
     assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
     assert rows["test loss"] == f"{summary['test_loss']:.4f}"
-    assert rows["wall time"].endswith(" s")
+    # The whole command's time, which holds the fit's (summary.json's wall_s) and the test's.
+    assert rows["training time"] == f"{summary['wall_s']:.1f} s"
+    assert float(rows["wall time"].removesuffix(" s")) >= summary["wall_s"] - 0.05
     assert rows["images/s"].endswith("(training)")
     assert rows["run"] == str(run_dir)
     assert rows["plots"] == f"{run_dir / 'curves.png'}, {run_dir / 'confusion.png'}"
@@ -162,7 +164,8 @@ def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
     for name, value in [
         ("test accuracy", "91.23 %"),
         ("test loss", "0.2500"),
-        ("wall time", "3.2 s"),
+        ("wall time", "9.0 s"),  # the command's, given
+        ("training time", "3.2 s"),  # the fit's, from summary.json
         ("images/s", "12,346 (training)"),
         ("run", str(tmp_path)),
         ("plots", str(tmp_path / "curves.png")),
@@ -171,10 +174,15 @@ def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
         assert value in text
     plain = Console(file=io.StringIO(), width=200)
     print_summary(config, tmp_path, {}, 9.0, plain)
-    assert plain.file.getvalue().splitlines()[1:3] == [
+    assert plain.file.getvalue().splitlines()[1:5] == [
         "  test accuracy  91.23 %",
         "  test loss      0.2500",
+        "  wall time      9.0 s",
+        "  training time  3.2 s",
     ]
+    resumed = Console(file=io.StringIO(), width=200)
+    print_summary(config, tmp_path, {}, 9.0, resumed, resumed=True)
+    assert "  training time  3.2 s (all sessions)" in resumed.file.getvalue().splitlines()
 
 
 # --- odyssey evaluate --------------------------------------------------------------------------
