@@ -388,6 +388,17 @@ def test_each_file_of_a_run_marks_an_out_as_taken(tmp_path, marker) -> None:
     assert sorted(p.name for p in out.rglob("*")) == sorted({"config.toml", *Path(marker).parts})
 
 
+def test_an_out_that_is_a_file_exits_2(tmp_path) -> None:
+    out = tmp_path / "run"
+    out.write_text("notes")
+    status, _, stderr = run(*train_args(out))
+    assert (status, stderr) == (
+        2,
+        f"odyssey train: --out {out} is a file; the run directory must be a directory\n",
+    )
+    assert out.read_text() == "notes"
+
+
 def test_an_out_with_no_run_in_it_is_not_taken(tmp_path) -> None:
     from odyssey.cli.train import existing_run
 

@@ -518,6 +518,10 @@ def test_one_cycle_gets_the_run_s_length_unless_given() -> None:
         paper, sets=["train.scheduler=OneCycleLR", "train.scheduler_args.max_lr=0.5"]
     )
     optimizer = papers.build_optimizer(config, papers.build_model(config).parameters())
+    # Sized to the number of times the Trainer steps it: once an epoch (the tiny paper's
+    # scheduler_interval), or after each of the 7 training steps of an epoch.
+    assert papers.build_scheduler(config, optimizer, steps_per_epoch=7).total_steps == 2
+    config["train"]["scheduler_interval"] = "step"
     scheduler = papers.build_scheduler(config, optimizer, steps_per_epoch=7)
     assert scheduler.total_steps == 2 * 7
     config["train"]["scheduler_args"]["total_steps"] = 5

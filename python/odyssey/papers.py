@@ -744,7 +744,9 @@ def scheduler_factory(
     config: Mapping[str, Any], steps_per_epoch: int | None = None
 ) -> Callable[[Any], Any] | None:
     """`optimizer -> scheduler` for `train.scheduler` with `train.scheduler_args`, or None when
-    it is "none". OneCycleLR without a length gets `epochs` and `steps_per_epoch` of the run."""
+    it is "none". OneCycleLR without a length is sized to the run: `train.epochs` epochs of
+    `steps_per_epoch` steps when scheduler_interval is "step", of one step when it is "epoch"
+    (the number of times the Trainer steps it)."""
     train = config["train"]
     name = train.get("scheduler", "none")
     if name == "none":
@@ -758,7 +760,8 @@ def scheduler_factory(
     arguments = dict(train.get("scheduler_args", {}))
     if name == "OneCycleLR" and "total_steps" not in arguments and steps_per_epoch is not None:
         arguments.setdefault("epochs", train["epochs"])
-        arguments.setdefault("steps_per_epoch", steps_per_epoch)
+        stepped_every_step = train.get("scheduler_interval", "epoch") == "step"
+        arguments.setdefault("steps_per_epoch", steps_per_epoch if stepped_every_step else 1)
     _keyword_check(cls, arguments, "train.scheduler_args", None)
 
     def make(optimizer: Any) -> Any:

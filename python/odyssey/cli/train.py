@@ -121,6 +121,8 @@ def check_out(args: argparse.Namespace) -> None:
     if args.out is None or args.resume is not None:
         return
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; the run directory must be a directory")
     found = existing_run(out)
     if found is None:
         return
@@ -190,7 +192,8 @@ def check_resume(
 
     try:
         checkpoint = load_checkpoint(path)
-        trainer_state = checkpoint.state.get("trainer")
+        state = checkpoint.state if isinstance(checkpoint.state, Mapping) else {}
+        trainer_state = state.get("trainer")
         if not isinstance(trainer_state, Mapping) or "phase" not in trainer_state:
             raise CheckpointError(
                 f"{path}: not a Trainer checkpoint (no loop state); evaluate its weights with "
@@ -200,7 +203,7 @@ def check_resume(
         checkpoint.check_optimizer(optimizer)
     except (CheckpointError, OSError) as error:
         raise UsageError(f"--resume: {error}") from None
-    schedulers = checkpoint.state.get("schedulers", [])
+    schedulers = state.get("schedulers", [])
     configured = 0 if scheduler is None else 1
     train = config["train"]
     if len(schedulers) != configured:
@@ -220,7 +223,7 @@ def check_resume(
             papers.check_schedule_length(config, scheduler, len(train_loader), resumed=True)
         except papers.PaperError as error:
             raise UsageError(f"--resume {path}: {error}") from None
-    loader_state = checkpoint.state.get("loader")
+    loader_state = state.get("loader")
     if isinstance(loader_state, Mapping) and hasattr(train_loader, "load_state_dict"):
         try:  # into a copy: load_state_dict moves a loader's position
             copy.copy(train_loader).load_state_dict(dict(loader_state))
