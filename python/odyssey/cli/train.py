@@ -194,7 +194,7 @@ def check_resume(
         checkpoint = load_checkpoint(path)
         state = checkpoint.state if isinstance(checkpoint.state, Mapping) else {}
         trainer_state = state.get("trainer")
-        if not isinstance(trainer_state, Mapping) or "phase" not in trainer_state:
+        if not isinstance(trainer_state, Mapping):
             raise CheckpointError(
                 f"{path}: not a Trainer checkpoint (no loop state); evaluate its weights with "
                 "odyssey evaluate"
@@ -203,15 +203,16 @@ def check_resume(
         checkpoint.check_optimizer(optimizer)
     except (CheckpointError, OSError) as error:
         raise UsageError(f"--resume: {error}") from None
-    schedulers = state.get("schedulers", [])
+    schedulers = state.get("schedulers")
+    schedulers = schedulers if isinstance(schedulers, list) else []
     configured = 0 if scheduler is None else 1
     train = config["train"]
-    if len(schedulers) != configured:
+    if "schedulers" in state and len(schedulers) != configured:
         raise UsageError(
             f"--resume: {path} holds {len(schedulers)} LR scheduler state(s), but train.scheduler "
             f"= {train['scheduler']!r} makes {configured}"
         )
-    if scheduler is not None:
+    if scheduler is not None and schedulers:
         try:
             scheduler.load_state_dict(schedulers[0])
         except (TypeError, ValueError, KeyError) as error:
