@@ -288,6 +288,7 @@ def _train(args: argparse.Namespace, config: dict[str, Any], started: float) -> 
             "dataset": train["dataset"],
         },
     )
+    fit_started = time.perf_counter()
     try:
         trainer.fit(module, data.train_loader, data.val_loader, ckpt_path=args.resume)
     except SystemExit as stop:  # the Trainer's Ctrl-C: a checkpoint saved, then exit 130
@@ -296,10 +297,16 @@ def _train(args: argparse.Namespace, config: dict[str, Any], started: float) -> 
         return _interrupted(args, trainer)
     except KeyboardInterrupt:  # a second Ctrl-C: aborted without saving
         return _interrupted(args, trainer)
+    training = time.perf_counter() - fit_started
     results = trainer.test(module, data.test_loader)
     wall = time.perf_counter() - started
     print_summary(
-        config, trainer.run_dir, results[0] if results else {}, wall, resumed=bool(args.resume)
+        config,
+        trainer.run_dir,
+        results[0] if results else {},
+        wall,
+        training=training,
+        resumed=args.resume is not None,
     )
     return 0
 
@@ -320,11 +327,13 @@ def _summary_rows(
     run_dir: Path,
     test: Mapping[str, float],
     wall: float,
+    training: float | None = None,
     resumed: bool = False,
 ) -> list[tuple[str, str]]:
     """The summary block's rows: what was trained, how well it does, how fast, and where. The
-    wall time is the command's (`wall`); the training time is the fit's (summary.json's wall_s:
-    training with its validation and checkpoints, every session of a resumed run)."""
+    wall time is the whole command's (`wall`); the training time is the fit's (`training`:
+    Trainer.fit's seconds, with validation, checkpoints, the final weights and curves; this
+    session's when `resumed`), else summary.json's wall_s."""
     summary: dict[str, Any] = {}
     path = run_dir / "summary.json"
     if path.is_file():
@@ -336,9 +345,9 @@ def _summary_rows(
         ("test loss", "-" if loss is None else f"{loss:.4f}"),
         ("wall time", f"{wall:.1f} s"),
     ]
-    fit = summary.get("wall_s")
+    fit = training if training is not None else summary.get("wall_s")
     if fit is not None:
-        rows.append(("training time", f"{fit:.1f} s" + (" (all sessions)" if resumed else "")))
+        rows.append(("training time", f"{fit:.1f} s" + (" (this session)" if resumed else "")))
     speed = summary.get("train_img_per_s")
     if speed is not None:
         rows.append(("images/s", f"{speed:,.0f} (training)"))
@@ -354,11 +363,13 @@ def print_summary(
     test: Mapping[str, float],
     wall: float,
     console: Console | None = None,
+    training: float | None = None,
     resumed: bool = False,
 ) -> None:
     """One block on stdout (or `console`): a rich panel on a terminal, plain aligned lines
     otherwise, so that a log reads as well as a terminal. `wall`: the whole command's seconds
-    (shown beside the fit's own training time from summary.json)."""
+    (shown beside `training`, the fit's seconds, else summary.json's wall_s; `resumed`: the fit
+    continued a checkpoint, so its time is this session's)."""
     from rich.panel import Panel
     from rich.table import Table
 
@@ -367,7 +378,7 @@ def print_summary(
         f"{config['paper']['slug']} / {variant['name']} ({variant['model']}) on "
         f"{train['dataset']}, {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''}"
     )
-    rows = _summary_rows(config, Path(run_dir), test, wall, resumed)
+    rows = _summary_rows(config, Path(run_dir), test, wall, training, resumed)
     console = console if console is not None else Console()
     if console.is_terminal:
         grid = Table.grid(padding=(0, 2))
