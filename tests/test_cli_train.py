@@ -390,6 +390,23 @@ def test_each_file_of_a_run_marks_an_out_as_taken(tmp_path, marker) -> None:
     assert sorted(p.name for p in out.rglob("*")) == sorted({"config.toml", *Path(marker).parts})
 
 
+def test_a_resume_into_another_run_s_out_is_refused(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    other = tmp_path / "other"
+    (other / "checkpoints").mkdir(parents=True)
+    (other / "metrics.jsonl").write_text("")
+    checkpoint = run_dir / "checkpoints" / "last.safetensors"
+    before = snapshot(run_dir)
+    status, _, stderr = run(*train_args(other, "--resume", str(checkpoint)))
+    assert (status, stderr) == (
+        2,
+        f"odyssey train: --out {other} holds another run (metrics.jsonl) than the checkpoint "
+        f"{checkpoint}; resume into the checkpoint's own run directory, or into a new --out\n",
+    )
+    assert snapshot(run_dir) == before
+    assert sorted(p.name for p in other.iterdir()) == ["checkpoints", "metrics.jsonl"]
+
+
 def test_an_out_that_is_a_file_exits_2(tmp_path) -> None:
     out = tmp_path / "run"
     out.write_text("notes")

@@ -116,9 +116,10 @@ def existing_run(directory: Path) -> str | None:
 
 
 def check_out(args: argparse.Namespace) -> None:
-    """UsageError when a fresh run (no --resume) would go into an --out that holds a run: the
-    two would mix (metrics appended, checkpoints versioned, the old test results kept)."""
-    if args.out is None or args.resume is not None:
+    """UsageError when a fresh run (no --resume) would go into an --out that holds a run, or a
+    resumed one into an --out holding a run other than the checkpoint's: the two would mix
+    (metrics appended, checkpoints versioned, the old test results kept)."""
+    if args.out is None:
         return
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -126,6 +127,14 @@ def check_out(args: argparse.Namespace) -> None:
     found = existing_run(out)
     if found is None:
         return
+    if args.resume is not None:
+        home = Path(args.resume).resolve().parent
+        if home in (out.resolve(), (out / "checkpoints").resolve()):
+            return
+        raise UsageError(
+            f"--out {out} holds another run ({found}) than the checkpoint {args.resume}; resume "
+            "into the checkpoint's own run directory, or into a new --out"
+        )
     checkpoints = sorted((out / "checkpoints").glob("*.safetensors"))
     last = out / "checkpoints" / "last.safetensors"
     if last.is_file() or not checkpoints:
