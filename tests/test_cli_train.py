@@ -407,6 +407,28 @@ def test_a_resume_into_another_run_s_out_is_refused(trained, tmp_path) -> None:
     assert sorted(p.name for p in other.iterdir()) == ["checkpoints", "metrics.jsonl"]
 
 
+def test_the_trainer_s_run_directory_error_is_a_usage_error_too(
+    trainer_available, tmp_path, monkeypatch
+) -> None:
+    # Should a run appear in --out between the command's check and the fit, the Trainer's own
+    # refusal (fixtrainer's RunDirectoryError, a ValueError) is exit 2 as well.
+    from odyssey.train import Trainer
+
+    class RunDirectoryError(ValueError):
+        pass
+
+    def fit(self, *args, **kwargs):
+        raise RunDirectoryError("Trainer: the directory holds a run")
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    status, _, stderr = run(*train_args(tmp_path / "run"))
+    assert (status, stderr) == (
+        2,
+        "odyssey train: Trainer: the directory holds a run; here: --resume CKPT to continue "
+        "it, or another --out\n",
+    )
+
+
 def test_an_out_that_is_a_file_exits_2(tmp_path) -> None:
     out = tmp_path / "run"
     out.write_text("notes")

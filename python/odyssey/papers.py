@@ -25,6 +25,7 @@ public API only). ``paper.toml``::
     scheduler_args = { step_size = 1, gamma = 0.5 }                                     # ({})
     scheduler_interval = "epoch" # "epoch" or "step": when the scheduler steps          ("epoch")
     scheduler_monitor = "val_loss"  # the metric ReduceLROnPlateau watches              ("val_loss")
+                                 # (one CLASSIFIER_METRICS names; val_* needs val_size > 0)
     val_size = 500               # images held out of the train split (by the seed)    (0)
 
     [[variants]]                 # one or more; the first is the default
@@ -52,7 +53,10 @@ the ``odyssey.papers`` entry-point group, each entry point naming a package whos
 ``paper.toml`` (``[project.entry-points."odyssey.papers"] lenet5 = "mypackage.lenet5"``).
 
 Every mistake in a paper or an override raises ``PaperError`` with a one-line message naming the
-key and what was expected (the choices, or the type).
+key and what was expected (the choices, or the type), before any training: ``variant.model_args``
+values are checked against the model's annotations (or defaults) and a model that its arguments
+cannot build names the argument; ReduceLROnPlateau's monitor must be a metric the Classifier has
+when the scheduler steps; ``check_schedule_length`` finds a schedule shorter than the run.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("interrupted", INTERRUPTED)
     except Exception as error:
         if type(error).__name__ == "RunDirectoryError":  # the Trainer's own check, in a race
-            return fail(f"{error} (odyssey train: --resume CKPT, or another --out)")
+            return fail(f"{error}; here: --resume CKPT to continue it, or another --out")
         if args.debug:
             raise
         return fail(f"training failed: {type(error).__name__}: {error} (--debug for details)", 1)
