@@ -128,10 +128,14 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     lines = stdout.splitlines()
     block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epoch") :]
-    rows = dict(_row(line) for line in block[1:7])
+    rows = dict(_row(line) for line in block[1:8])
     assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
     assert rows["test loss"] == f"{summary['test_loss']:.4f}"
-    assert rows["wall time"].endswith(" s")
+    # The whole command's time holds the fit's (which holds the loop's, summary.json's wall_s),
+    # then the test's.
+    training = float(rows["training time"].removesuffix(" s"))
+    assert training >= summary["wall_s"] - 0.05
+    assert float(rows["wall time"].removesuffix(" s")) >= training
     assert rows["images/s"].endswith("(training)")
     assert rows["run"] == str(run_dir)
     assert rows["plots"] == f"{run_dir / 'curves.png'}, {run_dir / 'confusion.png'}"
@@ -162,7 +166,8 @@ def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
     for name, value in [
         ("test accuracy", "91.23 %"),
         ("test loss", "0.2500"),
-        ("wall time", "3.2 s"),
+        ("wall time", "9.0 s"),  # the command's, given
+        ("training time", "3.2 s"),  # the fit's, from summary.json
         ("images/s", "12,346 (training)"),
         ("run", str(tmp_path)),
         ("plots", str(tmp_path / "curves.png")),
@@ -171,10 +176,15 @@ def test_the_summary_block_is_a_rich_panel_on_a_terminal(tmp_path) -> None:
         assert value in text
     plain = Console(file=io.StringIO(), width=200)
     print_summary(config, tmp_path, {}, 9.0, plain)
-    assert plain.file.getvalue().splitlines()[1:3] == [
+    assert plain.file.getvalue().splitlines()[1:5] == [
         "  test accuracy  91.23 %",
         "  test loss      0.2500",
+        "  wall time      9.0 s",
+        "  training time  3.2 s",
     ]
+    resumed = Console(file=io.StringIO(), width=200)
+    print_summary(config, tmp_path, {}, 9.0, resumed, training=1.5, resumed=True)
+    assert "  training time  1.5 s (this session)" in resumed.file.getvalue().splitlines()
 
 
 # --- odyssey evaluate --------------------------------------------------------------------------
@@ -336,3 +346,289 @@ def test_ctrl_c_saves_prints_how_to_resume_and_the_resumed_run_ends_as_if_never_
     resumed = odyssey.load(out / "weights.safetensors")
     assert uninterrupted.keys() == resumed.keys()
     assert all(np.array_equal(uninterrupted[k], resumed[k]) for k in resumed)
+
+
+# --- Mistakes found before anything is written (exit 2, the run directory untouched) -------------
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, str]]:
+    """Every file under `directory`: (mtime_ns, sha256), to show that nothing was written."""
+    return {
+        str(path.relative_to(directory)): (
+            path.stat().st_mtime_ns,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_new_run_into_an_out_that_holds_a_run_is_refused(trained) -> None:
+    run_dir, _, _ = trained
+    before = snapshot(run_dir)
+    status, stdout, stderr = run(*train_args(run_dir))
+    assert (status, stdout) == (2, "")
+    assert stderr == (
+        f"odyssey train: --out {run_dir} already holds a run (summary.json); continue it with "
+        f"--resume {run_dir / 'checkpoints' / 'last.safetensors'}, or choose another --out for "
+        "a new run\n"
+    )
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("marker", ["summary.json", "metrics.jsonl", "checkpoints/x.safetensors"])
+def test_each_file_of_a_run_marks_an_out_as_taken(tmp_path, marker) -> None:
+    out = tmp_path / "run"
+    (out / marker).parent.mkdir(parents=True)
+    (out / marker).write_text("{}")
+    (out / "config.toml").write_text("")
+    status, _, stderr = run(*train_args(out))
+    assert status == 2
+    assert stderr.startswith(f"odyssey train: --out {out} already holds a run ({marker});")
+    assert "--resume" in stderr
+    assert stderr.count("\n") == 1
+    assert sorted(p.name for p in out.rglob("*")) == sorted({"config.toml", *Path(marker).parts})
+
+
+def test_a_resume_into_another_run_s_out_is_refused(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    other = tmp_path / "other"
+    (other / "checkpoints").mkdir(parents=True)
+    (other / "metrics.jsonl").write_text("")
+    checkpoint = run_dir / "checkpoints" / "last.safetensors"
+    before = snapshot(run_dir)
+    status, _, stderr = run(*train_args(other, "--resume", str(checkpoint)))
+    assert (status, stderr) == (
+        2,
+        f"odyssey train: --out {other} holds another run (metrics.jsonl) than the checkpoint "
+        f"{checkpoint}; resume into the checkpoint's own run directory, or into a new --out\n",
+    )
+    assert snapshot(run_dir) == before
+    assert sorted(p.name for p in other.iterdir()) == ["checkpoints", "metrics.jsonl"]
+
+
+def test_the_trainer_s_run_directory_error_is_a_usage_error_too(
+    trainer_available, tmp_path, monkeypatch
+) -> None:
+    # Should a run appear in --out between the command's check and the fit, the Trainer's own
+    # refusal (fixtrainer's RunDirectoryError, a ValueError) is exit 2 as well.
+    from odyssey.train import Trainer
+
+    class RunDirectoryError(ValueError):
+        pass
+
+    def fit(self, *args, **kwargs):
+        raise RunDirectoryError("Trainer: the directory holds a run")
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    status, _, stderr = run(*train_args(tmp_path / "run"))
+    assert (status, stderr) == (
+        2,
+        "odyssey train: Trainer: the directory holds a run; here: --resume CKPT to continue "
+        "it, or another --out\n",
+    )
+
+
+def test_an_out_that_is_a_file_exits_2(tmp_path) -> None:
+    out = tmp_path / "run"
+    out.write_text("notes")
+    status, _, stderr = run(*train_args(out))
+    assert (status, stderr) == (
+        2,
+        f"odyssey train: --out {out} is a file; the run directory must be a directory\n",
+    )
+    assert out.read_text() == "notes"
+
+
+def test_an_out_with_no_run_in_it_is_not_taken(tmp_path) -> None:
+    from odyssey.cli.train import existing_run
+
+    assert existing_run(tmp_path / "nowhere") is None
+    assert existing_run(tmp_path) is None
+    (tmp_path / "config.toml").write_text("")  # a run that failed before writing anything else
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "notes.txt").write_text("")
+    assert existing_run(tmp_path) is None
+    (tmp_path / "metrics.jsonl").write_text("")
+    assert existing_run(tmp_path) == "metrics.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("more", "expected"),
+    [
+        (
+            ["--variant", "conv"],
+            "--resume: Checkpoint.restore: {ckpt}: it was saved from another model: missing keys",
+        ),
+        (
+            ["--set", "train.optimizer=Adam"],
+            "--resume: Checkpoint.restore: {ckpt}: it holds the state of a SGD optimizer, not Adam",
+        ),
+        (
+            ["--set", "train.scheduler=ExponentialLR", "--set", "train.scheduler_args.gamma=0.9"],
+            "--resume: {ckpt}: its LR scheduler state does not fit train.scheduler = "
+            "'ExponentialLR': ExponentialLR.load_state_dict: unexpected keys",
+        ),
+        (
+            ["--set", "train.scheduler=none"],
+            "--resume: {ckpt} holds 1 LR scheduler state(s), but train.scheduler = 'none' makes 0",
+        ),
+        (
+            ["--batch-size", "32"],
+            "--resume: {ckpt} was saved with another data loader (--batch-size, --dataset or "
+            "train.val_size differ): DataLoader.load_state_dict: batch_size is 32 here but 64",
+        ),
+        (
+            ["--set", "train.val_size=100"],
+            "--resume: {ckpt} was saved with another data loader (--batch-size, --dataset or "
+            "train.val_size differ): DataLoader.load_state_dict: dataset_size is 3900 here but "
+            "3500",
+        ),
+    ],
+)
+def test_a_resume_that_does_not_fit_exits_2_and_leaves_the_run_alone(
+    trained, more, expected
+) -> None:
+    run_dir, _, _ = trained
+    checkpoint = run_dir / "checkpoints" / "last.safetensors"
+    before = snapshot(run_dir)
+    status, stdout, stderr = run(*train_args(run_dir, "--resume", str(checkpoint), *more))
+    assert (status, stdout) == (2, "")
+    assert stderr.startswith("odyssey train: " + expected.format(ckpt=checkpoint)), stderr
+    assert stderr.count("\n") == 1
+    assert snapshot(run_dir) == before  # summary.json still says the run succeeded
+
+
+def test_resuming_from_plain_weights_or_another_file_exits_2(trained, tmp_path) -> None:
+    run_dir, _, _ = trained
+    before = snapshot(run_dir)
+    weights = run_dir / "weights.safetensors"
+    status, _, stderr = run(*train_args(run_dir, "--resume", str(weights)))
+    assert status == 2
+    assert stderr.startswith(f"odyssey train: --resume: load_checkpoint: {weights} holds weights")
+    status, _, stderr = run(*train_args(run_dir, "--resume", str(run_dir / "config.toml")))
+    assert status == 2
+    assert stderr.startswith(f"odyssey train: --resume: load_checkpoint: {run_dir}")
+    assert snapshot(run_dir) == before
+
+
+ONE_CYCLE = [
+    "--set",
+    "train.scheduler=OneCycleLR",
+    "--set",
+    "train.scheduler_args.max_lr=0.1",
+    "--set",
+    "train.scheduler_interval=step",
+]
+
+
+def test_a_one_cycle_run_resumed_for_more_epochs_is_refused_up_front(
+    trainer_available, tmp_path
+) -> None:
+    # The schedule's length (total_steps) is fixed when the run starts, and the checkpoint's
+    # state keeps it: more epochs would step it past its end after the first resumed step.
+    out = tmp_path / "run"
+    status, _, stderr = run(*train_args(out, *ONE_CYCLE))
+    assert status == 0, stderr
+    checkpoint = out / "checkpoints" / "last.safetensors"
+    before = snapshot(out)
+    argv = ["train", str(TINY), "--epochs", "2", "--out", str(out), "--no-progress"]
+    status, stdout, stderr = run(*argv, *ONE_CYCLE, "--resume", str(checkpoint))
+    assert (status, stdout) == (2, "")
+    steps = -(-3500 // 64)
+    assert stderr == (
+        f"odyssey train: --resume {checkpoint}: --epochs (train.epochs): 2 epochs of {steps} "
+        f"scheduler steps need {2 * steps}, but the checkpoint's OneCycleLR schedule has "
+        f"total_steps = {steps}, fixed when its run started; resume with at most --epochs 1, "
+        "or start a new run (without --resume) for 2 epochs\n"
+    )
+    assert snapshot(out) == before
+    # The epochs it was sized for resume (the run is complete: it tests and summarises again).
+    status, _, stderr = run(*train_args(out, *ONE_CYCLE, "--resume", str(checkpoint)))
+    assert status == 0, stderr
+
+
+def test_a_one_cycle_schedule_shorter_than_the_run_exits_2_before_training(tmp_path) -> None:
+    out = tmp_path / "run"
+    steps = -(-3500 // 64)
+    status, stdout, stderr = run(
+        *train_args(out, *ONE_CYCLE, "--set", f"train.scheduler_args.total_steps={steps - 1}")
+    )
+    assert (status, stdout) == (2, "")
+    assert stderr == (
+        f"odyssey train: train.scheduler_args.total_steps: OneCycleLR's schedule has "
+        f"total_steps = {steps - 1}, but 1 epoch of {steps} scheduler steps need {steps}; give "
+        f"total_steps >= {steps}, or leave total_steps, epochs and steps_per_epoch out to size "
+        "it from the run\n"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (
+            ["variant.model_args.hidden=x"],
+            "variant.model_args.hidden must be an int, got 'x' (str)\n",
+        ),
+        (
+            ["variant.model_args.hidden=-3"],
+            "variant.model_args.hidden: TinyNet(hidden=-3) failed: ValueError: Linear: ",
+        ),
+        (
+            ["train.scheduler=ReduceLROnPlateau", "train.scheduler_monitor=val_los"],
+            "train.scheduler_monitor: 'val_los' is not a metric the Classifier logs; choices: "
+            "val_loss, val_accuracy, train_loss, train_accuracy, train_loss_epoch, "
+            "train_accuracy_epoch\n",
+        ),
+        (
+            ["train.scheduler=ReduceLROnPlateau", "train.val_size=0"],
+            "train.scheduler_monitor: 'val_loss' needs a validation split, but train.val_size "
+            "is 0; ",
+        ),
+        (
+            ["train.scheduler=ReduceLROnPlateau", "train.scheduler_interval=step"],
+            "train.scheduler_interval: ReduceLROnPlateau stepped after every training step "
+            "cannot monitor 'val_loss' ",
+        ),
+        (
+            ["train.scheduler=ReduceLROnPlateau", "train.scheduler_monitor=val_accuracy"],
+            "train.scheduler_args.mode: val_accuracy is better higher, so ReduceLROnPlateau "
+            'monitoring it needs mode = "max", got "min"\n',
+        ),
+    ],
+)
+def test_configuration_mistakes_exit_2_before_training(tmp_path, sets, expected) -> None:
+    out = tmp_path / "run"
+    argv = train_args(out)
+    for assignment in sets:
+        argv += ["--set", assignment]
+    status, stdout, stderr = run(*argv)
+    assert (status, stdout) == (2, "")
+    assert stderr.startswith("odyssey train: " + expected), stderr
+    assert stderr.count("\n") == 1
+    assert not out.exists()
+
+
+# --- odyssey evaluate's progress ------------------------------------------------------------------
+
+
+def test_evaluate_shows_its_progress_on_stderr_unless_no_progress(trained, monkeypatch) -> None:
+    from odyssey.cli import evaluate
+
+    run_dir, _, _ = trained
+    status, stdout, stderr = run("evaluate", str(run_dir))
+    assert status == 0, stderr
+    assert stderr.startswith("test  test_accuracy ")  # a log: the pass's one line
+    assert "test  test_accuracy" not in stdout  # stdout holds the metrics alone
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=120)
+    monkeypatch.setattr(evaluate, "progress_console", lambda: terminal)
+    status, stdout, _ = run("evaluate", str(run_dir))
+    assert status == 0
+    drawn = terminal.file.getvalue()
+    assert "\x1b[" in drawn  # a rich bar was drawn
+    assert "16/16" in drawn or "/16" in drawn  # 1,000 test images in batches of 64
+    quiet = Console(file=io.StringIO(), force_terminal=True, width=120)
+    monkeypatch.setattr(evaluate, "progress_console", lambda: quiet)
+    status, _, stderr = run("evaluate", str(run_dir), "--no-progress")
+    assert (status, stderr, quiet.file.getvalue()) == (0, "", "")

@@ -371,6 +371,85 @@ def test_model_errors_name_the_key_and_the_choices(tmp_path) -> None:
     )
 
 
+MODELS = """
+from __future__ import annotations
+
+from typing import Optional
+
+from odyssey import nn
+
+
+class Net(nn.Module):
+    def __init__(self, width: int = 4, scale: float = 1.0, name: Optional[str] = None,
+                 bias=True, depth=2, **extra):
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.fc = nn.Linear(3, width, bias=bias)
+"""
+
+
+def net_config(tmp_path: Path, **model_args: Any) -> dict[str, Any]:
+    folder = tmp_path / "net"
+    folder.mkdir(exist_ok=True)
+    (folder / "model.py").write_text(MODELS)
+    return {
+        "paper": {"slug": "net", "path": str(folder)},
+        "variant": {"name": "a", "model": "Net", "model_args": model_args},
+    }
+
+
+@pytest.mark.parametrize(
+    ("model_args", "expected"),
+    [
+        ({"width": "x"}, "variant.model_args.width must be an int, got 'x' (str)"),
+        ({"width": 2.0}, "variant.model_args.width must be an int, got 2.0 (float)"),
+        ({"width": True}, "variant.model_args.width must be an int, got True (bool)"),
+        ({"scale": "big"}, "variant.model_args.scale must be a number, got 'big' (str)"),
+        ({"name": 3}, "variant.model_args.name must be a string, got 3 (int)"),
+        ({"bias": 1}, "variant.model_args.bias must be a boolean, got 1 (int)"),  # the default's
+        ({"depth": 1.5}, "variant.model_args.depth must be an int, got 1.5 (float)"),
+        (
+            {"width": 0, "depth": 2},
+            "variant.model_args.width: Net(width=0, depth=2) failed: ValueError: width must be "
+            ">= 1, got 0",
+        ),
+        (
+            {"width": 3, "depth": 0},
+            "variant.model_args.depth: Net(width=3, depth=0) failed: ValueError: depth must be "
+            ">= 1, got 0",
+        ),
+        (
+            {"width": 0, "depth": 0},  # leaving out either one does not help: both are named
+            "variant.model_args: Net(width=0, depth=0) failed: ValueError: width must be >= 1",
+        ),
+    ],
+)
+def test_model_argument_mistakes_name_the_key(tmp_path, model_args, expected) -> None:
+    assert error_of(papers.build_model, net_config(tmp_path, **model_args)).startswith(expected)
+
+
+def test_model_arguments_of_the_right_type_build(tmp_path) -> None:
+    # An int for a float, None for an Optional, anything for an unannotated argument without a
+    # typed default, and **extra arguments.
+    config = net_config(tmp_path, width=2, scale=2, name=None, other=[1, 2])
+    assert papers.build_model(config).fc.weight.shape == (2, 3)
+    config = net_config(tmp_path, name="n", scale=0.5, bias=False)
+    assert papers.build_model(config).fc.bias is None
+
+
+def test_a_model_that_fails_without_arguments_names_variant_model(tmp_path) -> None:
+    config = net_config(tmp_path)
+    (Path(config["paper"]["path"]) / "model.py").write_text(
+        MODELS.replace("super().__init__()", "raise TypeError('broken')")
+    )
+    assert error_of(papers.build_model, config) == (
+        "variant.model: Net() failed: TypeError: broken"
+    )
+
+
 def test_model_modules_are_unique_per_folder_and_leave_sys_path_alone(tmp_path) -> None:
     first = write_paper(tmp_path / "a" / "tiny")
     second = write_paper(tmp_path / "b" / "tiny")
@@ -439,10 +518,121 @@ def test_one_cycle_gets_the_run_s_length_unless_given() -> None:
         paper, sets=["train.scheduler=OneCycleLR", "train.scheduler_args.max_lr=0.5"]
     )
     optimizer = papers.build_optimizer(config, papers.build_model(config).parameters())
+    # Sized to the number of times the Trainer steps it: once an epoch (the tiny paper's
+    # scheduler_interval), or after each of the 7 training steps of an epoch.
+    assert papers.build_scheduler(config, optimizer, steps_per_epoch=7).total_steps == 2
+    config["train"]["scheduler_interval"] = "step"
     scheduler = papers.build_scheduler(config, optimizer, steps_per_epoch=7)
     assert scheduler.total_steps == 2 * 7
     config["train"]["scheduler_args"]["total_steps"] = 5
     assert papers.build_scheduler(config, optimizer, steps_per_epoch=7).total_steps == 5
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (
+            ["train.scheduler_monitor=val_acc"],
+            "train.scheduler_monitor: 'val_acc' is not a metric the Classifier logs; choices: "
+            "val_loss, val_accuracy, train_loss, train_accuracy, train_loss_epoch, "
+            "train_accuracy_epoch",
+        ),
+        (
+            ["train.scheduler_interval=step", "train.scheduler_monitor=lr"],
+            "train.scheduler_monitor: 'lr' is not a metric the Classifier logs; choices: "
+            "train_loss, train_accuracy",
+        ),
+        (
+            ["train.val_size=0"],
+            "train.scheduler_monitor: 'val_loss' needs a validation split, but train.val_size is "
+            "0; hold images out with train.val_size (e.g. --set train.val_size=500) or monitor "
+            "train_loss",
+        ),
+        (
+            ["train.scheduler_interval=step"],
+            "train.scheduler_interval: ReduceLROnPlateau stepped after every training step "
+            "cannot monitor 'val_loss' (it exists only once a validation or an epoch is over); "
+            'set train.scheduler_interval = "epoch", or monitor train_loss or train_accuracy',
+        ),
+        (
+            ["train.scheduler_interval=step", "train.scheduler_monitor=train_loss_epoch"],
+            "train.scheduler_interval: ReduceLROnPlateau stepped after every training step "
+            "cannot monitor 'train_loss_epoch' (it exists only once a validation or an epoch is "
+            'over); set train.scheduler_interval = "epoch", or monitor train_loss or '
+            "train_accuracy",
+        ),
+        (
+            ["train.scheduler_monitor=train_accuracy"],
+            "train.scheduler_args.mode: train_accuracy is better higher, so ReduceLROnPlateau "
+            'monitoring it needs mode = "max", got "min"',
+        ),
+        (
+            ["train.scheduler_args.mode=max"],
+            "train.scheduler_args.mode: val_loss is better lower, so ReduceLROnPlateau "
+            'monitoring it needs mode = "min", got "max"',
+        ),
+    ],
+)
+def test_plateau_monitor_mistakes_are_found_when_resolving(sets, expected) -> None:
+    paper = papers.load_paper(TINY)
+    sets = ["train.scheduler=ReduceLROnPlateau", *sets]
+    assert error_of(papers.resolve, paper, sets=sets) == expected
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        [],  # val_loss, mode min, every epoch, val_size 500
+        ["train.scheduler_monitor=val_accuracy", "train.scheduler_args.mode=max"],
+        ["train.val_size=0", "train.scheduler_monitor=train_loss"],
+        ["train.val_size=0", "train.scheduler_monitor=train_loss_epoch"],
+        ["train.scheduler_interval=step", "train.scheduler_monitor=train_loss"],
+        [
+            "train.scheduler_interval=step",
+            "train.scheduler_monitor=train_accuracy",
+            "train.scheduler_args.mode=max",
+        ],
+    ],
+)
+def test_plateau_monitors_the_classifier_has_resolve(sets) -> None:
+    paper = papers.load_paper(TINY)
+    config = papers.resolve(paper, sets=["train.scheduler=ReduceLROnPlateau", *sets])
+    assert config["train"]["scheduler"] == "ReduceLROnPlateau"
+    # The monitor is not checked for schedulers that do not use it.
+    papers.resolve(paper, sets=["train.val_size=0", "train.scheduler_monitor=val_loss"])
+
+
+def test_a_schedule_shorter_than_the_run_is_found_before_training() -> None:
+    paper = papers.load_paper(TINY)
+    sets = ["train.scheduler=OneCycleLR", "train.scheduler_args.max_lr=0.5"]
+    step = [*sets, "train.scheduler_interval=step"]
+    config = papers.resolve(paper, sets=step)  # 2 epochs
+    optimizer = papers.build_optimizer(config, papers.build_model(config).parameters())
+    sized = papers.build_scheduler(config, optimizer, steps_per_epoch=7)
+    papers.check_schedule_length(config, sized, 7)  # sized from the run: fits
+    config["train"]["scheduler_args"]["total_steps"] = 13
+    short = papers.build_scheduler(config, optimizer, steps_per_epoch=7)
+    assert error_of(papers.check_schedule_length, config, short, 7) == (
+        "train.scheduler_args.total_steps: OneCycleLR's schedule has total_steps = 13, but 2 "
+        "epochs of 7 scheduler steps need 14; give total_steps >= 14, or leave total_steps, "
+        "epochs and steps_per_epoch out to size it from the run"
+    )
+    config = papers.resolve(paper, sets=[*step, "train.epochs=3"])
+    assert error_of(papers.check_schedule_length, config, sized, 7, resumed=True) == (
+        "--epochs (train.epochs): 3 epochs of 7 scheduler steps need 21, but the checkpoint's "
+        "OneCycleLR schedule has total_steps = 14, fixed when its run started; resume with at "
+        "most --epochs 2, or start a new run (without --resume) for 3 epochs"
+    )
+    # Stepped once an epoch, 14 steps cover 14 epochs; other schedulers have no fixed length.
+    config = papers.resolve(paper, sets=[*sets, "train.epochs=14"])
+    papers.check_schedule_length(config, sized, 7, resumed=True)
+    config["train"]["epochs"] = 15
+    assert "15 epochs of 1 scheduler step need 15" in error_of(
+        papers.check_schedule_length, config, sized, 7, True
+    )
+    config = papers.resolve(paper, sets=["train.epochs=1000"])
+    papers.check_schedule_length(config, papers.build_scheduler(config, optimizer), 7)
+    papers.check_schedule_length(config, None, 7)
 
 
 def test_scheduler_errors_name_the_key_and_choices() -> None:

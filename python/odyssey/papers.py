@@ -25,6 +25,7 @@ public API only). ``paper.toml``::
     scheduler_args = { step_size = 1, gamma = 0.5 }                                     # ({})
     scheduler_interval = "epoch" # "epoch" or "step": when the scheduler steps          ("epoch")
     scheduler_monitor = "val_loss"  # the metric ReduceLROnPlateau watches              ("val_loss")
+                                 # (one CLASSIFIER_METRICS names; val_* needs val_size > 0)
     val_size = 500               # images held out of the train split (by the seed)    (0)
 
     [[variants]]                 # one or more; the first is the default
@@ -52,7 +53,10 @@ the ``odyssey.papers`` entry-point group, each entry point naming a package whos
 ``paper.toml`` (``[project.entry-points."odyssey.papers"] lenet5 = "mypackage.lenet5"``).
 
 Every mistake in a paper or an override raises ``PaperError`` with a one-line message naming the
-key and what was expected (the choices, or the type).
+key and what was expected (the choices, or the type), before any training: ``variant.model_args``
+values are checked against the model's annotations (or defaults) and a model that its arguments
+cannot build names the argument; ReduceLROnPlateau's monitor must be a metric the Classifier has
+when the scheduler steps; ``check_schedule_length`` finds a schedule shorter than the run.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ import inspect
 import math
 import os
 import sys
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +83,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "CLASSIFIER_METRICS",
     "ENTRY_POINT_GROUP",
     "Paper",
     "PaperError",
@@ -86,6 +93,7 @@ __all__ = [
     "build_model",
     "build_optimizer",
     "build_scheduler",
+    "check_schedule_length",
     "find_paper",
     "load_model_module",
     "load_paper",
@@ -170,6 +178,19 @@ ARGUMENT_TABLES = ("train.optimizer_args", "train.scheduler_args", "variant.mode
 _ARGUMENTS_OF = {"optimizer": "optimizer_args", "scheduler": "scheduler_args"}
 # Flags of `odyssey train` and the train key each one sets.
 FLAG_KEYS = ("dataset", "epochs", "batch_size", "lr", "seed", "threads")
+# What the Classifier logs, by when a scheduler steps: after each training step, and at the end
+# of an epoch (the step values' epoch means, and validation's when there is a validation split).
+CLASSIFIER_METRICS: dict[str, tuple[str, ...]] = {
+    "step": ("train_loss", "train_accuracy"),
+    "epoch": (
+        "val_loss",
+        "val_accuracy",
+        "train_loss",
+        "train_accuracy",
+        "train_loss_epoch",
+        "train_accuracy_epoch",
+    ),
+}
 # Schedulers whose arguments are functions or other schedulers: not expressible in TOML.
 _UNBUILDABLE_SCHEDULERS = {"LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler"}
 
@@ -517,7 +538,45 @@ def resolve(
                 f"{paper.path / PAPER_FILE}: train.{key} is missing ({_type_name(TRAIN_KEYS[key])}"
                 f" in [train] or in variant {chosen['name']!r}'s train table)"
             )
+    _check_plateau(train)
     return config
+
+
+def _check_plateau(train: Mapping[str, Any]) -> None:
+    """ReduceLROnPlateau's monitor is a metric the Classifier has when the scheduler steps:
+    train_loss/train_accuracy after each step; their epoch means and, with a validation split,
+    val_loss/val_accuracy at the end of each epoch. Its mode fits the metric (min for a loss,
+    max for an accuracy). Found here, not after the first epoch of training."""
+    if train.get("scheduler") != "ReduceLROnPlateau":
+        return
+    monitor = train.get("scheduler_monitor", TRAIN_DEFAULTS["scheduler_monitor"])
+    interval = train.get("scheduler_interval", TRAIN_DEFAULTS["scheduler_interval"])
+    if monitor not in CLASSIFIER_METRICS["epoch"]:
+        raise PaperError(
+            f"train.scheduler_monitor: {monitor!r} is not a metric the Classifier logs; "
+            f"choices: {', '.join(CLASSIFIER_METRICS[interval])}"
+        )
+    if interval == "step" and monitor not in CLASSIFIER_METRICS["step"]:
+        raise PaperError(
+            "train.scheduler_interval: ReduceLROnPlateau stepped after every training step "
+            f"cannot monitor {monitor!r} (it exists only once a validation or an epoch is "
+            'over); set train.scheduler_interval = "epoch", or monitor '
+            f"{' or '.join(CLASSIFIER_METRICS['step'])}"
+        )
+    if monitor.startswith("val_") and not train.get("val_size", 0):
+        raise PaperError(
+            f"train.scheduler_monitor: {monitor!r} needs a validation split, but train.val_size "
+            "is 0; hold images out with train.val_size (e.g. --set train.val_size=500) or "
+            "monitor train_loss"
+        )
+    mode = train.get("scheduler_args", {}).get("mode", "min")
+    wanted = "max" if monitor.startswith(("train_accuracy", "val_accuracy")) else "min"
+    if mode in ("min", "max") and mode != wanted:
+        better = "higher" if wanted == "max" else "lower"
+        raise PaperError(
+            f"train.scheduler_args.mode: {monitor} is better {better}, so ReduceLROnPlateau "
+            f'monitoring it needs mode = "{wanted}", got "{mode}"'
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,7 +658,62 @@ def build_model(config: Mapping[str, Any]) -> Any:
         )
     arguments = variant.get("model_args", {})
     _keyword_check(cls, arguments, "variant.model_args")
-    return cls(**arguments)
+    _model_argument_types(cls, arguments)
+    try:
+        return cls(**arguments)
+    except (TypeError, ValueError) as error:
+        raise PaperError(_model_failure(cls, arguments, error)) from None
+
+
+def _expected_type(parameter: inspect.Parameter, hints: Mapping[str, Any]) -> type | None:
+    """The TOML type a model argument must have: from its annotation (int, float, bool, str,
+    possibly `| None`), else from its default's type; None when neither says."""
+    hint = hints.get(parameter.name)
+    if hint is not None:
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(options) == 1:
+            hint = options[0]
+        return hint if hint in (int, float, bool, str) else None
+    default = parameter.default
+    if default is not parameter.empty and type(default) in (int, float, bool, str):
+        return type(default)
+    return None
+
+
+def _model_argument_types(cls: type, arguments: Mapping[str, Any]) -> None:
+    """PaperError naming `variant.model_args.<name>` when a value's type is not the one the
+    model's annotation (or default) says, before the model is built."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that does not evaluate: the defaults decide
+        hints = {}
+    for name, value in arguments.items():
+        parameter = parameters.get(name)
+        expected = None if parameter is None else _expected_type(parameter, hints)
+        if expected is None or (value is None and parameter.default is None):
+            continue
+        _checked(value, expected, f"variant.model_args.{name}")
+
+
+def _model_failure(cls: type, arguments: Mapping[str, Any], error: Exception) -> str:
+    """The message of a model that its arguments could not build, naming the argument at fault
+    when leaving out that one alone lets the model build (a check made only after a failure)."""
+    call = f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+    reason = f"{call} failed: {type(error).__name__}: {error}"
+    culprits = []
+    for name in arguments:
+        try:
+            cls(**{key: value for key, value in arguments.items() if key != name})
+        except Exception:
+            continue
+        culprits.append(name)
+    if len(culprits) == 1:
+        return f"variant.model_args.{culprits[0]}: {reason}"
+    return f"variant.model_args: {reason}" if arguments else f"variant.model: {reason}"
 
 
 def optimizer_factory(config: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -634,7 +748,9 @@ def scheduler_factory(
     config: Mapping[str, Any], steps_per_epoch: int | None = None
 ) -> Callable[[Any], Any] | None:
     """`optimizer -> scheduler` for `train.scheduler` with `train.scheduler_args`, or None when
-    it is "none". OneCycleLR without a length gets `epochs` and `steps_per_epoch` of the run."""
+    it is "none". OneCycleLR without a length is sized to the run: `train.epochs` epochs of
+    `steps_per_epoch` steps when scheduler_interval is "step", of one step when it is "epoch"
+    (the number of times the Trainer steps it)."""
     train = config["train"]
     name = train.get("scheduler", "none")
     if name == "none":
@@ -648,7 +764,8 @@ def scheduler_factory(
     arguments = dict(train.get("scheduler_args", {}))
     if name == "OneCycleLR" and "total_steps" not in arguments and steps_per_epoch is not None:
         arguments.setdefault("epochs", train["epochs"])
-        arguments.setdefault("steps_per_epoch", steps_per_epoch)
+        stepped_every_step = train.get("scheduler_interval", "epoch") == "step"
+        arguments.setdefault("steps_per_epoch", steps_per_epoch if stepped_every_step else 1)
     _keyword_check(cls, arguments, "train.scheduler_args", None)
 
     def make(optimizer: Any) -> Any:
@@ -658,6 +775,45 @@ def scheduler_factory(
             raise PaperError(f"train.scheduler_args: {error}") from None
 
     return make
+
+
+def check_schedule_length(
+    config: Mapping[str, Any], scheduler: Any, steps_per_epoch: int, resumed: bool = False
+) -> None:
+    """PaperError when `scheduler` has a fixed length (OneCycleLR's total_steps) shorter than the
+    run: `train.epochs` epochs of `steps_per_epoch` steps (or one step an epoch with
+    scheduler_interval = "epoch") would step it past its end, which raises mid-training.
+    `resumed`: the scheduler holds a checkpoint's state, whose length was fixed when that run
+    started; only --epochs can change, so the message names it."""
+    total = getattr(scheduler, "total_steps", None)
+    if scheduler is None or not isinstance(total, int):
+        return
+    train = config["train"]
+    per_epoch = steps_per_epoch if train.get("scheduler_interval", "epoch") == "step" else 1
+    epochs = train["epochs"]
+    needed = epochs * per_epoch
+    if needed <= total:
+        return
+    name = type(scheduler).__name__
+    run = f"{epochs} epoch{'s' if epochs != 1 else ''} of {per_epoch} scheduler step" + (
+        "s" if per_epoch != 1 else ""
+    )
+    if resumed:
+        raise PaperError(
+            f"--epochs (train.epochs): {run} need {needed}, but the checkpoint's {name} "
+            f"schedule has total_steps = {total}, fixed when its run started; resume with at most "
+            f"--epochs {total // per_epoch}, or start a new run (without --resume) "
+            f"for {epochs} epochs"
+        )
+    arguments = train.get("scheduler_args", {})
+    key = next(
+        (k for k in ("total_steps", "epochs", "steps_per_epoch") if k in arguments), "total_steps"
+    )
+    raise PaperError(
+        f"train.scheduler_args.{key}: {name}'s schedule has total_steps = {total}, but {run} "
+        f"need {needed}; give total_steps >= {needed}, or leave total_steps, epochs and "
+        "steps_per_epoch out to size it from the run"
+    )
 
 
 def build_scheduler(

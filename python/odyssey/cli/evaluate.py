@@ -1,6 +1,7 @@
 """``odyssey evaluate RUN_DIR_OR_CHECKPOINT``: rebuild a run's model from its config.toml, load
 saved weights, evaluate them on a dataset split with the Trainer, print the metrics and write the
-confusion matrix plot into the run directory.
+confusion matrix plot into the run directory. The metrics go to stdout; the progress (a rich
+bar on a terminal, its one-line result otherwise) to stderr, unless ``--no-progress``.
 
 Exit status: 0 done; 1 the weights or data could not be read or evaluated; 2 a usage mistake
 (no such run, no config.toml, an unknown dataset).
@@ -13,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 from odyssey.cli.datasets import ensure_dataset
 
@@ -39,7 +42,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--split", choices=("test", "train"), default="test", help="which split (default: test)"
     )
     evaluate.add_argument("--batch-size", type=int, help="images per batch (default: the run's)")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it is drawn on stderr)"
+    )
     evaluate.set_defaults(run=run)
 
 
@@ -47,6 +52,11 @@ def fail(message: str, status: int = 2) -> int:
     """Prints `odyssey evaluate: message` on stderr and returns `status`."""
     print(f"{PROG}: {message}", file=sys.stderr)
     return status
+
+
+def progress_console() -> Console:
+    """Where evaluate's progress goes: stderr (a bar on a terminal, a line in a log)."""
+    return Console(stderr=True)
 
 
 def locate(target: Path) -> tuple[Path, Path]:
@@ -118,6 +128,7 @@ def _evaluate(
     from odyssey.data import DataLoader, load_dataset
     from odyssey.train import Classifier, Trainer
     from odyssey.train.plots import plot_confusion
+    from odyssey.train.progress import ProgressBar
 
     model = papers.build_model(config)
     state = odyssey.load(weights)
@@ -129,10 +140,14 @@ def _evaluate(
     loader = DataLoader(data, batch_size=args.batch_size or config["train"]["batch_size"])
     classes = list(data.classes)
     module = Classifier(model, num_classes=len(classes), class_names=classes)
+    # The Trainer adds its progress bar in fit only: evaluate's is added here, on stderr so that
+    # stdout holds the metrics alone.
+    callbacks = [] if args.no_progress else [ProgressBar(console=progress_console())]
     with tempfile.TemporaryDirectory() as scratch:  # whatever test() writes is not the run's
         trainer = Trainer(
             default_root_dir=scratch,
-            progress=not args.no_progress,
+            callbacks=callbacks,
+            progress=False,
             enable_checkpointing=False,
         )
         results = trainer.test(module, loader)
