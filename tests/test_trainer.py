@@ -19,7 +19,7 @@ from odyssey.data import ArrayDataset, DataLoader
 from odyssey.optim import lr_scheduler
 from odyssey.serialization import CheckpointError
 from odyssey.tensor import is_grad_enabled
-from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers
+from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers, rundir
 from odyssey.train import trainer as trainer_module
 
 
@@ -153,10 +153,15 @@ class Plain(TrainModule):
 
 
 def quiet(tmp_path: Path, **kwargs: Any) -> Trainer:
-    """A Trainer writing into tmp_path, without progress bar or checkpoints unless asked."""
+    """A Trainer writing into tmp_path/run (run2, run3, ... once that holds a run), without
+    progress bar or checkpoints unless asked."""
     kwargs.setdefault("progress", False)
     kwargs.setdefault("enable_checkpointing", False)
-    return Trainer(default_root_dir=tmp_path / "run", **kwargs)
+    run, number = tmp_path / "run", 1
+    while rundir.run_files(run):
+        number += 1
+        run = tmp_path / f"run{number}"
+    return Trainer(default_root_dir=run, **kwargs)
 
 
 # -- the order of things -------------------------------------------------------------------------
@@ -553,8 +558,6 @@ def test_resuming_from_a_runs_checkpoint_continues_in_that_run(
 def test_git_commit_is_none_outside_a_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from odyssey.train import rundir
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert rundir.git_commit() is None

@@ -200,6 +200,15 @@ def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else from_numpy(np.ascontiguousarray(value))
 
 
+def _shape_of(batch: Any) -> str:
+    """What a batch is, for an error message: its type, and its keys or length."""
+    if isinstance(batch, Mapping):
+        return f"a {type(batch).__name__} with keys {sorted(map(str, batch))}"
+    if isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__} of {len(batch)}"
+    return f"a {type(batch).__name__}"
+
+
 def _batch_accuracy(logits: Tensor, labels: np.ndarray) -> np.ndarray:
     """The fraction of right answers in one batch, a 0-d float64 array (no conversion to float)."""
     return np.mean(np.argmax(logits.data, axis=1) == labels)
@@ -290,6 +299,10 @@ class Classifier(TrainModule):
         return {"optimizer": optimizer, "lr_scheduler": config}
 
     def _forward_batch(self, batch: Any) -> tuple[Tensor, Tensor, np.ndarray]:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(
+                f"Classifier: a batch must be an (images, labels) pair, got {_shape_of(batch)}"
+            )
         images, labels = batch
         labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
         logits = self.model(_as_tensor(images))
