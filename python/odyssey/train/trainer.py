@@ -1465,6 +1465,8 @@ class Trainer:
             return config
         old, new = _flatten(saved), _flatten(config)
         differ = [key for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+        if self.config is None:  # the Trainer's own settings: all but the seed apply as given
+            differ = [k for k in differ if not k.startswith("trainer.") or k == "trainer.seed"]
         if not differ:
             return config
         unset = "(not set)"
@@ -1474,9 +1476,10 @@ class Trainer:
         )
         warnings.warn(
             f"Trainer.fit: resuming from {path} with a configuration that differs from the "
-            f"run's in {shown}. The checkpoint's weights, optimizer and LR scheduler state are "
-            "restored, so what they hold (the learning rate, optimizer and scheduler settings) "
-            "keeps the checkpoint's values; config.toml lists the run's values under [resumed]",
+            f"run's in {shown}. The checkpoint's weights, optimizer, LR scheduler, data order and "
+            "random state are restored, so what they hold (the learning rate, optimizer and "
+            "scheduler settings, the seed) keeps the checkpoint's values; config.toml lists the "
+            "run's values under [resumed]",
             stacklevel=5,
         )
         return {
@@ -1484,10 +1487,10 @@ class Trainer:
             "resumed": {
                 "checkpoint": str(path),
                 "note": (
-                    "these keys were given other values than the run's configuration, saved in "
-                    "the checkpoint, had; settings held by the restored weights, optimizer and "
-                    "LR scheduler state (the learning rate, optimizer and scheduler arguments) "
-                    "keep the run's values listed here"
+                    "the keys below were given other values than the run's configuration (saved "
+                    "in the checkpoint) had; what the restored weights, optimizer, LR scheduler, "
+                    "data order and random state hold (the learning rate, optimizer and "
+                    "scheduler settings, the seed) keeps the run's values listed here"
                 ),
                 "run_values": {key: old.get(key, unset) for key in differ},
             },
