@@ -178,13 +178,15 @@ class TrainModule(nn.Module):
         """Before the first validation batch."""
 
     def on_validation_epoch_end(self) -> None:
-        """After the last validation batch, before the epoch metrics are computed."""
+        """After the last validation batch: callback_metrics hold the pass's values (metric
+        objects are reset only after this hook); what it logs joins them."""
 
     def on_test_epoch_start(self) -> None:
         """Before the first test batch."""
 
     def on_test_epoch_end(self) -> None:
-        """After the last test batch, before the test metrics are computed."""
+        """After the last test batch: callback_metrics hold the pass's values (metric objects
+        are reset only after this hook); what it logs joins them."""
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """When a checkpoint is saved: add JSON-able entries to `checkpoint` to keep them."""
@@ -301,7 +303,9 @@ class Classifier(TrainModule):
     def _forward_batch(self, batch: Any) -> tuple[Tensor, Tensor, np.ndarray]:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError(
-                f"Classifier: a batch must be an (images, labels) pair, got {_shape_of(batch)}"
+                f"Classifier: a batch must be an (images, labels) pair, got {_shape_of(batch)}; "
+                "for other batches, subclass it and define training_step, validation_step and "
+                "test_step"
             )
         images, labels = batch
         labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)

@@ -748,12 +748,15 @@ class Trainer:
         self.lr_schedulers = [] if scheduler is None else _scheduler_configs(scheduler)
 
     def _new_run_dir(self, module: Any, ckpt_path: str | Path | None) -> Path:
-        if self.default_root_dir is None and ckpt_path is not None:
-            # A checkpoint in <run>/checkpoints/ resumes into its own run directory.
-            parent = Path(ckpt_path).resolve().parent
-            if parent.name == "checkpoints" and (parent.parent / rundir.CONFIG).exists():
-                return parent.parent
-        if ckpt_path is None and self.default_root_dir is not None:
+        """The fit's run directory: default_root_dir (created once the run starts), the run of
+        a checkpoint in `<run>/checkpoints/`, or a new `runs/<name>/<time>`."""
+        if self.default_root_dir is None:
+            if ckpt_path is not None:
+                parent = Path(ckpt_path).resolve().parent
+                if parent.name == "checkpoints" and (parent.parent / rundir.CONFIG).exists():
+                    return parent.parent
+            return rundir.make_run_dir(None, self.name or type(module).__name__)
+        if ckpt_path is None:
             # A new run in an old run's directory would mix the two (metrics, checkpoints,
             # summary): refused before anything is written.
             found = rundir.run_files(self.default_root_dir)
@@ -764,8 +767,7 @@ class Trainer:
                     f"({shown}); to continue it, pass ckpt_path= one of its checkpoints; for a "
                     "new run, give another default_root_dir"
                 )
-        name = self.name or type(module).__name__
-        return rundir.make_run_dir(self.default_root_dir, name)
+        return self.default_root_dir
 
     def _resolved_config(self) -> dict[str, Any]:
         if self.config is not None:
@@ -1267,9 +1269,11 @@ class Trainer:
         }
 
     def save_checkpoint(self, filepath: str | Path, weights_only: bool = False) -> Path:
-        """Saves the full resumable state to one safetensors file, atomically (mid-epoch too).
-        Callbacks' and the module's on_save_checkpoint may add entries to the state first.
-        weights_only: the module's weights alone, a plain file odyssey.load reads."""
+        """Saves the full resumable state to one safetensors file, atomically (mid-epoch too,
+        between steps: inside a training step or before a validation pass's metrics are in, a
+        RuntimeError). Callbacks' and the module's on_save_checkpoint may add entries to the
+        state first. weights_only: the module's weights alone, a plain file odyssey.load reads,
+        at any time."""
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
         if self._inside == "step" and not weights_only:
@@ -1378,7 +1382,12 @@ class Trainer:
         the configuration to record in config.toml."""
         checkpoint = ckpt.load_checkpoint(path)
         state = checkpoint.state
-        metrics = self._check_checkpoint(module, checkpoint)
+        try:
+            metrics = self._check_checkpoint(module, checkpoint)
+        except (KeyError, TypeError) as missing:
+            raise CheckpointError(
+                f"Trainer.fit: ckpt_path {path}: its Trainer state is incomplete ({missing!r})"
+            ) from None
         written = self._compare_config(path, state.get("config"), config)
         trainer_state = state["trainer"]
         schedulers = [entry["scheduler"] for entry in self.lr_schedulers]
@@ -1507,8 +1516,8 @@ class Trainer:
     ) -> dict[str, float]:
         """One no-grad pass in eval mode (train mode restored after), hooks in Lightning's
         order: on_<stage>_start, on_<stage>_epoch_start, per batch on_<stage>_batch_start /
-        <stage>_step / on_<stage>_batch_end, on_<stage>_epoch_end, then the epoch values are
-        computed and published, then on_<stage>_end."""
+        <stage>_step / on_<stage>_batch_end, then the epoch values are computed and published,
+        on_<stage>_epoch_end (what it logs joins them), then on_<stage>_end."""
         step = getattr(module, f"{stage}_step" if stage != "validation" else "validation_step")
         was_training = module.training
         saved = self._agg, self._log_context, self._batch, self._stage
