@@ -144,6 +144,8 @@ def _is_plateau(scheduler: Any) -> bool:
 
 
 _METRIC_DEPTH = 3  # how deep in dicts and lists of the module's attributes metrics are found
+# What holds no metric: skipped at once (a module may keep long lists of numbers).
+_NOT_METRICS = (str, bytes, int, float, type(None), np.generic, np.ndarray, Tensor)
 
 
 def _module_metrics(module: Any) -> dict[str, Any]:
@@ -153,17 +155,23 @@ def _module_metrics(module: Any) -> dict[str, Any]:
     seen: set[int] = set()
 
     def visit(path: str, value: Any, depth: int) -> None:
-        if isinstance(value, (odyssey.nn.Module, Optimizer, np.ndarray)) or id(value) in seen:
+        if isinstance(value, (odyssey.nn.Module, Optimizer)) or id(value) in seen:
             return
         if _is_metric(value) and hasattr(value, "state_dict") and hasattr(value, "load_state_dict"):
             seen.add(id(value))
             found[path] = value
-        elif depth < _METRIC_DEPTH and isinstance(value, Mapping):
-            for key, item in value.items():
+            return
+        if depth >= _METRIC_DEPTH:
+            return
+        if isinstance(value, Mapping):
+            items: Iterable[tuple[Any, Any]] = value.items()
+        elif isinstance(value, (list, tuple)):
+            items = enumerate(value)
+        else:
+            return
+        for key, item in items:
+            if not isinstance(item, _NOT_METRICS):
                 visit(f"{path}[{key!r}]", item, depth + 1)
-        elif depth < _METRIC_DEPTH and isinstance(value, (list, tuple)):
-            for index, item in enumerate(value):
-                visit(f"{path}[{index}]", item, depth + 1)
 
     for name, value in sorted(vars(module).items()):
         if name not in ("_modules", "_parameters", "_buffers", "_trainer"):
