@@ -663,7 +663,7 @@ def test_a_checkpoint_of_another_model_is_a_checkpoint_error(tmp_path: Path) -> 
             super().__init__()
             self.model = nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4))
 
-    with pytest.raises(CheckpointError, match=r"plain.safetensors"):
+    with pytest.raises(CheckpointError, match=r"Trainer.fit: ckpt_path .*plain.safetensors"):
         quiet(tmp_path, max_steps=4).fit(Wider(), loader(16), ckpt_path=path)
     trainer.save_checkpoint(tmp_path / "weights.safetensors", weights_only=True)
     with pytest.raises(CheckpointError, match=r"weights.safetensors"):
@@ -845,8 +845,16 @@ def test_a_fresh_fit_refuses_a_directory_holding_a_run(tmp_path: Path) -> None:
 
 def test_resuming_a_tested_run_forgets_its_test_metrics(tmp_path: Path) -> None:
     run, trainer = finished_run(tmp_path)
+    seen: list[dict[str, Any]] = []
+
+    class Read(callbacks.Callback):
+        def on_train_start(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(json.loads((run / "summary.json").read_text()))
+
     resumed = Trainer(max_epochs=3, default_root_dir=run, progress=False, seed=0)
+    resumed.callbacks.append(Read())
     resumed.fit(classifier(), loader(32, shuffle=True), ckpt_path=trainer.last_checkpoint_path)
+    assert "test_accuracy" not in seen[0]  # already gone when training starts
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["epochs"], summary["status"]) == (3, "success")
     assert summary["test_accuracy"] is None  # it described other weights

@@ -19,6 +19,7 @@ from odyssey import _atomic
 
 __all__ = [
     "RunDirectoryError",
+    "forget_test_metrics",
     "git_commit",
     "git_repository",
     "make_run_dir",
@@ -128,6 +129,13 @@ def update_summary(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
     summary.update(fields)
     write_summary(path, summary)
     return summary
+
+
+def forget_test_metrics(path: Path) -> None:
+    """Drops the test_* fields of summary.json, if any (a fit is changing the weights)."""
+    summary = read_summary(path)
+    if any(key.startswith("test_") for key in summary):
+        write_summary(path, {k: v for k, v in summary.items() if not k.startswith("test_")})
 
 
 def sha256_file(path: Path) -> str:

@@ -893,6 +893,7 @@ class Trainer:
         self._run_started = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_config(self.run_dir / rundir.CONFIG, config)
+        rundir.forget_test_metrics(self.run_dir / rundir.SUMMARY)  # they described other weights
         for logger in self.loggers:
             logger.log_hyperparams(config)
         self._call("on_fit_start")
@@ -1139,12 +1140,7 @@ class Trainer:
         info = self.run_info
         model = getattr(module, "model", module)
         train_s = self._timing["train_s"]
-        # The test metrics of an earlier fit described other weights.
-        summary = {
-            key: value
-            for key, value in rundir.read_summary(self.run_dir / rundir.SUMMARY).items()
-            if not key.startswith("test_")
-        }
+        summary = rundir.read_summary(self.run_dir / rundir.SUMMARY)
         commit, repository = rundir.git_repository(_source_dir(module))
         summary.update(
             {
@@ -1159,8 +1155,8 @@ class Trainer:
                 "seed": self.seed if self.seed is not None else odyssey.initial_seed(),
                 "threads": odyssey.get_num_threads(),
                 "isa": odyssey.cpu_info()["isa_selected"],
-                "test_accuracy": None,
-                "test_loss": None,
+                "test_accuracy": summary.get("test_accuracy"),
+                "test_loss": summary.get("test_loss"),
                 "best_val_accuracy": self._best_val_accuracy,
                 "wall_s": self._timing["wall_s"],
                 "train_img_per_s": self._timing["train_images"] / train_s if train_s else None,
@@ -1332,8 +1328,8 @@ class Trainer:
                 f"Trainer state format {trainer_state.get('format')!r}, this version reads "
                 f"{_STATE_FORMAT}"
             )
-        checkpoint.check_model(module)
-        checkpoint.check_optimizer(self.optimizer)
+        checkpoint.check_model(module, "Trainer.fit: ckpt_path")
+        checkpoint.check_optimizer(self.optimizer, "Trainer.fit: ckpt_path")
         schedulers = [config["scheduler"] for config in self.lr_schedulers]
         saved_schedulers = state["schedulers"]
         if len(saved_schedulers) != len(schedulers):
