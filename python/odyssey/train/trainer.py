@@ -1315,7 +1315,7 @@ class Trainer:
         path, state = checkpoint.path, checkpoint.state
 
         def error(what: str) -> CheckpointError:
-            return CheckpointError(f"Trainer.fit: ckpt_path {path}: {what}")
+            return CheckpointError(f"Trainer.fit: ckpt_path: {path}: {what}")
 
         trainer_state = state.get("trainer") if isinstance(state, Mapping) else None
         if not isinstance(trainer_state, Mapping) or "phase" not in trainer_state:
@@ -1371,7 +1371,7 @@ class Trainer:
         for key, where in state["logging"]["train"]["metrics"].items():
             if where not in metrics:
                 warnings.warn(
-                    f"Trainer.fit: ckpt_path {path}: the metric object logged as {key!r} is not "
+                    f"Trainer.fit: ckpt_path: {path}: the metric object logged as {key!r} is not "
                     "held by the module (as an attribute, or in a dict or list attribute), so "
                     "its state was not saved: its value for this epoch counts only the batches "
                     "after the checkpoint",
@@ -1390,7 +1390,7 @@ class Trainer:
             metrics = self._check_checkpoint(module, checkpoint)
         except (KeyError, TypeError) as missing:
             raise CheckpointError(
-                f"Trainer.fit: ckpt_path {path}: its Trainer state is incomplete ({missing!r})"
+                f"Trainer.fit: ckpt_path: {path}: its Trainer state is incomplete ({missing!r})"
             ) from None
         written = self._compare_config(path, state.get("config"), config)
         trainer_state = state["trainer"]
@@ -1436,7 +1436,7 @@ class Trainer:
             ody_random.generator().bit_generator.state = rng
             if isinstance(failure, CheckpointError):
                 raise
-            raise CheckpointError(f"Trainer.fit: ckpt_path {path}: {failure}") from failure
+            raise CheckpointError(f"Trainer.fit: ckpt_path: {path}: {failure}") from failure
         for hook in self._hooks("on_load_checkpoint")[0]:
             hook(self, module, state)
         module_hook = self._hooks("on_load_checkpoint")[1]
