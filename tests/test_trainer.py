@@ -819,6 +819,25 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path: Path) -> None:
     assert snapshot(run) == after_fussy
 
 
+def test_a_logged_metric_the_module_does_not_hold_is_named_on_resume(tmp_path: Path) -> None:
+    outside = odyssey.metrics.Accuracy()  # held by no attribute: its state cannot be saved
+
+    class Elsewhere(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            outside.update(self(odyssey.from_numpy(batch[0])), batch[1])
+            self.log("outside_accuracy", outside, on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    saver = type(
+        "Saver",
+        (callbacks.Callback,),
+        {"on_train_batch_end": lambda self, t, m, *a: t.save_checkpoint(tmp_path / "at.st")},
+    )()
+    quiet(tmp_path, max_steps=1, callbacks=[saver]).fit(Elsewhere(), loader(16))
+    with pytest.warns(UserWarning, match="the metric object logged as 'outside_accuracy' is not"):
+        quiet(tmp_path, max_steps=2).fit(Elsewhere(), loader(16), ckpt_path=tmp_path / "at.st")
+
+
 def test_a_stopped_run_can_be_continued(tmp_path: Path) -> None:
     stopper = callbacks.EarlyStopping(monitor="val_loss", stopping_threshold=100.0)
     trainer = Trainer(max_epochs=4, default_root_dir=tmp_path / "run", progress=False, seed=0)
