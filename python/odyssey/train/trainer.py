@@ -1505,7 +1505,7 @@ class Trainer:
                     "data order and random state hold (the learning rate, optimizer and "
                     "scheduler settings, the seed) keeps the run's values listed here"
                 ),
-                "run_values": {key: old.get(key, unset) for key in differ},
+                "run_values": {k: unset if old.get(k) is None else old[k] for k in differ},
             },
         }
 
