@@ -696,6 +696,7 @@ class Trainer:
     def _detach(self) -> None:
         self._log_context = None
         self._batch = None
+        self._inside = None
         if self._module is not None:
             object.__setattr__(self._module, "_trainer", None)
 
