@@ -784,6 +784,10 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path: Path) -> None:
         assert weights_of(module) == weights  # nothing loaded
         assert snapshot(run) == before  # the finished run is as it was: summary, metrics, ...
 
+    # Another model (another variant of a paper).
+    odyssey.manual_seed(0)
+    wider = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4)))
+    attempt(wider, loader(32, shuffle=True), "saved from another model")
     # Another batch size: the loader's order would differ.
     attempt(classifier(), loader(32, batch_size=4, shuffle=True), "batch_size is 4 here but 8")
     # Another LR scheduler (the checkpoint's is StepLR).
