@@ -24,7 +24,7 @@ Ctrl-C: the first SIGINT during fit lets the current step finish, saves a resuma
 `on_exception` and teardown, and raises ``SystemExit(130)`` (a shell's status for SIGINT), so
 scripts and `odyssey train` exit with 130 without any code of their own; `trainer.interrupted` is
 True. A second Ctrl-C aborts at once with KeyboardInterrupt (an unfinished save leaves no file:
-writes are atomic).
+writes are atomic). Once a run completes, its interrupted.safetensors is removed.
 """
 
 from __future__ import annotations
