@@ -1,6 +1,7 @@
 """The Trainer: Lightning's hook order, stopping, validation cadence, gradient clipping,
-schedulers, logging cadence, the run directory and summary.json, validate/test/predict, and named
-errors for wrong arguments."""
+schedulers, logging cadence, the run directory and summary.json, validate/test/predict, named
+errors for wrong arguments, and resuming: every part of a checkpoint checked before any is
+loaded, a used run directory refused, checkpoints only between steps, Ctrl-C to the last step."""
 
 from __future__ import annotations
 
