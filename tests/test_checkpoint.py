@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import time
 import warnings
@@ -353,6 +354,17 @@ def test_restore_into_another_model(tmp_path: Path) -> None:
         "unexpected keys (in the checkpoint, not the model): 1.weight, 1.bias, 1.running_mean, "
         "1.running_var, 1.num_batches_tracked and 2 more" in message
     )
+
+
+def test_the_checks_name_who_asked(tmp_path: Path) -> None:
+    path = saved(tmp_path, optimizer_name="sgd_momentum")
+    checkpoint = load_checkpoint(path)
+    model = make_net(hidden=9)
+    where = re.escape(f"Trainer.fit: ckpt_path: {path}: ")
+    with pytest.raises(CheckpointError, match=f"^{where}it was saved from another model"):
+        checkpoint.check_model(model, "Trainer.fit: ckpt_path")
+    with pytest.raises(CheckpointError, match=f"^{where}it holds the state of a SGD"):
+        checkpoint.check_optimizer(optim.Adam(make_net().parameters()), "Trainer.fit: ckpt_path")
 
 
 def test_restore_lists_a_few_names_then_counts(tmp_path: Path) -> None:

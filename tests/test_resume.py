@@ -1,7 +1,8 @@
 """Resume is bitwise exact across processes, and Ctrl-C saves a resumable checkpoint.
 
 A run of N steps (shuffling, RandomCrop augmentation, dropout, SGD with momentum, a StepLR
-stepped every step, validation twice an epoch, a metrics row every 3 steps) is compared with
+stepped every step, validation twice an epoch, a metrics row every 3 steps, metric objects held
+as an attribute and in a dict logged as epoch values of training) is compared with
 the same run checkpointed mid-epoch at N/2 and finished in a NEW process: the final weight files
 must be byte-identical and the metrics rows equal (keys ending _s or _per_s, wall-clock
 timings, excepted). The checkpoint is taken twice: by a callback from on_train_batch_end (the
@@ -25,22 +26,46 @@ from typing import Any
 import pytest
 
 import odyssey
-from odyssey import nn, optim
+from odyssey import metrics, nn, optim
 from odyssey.data import DataLoader, RandomCrop, Subset, load_dataset
 from odyssey.optim import lr_scheduler
 from odyssey.train import Classifier, Trainer, callbacks
 from odyssey.train import trainer as trainer_module
+from odyssey.train.checkpoint import load_checkpoint
 
 STEPS = 30  # 12 batches an epoch: the checkpoint at step 15 is in the middle of epoch 1
 HALF = STEPS // 2
 CHECKPOINT = "mid.safetensors"
 
 
+CURVES: list[list[dict[str, Any]]] = []  # the rows each fit would draw in curves.png
+
+
 @pytest.fixture(autouse=True)
 def _no_curves(monkeypatch: pytest.MonkeyPatch) -> None:
-    """curves.png is no part of what is compared, and costs matplotlib half a second a fit
-    (the subprocesses draw it)."""
-    monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: None)
+    """curves.png costs matplotlib half a second a fit (the subprocesses draw it): the rows it
+    would be drawn from are kept instead."""
+    CURVES.clear()
+    monkeypatch.setattr(trainer_module.plots, "plot_curves", lambda rows, path: CURVES.append(rows))
+
+
+class Tracked(Classifier):
+    """A Classifier that also logs metric objects of its own as training epoch values: one
+    held as an attribute, one in a dict (both must resume with their state)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "train_top2", metrics.TopKAccuracy(k=2))
+        object.__setattr__(self, "tracked", {"accuracy": metrics.Accuracy()})
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        logits, loss, labels = self._forward_batch(batch)
+        self.train_top2.update(logits, labels)
+        self.tracked["accuracy"].update(logits, labels)
+        self.log("train_top2", self.train_top2, on_step=False, on_epoch=True)
+        self.log("train_metric_accuracy", self.tracked["accuracy"], on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=True, on_epoch=True)
+        return loss
 
 
 def build() -> tuple[Classifier, DataLoader, DataLoader]:
@@ -59,7 +84,7 @@ def build() -> tuple[Classifier, DataLoader, DataLoader]:
         nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Dropout(0.3),
         nn.Linear(4 * 12 * 12, 10),
     )  # fmt: skip
-    module = Classifier(
+    module = Tracked(
         model,
         optimizer=lambda params: optim.SGD(params, lr=0.05, momentum=0.9),
         scheduler={
@@ -133,6 +158,12 @@ def test_resume_in_a_new_process_is_bitwise_exact(tmp_path: Path, threads: None)
     expected_rows = rows(full)
     assert len(expected_rows) > 10
     assert any("val_accuracy" in row for row in expected_rows)
+    assert sum("train_metric_accuracy" in row for row in expected_rows) == 3  # 2.5 epochs
+    # The checkpoint holds row counts, not the rows (a long run's would outgrow safetensors'
+    # 100 MB header): the resumed run reads them back from metrics.jsonl.
+    state = load_checkpoint(full / CHECKPOINT).state
+    assert "history" not in state["logging"]
+    assert len(json.dumps(state["logging"])) < 2000
 
     # Resumed from the checkpoint taken in on_train_batch_end (the run went on after it); the
     # copy of the run directory has rows past the checkpoint that the loggers must drop.
@@ -160,6 +191,7 @@ def test_resume_in_a_new_process_is_bitwise_exact(tmp_path: Path, threads: None)
     assert done.returncode == 0, done.stderr
     assert (interrupted / "weights.safetensors").read_bytes() == expected_weights
     assert rows(interrupted) == expected_rows
+    assert not saved.exists()  # the run is complete: its Ctrl-C checkpoint is stale
 
 
 class SaveIn(callbacks.Callback):
@@ -215,6 +247,12 @@ def test_resume_from_every_kind_of_save_point(tmp_path: Path, hook: str, step: i
     weights = [(tmp_path / d / "weights.safetensors").read_bytes() for d in ("full", "resumed")]
     assert weights[0] == weights[1]
     assert rows(tmp_path / "resumed") == rows(tmp_path / "full")
+    # curves.png of the resumed run is drawn from every row, those before the checkpoint too.
+    full_curves, resumed_curves = (
+        [{k: v for k, v in row.items() if not k.endswith(("_s", "_per_s"))} for row in drawn]
+        for drawn in CURVES
+    )
+    assert resumed_curves == full_curves == rows(tmp_path / "full")
 
 
 def test_a_second_ctrl_c_while_saving_aborts_without_a_file(tmp_path: Path) -> None:

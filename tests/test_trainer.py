@@ -1,11 +1,17 @@
 """The Trainer: Lightning's hook order, stopping, validation cadence, gradient clipping,
-schedulers, logging cadence, the run directory and summary.json, validate/test/predict, and named
-errors for wrong arguments."""
+schedulers, logging cadence, the run directory and summary.json, validate/test/predict, named
+errors for wrong arguments, and resuming: every part of a checkpoint checked before any is
+loaded, a used run directory refused, checkpoints only between steps, Ctrl-C to the last step."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import signal
+import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +19,16 @@ import numpy as np
 import pytest
 
 import odyssey
+import odyssey.metrics
 import odyssey.nn.functional as F
+import odyssey.train
 from odyssey import nn, optim
 from odyssey.data import ArrayDataset, DataLoader
 from odyssey.optim import lr_scheduler
+from odyssey.papers import tomllib
 from odyssey.serialization import CheckpointError
 from odyssey.tensor import is_grad_enabled
-from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers
+from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers, rundir
 from odyssey.train import trainer as trainer_module
 
 
@@ -153,10 +162,15 @@ class Plain(TrainModule):
 
 
 def quiet(tmp_path: Path, **kwargs: Any) -> Trainer:
-    """A Trainer writing into tmp_path, without progress bar or checkpoints unless asked."""
+    """A Trainer writing into tmp_path/run (run2, run3, ... once that exists), without progress
+    bar or checkpoints unless asked."""
     kwargs.setdefault("progress", False)
     kwargs.setdefault("enable_checkpointing", False)
-    return Trainer(default_root_dir=tmp_path / "run", **kwargs)
+    run, number = tmp_path / "run", 1
+    while run.exists():
+        number += 1
+        run = tmp_path / f"run{number}"
+    return Trainer(default_root_dir=run, **kwargs)
 
 
 # -- the order of things -------------------------------------------------------------------------
@@ -553,8 +567,6 @@ def test_resuming_from_a_runs_checkpoint_continues_in_that_run(
 def test_git_commit_is_none_outside_a_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from odyssey.train import rundir
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert rundir.git_commit() is None
@@ -652,7 +664,7 @@ def test_a_checkpoint_of_another_model_is_a_checkpoint_error(tmp_path: Path) -> 
             super().__init__()
             self.model = nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4))
 
-    with pytest.raises(CheckpointError, match=r"plain.safetensors"):
+    with pytest.raises(CheckpointError, match=r"Trainer.fit: ckpt_path: .*plain.safetensors"):
         quiet(tmp_path, max_steps=4).fit(Wider(), loader(16), ckpt_path=path)
     trainer.save_checkpoint(tmp_path / "weights.safetensors", weights_only=True)
     with pytest.raises(CheckpointError, match=r"weights.safetensors"):
@@ -673,3 +685,348 @@ def test_classifier_arguments() -> None:
     module = Classifier(tiny_model())
     assert list(module.state_dict()) == list(module.model.state_dict())  # plain names
     assert isinstance(module.configure_optimizers(), optim.Adam)
+
+
+# -- evaluation hooks see the pass's values -------------------------------------------------------
+
+
+def test_epoch_end_hooks_of_validation_and_test_see_the_pass_s_values(tmp_path: Path) -> None:
+    seen: list[tuple[str, float]] = []
+
+    class Peek(callbacks.Callback):
+        def on_validation_epoch_end(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(("validation_epoch_end", trainer.callback_metrics["val_loss"]))
+
+        def on_validation_end(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(("validation_end", trainer.callback_metrics["val_loss"]))
+
+        def on_test_epoch_end(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(("test_epoch_end", trainer.callback_metrics["val_loss"]))
+
+    class Counting(Plain):
+        """Also counts validation samples with a metric object, logged by on_*_epoch_end after
+        reading it itself there (it must not be reset before)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            object.__setattr__(self, "seen", odyssey.metrics.Accuracy())
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            images, labels = batch
+            self.seen.update(self(odyssey.from_numpy(images)), labels)
+            super().validation_step(batch, batch_idx)
+
+        def on_validation_epoch_end(self) -> None:
+            self.log("val_samples", float(self.seen.state_dict()["total"]))
+            self.log("val_seen_accuracy", self.seen)
+
+        def on_test_epoch_end(self) -> None:
+            self.on_validation_epoch_end()
+
+    rows = Rows()
+    module = Counting()
+    trainer = quiet(tmp_path, max_epochs=2, callbacks=[Peek(), rows])
+    trainer.fit(module, loader(16), loader(16, seed=1))
+    epoch_rows = [row for _, row in rows.rows]
+    # Each validation's value, in its own epoch_end hook, not the previous one's.
+    assert (
+        [value for hook, value in seen if hook == "validation_epoch_end"]
+        == [value for hook, value in seen if hook == "validation_end"]
+        == [row["val_loss"] for row in epoch_rows]
+    )
+    assert [row["val_samples"] for row in epoch_rows] == [16.0, 16.0]  # reset after each pass
+    assert all(0.0 <= row["val_seen_accuracy"] <= 1.0 for row in epoch_rows)
+    seen.clear()
+    results = trainer.test(module, loader(8, seed=2))
+    assert seen == [("test_epoch_end", results[0]["val_loss"])]
+    assert results[0]["val_samples"] == 8.0  # what on_test_epoch_end logged joins the results
+    assert set(results[0]) == {"val_loss", "val_samples", "val_seen_accuracy"}
+
+
+# -- resuming: every part checked first, nothing touched when it does not fit -------------------
+
+
+def finished_run(tmp_path: Path, **kwargs: Any) -> tuple[Path, Trainer]:
+    """A Classifier run of 2 epochs of 4 steps, tested, with a checkpoint every 2 steps."""
+    kwargs.setdefault("max_epochs", 2)
+    trainer = Trainer(
+        default_root_dir=tmp_path / "done",
+        progress=False,
+        seed=0,
+        callbacks=[callbacks.ModelCheckpoint(every_n_train_steps=2, save_top_k=-1)],
+        **kwargs,
+    )
+    module = classifier()
+    trainer.fit(module, loader(32, shuffle=True), loader(8, seed=1))
+    trainer.test(module, loader(8, seed=2))
+    return tmp_path / "done", trainer
+
+
+def snapshot(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def weights_of(module: Any) -> dict[str, bytes]:
+    return {name: array.tobytes() for name, array in module.state_dict().items()}
+
+
+def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path: Path) -> None:
+    run, _ = finished_run(tmp_path)
+    before = snapshot(run)
+    assert json.loads(before["summary.json"])["test_accuracy"] is not None
+    mid = run / "checkpoints" / "epoch=0-step=2.safetensors"
+
+    def attempt(module: Any, train: Any, match: str) -> None:
+        weights = weights_of(module)
+        trainer = Trainer(max_epochs=3, default_root_dir=run, progress=False)
+        with pytest.raises(CheckpointError, match=match) as caught:
+            trainer.fit(module, train, loader(8, seed=1), ckpt_path=mid)
+        assert str(mid) in str(caught.value)
+        assert weights_of(module) == weights  # nothing loaded
+        assert snapshot(run) == before  # the finished run is as it was: summary, metrics, ...
+
+    # Another model (another variant of a paper).
+    odyssey.manual_seed(0)
+    wider = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(36, 16), nn.ReLU(), nn.Linear(16, 4)))
+    attempt(wider, loader(32, shuffle=True), "saved from another model")
+    # Another batch size: the loader's order would differ.
+    attempt(classifier(), loader(32, batch_size=4, shuffle=True), "batch_size is 4 here but 8")
+    # Another LR scheduler (the checkpoint's is StepLR).
+    other = Classifier(
+        tiny_model(),
+        optimizer=lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+        scheduler=lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9),
+    )
+    attempt(other, loader(32, shuffle=True), "LR scheduler 0 is ExponentialLR here but StepLR")
+
+    # A part that fails only while loading (here a callback's state): what was loaded is undone.
+    class Fussy(callbacks.Callback):
+        def state_dict(self) -> dict[str, Any]:
+            return {"x": 1}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            raise ValueError("Fussy cannot take this state")
+
+    def fussy(max_epochs: int) -> Trainer:
+        return Trainer(
+            max_epochs=max_epochs, default_root_dir=run, progress=False, seed=0, callbacks=[Fussy()]
+        )
+
+    module = classifier()
+    weights = weights_of(module)
+    fussy(3).fit(classifier(), loader(32, shuffle=True), ckpt_path=mid)  # saves Fussy's state
+    after_fussy = snapshot(run)
+    with pytest.raises(CheckpointError, match="Fussy cannot take this state"):
+        fussy(4).fit(
+            module, loader(32, shuffle=True), ckpt_path=run / "checkpoints" / "last.safetensors"
+        )
+    assert weights_of(module) == weights
+    assert snapshot(run) == after_fussy
+
+
+def test_a_logged_metric_the_module_does_not_hold_is_named_on_resume(tmp_path: Path) -> None:
+    outside = odyssey.metrics.Accuracy()  # held by no attribute: its state cannot be saved
+
+    class Elsewhere(Plain):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            outside.update(self(odyssey.from_numpy(batch[0])), batch[1])
+            self.log("outside_accuracy", outside, on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    saver = type(
+        "Saver",
+        (callbacks.Callback,),
+        {"on_train_batch_end": lambda self, t, m, *a: t.save_checkpoint(tmp_path / "at.st")},
+    )()
+    quiet(tmp_path, max_steps=1, callbacks=[saver]).fit(Elsewhere(), loader(16))
+    with pytest.warns(UserWarning, match="the metric object logged as 'outside_accuracy' is not"):
+        quiet(tmp_path, max_steps=2).fit(Elsewhere(), loader(16), ckpt_path=tmp_path / "at.st")
+
+
+def test_a_stopped_run_can_be_continued(tmp_path: Path) -> None:
+    stopper = callbacks.EarlyStopping(monitor="val_loss", stopping_threshold=100.0)
+    trainer = Trainer(max_epochs=4, default_root_dir=tmp_path / "run", progress=False, seed=0)
+    trainer.callbacks.append(stopper)
+    trainer.fit(classifier(), loader(32), loader(8, seed=1))
+    assert (trainer.current_epoch, stopper.stopping_reason) == (1, "stopping_threshold")
+    resumed = Trainer(max_epochs=4, default_root_dir=tmp_path / "run", progress=False, seed=0)
+    resumed.fit(classifier(), loader(32), loader(8, seed=1), ckpt_path=trainer.last_checkpoint_path)
+    assert (resumed.current_epoch, resumed.global_step) == (4, 16)
+
+
+def test_a_fresh_fit_refuses_a_directory_holding_a_run(tmp_path: Path) -> None:
+    run, _ = finished_run(tmp_path)
+    before = snapshot(run)
+    with pytest.raises(trainer_module.RunDirectoryError) as caught:
+        Trainer(max_epochs=1, default_root_dir=run, progress=False).fit(classifier(), loader(32))
+    message = str(caught.value)
+    assert isinstance(caught.value, ValueError)
+    for words in ("Trainer.fit", str(run), "ckpt_path", "default_root_dir", "summary.json"):
+        assert words in message
+    assert snapshot(run) == before
+    assert trainer_module.RunDirectoryError is odyssey.train.RunDirectoryError
+
+
+def test_resuming_a_tested_run_forgets_its_test_metrics(tmp_path: Path) -> None:
+    run, trainer = finished_run(tmp_path)
+    seen: list[dict[str, Any]] = []
+
+    class Read(callbacks.Callback):
+        def on_train_start(self, trainer, module):  # type: ignore[no-untyped-def]
+            seen.append(json.loads((run / "summary.json").read_text()))
+
+    resumed = Trainer(max_epochs=3, default_root_dir=run, progress=False, seed=0)
+    resumed.callbacks.append(Read())
+    resumed.fit(classifier(), loader(32, shuffle=True), ckpt_path=trainer.last_checkpoint_path)
+    assert "test_accuracy" not in seen[0]  # already gone when training starts
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["epochs"], summary["status"]) == (3, "success")
+    assert summary["test_accuracy"] is None  # it described other weights
+    assert summary["test_loss"] is None
+
+
+def test_a_trainer_fit_twice_starts_each_fit_with_new_default_callbacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    trainer = Trainer(max_epochs=1, progress=False, name="twice")
+    mine = Rows()
+    trainer.callbacks.append(mine)
+    trainer.fit(Plain(), loader(16))
+    first_run, first_callbacks = trainer.run_dir, list(trainer.callbacks)
+    trainer.fit(Plain(), loader(16))
+    assert trainer.run_dir != first_run
+    assert mine in trainer.callbacks  # the user's own callbacks stay
+    assert not any(c in first_callbacks for c in trainer.callbacks if c is not mine)
+    assert len(trainer.callbacks) == len(first_callbacks)
+    for run in (first_run, trainer.run_dir):
+        assert len(loggers.read_csv(run / "metrics.csv")) == 1  # one epoch row each
+        assert len(loggers.read_jsonl(run / "metrics.jsonl")) == 1
+        names = sorted(p.name for p in (run / "checkpoints").iterdir())
+        assert names == ["epoch=0-step=2.safetensors", "last.safetensors"]
+
+
+def test_resuming_with_another_configuration_warns_and_records_the_run_s_values(
+    tmp_path: Path,
+) -> None:
+    def fit(config: dict[str, Any], ckpt: Path | None = None) -> Trainer:
+        trainer = Trainer(
+            max_epochs=config["train"]["epochs"],
+            default_root_dir=tmp_path / "run",
+            progress=False,
+            seed=0,
+            config=config,
+        )
+        lr = config["train"]["lr"]
+        module = Plain(lr=lr)
+        trainer.fit(module, loader(16), ckpt_path=ckpt)
+        return trainer
+
+    first = fit({"train": {"lr": 0.1, "epochs": 1}})
+    last = first.run_dir / "checkpoints" / "last.safetensors"
+    with pytest.warns(UserWarning, match="differs from the run's") as caught:
+        second = fit({"train": {"lr": 0.5, "epochs": 2}}, last)
+    (message,) = [str(w.message) for w in caught]
+    assert "train.lr (0.1 in the checkpoint, 0.5 now)" in message
+    assert "train.epochs (1 in the checkpoint, 2 now)" in message
+    assert "learning rate" in message
+    assert second.optimizer.param_groups[0]["lr"] == 0.1  # the checkpoint's state won
+    config = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert config["train"] == {"lr": 0.5, "epochs": 2}
+    assert config["resumed"]["checkpoint"] == str(last)
+    assert config["resumed"]["run_values"] == {"train.lr": 0.1, "train.epochs": 1}
+    # Its checkpoints keep the configuration the run started with: resumed again, it still
+    # differs (the learning rate is still the run's).
+    with pytest.warns(UserWarning, match=r"train.lr \(0.1 in the checkpoint, 0.5 now\)"):
+        fit({"train": {"lr": 0.5, "epochs": 3}}, last)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit({"train": {"lr": 0.1, "epochs": 1}}, last)  # the same: no warning
+    assert "resumed" not in tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+
+
+# -- checkpoints are taken between steps ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hook", "advice"),
+    [
+        ("on_train_batch_start", "on_train_batch_end"),
+        ("on_after_backward", "on_train_batch_end"),
+        ("on_validation_batch_end", "on_validation_end"),
+        ("on_validation_epoch_end", "on_validation_end"),
+    ],
+)
+def test_save_checkpoint_inside_a_step_is_refused(tmp_path: Path, hook: str, advice: str) -> None:
+    def save(self: Any, trainer: Any, module: Any, *args: Any) -> None:
+        trainer.save_checkpoint(tmp_path / "weights.safetensors", weights_only=True)  # fine
+        trainer.save_checkpoint(tmp_path / "inside.safetensors")
+
+    saver = type("Saver", (callbacks.Callback,), {hook: save})()
+    trainer = quiet(tmp_path, max_steps=2, callbacks=[saver])
+    with pytest.raises(RuntimeError, match=f"Trainer.save_checkpoint: .*{advice}"):
+        trainer.fit(Plain(), loader(16), loader(8))
+    assert (tmp_path / "weights.safetensors").is_file()
+    assert not (tmp_path / "inside.safetensors").exists()
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hook", ["on_train_batch_end", "on_validation_end"])
+def test_ctrl_c_in_the_last_step_or_validation_still_saves_and_exits_130(
+    tmp_path: Path, hook: str
+) -> None:
+    def interrupt(self: Any, trainer: Any, module: Any, *args: Any) -> None:
+        if trainer.global_step == 4:  # the last step, and the validation after it
+            os.kill(os.getpid(), signal.SIGINT)
+
+    sender = type("Sender", (callbacks.Callback,), {hook: interrupt})()
+    trainer = quiet(tmp_path, max_epochs=2, callbacks=[sender])
+    with pytest.raises(SystemExit) as caught:
+        trainer.fit(Plain(), loader(16), loader(8))
+    assert caught.value.code == 130
+    assert trainer.interrupted
+    assert (trainer.run_dir / "checkpoints" / "interrupted.safetensors").is_file()
+    summary = json.loads((trainer.run_dir / "summary.json").read_text())
+    assert (summary["status"], summary["steps"]) == ("interrupted", 4)
+
+
+# -- summary.json names the repository of the model's code -----------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_commit_is_the_one_of_the_model_s_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository = tmp_path / "paper"
+    repository.mkdir()
+    (repository / "paper_model.py").write_text(
+        "from odyssey import nn\n\n\nclass PaperNet(nn.Sequential):\n    pass\n"
+    )
+    environment = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    for name, value in {**environment, "GIT_COMMITTER_EMAIL": "t@t"}.items():
+        monkeypatch.setenv(name, value)
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "paper"]):
+        subprocess.run(["git", *command], cwd=repository, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    monkeypatch.syspath_prepend(str(repository))
+    monkeypatch.chdir(tmp_path)  # not a repository
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    from paper_model import PaperNet  # type: ignore[import-not-found]
+
+    odyssey.manual_seed(0)
+    module = Classifier(PaperNet(nn.Flatten(), nn.Linear(36, 4)))
+    quiet(tmp_path, max_steps=1).fit(module, loader(8))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["git_commit"] == head
+    assert Path(summary["git_repository"]).resolve() == repository.resolve()
+
+
+def test_classifier_names_a_batch_that_is_not_a_pair(tmp_path: Path) -> None:
+    images, labels = arrays(4)
+    with pytest.raises(TypeError, match=r"Classifier: a batch must be an \(images, labels\) pair, "
+                       r"got a dict with keys \['x', 'y'\]"):  # fmt: skip
+        quiet(tmp_path, max_steps=1).fit(Classifier(tiny_model()), [{"x": images, "y": labels}])

@@ -221,12 +221,13 @@ class Checkpoint:
     optimizer_class: str | None = None
     format_version: int = FORMAT_VERSION
 
-    def _error(self, what: str) -> CheckpointError:
-        return CheckpointError(f"Checkpoint.restore: {self.path}: {what}")
+    def _error(self, what: str, who: str = "Checkpoint.restore") -> CheckpointError:
+        return CheckpointError(f"{who}: {self.path}: {what}")
 
-    def check_model(self, model: Any) -> dict[str, np.ndarray]:
+    def check_model(self, model: Any, who: str = "Checkpoint.restore") -> dict[str, np.ndarray]:
         """The model's state dict when the checkpoint's arrays fit it exactly, else an error
-        listing the missing and unexpected names and the shape or dtype differences."""
+        listing the missing and unexpected names and the shape or dtype differences (`who`:
+        what the message names as failing)."""
         own = {
             name: np.asarray(value)
             for name, value in _state_dict("Checkpoint.restore", "model", model).items()
@@ -250,42 +251,49 @@ class Checkpoint:
         if differ:
             problems.append(f"shapes or dtypes differ: {_names(differ)}")
         if problems:
-            raise self._error("it was saved from another model: " + "; ".join(problems))
+            raise self._error("it was saved from another model: " + "; ".join(problems), who)
         return own
 
-    def check_optimizer(self, optimizer: Any) -> None:
+    def check_optimizer(self, optimizer: Any, who: str = "Checkpoint.restore") -> None:
         """An error unless the saved optimizer state fits `optimizer`: the same class, the same
-        number of groups and of parameters in each, state arrays of the parameters' shapes."""
+        number of groups and of parameters in each, state arrays of the parameters' shapes
+        (`who`: what the message names as failing)."""
         if self.optimizer is None:
-            raise self._error("it holds no optimizer state, but an optimizer was given")
+            raise self._error("it holds no optimizer state, but an optimizer was given", who)
         name = type(optimizer).__name__
         if self.optimizer_class != name:
             raise self._error(
-                f"it holds the state of a {self.optimizer_class} optimizer, not {name}"
+                f"it holds the state of a {self.optimizer_class} optimizer, not {name}",
+                who,
             )
         groups = optimizer.param_groups
         saved_groups = self.optimizer["param_groups"]
         if len(saved_groups) != len(groups):
             raise self._error(
-                f"its optimizer has {len(saved_groups)} parameter groups, this one {len(groups)}"
+                f"its optimizer has {len(saved_groups)} parameter groups, this one {len(groups)}",
+                who,
             )
         params = {}
         for number, (group, saved) in enumerate(zip(groups, saved_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
                 raise self._error(
                     f"optimizer parameter group {number} has {len(saved['params'])} parameters "
-                    f"in the checkpoint, {len(group['params'])} here"
+                    f"in the checkpoint, {len(group['params'])} here",
+                    who,
                 )
             params.update(zip((int(i) for i in saved["params"]), group["params"], strict=True))
         for index, entry in self.optimizer["state"].items():
             if index not in params:
-                raise self._error(f"optimizer state for parameter {index}, which no group lists")
+                raise self._error(
+                    f"optimizer state for parameter {index}, which no group lists", who
+                )
             shape = tuple(np.shape(params[index].data))
             for key, value in entry.items():
                 if isinstance(value, np.ndarray) and value.ndim > 0 and value.shape != shape:
                     raise self._error(
                         f"optimizer state {key!r} of parameter {index}: saved {value.shape} vs "
-                        f"expected {shape}"
+                        f"expected {shape}",
+                        who,
                     )
 
     def restore(self, model: Any, optimizer: Any = None) -> None:

@@ -178,13 +178,15 @@ class TrainModule(nn.Module):
         """Before the first validation batch."""
 
     def on_validation_epoch_end(self) -> None:
-        """After the last validation batch, before the epoch metrics are computed."""
+        """After the last validation batch: callback_metrics hold the pass's values (metric
+        objects are reset only after this hook); what it logs joins them."""
 
     def on_test_epoch_start(self) -> None:
         """Before the first test batch."""
 
     def on_test_epoch_end(self) -> None:
-        """After the last test batch, before the test metrics are computed."""
+        """After the last test batch: callback_metrics hold the pass's values (metric objects
+        are reset only after this hook); what it logs joins them."""
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """When a checkpoint is saved: add JSON-able entries to `checkpoint` to keep them."""
@@ -198,6 +200,15 @@ OptimizerFactory = Callable[[Any], Optimizer]
 
 def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else from_numpy(np.ascontiguousarray(value))
+
+
+def _shape_of(batch: Any) -> str:
+    """What a batch is, for an error message: its type, and its keys or length."""
+    if isinstance(batch, Mapping):
+        return f"a {type(batch).__name__} with keys {sorted(map(str, batch))}"
+    if isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__} of {len(batch)}"
+    return f"a {type(batch).__name__}"
 
 
 def _batch_accuracy(logits: Tensor, labels: np.ndarray) -> np.ndarray:
@@ -290,6 +301,12 @@ class Classifier(TrainModule):
         return {"optimizer": optimizer, "lr_scheduler": config}
 
     def _forward_batch(self, batch: Any) -> tuple[Tensor, Tensor, np.ndarray]:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(
+                f"Classifier: a batch must be an (images, labels) pair, got {_shape_of(batch)}; "
+                "for other batches, subclass it and define training_step, validation_step and "
+                "test_step"
+            )
         images, labels = batch
         labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
         logits = self.model(_as_tensor(images))

@@ -18,9 +18,13 @@ import numpy as np
 from odyssey import _atomic
 
 __all__ = [
+    "RunDirectoryError",
+    "forget_test_metrics",
     "git_commit",
+    "git_repository",
     "make_run_dir",
     "read_summary",
+    "run_files",
     "sha256_file",
     "update_summary",
     "write_config",
@@ -31,6 +35,22 @@ __all__ = [
 CONFIG = "config.toml"
 SUMMARY = "summary.json"
 WEIGHTS = "weights.safetensors"
+# What a run leaves in its directory (checkpoints/*.safetensors aside).
+RUN_FILES = (CONFIG, SUMMARY, "metrics.jsonl", "metrics.csv", WEIGHTS)
+
+
+class RunDirectoryError(ValueError):
+    """A fresh fit was pointed at a directory that already holds a run."""
+
+
+def run_files(path: str | Path) -> list[str]:
+    """The files of a run that `path` holds (relative names; empty for a new directory)."""
+    path = Path(path)
+    found = [name for name in RUN_FILES if (path / name).exists()]
+    checkpoints = path / "checkpoints"
+    if checkpoints.is_dir():
+        found += sorted(f"checkpoints/{p.name}" for p in checkpoints.glob("*.safetensors"))
+    return found
 
 
 def make_run_dir(default_root_dir: str | Path | None, name: str, root: str | Path = "runs") -> Path:
@@ -111,6 +131,13 @@ def update_summary(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def forget_test_metrics(path: Path) -> None:
+    """Drops the test_* fields of summary.json, if any (a fit is changing the weights)."""
+    summary = read_summary(path)
+    if any(key.startswith("test_") for key in summary):
+        write_summary(path, {k: v for k, v in summary.items() if not k.startswith("test_")})
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex."""
     digest = hashlib.sha256()
@@ -128,12 +155,13 @@ def write_weights(path: Path, state_dict: Mapping[str, Any]) -> str:
     return sha256_file(path)
 
 
-def git_commit(cwd: str | Path | None = None) -> str | None:
-    """The commit checked out in the current directory's repository, or None (no git, not a
-    repository, or any failure: a summary never fails for want of it)."""
+def git_repository(cwd: str | Path | None = None) -> tuple[str | None, str | None]:
+    """The commit checked out in the repository holding `cwd` (default: the current directory)
+    and that repository's top directory, or (None, None): no git, not a repository, or any
+    failure (a summary never fails for want of it)."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", "rev-parse", "HEAD", "--show-toplevel"],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -141,6 +169,13 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
+        return None, None
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or len(lines) != 2:
+        return None, None
+    return lines[0].strip() or None, lines[1].strip() or None
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """The commit checked out in the repository holding `cwd` (see git_repository), or None."""
+    return git_repository(cwd)[0]

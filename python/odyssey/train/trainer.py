@@ -11,25 +11,32 @@ and around it ``setup -> on_fit_start -> on_train_start -> [on_train_epoch_start
 on_train_epoch_end -> (epoch-interval schedulers)]* -> on_train_end -> on_fit_end -> teardown``.
 
 A checkpoint holds everything the loop depends on (weights, optimizer, schedulers, the data
-loader's position, the dropout generator, metric, callback and logger states, the logged history
-and where in the step it was taken), so `fit(ckpt_path=...)` in a new process continues bit for bit
-as if the run had never stopped.
+loader's position, the dropout generator, metric, callback and logger states, the epoch's
+partial sums and where in the step it was taken), so `fit(ckpt_path=...)` in a new process
+continues bit for bit as if the run had never stopped. A checkpoint is taken between steps:
+`save_checkpoint` refuses inside a training step or a validation pass. Resuming checks every
+part of the checkpoint against the fit before it loads any (a CheckpointError naming the file
+and what differs, with nothing changed), and warns when the configuration differs from the
+run's. A fresh fit refuses a directory that already holds a run (RunDirectoryError).
 
 Ctrl-C: the first SIGINT during fit lets the current step finish, saves a resumable checkpoint
 (`checkpoints/interrupted.safetensors`, atomically), prints where it is and how to resume, runs
 `on_exception` and teardown, and raises ``SystemExit(130)`` (a shell's status for SIGINT), so
 scripts and `odyssey train` exit with 130 without any code of their own; `trainer.interrupted` is
 True. A second Ctrl-C aborts at once with KeyboardInterrupt (an unfinished save leaves no file:
-writes are atomic).
+writes are atomic). Once a run completes, its interrupted.safetensors is removed.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
 import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,10 +57,12 @@ from odyssey.train import plots, rundir
 from odyssey.train.module import TrainModule
 from odyssey.train.progress import ProgressBar
 
-__all__ = ["Trainer"]
+__all__ = ["RunDirectoryError", "Trainer"]
 
-_STATE_FORMAT = 1
+RunDirectoryError = rundir.RunDirectoryError
+_STATE_FORMAT = 2  # 2: partial sums instead of every batch value, no history, no should_stop
 INTERRUPTED_STATUS = 130  # what a shell reports for a process ended by SIGINT
+_INTERRUPTED = "interrupted.safetensors"  # the Ctrl-C checkpoint, in checkpoints/
 
 # Where a step stands; saved with a checkpoint so that a resumed run does exactly what is left.
 _EPOCH_START = 0  # next: a new epoch (on_train_epoch_start)
@@ -114,21 +123,59 @@ def _is_metric(value: Any) -> bool:
     return all(hasattr(value, name) for name in ("update", "compute", "reset"))
 
 
+def _source_dir(module: Any) -> Path | None:
+    """The directory of the file that defines the module's class, or of its `model`'s when the
+    module is odyssey's own (Classifier); None when both are odyssey's or have no file."""
+    package = Path(odyssey.__file__).resolve().parent
+    for candidate in (module, getattr(module, "model", None)):
+        if candidate is None:
+            continue
+        try:
+            source = Path(inspect.getfile(type(candidate))).resolve()
+        except (TypeError, OSError):
+            continue
+        if not source.is_relative_to(package):
+            return source.parent
+    return None
+
+
 def _is_plateau(scheduler: Any) -> bool:
     return any(klass.__name__ == "ReduceLROnPlateau" for klass in type(scheduler).__mro__)
 
 
+_METRIC_DEPTH = 3  # how deep in dicts and lists of the module's attributes metrics are found
+# What holds no metric: skipped at once (a module may keep long lists of numbers).
+_NOT_METRICS = (str, bytes, int, float, type(None), np.generic, np.ndarray, Tensor)
+
+
 def _module_metrics(module: Any) -> dict[str, Any]:
-    """The module's metric objects (odyssey.metrics), by attribute name, for checkpoints."""
-    found = {}
+    """The module's metric objects (odyssey.metrics) for checkpoints, by where they are held: an
+    attribute (`acc`), or an entry of a dict or list attribute (`metrics['val']['acc']`)."""
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+
+    def visit(path: str, value: Any, depth: int) -> None:
+        if isinstance(value, (odyssey.nn.Module, Optimizer)) or id(value) in seen:
+            return
+        if _is_metric(value) and hasattr(value, "state_dict") and hasattr(value, "load_state_dict"):
+            seen.add(id(value))
+            found[path] = value
+            return
+        if depth >= _METRIC_DEPTH:
+            return
+        if isinstance(value, Mapping):
+            items: Iterable[tuple[Any, Any]] = value.items()
+        elif isinstance(value, (list, tuple)):
+            items = enumerate(value)
+        else:
+            return
+        for key, item in items:
+            if not isinstance(item, _NOT_METRICS):
+                visit(f"{path}[{key!r}]", item, depth + 1)
+
     for name, value in sorted(vars(module).items()):
-        if (
-            _is_metric(value)
-            and hasattr(value, "state_dict")
-            and hasattr(value, "load_state_dict")
-            and not isinstance(value, (odyssey.nn.Module, Optimizer))
-        ):
-            found[name] = value
+        if name not in ("_modules", "_parameters", "_buffers", "_trainer"):
+            visit(name, value, 0)
     return found
 
 
@@ -137,30 +184,58 @@ class _Aggregator:
 
     def __init__(self) -> None:
         self.sums: dict[str, list[tuple[Any, int]]] = {}
+        # (total, weight) of the batches before a checkpoint; the same additions in the same
+        # order as the uninterrupted run, so a resumed mean is bitwise the same.
+        self.partial: dict[str, tuple[float, float]] = {}
         self.metrics: dict[str, Any] = {}
         self.both: set[str] = set()  # "<name>_epoch" keys of metrics also logged per step
 
-    def compute(self) -> dict[str, float]:
+    def _total(self, key: str, entries: list[tuple[Any, int]]) -> tuple[float, float]:
+        total, weight = self.partial.get(key, (0.0, 0.0))
+        for value, size in entries:
+            total += _scalar(key, value) * size
+            weight += size
+        return total, weight
+
+    def compute(self, reset: bool = True) -> dict[str, float]:
+        """The epoch values; `reset` resets the metric objects after computing them."""
         values = {}
         for key, entries in self.sums.items():
-            total = weight = 0.0
-            for value, size in entries:
-                total += _scalar(key, value) * size
-                weight += size
+            total, weight = self._total(key, entries)
             values[key] = total / weight if weight else math.nan
         for key, metric in self.metrics.items():
             values[key] = _scalar(key, metric.compute())
-            metric.reset()
+        if reset:
+            self.reset_metrics()
         return values
 
-    def state_dict(self) -> dict[str, Any]:
+    def reset_metrics(self) -> None:
+        for metric in self.metrics.values():
+            metric.reset()
+
+    def state_dict(self, paths: Mapping[int, str]) -> dict[str, Any]:
+        """The partial sums, and where the module holds each metric object (`paths`: by id;
+        None for one it does not hold, whose state cannot be saved). The values so far are
+        folded into the partial sums (the same additions, in the same order), so that saving
+        often costs no more than saving once."""
+        for key, entries in self.sums.items():
+            if entries:
+                self.partial[key] = self._total(key, entries)
+                entries.clear()
         return {
-            "sums": {k: [[_scalar(k, v), int(w)] for v, w in e] for k, e in self.sums.items()},
+            "sums": {key: list(self.partial[key]) for key in self.sums},
+            "metrics": {key: paths.get(id(metric)) for key, metric in self.metrics.items()},
             "both": sorted(self.both),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.sums = {k: [(float(v), int(w)) for v, w in e] for k, e in state["sums"].items()}
+    def load_state_dict(self, state: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+        """The partial sums back, and the module's metric objects (`metrics`, by path, their
+        state already restored) as the ones logged under their keys."""
+        self.partial = {key: (float(t), float(w)) for key, (t, w) in state["sums"].items()}
+        self.sums = {key: [] for key in self.partial}  # the keys in the order they were logged
+        self.metrics = {
+            key: metrics[path] for key, path in state["metrics"].items() if path in metrics
+        }
         self.both = set(state["both"])
 
 
@@ -192,6 +267,18 @@ class _Metrics(MutableMapping):
 
     def __repr__(self) -> str:
         return repr(dict(self))
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested configuration as {"table.key": value}."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = list(value) if isinstance(value, tuple) else value
+    return flat
 
 
 class _SchedulerConfig(dict):
@@ -377,7 +464,6 @@ class Trainer:
         self._agg = _Aggregator()
         self._train_agg = self._agg
         self._pending_row: dict[str, float] = {}
-        self._history: list[dict[str, Any]] = []
         self._phase = _EPOCH_START
         self._epoch_batches = 0
         self._total_batches = 0  # training batches across epochs (an int val_check_interval)
@@ -387,6 +473,10 @@ class Trainer:
         self._interrupt_requested = False
         self._aborting = False
         self._params: list[Tensor] = []
+        self._default_callbacks: list[cb.Callback] = []  # what the latest fit added
+        self._run_started = False  # whether this fit has written to its run directory
+        self._inside: str | None = None  # "step" or a stage: no checkpoint can be taken there
+        self._run_config: dict[str, Any] | None = None  # as the run started; saved in checkpoints
 
     # -- what callbacks and loggers read ------------------------------------------------------
 
@@ -514,20 +604,23 @@ class Trainer:
                 size = _batch_size(self._batch) if batch_size is None else batch_size
                 aggregator.sums.setdefault(key, []).append((value, size))
 
-    def _epoch_values(self, aggregator: _Aggregator) -> dict[str, float]:
+    def _epoch_values(self, aggregator: _Aggregator, reset: bool = True) -> dict[str, float]:
         """An aggregator's epoch values, also made the latest values (a metric logged both per
         step and per epoch reads as its epoch mean once the epoch is over, as in Lightning)."""
-        values = aggregator.compute()
+        values = aggregator.compute(reset)
+        self._publish(values, aggregator.both)
+        return values
+
+    def _publish(self, values: Mapping[str, float], both: Iterable[str]) -> None:
+        """Epoch values made the latest values (callback_metrics)."""
         self._latest.update(values)
         self._logged_names.update(values)
-        for key in aggregator.both:
+        for key in both:
             if key in values:
                 self._latest[key[: -len("_epoch")]] = values[key]
-        return values
 
     def _write_row(self, row: dict[str, Any]) -> None:
         self.logged_metrics = row
-        self._history.append(row)
         step = int(row["step"])
         for logger in self.loggers:
             logger.log_metrics(row, step)
@@ -609,12 +702,17 @@ class Trainer:
     def _detach(self) -> None:
         self._log_context = None
         self._batch = None
+        self._inside = None
         if self._module is not None:
             object.__setattr__(self._module, "_trainer", None)
 
     def _add_default_callbacks(self) -> None:
         """ModelCheckpoint(save_last=True), CSVLogger, JSONLLogger, ProgressBar and Throughput,
-        each unless one of its class is there already; checkpoint callbacks run last."""
+        each unless one of its class is there already; checkpoint callbacks run last. Each fit
+        gets new ones: those of an earlier fit (and their state) are dropped first."""
+        added = {id(callback) for callback in self._default_callbacks}
+        self.callbacks[:] = [c for c in self.callbacks if id(c) not in added]
+        self._default_callbacks = []
         present = {type(callback) for callback in self.callbacks}
         defaults: list[tuple[type, Callable[[], cb.Callback], bool]] = [
             (
@@ -629,7 +727,8 @@ class Trainer:
         ]
         for klass, make, wanted in defaults:
             if wanted and not any(issubclass(p, klass) for p in present):
-                self.callbacks.append(make())
+                self._default_callbacks.append(make())
+        self.callbacks.extend(self._default_callbacks)
         checkpoints = [c for c in self.callbacks if isinstance(c, cb.ModelCheckpoint)]
         others = [c for c in self.callbacks if not isinstance(c, cb.ModelCheckpoint)]
         self.callbacks[:] = others + checkpoints
@@ -664,13 +763,26 @@ class Trainer:
         self.lr_schedulers = [] if scheduler is None else _scheduler_configs(scheduler)
 
     def _new_run_dir(self, module: Any, ckpt_path: str | Path | None) -> Path:
-        if self.default_root_dir is None and ckpt_path is not None:
-            # A checkpoint in <run>/checkpoints/ resumes into its own run directory.
-            parent = Path(ckpt_path).resolve().parent
-            if parent.name == "checkpoints" and (parent.parent / rundir.CONFIG).exists():
-                return parent.parent
-        name = self.name or type(module).__name__
-        return rundir.make_run_dir(self.default_root_dir, name)
+        """The fit's run directory: default_root_dir (created once the run starts), the run of
+        a checkpoint in `<run>/checkpoints/`, or a new `runs/<name>/<time>`."""
+        if self.default_root_dir is None:
+            if ckpt_path is not None:
+                parent = Path(ckpt_path).resolve().parent
+                if parent.name == "checkpoints" and (parent.parent / rundir.CONFIG).exists():
+                    return parent.parent
+            return rundir.make_run_dir(None, self.name or type(module).__name__)
+        if ckpt_path is None:
+            # A new run in an old run's directory would mix the two (metrics, checkpoints,
+            # summary): refused before anything is written.
+            found = rundir.run_files(self.default_root_dir)
+            if found:
+                shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if found[4:] else "")
+                raise RunDirectoryError(
+                    f"Trainer.fit: default_root_dir {self.default_root_dir} already holds a run "
+                    f"({shown}); to continue it, pass ckpt_path= one of its checkpoints; for a "
+                    "new run, give another default_root_dir"
+                )
+        return self.default_root_dir
 
     def _resolved_config(self) -> dict[str, Any]:
         if self.config is not None:
@@ -700,7 +812,9 @@ class Trainer:
     ) -> None:
         """Trains `module` on `train_loader`, validating on `val_loader` every
         val_check_interval; `ckpt_path` resumes from a checkpoint exactly where it was taken.
-        Ctrl-C saves `checkpoints/interrupted.safetensors` and raises SystemExit(130)."""
+        Ctrl-C saves `checkpoints/interrupted.safetensors` and raises SystemExit(130).
+        Without ckpt_path, a default_root_dir that already holds a run is a RunDirectoryError;
+        a checkpoint that does not fit is a CheckpointError that leaves its run as it was."""
         needs = ["training_step", "configure_optimizers"]
         if val_loader is not None:
             needs.append("validation_step")
@@ -716,8 +830,10 @@ class Trainer:
             raise TypeError(
                 f"Trainer.fit: ckpt_path must be a path, got {type(ckpt_path).__name__}"
             )
+        run_dir = self._new_run_dir(module, ckpt_path)
         started = time.perf_counter()
         self._reset_fit_state()
+        self.run_dir = run_dir
         self._train_loader, self._val_loader = train_loader, val_loader
         self.num_training_batches = len(train_loader)  # type: ignore[arg-type]
         self.num_val_batches = len(val_loader) if hasattr(val_loader, "__len__") else 0  # type: ignore[arg-type]
@@ -726,7 +842,6 @@ class Trainer:
         self._attach(module, "fitting")
         status = "failed"
         try:
-            self.run_dir = self._new_run_dir(module, ckpt_path)
             self._add_default_callbacks()
             with self._sigint_guard():
                 self._fit(module, ckpt_path, started)
@@ -757,8 +872,8 @@ class Trainer:
         self._latest, self._step_values, self._pending_row = _Metrics(), {}, {}
         self._logged_names = set()
         self.ckpt_path = None
+        self.last_checkpoint_path = None
         self._agg = self._train_agg = _Aggregator()
-        self._history = []
         self._phase = _EPOCH_START
         self._epoch_batches = 0
         self._total_batches = 0
@@ -767,19 +882,25 @@ class Trainer:
         self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
         self._interrupt_requested = False
         self._aborting = False
+        self._run_started = False
+        self._inside = None
+        self._run_config = None
 
     def _fit(self, module: Any, ckpt_path: str | Path | None, started: float) -> None:
         self._call("setup", "fit")
         module.train()
         self._configure_optimizers(module)
         self._params = list(module.parameters())
-        resuming = False
-        if ckpt_path is not None:
+        config = self._run_config = self._resolved_config()
+        resuming = ckpt_path is not None
+        if resuming:
             self.ckpt_path = Path(ckpt_path)
-            self._restore(module, self.ckpt_path)
-            resuming = True
-        config = self._resolved_config()
+            config = self._restore(module, self.ckpt_path, config)
+        # Only now, the checkpoint (if any) restored, is the run directory written to.
+        self._run_started = True
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_config(self.run_dir / rundir.CONFIG, config)
+        rundir.forget_test_metrics(self.run_dir / rundir.SUMMARY)  # they described other weights
         for logger in self.loggers:
             logger.log_hyperparams(config)
         self._call("on_fit_start")
@@ -787,8 +908,10 @@ class Trainer:
         self._stage = "train"
         self._train_loop(module, resuming)
         self._stage = None
+        self._check_interrupt()  # a Ctrl-C during the last step or validation
         self._call("on_train_end")
         self._call("on_fit_end")
+        self._check_interrupt()
 
     def _training_done(self) -> bool:
         return (
@@ -859,6 +982,7 @@ class Trainer:
         self._batch = batch
         self._step_values.clear()
         self._log_context = _TRAIN
+        self._inside = "step"  # no checkpoint until the step is done
         self._call("on_train_batch_start", batch, index)
         outputs = module.training_step(batch, index)
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
@@ -896,6 +1020,7 @@ class Trainer:
         self._total_batches += 1
         self._timing["train_images"] += _batch_size(batch)
         self._phase = _ROW
+        self._inside = None
         self._call("on_train_batch_end", outputs, batch, index)
         self._log_context = None
         self._batch = None
@@ -994,16 +1119,22 @@ class Trainer:
 
     def _finish(self, module: Any, status: str) -> None:
         """Loggers finalized, the final weights, summary.json and curves.png written, teardown
-        called: after any fit, even one that failed."""
+        called: after any fit that wrote to its run directory, even one that failed. (One that
+        failed before, e.g. on a checkpoint that does not fit, leaves the directory as it
+        was: a finished run's summary is not turned into a failed one.)"""
         try:
             for logger in self.loggers:
                 logger.finalize(status)
-            if status == "success" and self.run_dir is not None:
+            if status == "success" and self._run_started:
                 sha = rundir.write_weights(self.run_dir / rundir.WEIGHTS, module.state_dict())
                 self._write_fit_summary(module, status, sha)
-                if self._history:
-                    plots.plot_curves(self._history, self.run_dir / "curves.png")
-            elif self.run_dir is not None:
+                # A Ctrl-C checkpoint is for resuming; once the run is complete, it is stale.
+                (self.checkpoint_dir / _INTERRUPTED).unlink(missing_ok=True)
+                # metrics.jsonl's rows, those before a resume included (checkpoints hold none).
+                jsonl = next((x for x in self.loggers if isinstance(x, lg.JSONLLogger)), None)
+                if jsonl is not None and jsonl.rows:
+                    plots.plot_curves(jsonl.rows, self.run_dir / "curves.png")
+            elif self._run_started:
                 self._write_fit_summary(module, status, None)
         except Exception:
             if status == "success":
@@ -1017,6 +1148,7 @@ class Trainer:
         model = getattr(module, "model", module)
         train_s = self._timing["train_s"]
         summary = rundir.read_summary(self.run_dir / rundir.SUMMARY)
+        commit, repository = rundir.git_repository(_source_dir(module))
         summary.update(
             {
                 "status": status,
@@ -1036,7 +1168,9 @@ class Trainer:
                 "wall_s": self._timing["wall_s"],
                 "train_img_per_s": self._timing["train_images"] / train_s if train_s else None,
                 "odyssey_version": odyssey.__version__,
-                "git_commit": rundir.git_commit(),
+                # The repository of the model's source (else of the current directory).
+                "git_commit": commit,
+                "git_repository": repository,
                 "weights": rundir.WEIGHTS if sha is not None else None,
                 "weights_sha256": sha,
                 "run_dir": str(self.run_dir),
@@ -1084,12 +1218,17 @@ class Trainer:
     def _check_interrupt(self) -> None:
         if not self._interrupt_requested:
             return
-        path = self.checkpoint_dir / "interrupted.safetensors"
+        path = self.checkpoint_dir / _INTERRUPTED
         self.save_checkpoint(path)
         self.interrupted = True
+        where = (
+            f"the end of epoch {self.current_epoch}"
+            if self._phase == _EPOCH_START
+            else f"epoch {self.current_epoch + 1}, batch {self._epoch_batches}/"
+            f"{self.num_training_batches}"
+        )
         print(
-            f"odyssey: stopped at step {self.global_step} (epoch {self.current_epoch + 1}, "
-            f"batch {self._epoch_batches}/{self.num_training_batches}); saved a resumable "
+            f"odyssey: stopped at step {self.global_step} ({where}); saved a resumable "
             f"checkpoint to {path}\n"
             f"resume with: odyssey train ... --resume {path}\n"
             f"         or: Trainer(...).fit(module, loader, ckpt_path={str(path)!r})",
@@ -1102,6 +1241,9 @@ class Trainer:
 
     def _checkpoint_state(self) -> dict[str, Any]:
         loader = self._train_loader
+        metrics = _module_metrics(self._module)
+        paths = {id(metric): path for path, metric in metrics.items()}
+        schedulers = [config["scheduler"] for config in self.lr_schedulers]
         return {
             "trainer": {
                 "format": _STATE_FORMAT,
@@ -1111,21 +1253,22 @@ class Trainer:
                 "total_batches": self._total_batches,
                 "stepped": self._stepped,
                 "phase": self._phase,
-                "should_stop": self.should_stop,
                 "seed": self.seed,
             },
             "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
-            "schedulers": [config["scheduler"].state_dict() for config in self.lr_schedulers],
-            "metrics": {n: m.state_dict() for n, m in _module_metrics(self._module).items()},
+            "schedulers": [scheduler.state_dict() for scheduler in schedulers],
+            "scheduler_classes": [type(scheduler).__name__ for scheduler in schedulers],
+            "metrics": {path: metric.state_dict() for path, metric in metrics.items()},
             "rng": ody_random.generator().bit_generator.state,
             "callbacks": {callback.state_key: callback.state_dict() for callback in self.callbacks},
+            # The rows themselves are in metrics.jsonl, which the loggers cut back to their
+            # count on resume: a checkpoint stays small however long the run.
             "logging": {
                 "latest": dict(self._latest),
                 "logged_names": sorted(self._logged_names),
                 "step_values": {k: _scalar(k, v) for k, v in self._step_values.items()},
-                "train": self._train_agg.state_dict(),
+                "train": self._train_agg.state_dict(paths),
                 "pending_row": dict(self._pending_row),
-                "history": list(self._history),
                 "logged_metrics": dict(self.logged_metrics),
                 "prog_bar": sorted(self._prog_bar),
             },
@@ -1133,15 +1276,29 @@ class Trainer:
                 "best_val_accuracy": self._best_val_accuracy,
                 "timing": dict(self._timing),
             },
-            "config": self._resolved_config(),
+            "config": self._run_config if self._run_config is not None else self._resolved_config(),
         }
 
     def save_checkpoint(self, filepath: str | Path, weights_only: bool = False) -> Path:
-        """Saves the full resumable state to one safetensors file, atomically (mid-epoch too).
-        Callbacks' and the module's on_save_checkpoint may add entries to the state first.
-        weights_only: the module's weights alone, a plain file odyssey.load reads."""
+        """Saves the full resumable state to one safetensors file, atomically (mid-epoch too,
+        between steps: inside a training step or before a validation pass's metrics are in, a
+        RuntimeError). Callbacks' and the module's on_save_checkpoint may add entries to the
+        state first. weights_only: the module's weights alone, a plain file odyssey.load reads,
+        at any time."""
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
+        if self._inside == "step" and not weights_only:
+            raise RuntimeError(
+                "Trainer.save_checkpoint: called inside a training step (from "
+                "on_train_batch_start to the optimizer step), where a checkpoint cannot resume "
+                "exactly; save from on_train_batch_end or another hook between steps"
+            )
+        if self._inside is not None and not weights_only:
+            raise RuntimeError(
+                f"Trainer.save_checkpoint: called during the {self._inside} pass, before its "
+                f"metrics are computed, where a checkpoint cannot resume exactly; save from "
+                f"on_{self._inside}_end or a hook between training steps"
+            )
         if weights_only:
             path = Path(filepath)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -1159,79 +1316,205 @@ class Trainer:
         self.last_checkpoint_path = Path(saved) if saved is not None else path
         return self.last_checkpoint_path
 
-    def _restore(self, module: Any, path: Path) -> None:
-        """Everything `_checkpoint_state` saved, put back (after setup and configure_optimizers,
-        before on_fit_start, as in Lightning)."""
-        checkpoint = ckpt.load_checkpoint(path)
-        state = checkpoint.state
+    def _check_checkpoint(self, module: Any, checkpoint: ckpt.Checkpoint) -> dict[str, Any]:
+        """Raises a CheckpointError naming the file and what differs unless every part of the
+        checkpoint fits this fit (nothing is loaded here); returns the module's metrics."""
+        path, state = checkpoint.path, checkpoint.state
+
+        def error(what: str) -> CheckpointError:
+            return CheckpointError(f"Trainer.fit: ckpt_path: {path}: {what}")
+
         trainer_state = state.get("trainer") if isinstance(state, Mapping) else None
         if not isinstance(trainer_state, Mapping) or "phase" not in trainer_state:
-            raise CheckpointError(
-                f"{path}: not a Trainer checkpoint (no loop state); load plain weights with "
-                "odyssey.load and module.load_state_dict"
+            raise error(
+                "not a Trainer checkpoint (no loop state); load plain weights with odyssey.load "
+                "and module.load_state_dict"
             )
         if trainer_state.get("format") != _STATE_FORMAT:
-            raise CheckpointError(
-                f"{path}: Trainer state format {trainer_state.get('format')!r}, this version "
-                f"reads {_STATE_FORMAT}"
+            raise error(
+                f"Trainer state format {trainer_state.get('format')!r}, this version reads "
+                f"{_STATE_FORMAT}"
             )
-        schedulers = state.get("schedulers", [])
-        if len(schedulers) != len(self.lr_schedulers):
-            raise CheckpointError(
-                f"{path}: the checkpoint has {len(schedulers)} LR scheduler(s), the module "
-                f"configures {len(self.lr_schedulers)}"
+        checkpoint.check_model(module, "Trainer.fit: ckpt_path")
+        checkpoint.check_optimizer(self.optimizer, "Trainer.fit: ckpt_path")
+        schedulers = [config["scheduler"] for config in self.lr_schedulers]
+        saved_schedulers = state["schedulers"]
+        if len(saved_schedulers) != len(schedulers):
+            raise error(
+                f"it has {len(saved_schedulers)} LR scheduler(s), the module configures "
+                f"{len(schedulers)}"
             )
-        checkpoint.restore(module, self.optimizer)
-        for config, scheduler_state in zip(self.lr_schedulers, schedulers, strict=True):
-            config["scheduler"].load_state_dict(scheduler_state)
+        classes = state["scheduler_classes"]
+        for index, (scheduler, saved, name) in enumerate(
+            zip(schedulers, saved_schedulers, classes, strict=True)
+        ):
+            here = type(scheduler).__name__
+            if here != name:
+                raise error(f"LR scheduler {index} is {here} here but {name} in the checkpoint")
+            unknown = sorted(set(saved) - set(scheduler.state_dict()))
+            if unknown:
+                raise error(f"LR scheduler {index} ({here}) has no {', '.join(unknown)}")
+        loader_state = state.get("loader")
+        loader = self._train_loader
+        if loader_state is not None and hasattr(loader, "state_dict"):
+            ours = loader.state_dict()
+            for key, value in loader_state.items():
+                if key not in ("epoch", "batches") and key in ours and ours[key] != value:
+                    raise error(
+                        f"the training loader's {key} is {ours[key]!r} here but {value!r} in the "
+                        "checkpoint: the batches would differ"
+                    )
         metrics = _module_metrics(module)
-        for name, metric_state in state.get("metrics", {}).items():
+        for name, saved in state["metrics"].items():
             if name in metrics:
+                trial = copy.deepcopy(metrics[name])
+                try:
+                    trial.load_state_dict(saved)
+                except Exception as failure:
+                    raise error(
+                        f"the metric {name} ({type(trial).__name__}) does not take its saved "
+                        f"state: {failure}"
+                    ) from None
+        for key, where in state["logging"]["train"]["metrics"].items():
+            if where not in metrics:
+                warnings.warn(
+                    f"Trainer.fit: ckpt_path: {path}: the metric object logged as {key!r} is not "
+                    "held by the module (as an attribute, or in a dict or list attribute), so "
+                    "its state was not saved: its value for this epoch counts only the batches "
+                    "after the checkpoint",
+                    stacklevel=5,
+                )
+        return metrics
+
+    def _restore(self, module: Any, path: Path, config: dict[str, Any]) -> dict[str, Any]:
+        """Everything `_checkpoint_state` saved, put back (after setup and configure_optimizers,
+        before on_fit_start, as in Lightning). Every part is checked first, and what was loaded
+        is undone if loading fails, so a checkpoint that does not fit changes nothing. Returns
+        the configuration to record in config.toml."""
+        checkpoint = ckpt.load_checkpoint(path)
+        state = checkpoint.state
+        try:
+            metrics = self._check_checkpoint(module, checkpoint)
+        except (KeyError, TypeError) as missing:
+            raise CheckpointError(
+                f"Trainer.fit: ckpt_path: {path}: its Trainer state is incomplete ({missing!r})"
+            ) from None
+        written = self._compare_config(path, state.get("config"), config)
+        trainer_state = state["trainer"]
+        schedulers = [entry["scheduler"] for entry in self.lr_schedulers]
+        optimizer = self.optimizer
+        backup = (
+            {name: np.array(value) for name, value in module.state_dict().items()},
+            copy.deepcopy(optimizer.state_dict()),
+            [scheduler.state_dict() for scheduler in schedulers],
+            {name: metric.state_dict() for name, metric in metrics.items()},
+            ody_random.generator().bit_generator.state,
+        )
+        try:
+            checkpoint.restore(module, optimizer)
+            for scheduler, scheduler_state in zip(schedulers, state["schedulers"], strict=True):
+                scheduler.load_state_dict(scheduler_state)
+            for name, metric_state in state["metrics"].items():
+                if name in metrics:
+                    metrics[name].load_state_dict(metric_state)
+            ody_random.generator().bit_generator.state = state["rng"]
+            callback_states = state.get("callbacks", {})
+            for callback in self.callbacks:
+                saved = callback_states.get(callback.state_key)
+                if saved is not None:
+                    callback.load_state_dict(saved)
+            loader_state = state.get("loader")
+            loader = self._train_loader
+            if (
+                loader_state is not None
+                and hasattr(loader, "load_state_dict")
+                and int(trainer_state["phase"]) != _EPOCH_START
+                and int(trainer_state["epoch_batches"]) < self.num_training_batches
+            ):
+                loader.load_state_dict(loader_state)
+        except Exception as failure:
+            weights, optimizer_state, scheduler_states, metric_states, rng = backup
+            module.load_state_dict(weights)
+            optimizer.load_state_dict(optimizer_state)
+            for scheduler, scheduler_state in zip(schedulers, scheduler_states, strict=True):
+                scheduler.load_state_dict(scheduler_state)
+            for name, metric_state in metric_states.items():
                 metrics[name].load_state_dict(metric_state)
-        ody_random.generator().bit_generator.state = state["rng"]
-        callback_states = state.get("callbacks", {})
-        for callback in self.callbacks:
-            saved = callback_states.get(callback.state_key)
-            if saved is not None:
-                callback.load_state_dict(saved)
+            ody_random.generator().bit_generator.state = rng
+            if isinstance(failure, CheckpointError):
+                raise
+            raise CheckpointError(f"Trainer.fit: ckpt_path: {path}: {failure}") from failure
         for hook in self._hooks("on_load_checkpoint")[0]:
             hook(self, module, state)
         module_hook = self._hooks("on_load_checkpoint")[1]
         if module_hook is not None:
             module_hook(state)
 
+        # should_stop is not restored: the restored callbacks decide again (Lightning).
         self.current_epoch = int(trainer_state["epoch"])
         self.global_step = int(trainer_state["global_step"])
         self._epoch_batches = int(trainer_state["epoch_batches"])
         self._total_batches = int(trainer_state["total_batches"])
         self._stepped = bool(trainer_state["stepped"])
         self._phase = int(trainer_state["phase"])
-        self.should_stop = bool(trainer_state.get("should_stop", False))
         self.batch_idx = max(self._epoch_batches - 1, 0)
-        logging = state.get("logging", {})
+        logging = state["logging"]
         self._latest = _Metrics()
-        self._latest.update(logging.get("latest", {}))
-        self._logged_names = set(logging.get("logged_names", []))
-        self._step_values = dict(logging.get("step_values", {}))
+        self._latest.update(logging["latest"])
+        self._logged_names = set(logging["logged_names"])
+        self._step_values = dict(logging["step_values"])
         self._train_agg = self._agg = _Aggregator()
-        if "train" in logging:
-            self._train_agg.load_state_dict(logging["train"])
-        self._pending_row = dict(logging.get("pending_row", {}))
-        self._history = [dict(row) for row in logging.get("history", [])]
-        self.logged_metrics = dict(logging.get("logged_metrics", {}))
-        self._prog_bar = set(logging.get("prog_bar", []))
-        run = state.get("run", {})
-        self._best_val_accuracy = run.get("best_val_accuracy")
-        self._timing.update(run.get("timing", {}))
-        loader_state = state.get("loader")
-        loader = self._train_loader
-        if (
-            loader_state is not None
-            and hasattr(loader, "load_state_dict")
-            and self._phase != _EPOCH_START
-            and self._epoch_batches < self.num_training_batches
-        ):
-            loader.load_state_dict(loader_state)
+        self._train_agg.load_state_dict(logging["train"], metrics)
+        self._pending_row = dict(logging["pending_row"])
+        self.logged_metrics = dict(logging["logged_metrics"])
+        self._prog_bar = set(logging["prog_bar"])
+        run = state["run"]
+        self._best_val_accuracy = run["best_val_accuracy"]
+        self._timing.update(run["timing"])
+        if state.get("config") is not None:
+            self._run_config = dict(state["config"])  # later checkpoints keep the run's own
+        return written
+
+    def _compare_config(
+        self, path: Path, saved: Mapping[str, Any] | None, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The configuration to record for a resumed fit: `config` as given, with a [resumed]
+        table listing the checkpoint's values of the keys that differ (and a warning naming
+        them), since the checkpoint's state, not the new value, decides what it holds."""
+        if saved is None:
+            return config
+        old, new = _flatten(saved), _flatten(config)
+        differ = [key for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+        if self.config is None:  # the Trainer's own settings: all but the seed apply as given
+            differ = [k for k in differ if not k.startswith("trainer.") or k == "trainer.seed"]
+        if not differ:
+            return config
+        unset = "(not set)"
+        shown = ", ".join(
+            f"{key} ({old.get(key, unset)!r} in the checkpoint, {new.get(key, unset)!r} now)"
+            for key in differ
+        )
+        warnings.warn(
+            f"Trainer.fit: resuming from {path} with a configuration that differs from the "
+            f"run's in {shown}. The checkpoint's weights, optimizer, LR scheduler, data order and "
+            "random state are restored, so what they hold (the learning rate, optimizer and "
+            "scheduler settings, the seed) keeps the checkpoint's values; config.toml lists the "
+            "run's values under [resumed]",
+            stacklevel=5,
+        )
+        return {
+            **config,
+            "resumed": {
+                "checkpoint": str(path),
+                "note": (
+                    "the keys below were given other values than the run's configuration (saved "
+                    "in the checkpoint) had; what the restored weights, optimizer, LR scheduler, "
+                    "data order and random state hold (the learning rate, optimizer and "
+                    "scheduler settings, the seed) keeps the run's values listed here"
+                ),
+                "run_values": {k: unset if old.get(k) is None else old[k] for k in differ},
+            },
+        }
 
     # -- validate, test, predict --------------------------------------------------------------
 
@@ -1244,8 +1527,8 @@ class Trainer:
     ) -> dict[str, float]:
         """One no-grad pass in eval mode (train mode restored after), hooks in Lightning's
         order: on_<stage>_start, on_<stage>_epoch_start, per batch on_<stage>_batch_start /
-        <stage>_step / on_<stage>_batch_end, on_<stage>_epoch_end, then the epoch values are
-        computed and published, then on_<stage>_end."""
+        <stage>_step / on_<stage>_batch_end, then the epoch values are computed and published,
+        on_<stage>_epoch_end (what it logs joins them), then on_<stage>_end."""
         step = getattr(module, f"{stage}_step" if stage != "validation" else "validation_step")
         was_training = module.training
         saved = self._agg, self._log_context, self._batch, self._stage
@@ -1259,6 +1542,8 @@ class Trainer:
         if set_epoch is not None:
             set_epoch(0)  # every evaluation sees the same batches
         module.eval()
+        inside = self._inside
+        self._inside = stage  # no checkpoint until the pass's values are in
         try:
             self._call(f"on_{stage}_start")
             self._call(f"on_{stage}_epoch_start")
@@ -1271,13 +1556,26 @@ class Trainer:
                     self._call(f"on_{stage}_batch_end", outputs, batch, index)
                     self._log_context = None
             self._batch = None
+            # As in Lightning, on_<stage>_epoch_end already sees the pass's values in
+            # callback_metrics (metric objects are reset only after it), and what it logs joins
+            # them.
+            steps = self._agg
+            values = self._epoch_values(steps, reset=False)
+            self._agg, self._log_context = _Aggregator(), _EVAL
             self._call(f"on_{stage}_epoch_end")
-            values = self._epoch_values(self._agg)
+            hook, self._agg, self._log_context = self._agg, steps, None
+            logged = hook.compute()
+            steps.reset_metrics()
+            if logged:
+                values.update(logged)
+                self._publish(logged, hook.both)
+            self._inside = inside
             if publish is not None:
                 publish(values)
             self._call(f"on_{stage}_end")
         finally:
             self._agg, self._log_context, self._batch, self._stage = saved
+            self._inside = inside
             module.train(was_training)
         return values
 
