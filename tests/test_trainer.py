@@ -28,7 +28,7 @@ from odyssey.optim import lr_scheduler
 from odyssey.papers import tomllib
 from odyssey.serialization import CheckpointError
 from odyssey.tensor import is_grad_enabled
-from odyssey.train import Classifier, Trainer, TrainModule, callbacks, loggers, rundir
+from odyssey.train import Classifier, Trainer, TrainModule, callbacks, checkpoint, loggers, rundir
 from odyssey.train import trainer as trainer_module
 
 
@@ -561,7 +561,11 @@ def test_resuming_from_a_runs_checkpoint_continues_in_that_run(
     second.fit(Plain(), loader(16), ckpt_path=last)
     assert second.run_dir.resolve() == first.run_dir.resolve()
     assert (second.current_epoch, second.global_step) == (2, 4)
-    assert json.loads((first.run_dir / "summary.json").read_text())["steps"] == 4
+    summary = json.loads((first.run_dir / "summary.json").read_text())
+    assert summary["steps"] == 4
+    # The wall time is the sum of both sessions: the checkpoint carried the first one's.
+    saved = checkpoint.load_checkpoint(last).state["run"]["timing"]["wall_s"]
+    assert 0 < saved < summary["wall_s"]
 
 
 def test_git_commit_is_none_outside_a_repository(

@@ -469,6 +469,7 @@ class Trainer:
         self._total_batches = 0  # training batches across epochs (an int val_check_interval)
         self._stepped = False  # whether the latest batch took an optimizer step
         self._best_val_accuracy: float | None = None
+        self._session_started = time.perf_counter()  # when this process's fit started
         self._timing = {"wall_s": 0.0, "train_s": 0.0, "train_images": 0}
         self._interrupt_requested = False
         self._aborting = False
@@ -831,7 +832,7 @@ class Trainer:
                 f"Trainer.fit: ckpt_path must be a path, got {type(ckpt_path).__name__}"
             )
         run_dir = self._new_run_dir(module, ckpt_path)
-        started = time.perf_counter()
+        started = self._session_started = time.perf_counter()
         self._reset_fit_state()
         self.run_dir = run_dir
         self._train_loader, self._val_loader = train_loader, val_loader
@@ -1274,7 +1275,12 @@ class Trainer:
             },
             "run": {
                 "best_val_accuracy": self._best_val_accuracy,
-                "timing": dict(self._timing),
+                # This session's time so far counts too: a resumed run's wall_s is the sum of
+                # its sessions, not only the last one's.
+                "timing": {
+                    **self._timing,
+                    "wall_s": self._timing["wall_s"] + time.perf_counter() - self._session_started,
+                },
             },
             "config": self._run_config if self._run_config is not None else self._resolved_config(),
         }
