@@ -632,3 +632,21 @@ def test_evaluate_shows_its_progress_on_stderr_unless_no_progress(trained, monke
     monkeypatch.setattr(evaluate, "progress_console", lambda: quiet)
     status, _, stderr = run("evaluate", str(run_dir), "--no-progress")
     assert (status, stderr, quiet.file.getvalue()) == (0, "", "")
+
+
+def test_a_resume_with_other_settings_warns_in_one_line(trained, tmp_path) -> None:
+    # The Trainer warns that the checkpoint's state wins over a changed setting; the command shows
+    # it as one line naming itself, not Python's file, line and source excerpt.
+    out = tmp_path / "run"
+    assert run(*train_args(out))[0] == 0
+    status, _, stderr = run(
+        *train_args(out, "--resume", str(out / "checkpoints" / "last.safetensors")),
+        "--epochs",
+        "2",
+    )
+    assert status == 0, stderr
+    warning = [line for line in stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1, stderr
+    assert warning[0].startswith("odyssey: warning: Trainer.fit: resuming from ")
+    assert "train.epochs (1 in the checkpoint, 2 now)" in warning[0]
+    assert "UserWarning" not in stderr

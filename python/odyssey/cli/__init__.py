@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from odyssey.cli import datasets, doctor, evaluate, train
 
@@ -23,6 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line naming the command, not Python's file, line and source excerpt."""
+    print(f"odyssey: warning: {message}", file=file if file is not None else sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``odyssey ARGS`` and returns its exit status (2 without a command)."""
     parser = build_parser()
@@ -30,4 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.run(args)
+    with warnings.catch_warnings():  # restores Python's own display afterwards
+        warnings.showwarning = _one_line_warning
+        return args.run(args)
