@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from optimizer_pair import OptimizerPair
 
 import odyssey
 from odyssey import Tensor, nn, optim
@@ -233,48 +234,9 @@ def three_groups(name: str, params: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-class Pair:
-    """The same problem stepped by odyssey and by torch side by side."""
-
-    def __init__(self, torch: Any, name: str, options: dict[str, Any], seed: int = 0) -> None:
-        self.torch = torch
-        initial, self.grads = problem(seed, ULP_SHAPES)
-        self.ours = [make_param(value) for value in initial]
-        self.theirs = [torch.tensor(value, requires_grad=True) for value in initial]
-        self.optimizer = getattr(optim, name)(three_groups(name, self.ours), **options)
-        self.torch_optimizer = getattr(torch.optim, name)(
-            three_groups(name, self.theirs), foreach=False, **options
-        )
-
-    def steps(self) -> Iterator[int]:
-        for step, step_grads in enumerate(self.grads):
-            for mine, theirs, grad in zip(self.ours, self.theirs, step_grads, strict=True):
-                set_grad(mine, grad)
-                theirs.grad = self.torch.tensor(grad)
-            self.optimizer.step()
-            self.torch_optimizer.step()
-            yield step
-
-    def arrays(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """(label, ours, torch's) for every parameter and every state tensor."""
-        for index, (mine, theirs) in enumerate(zip(self.ours, self.theirs, strict=True)):
-            yield f"param {index}", mine.data, theirs.detach().numpy()
-            state, torch_state = (
-                self.optimizer.state.get(mine, {}),
-                self.torch_optimizer.state[theirs],
-            )
-            assert state.keys() == torch_state.keys()
-            if "step" in state:
-                assert state["step"] == int(torch_state["step"])
-            for key in state.keys() - {"step"}:
-                yield f"{key} {index}", state[key], torch_state[key].numpy()
-
-    def check_within_one_ulp(self, step: int) -> None:
-        for label, ours, theirs in self.arrays():
-            try:
-                np.testing.assert_array_max_ulp(ours, theirs, maxulp=1)
-            except AssertionError as error:
-                raise AssertionError(f"step {step}, {label}: {error}") from None
+def Pair(torch: Any, name: str, options: dict[str, Any], seed: int = 0) -> OptimizerPair:
+    """odyssey's and torch's optimizer side by side on this suite's problem and groups."""
+    return OptimizerPair(torch, name, options, *problem(seed, ULP_SHAPES), three_groups)
 
 
 @pytest.mark.parametrize(("name", "options"), EVERY_OPTION)

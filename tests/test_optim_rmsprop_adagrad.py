@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from optimizer_pair import OptimizerPair
 
 import odyssey
 from odyssey import Tensor, nn, optim
@@ -89,45 +89,9 @@ def make_param(values: np.ndarray) -> nn.Parameter:
     return nn.Parameter(np.array(values, dtype=np.float32))
 
 
-class Pair:
-    """The same problem stepped by odyssey and by torch side by side."""
-
-    def __init__(self, torch: Any, name: str, options: dict[str, Any], seed: int = 0) -> None:
-        self.torch = torch
-        self.initial, self.grads = problem(seed)
-        self.ours = [make_param(value) for value in self.initial]
-        self.theirs = [torch.tensor(value, requires_grad=True) for value in self.initial]
-        self.optimizer = getattr(optim, name)(groups(name, self.ours), **options)
-        self.torch_optimizer = getattr(torch.optim, name)(
-            groups(name, self.theirs), foreach=False, **options
-        )
-
-    def steps(self) -> Iterator[int]:
-        for step, step_grads in enumerate(self.grads):
-            for mine, theirs, grad in zip(self.ours, self.theirs, step_grads, strict=True):
-                mine.grad = Tensor(grad.copy())
-                theirs.grad = self.torch.tensor(grad)
-            self.optimizer.step()
-            self.torch_optimizer.step()
-            yield step
-
-    def arrays(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """(label, ours, torch's) for every parameter and every state tensor."""
-        for index, (mine, theirs) in enumerate(zip(self.ours, self.theirs, strict=True)):
-            yield f"param {index}", mine.data, theirs.detach().numpy()
-            state, torch_state = self.optimizer.state[mine], self.torch_optimizer.state[theirs]
-            assert state.keys() == torch_state.keys()
-            assert state["step"] == int(torch_state["step"])
-            for key in state.keys() - {"step"}:
-                yield f"{key} {index}", state[key], torch_state[key].numpy()
-
-
-def check_within_one_ulp(pair: Pair, step: int) -> None:
-    for label, ours, theirs in pair.arrays():
-        try:
-            np.testing.assert_array_max_ulp(ours, theirs, maxulp=1)
-        except AssertionError as error:
-            raise AssertionError(f"step {step}, {label}: {error}") from None
+def Pair(torch: Any, name: str, options: dict[str, Any], seed: int = 0) -> OptimizerPair:
+    """odyssey's and torch's optimizer side by side on this suite's problem and groups."""
+    return OptimizerPair(torch, name, options, *problem(seed), groups)
 
 
 @pytest.mark.parametrize(("name", "options"), CASES)
@@ -136,7 +100,7 @@ def test_within_one_ulp_of_torch_every_option(
 ) -> None:
     pair = Pair(correctly_rounded_torch_sqrt, name, options)
     for step in pair.steps():
-        check_within_one_ulp(pair, step)
+        pair.check_within_one_ulp(step)
 
 
 @pytest.mark.parametrize(("name", "options"), ISA_CASES)
@@ -145,7 +109,7 @@ def test_within_one_ulp_of_torch_on_every_isa(
 ) -> None:
     pair = Pair(correctly_rounded_torch_sqrt, name, options, seed=1)
     for step in pair.steps():
-        check_within_one_ulp(pair, step)
+        pair.check_within_one_ulp(step)
 
 
 @pytest.mark.parametrize(("name", "options"), CASES[::5])
@@ -245,7 +209,7 @@ def test_loads_a_torch_state_dict_and_continues_like_torch(
             }
             pair.optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
         if step >= 2:
-            check_within_one_ulp(pair, step)
+            pair.check_within_one_ulp(step)
 
 
 @pytest.mark.parametrize(("name", "options"), CASES[::4])
@@ -460,7 +424,7 @@ def test_a_momentum_too_small_for_float32_is_still_momentum(
     # the momentum branch (buf = g / avg, param += -lr * buf), whose rounding differs.
     pair = Pair(correctly_rounded_torch_sqrt, "RMSprop", {"lr": 0.01, "momentum": 1e-50}, seed=9)
     for step in pair.steps():
-        check_within_one_ulp(pair, step)
+        pair.check_within_one_ulp(step)
 
 
 @pytest.mark.parametrize("name", ["RMSprop", "Adagrad"])
