@@ -459,6 +459,20 @@ def test_rows_every_n_steps_and_values_converted_only_then(
     assert trainer.callback_metrics["train_loss"] == rows.rows[-1][1]["train_loss_epoch"]
 
 
+def test_a_row_s_lr_is_the_one_in_effect_from_its_step_on(tmp_path: Path) -> None:
+    # Step rows hold the lr after that step's scheduler step, epoch rows the lr after the epoch's:
+    # both the lr the following steps use, so a plot draws it as steps from each row on.
+    def schedule(optimizer: Any) -> dict[str, Any]:
+        return {"scheduler": lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)}
+
+    rows = Rows()
+    trainer = quiet(tmp_path, max_epochs=2, log_every_n_steps=2, callbacks=[rows])
+    trainer.fit(Plain(lr=1.0, scheduler=schedule), loader(32))  # 4 steps an epoch
+    assert [(step, row["lr"]) for step, row in rows.rows] == [
+        (2, 1.0), (4, 1.0), (4, 0.5), (6, 0.5), (8, 0.5), (8, 0.25)
+    ]  # fmt: skip
+
+
 def test_epoch_values_are_means_weighted_by_batch_size(tmp_path: Path) -> None:
     class Constant(Plain):
         def training_step(self, batch: Any, batch_idx: int) -> Any:

@@ -24,7 +24,7 @@ A callback is an object whose hooks the Trainer calls at fixed points of `fit`, 
             on_validation_epoch_end
             on_validation_end
         on_train_epoch_end
-        (the epoch's row, validation included, is logged; per-epoch scheduler step)
+        (per-epoch scheduler step; the epoch's row, validation included, is logged)
     on_train_end
     on_fit_end
     teardown("fit")

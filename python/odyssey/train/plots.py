@@ -156,9 +156,9 @@ def _style(key: str) -> dict[str, Any]:
     """Train in blue, validation in orange; per-step values thin, epoch values with markers."""
     if key == "lr" or key.startswith("lr-"):
         # The learning rate is piecewise constant: a row's value holds from its step until the
-        # next row (a step row's lr is the one after that step's scheduler step; the
-        # LearningRateMonitor logs the lr before the step it is used for), so it is drawn as
-        # steps, never as slopes between rows.
+        # next row (the Trainer's rows hold the lr after that step's or epoch's scheduler step;
+        # the LearningRateMonitor logs the lr before the step it is used for), so it is drawn
+        # as steps, never as slopes between rows.
         return {"linewidth": 1.6, "drawstyle": "steps-post"}
     colour = "tab:orange" if key.startswith("val") else "tab:blue"
     if key.endswith("_epoch") or key.startswith("val"):

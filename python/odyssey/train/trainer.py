@@ -70,7 +70,7 @@ _ROW = 1  # the batch's optimizer step is done; next: its metrics row (if due)
 _VALIDATION = 2  # next: validation (if due)
 _PLATEAU = 3  # validation done; next: step-interval ReduceLROnPlateau (if due)
 _NEXT_BATCH = 4  # the batch is complete; next: the next batch, or the epoch's end
-_EPOCH_END = 5  # on_train_epoch_end is running; next: the epoch row and epoch schedulers
+_EPOCH_END = 5  # on_train_epoch_end is running; next: the epoch schedulers and epoch row
 
 # Who logs: a training batch, an evaluation batch, or a hook outside any batch.
 _TRAIN, _EVAL = "train", "eval"
@@ -1097,12 +1097,10 @@ class Trainer:
             self._phase = _EPOCH_END
             self._call_epoch_end()
         row = {"epoch": self.current_epoch, "step": self.global_step, **self._pending_row}
-        row["lr"] = self.lr
         for key in self._latest:  # what callbacks put in callback_metrics (train_img_per_s)
             if key not in self._logged_names and key not in row:
                 row[key] = self._latest[key]
         self._pending_row = {}
-        self._write_row(row)
         for config in self.lr_schedulers:
             if (
                 config["interval"] == "epoch"
@@ -1112,6 +1110,9 @@ class Trainer:
                     self._step_plateau(config)
                 else:
                     config["scheduler"].step()
+        # As in a step row, the lr from this row on: after the epoch's scheduler step.
+        row["lr"] = self.lr
+        self._write_row(row)
         self.current_epoch += 1
         self._epoch_batches = 0
         self._phase = _EPOCH_START
