@@ -1231,9 +1231,7 @@ class Trainer:
         )
         print(
             f"odyssey: stopped at step {self.global_step} ({where}); saved a resumable "
-            f"checkpoint to {path}\n"
-            f"resume with: odyssey train ... --resume {path}\n"
-            f"         or: Trainer(...).fit(module, loader, ckpt_path={str(path)!r})",
+            f"checkpoint to {path}; resume with Trainer(...).fit(..., ckpt_path={str(path)!r})",
             file=sys.stderr,
             flush=True,
         )
