@@ -222,10 +222,10 @@ class EuclideanRBF(nn.Module):
         super().__init__()
         weight = digit_bitmaps() if prototypes is None else np.asarray(prototypes, np.float32)
         self.register_buffer("weight", odyssey.tensor(weight))
-        self._norms = odyssey.tensor((weight.astype(np.float64) ** 2).sum(axis=1))
 
     def forward(self, x: odyssey.Tensor) -> odyssey.Tensor:
-        return (x * x).sum(1, keepdim=True) - F.linear(x, self.weight) * 2.0 + self._norms
+        w = self.weight  # read each call: a loaded state_dict may replace the buffer
+        return (x * x).sum(1, keepdim=True) - F.linear(x, w) * 2.0 + (w * w).sum(1)
 
 
 # -- the MAP loss (equation 9) -----------------------------------------------------------------

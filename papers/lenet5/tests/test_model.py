@@ -179,6 +179,10 @@ def test_rbf_outputs_are_squared_distances_to_the_bitmaps(gradcheck):
     # each bitmap is at distance 0 from itself
     own = rbf(odyssey.tensor(M.digit_bitmaps())).numpy()
     np.testing.assert_allclose(np.diag(own), 0, atol=1e-3)
+    # a loaded state dict's prototypes are the ones used
+    other = -M.digit_bitmaps()
+    rbf.load_state_dict({"weight": other})
+    np.testing.assert_allclose(np.diag(rbf(odyssey.tensor(other)).numpy()), 0, atol=1e-3)
 
 
 # -- the MAP loss --------------------------------------------------------------------------------
