@@ -72,13 +72,13 @@ class Subsampling(nn.Module):
 
 # Table I of the paper: column j lists the S2 maps that feed C3 map j (an X in row i, column j).
 #
-#         C3 map:  0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
-#   S2 map 0:      X       X X X     X X  X  X     X  X
-#   S2 map 1:      X X       X X X     X  X  X  X     X
-#   S2 map 2:      X X X       X X X      X     X  X  X
-#   S2 map 3:        X X X     X X X X        X     X  X
-#   S2 map 4:          X X X     X X X X      X  X     X
-#   S2 map 5:            X X X     X X X  X  X     X  X  X
+#   C3 map:    0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15
+#   S2 map 0:  X  .  .  .  X  X  X  .  .  X  X  X  X  .  X  X
+#   S2 map 1:  X  X  .  .  .  X  X  X  .  .  X  X  X  X  .  X
+#   S2 map 2:  X  X  X  .  .  .  X  X  X  .  .  X  .  X  X  X
+#   S2 map 3:  .  X  X  X  .  .  X  X  X  X  .  .  X  .  X  X
+#   S2 map 4:  .  .  X  X  X  .  .  X  X  X  X  .  X  X  .  X
+#   S2 map 5:  .  .  .  X  X  X  .  .  X  X  X  X  .  X  X  X
 #
 # Maps 0-5 see three contiguous S2 maps (cyclically), 6-11 four contiguous, 12-14 four
 # non-contiguous, 15 all six: 6·3 + 6·4 + 3·4 + 6 = 60 connections of 25 weights, plus 16
@@ -271,7 +271,7 @@ def lecun_uniform_init_(module: nn.Module) -> nn.Module:
     (Appendix A), for every Conv2d, Linear, Subsampling and PartialConv2d in `module`. The paper
     counts a bias as one more weight (a connection from a unit fixed at +1), so each bias is drawn
     from its unit's range too; F_i counts the unit's inputs without the bias (25 for C1, 4 for a
-    subsampling unit, 75/100/150 for C3 by its map's row of Table I, 400 for C5, 120 for F6)."""
+    subsampling unit, 75/100/150 for C3 by its map's column of Table I, 400 for C5, 120 for F6)."""
     for layer in module.modules():
         if isinstance(layer, nn.Conv2d):
             fan_in = layer.weight.shape[1] * layer.weight.shape[2] * layer.weight.shape[3]
