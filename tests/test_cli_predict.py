@@ -52,7 +52,7 @@ def photos(tmp_path_factory) -> tuple[list[str], list[int]]:
     data = load_dataset("mnist-sample", "test")
     paths = []
     for index in range(COUNT):
-        photo = Image.fromarray(255 - data.images[index]).resize((64, 64), Image.BICUBIC)
+        photo = Image.fromarray(255 - data.images[index]).resize((64, 64), Image.Resampling.BICUBIC)
         path = folder / f"digit-{index}.png"
         photo.save(path)
         paths.append(str(path))

@@ -165,7 +165,7 @@ def test_mnist_digits_survive_a_round_trip(tmp_path) -> None:
     # A test digit upscaled and inverted (as a photo) comes back close to itself.
     data = load_dataset("mnist-sample", "test")
     for index in range(10):
-        photo = Image.fromarray(255 - data.images[index]).resize((64, 64), Image.BICUBIC)
+        photo = Image.fromarray(255 - data.images[index]).resize((64, 64), Image.Resampling.BICUBIC)
         digit = load_digit(save(np.asarray(photo), tmp_path / f"{index}.png"))
         check_mnist_like(digit)
         # Up to a pixel's shift: MNIST rounded its own centre of mass, computed on its scan.
