@@ -94,6 +94,16 @@ def test_the_bounding_box_fits_20x20_keeping_the_aspect_ratio(tmp_path) -> None:
     assert (height, width) in ((2, 20), (3, 20))
 
 
+def test_a_large_photo_is_shrunk_first_to_the_same_digit(tmp_path) -> None:
+    small = load_digit(save(seven(light=True), tmp_path / "small.png"))
+    large = np.asarray(
+        Image.fromarray(seven(light=True)).resize((1800, 2700), Image.Resampling.BILINEAR)
+    )
+    digit = load_digit(save(large, tmp_path / "large.jpg", quality=90))
+    check_mnist_like(digit)
+    assert np.abs(digit - small).mean() < 0.03
+
+
 def test_a_small_digit_is_scaled_up(tmp_path) -> None:
     small = np.zeros((12, 12), dtype=np.uint8)
     small[3:9, 5:8] = 200

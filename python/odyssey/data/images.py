@@ -5,7 +5,7 @@ aspect ratio, anti-aliased to grey levels, then centred in a 28x28 field by thei
 `load_digit` does the same to a PNG, JPEG or any image Pillow reads:
 
 1. EXIF orientation applied (a phone's photo), transparency flattened onto a background that
-   contrasts with the ink, then greyscale in [0, 1];
+   contrasts with the ink, then greyscale in [0, 1], shrunk to 1024 pixels a side at most;
 2. inverted when the background is light (MNIST is white ink on black): the background is the
    median of the image's border;
 3. the background level subtracted and the contrast stretched so that the ink peaks at 1
@@ -33,6 +33,7 @@ BOX = 20  # the box a digit's bounding box is scaled to fit
 CENTRE = 14.0  # where the centre of mass goes (row and column, 0-based); see the docstring
 NOISE = 0.1  # after stretching, ink fainter than this is taken for background
 MIN_CONTRAST = 0.1  # an image whose ink and background differ less than this is blank
+LARGEST = 1024  # larger images are shrunk to this side first (far more than 20x20 needs)
 
 # Pillow's modes that load_digit reads: bilevel, greyscale, palette, colour, with or without
 # alpha, 16- and 32-bit greyscale, float.
@@ -87,6 +88,8 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
             image = ImageOps.exif_transpose(opened)
     except UnidentifiedImageError:
         raise ImageError(path, "not an image Pillow can read (PNG, JPEG, ...)") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(path, f"too large to read safely: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt files
         raise ImageError(path, f"cannot read the image: {error}") from None
     if image.mode not in MODES:
@@ -101,19 +104,19 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
 
 def _grey(image) -> np.ndarray:
     """A Pillow image as float greyscale in [0, 1], its transparency flattened onto a background
-    of the opposite shade to its visible pixels."""
-
+    of the opposite shade to its visible pixels, shrunk to at most LARGEST pixels a side."""
     mode = image.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
         # 16-bit, 32-bit and float greyscale: the range is guessed from the largest value (an
         # 8-bit image saved as 16-bit keeps 0..255).
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(_shrunk(image.convert("F")), dtype=np.float64)
         top = float(values.max()) if values.size else 0.0
         scale = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0
         return np.clip(values / scale, 0.0, 1.0)
     if mode in ("LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
     if image.mode == "RGBA":
+        image = _shrunk(image)
         rgba = np.asarray(image, dtype=np.float64) / 255.0
         alpha = rgba[..., 3]
         grey = np.asarray(image.convert("RGB").convert("L"), dtype=np.float64) / 255.0
@@ -125,7 +128,18 @@ def _grey(image) -> np.ndarray:
             backdrop = 1.0 if drawn < 0.5 else 0.0
             grey = grey * alpha + backdrop * (1.0 - alpha)
         return grey
-    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    return np.asarray(_shrunk(image.convert("L")), dtype=np.float64) / 255.0
+
+
+def _shrunk(image):
+    """`image` (L, RGBA or F) with its longer side at most LARGEST pixels, averaged by area: a
+    phone's 12-megapixel photo becomes a 1024-pixel one before any float copy of it is made."""
+    from PIL import Image
+
+    if max(image.size) > LARGEST:
+        image = image.copy()
+        image.thumbnail((LARGEST, LARGEST), Image.Resampling.BOX)
+    return image
 
 
 def mnist_style(grey: np.ndarray) -> np.ndarray:
