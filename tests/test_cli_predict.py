@@ -195,3 +195,22 @@ def test_usage_errors(trained, photos) -> None:
     assert status == 2
     assert stdout == ""
     assert "IMAGE" in stderr
+
+
+def test_a_model_failing_on_the_images_exits_1(trained, photos, tmp_path) -> None:
+    paper = tmp_path / "broken"
+    shutil.copytree(TINY, paper)
+    model = paper / "model.py"
+    model.write_text(
+        model.read_text().replace(
+            "        return self.net(x)",
+            "        raise RuntimeError('the model is broken')",
+            1,
+        )
+    )
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    config = (copy / "config.toml").read_text().replace(str(TINY.resolve()), str(paper))
+    (copy / "config.toml").write_text(config)
+    message = one_line_error(["predict", str(copy), photos[0][0]], status=1)
+    assert message == f"odyssey predict: {copy / 'weights.safetensors'}: the model is broken"

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error), error.status)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except (OSError, ValueError, KeyError, TypeError) as error:  # CheckpointError: ValueError
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:  # a model failing
         return fail(f"{found.weights}: {error}", 1)
     names = class_names(found.config, probabilities.shape[1])
     top = min(args.top, len(names))
