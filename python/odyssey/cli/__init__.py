@@ -8,11 +8,11 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from odyssey.cli import datasets, doctor, evaluate, train
+from odyssey.cli import datasets, doctor, evaluate, predict, train
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (doctor, datasets, train, evaluate)
+SUBCOMMANDS = (doctor, datasets, train, evaluate, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,15 +13,13 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from odyssey.cli.datasets import ensure_dataset
+from odyssey.cli.runs import WEIGHTS, Run, RunError, load_model, open_run
 
 PROG = "odyssey evaluate"
-WEIGHTS = "weights.safetensors"
-CONFIG = "config.toml"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -59,38 +57,16 @@ def progress_console() -> Console:
     return Console(stderr=True)
 
 
-def locate(target: Path) -> tuple[Path, Path]:
-    """(run directory, weights file) of a run directory or of a checkpoint inside one (in the run
-    directory itself or in its checkpoints/)."""
-    if target.is_dir():
-        return target, target / WEIGHTS
-    for folder in (target.parent, target.parent.parent):
-        if (folder / CONFIG).is_file():
-            return folder, target
-    return target.parent, target
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluates and prints the metrics; see the module docstring for the exit status."""
     from odyssey import papers
     from odyssey.data.datasets import DATASETS
 
-    target = Path(args.target)
-    if not target.exists():
-        return fail(f"no run directory or checkpoint at {target}")
-    run_dir, weights = locate(target)
-    if not (run_dir / CONFIG).is_file():
-        return fail(f"no {CONFIG} in {run_dir}; evaluate needs the run's configuration")
-    if not weights.is_file():
-        return fail(f"no {WEIGHTS} in {run_dir} (the run did not finish?); pass a checkpoint")
     try:
-        with (run_dir / CONFIG).open("rb") as file:
-            config = papers.tomllib.load(file)
-        config = _with_paper(config)
-    except (OSError, papers.tomllib.TOMLDecodeError) as error:
-        return fail(f"cannot read {run_dir / CONFIG}: {error}")
-    except papers.PaperError as error:
-        return fail(str(error))
+        found = open_run(Path(args.target), "evaluate")
+    except RunError as error:
+        return fail(str(error), error.status)
+    config = found.config
     dataset = args.dataset or config["train"]["dataset"]
     if dataset not in DATASETS:
         return fail(f"--dataset: unknown {dataset!r}; choices: {', '.join(DATASETS)}")
@@ -98,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--batch-size must be >= 1, got {args.batch_size}")
     try:
         ensure_dataset(dataset)
-        return _evaluate(args, config, run_dir, weights, dataset)
+        return _evaluate(args, found, dataset)
+    except RunError as error:
+        return fail(str(error), error.status)
     except papers.PaperError as error:
         return fail(str(error))
     except KeyboardInterrupt:
@@ -107,35 +85,15 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error), 1)
 
 
-def _with_paper(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` with paper.path pointing at a folder that exists: the recorded one, or the paper
-    found again by its slug when the folder has moved."""
-    from odyssey import papers
-
-    folder = Path(config["paper"]["path"])
-    if not (folder / papers.MODEL_FILE).is_file():
-        folder = papers.find_paper(config["paper"]["slug"])
-        config["paper"]["path"] = str(folder)
-    return config
-
-
-def _evaluate(
-    args: argparse.Namespace, config: dict[str, Any], run_dir: Path, weights: Path, dataset: str
-) -> int:
+def _evaluate(args: argparse.Namespace, found: Run, dataset: str) -> int:
     """Loads the weights into the rebuilt model, runs Trainer.test, prints and plots."""
-    import odyssey
-    from odyssey import papers
     from odyssey.data import DataLoader, load_dataset
     from odyssey.train import Classifier, Trainer
     from odyssey.train.plots import plot_confusion
     from odyssey.train.progress import ProgressBar
 
-    model = papers.build_model(config)
-    state = odyssey.load(weights)
-    try:
-        model.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError) as error:
-        return fail(f"{weights} does not fit {config['variant']['model']}: {error}", 1)
+    config, run_dir, weights = found.config, found.directory, found.weights
+    model = load_model(found)
     data = load_dataset(dataset, args.split)
     loader = DataLoader(data, batch_size=args.batch_size or config["train"]["batch_size"])
     classes = list(data.classes)
