@@ -322,3 +322,18 @@ def test_sdlm_steps_lower_the_map_loss():
     assert before == before_sgd
     print(f"MAP loss on 500 samples: start {before:.3f}, SDLM {sdlm:.3f}, SGD(eps/mu) {sgd:.3f}")
     assert sdlm < 0.75 * before
+
+
+def test_prepare_pass_sets_h_from_500_samples_and_the_pass_lr():
+    odyssey.manual_seed(0)
+    model = M.LeNet5()
+    data = load_dataset("mnist-sample", "train")
+    x = M.scale_input(data.images[:600].astype(np.float32) / 255.0)
+    opt = S.SDLM(model.named_parameters())
+    assert S.prepare_pass(opt, model, x, data.labels[:600], 4) == 2e-4
+    assert opt.param_groups[0]["lr"] == 2e-4
+    want = S.diagonal_hessian(model, x[:500], data.labels[:500])
+    for name, param in model.named_parameters():
+        np.testing.assert_array_equal(opt.state[param]["hessian"], want[name])
+    S.prepare_pass(opt, model, x, data.labels[:600], 13, samples=50, seed=1)
+    assert opt.param_groups[0]["lr"] == 1e-5

@@ -46,6 +46,7 @@ __all__ = [
     "diagonal_hessian",
     "lr_for_pass",
     "map_output_second_derivative",
+    "prepare_pass",
     "squash_derivative",
 ]
 
@@ -235,3 +236,26 @@ class SDLM(Optimizer):
                 scale = np.float32(lr) / (np.float32(mu) + (0.0 if h is None else h))
                 param.data[...] -= (scale * grad).astype(np.float32)
         return loss
+
+
+def prepare_pass(
+    optimizer: SDLM,
+    model: nn.Module,
+    images: Any,
+    targets: Any,
+    epoch: int,
+    samples: int = 500,
+    seed: int | None = None,
+) -> float:
+    """Before pass `epoch` (1-based): re-estimates h on `samples` of the (scaled) `images` with
+    their class indices `targets` (the first ones, or a random subset when `seed` is given), stores
+    it in `optimizer` and sets its lr to the paper's ε for the pass; returns that ε."""
+    labels = _as_labels(targets)
+    x = images.detach().numpy() if isinstance(images, odyssey.Tensor) else np.asarray(images)
+    count = min(samples, len(labels))
+    if seed is None:
+        chosen = np.arange(count)
+    else:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(labels), count, replace=False))
+    optimizer.set_hessian(diagonal_hessian(model, odyssey.tensor(x[chosen]), labels[chosen]))
+    return optimizer.set_pass(epoch)
