@@ -650,3 +650,46 @@ def test_a_resume_with_other_settings_warns_in_one_line(trained, tmp_path) -> No
     assert warning[0].startswith("odyssey: warning: Trainer.fit: resuming from ")
     assert "train.epochs (1 in the checkpoint, 2 now)" in warning[0]
     assert "UserWarning" not in stderr
+
+
+# --- papers/lenet5: found by slug, and trained on mnist-sample when mnist cannot be had -------
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def _no_download(name: str) -> None:
+    raise OSError(f"{name}: cannot download (no network in this test)")
+
+
+def test_lenet5_falls_back_to_mnist_sample_when_mnist_cannot_be_had(
+    trainer_available, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(REPOSITORY)
+    monkeypatch.setattr("odyssey.cli.train.ensure_dataset", _no_download)
+    out = tmp_path / "run"
+    argv = ["train", "lenet5", "--variant", "modern", "--epochs", "1", "--out", str(out)]
+    status, stdout, stderr = run(*argv, "--set", "train.val_size=200", "--no-progress")
+    assert status == 0, stderr
+    lines = [line for line in stderr.splitlines() if "mnist-sample" in line]
+    assert len(lines) == 1
+    assert "mnist is not on this machine" in lines[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"] == "mnist-sample"
+    assert summary["paper"] == "lenet5"
+    assert summary["variant"] == "modern"
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["train"]["dataset"] == "mnist-sample"
+    assert "on mnist-sample" in stdout
+
+
+def test_lenet5_does_not_replace_a_dataset_the_user_chose(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(REPOSITORY)
+    monkeypatch.setattr("odyssey.cli.train.ensure_dataset", _no_download)
+    for choice in (["--dataset", "mnist"], ["--set", "train.dataset=mnist"]):
+        out = tmp_path / "-".join(choice).strip("-").replace("=", "_")
+        status, _, stderr = run("train", "lenet5", "--out", str(out), *choice)
+        assert status == 1
+        assert "cannot download" in stderr
+        assert "mnist-sample" not in stderr
+        assert not out.exists()

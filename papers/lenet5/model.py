@@ -23,6 +23,7 @@ __all__ = [
     "MAP_J",
     "EuclideanRBF",
     "LeNet5",
+    "LeNet5Modern",
     "PartialConv2d",
     "Squash",
     "Subsampling",
@@ -333,3 +334,26 @@ class LeNet5(nn.Module):
         x = f(self.s4(f(self.c3(x))))
         x = f(self.c5(x)).flatten(1)
         return self.output(f(self.f6(x)))
+
+
+class LeNet5Modern(nn.Module):
+    """LeNet-5 as most people run it today, the layout of PyTorch's usual LeNet twin (d2l.ai's,
+    among others): a 28x28 digit, padded by 2 in C1 (so C1 still sees 32x32) → C1 6@28x28 →
+    2x2 max-pool → C3 16@10x10 (full connections) → 2x2 max-pool → F5 120 → F6 84 → 10 logits,
+    ReLU after every layer but the output; trained with softmax cross-entropy (the Classifier's
+    default loss). Initialisation is PyTorch's default, which odyssey's Conv2d and Linear use:
+    kaiming_uniform_(a=sqrt(5)) weights and U(±1/sqrt(fan_in)) biases. 61,706 parameters."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.c3 = nn.Conv2d(6, 16, 5)
+        self.f5 = nn.Linear(16 * 5 * 5, 120)
+        self.f6 = nn.Linear(120, 84)
+        self.output = nn.Linear(84, num_classes)
+
+    def forward(self, x: odyssey.Tensor) -> odyssey.Tensor:
+        x = F.max_pool2d(F.relu(self.c1(x)), 2)
+        x = F.max_pool2d(F.relu(self.c3(x)), 2).flatten(1)
+        x = F.relu(self.f5(x))
+        return self.output(F.relu(self.f6(x)))

@@ -96,6 +96,20 @@ def resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
     return shlex.join(words)
 
 
+# A paper's dataset that cannot be had (no cache, no network) -> the bundled one trained on
+# instead, when the dataset is the paper's own choice (not --dataset or --set train.dataset).
+OFFLINE_FALLBACKS = {"mnist": "mnist-sample"}
+
+
+def offline_fallback(args: argparse.Namespace, config: Mapping[str, Any]) -> str | None:
+    """The bundled dataset to train on when the paper's `train.dataset` cannot be fetched, or
+    None: the user's own --dataset or --set train.dataset is never replaced."""
+    chosen = args.dataset is not None or any(
+        assignment.split("=", 1)[0].strip() == "train.dataset" for assignment in args.sets
+    )
+    return None if chosen else OFFLINE_FALLBACKS.get(config["train"]["dataset"])
+
+
 class UsageError(Exception):
     """A mistake found before training: exit status 2 with this one-line message."""
 
@@ -164,7 +178,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         ensure_dataset(config["train"]["dataset"])
     except (OSError, ValueError) as error:
-        return fail(str(error), 1)
+        fallback = offline_fallback(args, config)
+        if fallback is None:
+            return fail(str(error), 1)
+        print(
+            f"{PROG}: {config['train']['dataset']} is not on this machine and cannot be "
+            f"downloaded ({type(error).__name__}); training on the bundled {fallback} instead "
+            f"(`odyssey datasets fetch {config['train']['dataset']}` gets the full set)",
+            file=sys.stderr,
+        )
+        config["train"]["dataset"] = fallback
     except KeyboardInterrupt:
         return fail("interrupted while downloading; nothing half-written is kept", INTERRUPTED)
     try:
