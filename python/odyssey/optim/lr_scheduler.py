@@ -288,21 +288,33 @@ def _lambdas(owner: str, optimizer: Optimizer, lr_lambda: Any) -> list[Callable[
     return functions
 
 
-class _LambdaState:
-    """state_dict/load_state_dict of the schedulers that hold lr_lambdas."""
+class _LambdaState(LRScheduler):
+    """The schedulers that hold lr_lambdas: their constructor and state dicts."""
 
     lr_lambdas: list[Callable[[int], float]]
     _not_state = ("optimizer", "lr_lambdas")
 
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        name = type(self).__name__
+        _check_optimizer(name, optimizer)
+        self.optimizer = optimizer
+        self.lr_lambdas = _lambdas(name, optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
     def state_dict(self) -> dict[str, Any]:
         """The state, with the attributes of callable-object lr_lambdas (None for functions)."""
-        state = LRScheduler.state_dict(self)  # type: ignore[arg-type]
+        state = super().state_dict()
         state["lr_lambdas"] = [_function_state(function) for function in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restores the state and the attributes of callable-object lr_lambdas."""
-        state = LRScheduler._checked_state(self, state_dict)  # type: ignore[arg-type]
+        state = self._checked_state(state_dict)
         saved = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         if not isinstance(saved, (list, tuple)) or len(saved) != len(self.lr_lambdas):
             raise ValueError(
@@ -315,19 +327,8 @@ class _LambdaState:
                 function.__dict__.update(attributes)
 
 
-class LambdaLR(_LambdaState, LRScheduler):
+class LambdaLR(_LambdaState):
     """lr = initial lr * lr_lambda(epoch), one function for all groups or one per group."""
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        _check_optimizer("LambdaLR", optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas("LambdaLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         """Each base lr times its lambda at last_epoch."""
@@ -338,19 +339,8 @@ class LambdaLR(_LambdaState, LRScheduler):
         ]
 
 
-class MultiplicativeLR(_LambdaState, LRScheduler):
+class MultiplicativeLR(_LambdaState):
     """lr ← lr * lr_lambda(epoch) at every step after the first."""
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        _check_optimizer("MultiplicativeLR", optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas("MultiplicativeLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         """The current lrs, each times its lambda at last_epoch (unchanged at construction)."""
@@ -760,13 +750,13 @@ class _MemberState:
 
     def state_dict(self) -> dict[str, Any]:
         """The state, with the driven schedulers' state dicts under "_schedulers"."""
-        state = LRScheduler.state_dict(self)  # type: ignore[arg-type]
+        state = super().state_dict()
         state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restores the state and that of each driven scheduler."""
-        state = LRScheduler._checked_state(self, state_dict)  # type: ignore[arg-type]
+        state = self._checked_state(state_dict)
         members = state.pop("_schedulers", None)
         if members is not None and (
             not isinstance(members, (list, tuple)) or len(members) != len(self._schedulers)
