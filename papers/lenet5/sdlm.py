@@ -152,11 +152,15 @@ def diagonal_hessian(
 ) -> dict[str, np.ndarray]:
     """{parameter name: mean over the batch of ∂²E/∂w²} (diagonal Gauss-Newton, float32 arrays
     of the parameters' shapes), for a LeNet5-shaped model (the layers of `LAYERS`, each followed
-    by the squashing function, then `model.output`) on `images` (already scaled, N, C, H, W) with
+    by the squashing function, then `model.output`) on `images` (N, C, H, W; passed through
+    `model.prepare_input` when the model has one, as its forward does) with
     the MAP loss of class indices `targets` (j: map_loss's, MAP_J by default)."""
     if j is None:
         j = 10.0
+    prepare = getattr(model, "prepare_input", None)
     x = images if isinstance(images, odyssey.Tensor) else odyssey.tensor(images)
+    if prepare is not None:
+        x = prepare(x)
     n = x.shape[0]
     inputs: list[np.ndarray] = []
     pre: list[np.ndarray] = []
@@ -185,20 +189,20 @@ def diagonal_hessian(
 
 class SDLM(Optimizer):
     """p ← p - lr / (mu + h) · grad, h the per-parameter diagonal second derivative given by
-    `set_hessian` (a dict by parameter name, e.g. `diagonal_hessian`'s). `params` is an iterable
-    of (name, parameter) pairs, e.g. model.named_parameters(); `lr` is ε (see `lr_for_pass` and
-    `set_pass`). Before the first `set_hessian`, h = 0 (a step of lr/mu·grad)."""
+    `set_hessian` (`diagonal_hessian`'s dict by parameter name). `params` are the parameters, or
+    (name, parameter) pairs as model.named_parameters() gives (PyTorch's optimizers take both);
+    `lr` is ε (see `lr_for_pass` and `set_pass`). Before the first `set_hessian`, h = 0 (a step
+    of lr/mu·grad)."""
 
-    def __init__(
-        self, params: Iterable[tuple[str, odyssey.Tensor]], lr: float = 5e-4, mu: float = 0.02
-    ) -> None:
-        pairs = list(params)
-        if not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
-            raise TypeError("SDLM: params must be (name, parameter) pairs")
-        self.names = [name for name, _ in pairs]
-        if len(set(self.names)) != len(self.names):
+    def __init__(self, params: Iterable[Any], lr: float = 5e-4, mu: float = 0.02) -> None:
+        items = list(params)
+        named = [isinstance(p, tuple) and len(p) == 2 for p in items]
+        if any(named) and not all(named):
+            raise TypeError("SDLM: params must be all parameters or all (name, parameter) pairs")
+        self.names: list[str] | None = [n for n, _ in items] if items and all(named) else None
+        if self.names is not None and len(set(self.names)) != len(self.names):
             raise ValueError("SDLM: parameter names must be unique")
-        super().__init__([p for _, p in pairs], {"lr": lr, "mu": mu})
+        super().__init__([p for _, p in items] if self.names else items, {"lr": lr, "mu": mu})
 
     def check_group(self, group: dict[str, Any]) -> None:
         check_lr("SDLM", group["lr"])
@@ -206,21 +210,42 @@ class SDLM(Optimizer):
         if not (isinstance(mu, (int, float)) and mu > 0 and np.isfinite(mu)):
             raise ValueError(f"SDLM: Invalid mu: {mu}")
 
-    def _named(self) -> list[tuple[str, odyssey.Tensor]]:
-        params = [p for g in self.param_groups for p in g["params"]]
-        return list(zip(self.names, params, strict=True))
+    def _params(self) -> list[odyssey.Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
 
-    def set_pass(self, epoch: int) -> float:
-        """Sets every group's lr to the paper's ε for pass `epoch` (1-based); returns it."""
-        lr = lr_for_pass(epoch)
+    def set_pass(self, epoch: int, scale: float = 1.0) -> float:
+        """Sets every group's lr to the paper's ε for pass `epoch` (1-based) times `scale`;
+        returns it."""
+        lr = lr_for_pass(epoch) * scale
         for group in self.param_groups:
             group["lr"] = lr
         return lr
 
-    def set_hessian(self, hessian: dict[str, np.ndarray]) -> None:
-        """Stores h for every parameter (all names required, arrays of the parameter's shape,
-        finite and ≥ 0)."""
-        for name, param in self._named():
+    def set_hessian(
+        self,
+        hessian: dict[str, np.ndarray],
+        named: Iterable[tuple[str, odyssey.Tensor]] | None = None,
+    ) -> None:
+        """Stores h for every parameter: `hessian` maps parameter names to arrays of the
+        parameter's shape, finite and >= 0, every name required. The names are the pairs' the
+        optimizer was built from, or `named` (model.named_parameters()) when it was built from
+        bare parameters."""
+        if named is not None:
+            by_id = {id(p): name for name, p in named}
+            missing = [i for i, p in enumerate(self._params()) if id(p) not in by_id]
+            if missing:
+                raise ValueError(
+                    f"SDLM.set_hessian: parameter {missing[0]} of the optimizer is not in `named`"
+                )
+            names = [by_id[id(p)] for p in self._params()]
+        elif self.names is not None:
+            names = self.names
+        else:
+            raise ValueError(
+                "SDLM.set_hessian: the optimizer was built from bare parameters; pass `named` "
+                "(model.named_parameters()) to tell which h is whose"
+            )
+        for name, param in zip(names, self._params(), strict=True):
             if name not in hessian:
                 raise KeyError(f"SDLM.set_hessian: no second derivative for {name!r}")
             h = np.array(hessian[name], dtype=np.float32, order="C", copy=True)
@@ -254,10 +279,12 @@ def prepare_pass(
     epoch: int,
     samples: int = 500,
     seed: int | None = None,
+    scale: float = 1.0,
 ) -> float:
-    """Before pass `epoch` (1-based): re-estimates h on `samples` of the (scaled) `images` with
-    their class indices `targets` (the first ones, or a random subset when `seed` is given), stores
-    it in `optimizer` and sets its lr to the paper's ε for the pass; returns that ε."""
+    """Before pass `epoch` (1-based): re-estimates h on `samples` of `images` (as the model takes
+    them) with their class indices `targets` (the first ones, or a random subset when `seed` is
+    given), stores it in `optimizer` and sets its lr to the paper's ε for the pass times `scale`;
+    returns that lr."""
     labels = _as_labels(targets)
     x = images.detach().numpy() if isinstance(images, odyssey.Tensor) else np.asarray(images)
     count = min(samples, len(labels))
@@ -265,5 +292,6 @@ def prepare_pass(
         chosen = np.arange(count)
     else:
         chosen = np.sort(np.random.default_rng(seed).choice(len(labels), count, replace=False))
-    optimizer.set_hessian(diagonal_hessian(model, odyssey.tensor(x[chosen]), labels[chosen]))
-    return optimizer.set_pass(epoch)
+    hessian = diagonal_hessian(model, odyssey.tensor(x[chosen]), labels[chosen])
+    optimizer.set_hessian(hessian, None if optimizer.names else model.named_parameters())
+    return optimizer.set_pass(epoch, scale)
