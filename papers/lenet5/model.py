@@ -312,7 +312,8 @@ def scale_input(images: Any) -> odyssey.Tensor:
 
 
 class LeNet5(nn.Module):
-    """The faithful LeNet-5: 32x32 → C1 6@28x28 → S2 6@14x14 → C3 16@10x10 (Table I) →
+    """The faithful LeNet-5: 32x32 (a 28x28 digit in [0, 1] is padded and scaled by
+    `prepare_input`) → C1 6@28x28 → S2 6@14x14 → C3 16@10x10 (Table I) →
     S4 16@5x5 → C5 120 → F6 84 → 10 Euclidean RBF penalties, the squashing function after every
     layer but the output; 60,000 trainable parameters, initialised by `lecun_uniform_init_`."""
 
@@ -328,8 +329,29 @@ class LeNet5(nn.Module):
         self.squash = Squash()
         lecun_uniform_init_(self)
 
-    def forward(self, x: odyssey.Tensor) -> odyssey.Tensor:
+    def prepare_input(self, x: Any) -> odyssey.Tensor:
+        """The paper's 32x32 input: (N, 1, 28, 28) or (N, 28, 28) digits in [0, 1], as odyssey's
+        datasets give them, are padded and scaled by `scale_input`; (N, 1, 32, 32) is taken as
+        already prepared."""
+        shape = tuple(x.shape)
+        if len(shape) == 4 and shape[1:] == (1, 32, 32):
+            return x if isinstance(x, odyssey.Tensor) else odyssey.tensor(x)
+        if len(shape) in (3, 4) and shape[-2:] == (28, 28) and (len(shape) == 3 or shape[1] == 1):
+            return scale_input(x)
+        raise ValueError(
+            "LeNet5: input must be (N, 1, 28, 28) digits in [0, 1] or the prepared "
+            f"(N, 1, 32, 32), got shape {shape}"
+        )
+
+    def class_scores(self, outputs: odyssey.Tensor) -> odyssey.Tensor:
+        """Scores, higher for a likelier class, of the network's outputs (penalties, lower is
+        better): their negation, so argmax of the scores is argmin of the penalties and their
+        softmax is the posterior e^{-y_i} / Σ e^{-y} of the MAP criterion without its j term."""
+        return -outputs
+
+    def forward(self, x: Any) -> odyssey.Tensor:
         f = self.squash
+        x = self.prepare_input(x)
         x = f(self.s2(f(self.c1(x))))
         x = f(self.s4(f(self.c3(x))))
         x = f(self.c5(x)).flatten(1)

@@ -4,7 +4,10 @@ optimizer, scheduler, datasets and loaders) — everything ``odyssey train`` doe
 Trainer, usable and testable without it.
 
 A paper is a folder holding ``paper.toml`` and ``model.py`` (the model classes, written with the
-public API only). ``paper.toml``::
+public API only), and optionally ``train.py``: what the generic Trainer cannot express, a loss, an
+optimizer or callbacks, found by the names ``paper.toml`` gives them. The folder's modules are
+imported as one package under a name unique to the folder, so they import each other relatively
+(``from .model import map_loss``) and two papers' modules never collide. ``paper.toml``::
 
     [paper]                      # who and where: title (str, required), authors (list of str),
     title = "..."                # year (int), url (str), venue (str)
@@ -19,7 +22,7 @@ public API only). ``paper.toml``::
     lr = 0.05                    # float > 0, the optimizer's lr                        (required)
     seed = 0                     # int >= 0: initialisation, shuffling, the val split   (0)
     threads = 2                  # int >= 1; absent: odyssey's default                  (absent)
-    optimizer = "SGD"            # a class of odyssey.optim                             ("SGD")
+    optimizer = "SGD"            # a class of odyssey.optim or of the paper's train.py  ("SGD")
     optimizer_args = { momentum = 0.9 }    # its other keyword arguments                ({})
     scheduler = "StepLR"         # a class of odyssey.optim.lr_scheduler, or "none"     ("none")
     scheduler_args = { step_size = 1, gamma = 0.5 }                                     # ({})
@@ -27,6 +30,10 @@ public API only). ``paper.toml``::
     scheduler_monitor = "val_loss"  # the metric ReduceLROnPlateau watches              ("val_loss")
                                  # (one CLASSIFIER_METRICS names; val_* needs val_size > 0)
     val_size = 500               # images held out of the train split (by the seed)    (0)
+    loss = "cross_entropy"       # "cross_entropy", or a loss f(outputs, targets) of train.py:
+                                 # a function, or a class built with no arguments ("cross_entropy")
+    callbacks = ["Name", { name = "Other", arg = 1 }]   # Trainer callbacks of train.py, by name
+                                 # or as a table of the name and its keyword arguments   ([])
 
     [[variants]]                 # one or more; the first is the default
     name = "relu"                # str, unique                                          (required)
@@ -89,7 +96,9 @@ __all__ = [
     "PaperError",
     "RunData",
     "available_papers",
+    "build_callbacks",
     "build_data",
+    "build_loss",
     "build_model",
     "build_optimizer",
     "build_scheduler",
@@ -97,7 +106,9 @@ __all__ = [
     "find_paper",
     "load_model_module",
     "load_paper",
+    "load_train_module",
     "optimizer_factory",
+    "paper_extras",
     "parse_set",
     "resolve",
     "scheduler_factory",
@@ -106,6 +117,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "odyssey.papers"
 PAPER_FILE = "paper.toml"
 MODEL_FILE = "model.py"
+TRAIN_FILE = "train.py"
 
 
 class PaperError(ValueError):
@@ -145,6 +157,8 @@ TRAIN_KEYS: dict[str, type] = {
     "scheduler_interval": str,
     "scheduler_monitor": str,
     "val_size": int,
+    "loss": str,
+    "callbacks": list,
 }
 TRAIN_REQUIRED = ("dataset", "epochs", "batch_size", "lr")
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -156,6 +170,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "scheduler_interval": "epoch",
     "scheduler_monitor": "val_loss",
     "val_size": 0,
+    "loss": "cross_entropy",
+    "callbacks": [],
 }
 VARIANT_KEYS: dict[str, type] = {
     "name": str,
@@ -191,6 +207,16 @@ CLASSIFIER_METRICS: dict[str, tuple[str, ...]] = {
         "train_accuracy_epoch",
     ),
 }
+
+
+def _cross_entropy() -> Any:
+    from odyssey import nn
+
+    return nn.CrossEntropyLoss()
+
+
+# Losses paper.toml names without a train.py: name -> what builds it.
+BUILTIN_LOSSES: dict[str, Callable[[], Any]] = {"cross_entropy": _cross_entropy}
 # Schedulers whose arguments are functions or other schedulers: not expressible in TOML.
 _UNBUILDABLE_SCHEDULERS = {"LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler"}
 
@@ -356,7 +382,7 @@ def load_paper(folder: str | Path) -> Paper:
         info = _check_table(top.get("paper", {}), PAPER_KEYS, "paper", required=("title",))
         for i, author in enumerate(info.get("authors", [])):
             _checked(author, str, f"paper.authors[{i}]")
-        train = _check_train(top.get("train", {}), "train")
+        train = _check_train(top.get("train", {}), "train", folder)
         variants = []
         if not top.get("variants"):
             raise PaperError("no [[variants]]; a paper needs at least one")
@@ -365,7 +391,9 @@ def load_paper(folder: str | Path) -> Paper:
                 table, VARIANT_KEYS, f"variants[{i}]", required=("name", "model")
             )
             variant.setdefault("model_args", {})
-            variant["train"] = _check_train(variant.get("train", {}), f"variants[{i}].train")
+            variant["train"] = _check_train(
+                variant.get("train", {}), f"variants[{i}].train", folder
+            )
             if variant["name"] in (v["name"] for v in variants):
                 raise PaperError(f"variants[{i}].name: {variant['name']!r} is used twice")
             variants.append(variant)
@@ -384,11 +412,12 @@ def load_paper(folder: str | Path) -> Paper:
     return Paper(folder.name, folder, info, train, variants, targets)
 
 
-def _check_train(table: Any, where: str) -> dict[str, Any]:
-    """A [train] table (or a variant's overrides): known keys, their types, sensible values."""
+def _check_train(table: Any, where: str, folder: Path) -> dict[str, Any]:
+    """A [train] table (or a variant's overrides) of the paper in `folder`: known keys, their
+    types, sensible values."""
     train = _check_table(table, TRAIN_KEYS, where)
     for key, value in train.items():
-        _check_train_value(key, value, f"{where}.{key}")
+        _check_train_value(key, value, f"{where}.{key}", folder)
     return train
 
 
@@ -425,8 +454,9 @@ def _schedulers() -> dict[str, type]:
     }
 
 
-def _check_train_value(key: str, value: Any, where: str) -> None:
-    """The value checks beyond the type: ranges and names with their choices."""
+def _check_train_value(key: str, value: Any, where: str, folder: Path) -> None:
+    """The value checks beyond the type: ranges and names with their choices (the paper in
+    `folder` may add optimizers, losses and callbacks in its train.py)."""
     minimum = {"epochs": 1, "batch_size": 1, "threads": 1, "seed": 0, "val_size": 0}
     if key in minimum and value < minimum[key]:
         raise PaperError(f"{where} must be >= {minimum[key]}, got {value}")
@@ -436,7 +466,11 @@ def _check_train_value(key: str, value: Any, where: str) -> None:
     if key == "dataset":
         choices = list(_datasets())
     elif key == "optimizer":
-        choices = list(_optimizers())
+        choices = [*_optimizers(), *paper_extras(folder).optimizers]
+    elif key == "loss":
+        choices = [*BUILTIN_LOSSES, *paper_extras(folder).losses]
+    elif key == "callbacks":
+        _check_callbacks(value, where, folder)
     elif key == "scheduler":
         choices = ["none", *_schedulers()]
     elif key == "scheduler_interval":
@@ -484,7 +518,7 @@ def _apply_set(config: dict[str, Any], key: str, value: Any) -> None:
             return
     if len(parts) == 2 and parts[0] == "train" and parts[1] in TRAIN_KEYS:
         value = _checked(value, TRAIN_KEYS[parts[1]], where)
-        _check_train_value(parts[1], value, where)
+        _check_train_value(parts[1], value, where, Path(config["paper"]["path"]))
         if parts[1] in _ARGUMENTS_OF and config["train"].get(parts[1]) != value:
             config["train"][_ARGUMENTS_OF[parts[1]]] = {}  # another class: its own arguments
         config["train"][parts[1]] = value
@@ -518,7 +552,7 @@ def resolve(
         if value is not None:
             where = f"--{key.replace('_', '-')}"
             value = _checked(value, TRAIN_KEYS[key], where)
-            _check_train_value(key, value, where)
+            _check_train_value(key, value, where, paper.path)
             train[key] = value
     config: dict[str, Any] = {
         "paper": {**paper.info, "slug": paper.slug, "path": str(paper.path)},
@@ -594,16 +628,32 @@ def _on_path(folder: Path) -> Iterator[None]:
             sys.path.remove(str(folder))
 
 
-def load_model_module(folder: str | Path) -> ModuleType:
-    """Imports `folder`/model.py under a module name unique to that folder (two papers' model.py
-    never collide) and leaves sys.path as it was."""
-    folder = Path(folder).resolve()
-    path = folder / MODEL_FILE
-    if not path.is_file():
-        raise PaperError(f"{folder} has no {MODEL_FILE}; a paper defines its models there")
+_PACKAGES: dict[Path, str] = {}  # folder -> its package's name in sys.modules
+
+
+def _package_of(folder: Path) -> str:
+    """The name of the package a paper folder's modules are imported under: unique to the
+    folder, so two papers' model.py (or two copies of one paper) never collide."""
+    if folder in _PACKAGES:
+        return _PACKAGES[folder]
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-    name = f"_odyssey_paper_{folder.name.replace('-', '_')}_{digest}_model"
-    spec = importlib.util.spec_from_file_location(name, path)
+    name = f"_odyssey_paper_{folder.name.replace('-', '_')}_{digest}"
+    package = types.ModuleType(name)
+    package.__path__ = [str(folder)]  # its modules are the folder's files
+    package.__package__ = name
+    sys.modules[name] = package
+    _PACKAGES[folder] = name
+    return name
+
+
+def _load_paper_module(folder: str | Path, filename: str) -> ModuleType:
+    """Imports `folder`/`filename` as a module of the folder's package (see `_package_of`), the
+    folder first on sys.path while it runs; a failed import leaves nothing behind."""
+    folder = Path(folder).resolve()
+    name = f"{_package_of(folder)}.{Path(filename).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / filename)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -615,6 +665,116 @@ def load_model_module(folder: str | Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+def load_model_module(folder: str | Path) -> ModuleType:
+    """Imports `folder`/model.py as a module of the folder's own package (unique to the folder;
+    two papers' model.py never collide) and leaves sys.path as it was."""
+    folder = Path(folder).resolve()
+    if not (folder / MODEL_FILE).is_file():
+        raise PaperError(f"{folder} has no {MODEL_FILE}; a paper defines its models there")
+    return _load_paper_module(folder, MODEL_FILE)
+
+
+def load_train_module(folder: str | Path) -> ModuleType | None:
+    """Imports `folder`/train.py (the paper's own loss, optimizer or callbacks) like model.py,
+    or None when the paper has none."""
+    folder = Path(folder).resolve()
+    if not (folder / TRAIN_FILE).is_file():
+        return None
+    return _load_paper_module(folder, TRAIN_FILE)
+
+
+@dataclass
+class PaperExtras:
+    """What a paper's train.py defines for paper.toml to name: optimizer classes (subclasses of
+    odyssey.optim.Optimizer), callback classes (of odyssey.train.Callback) and losses (any other
+    public callable), each by name."""
+
+    optimizers: dict[str, type] = field(default_factory=dict)
+    callbacks: dict[str, type] = field(default_factory=dict)
+    losses: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+def paper_extras(folder: str | Path) -> PaperExtras:
+    """The optimizers, callbacks and losses of the paper's train.py (empty without one)."""
+    from odyssey.optim import Optimizer
+    from odyssey.train.callbacks import Callback
+
+    module = load_train_module(folder)
+    extras = PaperExtras()
+    if module is None:
+        return extras
+    public = getattr(module, "__all__", [name for name in vars(module) if not name.startswith("_")])
+    for name in public:
+        value = getattr(module, name, None)
+        if isinstance(value, type) and issubclass(value, Optimizer):
+            extras.optimizers[name] = value
+        elif isinstance(value, type) and issubclass(value, Callback):
+            extras.callbacks[name] = value
+        elif callable(value) and not isinstance(value, ModuleType):
+            extras.losses[name] = value
+    return extras
+
+
+def _callback_entries(value: Sequence[Any], where: str) -> list[tuple[str, dict[str, Any]]]:
+    """train.callbacks as (name, keyword arguments) pairs: each item is a name or a table
+    {name = "...", <argument> = ...}."""
+    entries = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            entries.append((item, {}))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            entries.append((item["name"], {k: v for k, v in item.items() if k != "name"}))
+        else:
+            raise PaperError(
+                f"{where}[{index}] must be a callback's name or a table "
+                f'{{ name = "...", <argument> = ... }}, got {item!r}'
+            )
+    return entries
+
+
+def _check_callbacks(value: Sequence[Any], where: str, folder: Path) -> None:
+    """Every callback named is a Callback class of train.py, and its arguments fit it."""
+    known = paper_extras(folder).callbacks
+    for index, (name, arguments) in enumerate(_callback_entries(value, where)):
+        if name not in known:
+            choices = ", ".join(known) or f"none ({folder / TRAIN_FILE} defines no Callback)"
+            raise PaperError(f"{where}[{index}]: unknown callback {name!r}; choices: {choices}")
+        _keyword_check(known[name], arguments, f"{where}[{index}]")
+
+
+def build_loss(config: Mapping[str, Any]) -> Callable[[Any, Any], Any]:
+    """The run's loss f(outputs, targets): nn.CrossEntropyLoss() for "cross_entropy", else the
+    callable `train.loss` of the paper's train.py (a class is built without arguments)."""
+    name = config["train"].get("loss", TRAIN_DEFAULTS["loss"])
+    if name in BUILTIN_LOSSES:
+        return BUILTIN_LOSSES[name]()
+    losses = paper_extras(config["paper"]["path"]).losses
+    if name not in losses:
+        raise PaperError(
+            f"train.loss: unknown {name!r}; choices: {', '.join([*BUILTIN_LOSSES, *losses])}"
+        )
+    loss = losses[name]
+    return loss() if isinstance(loss, type) else loss
+
+
+def build_callbacks(config: Mapping[str, Any]) -> list[Any]:
+    """The Trainer callbacks `train.callbacks` names, built with their arguments."""
+    entries = _callback_entries(config["train"].get("callbacks", []), "train.callbacks")
+    known = paper_extras(config["paper"]["path"]).callbacks
+    built = []
+    for index, (name, arguments) in enumerate(entries):
+        if name not in known:
+            raise PaperError(
+                f"train.callbacks[{index}]: unknown callback {name!r}; choices: "
+                f"{', '.join(known) or 'none'}"
+            )
+        try:
+            built.append(known[name](**arguments))
+        except (TypeError, ValueError) as error:
+            raise PaperError(f"train.callbacks[{index}] ({name}): {error}") from None
+    return built
 
 
 def _keyword_check(cls: type, arguments: Mapping[str, Any], where: str, *leading: Any) -> None:
@@ -720,7 +880,7 @@ def optimizer_factory(config: Mapping[str, Any]) -> Callable[[Any], Any]:
     """`params -> optimizer`: the class `train.optimizer` of odyssey.optim with `train.lr` and
     `train.optimizer_args`; the arguments are checked now, their values when it is called."""
     train = config["train"]
-    optimizers = _optimizers()
+    optimizers = {**_optimizers(), **paper_extras(config["paper"]["path"]).optimizers}
     name = train["optimizer"]
     if name not in optimizers:
         raise PaperError(f"train.optimizer: unknown {name!r}; choices: {', '.join(optimizers)}")

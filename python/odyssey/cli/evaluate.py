@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, found: Run, dataset: str) -> int:
     """Loads the weights into the rebuilt model, runs Trainer.test, prints and plots."""
+    from odyssey import papers
     from odyssey.data import DataLoader, load_dataset
     from odyssey.train import Classifier, Trainer
     from odyssey.train.plots import plot_confusion
@@ -97,7 +98,11 @@ def _evaluate(args: argparse.Namespace, found: Run, dataset: str) -> int:
     data = load_dataset(dataset, args.split)
     loader = DataLoader(data, batch_size=args.batch_size or config["train"]["batch_size"])
     classes = list(data.classes)
-    module = Classifier(model, num_classes=len(classes), class_names=classes)
+    try:
+        loss = papers.build_loss(config)
+    except papers.PaperError as error:
+        return fail(str(error))
+    module = Classifier(model, loss=loss, num_classes=len(classes), class_names=classes)
     # The Trainer adds its progress bar in fit only: evaluate's is added here, on stderr so that
     # stdout holds the metrics alone.
     callbacks = [] if args.no_progress else [ProgressBar(console=progress_console())]

@@ -133,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify(model: Any, images: np.ndarray) -> np.ndarray:
-    """Softmax probabilities (N, classes) of the model's outputs for float32 (N, 1, 28, 28)."""
+    """Softmax probabilities (N, classes) of the model's class scores for float32 (N, 1, 28, 28):
+    its `class_scores(outputs)` when it defines one (LeNet-5's negated RBF penalties), else its
+    outputs (logits)."""
     from odyssey import from_numpy, no_grad
 
     model.eval()
     with no_grad():
         outputs = model(from_numpy(np.ascontiguousarray(images, dtype=np.float32)))
+        class_scores = getattr(model, "class_scores", None)
+        if class_scores is not None:
+            outputs = class_scores(outputs)
     logits = np.asarray(outputs.data)
     if logits.ndim != 2 or logits.shape[0] != images.shape[0]:
         raise ValueError(

@@ -299,6 +299,7 @@ def _train(args: argparse.Namespace, config: dict[str, Any], started: float) -> 
         }
     module = Classifier(
         model,
+        loss=papers.build_loss(config),
         optimizer=make_optimizer,
         scheduler=scheduler,
         num_classes=data.num_classes,
@@ -307,6 +308,7 @@ def _train(args: argparse.Namespace, config: dict[str, Any], started: float) -> 
     variant = config["variant"]
     trainer = Trainer(
         max_epochs=train["epochs"],
+        callbacks=papers.build_callbacks(config),
         default_root_dir=args.out,
         name=f"{config['paper']['slug']}-{variant['name']}",
         seed=train["seed"],

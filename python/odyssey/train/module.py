@@ -224,7 +224,10 @@ class Classifier(TrainModule):
     `scheduler` is None, a factory `f(optimizer) -> scheduler` (stepped every epoch), or
     Lightning's dict {"scheduler": factory, "interval", "frequency", "monitor"}. Logs train_loss
     and train_accuracy (each step, and as epoch means), val_loss, val_accuracy, test_loss and
-    test_accuracy; keeps the test confusion matrix (`confusion_matrix`) for the run's plot."""
+    test_accuracy; keeps the test confusion matrix (`confusion_matrix`) for the run's plot.
+    Accuracy ranks the model's `class_scores(outputs)` when the model defines it (outputs that
+    are not logits: LeNet-5's RBF penalties, lower is better), the outputs otherwise; the loss
+    always gets the outputs."""
 
     def __init__(
         self,
@@ -300,6 +303,13 @@ class Classifier(TrainModule):
             config["scheduler"] = config["scheduler"](optimizer)
         return {"optimizer": optimizer, "lr_scheduler": config}
 
+    def _scores(self, outputs: Tensor) -> Tensor:
+        """Class scores (higher = likelier) of the model's outputs: the model's
+        `class_scores(outputs)` when it defines one (a model whose outputs are penalties, say),
+        else the outputs themselves (logits)."""
+        class_scores = getattr(self.model, "class_scores", None)
+        return outputs if class_scores is None else class_scores(outputs)
+
     def _forward_batch(self, batch: Any) -> tuple[Tensor, Tensor, np.ndarray]:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError(
@@ -309,9 +319,9 @@ class Classifier(TrainModule):
             )
         images, labels = batch
         labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-        logits = self.model(_as_tensor(images))
-        loss = self.loss_fn(logits, from_numpy(np.ascontiguousarray(labels, dtype=np.int64)))
-        return logits, loss, labels
+        outputs = self.model(_as_tensor(images))
+        loss = self.loss_fn(outputs, from_numpy(np.ascontiguousarray(labels, dtype=np.int64)))
+        return self._scores(outputs), loss, labels
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """Loss and accuracy of one batch, logged per step and as epoch means."""
@@ -354,6 +364,7 @@ class Classifier(TrainModule):
 
     @no_grad()
     def predict_step(self, batch: Any, batch_idx: int) -> np.ndarray:
-        """The logits of a batch of images (or of an (images, labels) pair)."""
+        """The class scores (logits, or the model's `class_scores`) of a batch of images (or of
+        an (images, labels) pair)."""
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.model(_as_tensor(images)).data
+        return self._scores(self.model(_as_tensor(images))).data

@@ -529,6 +529,11 @@ class Trainer:
         return self._stage == "predict"
 
     @property
+    def train_dataloader(self) -> Any:
+        """The loader the latest fit trains on (None before any fit), as in Lightning."""
+        return self._train_loader
+
+    @property
     def optimizers(self) -> list[Optimizer]:
         """[the optimizer] (Lightning's list form)."""
         return [] if self.optimizer is None else [self.optimizer]
