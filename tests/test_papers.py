@@ -55,13 +55,20 @@ def test_find_by_path_absolute_and_relative(tmp_path, monkeypatch) -> None:
     assert papers.find_paper("./tiny") == TINY.resolve()
 
 
-def test_find_by_slug_under_papers_of_the_current_directory(tmp_path) -> None:
+@pytest.fixture
+def no_installed_papers(monkeypatch) -> None:
+    """Hides the papers installed with ml-odyssey itself (its wheel ships lenet5 as an entry
+    point), for the tests that list exactly the papers found."""
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points([]))
+
+
+def test_find_by_slug_under_papers_of_the_current_directory(tmp_path, no_installed_papers) -> None:
     folder = write_paper(tmp_path / "papers" / "mine")
     assert papers.find_paper("mine", cwd=tmp_path) == folder
     assert papers.available_papers(cwd=tmp_path) == {"mine": folder}
 
 
-def test_find_by_slug_under_papers_of_the_repository(tmp_path) -> None:
+def test_find_by_slug_under_papers_of_the_repository(tmp_path, no_installed_papers) -> None:
     repository = tmp_path / "repository"
     (repository / ".git").mkdir(parents=True)
     folder = write_paper(repository / "papers" / "deep")
@@ -103,7 +110,7 @@ def test_find_installed_papers_through_entry_points(tmp_path, monkeypatch) -> No
     assert papers.find_paper("lenet-like", cwd=tmp_path) == local
 
 
-def test_unknown_paper_lists_the_papers_found(tmp_path) -> None:
+def test_unknown_paper_lists_the_papers_found(tmp_path, no_installed_papers) -> None:
     write_paper(tmp_path / "papers" / "alpha")
     write_paper(tmp_path / "papers" / "beta")
     (tmp_path / "papers" / "not-a-paper").mkdir()
