@@ -128,7 +128,7 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     lines = stdout.splitlines()
     block = lines[lines.index("tiny / relu (TinyNet) on mnist-sample, 1 epoch") :]
-    rows = dict(_row(line) for line in block[1:8])
+    rows = dict(_row(line) for line in block[1:9])
     assert rows["test accuracy"] == f"{100 * summary['test_accuracy']:.2f} %"
     assert rows["test loss"] == f"{summary['test_loss']:.4f}"
     # The whole command's time holds the fit's (which holds the loop's, summary.json's wall_s),
@@ -139,6 +139,7 @@ def test_the_summary_block_says_how_well_how_fast_and_where(trained) -> None:
     assert rows["images/s"].endswith("(training)")
     assert rows["run"] == str(run_dir)
     assert rows["plots"] == f"{run_dir / 'curves.png'}, {run_dir / 'confusion.png'}"
+    assert rows["weights"] == str(run_dir / "weights.safetensors")
 
 
 def _row(line: str) -> tuple[str, str]:

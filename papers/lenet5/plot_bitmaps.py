@@ -9,9 +9,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from odyssey.papers import load_model_module  # noqa: E402
+from odyssey.papers import load_model_module
 
 FOLDER = Path(__file__).resolve().parent
 

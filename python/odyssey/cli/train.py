@@ -388,6 +388,9 @@ def _summary_rows(
     rows.append(("run", str(run_dir)))
     plots = [run_dir / name for name in ("curves.png", "confusion.png")]
     rows.append(("plots", ", ".join(str(p) for p in plots if p.is_file()) or "-"))
+    weights = run_dir / summary.get("weights", "weights.safetensors")
+    if weights.is_file():
+        rows.append(("weights", str(weights)))
     return rows
 
 
