@@ -260,3 +260,40 @@ def test_the_resume_command_keeps_the_augment_flag() -> None:
     )
     off = argparse.Namespace(**{**vars(base), "augment": False})
     assert "--no-augment" in resume_command(off, Path("c.safetensors"))
+
+
+# --- [[targets]] augment ------------------------------------------------------------------------
+
+
+def test_a_target_may_say_it_is_trained_with_distortions(tmp_path) -> None:
+    data = tiny_toml()
+    data["targets"].append(
+        {"variant": "conv", "dataset": "mnist-sample", "metric": "test_accuracy", "bar": 0.9}
+    )
+    data["targets"][0]["augment"] = True
+    paper = papers.load_paper(write_paper(tmp_path / "p", data))
+    assert paper.targets[0]["augment"] is True
+    assert "augment" not in paper.targets[1]  # absent: trained without distortions
+    assert "paper" not in paper.targets[1]  # no reference value to quote
+    data["targets"][0]["augment"] = "yes"
+    folder = write_paper(tmp_path / "q", data)
+    assert error_of(papers.load_paper, folder).endswith(
+        "targets[0].augment must be a boolean, got 'yes' (str)"
+    )
+    del data["targets"][1]["bar"]
+    data["targets"][0]["augment"] = False
+    folder = write_paper(tmp_path / "r", data)
+    assert error_of(papers.load_paper, folder).endswith("targets[1]: missing key 'bar' (a number)")
+
+
+def test_lenet5_targets_of_the_modern_variant() -> None:
+    paper = papers.load_paper(LENET5)
+    rows = {
+        (t["dataset"], t.get("augment", False)): t
+        for t in paper.targets
+        if t["variant"] == "modern"
+    }
+    assert rows[("mnist-sample", True)]["bar"] == 0.980
+    assert rows[("fashion-mnist", False)]["bar"] == 0.903
+    assert rows[("fashion-mnist", True)]["bar"] == 0.910
+    assert all(t["metric"] == "test_accuracy" for t in rows.values())

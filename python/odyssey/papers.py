@@ -43,6 +43,9 @@ public API only). ``paper.toml``::
 
     [[targets]]                  # what a reproduction must reach (checked by a later tool)
     variant = "relu"; dataset = "mnist-sample"; metric = "test_accuracy"; paper = 0.99; bar = 0.9
+    augment = true               # the row is trained with train.augment = true   (absent: false)
+                                 # paper: the reference value, absent when there is none;
+                                 # variant, dataset, metric and bar are required
 
 Augmentation (``train.augment = true``, ``odyssey train --augment``): the distortions LeCun et al.
 (1998, section III.C) trained LeNet-5 with — random combinations of translation, scaling,
@@ -201,7 +204,9 @@ TARGET_KEYS: dict[str, type] = {
     "metric": str,
     "paper": float,
     "bar": float,
+    "augment": bool,
 }
+TARGET_REQUIRED = ("variant", "dataset", "metric", "bar")
 TOP_KEYS: dict[str, type] = {"paper": dict, "train": dict, "variants": list, "targets": list}
 # Tables of keyword arguments: any name, checked against the class's signature when built.
 ARGUMENT_TABLES = (
@@ -408,7 +413,7 @@ def load_paper(folder: str | Path) -> Paper:
         targets = []
         names = [variant["name"] for variant in variants]
         for i, table in enumerate(top.get("targets", [])):
-            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=tuple(TARGET_KEYS))
+            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=TARGET_REQUIRED)
             if target["variant"] not in names:
                 raise PaperError(
                     f"targets[{i}].variant: unknown variant {target['variant']!r}; variants: "
