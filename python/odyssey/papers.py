@@ -34,6 +34,12 @@ imported as one package under a name unique to the folder, so they import each o
                                  # a function, or a class built with no arguments ("cross_entropy")
     callbacks = ["Name", { name = "Other", arg = 1 }]   # Trainer callbacks of train.py, by name
                                  # or as a table of the name and its keyword arguments   ([])
+    augment = false              # train with the paper's distortions (RandomAffine)    (false)
+    augment_args = { translate = [0.1, 0.1], shear = 10 }   # RandomAffine's keyword    (below)
+                                 # arguments; each one left out takes AUGMENT_DEFAULTS':
+                                 # degrees = 0, translate = [0.08, 0.08] (fractions of W, H),
+                                 # scale = [0.9, 1.1], squeeze = 0.1 (x by s, y by 1/s, s in
+                                 # [0.9, 1.1]), shear = 10 (horizontal, degrees), fill = 0
 
     [[variants]]                 # one or more; the first is the default
     name = "relu"                # str, unique                                          (required)
@@ -44,12 +50,23 @@ imported as one package under a name unique to the folder, so they import each o
 
     [[targets]]                  # what a reproduction must reach (checked by a later tool)
     variant = "relu"; dataset = "mnist-sample"; metric = "test_accuracy"; paper = 0.99; bar = 0.9
+    augment = true               # the row is trained with train.augment = true   (absent: false)
+                                 # paper: the reference value, absent when there is none;
+                                 # variant, dataset, metric and bar are required
+
+Augmentation (``train.augment = true``, ``odyssey train --augment``): the distortions LeCun et al.
+(1998, section III.C) trained LeNet-5 with — random combinations of translation, scaling,
+squeezing and horizontal shearing — as one ``odyssey.data.RandomAffine(**augment_args)`` applied
+to the training split only (never to val or test), its randomness keyed by (seed, epoch, image),
+so a run is reproducible by its seed and resumes bitwise. The resolved ``augment_args`` hold every
+argument (AUGMENT_DEFAULTS filled in), so ``config.toml`` records the ranges a run used.
 
 Resolution (``resolve``): ``[train]``, then the variant's ``train`` table, then command-line
 flags (``--epochs`` ...), then ``--set dotted.key=value`` in order. A ``--set`` key is a key of the
 resolved configuration: ``train.<key>`` above, ``train.optimizer_args.<name>``,
-``train.scheduler_args.<name>``, ``variant.model_args.<name>``; its value is read as a TOML value
-(``0.01``, ``true``, ``[1, 2]``), or taken as a string when it is not one (``mnist``). The
+``train.scheduler_args.<name>``, ``train.augment_args.<name>``, ``variant.model_args.<name>``; its
+value is read as a TOML value (``0.01``, ``true``, ``[1, 2]``), or taken as a string when it is
+not one (``mnist``). The
 resolved configuration is a plain dict, ``{"paper": {..., "slug", "path"}, "variant": {"name",
 "model", "model_args"}, "train": {...}}``, which the Trainer writes as the run's ``config.toml``
 and from which ``odyssey evaluate`` rebuilds the model.
@@ -96,6 +113,7 @@ __all__ = [
     "PaperError",
     "RunData",
     "available_papers",
+    "build_augmentation",
     "build_callbacks",
     "build_data",
     "build_loss",
@@ -159,6 +177,8 @@ TRAIN_KEYS: dict[str, type] = {
     "val_size": int,
     "loss": str,
     "callbacks": list,
+    "augment": bool,
+    "augment_args": dict,
 }
 TRAIN_REQUIRED = ("dataset", "epochs", "batch_size", "lr")
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -172,6 +192,20 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "val_size": 0,
     "loss": "cross_entropy",
     "callbacks": [],
+    "augment": False,
+    "augment_args": {},
+}
+# The distortion ranges of `train.augment` (RandomAffine's keyword arguments) that a paper's
+# augment_args leave out: small planar affine maps of a 28x28 digit — shifts up to ~2 pixels,
+# +-10 % scale, +-10 % squeeze (x by s, y by 1/s), +-10 degrees of horizontal shear, no rotation
+# (the paper lists none) — with the background (0) filled in.
+AUGMENT_DEFAULTS: dict[str, Any] = {
+    "degrees": 0.0,
+    "translate": [0.08, 0.08],
+    "scale": [0.9, 1.1],
+    "squeeze": 0.1,
+    "shear": 10.0,
+    "fill": 0.0,
 }
 VARIANT_KEYS: dict[str, type] = {
     "name": str,
@@ -186,14 +220,21 @@ TARGET_KEYS: dict[str, type] = {
     "metric": str,
     "paper": float,
     "bar": float,
+    "augment": bool,
 }
+TARGET_REQUIRED = ("variant", "dataset", "metric", "bar")
 TOP_KEYS: dict[str, type] = {"paper": dict, "train": dict, "variants": list, "targets": list}
 # Tables of keyword arguments: any name, checked against the class's signature when built.
-ARGUMENT_TABLES = ("train.optimizer_args", "train.scheduler_args", "variant.model_args")
+ARGUMENT_TABLES = (
+    "train.optimizer_args",
+    "train.scheduler_args",
+    "train.augment_args",
+    "variant.model_args",
+)
 # A class chosen by name and the table of its arguments.
 _ARGUMENTS_OF = {"optimizer": "optimizer_args", "scheduler": "scheduler_args"}
 # Flags of `odyssey train` and the train key each one sets.
-FLAG_KEYS = ("dataset", "epochs", "batch_size", "lr", "seed", "threads")
+FLAG_KEYS = ("dataset", "epochs", "batch_size", "lr", "seed", "threads", "augment")
 # What the Classifier logs, by when a scheduler steps: after each training step, and at the end
 # of an epoch (the step values' epoch means, and validation's when there is a validation split).
 CLASSIFIER_METRICS: dict[str, tuple[str, ...]] = {
@@ -400,7 +441,7 @@ def load_paper(folder: str | Path) -> Paper:
         targets = []
         names = [variant["name"] for variant in variants]
         for i, table in enumerate(top.get("targets", [])):
-            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=tuple(TARGET_KEYS))
+            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=TARGET_REQUIRED)
             if target["variant"] not in names:
                 raise PaperError(
                     f"targets[{i}].variant: unknown variant {target['variant']!r}; variants: "
@@ -475,8 +516,23 @@ def _check_train_value(key: str, value: Any, where: str, folder: Path) -> None:
         choices = ["none", *_schedulers()]
     elif key == "scheduler_interval":
         choices = ["epoch", "step"]
+    elif key == "augment_args":
+        _check_augment_args(value, where)
     if choices and value not in choices:
         raise PaperError(f"{where}: unknown {value!r}; choices: {', '.join(choices)}")
+
+
+def _check_augment_args(arguments: Mapping[str, Any], where: str) -> None:
+    """PaperError naming `<where>.<name>` when an augment argument is not one RandomAffine takes
+    or its value is not one it accepts (each is checked on its own: they are independent)."""
+    from odyssey.data.transforms import RandomAffine
+
+    _keyword_check(RandomAffine, {"degrees": 0.0, **arguments}, where)
+    for name, value in arguments.items():
+        try:
+            RandomAffine(**{"degrees": 0.0, name: value})
+        except (TypeError, ValueError) as error:
+            raise PaperError(f"{where}.{name}: {error}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,8 +589,9 @@ def resolve(
     sets: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The run configuration of `variant` (default: the first): [train], then the variant's
-    train table, then `flags` (dataset, epochs, batch_size, lr, seed, threads; None is unset),
-    then each `--set key=value` of `sets` in order."""
+    train table, then `flags` (dataset, epochs, batch_size, lr, seed, threads, augment; None is
+    unset), then each `--set key=value` of `sets` in order. augment_args are filled in from
+    AUGMENT_DEFAULTS, then the paper's, the variant's and the `--set` ones."""
     chosen = paper.variant(variant)
     train = {**TRAIN_DEFAULTS, **paper.train, **chosen["train"]}
     for name, arguments in _ARGUMENTS_OF.items():
@@ -546,6 +603,10 @@ def resolve(
             }
         else:
             train[arguments] = dict(chosen["train"].get(arguments, {}))
+    train["augment_args"] = {
+        **paper.train.get("augment_args", {}),
+        **chosen["train"].get("augment_args", {}),
+    }
     for key, value in (flags or {}).items():
         if key not in FLAG_KEYS:
             raise PaperError(f"unknown flag {key!r}; flags: {', '.join(FLAG_KEYS)}")
@@ -566,6 +627,8 @@ def resolve(
     for assignment in sets:
         _apply_set(config, *parse_set(assignment))
     config["train"] = train = {key: train[key] for key in TRAIN_KEYS if key in train}
+    _check_augment_args(train["augment_args"], "train.augment_args")
+    train["augment_args"] = {**AUGMENT_DEFAULTS, **train["augment_args"]}
     for key in TRAIN_REQUIRED:
         if key not in train:
             raise PaperError(
@@ -1003,9 +1066,23 @@ class RunData:
         return len(self.classes)
 
 
+def build_augmentation(config: Mapping[str, Any]) -> Any:
+    """The training split's distortions: RandomAffine(**train.augment_args) (AUGMENT_DEFAULTS
+    filling what they leave out) when `train.augment` is true, else None."""
+    train = config["train"]
+    if not train.get("augment", False):
+        return None
+    from odyssey.data.transforms import RandomAffine
+
+    arguments = {**AUGMENT_DEFAULTS, **train.get("augment_args", {})}
+    _check_augment_args(arguments, "train.augment_args")
+    return RandomAffine(**arguments)
+
+
 def build_data(config: Mapping[str, Any], root: str | Path | None = None) -> RunData:
     """The train split of `train.dataset` with `train.val_size` images held out by `train.seed`
-    (random_split), its test split, and their loaders (train shuffled by the seed)."""
+    (random_split), its test split, and their loaders (train shuffled by the seed, and distorted
+    by `build_augmentation` when `train.augment` is true; val and test never are)."""
     from odyssey.data import DataLoader, load_dataset, random_split
 
     train = config["train"]
@@ -1026,7 +1103,13 @@ def build_data(config: Mapping[str, Any], root: str | Path | None = None) -> Run
         train=kept,
         val=val,
         test=test,
-        train_loader=DataLoader(kept, batch_size=batch_size, shuffle=True, seed=seed),
+        train_loader=DataLoader(
+            kept,
+            batch_size=batch_size,
+            shuffle=True,
+            seed=seed,
+            transform=build_augmentation(config),
+        ),
         val_loader=None if val is None else DataLoader(val, batch_size=batch_size),
         test_loader=DataLoader(test, batch_size=batch_size),
         classes=list(full.classes),

@@ -53,6 +53,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, help="initialisation, shuffling and the val split")
     train.add_argument("--threads", type=int, help="kernel threads (default: odyssey's)")
     train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train with the paper's distortions, train.augment = true (the ranges are "
+        "train.augment_args); --no-augment turns them off (default: the paper's train.augment)",
+    )
+    train.add_argument(
         "--out",
         metavar="DIR",
         help="the run directory, new or empty unless resuming (default: a new runs/...)",
@@ -90,6 +97,8 @@ def resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
         value = getattr(args, flag)
         if value is not None:
             words += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.augment is not None:
+        words.append("--augment" if args.augment else "--no-augment")
     for assignment in args.sets:
         words += ["--set", assignment]
     words += ["--resume", str(checkpoint)]
