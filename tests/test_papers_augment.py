@@ -86,11 +86,13 @@ def test_paper_variant_and_set_arguments_add_to_the_defaults(tmp_path) -> None:
     )
 
 
-def test_the_flag_and_set_turn_it_on() -> None:
+def test_the_flag_and_set_turn_it_on_and_off(tmp_path) -> None:
     paper = papers.load_paper(TINY)
     assert papers.resolve(paper, flags={"augment": True})["train"]["augment"] is True
     assert papers.resolve(paper, flags={"augment": None})["train"]["augment"] is False
     assert papers.resolve(paper, sets=["train.augment=true"])["train"]["augment"] is True
+    on = papers.load_paper(with_train(tmp_path, {"augment": True}))  # --no-augment turns it off
+    assert papers.resolve(on, flags={"augment": False})["train"]["augment"] is False
 
 
 @pytest.mark.parametrize(

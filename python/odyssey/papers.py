@@ -66,7 +66,7 @@ flags (``--epochs`` ...), then ``--set dotted.key=value`` in order. A ``--set`` 
 resolved configuration: ``train.<key>`` above, ``train.optimizer_args.<name>``,
 ``train.scheduler_args.<name>``, ``train.augment_args.<name>``, ``variant.model_args.<name>``; its
 value is read as a TOML value (``0.01``, ``true``, ``[1, 2]``), or taken as a string when it is
-not one (``mnist``). The
+not one (``mnist``). A variant's ``augment_args`` add to the paper's, as ``--set`` ones do. The
 resolved configuration is a plain dict, ``{"paper": {..., "slug", "path"}, "variant": {"name",
 "model", "model_args"}, "train": {...}}``, which the Trainer writes as the run's ``config.toml``
 and from which ``odyssey evaluate`` rebuilds the model.
