@@ -51,7 +51,8 @@ def test_faithful_is_the_default_variant_with_the_papers_loss_optimizer_and_pass
     (passes,) = papers.build_callbacks(config)
     assert type(passes).__name__ == "SDLMPasses"
     assert passes.samples == 500
-    assert passes.warmup_passes == 2
+    assert passes.pass_samples == 60_000  # the paper's training set: its schedule's pass
+    assert passes.warmup_samples == 8000
 
 
 @pytest.mark.parametrize(
@@ -61,6 +62,10 @@ def test_faithful_is_the_default_variant_with_the_papers_loss_optimizer_and_pass
         ("train.optimizer=Newton", "train.optimizer: unknown 'Newton'; choices: "),
         ("train.callbacks=['Nope']", "unknown callback 'Nope'; choices: SDLMPasses"),
         ("train.callbacks=[{name='SDLMPasses', warm=1}]", "train.callbacks[0].warm: unknown"),
+        (
+            "train.callbacks=[{name='SDLMPasses', pass_samples=0}]",
+            "SDLMPasses: pass_samples must be an int >= 1, got 0",
+        ),
         ("train.callbacks=[3]", "train.callbacks[0] must be a callback's name or a table"),
     ],
 )
@@ -110,16 +115,18 @@ def test_sdlm_passes_reestimate_h_each_pass_and_follow_the_papers_schedule(tmp_p
     # The spy comes after SDLMPasses, so it sees the h that the pass estimated.
     trainer = Trainer(
         max_epochs=3,
-        callbacks=[sdlm.SDLMPasses(samples=40, warmup_passes=1.5), spy],
+        callbacks=[sdlm.SDLMPasses(samples=40, pass_samples=32, warmup_samples=40), spy],
         default_root_dir=tmp_path,
         seed=7,
         progress=False,
     )
     trainer.fit(module, loader)
-    steps = 6  # 96 / 16 a pass
-    ramp = [min(1.0, (k + 1) / (1.5 * steps)) for k in range(3 * steps)]
-    paper = [5e-4, 5e-4, 2e-4]  # passes 1, 2, 3 of the paper's schedule, scaled by lr / 5e-4
-    expected = [1e-3 * paper[k // steps] / 5e-4 * ramp[k] for k in range(3 * steps)]
+    # 3 epochs of 6 steps of 16 samples; a pass of the schedule is 32 samples (2 steps): passes
+    # 1-2 at the paper's 5e-4, 3-5 at 2e-4, 6-8 at 1e-4, 9 at 5e-5 (scaled by lr / 5e-4), and a
+    # ramp over the first 40 samples: 16/40, 32/40, then 1.
+    paper = [5e-4] * 4 + [2e-4] * 6 + [1e-4] * 6 + [5e-5] * 2
+    ramp = [16 / 40, 32 / 40] + [1.0] * 16
+    expected = [1e-3 * p / 5e-4 * r for p, r in zip(paper, ramp, strict=True)]
     np.testing.assert_allclose(spy.lrs, expected, rtol=1e-12)
     assert len(spy.h) == 3
     first, second = spy.h[0], spy.h[1]

@@ -1,15 +1,19 @@
 """What the faithful LeNet-5's recipe needs beyond the generic Trainer, named by paper.toml: the
 MAP loss of equation (9) (`map_loss`, from model.py), the stochastic diagonal Levenberg-Marquardt
 optimizer of Appendix C (`SDLM`, from sdlm.py), and `SDLMPasses`, the callback that runs the
-paper's passes: before each pass it re-estimates the diagonal Hessian on 500 training samples
-and sets the pass's global step ε.
+paper's passes: before each pass over the data it re-estimates the diagonal Hessian on 500
+training samples, and before each step it sets the global step ε.
 
 ε follows the paper's schedule (0.0005 for passes 1-2, 0.0002 for 3-5, 0.0001 for 6-8, 0.00005
 for 9-12, 0.00001 after), scaled so that its first value is the run's lr (train.lr): lr = 0.0005
-is the paper's schedule itself. `warmup_passes` ramps ε linearly from 0 over the first passes'
-steps, which the paper does not do: from the ±2.4/F_i initialisation the first steps are large
-against the tiny weights (C5's moved by half their norm in one step, measured), and without the
-ramp the first pass can saturate F6 for good (see the README).
+is the paper's schedule itself. The schedule counts the paper's passes, 60,000 samples each (its
+training set): on full MNIST a pass of the schedule is an epoch, as in the paper; on the 4,000
+digits of mnist-sample, 20 epochs are 80,000 samples, 1.3 of the paper's passes, and ε stays near
+its first value instead of falling 50-fold while the network has seen a fifteenth of what the
+paper's had. `warmup_samples` ramps ε linearly from 0 over the first samples, which the paper
+does not do: from the ±2.4/F_i initialisation the first steps are large against the tiny weights
+(C5's moved by half their norm in one step, measured), and without the ramp the first pass can
+saturate F6 for good (see sdlm.py and the README).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from odyssey.data.datasets import Dataset
 from odyssey.train.callbacks import Callback
 
 from .model import map_loss
-from .sdlm import SDLM, lr_for_pass, prepare_pass
+from .sdlm import SDLM, diagonal_hessian, lr_for_pass
 
 __all__ = ["SDLM", "SDLMPasses", "map_loss"]
 
@@ -34,20 +38,26 @@ def _float_batch(dataset: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 class SDLMPasses(Callback):
-    """Runs SDLM's passes: at the start of each epoch (a pass), h is re-estimated on `samples`
-    training samples drawn by the run's seed and the epoch; before each step the optimizer's lr
-    is the pass's ε (the paper's schedule scaled to start at the optimizer's lr), ramped over the
-    first `warmup_passes` passes. A run resumed mid-pass keeps the checkpointed h."""
+    """Runs SDLM the paper's way: at the start of each epoch h is re-estimated on `samples`
+    training samples drawn by the run's seed and the epoch; before each step the optimizer's lr is
+    the paper's ε for the samples seen so far (`pass_samples` a pass of the schedule; the paper's
+    schedule scaled to start at the optimizer's lr), ramped linearly over the first
+    `warmup_samples`. A run resumed mid-epoch keeps the checkpointed h; the lr is a function of
+    the step, so it resumes as it was."""
 
-    def __init__(self, samples: int = 500, warmup_passes: float = 0.0) -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"SDLMPasses: samples must be an int >= 1, got {samples!r}")
-        if isinstance(warmup_passes, bool) or not (
-            isinstance(warmup_passes, (int, float)) and 0 <= warmup_passes < float("inf")
+    def __init__(
+        self, samples: int = 500, pass_samples: int = 60_000, warmup_samples: int = 0
+    ) -> None:
+        for name, value, least in (
+            ("samples", samples, 1),
+            ("pass_samples", pass_samples, 1),
+            ("warmup_samples", warmup_samples, 0),
         ):
-            raise ValueError(f"SDLMPasses: warmup_passes must be >= 0, got {warmup_passes!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"SDLMPasses: {name} must be an int >= {least}, got {value!r}")
         self.samples = samples
-        self.warmup_passes = float(warmup_passes)
+        self.pass_samples = pass_samples
+        self.warmup_samples = warmup_samples
 
     @staticmethod
     def _optimizer(trainer: Any) -> SDLM:
@@ -67,15 +77,18 @@ class SDLMPasses(Callback):
         chosen = np.sort(rng.choice(len(dataset), count, replace=False))
         # The images as the loader gives them (float32 in [0, 1]), without augmentation.
         images, labels = _float_batch(dataset, chosen)
-        epoch = trainer.current_epoch + 1
-        prepare_pass(optimizer, module.model, images, labels, epoch, samples=count)
+        optimizer.set_hessian(
+            diagonal_hessian(module.model, images, labels), module.model.named_parameters()
+        )
 
     def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
         optimizer = self._optimizer(trainer)
+        # Samples seen before this step: full batches (a short last batch counts as full, so the
+        # count depends on the step alone).
+        seen = trainer.global_step * trainer.train_dataloader.batch_size
         first = float(optimizer.defaults["lr"])
-        lr = first * lr_for_pass(trainer.current_epoch + 1) / lr_for_pass(1)
-        if self.warmup_passes > 0:
-            ramp = self.warmup_passes * trainer.num_training_batches
-            lr *= min(1.0, (trainer.global_step + 1) / ramp)
+        lr = first * lr_for_pass(1 + seen // self.pass_samples) / lr_for_pass(1)
+        if self.warmup_samples > 0:
+            lr *= min(1.0, (seen + trainer.train_dataloader.batch_size) / self.warmup_samples)
         for group in optimizer.param_groups:
             group["lr"] = lr

@@ -805,6 +805,16 @@ def _check_callbacks(value: Sequence[Any], where: str, folder: Path) -> None:
             choices = ", ".join(known) or f"none ({folder / TRAIN_FILE} defines no Callback)"
             raise PaperError(f"{where}[{index}]: unknown callback {name!r}; choices: {choices}")
         _keyword_check(known[name], arguments, f"{where}[{index}]")
+        _build_callback(known[name], arguments, f"{where}[{index}]")
+
+
+def _build_callback(cls: type, arguments: Mapping[str, Any], where: str) -> Any:
+    """`cls(**arguments)`; a value it refuses is a PaperError naming the entry (so a paper's
+    callback arguments are checked when the configuration is, before any training)."""
+    try:
+        return cls(**arguments)
+    except (TypeError, ValueError) as error:
+        raise PaperError(f"{where} ({cls.__name__}): {error}") from None
 
 
 def build_loss(config: Mapping[str, Any]) -> Callable[[Any, Any], Any]:
@@ -833,10 +843,7 @@ def build_callbacks(config: Mapping[str, Any]) -> list[Any]:
                 f"train.callbacks[{index}]: unknown callback {name!r}; choices: "
                 f"{', '.join(known) or 'none'}"
             )
-        try:
-            built.append(known[name](**arguments))
-        except (TypeError, ValueError) as error:
-            raise PaperError(f"train.callbacks[{index}] ({name}): {error}") from None
+        built.append(_build_callback(known[name], arguments, f"train.callbacks[{index}]"))
     return built
 
 
