@@ -307,7 +307,7 @@ def their_step(
 ) -> Callable[[], Any]:
     torch.manual_seed(0)
     model = TWIN.TorchLeNet5Modern()
-    optimizer = TWIN._optimizer(torch, config["train"], model.parameters())
+    optimizer = TWIN.build_torch_optimizer(torch, config["train"], model.parameters())
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     loss_function = torch.nn.CrossEntropyLoss()
 
@@ -363,7 +363,7 @@ def step_profiles(
     )
     torch.manual_seed(0)
     twin = TWIN.TorchLeNet5Modern()
-    their_optimizer = TWIN._optimizer(torch, config["train"], twin.parameters())
+    their_optimizer = TWIN.build_torch_optimizer(torch, config["train"], twin.parameters())
     tx, ty = torch.from_numpy(images), torch.from_numpy(labels)
     theirs = phase_profile(
         lambda: twin(tx),

@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 
 # TorchLeNet5Modern is made on first access (the module's __getattr__), when torch is imported.
-__all__ = ["TorchLeNet5Modern", "TwinError", "import_torch", "resolve_modern", "train_twin"]  # noqa: F822
+__all__ = [
+    "TorchLeNet5Modern",  # noqa: F822
+    "TwinError",
+    "build_torch_optimizer",
+    "build_torch_scheduler",
+    "import_torch",
+    "resolve_modern",
+    "train_twin",
+]
 
 FOLDER = Path(__file__).resolve().parent
 # The metrics the twin computes each epoch, by the names of odyssey's Classifier, for
@@ -111,7 +119,7 @@ def _check_config(config: Mapping[str, Any]) -> None:
         raise TwinError(f"train_twin: train.loss must be 'cross_entropy', got {loss!r}")
 
 
-def _optimizer(torch: Any, train: Mapping[str, Any], params: Any) -> Any:
+def build_torch_optimizer(torch: Any, train: Mapping[str, Any], params: Any) -> Any:
     """torch.optim.<train.optimizer>(params, lr=train.lr, **train.optimizer_args)."""
     name = train.get("optimizer", "SGD")
     cls = getattr(torch.optim, name, None)
@@ -120,7 +128,7 @@ def _optimizer(torch: Any, train: Mapping[str, Any], params: Any) -> Any:
     return cls(params, lr=train["lr"], **train.get("optimizer_args", {}))
 
 
-def _scheduler(torch: Any, train: Mapping[str, Any], optimizer: Any, steps: int) -> Any:
+def build_torch_scheduler(torch: Any, train: Mapping[str, Any], optimizer: Any, steps: int) -> Any:
     """torch.optim.lr_scheduler.<train.scheduler> with the same arguments, or None; OneCycleLR
     without a length is sized to the run as odyssey.papers.scheduler_factory sizes it."""
     name = train.get("scheduler", "none")
@@ -193,9 +201,9 @@ def train_twin(
         arguments = dict(config["variant"].get("model_args", {}))
         arguments.setdefault("num_classes", data.num_classes)
         model = _twin_class()(**arguments)
-        optimizer = _optimizer(torch, train, model.parameters())
+        optimizer = build_torch_optimizer(torch, train, model.parameters())
         steps = len(data.train_loader)
-        scheduler = _scheduler(torch, train, optimizer, steps)
+        scheduler = build_torch_scheduler(torch, train, optimizer, steps)
         interval = train.get("scheduler_interval", "epoch")
         plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         loss_function = torch.nn.CrossEntropyLoss()
