@@ -167,13 +167,21 @@ def train_ours(
     return history
 
 
+def initial_weights(config: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
+    """LeNet5Modern's initial weights in a run of `seed` (odyssey train's initialisation)."""
+    odyssey.manual_seed(seed)
+    return {k: np.array(v) for k, v in papers.build_model(config).state_dict().items()}
+
+
 def train_theirs(
-    config: dict[str, Any], seed: int, bar: float, stop_at_bar: bool = True
+    config: dict[str, Any], seed: int, bar: float, stop_at_bar: bool = True, same_init: bool = False
 ) -> list[dict[str, Any]]:
-    """The twin with the test accuracy after every epoch (train_twin keeps it off the clock)."""
+    """The twin with the test accuracy after every epoch (train_twin keeps it off the clock);
+    `same_init`: from odyssey's initial weights of that seed instead of torch's own draw."""
     result = TWIN.train_twin(
         config,
         seed=seed,
+        initial_state=initial_weights(config, seed) if same_init else None,
         eval_every=1,
         on_eval=lambda epoch, row: stop_at_bar and row["test_accuracy"] >= bar,
     )
@@ -208,6 +216,7 @@ def time_to_accuracy(
     bar: float,
     seeds: Sequence[int],
     stop_at_bar: bool,
+    same_init: bool,
 ) -> dict[str, Any]:
     """Rounds of ours and the twin, alternating which goes first, seed r in round r."""
     epochs = config["train"]["epochs"]
@@ -215,7 +224,8 @@ def time_to_accuracy(
         f"\n{label}: time to {100 * bar:.0f} % test accuracy, {config['train']['dataset']}, "
         f"distortions {'on' if augment else 'off'}, at most {epochs} epochs "
         f"(batch {config['train']['batch_size']}, {config['train']['optimizer']} lr "
-        f"{config['train']['lr']}, scheduler {config['train']['scheduler']})"
+        f"{config['train']['lr']}, scheduler {config['train']['scheduler']}; the twin from "
+        f"{'odyssey' if same_init else 'its own'} initial weights)"
     )
     rounds = []
     with tempfile.TemporaryDirectory() as directory:
@@ -229,7 +239,7 @@ def time_to_accuracy(
                         config, seed, bar, Path(directory) / f"r{number}", stop_at_bar
                     )
                 else:
-                    history = train_theirs(config, seed, bar, stop_at_bar)
+                    history = train_theirs(config, seed, bar, stop_at_bar, same_init)
                 row[side] = reached(history, bar)
             ours, theirs = row["ours"], row["torch"]
             both = ours["seconds"] is not None and theirs["seconds"] is not None
@@ -247,6 +257,7 @@ def time_to_accuracy(
         "bar": bar,
         "max_epochs": epochs,
         "seeds": list(seeds),
+        "twin_init": "odyssey's" if same_init else "torch's own",
         "rounds": rounds,
     }
     for side in ("ours", "torch"):
@@ -601,6 +612,11 @@ def main() -> None:
     )
     parser.add_argument("--full", action="store_true", help="train every epoch past the bar")
     parser.add_argument(
+        "--same-init",
+        action="store_true",
+        help="start the twin from odyssey's initial weights (else torch.manual_seed's draw)",
+    )
+    parser.add_argument(
         "--skip",
         action="append",
         default=[],
@@ -656,7 +672,13 @@ def main() -> None:
             label = f"time to {100 * args.bar:.0f} % mnist-sample"
             results.append(
                 time_to_accuracy(
-                    label, config, augment, args.bar, range(args.rounds), not args.full
+                    label,
+                    config,
+                    augment,
+                    args.bar,
+                    range(args.rounds),
+                    not args.full,
+                    args.same_init,
                 )
             )
         if "fashion" not in args.skip:
@@ -673,6 +695,7 @@ def main() -> None:
                         args.fashion_bar,
                         range(args.fashion_rounds),
                         not args.full,
+                        args.same_init,
                     )
                 )
             else:

@@ -169,6 +169,7 @@ def train_twin(
     eval_every: int | None = None,
     on_eval: Callable[[int, dict[str, Any]], bool | None] | None = None,
     on_batch: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
+    initial_state: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Trains TorchLeNet5Modern with the recipe of the resolved paper configuration `config`
     (odyssey.papers.resolve of lenet5's modern variant) and tests it.
@@ -179,6 +180,8 @@ def train_twin(
     result)` called with the result so far (epochs done, test_accuracy, test_loss, train_s); when
     it returns True, training stops there. `on_batch(epoch, step, images, labels)` sees each
     training batch as the loader gave it. Evaluation is not counted in `train_s`.
+    `initial_state` (LeNet5Modern's state_dict, NumPy arrays) replaces torch's initialisation,
+    so that both libraries can start from the very same weights.
 
     Returns {"test_accuracy", "test_loss", "epochs" (run), "train_s" (training only: data
     loading included, evaluation excluded), "wall_s" (the whole call), "train_images",
@@ -201,6 +204,10 @@ def train_twin(
         arguments = dict(config["variant"].get("model_args", {}))
         arguments.setdefault("num_classes", data.num_classes)
         model = _twin_class()(**arguments)
+        if initial_state is not None:
+            model.load_state_dict(
+                {name: torch.from_numpy(np.array(value)) for name, value in initial_state.items()}
+            )
         optimizer = build_torch_optimizer(torch, train, model.parameters())
         steps = len(data.train_loader)
         scheduler = build_torch_scheduler(torch, train, optimizer, steps)
