@@ -42,10 +42,11 @@ def _digest(images: np.ndarray, labels: np.ndarray) -> str:
 
 def _config(augment: bool) -> dict[str, Any]:
     """lenet5 modern for one epoch of mnist-sample on one thread (the test stays a few seconds
-    and does not compete with itself for the cores), with Adam at lr 0.002: the recipe's SGD
-    (lr 0.05, momentum 0.9) is made for ten epochs, and one epoch of it ends anywhere between
-    16 % and 75 % test accuracy by the seed (seeds 0-4), where Adam's ends at 85-87 %."""
-    sets = ("train.threads=1", "train.optimizer=Adam", "train.lr=0.002")
+    and does not compete with itself for the cores), with Adam at a constant lr 0.002: the
+    recipe's SGD is made for many epochs (one epoch of SGD at lr 0.05, momentum 0.9, ended
+    anywhere between 16 % and 75 % test accuracy by the seed, seeds 0-4), where one epoch of
+    Adam's ends at 85-87 % (70-80 % with the distortions)."""
+    sets = ("train.threads=1", "train.optimizer=Adam", "train.lr=0.002", "train.scheduler=none")
     try:
         return T.resolve_modern(dataset="mnist-sample", epochs=1, augment=augment, sets=sets)
     except papers.PaperError as error:
@@ -85,7 +86,7 @@ def test_twin_trains_on_the_batches_odyssey_trains_on(
     assert result["dataset"] == "mnist-sample"
     assert result["train_images"] == 4000
     assert result["threads"] == 1
-    assert result["test_accuracy"] > 0.7  # chance is 0.1: one epoch did train
+    assert result["test_accuracy"] > 0.5  # chance is 0.1: one epoch did train
     assert result["history"][-1]["test_accuracy"] == result["test_accuracy"]
 
 
