@@ -665,6 +665,9 @@ def main() -> None:
         default=[],
         choices=["throughput", "mnist", "fashion", "faithful", "profile"],
     )
+    parser.add_argument(
+        "--note", help="what else ran on the machine meanwhile, recorded in the JSON"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "lenet_tta.json")
     args = parser.parse_args()
 
@@ -686,6 +689,8 @@ def main() -> None:
     )
     results: list[dict[str, Any]] = []
     extra: dict[str, Any] = {"torch": torch.__version__, "threads": threads, "goal": GOAL}
+    if args.note:
+        extra["note"] = args.note
     previous = odyssey.get_num_threads(), torch.get_num_threads()
     odyssey.set_num_threads(threads)
     torch.set_num_threads(threads)
