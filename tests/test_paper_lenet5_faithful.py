@@ -67,6 +67,12 @@ def test_faithful_is_the_default_variant_with_the_papers_loss_optimizer_and_pass
             "SDLMPasses: pass_samples must be an int >= 1, got 0",
         ),
         ("train.callbacks=[3]", "train.callbacks[0] must be a callback's name or a table"),
+        (
+            "train.optimizer=SGD",
+            'train.callbacks[0] (SDLMPasses): SDLMPasses needs train.optimizer = "SDLM", got '
+            "'SGD'",
+        ),
+        ("train.augment_args.stream=3", "train.augment_args.stream: not a distortion"),
     ],
 )
 def test_bad_loss_optimizer_and_callbacks_are_named_with_their_choices(assignment, message):
@@ -74,6 +80,16 @@ def test_bad_loss_optimizer_and_callbacks_are_named_with_their_choices(assignmen
     with pytest.raises(papers.PaperError) as error:
         papers.resolve(paper, "faithful", sets=[assignment])
     assert message in str(error.value)
+
+
+def test_a_train_py_that_fails_to_import_is_a_paper_error_naming_it(tmp_path):
+    import shutil
+
+    folder = tmp_path / "broken"
+    shutil.copytree(Path(__file__).parent / "data" / "papers" / "tiny", folder)
+    (folder / "train.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(papers.PaperError, match=r"train\.py: importing it failed: RuntimeError"):
+        papers.resolve(papers.load_paper(folder), sets=["train.loss=anything"])
 
 
 def test_a_paper_without_train_py_has_only_the_builtin_loss(tmp_path):

@@ -28,7 +28,8 @@ PAPER = REPOSITORY / "papers" / "lenet5"
 VARIANTS = papers.load_paper(PAPER).variant_names
 EPOCHS = 2
 # The Ctrl-C comes in this training step of the first epoch (mnist-sample has 3,500 training
-# images once 500 are held out for validation: 55 steps of 64).
+# images once 500 are held out for validation: 55 steps of 64 for modern, 219 of 16 for
+# faithful).
 INTERRUPT_AT = 20
 INTERRUPT_VARIABLE = "ODYSSEY_TEST_INTERRUPT_AT_STEP"
 # Wrapped around the variant's model class in a copy of the paper: a real SIGINT, sent to the

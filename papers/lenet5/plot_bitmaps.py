@@ -3,6 +3,7 @@ the README's picture: `python papers/lenet5/plot_bitmaps.py [OUT.png]`."""
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from odyssey._atomic import write_bytes_atomic
 from odyssey.papers import load_model_module
 
 FOLDER = Path(__file__).resolve().parent
@@ -27,8 +29,10 @@ def plot_bitmaps(out: Path) -> None:
         axis.set_yticks([])
     figure.suptitle("RBF parameter vectors: 7x12 bitmaps, +1 black, -1 white")
     figure.tight_layout()
-    figure.savefig(out, dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
+    write_bytes_atomic(out, png.getvalue())  # never a half-written picture
 
 
 if __name__ == "__main__":

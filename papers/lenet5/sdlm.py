@@ -36,10 +36,10 @@ sample moves C5's weights by 55 % of their norm and F6's by 12 % (a batch of 16:
 The diagonal sees each weight alone, but a unit's 400 (C5) or 120 (F6) inputs move its sum
 together, and C5 and F6 grow at once: F6's units saturate (f' ≈ 0) in the first pass and training
 never recovers (test accuracy stays at chance), per sample as in batches of 16. Ramping ε
-linearly from 0 over the first passes (train.SDLMPasses' warmup_passes) avoids that: with the
+linearly from 0 over the first passes (train.SDLMPasses' warmup_samples) avoids that: with the
 ramp the paper's own ε and μ train (batches of 16, distortions, 20 passes: 96.5 %), though ε
 twice the paper's still diverged on one seed in three. paper.toml's recipe (μ = 0.1, ε five
-times the paper's, a two-pass ramp) is the one that trained reliably here; see the README.
+times the paper's, a ramp over 8,000 samples) is the one that trained reliably here; see the README.
 """
 
 from __future__ import annotations
@@ -219,10 +219,9 @@ class SDLM(Optimizer):
     def _params(self) -> list[odyssey.Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
-    def set_pass(self, epoch: int, scale: float = 1.0) -> float:
-        """Sets every group's lr to the paper's ε for pass `epoch` (1-based) times `scale`;
-        returns it."""
-        lr = lr_for_pass(epoch) * scale
+    def set_pass(self, epoch: int) -> float:
+        """Sets every group's lr to the paper's ε for pass `epoch` (1-based); returns it."""
+        lr = lr_for_pass(epoch)
         for group in self.param_groups:
             group["lr"] = lr
         return lr
@@ -285,12 +284,10 @@ def prepare_pass(
     epoch: int,
     samples: int = 500,
     seed: int | None = None,
-    scale: float = 1.0,
 ) -> float:
     """Before pass `epoch` (1-based): re-estimates h on `samples` of `images` (as the model takes
     them) with their class indices `targets` (the first ones, or a random subset when `seed` is
-    given), stores it in `optimizer` and sets its lr to the paper's ε for the pass times `scale`;
-    returns that lr."""
+    given), stores it in `optimizer` and sets its lr to the paper's ε for the pass; returns it."""
     labels = _as_labels(targets)
     x = images.detach().numpy() if isinstance(images, odyssey.Tensor) else np.asarray(images)
     count = min(samples, len(labels))
@@ -300,4 +297,4 @@ def prepare_pass(
         chosen = np.sort(np.random.default_rng(seed).choice(len(labels), count, replace=False))
     hessian = diagonal_hessian(model, odyssey.tensor(x[chosen]), labels[chosen])
     optimizer.set_hessian(hessian, None if optimizer.names else model.named_parameters())
-    return optimizer.set_pass(epoch, scale)
+    return optimizer.set_pass(epoch)

@@ -59,10 +59,19 @@ class SDLMPasses(Callback):
         self.pass_samples = pass_samples
         self.warmup_samples = warmup_samples
 
+    @classmethod
+    def check_config(cls, train: Any) -> None:
+        """What papers.py checks before a run: the run's optimizer is SDLM."""
+        if train.get("optimizer") != "SDLM":
+            raise ValueError(
+                f'SDLMPasses needs train.optimizer = "SDLM", got {train.get("optimizer")!r}'
+            )
+
     @staticmethod
     def _optimizer(trainer: Any) -> SDLM:
         optimizer = trainer.optimizer
-        if not isinstance(optimizer, SDLM):
+        # Duck-typed: a second import of sdlm.py (under another module name) is still SDLM.
+        if not callable(getattr(optimizer, "set_hessian", None)):
             raise TypeError(
                 f"SDLMPasses: the run's optimizer must be SDLM, got {type(optimizer).__name__} "
                 '(set train.optimizer = "SDLM")'

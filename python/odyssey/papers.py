@@ -527,6 +527,8 @@ def _check_augment_args(arguments: Mapping[str, Any], where: str) -> None:
     or its value is not one it accepts (each is checked on its own: they are independent)."""
     from odyssey.data.transforms import RandomAffine
 
+    if "stream" in arguments:  # which random stream it draws from is the loader's business
+        raise PaperError(f"{where}.stream: not a distortion; the run's seed keys the randomness")
     _keyword_check(RandomAffine, {"degrees": 0.0, **arguments}, where)
     for name, value in arguments.items():
         try:
@@ -636,7 +638,27 @@ def resolve(
                 f" in [train] or in variant {chosen['name']!r}'s train table)"
             )
     _check_plateau(train)
+    _check_callback_needs(config)
     return config
+
+
+def _check_callback_needs(config: Mapping[str, Any]) -> None:
+    """A callback of train.py may state what it needs of the resolved [train] table (a
+    classmethod `check_config(train)` raising ValueError): an SDLM schedule needs SDLM, say.
+    Found here, before anything is written, rather than when training starts."""
+    train = config["train"]
+    entries = _callback_entries(train.get("callbacks", []), "train.callbacks")
+    if not entries:
+        return
+    known = paper_extras(config["paper"]["path"]).callbacks
+    for index, (name, _) in enumerate(entries):
+        check = getattr(known.get(name), "check_config", None)
+        if check is None:
+            continue
+        try:
+            check(train)
+        except ValueError as error:
+            raise PaperError(f"train.callbacks[{index}] ({name}): {error}") from None
 
 
 def _check_plateau(train: Mapping[str, Any]) -> None:
@@ -691,32 +713,32 @@ def _on_path(folder: Path) -> Iterator[None]:
             sys.path.remove(str(folder))
 
 
-_PACKAGES: dict[Path, str] = {}  # folder -> its package's name in sys.modules
-
-
 def _package_of(folder: Path) -> str:
-    """The name of the package a paper folder's modules are imported under: unique to the
-    folder, so two papers' model.py (or two copies of one paper) never collide."""
-    if folder in _PACKAGES:
-        return _PACKAGES[folder]
+    """The name of the package a paper folder's modules are imported under, made (an empty
+    package whose path is the folder) when it is not in sys.modules: unique to the folder, so two
+    papers' model.py (or two copies of one paper) never collide."""
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     name = f"_odyssey_paper_{folder.name.replace('-', '_')}_{digest}"
-    package = types.ModuleType(name)
-    package.__path__ = [str(folder)]  # its modules are the folder's files
-    package.__package__ = name
-    sys.modules[name] = package
-    _PACKAGES[folder] = name
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(folder)]  # its modules are the folder's files
+        package.__package__ = name
+        sys.modules[name] = package
     return name
 
 
 def _load_paper_module(folder: str | Path, filename: str) -> ModuleType:
     """Imports `folder`/`filename` as a module of the folder's package (see `_package_of`), the
-    folder first on sys.path while it runs; a failed import leaves nothing behind."""
+    folder first on sys.path while it runs. Like any import it runs once per process: model.py
+    and train.py then share their siblings (train.py's `from .model import map_loss` is the
+    loss of the model module papers.py built the model from). A module that fails to import
+    leaves nothing behind and is a PaperError naming the file and the error."""
     folder = Path(folder).resolve()
     name = f"{_package_of(folder)}.{Path(filename).stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, folder / filename)
+    path = folder / filename
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -724,6 +746,9 @@ def _load_paper_module(folder: str | Path, filename: str) -> ModuleType:
     try:
         with _on_path(folder):
             spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise PaperError(f"{path}: importing it failed: {type(error).__name__}: {error}") from error
     except BaseException:
         del sys.modules[name]
         raise
@@ -750,9 +775,9 @@ def load_train_module(folder: str | Path) -> ModuleType | None:
 
 @dataclass
 class PaperExtras:
-    """What a paper's train.py defines for paper.toml to name: optimizer classes (subclasses of
-    odyssey.optim.Optimizer), callback classes (of odyssey.train.Callback) and losses (any other
-    public callable), each by name."""
+    """What a paper's train.py offers paper.toml by name (its __all__, else its public names),
+    defined in the paper's own folder: optimizer classes (subclasses of odyssey.optim.Optimizer),
+    callback classes (of odyssey.train.Callback) and losses (any other callable)."""
 
     optimizers: dict[str, type] = field(default_factory=dict)
     callbacks: dict[str, type] = field(default_factory=dict)
@@ -768,9 +793,12 @@ def paper_extras(folder: str | Path) -> PaperExtras:
     extras = PaperExtras()
     if module is None:
         return extras
+    package = module.__name__.rpartition(".")[0]
     public = getattr(module, "__all__", [name for name in vars(module) if not name.startswith("_")])
     for name in public:
         value = getattr(module, name, None)
+        if not str(getattr(value, "__module__", "")).startswith(package):
+            continue  # what train.py imports from elsewhere (Path, Any ...) is not the paper's
         if isinstance(value, type) and issubclass(value, Optimizer):
             extras.optimizers[name] = value
         elif isinstance(value, type) and issubclass(value, Callback):
@@ -829,7 +857,12 @@ def build_loss(config: Mapping[str, Any]) -> Callable[[Any, Any], Any]:
             f"train.loss: unknown {name!r}; choices: {', '.join([*BUILTIN_LOSSES, *losses])}"
         )
     loss = losses[name]
-    return loss() if isinstance(loss, type) else loss
+    if not isinstance(loss, type):
+        return loss
+    try:
+        return loss()
+    except (TypeError, ValueError) as error:
+        raise PaperError(f"train.loss: {name}() failed: {error}") from None
 
 
 def build_callbacks(config: Mapping[str, Any]) -> list[Any]:
