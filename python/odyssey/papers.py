@@ -60,12 +60,17 @@ imported as one package under a name unique to the folder, so they import each o
                                  # paper: the reference value, absent when there is none;
                                  # variant, dataset, metric and bar are required
 
+A row is checked on the run ``odyssey train <slug> --variant V --dataset D [--epochs E]
+[--augment] [--set S ...]`` that its own keys give.
+
 Augmentation (``train.augment = true``, ``odyssey train --augment``): the distortions LeCun et al.
 (1998, section III.C) trained LeNet-5 with — random combinations of translation, scaling,
-squeezing and horizontal shearing — as one ``odyssey.data.RandomAffine(**augment_args)`` applied
-to the training split only (never to val or test), its randomness keyed by (seed, epoch, image),
-so a run is reproducible by its seed and resumes bitwise. The resolved ``augment_args`` hold every
-argument (AUGMENT_DEFAULTS filled in), so ``config.toml`` records the ranges a run used.
+squeezing and horizontal shearing, and optionally a horizontal mirror (``hflip``, for images
+whose mirror is of the same class, such as clothes, never digits) — as one
+``odyssey.data.RandomAffine(**augment_args)`` applied to the training split only (never to val
+or test), its randomness keyed by (seed, epoch, image), so a run is reproducible by its seed and
+resumes bitwise. The resolved ``augment_args`` hold every argument (AUGMENT_DEFAULTS filled
+in), so ``config.toml`` records the ranges a run used.
 
 Resolution (``resolve``): ``[train]``, then the variant's ``train`` table, then command-line
 flags (``--epochs`` ...), then ``--set dotted.key=value`` in order. A ``--set`` key is a key of the
