@@ -135,9 +135,10 @@ def affine_matrix_reference(
     shy = math.tan(math.radians(draw(second[0], t.shear_y)))
     tx = draw(second[1], (-t.translate[0] * w, t.translate[0] * w))
     ty = draw(second[2], (-t.translate[1] * h, t.translate[1] * h))
+    mirror = -1.0 if unit(second[3]) < t.hflip else 1.0
     rotation = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
     shear = np.array([[1, shx], [0, 1]]) @ np.array([[1, 0], [shy, 1]])
-    forward = rotation @ shear @ np.diag([scale * squeeze, scale / squeeze])
+    forward = rotation @ shear @ np.diag([scale * squeeze, scale / squeeze]) @ np.diag([mirror, 1])
     inverse = np.linalg.inv(forward)
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     offset = centre - inverse @ (centre + np.array([tx, ty]))
@@ -153,8 +154,59 @@ def test_random_affine_matrices_follow_the_documented_draws() -> None:
         np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-4)
 
 
+def test_random_affine_hflip_follows_the_documented_draws() -> None:
+    t = RandomAffine(
+        20, translate=(0.1, 0.2), scale=(0.8, 1.2), shear=(-5, 5, -8, 8), squeeze=0.15, hflip=0.3
+    )
+    keys = keys_for([*range(200), 4000, 2**32 - 1])
+    got = t.matrices(keys, 28, 32)
+    mirrored = 0
+    for i, index in enumerate(keys.indices):
+        want = affine_matrix_reference(keys, int(index), t.stream, t, 28, 32)
+        np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-4)
+        mirrored += np.linalg.det(want[:, :2]) < 0  # a mirror reverses the orientation
+    assert 40 <= mirrored <= 80  # about 30 % of 202
+
+
+def test_hflip_leaves_the_other_draws_as_they_were() -> None:
+    # Maps drawn by the build before hflip existed (papers.AUGMENT_DEFAULTS, seed 7, epoch 3,
+    # images 0, 1, 59999): runs made then are reproduced bit for bit.
+    before = [
+        [[1.1089645624160767, 0.04597709700465202, -1.8462755680084229],
+         [0.0, 0.9838045239448547, 1.2018687725067139]],
+        [[0.8738522529602051, 0.06849069148302078, 2.461319923400879],
+         [0.0, 0.9537039995193481, 0.6295897364616394]],
+        [[1.0860613584518433, -0.08994539082050323, -1.6424791812896729],
+         [0.0, 1.10370671749115, -3.3774755001068115]],
+    ]  # fmt: skip
+    defaults = {"translate": (0.08, 0.08), "scale": (0.9, 1.1), "squeeze": 0.1, "shear": 10.0}
+    keys = SampleKeys(7, 3, [0, 1, 59999])
+    plain = RandomAffine(0, **defaults).matrices(keys, 28, 28)
+    np.testing.assert_array_equal(plain, np.array(before, dtype=np.float32))
+    # With flips, the samples left unmirrored keep their maps bit for bit, and a mirrored one
+    # is its unmirrored map after x -> (W - 1) - x.
+    keys = keys_for(np.arange(300))
+    plain = RandomAffine(0, **defaults).matrices(keys, 28, 30)
+    flipped = RandomAffine(0, **defaults, hflip=0.5).matrices(keys, 28, 30)
+    mirrored = np.linalg.det(flipped[:, :, :2].astype(np.float64)) < 0
+    assert 100 < mirrored.sum() < 200
+    np.testing.assert_array_equal(flipped[~mirrored], plain[~mirrored])
+    mirror = np.array([[-1.0, 0.0, 29.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    full = np.concatenate([plain, np.broadcast_to([[[0.0, 0.0, 1.0]]], (300, 1, 3))], axis=1)
+    np.testing.assert_allclose(flipped[mirrored], (mirror @ full)[mirrored, :2], atol=1e-5)
+
+
+def test_hflip_one_mirrors_every_image_exactly(isa: str) -> None:
+    images = batch(6, 2, 11, 14)
+    got = RandomAffine(0, hflip=1.0, fill=-3)(images, keys_for(range(6)))
+    np.testing.assert_array_equal(got, images[..., ::-1])
+    np.testing.assert_array_equal(RandomAffine(0, hflip=0.0)(images, keys_for(range(6))), images)
+
+
 def test_random_affine_is_the_warp_of_its_matrices(isa: str) -> None:
-    t = RandomAffine(15, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=10, squeeze=0.1, fill=-1)
+    t = RandomAffine(
+        15, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=10, squeeze=0.1, hflip=0.5, fill=-1
+    )
     images = batch(40, 2, 20, 24)
     keys = keys_for(np.arange(100, 140))
     want = _kernels.affine_warp(images, t.matrices(keys, 20, 24), fill=-1.0)
@@ -189,6 +241,7 @@ def test_parameter_ranges() -> None:
 
 RANDOM_TRANSFORMS = {
     "affine": RandomAffine(20, translate=(0.1, 0.1), scale=(0.85, 1.15), shear=8, squeeze=0.1),
+    "affine_hflip": RandomAffine(0, translate=(0.05, 0.05), hflip=0.5),
     "elastic": ElasticDistortion(34, 4),
     "crop": RandomCrop(28, padding=3),
     "erasing": RandomErasing(p=0.7, value=(0.25,)),
@@ -396,6 +449,9 @@ def test_compose_applies_in_order_and_rejects_shared_streams() -> None:
         (lambda: RandomAffine(0, shear=(1, 2, 3)), ValueError, "shear"),
         (lambda: RandomAffine(0, squeeze=1.0), ValueError, "squeeze"),
         (lambda: RandomAffine(0, fill=float("nan")), ValueError, "fill"),
+        (lambda: RandomAffine(0, hflip=1.5), ValueError, "RandomAffine: hflip"),
+        (lambda: RandomAffine(0, hflip=-0.1), ValueError, "RandomAffine: hflip"),
+        (lambda: RandomAffine(0, hflip="0.5"), TypeError, "RandomAffine: hflip"),
         (lambda: RandomAffine(0, stream=-1), ValueError, "stream"),
         (lambda: ElasticDistortion(34, 0), ValueError, "sigma"),
         (lambda: ElasticDistortion(-1, 4), ValueError, "alpha"),

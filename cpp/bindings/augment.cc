@@ -85,14 +85,16 @@ Draws draws_for(const char* op, std::size_t count, const py::object& seed, const
 }
 
 AffineRanges affine_ranges(const Range& degrees, const Range& translate, const Range& scale,
-                           const Range& squeeze, const Range& shear_x, const Range& shear_y) {
+                           const Range& squeeze, const Range& shear_x, const Range& shear_y,
+                           double hflip) {
   return {{degrees[0], degrees[1]},
           translate[0],
           translate[1],
           {scale[0], scale[1]},
           {squeeze[0], squeeze[1]},
           {shear_x[0], shear_x[1]},
-          {shear_y[0], shear_y[1]}};
+          {shear_y[0], shear_y[1]},
+          hflip};
 }
 
 // sigma sets the length of the Gaussian's taps (6 sigma + 1) and of the blur's scratch rows.
@@ -154,12 +156,12 @@ py::array random_affine_matrices_binding(const py::object& seed, const py::objec
                                          std::size_t height, std::size_t width,
                                          const Range& degrees, const Range& translate,
                                          const Range& scale, const Range& squeeze,
-                                         const Range& shear_x, const Range& shear_y) {
+                                         const Range& shear_x, const Range& shear_y, double hflip) {
   const auto count = static_cast<std::size_t>(py::len(indices));
   const Draws d = draws_for("random_affine_matrices", count, seed, epoch, indices, stream);
   py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(count), 2, 3});
   random_affine_matrices(d.draws, count,
-                         affine_ranges(degrees, translate, scale, squeeze, shear_x, shear_y),
+                         affine_ranges(degrees, translate, scale, squeeze, shear_x, shear_y, hflip),
                          height, width, out.mutable_data());
   return out;
 }
@@ -168,12 +170,14 @@ py::array random_affine_binding(const py::object& images_object, const py::objec
                                 const py::object& epoch, const py::object& indices,
                                 const py::object& stream, const Range& degrees,
                                 const Range& translate, const Range& scale, const Range& squeeze,
-                                const Range& shear_x, const Range& shear_y, float fill) {
+                                const Range& shear_x, const Range& shear_y, double hflip,
+                                float fill) {
   const py::array images = float32_array("random_affine", images_object, "images");
   const BatchShape shape = batch_of(images, "random_affine");
   check_warp_size(shape, images, "random_affine");
   const Draws d = draws_for("random_affine", shape.count, seed, epoch, indices, stream);
-  const AffineRanges ranges = affine_ranges(degrees, translate, scale, squeeze, shear_x, shear_y);
+  const AffineRanges ranges =
+      affine_ranges(degrees, translate, scale, squeeze, shear_x, shear_y, hflip);
   py::array_t<float> out = new_batch(shape.count, shape.channels, shape.height, shape.width);
   float* dst = out.mutable_data();
   py::gil_scoped_release release;
@@ -360,14 +364,14 @@ void bind_augment(py::module_& m) {
   m.def("random_affine_matrices", &random_affine_matrices_binding, py::arg("seed"),
         py::arg("epoch"), py::arg("indices"), py::arg("stream"), py::arg("height"),
         py::arg("width"), py::kw_only(), py::arg("degrees"), py::arg("translate"), py::arg("scale"),
-        py::arg("squeeze"), py::arg("shear_x"), py::arg("shear_y"),
+        py::arg("squeeze"), py::arg("shear_x"), py::arg("shear_y"), py::arg("hflip") = 0.0,
         "The (N, 2, 3) inverse maps random_affine draws for these sample keys.");
-  m.def(
-      "random_affine", &random_affine_binding, py::arg("images"), py::arg("seed"), py::arg("epoch"),
-      py::arg("indices"), py::arg("stream"), py::kw_only(), py::arg("degrees"),
-      py::arg("translate"), py::arg("scale"), py::arg("squeeze"), py::arg("shear_x"),
-      py::arg("shear_y"), py::arg("fill") = 0.0f,
-      "Per-sample random rotation, scale, squeeze, shear and translation with bilinear sampling.");
+  m.def("random_affine", &random_affine_binding, py::arg("images"), py::arg("seed"),
+        py::arg("epoch"), py::arg("indices"), py::arg("stream"), py::kw_only(), py::arg("degrees"),
+        py::arg("translate"), py::arg("scale"), py::arg("squeeze"), py::arg("shear_x"),
+        py::arg("shear_y"), py::arg("hflip") = 0.0, py::arg("fill") = 0.0f,
+        "Per-sample random mirror, rotation, scale, squeeze, shear and translation with bilinear "
+        "sampling.");
   m.def("elastic_displacements", &elastic_displacements_binding, py::arg("seed"), py::arg("epoch"),
         py::arg("indices"), py::arg("stream"), py::arg("height"), py::arg("width"), py::kw_only(),
         py::arg("alpha"), py::arg("sigma"),

@@ -312,7 +312,8 @@ void check_deterministic(const char* name, const Transform& transform) {
 }
 
 void check_batch_transforms() {
-  odyssey::AffineRanges ranges{{-15, 15}, 0.1, 0.1, {0.8, 1.2}, {0.85, 1.15}, {-10, 10}, {-5, 5}};
+  odyssey::AffineRanges ranges{{-15, 15},    0.1,       0.1,     {0.8, 1.2},
+                               {0.85, 1.15}, {-10, 10}, {-5, 5}, 0.5};
   check_deterministic("random_affine",
                       [&](const float* src, float* dst, const odyssey::BatchShape& shape,
                           const std::int64_t* indices) {
@@ -336,8 +337,8 @@ void check_address_invariance() {
   const std::vector<float> dst(floats);
   const std::vector<std::int64_t> indices = {3, 1, 4, 1, 5, 9};
   const odyssey::SampleDraws draws{42, 3, 7, indices.data()};
-  const odyssey::AffineRanges ranges{{-15, 15},    0.1,       0.1,    {0.8, 1.2},
-                                     {0.85, 1.15}, {-10, 10}, {-5, 5}};
+  const odyssey::AffineRanges ranges{{-15, 15},    0.1,       0.1,     {0.8, 1.2},
+                                     {0.85, 1.15}, {-10, 10}, {-5, 5}, 0.5};
   std::vector<float> inverse(count * 6), displacements(count * 2 * plane);
   odyssey::random_affine_matrices(draws, count, ranges, shape.height, shape.width, inverse.data());
   odyssey::elastic_displacements(draws, count, shape.height, shape.width, 34.0, 4.0,

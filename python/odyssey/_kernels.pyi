@@ -47,6 +47,7 @@ def random_affine_matrices(
     squeeze: Range,
     shear_x: Range,
     shear_y: Range,
+    hflip: float = 0.0,
 ) -> Float32Array: ...
 def random_affine(
     images: Float32Array,
@@ -61,6 +62,7 @@ def random_affine(
     squeeze: Range,
     shear_x: Range,
     shear_y: Range,
+    hflip: float = 0.0,
     fill: float = 0.0,
 ) -> Float32Array: ...
 def elastic_displacements(

@@ -39,7 +39,8 @@ imported as one package under a name unique to the folder, so they import each o
                                  # arguments; each one left out takes AUGMENT_DEFAULTS':
                                  # degrees = 0, translate = [0.08, 0.08] (fractions of W, H),
                                  # scale = [0.9, 1.1], squeeze = 0.1 (x by s, y by 1/s, s in
-                                 # [0.9, 1.1]), shear = 10 (horizontal, degrees), fill = 0
+                                 # [0.9, 1.1]), shear = 10 (horizontal, degrees),
+                                 # hflip = 0 (probability of a mirror), fill = 0
 
     [[variants]]                 # one or more; the first is the default
     name = "relu"                # str, unique                                          (required)
@@ -51,15 +52,25 @@ imported as one package under a name unique to the folder, so they import each o
     [[targets]]                  # what a reproduction must reach (checked by a later tool)
     variant = "relu"; dataset = "mnist-sample"; metric = "test_accuracy"; paper = 0.99; bar = 0.9
     augment = true               # the row is trained with train.augment = true   (absent: false)
+    epochs = 10                  # int >= 1: the row is trained for this many epochs (absent:
+                                 # the variant's)
+    sets = ["train.augment_args.hflip=0.5"]   # `--set` assignments the row is trained with,
+                                 # after its epochs and augment; checked when the paper is read
+                                 # by applying them to the variant's configuration     ([])
                                  # paper: the reference value, absent when there is none;
                                  # variant, dataset, metric and bar are required
 
+A row is checked on the run ``odyssey train <slug> --variant V --dataset D [--epochs E]
+[--augment] [--set S ...]`` that its own keys give.
+
 Augmentation (``train.augment = true``, ``odyssey train --augment``): the distortions LeCun et al.
 (1998, section III.C) trained LeNet-5 with — random combinations of translation, scaling,
-squeezing and horizontal shearing — as one ``odyssey.data.RandomAffine(**augment_args)`` applied
-to the training split only (never to val or test), its randomness keyed by (seed, epoch, image),
-so a run is reproducible by its seed and resumes bitwise. The resolved ``augment_args`` hold every
-argument (AUGMENT_DEFAULTS filled in), so ``config.toml`` records the ranges a run used.
+squeezing and horizontal shearing, and optionally a horizontal mirror (``hflip``, for images
+whose mirror is of the same class, such as clothes, never digits) — as one
+``odyssey.data.RandomAffine(**augment_args)`` applied to the training split only (never to val
+or test), its randomness keyed by (seed, epoch, image), so a run is reproducible by its seed and
+resumes bitwise. The resolved ``augment_args`` hold every argument (AUGMENT_DEFAULTS filled
+in), so ``config.toml`` records the ranges a run used.
 
 Resolution (``resolve``): ``[train]``, then the variant's ``train`` table, then command-line
 flags (``--epochs`` ...), then ``--set dotted.key=value`` in order. A ``--set`` key is a key of the
@@ -205,6 +216,7 @@ AUGMENT_DEFAULTS: dict[str, Any] = {
     "scale": [0.9, 1.1],
     "squeeze": 0.1,
     "shear": 10.0,
+    "hflip": 0.0,
     "fill": 0.0,
 }
 VARIANT_KEYS: dict[str, type] = {
@@ -221,6 +233,8 @@ TARGET_KEYS: dict[str, type] = {
     "paper": float,
     "bar": float,
     "augment": bool,
+    "epochs": int,
+    "sets": list,
 }
 TARGET_REQUIRED = ("variant", "dataset", "metric", "bar")
 TOP_KEYS: dict[str, type] = {"paper": dict, "train": dict, "variants": list, "targets": list}
@@ -448,9 +462,26 @@ def load_paper(folder: str | Path) -> Paper:
                     f"{', '.join(names)}"
                 )
             targets.append(target)
+        paper = Paper(folder.name, folder, info, train, variants, targets)
+        for i, target in enumerate(targets):
+            _check_target_run(paper, target, f"targets[{i}]")
     except PaperError as error:
         raise PaperError(f"{path}: {error}") from None
-    return Paper(folder.name, folder, info, train, variants, targets)
+    return paper
+
+
+def _check_target_run(paper: Paper, target: Mapping[str, Any], where: str) -> None:
+    """A target's `epochs` and `sets`: each assignment parsed and applied, in order, to the
+    configuration of the target's variant, so that a row names only settings a run can take."""
+    if "epochs" in target and target["epochs"] < 1:
+        raise PaperError(f"{where}.epochs must be >= 1, got {target['epochs']}")
+    sets = target.get("sets", [])
+    for j, assignment in enumerate(sets):
+        _checked(assignment, str, f"{where}.sets[{j}]")
+        try:
+            resolve(paper, target["variant"], {"epochs": target.get("epochs")}, sets[: j + 1])
+        except PaperError as error:
+            raise PaperError(f"{where}.sets[{j}]: {error}") from None
 
 
 def _check_train(table: Any, where: str, folder: Path) -> dict[str, Any]:

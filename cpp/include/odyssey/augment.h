@@ -72,7 +72,7 @@ struct SampleDraws {
 };
 
 // Uniform ranges [low, high] of RandomAffine's parameters; a transform that is off has low = high
-// at its identity (0 degrees, 0 translation and shear, scale and squeeze 1).
+// at its identity (0 degrees, 0 translation and shear, scale and squeeze 1), and hflip 0.
 struct AffineRanges {
   double degrees[2];
   double translate_x, translate_y;  // fractions of the width and height: uniform in [-t, t]
@@ -80,6 +80,7 @@ struct AffineRanges {
   double squeeze[2];  // x scaled by s, y by 1/s
   double shear_x[2];  // degrees
   double shear_y[2];  // degrees
+  double hflip;       // probability in [0, 1] that x is mirrored about the centre first
 };
 
 // dst (count x image_bytes floats) = image indices[i] of `images` (each image_bytes uint8) as
@@ -88,9 +89,10 @@ struct AffineRanges {
 void gather_unit_floats(const std::uint8_t* images, std::size_t image_bytes,
                         const std::int64_t* indices, std::size_t count, float* dst);
 
-// Per-sample inverse maps (6 floats each, the affine_warp convention) of RandomAffine: rotation by
-// the drawn angle (counter-clockwise as displayed), scale, squeeze and shear about the image centre
-// ((width - 1) / 2, (height - 1) / 2), then translation.
+// Per-sample inverse maps (6 floats each, the affine_warp convention) of RandomAffine: with
+// probability hflip a mirror of x, then rotation by the drawn angle (counter-clockwise as
+// displayed), scale, squeeze and shear, all about the image centre ((width - 1) / 2,
+// (height - 1) / 2), then translation.
 void random_affine_matrices(const SampleDraws& draws, std::size_t count, const AffineRanges& ranges,
                             std::size_t height, std::size_t width, float* inverse);
 void affine_warp(const float* src, float* dst, const BatchShape& shape, const float* inverse,

@@ -48,17 +48,22 @@ void affine_inverse(const SampleDraws& draws, std::int64_t index, const AffineRa
                               ranges.translate_y * static_cast<double>(height)};
   const double tx = uniform(second.word[1], tx_range);
   const double ty = uniform(second.word[2], ty_range);
+  // The last free word of the two blocks, so the draws above are the same with or without flips.
+  const bool flip = static_cast<double>(philox_unit_float(second.word[3])) < ranges.hflip;
 
   // Forward map about the centre c: dst = c + t + R S D (src - c), with R the rotation
   // (counter-clockwise on screen, y pointing down), S = [[1, shx], [0, 1]] [[1, 0], [shy, 1]] and
-  // D = diag(scale squeeze, scale / squeeze).
+  // D = diag(scale squeeze, scale / squeeze), times F = diag(-1, 1) on the right when the sample
+  // is mirrored: its inverse F A^-1 negates the first row of A^-1.
   const double c = std::cos(angle), s = std::sin(angle);
   const double sx = scale * squeeze, sy = scale / squeeze;
   const double s00 = 1.0 + shear_x * shear_y, s01 = shear_x, s10 = shear_y, s11 = 1.0;
   const double a00 = (c * s00 + s * s10) * sx, a01 = (c * s01 + s * s11) * sy;
   const double a10 = (-s * s00 + c * s10) * sx, a11 = (-s * s01 + c * s11) * sy;
   const double det = a00 * a11 - a01 * a10;
-  const double i00 = a11 / det, i01 = -a01 / det, i10 = -a10 / det, i11 = a00 / det;
+  const double mirror = flip ? -1.0 : 1.0;
+  const double i00 = mirror * a11 / det, i01 = -mirror * a01 / det;
+  const double i10 = -a10 / det, i11 = a00 / det;
   const double cx = (static_cast<double>(width) - 1.0) / 2.0;
   const double cy = (static_cast<double>(height) - 1.0) / 2.0;
   inverse[0] = static_cast<float>(i00);

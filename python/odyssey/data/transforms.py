@@ -260,14 +260,17 @@ class RandomCrop:
 
 
 class RandomAffine:
-    """Per-sample rotation, scale, squeeze, shear and translation about the image centre, sampled
-    bilinearly with ``fill`` outside: the distortions LeCun et al. (1998) trained LeNet-5 with.
+    """Per-sample mirror, rotation, scale, squeeze, shear and translation about the image centre,
+    sampled bilinearly with ``fill`` outside: the distortions LeCun et al. (1998) trained LeNet-5
+    with, and the horizontal flip usual for natural images and clothes.
 
     degrees: d (uniform in [-d, d]) or (low, high); positive turns counter-clockwise on screen.
     translate: (a, b): shifts uniform in [-a W, a W] and [-b H, b H] pixels (not rounded).
     scale: (low, high). squeeze: q (s uniform in [1 - q, 1 + q]) or (low, high): x is scaled by
     s and y by 1 / s. shear: s (x shear in [-s, s] degrees), (low, high) for x, or
-    (x low, x high, y low, y high).
+    (x low, x high, y low, y high). hflip: the probability in [0, 1] that a sample is mirrored
+    (x about the centre) before the rest; the mirror is part of the same map, so no extra pass, and
+    its draw leaves the others' unchanged.
     """
 
     def __init__(
@@ -277,6 +280,7 @@ class RandomAffine:
         scale: Sequence[float] | None = None,
         shear: float | Sequence[float] | None = None,
         squeeze: float | Sequence[float] | None = None,
+        hflip: float = 0.0,
         fill: float = 0,
         stream: int | None = None,
     ) -> None:
@@ -322,6 +326,7 @@ class RandomAffine:
                 raise ValueError(f"{who}: shear must be a number or 2 or 4 numbers, got {shear!r}")
             if not all(-90.0 < s < 90.0 for s in self.shear_x + self.shear_y):
                 raise ValueError(f"{who}: shear angles must be in (-90, 90) degrees, got {shear!r}")
+        self.hflip = check.probability(hflip, who, "hflip")
         self.fill = check.finite(fill, who, "fill")
         self.stream = _stream(stream, 2, who)
 
@@ -341,19 +346,23 @@ class RandomAffine:
         height = check.integer(height, "RandomAffine.matrices", "height", 0)
         width = check.integer(width, "RandomAffine.matrices", "width", 0)
         return _kernels.random_affine_matrices(
-            *_draw_args(keys, self.stream), height, width, **self._ranges()
+            *_draw_args(keys, self.stream), height, width, **self._ranges(), hflip=self.hflip
         )
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:
         images = _check_batch(images, "RandomAffine")
         keys = _check_keys(keys, images, "RandomAffine")
         return _kernels.random_affine(
-            images, *_draw_args(keys, self.stream), **self._ranges(), fill=self.fill
+            images,
+            *_draw_args(keys, self.stream),
+            **self._ranges(),
+            hflip=self.hflip,
+            fill=self.fill,
         )
 
     def __repr__(self) -> str:
         ranges = ", ".join(f"{k}={v}" for k, v in self._ranges().items())
-        return f"RandomAffine({ranges}, fill={self.fill})"
+        return f"RandomAffine({ranges}, hflip={self.hflip}, fill={self.fill})"
 
 
 class ElasticDistortion:
