@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from harness import side_by_side, write_report
+from harness import kernel_profile, side_by_side, write_report
 
 import odyssey
 import odyssey.nn.functional as F
-from odyssey import _kernels, nn, optim
+from odyssey import nn, optim
 
 RESULTS = Path(__file__).parent / "results"
 HEADER = f"{'mode':<6} {'batch':>5} {'thr':>3} {'odyssey img/s':>13} {'torch img/s':>11} ratio"
@@ -94,45 +93,12 @@ def kernel_breakdown(
 ) -> list[dict[str, object]]:
     """Where a training step's time goes: every kernel call timed by (kernel, input shape), and
     the rest of the step (Python, NumPy glue, allocation) as the remainder."""
-    timings: dict[tuple[str, str], list[float]] = {}
-    originals = {
-        name: getattr(_kernels, name)
-        for name in dir(_kernels)
-        if not name.startswith("_") and callable(getattr(_kernels, name))
-    }
-
-    def timed(name: str, kernel: Callable[..., object]) -> Callable[..., object]:
-        def call(*args: object, **kwargs: object) -> object:
-            start = time.perf_counter()
-            result = kernel(*args, **kwargs)
-            elapsed = time.perf_counter() - start
-            shape = str(getattr(args[0], "shape", "")) if args else ""
-            timings.setdefault((name, shape), []).append(elapsed)
-            return result
-
-        return call
-
     train, _ = make_odyssey_steps(model, images, labels, images)
-    train()
-    for name, kernel in originals.items():
-        setattr(_kernels, name, timed(name, kernel))
-    try:
-        start = time.perf_counter()
-        for _ in range(steps):
-            train()
-        step_seconds = (time.perf_counter() - start) / steps
-    finally:
-        for name, kernel in originals.items():
-            setattr(_kernels, name, kernel)
-    rows = [
-        {"kernel": name, "input_shape": shape, "us_per_step": 1e6 * sum(t) / steps}
-        for (name, shape), t in timings.items()
-    ]
-    rows.sort(key=lambda row: -row["us_per_step"])  # type: ignore[operator]
-    kernel_us = sum(row["us_per_step"] for row in rows)  # type: ignore[misc]
-    rest_us = 1e6 * step_seconds - kernel_us
+    step_us, rows = kernel_profile(train, steps)
+    kernel_us = sum(row["us_per_step"] for row in rows)
+    rest_us = step_us - kernel_us
     print(
-        f"training step {1e6 * step_seconds:.0f} us: kernels {kernel_us:.0f} us, the rest "
+        f"training step {step_us:.0f} us: kernels {kernel_us:.0f} us, the rest "
         f"(Python, NumPy glue, allocation, timing) {rest_us:.0f} us"
     )
     for row in rows:

@@ -47,11 +47,11 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
 import numpy as np
-from harness import SETTLE_SECONDS, side_by_side, write_report
+from harness import SETTLE_SECONDS, kernel_profile, side_by_side, write_report
 
 import odyssey
 import odyssey.nn.functional as F
-from odyssey import _kernels, optim, papers
+from odyssey import optim, papers
 from odyssey.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,18 +120,10 @@ def train_ours(
     odyssey.manual_seed(seed)
     model = papers.build_model(config)
     data = papers.build_data(config)
-    make_scheduler = papers.scheduler_factory(config, steps_per_epoch=len(data.train_loader))
-    scheduler = None
-    if make_scheduler is not None:
-        scheduler = {
-            "scheduler": make_scheduler,
-            "interval": train["scheduler_interval"],
-            "monitor": train["scheduler_monitor"],
-        }
     module = Classifier(
         model,
         optimizer=papers.optimizer_factory(config),
-        scheduler=scheduler,
+        scheduler=papers.scheduler_spec(config, len(data.train_loader)),
         num_classes=data.num_classes,
         class_names=data.classes,
     )
@@ -505,51 +497,6 @@ def layer_profile(
         )
         value = out.detach().numpy()
     return rows
-
-
-def kernel_profile(step: Callable[[], Any], steps: int) -> tuple[float, list[dict[str, Any]]]:
-    """Every _kernels call of a training step timed by (kernel, first input's shape); the step's
-    microseconds and the rows, largest first. The remainder is Python and NumPy glue."""
-    timings: dict[tuple[str, str], list[float]] = {}
-    originals = {
-        name: getattr(_kernels, name)
-        for name in dir(_kernels)
-        if not name.startswith("_") and callable(getattr(_kernels, name))
-    }
-
-    def timed(name: str, kernel: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            result = kernel(*args, **kwargs)
-            elapsed = time.perf_counter() - start
-            shape = str(getattr(args[0], "shape", "")) if args else ""
-            timings.setdefault((name, shape), []).append(elapsed)
-            return result
-
-        return call
-
-    step()
-    for name, kernel in originals.items():
-        setattr(_kernels, name, timed(name, kernel))
-    try:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        step_us = 1e6 * (time.perf_counter() - start) / steps
-    finally:
-        for name, kernel in originals.items():
-            setattr(_kernels, name, kernel)
-    rows = [
-        {
-            "kernel": name,
-            "input_shape": shape,
-            "calls": len(t) // steps,
-            "us_per_step": 1e6 * sum(t) / steps,
-        }
-        for (name, shape), t in timings.items()
-    ]
-    rows.sort(key=lambda row: -row["us_per_step"])
-    return step_us, rows
 
 
 def faithful(batch: int, rounds: int, round_seconds: float, reps: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import odyssey
+from odyssey import _kernels
 
 # Pause before each timed round. PyTorch's OpenMP workers (and OpenBLAS's) spin for milliseconds
 # after each parallel region; without a pause they hold a core through the start of the next
@@ -69,3 +70,48 @@ def write_report(path: Path, benchmark: str, results: list[dict[str, Any]], **ex
     temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     temporary.replace(path)
     print(f"wrote {path}")
+
+
+def kernel_profile(step: Callable[[], Any], steps: int) -> tuple[float, list[dict[str, Any]]]:
+    """Every _kernels call of a training step timed by (kernel, first input's shape); the step's
+    microseconds and the rows, largest first. The remainder is Python and NumPy glue."""
+    timings: dict[tuple[str, str], list[float]] = {}
+    originals = {
+        name: getattr(_kernels, name)
+        for name in dir(_kernels)
+        if not name.startswith("_") and callable(getattr(_kernels, name))
+    }
+
+    def timed(name: str, kernel: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            result = kernel(*args, **kwargs)
+            elapsed = time.perf_counter() - start
+            shape = str(getattr(args[0], "shape", "")) if args else ""
+            timings.setdefault((name, shape), []).append(elapsed)
+            return result
+
+        return call
+
+    step()
+    for name, kernel in originals.items():
+        setattr(_kernels, name, timed(name, kernel))
+    try:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        step_us = 1e6 * (time.perf_counter() - start) / steps
+    finally:
+        for name, kernel in originals.items():
+            setattr(_kernels, name, kernel)
+    rows = [
+        {
+            "kernel": name,
+            "input_shape": shape,
+            "calls": len(t) // steps,
+            "us_per_step": 1e6 * sum(t) / steps,
+        }
+        for (name, shape), t in timings.items()
+    ]
+    rows.sort(key=lambda row: -row["us_per_step"])
+    return step_us, rows

@@ -141,6 +141,7 @@ __all__ = [
     "parse_set",
     "resolve",
     "scheduler_factory",
+    "scheduler_spec",
 ]
 
 ENTRY_POINT_GROUP = "odyssey.papers"
@@ -1069,6 +1070,23 @@ def scheduler_factory(
             raise PaperError(f"train.scheduler_args: {error}") from None
 
     return make
+
+
+def scheduler_spec(
+    config: Mapping[str, Any], steps_per_epoch: int | None = None
+) -> dict[str, Any] | None:
+    """The Classifier's scheduler argument for the run: Lightning's dict of the factory
+    (`scheduler_factory`), `train.scheduler_interval` and `train.scheduler_monitor`, or None when
+    `train.scheduler` is "none"."""
+    make = scheduler_factory(config, steps_per_epoch)
+    if make is None:
+        return None
+    train = config["train"]
+    return {
+        "scheduler": make,
+        "interval": train.get("scheduler_interval", TRAIN_DEFAULTS["scheduler_interval"]),
+        "monitor": train.get("scheduler_monitor", TRAIN_DEFAULTS["scheduler_monitor"]),
+    }
 
 
 def check_schedule_length(

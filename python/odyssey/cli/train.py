@@ -299,18 +299,11 @@ def _train(args: argparse.Namespace, config: dict[str, Any], started: float) -> 
         check_resume(Path(args.resume), config, model, probe, probe_scheduler, data.train_loader)
     from odyssey.train import Classifier, Trainer
 
-    scheduler: Any = None
-    if make_scheduler is not None:
-        scheduler = {
-            "scheduler": make_scheduler,
-            "interval": train["scheduler_interval"],
-            "monitor": train["scheduler_monitor"],
-        }
     module = Classifier(
         model,
         loss=papers.build_loss(config),
         optimizer=make_optimizer,
-        scheduler=scheduler,
+        scheduler=papers.scheduler_spec(config, steps_per_epoch),
         num_classes=data.num_classes,
         class_names=data.classes,
     )
