@@ -451,9 +451,12 @@ def faithful_stages(model: Any, labels: np.ndarray) -> list[tuple[str, Callable[
         ("C3 squash", squash),
         ("S4 subsampling", model.s4),
         ("S4 squash", squash),
-        ("C5 conv 16->120 5x5", model.c5),
+        # As LeNet5.forward computes C5: the 5x5 kernels cover the whole 5x5 map, a matrix product.
+        (
+            "C5 16x5x5->120 as a matrix product",
+            lambda x: F.linear(x.flatten(1), model.c5.weight.reshape(120, -1), model.c5.bias),
+        ),
         ("C5 squash", squash),
-        ("flatten", lambda x: x.flatten(1)),
         ("F6 linear 120->84", model.f6),
         ("F6 squash", squash),
         ("output RBF 84->10", model.output),
