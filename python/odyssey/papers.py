@@ -34,6 +34,8 @@ imported as one package under a name unique to the folder, so they import each o
                                  # a function, or a class built with no arguments ("cross_entropy")
     callbacks = ["Name", { name = "Other", arg = 1 }]   # Trainer callbacks of train.py, by name
                                  # or as a table of the name and its keyword arguments   ([])
+                                 # (built when the paper is read; a classmethod
+                                 # check_config(train) states what it needs of the run)
     augment = false              # train with the paper's distortions (RandomAffine)    (false)
     augment_args = { translate = [0.1, 0.1], shear = 10 }   # RandomAffine's keyword    (below)
                                  # arguments; each one left out takes AUGMENT_DEFAULTS':
