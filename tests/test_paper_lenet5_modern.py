@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,22 @@ from odyssey import optim
 from odyssey.data import load_dataset
 from odyssey.papers import load_model_module
 
-M = load_model_module(Path(__file__).resolve().parents[1] / "papers" / "lenet5")
+FOLDER = Path(__file__).resolve().parents[1] / "papers" / "lenet5"
+M = load_model_module(FOLDER)
+
+
+def _twin_module():
+    """papers/lenet5/twin.py (it imports torch when its twin class is first asked for)."""
+    spec = importlib.util.spec_from_file_location(
+        "_odyssey_paper_lenet5_modern_twin", FOLDER / "twin.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 STEPS, BATCH, LR, MOMENTUM = 20, 32, 0.05, 0.9
 
 
@@ -59,24 +75,10 @@ def test_modern_matches_its_pytorch_twin_over_20_sgd_momentum_steps() -> None:
     torch = pytest.importorskip("torch")
     tnn = torch.nn
 
-    class Twin(tnn.Module):  # the usual PyTorch LeNet: same names as LeNet5Modern's layers
-        def __init__(self) -> None:
-            super().__init__()
-            self.c1 = tnn.Conv2d(1, 6, 5, padding=2)
-            self.c3 = tnn.Conv2d(6, 16, 5)
-            self.f5 = tnn.Linear(400, 120)
-            self.f6 = tnn.Linear(120, 84)
-            self.output = tnn.Linear(84, 10)
-
-        def forward(self, x):
-            x = torch.max_pool2d(torch.relu(self.c1(x)), 2)
-            x = torch.max_pool2d(torch.relu(self.c3(x)), 2).flatten(1)
-            return self.output(torch.relu(self.f6(torch.relu(self.f5(x)))))
-
     torch.set_num_threads(1)
     odyssey.manual_seed(0)
     ours = M.LeNet5Modern()
-    twin = Twin()
+    twin = _twin_module().TorchLeNet5Modern()  # the usual PyTorch LeNet, LeNet5Modern's names
     start = ours.state_dict()
     twin.load_state_dict({name: torch.from_numpy(np.array(v)) for name, v in start.items()})
     ours_opt = optim.SGD(ours.parameters(), lr=LR, momentum=MOMENTUM)
