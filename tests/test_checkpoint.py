@@ -545,7 +545,12 @@ def test_kill_during_save_leaves_a_complete_checkpoint(tmp_path: Path) -> None:
     chooser = random.Random(1234)
     completed: int | None = None  # the newest version a save returned for
     temporaries_seen: set[str] = set()
-    for iteration in range(30):
+    # At least 30 kills at random moments, and more until one has landed in the middle of a write:
+    # where a save is slow to start (under ASan, building and hashing the 4 MB state can take
+    # most of the 0.1 s window), 30 kills can all miss the write itself.
+    for iteration in range(300):
+        if iteration >= 30 and temporaries_seen:
+            break
         first = iteration * 1_000_000
         read_end, write_end = os.pipe()
         with warnings.catch_warnings():
