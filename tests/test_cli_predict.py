@@ -3,8 +3,6 @@ saved as photos would be (64x64, black ink on white) are classified."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shutil
@@ -12,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run
 
-from odyssey.cli import main
 from odyssey.data import load_dataset
 
 Image = pytest.importorskip("PIL.Image")
@@ -21,17 +19,6 @@ Image = pytest.importorskip("PIL.Image")
 TINY = Path(__file__).parent / "data" / "papers" / "tiny"
 LINE = re.compile(r"^(?P<image>.+): (?P<best>\d) \((?P<percent>\d{1,3}\.\d) %\)$")
 COUNT = 12
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    """`odyssey ARGV` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exit_:  # argparse's usage errors
-            status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run
 from rich.console import Console
 
 import odyssey
@@ -26,17 +26,6 @@ else:
 
 TINY = Path(__file__).parent / "data" / "papers" / "tiny"
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    """`odyssey ARGV` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exit_:  # argparse's usage errors
-            status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
 
 
 def train_args(out: Path, *more: str, paper: Path = TINY) -> list[str]:

@@ -4,33 +4,20 @@ SDLMPasses callback that papers/lenet5/train.py defines, argmin classification i
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run
 
 import odyssey
 from odyssey import papers
-from odyssey.cli import main
 from odyssey.data import DataLoader, load_dataset
 from odyssey.train import Classifier, Trainer
 from odyssey.train.callbacks import Callback
 
 LENET5 = Path(__file__).resolve().parents[1] / "papers" / "lenet5"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    """`odyssey ARGV` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exit_:
-            status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

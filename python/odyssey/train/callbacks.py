@@ -273,7 +273,26 @@ def _say(message: str) -> None:
 # -- ModelCheckpoint ------------------------------------------------------------------------------
 
 
-class ModelCheckpoint(Callback):
+class _FitState(Callback):
+    """A callback whose state belongs to one fit: a fresh fit starts it anew
+    (`_reset_fit_state`), a resumed one keeps what `load_state_dict` put there (it runs before
+    `setup`, which then leaves the state alone, and sets `_state_loaded`)."""
+
+    _state_loaded = False
+
+    def _reset_fit_state(self) -> None:
+        raise NotImplementedError
+
+    def setup(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit" and not self._state_loaded:
+            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+
+    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
+        if stage == "fit":
+            self._state_loaded = False
+
+
+class ModelCheckpoint(_FitState):
     """Lightning's ModelCheckpoint: resumable checkpoints of the best k models by a monitored
     metric, and/or of the latest state as `last.safetensors`.
 
@@ -398,8 +417,7 @@ class ModelCheckpoint(Callback):
     # -- hooks ------------------------------------------------------------------------------------
 
     def setup(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit" and not self._state_loaded:
-            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+        super().setup(trainer, module, stage)
         if self._user_dirpath is None:
             directory = getattr(trainer, "checkpoint_dir", None)
             if directory is None:
@@ -410,10 +428,6 @@ class ModelCheckpoint(Callback):
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
             self.load_state_dict(state)
-
-    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._state_loaded = False
 
     def _should_save_on_train_epoch_end(self, trainer: Any) -> bool:
         """Lightning's rule: at the training epoch's end when fit validates once per epoch (at
@@ -664,7 +678,7 @@ class ModelCheckpoint(Callback):
 # -- EarlyStopping --------------------------------------------------------------------------------
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(_FitState):
     """Lightning's EarlyStopping: sets trainer.should_stop when the monitored metric has not
     improved by more than min_delta for `patience` checks, is not finite (check_finite),
     passes stopping_threshold, or goes past divergence_threshold.
@@ -738,8 +752,7 @@ class EarlyStopping(Callback):
         return a < b if self.mode == "min" else a > b
 
     def setup(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit" and not self._state_loaded:
-            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
+        super().setup(trainer, module, stage)
         self._check_on_train_epoch_end = self._check_on_train_epoch_end_arg
         if self._check_on_train_epoch_end is None:
             # Validation more or less often than once an epoch: check after each validation.
@@ -747,10 +760,6 @@ class EarlyStopping(Callback):
                 getattr(trainer, "val_check_interval", 1.0) == 1.0
                 and getattr(trainer, "check_val_every_n_epoch", 1) == 1
             )
-
-    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._state_loaded = False
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         if self._check_on_train_epoch_end is not False and _fitting(trainer):
@@ -997,7 +1006,7 @@ class TerminateOnNaN(Callback):
 # -- Throughput -----------------------------------------------------------------------------------
 
 
-class Throughput(Callback):
+class Throughput(_FitState):
     """Training images per second, per epoch and over the whole fit, excluding validation time.
 
     Images are counted from each batch's first dimension (or `batch_size_fn(batch)`). While an
@@ -1021,14 +1030,6 @@ class Throughput(Callback):
         self._epoch_time = 0.0
         self._started: float | None = None  # perf_counter() while the training clock runs
         self._running = False
-
-    def setup(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit" and not self._state_loaded:
-            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
-
-    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._state_loaded = False
 
     @property
     def train_img_per_s(self) -> float:
@@ -1137,7 +1138,7 @@ def _duration(value: Any) -> timedelta | None:
     )
 
 
-class Timer(Callback):
+class Timer(_FitState):
     """Lightning's Timer: stops training (trainer.should_stop) once `duration` of wall-clock
     training time has passed, checked after every step (interval="step") or epoch ("epoch").
 
@@ -1166,14 +1167,6 @@ class Timer(Callback):
         self._start_time: dict[str, float | None] = dict.fromkeys(_STAGES)
         self._end_time: dict[str, float | None] = dict.fromkeys(_STAGES)
         self._offset = 0.0
-
-    def setup(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit" and not self._state_loaded:
-            self._reset_fit_state()  # a fresh fit (a resume loads its state after setup)
-
-    def teardown(self, trainer: Any, module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._state_loaded = False
 
     def _stage(self, stage: str) -> str:
         if stage not in _STAGES:
