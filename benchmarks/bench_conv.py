@@ -75,7 +75,7 @@ def pool_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[
 
     def ours_both():
         _, index = _kernels.max_pool2d_forward(x, 2, 2)
-        _kernels.max_pool2d_backward(g, index, x.shape)
+        _kernels.max_pool2d_backward(g, index, x.shape, 2, 2)
 
     def torch_forward():
         with torch.no_grad():

@@ -75,6 +75,9 @@ X2, W2, DY2 = floats(8, 6, 14, 14), floats(16, 6, 5, 5, scale=0.1), floats(8, 16
 POOL_X = np.round(floats(8, 6, 28, 28) * 2) / 2  # ties in the windows
 POOL_DY = floats(8, 6, 14, 14)
 ARGMAX = _kernels.max_pool2d_forward(POOL_X, 2, 2)[1]
+OVERLAP_X = POOL_X[:, :, :27, :27].copy()
+OVERLAP_ARGMAX = _kernels.max_pool2d_forward(OVERLAP_X, 3, 2)[1]
+OVERLAP_DY = floats(8, 6, 13, 13)
 LOGITS, LABELS = floats(64, 10, scale=3.0), RNG.integers(0, 10, 64)
 PROBS = _kernels.softmax(LOGITS)
 LOG_PROBS = _kernels.log_softmax(LOGITS)
@@ -219,9 +222,17 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
         lambda x, dy: _kernels.conv2d_backward_weight(x, dy, 3, padding=1),
     ),
     "max_pool2d_forward": ([POOL_X], lambda x: _kernels.max_pool2d_forward(x, 2, 2)),
+    "max_pool2d_forward relu": (
+        [POOL_X],
+        lambda x: _kernels.max_pool2d_forward(x, 2, 2, relu=True),
+    ),
     "max_pool2d_backward": (
         [POOL_DY, ARGMAX],
-        lambda dy, argmax: _kernels.max_pool2d_backward(dy, argmax, (8, 6, 28, 28)),
+        lambda dy, argmax: _kernels.max_pool2d_backward(dy, argmax, (8, 6, 28, 28), 2, 2),
+    ),
+    "max_pool2d_backward overlapping": (
+        [OVERLAP_DY, OVERLAP_ARGMAX],
+        lambda dy, argmax: _kernels.max_pool2d_backward(dy, argmax, (8, 6, 27, 27), 3, 2),
     ),
     "avg_pool2d_forward": ([POOL_X], lambda x: _kernels.avg_pool2d_forward(x, (3, 2), (2, 1))),
     "avg_pool2d_backward": (

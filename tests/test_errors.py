@@ -278,7 +278,7 @@ BINDING_CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("max_pool2d_forward", lambda: _kernels.max_pool2d_forward(F32, 2, 2), ValueError),
     (
         "max_pool2d_backward",
-        lambda: _kernels.max_pool2d_backward(F32, F32, (1, 1, 2, 3)),
+        lambda: _kernels.max_pool2d_backward(F32, F32, (1, 1, 2, 3), 1, 1),
         ValueError,
     ),
     (

@@ -83,6 +83,38 @@ def test_max_and_avg_pool2d(isa, gradcheck, kernel, stride):
     gradcheck(lambda x: F.avg_pool2d(x, kernel, stride), lambda x: pool_ref(x, k, s, np.mean), [x])
 
 
+@pytest.mark.parametrize(("kernel", "stride"), [(2, None), (3, 2), ((2, 3), (1, 2)), (2, 3)])
+def test_relu_max_pool2d(isa, gradcheck, kernel, stride):
+    # Shifted so that some windows hold no positive value: there relu stops the gradient.
+    x = rand(2, 3, 7, 8) - 0.3
+    k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    s = k if stride is None else (stride if isinstance(stride, tuple) else (stride, stride))
+    gradcheck(
+        lambda x: F.relu_max_pool2d(x, kernel, stride),
+        lambda x: pool_ref(np.maximum(x, 0), k, s, np.max),
+        [x],
+    )
+
+
+def test_relu_max_pool2d_is_relu_then_max_pool2d_bit_for_bit(isa):
+    # Values and gradients, ties and NaNs included (a NaN maximum passes its gradient, as
+    # relu_backward passes a NaN's).
+    data = np.round(rand(3, 4, 12, 9, seed=5) * 4) / 2
+    data[0, 0, 0, 1] = data[1, 2, 5, 5] = np.nan
+    g = rand(3, 4, 6, 4, seed=6)
+    results = []
+    for fused in (False, True):
+        x = odyssey.tensor(data, requires_grad=True)
+        y = F.relu_max_pool2d(x, 2) if fused else F.max_pool2d(F.relu(x), 2)
+        y.backward(odyssey.tensor(g))
+        results.append((y.data, x.grad.data))
+    (y, dx), (fused_y, fused_dx) = results
+    np.testing.assert_array_equal(fused_y, y)
+    np.testing.assert_array_equal(fused_dx, dx)
+    assert np.isnan(fused_y).sum() == 2
+    assert (fused_y == 0).any()
+
+
 def test_conv_and_pool_are_bitwise_identical_across_thread_counts(threads):
     x = odyssey.tensor(rand(9, 3, 12, 12), requires_grad=True)
     w = odyssey.tensor(rand(5, 3, 3, 3, seed=1), requires_grad=True)
@@ -92,6 +124,7 @@ def test_conv_and_pool_are_bitwise_identical_across_thread_counts(threads):
         odyssey.set_num_threads(n)
         x.grad = w.grad = b.grad = None
         y = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2)
+        y = y + F.relu_max_pool2d(F.conv2d(x, w, b, padding=1), 3, 2).sum()
         (y * y).sum().backward()
         results.append([y.data, x.grad.data, w.grad.data, b.grad.data])
     for other in results[1:]:
@@ -231,6 +264,8 @@ def test_bad_input_names_the_shapes():
         F.conv2d(x, odyssey.tensor(np.zeros((4, 3, 9, 9))))
     with pytest.raises(ValueError, match="larger than"):
         F.max_pool2d(x, 9)
+    with pytest.raises(ValueError, match=r"relu_max_pool2d: kernel_size \(9, 9\) is larger than"):
+        F.relu_max_pool2d(x, 9)
     with pytest.raises(TypeError, match="float32"):
         F.conv2d(odyssey.tensor(np.zeros((2, 3, 8, 8), dtype=np.int64)), x)
     logits = odyssey.tensor(np.zeros((2, 3)))

@@ -278,6 +278,8 @@ PUBLIC: dict[str, Args] = {
     )
     | coherent_conv(tensor=True),
     "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
+    "F.relu_max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs()))
+    | coherent_pool(tensor=True),
     "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
     "F.batch_norm": call(
         tensors(2, 4), maybe(tensors(1, 1)), maybe(tensors(1, 1)), training=st.booleans()
@@ -598,6 +600,8 @@ RAW: dict[str, Args] = {
         floats32(3, 5, 4),
         _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
         st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
+        pairs(),
+        pairs(),
     ),
     "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
     "avg_pool2d_backward": call(

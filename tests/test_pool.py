@@ -1,5 +1,6 @@
-"""max_pool2d and avg_pool2d through the bindings: forward against NumPy, gradients against
-float64 finite differences and PyTorch, on every ISA; bitwise determinism; every bad input."""
+"""max_pool2d (also fused with a preceding relu) and avg_pool2d through the bindings: forward
+against NumPy, gradients against float64 finite differences and PyTorch, on every ISA; bitwise
+determinism; every bad input."""
 
 from __future__ import annotations
 
@@ -93,12 +94,25 @@ def test_any_shape_forward_and_backward(n, c, h, w, kernel, stride, seed) -> Non
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(argmax, want_argmax)
     g = np.random.default_rng(seed).standard_normal(y.shape).astype(np.float32)
-    want_dx = np.zeros((n * c, h * w))
-    np.add.at(want_dx, (np.arange(n * c)[:, None], argmax.reshape(n * c, -1)), g.reshape(n * c, -1))
-    dx = _kernels.max_pool2d_backward(g, argmax, x.shape)
-    np.testing.assert_allclose(dx, want_dx.reshape(x.shape), atol=1e-5)
+    dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
+    np.testing.assert_allclose(dx, scattered(g, argmax, x.shape), atol=1e-5)
     dx_avg = _kernels.avg_pool2d_backward(g, x.shape, kernel, stride)
     np.testing.assert_allclose(dx_avg, avg_gradient(g, x.shape, kernel, stride), atol=1e-5)
+    # Fused with a preceding relu: the maxima of relu(x), and no gradient where relu stops it.
+    y, argmax = _kernels.max_pool2d_forward(x, kernel, stride, relu=True)
+    dead = want_y <= 0
+    np.testing.assert_array_equal(y, np.where(dead, np.float32(0), want_y))
+    np.testing.assert_array_equal(argmax, np.where(dead, -1, want_argmax))
+    dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
+    np.testing.assert_allclose(dx, scattered(np.where(dead, 0, g), want_argmax, x.shape), atol=1e-5)
+
+
+def scattered(g: np.ndarray, argmax: np.ndarray, x_shape) -> np.ndarray:
+    """Each gradient added at its argmax (none where it is -1), in float64."""
+    planes = x_shape[0] * x_shape[1]
+    dx = np.zeros((planes, x_shape[2] * x_shape[3] + 1))  # the last column takes argmax -1
+    np.add.at(dx, (np.arange(planes)[:, None], argmax.reshape(planes, -1)), g.reshape(planes, -1))
+    return dx[:, :-1].reshape(x_shape)
 
 
 def avg_gradient(g: np.ndarray, x_shape, kernel, stride) -> np.ndarray:
@@ -136,10 +150,22 @@ def test_backward_matches_finite_differences(isa: str) -> None:
     def avg_loss(v):
         return float((windows(v, kernel, stride).mean(axis=-1) * g).sum())
 
-    dx = _kernels.max_pool2d_backward(g, argmax, x.shape)
+    def relu_max_loss(v):
+        return float((windows(np.maximum(v, 0), kernel, stride).max(axis=-1) * g).sum())
+
+    dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
     np.testing.assert_allclose(dx, numeric(max_loss), rtol=1e-4, atol=1e-4)
     dx = _kernels.avg_pool2d_backward(g, x.shape, kernel, stride)
     np.testing.assert_allclose(dx, numeric(avg_loss), rtol=1e-4, atol=1e-4)
+    x -= 140  # a quarter to a third of the windows all negative: relu stops their gradient
+    x64 = x.astype(np.float64)
+    for kernel, stride in ((3, 2), (2, 1)), ((2, 2), (2, 2)), ((2, 2), (3, 3)):
+        _, argmax = _kernels.max_pool2d_forward(x, kernel, stride, relu=True)
+        g = rng.standard_normal(argmax.shape).astype(np.float32)
+        dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
+        np.testing.assert_allclose(dx, numeric(relu_max_loss), rtol=1e-4, atol=1e-4)
+        assert (argmax == -1).any()
+        assert (argmax >= 0).any()
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -155,7 +181,15 @@ def test_matches_torch(isa: str, shape) -> None:
     y, argmax = _kernels.max_pool2d_forward(x, kernel, stride)
     np.testing.assert_array_equal(y, ty.detach().numpy())
     np.testing.assert_array_equal(argmax, tindex.numpy())
-    np.testing.assert_allclose(_kernels.max_pool2d_backward(g, argmax, x.shape), tx.grad.numpy())
+    dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    tx.grad = None
+    ty = functional.max_pool2d(functional.relu(tx), kernel, stride)
+    ty.backward(torch.tensor(g))
+    y, argmax = _kernels.max_pool2d_forward(x, kernel, stride, relu=True)
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    dx = _kernels.max_pool2d_backward(g, argmax, x.shape, kernel, stride)
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
     tx.grad = None
     ta = functional.avg_pool2d(tx, kernel, stride)
     ta.backward(torch.tensor(g))
@@ -173,10 +207,14 @@ def test_bits_do_not_depend_on_the_thread_count(threads: None) -> None:
     for n in (1, 2, 3):
         odyssey.set_num_threads(n)
         y, argmax = _kernels.max_pool2d_forward(x, (3, 2), (2, 1))
+        y_relu, argmax_relu = _kernels.max_pool2d_forward(x, 2, 2, relu=True)
         parts = (
             y,
             argmax,
-            _kernels.max_pool2d_backward(g, argmax, x.shape),
+            _kernels.max_pool2d_backward(g, argmax, x.shape, (3, 2), (2, 1)),
+            y_relu,
+            argmax_relu,
+            _kernels.max_pool2d_backward(g[:, :, :, :6].copy(), argmax_relu, x.shape, 2, 2),
             _kernels.avg_pool2d_forward(x, (3, 2), (2, 1)),
             _kernels.avg_pool2d_backward(g, x.shape, (3, 2), (2, 1)),
         )
@@ -214,18 +252,36 @@ class TestBadInput:
             _kernels.avg_pool2d_backward(np.zeros((2, 3, 3, 4), np.float32), self.x.shape, 2, 2)
         y, argmax = _kernels.max_pool2d_forward(self.x, 2, 2)
         with pytest.raises(ValueError, match=r"argmax has shape \(2, 3, 4, 4\) but grad_out"):
-            _kernels.max_pool2d_backward(y[:1], argmax, self.x.shape)
-        with pytest.raises(ValueError, match=r"batch and channels must match"):
-            _kernels.max_pool2d_backward(y, argmax, (2, 4, 8, 8))
+            _kernels.max_pool2d_backward(y[:1], argmax, self.x.shape, 2, 2)
+        with pytest.raises(ValueError, match=r"\(2, 3, 4, 4\) .* output has shape \(2, 4, 4, 4\)"):
+            _kernels.max_pool2d_backward(y, argmax, (2, 4, 8, 8), 2, 2)
+        with pytest.raises(ValueError, match=r"output has shape \(2, 3, 2, 2\)"):
+            _kernels.max_pool2d_backward(y, argmax, self.x.shape, 3, 3)
 
     def test_argmax(self) -> None:
-        y, argmax = _kernels.max_pool2d_forward(self.x, 2, 2)
+        # Overlapping windows scatter by argmax: it must lie in its plane, or be -1 (no gradient).
+        y, argmax = _kernels.max_pool2d_forward(self.x, 3, 1)
         bad = argmax.copy()
         bad[1, 2, 3, 3] = 64
         with pytest.raises(ValueError, match=r"argmax holds 64, out of range .* 8 x 8"):
-            _kernels.max_pool2d_backward(y, bad, self.x.shape)
+            _kernels.max_pool2d_backward(y, bad, self.x.shape, 3, 1)
+        bad[1, 2, 3, 3] = -2
+        with pytest.raises(ValueError, match=r"argmax holds -2"):
+            _kernels.max_pool2d_backward(y, bad, self.x.shape, 3, 1)
         bad[1, 2, 3, 3] = -1
-        with pytest.raises(ValueError, match=r"argmax holds -1"):
-            _kernels.max_pool2d_backward(y, bad, self.x.shape)
+        g = np.ones_like(y)
+        dropped = _kernels.max_pool2d_backward(g, bad, self.x.shape, 3, 1)
+        assert dropped.sum() == g.sum() - 1
         with pytest.raises(TypeError, match=r"argmax: expected dtype int32, got int64"):
-            _kernels.max_pool2d_backward(y, argmax.astype(np.int64), self.x.shape)
+            _kernels.max_pool2d_backward(y, argmax.astype(np.int64), self.x.shape, 3, 1)
+
+    def test_disjoint_windows_route_only_within_the_window(self) -> None:
+        # Disjoint windows compare argmax with the positions of its own window: one outside it
+        # (here the next window's) routes nothing and writes nowhere else.
+        y, argmax = _kernels.max_pool2d_forward(self.x, 2, 2)
+        bad = argmax.copy()
+        bad[0, 0, 0, 0] = 2
+        dx = _kernels.max_pool2d_backward(np.ones_like(y), bad, self.x.shape, 2, 2)
+        assert dx.sum() == y.size - 1
+        assert dx[0, 0, :2, :2].sum() == 0
+        assert dx[0, 0, 0, 2:4].sum() == 1

@@ -50,7 +50,7 @@ py::array_t<float> new_array(const Dims4& dims) {
 }
 
 py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kernel_object,
-                             const py::object& stride_object) {
+                             const py::object& stride_object, bool relu) {
   constexpr const char* fn = "max_pool2d_forward";
   const py::array x = input_4d(fn, x_object, "x");
   const Pool2dShape s = pool_shape(fn, dims_of(x), pair_arg(fn, kernel_object, "kernel_size"),
@@ -62,50 +62,46 @@ py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kerne
   std::int32_t* argmax_data = argmax.mutable_data();
   {
     py::gil_scoped_release release;
-    odyssey::max_pool2d_forward(s, floats(x), y_data, argmax_data);
+    odyssey::max_pool2d_forward(s, floats(x), y_data, argmax_data, relu);
   }
   return py::make_tuple(y, argmax);
 }
 
 py::array max_pool2d_backward(const py::object& grad_out_object, const py::object& argmax_object,
-                              const py::object& input_shape_object) {
+                              const py::object& input_shape_object, const py::object& kernel_object,
+                              const py::object& stride_object) {
   constexpr const char* fn = "max_pool2d_backward";
   const py::array grad_out = input_4d(fn, grad_out_object, "grad_out");
   const py::array argmax = array_of<std::int32_t>(fn, argmax_object, "argmax");
   check_same_shape(fn, argmax, "argmax", grad_out, "grad_out");
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
-  if (x_dims[0] != grad_out.shape(0) || x_dims[1] != grad_out.shape(1)) {
-    throw py::value_error(std::string(fn) + ": grad_out has shape " + shape_of(grad_out) +
-                          " but input_shape is " + dims_text(x_dims) +
-                          " (batch and channels must match)");
-  }
-  const py::ssize_t plane = x_dims[2] * x_dims[3];
-  if (plane >= (py::ssize_t{1} << 31)) {
-    throw py::value_error(std::string(fn) + ": input planes of " + dims_text(x_dims) +
-                          " are too large for int32 indices");
-  }
+  const Pool2dShape s = pool_shape(fn, x_dims, pair_arg(fn, kernel_object, "kernel_size"),
+                                   pair_arg(fn, stride_object, "stride"));
+  check_grad_out(fn, grad_out, output_dims(x_dims, s));
   const auto* index = static_cast<const std::int32_t*>(argmax.data());
-  // One branch-free pass that the compiler vectorises (an early exit per element would not be),
-  // then the message: the check runs serially, before the parallel kernel.
-  std::int32_t lowest = 0, highest = 0;
-  for (py::ssize_t i = 0; i < argmax.size(); ++i) {
-    lowest = std::min(lowest, index[i]);
-    highest = std::max(highest, index[i]);
+  if (!windows_disjoint(s)) {
+    // Overlapping windows scatter by argmax, so every index must lie in its plane (or be -1, a
+    // fused relu's dead output). One branch-free pass that the compiler vectorises (an early exit
+    // per element would not be), then the message; disjoint windows need no check, as they only
+    // compare argmax with each position of its window.
+    const py::ssize_t plane = x_dims[2] * x_dims[3];
+    std::int32_t lowest = -1, highest = 0;
+    for (py::ssize_t i = 0; i < argmax.size(); ++i) {
+      lowest = std::min(lowest, index[i]);
+      highest = std::max(highest, index[i]);
+    }
+    if (argmax.size() != 0 && (lowest < -1 || highest >= plane)) {
+      throw py::value_error(std::string(fn) + ": argmax holds " +
+                            std::to_string(lowest < -1 ? lowest : highest) +
+                            ", out of range for input planes of " + std::to_string(x_dims[2]) +
+                            " x " + std::to_string(x_dims[3]) + " (-1 means no gradient)");
+    }
   }
-  if (argmax.size() != 0 && (lowest < 0 || highest >= plane)) {
-    throw py::value_error(std::string(fn) + ": argmax holds " +
-                          std::to_string(lowest < 0 ? lowest : highest) +
-                          ", out of range for input planes of " + std::to_string(x_dims[2]) +
-                          " x " + std::to_string(x_dims[3]));
-  }
-  const auto planes = static_cast<std::size_t>(x_dims[0] * x_dims[1]);
-  const auto out_size = static_cast<std::size_t>(grad_out.shape(2) * grad_out.shape(3));
   py::array_t<float> dx = new_array(x_dims);
   float* dx_data = dx.mutable_data();
   {
     py::gil_scoped_release release;
-    odyssey::max_pool2d_backward(planes, static_cast<std::size_t>(plane), out_size,
-                                 floats(grad_out), index, dx_data);
+    odyssey::max_pool2d_backward(s, floats(grad_out), index, dx_data);
   }
   return std::move(dx);
 }
@@ -147,11 +143,13 @@ py::array avg_pool2d_backward(const py::object& grad_out_object,
 
 void bind_pool(py::module_& m) {
   m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride"),
+        py::arg("stride"), py::kw_only(), py::arg("relu") = false,
         "Max pooling of x (N, C, H, W), no padding, floor mode -> (y, argmax): argmax is the int32 "
-        "index of each maximum in its input plane (first of ties; NaN wins).");
+        "index of each maximum in its input plane (first of ties; NaN wins). relu=True gives "
+        "max_pool2d(relu(x)) in one pass, with argmax -1 where no gradient flows.");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_out"), py::arg("argmax"),
-        py::arg("input_shape"), "Gradient of max pooling: grad_out scattered to argmax.");
+        py::arg("input_shape"), py::arg("kernel_size"), py::arg("stride"),
+        "Gradient of max pooling: grad_out routed to argmax (-1: nowhere).");
   m.def("avg_pool2d_forward", &avg_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride"), "Average pooling of x (N, C, H, W), no padding, floor mode.");
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_out"), py::arg("input_shape"),

@@ -379,7 +379,8 @@ class LeNet5Modern(nn.Module):
         self.output = nn.Linear(84, num_classes)
 
     def forward(self, x: odyssey.Tensor) -> odyssey.Tensor:
-        x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.max_pool2d(F.relu(self.c3(x)), 2).flatten(1)
+        # relu_max_pool2d(x, 2) is max_pool2d(relu(x), 2) in one pass each way.
+        x = F.relu_max_pool2d(self.c1(x), 2)
+        x = F.relu_max_pool2d(self.c3(x), 2).flatten(1)
         x = F.relu(self.f5(x))
         return self.output(F.relu(self.f6(x)))

@@ -262,10 +262,14 @@ def conv2d_algorithms(
     padding: Pair = (0, 0),
 ) -> dict[str, str]: ...
 def max_pool2d_forward(
-    x: Float32Array, kernel_size: Pair, stride: Pair
+    x: Float32Array, kernel_size: Pair, stride: Pair, *, relu: bool = False
 ) -> tuple[Float32Array, Int32Array]: ...
 def max_pool2d_backward(
-    grad_out: Float32Array, argmax: Int32Array, input_shape: tuple[int, int, int, int]
+    grad_out: Float32Array,
+    argmax: Int32Array,
+    input_shape: tuple[int, int, int, int],
+    kernel_size: Pair,
+    stride: Pair,
 ) -> Float32Array: ...
 def avg_pool2d_forward(x: Float32Array, kernel_size: Pair, stride: Pair) -> Float32Array: ...
 def avg_pool2d_backward(

@@ -11,11 +11,34 @@
 namespace odyssey {
 namespace {
 
+// Selections as bit masks rather than ?:, which GCC compiles to branches here: with random data
+// they mispredict about every other element, and a branch also stops the loop's vectorisation.
+std::uint32_t all_ones_if(bool condition) { return 0u - static_cast<std::uint32_t>(condition); }
+float masked(float value, std::uint32_t keep) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  bits &= keep;
+  std::memcpy(&value, &bits, sizeof bits);
+  return value;
+}
+
 template <typename Body>
 void for_each_plane(std::size_t planes, Body body) {
   parallel_for(planes, kPoolGrain, [&](std::size_t begin, std::size_t end) {
     for (std::size_t plane = begin; plane < end; ++plane) body(plane);
   });
+}
+
+// relu applied to a row of window maxima, while it is in cache: relu(max) = max(relu), so pooling
+// first does a quarter of the work. relu's derivative is 0 where x <= 0 (a NaN passes, as in
+// relu_backward), and there the argmax becomes -1, so the backward pass routes nothing. A dead
+// output is +0 (the separate ops would give -0 for a window whose first element is -0).
+void relu_row(float* y, std::int32_t* argmax, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t keep = all_ones_if(!(y[i] <= 0.0f));
+    y[i] = masked(y[i], keep);
+    argmax[i] = static_cast<std::int32_t>((static_cast<std::uint32_t>(argmax[i]) & keep) | ~keep);
+  }
 }
 
 }  // namespace
@@ -28,7 +51,8 @@ const PoolKernels* pool_kernels(Isa isa) {
 // Taps outermost, output columns innermost: the inner loop is free of branches and of loop-carried
 // dependencies, so the compiler vectorises it; each output still sees its window's taps in
 // row-major order.
-void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax) {
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax,
+                        bool relu) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
   if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
     const auto row = pool_kernels().max_2x2_row;
@@ -37,7 +61,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
       for (std::size_t oh = 0; oh < out_h; ++oh) {
         const std::size_t top = 2 * oh * s.in_w;
         const std::size_t out = (plane * out_h + oh) * out_w;
-        row(in + top, s.in_w, out_w, static_cast<std::int32_t>(top), y + out, argmax + out);
+        row(in + top, s.in_w, out_w, static_cast<std::int32_t>(top), relu, y + out, argmax + out);
       }
     });
     return;
@@ -75,20 +99,67 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
           out[i] = best[i];
           index[i] = best_at[i];
         }
+        if (relu) relu_row(out, index, n);
       }
     }
   });
 }
 
-void max_pool2d_backward(std::size_t planes, std::size_t in_size, std::size_t out_size,
-                         const float* dy, const std::int32_t* argmax, float* dx) {
-  if (in_size == 0) return;  // empty planes: nothing to write, however many there are
-  for_each_plane(planes, [&](std::size_t plane) {
+void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32_t* argmax,
+                         float* dx) {
+  const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
+  if (!windows_disjoint(s)) {
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      float* grad = dx + plane * in_size;
+      std::memset(grad, 0, in_size * sizeof(float));
+      const float* g = dy + plane * out_h * out_w;
+      const std::int32_t* index = argmax + plane * out_h * out_w;
+      for (std::size_t i = 0; i < out_h * out_w; ++i) {
+        if (index[i] >= 0) grad[index[i]] += g[i];
+      }
+    });
+    return;
+  }
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
+    const auto row = pool_kernels().max_2x2_backward_row;
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      float* grad = dx + plane * in_size;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        const std::size_t top = 2 * oh * s.in_w, out = (plane * out_h + oh) * out_w;
+        row(dy + out, argmax + out, out_w, static_cast<std::int32_t>(top), s.in_w, grad + top);
+        if (s.in_w % 2 != 0) grad[top + s.in_w - 1] = grad[top + 2 * s.in_w - 1] = 0.0f;
+      }
+      if (s.in_h % 2 != 0) std::memset(grad + (s.in_h - 1) * s.in_w, 0, s.in_w * sizeof(float));
+    });
+    return;
+  }
+  // Each input row lies in one row of windows or in none; within it, each column in one window
+  // or in none. 0 + g, not g, so a -0 gradient lands as +0, as adding into a cleared dx gives.
+  for_each_plane(s.planes, [&](std::size_t plane) {
     float* grad = dx + plane * in_size;
-    std::memset(grad, 0, in_size * sizeof(float));
-    const float* g = dy + plane * out_size;
-    const std::int32_t* index = argmax + plane * out_size;
-    for (std::size_t i = 0; i < out_size; ++i) grad[index[i]] += g[i];
+    const float* g = dy + plane * out_h * out_w;
+    const std::int32_t* index = argmax + plane * out_h * out_w;
+    for (std::size_t r = 0; r < s.in_h; ++r) {
+      float* row = grad + r * s.in_w;
+      const std::size_t oh = r / s.stride_h;
+      if (oh >= out_h || r % s.stride_h >= s.kernel_h) {
+        std::memset(row, 0, s.in_w * sizeof(float));
+        continue;
+      }
+      if (s.stride_w > s.kernel_w) std::memset(row, 0, s.in_w * sizeof(float));
+      const auto first = static_cast<std::int32_t>(r * s.in_w);
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        const std::int32_t at = index[oh * out_w + ow];
+        const float value = 0.0f + g[oh * out_w + ow];
+        const std::size_t left = ow * s.stride_w;
+        for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+          const auto here = first + static_cast<std::int32_t>(left + kw);
+          row[left + kw] = masked(value, all_ones_if(at == here));
+        }
+      }
+      const std::size_t covered = (out_w - 1) * s.stride_w + s.kernel_w;
+      std::memset(row + covered, 0, (s.in_w - covered) * sizeof(float));
+    }
   });
 }
 
@@ -114,6 +185,25 @@ void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
   const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  if (windows_disjoint(s)) {
+    // Every dx element written once: its window's share (0 + share, as the cleared sum gives), or
+    // 0 outside every window.
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      float* grad = dx + plane * in_size;
+      const float* g = dy + plane * out_h * out_w;
+      for (std::size_t r = 0; r < s.in_h; ++r) {
+        float* row = grad + r * s.in_w;
+        const std::size_t oh = r / s.stride_h;
+        std::memset(row, 0, s.in_w * sizeof(float));
+        if (oh >= out_h || r % s.stride_h >= s.kernel_h) continue;
+        for (std::size_t ow = 0; ow < out_w; ++ow) {
+          const float share = 0.0f + g[oh * out_w + ow] / window;
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) row[ow * s.stride_w + kw] = share;
+        }
+      }
+    });
+    return;
+  }
   for_each_plane(s.planes, [&](std::size_t plane) {
     float* grad = dx + plane * in_size;
     std::memset(grad, 0, in_size * sizeof(float));

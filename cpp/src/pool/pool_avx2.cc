@@ -30,9 +30,10 @@ void split(const float* p, __m256& even, __m256& odd) {
 }
 
 void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int32_t top_index,
-                 float* y, std::int32_t* argmax) {
+                 bool relu, float* y, std::int32_t* argmax) {
   const __m256i even_columns = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   const __m256i one = _mm256_set1_epi32(1), row = _mm256_set1_epi32(static_cast<int>(in_w));
+  const __m256i minus_one = _mm256_set1_epi32(-1);
   const float* bottom = top + in_w;
   std::size_t i = 0;
   for (; i + 8 <= out_w; i += 8) {
@@ -46,17 +47,62 @@ void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int
     take_larger(best, index, t_odd, _mm256_add_epi32(at, one));
     take_larger(best, index, b_even, _mm256_add_epi32(at, row));
     take_larger(best, index, b_odd, _mm256_add_epi32(_mm256_add_epi32(at, row), one));
+    if (relu) {  // alive where best > 0 or NaN
+      const __m256 alive = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_NLE_UQ);
+      best = _mm256_and_ps(alive, best);
+      index = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(alive), index),
+                              _mm256_andnot_si256(_mm256_castps_si256(alive), minus_one));
+    }
     _mm256_storeu_ps(y + i, best);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + i), index);
   }
   if (i < out_w) {
     scalar::kPool.max_2x2_row(top + 2 * i, in_w, out_w - i,
-                              top_index + 2 * static_cast<std::int32_t>(i), y + i, argmax + i);
+                              top_index + 2 * static_cast<std::int32_t>(i), relu, y + i,
+                              argmax + i);
+  }
+}
+
+// Where the int32 lanes of `at` equal those of `here`, g; elsewhere 0.
+__m256 where_equal(__m256i at, __m256i here, __m256 g) {
+  return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(at, here)), g);
+}
+
+// 8 outputs per step: their gradients and argmaxes, each duplicated into the two lanes of its
+// window's columns, are compared with the 16 columns' plane indices of each row.
+void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size_t out_w,
+                          std::int32_t top_index, std::size_t in_w, float* top) {
+  const __m256i low = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m256i high = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+  const __m256i columns = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i eight = _mm256_set1_epi32(8), row = _mm256_set1_epi32(static_cast<int>(in_w));
+  float* bottom = top + in_w;
+  std::size_t i = 0;
+  for (; i + 8 <= out_w; i += 8) {
+    const __m256 g = _mm256_add_ps(_mm256_setzero_ps(), _mm256_loadu_ps(dy + i));
+    const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + i));
+    const __m256i here =
+        _mm256_add_epi32(_mm256_set1_epi32(top_index + 2 * static_cast<std::int32_t>(i)), columns);
+    const __m256i here_high = _mm256_add_epi32(here, eight);
+    const __m256 g_low = _mm256_permutevar8x32_ps(g, low);
+    const __m256 g_high = _mm256_permutevar8x32_ps(g, high);
+    const __m256i at_low = _mm256_permutevar8x32_epi32(at, low);
+    const __m256i at_high = _mm256_permutevar8x32_epi32(at, high);
+    _mm256_storeu_ps(top + 2 * i, where_equal(at_low, here, g_low));
+    _mm256_storeu_ps(top + 2 * i + 8, where_equal(at_high, here_high, g_high));
+    _mm256_storeu_ps(bottom + 2 * i, where_equal(at_low, _mm256_add_epi32(here, row), g_low));
+    _mm256_storeu_ps(bottom + 2 * i + 8,
+                     where_equal(at_high, _mm256_add_epi32(here_high, row), g_high));
+  }
+  if (i < out_w) {
+    scalar::kPool.max_2x2_backward_row(dy + i, argmax + i, out_w - i,
+                                       top_index + 2 * static_cast<std::int32_t>(i), in_w,
+                                       top + 2 * i);
   }
 }
 
 }  // namespace
 
-const PoolKernels kPool{max_2x2_row};
+const PoolKernels kPool{max_2x2_row, max_2x2_backward_row};
 
 }  // namespace odyssey::avx2

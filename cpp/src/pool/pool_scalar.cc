@@ -5,7 +5,7 @@ namespace odyssey::scalar {
 namespace {
 
 void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int32_t top_index,
-                 float* y, std::int32_t* argmax) {
+                 bool relu, float* y, std::int32_t* argmax) {
   const auto row = static_cast<std::int32_t>(in_w);
   for (std::size_t i = 0; i < out_w; ++i) {
     const float* corner = top + 2 * i;
@@ -20,13 +20,26 @@ void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int
         best_at = at + offsets[t];
       }
     }
-    y[i] = best;
-    argmax[i] = best_at;
+    // relu's derivative is 0 where x <= 0; a NaN passes, as in relu_backward.
+    const bool dead = relu && best <= 0.0f;
+    y[i] = dead ? 0.0f : best;
+    argmax[i] = dead ? -1 : best_at;
+  }
+}
+
+void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size_t out_w,
+                          std::int32_t top_index, std::size_t in_w, float* top) {
+  const auto row = static_cast<std::int32_t>(in_w);
+  for (std::size_t j = 0; j < 2 * out_w; ++j) {
+    const std::int32_t at = argmax[j / 2], here = top_index + static_cast<std::int32_t>(j);
+    const float value = 0.0f + dy[j / 2];
+    top[j] = at == here ? value : 0.0f;
+    top[in_w + j] = at == here + row ? value : 0.0f;
   }
 }
 
 }  // namespace
 
-const PoolKernels kPool{max_2x2_row};
+const PoolKernels kPool{max_2x2_row, max_2x2_backward_row};
 
 }  // namespace odyssey::scalar

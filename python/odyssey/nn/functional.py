@@ -33,6 +33,7 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "relu",
+    "relu_max_pool2d",
     "sigmoid",
     "softmax",
     "tanh",
@@ -172,7 +173,32 @@ def max_pool2d(
     x_data, kernel, step = _pool_args("max_pool2d", input, kernel_size, stride)
     x_shape = x_data.shape
     out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step)
-    return _from_op(out, (input,), lambda g: (_kernels.max_pool2d_backward(g, argmax, x_shape),))
+    return _from_op(
+        out,
+        (input,),
+        lambda g: (_kernels.max_pool2d_backward(g, argmax, x_shape, kernel, step),),
+    )
+
+
+def relu_max_pool2d(
+    input: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+) -> Tensor:
+    """max_pool2d(relu(input), kernel_size, stride) in one kernel pass each way, the usual
+    convolution → ReLU → max-pool block of a CNN. ReLU commutes with the maximum, so it is applied
+    to the pooled values (a quarter of them for 2x2 windows), and the backward pass routes each
+    gradient to its window's maximum only where that maximum is > 0 (or NaN), as relu_backward
+    does. The result and gradient equal those of the two separate calls, except that an output
+    whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
+    x_data, kernel, step = _pool_args("relu_max_pool2d", input, kernel_size, stride)
+    x_shape = x_data.shape
+    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, relu=True)
+    return _from_op(
+        out,
+        (input,),
+        lambda g: (_kernels.max_pool2d_backward(g, argmax, x_shape, kernel, step),),
+    )
 
 
 def avg_pool2d(
