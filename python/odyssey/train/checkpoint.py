@@ -153,17 +153,13 @@ def _state_dict(who: str, what: str, obj: Any) -> Mapping[str, Any]:
     return state_dict()
 
 
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: Any,
-    optimizer: Any = None,
-    state: dict[str, Any] | None = None,
-) -> Path:
-    """Writes `model`'s (a Module or a state dict) and `optimizer`'s state dicts and the
-    JSON-able `state` to one safetensors file, atomically; returns its path."""
+def checkpoint_contents(
+    model: Any, optimizer: Any = None, state: dict[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The arrays (copies taken now) and metadata of the checkpoint file of `model`'s (a Module or
+    a state dict) and `optimizer`'s state dicts and the JSON-able `state`: what
+    `serialization.write_file` writes (`save_checkpoint`, or a FileWriter job later)."""
     who = "save_checkpoint"
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{who}: path must be a str or os.PathLike, got {type(path).__name__}")
     if state is not None and not isinstance(state, dict):
         raise TypeError(f"{who}: state must be a dict or None, got {type(state).__name__}")
     model_arrays = to_arrays(f"{who}: model", _state_dict(who, "model", model))
@@ -196,7 +192,23 @@ def save_checkpoint(
     except TypeError as error:
         raise TypeError(f"{who}: {error}") from None
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
-    write_file(path, arrays, {CHECKPOINT_KEY: text})
+    return arrays, {CHECKPOINT_KEY: text}
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    optimizer: Any = None,
+    state: dict[str, Any] | None = None,
+) -> Path:
+    """Writes `model`'s (a Module or a state dict) and `optimizer`'s state dicts and the
+    JSON-able `state` to one safetensors file, atomically; returns its path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"save_checkpoint: path must be a str or os.PathLike, got {type(path).__name__}"
+        )
+    arrays, metadata = checkpoint_contents(model, optimizer, state)
+    write_file(path, arrays, metadata)
     return Path(path)
 
 

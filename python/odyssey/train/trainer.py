@@ -30,6 +30,7 @@ writes are atomic). Once a run completes, its interrupted.safetensors is removed
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import signal
@@ -54,6 +55,7 @@ from odyssey.train import callbacks as cb
 from odyssey.train import checkpoint as ckpt
 from odyssey.train import loggers as lg
 from odyssey.train import plots, rundir
+from odyssey.train.filewriter import FileWriter
 from odyssey.train.module import TrainModule
 from odyssey.train.progress import ProgressBar
 
@@ -478,6 +480,8 @@ class Trainer:
         self._run_started = False  # whether this fit has written to its run directory
         self._inside: str | None = None  # "step" or a stage: no checkpoint can be taken there
         self._run_config: dict[str, Any] | None = None  # as the run started; saved in checkpoints
+        # During fit: writes the epoch-end checkpoints and CSV rewrites in the background.
+        self._file_writer: FileWriter | None = None
 
     # -- what callbacks and loggers read ------------------------------------------------------
 
@@ -847,10 +851,12 @@ class Trainer:
             odyssey.manual_seed(self.seed)
         self._attach(module, "fitting")
         status = "failed"
+        self._file_writer = FileWriter()
         try:
             self._add_default_callbacks()
             with self._sigint_guard():
                 self._fit(module, ckpt_path, started)
+                self._file_writer.wait()  # a failed background write fails the fit
             status = "success"
         except _Interrupted:
             status = "interrupted"
@@ -860,6 +866,10 @@ class Trainer:
                 self._call_on_exception(error)
             raise
         finally:
+            # What is queued is written (after a failure too: those saves were asked for before
+            # it) before the run's last files; a failure of it is kept by the writer, unraised.
+            writer, self._file_writer = self._file_writer, None
+            writer.close()
             if not self._aborting:
                 self._timing["wall_s"] += time.perf_counter() - started
                 self._finish(module, status)
@@ -1294,7 +1304,15 @@ class Trainer:
         between steps: inside a training step or before a validation pass's metrics are in, a
         RuntimeError). Callbacks' and the module's on_save_checkpoint may add entries to the
         state first. weights_only: the module's weights alone, a plain file odyssey.load reads,
-        at any time."""
+        at any time. The file is complete when this returns."""
+        return self._save_checkpoint(filepath, weights_only, background=False)
+
+    def _save_checkpoint_in_background(self, filepath: str | Path) -> Path:
+        """ModelCheckpoint's save: `save_checkpoint` with the state taken now and the file
+        written by the fit's FileWriter (at once outside fit)."""
+        return self._save_checkpoint(filepath, False, background=True)
+
+    def _save_checkpoint(self, filepath: str | Path, weights_only: bool, background: bool) -> Path:
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
         if self._inside == "step" and not weights_only:
@@ -1309,9 +1327,12 @@ class Trainer:
                 f"metrics are computed, where a checkpoint cannot resume exactly; save from "
                 f"on_{self._inside}_end or a hook between training steps"
             )
+        writer = self._file_writer
         if weights_only:
             path = Path(filepath)
             path.parent.mkdir(parents=True, exist_ok=True)
+            if writer is not None:
+                writer.wait()  # no queued write to this path may land after this one
             odyssey.save(self._module.state_dict(), path)
             return path
         state = self._checkpoint_state()
@@ -1322,7 +1343,14 @@ class Trainer:
             module_hook(state)
         path = Path(filepath)
         path.parent.mkdir(parents=True, exist_ok=True)
-        saved = ckpt.save_checkpoint(path, self._module, self.optimizer, state)
+        if background and writer is not None:
+            arrays, metadata = ckpt.checkpoint_contents(self._module, self.optimizer, state)
+            writer.submit(path, True, functools.partial(ckpt.write_file, path, arrays, metadata))
+            saved = path
+        else:
+            if writer is not None:
+                writer.wait()  # the CSV rewrite queued by on_save_checkpoint, and older saves
+            saved = ckpt.save_checkpoint(path, self._module, self.optimizer, state)
         self.last_checkpoint_path = Path(saved) if saved is not None else path
         return self.last_checkpoint_path
 
