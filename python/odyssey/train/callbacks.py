@@ -464,10 +464,8 @@ class ModelCheckpoint(_FitState):
     def on_train_batch_end(
         self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if self._skip(trainer):
-            return
         every = self._every_n_train_steps
-        if every < 1 or trainer.global_step % every != 0:
+        if every < 1 or self._skip(trainer) or trainer.global_step % every != 0:
             return
         candidates = self._monitor_candidates(trainer)
         self._save_topk_checkpoint(trainer, candidates)

@@ -108,6 +108,8 @@ def _batch_size(batch: Any) -> int:
     """How many samples a batch holds: the length of its first array."""
     while isinstance(batch, (tuple, list)) and batch:
         batch = batch[0]
+    if type(batch) is np.ndarray and batch.ndim:  # the common case, before an ABC check
+        return batch.shape[0]
     if isinstance(batch, Mapping) and batch:
         return _batch_size(next(iter(batch.values())))
     if isinstance(batch, Tensor):
@@ -142,7 +144,18 @@ def _source_dir(module: Any) -> Path | None:
 
 
 def _is_plateau(scheduler: Any) -> bool:
-    return any(klass.__name__ == "ReduceLROnPlateau" for klass in type(scheduler).__mro__)
+    return _is_plateau_class(type(scheduler))
+
+
+@functools.cache
+def _is_plateau_class(scheduler_class: type) -> bool:
+    # Asked for every scheduler at every step: the walk of the MRO is done once per class.
+    return any(klass.__name__ == "ReduceLROnPlateau" for klass in scheduler_class.__mro__)
+
+
+# Values log() takes as they are without asking whether they are metric objects (exact types:
+# no subclass of these can carry update/compute/reset).
+_PLAIN_VALUE_TYPES = frozenset({np.ndarray, np.float64, np.float32, float, int})
 
 
 _METRIC_DEPTH = 3  # how deep in dicts and lists of the module's attributes metrics are found
@@ -577,7 +590,7 @@ class Trainer:
             raise TypeError(f"log: name must be a non-empty str, got {name!r}")
         if isinstance(value, Tensor):
             value = value.data
-        metric = _is_metric(value)
+        metric = type(value) not in _PLAIN_VALUE_TYPES and _is_metric(value)
         if not metric and not isinstance(value, (np.ndarray, np.generic)) and not _is_real(value):
             raise TypeError(
                 f"log: {name} must be a Tensor, an array, a number or a metric, got "
@@ -658,10 +671,12 @@ class Trainer:
 
     def _call(self, name: str, *args: Any) -> None:
         """Runs hook `name` on every callback (with trainer and module first), then the module."""
-        callbacks, module_hook = self._hooks(name)
-        module = self._module
-        for hook in callbacks:
-            hook(self, module, *args)
+        entry = self._hook_cache.get(name)  # a step calls six hooks: no call to _hooks
+        callbacks, module_hook = self._hooks(name) if entry is None else entry
+        if callbacks:
+            module = self._module
+            for hook in callbacks:
+                hook(self, module, *args)
         if module_hook is not None:
             module_hook(*args)
 
@@ -1001,7 +1016,10 @@ class Trainer:
         self._inside = "step"  # no checkpoint until the step is done
         self._call("on_train_batch_start", batch, index)
         outputs = module.training_step(batch, index)
-        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(outputs, Tensor):  # the common case, before an ABC check
+            loss = outputs
+        else:
+            loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         optimizer = self.optimizer
         if loss is not None:
             if not isinstance(loss, Tensor):
