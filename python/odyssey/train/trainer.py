@@ -19,6 +19,11 @@ part of the checkpoint against the fit before it loads any (a CheckpointError na
 and what differs, with nothing changed), and warns when the configuration differs from the
 run's. A fresh fit refuses a directory that already holds a run (RunDirectoryError).
 
+During fit, ModelCheckpoint's files and metrics.csv's epoch rewrites are written by a background
+FileWriter (train/filewriter.py): their contents are taken when they are due, the disk sees them
+in the same order, and their fsyncs overlap the next steps; `save_checkpoint` itself returns
+with its file complete, and fit returns (or raises) only once every queued write is done.
+
 Ctrl-C: the first SIGINT during fit lets the current step finish, saves a resumable checkpoint
 (`checkpoints/interrupted.safetensors`, atomically), prints where it is and how to resume, runs
 `on_exception` and teardown, and raises ``SystemExit(130)`` (a shell's status for SIGINT), so
