@@ -254,3 +254,24 @@ def test_a_failed_background_save_fails_the_fit_and_keeps_the_previous_checkpoin
     assert files(directory) == {"epoch=0-step=3.safetensors", "last.safetensors"}
     assert load_checkpoint(directory / "last.safetensors").state["trainer"]["global_step"] == 3
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "failed"
+
+
+def test_a_held_queue_starts_its_jobs_on_release(tmp_path: Path) -> None:
+    writer = FileWriter()
+    ran: list[str] = []
+    writer.hold()
+    writer.submit(tmp_path / "a", True, lambda: ran.append("a"))
+    writer.submit(tmp_path / "b", False, lambda: ran.append("b"))
+    assert len(writer._jobs) == 2  # held: the worker took none of them
+    assert writer.exists(tmp_path / "a")
+    assert not writer.exists(tmp_path / "b")
+    writer.release()
+    writer.wait()
+    assert ran == ["a", "b"]
+    writer.hold()
+    writer.submit(tmp_path / "c", True, lambda: ran.append("c"))
+    writer.wait()  # waiting releases a held queue
+    writer.hold()
+    writer.submit(tmp_path / "d", True, lambda: ran.append("d"))
+    writer.close()  # and so does closing
+    assert ran == ["a", "b", "c", "d"]

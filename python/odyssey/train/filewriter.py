@@ -11,6 +11,10 @@ loses at most the writes still queued, never a file's integrity. A synchronous w
 overtaken by an older queued one. A failed write cancels the jobs queued after it (a checkpoint
 that could not be saved must not be followed by the removal of the one before it) and is raised
 in the training thread at the next `submit` or `wait`.
+
+While the Trainer ends an epoch it holds the queue (`hold`): the jobs queued there start with the
+next training step (`release`), whose kernels leave the interpreter free, instead of taking turns
+with the epoch's end for Python's lock.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class FileWriter:
         self._closing = False
         self._failure: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._held = False  # jobs wait in the queue until release() (or wait/close)
 
     def submit(self, path: str | os.PathLike[str], exists: bool, job: Callable[[], Any]) -> None:
         """Queues `job`, which writes (`exists` True) or removes (False) the file at `path`;
@@ -58,6 +63,20 @@ class FileWriter:
                     target=self._work, name="odyssey-file-writer", daemon=True
                 )
                 self._thread.start()
+            if not self._held:
+                self._condition.notify_all()
+
+    def hold(self) -> None:
+        """Keeps the jobs queued from now on (and any not started) until `release`."""
+        with self._condition:
+            self._held = True
+
+    def release(self) -> None:
+        """Lets the worker run the queued jobs (cheap when the queue is not held)."""
+        if not self._held:  # only the training thread sets it; a stale False costs nothing
+            return
+        with self._condition:
+            self._held = False
             self._condition.notify_all()
 
     def exists(self, path: str | os.PathLike[str]) -> bool:
@@ -69,6 +88,7 @@ class FileWriter:
 
     def wait(self) -> None:
         """Blocks until every queued job has run; raises the failure of one, if any."""
+        self.release()
         with self._condition:
             while self._jobs or self._running:
                 self._condition.wait()
@@ -79,6 +99,7 @@ class FileWriter:
         with self._condition:
             thread, self._thread = self._thread, None
             self._closing = True
+            self._held = False
             self._condition.notify_all()
         if thread is not None:
             thread.join()
@@ -91,7 +112,7 @@ class FileWriter:
     def _work(self) -> None:
         while True:
             with self._condition:
-                while not self._jobs and not self._closing:
+                while (not self._jobs or self._held) and not self._closing:
                     self._condition.wait()
                 if not self._jobs:
                     return

@@ -992,10 +992,13 @@ class Trainer:
 
     def _run_batches(self, module: Any, loader: Iterable[Any]) -> None:
         iterator = iter(loader)
+        writer = self._file_writer
         try:
             train_seconds = 0.0
             start = time.perf_counter()
             for batch in iterator:
+                if writer is not None:
+                    writer.release()  # the epoch end's writes, while this step computes
                 self._train_step(module, batch)
                 train_seconds += time.perf_counter() - start
                 self._finish_batch(_ROW)
@@ -1130,6 +1133,8 @@ class Trainer:
         self._evaluate(self._module, self._val_loader, "validation", publish)
 
     def _end_epoch(self, from_hooks: bool) -> None:
+        if self._file_writer is not None:
+            self._file_writer.hold()  # released by the next step (or the end of fit)
         if from_hooks:
             self._pending_row.update(self._epoch_values(self._train_agg))
             self._phase = _EPOCH_END
