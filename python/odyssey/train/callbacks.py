@@ -48,6 +48,7 @@ no part of the state: restored callbacks (EarlyStopping, Timer) decide again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -60,6 +61,7 @@ from time import monotonic, perf_counter
 from typing import Any
 
 from odyssey import _checks as check
+from odyssey.train.filewriter import writer_of
 
 __all__ = [
     "Callback",
@@ -270,6 +272,11 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
 # -- ModelCheckpoint ------------------------------------------------------------------------------
 
 
@@ -296,7 +303,9 @@ class ModelCheckpoint(_FitState):
     """Lightning's ModelCheckpoint: resumable checkpoints of the best k models by a monitored
     metric, and/or of the latest state as `last.safetensors`.
 
-    Files are written by `trainer.save_checkpoint(path)` (atomic, full resumable state) into
+    Files hold what `trainer.save_checkpoint(path)` saves (atomic, full resumable state, taken
+    when the checkpoint is due; during fit, the Trainer's FileWriter writes them to disk in the
+    background, in order, and removes the files they replace after them) in
     `dirpath` (default `trainer.checkpoint_dir`), named from `filename`, a template such as
     `"{epoch}-{val_loss:.3f}"` formatted with epoch, step and the logged metrics (with
     `auto_insert_metric_name`, `epoch=3-val_loss=0.123.safetensors`; default `"{epoch}-{step}"`).
@@ -455,10 +464,8 @@ class ModelCheckpoint(_FitState):
     def on_train_batch_end(
         self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if self._skip(trainer):
-            return
         every = self._every_n_train_steps
-        if every < 1 or trainer.global_step % every != 0:
+        if every < 1 or self._skip(trainer) or trainer.global_step % every != 0:
             return
         candidates = self._monitor_candidates(trainer)
         self._save_topk_checkpoint(trainer, candidates)
@@ -553,13 +560,18 @@ class ModelCheckpoint(_FitState):
         candidates["step"] = int(trainer.global_step)
         return candidates
 
-    def _free_path(self, candidates: dict[str, Any], filename: str | None, keep: str) -> str:
+    def _free_path(
+        self, trainer: Any, candidates: dict[str, Any], filename: str | None, keep: str
+    ) -> str:
         """The formatted path, with `-v1`, `-v2`, ... while a file of that name exists that is
-        not `keep` (the file this save replaces)."""
+        not `keep` (the file this save replaces); a file exists as it will once the trainer's
+        background writes are done."""
         path = self.format_checkpoint_name(candidates, filename)
         if self._enable_version_counter:
+            writer = writer_of(trainer)
+            exists = os.path.exists if writer is None else writer.exists
             version = self.STARTING_VERSION
-            while os.path.exists(path) and path != keep:
+            while path != keep and exists(path):
                 path = self.format_checkpoint_name(candidates, filename, ver=version)
                 version += 1
         return path
@@ -613,7 +625,7 @@ class ModelCheckpoint(_FitState):
         if len(self.best_k_models) == k:
             dropped = self.kth_best_model_path
             self.best_k_models.pop(dropped)
-        path = self._free_path(candidates, None, keep=dropped or "")
+        path = self._free_path(trainer, candidates, None, keep=dropped or "")
         self.current_score = current
         self.best_k_models[path] = current
         if len(self.best_k_models) == k:
@@ -634,7 +646,7 @@ class ModelCheckpoint(_FitState):
             self._remove_checkpoint(trainer, dropped)
 
     def _save_none_monitor_checkpoint(self, trainer: Any, candidates: dict[str, Any]) -> None:
-        path = self._free_path(candidates, None, keep=self.best_model_path)
+        path = self._free_path(trainer, candidates, None, keep=self.best_model_path)
         previous, self.best_model_path = self.best_model_path, path
         if self.verbose:
             _say(
@@ -648,7 +660,9 @@ class ModelCheckpoint(_FitState):
     def _save_last_checkpoint(self, trainer: Any, candidates: dict[str, Any]) -> None:
         if not self.save_last:
             return
-        path = self._free_path(candidates, self.CHECKPOINT_NAME_LAST, keep=self.last_model_path)
+        path = self._free_path(
+            trainer, candidates, self.CHECKPOINT_NAME_LAST, keep=self.last_model_path
+        )
         previous, self.last_model_path = self.last_model_path, path
         self._save_checkpoint(trainer, path)
         if previous and previous != path:
@@ -659,7 +673,13 @@ class ModelCheckpoint(_FitState):
         # a run resumed from it skips a second save at the same step as the original run did.
         self._last_global_step_saved = trainer.global_step
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(path)
+        # The Trainer takes the state now and writes the file in the background (its fsync
+        # overlaps the next steps); another trainer object saves the plain way.
+        save = getattr(trainer, "_save_checkpoint_in_background", None)
+        if save is None:
+            trainer.save_checkpoint(path)
+        else:
+            save(path)
 
     def _remove_checkpoint(self, trainer: Any, path: str) -> None:
         """Deletes a checkpoint that left the top k, never the one the run resumed from and never
@@ -671,8 +691,11 @@ class ModelCheckpoint(_FitState):
             self.dirpath
         ):
             return
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+        writer = writer_of(trainer)
+        if writer is None:
+            _remove(path)
+        else:  # after the queued save of the checkpoint that replaces it
+            writer.submit(path, False, functools.partial(_remove, path))
 
 
 # -- EarlyStopping --------------------------------------------------------------------------------

@@ -45,9 +45,25 @@ _SHOWN = 5  # how many differing names an error lists
 # -- exact JSON -----------------------------------------------------------------------------------
 
 
-def _array_json(array: np.ndarray, kind: str, where: str) -> dict[str, Any]:
+# Where a value sits, for an error message: "the value", or (where its container sits, a format
+# of the key, the key). Kept unformatted: a checkpoint's state has hundreds of values and a
+# message is needed only when one cannot be stored.
+_Where = Any
+
+
+def _describe(where: _Where) -> str:
+    parts = []
+    while not isinstance(where, str):
+        where, form, key = where
+        parts.append(form.format(key))
+    return where + "".join(reversed(parts))
+
+
+def _array_json(array: np.ndarray, kind: str, where: _Where) -> dict[str, Any]:
     if array.dtype.hasobject or array.dtype.fields is not None or array.dtype.kind in "OVMmUS":
-        raise TypeError(f"to_json: {where} is an array of dtype {array.dtype}, not numbers")
+        raise TypeError(
+            f"to_json: {_describe(where)} is an array of dtype {array.dtype}, not numbers"
+        )
     little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     encoded = {
         TAG: kind,
@@ -59,8 +75,19 @@ def _array_json(array: np.ndarray, kind: str, where: str) -> dict[str, Any]:
     return encoded
 
 
-def _to_json(obj: Any, where: str) -> Any:
-    if obj is None or isinstance(obj, (bool, str)):
+def _to_json(obj: Any, where: _Where) -> Any:
+    kind = type(obj)
+    # The exact plain types first (most of a state); subclasses take the general path below.
+    if kind is str or kind is bool or obj is None:
+        return obj
+    if kind is dict:
+        if TAG not in obj and all(type(key) is str for key in obj):
+            return {key: _to_json(value, (where, "[{!r}]", key)) for key, value in obj.items()}
+    elif kind is list:
+        return [_to_json(item, (where, "[{}]", i)) for i, item in enumerate(obj)]
+    elif (kind is float and math.isfinite(obj)) or (kind is int and -_SAFE_INT <= obj <= _SAFE_INT):
+        return obj
+    if isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, np.generic):  # before int and float: np.float64 subclasses float
         return _array_json(np.asarray(obj), "scalar", where)
@@ -73,19 +100,19 @@ def _to_json(obj: Any, where: str) -> Any:
     if isinstance(obj, np.ndarray):
         return _array_json(obj, "ndarray", where)
     if isinstance(obj, (list, tuple)):
-        items = [_to_json(item, f"{where}[{i}]") for i, item in enumerate(obj)]
+        items = [_to_json(item, (where, "[{}]", i)) for i, item in enumerate(obj)]
         return {TAG: "tuple", "items": items} if isinstance(obj, tuple) else items
     if isinstance(obj, Mapping):
         if all(isinstance(key, str) for key in obj) and TAG not in obj:
-            return {key: _to_json(value, f"{where}[{key!r}]") for key, value in obj.items()}
+            return {key: _to_json(value, (where, "[{!r}]", key)) for key, value in obj.items()}
         items = [
-            [_to_json(key, f"{where} key {key!r}"), _to_json(value, f"{where}[{key!r}]")]
+            [_to_json(key, (where, " key {!r}", key)), _to_json(value, (where, "[{!r}]", key))]
             for key, value in obj.items()
         ]
         return {TAG: "dict", "items": items}
     raise TypeError(
-        f"to_json: {where} is a {type(obj).__name__}, which a checkpoint cannot store (use "
-        "dicts, lists, tuples, str, int, float, bool, None, NumPy arrays and scalars)"
+        f"to_json: {_describe(where)} is a {type(obj).__name__}, which a checkpoint cannot store "
+        "(use dicts, lists, tuples, str, int, float, bool, None, NumPy arrays and scalars)"
     )
 
 
@@ -153,17 +180,13 @@ def _state_dict(who: str, what: str, obj: Any) -> Mapping[str, Any]:
     return state_dict()
 
 
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: Any,
-    optimizer: Any = None,
-    state: dict[str, Any] | None = None,
-) -> Path:
-    """Writes `model`'s (a Module or a state dict) and `optimizer`'s state dicts and the
-    JSON-able `state` to one safetensors file, atomically; returns its path."""
+def checkpoint_contents(
+    model: Any, optimizer: Any = None, state: dict[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The arrays (copies taken now) and metadata of the checkpoint file of `model`'s (a Module or
+    a state dict) and `optimizer`'s state dicts and the JSON-able `state`: what
+    `serialization.write_file` writes (`save_checkpoint`, or a FileWriter job later)."""
     who = "save_checkpoint"
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{who}: path must be a str or os.PathLike, got {type(path).__name__}")
     if state is not None and not isinstance(state, dict):
         raise TypeError(f"{who}: state must be a dict or None, got {type(state).__name__}")
     model_arrays = to_arrays(f"{who}: model", _state_dict(who, "model", model))
@@ -196,7 +219,23 @@ def save_checkpoint(
     except TypeError as error:
         raise TypeError(f"{who}: {error}") from None
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
-    write_file(path, arrays, {CHECKPOINT_KEY: text})
+    return arrays, {CHECKPOINT_KEY: text}
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    optimizer: Any = None,
+    state: dict[str, Any] | None = None,
+) -> Path:
+    """Writes `model`'s (a Module or a state dict) and `optimizer`'s state dicts and the
+    JSON-able `state` to one safetensors file, atomically; returns its path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"save_checkpoint: path must be a str or os.PathLike, got {type(path).__name__}"
+        )
+    arrays, metadata = checkpoint_contents(model, optimizer, state)
+    write_file(path, arrays, metadata)
     return Path(path)
 
 

@@ -17,6 +17,7 @@ two apart by whether load_state_dict has run).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import numbers
@@ -29,6 +30,7 @@ from typing import Any
 from odyssey import _checks as check
 from odyssey._atomic import write_text_atomic
 from odyssey.train.callbacks import Callback
+from odyssey.train.filewriter import writer_of
 
 __all__ = ["CSVLogger", "JSONLLogger", "Logger", "TensorBoardLogger", "read_csv", "read_jsonl"]
 
@@ -278,7 +280,10 @@ class CSVLogger(_RowFileLogger):
     rewritten atomically (only if rows came since the last write) at each epoch's start and end,
     before each checkpoint (so a checkpoint's rows are on disk), at the end of training, after
     validate/test, on an exception and at finalize: the file is complete at those points and
-    never half-written. metrics.jsonl is the live, per-row record.
+    never half-written. During fit, the rewrites at an epoch's start and end and before a
+    checkpoint go through the trainer's background FileWriter (queued before the checkpoint
+    that follows them); the others are done before the hook returns. metrics.jsonl is the live,
+    per-row record.
     """
 
     filename = "metrics.csv"
@@ -311,17 +316,28 @@ class CSVLogger(_RowFileLogger):
         if self._dirty and self.path is not None:
             self._rewrite(self.path)
 
+    def _save_in_background(self) -> None:
+        """`save`, by the trainer's FileWriter while it fits (else now)."""
+        writer = writer_of(self._trainer)
+        if writer is None:
+            self.save()
+        elif self._dirty and self.path is not None:
+            path = self.path
+            writer.submit(path, True, functools.partial(write_text_atomic, path, self._text()))
+            self._dirty = False
+
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
-        self.save()  # the previous epoch's row, logged after its on_train_epoch_end
+        self._save_in_background()  # the previous epoch's row, logged after its epoch end
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
-        self.save()
+        self._save_in_background()
 
     def on_train_end(self, trainer: Any, module: Any) -> None:
         self.save()
 
     def on_save_checkpoint(self, trainer: Any, module: Any, checkpoint_state: dict) -> None:
-        self.save()
+        # Queued before the checkpoint itself; a checkpoint saved at once waits for it.
+        self._save_in_background()
 
     def on_validation_end(self, trainer: Any, module: Any) -> None:
         if getattr(trainer, "state", None) == "validating":
@@ -343,7 +359,8 @@ class CSVLogger(_RowFileLogger):
     def _read(self, path: Path) -> list[dict[str, Any]]:
         return read_csv(path)
 
-    def _rewrite(self, path: Path) -> None:
+    def _text(self) -> str:
+        """The whole file: the header (the columns, recomputed from the rows) and the rows."""
         self.columns = []
         for row in self.rows:
             self._add_columns(row)
@@ -353,7 +370,14 @@ class CSVLogger(_RowFileLogger):
             writer.writerow(self.columns)
         for row in self.rows:
             writer.writerow([_cell(row.get(column)) for column in self.columns])
-        write_text_atomic(path, buffer.getvalue())
+        return buffer.getvalue()
+
+    def _rewrite(self, path: Path) -> None:
+        text = self._text()
+        writer = writer_of(self._trainer)
+        if writer is not None:
+            writer.wait()  # an older rewrite still queued must not land after this one
+        write_text_atomic(path, text)
         self._dirty = False
 
 

@@ -19,6 +19,11 @@ part of the checkpoint against the fit before it loads any (a CheckpointError na
 and what differs, with nothing changed), and warns when the configuration differs from the
 run's. A fresh fit refuses a directory that already holds a run (RunDirectoryError).
 
+During fit, ModelCheckpoint's files and metrics.csv's epoch rewrites are written by a background
+FileWriter (train/filewriter.py): their contents are taken when they are due, the disk sees them
+in the same order, and their fsyncs overlap the next steps; `save_checkpoint` itself returns
+with its file complete, and fit returns (or raises) only once every queued write is done.
+
 Ctrl-C: the first SIGINT during fit lets the current step finish, saves a resumable checkpoint
 (`checkpoints/interrupted.safetensors`, atomically), prints where it is and how to resume, runs
 `on_exception` and teardown, and raises ``SystemExit(130)`` (a shell's status for SIGINT), so
@@ -30,6 +35,7 @@ writes are atomic). Once a run completes, its interrupted.safetensors is removed
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import signal
@@ -54,6 +60,7 @@ from odyssey.train import callbacks as cb
 from odyssey.train import checkpoint as ckpt
 from odyssey.train import loggers as lg
 from odyssey.train import plots, rundir
+from odyssey.train.filewriter import FileWriter
 from odyssey.train.module import TrainModule
 from odyssey.train.progress import ProgressBar
 
@@ -106,6 +113,8 @@ def _batch_size(batch: Any) -> int:
     """How many samples a batch holds: the length of its first array."""
     while isinstance(batch, (tuple, list)) and batch:
         batch = batch[0]
+    if type(batch) is np.ndarray and batch.ndim:  # the common case, before an ABC check
+        return batch.shape[0]
     if isinstance(batch, Mapping) and batch:
         return _batch_size(next(iter(batch.values())))
     if isinstance(batch, Tensor):
@@ -140,7 +149,18 @@ def _source_dir(module: Any) -> Path | None:
 
 
 def _is_plateau(scheduler: Any) -> bool:
-    return any(klass.__name__ == "ReduceLROnPlateau" for klass in type(scheduler).__mro__)
+    return _is_plateau_class(type(scheduler))
+
+
+@functools.cache
+def _is_plateau_class(scheduler_class: type) -> bool:
+    # Asked for every scheduler at every step: the walk of the MRO is done once per class.
+    return any(klass.__name__ == "ReduceLROnPlateau" for klass in scheduler_class.__mro__)
+
+
+# Values log() takes as they are without asking whether they are metric objects (exact types:
+# no subclass of these can carry update/compute/reset).
+_PLAIN_VALUE_TYPES = frozenset({np.ndarray, np.float64, np.float32, float, int})
 
 
 _METRIC_DEPTH = 3  # how deep in dicts and lists of the module's attributes metrics are found
@@ -478,6 +498,8 @@ class Trainer:
         self._run_started = False  # whether this fit has written to its run directory
         self._inside: str | None = None  # "step" or a stage: no checkpoint can be taken there
         self._run_config: dict[str, Any] | None = None  # as the run started; saved in checkpoints
+        # During fit: writes the epoch-end checkpoints and CSV rewrites in the background.
+        self._file_writer: FileWriter | None = None
 
     # -- what callbacks and loggers read ------------------------------------------------------
 
@@ -573,7 +595,7 @@ class Trainer:
             raise TypeError(f"log: name must be a non-empty str, got {name!r}")
         if isinstance(value, Tensor):
             value = value.data
-        metric = _is_metric(value)
+        metric = type(value) not in _PLAIN_VALUE_TYPES and _is_metric(value)
         if not metric and not isinstance(value, (np.ndarray, np.generic)) and not _is_real(value):
             raise TypeError(
                 f"log: {name} must be a Tensor, an array, a number or a metric, got "
@@ -654,10 +676,12 @@ class Trainer:
 
     def _call(self, name: str, *args: Any) -> None:
         """Runs hook `name` on every callback (with trainer and module first), then the module."""
-        callbacks, module_hook = self._hooks(name)
-        module = self._module
-        for hook in callbacks:
-            hook(self, module, *args)
+        entry = self._hook_cache.get(name)  # a step calls six hooks: no call to _hooks
+        callbacks, module_hook = self._hooks(name) if entry is None else entry
+        if callbacks:
+            module = self._module
+            for hook in callbacks:
+                hook(self, module, *args)
         if module_hook is not None:
             module_hook(*args)
 
@@ -847,10 +871,12 @@ class Trainer:
             odyssey.manual_seed(self.seed)
         self._attach(module, "fitting")
         status = "failed"
+        self._file_writer = FileWriter()
         try:
             self._add_default_callbacks()
             with self._sigint_guard():
                 self._fit(module, ckpt_path, started)
+                self._file_writer.wait()  # a failed background write fails the fit
             status = "success"
         except _Interrupted:
             status = "interrupted"
@@ -860,6 +886,10 @@ class Trainer:
                 self._call_on_exception(error)
             raise
         finally:
+            # What is queued is written (after a failure too: those saves were asked for before
+            # it) before the run's last files; a failure of it is kept by the writer, unraised.
+            writer, self._file_writer = self._file_writer, None
+            writer.close()
             if not self._aborting:
                 self._timing["wall_s"] += time.perf_counter() - started
                 self._finish(module, status)
@@ -962,10 +992,13 @@ class Trainer:
 
     def _run_batches(self, module: Any, loader: Iterable[Any]) -> None:
         iterator = iter(loader)
+        writer = self._file_writer
         try:
             train_seconds = 0.0
             start = time.perf_counter()
             for batch in iterator:
+                if writer is not None:
+                    writer.release()  # the epoch end's writes, while this step computes
                 self._train_step(module, batch)
                 train_seconds += time.perf_counter() - start
                 self._finish_batch(_ROW)
@@ -991,7 +1024,10 @@ class Trainer:
         self._inside = "step"  # no checkpoint until the step is done
         self._call("on_train_batch_start", batch, index)
         outputs = module.training_step(batch, index)
-        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(outputs, Tensor):  # the common case, before an ABC check
+            loss = outputs
+        else:
+            loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         optimizer = self.optimizer
         if loss is not None:
             if not isinstance(loss, Tensor):
@@ -1097,6 +1133,8 @@ class Trainer:
         self._evaluate(self._module, self._val_loader, "validation", publish)
 
     def _end_epoch(self, from_hooks: bool) -> None:
+        if self._file_writer is not None:
+            self._file_writer.hold()  # released by the next step (or the end of fit)
         if from_hooks:
             self._pending_row.update(self._epoch_values(self._train_agg))
             self._phase = _EPOCH_END
@@ -1294,7 +1332,15 @@ class Trainer:
         between steps: inside a training step or before a validation pass's metrics are in, a
         RuntimeError). Callbacks' and the module's on_save_checkpoint may add entries to the
         state first. weights_only: the module's weights alone, a plain file odyssey.load reads,
-        at any time."""
+        at any time. The file is complete when this returns."""
+        return self._save_checkpoint(filepath, weights_only, background=False)
+
+    def _save_checkpoint_in_background(self, filepath: str | Path) -> Path:
+        """ModelCheckpoint's save: `save_checkpoint` with the state taken now and the file
+        written by the fit's FileWriter (at once outside fit)."""
+        return self._save_checkpoint(filepath, False, background=True)
+
+    def _save_checkpoint(self, filepath: str | Path, weights_only: bool, background: bool) -> Path:
         if self._module is None or self.optimizer is None:
             raise RuntimeError("Trainer.save_checkpoint: nothing to save before fit has started")
         if self._inside == "step" and not weights_only:
@@ -1309,9 +1355,12 @@ class Trainer:
                 f"metrics are computed, where a checkpoint cannot resume exactly; save from "
                 f"on_{self._inside}_end or a hook between training steps"
             )
+        writer = self._file_writer
         if weights_only:
             path = Path(filepath)
             path.parent.mkdir(parents=True, exist_ok=True)
+            if writer is not None:
+                writer.wait()  # no queued write to this path may land after this one
             odyssey.save(self._module.state_dict(), path)
             return path
         state = self._checkpoint_state()
@@ -1322,7 +1371,14 @@ class Trainer:
             module_hook(state)
         path = Path(filepath)
         path.parent.mkdir(parents=True, exist_ok=True)
-        saved = ckpt.save_checkpoint(path, self._module, self.optimizer, state)
+        if background and writer is not None:
+            arrays, metadata = ckpt.checkpoint_contents(self._module, self.optimizer, state)
+            writer.submit(path, True, functools.partial(ckpt.write_file, path, arrays, metadata))
+            saved = path
+        else:
+            if writer is not None:
+                writer.wait()  # the CSV rewrite queued by on_save_checkpoint, and older saves
+            saved = ckpt.save_checkpoint(path, self._module, self.optimizer, state)
         self.last_checkpoint_path = Path(saved) if saved is not None else path
         return self.last_checkpoint_path
 
