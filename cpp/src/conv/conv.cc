@@ -126,11 +126,15 @@ bool batch_fits(const Conv2dShape& s) {
 }
 
 // Samples in lanes where they fill the vectors better than the per-sample kernels' best choice
-// (`channels` and `width` are what those would put in the lanes).
-ConvAlgorithm choose_with_batch(const Conv2dShape& s, std::size_t channels, std::size_t width) {
+// (`channels` and `width` are what those would put in the lanes), or as well when `on_tie`.
+ConvAlgorithm choose_with_batch(const Conv2dShape& s, std::size_t channels, std::size_t width,
+                                bool on_tie) {
   const std::size_t lanes = conv_kernels().lanes;
   const double per_sample = std::max(lane_fill(channels, lanes), lane_fill(width, lanes));
-  if (batch_fits(s) && lane_fill(s.batch, lanes) > per_sample) return ConvAlgorithm::kDirectBatch;
+  const double batch = lane_fill(s.batch, lanes);
+  if (batch_fits(s) && (batch > per_sample || (on_tie && batch == per_sample))) {
+    return ConvAlgorithm::kDirectBatch;
+  }
   return choose(channels, width);
 }
 
@@ -249,21 +253,22 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 // Samples in lanes against the per-sample direct kernels (AVX-512, microseconds on 1 / 2 threads,
 // best of several runs on a shared machine; forward, input gradient, weight gradient):
 //   64 x 1->6 5x5 pad 2 28x28:  171 / 118 vs 170 / 110,  -,  257 / 110 vs 262 / 177
-//   64 x 6->16 5x5 14x14:       -,  255 / 175 vs 555 / 360,  -
-// Where the per-sample kernels fill their lanes as well (16 channels, 16 or 32 columns) the two
-// were within the noise, and the per-sample kernels keep those shapes.
+//   64 x 6->16 5x5 14x14:       -,  255 / 175 vs 555 / 360,  246 / 136 vs 265 / 167
+// Where the per-sample kernels fill their lanes as well (16 channels, 16 or 32 columns), the
+// forwards were within the noise (the per-sample kernels keep them) and the samples-in-lanes
+// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
-  return choose_with_batch(s, s.out_channels, s.out_w());
+  return choose_with_batch(s, s.out_channels, s.out_w(), false);
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
-  return choose_with_batch(s, s.in_channels, s.in_w);
+  return choose_with_batch(s, s.in_channels, s.in_w, false);
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   const std::size_t taps = s.in_channels * s.kernel_h * s.kernel_w;
   return s.out_channels >= 32 && taps >= 64 ? ConvAlgorithm::kIm2colGemm
-                                            : choose_with_batch(s, s.out_channels, s.out_w());
+                                            : choose_with_batch(s, s.out_channels, s.out_w(), true);
 }
 
 const ConvKernels* conv_kernels(Isa isa) {
