@@ -768,14 +768,12 @@ void transpose_batch(const float* src, std::size_t sample, std::size_t count, st
       const std::size_t n = w - j0 < V::kLanes ? w - j0 : V::kLanes;
       typename V::Vec rows[V::kLanes];
       for (std::size_t l = 0; l < V::kLanes; ++l) {
-        const float* from = src + l * sample + row * w + j0;
         if (l >= count) {
           rows[l] = V::zero();
-        } else if (n == V::kLanes) {
-          rows[l] = V::load(from);
-        } else {
-          rows[l] = V::load_first(from, n);
+          continue;
         }
+        const float* from = src + l * sample + row * w + j0;
+        rows[l] = n == V::kLanes ? V::load(from) : V::load_first(from, n);
       }
       V::store_transposed(rows, V::kLanes, dst_row + j0 * V::kLanes, V::kLanes, n);
     }
