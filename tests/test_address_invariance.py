@@ -217,6 +217,18 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
         [X2, DY2],
         lambda x, dy: _kernels.conv2d_backward_weight(x, dy, 5),
     ),
+    "conv2d_forward samples-in-lanes": (
+        [floats(16, 1, 28, 28), W1, B1],
+        lambda x, w, b: _kernels.conv2d_forward(x, w, b, padding=2),
+    ),
+    "conv2d_backward_data samples-in-lanes": (
+        [floats(32, 16, 10, 10), W2],
+        lambda dy, w: _kernels.conv2d_backward_data(dy, w, (32, 6, 14, 14)),
+    ),
+    "conv2d_backward_weight samples-in-lanes": (
+        [floats(16, 1, 28, 28), floats(16, 6, 28, 28)],
+        lambda x, dy: _kernels.conv2d_backward_weight(x, dy, 5, padding=2),
+    ),
     "conv2d_backward_weight im2col": (
         [floats(3, 8, 7, 9), floats(3, 36, 7, 9)],
         lambda x, dy: _kernels.conv2d_backward_weight(x, dy, 3, padding=1),

@@ -20,6 +20,11 @@ SHAPES = [
     (1, 2, 1, 33, 3, 1, 3, (1, 3), (0, 1)),
     (1, 33, 5, 5, 17, 2, 2, (1, 1), (1, 0)),
     (2, 8, 9, 11, 33, 3, 3, (2, 1), (1, 1)),
+    # Batches that fill the vectors put samples in the lanes (stride 1, kernel width 3 or 5).
+    (16, 1, 28, 28, 6, 5, 5, (1, 1), (2, 2)),
+    (31, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0)),
+    (47, 2, 9, 19, 5, 3, 3, (1, 1), (1, 1)),
+    (31, 2, 7, 19, 3, 5, 5, (1, 1), (2, 1)),
 ]
 
 
@@ -180,7 +185,11 @@ def test_matches_torch(isa: str, shape) -> None:
 
 @pytest.mark.parametrize(
     "shape",
-    [(13, 3, 12, 11, 5, 3, 3, (1, 2), (1, 1)), (9, 2, 8, 8, 40, 3, 3, (1, 1), (1, 1))],
+    [
+        (13, 3, 12, 11, 5, 3, 3, (1, 2), (1, 1)),
+        (9, 2, 8, 8, 40, 3, 3, (1, 1), (1, 1)),
+        (47, 3, 9, 11, 5, 3, 3, (1, 1), (1, 1)),  # samples in lanes, the last group partial
+    ],
 )
 def test_bits_do_not_depend_on_the_thread_count(isa: str, threads: None, shape) -> None:
     x, w, b, stride, padding = random_problem(shape, 7)
@@ -200,6 +209,10 @@ def test_algorithms_are_reported() -> None:
     lenet = _kernels.conv2d_algorithms((64, 1, 28, 28), (6, 1, 5, 5), padding=2)
     assert set(lenet) == {"forward", "backward_data", "backward_weight"}
     assert lenet["backward_data"].startswith("direct")
+    conv2 = _kernels.conv2d_algorithms((64, 6, 14, 14), (16, 6, 5, 5))
+    if odyssey.cpu_info()["isa_selected"] != "scalar":
+        # Six input channels or 14 columns fill vectors worse than 64 samples.
+        assert conv2["backward_data"] == "direct, samples in lanes"
     wide = _kernels.conv2d_algorithms((16, 64, 32, 32), (64, 64, 3, 3), padding=1)
     assert wide["backward_weight"] == "im2col + sgemm"
     assert wide["forward"].startswith("direct")

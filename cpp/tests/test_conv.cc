@@ -173,12 +173,27 @@ void check_shapes() {
     return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
   };
   std::vector<Conv2dShape> shapes = {
-      {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},  {3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
-      {1, 64, 9, 9, 17, 3, 3, 1, 1, 1, 1},  {1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0},
-      {2, 2, 33, 33, 3, 7, 7, 3, 3, 3, 3},  {1, 1, 3, 40, 1, 3, 3, 1, 2, 1, 1},
-      {1, 5, 17, 17, 33, 2, 2, 2, 2, 1, 1}, {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2},
-      {2, 8, 9, 11, 33, 3, 3, 2, 1, 1, 1},  {3, 16, 6, 7, 40, 3, 3, 1, 1, 1, 1}};
-  while (shapes.size() < 120) {
+      {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
+      {3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
+      {1, 64, 9, 9, 17, 3, 3, 1, 1, 1, 1},
+      {1, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0},
+      {2, 2, 33, 33, 3, 7, 7, 3, 3, 3, 3},
+      {1, 1, 3, 40, 1, 3, 3, 1, 2, 1, 1},
+      {1, 5, 17, 17, 33, 2, 2, 2, 2, 1, 1},
+      {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2},
+      {2, 8, 9, 11, 33, 3, 3, 2, 1, 1, 1},
+      {3, 16, 6, 7, 40, 3, 3, 1, 1, 1, 1},
+      // Samples in lanes (stride 1, kernel width 3 or 5, batches that fill the vectors): whole and
+      // partial groups, one- and several-block rows (19 -> 10 + 9, 33 -> 3 x 11), asymmetric and
+      // kernel-wide padding, a 5x3 kernel.
+      {16, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
+      {31, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
+      {47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1},
+      {31, 2, 7, 19, 3, 5, 5, 1, 1, 2, 1},
+      {16, 4, 5, 6, 9, 3, 3, 1, 1, 0, 2},
+      {40, 2, 3, 33, 4, 5, 3, 1, 1, 1, 1},
+      {63, 5, 4, 4, 7, 3, 3, 1, 1, 2, 2}};
+  while (shapes.size() < 127) {
     Conv2dShape s{pick(1, 3), pick(1, 17), pick(1, 33), pick(1, 33), pick(1, 17), pick(1, 7),
                   pick(1, 7), pick(1, 3),  pick(1, 3),  pick(0, 3),  pick(0, 3)};
     if (2 * s.pad_h > s.kernel_h || 2 * s.pad_w > s.kernel_w) continue;
@@ -215,15 +230,19 @@ void check_thread_counts(const Conv2dShape& s) {
   odyssey::set_num_threads(odyssey::default_num_threads());
 }
 
-// LeNet's two convolutions (whose bias gradients once moved with dy's address), a strided one and
-// one whose weight gradient goes through im2col + sgemm.
+// LeNet's two convolutions (whose bias gradients once moved with dy's address), a strided one, one
+// whose weight gradient goes through im2col + sgemm, and LeNet's at batches that put samples in
+// the lanes.
 void check_address_invariance() {
   using odyssey::test::check_address_invariance;
   std::mt19937 rng(23);
   for (const Conv2dShape& s : {Conv2dShape{8, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
                                Conv2dShape{8, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
                                Conv2dShape{5, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1},
-                               Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1}}) {
+                               Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1},
+                               // Samples in lanes: LeNet's conv1 at a whole group, conv2 at two.
+                               Conv2dShape{16, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
+                               Conv2dShape{32, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0}}) {
     const auto [x, w, b, dy] = random_operands(s, rng);
     const std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
     const std::string shape = " " + describe(s);
@@ -247,6 +266,7 @@ int main() {
   check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
   check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
   check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
+  check_thread_counts({47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1});  // samples in lanes
   check_address_invariance();
   return odyssey::test::finish();
 }

@@ -46,6 +46,19 @@ struct PackedConv {
   }
 };
 
+// Samples in the vector lanes, for stride-1 shapes whose planes and channel counts are both too
+// small to fill vectors: kLanes samples are transposed side by side ("lane-major": value l of a
+// position is sample l), so every lane of every FMA is a useful product and the boundaries are
+// skipped rather than multiplied as zeros. The convolution form covers the forward (weights
+// flipped) and the input gradient (weights transposed):
+//   out[co][i][j] = sum over (ci, kh, kw) of w[((co * Ci + ci) * KH + kh) * KW + kw]
+//                   * in[ci][i - kh + pad_h][j - kw + pad_w]   (terms outside `in` skipped).
+struct BatchConv {
+  std::size_t in_channels, in_h, in_w;
+  std::size_t out_channels, out_h, out_w;
+  std::size_t kernel_h, kernel_w, pad_h, pad_w;
+};
+
 // One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is
 // (out_channels, channels, kernel_h, kernel_w); `y` and `dy` are (out_channels, out_h, out_w).
 struct ConvKernels {
@@ -68,6 +81,29 @@ struct ConvKernels {
   // of lanes): weight_grad_lanes's layout of one sample's output gradient.
   void (*transpose_channels)(const float* dy, std::size_t channels, std::size_t plane,
                              std::size_t padded, float* dy_t);
+
+  // The samples-in-lanes kernels (nullptr in the scalar reference, which has one lane and runs
+  // the per-sample kernels instead). Kernel widths 3 and 5 only.
+  //
+  // `count` (<= lanes) samples, sample l at src + l * sample, each `planes` planes of h x w, to
+  // dst[((p * (h + 2 pad_h) + pad_h + i) * (w + 2 pad_w) + pad_w + j) * lanes + l]; lanes past
+  // count are written as zeros, the padding is left as it is.
+  void (*transpose_batch)(const float* src, std::size_t sample, std::size_t count,
+                          std::size_t planes, std::size_t h, std::size_t w, std::size_t pad_h,
+                          std::size_t pad_w, float* dst);
+  // Output channel co of `count` samples as BatchConv says, from `in_t` (Ci, in_h, in_w, lanes),
+  // plus bias[co] unless bias is nullptr, written to out + l * out_sample for sample l (NCHW).
+  void (*convolve_batch)(const BatchConv& g, const float* in_t, const float* w, const float* bias,
+                         std::size_t co, std::size_t count, float* out, std::size_t out_sample);
+  // dw[oc][c][kh][0 .. kw_n) for oc in [oc0, oc0 + oc_count), summed over `groups` groups of
+  // lanes samples: x_t holds the groups' padded inputs (C, H + 2 pad_h, W + 2 pad_w, lanes), one
+  // after another, dy_t their output gradients (OC, OH, OW, lanes). The sums run over groups,
+  // then rows, then columns, lane by lane, and the lanes are added last.
+  void (*weight_grad_batch)(const BatchConv& g, const float* x_t, const float* dy_t,
+                            std::size_t groups, std::size_t oc0, std::size_t oc_count,
+                            std::size_t c, std::size_t kh, float* dw);
+  // The most output channels one weight_grad_batch call takes (its register block).
+  std::size_t batch_grad_channels;
 };
 
 namespace scalar {
@@ -90,7 +126,7 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 // summed in chunk order, so the bits do not depend on the thread count.
 inline constexpr std::size_t kConvWeightGradGrain = 4;
 
-enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kIm2colGemm };
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm };
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
 // The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between

@@ -1,8 +1,11 @@
 // Whole-batch convolution on the selected ISA's direct kernels: each sample's input is packed
 // (zero-padded, split by column phase) into a per-thread buffer kept between calls, and the input
 // gradient is the forward kernel run on the zero-dilated output gradient with flipped weights.
+// Shapes whose channels and columns fill vectors poorly instead put samples in the lanes, a group
+// of samples per task (BatchConv in conv.h).
 #include "odyssey/conv.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -42,6 +45,10 @@ class ScratchBuffer {
 thread_local ScratchBuffer t_packed;
 thread_local ScratchBuffer t_transposed;
 thread_local ScratchBuffer t_columns;
+// One group of samples in lanes: the input (or output gradient) and, for the weight gradient,
+// the output gradient.
+thread_local ScratchBuffer t_batch_in;
+thread_local ScratchBuffer t_batch_grad;
 
 std::size_t round_up(std::size_t n, std::size_t multiple) {
   return (n + multiple - 1) / multiple * multiple;
@@ -110,6 +117,83 @@ ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w) {
                                                                   : ConvAlgorithm::kDirectColumns;
 }
 
+// Whether the samples-in-lanes kernels take shape s: a vector ISA, unit strides, kernel width 3
+// or 5, and at least one whole group of samples.
+bool batch_fits(const Conv2dShape& s) {
+  const ConvKernels& kernels = conv_kernels();
+  return kernels.transpose_batch != nullptr && s.stride_h == 1 && s.stride_w == 1 &&
+         (s.kernel_w == 3 || s.kernel_w == 5) && s.batch >= kernels.lanes;
+}
+
+// Samples in lanes where they fill the vectors better than the per-sample kernels' best choice
+// (`channels` and `width` are what those would put in the lanes), or as well when `on_tie`.
+ConvAlgorithm choose_with_batch(const Conv2dShape& s, std::size_t channels, std::size_t width,
+                                bool on_tie) {
+  const std::size_t lanes = conv_kernels().lanes;
+  const double per_sample = std::max(lane_fill(channels, lanes), lane_fill(width, lanes));
+  const double batch = lane_fill(s.batch, lanes);
+  if (batch_fits(s) && (batch > per_sample || (on_tie && batch == per_sample))) {
+    return ConvAlgorithm::kDirectBatch;
+  }
+  return choose(channels, width);
+}
+
+std::size_t num_groups(std::size_t batch) { return num_chunks(batch, conv_kernels().lanes); }
+
+// Floats of one group of samples in lanes: `planes` planes of h x w with the padding.
+std::size_t batch_group_size(std::size_t planes, std::size_t h, std::size_t w, std::size_t pad_h,
+                             std::size_t pad_w) {
+  return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * conv_kernels().lanes;
+}
+
+// Samples [group * lanes, group * lanes + count) of `src` (samples of planes x h x w) to one group
+// of samples in lanes at `dst`, padded with zeros.
+void transpose_group(const float* src, std::size_t group, std::size_t batch, std::size_t planes,
+                     std::size_t h, std::size_t w, std::size_t pad_h, std::size_t pad_w,
+                     float* dst) {
+  const ConvKernels& kernels = conv_kernels();
+  const std::size_t lanes = kernels.lanes, sample = planes * h * w;
+  const float* from = src + group * lanes * sample;
+  const std::size_t count = std::min(lanes, batch - group * lanes);
+  if (pad_h == 0 && pad_w == 0) {
+    // Planes without padding are one run of positions.
+    kernels.transpose_batch(from, sample, count, 1, 1, sample, 0, 0, dst);
+    return;
+  }
+  // Only the padding needs zeros; the transpose writes the rest.
+  const std::size_t padded_h = h + 2 * pad_h, row = (w + 2 * pad_w) * lanes;
+  for (std::size_t p = 0; p < planes; ++p) {
+    float* plane = dst + p * padded_h * row;
+    std::memset(plane, 0, pad_h * row * sizeof(float));
+    std::memset(plane + (pad_h + h) * row, 0, pad_h * row * sizeof(float));
+    for (std::size_t i = pad_h; i < pad_h + h; ++i) {
+      std::memset(plane + i * row, 0, pad_w * lanes * sizeof(float));
+      std::memset(plane + i * row + (pad_w + w) * lanes, 0, pad_w * lanes * sizeof(float));
+    }
+  }
+  kernels.transpose_batch(from, sample, count, planes, h, w, pad_h, pad_w, dst);
+}
+
+// The batch's outputs for geometry g from `in` (NCHW, batch x in_channels planes), a group of
+// samples per task: each thread transposes its group into its own buffer and convolves it there.
+void convolve_groups(const BatchConv& g, std::size_t batch, const float* in, const float* w,
+                     const float* bias, float* out) {
+  const std::size_t lanes = conv_kernels().lanes;
+  const std::size_t out_sample = g.out_channels * g.out_h * g.out_w;
+  const std::size_t in_group = batch_group_size(g.in_channels, g.in_h, g.in_w, 0, 0);
+  parallel_for(num_groups(batch), 1, [&](std::size_t begin, std::size_t end) {
+    float* in_t = t_batch_in.get(in_group);
+    for (std::size_t group = begin; group < end; ++group) {
+      transpose_group(in, group, batch, g.in_channels, g.in_h, g.in_w, 0, 0, in_t);
+      const std::size_t count = std::min(lanes, batch - group * lanes);
+      for (std::size_t co = 0; co < g.out_channels; ++co) {
+        conv_kernels().convolve_batch(g, in_t, w, bias, co, count, out + group * lanes * out_sample,
+                                      out_sample);
+      }
+    }
+  });
+}
+
 // The forward kernel of an algorithm with its weights and bias laid out as it reads them.
 struct ForwardPlan {
   void (*kernel)(const PackedConv&, const float*, const float*, const float*, float*);
@@ -149,6 +233,8 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
       return "direct, output columns in lanes";
     case ConvAlgorithm::kDirectChannels:
       return "direct, output channels in lanes";
+    case ConvAlgorithm::kDirectBatch:
+      return "direct, samples in lanes";
     case ConvAlgorithm::kIm2colGemm:
       return "im2col + sgemm";
   }
@@ -164,18 +250,25 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 //   16 x 16->32 3x3 pad 1 16x16:   360 vs 470,     382 vs 628,     642 vs 503
 // The direct weight gradient's horizontal sums and strided dy reads lose to the GEMM once there
 // are 32 output channels and 64 taps to fill its tiles.
+// Samples in lanes against the per-sample direct kernels (AVX-512, microseconds on 1 / 2 threads,
+// best of several runs on a shared machine; forward, input gradient, weight gradient):
+//   64 x 1->6 5x5 pad 2 28x28:  171 / 118 vs 170 / 110,  -,  257 / 110 vs 262 / 177
+//   64 x 6->16 5x5 14x14:       -,  255 / 175 vs 555 / 360,  246 / 136 vs 265 / 167
+// Where the per-sample kernels fill their lanes as well (16 channels, 16 or 32 columns), the
+// forwards were within the noise (the per-sample kernels keep them) and the samples-in-lanes
+// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
-  return choose(s.out_channels, s.out_w());
+  return choose_with_batch(s, s.out_channels, s.out_w(), false);
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
-  return choose(s.in_channels, s.in_w);
+  return choose_with_batch(s, s.in_channels, s.in_w, false);
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   const std::size_t taps = s.in_channels * s.kernel_h * s.kernel_w;
   return s.out_channels >= 32 && taps >= 64 ? ConvAlgorithm::kIm2colGemm
-                                            : choose(s.out_channels, s.out_w());
+                                            : choose_with_batch(s, s.out_channels, s.out_w(), true);
 }
 
 const ConvKernels* conv_kernels(Isa isa) {
@@ -190,6 +283,19 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
+  if (algorithm == ConvAlgorithm::kDirectBatch) {
+    // A correlation is a convolution by the flipped kernel with the padding mirrored.
+    const std::size_t taps = s.kernel_h * s.kernel_w;
+    std::vector<float> flipped(s.out_channels * s.in_channels * taps);
+    for (std::size_t i = 0; i < flipped.size(); ++i) {
+      flipped[i] = w[i / taps * taps + taps - 1 - i % taps];
+    }
+    const BatchConv g{
+        s.in_channels, s.in_h,     s.in_w,     s.out_channels,           p.out_h,
+        p.out_w,       s.kernel_h, s.kernel_w, s.kernel_h - 1 - s.pad_h, s.kernel_w - 1 - s.pad_w};
+    convolve_groups(g, s.batch, x, flipped.data(), bias, y);
+    return;
+  }
   const ForwardPlan plan =
       plan_forward(algorithm, w, bias, s.out_channels, s.in_channels, s.kernel_h * s.kernel_w);
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
@@ -211,6 +317,20 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
   const std::size_t taps = s.kernel_h * s.kernel_w;
+  if (algorithm == ConvAlgorithm::kDirectBatch) {
+    // The definition above with in and out channels swapped: w transposed, not flipped.
+    std::vector<float> transposed(s.out_channels * s.in_channels * taps);
+    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+      for (std::size_t c = 0; c < s.in_channels; ++c) {
+        std::memcpy(transposed.data() + (c * s.out_channels + oc) * taps,
+                    w + (oc * s.in_channels + c) * taps, taps * sizeof(float));
+      }
+    }
+    const BatchConv g{s.out_channels, out_h,      out_w,      s.in_channels, s.in_h,
+                      s.in_w,         s.kernel_h, s.kernel_w, s.pad_h,       s.pad_w};
+    convolve_groups(g, s.batch, dy, transposed.data(), nullptr, dx);
+    return;
+  }
   std::vector<float> flipped(s.out_channels * s.in_channels * taps);
   for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
     for (std::size_t c = 0; c < s.in_channels; ++c) {
@@ -244,6 +364,67 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   });
 }
 
+namespace {
+
+// The weight gradient with samples in lanes, a group of samples per task: each thread transposes
+// its group's input and output gradient into its own buffers and sums every tap of the group there
+// (the lanes added at the end), and the groups' partials are added in group order; the bias
+// gradient adds per-sample plane sums in sample order.
+void backward_weight_batch(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                           float* db) {
+  const ConvKernels& kernels = conv_kernels();
+  const std::size_t out_h = s.out_h(), out_w = s.out_w(), plane = out_h * out_w;
+  const std::size_t groups = num_groups(s.batch);
+  const std::size_t dw_size = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
+  const BatchConv g{s.in_channels, s.in_h,     s.in_w,     s.out_channels, out_h,
+                    out_w,         s.kernel_h, s.kernel_w, s.pad_h,        s.pad_w};
+  // Near-equal blocks of output channels (6 -> 3 + 3) fill the register blocks evenly.
+  const std::size_t blocks = num_chunks(s.out_channels, kernels.batch_grad_channels);
+  const std::size_t base = s.out_channels / blocks, longer = s.out_channels % blocks;
+  const auto plane_sum = eltwise_kernels().sum;
+  std::vector<float> partials(groups * dw_size), sums(s.batch * s.out_channels);
+  parallel_for(groups, 1, [&](std::size_t begin, std::size_t end) {
+    float* x_t = t_batch_in.get(batch_group_size(s.in_channels, s.in_h, s.in_w, s.pad_h, s.pad_w));
+    float* dy_t = t_batch_grad.get(batch_group_size(s.out_channels, out_h, out_w, 0, 0));
+    for (std::size_t group = begin; group < end; ++group) {
+      transpose_group(x, group, s.batch, s.in_channels, s.in_h, s.in_w, s.pad_h, s.pad_w, x_t);
+      transpose_group(dy, group, s.batch, s.out_channels, out_h, out_w, 0, 0, dy_t);
+      float* partial = partials.data() + group * dw_size;
+      for (std::size_t block = 0; block < blocks; ++block) {
+        const std::size_t oc0 = block * base + std::min(block, longer);
+        const std::size_t count = base + (block < longer ? 1 : 0);
+        for (std::size_t c = 0; c < s.in_channels; ++c) {
+          for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+            kernels.weight_grad_batch(g, x_t, dy_t, 1, oc0, count, c, kh, partial);
+          }
+        }
+      }
+      if (db == nullptr) continue;
+      // The selected ISA's vector sum: a plain loop is one dependent add after another.
+      const std::size_t n_end = std::min(s.batch, (group + 1) * kernels.lanes);
+      for (std::size_t n = group * kernels.lanes; n < n_end; ++n) {
+        for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+          sums[n * s.out_channels + oc] =
+              static_cast<float>(plane_sum(dy + (n * s.out_channels + oc) * plane, plane));
+        }
+      }
+    }
+  });
+  std::memcpy(dw, partials.data(), dw_size * sizeof(float));
+  for (std::size_t group = 1; group < groups; ++group) {
+    const float* partial = partials.data() + group * dw_size;
+    for (std::size_t i = 0; i < dw_size; ++i) dw[i] += partial[i];
+  }
+  if (db == nullptr) return;
+  for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+    float total = 0.0f;
+    for (std::size_t n = 0; n < s.batch; ++n) total += sums[n * s.out_channels + oc];
+    db[oc] = total;
+  }
+}
+
+}  // namespace
+
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
   const ConvKernels& kernels = conv_kernels();
@@ -256,6 +437,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const std::size_t all_taps = s.in_channels * s.kernel_h * s.kernel_w;
   const std::size_t dw_size = s.out_channels * all_taps;
   if (dw_size == 0 && (db == nullptr || s.out_channels == 0)) return;  // nothing to write
+  if (algorithm == ConvAlgorithm::kDirectBatch) return backward_weight_batch(s, x, dy, dw, db);
   // The channel-lane kernel accumulates dw blocked by whole vectors of channels.
   const std::size_t padded_channels = lanes ? round_up(s.out_channels, kernels.lanes) : 0;
   const std::size_t accumulated = lanes ? padded_channels * all_taps : dw_size;

@@ -34,6 +34,10 @@ struct Avx2 {
   // registers.
   static constexpr int kGradSlideRows = 1;
   static constexpr int kGradTaps = 3;
+  // Samples in the lanes: 8 output columns + 5 weights + 1 input; 2 x 5 weight-gradient
+  // accumulators + 5 inputs + 1 dy of the 16 registers.
+  static constexpr int kBatchColumns = 8;
+  static constexpr int kBatchGradChannels = 2;
 
   // Lanes below n set, for maskload/maskstore.
   static __m256i first(std::size_t n) {
@@ -86,6 +90,10 @@ const ConvKernels kConv{Avx2::kLanes,
                         conv_direct::forward_lanes<Avx2>,
                         conv_direct::weight_grad<Avx2>,
                         conv_direct::weight_grad_lanes<Avx2>,
-                        conv_direct::transpose_channels<Avx2>};
+                        conv_direct::transpose_channels<Avx2>,
+                        conv_direct::transpose_batch<Avx2>,
+                        conv_direct::convolve_batch<Avx2>,
+                        conv_direct::weight_grad_batch<Avx2>,
+                        Avx2::kBatchGradChannels};
 
 }  // namespace odyssey::avx2

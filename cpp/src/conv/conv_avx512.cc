@@ -32,6 +32,10 @@ struct Avx512 {
   // Kernel rows per sliding weight-gradient block: 3 x 5 accumulators + 3 x 5 inputs + 1 dy.
   static constexpr int kGradSlideRows = 3;
   static constexpr int kGradTaps = 3;
+  // Samples in the lanes: 16 output columns + 5 weights + 1 input; 4 x 5 weight-gradient
+  // accumulators + 5 inputs + 1 dy.
+  static constexpr int kBatchColumns = 16;
+  static constexpr int kBatchGradChannels = 4;
 
   static __mmask16 first(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static Vec zero() { return _mm512_setzero_ps(); }
@@ -83,6 +87,10 @@ const ConvKernels kConv{Avx512::kLanes,
                         conv_direct::forward_lanes<Avx512>,
                         conv_direct::weight_grad<Avx512>,
                         conv_direct::weight_grad_lanes<Avx512>,
-                        conv_direct::transpose_channels<Avx512>};
+                        conv_direct::transpose_channels<Avx512>,
+                        conv_direct::transpose_batch<Avx512>,
+                        conv_direct::convolve_batch<Avx512>,
+                        conv_direct::weight_grad_batch<Avx512>,
+                        Avx512::kBatchGradChannels};
 
 }  // namespace odyssey::avx512

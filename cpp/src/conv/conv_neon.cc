@@ -32,6 +32,10 @@ struct Neon {
   // Kernel rows per sliding weight-gradient block: 2 x 5 accumulators + 2 x 5 inputs + 1 dy.
   static constexpr int kGradSlideRows = 2;
   static constexpr int kGradTaps = 4;
+  // Samples in the lanes: 16 output columns + 5 weights + 1 input; 4 x 5 weight-gradient
+  // accumulators + 5 inputs + 1 dy.
+  static constexpr int kBatchColumns = 16;
+  static constexpr int kBatchGradChannels = 4;
 
   static Vec zero() { return vdupq_n_f32(0.0f); }
   static Vec load(const float* p) { return vld1q_f32(p); }
@@ -74,6 +78,10 @@ const ConvKernels kConv{Neon::kLanes,
                         conv_direct::forward_lanes<Neon>,
                         conv_direct::weight_grad<Neon>,
                         conv_direct::weight_grad_lanes<Neon>,
-                        conv_direct::transpose_channels<Neon>};
+                        conv_direct::transpose_channels<Neon>,
+                        conv_direct::transpose_batch<Neon>,
+                        conv_direct::convolve_batch<Neon>,
+                        conv_direct::weight_grad_batch<Neon>,
+                        Neon::kBatchGradChannels};
 
 }  // namespace odyssey::neon

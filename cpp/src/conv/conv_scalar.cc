@@ -85,8 +85,9 @@ void transpose_channels(const float* dy, std::size_t channels, std::size_t plane
 }  // namespace
 
 // With one lane, the channel-blocked weight layout is the plain one: the same reference serves
-// both.
+// both. Samples in lanes would be one sample at a time: the per-sample kernels are the reference.
 const ConvKernels kConv{
-    1, forward, forward, weight_grad, weight_grad_transposed, transpose_channels};
+    1,       forward, forward, weight_grad, weight_grad_transposed, transpose_channels, nullptr,
+    nullptr, nullptr, 0};
 
 }  // namespace odyssey::scalar
