@@ -137,42 +137,46 @@ void check_thread_counts() {
   odyssey::set_num_threads(odyssey::default_num_threads());
 }
 
-// Every SIMD 2x2 stride-2 row, forward (plain and with relu) and backward, against the scalar
-// reference: odd widths, misaligned rows, ties, NaNs, signed zeros and dead outputs, bit for bit.
+// Every SIMD 2x2 stride-2 kernel, forward (plain and with relu) and backward, against the scalar
+// reference over one and three output rows: odd widths, misaligned rows, ties, NaNs, signed
+// zeros and dead outputs, bit for bit.
 void check_simd_rows() {
   std::mt19937 rng(17);
   for (odyssey::Isa isa : odyssey::test::simd_isas()) {
     const odyssey::PoolKernels& simd = *odyssey::pool_kernels(isa);
     for (std::size_t out_w : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64}) {
       for (std::size_t offset = 0; offset <= 16; ++offset) {
-        const std::size_t in_w = 2 * out_w + offset % 2;
-        std::vector<float> input = tied_values(offset + 2 * in_w, rng);
+        const std::size_t in_w = 2 * out_w + offset % 2, rows = offset % 3 == 0 ? 3 : 1;
+        const std::size_t outputs = rows * out_w, inputs = 2 * rows * in_w;
+        std::vector<float> input = tied_values(offset + inputs, rng);
         input[offset] = -0.0f;
         for (bool relu : {false, true}) {
-          std::vector<float> want(out_w), got(out_w + 1, 42.0f);
-          std::vector<std::int32_t> want_at(out_w), got_at(out_w + 1, -7);
-          odyssey::scalar::kPool.max_2x2_row(input.data() + offset, in_w, out_w, 5, relu,
-                                             want.data(), want_at.data());
-          simd.max_2x2_row(input.data() + offset, in_w, out_w, 5, relu, got.data(), got_at.data());
+          std::vector<float> want(outputs), got(outputs + 1, 42.0f);
+          std::vector<std::int32_t> want_at(outputs), got_at(outputs + 1, -7);
+          odyssey::scalar::kPool.max_2x2_rows(input.data() + offset, in_w, out_w, rows, 5, relu,
+                                              want.data(), want_at.data());
+          simd.max_2x2_rows(input.data() + offset, in_w, out_w, rows, 5, relu, got.data(),
+                            got_at.data());
           const std::string where = std::string(odyssey::isa_name(isa)) +
                                     " out_w=" + std::to_string(out_w) +
+                                    " rows=" + std::to_string(rows) +
                                     " offset=" + std::to_string(offset) + (relu ? " relu" : "");
-          CHECK_NOTE(std::memcmp(want.data(), got.data(), out_w * sizeof(float)) == 0,
+          CHECK_NOTE(std::memcmp(want.data(), got.data(), outputs * sizeof(float)) == 0,
                      "max 2x2 values " + where);
           CHECK_NOTE(want_at == std::vector<std::int32_t>(got_at.begin(), got_at.end() - 1),
                      "max 2x2 argmax " + where);
-          CHECK_NOTE(got[out_w] == 42.0f && got_at[out_w] == -7, "wrote past the end " + where);
+          CHECK_NOTE(got[outputs] == 42.0f && got_at[outputs] == -7, "wrote past the end " + where);
 
-          // The backward row from a misaligned dy, a -0 gradient among them, into two rows of
-          // garbage that must stay past column 2 * out_w (and past the second row).
-          std::vector<float> dy(offset + out_w);
+          // The backward rows from a misaligned dy, a -0 gradient among them, into input rows of
+          // garbage that must stay past column 2 * out_w (and past the last row).
+          std::vector<float> dy(offset + outputs);
           for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 7) - 3.0f;
           dy[offset] = -0.0f;
-          std::vector<float> want_dx(2 * in_w + 1, 42.0f), got_dx(offset + 2 * in_w + 1, 42.0f);
-          odyssey::scalar::kPool.max_2x2_backward_row(dy.data() + offset, want_at.data(), out_w, 5,
-                                                      in_w, want_dx.data());
-          simd.max_2x2_backward_row(dy.data() + offset, want_at.data(), out_w, 5, in_w,
-                                    got_dx.data() + offset);
+          std::vector<float> want_dx(inputs + 1, 42.0f), got_dx(offset + inputs + 1, 42.0f);
+          odyssey::scalar::kPool.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w,
+                                                       rows, 5, in_w, want_dx.data());
+          simd.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w, rows, 5, in_w,
+                                     got_dx.data() + offset);
           CHECK_NOTE(std::memcmp(want_dx.data(), got_dx.data() + offset,
                                  want_dx.size() * sizeof(float)) == 0,
                      "max 2x2 backward " + where);

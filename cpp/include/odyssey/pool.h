@@ -9,17 +9,19 @@
 
 namespace odyssey {
 
-// One ISA's kernels for the common window, 2x2 with stride 2, one output row at a time over input
-// rows `top` and `top + in_w`, with `top_index` the plane index of top[0].
+// One ISA's kernels for the common window, 2x2 with stride 2, over `rows` output rows of a plane:
+// output row r comes from input rows top + 2 r in_w and the one below it, and top_index is the
+// plane index of top[0]. y, argmax and dy hold out_w values a row.
 struct PoolKernels {
   // Max pooling: ties keep the first in (top-left, top-right, bottom-left, bottom-right) order and
   // the last NaN wins; with `relu`, dead outputs are +0 with argmax -1; as in max_pool2d_forward.
-  void (*max_2x2_row)(const float* top, std::size_t in_w, std::size_t out_w, std::int32_t top_index,
-                      bool relu, float* y, std::int32_t* argmax);
-  // Its gradient: columns [0, 2 * out_w) of both input rows, each 0 + dy of its window where
-  // argmax names it (0 + turns a -0 into +0, as adding into a cleared row does), else 0.
-  void (*max_2x2_backward_row)(const float* dy, const std::int32_t* argmax, std::size_t out_w,
-                               std::int32_t top_index, std::size_t in_w, float* top);
+  void (*max_2x2_rows)(const float* top, std::size_t in_w, std::size_t out_w, std::size_t rows,
+                       std::int32_t top_index, bool relu, float* y, std::int32_t* argmax);
+  // Its gradient: columns [0, 2 * out_w) of the input rows, each 0 + dy of its window where argmax
+  // names it (0 + turns a -0 into +0, as adding into a cleared row does), else 0.
+  void (*max_2x2_backward_rows)(const float* dy, const std::int32_t* argmax, std::size_t out_w,
+                                std::size_t rows, std::int32_t top_index, std::size_t in_w,
+                                float* top);
 };
 
 namespace scalar {

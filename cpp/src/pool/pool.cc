@@ -57,14 +57,10 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
                         bool relu) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
   if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
-    const auto row = pool_kernels().max_2x2_row;
+    const auto rows = pool_kernels().max_2x2_rows;
     for_each_plane(s.planes, [&](std::size_t plane) {
-      const float* in = x + plane * s.in_h * s.in_w;
-      for (std::size_t oh = 0; oh < out_h; ++oh) {
-        const std::size_t top = 2 * oh * s.in_w;
-        const std::size_t out = (plane * out_h + oh) * out_w;
-        row(in + top, s.in_w, out_w, static_cast<std::int32_t>(top), relu, y + out, argmax + out);
-      }
+      const std::size_t out = plane * out_h * out_w;
+      rows(x + plane * s.in_h * s.in_w, s.in_w, out_w, out_h, 0, relu, y + out, argmax + out);
     });
     return;
   }
@@ -123,13 +119,13 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
     return;
   }
   if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
-    const auto row = pool_kernels().max_2x2_backward_row;
+    const auto rows = pool_kernels().max_2x2_backward_rows;
     for_each_plane(s.planes, [&](std::size_t plane) {
       float* grad = dx + plane * in_size;
-      for (std::size_t oh = 0; oh < out_h; ++oh) {
-        const std::size_t top = 2 * oh * s.in_w, out = (plane * out_h + oh) * out_w;
-        row(dy + out, argmax + out, out_w, static_cast<std::int32_t>(top), s.in_w, grad + top);
-        if (s.in_w % 2 != 0) grad[top + s.in_w - 1] = grad[top + 2 * s.in_w - 1] = 0.0f;
+      const std::size_t out = plane * out_h * out_w;
+      rows(dy + out, argmax + out, out_w, out_h, 0, s.in_w, grad);
+      if (s.in_w % 2 != 0) {
+        for (std::size_t r = 0; r < 2 * out_h; ++r) grad[r * s.in_w + s.in_w - 1] = 0.0f;
       }
       if (s.in_h % 2 != 0) std::memset(grad + (s.in_h - 1) * s.in_w, 0, s.in_w * sizeof(float));
     });

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "odyssey/pool.h"
+#include "pool_rows.h"
 
 namespace odyssey::avx2 {
 namespace {
@@ -57,9 +58,9 @@ void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + i), index);
   }
   if (i < out_w) {
-    scalar::kPool.max_2x2_row(top + 2 * i, in_w, out_w - i,
-                              top_index + 2 * static_cast<std::int32_t>(i), relu, y + i,
-                              argmax + i);
+    scalar::kPool.max_2x2_rows(top + 2 * i, in_w, out_w - i, 1,
+                               top_index + 2 * static_cast<std::int32_t>(i), relu, y + i,
+                               argmax + i);
   }
 }
 
@@ -95,14 +96,15 @@ void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size
                      where_equal(at_high, _mm256_add_epi32(here_high, row), g_high));
   }
   if (i < out_w) {
-    scalar::kPool.max_2x2_backward_row(dy + i, argmax + i, out_w - i,
-                                       top_index + 2 * static_cast<std::int32_t>(i), in_w,
-                                       top + 2 * i);
+    scalar::kPool.max_2x2_backward_rows(dy + i, argmax + i, out_w - i, 1,
+                                        top_index + 2 * static_cast<std::int32_t>(i), in_w,
+                                        top + 2 * i);
   }
 }
 
 }  // namespace
 
-const PoolKernels kPool{max_2x2_row, max_2x2_backward_row};
+const PoolKernels kPool{pool_rows::max_2x2_rows<max_2x2_row>,
+                        pool_rows::max_2x2_backward_rows<max_2x2_backward_row>};
 
 }  // namespace odyssey::avx2

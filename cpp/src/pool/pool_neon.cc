@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "odyssey/pool.h"
+#include "pool_rows.h"
 
 namespace odyssey::neon {
 namespace {
@@ -42,9 +43,9 @@ void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int
     vst1q_s32(argmax + i, index);
   }
   if (i < out_w) {
-    scalar::kPool.max_2x2_row(top + 2 * i, in_w, out_w - i,
-                              top_index + 2 * static_cast<std::int32_t>(i), relu, y + i,
-                              argmax + i);
+    scalar::kPool.max_2x2_rows(top + 2 * i, in_w, out_w - i, 1,
+                               top_index + 2 * static_cast<std::int32_t>(i), relu, y + i,
+                               argmax + i);
   }
 }
 
@@ -76,14 +77,15 @@ void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size
     vst1q_f32(bottom + 2 * i + 4, where_equal(at2.val[1], vaddq_s32(here_high, row), g2.val[1]));
   }
   if (i < out_w) {
-    scalar::kPool.max_2x2_backward_row(dy + i, argmax + i, out_w - i,
-                                       top_index + 2 * static_cast<std::int32_t>(i), in_w,
-                                       top + 2 * i);
+    scalar::kPool.max_2x2_backward_rows(dy + i, argmax + i, out_w - i, 1,
+                                        top_index + 2 * static_cast<std::int32_t>(i), in_w,
+                                        top + 2 * i);
   }
 }
 
 }  // namespace
 
-const PoolKernels kPool{max_2x2_row, max_2x2_backward_row};
+const PoolKernels kPool{pool_rows::max_2x2_rows<max_2x2_row>,
+                        pool_rows::max_2x2_backward_rows<max_2x2_backward_row>};
 
 }  // namespace odyssey::neon

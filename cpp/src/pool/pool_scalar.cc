@@ -1,5 +1,6 @@
 // The reference 2x2 stride-2 max pooling row every SIMD variant is tested against.
 #include "odyssey/pool.h"
+#include "pool_rows.h"
 
 namespace odyssey::scalar {
 namespace {
@@ -40,6 +41,7 @@ void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size
 
 }  // namespace
 
-const PoolKernels kPool{max_2x2_row, max_2x2_backward_row};
+const PoolKernels kPool{pool_rows::max_2x2_rows<max_2x2_row>,
+                        pool_rows::max_2x2_backward_rows<max_2x2_backward_row>};
 
 }  // namespace odyssey::scalar
