@@ -587,7 +587,7 @@ def print_layers(title: str, rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="seeds 0..rounds-1, one a round")
+    parser.add_argument("--rounds", type=int, default=5, help="seeds 0..rounds-1, one a round")
     parser.add_argument("--bar", type=float, default=0.98, help="mnist-sample's bar")
     parser.add_argument("--fashion-bar", type=float, default=0.90)
     parser.add_argument("--fashion-rounds", type=int, default=3)
