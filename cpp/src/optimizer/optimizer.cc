@@ -112,4 +112,22 @@ void adagrad_step(float* param, const float* grad, float* sum, const AdagradOpti
   });
 }
 
+void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions& options) {
+  SgdOptions each = options;
+  for (std::size_t i = 0; i < count; ++i) {
+    const SgdTensor& t = tensors[i];
+    each.first_step = t.first_step;
+    sgd_step(t.param, t.grad, t.momentum_buffer, each, t.n);
+  }
+}
+
+void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOptions& options) {
+  AdamOptions each = options;
+  for (std::size_t i = 0; i < count; ++i) {
+    const AdamTensor& t = tensors[i];
+    each.step = t.step;
+    adam_step(t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq, each, t.n);
+  }
+}
+
 }  // namespace odyssey
