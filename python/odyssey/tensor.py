@@ -389,7 +389,8 @@ class Tensor:
                     "Tensor.backward: a gradient is needed for a non-scalar output of shape "
                     f"{self.shape}"
                 )
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            grad = np.empty(self.data.shape, dtype=self.data.dtype)
+            grad.fill(1)  # np.ones without its Python wrapper
         else:
             try:
                 grad = _contiguous(
@@ -410,8 +411,10 @@ class Tensor:
             _accumulate(self, grad, owned=False)
             return
         grads: dict[Node, np.ndarray] = {root: grad}
+        pop = grads.pop
+        get = grads.get
         for node in _reverse_topological(root):
-            grad_out = grads.pop(node, None)
+            grad_out = pop(node, None)
             if grad_out is None:
                 continue
             backward = node.backward
@@ -428,8 +431,10 @@ class Tensor:
             for parent, grad_in in zip(parents, backward(grad_out), strict=True):
                 if grad_in is None or parent is None or not parent.requires_grad:
                     continue
-                if grad_in.dtype != parent.data.dtype:  # a float64 operand's doing
-                    grad_in = grad_in.astype(parent.data.dtype)
+                dtype = parent.data.dtype
+                # `is` first: the builtin dtypes are singletons, and != costs a NumPy call.
+                if grad_in.dtype is not dtype and grad_in.dtype != dtype:
+                    grad_in = grad_in.astype(dtype)  # a float64 operand's doing
                 parent_node = parent._node
                 if parent_node is None:
                     # Gradients passed straight through (the identical array or a view of it)
@@ -438,7 +443,7 @@ class Tensor:
                         parent, grad_in, owned=grad_in is not grad_out and grad_in.base is None
                     )
                 else:
-                    previous = grads.get(parent_node)
+                    previous = get(parent_node)
                     grads[parent_node] = grad_in if previous is None else previous + grad_in
 
     # -- arithmetic with broadcasting ---------------------------------------------------------
@@ -822,11 +827,20 @@ def _arith_result(out: Any) -> np.ndarray:
 
 def _accumulate(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
     """Adds grad into leaf.grad; the first gradient is kept as is when nothing else holds it."""
-    if leaf._grad is None:
+    accumulated = leaf._grad
+    if accumulated is None:
         data = grad if owned and grad.flags.c_contiguous else np.array(grad, order="C")
-        leaf._grad = _wrap(data.astype(leaf.data.dtype, copy=False))
+        dtype = leaf.data.dtype
+        if data.dtype is not dtype:
+            data = data.astype(dtype, copy=False)
+        out = Tensor.__new__(Tensor)  # _wrap, inlined: one call per leaf and step
+        out.data = data
+        out._grad = None
+        out.requires_grad = False
+        out._node = None
+        leaf._grad = out
     else:
-        leaf._grad.data += grad
+        accumulated.data += grad
 
 
 def _reverse_topological(root: Node) -> list[Node]:
