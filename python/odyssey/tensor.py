@@ -178,6 +178,10 @@ def _is_int(value: Any) -> bool:
 
 def _normalize_dim(dim: Any, ndim: int, op: str, name: str = "dim") -> int:
     """`dim` as an index in [0, ndim) (a 0-d tensor accepts 0 and -1, as in PyTorch)."""
+    if type(dim) is int:  # the usual case, without the isinstance checks below
+        size = ndim if ndim > 1 else 1
+        if -size <= dim < size:
+            return dim % size
     if not _is_int(dim):
         raise TypeError(f"{op}: {name} must be an int, got {type(dim).__name__}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
@@ -663,8 +667,12 @@ class Tensor:
     # -- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
+        return self._reshaped(_shape_arg(shape, "Tensor.reshape"))
+
+    def _reshaped(self, new_shape: tuple[int, ...]) -> Tensor:
+        """reshape to a tuple of ints (flatten, squeeze and unsqueeze build theirs from the
+        shape, so they skip reshape's argument parsing)."""
         x_shape = self.data.shape
-        new_shape = _shape_arg(shape, "Tensor.reshape")
         try:
             out = self.data.reshape(new_shape)
         except ValueError:
@@ -684,7 +692,7 @@ class Tensor:
         if start > end:
             raise ValueError(f"Tensor.flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         middle = math.prod(shape[start : end + 1])
-        return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
+        return self._reshaped((*shape[:start], middle, *shape[end + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A new axis of size 1 at `dim` (counted in the result, as in PyTorch)."""
