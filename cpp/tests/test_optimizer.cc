@@ -601,8 +601,9 @@ std::vector<float> run_adam_many(odyssey::AdamOptions o, bool amsgrad, std::size
   return result;
 }
 
-// sgd_step_many and adam_step_many on every variant, 1 and 2 threads and every offset: the bits of
-// the scalar reference's single-array steps taken one tensor after another.
+// sgd_step_many and adam_step_many (disjoint tensors: one joint parallel index space) on every
+// variant, 1 and 2 threads and every offset: the bits of the scalar reference's single-array steps
+// taken one tensor after another.
 void check_many() {
   const std::vector<odyssey::SgdOptions> sgd = sgd_cases();
   const std::vector<odyssey::AdamOptions> adam = adam_cases();
@@ -633,6 +634,46 @@ void check_many() {
   }
 }
 
+// Tensors that share memory (here one gradient array read by two parameters, as a caller may
+// pass) are stepped one after another: the bits of separate single-array calls.
+void check_many_shared() {
+  const std::size_t n = odyssey::kEltwiseGrain + 5;
+  odyssey::SgdOptions o;
+  o.lr = 0.05;
+  o.momentum = 0.9;
+  o.weight_decay = 1e-2;
+  const Buffer grad(odyssey::test::normal_floats(n, 1.0f, 70), 3);
+  for (odyssey::Isa isa : odyssey::available_isas()) {
+    odyssey::select_isa(isa);
+    for (int threads : {1, 2}) {
+      odyssey::set_num_threads(threads);
+      std::vector<std::vector<float>> results;
+      for (bool many : {false, true}) {
+        Buffer p0(odyssey::test::normal_floats(n, 1.0f, 71), 0), b0(std::vector<float>(n), 5);
+        Buffer p1(odyssey::test::normal_floats(7, 1.0f, 72), 1), b1(std::vector<float>(7), 2);
+        const std::vector<odyssey::SgdTensor> tensors = {
+            {p0.data(), grad.data(), b0.data(), n, true},
+            {p1.data(), grad.data(), b1.data(), 7, true}};
+        if (many) {
+          odyssey::sgd_step_many(tensors.data(), tensors.size(), o);
+        } else {
+          for (const odyssey::SgdTensor& t : tensors) {
+            odyssey::sgd_step(t.param, t.grad, t.momentum_buffer, o, t.n);
+          }
+        }
+        std::vector<float> result = p0.values();
+        for (const Buffer* b : {&b0, &p1, &b1}) {
+          const std::vector<float> values = b->values();
+          result.insert(result.end(), values.begin(), values.end());
+        }
+        results.push_back(result);
+      }
+      CHECK_NOTE(same_bits(results[0], results[1]),
+                 std::string("sgd_step_many shared grad ") + odyssey::isa_name(isa));
+    }
+  }
+}
+
 int main() {
   check_sgd_adam_variants();
   check_sgd_adam_special_values();
@@ -642,5 +683,6 @@ int main() {
   check_threads();
   check_address_invariance();
   check_many();
+  check_many_shared();
   return odyssey::test::finish();
 }

@@ -170,9 +170,10 @@ struct AdamTensor {
   long long step;
 };
 
-// A group's step in one call (torch's foreach, without its Python cost per parameter): the
-// single-array step on each tensor in order, so the bits are those of one sgd_step/adam_step call
-// per parameter. Each tensor's first_step / step replaces the one in `options`.
+// A group's step in one call (torch's foreach, without its Python cost per parameter), with the
+// bits of one sgd_step/adam_step call per tensor in order. Each tensor's first_step / step replaces
+// the one in `options`. Tensors whose arrays are disjoint from every other tensor's are updated as
+// one index space in parallel chunks (the updates are elementwise); otherwise one after another.
 void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions& options);
 void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOptions& options);
 
