@@ -100,6 +100,7 @@ DISPLACEMENTS = _kernels.elastic_displacements(42, 3, INDICES, 8, 28, 28, alpha=
 RMSPROP = {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 1e-2, "momentum": 0.9}
 ADAGRAD = {"step": 3, "lr": 1e-2, "lr_decay": 1e-2, "weight_decay": 1e-2, "eps": 1e-10}
 ADAM = {"step": 3, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
+ADAM_MANY = {name: value for name, value in ADAM.items() if name != "step"}
 
 Call = Callable[..., Any]
 # name -> (the arrays to place, the call on the placed arrays). A name may carry a suffix after a
@@ -166,6 +167,26 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
     "adam_step decoupled": (
         [BIG_Y, BIG_G, floats(N, scale=0.1), SQUARES],
         lambda p, g, m, v: _kernels.adam_step(p, g, m, v, **ADAM, decoupled_weight_decay=True),
+    ),
+    # Two parameters: one over several parallel chunks, one of an odd size below a vector.
+    "sgd_step_many": (
+        [BIG_Y, BIG_G, floats(N, scale=0.1), floats(7), floats(7), floats(7, scale=0.1)],
+        lambda p, g, m, q, h, n: _kernels.sgd_step_many(
+            [p, q],
+            [g, h],
+            [m, n],
+            lr=0.05,
+            momentum=0.9,
+            weight_decay=1e-2,
+            nesterov=True,
+            first_steps=[False, True],
+        ),
+    ),
+    "adam_step_many": (
+        [BIG_Y, BIG_G, floats(N, scale=0.1), SQUARES, floats(7), floats(7), zeros(7), zeros(7)],
+        lambda p, g, m, v, q, h, n, w: _kernels.adam_step_many(
+            [p, q], [g, h], [m, n], [v, w], steps=[3, 1], **ADAM_MANY
+        ),
     ),
     "rmsprop_step": (
         [BIG_Y, BIG_G, SQUARES + 0.05, floats(N, scale=0.1), floats(N, scale=0.1)],

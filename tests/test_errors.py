@@ -294,6 +294,23 @@ BINDING_CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
         ),
         TypeError,
     ),
+    (
+        "sgd_step_many",
+        lambda: _kernels.sgd_step_many([F32], [F32, F32], lr=0.1),
+        ValueError,
+    ),
+    (
+        "sgd_step_many",
+        lambda: _kernels.sgd_step_many([F32.copy()], [F32], [F32], lr=0.1, momentum=0.9),
+        TypeError,  # first_steps missing
+    ),
+    (
+        "adam_step_many",
+        lambda: _kernels.adam_step_many(
+            [F32], [F32], [F32], [F64], steps=[1], lr=0.1, beta1=0.9, beta2=0.9, eps=0.0
+        ),
+        TypeError,
+    ),
     ("normalize", lambda: _kernels.normalize(F32, [0.0], [1.0]), ValueError),
     ("gather_unit_floats", lambda: _kernels.gather_unit_floats(F32, np.arange(2)), TypeError),
 ]

@@ -180,6 +180,165 @@ void adagrad_step(const py::object& param_object, const py::object& grad_object,
   odyssey::adagrad_step(param_data, floats(grad), sum_data, options, length(param));
 }
 
+// The arrays of a sequence argument of a multi-tensor step, as many as `count`.
+std::vector<py::object> items_of(const char* fn, const py::object& object, const char* name,
+                                 std::size_t count) {
+  if (!py::isinstance<py::sequence>(object) || py::isinstance<py::str>(object)) {
+    throw py::type_error(std::string(fn) + ": " + name + " must be a sequence, got " +
+                         std::string(py::str(py::type::of(object).attr("__name__"))));
+  }
+  const auto sequence = py::reinterpret_borrow<py::sequence>(object);
+  if (sequence.size() != count) {
+    throw py::value_error(std::string(fn) + ": " + name + " has " +
+                          std::to_string(sequence.size()) + " items but params has " +
+                          std::to_string(count));
+  }
+  std::vector<py::object> items;
+  items.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) items.push_back(sequence[i]);
+  return items;
+}
+
+std::size_t count_of(const char* fn, const py::object& params) {
+  if (!py::isinstance<py::sequence>(params) || py::isinstance<py::str>(params)) {
+    throw py::type_error(std::string(fn) + ": params must be a sequence of arrays, got " +
+                         std::string(py::str(py::type::of(params).attr("__name__"))));
+  }
+  return py::len(params);
+}
+
+std::string item_name(const char* name, std::size_t i) {
+  return std::string(name) + "[" + std::to_string(i) + "]";
+}
+
+// Every argument is checked as sgd_step checks it before any array changes, so an error leaves
+// all parameters as they were.
+void sgd_step_many(const py::object& params_object, const py::object& grads_object,
+                   const py::object& buffers_object, double lr, double momentum, double dampening,
+                   double weight_decay, bool nesterov, const py::object& first_steps_object) {
+  constexpr const char* fn = "sgd_step_many";
+  const std::size_t count = count_of(fn, params_object);
+  const auto param_items = items_of(fn, params_object, "params", count);
+  const auto grad_items = items_of(fn, grads_object, "grads", count);
+  const bool use_buffers = momentum != 0.0;
+  if (use_buffers && buffers_object.is_none()) {
+    throw py::value_error("sgd_step_many: momentum " + std::to_string(momentum) +
+                          " needs momentum_buffers, one shaped like each param");
+  }
+  std::vector<py::object> buffer_items;
+  std::vector<py::object> first_items;
+  if (use_buffers) {
+    buffer_items = items_of(fn, buffers_object, "momentum_buffers", count);
+    first_items = items_of(fn, first_steps_object, "first_steps", count);
+  }
+  std::vector<py::array> arrays;  // keeps every array alive while the GIL is released
+  arrays.reserve(3 * count);
+  std::vector<SgdTensor> tensors(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string param_name = item_name("params", i);
+    const std::string grad_name = item_name("grads", i);
+    py::array param = state_array(fn, param_items[i], param_name.c_str(), nullptr);
+    const py::array grad = float32_array(fn, grad_items[i], grad_name.c_str());
+    check_same_shape(fn, param, param_name.c_str(), grad, grad_name.c_str());
+    SgdTensor& t = tensors[i];
+    t.n = length(param);
+    t.grad = floats(grad);
+    t.momentum_buffer = nullptr;
+    t.first_step = true;
+    if (use_buffers) {
+      const std::string buffer_name = item_name("momentum_buffers", i);
+      py::array buffer = state_array(fn, buffer_items[i], buffer_name.c_str(), &param);
+      check_all_disjoint(fn, {{&param, param_name.c_str()}, {&buffer, buffer_name.c_str()}},
+                         {{&param, param_name.c_str()},
+                          {&grad, grad_name.c_str()},
+                          {&buffer, buffer_name.c_str()}});
+      t.momentum_buffer = mutable_floats(buffer);
+      t.first_step = first_items[i].cast<bool>();
+      arrays.push_back(std::move(buffer));
+    } else {
+      check_all_disjoint(fn, {{&param, param_name.c_str()}}, {{&grad, grad_name.c_str()}});
+    }
+    t.param = mutable_floats(param);
+    arrays.push_back(std::move(param));
+    arrays.push_back(grad);
+  }
+  SgdOptions options;
+  options.lr = lr;
+  options.momentum = momentum;
+  options.dampening = dampening;
+  options.weight_decay = weight_decay;
+  options.nesterov = nesterov;
+  py::gil_scoped_release release;
+  odyssey::sgd_step_many(tensors.data(), count, options);
+}
+
+void adam_step_many(const py::object& params_object, const py::object& grads_object,
+                    const py::object& exp_avgs_object, const py::object& exp_avg_sqs_object,
+                    const py::object& steps_object, double lr, double beta1, double beta2,
+                    double eps, double weight_decay, bool decoupled_weight_decay,
+                    const py::object& max_exp_avg_sqs_object) {
+  constexpr const char* fn = "adam_step_many";
+  const std::size_t count = count_of(fn, params_object);
+  const auto param_items = items_of(fn, params_object, "params", count);
+  const auto grad_items = items_of(fn, grads_object, "grads", count);
+  const auto exp_avg_items = items_of(fn, exp_avgs_object, "exp_avgs", count);
+  const auto exp_avg_sq_items = items_of(fn, exp_avg_sqs_object, "exp_avg_sqs", count);
+  const auto step_items = items_of(fn, steps_object, "steps", count);
+  const bool amsgrad = !max_exp_avg_sqs_object.is_none();
+  std::vector<py::object> max_items;
+  if (amsgrad) max_items = items_of(fn, max_exp_avg_sqs_object, "max_exp_avg_sqs", count);
+  std::vector<py::array> arrays;  // keeps every array alive while the GIL is released
+  arrays.reserve(5 * count);
+  std::vector<AdamTensor> tensors(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string param_name = item_name("params", i);
+    const std::string grad_name = item_name("grads", i);
+    const std::string exp_avg_name = item_name("exp_avgs", i);
+    const std::string exp_avg_sq_name = item_name("exp_avg_sqs", i);
+    const std::string max_name = item_name("max_exp_avg_sqs", i);
+    py::array param = state_array(fn, param_items[i], param_name.c_str(), nullptr);
+    const py::array grad = float32_array(fn, grad_items[i], grad_name.c_str());
+    check_same_shape(fn, param, param_name.c_str(), grad, grad_name.c_str());
+    py::array exp_avg = state_array(fn, exp_avg_items[i], exp_avg_name.c_str(), &param);
+    py::array exp_avg_sq = state_array(fn, exp_avg_sq_items[i], exp_avg_sq_name.c_str(), &param);
+    std::vector<std::pair<const py::array*, const char*>> written = {
+        {&param, param_name.c_str()},
+        {&exp_avg, exp_avg_name.c_str()},
+        {&exp_avg_sq, exp_avg_sq_name.c_str()}};
+    py::array max_exp_avg_sq;
+    AdamTensor& t = tensors[i];
+    t.max_exp_avg_sq = nullptr;
+    if (amsgrad) {
+      max_exp_avg_sq = state_array(fn, max_items[i], max_name.c_str(), &param);
+      written.emplace_back(&max_exp_avg_sq, max_name.c_str());
+      t.max_exp_avg_sq = mutable_floats(max_exp_avg_sq);
+    }
+    auto all = written;
+    all.emplace_back(&grad, grad_name.c_str());
+    check_all_disjoint(fn, written, all);
+    t.param = mutable_floats(param);
+    t.grad = floats(grad);
+    t.exp_avg = mutable_floats(exp_avg);
+    t.exp_avg_sq = mutable_floats(exp_avg_sq);
+    t.n = length(param);
+    t.step = step_items[i].cast<long long>();
+    arrays.push_back(std::move(param));
+    arrays.push_back(grad);
+    arrays.push_back(std::move(exp_avg));
+    arrays.push_back(std::move(exp_avg_sq));
+    if (amsgrad) arrays.push_back(std::move(max_exp_avg_sq));
+  }
+  AdamOptions options;
+  options.lr = lr;
+  options.beta1 = beta1;
+  options.beta2 = beta2;
+  options.eps = eps;
+  options.weight_decay = weight_decay;
+  options.decoupled_weight_decay = decoupled_weight_decay;
+  py::gil_scoped_release release;
+  odyssey::adam_step_many(tensors.data(), count, options);
+}
+
 }  // namespace
 
 void bind_optimizer(py::module_& m) {
@@ -201,6 +360,19 @@ void bind_optimizer(py::module_& m) {
         py::arg("grad_avg") = py::none(), py::arg("momentum_buffer") = py::none(),
         "One torch.optim.RMSprop step in place on param and square_avg (and grad_avg, required "
         "when centered; momentum_buffer, required when momentum != 0).");
+  m.def("sgd_step_many", &sgd_step_many, py::arg("params"), py::arg("grads"),
+        py::arg("momentum_buffers") = py::none(), py::kw_only(), py::arg("lr"),
+        py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0,
+        py::arg("nesterov") = false, py::arg("first_steps") = py::none(),
+        "sgd_step on each (param, grad, momentum_buffer, first_step) in order, in one call: "
+        "the same bits; every array checked before any changes (momentum_buffers and "
+        "first_steps required when momentum != 0).");
+  m.def("adam_step_many", &adam_step_many, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
+        py::arg("exp_avg_sqs"), py::kw_only(), py::arg("steps"), py::arg("lr"), py::arg("beta1"),
+        py::arg("beta2"), py::arg("eps"), py::arg("weight_decay") = 0.0,
+        py::arg("decoupled_weight_decay") = false, py::arg("max_exp_avg_sqs") = py::none(),
+        "adam_step on each parameter with its own step count, in order, in one call: the same "
+        "bits; every array checked before any changes.");
   m.def("adagrad_step", &adagrad_step, py::arg("param"), py::arg("grad"), py::arg("sum"),
         py::kw_only(), py::arg("step"), py::arg("lr"), py::arg("lr_decay") = 0.0,
         py::arg("weight_decay") = 0.0, py::arg("eps") = 1e-10,

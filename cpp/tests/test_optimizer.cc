@@ -519,6 +519,161 @@ void check_address_invariance() {
 
 }  // namespace
 
+// The multi-tensor steps: tensors of odd sizes (one over several parallel chunks), each at its own
+// float offset, tensor 1 joining a step late (its first step, Adam's step count 1, comes then).
+const std::vector<std::size_t> kManySizes = {1, 7, 33, 1031, odyssey::kEltwiseGrain + 5};
+
+std::vector<float> run_sgd_many(odyssey::SgdOptions o, std::size_t offset, bool many) {
+  std::vector<Buffer> params, buffers;
+  for (std::size_t j = 0; j < kManySizes.size(); ++j) {
+    const std::size_t at = (offset + 5 * j) % 17;
+    params.emplace_back(odyssey::test::normal_floats(kManySizes[j], 1.0f, 30 + j), at);
+    buffers.emplace_back(std::vector<float>(kManySizes[j]), at);
+  }
+  for (int step = 0; step < kSteps; ++step) {
+    std::vector<Buffer> grads;
+    std::vector<odyssey::SgdTensor> tensors;
+    for (std::size_t j = 0; j < kManySizes.size(); ++j) {
+      if (j == 1 && step == 0) continue;
+      grads.emplace_back(gradient(kManySizes[j], step, 40 + j, false), (offset + 3 * j) % 17);
+      tensors.push_back({params[j].data(), grads.back().data(),
+                         o.momentum != 0.0 ? buffers[j].data() : nullptr, kManySizes[j],
+                         step == (j == 1 ? 1 : 0)});
+    }
+    if (many) {
+      odyssey::sgd_step_many(tensors.data(), tensors.size(), o);
+    } else {
+      for (const odyssey::SgdTensor& t : tensors) {
+        o.first_step = t.first_step;
+        odyssey::sgd_step(t.param, t.grad, t.momentum_buffer, o, t.n);
+      }
+    }
+  }
+  std::vector<float> result;
+  for (const std::vector<Buffer>* arrays : {&params, &buffers}) {
+    for (const Buffer& b : *arrays) {
+      CHECK_NOTE(b.guard_intact(), "sgd_step_many wrote past the end");
+      const std::vector<float> values = b.values();
+      result.insert(result.end(), values.begin(), values.end());
+    }
+  }
+  return result;
+}
+
+std::vector<float> run_adam_many(odyssey::AdamOptions o, bool amsgrad, std::size_t offset,
+                                 bool many) {
+  std::vector<Buffer> params, ms, vs, v_maxs;
+  for (std::size_t j = 0; j < kManySizes.size(); ++j) {
+    const std::size_t at = (offset + 5 * j) % 17;
+    const std::vector<float> zeros(kManySizes[j]);
+    params.emplace_back(odyssey::test::normal_floats(kManySizes[j], 1.0f, 50 + j), at);
+    ms.emplace_back(zeros, at);
+    vs.emplace_back(zeros, (at + 1) % 17);
+    v_maxs.emplace_back(zeros, (at + 2) % 17);
+  }
+  for (int step = 1; step <= kSteps; ++step) {
+    std::vector<Buffer> grads;
+    std::vector<odyssey::AdamTensor> tensors;
+    for (std::size_t j = 0; j < kManySizes.size(); ++j) {
+      if (j == 1 && step == 1) continue;
+      grads.emplace_back(gradient(kManySizes[j], step, 60 + j, false), (offset + 3 * j) % 17);
+      tensors.push_back({params[j].data(), grads.back().data(), ms[j].data(), vs[j].data(),
+                         amsgrad ? v_maxs[j].data() : nullptr, kManySizes[j],
+                         j == 1 ? step - 1 : step});
+    }
+    if (many) {
+      odyssey::adam_step_many(tensors.data(), tensors.size(), o);
+    } else {
+      for (const odyssey::AdamTensor& t : tensors) {
+        o.step = t.step;
+        odyssey::adam_step(t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq, o, t.n);
+      }
+    }
+  }
+  std::vector<float> result;
+  for (const std::vector<Buffer>* arrays : {&params, &ms, &vs, &v_maxs}) {
+    for (const Buffer& b : *arrays) {
+      CHECK_NOTE(b.guard_intact(), "adam_step_many wrote past the end");
+      const std::vector<float> values = b.values();
+      result.insert(result.end(), values.begin(), values.end());
+    }
+  }
+  return result;
+}
+
+// sgd_step_many and adam_step_many (disjoint tensors: one joint parallel index space) on every
+// variant, 1 and 2 threads and every offset: the bits of the scalar reference's single-array steps
+// taken one tensor after another.
+void check_many() {
+  const std::vector<odyssey::SgdOptions> sgd = sgd_cases();
+  const std::vector<odyssey::AdamOptions> adam = adam_cases();
+  for (std::size_t offset = 0; offset <= 16; ++offset) {
+    std::vector<std::vector<float>> want;
+    odyssey::select_isa(odyssey::Isa::kScalar);
+    odyssey::set_num_threads(1);
+    for (const odyssey::SgdOptions& o : sgd) want.push_back(run_sgd_many(o, offset, false));
+    for (const odyssey::AdamOptions& o : adam) {
+      want.push_back(run_adam_many(o, offset % 2 == 0, offset, false));
+    }
+    for (odyssey::Isa isa : odyssey::available_isas()) {
+      odyssey::select_isa(isa);
+      for (int threads : {1, 2}) {
+        odyssey::set_num_threads(threads);
+        std::size_t k = 0;
+        const std::string where = std::string(odyssey::isa_name(isa)) + " threads " +
+                                  std::to_string(threads) + " offset " + std::to_string(offset);
+        for (const odyssey::SgdOptions& o : sgd) {
+          CHECK_NOTE(same_bits(want[k++], run_sgd_many(o, offset, true)), "sgd_step_many " + where);
+        }
+        for (const odyssey::AdamOptions& o : adam) {
+          CHECK_NOTE(same_bits(want[k++], run_adam_many(o, offset % 2 == 0, offset, true)),
+                     "adam_step_many " + where);
+        }
+      }
+    }
+  }
+}
+
+// Tensors that share memory (here one gradient array read by two parameters, as a caller may
+// pass) are stepped one after another: the bits of separate single-array calls.
+void check_many_shared() {
+  const std::size_t n = odyssey::kEltwiseGrain + 5;
+  odyssey::SgdOptions o;
+  o.lr = 0.05;
+  o.momentum = 0.9;
+  o.weight_decay = 1e-2;
+  const Buffer grad(odyssey::test::normal_floats(n, 1.0f, 70), 3);
+  for (odyssey::Isa isa : odyssey::available_isas()) {
+    odyssey::select_isa(isa);
+    for (int threads : {1, 2}) {
+      odyssey::set_num_threads(threads);
+      std::vector<std::vector<float>> results;
+      for (bool many : {false, true}) {
+        Buffer p0(odyssey::test::normal_floats(n, 1.0f, 71), 0), b0(std::vector<float>(n), 5);
+        Buffer p1(odyssey::test::normal_floats(7, 1.0f, 72), 1), b1(std::vector<float>(7), 2);
+        const std::vector<odyssey::SgdTensor> tensors = {
+            {p0.data(), grad.data(), b0.data(), n, true},
+            {p1.data(), grad.data(), b1.data(), 7, true}};
+        if (many) {
+          odyssey::sgd_step_many(tensors.data(), tensors.size(), o);
+        } else {
+          for (const odyssey::SgdTensor& t : tensors) {
+            odyssey::sgd_step(t.param, t.grad, t.momentum_buffer, o, t.n);
+          }
+        }
+        std::vector<float> result = p0.values();
+        for (const Buffer* b : {&b0, &p1, &b1}) {
+          const std::vector<float> values = b->values();
+          result.insert(result.end(), values.begin(), values.end());
+        }
+        results.push_back(result);
+      }
+      CHECK_NOTE(same_bits(results[0], results[1]),
+                 std::string("sgd_step_many shared grad ") + odyssey::isa_name(isa));
+    }
+  }
+}
+
 int main() {
   check_sgd_adam_variants();
   check_sgd_adam_special_values();
@@ -527,5 +682,7 @@ int main() {
   check_rmsprop_adagrad_reference();
   check_threads();
   check_address_invariance();
+  check_many();
+  check_many_shared();
   return odyssey::test::finish();
 }

@@ -42,9 +42,10 @@ def float_tensor(value: Any, fn: str, name: str) -> np.ndarray:
     if not isinstance(value, Tensor):
         raise TypeError(f"{fn}: {name} must be a Tensor, not {_type_name(value)}")
     data = value.data
-    if data.dtype != F32:
+    if data.dtype is not F32 and data.dtype != F32:  # `is`: the builtin dtypes are singletons
         raise TypeError(f"{fn}: {name} must be float32, got {data.dtype} of shape {data.shape}")
-    return data if data.flags.c_contiguous and data.flags.aligned else np.array(data)
+    flags = data.flags  # a new flags object on every read
+    return data if flags.c_contiguous and flags.aligned else np.array(data)
 
 
 def ndim(data: np.ndarray, dims: int, fn: str, name: str, layout: str) -> None:

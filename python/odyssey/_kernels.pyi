@@ -6,6 +6,7 @@ with the function's name. These checks keep memory safe; options (learning rates
 ranges) are checked by the public API that calls these functions, not here.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -187,6 +188,33 @@ def adam_step(
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     max_exp_avg_sq: Float32Array | None = None,
+) -> None: ...
+def sgd_step_many(
+    params: Sequence[Float32Array],
+    grads: Sequence[Float32Array],
+    momentum_buffers: Sequence[Float32Array] | None = None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first_steps: Sequence[bool] | None = None,
+) -> None: ...
+def adam_step_many(
+    params: Sequence[Float32Array],
+    grads: Sequence[Float32Array],
+    exp_avgs: Sequence[Float32Array],
+    exp_avg_sqs: Sequence[Float32Array],
+    *,
+    steps: Sequence[int],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    max_exp_avg_sqs: Sequence[Float32Array] | None = None,
 ) -> None: ...
 def rmsprop_step(
     param: Float32Array,

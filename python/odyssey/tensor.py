@@ -178,6 +178,10 @@ def _is_int(value: Any) -> bool:
 
 def _normalize_dim(dim: Any, ndim: int, op: str, name: str = "dim") -> int:
     """`dim` as an index in [0, ndim) (a 0-d tensor accepts 0 and -1, as in PyTorch)."""
+    if type(dim) is int:  # the usual case, without the isinstance checks below
+        size = ndim if ndim > 1 else 1
+        if -size <= dim < size:
+            return dim % size
     if not _is_int(dim):
         raise TypeError(f"{op}: {name} must be an int, got {type(dim).__name__}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
@@ -389,7 +393,8 @@ class Tensor:
                     "Tensor.backward: a gradient is needed for a non-scalar output of shape "
                     f"{self.shape}"
                 )
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            grad = np.empty(self.data.shape, dtype=self.data.dtype)
+            grad.fill(1)  # np.ones without its Python wrapper
         else:
             try:
                 grad = _contiguous(
@@ -410,8 +415,10 @@ class Tensor:
             _accumulate(self, grad, owned=False)
             return
         grads: dict[Node, np.ndarray] = {root: grad}
+        pop = grads.pop
+        get = grads.get
         for node in _reverse_topological(root):
-            grad_out = grads.pop(node, None)
+            grad_out = pop(node, None)
             if grad_out is None:
                 continue
             backward = node.backward
@@ -428,8 +435,10 @@ class Tensor:
             for parent, grad_in in zip(parents, backward(grad_out), strict=True):
                 if grad_in is None or parent is None or not parent.requires_grad:
                     continue
-                if grad_in.dtype != parent.data.dtype:  # a float64 operand's doing
-                    grad_in = grad_in.astype(parent.data.dtype)
+                dtype = parent.data.dtype
+                # `is` first: the builtin dtypes are singletons, and != costs a NumPy call.
+                if grad_in.dtype is not dtype and grad_in.dtype != dtype:
+                    grad_in = grad_in.astype(dtype)  # a float64 operand's doing
                 parent_node = parent._node
                 if parent_node is None:
                     # Gradients passed straight through (the identical array or a view of it)
@@ -438,7 +447,7 @@ class Tensor:
                         parent, grad_in, owned=grad_in is not grad_out and grad_in.base is None
                     )
                 else:
-                    previous = grads.get(parent_node)
+                    previous = get(parent_node)
                     grads[parent_node] = grad_in if previous is None else previous + grad_in
 
     # -- arithmetic with broadcasting ---------------------------------------------------------
@@ -658,8 +667,12 @@ class Tensor:
     # -- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
+        return self._reshaped(_shape_arg(shape, "Tensor.reshape"))
+
+    def _reshaped(self, new_shape: tuple[int, ...]) -> Tensor:
+        """reshape to a tuple of ints (flatten, squeeze and unsqueeze build theirs from the
+        shape, so they skip reshape's argument parsing)."""
         x_shape = self.data.shape
-        new_shape = _shape_arg(shape, "Tensor.reshape")
         try:
             out = self.data.reshape(new_shape)
         except ValueError:
@@ -679,7 +692,7 @@ class Tensor:
         if start > end:
             raise ValueError(f"Tensor.flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         middle = math.prod(shape[start : end + 1])
-        return self.reshape((*shape[:start], middle, *shape[end + 1 :]))
+        return self._reshaped((*shape[:start], middle, *shape[end + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A new axis of size 1 at `dim` (counted in the result, as in PyTorch)."""
@@ -822,11 +835,20 @@ def _arith_result(out: Any) -> np.ndarray:
 
 def _accumulate(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
     """Adds grad into leaf.grad; the first gradient is kept as is when nothing else holds it."""
-    if leaf._grad is None:
+    accumulated = leaf._grad
+    if accumulated is None:
         data = grad if owned and grad.flags.c_contiguous else np.array(grad, order="C")
-        leaf._grad = _wrap(data.astype(leaf.data.dtype, copy=False))
+        dtype = leaf.data.dtype
+        if data.dtype is not dtype:
+            data = data.astype(dtype, copy=False)
+        out = Tensor.__new__(Tensor)  # _wrap, inlined: one call per leaf and step
+        out.data = data
+        out._grad = None
+        out.requires_grad = False
+        out._node = None
+        leaf._grad = out
     else:
-        leaf._grad.data += grad
+        accumulated.data += grad
 
 
 def _reverse_topological(root: Node) -> list[Node]:

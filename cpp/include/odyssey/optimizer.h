@@ -151,4 +151,30 @@ void rmsprop_step(float* param, const float* grad, float* square_avg, float* gra
 void adagrad_step(float* param, const float* grad, float* sum, const AdagradOptions& options,
                   std::size_t n);
 
+// One parameter of a multi-tensor step: its arrays (n floats each) and its own first_step (SGD)
+// or step count (Adam). Unused state pointers may be null, as in the single-array steps.
+struct SgdTensor {
+  float* param;
+  const float* grad;
+  float* momentum_buffer;
+  std::size_t n;
+  bool first_step;
+};
+struct AdamTensor {
+  float* param;
+  const float* grad;
+  float* exp_avg;
+  float* exp_avg_sq;
+  float* max_exp_avg_sq;
+  std::size_t n;
+  long long step;
+};
+
+// A group's step in one call (torch's foreach, without its Python cost per parameter), with the
+// bits of one sgd_step/adam_step call per tensor in order. Each tensor's first_step / step replaces
+// the one in `options`. Tensors whose arrays are disjoint from every other tensor's are updated as
+// one index space in parallel chunks (the updates are elementwise); otherwise one after another.
+void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions& options);
+void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOptions& options);
+
 }  // namespace odyssey

@@ -2,7 +2,10 @@
 // selected ISA's update over fixed-size parallel chunks.
 #include "odyssey/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
@@ -109,6 +112,109 @@ void adagrad_step(float* param, const float* grad, float* sum, const AdagradOpti
   const AdagradScalars scalars = adagrad_scalars(options);
   parallel_for(n, kEltwiseGrain, [&](std::size_t b, std::size_t e) {
     kernel(param + b, grad + b, sum + b, scalars, e - b);
+  });
+}
+
+namespace {
+
+// True when the arrays of different tensors share no memory, so that the tensors may be updated
+// in any order or all at once. The arrays of one tensor never overlap (the step's contract), so
+// any overlap between two sorted ranges is between two tensors.
+bool disjoint_tensors(std::vector<std::pair<const float*, const float*>>& ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].second) return false;
+  }
+  return true;
+}
+
+// Calls update(tensor, begin, end) over the tensors laid end to end, [begin, end) within one
+// tensor, in parallel chunks of that joint index space: one dispatch for the whole group, the small
+// tensors sharing the pool with the large ones. Elementwise updates, so where the chunks fall
+// changes no bit.
+template <class Update>
+void for_joint_chunks(const std::vector<std::size_t>& starts, const Update& update) {
+  const std::size_t count = starts.size() - 1;
+  parallel_for(starts[count], kEltwiseGrain, [&](std::size_t b, std::size_t e) {
+    std::size_t i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), b) -
+                                             starts.begin() - 1);
+    for (; i < count && starts[i] < e; ++i) {
+      const std::size_t lo = std::max(b, starts[i]) - starts[i];
+      const std::size_t hi = std::min(e, starts[i + 1]) - starts[i];
+      if (lo < hi) update(i, lo, hi);
+    }
+  });
+}
+
+void add_range(std::vector<std::pair<const float*, const float*>>& ranges, const float* p,
+               std::size_t n) {
+  if (p != nullptr && n > 0) ranges.emplace_back(p, p + n);
+}
+
+}  // namespace
+
+void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions& options) {
+  SgdOptions each = options;
+  std::vector<SgdScalars> scalars(count);
+  std::vector<std::size_t> starts(count + 1, 0);
+  std::vector<std::pair<const float*, const float*>> ranges;
+  ranges.reserve(3 * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const SgdTensor& t = tensors[i];
+    each.first_step = t.first_step;
+    scalars[i] = sgd_scalars(each);
+    starts[i + 1] = starts[i] + t.n;
+    add_range(ranges, t.param, t.n);
+    add_range(ranges, t.grad, t.n);
+    add_range(ranges, t.momentum_buffer, t.n);
+  }
+  if (!disjoint_tensors(ranges)) {
+    // Tensors sharing memory: one after another, as separate sgd_step calls would go.
+    for (std::size_t i = 0; i < count; ++i) {
+      const SgdTensor& t = tensors[i];
+      each.first_step = t.first_step;
+      sgd_step(t.param, t.grad, t.momentum_buffer, each, t.n);
+    }
+    return;
+  }
+  const auto kernel = optimizer_kernels().sgd;
+  for_joint_chunks(starts, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    const SgdTensor& t = tensors[i];
+    kernel(t.param + lo, t.grad + lo,
+           t.momentum_buffer == nullptr ? nullptr : t.momentum_buffer + lo, scalars[i], hi - lo);
+  });
+}
+
+void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOptions& options) {
+  AdamOptions each = options;
+  std::vector<AdamScalars> scalars(count);
+  std::vector<std::size_t> starts(count + 1, 0);
+  std::vector<std::pair<const float*, const float*>> ranges;
+  ranges.reserve(5 * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const AdamTensor& t = tensors[i];
+    each.step = t.step;
+    scalars[i] = adam_scalars(each);
+    starts[i + 1] = starts[i] + t.n;
+    add_range(ranges, t.param, t.n);
+    add_range(ranges, t.grad, t.n);
+    add_range(ranges, t.exp_avg, t.n);
+    add_range(ranges, t.exp_avg_sq, t.n);
+    add_range(ranges, t.max_exp_avg_sq, t.n);
+  }
+  if (!disjoint_tensors(ranges)) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const AdamTensor& t = tensors[i];
+      each.step = t.step;
+      adam_step(t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq, each, t.n);
+    }
+    return;
+  }
+  const auto kernel = optimizer_kernels().adam;
+  for_joint_chunks(starts, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+    const AdamTensor& t = tensors[i];
+    kernel(t.param + lo, t.grad + lo, t.exp_avg + lo, t.exp_avg_sq + lo,
+           t.max_exp_avg_sq == nullptr ? nullptr : t.max_exp_avg_sq + lo, scalars[i], hi - lo);
   });
 }
 

@@ -51,27 +51,33 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     w_data = check.float_tensor(weight, "linear", "weight")
     b_data = None if bias is None else check.float_tensor(bias, "linear", "bias")
     check.ndim(w_data, 2, "linear", "weight", "(out_features, in_features)")
-    features = x_data.shape[-1] if x_data.ndim else 0
-    if x_data.ndim < 1 or features != w_data.shape[1]:
+    x_shape = x_data.shape
+    w_shape = w_data.shape
+    x_ndim = len(x_shape)
+    features = x_shape[-1] if x_ndim else 0
+    if x_ndim < 1 or features != w_shape[1]:
         raise ValueError(
-            f"linear: input has {features} features but weight expects {w_data.shape[1]} "
-            f"(input {x_data.shape}, weight {w_data.shape})"
+            f"linear: input has {features} features but weight expects {w_shape[1]} "
+            f"(input {x_shape}, weight {w_shape})"
         )
-    if b_data is not None and b_data.shape != (w_data.shape[0],):
+    if b_data is not None and b_data.shape != (w_shape[0],):
         raise ValueError(
-            f"linear: bias must have shape ({w_data.shape[0]},) for weight {w_data.shape}, "
-            f"got {b_data.shape}"
+            f"linear: bias must have shape ({w_shape[0]},) for weight {w_shape}, got {b_data.shape}"
         )
-    batch_shape = x_data.shape[:-1]
-    # Rows counted, not -1: NumPy cannot infer -1 next to a dimension of size 0.
-    x2 = x_data if x_data.ndim == 2 else x_data.reshape(math.prod(batch_shape), features)
-    out = _kernels.sgemm(x2, w_data, trans_b=True, bias=b_data)
-    if x_data.ndim != 2:
-        out = out.reshape(*batch_shape, w_data.shape[0])
+    if x_ndim == 2:
+        x2 = x_data
+        out = _kernels.sgemm(x2, w_data, trans_b=True, bias=b_data)
+    else:
+        batch_shape = x_shape[:-1]
+        # Rows counted, not -1: NumPy cannot infer -1 next to a dimension of size 0.
+        x2 = x_data.reshape(math.prod(batch_shape), features)
+        out = _kernels.sgemm(x2, w_data, trans_b=True, bias=b_data).reshape(
+            *batch_shape, w_shape[0]
+        )
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
         g2 = g if g.ndim == 2 else g.reshape(x2.shape[0], g.shape[-1])
-        grad_x = _kernels.sgemm(g2, w_data).reshape(x_data.shape) if input.requires_grad else None
+        grad_x = _kernels.sgemm(g2, w_data).reshape(x_shape) if input.requires_grad else None
         grad_w = _kernels.sgemm(g2, x2, trans_a=True) if weight.requires_grad else None
         grad_b = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
         return grad_x, grad_w, grad_b

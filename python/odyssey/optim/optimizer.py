@@ -114,12 +114,13 @@ class Optimizer:
         """Clears every parameter's gradient: drops it, or zeroes it in place."""
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                grad = param._grad  # the attribute, not the property: this runs every step
+                if grad is None:
                     continue
                 if set_to_none:
-                    param.grad = None
+                    param._grad = None
                 else:
-                    param.grad.data[...] = 0.0
+                    grad.data[...] = 0.0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter with a gradient; returns the closure's loss if given."""
