@@ -37,9 +37,57 @@ def set_grads(params: list[odyssey.Tensor], step: int) -> None:
 
 
 def per_parameter_step(opt: Optimizer) -> None:
-    """The reference: the optimizer's loop of one single-array kernel call per parameter."""
-    for group_index, group in enumerate(opt.param_groups):
-        opt._step_each(group_index, group)  # type: ignore[attr-defined]
+    """The reference: one single-array kernel call (sgd_step, adam_step) per parameter, as the
+    optimizers stepped before the multi-tensor kernels, maximize by a negated gradient."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            if param.grad is None:
+                continue
+            grad = np.array(param.grad.data)
+            if group["maximize"]:
+                grad = np.negative(grad, out=np.empty_like(grad))  # stays an array when 0-d
+            if isinstance(opt, optim.SGD):
+                # Without momentum SGD keeps no state, not even an empty entry.
+                momentum = group["momentum"] != 0
+                buffer = opt.state[param].get("momentum_buffer") if momentum else None
+                first = buffer is None
+                if momentum and first:
+                    buffer = np.empty_like(param.data)
+                _kernels.sgd_step(
+                    param.data,
+                    grad,
+                    buffer,
+                    lr=group["lr"],
+                    momentum=group["momentum"],
+                    dampening=group["dampening"],
+                    weight_decay=group["weight_decay"],
+                    nesterov=group["nesterov"],
+                    first_step=first,
+                )
+                if momentum:
+                    opt.state[param]["momentum_buffer"] = buffer
+                continue
+            state = opt.state[param]
+            if not state:
+                state.update(step=0, exp_avg=np.zeros_like(param.data))
+                state["exp_avg_sq"] = np.zeros_like(param.data)
+            if group["amsgrad"]:
+                state.setdefault("max_exp_avg_sq", np.zeros_like(param.data))
+            state["step"] += 1
+            _kernels.adam_step(
+                param.data,
+                grad,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                step=state["step"],
+                lr=group["lr"],
+                beta1=group["betas"][0],
+                beta2=group["betas"][1],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                decoupled_weight_decay=group["decoupled_weight_decay"],
+                max_exp_avg_sq=state.get("max_exp_avg_sq"),
+            )
 
 
 def run(make: Any, reference: bool) -> tuple[list[bytes], dict[str, Any]]:
@@ -59,13 +107,13 @@ SGD_OPTIONS = [
     {"momentum": m, "dampening": d, "weight_decay": wd, "nesterov": nesterov}
     for m, d, wd, nesterov in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.01], [False, True])
     if not nesterov or (m > 0 and d == 0)
-]
+] + [{"momentum": 0.9, "maximize": True}]
 ADAM_OPTIONS = [
     {"weight_decay": wd, "amsgrad": amsgrad, "betas": betas}
     for wd, amsgrad, betas in itertools.product(
         [0.0, 0.05], [False, True], [(0.9, 0.999), (0.3, 0.5)]
     )
-]
+] + [{"maximize": True, "amsgrad": True}]
 MAKERS = [
     *(
         pytest.param(lambda g, o=o: optim.SGD(g, lr=0.1, **o), id=f"sgd-{i}")

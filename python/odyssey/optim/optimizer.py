@@ -126,6 +126,41 @@ class Optimizer:
         """One update of every parameter with a gradient; returns the closure's loss if given."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
+    def with_grads(
+        self, group_index: int, group: dict[str, Any]
+    ) -> list[tuple[Tensor, np.ndarray]]:
+        """The group's parameters that have a gradient, each with the gradient array its step
+        kernel takes (negated under `maximize`); an error names the first that is refused."""
+        found = []
+        for index, param in enumerate(group["params"]):
+            grad_tensor = param._grad
+            if grad_tensor is None:
+                continue
+            data = param.data
+            grad = grad_tensor.data
+            flags = grad.flags
+            # The common case in attribute reads; checked_grad decides (and words) the others.
+            if not (
+                grad.dtype == check.F32
+                and grad.shape == data.shape
+                and flags.c_contiguous
+                and flags.aligned
+                and data.dtype == check.F32
+            ):
+                grad = self.checked_grad(param, group_index, index)
+            if group.get("maximize"):
+                grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
+            found.append((param, grad))
+        return found
+
+    def name_refused(self, group_index: int, group: dict[str, Any]) -> None:
+        """Raises checked_grad's error for the group's first parameter a step kernel refuses:
+        after a multi-tensor kernel refused the group (it updates nothing then), this names the
+        parameter (shared memory is the one check with_grads leaves to the kernel)."""
+        for index, param in enumerate(group["params"]):
+            if param._grad is not None:
+                self.checked_grad(param, group_index, index)
+
     def checked_grad(self, param: Tensor, group_index: int, index: int) -> np.ndarray:
         """The array of param's gradient, or an error naming `step` and the parameter when the
         parameter or its gradient is not what the step kernel takes."""

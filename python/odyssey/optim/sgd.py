@@ -10,7 +10,6 @@ import numpy as np
 from odyssey import _checks as check
 from odyssey import _kernels
 from odyssey.optim.optimizer import Optimizer, ParamsT, check_lr, check_weight_decay
-from odyssey.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -52,101 +51,40 @@ class SGD(Optimizer):
             raise ValueError(f"{name}: Nesterov momentum requires a momentum and zero dampening")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Updates every parameter that has a gradient; returns the closure's loss if given."""
+        """Updates every parameter that has a gradient; returns the closure's loss if given. One
+        kernel call a group (sgd_step_many: the bits of one sgd_step per parameter, in order)."""
         loss = closure() if closure is not None else None
         for group_index, group in enumerate(self.param_groups):
-            if group["maximize"]:
-                self._step_each(group_index, group)
-            else:
-                self._step_group(group_index, group)
-        return loss
-
-    def _step_group(self, group_index: int, group: dict[str, Any]) -> None:
-        """The group's parameters in one kernel call (sgd_step_many: the bits of one sgd_step per
-        parameter, in order), without the per-parameter Python of `_step_each`."""
-        momentum = float(group["momentum"])
-        params: list[np.ndarray] = []
-        grads: list[np.ndarray] = []
-        with_grad: list[Tensor] = []
-        for index, param in enumerate(group["params"]):
-            grad_tensor = param._grad
-            if grad_tensor is None:
+            found = self.with_grads(group_index, group)
+            if not found:
                 continue
-            data = param.data
-            grad = grad_tensor.data
-            flags = grad.flags
-            if not (
-                grad.dtype == check.F32
-                and grad.shape == data.shape
-                and flags.c_contiguous
-                and flags.aligned
-                and data.dtype == check.F32
-            ):
-                grad = self.checked_grad(param, group_index, index)
-            params.append(data)
-            grads.append(grad)
-            with_grad.append(param)
-        if not params:
-            return
-        buffers = first_steps = None
-        if momentum != 0.0:
-            state = self.state
-            buffers = []
-            first_steps = []
-            for param in with_grad:
-                buffer = state[param].get("momentum_buffer")
-                first_steps.append(buffer is None)
-                buffers.append(np.empty_like(param.data) if buffer is None else buffer)
-        try:
-            _kernels.sgd_step_many(
-                params,
-                grads,
-                buffers,
-                lr=float(group["lr"]),
-                momentum=momentum,
-                dampening=float(group["dampening"]),
-                weight_decay=float(group["weight_decay"]),
-                nesterov=bool(group["nesterov"]),
-                first_steps=first_steps,
-            )
-        except ValueError:
-            # Nothing was updated: name the parameter whose gradient the kernel refused (shared
-            # memory is its only check that the loop above leaves to it).
-            for index, param in enumerate(group["params"]):
-                if param._grad is not None:
-                    self.checked_grad(param, group_index, index)
-            raise
-        if buffers is not None:
-            for param, buffer, first in zip(with_grad, buffers, first_steps, strict=True):
-                if first:
-                    state[param]["momentum_buffer"] = buffer
-
-    def _step_each(self, group_index: int, group: dict[str, Any]) -> None:
-        """One sgd_step call per parameter, on the negated gradient (maximize)."""
-        momentum = float(group["momentum"])
-        for index, param in enumerate(group["params"]):
-            if param.grad is None:
-                continue
-            grad = self.checked_grad(param, group_index, index)
-            if group["maximize"]:
-                grad = np.negative(grad, out=np.empty_like(grad))  # an array even when 0-d
-            buffer = None
-            first_step = True
+            momentum = float(group["momentum"])
+            buffers = first_steps = None
             if momentum != 0.0:
-                buffer = self.state[param].get("momentum_buffer")
-                first_step = buffer is None
-                if first_step:
-                    buffer = np.empty_like(param.data)
-            _kernels.sgd_step(
-                param.data,
-                grad,
-                buffer,
-                lr=float(group["lr"]),
-                momentum=momentum,
-                dampening=float(group["dampening"]),
-                weight_decay=float(group["weight_decay"]),
-                nesterov=bool(group["nesterov"]),
-                first_step=first_step,
-            )
-            if buffer is not None:
-                self.state[param]["momentum_buffer"] = buffer
+                state = self.state
+                buffers = []
+                first_steps = []
+                for param, _ in found:
+                    buffer = state[param].get("momentum_buffer")
+                    first_steps.append(buffer is None)
+                    buffers.append(np.empty_like(param.data) if buffer is None else buffer)
+            try:
+                _kernels.sgd_step_many(
+                    [param.data for param, _ in found],
+                    [grad for _, grad in found],
+                    buffers,
+                    lr=float(group["lr"]),
+                    momentum=momentum,
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]),
+                    nesterov=bool(group["nesterov"]),
+                    first_steps=first_steps,
+                )
+            except ValueError:
+                self.name_refused(group_index, group)
+                raise
+            if buffers is not None:
+                for (param, _), buffer, first in zip(found, buffers, first_steps, strict=True):
+                    if first:
+                        state[param]["momentum_buffer"] = buffer
+        return loss
