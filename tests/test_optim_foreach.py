@@ -214,3 +214,26 @@ def test_the_kernel_checks_every_array_before_updating_any() -> None:
     with pytest.raises(ValueError, match=r"sgd_step_many: params\[1\]"):
         _kernels.sgd_step_many(params, grads, lr=0.5)
     assert params[0].tolist() == [1.0] * 5
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda p, g, z: _kernels.adam_step_many(p, g, z(), z(), steps=["x"], **ADAM), TypeError,
+         r"adam_step_many: steps\[0\] must be an int, got str"),
+        (lambda p, g, z: _kernels.adam_step_many(p, g, z(), z(), steps=[0], **ADAM), ValueError,
+         r"adam_step_many: steps\[0\] must be >= 1, got 0"),
+        (lambda p, g, z: _kernels.sgd_step_many(p, g, z(), lr=0.1, momentum=0.9,
+                                                first_steps=[None]), TypeError,
+         r"sgd_step_many: first_steps\[0\] must be a bool, got NoneType"),
+    ],
+)  # fmt: skip
+def test_per_tensor_options_are_checked_by_name(call: Any, error: type, message: str) -> None:
+    params, grads = [np.ones(3, np.float32)], [np.ones(3, np.float32)]
+    with pytest.raises(error, match=message):
+        call(params, grads, lambda: [np.zeros(3, np.float32)])
+    assert params[0].tolist() == [1.0] * 3
+
+
+ADAM = {"lr": 0.1, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "weight_decay": 0.0,
+        "decoupled_weight_decay": False}  # fmt: skip

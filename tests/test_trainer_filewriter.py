@@ -275,3 +275,55 @@ def test_a_held_queue_starts_its_jobs_on_release(tmp_path: Path) -> None:
     writer.submit(tmp_path / "d", True, lambda: ran.append("d"))
     writer.close()  # and so does closing
     assert ran == ["a", "b", "c", "d"]
+
+
+class BestAtTrainEnd(Callback):
+    """What a Lightning user does in on_train_end: load the best and the last checkpoint."""
+
+    def __init__(self, saver: ModelCheckpoint) -> None:
+        self.saver = saver
+        self.loaded: list[int] = []
+
+    def on_train_end(self, trainer: Any, module: Any) -> None:
+        for path in (self.saver.best_model_path, self.saver.last_model_path):
+            self.loaded.append(load_checkpoint(path).state["trainer"]["global_step"])
+
+
+def test_the_checkpoints_are_on_disk_by_on_train_end(tmp_path: Path) -> None:
+    saver = ModelCheckpoint(monitor="train_loss", save_top_k=1, save_last=True)
+    reader = BestAtTrainEnd(saver)
+    trainer = Trainer(
+        max_epochs=3, callbacks=[saver, reader], default_root_dir=tmp_path, progress=False
+    )
+    trainer.fit(classifier(), loader())
+    assert len(reader.loaded) == 2
+    assert reader.loaded[1] == 9  # last.safetensors of the last epoch, not an older one
+
+
+def test_a_failed_background_csv_write_is_redone_and_does_not_hide_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from odyssey.train import loggers
+
+    write_text = loggers.write_text_atomic
+    calls = {"background": 0}
+
+    def failing_once(path: Any, text: str) -> None:
+        if threading.current_thread().name == "odyssey-file-writer" and not calls["background"]:
+            calls["background"] += 1
+            raise OSError("disk hiccup")
+        write_text(path, text)
+
+    class Boom(Callback):
+        def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+            if trainer.current_epoch == 1:
+                raise RuntimeError("the user's own error")
+
+    monkeypatch.setattr(loggers, "write_text_atomic", failing_once)
+    trainer = Trainer(max_epochs=3, callbacks=[Boom()], default_root_dir=tmp_path, progress=False)
+    with pytest.raises(RuntimeError, match="the user's own error"):
+        trainer.fit(classifier(), loader())
+    assert calls["background"] == 1
+    rows = loggers.read_csv(tmp_path / "metrics.csv")
+    # Epoch 0's row, whose background write failed, was written again on the exception.
+    assert [row["step"] for row in rows] == ["3"]

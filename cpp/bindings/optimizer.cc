@@ -199,6 +199,33 @@ std::vector<py::object> items_of(const char* fn, const py::object& object, const
   return items;
 }
 
+// A bool of a per-tensor list, or an error naming it.
+bool bool_item(const char* fn, const py::object& item, const std::string& name) {
+  if (!py::isinstance<py::bool_>(item)) {
+    throw py::type_error(std::string(fn) + ": " + name + " must be a bool, got " +
+                         std::string(py::str(py::type::of(item).attr("__name__"))));
+  }
+  return item.cast<bool>();
+}
+
+// An integer >= 1 (a step count: Python's or NumPy's) of a per-tensor list, or an error naming it.
+long long step_item(const char* fn, const py::object& item, const std::string& name) {
+  // Held for the life of the process: a static py::object would be released after the
+  // interpreter is gone.
+  static const py::handle integral =
+      py::object(py::module_::import("numbers").attr("Integral")).release();
+  if (py::isinstance<py::bool_>(item) || !py::isinstance(item, integral)) {
+    throw py::type_error(std::string(fn) + ": " + name + " must be an int, got " +
+                         std::string(py::str(py::type::of(item).attr("__name__"))));
+  }
+  const long long step = item.cast<long long>();
+  if (step < 1) {
+    throw py::value_error(std::string(fn) + ": " + name + " must be >= 1, got " +
+                          std::to_string(step));
+  }
+  return step;
+}
+
 std::size_t count_of(const char* fn, const py::object& params) {
   if (!py::isinstance<py::sequence>(params) || py::isinstance<py::str>(params)) {
     throw py::type_error(std::string(fn) + ": params must be a sequence of arrays, got " +
@@ -253,7 +280,7 @@ void sgd_step_many(const py::object& params_object, const py::object& grads_obje
                           {&grad, grad_name.c_str()},
                           {&buffer, buffer_name.c_str()}});
       t.momentum_buffer = mutable_floats(buffer);
-      t.first_step = first_items[i].cast<bool>();
+      t.first_step = bool_item(fn, first_items[i], item_name("first_steps", i));
       arrays.push_back(std::move(buffer));
     } else {
       check_all_disjoint(fn, {{&param, param_name.c_str()}}, {{&grad, grad_name.c_str()}});
@@ -321,7 +348,7 @@ void adam_step_many(const py::object& params_object, const py::object& grads_obj
     t.exp_avg = mutable_floats(exp_avg);
     t.exp_avg_sq = mutable_floats(exp_avg_sq);
     t.n = length(param);
-    t.step = step_items[i].cast<long long>();
+    t.step = step_item(fn, step_items[i], item_name("steps", i));
     arrays.push_back(std::move(param));
     arrays.push_back(grad);
     arrays.push_back(std::move(exp_avg));

@@ -130,8 +130,11 @@ enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2co
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
 // The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
-// the direct kernels, whichever fills more vector lanes: output columns or output channels. The
-// direct input gradient runs the forward kernels on the output gradient.
+// the direct kernels, whichever fills more vector lanes: output columns, output channels or (from
+// one whole group of samples up, on small planes) samples. The direct input gradient runs the
+// forward kernels on the output gradient. The choice depends on the shape, batch included, so a
+// sample's result is a function of the values and the whole shape: the same sample in a batch of
+// 64 and alone may round differently, while thread count and buffer addresses never matter.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);

@@ -117,12 +117,21 @@ ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w) {
                                                                   : ConvAlgorithm::kDirectColumns;
 }
 
+// The largest padded input of one group of samples in lanes that the samples-in-lanes kernels
+// take. They were measured ahead on LeNet's planes and 16x16 ones; on 112x112 planes (16 -> 16
+// channels, 3x3) their weight gradient took 1.5x the per-sample kernels' time, and each thread's
+// group buffers grow with the plane (about 100 MB at 224x224).
+inline constexpr std::size_t kBatchGroupMaxBytes = std::size_t{1} << 20;
+
 // Whether the samples-in-lanes kernels take shape s: a vector ISA, unit strides, kernel width 3
-// or 5, and at least one whole group of samples.
+// or 5, at least one whole group of samples, and a group small enough to stay in cache.
 bool batch_fits(const Conv2dShape& s) {
   const ConvKernels& kernels = conv_kernels();
+  const std::size_t group_bytes = s.in_channels * (s.in_h + 2 * s.pad_h) * (s.in_w + 2 * s.pad_w) *
+                                  kernels.lanes * sizeof(float);
   return kernels.transpose_batch != nullptr && s.stride_h == 1 && s.stride_w == 1 &&
-         (s.kernel_w == 3 || s.kernel_w == 5) && s.batch >= kernels.lanes;
+         (s.kernel_w == 3 || s.kernel_w == 5) && s.batch >= kernels.lanes &&
+         group_bytes <= kBatchGroupMaxBytes;
 }
 
 // Samples in lanes where they fill the vectors better than the per-sample kernels' best choice

@@ -86,13 +86,16 @@ class FileWriter:
             entry = self._pending.get(key)
         return os.path.exists(path) if entry is None else entry[1]
 
-    def wait(self) -> None:
-        """Blocks until every queued job has run; raises the failure of one, if any."""
+    def wait(self, raise_failure: bool = True) -> None:
+        """Blocks until every queued job has run; raises the failure of one, if any (with
+        `raise_failure` False it is kept for a later wait: an exception being handled already
+        is the one to report)."""
         self.release()
         with self._condition:
             while self._jobs or self._running:
                 self._condition.wait()
-            self._raise_failure()
+            if raise_failure:
+                self._raise_failure()
 
     def close(self) -> None:
         """Runs what is queued, then stops the worker thread (a failure is kept for `wait`)."""

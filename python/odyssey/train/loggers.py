@@ -291,7 +291,8 @@ class CSVLogger(_RowFileLogger):
     def __init__(self, save_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(save_dir)
         self.columns: list[str] = []
-        self._dirty = False
+        self._dirty = False  # rows logged since the file was last written or queued
+        self._queued = False  # the last write was queued in the background (it may yet fail)
 
     @property
     def name(self) -> str:
@@ -312,9 +313,17 @@ class CSVLogger(_RowFileLogger):
                 known.add(key)
 
     def save(self) -> None:
-        """Writes metrics.csv now (atomically) if rows were logged since the last write."""
-        if self._dirty and self.path is not None:
-            self._rewrite(self.path)
+        """Writes metrics.csv now (atomically) if rows were logged since the last write, or its
+        last write was queued in the background (which may yet fail), after every queued one."""
+        self._save(raise_failure=True)
+
+    def _save(self, raise_failure: bool) -> None:
+        if (self._dirty or self._queued) and self.path is not None:
+            self._rewrite(self.path, raise_failure)
+        else:
+            writer = writer_of(self._trainer)
+            if writer is not None:
+                writer.wait(raise_failure)
 
     def _save_in_background(self) -> None:
         """`save`, by the trainer's FileWriter while it fits (else now)."""
@@ -325,6 +334,7 @@ class CSVLogger(_RowFileLogger):
             path = self.path
             writer.submit(path, True, functools.partial(write_text_atomic, path, self._text()))
             self._dirty = False
+            self._queued = True
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         self._save_in_background()  # the previous epoch's row, logged after its epoch end
@@ -347,7 +357,8 @@ class CSVLogger(_RowFileLogger):
         self.save()
 
     def on_exception(self, trainer: Any, module: Any, exception: BaseException) -> None:
-        self.save()
+        # The rows on disk, without letting a failed background write replace `exception`.
+        self._save(raise_failure=False)
 
     def finalize(self, status: str) -> None:
         self.save()
@@ -372,13 +383,13 @@ class CSVLogger(_RowFileLogger):
             writer.writerow([_cell(row.get(column)) for column in self.columns])
         return buffer.getvalue()
 
-    def _rewrite(self, path: Path) -> None:
+    def _rewrite(self, path: Path, raise_failure: bool = True) -> None:
         text = self._text()
         writer = writer_of(self._trainer)
         if writer is not None:
-            writer.wait()  # an older rewrite still queued must not land after this one
+            writer.wait(raise_failure)  # an older rewrite still queued must not land after this
         write_text_atomic(path, text)
-        self._dirty = False
+        self._dirty = self._queued = False
 
 
 class TensorBoardLogger(Logger):

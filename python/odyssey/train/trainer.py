@@ -945,6 +945,8 @@ class Trainer:
         self._train_loop(module, resuming)
         self._stage = None
         self._check_interrupt()  # a Ctrl-C during the last step or validation
+        # The checkpoints are on disk before on_train_end, where a callback may load the best.
+        self._file_writer.wait()
         self._call("on_train_end")
         self._call("on_fit_end")
         self._check_interrupt()
