@@ -841,12 +841,7 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
         dtype = leaf.data.dtype
         if data.dtype is not dtype:
             data = data.astype(dtype, copy=False)
-        out = Tensor.__new__(Tensor)  # _wrap, inlined: one call per leaf and step
-        out.data = data
-        out._grad = None
-        out.requires_grad = False
-        out._node = None
-        leaf._grad = out
+        leaf._grad = _wrap(data)
     else:
         accumulated.data += grad
 
