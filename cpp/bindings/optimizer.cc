@@ -55,13 +55,7 @@ void sgd_step(const py::object& param_object, const py::object& grad_object,
   } else {
     check_all_disjoint(fn, {{&param, "param"}}, {{&grad, "grad"}});
   }
-  SgdOptions options;
-  options.lr = lr;
-  options.momentum = momentum;
-  options.dampening = dampening;
-  options.weight_decay = weight_decay;
-  options.nesterov = nesterov;
-  options.first_step = first_step;
+  const SgdOptions options{lr, momentum, dampening, weight_decay, nesterov, first_step};
   float* param_data = mutable_floats(param);
   py::gil_scoped_release release;
   odyssey::sgd_step(param_data, floats(grad), buffer_data, options, length(param));
@@ -90,14 +84,7 @@ void adam_step(const py::object& param_object, const py::object& grad_object,
   auto all = written;
   all.emplace_back(&grad, "grad");
   check_all_disjoint(fn, written, all);
-  AdamOptions options;
-  options.step = step;
-  options.lr = lr;
-  options.beta1 = beta1;
-  options.beta2 = beta2;
-  options.eps = eps;
-  options.weight_decay = weight_decay;
-  options.decoupled_weight_decay = decoupled_weight_decay;
+  const AdamOptions options{step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay};
   float* param_data = mutable_floats(param);
   float* exp_avg_data = mutable_floats(exp_avg);
   float* exp_avg_sq_data = mutable_floats(exp_avg_sq);
@@ -289,12 +276,8 @@ void sgd_step_many(const py::object& params_object, const py::object& grads_obje
     arrays.push_back(std::move(param));
     arrays.push_back(grad);
   }
-  SgdOptions options;
-  options.lr = lr;
-  options.momentum = momentum;
-  options.dampening = dampening;
-  options.weight_decay = weight_decay;
-  options.nesterov = nesterov;
+  // first_step is each tensor's (SgdTensor::first_step).
+  const SgdOptions options{lr, momentum, dampening, weight_decay, nesterov, true};
   py::gil_scoped_release release;
   odyssey::sgd_step_many(tensors.data(), count, options);
 }
@@ -355,13 +338,8 @@ void adam_step_many(const py::object& params_object, const py::object& grads_obj
     arrays.push_back(std::move(exp_avg_sq));
     if (amsgrad) arrays.push_back(std::move(max_exp_avg_sq));
   }
-  AdamOptions options;
-  options.lr = lr;
-  options.beta1 = beta1;
-  options.beta2 = beta2;
-  options.eps = eps;
-  options.weight_decay = weight_decay;
-  options.decoupled_weight_decay = decoupled_weight_decay;
+  // step is each tensor's (AdamTensor::step).
+  const AdamOptions options{1, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay};
   py::gil_scoped_release release;
   odyssey::adam_step_many(tensors.data(), count, options);
 }
