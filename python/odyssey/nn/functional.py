@@ -176,14 +176,7 @@ def max_pool2d(
     stride: int | tuple[int, int] | None = None,
 ) -> Tensor:
     """Maximum over kernel_size windows of each NCHW plane (stride defaults to kernel_size)."""
-    x_data, kernel, step = _pool_args("max_pool2d", input, kernel_size, stride)
-    x_shape = x_data.shape
-    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step)
-    return _from_op(
-        out,
-        (input,),
-        lambda g: (_kernels.max_pool2d_backward(g, argmax, x_shape, kernel, step),),
-    )
+    return _max_pool2d("max_pool2d", input, kernel_size, stride, relu=False)
 
 
 def relu_max_pool2d(
@@ -197,9 +190,15 @@ def relu_max_pool2d(
     gradient to its window's maximum only where that maximum is > 0 (or NaN), as relu_backward
     does. The result and gradient equal those of the two separate calls, except that an output
     whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
-    x_data, kernel, step = _pool_args("relu_max_pool2d", input, kernel_size, stride)
+    return _max_pool2d("relu_max_pool2d", input, kernel_size, stride, relu=True)
+
+
+def _max_pool2d(fn: str, input: Tensor, kernel_size: Any, stride: Any, relu: bool) -> Tensor:
+    """max_pool2d and relu_max_pool2d: one forward kernel call, and a backward that routes each
+    gradient to its argmax (-1, where relu stopped it: nowhere)."""
+    x_data, kernel, step = _pool_args(fn, input, kernel_size, stride)
     x_shape = x_data.shape
-    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, relu=True)
+    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, relu=relu)
     return _from_op(
         out,
         (input,),
