@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -35,6 +36,13 @@ def write_paper(folder: Path, data: dict[str, Any] | None = None) -> Path:
     if data is not None:
         (folder / "paper.toml").write_text(tomli_w.dumps(data))
     return folder
+
+
+def problem_in(message: str, file: Path) -> str:
+    """The problem of a `file:line: problem` message (the line: the key's, or its table's)."""
+    place, _, problem = message.partition(": ")
+    assert re.fullmatch(rf"{re.escape(str(file))}(:\d+)?", place), message
+    return problem
 
 
 def error_of(call, *args, **kwargs) -> str:
@@ -195,8 +203,8 @@ def edited(edit) -> dict[str, Any]:
 )
 def test_paper_toml_mistakes_name_the_file_and_key(tmp_path, edit, expected) -> None:
     folder = write_paper(tmp_path / "bad", edited(edit))
-    message = error_of(papers.load_paper, folder)
-    assert message.startswith(f"{folder / 'paper.toml'}: {expected}")
+    problem = problem_in(error_of(papers.load_paper, folder), folder / "paper.toml")
+    assert problem.startswith(expected)
 
 
 def test_invalid_toml_and_a_missing_file(tmp_path) -> None:
@@ -291,7 +299,7 @@ def test_set_reaches_argument_tables_and_an_int_is_a_float() -> None:
         (["train.epochs=two"], "--set train.epochs must be an int, got 'two' (str)"),
         (["train.epochs=1.5"], "--set train.epochs must be an int, got 1.5 (float)"),
         (["train.lr=fast"], "--set train.lr must be a number, got 'fast' (str)"),
-        (["train.lr=0"], "--set train.lr must be a finite number > 0, got 0.0"),
+        (["train.lr=0"], "--set train.lr must be > 0, got 0"),
         (["train.lr=nan"], "--set train.lr must be a finite number > 0, got nan"),
         (["train.val_size=-1"], "--set train.val_size must be >= 0, got -1"),
         (

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_cli_train import run, train_args
-from test_papers import TINY, error_of, tiny_toml, write_paper
+from test_papers import TINY, error_of, problem_in, tiny_toml, write_paper
 
 from odyssey import papers
 from odyssey.data.keys import SampleKeys
@@ -122,8 +122,8 @@ def test_the_flag_and_set_turn_it_on_and_off(tmp_path) -> None:
 )
 def test_paper_errors_name_the_key_and_what_is_expected(tmp_path, train, expected) -> None:
     folder = with_train(tmp_path, train)
-    message = error_of(papers.load_paper, folder)
-    assert message.startswith(f"{folder / 'paper.toml'}: {expected}"), message
+    problem = problem_in(error_of(papers.load_paper, folder), folder / "paper.toml")
+    assert problem.startswith(expected), problem
 
 
 def test_a_variant_s_bad_argument_names_the_variant(tmp_path) -> None:

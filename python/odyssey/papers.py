@@ -10,7 +10,7 @@ imported as one package under a name unique to the folder, so they import each o
 (``from .model import map_loss``) and two papers' modules never collide. ``paper.toml``::
 
     [paper]                      # who and where: title (str, required), authors (list of str),
-    title = "..."                # year (int), url (str), venue (str)
+    title = "..."                # year (int), url, venue, arxiv (its id), task (str)
     authors = ["..."]
     year = 1998
     url = "https://..."
@@ -22,6 +22,8 @@ imported as one package under a name unique to the folder, so they import each o
     lr = 0.05                    # float > 0, the optimizer's lr                        (required)
     seed = 0                     # int >= 0: initialisation, shuffling, the val split   (0)
     threads = 2                  # int >= 1; absent: odyssey's default                  (absent)
+    input_shape = [1, 28, 28]    # one sample as the model takes it (odyssey validate's
+                                 # forward pass)                             (absent: the data's)
     optimizer = "SGD"            # a class of odyssey.optim or of the paper's train.py  ("SGD")
     optimizer_args = { momentum = 0.9 }    # its other keyword arguments                ({})
     scheduler = "StepLR"         # a class of odyssey.optim.lr_scheduler, or "none"     ("none")
@@ -51,8 +53,12 @@ imported as one package under a name unique to the folder, so they import each o
     description = "..."          # str                                                  (absent)
     train = { lr = 0.1 }         # overrides of [train] for this variant                ({})
 
-    [[targets]]                  # what a reproduction must reach (checked by a later tool)
+    [[targets]]                  # what a reproduction must reach (`odyssey validate --run`)
     variant = "relu"; dataset = "mnist-sample"; metric = "test_accuracy"; paper = 0.99; bar = 0.9
+    name = "relu-sample"         # the row's id: results/<id>.json, the README's target column
+                                 # (absent: <variant>-<dataset>[-augment][-<epochs>ep])
+                                 # metric: test_accuracy (the mean over seeds >= bar) or
+                                 # test_loss (<= bar)
     augment = true               # the row is trained with train.augment = true   (absent: false)
     epochs = 10                  # int >= 1: the row is trained for this many epochs (absent:
                                  # the variant's)
@@ -89,7 +95,10 @@ current directory or of the git repository around it; and among installed distri
 the ``odyssey.papers`` entry-point group, each entry point naming a package whose folder holds
 ``paper.toml`` (``[project.entry-points."odyssey.papers"] lenet5 = "mypackage.lenet5"``).
 
-Every mistake in a paper or an override raises ``PaperError`` with a one-line message naming the
+The format is a JSON Schema (``schemas/paper.schema.json``; ``odyssey validate --schema`` prints
+it) checked with jsonschema (``odyssey.paper_schema``); what a schema cannot know (the datasets,
+optimizers and schedulers that exist, the paper's own classes) is checked here. Every mistake in a
+paper or an override raises ``PaperError`` with a one-line message naming the file's line, the
 key and what was expected (the choices, or the type), before any training: ``variant.model_args``
 values are checked against the model's annotations (or defaults) and a model that its arguments
 cannot build names the argument; ReduceLROnPlateau's monitor must be a metric the Classifier has
@@ -113,6 +122,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from odyssey import paper_schema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,6 +155,8 @@ __all__ = [
     "resolve",
     "scheduler_factory",
     "scheduler_spec",
+    "schema_problems",
+    "target_id",
 ]
 
 ENTRY_POINT_GROUP = "odyssey.papers"
@@ -167,33 +180,31 @@ _TYPE_NAMES = {
     list: "a list",
     dict: "a table",
 }
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
-PAPER_KEYS: dict[str, type] = {
-    "title": str,
-    "authors": list,
-    "year": int,
-    "url": str,
-    "venue": str,
-}
-TRAIN_KEYS: dict[str, type] = {
-    "dataset": str,
-    "epochs": int,
-    "batch_size": int,
-    "lr": float,
-    "seed": int,
-    "threads": int,
-    "optimizer": str,
-    "optimizer_args": dict,
-    "scheduler": str,
-    "scheduler_args": dict,
-    "scheduler_interval": str,
-    "scheduler_monitor": str,
-    "val_size": int,
-    "loss": str,
-    "callbacks": list,
-    "augment": bool,
-    "augment_args": dict,
-}
+
+def _keys_of(table: Mapping[str, Any]) -> dict[str, type]:
+    """A table's keys in the schema (python/odyssey/schemas/paper.schema.json) and their Python
+    types (a key with a list of choices is a string)."""
+    return {
+        key: _JSON_TYPES[spec["type"]] if "type" in spec else str
+        for key, spec in table["properties"].items()
+    }
+
+
+_SCHEMA = paper_schema.paper_schema()
+TRAIN_SCHEMA: dict[str, Any] = _SCHEMA["$defs"]["train"]
+PAPER_KEYS = _keys_of(_SCHEMA["properties"]["paper"])
+TRAIN_KEYS = _keys_of(TRAIN_SCHEMA)
+VARIANT_KEYS = _keys_of(_SCHEMA["properties"]["variants"]["items"])
+TARGET_KEYS = _keys_of(_SCHEMA["properties"]["targets"]["items"])
 TRAIN_REQUIRED = ("dataset", "epochs", "batch_size", "lr")
 TRAIN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -222,25 +233,7 @@ AUGMENT_DEFAULTS: dict[str, Any] = {
     "hflip": 0.0,
     "fill": 0.0,
 }
-VARIANT_KEYS: dict[str, type] = {
-    "name": str,
-    "model": str,
-    "model_args": dict,
-    "description": str,
-    "train": dict,
-}
-TARGET_KEYS: dict[str, type] = {
-    "variant": str,
-    "dataset": str,
-    "metric": str,
-    "paper": float,
-    "bar": float,
-    "augment": bool,
-    "epochs": int,
-    "sets": list,
-}
 TARGET_REQUIRED = ("variant", "dataset", "metric", "bar")
-TOP_KEYS: dict[str, type] = {"paper": dict, "train": dict, "variants": list, "targets": list}
 # Tables of keyword arguments: any name, checked against the class's signature when built.
 ARGUMENT_TABLES = (
     "train.optimizer_args",
@@ -292,25 +285,6 @@ def _checked(value: Any, expected: type, where: str) -> Any:
             f"{where} must be {_type_name(expected)}, got {value!r} ({type(value).__name__})"
         )
     return value
-
-
-def _check_table(
-    table: Any, keys: Mapping[str, type], where: str, required: Sequence[str] = ()
-) -> dict[str, Any]:
-    """A copy of `table` with every key known and of its type, and the `required` ones present."""
-    if not isinstance(table, dict):
-        raise PaperError(f"{where} must be a table, got {type(table).__name__}")
-    checked = {}
-    for key, value in table.items():
-        if key not in keys:
-            raise PaperError(
-                f"{where + ': ' if where else ''}unknown key {key!r}; valid keys: {', '.join(keys)}"
-            )
-        checked[key] = _checked(value, keys[key], f"{where}.{key}" if where else key)
-    for key in required:
-        if key not in checked:
-            raise PaperError(f"{where}: missing key {key!r} ({_type_name(keys[key])})")
-    return checked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,77 +394,106 @@ class Paper:
         )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed file and its source (whose lines the messages name)."""
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise PaperError(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise PaperError(f"{path}: not UTF-8 text: {error}") from error
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as error:
         raise PaperError(f"{path}: invalid TOML: {error}") from error
 
 
+def schema_problems(folder: str | Path) -> list[str]:
+    """Every way `folder`/paper.toml breaks its JSON Schema, as `file:line: key ...` lines (a
+    file that cannot be read or parsed is one problem)."""
+    path = Path(folder).resolve() / PAPER_FILE
+    try:
+        data, text = _read_toml(path)
+    except PaperError as error:
+        return [str(error)]
+    return [problem.format(path) for problem in paper_schema.problems(data, text)]
+
+
+def target_id(target: Mapping[str, Any]) -> str:
+    """A [[targets]] row's id: its `name`, else <variant>-<dataset>[-augment][-<epochs>ep]."""
+    if "name" in target:
+        return str(target["name"])
+    suffix = ("-augment" if target.get("augment") else "") + (
+        f"-{target['epochs']}ep" if "epochs" in target else ""
+    )
+    return f"{target['variant']}-{target['dataset']}{suffix}"
+
+
 def load_paper(folder: str | Path) -> Paper:
-    """Reads and checks `folder`/paper.toml; PaperError names the file and key on any mistake."""
+    """Reads and checks `folder`/paper.toml: first against its JSON Schema (paper_schema), then
+    what a schema cannot know (datasets, optimizers, the paper's own classes, each row's run).
+    PaperError `file:line: key ...` names the first mistake; `schema_problems` lists them all."""
     folder = Path(folder).resolve()
     path = folder / PAPER_FILE
-    data = _read_toml(path)
+    data, text = _read_toml(path)
+    found = paper_schema.problems(data, text)
+    if found:
+        raise PaperError(found[0].format(path))
     try:
-        top = _check_table(data, TOP_KEYS, "")
-        info = _check_table(top.get("paper", {}), PAPER_KEYS, "paper", required=("title",))
-        for i, author in enumerate(info.get("authors", [])):
-            _checked(author, str, f"paper.authors[{i}]")
-        train = _check_train(top.get("train", {}), "train", folder)
-        variants = []
-        if not top.get("variants"):
-            raise PaperError("no [[variants]]; a paper needs at least one")
-        for i, table in enumerate(top["variants"]):
-            variant = _check_table(
-                table, VARIANT_KEYS, f"variants[{i}]", required=("name", "model")
-            )
-            variant.setdefault("model_args", {})
-            variant["train"] = _check_train(
-                variant.get("train", {}), f"variants[{i}].train", folder
-            )
+        info = dict(data["paper"])
+        train = _check_train(data.get("train", {}), "train", folder)
+        variants: list[dict[str, Any]] = []
+        for i, table in enumerate(data["variants"]):
+            variant = {"model_args": {}, **table}
+            variant["train"] = _check_train(table.get("train", {}), f"variants[{i}].train", folder)
             if variant["name"] in (v["name"] for v in variants):
                 raise PaperError(f"variants[{i}].name: {variant['name']!r} is used twice")
             variants.append(variant)
-        targets = []
+        targets: list[dict[str, Any]] = []
         names = [variant["name"] for variant in variants]
-        for i, table in enumerate(top.get("targets", [])):
-            target = _check_table(table, TARGET_KEYS, f"targets[{i}]", required=TARGET_REQUIRED)
+        for i, table in enumerate(data.get("targets", [])):
+            target = {key: _as_float(TARGET_KEYS[key], value) for key, value in table.items()}
             if target["variant"] not in names:
                 raise PaperError(
                     f"targets[{i}].variant: unknown variant {target['variant']!r}; variants: "
                     f"{', '.join(names)}"
+                )
+            used = [target_id(other) for other in targets]
+            if target_id(target) in used:
+                raise PaperError(
+                    f"targets[{i}]: its id {target_id(target)!r} is also targets"
+                    f"[{used.index(target_id(target))}]'s; give one of them a name"
                 )
             targets.append(target)
         paper = Paper(folder.name, folder, info, train, variants, targets)
         for i, target in enumerate(targets):
             _check_target_run(paper, target, f"targets[{i}]")
     except PaperError as error:
-        raise PaperError(f"{path}: {error}") from None
+        line = paper_schema.locate(str(error), text)
+        raise PaperError(f"{path}{f':{line}' if line else ''}: {error}") from None
     return paper
 
 
 def _check_target_run(paper: Paper, target: Mapping[str, Any], where: str) -> None:
     """A target's `epochs` and `sets`: each assignment parsed and applied, in order, to the
     configuration of the target's variant, so that a row names only settings a run can take."""
-    if "epochs" in target and target["epochs"] < 1:
-        raise PaperError(f"{where}.epochs must be >= 1, got {target['epochs']}")
     sets = target.get("sets", [])
-    for j, assignment in enumerate(sets):
-        _checked(assignment, str, f"{where}.sets[{j}]")
+    for j in range(len(sets)):
         try:
             resolve(paper, target["variant"], {"epochs": target.get("epochs")}, sets[: j + 1])
         except PaperError as error:
             raise PaperError(f"{where}.sets[{j}]: {error}") from None
 
 
-def _check_train(table: Any, where: str, folder: Path) -> dict[str, Any]:
-    """A [train] table (or a variant's overrides) of the paper in `folder`: known keys, their
-    types, sensible values."""
-    train = _check_table(table, TRAIN_KEYS, where)
+def _as_float(expected: type, value: Any) -> Any:
+    """A number key's int as a float (TOML's `lr = 1` is the number 1.0)."""
+    return float(value) if expected is float and isinstance(value, int) else value
+
+
+def _check_train(table: Mapping[str, Any], where: str, folder: Path) -> dict[str, Any]:
+    """A [train] table (or a variant's overrides) of the paper in `folder`, its schema already
+    checked: the names it gives exist (datasets, optimizers, ...), its numbers are floats."""
+    train = {key: _as_float(TRAIN_KEYS[key], value) for key, value in table.items()}
     for key, value in train.items():
         _check_train_value(key, value, f"{where}.{key}", folder)
     return train
@@ -529,13 +532,21 @@ def _schedulers() -> dict[str, type]:
     }
 
 
+def _train_value(key: str, value: Any, where: str, folder: Path) -> Any:
+    """A flag's or a `--set`'s value of train.`key`, checked as paper.toml's would be: against
+    the schema, then by `_check_train_value`; a number's int as a float."""
+    found = paper_schema.check_value(value, TRAIN_SCHEMA["properties"][key], where)
+    if found:
+        raise PaperError(found[0])
+    value = _as_float(TRAIN_KEYS[key], value)
+    _check_train_value(key, value, where, folder)
+    return value
+
+
 def _check_train_value(key: str, value: Any, where: str, folder: Path) -> None:
-    """The value checks beyond the type: ranges and names with their choices (the paper in
-    `folder` may add optimizers, losses and callbacks in its train.py)."""
-    minimum = {"epochs": 1, "batch_size": 1, "threads": 1, "seed": 0, "val_size": 0}
-    if key in minimum and value < minimum[key]:
-        raise PaperError(f"{where} must be >= {minimum[key]}, got {value}")
-    if key == "lr" and not (math.isfinite(value) and value > 0):
+    """The checks beyond the schema: names with their choices (the paper in `folder` may add
+    optimizers, losses and callbacks in its train.py), a finite lr."""
+    if key == "lr" and not math.isfinite(value):
         raise PaperError(f"{where} must be a finite number > 0, got {value}")
     choices: Sequence[str] = ()
     if key == "dataset":
@@ -548,8 +559,6 @@ def _check_train_value(key: str, value: Any, where: str, folder: Path) -> None:
         _check_callbacks(value, where, folder)
     elif key == "scheduler":
         choices = ["none", *_schedulers()]
-    elif key == "scheduler_interval":
-        choices = ["epoch", "step"]
     elif key == "augment_args":
         _check_augment_args(value, where)
     if choices and value not in choices:
@@ -609,8 +618,7 @@ def _apply_set(config: dict[str, Any], key: str, value: Any) -> None:
             config[prefix[0]][prefix[1]] = _checked(value, dict, where)
             return
     if len(parts) == 2 and parts[0] == "train" and parts[1] in TRAIN_KEYS:
-        value = _checked(value, TRAIN_KEYS[parts[1]], where)
-        _check_train_value(parts[1], value, where, Path(config["paper"]["path"]))
+        value = _train_value(parts[1], value, where, Path(config["paper"]["path"]))
         if parts[1] in _ARGUMENTS_OF and config["train"].get(parts[1]) != value:
             config["train"][_ARGUMENTS_OF[parts[1]]] = {}  # another class: its own arguments
         config["train"][parts[1]] = value
@@ -648,8 +656,7 @@ def resolve(
             raise PaperError(f"unknown flag {key!r}; flags: {', '.join(FLAG_KEYS)}")
         if value is not None:
             where = f"--{key.replace('_', '-')}"
-            value = _checked(value, TRAIN_KEYS[key], where)
-            _check_train_value(key, value, where, paper.path)
+            value = _train_value(key, value, where, paper.path)
             train[key] = value
     config: dict[str, Any] = {
         "paper": {**paper.info, "slug": paper.slug, "path": str(paper.path)},
