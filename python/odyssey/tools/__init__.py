@@ -1,0 +1,2 @@
+"""Paper and project tooling behind the odyssey command: validation, benchmark comparison,
+self-test."""
