@@ -308,6 +308,26 @@ def test_json_and_markdown_output(tmp_path, capsys) -> None:
     )
 
 
+def test_a_terminal_gets_a_rich_table(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich's own switch: treat stdout as a terminal
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "200")
+    baseline, new = pair(tmp_path, 0.7)
+    assert main(["bench", "compare", str(baseline), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b[" in out  # styled
+    assert "━" in out  # drawn as a table
+    assert "severe" in out
+    assert "REGRESSION: 1 of 2 ratios" in out
+
+
+def test_bench_without_an_action_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["bench"])
+    assert stop.value.code == 2
+    assert "ACTION" in capsys.readouterr().err
+
+
 def test_the_committed_baselines_against_themselves(capsys) -> None:
     comparison = compare(BASELINES, BASELINES)
     assert comparison.regressions == ()

@@ -40,6 +40,7 @@ __all__ = [
     "Comparison",
     "RatioChange",
     "Report",
+    "Row",
     "compare",
     "compare_reports",
     "is_measurement",
