@@ -54,8 +54,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare = actions.add_parser(
         "compare",
         help="compare the ratios of two benchmark runs; exit 1 on a regression",
-        description="Compare the ratios (ours against NumPy or PyTorch, measured in one run) of "
-        "NEW with BASELINE; exit 1 when one is slower by the threshold or more.",
+        description="Compare the ratios (ours against NumPy, PyTorch or SciPy, measured side by "
+        "side in one run) of NEW with BASELINE; exit 1 when one is slower by the threshold or "
+        "more.",
     )
     compare.add_argument(
         "baseline", metavar="BASELINE", help="a benchmark JSON or a folder of them"
