@@ -121,9 +121,10 @@ def benchmark_arguments(
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Every benchmarks/bench_*.py, side by side with NumPy, PyTorch and SciPy in one run each,
-    then `odyssey bench compare` of their ratios against the baselines in benchmarks/results/:
-    the session fails when a ratio is 10 % or more slower than its baseline.
+    """The benchmarks, then their ratios against the baselines (fails on a 10 % slower one).
+
+    Every benchmarks/bench_*.py runs side by side with NumPy, PyTorch and SciPy, then `odyssey
+    bench compare` compares its ratios with the committed baselines in benchmarks/results/.
 
     The new JSON goes into build/benchmarks/<date>T<time>/. `nox -s benchmark -- gemm conv` runs
     bench_gemm.py and bench_conv.py only, and compares what they wrote; `-- --threshold 15%` sets
