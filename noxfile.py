@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,12 +93,50 @@ def lint(session: nox.Session) -> None:
     session.run("zizmor", "--offline", ".github/workflows")
 
 
+def benchmark_arguments(
+    session: nox.Session, available: Sequence[str]
+) -> tuple[list[str], list[str], bool]:
+    """The benchmark session's posargs: the benchmarks to run (all when none is named), the options
+    for `odyssey bench compare`, and whether --save was given; an unknown one ends the session."""
+    names: list[str] = []
+    compare_options: list[str] = []
+    save = False
+    arguments = iter(session.posargs)
+    for argument in arguments:
+        if argument == "--save":
+            save = True
+        elif argument == "--threshold":
+            compare_options += [argument, next(arguments, "")]
+        elif argument.startswith("--threshold="):
+            compare_options.append(argument)
+        elif argument.startswith("-") or argument not in available:
+            session.error(
+                f"benchmark: unknown argument {argument!r}; expected benchmark names "
+                f"({', '.join(available)}), --save or --threshold 10%"
+            )
+        else:
+            names.append(argument)
+    return names or list(available), compare_options, save
+
+
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Every benchmarks/bench_*.py, side by side with NumPy, PyTorch and SciPy in one run each.
+    """The benchmarks, then their ratios against the baselines (fails on a 10 % slower one).
 
-    JSON goes into benchmarks/results/. `nox -s benchmark -- gemm` runs only bench_gemm.py.
+    Every benchmarks/bench_*.py runs side by side with NumPy, PyTorch and SciPy, then `odyssey
+    bench compare` compares its ratios with the committed baselines in benchmarks/results/.
+
+    The new JSON goes into build/benchmarks/<date>T<time>/. `nox -s benchmark -- gemm conv` runs
+    bench_gemm.py and bench_conv.py only, and compares what they wrote; `-- --threshold 15%` sets
+    the threshold; `-- --save` copies the new JSON over the baselines after the comparison (which
+    then does not fail): commit them saying what changed. Ratios are compared, not times, but a
+    busy machine still moves the 2-thread ones: benchmark on a quiet one.
     """
+    scripts = {
+        script.stem.removeprefix("bench_"): script
+        for script in sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    }
+    names, compare_options, save = benchmark_arguments(session, list(scripts))
     install_package(session, "test,torch", werror=False)
     session.install("scipy", "threadpoolctl")
     # Idle worker threads spin before they sleep: ours for 100 us, OpenBLAS's for 2^28 cycles and
@@ -106,11 +145,21 @@ def benchmark(session: nox.Session) -> None:
     # GFLOP/s next to NumPy, 309 alone), so both are set to spin about as long as ours.
     for name, value in {"OPENBLAS_THREAD_TIMEOUT": "18", "GOMP_SPINCOUNT": "10000"}.items():
         session.env[name] = os.environ.get(name, value)
-    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
-    if session.posargs:
-        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in session.posargs]
-    for script in scripts:
-        session.run("python", str(script.relative_to(ROOT)))
+    output = ROOT / "build" / "benchmarks" / time.strftime("%Y%m%dT%H%M%S")
+    for name in names:
+        script = scripts[name].relative_to(ROOT)
+        session.run("python", str(script), "--output", str(output / f"{name}.json"))
+    session.run(
+        "odyssey", "bench", "compare", "benchmarks/results", str(output), *compare_options,
+        success_codes=[0, 1] if save else [0],
+    )  # fmt: skip
+    if save:
+        baselines = ROOT / "benchmarks" / "results"
+        for result in sorted(output.glob("*.json")):
+            temporary = baselines / f"{result.name}.tmp"  # never a half-written baseline
+            shutil.copyfile(result, temporary)
+            temporary.replace(baselines / result.name)
+            session.log(f"baseline updated: benchmarks/results/{result.name}")
 
 
 @nox.session
