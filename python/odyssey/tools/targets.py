@@ -22,7 +22,7 @@ from typing import Any
 
 from odyssey import papers
 from odyssey._atomic import write_text_atomic
-from odyssey.tools.validate import RESULTS_DIR, format_measure, meets
+from odyssey.tools.validate import RESULTS_DIR, format_measure, format_value, meets
 
 __all__ = ["TargetRun", "data_at_hand", "record", "run_target", "train_command"]
 
@@ -113,8 +113,7 @@ def run_target(
         outcome.values.append(float(value))
         outcome.summaries.append(summary)
         say(
-            f"  {name} seed {seed}: {target['metric']} "
-            f"{format_measure(target['metric'], float(value), 0.0).split(' ±')[0]}"
+            f"  {name} seed {seed}: {target['metric']} {format_value(target['metric'], value)}"
             f" ({time.perf_counter() - seed_started:.0f} s)"
         )
     outcome.wall_s = time.perf_counter() - started

@@ -37,6 +37,7 @@ __all__ = [
     "completeness_problems",
     "fast_problems",
     "format_measure",
+    "format_value",
     "meets",
     "paper_folders",
     "read_result",
@@ -293,6 +294,11 @@ def format_measure(metric: str, mean: float, std: float) -> str:
     if metric.endswith("accuracy"):
         return f"{100 * mean:.2f} ± {100 * std:.2f} %"
     return f"{mean:.4f} ± {std:.4f}"
+
+
+def format_value(metric: str, value: float) -> str:
+    """One value as the README shows it (`98.40 %` for an accuracy)."""
+    return f"{100 * value:.2f} %" if metric.endswith("accuracy") else f"{value:.4f}"
 
 
 def meets(metric: str, value: float, bar: float) -> bool:

@@ -1,0 +1,182 @@
+"""``odyssey validate``: a paper's claims are data, and this command checks them.
+
+    odyssey validate PAPER... | --all          structure, schema, README, model (exit 0 or 2)
+    odyssey validate PAPER --run [--seeds N]   train each target whose data is at hand and
+                      [--quick] [--target ID]  check its bar (exit 1 when one is missed);
+                                               results/<target>.json recorded (not with --quick)
+    odyssey validate --all --complete          every target recorded, meeting its bar, and the
+                                               README's table saying what the record says
+    odyssey validate --fast FILE...            the papers holding these files: structure, schema
+                                               and README only (the pre-commit hook)
+    odyssey validate --schema                  print paper.toml's JSON Schema
+
+Exit status: 0 valid (and every target run met), 1 a target missed or a run failed, 2 a paper
+invalid or incomplete, or bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+PROG = "odyssey validate"
+INVALID = 2
+MISSED = 1
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds ``validate`` to the ``odyssey`` parser."""
+    parser = commands.add_parser(
+        "validate",
+        help="check papers: structure, paper.toml, README, model; --run trains their targets",
+        description="Check papers' folders, paper.toml (against its JSON Schema), README "
+        "results table and models; with --run, train each target and check its bar.",
+    )
+    parser.add_argument("papers", nargs="*", metavar="PAPER", help="slugs or paper folders")
+    parser.add_argument("--all", action="store_true", help="every paper found")
+    parser.add_argument("--schema", action="store_true", help="print paper.toml's JSON Schema")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="structure, schema and README only; PAPER may be any file inside a paper folder",
+    )
+    parser.add_argument(
+        "--run", action="store_true", help="train each target whose data is at hand"
+    )
+    parser.add_argument("--seeds", type=int, metavar="N", help="seeds per target (default 3)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one seed per target (unless --seeds), nothing recorded: a smoke check of the bars",
+    )
+    parser.add_argument(
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only this target (repeatable)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="where --run writes its runs (default runs/validate/...)"
+    )
+    parser.add_argument(
+        "--complete",
+        action="store_true",
+        help="every target has a recorded result that meets its bar and the README agrees",
+    )
+    parser.set_defaults(run=run)
+
+
+def _usage(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return INVALID
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validates the papers named (or all), then runs or checks their targets as asked."""
+    from odyssey import paper_schema, papers
+    from odyssey.tools import validate
+
+    if args.schema:
+        print(paper_schema.SCHEMA_PATH.read_text(encoding="utf-8"), end="")
+        return 0
+    if args.seeds is not None and args.seeds < 1:
+        return _usage(f"--seeds must be >= 1, got {args.seeds}")
+    if (args.seeds or args.quick or args.targets or args.out) and not args.run:
+        return _usage("--seeds, --quick, --target and --out go with --run")
+    if args.all == bool(args.papers):
+        return _usage("name the papers to validate, or --all (not both)")
+    if args.fast:
+        if args.run or args.complete:
+            return _usage("--fast checks structure, schema and README only: no --run, --complete")
+        folders = validate.paper_folders(args.papers) if args.papers else _all(papers)
+        return _report({folder: validate.fast_problems(folder) for folder in folders})
+    try:
+        folders = _all(papers) if args.all else [papers.find_paper(p) for p in args.papers]
+    except papers.PaperError as error:
+        return _usage(str(error))
+    if not folders:
+        return _usage("no papers found (looked under papers/ and among installed papers)")
+    status = _report({folder: validate.validate_paper(folder) for folder in folders})
+    if status:
+        return status
+    if args.run:
+        status = _run_targets(args, folders)
+    if args.complete:
+        complete = {folder: validate.completeness_problems(folder) for folder in folders}
+        status = max(status, _report(complete, "complete"))
+    return status
+
+
+def _all(papers) -> list[Path]:
+    return list(papers.available_papers().values())
+
+
+def _report(problems: dict[Path, list[str]], what: str = "valid") -> int:
+    """Prints each paper's problems (one per line), or that it is `what`; 2 when any has one."""
+    for folder, found in problems.items():
+        if found:
+            for problem in found:
+                print(f"{folder.name}: {problem}")
+        else:
+            print(f"{folder.name}: {what}")
+    invalid = sum(bool(found) for found in problems.values())
+    if invalid:
+        print(f"{PROG}: {invalid} of {len(problems)} paper(s) not {what}", file=sys.stderr)
+        return INVALID
+    return 0
+
+
+def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
+    """Trains the targets of each paper, prints the table of outcomes, records full runs."""
+    from odyssey import papers
+    from odyssey.tools import targets
+
+    seeds_per_target = args.seeds or (1 if args.quick else 3)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    status = 0
+    loaded = [papers.load_paper(folder) for folder in folders]
+    known = [papers.target_id(t) for paper in loaded for t in paper.targets]
+    unknown = [name for name in args.targets if name not in known]
+    if unknown:
+        return _usage(f"--target: no target {unknown[0]!r}; targets: {', '.join(known)}")
+    for paper in loaded:
+        chosen = [
+            t for t in paper.targets if not args.targets or papers.target_id(t) in args.targets
+        ]
+        if not chosen:
+            continue
+        runs = Path(args.out or Path("runs") / "validate" / stamp) / paper.slug
+        first = paper.train.get("seed", 0)
+        seeds = list(range(first, first + seeds_per_target))
+        listed = ", ".join(map(str, seeds))
+        print(f"{paper.slug}: {len(chosen)} target(s), seeds {listed}, runs in {runs}")
+        outcomes = []
+        for target in chosen:
+            outcome = targets.run_target(paper, target, seeds, runs)
+            if outcome.status in ("met", "missed") and not args.quick:
+                outcome.reason = f"recorded in {targets.record(paper, outcome)}"
+            outcomes.append(outcome)
+        _table(paper.slug, outcomes)
+        if any(o.status in ("missed", "failed") for o in outcomes):
+            status = MISSED
+    return status
+
+
+def _table(slug: str, outcomes: list) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from odyssey.tools.validate import format_value
+
+    table = Table(title=f"{slug}: targets", title_justify="left")
+    for column in ("target", "metric", "ours (mean ± std)", "seeds", "bar", "", "note"):
+        table.add_column(column)
+    for o in outcomes:
+        metric = o.target["metric"]
+        bar = ("≤ " if metric.endswith("loss") else "≥ ") + format_value(metric, o.target["bar"])
+        table.add_row(o.id, metric, o.measure, str(len(o.values)), bar, o.status, o.reason)
+    Console(width=max(100, Console().width), soft_wrap=True).print(table)
