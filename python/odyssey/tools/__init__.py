@@ -1,0 +1,1 @@
+"""Paper and project tooling behind the odyssey command: validation, benchmark comparison, self-test."""
