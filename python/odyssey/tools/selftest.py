@@ -119,6 +119,11 @@ class FamilyResult:
         return all(result.passed for result in self.isas.values())
 
 
+def _finite_or_none(value: float) -> float | None:
+    """`value`, or None for an error too large to measure (JSON has no infinity)."""
+    return value if math.isfinite(value) else None
+
+
 @dataclass
 class SelfTestReport:
     """The whole self-test: which ISAs and thread counts, how long, and each family's results."""
@@ -159,10 +164,7 @@ class SelfTestReport:
                     "isas": {
                         isa: {
                             "passed": result.passed,
-                            # JSON has no infinity: None for an error too large to measure.
-                            "max_error": result.max_error
-                            if math.isfinite(result.max_error)
-                            else None,
+                            "max_error": _finite_or_none(result.max_error),
                             "error": result.error,
                             "thread_error": result.thread_error,
                         }
@@ -579,49 +581,45 @@ FAMILIES: tuple[Family, ...] = (
 # Comparisons.
 
 
-def _describe(name: str, index: int, shape: tuple[int, ...], want: Any, got: Any) -> str:
-    where = f"[{', '.join(map(str, np.unravel_index(index, shape)))}]" if shape else ""
-    return f"{name}{where}: want {want!r}, got {got!r}"
-
-
 def _compare(name: str, want: Output, got: np.ndarray) -> tuple[float, str | None]:
-    """(max |got - want|, a description of the worst value outside the tolerance or None)."""
+    """(max |got - want|, a description of the worst value outside the tolerance, or None)."""
     expected, actual = np.asarray(want.value), np.asarray(got)
     if expected.shape != actual.shape or expected.dtype != actual.dtype:
         return math.inf, (
             f"{name}: want {expected.dtype}{list(expected.shape)}, "
             f"got {actual.dtype}{list(actual.shape)}"
         )
-    if expected.dtype.kind != "f":
-        bad = (expected != actual).ravel()
-        error = np.abs(expected.astype(np.float64) - actual.astype(np.float64)).ravel()
+    wide_want, wide_got = expected.astype(np.float64).ravel(), actual.astype(np.float64).ravel()
+    with np.errstate(invalid="ignore"):
+        error = np.abs(wide_got - wide_want)
+    if want.tolerance.exact:
+        bits = f"u{expected.itemsize}" if expected.dtype.kind == "f" else expected.dtype
+        both_nan = np.isnan(wide_want) & np.isnan(wide_got)
+        bad = (expected.view(bits) != actual.view(bits)).ravel() & ~both_nan
+        allowed = "bit for bit"
     else:
-        wide_want, wide_got = expected.astype(np.float64).ravel(), actual.astype(np.float64).ravel()
+        size = np.abs(wide_want) if want.scale is None else np.asarray(want.scale).ravel()
+        limit = np.broadcast_to(want.tolerance.rel * size + want.tolerance.abs, error.shape)
         with np.errstate(invalid="ignore"):
-            error = np.abs(wide_got - wide_want)
-        if want.tolerance.exact:
-            bits = f"u{expected.itemsize}"
-            both_nan = np.isnan(wide_want) & np.isnan(wide_got)
-            bad = (expected.view(bits) != actual.view(bits)).ravel() & ~both_nan
-        else:
-            size = np.abs(wide_want) if want.scale is None else np.asarray(want.scale).ravel()
-            allowed = want.tolerance.rel * size + want.tolerance.abs
-            finite = np.isfinite(wide_want)
-            with np.errstate(invalid="ignore"):
-                within = np.where(
-                    np.isnan(wide_want),
-                    np.isnan(wide_got),
-                    np.where(finite, error <= allowed, wide_got == wide_want),
-                )
-            bad = ~within
+            within = np.where(
+                np.isnan(wide_want),
+                np.isnan(wide_got),
+                np.where(np.isfinite(wide_want), error <= limit, wide_got == wide_want),
+            )
+        bad = ~within
     measured = error[np.isfinite(error)]
     max_error = float(measured.max()) if measured.size else 0.0
     if not bad.any():
         return max_error, None
     worst = int(np.flatnonzero(bad)[np.argmax(np.nan_to_num(error[bad], nan=math.inf))])
-    return max_error if np.isfinite(error[worst]) else math.inf, _describe(
-        name, worst, expected.shape, expected.ravel()[worst].item(), actual.ravel()[worst].item()
+    if not want.tolerance.exact:
+        allowed = f"allowed {limit[worst]:.2g}"
+    where = f"[{', '.join(map(str, np.unravel_index(worst, expected.shape)))}]"
+    description = (
+        f"{name}{where if expected.shape else ''}: want {wide_want[worst]:.9g}, "
+        f"got {wide_got[worst]:.9g} ({allowed})"
     )
+    return (max_error if np.isfinite(error[worst]) else math.inf), description
 
 
 def _first_thread_difference(one: dict[str, Output], many: dict[str, Output]) -> str | None:
