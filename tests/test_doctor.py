@@ -72,7 +72,7 @@ def test_report_prints_version_isa_threads_build_and_folders(capsys) -> None:
     assert info["build_type"] in text
     assert f"data cache     {odyssey.data.cache_dir()}" in text
     assert "mnist-sample: " in text  # bundled with the package, so always present
-    assert f"runs           {Path('runs').resolve()}" in text
+    assert f"runs           {Path('runs').resolve()}/<name>/<time>" in text
     assert "self-test" not in text
 
 

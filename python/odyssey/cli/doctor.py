@@ -21,9 +21,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "this CPU runs against the scalar reference and at 1 and N threads. Exit status 1 when a "
         "check fails.",
     )
-    doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
     doctor.add_argument(
-        "--no-self-test", action="store_true", help="skip the kernel self-test (a second or so)"
+        "--json",
+        action="store_true",
+        help="print the report as one JSON object (self_test is null with --no-self-test)",
+    )
+    doctor.add_argument(
+        "--no-self-test", action="store_true", help="skip the kernel self-test (under a second)"
     )
     doctor.set_defaults(run=run)
 
@@ -80,8 +84,8 @@ def _print_self_test(report: Any) -> None:
     """A family x ISA table (pass, or FAIL with the largest error), the thread column, then one
     line per failure."""
     print(
-        f"\nself-test: {len(report.families)} kernel families on {', '.join(report.isas)} "
-        f"against scalar, and at {report.threads[0]} and {report.threads[1]} threads "
+        f"\nself-test: {len(report.families)} kernel families on each ISA against "
+        f"{report.isas[0]}, and at {report.threads[0]} and {report.threads[1]} threads "
         f"({report.seconds:.1f} s)"
     )
     threads = f"{report.threads[0]} = {report.threads[1]} threads"
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 ("build type", info["build_type"]),
                 ("data cache", f"{found['data_cache']} ($ODYSSEY_DATA moves it)"),
                 *_dataset_rows(found),
-                ("runs", f"{found['runs']} (runs/<name>/<time> under the current directory)"),
+                ("runs", f"{found['runs']}/<name>/<time> (from the current directory)"),
             ]
         )
         if report is not None:

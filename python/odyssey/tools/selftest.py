@@ -27,7 +27,6 @@ from odyssey import _kernels, runtime
 
 __all__ = [
     "FAMILIES",
-    "KERNELS",
     "RUNTIME_FUNCTIONS",
     "Family",
     "FamilyResult",
@@ -35,6 +34,7 @@ __all__ = [
     "Output",
     "SelfTestReport",
     "Tolerance",
+    "machine_threads",
     "run_self_test",
 ]
 
