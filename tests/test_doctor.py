@@ -73,7 +73,6 @@ def test_report_prints_version_isa_threads_build_and_folders(capsys) -> None:
     assert f"data cache     {odyssey.data.cache_dir()}" in text
     assert "mnist-sample: " in text  # bundled with the package, so always present
     assert f"runs           {Path('runs').resolve()}/<name>/<time>" in text
-    assert "self-test" not in text
 
 
 def test_json_keeps_cpu_info_and_adds_paths(capsys) -> None:
@@ -85,6 +84,16 @@ def test_json_keeps_cpu_info_and_adds_paths(capsys) -> None:
     assert report["self_test"] is None
     assert set(report["paths"]) == {"data_cache", "datasets", "runs"}
     assert set(report["paths"]["datasets"]) == set(odyssey.data.DATASETS)
+
+
+def test_no_self_test_calls_no_kernel(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Untouchable:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the self-test called {name}")
+
+    monkeypatch.setattr(selftest, "KERNELS", Untouchable())
+    assert main(["doctor", "--no-self-test"]) == 0
+    assert "self-test" not in capsys.readouterr().out
 
 
 def test_paths_name_the_cache_the_datasets_found_and_the_runs_folder(
