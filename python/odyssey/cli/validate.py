@@ -43,7 +43,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="structure, schema and README only; PAPER may be any file inside a paper folder",
     )
     parser.add_argument(
-        "--run", action="store_true", help="train each target whose data is at hand"
+        "--run",
+        dest="run_targets",
+        action="store_true",
+        help="train each target whose data is at hand",
     )
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds per target (default 3)")
     parser.add_argument(
@@ -85,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.seeds is not None and args.seeds < 1:
         return _usage(f"--seeds must be >= 1, got {args.seeds}")
-    if (args.seeds or args.quick or args.targets or args.out) and not args.run:
+    if (args.seeds or args.quick or args.targets or args.out) and not args.run_targets:
         return _usage("--seeds, --quick, --target and --out go with --run")
     if args.all == bool(args.papers):
         return _usage("name the papers to validate, or --all (not both)")
     if args.fast:
-        if args.run or args.complete:
+        if args.run_targets or args.complete:
             return _usage("--fast checks structure, schema and README only: no --run, --complete")
         folders = validate.paper_folders(args.papers) if args.papers else _all(papers)
         return _report({folder: validate.fast_problems(folder) for folder in folders})
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     status = _report({folder: validate.validate_paper(folder) for folder in folders})
     if status:
         return status
-    if args.run:
+    if args.run_targets:
         status = _run_targets(args, folders)
     if args.complete:
         complete = {folder: validate.completeness_problems(folder) for folder in folders}
@@ -158,7 +161,8 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
         for target in chosen:
             outcome = targets.run_target(paper, target, seeds, runs)
             if outcome.status in ("met", "missed") and not args.quick:
-                outcome.reason = f"recorded in {targets.record(paper, outcome)}"
+                path = targets.record(paper, outcome)
+                outcome.reason = f"recorded: {path.relative_to(paper.path)}"
             outcomes.append(outcome)
         _table(paper.slug, outcomes)
         if any(o.status in ("missed", "failed") for o in outcomes):
@@ -173,10 +177,11 @@ def _table(slug: str, outcomes: list) -> None:
     from odyssey.tools.validate import format_value
 
     table = Table(title=f"{slug}: targets", title_justify="left")
-    for column in ("target", "metric", "ours (mean ± std)", "seeds", "bar", "", "note"):
+    table.add_column("target", no_wrap=True)
+    for column in ("metric", "ours (mean ± std)", "seeds", "bar", "", "note"):
         table.add_column(column)
     for o in outcomes:
         metric = o.target["metric"]
         bar = ("≤ " if metric.endswith("loss") else "≥ ") + format_value(metric, o.target["bar"])
         table.add_row(o.id, metric, o.measure, str(len(o.values)), bar, o.status, o.reason)
-    Console(width=max(100, Console().width), soft_wrap=True).print(table)
+    Console(width=max(120, Console().width)).print(table)

@@ -89,8 +89,7 @@ def run_target(
     outcome = TargetRun(dict(target), name, "skipped")
     if not data_at_hand(target["dataset"]):
         outcome.reason = (
-            f"{target['dataset']} is not on this machine; `odyssey datasets fetch "
-            f"{target['dataset']}` gets it"
+            f"no {target['dataset']} here: `odyssey datasets fetch {target['dataset']}`"
         )
         return outcome
     started = time.perf_counter()
@@ -170,5 +169,5 @@ def record(paper: papers.Paper, outcome: TargetRun) -> Path:
     }
     path = paper.path / RESULTS_DIR / f"{outcome.id}.json"
     path.parent.mkdir(exist_ok=True)
-    write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return path
