@@ -208,11 +208,13 @@ def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
         header = _HEADER.match(line)
         if header and not _KEY.match(line):
             names = _dotted(header.group(2))
-            table = _resolved(names, counts)
-            if header.group(1) == "[[":
-                index = counts.get(table, -1) + 1
-                counts[table] = index
-                table = (*table, index)
+            if header.group(1) == "[[":  # one more element of the array at this path
+                array = (*_resolved(names[:-1], counts), names[-1])
+                counts[array] = counts.get(array, -1) + 1
+                lines.setdefault(array, number)
+                table = (*array, counts[array])
+            else:
+                table = _resolved(names, counts)
             lines.setdefault(table, number)
             continue
         key = _KEY.match(line)

@@ -171,17 +171,16 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
 
 
 def _table(slug: str, outcomes: list) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    """One aligned line per target: its measure beside its bar, the outcome and a note."""
     from odyssey.tools.validate import format_value
 
-    table = Table(title=f"{slug}: targets", title_justify="left")
-    table.add_column("target", no_wrap=True)
-    for column in ("metric", "ours (mean ± std)", "seeds", "bar", "", "note"):
-        table.add_column(column)
+    rows = [("target", "metric", "ours (mean ± std)", "seeds", "bar", "outcome", "note")]
     for o in outcomes:
         metric = o.target["metric"]
         bar = ("≤ " if metric.endswith("loss") else "≥ ") + format_value(metric, o.target["bar"])
-        table.add_row(o.id, metric, o.measure, str(len(o.values)), bar, o.status, o.reason)
-    Console(width=max(120, Console().width)).print(table)
+        rows.append((o.id, metric, o.measure, str(len(o.values)), bar, o.status, o.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    print(f"{slug}: targets")
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        print("  " + "  ".join([*cells, row[-1]]).rstrip())
