@@ -163,6 +163,26 @@ def benchmark(session: nox.Session) -> None:
 
 
 @nox.session
+def papers(session: nox.Session) -> None:
+    """Validate every paper, then train its quick offline targets and check their bars.
+
+    `odyssey validate --all` (structure, paper.toml, README, models), then `odyssey validate
+    --all --run --quick`: one seed of each target whose data is on this machine (mnist-sample;
+    Fashion-MNIST where Debian's dataset-fashion-mnist is installed), nothing recorded, runs in
+    build/papers-runs/. Then the generated-paper and validator tests. LeNet-5's four offline
+    targets take about 2 minutes of training on 2 cores. `nox -s papers -- lenet5` checks one
+    paper.
+    """
+    install_package(session, "test")
+    chosen = list(session.posargs) or ["--all"]
+    session.run("odyssey", "validate", *chosen)
+    runs = ROOT / "build" / "papers-runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    session.run("odyssey", "validate", *chosen, "--run", "--quick", "--out", str(runs))
+    session.run("pytest", "tests/test_validate.py", "tests/test_cookiecutter.py")
+
+
+@nox.session
 def sanitize(session: nox.Session) -> None:
     """Kernel tests and, on Linux, the pytest suite under AddressSanitizer + UBSan."""
     session.install("cmake", "ninja")
