@@ -190,14 +190,28 @@ sets = [
     ]
 
 
+def document_paths(data, path=()):
+    """Every path of a parsed TOML document."""
+    yield path
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        yield from document_paths(value, (*path, key))
+
+
 def test_every_key_of_lenet5_s_paper_toml_has_its_line() -> None:
     text = (LENET5 / "paper.toml").read_text()
     data = papers._read_toml(LENET5 / "paper.toml")[0]
     lines = text.splitlines()
-    for path in paper_schema.iter_paths(data):
+    for path in document_paths(data):
         if not path or isinstance(path[-1], int) or path[-2:-1] == ("augment_args",):
             continue
-        line = paper_schema._line_of(paper_schema._key_lines(text), path)
+        line = paper_schema.line_of(text, path)
         assert line is not None, path
         assert str(path[-1]) in lines[line - 1], (path, lines[line - 1])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ __all__ = [
     "SCHEMA_PATH",
     "Problem",
     "check_value",
-    "iter_paths",
+    "line_of",
     "locate",
     "paper_schema",
     "problems",
@@ -235,6 +235,11 @@ def _resolved(names: Sequence[str], counts: Mapping[tuple[str | int, ...], int])
     return path
 
 
+def line_of(text: str, path: Sequence[str | int]) -> int | None:
+    """The line of document `path` in the TOML source `text` (or of what encloses it)."""
+    return _line_of(_key_lines(text), path)
+
+
 def _line_of(lines: Mapping[tuple[str | int, ...], int], path: Sequence[str | int]) -> int | None:
     """The line of `path`, or of its nearest enclosing key or table that is in the source."""
     for end in range(len(path), 0, -1):
@@ -255,15 +260,4 @@ def locate(message: str, text: str) -> int | None:
     path: list[str | int] = []
     for part in re.findall(r"[A-Za-z_]\w*|\[\d+\]", match.group(1)):
         path.append(int(part[1:-1]) if part.startswith("[") else part)
-    return _line_of(_key_lines(text), path)
-
-
-def iter_paths(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
-    """Every path in a parsed document (for tests of the line finder)."""
-    yield path
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from iter_paths(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from iter_paths(value, (*path, index))
+    return line_of(text, path)
