@@ -8,11 +8,11 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from odyssey.cli import datasets, doctor, evaluate, predict, train
+from odyssey.cli import datasets, doctor, evaluate, new, predict, train
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (doctor, datasets, train, evaluate, predict)
+SUBCOMMANDS = (doctor, datasets, new, train, evaluate, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:
