@@ -1,9 +1,11 @@
-"""Fast tests of the paper {{ cookiecutter.slug }}: every variant builds and maps a batch of
-paper.toml's input shape to one logit per class, SmallCNN has its parameter count, a few SGD steps
-lower the loss, and the targets name known variants and datasets.
+"""Fast tests of the paper {{ cookiecutter.slug }}.
 
-Run them with `pytest papers/{{ cookiecutter.slug }}/tests` (seconds, offline). When model.py
-changes, change these tests with it: they describe the model the paper's README describes."""
+Every variant builds and maps a batch of paper.toml's input shape to one logit per class,
+SmallCNN has its parameter count, a few SGD steps lower the loss, and the targets name known
+variants and datasets. In seconds and offline; from the repository's root:
+`pytest papers/{{ cookiecutter.slug }}/tests`.
+When model.py changes, change these tests with it: they describe the model the README describes.
+"""
 
 from __future__ import annotations
 
