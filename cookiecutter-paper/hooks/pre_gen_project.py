@@ -2,8 +2,8 @@
 
 Cookiecutter runs it in the new paper's folder, which it has just created; on a problem the hook
 prints one line per problem and exits 1, and cookiecutter removes that folder again, so a rejected
-paper leaves nothing behind. `odyssey new` runs the same checks (`problems`) before it calls
-cookiecutter, and stops there with the first of them.
+paper leaves nothing behind. `odyssey new` runs the same checks (`problems`) on the answers
+before it calls cookiecutter, and stops there with every problem, one line each.
 
 The slug names the folder, the `odyssey train SLUG` argument and, for a paper of this repository,
 the installed package `odyssey_papers.SLUG`: a lowercase Python identifier (ASCII letters, digits

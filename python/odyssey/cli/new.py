@@ -186,7 +186,7 @@ def create_paper(
         try:
             context = generate_context(str(template / "cookiecutter.json"), extra_context=given)
             final = prompt_for_config(context, no_input=no_input)
-        except (ValueError, CookiecutterException) as error:  # a choice outside its list ...
+        except (ValueError, CookiecutterException) as error:  # defaults that do not render
             raise NewPaperError([f"{TEMPLATE}: {error}"]) from None
     problems = template_checks(template).problems(final)
     folder = output / str(final["slug"])
