@@ -10,6 +10,7 @@ papers/ in pyproject.toml."""
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import re
@@ -335,6 +336,16 @@ def test_odyssey_new_refuses_a_bad_answer_in_one_line(
     assert stderr.startswith(f"odyssey new: {message}"), stderr
     assert len(stderr.splitlines()) == 1, stderr
     assert not output.exists()
+
+
+def test_odyssey_new_without_answers_on_standard_input_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    status, _, stderr = run("new", "--output-dir", str(tmp_path / "papers"))
+    assert status == 2
+    assert stderr.startswith("odyssey new: standard input ended before every question")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_odyssey_new_lists_every_bad_answer(tmp_path: Path) -> None:

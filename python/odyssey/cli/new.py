@@ -2,12 +2,12 @@
 questions as ``cookiecutter cookiecutter-paper``, through cookiecutter's Python API).
 
 The answers are asked (or, with ``--no-input``, taken from the defaults and ``--set``), then
-checked by the template's own pre-generation checks before anything is written; a bad answer
-(a slug that is not a lowercase identifier, is reserved or names an existing folder, a bad
-``--set``) stops the command with status 2 and one line per problem, and no folder is left
-behind. The folder goes to ``--output-dir``, else to ``papers/`` of the current directory or of
-the repository around it (the first that exists), else to a new ``./papers``: the places
-``odyssey train SLUG`` looks in.
+checked by the template's own pre-generation checks before anything is written. A bad answer (a
+slug that is not a lowercase identifier, is reserved or names an existing folder, a bad ``--set``,
+standard input ending before the last question) stops the command with status 2 and one line per
+problem, and no folder is left behind; Ctrl-C during the questions, with 130. The folder goes to
+``--output-dir``, else to ``papers/`` of the current directory or of the repository around it
+(the first that exists), else to a new ``./papers``: the places ``odyssey train SLUG`` looks in.
 
 The template ships inside the package (``odyssey/templates/cookiecutter-paper`` of an installed
 wheel); run from a source checkout, it is the repository's ``cookiecutter-paper/``.
@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 PROG = "odyssey new"
+INTERRUPTED = 130  # a shell's status for SIGINT
 TEMPLATE = "cookiecutter-paper"
 CHECKS_FILE = Path("hooks") / "pre_gen_project.py"
 
@@ -188,6 +189,13 @@ def create_paper(
             final = prompt_for_config(context, no_input=no_input)
         except (ValueError, CookiecutterException) as error:  # defaults that do not render
             raise NewPaperError([f"{TEMPLATE}: {error}"]) from None
+        except EOFError:
+            raise NewPaperError(
+                [
+                    "standard input ended before every question had an answer; answer them, or "
+                    "give --no-input with --set KEY=VALUE"
+                ]
+            ) from None
     problems = template_checks(template).problems(final)
     folder = output / str(final["slug"])
     if not problems and folder.exists():
@@ -223,4 +231,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"{PROG}: {problem}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; no paper written", file=sys.stderr)
+        return INTERRUPTED
     return 0
