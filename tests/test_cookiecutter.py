@@ -159,7 +159,7 @@ def test_paper_toml_reads_back_the_answers(generated: Path) -> None:
 
 
 def test_titles_and_authors_are_written_as_toml_strings_that_read_back(tmp_path: Path) -> None:
-    title = 'Back\\slash, "quotes" and Léon — a\ttab'
+    title = 'Back\\slash, "quotes" and Léon — a title'
     folder = render(tmp_path, title=title, slug="escaped", authors='Léon Bottou, "Q" Person')
     data = tomllib.loads((folder / "paper.toml").read_text(encoding="utf-8"))
     assert data["paper"]["title"] == title
@@ -325,6 +325,7 @@ def test_odyssey_new_refuses_a_bad_slug_in_one_line(slug: str, tmp_path: Path) -
         (["ok", "--set", "year=98"], "year: '98' is not a year from 1900 to"),
         (["ok", "--set", "arxiv=arXiv:1512"], "arxiv: 'arXiv:1512' is not an arXiv id"),
         (["ok", "--set", "variants=a,A"], "variants: 'A' is not a variant name"),
+        (["ok", "--set", "title=Two\nlines"], "title: holds a line break"),
     ],
 )
 def test_odyssey_new_refuses_a_bad_answer_in_one_line(

@@ -60,6 +60,10 @@ def comma_list(text: str) -> list[str]:
 def problems(answers: Mapping[str, Any]) -> list[str]:
     """Every answer the template cannot make a valid paper of, one line each (`key: why`)."""
     found = []
+    for key in ("title", "authors", "year", "arxiv", "url", "task", "variants"):
+        text = str(answers.get(key, ""))
+        if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):
+            found.append(f"{key}: holds a line break or another control character; write one line")
     if not str(answers.get("title", "")).strip():
         found.append("title: empty; the paper needs a title")
     slug = slug_problem(str(answers.get("slug", "")))
