@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cookiecutter.exceptions as cookiecutter_exceptions
+import cookiecutter.main as cookiecutter_main
 import pytest
 from cli_run import run
 
@@ -30,9 +32,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
-
-cookiecutter_main = pytest.importorskip("cookiecutter.main")
-cookiecutter_exceptions = pytest.importorskip("cookiecutter.exceptions")
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TEMPLATE = REPOSITORY / "cookiecutter-paper"
