@@ -60,8 +60,14 @@ def test_the_wheel_installs_each_paper_folder_as_its_entry_point_package() -> No
     assert packages["odyssey"] == "python/odyssey"
     for slug in SLUGS:
         assert packages[f"{INSTALLED_PACKAGE}/{slug}"] == f"papers/{slug}"
-    # scikit-build-core maps a package to a folder of the same last name; nothing else ships.
-    assert set(packages) == {"odyssey", *(f"{INSTALLED_PACKAGE}/{slug}" for slug in SLUGS)}
+    # scikit-build-core maps a package to a folder of the same last name; nothing else ships but
+    # the paper template (odyssey new's; tests/test_cookiecutter.py checks its mapping).
+    template = "odyssey/templates/cookiecutter-paper"
+    assert set(packages) == {
+        "odyssey",
+        template,
+        *(f"{INSTALLED_PACKAGE}/{slug}" for slug in SLUGS),
+    }
 
 
 def test_only_the_papers_tests_are_left_out_of_the_wheel() -> None:
