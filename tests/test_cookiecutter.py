@@ -202,7 +202,7 @@ def test_generated_papers_own_tests_pass(generated: Path) -> None:
 def test_generated_python_is_ruff_clean(answers: dict[str, str], tmp_path: Path) -> None:
     ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
     if ruff is None:
-        pytest.skip("ruff is not installed (pip install .[dev])")
+        pytest.skip("ruff is not installed (pip install .[test])")
     folder = render(tmp_path, **answers)
     config = str(REPOSITORY / "pyproject.toml")
     for command in (["check"], ["format", "--check"]):
