@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from odyssey import nn, papers
+from odyssey.tools import validate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,10 +71,9 @@ def test_the_wheel_installs_each_paper_folder_as_its_entry_point_package() -> No
     }
 
 
-def test_only_the_papers_tests_are_left_out_of_the_wheel() -> None:
-    # wheel.exclude is gitignore syntax over the paths in the wheel.
-    excluded = wheel_settings().get("exclude", [])
-    assert excluded == [f"{INSTALLED_PACKAGE}/*/tests/"]
+def test_nothing_of_a_paper_is_left_out_of_the_wheel() -> None:
+    # Its tests and results too: odyssey validate asks for them wherever the paper is.
+    assert "exclude" not in wheel_settings()
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -91,13 +91,13 @@ def test_a_paper_folder_imports_its_siblings_relatively_not_by_package(slug: str
 
 def fake_install(site: Path) -> Path:
     """Lays out in `site` what `pip install .` puts in site-packages for the papers: each paper
-    folder under odyssey_papers/ (without its tests) and a dist-info with the entry points of
+    folder under odyssey_papers/ and a dist-info with the entry points of
     pyproject.toml. Returns the installed lenet5 folder."""
     for slug in SLUGS:
         shutil.copytree(
             REPOSITORY / "papers" / slug,
             site / INSTALLED_PACKAGE / slug,
-            ignore=shutil.ignore_patterns("tests", "__pycache__"),
+            ignore=shutil.ignore_patterns("__pycache__"),
         )
     # The real distribution's name: this one, first on sys.path, stands in for an installed one.
     dist_info = site / "ml_odyssey-0.1.0.dist-info"
@@ -122,6 +122,9 @@ def test_an_installed_paper_is_found_by_slug_outside_the_repository(tmp_path, mo
         config = papers.resolve(paper, name)
         assert config["paper"]["path"] == str(installed.resolve())
         assert isinstance(papers.build_model(config), nn.Module)
+    # It is as valid as the repository's, and as complete (but for full MNIST's two rows).
+    assert validate.validate_paper(installed) == []
+    assert len(validate.completeness_problems(installed)) == 2
     # Inside the repository its own folder wins over the installed copy.
     assert papers.find_paper("lenet5", cwd=REPOSITORY) == REPOSITORY / "papers" / "lenet5"
 
