@@ -111,6 +111,53 @@ def test_lenet5_is_valid_and_its_recorded_results_agree_with_its_readme() -> Non
             lambda f: (f / "README.md").write_text(README.replace("| target |", "| row |")),
             r"^README\.md: the Results section has no table with a `target` column",
         ),
+        (
+            lambda f: (f / "README.md").write_bytes(b"\xff\xfe# x"),
+            r"^README\.md: cannot be read as UTF-8 text",
+        ),
+        (
+            lambda f: (f / "model.py").write_text(
+                (TINY / "model.py")
+                .read_text()
+                .replace(
+                    "super().__init__()",
+                    "super().__init__()\n        raise RuntimeError('boom')",
+                    1,
+                )
+            ),
+            r"^variant relu: building TinyNet failed: RuntimeError: boom$",
+        ),
+        (
+            lambda f: (f / "model.py").write_text("import sys\nsys.exit(3)\n"),
+            r"model\.py: importing it called sys\.exit\(3\)$",
+        ),
+        (
+            lambda f: (f / "model.py").write_text(
+                (TINY / "model.py").read_text().replace("return self.net(x)", "return (x, x)")
+            ),
+            r"^variant relu: the forward pass returned tuple; expected one tensor",
+        ),
+        (lambda f: (f / "results").write_text(""), r"^results is not a folder"),
+        (
+            lambda f: edit_toml(f, lambda d: d["targets"][0].update(bar=float("nan"))),
+            r"targets\[0\]\.bar must be a finite number, got nan$",
+        ),
+        (
+            lambda f: edit_toml(f, lambda d: d["targets"][0].update(bar=1.5)),
+            r"targets\[0\]\.bar: an accuracy is in \[0, 1\], got 1\.5$",
+        ),
+        (
+            lambda f: edit_toml(f, lambda d: d["targets"][0].update(sets=["train.seed=5"])),
+            r"targets\[0\]\.sets\[0\]: train\.seed is the row's own",
+        ),
+        (
+            lambda f: edit_toml(f, lambda d: d["variants"][0].update(name="../x")),
+            r"variants\[0\]\.name: '\.\./x' must be letters, digits",
+        ),
+        (
+            lambda f: edit_toml(f, lambda d: d.pop("targets")),
+            r"no \[\[targets\]\]; a paper claims at least one result$",
+        ),
     ],
 )
 def test_each_breakage_is_reported_with_exit_2(tmp_path, breakage, expected) -> None:
@@ -143,6 +190,16 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path) -> None:
     ]
     assert "tests/ holds no test_*.py (a paper has its own fast tests)" in found
 
+    # Beyond the schema too: every name that does not exist, not only the first.
+    def two_unknown_names(data: dict) -> None:
+        data["train"]["optimizer"] = "SDG"
+        data["variants"][1]["train"]["dataset"] = "mnsit"
+
+    edit_toml(folder, two_unknown_names)
+    found = validate.validate_paper(folder)
+    assert any("train.optimizer: unknown 'SDG'" in problem for problem in found), found
+    assert any("variants[1].train.dataset: unknown 'mnsit'" in problem for problem in found)
+
 
 def test_schema_errors_name_the_line_of_the_key(tmp_path) -> None:
     source = """[paper]
@@ -163,6 +220,10 @@ model = "TinyNet"
 name = "b"
 model = "TinyNet"
 train = { lr = -1.0 }
+colour = "red"
+description = '''a string
+[[variants]]
+over lines'''
 
 [variants.model_args]
 hidden = 4
@@ -180,13 +241,17 @@ sets = [
     folder = tmp_path / "p"
     folder.mkdir()
     (folder / "paper.toml").write_text(source)
-    found = papers.schema_problems(folder)
+    with pytest.raises(papers.PaperError) as error:
+        papers.load_paper(folder)
+    found = error.value.problems
     path = folder / "paper.toml"
     assert found == [
         f"{path}:3: paper.year must be an int, got '1998' (str)",
         f"{path}:18: variants[1].train.lr must be > 0, got -1.0",
-        f"{path}:27: targets[0].bar must be a number, got 'high' (str)",
-        f"{path}:28: targets[0].sets[1] must be a string, got 3 (int)",
+        f"{path}:19: variants[1]: unknown key 'colour'; valid keys: name, model, model_args, "
+        "description, train",
+        f"{path}:31: targets[0].bar must be a number, got 'high' (str)",
+        f"{path}:32: targets[0].sets[1] must be a string, got 3 (int)",
     ]
 
 
@@ -238,6 +303,13 @@ def test_fast_takes_files_inside_papers_and_skips_the_model(tmp_path) -> None:
 
 def test_bad_arguments_are_usage_errors(tmp_path) -> None:
     assert run("validate")[0] == 2
+    assert "takes no papers" in run("validate", "--schema", str(LENET5))[2]
+    assert "--available goes with --complete" in run("validate", "--all", "--available")[2]
+    (tmp_path / "afile").write_text("")
+    status, _, err = run("validate", str(LENET5), "--run", "--out", str(tmp_path / "afile"))
+    assert (status, "is a file" in err) == (2, True)
+    status, _, err = run("validate", "--fast", str(tmp_path / "afile"))
+    assert (status, "no paper folder holds" in err) == (2, True)
     assert "--seeds must be >= 1" in run("validate", "--all", "--run", "--seeds", "0")[2]
     assert "go with --run" in run("validate", "--all", "--quick")[2]
     status, _, err = run("validate", str(tmp_path / "nowhere"))
@@ -284,17 +356,39 @@ def test_run_records_a_met_target_and_complete_checks_the_readme(tmp_path) -> No
         readme.replace("| mnist-sample | — |", f"| mnist-sample | **{measure}** |")
     )
     assert run("validate", str(folder), "--complete")[0] == 0
-    # A better number edited in by hand is caught.
+    # A better number edited in by hand is caught, however it is dressed.
     better = validate.format_measure("test_accuracy", result["mean"] + 0.01, result["std"])
+    row = "| `quick` | mnist-sample | {} |"
+    for cell in (better, f"{better} (was {measure})", f"1{measure}", f"{measure}; 99.90 ± 0.01 %"):
+        (folder / "README.md").write_text(readme.replace(row.format("—"), row.format(cell)))
+        status, out, _ = run("validate", str(folder), "--complete")
+        assert status == 2, cell
+        assert "the README says" in out
+        assert f"the recorded result (results/quick.json) is {measure}" in out
     (folder / "README.md").write_text(
-        readme.replace("| mnist-sample | — |", f"| mnist-sample | {better} |")
+        readme.replace(row.format("—"), row.format(better) + "\n" + row.format(measure))
     )
-    status, out, _ = run("validate", str(folder), "--complete")
-    assert status == 2
-    assert f"the README says {better}, the recorded result (results/quick.json) is {measure}" in out
-    # A result recorded for another definition of the target is stale.
+    assert "two rows for `quick`" in run("validate", str(folder))[1]
+    (folder / "README.md").write_text(readme.replace(row.format("—"), row.format(measure)))
+    # A record edited by hand (its mean no longer its values') is refused.
+    recorded = (folder / "results" / "quick.json").read_text()
+    (folder / "results" / "quick.json").write_text(
+        recorded.replace(f'"mean": {result["mean"]}', '"mean": 0.99')
+    )
+    assert "mean and std are not those of its values" in run("validate", str(folder))[1]
+    (folder / "results" / "quick.json").write_text(recorded)
+    assert run("validate", str(folder), "--complete")[0] == 0
+    # A result recorded for another definition of the target, or another recipe, is stale.
     with_targets(folder, [{**ONE_EPOCH, "name": "quick", "bar": 0.5, "augment": True}])
+    (folder / "README.md").write_text(readme.replace(row.format("—"), row.format(measure)))
     assert "recorded for another definition" in run("validate", str(folder), "--complete")[1]
+    with_targets(folder, [{**ONE_EPOCH, "name": "quick", "bar": 0.5}])
+    (folder / "README.md").write_text(readme.replace(row.format("—"), row.format(measure)))
+    assert run("validate", str(folder), "--complete")[0] == 0
+    edit = (folder / "paper.toml").read_text().replace("hidden = 32", "hidden = 16")
+    (folder / "paper.toml").write_text(edit)
+    _, out, _ = run("validate", str(folder), "--complete")
+    assert "the configuration it trains (model, arguments, recipe) differ" in out
 
 
 def test_a_missed_bar_exits_1_with_the_value_beside_the_bar(tmp_path) -> None:

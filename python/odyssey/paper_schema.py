@@ -21,6 +21,7 @@ import jsonschema
 
 __all__ = [
     "SCHEMA_PATH",
+    "TYPE_NAMES",
     "Problem",
     "check_value",
     "line_of",
@@ -32,7 +33,7 @@ __all__ = [
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "paper.schema.json"
 
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "string": "a string",
     "integer": "an int",
     "number": "a number",
@@ -89,54 +90,58 @@ def where(path: Sequence[str | int]) -> str:
 def _type_name(schema: Mapping[str, Any]) -> str:
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
-    return _TYPE_NAMES.get(schema.get("type", ""), "a value")
+    return TYPE_NAMES.get(schema.get("type", ""), "a value")
 
 
-def _message(error: jsonschema.ValidationError, key: str) -> list[str]:
-    """`error` in the words of the paper's format: what is wrong with `key`, one line each."""
+def _message(error: jsonschema.ValidationError, key: str) -> list[tuple[tuple[str, ...], str]]:
+    """`error` in the words of the paper's format: what is wrong with `key`, one line each, with
+    the path below `key` the line belongs to (an unknown key's own)."""
     value, expected, kind = error.instance, error.validator_value, error.validator
     prefix = f"{key}: " if key else ""
     if kind == "type":
-        return [
-            f"{key or 'paper.toml'} must be {_TYPE_NAMES[expected]}, got {value!r} "
-            f"({type(value).__name__})"
-        ]
-    if kind == "required":
-        properties = error.schema.get("properties", {})
-        missing = [name for name in expected if name not in value]
-        if not key and "variants" in missing:
-            return ["no [[variants]]; a paper needs at least one"]
-        return [
-            f"{prefix}missing key {name!r} ({_type_name(properties.get(name, {}))})"
-            for name in missing
-        ]
+        what = f"{key or 'paper.toml'} must be {TYPE_NAMES[expected]}"
+        return [((), f"{what}, got {value!r} ({type(value).__name__})")]
+    if kind == "required":  # one error per missing key
+        match = re.match(r"'(.+)' is a required property", error.message)
+        name = match.group(1) if match else ", ".join(n for n in expected if n not in value)
+        if not key and name == "variants":
+            return [((), "no [[variants]]; a paper needs at least one")]
+        if not key and name == "targets":
+            return [((), "no [[targets]]; a paper claims at least one result")]
+        expected_type = _type_name(error.schema.get("properties", {}).get(name, {}))
+        return [((), f"{prefix}missing key {name!r} ({expected_type})")]
     if kind == "additionalProperties":
         known = list(error.schema.get("properties", {}))
         return [
-            f"{prefix}unknown key {name!r}; valid keys: {', '.join(known)}"
+            ((name,), f"{prefix}unknown key {name!r}; valid keys: {', '.join(known)}")
             for name in value
             if name not in known
         ]
     if kind == "minimum":
-        return [f"{key} must be >= {expected}, got {value}"]
+        return [((), f"{key} must be >= {expected}, got {value}")]
     if kind == "exclusiveMinimum":
-        return [f"{key} must be > {expected}, got {value}"]
+        return [((), f"{key} must be > {expected}, got {value}")]
+    if kind == "maximum":
+        return [((), f"{key} must be <= {expected}, got {value}")]
     if kind == "enum":
-        return [f"{prefix}unknown {value!r}; choices: {', '.join(map(str, expected))}"]
+        return [((), f"{prefix}unknown {value!r}; choices: {', '.join(map(str, expected))}")]
     if kind == "minItems":
-        if key == "variants":
-            return ["no [[variants]]; a paper needs at least one"]
-        return [f"{key} must hold at least {expected} item(s), got {len(value)}"]
+        if key in ("variants", "targets"):
+            return [((), f"no [[{key}]]; a paper needs at least one")]
+        return [((), f"{key} must hold at least {expected} item(s), got {len(value)}")]
     if kind == "minLength":
-        return [f"{key} must not be empty"]
+        return [((), f"{key} must not be empty")]
     if kind == "pattern":
-        return [f"{key}: {value!r} must be letters, digits, '.', '_' or '-' ({expected})"]
+        return [((), f"{key}: {value!r} must be letters, digits, '.', '_' or '-' ({expected})")]
     if kind == "anyOf" and ".callbacks[" in f".{key}":
         return [
-            f"{key} must be a callback's name or a table "
-            f'{{ name = "...", <argument> = ... }}, got {value!r}'
+            (
+                (),
+                f"{key} must be a callback's name or a table "
+                f'{{ name = "...", <argument> = ... }}, got {value!r}',
+            )
         ]
-    return [f"{prefix}{error.message}"]
+    return [((), f"{prefix}{error.message}")]
 
 
 def problems(data: Mapping[str, Any], text: str = "") -> list[Problem]:
@@ -146,8 +151,8 @@ def problems(data: Mapping[str, Any], text: str = "") -> list[Problem]:
     found = []
     for error in _validator().iter_errors(data):
         path = tuple(error.absolute_path)
-        for message in _message(error, where(path)):
-            found.append(Problem(path, _line_of(lines, path), message))
+        for below, message in _message(error, where(path)):
+            found.append(Problem((*path, *below), _line_of(lines, (*path, *below)), message))
     return sorted(found, key=lambda p: (p.line or 0, p.message))
 
 
@@ -157,7 +162,7 @@ def check_value(value: Any, schema: Mapping[str, Any], key: str) -> list[str]:
     found = []
     for error in _Validator(schema).iter_errors(value):
         inner = where(("", *error.absolute_path))  # ".name" or "[i]" parts below the value
-        found += _message(error, key + inner)
+        found += [message for _, message in _message(error, key + inner)]
     return found
 
 
@@ -194,14 +199,26 @@ def _open_brackets(value: str) -> int:
     return depth
 
 
+def _string_left_open(value: str) -> str:
+    """The delimiter of a multi-line string that `value` opens and does not close, else ""."""
+    starts = [(value.find(quote), quote) for quote in ('"""', "'''") if quote in value]
+    if not starts:
+        return ""
+    quote = min(starts)[1]
+    return quote if value.count(quote) % 2 else ""
+
+
 def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
     """The line (from 1) of every table header and key of a TOML source, by document path
     (array-of-tables counted: the second [[variants]] is ("variants", 1))."""
     lines: dict[tuple[str | int, ...], int] = {}
     counts: dict[tuple[str | int, ...], int] = {}
     table: tuple[str | int, ...] = ()
-    depth = 0
+    depth, string = 0, ""
     for number, line in enumerate(text.splitlines(), start=1):
+        if string:  # inside a multi-line string
+            string = "" if line.count(string) % 2 else string
+            continue
         if depth > 0:  # inside a value that spans lines
             depth += _open_brackets(line)
             continue
@@ -220,7 +237,8 @@ def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
         key = _KEY.match(line)
         if key:
             lines.setdefault((*table, *_dotted(key.group(1))), number)
-            depth = _open_brackets(line[key.end() :])
+            string = _string_left_open(line[key.end() :])
+            depth = 0 if string else _open_brackets(line[key.end() :])
     return lines
 
 

@@ -155,7 +155,6 @@ __all__ = [
     "resolve",
     "scheduler_factory",
     "scheduler_spec",
-    "schema_problems",
     "target_id",
 ]
 
@@ -166,20 +165,17 @@ TRAIN_FILE = "train.py"
 
 
 class PaperError(ValueError):
-    """A paper that cannot be found, read or resolved; the message is one line naming the key."""
+    """A paper that cannot be found, read or resolved; the message is one line naming the key.
+    `problems` lists every mistake found (the message is the first)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems) or [message]
 
 
 # ---------------------------------------------------------------------------------------------
 # The format: each table's keys, their types and defaults.
 
-_TYPE_NAMES = {
-    str: "a string",
-    int: "an int",
-    float: "a number",
-    bool: "a boolean",
-    list: "a list",
-    dict: "a table",
-}
 _JSON_TYPES = {
     "string": str,
     "integer": int,
@@ -188,6 +184,8 @@ _JSON_TYPES = {
     "array": list,
     "object": dict,
 }
+# "an int", "a table" ...: the words paper_schema's messages use, by Python type.
+_TYPE_NAMES = {python: paper_schema.TYPE_NAMES[name] for name, python in _JSON_TYPES.items()}
 
 
 def _keys_of(table: Mapping[str, Any]) -> dict[str, type]:
@@ -201,9 +199,7 @@ def _keys_of(table: Mapping[str, Any]) -> dict[str, type]:
 
 _SCHEMA = paper_schema.paper_schema()
 TRAIN_SCHEMA: dict[str, Any] = _SCHEMA["$defs"]["train"]
-PAPER_KEYS = _keys_of(_SCHEMA["properties"]["paper"])
 TRAIN_KEYS = _keys_of(TRAIN_SCHEMA)
-VARIANT_KEYS = _keys_of(_SCHEMA["properties"]["variants"]["items"])
 TARGET_KEYS = _keys_of(_SCHEMA["properties"]["targets"]["items"])
 TRAIN_REQUIRED = ("dataset", "epochs", "batch_size", "lr")
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -233,7 +229,6 @@ AUGMENT_DEFAULTS: dict[str, Any] = {
     "hflip": 0.0,
     "fill": 0.0,
 }
-TARGET_REQUIRED = ("variant", "dataset", "metric", "bar")
 # Tables of keyword arguments: any name, checked against the class's signature when built.
 ARGUMENT_TABLES = (
     "train.optimizer_args",
@@ -408,17 +403,6 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise PaperError(f"{path}: invalid TOML: {error}") from error
 
 
-def schema_problems(folder: str | Path) -> list[str]:
-    """Every way `folder`/paper.toml breaks its JSON Schema, as `file:line: key ...` lines (a
-    file that cannot be read or parsed is one problem)."""
-    path = Path(folder).resolve() / PAPER_FILE
-    try:
-        data, text = _read_toml(path)
-    except PaperError as error:
-        return [str(error)]
-    return [problem.format(path) for problem in paper_schema.problems(data, text)]
-
-
 def target_id(target: Mapping[str, Any]) -> str:
     """A [[targets]] row's id: its `name`, else <variant>-<dataset>[-augment][-<epochs>ep]."""
     if "name" in target:
@@ -432,55 +416,93 @@ def target_id(target: Mapping[str, Any]) -> str:
 def load_paper(folder: str | Path) -> Paper:
     """Reads and checks `folder`/paper.toml: first against its JSON Schema (paper_schema), then
     what a schema cannot know (datasets, optimizers, the paper's own classes, each row's run).
-    PaperError `file:line: key ...` names the first mistake; `schema_problems` lists them all."""
+    PaperError `file:line: key ...` names the first mistake, its `problems` all of them."""
     folder = Path(folder).resolve()
     path = folder / PAPER_FILE
     data, text = _read_toml(path)
-    found = paper_schema.problems(data, text)
-    if found:
-        raise PaperError(found[0].format(path))
-    try:
-        info = dict(data["paper"])
-        train = _check_train(data.get("train", {}), "train", folder)
-        variants: list[dict[str, Any]] = []
-        for i, table in enumerate(data["variants"]):
-            variant = {"model_args": {}, **table}
-            variant["train"] = _check_train(table.get("train", {}), f"variants[{i}].train", folder)
-            if variant["name"] in (v["name"] for v in variants):
-                raise PaperError(f"variants[{i}].name: {variant['name']!r} is used twice")
-            variants.append(variant)
-        targets: list[dict[str, Any]] = []
-        names = [variant["name"] for variant in variants]
-        for i, table in enumerate(data.get("targets", [])):
-            target = {key: _as_float(TARGET_KEYS[key], value) for key, value in table.items()}
-            if target["variant"] not in names:
-                raise PaperError(
-                    f"targets[{i}].variant: unknown variant {target['variant']!r}; variants: "
-                    f"{', '.join(names)}"
-                )
-            used = [target_id(other) for other in targets]
-            if target_id(target) in used:
-                raise PaperError(
-                    f"targets[{i}]: its id {target_id(target)!r} is also targets"
-                    f"[{used.index(target_id(target))}]'s; give one of them a name"
-                )
-            targets.append(target)
-        paper = Paper(folder.name, folder, info, train, variants, targets)
+    schema = [problem.format(path) for problem in paper_schema.problems(data, text)]
+    if schema:
+        raise PaperError(schema[0], schema)
+    found: list[str] = []
+    info = dict(data["paper"])
+    train = _check_train(data.get("train", {}), "train", folder, found)
+    variants: list[dict[str, Any]] = []
+    for i, table in enumerate(data["variants"]):
+        variant = {"model_args": {}, **table}
+        variant["train"] = _check_train(
+            table.get("train", {}), f"variants[{i}].train", folder, found
+        )
+        if variant["name"] in (v["name"] for v in variants):
+            found.append(f"variants[{i}].name: {variant['name']!r} is used twice")
+        variants.append(variant)
+    names = [variant["name"] for variant in variants]
+    targets: list[dict[str, Any]] = []
+    for i, table in enumerate(data["targets"]):
+        target = {key: _as_float(TARGET_KEYS[key], value) for key, value in table.items()}
+        used = [target_id(other) for other in targets]
+        if target_id(target) in used:
+            found.append(
+                f"targets[{i}]: its id {target_id(target)!r} is also targets"
+                f"[{used.index(target_id(target))}]'s; give one of them a name"
+            )
+        found += _target_problems(target, f"targets[{i}]", names)
+        targets.append(target)
+    paper = Paper(folder.name, folder, info, train, variants, targets)
+    if not found:  # a row's run resolves only on an otherwise sound paper
         for i, target in enumerate(targets):
-            _check_target_run(paper, target, f"targets[{i}]")
-    except PaperError as error:
-        line = paper_schema.locate(str(error), text)
-        raise PaperError(f"{path}{f':{line}' if line else ''}: {error}") from None
+            try:
+                _check_target_run(paper, target, f"targets[{i}]")
+            except PaperError as error:
+                found.append(str(error))
+    if found:
+        located = []
+        for message in found:
+            line = paper_schema.locate(message, text)
+            located.append(f"{path}{f':{line}' if line else ''}: {message}")
+        raise PaperError(located[0], located)
     return paper
+
+
+# A row's own keys: what `sets` may not override, since the row gives them (and --seeds the seed).
+_ROW_KEYS = ("train.seed", "train.dataset", "train.epochs", "train.augment")
+
+
+def _target_problems(target: Mapping[str, Any], where: str, variants: Sequence[str]) -> list[str]:
+    """What a schema cannot say of a [[targets]] row: its variant exists, its numbers are finite
+    (an accuracy's in [0, 1]) and its `sets` leave the row's own keys alone."""
+    found = []
+    if target["variant"] not in variants:
+        found.append(
+            f"{where}.variant: unknown variant {target['variant']!r}; variants: "
+            f"{', '.join(variants)}"
+        )
+    for key in ("bar", "paper"):
+        value = target.get(key)
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            found.append(f"{where}.{key} must be a finite number, got {value}")
+        elif target["metric"].endswith("accuracy") and not 0.0 <= value <= 1.0:
+            found.append(f"{where}.{key}: an accuracy is in [0, 1], got {value}")
+    for j, assignment in enumerate(target.get("sets", [])):
+        key = assignment.partition("=")[0].strip()
+        if key in _ROW_KEYS:
+            found.append(
+                f"{where}.sets[{j}]: {key} is the row's own: give it as the row's "
+                f"{key.removeprefix('train.')} key"
+                + (" (seeds come from `odyssey validate --seeds`)" if key == "train.seed" else "")
+            )
+    return found
 
 
 def _check_target_run(paper: Paper, target: Mapping[str, Any], where: str) -> None:
     """A target's `epochs` and `sets`: each assignment parsed and applied, in order, to the
     configuration of the target's variant, so that a row names only settings a run can take."""
     sets = target.get("sets", [])
+    flags = {"dataset": target["dataset"], "epochs": target.get("epochs")}
     for j in range(len(sets)):
         try:
-            resolve(paper, target["variant"], {"epochs": target.get("epochs")}, sets[: j + 1])
+            resolve(paper, target["variant"], flags, sets[: j + 1])
         except PaperError as error:
             raise PaperError(f"{where}.sets[{j}]: {error}") from None
 
@@ -490,12 +512,18 @@ def _as_float(expected: type, value: Any) -> Any:
     return float(value) if expected is float and isinstance(value, int) else value
 
 
-def _check_train(table: Mapping[str, Any], where: str, folder: Path) -> dict[str, Any]:
+def _check_train(
+    table: Mapping[str, Any], where: str, folder: Path, found: list[str]
+) -> dict[str, Any]:
     """A [train] table (or a variant's overrides) of the paper in `folder`, its schema already
-    checked: the names it gives exist (datasets, optimizers, ...), its numbers are floats."""
+    checked: the names it gives exist (datasets, optimizers, ...), its numbers are floats. Each
+    mistake is added to `found`."""
     train = {key: _as_float(TRAIN_KEYS[key], value) for key, value in table.items()}
     for key, value in train.items():
-        _check_train_value(key, value, f"{where}.{key}", folder)
+        try:
+            _check_train_value(key, value, f"{where}.{key}", folder)
+        except PaperError as error:
+            found.append(str(error))
     return train
 
 

@@ -5,7 +5,8 @@
                       [--quick] [--target ID]  check its bar (exit 1 when one is missed);
                                                results/<target>.json recorded (not with --quick)
     odyssey validate --all --complete          every target recorded, meeting its bar, and the
-                                               README's table saying what the record says
+                      [--available]            README's table saying what the record says
+                                               (--available: the targets whose data is here)
     odyssey validate --fast FILE...            the papers holding these files: structure, schema
                                                and README only (the pre-commit hook)
     odyssey validate --schema                  print paper.toml's JSON Schema
@@ -70,6 +71,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="every target has a recorded result that meets its bar and the README agrees",
     )
+    parser.add_argument(
+        "--available",
+        action="store_true",
+        help="with --complete: only the targets whose data is on this machine",
+    )
     parser.set_defaults(run=run)
 
 
@@ -84,21 +90,29 @@ def run(args: argparse.Namespace) -> int:
     from odyssey.tools import validate
 
     if args.schema:
+        if args.papers or args.all or args.fast or args.run_targets or args.complete:
+            return _usage("--schema prints the schema; it takes no papers and no other option")
         print(paper_schema.SCHEMA_PATH.read_text(encoding="utf-8"), end="")
         return 0
     if args.seeds is not None and args.seeds < 1:
         return _usage(f"--seeds must be >= 1, got {args.seeds}")
     if (args.seeds or args.quick or args.targets or args.out) and not args.run_targets:
         return _usage("--seeds, --quick, --target and --out go with --run")
+    if args.available and not args.complete:
+        return _usage("--available goes with --complete")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        return _usage(f"--out: {args.out} is a file; runs go in a folder")
     if args.all == bool(args.papers):
         return _usage("name the papers to validate, or --all (not both)")
     if args.fast:
         if args.run_targets or args.complete:
             return _usage("--fast checks structure, schema and README only: no --run, --complete")
-        folders = validate.paper_folders(args.papers) if args.papers else _all(papers)
+        folders = validate.paper_folders(args.papers) if args.papers else _all_papers()
+        if not folders:
+            return _usage("no paper folder holds " + (" ".join(args.papers) or "papers/"))
         return _report({folder: validate.fast_problems(folder) for folder in folders})
     try:
-        folders = _all(papers) if args.all else [papers.find_paper(p) for p in args.papers]
+        folders = _all_papers() if args.all else [papers.find_paper(p) for p in args.papers]
     except papers.PaperError as error:
         return _usage(str(error))
     if not folders:
@@ -109,12 +123,17 @@ def run(args: argparse.Namespace) -> int:
     if args.run_targets:
         status = _run_targets(args, folders)
     if args.complete:
-        complete = {folder: validate.completeness_problems(folder) for folder in folders}
+        complete = {
+            folder: validate.completeness_problems(folder, available_only=args.available)
+            for folder in folders
+        }
         status = max(status, _report(complete, "complete"))
     return status
 
 
-def _all(papers) -> list[Path]:
+def _all_papers() -> list[Path]:
+    from odyssey import papers
+
     return list(papers.available_papers().values())
 
 
@@ -152,7 +171,7 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
         ]
         if not chosen:
             continue
-        runs = Path(args.out or Path("runs") / "validate" / stamp) / paper.slug
+        runs = Path(args.out or Path("runs") / "validate") / stamp / paper.slug
         first = paper.train.get("seed", 0)
         seeds = list(range(first, first + seeds_per_target))
         listed = ", ".join(map(str, seeds))
@@ -161,10 +180,16 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
         for target in chosen:
             outcome = targets.run_target(paper, target, seeds, runs)
             if outcome.status in ("met", "missed") and not args.quick:
-                path = targets.record(paper, outcome)
-                outcome.reason = f"recorded: {path.relative_to(paper.path)}"
+                try:
+                    path = targets.record(paper, outcome)
+                    outcome.reason = f"recorded: {path.relative_to(paper.path)}"
+                except OSError as error:
+                    outcome.status = "failed"
+                    outcome.reason = f"not recorded: {error}"
             outcomes.append(outcome)
         _table(paper.slug, outcomes)
+        checked = sum(o.status in ("met", "missed") for o in outcomes)
+        print(f"{paper.slug}: {checked} of {len(outcomes)} target(s) checked")
         if any(o.status in ("missed", "failed") for o in outcomes):
             status = MISSED
     return status

@@ -22,7 +22,7 @@ from typing import Any
 
 from odyssey import papers
 from odyssey._atomic import write_text_atomic
-from odyssey.tools.validate import RESULTS_DIR, format_measure, format_value, meets
+from odyssey.tools.validate import RESULTS_DIR, config_digest, format_measure, format_value, meets
 
 __all__ = ["TargetRun", "data_at_hand", "record", "run_target", "train_command"]
 
@@ -104,9 +104,17 @@ def run_target(
             ).returncode
         summary = _summary(out)
         value = summary.get(target["metric"])
-        if status != 0 or summary.get("dataset") != target["dataset"] or value is None:
+        if status != 0 or value is None:
             outcome.status = "failed"
             outcome.reason = f"seed {seed}: `odyssey train` exited {status}; its output is in {log}"
+            return outcome
+        ran = (summary.get("seed"), summary.get("dataset"))
+        if ran != (seed, target["dataset"]):
+            outcome.status = "failed"
+            outcome.reason = (
+                f"seed {seed}: the run trained seed {ran[0]} on {ran[1]}, not seed {seed} on "
+                f"{target['dataset']} ({out / 'config.toml'})"
+            )
             return outcome
         outcome.seeds.append(seed)
         outcome.values.append(float(value))
@@ -147,6 +155,7 @@ def record(paper: papers.Paper, outcome: TargetRun) -> Path:
         "sets": list(target.get("sets", [])),
         "bar": target["bar"],
         "paper_value": target.get("paper"),
+        "config_sha256": config_digest(paper, target),
         "seeds": outcome.seeds,
         "values": outcome.values,
         "mean": outcome.mean,

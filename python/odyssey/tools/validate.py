@@ -18,9 +18,11 @@ Running the targets (``odyssey validate --run``) is ``odyssey.tools.targets``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ __all__ = [
     "REQUIRED_FILES",
     "ResultsTable",
     "completeness_problems",
+    "config_digest",
     "fast_problems",
     "format_measure",
     "format_value",
@@ -57,10 +60,6 @@ _DEFAULTS: dict[str, Any] = {"augment": False, "epochs": None, "sets": []}
 _EMPTY = {"", "—", "-"}
 
 
-def _relative(path: Path, folder: Path) -> str:
-    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
-
-
 def structure_problems(folder: Path) -> list[str]:
     """The files and folders a paper needs that `folder` lacks."""
     found = [
@@ -71,7 +70,17 @@ def structure_problems(folder: Path) -> list[str]:
     tests = folder / "tests"
     if not tests.is_dir() or not any(tests.glob("test_*.py")):
         found.append("tests/ holds no test_*.py (a paper has its own fast tests)")
+    if (folder / RESULTS_DIR).exists() and not (folder / RESULTS_DIR).is_dir():
+        found.append(f"{RESULTS_DIR} is not a folder (recorded results go in {RESULTS_DIR}/)")
     return found
+
+
+def _read_text(path: Path) -> tuple[str | None, list[str]]:
+    """A text file's content, or the problem that it cannot be read as UTF-8 text."""
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [f"{path.name}: cannot be read as UTF-8 text ({error})"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +142,9 @@ def results_table(text: str) -> tuple[ResultsTable | None, list[str]]:
                 )
                 continue
             target = cells[column].strip("`* ")
-            if target not in _EMPTY:
+            if target in rows:
+                found.append(f"README.md: the results table has two rows for `{target}`")
+            elif target not in _EMPTY:
                 rows[target] = dict(zip(header, cells, strict=True))
         return ResultsTable(rows, ours[0]), found
     if body:
@@ -163,7 +174,10 @@ def readme_problems(folder: Path, paper: papers.Paper | None) -> list[str]:
     path = folder / "README.md"
     if not path.is_file():
         return []
-    table, found = results_table(path.read_text(encoding="utf-8"))
+    text, unreadable = _read_text(path)
+    if text is None:
+        return unreadable
+    table, found = results_table(text)
     if table is None or paper is None:
         return found
     ids = [papers.target_id(target) for target in paper.targets]
@@ -203,13 +217,16 @@ def _input_shape(config: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def model_problems(paper: papers.Paper) -> list[str]:
-    """model.py imports; each variant resolves, builds and runs forward on a batch of two."""
+    """model.py imports; each variant resolves, builds and runs forward on a batch of two. Any
+    failure of the paper's own code (an exception, even sys.exit) is a problem, not a crash."""
     import odyssey
 
     try:
         papers.load_model_module(paper.path)
     except papers.PaperError as error:
         return [str(error)]
+    except SystemExit as error:
+        return [f"{paper.path / papers.MODEL_FILE}: importing it called sys.exit({error.code})"]
     found = []
     for name in paper.variant_names:
         try:
@@ -220,17 +237,30 @@ def model_problems(paper: papers.Paper) -> list[str]:
         except papers.PaperError as error:
             found.append(f"variant {name}: {error}")
             continue
+        except (Exception, SystemExit) as error:
+            found.append(
+                f"variant {name}: building {config['variant']['model']} failed: "
+                f"{type(error).__name__}: {error}"
+            )
+            continue
         batch = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         try:
             model.eval()
             with odyssey.no_grad():
-                output = np.asarray(model(odyssey.tensor(batch)))
-        except Exception as error:
+                output = model(odyssey.tensor(batch))
+        except (Exception, SystemExit) as error:
             found.append(
                 f"variant {name}: the forward pass on a batch of shape {shape} failed: "
                 f"{type(error).__name__}: {error}"
             )
             continue
+        if not isinstance(output, (odyssey.Tensor, np.ndarray)):
+            found.append(
+                f"variant {name}: the forward pass returned {type(output).__name__}; expected "
+                "one tensor (N, ...)"
+            )
+            continue
+        output = np.asarray(output)
         if output.ndim == 0 or output.shape[0] != 2:
             found.append(
                 f"variant {name}: the forward pass on a batch of 2 gave shape {output.shape}; "
@@ -261,6 +291,15 @@ def read_result(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path.name}: values must be a non-empty list of numbers")
     if not (_is_number(result["mean"]) and _is_number(result["std"])):
         raise ValueError(f"{path.name}: mean and std must be numbers")
+    seeds = result["seeds"]
+    if not isinstance(seeds, list) or len(seeds) != len(values):
+        raise ValueError(f"{path.name}: seeds must list one seed per value")
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    if not (
+        math.isclose(result["mean"], statistics.fmean(values), rel_tol=1e-9, abs_tol=1e-12)
+        and math.isclose(result["std"], std, rel_tol=1e-9, abs_tol=1e-12)
+    ):
+        raise ValueError(f"{path.name}: mean and std are not those of its values")
     return result
 
 
@@ -306,19 +345,43 @@ def meets(metric: str, value: float, bar: float) -> bool:
     return value <= bar if metric.endswith("loss") else value >= bar
 
 
-def completeness_problems(folder: Path) -> list[str]:
-    """Every target recorded for its current definition, meeting its bar, and the README's row
-    agreeing with the record."""
+def config_digest(paper: papers.Paper, target: Mapping[str, Any]) -> str:
+    """A digest of everything that decides a target's run but the seed: its resolved
+    configuration (the variant's model and arguments, the whole recipe), so that a result
+    recorded before the paper.toml changed is found stale."""
+    flags = {"dataset": target["dataset"], "epochs": target.get("epochs")}
+    flags["augment"] = bool(target.get("augment", False))
+    config = papers.resolve(paper, target["variant"], flags, target.get("sets", []))
+    config["train"].pop("seed", None)
+    config["train"].pop("threads", None)
+    decisive = {"variant": config["variant"], "train": config["train"]}
+    text = json.dumps(decisive, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_MEASURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*±\s*\d+(?:\.\d+)?(?:\s*%)?(?![\d.])")
+
+
+def completeness_problems(folder: Path, available_only: bool = False) -> list[str]:
+    """Every target recorded for its current configuration, meeting its bar, and the README's row
+    quoting exactly the record. `available_only`: only the targets whose data is on this machine
+    (what a machine without the others can vouch for)."""
+    from odyssey.tools.targets import data_at_hand
+
     try:
         paper = papers.load_paper(folder)
     except papers.PaperError as error:
-        return [str(error)]
-    readme = folder / "README.md"
+        return error.problems
     table = None
-    if readme.is_file():
-        table, _ = results_table(readme.read_text(encoding="utf-8"))
+    if (folder / "README.md").is_file():
+        text, unreadable = _read_text(folder / "README.md")
+        if text is None:
+            return unreadable
+        table, _ = results_table(text)
     found = []
     for index, target in enumerate(paper.targets):
+        if available_only and not data_at_hand(target["dataset"]):
+            continue
         name = papers.target_id(target)
         label = f"targets[{index}] `{name}`"
         path = folder / RESULTS_DIR / f"{name}.json"
@@ -336,6 +399,8 @@ def completeness_problems(folder: Path) -> list[str]:
         stale = [
             key for key in DEFINING_KEYS if result.get(key) != target.get(key, _DEFAULTS.get(key))
         ]
+        if result.get("config_sha256") != config_digest(paper, target):
+            stale.append("the configuration it trains (model, arguments, recipe)")
         if stale:
             found.append(
                 f"{label}: {RESULTS_DIR}/{name}.json was recorded for another definition of the "
@@ -350,12 +415,13 @@ def completeness_problems(folder: Path) -> list[str]:
         row = table.rows.get(name)
         if row is None:
             found.append(f"{label}: the README's results table has no row for it")
-        elif measure not in row[table.ours_column]:
-            cell = row[table.ours_column]
-            claimed = re.findall(r"\d+(?:\.\d+)?\s*±\s*\d+(?:\.\d+)?\s*%?", cell)
+            continue
+        claimed = [" ".join(m.split()) for m in _MEASURE.findall(row[table.ours_column])]
+        if claimed != [measure]:
+            said = ", ".join(claimed) or repr(row[table.ours_column])
             found.append(
-                f"{label}: the README says {', '.join(claimed) or repr(cell)}, the recorded "
-                f"result ({RESULTS_DIR}/{name}.json) is {measure}"
+                f"{label}: the README says {said}, the recorded result "
+                f"({RESULTS_DIR}/{name}.json) is {measure}"
             )
     return found
 
@@ -363,32 +429,30 @@ def completeness_problems(folder: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def fast_problems(folder: str | Path) -> list[str]:
-    """Structure, schema and README only: what a pre-commit hook can afford (no model import)."""
-    folder = Path(folder).resolve()
+def _checked_paper(folder: Path) -> tuple[papers.Paper | None, list[str]]:
+    """Structure, schema, what papers.load_paper checks beyond it, README and recorded results:
+    the paper (None when its paper.toml has a problem) and every problem."""
     found = structure_problems(folder)
-    if not (folder / papers.PAPER_FILE).is_file():
-        return found
-    schema = papers.schema_problems(folder)
-    found += schema
     paper = None
-    if not schema:
+    if (folder / papers.PAPER_FILE).is_file():
         try:
             paper = papers.load_paper(folder)
         except papers.PaperError as error:
-            found.append(str(error))
-    return found + readme_problems(folder, paper) + results_problems(folder, paper)
+            found += error.problems
+    return paper, found + readme_problems(folder, paper) + results_problems(folder, paper)
+
+
+def fast_problems(folder: str | Path) -> list[str]:
+    """Structure, paper.toml and README: what a pre-commit hook can afford (no model is built
+    and nothing runs forward; the paper's train.py is imported for the names it defines)."""
+    return _checked_paper(Path(folder).resolve())[1]
 
 
 def validate_paper(folder: str | Path) -> list[str]:
     """Every problem of the paper in `folder` (empty when it is valid)."""
     folder = Path(folder).resolve()
-    found = fast_problems(folder)
-    if (folder / papers.PAPER_FILE).is_file() and not papers.schema_problems(folder):
-        try:
-            paper = papers.load_paper(folder)
-        except papers.PaperError:
-            return found  # already listed
+    paper, found = _checked_paper(folder)
+    if paper is not None and (folder / papers.MODEL_FILE).is_file():
         found += model_problems(paper)
     return found
 
