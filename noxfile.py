@@ -170,9 +170,9 @@ def papers(session: nox.Session) -> None:
     --all --run --quick`: one seed of each target whose data is on this machine (mnist-sample;
     Fashion-MNIST where Debian's dataset-fashion-mnist is installed), nothing recorded, runs in
     build/papers-runs/. Then `--complete --available`: the recorded results of those targets
-    match paper.toml and the README's table. Then the generated-paper and validator tests. LeNet-5's four offline
-    targets take about 2 minutes of training on 2 cores. `nox -s papers -- lenet5` checks one
-    paper.
+    match paper.toml and the README's table. Then the generated-paper and validator tests.
+    LeNet-5's four offline targets take about 2 minutes of training on 2 cores; the session, with
+    its build, 5 minutes. `nox -s papers -- lenet5` checks one paper.
     """
     install_package(session, "test")
     chosen = list(session.posargs) or ["--all"]

@@ -459,3 +459,25 @@ def test_a_pyproject_without_the_tables_is_left_alone(
     render(fake_repository(tmp_path, pyproject), slug="unlisted")
     assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == pyproject
     assert 'unlisted = "odyssey_papers.unlisted"' in capfd.readouterr().out
+
+
+def test_an_interrupted_generation_leaves_no_folder(tmp_path: Path, monkeypatch) -> None:
+    real = cookiecutter_main.cookiecutter
+
+    def interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt  # after the files are written, before odyssey new returns
+
+    monkeypatch.setattr(cookiecutter_main, "cookiecutter", interrupted)
+    status, _, stderr = run("new", "halfway", "--no-input", "-o", str(tmp_path))
+    assert status == 130
+    assert "no paper written" in stderr
+    assert not (tmp_path / "halfway").exists()
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    status, _, stderr = run("new", "x1", "--no-input", "-o", str(tmp_path / "afile"))
+    assert status == 2
+    assert stderr.count("\n") == 1
+    assert stderr.startswith("odyssey new: ")

@@ -11,6 +11,7 @@ was and prints the two lines to add by hand.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -96,28 +97,37 @@ def add_to_pyproject(pyproject: Path, slug: str) -> bool:
     return True
 
 
+def say(text: str) -> None:
+    """Prints `text`; a closed output (`odyssey new ... | head -1`) must not fail the hook, or
+    cookiecutter would delete the new folder after pyproject.toml lists it."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
+
+
 def main() -> int:
-    """Lists the paper in the repository's pyproject.toml when it belongs there; the next steps."""
+    """The next steps, then the paper listed in the repository's pyproject.toml when it belongs
+    there (last: nothing after it can fail and leave pyproject.toml naming a deleted folder)."""
     folder = Path.cwd()
-    print(f"Created the paper {SLUG} in {folder}.")
-    pyproject = repository_pyproject(folder)
-    if pyproject is not None:
-        if add_to_pyproject(pyproject, SLUG):
-            print(f"Listed it in {pyproject}: its entry point and its wheel package.")
-        else:
-            print(
-                f"Add it to {pyproject} by hand: under {ENTRY_POINTS}\n"
-                f'    {SLUG} = "odyssey_papers.{SLUG}"\n'
-                f"and under {WHEEL_PACKAGES}\n"
-                f'    "odyssey_papers/{SLUG}" = "papers/{SLUG}"'
-            )
-    print(
+    say(f"Created the paper {SLUG} in {folder}.")
+    say(
         "Next:\n"
         f"    odyssey validate {folder}\n"
         f"    odyssey train {folder} --epochs 1\n"
         f"    python -m pytest {folder / 'tests'}\n"
         "then make it the paper: README.md's last section lists the steps."
     )
+    pyproject = repository_pyproject(folder)
+    if pyproject is None:
+        return 0
+    if add_to_pyproject(pyproject, SLUG):
+        say(f"Listed it in {pyproject}: its entry point and its wheel package.")
+    else:
+        say(
+            f"Add it to {pyproject} by hand: under {ENTRY_POINTS}\n"
+            f'    {SLUG} = "odyssey_papers.{SLUG}"\n'
+            f"and under {WHEEL_PACKAGES}\n"
+            f'    "odyssey_papers/{SLUG}" = "papers/{SLUG}"'
+        )
     return 0
 
 

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -210,8 +211,11 @@ def create_paper(
             output_dir=str(output),
             default_config=True,
         )
-    except CookiecutterException as error:
-        raise NewPaperError([f"{TEMPLATE}: {error}"]) from None
+    except BaseException as error:  # Ctrl-C included: no half-written paper is left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(error, (CookiecutterException, OSError)):
+            raise NewPaperError([f"{TEMPLATE}: {error}"]) from None
+        raise
     return Path(created)
 
 
