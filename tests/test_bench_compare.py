@@ -157,12 +157,12 @@ def test_rows_on_one_side_are_reported_not_failed(tmp_path, capsys) -> None:
     baseline = write(
         tmp_path / "base.json",
         "gemm",
-        [gemm_row("gone", 1, 1.5), gemm_row("kept", 1, 1.2), gemm_row("unmeasured", 1, 1.1)],
+        [gemm_row("gone", 1, 1.5), gemm_row("kept", 1, 1.2), gemm_row("unmeasured", 1, None)],
     )
     new = write(
         tmp_path / "new.json",
         "gemm",
-        [gemm_row("kept", 1, 1.2), gemm_row("added", 1, 0.5), gemm_row("unmeasured", 1, None)],
+        [gemm_row("kept", 1, 1.2), gemm_row("added", 1, 0.5), gemm_row("unmeasured", 1, 1.1)],
     )
     comparison = compare(baseline, new)
     assert {row.row.split(",")[0]: row.severity for row in comparison.rows} == {
@@ -178,6 +178,26 @@ def test_rows_on_one_side_are_reported_not_failed(tmp_path, capsys) -> None:
         assert severity in out
     assert "name=kept" not in out  # --changed lists only what is not ok
     assert "1 baseline only; 1 new only; 1 not measured" in out.splitlines()[-1]
+
+
+def test_a_ratio_the_new_run_no_longer_measures_is_a_regression(tmp_path, capsys) -> None:
+    baseline = write(tmp_path / "base.json", "gemm", [gemm_row("a", 1, 1.5), gemm_row("b", 1, 2)])
+    new = write(tmp_path / "new.json", "gemm", [gemm_row("a", 1, 1.5), gemm_row("b", 1, None)])
+    comparison = compare(baseline, new)
+    assert [row.severity for row in comparison.regressions] == ["lost"]
+    assert main(["bench", "compare", str(baseline), str(new)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("REGRESSION: 1 of 1 ratios")
+
+
+def test_a_benchmark_of_which_nothing_pairs_is_not_a_pass(tmp_path, capsys) -> None:
+    # The same shapes measured on a machine with another thread count: no row pairs.
+    baseline = write(tmp_path / "base.json", "gemm", [gemm_row("a", 2, 1.5)])
+    new = write(tmp_path / "new.json", "gemm", [gemm_row("a", 4, 0.5)])
+    comparison = compare(baseline, new)
+    assert comparison.unpaired == ("gemm",)
+    assert comparison.regressions == ()
+    assert main(["bench", "compare", str(baseline), str(new)]) == 2
+    assert "NOTHING COMPARED in gemm" in capsys.readouterr().out
 
 
 def test_measurements_never_decide_which_rows_pair(tmp_path) -> None:

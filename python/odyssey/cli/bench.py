@@ -5,8 +5,10 @@ on a terminal and as plain columns otherwise (``--markdown`` for a CI job summar
 machines), then a one-line verdict. Which fields are compared, and how, is described in
 ``odyssey.tools.bench_compare``.
 
-Exit status: 0 no ratio slower by the threshold or more; 1 a regression; 2 a usage mistake or
-a file that is not a benchmark report (one line naming the argument and what was expected).
+Exit status: 0 no ratio slower by the threshold or more; 1 a regression (a baseline ratio the new
+run no longer measures counts as one); 2 a usage mistake, a file that is not a benchmark report
+(one line naming the argument and what was expected), or a benchmark of which no row pairs with
+the baseline's, so that nothing would be compared.
 """
 
 from __future__ import annotations
@@ -161,4 +163,6 @@ def run_compare(args: argparse.Namespace) -> int:
         else:
             _print_plain(rows)
             print(comparison.verdict())
+    if comparison.unpaired:
+        return 2
     return 1 if comparison.regressions else 0

@@ -75,7 +75,9 @@ OUTCOME_FIELDS = frozenset({"algorithm"})
 BASELINE_ONLY = "baseline only"
 NEW_ONLY = "new only"
 NOT_MEASURED = "not measured"
-UNCOMPARED = (BASELINE_ONLY, NEW_ONLY, NOT_MEASURED)
+# A ratio the baseline measured that the new run did not: lost, counted as a regression.
+LOST = "lost"
+UNCOMPARED = (BASELINE_ONLY, NEW_ONLY, NOT_MEASURED, LOST)
 
 
 class BenchmarkFileError(ValueError):
@@ -152,6 +154,15 @@ class Comparison:
         """The ratios measured on both sides."""
         return tuple(row for row in self.rows if row.change is not None)
 
+    @property
+    def unpaired(self) -> tuple[str, ...]:
+        """The benchmarks both sides ran of which not one ratio could be compared (their rows
+        differ in every key: another machine's thread count or ISA, a renamed shape): a
+        comparison that would pass by comparing nothing."""
+        benchmarks = dict.fromkeys(row.benchmark for row in self.rows)
+        compared = {row.benchmark for row in self.compared}
+        return tuple(name for name in benchmarks if name not in compared)
+
     def count(self, severity: str) -> int:
         """How many ratios have this severity."""
         return sum(row.severity == severity for row in self.rows)
@@ -160,8 +171,13 @@ class Comparison:
         """One line: regression or not, against what threshold, and what else to know."""
         threshold = format_percent(self.threshold)
         regressions = self.regressions
-        if regressions:
-            worst = min(regressions, key=lambda row: row.change or 0.0)
+        if self.unpaired:
+            head = (
+                f"NOTHING COMPARED in {', '.join(self.unpaired)}: no row pairs with the baseline's "
+                "(another thread count or ISA?)"
+            )
+        elif regressions:
+            worst = min(regressions, key=lambda row: -1.0 if row.change is None else row.change)
             head = (
                 f"REGRESSION: {len(regressions)} of {len(self.compared)} ratios slower by "
                 f"{threshold} or more; worst {worst.benchmark} {worst.metric} "
@@ -186,6 +202,7 @@ class Comparison:
             "threshold": self.threshold,
             "verdict": self.verdict(),
             "regressions": len(self.regressions),
+            "unpaired_benchmarks": list(self.unpaired),
             "compared": len(self.compared),
             "baseline_only_benchmarks": list(self.baseline_only),
             "new_only_benchmarks": list(self.new_only),
@@ -338,6 +355,8 @@ def _ratio_change(
     new: float | None,
     threshold: float,
 ) -> RatioChange:
+    if baseline is not None and new is None:
+        return RatioChange(benchmark, row, metric, baseline, new, None, LOST, True)
     if baseline is None or new is None:
         return RatioChange(benchmark, row, metric, baseline, new, None, NOT_MEASURED, False)
     change = new / baseline - 1
