@@ -4,7 +4,6 @@ kernels compute what they should on this CPU (the self-test of ``odyssey.tools.s
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -57,8 +56,8 @@ def paths() -> dict[str, Any]:
         splits = [split for split, files in found.items() if files is not None]
         datasets[name] = {"directory": str(directory), "source": source, "splits": splits}
     # The Trainer's default: make_run_dir's root, under the current directory.
-    runs_root = inspect.signature(rundir.make_run_dir).parameters["root"].default
-    return {"data_cache": str(cache), "datasets": datasets, "runs": str(Path(runs_root).resolve())}
+    runs = str(Path(rundir.RUNS_ROOT).resolve())
+    return {"data_cache": str(cache), "datasets": datasets, "runs": runs}
 
 
 def _print_rows(rows: list[tuple[str, str]]) -> None:

@@ -156,6 +156,7 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
     """Trains the targets of each paper, prints the table of outcomes, records full runs."""
     from odyssey import papers
     from odyssey.tools import targets
+    from odyssey.train.rundir import RUNS_ROOT
 
     seeds_per_target = args.seeds or (1 if args.quick else 3)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -171,7 +172,7 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
         ]
         if not chosen:
             continue
-        runs = Path(args.out or Path("runs") / "validate") / stamp / paper.slug
+        runs = Path(args.out or Path(RUNS_ROOT) / "validate") / stamp / paper.slug
         first = paper.train.get("seed", 0)
         seeds = list(range(first, first + seeds_per_target))
         listed = ", ".join(map(str, seeds))

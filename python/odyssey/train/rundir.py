@@ -53,7 +53,13 @@ def run_files(path: str | Path) -> list[str]:
     return found
 
 
-def make_run_dir(default_root_dir: str | Path | None, name: str, root: str | Path = "runs") -> Path:
+# Where runs go unless told otherwise, under the current directory (odyssey doctor reports it).
+RUNS_ROOT = "runs"
+
+
+def make_run_dir(
+    default_root_dir: str | Path | None, name: str, root: str | Path = RUNS_ROOT
+) -> Path:
     """`default_root_dir` when given (created if needed), else a new `runs/<name>/<YYYYmmdd-
     HHMMSS>` under the current directory, with `-1`, `-2`, ... appended when that one is taken."""
     if default_root_dir is not None:
