@@ -77,25 +77,37 @@ class no_grad:
 
 
 class Node:
-    """One recorded op: `backward(grad_out)` returns one gradient (or None) per parent."""
+    """One recorded op: `backward(grad_out)` returns one gradient (or None) per parent.
 
-    __slots__ = ("backward", "parents")
+    `name` is PyTorch's name for the op's backward (`ConvolutionBackward0`), shown as `grad_fn`.
+    """
+
+    __slots__ = ("backward", "name", "parents")
 
     def __init__(
         self,
         backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
         parents: tuple[Tensor | None, ...],
+        name: str = "Node",
     ) -> None:
         self.backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None = backward
         self.parents: tuple[Tensor | None, ...] = parents
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
 
 
 def _from_op(
     data: np.ndarray,
     parents: tuple[Tensor | None, ...],
     backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
+    name: str = "Node",
 ) -> Tensor:
-    """The result of an op: attached to the graph when gradients are on and an input needs one."""
+    """The result of an op: attached to the graph when gradients are on and an input needs one.
+
+    `name` is PyTorch's grad_fn name for the op (`AddBackward0`, `ConvolutionBackward0`, ...).
+    """
     out = Tensor.__new__(Tensor)
     out.data = data
     out._grad = None
@@ -105,7 +117,7 @@ def _from_op(
         for parent in parents:
             if parent is not None and parent.requires_grad:
                 out.requires_grad = True
-                out._node = Node(backward, parents)
+                out._node = Node(backward, parents, name)
                 break
     return out
 
