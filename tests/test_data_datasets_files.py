@@ -19,10 +19,9 @@ from odyssey.data.datasets.catalogue import DATASETS
 from odyssey.data.download import ChecksumError, DownloadError, RemoteFile, cache_dir
 from odyssey.data.idx import encode_idx
 
-BODY = bytes(range(256)) * 300  # 76,800 bytes: several read chunks
 
-
-def remote(urls: list[str], body: bytes = BODY, name: str = "file.gz", **digests) -> RemoteFile:
+def remote(urls: list[str], body: bytes, name: str, **digests) -> RemoteFile:
+    """The published file `name` with the digest of `body` (SHA-256 unless `digests` are given)."""
     if not digests:
         digests = {"sha256": hashlib.sha256(body).hexdigest()}
     return RemoteFile(name, tuple(urls), size=len(body), **digests)
