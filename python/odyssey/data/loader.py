@@ -134,24 +134,39 @@ def _shut_down(stop: threading.Event, slots: queue.Queue, worker: threading.Thre
         worker.join()
 
 
-class _LoaderIterator:
-    """One pass over the rest of an epoch. Abandoning it (break, del, garbage collection) stops
-    its prefetch thread."""
+class _Progress:
+    """Where one pass over an epoch stands: its epoch, the batches it has handed out and how many
+    it has. The pass's iterator moves it; the loader that started the pass only reads it, so the
+    loader knows where it stands without the iterator knowing the loader."""
 
-    def __init__(
-        self, loader: DataLoader, generation: int, plan: _Epoch, start: int, prefetch: int
-    ) -> None:
-        self._loader = weakref.ref(loader)
-        self._generation = generation
+    __slots__ = ("count", "epoch", "handed_out")
+
+    def __init__(self, epoch: int, handed_out: int, count: int) -> None:
+        self.epoch = epoch
+        self.handed_out = handed_out
+        self.count = count
+
+    @property
+    def finished(self) -> bool:
+        return self.handed_out >= self.count
+
+
+class _LoaderIterator:
+    """One pass over the rest of an epoch, from batch `progress.handed_out`. Abandoning it
+    (break, del, garbage collection) stops its prefetch thread; an error or `close()` ends it
+    where it stood, with the batches not handed out still to come."""
+
+    def __init__(self, plan: _Epoch, progress: _Progress, prefetch: int) -> None:
         self._plan = plan
-        self._next = start
+        self._progress = progress
+        self._closed = False
         self._worker: threading.Thread | None = None
-        if prefetch > 0 and start < plan.count:
+        if prefetch > 0 and not progress.finished:
             self._slots: queue.Queue = queue.Queue(maxsize=prefetch)
             self._stop = threading.Event()
             self._worker = threading.Thread(
                 target=_produce,
-                args=(plan, start, self._slots, self._stop),
+                args=(plan, progress.handed_out, self._slots, self._stop),
                 name=f"odyssey-loader-epoch{plan.epoch}",
                 daemon=True,
             )
@@ -164,12 +179,12 @@ class _LoaderIterator:
         return self
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._next >= self._plan.count:
+        if self._closed or self._progress.finished:
             self.close()
             raise StopIteration
         if self._worker is None:
             try:
-                value = self._plan.batch(self._next)
+                value = self._plan.batch(self._progress.handed_out)
             except BaseException:
                 self.close()
                 raise
@@ -179,18 +194,15 @@ class _LoaderIterator:
                 self.close()
                 raise item[1]
             value = item[1]
-        self._next += 1
-        loader = self._loader()
-        if loader is not None:
-            loader._consumed(self._generation, self._next)
+        self._progress.handed_out += 1
         return value
 
     def __len__(self) -> int:
-        return self._plan.count - self._next
+        return 0 if self._closed else self._progress.count - self._progress.handed_out
 
     def close(self) -> None:
         """Stops the prefetch thread; the iterator yields nothing more."""
-        self._next = self._plan.count
+        self._closed = True
         if self._worker is not None:
             self._finalizer()
 
@@ -235,71 +247,57 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.prefetch = int(prefetch)
-        self._epoch = 0  # the epoch in progress, or the one the next iter() starts
-        self._position = 0  # batches of self._epoch already handed out
-        self._in_progress = False  # an iterator of self._epoch has started and not finished
-        self._resuming = False  # load_state_dict set a position the next iter() starts from
-        self._generation = 0  # which iterator is the current one
+        # Where the next pass starts, (epoch, batch), until a pass starts; from then on (until
+        # set_epoch or load_state_dict sets a new start) that pass's progress, which its iterator
+        # moves, says where the loader stands.
+        self._start = (0, 0)
+        self._pass: _Progress | None = None
 
     def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def _position(self) -> tuple[int, int]:
+        """(epoch, batches of it handed out): the current pass's, or where the next one starts."""
+        current = self._pass
+        if current is None:
+            return self._start
+        if current.finished:
+            return current.epoch + 1, 0
+        return current.epoch, current.handed_out
+
     @property
     def epoch(self) -> int:
         """The epoch in progress, or the one the next iteration starts."""
-        return self._epoch
+        return self._position()[0]
 
     def set_epoch(self, epoch: int) -> None:
         """The next iteration runs epoch `epoch` from its first batch."""
-        self._epoch = check_epoch(epoch, "DataLoader.set_epoch")
-        self._position = 0
-        self._in_progress = False
-        self._resuming = False
-        self._generation += 1  # an iterator still alive no longer moves the position
+        self._start = (check_epoch(epoch, "DataLoader.set_epoch"), 0)
+        self._pass = None  # an iterator still alive no longer moves the position
 
     def __iter__(self) -> _LoaderIterator:
-        if self._in_progress and not self._resuming:
-            # The previous pass was abandoned mid-epoch: this one is the next epoch.
-            self._epoch += 1
-            self._position = 0
-        elif not self._resuming:
-            self._position = 0
-        self._resuming = False
-        self._in_progress = True
-        self._generation += 1
+        if self._pass is None:
+            epoch, start = self._start
+        else:
+            # The previous pass ended, or was abandoned mid-epoch: this one is the next epoch.
+            epoch, start = self._pass.epoch + 1, 0
         length, count = len(self.dataset), len(self)
         if self.shuffle:
-            order = epoch_order(self.seed, self._epoch, length)
+            order = epoch_order(self.seed, epoch, length)
         else:
             order = np.arange(length, dtype=np.int64)
-        plan = _Epoch(
-            self.dataset, order, self.batch_size, count, self.seed, self._epoch, self.transform
-        )
-        iterator = _LoaderIterator(self, self._generation, plan, self._position, self.prefetch)
-        if self._position >= count:
-            self._finish()
-        return iterator
-
-    def _consumed(self, generation: int, position: int) -> None:
-        """Called by the current iterator as each batch is handed out."""
-        if generation != self._generation:
-            return
-        self._position = position
-        if position >= len(self):
-            self._finish()
-
-    def _finish(self) -> None:
-        self._epoch += 1
-        self._position = 0
-        self._in_progress = False
+        plan = _Epoch(self.dataset, order, self.batch_size, count, self.seed, epoch, self.transform)
+        self._pass = _Progress(epoch, start, count)
+        return _LoaderIterator(plan, self._pass, self.prefetch)
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands: the epoch, the batches of it already consumed, and what a
         resumed loader must agree on."""
+        epoch, batches = self._position()
         return {
-            "epoch": self._epoch,
-            "batches": self._position if self._in_progress or self._resuming else 0,
+            "epoch": epoch,
+            "batches": batches,
             "seed": self.seed,
             "shuffle": self.shuffle,
             "batch_size": self.batch_size,
@@ -340,8 +338,5 @@ class DataLoader:
         seed = check_seed(state["seed"], who)
         epoch = check_epoch(state["epoch"], who)
         self.seed = seed
-        self._epoch = epoch
-        self._position = int(position)
-        self._in_progress = False
-        self._resuming = position > 0
-        self._generation += 1  # an iterator still alive no longer moves the position
+        self._start = (epoch, int(position))
+        self._pass = None  # an iterator still alive no longer moves the position

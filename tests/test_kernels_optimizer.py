@@ -1,7 +1,8 @@
-"""Fused SGD, Adam/AdamW, RMSprop and Adagrad steps through the bindings: against torch.optim over
-several steps with every option (SGD and Adam within 1 ulp, given torch a correctly rounded sqrt),
-against a float64 NumPy transcription, every ISA the scalar reference's bits, thread-count
-determinism and every argument check."""
+"""The optimizer kernels (cpp/src/optimizer): fused SGD, Adam/AdamW, RMSprop and Adagrad steps
+through the bindings, against torch.optim over several steps with every option (SGD and Adam
+within 1 ulp, given torch a correctly rounded sqrt), against a float64 NumPy transcription, every
+ISA the scalar reference's bits, thread-count determinism and every argument check. (The optim
+classes that call them: test_optim_*.py.)"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import itertools
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -255,6 +256,163 @@ def test_an_abandoned_pass_is_followed_by_the_next_epoch(dataset) -> None:
     assert loader.state_dict()["batches"] == 2
     collect(loader)
     assert loader.epoch == 2
+
+
+def test_a_pass_ended_by_close_keeps_its_position(dataset) -> None:
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=6)
+    iterator = iter(loader)
+    for _ in range(3):
+        next(iterator)
+    assert len(iterator) == 4
+    iterator.close()
+    assert len(iterator) == 0
+    with pytest.raises(StopIteration):
+        next(iterator)
+    state = loader.state_dict()
+    assert (state["epoch"], state["batches"]) == (0, 3)
+    collect(loader)
+    assert loader.epoch == 2  # closed mid-epoch: the next pass was epoch 1
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_a_pass_ended_by_an_error_resumes_at_the_batch_that_failed(dataset, prefetch) -> None:
+    failing = [True]
+
+    def fail_once_on_third(images: np.ndarray, keys: SampleKeys) -> np.ndarray:
+        if 32 in keys.indices and failing:
+            failing.clear()
+            raise Broken("bad sample 32")
+        return images
+
+    def make() -> DataLoader:
+        return DataLoader(dataset, batch_size=16, transform=fail_once_on_third, prefetch=prefetch)
+
+    loader = make()
+    iterator = iter(loader)
+    handed_out = [next(iterator), next(iterator)]
+    with pytest.raises(Broken):
+        next(iterator)
+    assert len(iterator) == 0
+    state = loader.state_dict()
+    assert (state["epoch"], state["batches"]) == (0, 2)
+    resumed = make()
+    resumed.load_state_dict(state)
+    assert_same_batches(handed_out + collect(resumed), collect(DataLoader(dataset, 16)))
+
+
+def test_only_the_latest_iterator_moves_the_position(dataset) -> None:
+    reference = DataLoader(dataset, batch_size=16, shuffle=True, seed=8)
+    epoch0, epoch1 = collect(reference), collect(reference)
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=8, prefetch=1)
+    older = iter(loader)
+    first = next(older)
+    newer = iter(loader)  # the older pass is abandoned: this one is epoch 1
+    assert (loader.epoch, loader.state_dict()["batches"]) == (1, 0)
+    assert_same_batches([first, *older], epoch0)
+    assert (loader.epoch, loader.state_dict()["batches"]) == (1, 0)
+    assert_same_batches([next(newer), next(newer)], epoch1[:2])
+    assert (loader.epoch, loader.state_dict()["batches"]) == (1, 2)
+    assert_same_batches(list(newer), epoch1[2:])
+    assert (loader.epoch, loader.state_dict()["batches"]) == (2, 0)
+
+
+def test_an_empty_pass_ends_its_epoch_at_once() -> None:
+    empty = ArrayDataset(np.zeros((3, 2, 2), np.uint8), np.zeros(3, np.int64))
+    loader = DataLoader(empty, batch_size=4, drop_last=True)
+    iterator = iter(loader)
+    assert (loader.epoch, loader.state_dict()["batches"]) == (1, 0)
+    assert list(iterator) == []
+    assert list(loader) == []
+    assert loader.epoch == 2
+
+
+def test_an_iterator_does_not_keep_its_loader_alive(dataset) -> None:
+    reference = collect(DataLoader(dataset, batch_size=16, seed=1, transform=keyed_noise))
+    loader = DataLoader(dataset, batch_size=16, seed=1, transform=keyed_noise, prefetch=2)
+    iterator = iter(loader)
+    first = next(iterator)
+    gone = weakref.ref(loader)
+    del loader
+    gc.collect()
+    assert gone() is None
+    assert_same_batches([first, *iterator], reference)
+    assert loader_threads() == []
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.just(("iter",)),
+        st.tuples(st.just("next"), st.integers(0, 3)),
+        st.tuples(st.just("close"), st.integers(0, 3)),
+        st.tuples(st.just("drop"), st.integers(0, 3)),
+        st.tuples(st.just("set_epoch"), st.integers(0, 3)),
+        st.tuples(st.just("restore"), st.integers(0, 3), st.integers(0, 6)),
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS, prefetch=st.sampled_from([0, 1]))
+def test_any_interleaving_gives_batch_k_of_epoch_e_and_states_where_it_stands(
+    dataset, operations, prefetch
+) -> None:
+    """Iterators made, advanced, closed and dropped in any order, set_epoch and load_state_dict
+    between them: each batch is batch k of epoch e of an uninterrupted run, where the rules say
+    (a pass starts where set_epoch/load_state_dict put the loader, else the epoch after the last
+    pass; only the latest pass moves the position), and state_dict() says the same."""
+    runs: dict[int, list] = {}
+
+    def expected(epoch: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if epoch not in runs:
+            reference = DataLoader(dataset, batch_size=16, shuffle=True, seed=4, prefetch=0)
+            reference.set_epoch(epoch)
+            runs[epoch] = collect(reference)
+        return runs[epoch][k]
+
+    loader = DataLoader(dataset, batch_size=16, shuffle=True, seed=4, prefetch=prefetch)
+    count = len(loader)
+    start, latest = (0, 0), None  # the model: where the next pass starts; the latest pass
+    iterators: list[tuple[object, list[int]]] = []  # each with its [epoch, batches handed out]
+    for operation in operations:
+        name, *args = operation
+        if name == "iter":
+            where = start if latest is None else (latest[0] + 1, 0)
+            latest = list(where)
+            iterators.append((iter(loader), latest))
+        elif name == "set_epoch":
+            loader.set_epoch(args[0])
+            start, latest = (args[0], 0), None
+        elif name == "restore":
+            state = {**loader.state_dict(), "epoch": args[0], "batches": args[1]}
+            loader.load_state_dict(state)
+            start, latest = (args[0], args[1]), None
+        elif iterators:
+            index = args[0] % len(iterators)
+            iterator, position = iterators[index]
+            if name == "next":
+                if position[1] < count and len(iterator) > 0:
+                    assert_same_batches([next(iterator)], [expected(*position)])
+                    position[1] += 1
+                else:
+                    with pytest.raises(StopIteration):
+                        next(iterator)
+            elif name == "close":
+                iterator.close()
+                assert len(iterator) == 0
+            else:
+                del iterators[index]
+        if latest is None:
+            where = start
+        else:
+            where = (latest[0] + 1, 0) if latest[1] >= count else tuple(latest)
+        state = loader.state_dict()
+        assert (state["epoch"], state["batches"]) == where
+        assert loader.epoch == where[0]
+    for iterator, _ in iterators:
+        iterator.close()
 
 
 def test_load_state_dict_refuses_a_different_configuration(dataset) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_callbacks import FakeTrainer, files, fit
+from test_train_callbacks import FakeTrainer, files, fit
 
 import odyssey
 from odyssey import nn, optim

@@ -1,4 +1,6 @@
-"""optim: SGD, Adam and AdamW against torch.optim and a float64 reference, state dicts, errors.
+"""optim.SGD (optim/sgd.py), optim.Adam and optim.AdamW (optim/adam.py) against torch.optim and a
+float64 reference, state dicts, argument errors. (What the Optimizer base does for every one of
+them: test_optim_optimizer.py; their fused kernels through the bindings: test_kernels_optimizer.py.)
 
 Two comparisons with torch.optim (foreach=False) over several steps, every option combination and
 several parameter groups: with torch's `Tensor.sqrt` replaced by a correctly rounded one
@@ -25,7 +27,10 @@ import odyssey
 from odyssey import Tensor, nn, optim
 
 SHAPES = [(7, 3), (33,), (2, 3, 5, 5)]
+
+
 STEPS = 5
+
 
 SGD_OPTIONS = [
     {"lr": 0.1},
@@ -36,6 +41,8 @@ SGD_OPTIONS = [
     {"lr": 0.1, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01},
     {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "maximize": True},
 ]
+
+
 ADAM_OPTIONS = [
     {},
     {"lr": 0.01, "betas": (0.8, 0.99)},
@@ -43,7 +50,11 @@ ADAM_OPTIONS = [
     {"lr": 0.01, "amsgrad": True},
     {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.05, "amsgrad": True, "maximize": True},
 ]
+
+
 ADAMW_OPTIONS = [{}, {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}]
+
+
 CASES = (
     [("SGD", options) for options in SGD_OPTIONS]
     + [("Adam", options) for options in ADAM_OPTIONS]
@@ -165,6 +176,8 @@ SGD_EVERY_OPTION = [
     )
     if not nesterov or (momentum > 0 and dampening == 0)
 ]
+
+
 ADAM_EVERY_OPTION = [
     {
         "lr": 0.01,
@@ -181,11 +194,15 @@ ADAM_EVERY_OPTION = [
         [False, True],
     )
 ]  # fmt: skip
+
+
 ADAMW_EVERY_OPTION = [
     {k: v for k, v in options.items() if k != "decoupled_weight_decay"}
     for options in ADAM_EVERY_OPTION
     if options["decoupled_weight_decay"]
 ]
+
+
 EVERY_OPTION = (
     [("SGD", options) for options in SGD_EVERY_OPTION]
     + [("Adam", options) for options in ADAM_EVERY_OPTION]
@@ -221,6 +238,8 @@ ISA_CASES = [
     ),
     ("AdamW", pick(ADAMW_EVERY_OPTION, betas=(0.9, 0.999), weight_decay=0.1)),
 ]
+
+
 ULP_SHAPES = [(7, 3), (33,), (2, 3, 5, 5), (129,)]
 
 
@@ -432,50 +451,6 @@ def test_momentum_buffer_is_state() -> None:
     np.testing.assert_array_equal(param.data, np.full(4, -2.5))
 
 
-def test_zero_grad() -> None:
-    params = [make_param(np.ones(3)), make_param(np.ones(2))]
-    optimizer = optim.SGD(params)
-    set_grad(params[0], np.ones(3))
-    grad = params[0].grad
-    optimizer.zero_grad(set_to_none=False)
-    assert params[0].grad is grad
-    np.testing.assert_array_equal(grad.data, np.zeros(3))
-    assert params[1].grad is None
-    optimizer.zero_grad()
-    assert params[0].grad is None
-
-
-def test_step_returns_the_closures_loss() -> None:
-    param = make_param(np.array([2.0]))
-    optimizer = optim.SGD([param], lr=0.25)
-
-    def closure() -> float:
-        set_grad(param, 2 * param.data)  # d/dx x²
-        return float(param.data[0] ** 2)
-
-    assert optimizer.step(closure) == 4.0
-    assert optimizer.step(closure) == 1.0
-    optimizer.zero_grad()
-    assert optimizer.step() is None
-    np.testing.assert_array_equal(param.data, [0.5])
-
-
-def test_param_groups_keep_their_own_options() -> None:
-    a, b = make_param(np.zeros(2)), make_param(np.zeros(2))
-    optimizer = optim.SGD([{"params": a}, {"params": [b], "lr": 0.5, "momentum": 0.9}], lr=0.1)
-    assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.5]
-    assert [g["momentum"] for g in optimizer.param_groups] == [0.0, 0.9]
-    assert optimizer.param_groups[0]["params"] == [a]
-    c = make_param(np.zeros(2))
-    optimizer.add_param_group({"params": [c], "lr": 2.0})
-    for p in (a, b, c):
-        set_grad(p, np.ones(2))
-    optimizer.param_groups[0]["lr"] = 1.0  # as a scheduler does between steps
-    optimizer.step()
-    np.testing.assert_array_equal([a.data[0], b.data[0], c.data[0]], [-1.0, -0.5, -2.0])
-    assert "Parameter Group 2" in repr(optimizer)
-
-
 def test_adamw_is_adam_with_decoupled_weight_decay() -> None:
     param = make_param(np.zeros(1))
     optimizer = optim.AdamW([param])
@@ -563,62 +538,6 @@ def test_argument_errors(
     params = [make_param(np.zeros(2)), make_param(np.zeros(3))]
     with pytest.raises(error, match=re.escape(message)):
         make(params)
-
-
-def test_add_param_group_errors_leave_the_optimizer_unchanged() -> None:
-    a, b = make_param(np.zeros(2)), make_param(np.zeros(2))
-    optimizer = optim.Adam([a])
-    with pytest.raises(ValueError, match="some parameters appear in more than one"):
-        optimizer.add_param_group({"params": [b, a]})
-    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
-        optimizer.add_param_group({"params": [b], "lr": -1})
-    with pytest.raises(TypeError, match="param_group must be a dict, got list"):
-        optimizer.add_param_group([b])  # type: ignore[arg-type]
-    assert len(optimizer.param_groups) == 1
-    optimizer.add_param_group({"params": [b], "lr": 0.5})
-    assert optimizer.param_groups[1]["betas"] == (0.9, 0.999)
-
-
-def test_load_state_dict_errors() -> None:
-    a, b, c = (make_param(np.zeros(n)) for n in (2, 3, 4))
-    source = optim.SGD([{"params": [a, b]}, {"params": [c]}], momentum=0.9)
-    for p in (a, b, c):
-        set_grad(p, np.ones(p.data.shape))
-    source.step()
-    saved = source.state_dict()
-
-    fewer = optim.SGD([a, b, c], momentum=0.9)
-    with pytest.raises(ValueError, match="has 2 parameter groups but the optimizer has 1"):
-        fewer.load_state_dict(saved)
-    regrouped = optim.SGD([{"params": [a]}, {"params": [b, c]}], momentum=0.9)
-    with pytest.raises(ValueError, match="parameter group 0 has 2 parameters but the optimizer"):
-        regrouped.load_state_dict(saved)
-    reshaped = optim.SGD([{"params": [a, c]}, {"params": [b]}], momentum=0.9)
-    with pytest.raises(
-        ValueError,
-        match=r"state 'momentum_buffer' of parameter 1 has shape \(3,\) but the parameter "
-        r"has shape \(4,\)",
-    ):
-        reshaped.load_state_dict(saved)
-    target = optim.SGD([{"params": [a, b]}, {"params": [c]}], momentum=0.9)
-    with pytest.raises(ValueError, match="state for parameter 7, which no group lists"):
-        target.load_state_dict({**saved, "state": {7: {"momentum_buffer": np.zeros(2)}}})
-    repeated = {**saved, "param_groups": [{**saved["param_groups"][0]}, {"params": [0]}]}
-    with pytest.raises(ValueError, match="lists a parameter index in more than one place"):
-        target.load_state_dict(repeated)
-    bad_lr = {**saved, "param_groups": [{**saved["param_groups"][0], "lr": -1}, {"params": [2]}]}
-    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
-        target.load_state_dict(bad_lr)
-    with pytest.raises(ValueError, match="state_dict must have 'state' and 'param_groups' keys"):
-        target.load_state_dict({"state": {}})
-    with pytest.raises(ValueError, match="every parameter group a dict with a 'params' list"):
-        target.load_state_dict({"state": {}, "param_groups": [{"lr": 1}, {"params": [2]}]})
-    with pytest.raises(ValueError, match="'state' must be a dict"):
-        target.load_state_dict({"state": [], "param_groups": saved["param_groups"]})
-    adam = optim.Adam([a])
-    with pytest.raises(ValueError, match="parameter 0 has step -1"):
-        adam.load_state_dict({"state": {0: {"step": -1}}, "param_groups": [{"params": [0]}]})
-    assert target.state_dict()["state"] == {}  # nothing was half loaded
 
 
 @pytest.mark.parametrize(
