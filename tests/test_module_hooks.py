@@ -108,7 +108,8 @@ def test_hooks_fire_on_sub_modules_inside_containers():
     for module in model:
         module.register_forward_hook(lambda m, a, o: shapes.append((type(m).__name__, o.shape)))
     model(odyssey.tensor(rand(5, 3)))
-    assert ("Linear", (5, 4)) in shapes and ("Linear", (5, 2)) in shapes
+    assert ("Linear", (5, 4)) in shapes
+    assert ("Linear", (5, 2)) in shapes
     assert ("ReLU", (5, 4)) in shapes
 
 
@@ -123,7 +124,8 @@ def test_full_backward_hook_sees_the_gradients_of_input_and_output():
     out.backward(upstream)
     [(module, grad_input, grad_output)] = seen
     assert module is layer
-    assert len(grad_input) == 1 and len(grad_output) == 1
+    assert len(grad_input) == 1
+    assert len(grad_output) == 1
     np.testing.assert_array_equal(grad_output[0].data, upstream)
     np.testing.assert_allclose(grad_input[0].data, upstream @ layer.weight.data, rtol=1e-6)
     np.testing.assert_array_equal(x.grad.data, grad_input[0].data)
@@ -172,22 +174,20 @@ def test_backward_hook_removed_by_its_handle_and_bad_replacements_are_named():
     assert out._node.name != "BackwardHookFunctionBackward"
     out.sum().backward()
     assert calls == []
-    with layer.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0])):
-        with pytest.raises(RuntimeError, match="backward hook returned an invalid number"):
-            layer(x).sum().backward()
-    with layer.register_full_backward_hook(lambda m, gi, go: (odyssey.ones(2, 2),)):
-        with pytest.raises(RuntimeError, match=r"shape \(2, 2\) at position 0; expected \(4, 3\)"):
-            layer(x).sum().backward()
-
-
-class Mix(nn.Module):
-    """Two tensor inputs and a number; the first input used twice, the second once."""
-
-    def forward(self, a, b, scale):
-        return a * a * scale + b, a.sum()
+    two = layer.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
+    with two, pytest.raises(RuntimeError, match="backward hook returned an invalid number"):
+        layer(x).sum().backward()
+    wrong = layer.register_full_backward_hook(lambda m, gi, go: (odyssey.ones(2, 2),))
+    with (
+        wrong,
+        pytest.raises(RuntimeError, match=r"shape \(2, 2\) at position 0; expected \(4, 3\)"),
+    ):
+        layer(x).sum().backward()
 
 
 def mix_in(lib):
+    """Two tensor inputs and a number; the first input used twice, the second once."""
+
     class LibMix(lib.nn.Module):
         def forward(self, a, b, scale):
             return a * a * scale + b, a.sum()
@@ -228,7 +228,8 @@ def test_full_backward_hooks_match_torch_on_several_inputs_and_outputs():
             if mine is not None:
                 np.testing.assert_allclose(mine, other, rtol=1e-6, err_msg=key)
     np.testing.assert_allclose(ours["a.grad"], theirs["a.grad"], rtol=1e-6)
-    assert ours["b.grad"] is None and theirs["b.grad"] is None  # the hook replaced it by None
+    assert ours["b.grad"] is None
+    assert theirs["b.grad"] is None
 
 
 def test_full_backward_hook_on_a_model_matches_torch_per_layer():
