@@ -194,7 +194,7 @@ def test_model_matches_torch_on_one_sgd_step(name, torch_one_thread):
         # tolerance relative to its own largest entry.
         scale = float(np.abs(expected).max())
         np.testing.assert_allclose(
-            param.grad.data, expected, rtol=2e-3, atol=2e-4 * scale, err_msg=param_name
+            param.grad.data, expected, rtol=1e-3, atol=1e-4 * scale, err_msg=param_name
         )
     t_opt.step()
     o_opt.step()
