@@ -126,6 +126,8 @@ def test_module_dict_refuses_what_torch_refuses():
         choices["a.b"] = nn.ReLU()
     with pytest.raises(KeyError, match="empty string"):
         choices[""] = nn.ReLU()
+    with pytest.raises(TypeError, match="module name should be a string, got int"):
+        choices.add_module(1, nn.ReLU())
     with pytest.raises(ValueError, match="element #0 has length 3; 2 is required"):
         choices.update([("a", nn.ReLU(), 1)])
     with pytest.raises(TypeError, match="element #0 should be Iterable"):
@@ -160,6 +162,8 @@ def test_named_modules_memo_prefix_and_duplicates():
     ]
     assert list(model.parameters(recurse=False)) == []
     bn = nn.BatchNorm1d(2)
+    assert len(list(nn.Sequential(bn).buffers())) == 3
+    assert list(nn.Sequential(bn).buffers(recurse=False)) == []
     assert [name for name, _ in bn.named_buffers(prefix="bn", recurse=False)] == [
         "bn.running_mean",
         "bn.running_var",

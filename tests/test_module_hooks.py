@@ -272,3 +272,66 @@ def test_leaf_gradients_are_not_shared_through_a_hook():
     module(a, b).sum().backward()
     a.grad.data[0] = 10.0
     np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
+def test_backward_hook_is_not_called_for_gradients_that_bypass_the_outputs():
+    class Keep(nn.Module):
+        def forward(self, x):
+            self.kept = x  # the hooked input, used outside the module's output
+            return x * 2
+
+    module = Keep()
+    calls = []
+    module.register_full_backward_hook(lambda m, gi, go: calls.append(1))
+    x = odyssey.tensor([1.0, 2.0], requires_grad=True)
+    module(x)
+    (module.kept * 3).sum().backward()
+    assert calls == []
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_backward_hooks_on_a_module_without_tensor_output_warn():
+    class Describe(nn.Module):
+        def forward(self, x):
+            return {"sum": x.sum()}
+
+    module = Describe()
+    module.register_full_backward_hook(lambda m, gi, go: None)
+    with pytest.warns(UserWarning, match="module output should be a Tensor"):
+        module(odyssey.tensor([1.0], requires_grad=True))
+
+
+def test_backward_hook_returning_a_non_tensor_is_named():
+    layer = nn.Linear(2, 2)
+    layer.register_full_backward_hook(lambda m, gi, go: (np.ones((1, 2)),))
+    x = odyssey.tensor(np.ones((1, 2)), requires_grad=True)
+    with pytest.raises(TypeError, match="backward hook returned a ndarray at position 0"):
+        layer(x).sum().backward()
+
+
+def test_an_always_call_hook_that_raises_after_forward_raised_warns():
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise ValueError("broken forward")
+
+    def failing_hook(module, args, kwargs, output):
+        raise RuntimeError("hook failed too")
+
+    layer = Broken()
+    layer.register_forward_hook(failing_hook, with_kwargs=True, always_call=True)
+    with (
+        pytest.warns(UserWarning, match="silenced as another error.*hook failed too"),
+        pytest.raises(ValueError, match="broken forward"),
+    ):
+        layer(odyssey.tensor([1.0]))
+
+
+def test_backward_hooks_record_nothing_under_no_grad():
+    layer = nn.Linear(2, 2)
+    calls = []
+    layer.register_full_backward_hook(lambda m, gi, go: calls.append(1))
+    x = odyssey.tensor(np.ones((1, 2)), requires_grad=True)
+    with odyssey.no_grad():
+        out = layer(x)
+    assert not out.requires_grad
+    assert calls == []
