@@ -9,7 +9,7 @@ kinds of single-output nodes:
     x_1 ... x_n -> gather -> slot_1 ... slot_n -> forward() -> o_1 ... o_k -> gather -> slot_1 ...
 
 A slot is the identity on its tensor's values (sharing the array); its backward files the gradient
-it receives in the gather's table and passes a zero-size token on to the gather. The gather
+it receives in the gather's table and passes a 0-d zero token on to the gather. The gather
 depends on every slot, so the engine runs it only after every slot has received its whole
 gradient; its backward reads the table, calls the hooks and hands each tensor its gradient.
 """
@@ -92,7 +92,7 @@ def _as_grads(
                 f"{what} returned a gradient of shape {value.data.shape} at position {index}; "
                 f"expected {old.shape}"
             )
-        grads.append(np.asarray(value.data, dtype=np.float32, order="C"))
+        grads.append(np.asarray(value.data, order="C"))  # the engine casts to the input's dtype
     return tuple(grads)
 
 

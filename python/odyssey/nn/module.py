@@ -281,8 +281,6 @@ class Module:
             raise KeyError(f'{where}: module name can\'t contain ".", got: {name}')
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"{where}: attribute '{name}' already exists")
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
