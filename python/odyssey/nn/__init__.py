@@ -3,9 +3,9 @@
 from odyssey.nn import functional, init, utils
 from odyssey.nn.activation import LeakyReLU, LeCunTanh, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from odyssey.nn.batchnorm import BatchNorm1d, BatchNorm2d
-from odyssey.nn.container import Sequential
+from odyssey.nn.container import ModuleDict, ModuleList, Sequential
 from odyssey.nn.conv import Conv2d
-from odyssey.nn.linear import Linear
+from odyssey.nn.linear import Identity, Linear
 from odyssey.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
@@ -20,6 +20,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
+    "Identity",
     "LeCunTanh",
     "LeakyReLU",
     "Linear",
@@ -27,6 +28,8 @@ __all__ = [
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "NLLLoss",
     "Parameter",
     "ReLU",

@@ -1,13 +1,16 @@
-"""Sequential: modules applied in order, named "0", "1", ... as in PyTorch."""
+"""Containers as in PyTorch: Sequential (modules applied in order, named "0", "1", ...),
+ModuleList (an indexable list of registered modules) and ModuleDict (an ordered mapping)."""
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from itertools import chain
 from typing import Any
 
 from odyssey.nn.activation import ReLU
-from odyssey.nn.module import Module
+from odyssey.nn.module import Module, _addindent
 from odyssey.nn.pooling import MaxPool2d
 
 
@@ -65,3 +68,179 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
+
+
+class ModuleList(Module):
+    """A list of sub-modules registered under "0", "1", ...: indexing (ints and slices), len,
+    iteration, append, extend, insert, pop, del, + and +=, as a Python list. It has no forward;
+    the owner calls its modules."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _key(self, index: int) -> str:
+        """The registered name of a (possibly negative) index."""
+        position = operator.index(index)
+        if not -len(self) <= position < len(self):
+            raise IndexError(
+                f"ModuleList: index {position} is out of range for {len(self)} modules"
+            )
+        return str(position % len(self))
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Registers `modules` as "0", "1", ... in place of the current ones."""
+        for name in list(self._modules):
+            object.__delattr__(self, name)
+        self._modules.clear()
+        for index, module in enumerate(modules):
+            self.add_module(str(index), module)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return type(self)(list(self._modules.values())[index])
+        return self._modules[self._key(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(self._key(index), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[int(self._key(index))]
+        self._renumber(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList(chain(self, other))
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if not isinstance(modules, Iterable):
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got "
+                + type(modules).__name__
+            )
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Inserts before `index`, as list.insert (clamped to the ends)."""
+        modules = list(self._modules.values())
+        modules.insert(operator.index(index), module)
+        self._renumber(modules)
+
+    def pop(self, index: int | slice = -1) -> Any:
+        module = self[index]
+        del self[index]
+        return module
+
+    def __repr__(self) -> str:
+        """torch's: runs of equal modules are folded into `(first-last): n x Module(...)`."""
+        reprs = [repr(module) for module in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs: list[list[Any]] = []  # [first, last, repr]
+        for index, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        lines = [
+            _addindent(
+                f"({first}): {text}"
+                if first == last
+                else f"({first}-{last}): {last - first + 1} x {text}",
+                2,
+            )
+            for first, last, text in runs
+        ]
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """An ordered mapping of names to registered sub-modules: `d[key]`, `d[key] = m`, del, in,
+    len, iteration over the keys, keys/items/values, update, pop and clear, as a dict. Keys follow
+    add_module's rules (no ".", not an attribute of the class such as "train")."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+        object.__delattr__(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            del self[key]
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def keys(self) -> KeysView[str]:
+        return self._modules.keys()
+
+    def items(self) -> ItemsView[str, Module]:
+        return self._modules.items()
+
+    def values(self) -> ValuesView[Module]:
+        return self._modules.values()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[Any]) -> None:
+        """Adds or replaces entries from a mapping (in its order) or from (key, module) pairs."""
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for key, module in modules.items():
+                self[key] = module
+            return
+        if not isinstance(modules, Iterable):
+            raise TypeError(
+                "ModuleDict.update should be called with an iterable of key/value pairs, but got "
+                + type(modules).__name__
+            )
+        for index, pair in enumerate(modules):
+            if not isinstance(pair, Iterable):
+                raise TypeError(
+                    f"ModuleDict update sequence element #{index} should be Iterable; is "
+                    + type(pair).__name__
+                )
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(
+                    f"ModuleDict update sequence element #{index} has length {len(pair)}; 2 is "
+                    "required"
+                )
+            self[pair[0]] = pair[1]

@@ -1,8 +1,9 @@
-"""Linear: y = x @ weight.T + bias, weight (out_features, in_features) as in PyTorch."""
+"""Linear: y = x @ weight.T + bias, weight (out_features, in_features) as in PyTorch; Identity."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,17 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int
     if bias is not None:
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(bias, -bound, bound)
+
+
+class Identity(Module):
+    """Returns its input; takes and ignores any arguments, as torch's (a placeholder layer, e.g.
+    a removed head or a residual shortcut that needs no projection)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
 
 
 class Linear(Module):

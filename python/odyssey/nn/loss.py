@@ -12,9 +12,7 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check.reduction(reduction, type(self).__name__)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+        # No extra_repr: torch prints a loss as `CrossEntropyLoss()` whatever its reduction.
 
 
 class CrossEntropyLoss(_Loss):

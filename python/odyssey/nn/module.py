@@ -7,14 +7,38 @@ records Parameters, Modules and buffers in ordered registries so that names foll
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from odyssey.nn.hooks import BackwardHook, RemovableHandle
 from odyssey.nn.parameter import Parameter
 from odyssey.tensor import Tensor
+
+_HOOK_TABLES = (
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_backward_pre_hooks",
+    "_backward_hooks",
+)
+
+
+def _insert(table: OrderedDict[int, Any], key: int, hook: Any, prepend: bool) -> None:
+    table[key] = hook
+    if prepend:
+        table.move_to_end(key, last=False)
+
+
+def _addindent(text: str, spaces: int) -> str:
+    """Indents every line but the first (torch's helper for nested reprs)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [(" " * spaces + line) if line.strip() else "" for line in rest])
 
 
 class IncompatibleKeys(NamedTuple):
@@ -28,18 +52,167 @@ class Module:
     """Base class of layers and models: subclasses set attributes in __init__ and define forward."""
 
     training: bool
+    _forward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_pre_hooks_with_kwargs: OrderedDict[int, bool]
+    _forward_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_hooks_with_kwargs: OrderedDict[int, bool]
+    _forward_hooks_always_called: OrderedDict[int, bool]
+    _backward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _backward_hooks: OrderedDict[int, Callable[..., Any]]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        # Hook tables keyed by handle id, in calling order (torch's names).
+        for table in _HOOK_TABLES:
+            object.__setattr__(self, table, OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if not (
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+        ):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """forward() between the hooks, in torch's order: forward pre-hooks, the backward hooks'
+        input side, forward, forward hooks, the backward hooks' output side."""
+        output = None
+        backward_hook = None
+        ran: set[int] = set()
+        try:
+            args, kwargs = self._run_forward_pre_hooks(args, kwargs)
+            if self._backward_hooks or self._backward_pre_hooks:
+                backward_hook = BackwardHook(
+                    self,
+                    list(self._backward_hooks.values()),
+                    list(self._backward_pre_hooks.values()),
+                )
+                args = backward_hook.setup_input_hook(args)
+            output = self.forward(*args, **kwargs)
+            for hook_id, hook in self._forward_hooks.items():
+                ran.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs:
+                    result = hook(self, args, kwargs, output)
+                else:
+                    result = hook(self, args, output)
+                if result is not None:
+                    output = result
+        except Exception:
+            self._run_always_called_hooks(args, kwargs, output, ran)
+            raise
+        if backward_hook is not None:
+            output = backward_hook.setup_output_hook(output)
+        return output
+
+    def _run_forward_pre_hooks(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        for hook_id, hook in self._forward_pre_hooks.items():
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of (new_args, "
+                            f"new_kwargs), but got {result}."
+                        )
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        return args, kwargs
+
+    def _run_always_called_hooks(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any, ran: set[int]
+    ) -> None:
+        """After forward or a forward hook raised: the `always_call` hooks that have not run, each
+        one's own error turned into a warning so that the first error propagates."""
+        for hook_id, hook in self._forward_hooks.items():
+            if hook_id not in self._forward_hooks_always_called or hook_id in ran:
+                continue
+            try:
+                if hook_id in self._forward_hooks_with_kwargs:
+                    hook(self, args, kwargs, output)
+                else:
+                    hook(self, args, output)
+            except Exception as error:
+                warnings.warn(
+                    "module forward hook with ``always_call=True`` raised an exception that was "
+                    f"silenced as another error was raised in forward: {error}",
+                    stacklevel=3,
+                )
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def register_forward_pre_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+    ) -> RemovableHandle:
+        """`hook(module, args)` before every forward; it may return new args (a tuple, or one
+        value that becomes a 1-tuple). With `with_kwargs`, `hook(module, args, kwargs)` may
+        return a new `(args, kwargs)`. `prepend` runs it before the hooks already registered."""
+        handle = RemovableHandle(
+            self._forward_pre_hooks, extra_dicts=(self._forward_pre_hooks_with_kwargs,)
+        )
+        _insert(self._forward_pre_hooks, handle.id, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        return handle
+
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """`hook(module, args, output)` after every forward; a non-None return replaces the
+        output. With `with_kwargs`, `hook(module, args, kwargs, output)`. With `always_call`, it
+        also runs when forward raises (then with output None)."""
+        handle = RemovableHandle(
+            self._forward_hooks,
+            extra_dicts=(self._forward_hooks_with_kwargs, self._forward_hooks_always_called),
+        )
+        _insert(self._forward_hooks, handle.id, hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        return handle
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """`hook(module, grad_output)` once the gradients of the outputs are complete; it may
+        return a replacement grad_output (a tuple of the same length)."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        _insert(self._backward_pre_hooks, handle.id, hook, prepend)
+        return handle
+
+    def register_full_backward_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """`hook(module, grad_input, grad_output)` once the gradients of the inputs are complete:
+        tuples with an entry per positional input (None where it is not a tensor needing a
+        gradient) and per output. It may return a replacement grad_input, which then flows on.
+        When no input needs a gradient, it runs at the outputs with grad_input all None."""
+        handle = RemovableHandle(self._backward_hooks)
+        _insert(self._backward_hooks, handle.id, hook, prepend)
+        return handle
 
     # -- registration -------------------------------------------------------------------------
 
@@ -96,19 +269,55 @@ class Module:
         object.__setattr__(self, name, value)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Registers `module` (or a None placeholder) as the sub-module `name`."""
+        where = f"{type(self).__name__}.add_module"
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{where}: {type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: module name should be a string, got {type(name).__name__}")
+        if name == "":
+            raise KeyError(f'{where}: module name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{where}: module name can\'t contain ".", got: {name}')
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"{where}: attribute '{name}' already exists")
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
+    def register_module(self, name: str, module: Module | None) -> None:
+        """An alias of add_module (torch has both)."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at a dotted path (`"layer1.0.conv1"`); "" is the module itself."""
+        module = self
+        walked = type(self).__name__
+        for name in target.split(".") if target else []:
+            child = module._modules.get(name)
+            if child is None:
+                raise AttributeError(
+                    f"{walked} has no sub-module `{name}` (looking for {target!r})"
+                )
+            module, walked = child, f"{walked}.{name}"
+        return module
+
     # -- traversal ----------------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
+    def named_modules(
+        self, memo: set[Module] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every sub-module, depth first in
+        registration order; a module reached twice is yielded once unless remove_duplicate is
+        False."""
+        if memo is None:
+            memo = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if module in memo:
                 continue
-            seen.add(id(module))
+            if remove_duplicate:
+                memo.add(module)
             yield name, module
             children = [
                 (f"{name}.{child_name}" if name else child_name, child)
@@ -122,36 +331,51 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct sub-modules, each once."""
+        seen: set[Module] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and module not in seen:
+                seen.add(module)
                 yield name, module
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs, each parameter once, in registration order."""
+    def _named_members(
+        self, table: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if param is None or id(param) in seen:
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else iter([(prefix, self)])
+        )
+        for module_name, module in modules:
+            for name, member in getattr(module, table).items():
+                if member is None or id(member) in seen:
                     continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+                if remove_duplicate:
+                    seen.add(id(member))
+                yield (f"{module_name}.{name}" if module_name else name), member
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once, in registration order."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        for module_name, module in self.named_modules(prefix):
-            for name, buffer in module._buffers.items():
-                if buffer is not None:
-                    yield (f"{module_name}.{name}" if module_name else name), buffer
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self) -> Iterator[Tensor]:
-        for _, buffer in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     def apply(self, function: Callable[[Module], object]) -> Module:
@@ -239,14 +463,23 @@ class Module:
     # -- display ------------------------------------------------------------------------------
 
     def extra_repr(self) -> str:
+        """The module's settings, shown inside its repr's parentheses (one line per setting line);
+        modules with settings override it, with torch's text."""
         return ""
 
     def __repr__(self) -> str:
-        children = [
-            f"({name}): " + repr(module).replace("\n", "\n  ")
-            for name, module in self._modules.items()
+        """torch's format: `Name(extra)`, or the extra lines and `(name): child` lines indented
+        by two spaces under `Name(` and closed by `)`."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [
+            f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()
         ]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not children:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(children) + "\n)"
+        lines = extra_lines + child_lines
+        text = type(self).__name__ + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
