@@ -51,20 +51,24 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{type(self).__name__}: expected input of {dims} dims, got shape {data.shape}"
             )
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
+        # PyTorch's rules: a training step counts itself; momentum None is a cumulative moving
+        # average (1 / batches seen); batch statistics whenever training or nothing is tracked,
+        # and the running ones updated only while training with tracking on.
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.data += 1
-            if momentum is None:  # a cumulative moving average, as PyTorch does
-                momentum = 1.0 / float(self.num_batches_tracked.data)
-        use_batch_stats = self.training or self.running_mean is None
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        use_buffers = not self.training or self.track_running_stats
         return F.batch_norm(
             x,
-            self.running_mean,
-            self.running_var,
+            self.running_mean if use_buffers else None,
+            self.running_var if use_buffers else None,
             self.weight,
             self.bias,
             use_batch_stats,
-            0.0 if momentum is None else momentum,
+            factor,
             self.eps,
         )
 
