@@ -210,8 +210,8 @@ def test_functional_matches_pytorch(shape, training, affine):
 
 def module_pair(torch, kind: str, **options):
     ours, theirs = getattr(nn, kind)(4, **options), getattr(torch.nn, kind)(4, **options)
-    if ours.weight is not None:  # non-trivial affine parameters in both
-        for name, seed in (("weight", 20), ("bias", 21)):
+    for name, seed in (("weight", 20), ("bias", 21)):  # non-trivial affine parameters in both
+        if getattr(ours, name) is not None:
             value = rand(4, seed=seed, low=0.5, high=1.5)
             getattr(ours, name).data[...] = value
             getattr(theirs, name).data[...] = torch.tensor(value)
@@ -230,6 +230,7 @@ def module_pair(torch, kind: str, **options):
         {"track_running_stats": False},
         {"momentum": None},
         {"momentum": 0.5, "eps": 1e-3},
+        {"bias": False},
     ],
 )
 def test_modules_match_pytorch_in_training_and_eval(kind, shape, options):
@@ -265,6 +266,11 @@ def test_modules_match_pytorch_in_training_and_eval(kind, shape, options):
 
 def test_extra_repr_is_pytorch_text():
     torch = torch_or_skip()
-    for options in ({}, {"momentum": None, "affine": False}, {"track_running_stats": False}):
+    for options in (
+        {},
+        {"momentum": None, "affine": False},
+        {"track_running_stats": False},
+        {"bias": False},
+    ):
         ours, theirs = nn.BatchNorm2d(64, **options), torch.nn.BatchNorm2d(64, **options)
         assert ours.extra_repr() == theirs.extra_repr()
