@@ -63,7 +63,8 @@ py::tuple batch_norm_forward(const py::object& x_object, const py::object& weigh
                           ": training needs more than 1 value per channel, got x " + shape_of(x));
   }
   py::array y = output_for(fn, out_object, x, {{&x, "x"}});
-  // The running statistics are written (in training) while x, the parameters and y are in use.
+  // y is written while the parameters are read; in training the running statistics are written
+  // (read only in evaluation) while x, the parameters and y are in use.
   for (const auto& [param, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
     if (*param) check_disjoint(fn, y, "out", **param, name);
   }
