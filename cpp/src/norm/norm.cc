@@ -11,14 +11,16 @@
 namespace odyssey {
 namespace {
 
-// One channel's statistics from `parts` parts of `count` values each, part k's mean and sum of
-// squared deviations at mean[at(k)] and m2[at(k)]: the mean of the means, and Chan's combination
-// m2 = sum(m2_k) + count * sum((mean_k - mean)^2), exact for equal counts and stable in double.
+// A channel's mean and biased variance.
 struct Moments {
   double mean;
-  double var;  // biased: m2 / (parts * count)
+  double var;
 };
 
+// One channel's moments from `parts` parts of `count` values each, part k's mean and sum of
+// squared deviations at mean[at(k)] and m2[at(k)], added in k order: the mean of the means, and
+// Chan's combination m2 = sum(m2_k) + count * sum((mean_k - mean)^2), exact for equal counts and
+// stable in double.
 template <class At>
 Moments combine(const std::vector<double>& mean, const std::vector<double>& m2, std::size_t parts,
                 std::size_t count, const At& at) {
@@ -55,6 +57,8 @@ std::vector<T> per_column(const std::vector<T>& per_channel, std::size_t spatial
   return columns;
 }
 
+// Every channel's moments over batch and spatial: per plane (or per column on the row path), in
+// parallel chunks, then combined per channel.
 std::vector<Moments> batch_moments(const NormKernels& k, const float* x, const BatchNormShape& s) {
   const std::size_t n = s.batch, c = s.channels, sp = s.spatial;
   std::vector<Moments> moments(c);
