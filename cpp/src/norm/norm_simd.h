@@ -157,17 +157,19 @@ void row_grad_sums(const float* g, const float* x, const float* mean, double* su
   constexpr std::size_t kLanes = V::kLanes, kHalf = kLanes / 2;
   std::size_t j = 0;
   for (; j + kLanes <= n; j += kLanes) {
-    const typename V::T gv = V::load(g + j), d = V::sub(V::load(x + j), V::load(mean + j));
+    const typename V::T gv = V::load(g + j), xv = V::load(x + j), mv = V::load(mean + j);
     const D g_lo = V::low_d(gv), g_hi = V::high_d(gv);
+    const D d_lo = V::sub_d(V::low_d(xv), V::low_d(mv));
+    const D d_hi = V::sub_d(V::high_d(xv), V::high_d(mv));
     V::store_d(sum_g + j, V::add_d(V::load_d(sum_g + j), g_lo));
     V::store_d(sum_g + j + kHalf, V::add_d(V::load_d(sum_g + j + kHalf), g_hi));
-    V::store_d(sum_gd + j, V::fmadd_d(g_lo, V::low_d(d), V::load_d(sum_gd + j)));
-    V::store_d(sum_gd + j + kHalf, V::fmadd_d(g_hi, V::high_d(d), V::load_d(sum_gd + j + kHalf)));
+    V::store_d(sum_gd + j, V::fmadd_d(g_lo, d_lo, V::load_d(sum_gd + j)));
+    V::store_d(sum_gd + j + kHalf, V::fmadd_d(g_hi, d_hi, V::load_d(sum_gd + j + kHalf)));
   }
   for (; j < n; ++j) {
     const double gj = g[j];
     sum_g[j] += gj;
-    sum_gd[j] += gj * static_cast<double>(x[j] - mean[j]);
+    sum_gd[j] += gj * (static_cast<double>(x[j]) - static_cast<double>(mean[j]));
   }
 }
 
