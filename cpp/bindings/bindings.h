@@ -13,6 +13,7 @@ void bind_softmax(pybind11::module_& m);
 void bind_optimizer(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
+void bind_norm(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 
 }  // namespace odyssey::bindings

@@ -23,5 +23,6 @@ PYBIND11_MODULE(_kernels, m) {
   odyssey::bindings::bind_optimizer(m);
   odyssey::bindings::bind_conv(m);
   odyssey::bindings::bind_pool(m);
+  odyssey::bindings::bind_norm(m);
   odyssey::bindings::bind_gemm(m);
 }

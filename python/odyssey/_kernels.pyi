@@ -144,6 +144,30 @@ def lecun_tanh(x: Float32Array, *, out: Float32Array | None = None) -> Float32Ar
 def lecun_tanh_backward(
     grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None
 ) -> Float32Array: ...
+def batch_norm_forward(
+    x: Float32Array,
+    weight: Float32Array | None = None,
+    bias: Float32Array | None = None,
+    running_mean: Float32Array | None = None,
+    running_var: Float32Array | None = None,
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    out: Float32Array | None = None,
+) -> tuple[Float32Array, Float32Array, Float32Array]: ...
+def batch_norm_backward(
+    grad_out: Float32Array,
+    x: Float32Array,
+    weight: Float32Array | None,
+    mean: Float32Array,
+    invstd: Float32Array,
+    *,
+    training: bool,
+    input_grad: bool = True,
+    weight_grad: bool = True,
+    bias_grad: bool = True,
+) -> tuple[Float32Array | None, Float32Array | None, Float32Array | None]: ...
 def softmax(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def softmax_backward(
     grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None

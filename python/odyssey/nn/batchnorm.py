@@ -12,6 +12,9 @@ from odyssey.tensor import Tensor
 
 
 class _BatchNorm(Module):
+    """PyTorch's BatchNorm: a learned per-channel scale (weight) and shift (bias, unless
+    bias=False) when affine, running statistics when track_running_stats."""
+
     _input_ndims: tuple[int, ...] = ()
 
     def __init__(
@@ -21,6 +24,8 @@ class _BatchNorm(Module):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -31,7 +36,10 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=np.float32))
-            self.bias = Parameter(np.zeros(num_features, dtype=np.float32))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=np.float32))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -51,27 +59,31 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{type(self).__name__}: expected input of {dims} dims, got shape {data.shape}"
             )
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
+        # PyTorch's rules: a training step counts itself; momentum None is a cumulative moving
+        # average (1 / batches seen); batch statistics whenever training or nothing is tracked,
+        # and the running ones updated only while training with tracking on.
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.data += 1
-            if momentum is None:  # a cumulative moving average, as PyTorch does
-                momentum = 1.0 / float(self.num_batches_tracked.data)
-        use_batch_stats = self.training or self.running_mean is None
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        use_buffers = not self.training or self.track_running_stats
         return F.batch_norm(
             x,
-            self.running_mean,
-            self.running_var,
+            self.running_mean if use_buffers else None,
+            self.running_var if use_buffers else None,
             self.weight,
             self.bias,
             use_batch_stats,
-            0.0 if momentum is None else momentum,
+            factor,
             self.eps,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 

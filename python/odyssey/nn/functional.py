@@ -329,67 +329,70 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalises each channel (dim 1) of input, (N, C) or (N, C, ...), by batch statistics when
-    training (updating the running ones in place) or by the running statistics otherwise."""
-    x_data = check.float_tensor(input, "batch_norm", "input")
+    """Normalises each channel (dim 1) of input, (N, C) or (N, C, ...), as PyTorch does: by the
+    batch's mean and biased variance when training (then running_mean and running_var, if given,
+    move by momentum towards the batch mean and the unbiased variance, in place), else by the
+    running statistics; then scales by weight and shifts by bias. One C++ kernel forward
+    (per-channel sums in double, in a fixed order) and one backward."""
+    fn = "batch_norm"
+    x_data = check.float_tensor(input, fn, "input")
     if x_data.ndim < 2:
-        raise ValueError(f"batch_norm: input must have 2 or more dims, got shape {x_data.shape}")
+        raise ValueError(f"{fn}: input must have 2 or more dims, got shape {x_data.shape}")
     channels = x_data.shape[1]
+    arrays: dict[str, np.ndarray | None] = {}
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):  # fmt: skip
-        if t is not None and check.float_tensor(t, "batch_norm", name).shape != (channels,):
+        arrays[name] = None if t is None else check.float_tensor(t, fn, name)
+        if arrays[name] is not None and arrays[name].shape != (channels,):
             raise ValueError(
-                f"batch_norm: {name} has shape {t.data.shape} but input {x_data.shape} has "
+                f"{fn}: {name} has shape {t.data.shape} but input {x_data.shape} has "
                 f"{channels} channels"
             )
-    momentum = check.real(momentum, "batch_norm", "momentum")
-    eps = check.real(eps, "batch_norm", "eps")
-    axes = (0, *range(2, x_data.ndim))
-    shape = (1, channels) + (1,) * (x_data.ndim - 2)
-    count = x_data.size // max(channels, 1)
-    if training or running_mean is None or running_var is None:
-        if count <= 1:
+    momentum = check.real(momentum, fn, "momentum")
+    eps = check.real(eps, fn, "eps")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{fn}: running_mean and running_var must both be None or neither")
+    if training:
+        if x_data.size // max(channels, 1) <= 1:
             raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"{fn}: expected more than 1 value per channel when training, got input "
                 f"{x_data.shape}"
             )
-        mean = x_data.mean(axis=axes, dtype=np.float64)
-        var = x_data.var(axis=axes, dtype=np.float64)
-        if training and running_mean is not None and running_var is not None:
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * var * count / (
-                count - 1
-            )
-        batch_stats = True
+        if eps <= 0.0:
+            raise ValueError(f"{fn}: eps must be positive when training, got {eps}")
     else:
-        mean = running_mean.data.astype(np.float64)
-        var = running_var.data.astype(np.float64)
-        batch_stats = False
-    inv_std = (1.0 / np.sqrt(var + eps)).astype(_F32).reshape(shape)
-    x_hat = (x_data - mean.astype(_F32).reshape(shape)) * inv_std
-    w = None if weight is None else weight.data.reshape(shape)
-    out = x_hat if w is None else x_hat * w
-    if bias is not None:
-        out = out + bias.data.reshape(shape)
+        if running_mean is None:
+            raise ValueError(f"{fn}: running_mean and running_var are needed when not training")
+        if eps < 0.0:
+            raise ValueError(f"{fn}: eps must be non-negative, got {eps}")
+    w_data, rm, rv = arrays["weight"], arrays["running_mean"], arrays["running_var"]
+    out, mean, invstd = _kernels.batch_norm_forward(
+        x_data, w_data, arrays["bias"], rm, rv, training=training, momentum=momentum, eps=eps
+    )
+    if training:  # a strided buffer was updated in a copy: write it back
+        for t, updated in ((running_mean, rm), (running_var, rv)):
+            if t is not None and updated is not t.data:
+                t.data[...] = updated
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
-        grad_w = (g * x_hat).sum(axis=axes) if weight is not None and weight.requires_grad else None
-        grad_b = g.sum(axis=axes) if bias is not None and bias.requires_grad else None
-        grad_x = None
-        if input.requires_grad:
-            g_hat = g if w is None else g * w
-            if batch_stats:
-                sum_g = g_hat.sum(axis=axes, keepdims=True)
-                sum_gx = (g_hat * x_hat).sum(axis=axes, keepdims=True)
-                grad_x = (inv_std / count) * (count * g_hat - sum_g - x_hat * sum_gx)
-            else:
-                grad_x = g_hat * inv_std
+        grad_x, grad_w, grad_b = _kernels.batch_norm_backward(
+            np.ascontiguousarray(g, dtype=_F32),
+            x_data,
+            w_data,
+            mean,
+            invstd,
+            training=training,
+            input_grad=input.requires_grad,
+            weight_grad=weight is not None and weight.requires_grad,
+            bias_grad=bias is not None and bias.requires_grad,
+        )
         return grad_x, None, None, grad_w, grad_b
 
     return _from_op(
-        np.ascontiguousarray(out, dtype=_F32),
+        out,
         (input, running_mean, running_var, weight, bias),
         backward,
+        name="NativeBatchNormBackward0",
     )
 
 

@@ -87,6 +87,18 @@ struct Vec {
     m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
     return _mm_cvtss_f32(m);
   }
+  // -- added by batchnorm --
+  // Double lanes for reductions carried in double: a float vector widens into two halves.
+  using D = __m256d;
+  static D zero_d() { return _mm256_setzero_pd(); }
+  static D set1_d(double x) { return _mm256_set1_pd(x); }
+  static D low_d(T v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+  static D high_d(T v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+  static D add_d(D a, D b) { return _mm256_add_pd(a, b); }
+  static D sub_d(D a, D b) { return _mm256_sub_pd(a, b); }
+  static D fmadd_d(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
+  static D load_d(const double* p) { return _mm256_loadu_pd(p); }
+  static void store_d(double* p, D v) { _mm256_storeu_pd(p, v); }
 };
 
 }  // namespace odyssey::avx2

@@ -85,6 +85,20 @@ struct Vec {
         _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(high)));
   }
   static float max_lanes(T v) { return _mm512_reduce_max_ps(v); }
+  // -- added by batchnorm --
+  // Double lanes for reductions carried in double: a float vector widens into two halves.
+  using D = __m512d;
+  static D zero_d() { return _mm512_setzero_pd(); }
+  static D set1_d(double x) { return _mm512_set1_pd(x); }
+  static D low_d(T v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+  static D high_d(T v) {
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  }
+  static D add_d(D a, D b) { return _mm512_add_pd(a, b); }
+  static D sub_d(D a, D b) { return _mm512_sub_pd(a, b); }
+  static D fmadd_d(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
+  static D load_d(const double* p) { return _mm512_loadu_pd(p); }
+  static void store_d(double* p, D v) { _mm512_storeu_pd(p, v); }
 };
 
 }  // namespace odyssey::avx512

@@ -81,6 +81,18 @@ struct Vec {
     return vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
   }
   static float max_lanes(T v) { return vmaxvq_f32(v); }
+  // -- added by batchnorm --
+  // Double lanes for reductions carried in double: a float vector widens into two halves.
+  using D = float64x2_t;
+  static D zero_d() { return vdupq_n_f64(0.0); }
+  static D set1_d(double x) { return vdupq_n_f64(x); }
+  static D low_d(T v) { return vcvt_f64_f32(vget_low_f32(v)); }
+  static D high_d(T v) { return vcvt_high_f64_f32(v); }
+  static D add_d(D a, D b) { return vaddq_f64(a, b); }
+  static D sub_d(D a, D b) { return vsubq_f64(a, b); }
+  static D fmadd_d(D a, D b, D c) { return vfmaq_f64(c, a, b); }
+  static D load_d(const double* p) { return vld1q_f64(p); }
+  static void store_d(double* p, D v) { vst1q_f64(p, v); }
 };
 
 }  // namespace odyssey::neon
