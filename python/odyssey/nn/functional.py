@@ -82,7 +82,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_b = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
         return grad_x, grad_w, grad_b
 
-    return _from_op(out, (input, weight, bias), backward)
+    # PyTorch's names: addmm (or mm without bias) on 2-D input, a view of it otherwise.
+    if x_ndim == 2:
+        name = "MmBackward0" if b_data is None else "AddmmBackward0"
+    else:
+        name = "UnsafeViewBackward0" if b_data is None else "ViewBackward0"
+    return _from_op(out, (input, weight, bias), backward, name)
 
 
 def _check_conv2d(
@@ -226,7 +231,12 @@ def avg_pool2d(
 def relu(input: Tensor) -> Tensor:
     """max(input, 0) elementwise."""
     x_data = check.float_tensor(input, "relu", "input")
-    return _from_op(_kernels.relu(x_data), (input,), lambda g: (_kernels.relu_backward(g, x_data),))
+    return _from_op(
+        _kernels.relu(x_data),
+        (input,),
+        lambda g: (_kernels.relu_backward(g, x_data),),
+        "ReluBackward0",
+    )
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -237,28 +247,34 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
         _kernels.leaky_relu(x_data, slope),
         (input,),
         lambda g: (_kernels.leaky_relu_backward(g, x_data, slope),),
+        "LeakyReluBackward0",
     )
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-input)) elementwise."""
     y = _kernels.sigmoid(check.float_tensor(input, "sigmoid", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.sigmoid_backward(g, y),))
+    return _from_op(y, (input,), lambda g: (_kernels.sigmoid_backward(g, y),), "SigmoidBackward0")
 
 
 def tanh(input: Tensor) -> Tensor:
     """tanh(input) elementwise."""
     y = _kernels.tanh(check.float_tensor(input, "tanh", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.tanh_backward(g, y),))
+    return _from_op(y, (input,), lambda g: (_kernels.tanh_backward(g, y),), "TanhBackward0")
 
 
 def lecun_tanh(input: Tensor) -> Tensor:
     """LeCun's scaled tanh 1.7159 * tanh(2x / 3) (LeCun et al. 1998, appendix A)."""
     y = _kernels.lecun_tanh(check.float_tensor(input, "lecun_tanh", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.lecun_tanh_backward(g, y),))
+    # Not a PyTorch op: named after its own function, in PyTorch's pattern.
+    return _from_op(
+        y, (input,), lambda g: (_kernels.lecun_tanh_backward(g, y),), "LecunTanhBackward0"
+    )
 
 
-def _last_axis_op(input: Tensor, dim: int, forward: Any, backward: Any, fn: str) -> Tensor:
+def _last_axis_op(
+    input: Tensor, dim: int, forward: Any, backward: Any, fn: str, name: str
+) -> Tensor:
     """Runs a 2-D kernel over the last axis of a (rows, dim) view of input with `dim` moved last."""
     x_data = check.float_tensor(input, fn, "input")
     ndim = x_data.ndim
@@ -277,18 +293,25 @@ def _last_axis_op(input: Tensor, dim: int, forward: Any, backward: Any, fn: str)
         grad_moved = grad_rows.reshape(moved.shape)
         return (grad_moved if last else np.ascontiguousarray(np.moveaxis(grad_moved, -1, axis)),)
 
-    return _from_op(y, (input,), grad)
+    return _from_op(y, (input,), grad, name)
 
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     """exp(input) / sum(exp(input)) along dim, computed stably."""
-    return _last_axis_op(input, dim, _kernels.softmax, _kernels.softmax_backward, "softmax")
+    return _last_axis_op(
+        input, dim, _kernels.softmax, _kernels.softmax_backward, "softmax", "SoftmaxBackward0"
+    )
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """input - log(sum(exp(input))) along dim, computed stably."""
     return _last_axis_op(
-        input, dim, _kernels.log_softmax, _kernels.log_softmax_backward, "log_softmax"
+        input,
+        dim,
+        _kernels.log_softmax,
+        _kernels.log_softmax_backward,
+        "log_softmax",
+        "LogSoftmaxBackward0",
     )
 
 
@@ -316,7 +339,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     else:
         keep = generator().random(x_data.shape, dtype=np.float32) >= np.float32(p)
         mask = keep * np.float32(1.0 / (1.0 - p))
-    return _from_op(x_data * mask, (input,), lambda g: (g * mask,))
+    return _from_op(x_data * mask, (input,), lambda g: (g * mask,), "MulBackward0")
 
 
 def batch_norm(
@@ -424,7 +447,8 @@ def cross_entropy(input: Tensor, target: Tensor | np.ndarray, reduction: str = "
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         return (_kernels.softmax_cross_entropy_backward(probs, labels, float(g) * scale),)
 
-    return _from_op(np.asarray(loss, dtype=_F32), (input,), backward)
+    # PyTorch computes cross_entropy as nll_loss(log_softmax(input)), hence its name.
+    return _from_op(np.asarray(loss, dtype=_F32), (input,), backward, "NllLossBackward0")
 
 
 def nll_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
@@ -453,7 +477,7 @@ def _nll(log_probs: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
         grad[rows, labels] = -g / max(n, 1) if reduction == "mean" else -g
         return (grad,)
 
-    return _from_op(out, (log_probs,), backward)
+    return _from_op(out, (log_probs,), backward, "NllLossBackward0")
 
 
 def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
@@ -486,9 +510,11 @@ def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean"
         out = squared
         scale = np.float32(2.0)
 
-    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        grad = (g * scale) * diff
-        return grad, -grad
+    target_tensor = target if isinstance(target, Tensor) else None
 
-    parents = (input, target if isinstance(target, Tensor) else None)
-    return _from_op(out, parents, backward)
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        grad = (g * scale) * diff
+        needs_target = target_tensor is not None and target_tensor.requires_grad
+        return (grad if input.requires_grad else None), (-grad if needs_target else None)
+
+    return _from_op(out, (input, target_tensor), backward, "MseLossBackward0")
