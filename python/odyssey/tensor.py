@@ -668,7 +668,7 @@ class Tensor:
                 )
             return tuple(grads)
 
-        name = "ClampBackward1" if tensors == (None, None) else "ClampBackward0"
+        name = "ClampBackward0" if any(t is not None for t in tensors) else "ClampBackward1"
         return _from_op(out, (self, *tensors), backward, name)
 
     clip = clamp
