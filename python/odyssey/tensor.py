@@ -627,8 +627,8 @@ class Tensor:
     # -- clamping and elementwise selection ---------------------------------------------------
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
-        """Each value limited to [min, max] (either may be None; a bound above the other gives the
-        upper bound everywhere, as in PyTorch). min and max are numbers or tensors (broadcast)."""
+        """min(max(self, min), max): each value limited to [min, max] (either may be None; a min
+        above max gives max, as in PyTorch). min and max are numbers or tensors (broadcast)."""
         if min is None and max is None:
             raise ValueError("Tensor.clamp: at least one of min and max must not be None")
         bounds = (min, max)
@@ -640,36 +640,35 @@ class Tensor:
                 )
         x = self.data
         low, high = (b.data if isinstance(b, Tensor) else b for b in bounds)
-        out = x
-        if low is not None:
-            out = _arith("clamp", np.maximum, out, low)
+        out = x if low is None else _arith("clamp", np.maximum, x, low)
         if high is not None:
             out = _arith("clamp", np.minimum, out, high)
         if out is x:
             out = x.copy()
-        tensors = tuple(b if isinstance(b, Tensor) else None for b in bounds)
+        low_t, high_t = (b if isinstance(b, Tensor) else None for b in bounds)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-            # PyTorch's rule: the input's gradient flows where low <= x <= high (not at NaN);
-            # a tensor bound's where x is beyond it.
-            above = x >= low if low is not None else None
-            below = x <= high if high is not None else None
-            inside = above if below is None else below if above is None else above & below
+            # PyTorch's subgradients (FunctionsManual.cpp, clamp_backward and _min_max): the
+            # input's where low <= x <= high; a bound's where x is beyond it, and with both
+            # bounds, where min < max (min's) or max < min (max's: a crossed pair gives max).
             zero = np.zeros((), g.dtype)
-            grad_x = (
-                _unbroadcast(np.where(inside, g, zero), x.shape) if self.requires_grad else None
-            )
-            grads: list[np.ndarray | None] = [grad_x]
-            for tensor, within in zip(tensors, (above, below), strict=True):
-                grads.append(
-                    _unbroadcast(np.where(within, zero, g), tensor.data.shape)
-                    if tensor is not None and tensor.requires_grad
-                    else None
-                )
-            return tuple(grads)
+            grad_x = grad_low = grad_high = None
+            if self.requires_grad:
+                inside = (
+                    x <= high if low is None else x >= low if high is None
+                    else (x >= low) & (x <= high)
+                )  # fmt: skip
+                grad_x = _unbroadcast(np.where(inside, g, zero), x.shape)
+            if low_t is not None and low_t.requires_grad:
+                below = x < low if high is None else (x < low) & (low < high)
+                grad_low = _unbroadcast(np.where(below, g, zero), low_t.data.shape)
+            if high_t is not None and high_t.requires_grad:
+                above = x > high if low is None else (x > high) | (high < low)
+                grad_high = _unbroadcast(np.where(above, g, zero), high_t.data.shape)
+            return grad_x, grad_low, grad_high
 
-        name = "ClampBackward0" if any(t is not None for t in tensors) else "ClampBackward1"
-        return _from_op(out, (self, *tensors), backward, name)
+        name = "ClampBackward1" if low_t is None and high_t is None else "ClampBackward0"
+        return _from_op(out, (self, low_t, high_t), backward, name)
 
     clip = clamp
 
