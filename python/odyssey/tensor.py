@@ -4,7 +4,10 @@ A Tensor wraps a C-contiguous NumPy array (`Tensor.data`, float32 by default, in
 the kernels take without copying. An op on tensors that require gradients records a `Node`: the
 backward function (a closure over what the op saved) and the input tensors. `backward()` walks the
 nodes in reverse topological order without recursion, accumulates into the leaves' `.grad`, and
-then releases the graph, as PyTorch does.
+then releases the graph, as PyTorch does. Each node carries PyTorch's name for its op, shown as the
+result's `grad_fn` (`<AddBackward0>`), and each backward computes only the gradients of the inputs
+that require one. `Tensor.dtype` is a dtype object with PyTorch's name (`odyssey.float32`) that
+compares equal to the NumPy dtype of `data`.
 """
 
 from __future__ import annotations
