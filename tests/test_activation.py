@@ -155,18 +155,22 @@ def test_every_isa_matches_the_scalar_reference(shape: list[int], offset: int, s
         for name in odyssey.cpu_info()["isa_available"]:
             odyssey.set_isa(name)
             results[name] = [kernel(x) for kernel, _, _ in SMOOTH.values()] + [
+                _kernels.silu(x),
+                _kernels.silu_backward(g, x),
                 _kernels.relu_backward(g, x),
                 _kernels.leaky_relu(x, SLOPE),
                 _kernels.leaky_relu_backward(g, x, SLOPE),
+                _kernels.hardtanh(x, 0.0, 6.0),
+                _kernels.hardtanh_backward(g, x, -1.5, 2.0),
             ]
     finally:
         odyssey.set_isa(previous)
     reference = results.pop("scalar")
     for outputs in results.values():
-        for got, want in zip(outputs[:3], reference[:3], strict=True):
+        for got, want in zip(outputs[:5], reference[:5], strict=True):
             assert got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-37)
-        for got, want in zip(outputs[3:], reference[3:], strict=True):
+            np.testing.assert_allclose(got, want, rtol=3e-7, atol=4e-6)
+        for got, want in zip(outputs[5:], reference[5:], strict=True):
             np.testing.assert_array_equal(got, want)
 
 
@@ -209,6 +213,12 @@ class TestBadInput:
             _kernels.relu_backward(g, np.zeros(6, np.float32))
         with pytest.raises(ValueError, match=r"grad_out has shape \(2, 3\) but x has shape"):
             _kernels.leaky_relu_backward(g, np.zeros(6, np.float32), SLOPE)
+        with pytest.raises(ValueError, match=r"grad_out has shape \(2, 3\) but x has shape"):
+            _kernels.silu_backward(g, np.zeros(6, np.float32))
+        with pytest.raises(ValueError, match=r"hardtanh_backward: min_val 1\.0+ must be <="):
+            _kernels.hardtanh_backward(g, g, 1.0, -1.0)
+        with pytest.raises(ValueError, match=r"hardtanh: min_val nan must be <="):
+            _kernels.hardtanh(g, float("nan"), 1.0)
 
     def test_dtype_and_type(self) -> None:
         with pytest.raises(TypeError, match=r"x: expected dtype float32, got float64"):

@@ -1,5 +1,5 @@
 """Layers and losses as functions of tensors: most are one kernel call forward and one backward
-(hardtanh, relu6, softplus, gelu and silu are a few NumPy ufuncs each).
+(softplus and gelu are a few NumPy ufuncs each).
 
 These sit on the training step's hot path (a LeNet step is ~30 of them), so they do little in
 Python: each checks its arguments with odyssey._checks (attribute reads and comparisons, naming the
@@ -305,13 +305,12 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def _hardtanh(input: Tensor, x_data: np.ndarray, low: float, high: float) -> Tensor:
-    lo, hi = np.float32(low), np.float32(high)
-    out = np.minimum(np.maximum(x_data, lo), hi)  # NaN stays NaN
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        return (np.where((x_data > lo) & (x_data < hi), g, np.float32(0)),)
-
-    return _from_op(out, (input,), backward, "HardtanhBackward0")
+    return _from_op(
+        _kernels.hardtanh(x_data, low, high),
+        (input,),
+        lambda g: (_kernels.hardtanh_backward(g, x_data, low, high),),
+        "HardtanhBackward0",
+    )
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -389,12 +388,12 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """input * sigmoid(input) elementwise, the swish of Ramachandran et al. 2017 (`inplace`: see
     the module docstring)."""
     x_data = check.float_tensor(input, "silu", "input")
-    s = _kernels.sigmoid(x_data)
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * (s * (np.float32(1) + x_data * (np.float32(1) - s))),)
-
-    return _from_op(x_data * s, (input,), backward, "SiluBackward0")
+    return _from_op(
+        _kernels.silu(x_data),
+        (input,),
+        lambda g: (_kernels.silu_backward(g, x_data),),
+        "SiluBackward0",
+    )
 
 
 def _last_axis_op(
