@@ -1461,9 +1461,17 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
         elif _is_int(fill_value):
             dtype = _I64
     sizes = size if isinstance(size, (tuple, list)) else (size,)
-    return _factory(
-        lambda s, d: np.full(s, fill_value, dtype=d), (tuple(sizes),), dtype, requires_grad, "full"
-    )
+    try:
+        return _factory(
+            lambda s, d: np.full(s, fill_value, dtype=d),
+            (tuple(sizes),),
+            dtype,
+            requires_grad,
+            "full",
+        )
+    except OverflowError:
+        target = _dtype_arg(dtype if dtype is not None else _F32, "full")
+        raise OverflowError(f"full: fill_value {fill_value} does not fit dtype {target}") from None
 
 
 def full_like(

@@ -319,7 +319,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     x_data = check.float_tensor(input, "softplus", "input")
     beta = check.real(beta, "softplus", "beta")
     threshold = check.real(threshold, "softplus", "threshold")
-    scaled = x_data * np.float32(beta)
+    scaled = np.asarray(x_data * np.float32(beta))  # an array even when 0-d
     linear = scaled > np.float32(threshold)
     with np.errstate(over="ignore"):
         smooth = np.logaddexp(np.float32(0), scaled) / np.float32(beta)
@@ -362,7 +362,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     x_data = check.float_tensor(input, "gelu", "input")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    x = x_data.astype(np.float64)
+    x = x_data.astype(np.float64)  # NumPy gives scalars for 0-d arrays: np.asarray below
     if approximate == "none":
         cdf = _normal_cdf(x)
         out = x * cdf
@@ -379,9 +379,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
             return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        return ((g * derivative()).astype(_F32),)
+        return (np.asarray(g * derivative(), dtype=_F32),)
 
-    return _from_op(out.astype(_F32), (input,), backward, "GeluBackward0")
+    return _from_op(np.asarray(out, dtype=_F32), (input,), backward, "GeluBackward0")
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
