@@ -916,11 +916,9 @@ class Tensor:
             )
         return self._permuted(tuple(range(ndim))[::-1], "TBackward0")
 
-    def split(
-        self, split_size_or_sections: int | Sequence[int], dim: int = 0
-    ) -> tuple[Tensor, ...]:
-        """`odyssey.split(self, split_size_or_sections, dim)`."""
-        return split(self, split_size_or_sections, dim)
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        """`odyssey.split(self, split_size, dim)`: pieces of split_size, or of the listed sizes."""
+        return split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """`odyssey.chunk(self, chunks, dim)`."""
