@@ -155,18 +155,22 @@ def test_every_isa_matches_the_scalar_reference(shape: list[int], offset: int, s
         for name in odyssey.cpu_info()["isa_available"]:
             odyssey.set_isa(name)
             results[name] = [kernel(x) for kernel, _, _ in SMOOTH.values()] + [
+                _kernels.silu(x),
+                _kernels.silu_backward(g, x),
                 _kernels.relu_backward(g, x),
                 _kernels.leaky_relu(x, SLOPE),
                 _kernels.leaky_relu_backward(g, x, SLOPE),
+                _kernels.hardtanh(x, 0.0, 6.0),
+                _kernels.hardtanh_backward(g, x, -1.5, 2.0),
             ]
     finally:
         odyssey.set_isa(previous)
     reference = results.pop("scalar")
     for outputs in results.values():
-        for got, want in zip(outputs[:3], reference[:3], strict=True):
+        for got, want in zip(outputs[:5], reference[:5], strict=True):
             assert got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-37)
-        for got, want in zip(outputs[3:], reference[3:], strict=True):
+            np.testing.assert_allclose(got, want, rtol=3e-7, atol=4e-6)
+        for got, want in zip(outputs[5:], reference[5:], strict=True):
             np.testing.assert_array_equal(got, want)
 
 
@@ -209,6 +213,12 @@ class TestBadInput:
             _kernels.relu_backward(g, np.zeros(6, np.float32))
         with pytest.raises(ValueError, match=r"grad_out has shape \(2, 3\) but x has shape"):
             _kernels.leaky_relu_backward(g, np.zeros(6, np.float32), SLOPE)
+        with pytest.raises(ValueError, match=r"grad_out has shape \(2, 3\) but x has shape"):
+            _kernels.silu_backward(g, np.zeros(6, np.float32))
+        with pytest.raises(ValueError, match=r"hardtanh_backward: min_val 1\.0+ must be <="):
+            _kernels.hardtanh_backward(g, g, 1.0, -1.0)
+        with pytest.raises(ValueError, match=r"hardtanh: min_val nan must be <="):
+            _kernels.hardtanh(g, float("nan"), 1.0)
 
     def test_dtype_and_type(self) -> None:
         with pytest.raises(TypeError, match=r"x: expected dtype float32, got float64"):
@@ -231,3 +241,224 @@ class TestBadInput:
         buffer = np.zeros(20, np.float32)
         with pytest.raises(ValueError, match="out partially overlaps y"):
             _kernels.tanh_backward(np.zeros(10, np.float32), buffer[:10], out=buffer[5:15])
+
+
+# -- the functional activations of issue 12 (odyssey.nn.functional) ----------------------------
+
+F = odyssey.nn.functional
+nn = odyssey.nn
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    special = pytest.importorskip("scipy.special")
+    return special.erfc(x)
+
+
+# Each: odyssey call, float64 reference. Inputs stay away from kinks for finite differences.
+FUNCTIONAL: dict[str, tuple[Callable, Callable[[np.ndarray], np.ndarray]]] = {
+    "relu6": (F.relu6, lambda x: np.clip(x, 0.0, 6.0)),
+    "hardtanh": (lambda x: F.hardtanh(x, -1.5, 2.0), lambda x: np.clip(x, -1.5, 2.0)),
+    "softplus": (F.softplus, lambda x: np.log1p(np.exp(x))),
+    "softplus_beta": (
+        lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+        lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2),
+    ),
+    "gelu": (F.gelu, lambda x: 0.5 * x * _erfc(-x / np.sqrt(2))),
+    "gelu_tanh": (
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    ),
+    "silu": (F.silu, lambda x: x / (1 + np.exp(-x))),
+}
+
+
+def away_from_kinks(n: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).uniform(-8.0, 8.0, n)
+    kinks = np.array([-1.5, 0.0, 1.5, 2.0, 6.0])
+    return x[np.abs(x[:, None] - kinks).min(axis=1) > 1e-2]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONAL))
+def test_functional_activation_forward_and_gradient(gradcheck, name):
+    function, reference = FUNCTIONAL[name]
+    gradcheck(function, reference, [away_from_kinks(200, 1).reshape(-1, 1)], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "silu", "softplus"])
+def test_smooth_functional_activations_are_float32_accurate(name):
+    function, reference = FUNCTIONAL[name]
+    x = np.concatenate([np.linspace(-30, 30, 20001), [-1e-30, 0.0, 1e-30]]).astype(np.float32)
+    with np.errstate(over="ignore"):
+        truth = reference(x.astype(np.float64))
+    np.testing.assert_allclose(function(odyssey.tensor(x)).data, truth, rtol=4e-7, atol=1e-37)
+
+
+def test_functional_activations_match_pytorch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = np.concatenate(
+        [np.random.default_rng(2).normal(0, 4, 2000), [-1.0, 1.0, 0.0, 6.0, 25.0, -25.0]]
+    ).astype(np.float32)
+    g = np.random.default_rng(3).normal(size=x.shape).astype(np.float32)
+    pairs = [
+        (F.relu6, tf.relu6, 0),
+        (F.hardtanh, tf.hardtanh, 0),
+        (lambda t: F.hardtanh(t, -2.0, 0.5), lambda t: tf.hardtanh(t, -2.0, 0.5), 0),
+        (F.softplus, tf.softplus, 2e-6),
+        (lambda t: F.softplus(t, 0.5, 5.0), lambda t: tf.softplus(t, 0.5, 5.0), 2e-6),
+        (F.gelu, tf.gelu, 2e-6),
+        (lambda t: F.gelu(t, "tanh"), lambda t: tf.gelu(t, approximate="tanh"), 2e-6),
+        (F.silu, tf.silu, 2e-6),
+    ]
+    for ours, theirs, tolerance in pairs:
+        a = odyssey.tensor(x, requires_grad=True)
+        out = ours(a)
+        out.backward(g)
+        t = torch.tensor(x, requires_grad=True)
+        expected = theirs(t)
+        expected.backward(torch.tensor(g))
+        assert out.grad_fn.name == expected.grad_fn.name()
+        # An absolute tolerance too: PyTorch's gelu loses the relative accuracy of its negative
+        # tail (1 + erf(x) cancels); test_smooth_functional_activations_are_float32_accurate
+        # holds ours to the float64 truth there.
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=tolerance, atol=2e-6)
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=tolerance * 4, atol=2e-6)
+
+
+def test_hardtanh_gradient_stops_at_the_bounds_and_nan_propagates():
+    x = odyssey.tensor([-1.0, -0.5, 1.0, 2.0, np.nan], requires_grad=True)
+    y = F.hardtanh(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [-1.0, -0.5, 1.0, 1.0, np.nan])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0, 0.0, 0.0])  # as PyTorch's
+    six = odyssey.tensor([0.0, 6.0, 7.0, 3.0], requires_grad=True)
+    F.relu6(six).sum().backward()
+    np.testing.assert_array_equal(six.grad.data, [0.0, 0.0, 0.0, 1.0])
+
+
+def test_softplus_and_silu_saturate_without_overflow():
+    x = odyssey.tensor([-200.0, 200.0, 1e30, -1e30])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        np.testing.assert_array_equal(F.softplus(x).data, np.float32([0.0, 200.0, 1e30, 0.0]))
+        np.testing.assert_array_equal(F.silu(x).data[1:3], np.float32([200.0, 1e30]))
+        np.testing.assert_array_equal(F.gelu(x).data[[0, 1, 3]], [-0.0, 200.0, -0.0])
+
+
+def test_dropout2d_zeroes_whole_channels():
+    x = odyssey.ones(8, 16, 3, 5, requires_grad=True)
+    odyssey.manual_seed(0)
+    y = F.dropout2d(x, 0.25)
+    planes = y.data.reshape(8, 16, -1)
+    kept = planes[:, :, 0] != 0
+    assert (planes == planes[:, :, :1]).all()  # one value per channel
+    np.testing.assert_array_equal(planes[kept], np.float32(1 / 0.75))
+    assert 0.5 < kept.mean() < 0.95
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, y.data)
+    assert y.grad_fn.name == "MulBackward0"
+    odyssey.manual_seed(0)
+    np.testing.assert_array_equal(F.dropout2d(x, 0.25).data, y.data)  # seeded
+    assert F.dropout2d(x, 0.25, training=False) is x
+    assert (F.dropout2d(x, 1.0).data == 0).all()
+    three_d = F.dropout2d(odyssey.ones(4, 6, 7), 0.5)  # (N, C, L), as PyTorch takes it
+    assert (three_d.data == three_d.data[:, :, :1]).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: F.hardtanh(odyssey.zeros(2), 1.0, -1.0), ValueError, "hardtanh: max_val -1.0"),
+        (lambda: F.relu6(odyssey.tensor([1])), TypeError, "relu6: input must be float32"),
+        (lambda: F.softplus(odyssey.zeros(2), beta="a"), TypeError, "softplus: beta must be"),
+        (lambda: F.gelu(odyssey.zeros(2), "erf"), ValueError, "gelu: approximate must be"),
+        (lambda: F.silu([1.0]), TypeError, "silu: input must be"),
+        (lambda: F.dropout2d(odyssey.zeros(2, 3)), ValueError, r"dropout2d: input must be \(N"),
+        (lambda: F.dropout2d(odyssey.zeros(1, 2, 3), 2.0), ValueError, r"dropout2d: p must be"),
+        (lambda: nn.Hardtanh(2, 1), ValueError, "Hardtanh: max_val 1 must be >= min_val 2"),
+        (lambda: nn.GELU("erf"), ValueError, "GELU: approximate must be"),
+    ],
+)
+def test_functional_activation_errors_name_the_function(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_activation_modules_print_as_pytorch():
+    cases = {
+        "ReLU()": nn.ReLU(),
+        "ReLU(inplace=True)": nn.ReLU(inplace=True),
+        "ReLU6()": nn.ReLU6(),
+        "ReLU6(inplace=True)": nn.ReLU6(True),
+        "Hardtanh(min_val=-1.0, max_val=1.0)": nn.Hardtanh(),
+        "Hardtanh(min_val=-2, max_val=3.5, inplace=True)": nn.Hardtanh(-2, 3.5, True),
+        "LeakyReLU(negative_slope=0.01)": nn.LeakyReLU(),
+        "LeakyReLU(negative_slope=0.2, inplace=True)": nn.LeakyReLU(0.2, True),
+        "Softplus(beta=1.0, threshold=20.0)": nn.Softplus(),
+        "Softplus(beta=2, threshold=10)": nn.Softplus(2, 10),
+        "GELU(approximate='none')": nn.GELU(),
+        "GELU(approximate='tanh')": nn.GELU(approximate="tanh"),
+        "SiLU()": nn.SiLU(),
+        "SiLU(inplace=True)": nn.SiLU(inplace=True),
+        "Tanh()": nn.Tanh(),
+        "Sigmoid()": nn.Sigmoid(),
+        "Softmax(dim=1)": nn.Softmax(1),
+        "LogSoftmax(dim=-1)": nn.LogSoftmax(dim=-1),
+        "Dropout(p=0.5, inplace=False)": nn.Dropout(),
+        "Dropout2d(p=0.2, inplace=False)": nn.Dropout2d(0.2),
+        "Dropout2d(p=0.5, inplace=True)": nn.Dropout2d(inplace=True),
+    }
+    for text, module in cases.items():
+        assert repr(module) == text
+
+
+def test_activation_modules_call_their_functions():
+    x = odyssey.tensor(np.linspace(-8, 8, 33, dtype=np.float32).reshape(1, 3, 11, 1))
+    for module, function in [
+        (nn.ReLU6(), F.relu6),
+        (nn.Hardtanh(-2.0, 3.0), lambda t: F.hardtanh(t, -2.0, 3.0)),
+        (nn.Softplus(2.0, 4.0), lambda t: F.softplus(t, 2.0, 4.0)),
+        (nn.GELU("tanh"), lambda t: F.gelu(t, "tanh")),
+        (nn.SiLU(), F.silu),
+        (nn.ReLU(inplace=True), F.relu),
+    ]:
+        np.testing.assert_array_equal(module(x).data, function(x).data)
+    assert nn.ReLU6()(x).grad_fn is None  # no input needs a gradient
+    drop = nn.Dropout2d(0.5)
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_functional_grad_fn_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = np.random.default_rng(4).normal(size=(3, 4)).astype(np.float32)
+    w = np.random.default_rng(5).normal(size=(2, 4)).astype(np.float32)
+    labels = np.array([0, 1, 3])
+
+    def cases(f, xt, wt, bt, target):
+        return [
+            f.linear(xt, wt, bt), f.linear(xt, wt), f.linear(xt.reshape(1, 3, 4), wt, bt),
+            f.linear(xt.reshape(1, 3, 4), wt), f.relu(xt), f.leaky_relu(xt), f.sigmoid(xt),
+            f.tanh(xt), f.softmax(xt, 1), f.log_softmax(xt, 0), f.cross_entropy(xt, target),
+            f.cross_entropy(xt, target, reduction="none"), f.nll_loss(xt, target),
+            f.mse_loss(xt, xt * 2), f.dropout(xt, 0.5), xt.reshape(3, 2, 2).flatten(1),
+            f.relu6(xt), f.hardtanh(xt), f.softplus(xt), f.gelu(xt), f.silu(xt),
+            f.dropout2d(xt.reshape(1, 3, 2, 2)),
+        ]  # fmt: skip
+
+    ours = cases(
+        F,
+        odyssey.tensor(x, requires_grad=True),
+        odyssey.tensor(w, requires_grad=True),
+        odyssey.tensor(w[:, 0], requires_grad=True),
+        odyssey.tensor(labels),
+    )
+    theirs = cases(
+        tf,
+        torch.tensor(x, requires_grad=True),
+        torch.tensor(w, requires_grad=True),
+        torch.tensor(w[:, 0], requires_grad=True),
+        torch.tensor(labels),
+    )
+    for index, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
+        assert mine.grad_fn.name == reference.grad_fn.name(), index

@@ -120,6 +120,16 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
         [BIG_G, BIG_X, zeros(N)],
         lambda g, x, o: _kernels.leaky_relu_backward(g, x, 0.01, out=o),
     ),
+    "hardtanh": ([BIG_X, zeros(N)], lambda x, o: _kernels.hardtanh(x, 0.0, 6.0, out=o)),
+    "hardtanh_backward": (
+        [BIG_G, BIG_X, zeros(N)],
+        lambda g, x, o: _kernels.hardtanh_backward(g, x, -1.0, 1.0, out=o),
+    ),
+    "silu": ([BIG_X, zeros(N)], lambda x, o: _kernels.silu(x, out=o)),
+    "silu_backward": (
+        [BIG_G, BIG_X, zeros(N)],
+        lambda g, x, o: _kernels.silu_backward(g, x, out=o),
+    ),
     "sigmoid": ([BIG_X, zeros(N)], lambda x, o: _kernels.sigmoid(x, out=o)),
     "sigmoid_backward": (
         [BIG_G, BIG_Y, zeros(N)],

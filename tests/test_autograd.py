@@ -247,3 +247,154 @@ def test_unsqueeze_squeeze_and_clone_gradients(gradcheck):
     gradcheck(lambda x: x.clone() * x, lambda x: x * x, [a])
     t = odyssey.tensor(a)
     assert t.clone().data is not t.data
+
+
+# -- the ops of issue 12 -----------------------------------------------------------------------
+
+
+def test_join_and_cut_gradients(gradcheck):
+    a, b = rand(2, 3, seed=4), rand(4, 3, seed=5)
+    gradcheck(lambda x, y: odyssey.cat([x, y]), lambda x, y: np.concatenate([x, y]), [a, b])
+    gradcheck(
+        lambda x, y: odyssey.cat([y.t(), x.t()], dim=1),
+        lambda x, y: np.concatenate([y.T, x.T], axis=1),
+        [a, b],
+    )
+    gradcheck(
+        lambda x, y: odyssey.stack([x, y[:2], x], dim=1),
+        lambda x, y: np.stack([x, y[:2], x], axis=1),
+        [a, b],
+    )
+    c = rand(5, 4, seed=6)
+    gradcheck(lambda x: x.split(2)[1] * x.split(2)[2].sum(), lambda x: x[2:4] * x[4:].sum(), [c])
+    gradcheck(
+        lambda x: odyssey.split(x, [1, 3], dim=1)[1], lambda x: x[:, 1:], [c]
+    )  # fmt: skip
+    gradcheck(lambda x: x.chunk(3, 1)[0] - x.chunk(3, 1)[1], lambda x: x[:, :2] - x[:, 2:], [c])
+
+
+def test_selection_gradients(gradcheck):
+    a = rand(3, 4, seed=7)
+    b = rand(3, 4, seed=8)
+    gradcheck(lambda x: x.clamp(-0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5), [a])
+    gradcheck(lambda x: x.clamp(min=0.1), lambda x: np.maximum(x, 0.1), [a])
+    gradcheck(lambda x: odyssey.clip(x, max=0.2), lambda x: np.minimum(x, 0.2), [a])
+    gradcheck(lambda x, lo: x.clamp(lo), lambda x, lo: np.maximum(x, lo), [a, b])
+    gradcheck(
+        lambda x, lo, hi: x.clamp(lo, hi - 2),
+        lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi - 2),
+        [a, b - 0.5, rand(4, seed=9) + 3],
+    )
+    mask = odyssey.tensor(rand(3, 4, seed=10) > 0)
+    gradcheck(
+        lambda x, y: odyssey.where(mask, x, y), lambda x, y: np.where(mask.data, x, y), [a, b[:1]]
+    )
+    gradcheck(lambda x: odyssey.where(mask, x, 0.0), lambda x: np.where(mask.data, x, 0.0), [a])
+    gradcheck(lambda x, y: odyssey.maximum(x, y), np.maximum, [a, b])
+    gradcheck(lambda x, y: x.minimum(y), np.minimum, [a, b[1:2]])
+
+
+def test_shape_and_gather_gradients(gradcheck):
+    a = rand(3, 4, seed=11)
+    gradcheck(lambda x: x.t() * 2, lambda x: x.T * 2, [a])
+    gradcheck(lambda x: x.expand(2, 3, 4), lambda x: np.broadcast_to(x, (2, 3, 4)), [a[:1]])
+    gradcheck(lambda x: x.expand(-1, 5), lambda x: np.broadcast_to(x, (3, 5)), [a[:, :1]])
+    other = odyssey.zeros(2, 3, 4)
+    gradcheck(lambda x: x.expand_as(other), lambda x: np.broadcast_to(x, (2, 3, 4)), [a])
+    index = np.array([[0, 0, 3], [2, 1, 2], [3, 3, 3]])  # repeats accumulate
+    gradcheck(
+        lambda x: x.gather(1, odyssey.tensor(index)),
+        lambda x: np.take_along_axis(x, index, 1),
+        [a],
+    )
+    rows = np.array([[2, 0, 1, 1], [0, 0, 0, 2]])
+    gradcheck(
+        lambda x: odyssey.gather(x, 0, odyssey.tensor(rows[:, :3])),
+        lambda x: np.take_along_axis(x[:, :3], rows[:, :3], 0),
+        [a],
+    )
+    gradcheck(lambda x: x.to(odyssey.float64) * 3, lambda x: x * 3, [a])
+
+
+def test_new_op_gradients_match_pytorch_at_ties_bounds_and_nan():
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, np.nan], dtype=np.float32)
+    y = np.array([-1.0, 1.0, 0.5, 0.0, 3.0, 1.0], dtype=np.float32)
+    g = np.arange(1, 7, dtype=np.float32)
+    cases = [
+        (lambda a, b, m: a.clamp(0.0, 1.0), lambda a, b: a.clamp(0.0, 1.0)),
+        (lambda a, b, m: a.clamp(b), lambda a, b: a.clamp(b)),
+        (lambda a, b, m: a.clamp(max=b), lambda a, b: a.clamp(max=b)),
+        (lambda a, b, m: a.clamp(b, b + 0.5), lambda a, b: a.clamp(b, b + 0.5)),
+        (lambda a, b, m: a.clamp(b + 1, b), lambda a, b: a.clamp(b + 1, b)),  # min above max
+        (lambda a, b, m: m.maximum(a, b), lambda a, b: torch.maximum(a, b)),
+        (lambda a, b, m: m.minimum(a, b), lambda a, b: torch.minimum(a, b)),
+        (lambda a, b, m: m.where(a > b, a, b), lambda a, b: torch.where(a > b, a, b)),
+    ]
+    for ours, theirs in cases:
+        a, b = odyssey.tensor(x, requires_grad=True), odyssey.tensor(y, requires_grad=True)
+        ours(a, b, odyssey).backward(g)
+        ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+        theirs(ta, tb).backward(torch.tensor(g))
+        for mine, reference in ((a.grad, ta.grad), (b.grad, tb.grad)):
+            if reference is None:
+                assert mine is None
+            else:
+                np.testing.assert_array_equal(mine.data, reference.numpy())
+
+
+def test_arithmetic_computes_only_the_gradients_an_input_needs():
+    a = odyssey.tensor(rand(2, 3), requires_grad=True)
+    constant = odyssey.tensor(rand(2, 3, seed=1))
+    g = np.ones((2, 3), np.float32)
+    for out in (a + constant, a - constant, a * constant, a / (constant + 2)):
+        grads = out.grad_fn.backward(g)
+        assert grads[0] is not None
+        assert grads[1] is None, out.grad_fn.name
+    for out in (constant + a, constant - a, constant * a, constant / (a + 2)):
+        assert out.grad_fn.backward(g)[0] is None, out.grad_fn.name
+    assert odyssey.maximum(a, constant).grad_fn.backward(g)[1] is None
+    assert odyssey.where(constant > 0, constant, a).grad_fn.backward(g)[1] is None
+
+
+def grad_fn_cases(m, x, y, i):
+    """(label, result) pairs of every Tensor op, written once for odyssey (m) and torch."""
+    return [
+        ("add", x + y), ("radd", 2 + x), ("sub", x - y), ("rsub", 2 - x), ("mul", x * y),
+        ("rmul", 2 * x), ("div", x / y), ("rdiv", 2 / x), ("neg", -x), ("pow", x**2),
+        ("pow_tensor", x.abs() ** y), ("rpow", 2**x), ("exp", x.exp()), ("log", x.abs().log()),
+        ("sqrt", x.abs().sqrt()), ("abs", x.abs()), ("matmul", x @ y.t()), ("sum", x.sum()),
+        ("sum_dim", x.sum(0)), ("mean", x.mean()), ("mean_dim", x.mean(1)), ("max", x.max()),
+        ("max_dim", x.max(0)[0]), ("reshape", x.reshape(4, 3)), ("view", x.view(12)),
+        ("flatten", x.flatten()), ("unsqueeze", x.unsqueeze(0)),
+        ("squeeze", x.unsqueeze(0).squeeze()), ("squeeze_dim", x.unsqueeze(0).squeeze(0)),
+        ("clone", x.clone()), ("permute", x.permute(1, 0)), ("transpose", x.transpose(0, 1)),
+        ("t", x.t()), ("T", x.T), ("select", x[0]), ("slice", x[1:]), ("index", x[[0, 1]]),
+        ("cat", m.cat([x, y])), ("stack", m.stack([x, y])), ("split", x.split(2)[0]),
+        ("split_sizes", x.split([1, 2])[1]), ("chunk", x.chunk(2)[1]), ("clamp", x.clamp(0, 1)),
+        ("clamp_tensor", x.clamp(y)), ("clip", x.clip(max=0)), ("where", m.where(x > 0, x, y)),
+        ("maximum", m.maximum(x, y)), ("minimum", m.minimum(x, y)),
+        ("expand", x[:1].expand(2, 3, 4)), ("expand_as", x[:1].expand_as(y)),
+        ("gather", x.gather(1, i)), ("to", x.to(m.float64)),
+    ]  # fmt: skip
+
+
+def test_grad_fn_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    x, y = rand(3, 4, seed=12), rand(3, 4, seed=13, low=0.5, high=2.0)
+    index = np.array([[0, 3], [1, 1], [2, 0]])
+    ours = grad_fn_cases(
+        odyssey,
+        odyssey.tensor(x, requires_grad=True),
+        odyssey.tensor(y, requires_grad=True),
+        odyssey.tensor(index),
+    )
+    theirs = grad_fn_cases(
+        torch,
+        torch.tensor(x, dtype=torch.float32, requires_grad=True),
+        torch.tensor(y, dtype=torch.float32, requires_grad=True),
+        torch.tensor(index),
+    )
+    for (label, mine), (_, reference) in zip(ours, theirs, strict=True):
+        assert mine.grad_fn.name == reference.grad_fn.name(), label
+        assert repr(mine).endswith(f"grad_fn=<{reference.grad_fn.name()}>)"), label

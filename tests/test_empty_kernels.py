@@ -30,6 +30,8 @@ HUGE_AND_EMPTY = textwrap.dedent(
     same(K.relu(e(B, 0)), B, 0)
     same(K.relu_backward(e(B, 0), e(B, 0)), B, 0)
     same(K.leaky_relu(e(B, 0), 0.1), B, 0)
+    same(K.hardtanh(e(B, 0), 0.0, 6.0), B, 0)
+    same(K.silu_backward(e(B, 0), e(B, 0)), B, 0)
     same(K.sigmoid(e(B, 0)), B, 0)
     same(K.tanh_backward(e(B, 0), e(B, 0)), B, 0)
     assert K.sum(e(B, 0)) == 0.0

@@ -260,6 +260,27 @@ PUBLIC: dict[str, Args] = {
         for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__rtruediv__")
     },
     "Tensor.__getitem__": call(tensors(1), st.one_of(ints(-8, 8), floats32(1, 1), junk())),
+    "Tensor.clamp": call(tensors(), st.one_of(reals(), tensors(), junk()), maybe(reals())),
+    "Tensor.t": call(tensors()),
+    "Tensor.expand": call(tensors(), st.lists(sizes(-2, 8), max_size=4).map(tuple)),
+    "Tensor.to": call(tensors(), st.sampled_from(["cpu", "cuda", "float64", "int64", "x"])),
+    "Tensor.split": call(tensors(), st.one_of(sizes(), st.lists(sizes()), junk()), ints(-6, 6)),
+    # chunk of an empty dim makes `chunks` empty pieces, as in PyTorch: no hostile counts.
+    "Tensor.chunk": call(
+        tensors(), st.one_of(st.integers(-2, 9), st.floats(), st.none()), ints(-6, 6)
+    ),
+    "Tensor.gather": call(tensors(), ints(-6, 6), st.one_of(tensors(usual="int64"), junk())),
+    "odyssey.cat": call(st.lists(tensors(), max_size=3), ints(-6, 6)),
+    "odyssey.stack": call(st.lists(tensors(), max_size=3), ints(-6, 6)),
+    "odyssey.where": call(tensors(usual="bool"), tensors(), st.one_of(tensors(), reals(), junk())),
+    "odyssey.maximum": call(tensors(), st.one_of(tensors(), junk())),
+    # arange's bounds and step stay small: a legal tiny step would allocate gigabytes.
+    "odyssey.arange": call(
+        st.one_of(st.floats(-10, 10), st.integers(-5, 5), junk()),
+        maybe(st.one_of(st.floats(-10, 10), st.integers(-5, 5), junk())),
+        st.one_of(st.floats(0.25, 3), st.integers(-3, 3), st.floats(-3, -0.25), junk()),
+    ),
+    "odyssey.full": call(st.lists(sizes(), max_size=3), st.one_of(reals(), st.booleans(), junk())),
     "Tensor.log": call(tensors()),
     "Tensor.backward": call(tensors(), maybe(st.one_of(tensors(), floats32()))),
     "scenario.set_grad": call(tensors(), st.one_of(tensors(), floats32(), junk())),
@@ -269,6 +290,12 @@ PUBLIC: dict[str, Args] = {
     "F.tanh": call(tensors()),
     "F.lecun_tanh": call(tensors()),
     "F.leaky_relu": call(tensors(), reals()),
+    "F.relu6": call(tensors()),
+    "F.hardtanh": call(tensors(), reals(), reals()),
+    "F.softplus": call(tensors(), reals(), reals()),
+    "F.gelu": call(tensors(), st.sampled_from(["none", "tanh", "erf"])),
+    "F.silu": call(tensors()),
+    "F.dropout2d": call(tensors(), reals(), st.booleans()),
     "F.softmax": call(tensors(), ints(-4, 4)),
     "F.log_softmax": call(tensors(), ints(-4, 4)),
     "F.dropout": call(tensors(), reals(), st.booleans()),
@@ -389,6 +416,9 @@ PUBLIC: dict[str, Args] = {
 PUBLIC_PREFIXES: dict[str, tuple[str, ...]] = {
     "odyssey.tensor": ("tensor:",),
     "odyssey.zeros": ("zeros:",),
+    **{f"odyssey.{name}": (f"{name}:",) for name in ("cat", "stack", "where", "arange")},
+    "odyssey.maximum": ("maximum:", "Tensor.maximum:"),  # the method does the work
+    "odyssey.full": ("full:",),
     **{
         name: (f"{name}:", "Tensor.reshape:")  # squeeze, unsqueeze and flatten reshape
         for name in PUBLIC
@@ -401,6 +431,10 @@ PUBLIC_PREFIXES: dict[str, tuple[str, ...]] = {
     "Tensor.__mul__": ("Tensor.mul:",),
     "Tensor.__truediv__": ("Tensor.div:",),
     "Tensor.__rtruediv__": ("Tensor.div:",),
+    # The methods that are odyssey's functions speak as those.
+    "Tensor.split": ("split:",),
+    "Tensor.chunk": ("chunk:", "split:"),
+    "Tensor.gather": ("gather:",),
     "scenario.set_grad": ("Tensor.grad:",),
     "scenario.linear": ("Linear", "linear:"),
     "scenario.conv2d": ("Conv2d", "conv2d:"),
@@ -489,6 +523,10 @@ RAW: dict[str, Args] = {
     "relu_backward": call(floats32(), floats32(), out=maybe(floats32())),
     "leaky_relu": call(floats32(), reals(), out=maybe(floats32())),
     "leaky_relu_backward": call(floats32(), floats32(), reals(), out=maybe(floats32())),
+    "hardtanh": call(floats32(), reals(), reals(), out=maybe(floats32())),
+    "hardtanh_backward": call(floats32(), floats32(), reals(), reals(), out=maybe(floats32())),
+    "silu": call(floats32(), out=maybe(floats32())),
+    "silu_backward": call(floats32(), floats32(), out=maybe(floats32())),
     "sigmoid": call(floats32(), out=maybe(floats32())),
     "sigmoid_backward": call(floats32(), floats32(), out=maybe(floats32())),
     "tanh": call(floats32(), out=maybe(floats32())),

@@ -255,3 +255,269 @@ def test_factory_and_conversion_messages_name_the_function():
         odyssey.tensor([2**63], dtype=np.int64)
     with pytest.raises(TypeError, match=r"Tensor\.backward: gradient must be a Tensor or array"):
         odyssey.zeros(2, requires_grad=True).backward("x")
+
+
+# -- dtype objects -----------------------------------------------------------------------------
+
+
+def test_dtype_objects_have_pytorchs_names_and_equal_numpys():
+    t = odyssey.tensor([1.0])
+    assert t.dtype is odyssey.float32
+    assert odyssey.tensor([1]).dtype is odyssey.int64
+    assert odyssey.tensor([True]).dtype is odyssey.bool
+    assert repr(odyssey.float32) == "odyssey.float32"
+    assert str(odyssey.int64) == "odyssey.int64"
+    for ours, numpy_type in [
+        (odyssey.float32, np.float32),
+        (odyssey.float64, np.float64),
+        (odyssey.int64, np.int64),
+        (odyssey.int32, np.int32),
+        (odyssey.uint8, np.uint8),
+        (odyssey.bool, np.bool_),
+    ]:
+        assert ours == numpy_type
+        assert numpy_type == ours
+        assert ours == np.dtype(numpy_type)
+        assert np.dtype(numpy_type) == ours
+        assert ours != (np.int8 if numpy_type is not np.int8 else np.int16)
+        assert hash(ours) == hash(np.dtype(numpy_type))
+        assert np.zeros(2, dtype=ours).dtype == numpy_type
+        assert np.dtype(ours) == numpy_type
+        assert isinstance(ours, odyssey.dtype)
+    assert odyssey.float32 != odyssey.float64
+    assert odyssey.float64 != None  # noqa: E711 - np.dtype(None) would be float64
+    assert odyssey.float is odyssey.float32
+    assert odyssey.long is odyssey.int64
+    assert odyssey.double is odyssey.float64
+    assert odyssey.int is odyssey.int32
+    assert odyssey.float32.is_floating_point
+    assert not odyssey.int64.is_floating_point
+    assert odyssey.int64.is_signed
+    assert not odyssey.uint8.is_signed
+    assert odyssey.float64.itemsize == 8
+    assert odyssey.int32.kind == "i"
+
+
+def test_dtype_objects_pickle_to_themselves():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(odyssey.int64)) is odyssey.int64
+
+
+def test_dtype_objects_are_accepted_wherever_a_dtype_is():
+    assert odyssey.tensor([1, 2], dtype=odyssey.float64).data.dtype == np.float64
+    assert odyssey.zeros(2, dtype=odyssey.int32).dtype is odyssey.int32
+    assert odyssey.ones(2, dtype=odyssey.uint8).data.dtype == np.uint8
+    assert odyssey.zeros_like(odyssey.tensor([1, 2]), dtype=odyssey.bool).dtype is odyssey.bool
+    assert odyssey.full((2,), 7, dtype=odyssey.float32).dtype is odyssey.float32
+    assert odyssey.arange(3, dtype=odyssey.float64).dtype is odyssey.float64
+
+
+def test_to_converts_dtype():
+    t = odyssey.tensor([1.5, -2.0])
+    assert t.to(odyssey.float32) is t
+    assert t.to(odyssey.float32, copy=True) is not t
+    assert t.to("cpu") is t
+    assert t.to(odyssey.int64).tolist() == [1, -2]
+    assert t.to(dtype=np.float64).dtype is odyssey.float64
+    assert t.to(odyssey.tensor([1])).dtype is odyssey.int64
+    assert t.to("cpu", odyssey.float64).dtype is odyssey.float64
+    with pytest.raises(ValueError, match=r"Tensor\.to: device 'cuda' is not available"):
+        t.to("cuda")
+
+
+def test_repr_names_dtypes_and_grad_fn_as_pytorch():
+    assert repr(odyssey.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(odyssey.tensor([True])) == "tensor([ True])"
+    assert repr(odyssey.tensor([1.0], dtype=odyssey.float64)) == (
+        "tensor([1.], dtype=odyssey.float64)"
+    )
+    assert (
+        repr(odyssey.tensor([1, 2], dtype=odyssey.int32)) == "tensor([1, 2], dtype=odyssey.int32)"
+    )
+    x = odyssey.tensor([1.0], requires_grad=True)
+    assert repr(x + 1) == "tensor([2.], grad_fn=<AddBackward0>)"
+    assert (x + 1).grad_fn.name == "AddBackward0"
+    assert repr((x * 2).grad_fn).startswith("<MulBackward0 object at 0x")
+    assert x.grad_fn is None
+    with odyssey.no_grad():
+        assert (x + 1).grad_fn is None
+
+
+# -- factories ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(5,), (2, 9), (1, 10, 3), (10, 1, -2), (0, 1, 0.1), (1, 2.5, 0.5), (-1.5, 1.0, 0.3), (3, 3)],
+)
+def test_arange_matches_pytorch(args):
+    torch = pytest.importorskip("torch")
+    ours = odyssey.arange(*args)
+    theirs = torch.arange(*args)
+    assert ours.dtype == theirs.numpy().dtype
+    # Equal but where start + i * step cancels to about 0: PyTorch fuses it (one rounding).
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-7, atol=1e-15)
+
+
+def test_arange_and_full():
+    np.testing.assert_array_equal(odyssey.arange(4).data, [0, 1, 2, 3])
+    assert odyssey.arange(4).dtype is odyssey.int64
+    assert odyssey.arange(0.0, 1.0, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert odyssey.arange(0.0, 1.0, 0.25).dtype is odyssey.float32
+    x = odyssey.full((2, 3), 1.5)
+    assert x.shape == (2, 3)
+    assert x.dtype is odyssey.float32
+    assert (x.data == 1.5).all()
+    assert odyssey.full([2], 3).dtype is odyssey.int64
+    assert odyssey.full(2, True).dtype is odyssey.bool
+    assert odyssey.full((2,), 1.0, requires_grad=True).requires_grad
+    like = odyssey.full_like(odyssey.tensor([[1, 2]]), 7)
+    assert like.dtype is odyssey.int64
+    assert like.tolist() == [[7, 7]]
+    assert odyssey.full_like(odyssey.tensor([1, 2]), 0.5, dtype=odyssey.float32).tolist() == [
+        0.5,
+        0.5,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: odyssey.arange(0, 5, 0), ValueError, "arange: step must be nonzero"),
+        (lambda: odyssey.arange(0, 5, -1), ValueError, "arange: the step -1 points away"),
+        (lambda: odyssey.arange("3"), TypeError, "arange: end must be a number"),
+        (lambda: odyssey.arange(0, float("inf")), ValueError, "arange: end must be finite"),
+        (lambda: odyssey.full((2,), "x"), TypeError, "full: fill_value must be a number"),
+        (lambda: odyssey.full((-1,), 1.0), ValueError, "full: sizes must be >= 0"),
+    ],
+)
+def test_factory_errors_name_the_function(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# -- joining, cutting, selecting ---------------------------------------------------------------
+
+
+def numbers(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def test_cat_stack_split_chunk_forward():
+    a, b = numbers(2, 3), numbers(4, 3, seed=1)
+    np.testing.assert_array_equal(odyssey.cat([odyssey.tensor(a), odyssey.tensor(b)]).data,
+                                  np.concatenate([a, b]))  # fmt: skip
+    c = numbers(2, 5, seed=2)
+    joined = odyssey.cat((odyssey.tensor(a), odyssey.tensor(c)), dim=-1)
+    np.testing.assert_array_equal(joined.data, np.concatenate([a, c], axis=1))
+    empty = odyssey.cat([odyssey.tensor(a), odyssey.zeros(0)])  # PyTorch's legacy skip
+    np.testing.assert_array_equal(empty.data, a)
+    mixed = odyssey.cat([odyssey.tensor([1, 2]), odyssey.tensor([0.5])])
+    assert mixed.dtype is odyssey.float32
+    assert mixed.tolist() == [1.0, 2.0, 0.5]
+    stacked = odyssey.stack([odyssey.tensor(a), odyssey.tensor(a * 2)], dim=1)
+    np.testing.assert_array_equal(stacked.data, np.stack([a, a * 2], axis=1))
+    x = odyssey.tensor(numbers(5, 4))
+    assert [p.shape for p in x.split(2)] == [(2, 4), (2, 4), (1, 4)]
+    assert [p.shape for p in odyssey.split(x, [1, 3], dim=1)] == [(5, 1), (5, 3)]
+    assert [p.shape for p in x.chunk(3)] == [(2, 4), (2, 4), (1, 4)]
+    assert [p.shape for p in odyssey.chunk(x, 4, 1)] == [(5, 1)] * 4
+    assert [p.shape for p in odyssey.zeros(6).chunk(4)] == [(2,), (2,), (2,)]
+    assert [p.shape for p in odyssey.zeros(0).chunk(3)] == [(0,)] * 3
+    np.testing.assert_array_equal(odyssey.cat(x.split(2)).data, x.data)
+
+
+def test_clamp_where_maximum_minimum_t_expand_gather_forward():
+    x = odyssey.tensor([[-2.0, 0.5, 3.0], [np.nan, 1.0, -0.5]])
+    np.testing.assert_array_equal(x.clamp(-1, 1).data, [[-1, 0.5, 1], [np.nan, 1, -0.5]])
+    np.testing.assert_array_equal(x.clamp(min=0).data, [[0, 0.5, 3], [np.nan, 1, 0]])
+    np.testing.assert_array_equal(odyssey.clip(x, max=0).data, [[-2, 0, 0], [np.nan, 0, -0.5]])
+    np.testing.assert_array_equal(x.clamp(2, 1).data[0], [1, 1, 1])  # min > max: max everywhere
+    low = odyssey.tensor([0.0, 0.75, -1.0])
+    np.testing.assert_array_equal(x.clamp(low).data, [[0, 0.75, 3], [np.nan, 1, -0.5]])
+    ints = odyssey.tensor([1, 2, 3]).clamp(0.5, 2.5)
+    assert ints.dtype is odyssey.float32
+    assert ints.tolist() == [1.0, 2.0, 2.5]
+    chosen = odyssey.where(x > 0, x, 0.0)
+    np.testing.assert_array_equal(chosen.data, [[0, 0.5, 3], [0, 1, 0]])
+    assert chosen.dtype is odyssey.float32
+    np.testing.assert_array_equal(x.where(x < 0, -x).data, [[-2, -0.5, -3], [np.nan, -1, -0.5]])
+    y = odyssey.tensor([[0.0, 1.0, 3.0]])
+    np.testing.assert_array_equal(odyssey.maximum(x, y).data, [[0, 1, 3], [np.nan, 1, 3]])
+    np.testing.assert_array_equal(x.minimum(y).data, [[-2, 0.5, 3], [np.nan, 1, -0.5]])
+    m = odyssey.tensor(numbers(2, 3))
+    np.testing.assert_array_equal(m.t().data, m.data.T)
+    assert odyssey.tensor([1.0, 2.0]).t().shape == (2,)
+    np.testing.assert_array_equal(y.expand(2, 3).data, [[0, 1, 3], [0, 1, 3]])
+    np.testing.assert_array_equal(y.expand(2, -1, -1).data, np.broadcast_to(y.data, (2, 1, 3)))
+    assert y.expand_as(m).shape == (2, 3)
+    index = odyssey.tensor([[2, 0], [1, 1]])
+    np.testing.assert_array_equal(
+        m.gather(1, index).data, np.take_along_axis(m.data, index.data, 1)
+    )
+    np.testing.assert_array_equal(
+        odyssey.gather(m, 0, odyssey.tensor([[1, 0]])).data, [[m.data[1, 0], m.data[0, 1]]]
+    )
+
+
+def test_tensor_ops_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+    index = rng.integers(0, 4, (3, 6))
+    o_a, o_b, t_a, t_b = (odyssey.tensor(a), odyssey.tensor(b), torch.tensor(a), torch.tensor(b))
+    cases = [
+        (odyssey.cat([o_a, o_b], 1), torch.cat([t_a, t_b], 1)),
+        (odyssey.stack([o_a, o_b], -1), torch.stack([t_a, t_b], -1)),
+        (o_a.clamp(-0.5, 0.5), t_a.clamp(-0.5, 0.5)),
+        (o_a.clamp(o_b), t_a.clamp(t_b)),
+        (odyssey.where(o_a > o_b, o_a, o_b), torch.where(t_a > t_b, t_a, t_b)),
+        (odyssey.maximum(o_a, o_b), torch.maximum(t_a, t_b)),
+        (odyssey.minimum(o_a, o_b[:1]), torch.minimum(t_a, t_b[:1])),
+        (o_a.t(), t_a.t()),
+        (o_a[:1].expand(2, 3, 4), t_a[:1].expand(2, 3, 4)),
+        (o_a.gather(1, odyssey.tensor(index)), t_a.gather(1, torch.tensor(index))),
+    ]
+    cases += list(zip(o_a.split([1, 2]), t_a.split([1, 2]), strict=True))
+    cases += list(zip(o_a.chunk(3, 1), t_a.chunk(3, 1), strict=True))
+    for ours, theirs in cases:
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda x: odyssey.cat([]), ValueError, "cat: expected a non-empty list"),
+        (lambda x: odyssey.cat(x), TypeError, "cat: tensors must be a list or tuple"),
+        (
+            lambda x: odyssey.cat([x, x[:, :1]]),
+            ValueError,
+            "cat: tensors must match in every dim but 0",
+        ),
+        (lambda x: odyssey.cat([x, 1]), TypeError, r"cat: tensors\[1\] must be a Tensor"),
+        (lambda x: odyssey.stack([x, x[:1]]), ValueError, "stack: tensors must have one shape"),
+        (lambda x: x.split(0), ValueError, "split: split_size must be > 0"),
+        (lambda x: x.split([1, 2]), ValueError, r"split: sizes \[1, 2\] must add up to 2"),
+        (lambda x: x.chunk(0), ValueError, "chunk: chunks must be an int >= 1"),
+        (lambda x: x.clamp(), ValueError, "Tensor.clamp: at least one of min and max"),
+        (lambda x: x.clamp("a"), TypeError, "Tensor.clamp: min must be a number"),
+        (lambda x: odyssey.where(x, x, x), TypeError, "where: condition must be a bool tensor"),
+        (lambda x: odyssey.maximum(x, 1.0), TypeError, "maximum: other must be a Tensor"),
+        (lambda x: x.reshape(2, 3, 1).t(), ValueError, "Tensor.t: expects a tensor of at most 2"),
+        (lambda x: x.expand(3, 3), ValueError, "Tensor.expand: size 3 at dim 0 must match"),
+        (lambda x: x.expand(3), ValueError, "Tensor.expand: 1 sizes"),
+        (lambda x: x.expand(-1, 2, 3), ValueError, "not allowed for the new leading dim 0"),
+        (lambda x: x.gather(1, odyssey.tensor([[3]])), IndexError, "gather: index 3 is out of"),
+        (
+            lambda x: x.gather(1, odyssey.tensor([[1.0]])),
+            TypeError,
+            "gather: index must be an int64",
+        ),
+        (lambda x: x.gather(1, odyssey.tensor([1])), ValueError, "must have as many dims"),
+        (lambda x: x.gather(0, odyssey.tensor([[0, 0, 0, 0]])), ValueError, "larger than input"),
+    ],
+)
+def test_tensor_op_errors_name_the_function(call, error, message):
+    with pytest.raises(error, match=message):
+        call(odyssey.tensor(numbers(2, 3)))

@@ -4,10 +4,13 @@
 // bit for bit. GCC contracts g * (1 - y * y) into a fused multiply-add where FMA is enabled (C++
 // defaults to -ffp-contract=fast), so tanh's gradient may differ by an ulp of the product, up to
 // 6e-8 |g| near saturation; sigmoid, tanh and lecun tanh use polynomial exp/tanh and must be within
-// 2 ulp or so: |simd - ref| <= 3e-7 |ref| + 1e-37.
+// 2 ulp or so: |simd - ref| <= 3e-7 |ref| + 1e-37. Hardtanh and its gradient match bit for bit;
+// silu and its gradient go through the polynomial sigmoid, and the gradient's 1 + x (1 - s)
+// cancels near x = -1.28, so it is held to 1e-6 |g| absolutely.
 #include <functional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "address_invariance.h"
@@ -27,6 +30,8 @@ using odyssey::test::same_bits;
 constexpr double kRel = 3e-7;
 constexpr double kAbs = 1e-37;
 constexpr float kSlope = 0.01f;
+constexpr float kLow = -1.5f;
+constexpr float kHigh = 2.0f;
 
 using Unary = std::function<void(const float*, float*, std::size_t)>;
 using Binary = std::function<void(const float*, const float*, float*, std::size_t)>;
@@ -51,7 +56,8 @@ void check_unary(const char* name, Unary ref, Unary simd, bool exact, const std:
 }
 
 void check_binary(const char* name, Binary ref, Binary simd, bool exact, const std::string& where,
-                  const std::vector<float>& g, const std::vector<float>& x, std::size_t offset) {
+                  const std::vector<float>& g, const std::vector<float>& x, std::size_t offset,
+                  double abs_tol = 4.0 * 6e-8) {  // |g| < 4 here
   const std::size_t n = x.size();
   Buffer gb(g, offset), xb(x, offset), out(std::vector<float>(n, 0.0f), offset);
   std::vector<float> want(n);
@@ -61,7 +67,7 @@ void check_binary(const char* name, Binary ref, Binary simd, bool exact, const s
   if (exact) {
     CHECK_NOTE(same_bits(want, out.values()), note);
   } else {
-    const std::string bad = mismatch(want, out.values(), kRel, 4.0 * 6e-8);  // |g| < 4 here
+    const std::string bad = mismatch(want, out.values(), kRel, abs_tol);
     CHECK_NOTE(bad.empty(), note + " " + bad);
   }
   CHECK_NOTE(out.guard_intact(), note + " wrote past the end");
@@ -97,6 +103,25 @@ void check_variant(odyssey::Isa isa) {
       };
       check_binary("leaky_relu_backward", leaky_back_ref, leaky_back_simd, true, where, g, x,
                    offset);
+      for (auto [lo, hi] : {std::pair{kLow, kHigh}, std::pair{0.0f, 6.0f}}) {
+        const auto hardtanh_ref = [&](const float* in, float* out, std::size_t m) {
+          ref.hardtanh(in, lo, hi, out, m);
+        };
+        const auto hardtanh_simd = [&](const float* in, float* out, std::size_t m) {
+          simd.hardtanh(in, lo, hi, out, m);
+        };
+        check_unary("hardtanh", hardtanh_ref, hardtanh_simd, true, where, x, offset);
+        const auto back_ref = [&](const float* a, const float* b, float* out, std::size_t m) {
+          ref.hardtanh_backward(a, b, lo, hi, out, m);
+        };
+        const auto back_simd = [&](const float* a, const float* b, float* out, std::size_t m) {
+          simd.hardtanh_backward(a, b, lo, hi, out, m);
+        };
+        check_binary("hardtanh_backward", back_ref, back_simd, true, where, g, x, offset);
+      }
+      check_unary("silu", ref.silu, simd.silu, false, where, x, offset);
+      check_binary("silu_backward", ref.silu_backward, simd.silu_backward, false, where, g, x,
+                   offset, 4.0 * 1e-6);
       // Backward from outputs in the range the forward produces.
       std::vector<float> y(n);
       ref.tanh(x.data(), y.data(), n);
@@ -122,7 +147,8 @@ void check_dense_accuracy(odyssey::Isa isa) {
   std::vector<float> want(x.size()), got(x.size());
   for (auto [name, r, s] :
        {std::tuple{"tanh", ref.tanh, simd.tanh}, std::tuple{"sigmoid", ref.sigmoid, simd.sigmoid},
-        std::tuple{"lecun_tanh", ref.lecun_tanh, simd.lecun_tanh}}) {
+        std::tuple{"lecun_tanh", ref.lecun_tanh, simd.lecun_tanh},
+        std::tuple{"silu", ref.silu, simd.silu}}) {
     r(x.data(), want.data(), x.size());
     s(x.data(), got.data(), x.size());
     const std::string bad = mismatch(want, got, kRel, kAbs);
@@ -171,7 +197,8 @@ void check_address_invariance() {
   using BinaryKernel = void (*)(const float*, const float*, float*, std::size_t);
   for (auto [name, kernel] : {std::pair<const char*, UnaryKernel>{"sigmoid", odyssey::sigmoid},
                               {"tanh", odyssey::tanh},
-                              {"lecun_tanh", odyssey::lecun_tanh}}) {
+                              {"lecun_tanh", odyssey::lecun_tanh},
+                              {"silu", odyssey::silu}}) {
     check_address_invariance(name, {x, out},
                              [&, k = kernel](float* const* b) { k(b[0], b[1], n); });
   }
@@ -179,7 +206,8 @@ void check_address_invariance() {
        {std::pair<const char*, BinaryKernel>{"relu_backward", odyssey::relu_backward},
         {"sigmoid_backward", odyssey::sigmoid_backward},
         {"tanh_backward", odyssey::tanh_backward},
-        {"lecun_tanh_backward", odyssey::lecun_tanh_backward}}) {
+        {"lecun_tanh_backward", odyssey::lecun_tanh_backward},
+        {"silu_backward", odyssey::silu_backward}}) {
     check_address_invariance(name, {g, x, out},
                              [&, k = kernel](float* const* b) { k(b[0], b[1], b[2], n); });
   }
@@ -187,6 +215,11 @@ void check_address_invariance() {
                            [&](float* const* b) { odyssey::leaky_relu(b[0], kSlope, b[1], n); });
   check_address_invariance("leaky_relu_backward", {g, x, out}, [&](float* const* b) {
     odyssey::leaky_relu_backward(b[0], b[1], kSlope, b[2], n);
+  });
+  check_address_invariance("hardtanh", {x, out},
+                           [&](float* const* b) { odyssey::hardtanh(b[0], 0.0f, 6.0f, b[1], n); });
+  check_address_invariance("hardtanh_backward", {g, x, out}, [&](float* const* b) {
+    odyssey::hardtanh_backward(b[0], b[1], kLow, kHigh, b[2], n);
   });
 }
 

@@ -5,6 +5,24 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 """
 
 from odyssey import metrics, nn, optim
+from odyssey._dtypes import (
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from odyssey._kernels import __version__
 from odyssey._memory import retain_freed_memory
 from odyssey.random import initial_seed, manual_seed
@@ -12,12 +30,25 @@ from odyssey.runtime import cpu_info, get_num_threads, set_isa, set_num_threads
 from odyssey.serialization import load, save
 from odyssey.tensor import (
     Tensor,
+    arange,
+    cat,
+    chunk,
+    clamp,
+    clip,
     from_numpy,
+    full,
+    full_like,
+    gather,
+    maximum,
+    minimum,
     no_grad,
     ones,
     ones_like,
     randn,
+    split,
+    stack,
     tensor,
+    where,
     zeros,
     zeros_like,
 )
@@ -25,16 +56,43 @@ from odyssey.tensor import (
 # Activations come and go every step; keeping freed pages saves ~20% of a LeNet step (_memory.py).
 retain_freed_memory()
 
+# PyTorch's dtype names that are also builtins: attributes (odyssey.bool), but kept out of __all__,
+# where a star import would shadow the builtins.
+from odyssey._dtypes import bool as bool  # noqa: E402
+from odyssey._dtypes import float as float  # noqa: E402
+from odyssey._dtypes import int as int  # noqa: E402
+
 __all__ = [
     "Tensor",
     "__version__",
+    "arange",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
     "cpu_info",
+    "double",
+    "dtype",
+    "float16",
+    "float32",
+    "float64",
     "from_numpy",
+    "full",
+    "full_like",
+    "gather",
     "get_num_threads",
+    "half",
     "initial_seed",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
     "load",
+    "long",
     "manual_seed",
+    "maximum",
     "metrics",
+    "minimum",
     "nn",
     "no_grad",
     "ones",
@@ -44,7 +102,15 @@ __all__ = [
     "save",
     "set_isa",
     "set_num_threads",
+    "short",
+    "split",
+    "stack",
     "tensor",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "where",
     "zeros",
     "zeros_like",
 ]

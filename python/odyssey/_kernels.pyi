@@ -132,6 +132,21 @@ def leaky_relu_backward(
     *,
     out: Float32Array | None = None,
 ) -> Float32Array: ...
+def hardtanh(
+    x: Float32Array, min_val: float, max_val: float, *, out: Float32Array | None = None
+) -> Float32Array: ...
+def hardtanh_backward(
+    grad_out: Float32Array,
+    x: Float32Array,
+    min_val: float,
+    max_val: float,
+    *,
+    out: Float32Array | None = None,
+) -> Float32Array: ...
+def silu(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
+def silu_backward(
+    grad_out: Float32Array, x: Float32Array, *, out: Float32Array | None = None
+) -> Float32Array: ...
 def sigmoid(x: Float32Array, *, out: Float32Array | None = None) -> Float32Array: ...
 def sigmoid_backward(
     grad_out: Float32Array, y: Float32Array, *, out: Float32Array | None = None

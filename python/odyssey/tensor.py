@@ -4,7 +4,10 @@ A Tensor wraps a C-contiguous NumPy array (`Tensor.data`, float32 by default, in
 the kernels take without copying. An op on tensors that require gradients records a `Node`: the
 backward function (a closure over what the op saved) and the input tensors. `backward()` walks the
 nodes in reverse topological order without recursion, accumulates into the leaves' `.grad`, and
-then releases the graph, as PyTorch does.
+then releases the graph, as PyTorch does. Each node carries PyTorch's name for its op, shown as the
+result's `grad_fn` (`<AddBackward0>`), and each backward computes only the gradients of the inputs
+that require one. `Tensor.dtype` is a dtype object with PyTorch's name (`odyssey.float32`) that
+compares equal to the NumPy dtype of `data`.
 """
 
 from __future__ import annotations
@@ -18,24 +21,38 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from odyssey import _kernels
+from odyssey import _dtypes, _kernels
 from odyssey.random import generator
 
 __all__ = [
     "Tensor",
+    "arange",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
     "from_numpy",
+    "full",
+    "full_like",
+    "gather",
     "is_grad_enabled",
+    "maximum",
+    "minimum",
     "no_grad",
     "ones",
     "ones_like",
     "randn",
+    "split",
+    "stack",
     "tensor",
+    "where",
     "zeros",
     "zeros_like",
 ]
 
 _F32 = np.dtype(np.float32)
 _I64 = np.dtype(np.int64)
+_DEFAULT_DTYPES = (_F32, _I64, np.dtype(np.bool_))
 
 _grad_enabled = True
 
@@ -95,7 +112,7 @@ class Node:
         self.name = name
 
     def __repr__(self) -> str:
-        return f"<{self.name}>"
+        return f"<{self.name} object at {id(self):#x}>"
 
 
 def _from_op(
@@ -277,8 +294,15 @@ class Tensor:
         return self.data.shape
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> _dtypes.dtype:
+        """The element type (`odyssey.float32`, ...), equal to the NumPy dtype of `data`."""
+        return _dtypes.of_array(self.data)
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The op that made this tensor (printed `<AddBackward0 object at ...>`), or None for a
+        leaf and for results computed without gradients."""
+        return self._node
 
     @property
     def ndim(self) -> int:
@@ -293,7 +317,7 @@ class Tensor:
         """The transpose of a 2-D tensor."""
         if self.data.ndim != 2:
             raise ValueError(f"Tensor.T: expected a 2-D tensor, got shape {self.shape}")
-        return self.transpose(0, 1)
+        return self._permuted((1, 0), "PermuteBackward0")
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or the size of dim `dim`."""
@@ -321,10 +345,10 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != _F32:
-            extra += f", dtype={self.data.dtype}"
+        if self.data.dtype not in _DEFAULT_DTYPES:  # PyTorch names only the others
+            extra += f", dtype={self.dtype}"
         if self._node is not None:
-            extra += ", grad_fn=<Node>"
+            extra += f", grad_fn=<{self._node.name}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -463,17 +487,21 @@ class Tensor:
                     grads[parent_node] = grad_in if previous is None else previous + grad_in
 
     # -- arithmetic with broadcasting ---------------------------------------------------------
+    # Each backward computes only the gradients of the operands that require one: a constant
+    # operand (a batch of inputs, a mask) costs its op's forward only.
 
     def __add__(self, other: Any) -> Tensor:
         b = other if isinstance(other, Tensor) else None
         b_data = other.data if b is not None else other
         a_shape = self.data.shape
-        b_shape = b.data.shape if b is not None else ()
 
-        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            return _unbroadcast(g, a_shape), (_unbroadcast(g, b_shape) if b is not None else None)
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = _unbroadcast(g, a_shape) if self.requires_grad else None
+            grad_b = _unbroadcast(g, b.data.shape) if b is not None and b.requires_grad else None
+            return grad_a, grad_b
 
-        return _from_op(_arith("add", operator.add, self.data, b_data), (self, b), backward)
+        out = _arith("add", operator.add, self.data, b_data)
+        return _from_op(out, (self, b), backward, "AddBackward0")
 
     __radd__ = __add__
 
@@ -481,28 +509,34 @@ class Tensor:
         b = other if isinstance(other, Tensor) else None
         b_data = other.data if b is not None else other
         a_shape = self.data.shape
-        b_shape = b.data.shape if b is not None else ()
 
-        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            return _unbroadcast(g, a_shape), (-_unbroadcast(g, b_shape) if b is not None else None)
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = _unbroadcast(g, a_shape) if self.requires_grad else None
+            grad_b = -_unbroadcast(g, b.data.shape) if b is not None and b.requires_grad else None
+            return grad_a, grad_b
 
-        return _from_op(_arith("sub", operator.sub, self.data, b_data), (self, b), backward)
+        out = _arith("sub", operator.sub, self.data, b_data)
+        return _from_op(out, (self, b), backward, "SubBackward0")
 
     def __rsub__(self, other: Any) -> Tensor:
-        return (-self).__add__(other)
+        a_shape = self.data.shape
+        out = _arith("sub", operator.sub, other, self.data)
+        return _from_op(out, (self,), lambda g: (-_unbroadcast(g, a_shape),), "RsubBackward1")
 
     def __mul__(self, other: Any) -> Tensor:
         b = other if isinstance(other, Tensor) else None
         a_data = self.data
         b_data = other.data if b is not None else other
-        a_shape = a_data.shape
 
-        def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            grad_a = _unbroadcast(g * b_data, a_shape) if self.requires_grad else None
-            grad_b = _unbroadcast(g * a_data, b_data.shape) if b is not None else None
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            grad_a = _unbroadcast(g * b_data, a_data.shape) if self.requires_grad else None
+            grad_b = None
+            if b is not None and b.requires_grad:
+                grad_b = _unbroadcast(g * a_data, b_data.shape)
             return grad_a, grad_b
 
-        return _from_op(_arith("mul", operator.mul, a_data, b_data), (self, b), backward)
+        out = _arith("mul", operator.mul, a_data, b_data)
+        return _from_op(out, (self, b), backward, "MulBackward0")
 
     __rmul__ = __mul__
 
@@ -519,19 +553,20 @@ class Tensor:
                 grad_b = _unbroadcast(-g * out / b_data, b_data.shape)
             return grad_a, grad_b
 
-        return _from_op(out, (self, b), backward)
+        return _from_op(out, (self, b), backward, "DivBackward0")
 
     def __rtruediv__(self, other: Any) -> Tensor:
         a_data = self.data
         out = _arith("div", operator.truediv, other, a_data)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
-            return (-g * out / a_data,)
+            return (_unbroadcast(-g * out / a_data, a_data.shape),)
 
-        return _from_op(out, (self,), backward)
+        # PyTorch computes number / tensor as number * reciprocal(tensor), hence its name.
+        return _from_op(out, (self,), backward, "MulBackward0")
 
     def __neg__(self) -> Tensor:
-        return _from_op(-self.data, (self,), lambda g: (-g,))
+        return _from_op(-self.data, (self,), lambda g: (-g,), "NegBackward0")
 
     def __pow__(self, exponent: Any) -> Tensor:
         return self.pow(exponent)
@@ -557,26 +592,100 @@ class Tensor:
                     grad_e = _unbroadcast(g * out * np.log(a_data), e_data.shape)
             return grad_a, grad_e
 
-        return _from_op(out, (self, e), backward)
+        return _from_op(out, (self, e), backward, "PowBackward0" if e is None else "PowBackward1")
+
+    def __rpow__(self, base: Any) -> Tensor:
+        """base ** self for a number (or array) base."""
+        if not isinstance(base, (np.ndarray, numbers.Real)):
+            return NotImplemented
+        e_data = self.data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _arith("pow", operator.pow, base, e_data)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (_unbroadcast(g * out * np.log(base), e_data.shape),)
+
+        return _from_op(out, (self,), backward, "PowBackward2")
 
     def exp(self) -> Tensor:
         out = np.exp(self.data)
-        return _from_op(out, (self,), lambda g: (g * out,))
+        return _from_op(out, (self,), lambda g: (g * out,), "ExpBackward0")
 
     def log(self) -> Tensor:
         x = self.data
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.log(x)
-        return _from_op(out, (self,), lambda g: (g / x,))
+        return _from_op(out, (self,), lambda g: (g / x,), "LogBackward0")
 
     def sqrt(self) -> Tensor:
         with np.errstate(invalid="ignore"):
             out = np.sqrt(self.data)
-        return _from_op(out, (self,), lambda g: (g / (2 * out),))
+        return _from_op(out, (self,), lambda g: (g / (2 * out),), "SqrtBackward0")
 
     def abs(self) -> Tensor:
         x = self.data
-        return _from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+        return _from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),), "AbsBackward0")
+
+    # -- clamping and elementwise selection ---------------------------------------------------
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """min(max(self, min), max): each value limited to [min, max] (either may be None; a min
+        above max gives max, as in PyTorch). min and max are numbers or tensors (broadcast)."""
+        if min is None and max is None:
+            raise ValueError("Tensor.clamp: at least one of min and max must not be None")
+        bounds = (min, max)
+        for name, bound in zip(("min", "max"), bounds, strict=True):
+            if bound is not None and not isinstance(bound, (Tensor, numbers.Real)):
+                raise TypeError(
+                    f"Tensor.clamp: {name} must be a number, a Tensor or None, got "
+                    f"{type(bound).__name__}"
+                )
+        x = self.data
+        low, high = (b.data if isinstance(b, Tensor) else b for b in bounds)
+        out = x if low is None else _arith("clamp", np.maximum, x, low)
+        if high is not None:
+            out = _arith("clamp", np.minimum, out, high)
+        if out is x:
+            out = x.copy()
+        low_t, high_t = (b if isinstance(b, Tensor) else None for b in bounds)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+            # PyTorch's subgradients (FunctionsManual.cpp, clamp_backward and _min_max): the
+            # input's where low <= x <= high; a bound's where x is beyond it, and with both
+            # bounds, where min < max (min's) or max < min (max's: a crossed pair gives max).
+            zero = np.zeros((), g.dtype)
+            grad_x = grad_low = grad_high = None
+            if self.requires_grad:
+                inside = (
+                    x <= high if low is None else x >= low if high is None
+                    else (x >= low) & (x <= high)
+                )  # fmt: skip
+                grad_x = _unbroadcast(np.where(inside, g, zero), x.shape)
+            if low_t is not None and low_t.requires_grad:
+                below = x < low if high is None else (x < low) & (low < high)
+                grad_low = _unbroadcast(np.where(below, g, zero), low_t.data.shape)
+            if high_t is not None and high_t.requires_grad:
+                above = x > high if low is None else (x > high) | (high < low)
+                grad_high = _unbroadcast(np.where(above, g, zero), high_t.data.shape)
+            return grad_x, grad_low, grad_high
+
+        name = "ClampBackward1" if low_t is None and high_t is None else "ClampBackward0"
+        return _from_op(out, (self, low_t, high_t), backward, name)
+
+    clip = clamp
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """`odyssey.where(condition, self, other)`."""
+        return where(condition, self, other)
+
+    def maximum(self, other: Tensor) -> Tensor:
+        """The elementwise maximum with `other` (broadcast); NaN wins, ties share the gradient."""
+        return _extremum(self, other, np.maximum, operator.lt, "maximum", "MaximumBackward0")
+
+    def minimum(self, other: Tensor) -> Tensor:
+        """The elementwise minimum with `other` (broadcast); NaN wins, ties share the gradient."""
+        return _extremum(self, other, np.minimum, operator.gt, "minimum", "MinimumBackward0")
 
     # -- matrix product -----------------------------------------------------------------------
 
@@ -602,7 +711,7 @@ class Tensor:
             grad_b = _kernels.sgemm(a, g, trans_a=True) if other.requires_grad else None
             return grad_a, grad_b
 
-        return _from_op(_kernels.sgemm(a, b), (self, other), backward)
+        return _from_op(_kernels.sgemm(a, b), (self, other), backward, "MmBackward0")
 
     # -- reductions ---------------------------------------------------------------------------
 
@@ -616,14 +725,26 @@ class Tensor:
                 g = np.expand_dims(g, axes)
             return (_contiguous(np.broadcast_to(g, x_shape)),)
 
-        return _from_op(out, (self,), backward)
+        return _from_op(out, (self,), backward, "SumBackward0" if dim is None else "SumBackward1")
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """The mean over `dim` (all dims by default); NaN over an empty set, as in PyTorch."""
+        x_shape = self.data.shape
         axes = _dims(dim, self.data.ndim, "Tensor.mean")
-        shape = self.data.shape
-        count = self.data.size if axes is None else math.prod(shape[a] for a in axes)
-        return self.sum(axes, keepdim) * (np.float32(1.0 / count) if count else np.float32(np.nan))
+        count = self.data.size if axes is None else math.prod(x_shape[a] for a in axes)
+        scale = np.float32(1.0 / count) if count else np.float32(np.nan)
+        # The sum times 1 / count in float32: the values of sum(dim) * (1 / count), bit for bit.
+        out = _arith(
+            "mean", operator.mul, np.asarray(self.data.sum(axis=axes, keepdims=keepdim)), scale
+        )
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            g = g * scale
+            if axes is not None and not keepdim:
+                g = np.expand_dims(g, axes)
+            return (_contiguous(np.broadcast_to(g, x_shape)),)
+
+        return _from_op(out, (self,), backward, "MeanBackward0" if dim is None else "MeanBackward1")
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
         """The maximum (gradient shared among ties), or (values, indices) along `dim`."""
@@ -639,7 +760,7 @@ class Tensor:
             def backward_all(g: np.ndarray) -> tuple[np.ndarray]:
                 return ((ties * (g / ties.sum())).astype(x.dtype),)
 
-            return _from_op(out, (self,), backward_all)
+            return _from_op(out, (self,), backward_all, "MaxBackward1")
         axis = _reduction_axis(x, dim, "Tensor.max")
         indices = np.expand_dims(x.argmax(axis=axis), axis)
         # take_along_axis and put_along_axis build an index as long as each dim: an empty tensor
@@ -658,7 +779,7 @@ class Tensor:
 
         if not keepdim:
             values = values.squeeze(axis)
-        result = _from_op(_contiguous(values), (self,), backward)
+        result = _from_op(_contiguous(values), (self,), backward, "MaxBackward0")
         index_data = indices if keepdim else indices.squeeze(axis)
         return MaxResult(result, _wrap(_contiguous(index_data, dtype=_I64)))
 
@@ -681,9 +802,9 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return self._reshaped(_shape_arg(shape, "Tensor.reshape"))
 
-    def _reshaped(self, new_shape: tuple[int, ...]) -> Tensor:
+    def _reshaped(self, new_shape: tuple[int, ...], name: str = "ViewBackward0") -> Tensor:
         """reshape to a tuple of ints (flatten, squeeze and unsqueeze build theirs from the
-        shape, so they skip reshape's argument parsing)."""
+        shape, so they skip reshape's argument parsing), recorded under PyTorch's `name`."""
         x_shape = self.data.shape
         try:
             out = self.data.reshape(new_shape)
@@ -691,7 +812,7 @@ class Tensor:
             raise ValueError(
                 f"Tensor.reshape: shape {new_shape} is invalid for a tensor of shape {x_shape}"
             ) from None
-        return _from_op(out, (self,), lambda g: (g.reshape(x_shape),))
+        return _from_op(out, (self,), lambda g: (g.reshape(x_shape),), name)
 
     view = reshape
 
@@ -710,21 +831,57 @@ class Tensor:
         """A new axis of size 1 at `dim` (counted in the result, as in PyTorch)."""
         dim = _normalize_dim(dim, self.data.ndim + 1, "Tensor.unsqueeze")
         shape = self.data.shape
-        return self.reshape((*shape[:dim], 1, *shape[dim:]))
+        return self._reshaped((*shape[:dim], 1, *shape[dim:]), "UnsqueezeBackward0")
 
     def squeeze(self, dim: int | None = None) -> Tensor:
         """Drops axes of size 1: all of them, or `dim` if it has size 1."""
         shape = self.data.shape
         if dim is None:
-            return self.reshape(tuple(size for size in shape if size != 1))
+            return self._reshaped(tuple(size for size in shape if size != 1), "SqueezeBackward0")
         axis = _normalize_dim(dim, self.data.ndim, "Tensor.squeeze")
-        if not shape or shape[axis] != 1:
-            return self.reshape(shape)
-        return self.reshape(shape[:axis] + shape[axis + 1 :])
+        if shape and shape[axis] == 1:
+            shape = shape[:axis] + shape[axis + 1 :]
+        return self._reshaped(shape, "SqueezeBackward1")
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """The tensor repeated along its size-1 dims (and new leading ones) to `sizes`; -1 keeps
+        a dim's size. The gradient sums over the repeats."""
+        target = _shape_arg(sizes, "Tensor.expand")
+        x_shape = self.data.shape
+        lead = len(target) - len(x_shape)
+        if lead < 0:
+            raise ValueError(
+                f"Tensor.expand: {len(target)} sizes {target} for a tensor of {len(x_shape)} dims "
+                f"{x_shape}; at least as many sizes as dims are needed"
+            )
+        shape = []
+        for i, size in enumerate(target):
+            if i < lead:
+                if size < 0:
+                    raise ValueError(
+                        f"Tensor.expand: size {size} is not allowed for the new leading dim {i} "
+                        f"(sizes {target})"
+                    )
+            elif size == -1:
+                size = x_shape[i - lead]
+            elif x_shape[i - lead] != 1 and size != x_shape[i - lead]:
+                raise ValueError(
+                    f"Tensor.expand: size {size} at dim {i} must match the existing size "
+                    f"{x_shape[i - lead]} of the tensor of shape {x_shape} (sizes {target})"
+                )
+            shape.append(size)
+        out = _contiguous(np.broadcast_to(self.data, tuple(shape)))
+        return _from_op(out, (self,), lambda g: (_unbroadcast(g, x_shape),), "ExpandBackward0")
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """self.expand(other.shape)."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"Tensor.expand_as: other must be a Tensor, got {type(other).__name__}")
+        return self.expand(other.data.shape)
 
     def clone(self) -> Tensor:
         """A copy of the values that stays in the graph (gradients flow back unchanged)."""
-        return _from_op(self.data.copy(), (self,), lambda g: (g,))
+        return _from_op(self.data.copy(), (self,), lambda g: (g,), "CloneBackward0")
 
     def permute(self, *dims: Any) -> Tensor:
         order = _shape_arg(dims, "Tensor.permute", "dims")
@@ -733,10 +890,13 @@ class Tensor:
             raise ValueError(
                 f"Tensor.permute: {order} is not a permutation of the dims of {self.shape}"
             )
-        order = tuple(d % ndim for d in order)
+        return self._permuted(tuple(d % ndim for d in order), "PermuteBackward0")
+
+    def _permuted(self, order: tuple[int, ...], name: str) -> Tensor:
+        """The dims in `order` (a checked permutation), recorded under PyTorch's `name`."""
         inverse = tuple(int(i) for i in np.argsort(order))
         out = _contiguous(self.data.transpose(order))
-        return _from_op(out, (self,), lambda g: (_contiguous(g.transpose(inverse)),))
+        return _from_op(out, (self,), lambda g: (_contiguous(g.transpose(inverse)),), name)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         ndim = self.data.ndim
@@ -745,7 +905,28 @@ class Tensor:
         order = list(range(ndim))
         if ndim:  # a 0-d tensor accepts dims 0 and -1, which name nothing to swap
             order[a], order[b] = order[b], order[a]
-        return self.permute(order)
+        return self._permuted(tuple(order), "TransposeBackward0")
+
+    def t(self) -> Tensor:
+        """The transpose of a 2-D tensor; a 0-d or 1-D tensor as it is (PyTorch's t())."""
+        ndim = self.data.ndim
+        if ndim > 2:
+            raise ValueError(
+                f"Tensor.t: expects a tensor of at most 2 dims, got shape {self.data.shape}"
+            )
+        return self._permuted(tuple(range(ndim))[::-1], "TBackward0")
+
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        """`odyssey.split(self, split_size, dim)`: pieces of split_size, or of the listed sizes."""
+        return split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """`odyssey.chunk(self, chunks, dim)`."""
+        return chunk(self, chunks, dim)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """`odyssey.gather(self, dim, index)`."""
+        return gather(self, dim, index)
 
     def __getitem__(self, index: Any) -> Tensor:
         """Basic and integer-array indexing; repeated indices accumulate their gradients."""
@@ -758,9 +939,8 @@ class Tensor:
             out = _contiguous(x[index])
         except (IndexError, TypeError, ValueError, OverflowError) as error:
             raise _named(error, "Tensor.__getitem__") from None
-        advanced = isinstance(index, (np.ndarray, list)) or (
-            isinstance(index, tuple) and any(isinstance(i, (np.ndarray, list)) for i in index)
-        )
+        parts = index if isinstance(index, tuple) else (index,)
+        advanced = any(isinstance(i, (np.ndarray, list)) for i in parts)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             grad = np.zeros_like(x)
@@ -770,7 +950,41 @@ class Tensor:
                 grad[index] = g
             return (grad,)
 
-        return _from_op(out, (self,), backward)
+        # PyTorch's name for the first step of the indexing it records.
+        if advanced:
+            name = "IndexBackward0"
+        elif parts and _is_int(parts[0]):
+            name = "SelectBackward0"
+        elif parts and parts[0] is None:
+            name = "UnsqueezeBackward0"
+        elif parts and parts[0] is Ellipsis and len(parts) == 1:
+            name = "AliasBackward0"
+        else:
+            name = "SliceBackward0"
+        return _from_op(out, (self,), backward, name)
+
+    # -- dtype --------------------------------------------------------------------------------
+
+    def to(self, *args: Any, dtype: Any = None, copy: bool = False) -> Tensor:
+        """The tensor with `dtype` (a dtype, or another tensor's), in the graph when both dtypes
+        are floating-point; self when nothing changes and `copy` is False. A device argument
+        may only be "cpu", the one device there is."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str) and arg != "cpu":
+                raise ValueError(f"Tensor.to: device {arg!r} is not available; only 'cpu' is")
+            elif not isinstance(arg, str):
+                dtype = arg
+        target = self.data.dtype if dtype is None else _dtype_arg(dtype, "Tensor.to")
+        if target == self.data.dtype and not copy:
+            return self
+        if target.kind not in "fiub":
+            raise TypeError(f"Tensor.to: dtype {target} is not supported")
+        out = self.data.astype(target)
+        if target.kind != "f":  # integers and bools have no gradient
+            return _wrap(out)
+        return _from_op(out, (self,), lambda g: (g,), "ToCopyBackward0")
 
     # -- comparisons (no gradient) ------------------------------------------------------------
 
@@ -879,6 +1093,283 @@ def _reverse_topological(root: Node) -> list[Node]:
     return order
 
 
+# -- functions of tensors ---------------------------------------------------------------------
+
+
+def _extremum(
+    a: Tensor,
+    b: Any,
+    pick: Callable[..., np.ndarray],
+    loses: Callable[..., Any],
+    fn: str,
+    name: str,
+) -> Tensor:
+    """maximum or minimum: `pick` the values; each input's gradient is g where it won, g / 2 at
+    a tie and 0 where `loses(its value, the other's)` (PyTorch's rule; NaN wins)."""
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{fn}: other must be a Tensor, got {type(b).__name__}")
+    a_data, b_data = a.data, b.data
+    out = _arith(fn, pick, a_data, b_data)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        shared = np.where(a_data == b_data, g / 2, g)
+        zero = np.zeros((), g.dtype)
+        grad_a = grad_b = None
+        if a.requires_grad:
+            grad_a = _unbroadcast(np.where(loses(a_data, b_data), zero, shared), a_data.shape)
+        if b.requires_grad:
+            grad_b = _unbroadcast(np.where(loses(b_data, a_data), zero, shared), b_data.shape)
+        return grad_a, grad_b
+
+    return _from_op(out, (a, b), backward, name)
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise maximum of two tensors (broadcast); NaN wins, ties share the gradient."""
+    _check_tensor(input, "maximum", "input")
+    return input.maximum(other)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise minimum of two tensors (broadcast); NaN wins, ties share the gradient."""
+    _check_tensor(input, "minimum", "input")
+    return input.minimum(other)
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """`input.clamp(min, max)`: each value limited to [min, max]."""
+    _check_tensor(input, "clamp", "input")
+    return input.clamp(min, max)
+
+
+clip = clamp
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """input where condition holds, other elsewhere (all three broadcast); input and other are
+    tensors or numbers, condition a bool tensor. Each gradient flows where its value was taken."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not isinstance(cond, np.ndarray) or cond.dtype != np.bool_:
+        got = cond.dtype if isinstance(cond, np.ndarray) else type(cond).__name__
+        raise TypeError(f"where: condition must be a bool tensor, got {got}")
+    a = input if isinstance(input, Tensor) else None
+    b = other if isinstance(other, Tensor) else None
+    a_data = input.data if a is not None else input
+    b_data = other.data if b is not None else other
+    try:
+        out = _arith_result(np.where(cond, a_data, b_data))
+    except (TypeError, ValueError) as error:
+        raise _named(error, "where") from None
+
+    def backward(g: np.ndarray) -> tuple[None, np.ndarray | None, np.ndarray | None]:
+        zero = np.zeros((), g.dtype)
+        grad_a = grad_b = None
+        if a is not None and a.requires_grad:
+            grad_a = _unbroadcast(np.where(cond, g, zero), a.data.shape)
+        if b is not None and b.requires_grad:
+            grad_b = _unbroadcast(np.where(cond, zero, g), b.data.shape)
+        return None, grad_a, grad_b
+
+    parents = (condition if isinstance(condition, Tensor) else None, a, b)
+    return _from_op(out, parents, backward, "WhereBackward0")
+
+
+def _check_tensor(value: Any, fn: str, name: str) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(value).__name__}")
+
+
+def _tensor_list(tensors: Any, fn: str) -> list[Tensor]:
+    """A non-empty list or tuple of tensors."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"{fn}: tensors must be a list or tuple of Tensors, got {type(tensors).__name__}"
+        )
+    if not tensors:
+        raise ValueError(f"{fn}: expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}: tensors[{i}] must be a Tensor, got {type(t).__name__}")
+    return list(tensors)
+
+
+def _promoted(arrays: Sequence[np.ndarray]) -> np.dtype:
+    """PyTorch's type promotion of tensors: floating point over integers over bool, then the
+    widest (float32 with int64 is float32, as in PyTorch, not NumPy's float64)."""
+    dtypes = [a.dtype for a in arrays]
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*(floats or dtypes))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """The tensors joined along `dim`; their other dims must match. A 1-D empty tensor is
+    skipped, as PyTorch does. Each input's gradient is its slice of the output's."""
+    tensors = _tensor_list(tensors, "cat")
+    arrays = [t.data for t in tensors]
+    joined = [i for i, a in enumerate(arrays) if a.shape != (0,)] or [0]
+    first = arrays[joined[0]]
+    if first.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
+    axis = _normalize_dim(dim, first.ndim, "cat")
+    for i in joined:
+        shape = arrays[i].shape
+        if len(shape) != first.ndim or any(
+            d != axis and size != first.shape[d] for d, size in enumerate(shape)
+        ):
+            raise ValueError(
+                f"cat: tensors must match in every dim but {axis}: tensors[{joined[0]}] has shape "
+                f"{first.shape}, tensors[{i}] has shape {shape}"
+            )
+    dtype = _promoted(arrays)
+    out = np.concatenate([arrays[i] for i in joined], axis=axis, dtype=dtype)
+    bounds = np.cumsum([0] + [arrays[i].shape[axis] for i in joined])
+
+    def backward(g: np.ndarray) -> list[np.ndarray | None]:
+        grads: list[np.ndarray | None] = [None] * len(tensors)
+        for i, start, stop in zip(joined, bounds[:-1], bounds[1:], strict=True):
+            if tensors[i].requires_grad:
+                grads[i] = _contiguous(g[(slice(None),) * axis + (slice(start, stop),)])
+        return grads
+
+    return _from_op(out, tuple(tensors), backward, "CatBackward0")
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """The tensors, all of one shape, joined along a new dim `dim`."""
+    tensors = _tensor_list(tensors, "stack")
+    arrays = [t.data for t in tensors]
+    shape = arrays[0].shape
+    for i, a in enumerate(arrays):
+        if a.shape != shape:
+            raise ValueError(
+                f"stack: tensors must have one shape: tensors[0] has shape {shape}, tensors[{i}] "
+                f"has shape {a.shape}"
+            )
+    axis = _normalize_dim(dim, len(shape) + 1, "stack")
+    out = np.stack(arrays, axis=axis, dtype=_promoted(arrays))
+
+    def backward(g: np.ndarray) -> list[np.ndarray | None]:
+        lead = (slice(None),) * axis
+        return [
+            _contiguous(g[(*lead, i)]) if t.requires_grad else None for i, t in enumerate(tensors)
+        ]
+
+    return _from_op(out, tuple(tensors), backward, "StackBackward0")
+
+
+def _pieces(input: Tensor, sizes: list[int], axis: int, name: str) -> tuple[Tensor, ...]:
+    """input cut along `axis` into pieces of `sizes` (summing to its size there)."""
+    x = input.data
+    lead = (slice(None),) * axis
+    pieces = []
+    start = 0
+    for size in sizes:
+        region = (*lead, slice(start, start + size))
+
+        def backward(g: np.ndarray, region: tuple[slice, ...] = region) -> tuple[np.ndarray]:
+            grad = np.zeros_like(x)
+            grad[region] = g
+            return (grad,)
+
+        pieces.append(_from_op(_contiguous(x[region]), (input,), backward, name))
+        start += size
+    return tuple(pieces)
+
+
+def split(
+    tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+) -> tuple[Tensor, ...]:
+    """Pieces of `tensor` along `dim`: of split_size_or_sections each (the last one smaller if
+    the size does not divide), or of the listed sizes, which must add up to the dim's size."""
+    _check_tensor(tensor, "split", "tensor")
+    x = tensor.data
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor has no dim to split")
+    axis = _normalize_dim(dim, x.ndim, "split")
+    length = x.shape[axis]
+    if _is_int(split_size_or_sections):
+        size = int(split_size_or_sections)
+        if size < 0 or (size == 0 and length != 0):
+            raise ValueError(
+                f"split: split_size must be > 0 (0 only for a dim of size 0), got {size} for dim "
+                f"{axis} of size {length}"
+            )
+        sizes = [min(size, length - start) for start in range(0, length, size)] if size else [0]
+        return _pieces(tensor, sizes, axis, "SplitBackward0")
+    if not isinstance(split_size_or_sections, (list, tuple)) or not all(
+        _is_int(s) and s >= 0 for s in split_size_or_sections
+    ):
+        raise TypeError(
+            f"split: split_size_or_sections must be an int or a list of ints >= 0, got "
+            f"{split_size_or_sections!r}"
+        )
+    sizes = [int(s) for s in split_size_or_sections]
+    if sum(sizes) != length:
+        raise ValueError(
+            f"split: sizes {sizes} must add up to {length}, the size of dim {axis} of the tensor "
+            f"of shape {x.shape}"
+        )
+    return _pieces(tensor, sizes, axis, "SplitWithSizesBackward0")
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """`input` split along `dim` into pieces of ceil(size / chunks) (fewer pieces than `chunks`
+    when the size runs out first, as in PyTorch)."""
+    _check_tensor(input, "chunk", "input")
+    if not _is_int(chunks) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be an int >= 1, got {chunks!r}")
+    x = input.data
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor has no dim to split")
+    axis = _normalize_dim(dim, x.ndim, "chunk")
+    length = x.shape[axis]
+    if length == 0:
+        return _pieces(input, [0] * int(chunks), axis, "SplitBackward0")
+    return split(input, -(-length // int(chunks)), axis)
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): values picked along
+    `dim` by an int64 `index` of input's ndim, no larger than input in the other dims. Repeated
+    indices accumulate their gradients."""
+    _check_tensor(input, "gather", "input")
+    _check_tensor(index, "gather", "index")
+    x, idx = input.data, index.data
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an int64 tensor, got {idx.dtype}")
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"gather: index of shape {idx.shape} must have as many dims as input {x.shape}"
+        )
+    axis = _normalize_dim(dim, x.ndim, "gather")
+    x_nd = x.reshape(x.shape or (1,))  # a 0-d tensor as one of 1 value
+    idx_nd = idx.reshape(idx.shape or (1,))
+    for d, (size, limit) in enumerate(zip(idx_nd.shape, x_nd.shape, strict=True)):
+        if d != axis and size > limit:
+            raise ValueError(
+                f"gather: index of shape {idx.shape} is larger than input {x.shape} in dim {d}"
+            )
+    if idx.size and (idx.min() < 0 or idx.max() >= x_nd.shape[axis]):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(
+            f"gather: index {bad} is out of bounds for dim {axis} of size {x_nd.shape[axis]}"
+        )
+    window = tuple(slice(None) if d == axis else slice(0, s) for d, s in enumerate(idx_nd.shape))
+    out = np.take_along_axis(x_nd[window], idx_nd, axis=axis).reshape(idx.shape)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros_like(x_nd)
+        positions = [
+            np.arange(s).reshape([-1 if i == d else 1 for i in range(idx_nd.ndim)])
+            for d, s in enumerate(idx_nd.shape)
+        ]
+        positions[axis] = idx_nd
+        np.add.at(grad, tuple(positions), g.reshape(idx_nd.shape))
+        return (grad.reshape(x.shape),)
+
+    return _from_op(_contiguous(out), (input,), backward, "GatherBackward0")
+
+
 # -- factories --------------------------------------------------------------------------------
 
 
@@ -953,3 +1444,80 @@ def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
     return ones(
         other.shape, dtype=dtype if dtype is not None else other.dtype, requires_grad=requires_grad
     )
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `size` filled with `fill_value`; its dtype by default follows the value's:
+    bool, int64 for an integer, float32 for a real number (as in PyTorch)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+    if dtype is None:
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = np.bool_
+        elif _is_int(fill_value):
+            dtype = _I64
+    sizes = size if isinstance(size, (tuple, list)) else (size,)
+    try:
+        return _factory(
+            lambda s, d: np.full(s, fill_value, dtype=d),
+            (tuple(sizes),),
+            dtype,
+            requires_grad,
+            "full",
+        )
+    except OverflowError:
+        target = _dtype_arg(dtype if dtype is not None else _F32, "full")
+        raise OverflowError(f"full: fill_value {fill_value} does not fit dtype {target}") from None
+
+
+def full_like(
+    input: Tensor, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of input's shape (and dtype, unless `dtype` says otherwise) of `fill_value`."""
+    _check_tensor(input, "full_like", "input")
+    return full(
+        input.data.shape,
+        fill_value,
+        dtype=dtype if dtype is not None else input.data.dtype,
+        requires_grad=requires_grad,
+    )
+
+
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """start, start + step, ... up to end (exclusive); arange(end) starts at 0. int64 when every
+    argument is an integer, float32 otherwise; each value is computed as start + i * step in
+    double precision, as PyTorch does, then rounded to the dtype."""
+    if end is None:
+        start, end = 0, start
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"arange: {name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(f"arange: {name} must be finite, got {value}")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(
+            f"arange: the step {step} points away from end {end} (start {start}): the signs of "
+            "step and end - start must agree"
+        )
+    integral = all(_is_int(v) for v in (start, end, step))
+    if dtype is None:
+        dtype = _I64 if integral else _F32
+    count = -((start - end) // step) if integral else math.ceil((end - start) / step)
+
+    def fill(sizes: tuple[int, ...], d: np.dtype) -> np.ndarray:
+        if integral and d.kind in "iu":
+            return np.arange(start, end, step, dtype=d)
+        return (float(start) + np.arange(count, dtype=np.float64) * float(step)).astype(d)
+
+    return _factory(fill, (count,), dtype, requires_grad, "arange")

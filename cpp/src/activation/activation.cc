@@ -67,4 +67,27 @@ void lecun_tanh_backward(const float* grad_out, const float* y, float* grad_x, s
   chunks(n, [&](std::size_t b, std::size_t e) { kernel(grad_out + b, y + b, grad_x + b, e - b); });
 }
 
+void hardtanh(const float* x, float lo, float hi, float* out, std::size_t n) {
+  const auto kernel = activation_kernels().hardtanh;
+  chunks(n, [&](std::size_t b, std::size_t e) { kernel(x + b, lo, hi, out + b, e - b); });
+}
+
+void hardtanh_backward(const float* grad_out, const float* x, float lo, float hi, float* grad_x,
+                       std::size_t n) {
+  const auto kernel = activation_kernels().hardtanh_backward;
+  chunks(n, [&](std::size_t b, std::size_t e) {
+    kernel(grad_out + b, x + b, lo, hi, grad_x + b, e - b);
+  });
+}
+
+void silu(const float* x, float* out, std::size_t n) {
+  const auto kernel = activation_kernels().silu;
+  chunks(n, [&](std::size_t b, std::size_t e) { kernel(x + b, out + b, e - b); });
+}
+
+void silu_backward(const float* grad_out, const float* x, float* grad_x, std::size_t n) {
+  const auto kernel = activation_kernels().silu_backward;
+  chunks(n, [&](std::size_t b, std::size_t e) { kernel(grad_out + b, x + b, grad_x + b, e - b); });
+}
+
 }  // namespace odyssey

@@ -78,10 +78,60 @@ void lecun_tanh_backward(const float* grad_out, const float* y, float* grad_x, s
 }
 
 template <class V>
+void hardtanh(const float* x, float lo, float hi, float* out, std::size_t n) {
+  using T = typename V::T;
+  const T l = V::set1(lo);
+  const T h = V::set1(hi);
+  // Ordered compares are false for NaN, which passes through both selects.
+  map_unary<V>(x, out, n, [l, h](T v) {
+    const T raised = V::select_gt(l, v, l, v);
+    return V::select_gt(raised, h, h, raised);
+  });
+}
+
+template <class V>
+void hardtanh_backward(const float* grad_out, const float* x, float lo, float hi, float* grad_x,
+                       std::size_t n) {
+  using T = typename V::T;
+  const T l = V::set1(lo);
+  const T h = V::set1(hi);
+  map_binary<V>(grad_out, x, grad_x, n, [l, h](T g, T v) {
+    return V::select_gt(v, l, V::select_gt(h, v, g, V::zero()), V::zero());
+  });
+}
+
+template <class V>
+void silu(const float* x, float* out, std::size_t n) {
+  map_unary<V>(x, out, n, [](typename V::T v) { return V::mul(v, simd::sigmoid<V>(v)); });
+}
+
+template <class V>
+void silu_backward(const float* grad_out, const float* x, float* grad_x, std::size_t n) {
+  using T = typename V::T;
+  map_binary<V>(grad_out, x, grad_x, n, [](T g, T v) {
+    const T s = simd::sigmoid<V>(v);
+    const T one = V::set1(1.0f);
+    return V::mul(V::mul(g, s), V::add(one, V::mul(v, V::sub(one, s))));
+  });
+}
+
+template <class V>
 constexpr ActivationKernels activation_kernels_for() {
-  return ActivationKernels{relu_backward<V>, leaky_relu<V>,       leaky_relu_backward<V>,
-                           sigmoid<V>,       sigmoid_backward<V>, tanh<V>,
-                           tanh_backward<V>, lecun_tanh<V>,       lecun_tanh_backward<V>};
+  return ActivationKernels{
+      .relu_backward = relu_backward<V>,
+      .leaky_relu = leaky_relu<V>,
+      .leaky_relu_backward = leaky_relu_backward<V>,
+      .sigmoid = sigmoid<V>,
+      .sigmoid_backward = sigmoid_backward<V>,
+      .tanh = tanh<V>,
+      .tanh_backward = tanh_backward<V>,
+      .lecun_tanh = lecun_tanh<V>,
+      .lecun_tanh_backward = lecun_tanh_backward<V>,
+      .hardtanh = hardtanh<V>,
+      .hardtanh_backward = hardtanh_backward<V>,
+      .silu = silu<V>,
+      .silu_backward = silu_backward<V>,
+  };
 }
 
 }  // namespace odyssey::simd

@@ -1,7 +1,20 @@
 """Layers, containers and losses with PyTorch's names, signatures and weight layouts."""
 
 from odyssey.nn import functional, init, utils
-from odyssey.nn.activation import LeakyReLU, LeCunTanh, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from odyssey.nn.activation import (
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LeCunTanh,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from odyssey.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from odyssey.nn.container import ModuleDict, ModuleList, Sequential
 from odyssey.nn.conv import Conv2d
@@ -10,16 +23,19 @@ from odyssey.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
 from odyssey.nn.pooling import AvgPool2d, MaxPool2d
-from odyssey.nn.shape import Dropout, Flatten
+from odyssey.nn.shape import Dropout, Dropout2d, Flatten
 
 __all__ = [
+    "GELU",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "Flatten",
+    "Hardtanh",
     "Identity",
     "LeCunTanh",
     "LeakyReLU",
@@ -33,9 +49,12 @@ __all__ = [
     "NLLLoss",
     "Parameter",
     "ReLU",
+    "ReLU6",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",

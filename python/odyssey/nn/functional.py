@@ -1,9 +1,15 @@
-"""Layers and losses as functions of tensors: each one kernel forward and one kernel backward.
+"""Layers and losses as functions of tensors: most are one kernel call forward and one backward
+(softplus and gelu are a few NumPy ufuncs each).
 
 These sit on the training step's hot path (a LeNet step is ~30 of them), so they do little in
 Python: each checks its arguments with odyssey._checks (attribute reads and comparisons, naming the
 function and argument, as PyTorch's names them), and a backward closure computes only the gradients
-that some input needs.
+that some input needs. Each result's `grad_fn` carries PyTorch's name for the op.
+
+`inplace=True` is accepted where PyTorch's signature has it, so that PyTorch model code runs
+unchanged, but the result is always a new tensor and the input keeps its values: the autograd
+engine has no version counters, so an in-place write could silently corrupt a value that a
+recorded backward still needs.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "dropout2d",
     "flatten",
+    "gelu",
+    "hardtanh",
     "leaky_relu",
     "lecun_tanh",
     "linear",
@@ -33,9 +42,12 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "relu",
+    "relu6",
     "relu_max_pool2d",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "tanh",
 ]
 
@@ -82,7 +94,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_b = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
         return grad_x, grad_w, grad_b
 
-    return _from_op(out, (input, weight, bias), backward)
+    # PyTorch's names: addmm (or mm without bias) on 2-D input, a view of it otherwise.
+    if x_ndim == 2:
+        name = "MmBackward0" if b_data is None else "AddmmBackward0"
+    else:
+        name = "UnsafeViewBackward0" if b_data is None else "ViewBackward0"
+    return _from_op(out, (input, weight, bias), backward, name)
 
 
 def _check_conv2d(
@@ -223,42 +240,165 @@ def avg_pool2d(
 # -- activations ------------------------------------------------------------------------------
 
 
-def relu(input: Tensor) -> Tensor:
-    """max(input, 0) elementwise."""
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0) elementwise (`inplace`: see the module docstring)."""
     x_data = check.float_tensor(input, "relu", "input")
-    return _from_op(_kernels.relu(x_data), (input,), lambda g: (_kernels.relu_backward(g, x_data),))
+    return _from_op(
+        _kernels.relu(x_data),
+        (input,),
+        lambda g: (_kernels.relu_backward(g, x_data),),
+        "ReluBackward0",
+    )
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """input > 0 ? input : input * negative_slope elementwise."""
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """input > 0 ? input : input * negative_slope elementwise (`inplace`: see the module
+    docstring)."""
     x_data = check.float_tensor(input, "leaky_relu", "input")
     slope = check.real(negative_slope, "leaky_relu", "negative_slope")
     return _from_op(
         _kernels.leaky_relu(x_data, slope),
         (input,),
         lambda g: (_kernels.leaky_relu_backward(g, x_data, slope),),
+        "LeakyReluBackward0",
     )
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-input)) elementwise."""
     y = _kernels.sigmoid(check.float_tensor(input, "sigmoid", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.sigmoid_backward(g, y),))
+    return _from_op(y, (input,), lambda g: (_kernels.sigmoid_backward(g, y),), "SigmoidBackward0")
 
 
 def tanh(input: Tensor) -> Tensor:
     """tanh(input) elementwise."""
     y = _kernels.tanh(check.float_tensor(input, "tanh", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.tanh_backward(g, y),))
+    return _from_op(y, (input,), lambda g: (_kernels.tanh_backward(g, y),), "TanhBackward0")
 
 
 def lecun_tanh(input: Tensor) -> Tensor:
     """LeCun's scaled tanh 1.7159 * tanh(2x / 3) (LeCun et al. 1998, appendix A)."""
     y = _kernels.lecun_tanh(check.float_tensor(input, "lecun_tanh", "input"))
-    return _from_op(y, (input,), lambda g: (_kernels.lecun_tanh_backward(g, y),))
+    # Not a PyTorch op: named after its own function, in PyTorch's pattern.
+    return _from_op(
+        y, (input,), lambda g: (_kernels.lecun_tanh_backward(g, y),), "LecunTanhBackward0"
+    )
 
 
-def _last_axis_op(input: Tensor, dim: int, forward: Any, backward: Any, fn: str) -> Tensor:
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """input clamped to [min_val, max_val]; the gradient flows strictly inside the interval, as
+    in PyTorch (`inplace`: see the module docstring)."""
+    x_data = check.float_tensor(input, "hardtanh", "input")
+    low = check.real(min_val, "hardtanh", "min_val")
+    high = check.real(max_val, "hardtanh", "max_val")
+    if low > high:
+        raise ValueError(f"hardtanh: max_val {max_val} must be >= min_val {min_val}")
+    return _hardtanh(input, x_data, low, high)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(input, 0), 6) elementwise: hardtanh(input, 0, 6) (`inplace`: see the module
+    docstring)."""
+    return _hardtanh(input, check.float_tensor(input, "relu6", "input"), 0.0, 6.0)
+
+
+def _hardtanh(input: Tensor, x_data: np.ndarray, low: float, high: float) -> Tensor:
+    return _from_op(
+        _kernels.hardtanh(x_data, low, high),
+        (input,),
+        lambda g: (_kernels.hardtanh_backward(g, x_data, low, high),),
+        "HardtanhBackward0",
+    )
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * input)) / beta, and input itself where beta * input > threshold (where
+    the two agree to float precision), as in PyTorch."""
+    x_data = check.float_tensor(input, "softplus", "input")
+    beta = check.real(beta, "softplus", "beta")
+    threshold = check.real(threshold, "softplus", "threshold")
+    scaled = np.asarray(x_data * np.float32(beta))  # an array even when 0-d
+    linear = scaled > np.float32(threshold)
+    with np.errstate(over="ignore"):
+        smooth = np.logaddexp(np.float32(0), scaled) / np.float32(beta)
+    out = np.where(linear, x_data, smooth).astype(_F32, copy=False)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        # d/dx = sigmoid(beta * x), from the kernel (exact saturation, no overflow).
+        return (np.where(linear, g, g * _kernels.sigmoid(scaled)),)
+
+    return _from_op(out, (input,), backward, "SoftplusBackward0")
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = erfc(-x / sqrt(2)) / 2 for float64 x, to a relative error below 1.2e-7 in both
+    tails (the Chebyshev-fitted erfc of Numerical Recipes, 6.2): well inside float32 rounding.
+    NumPy has no erf, and SciPy is not a dependency of the library."""
+    z = np.abs(x) * _SQRT_HALF
+    t = 1.0 / (1.0 + 0.5 * z)
+    coefficients = (
+        0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807,
+        -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223,
+    )  # fmt: skip
+    poly = np.zeros_like(t)
+    for c in coefficients:
+        poly = poly * t + c
+    tail = 0.5 * t * np.exp(poly - z * z)  # erfc(z) / 2 = Phi(-|x|)
+    return np.where(x >= 0, 1.0 - tail, tail)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """input * Phi(input), Phi the standard normal CDF (Hendrycks and Gimpel 2016); with
+    approximate='tanh', 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). Computed in double
+    precision and rounded once."""
+    x_data = check.float_tensor(input, "gelu", "input")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = x_data.astype(np.float64)  # NumPy gives scalars for 0-d arrays: np.asarray below
+    if approximate == "none":
+        cdf = _normal_cdf(x)
+        out = x * cdf
+
+        def derivative() -> np.ndarray:
+            return cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+    else:
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+        out = 0.5 * x * (1.0 + t)
+
+        def derivative() -> np.ndarray:
+            inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x * x)
+            return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.asarray(g * derivative(), dtype=_F32),)
+
+    return _from_op(np.asarray(out, dtype=_F32), (input,), backward, "GeluBackward0")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """input * sigmoid(input) elementwise, the swish of Ramachandran et al. 2017 (`inplace`: see
+    the module docstring)."""
+    x_data = check.float_tensor(input, "silu", "input")
+    return _from_op(
+        _kernels.silu(x_data),
+        (input,),
+        lambda g: (_kernels.silu_backward(g, x_data),),
+        "SiluBackward0",
+    )
+
+
+def _last_axis_op(
+    input: Tensor, dim: int, forward: Any, backward: Any, fn: str, name: str
+) -> Tensor:
     """Runs a 2-D kernel over the last axis of a (rows, dim) view of input with `dim` moved last."""
     x_data = check.float_tensor(input, fn, "input")
     ndim = x_data.ndim
@@ -277,18 +417,25 @@ def _last_axis_op(input: Tensor, dim: int, forward: Any, backward: Any, fn: str)
         grad_moved = grad_rows.reshape(moved.shape)
         return (grad_moved if last else np.ascontiguousarray(np.moveaxis(grad_moved, -1, axis)),)
 
-    return _from_op(y, (input,), grad)
+    return _from_op(y, (input,), grad, name)
 
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     """exp(input) / sum(exp(input)) along dim, computed stably."""
-    return _last_axis_op(input, dim, _kernels.softmax, _kernels.softmax_backward, "softmax")
+    return _last_axis_op(
+        input, dim, _kernels.softmax, _kernels.softmax_backward, "softmax", "SoftmaxBackward0"
+    )
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """input - log(sum(exp(input))) along dim, computed stably."""
     return _last_axis_op(
-        input, dim, _kernels.log_softmax, _kernels.log_softmax_backward, "log_softmax"
+        input,
+        dim,
+        _kernels.log_softmax,
+        _kernels.log_softmax_backward,
+        "log_softmax",
+        "LogSoftmaxBackward0",
     )
 
 
@@ -304,19 +451,42 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     )
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p) when training;
-    the mask comes from the generator that `odyssey.manual_seed` seeds."""
+    the mask comes from the generator that `odyssey.manual_seed` seeds (`inplace`: see the
+    module docstring)."""
     x_data = check.float_tensor(input, "dropout", "input")
     p = check.probability(p, "dropout")
+    return _dropout(input, x_data, p, training, x_data.shape)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zeroes whole channels, each with probability p, of (N, C, H, W) input and scales the rest
+    by 1 / (1 - p) when training (Tompson et al. 2015). A 3-D input is taken as (N, C, L), as
+    PyTorch does; `inplace`: see the module docstring."""
+    x_data = check.float_tensor(input, "dropout2d", "input")
+    if x_data.ndim not in (3, 4):
+        raise ValueError(
+            f"dropout2d: input must be (N, C, H, W) or (N, C, L), got shape {x_data.shape}"
+        )
+    p = check.probability(p, "dropout2d")
+    return _dropout(input, x_data, p, training, x_data.shape[:2] + (1,) * (x_data.ndim - 2))
+
+
+def _dropout(
+    input: Tensor, x_data: np.ndarray, p: float, training: bool, mask_shape: tuple[int, ...]
+) -> Tensor:
+    """x * mask, the mask of `mask_shape` (broadcast over the rest) keeping with 1 - p."""
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        mask = np.zeros(x_data.shape, dtype=_F32)
+        mask = np.zeros(mask_shape, dtype=_F32)
     else:
-        keep = generator().random(x_data.shape, dtype=np.float32) >= np.float32(p)
+        keep = generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
         mask = keep * np.float32(1.0 / (1.0 - p))
-    return _from_op(x_data * mask, (input,), lambda g: (g * mask,))
+    return _from_op(x_data * mask, (input,), lambda g: (g * mask,), "MulBackward0")
 
 
 def batch_norm(
@@ -427,7 +597,8 @@ def cross_entropy(input: Tensor, target: Tensor | np.ndarray, reduction: str = "
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         return (_kernels.softmax_cross_entropy_backward(probs, labels, float(g) * scale),)
 
-    return _from_op(np.asarray(loss, dtype=_F32), (input,), backward)
+    # PyTorch computes cross_entropy as nll_loss(log_softmax(input)), hence its name.
+    return _from_op(np.asarray(loss, dtype=_F32), (input,), backward, "NllLossBackward0")
 
 
 def nll_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
@@ -456,7 +627,7 @@ def _nll(log_probs: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
         grad[rows, labels] = -g / max(n, 1) if reduction == "mean" else -g
         return (grad,)
 
-    return _from_op(out, (log_probs,), backward)
+    return _from_op(out, (log_probs,), backward, "NllLossBackward0")
 
 
 def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
@@ -489,9 +660,11 @@ def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean"
         out = squared
         scale = np.float32(2.0)
 
-    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        grad = (g * scale) * diff
-        return grad, -grad
+    target_tensor = target if isinstance(target, Tensor) else None
 
-    parents = (input, target if isinstance(target, Tensor) else None)
-    return _from_op(out, parents, backward)
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        grad = (g * scale) * diff
+        needs_target = target_tensor is not None and target_tensor.requires_grad
+        return (grad if input.requires_grad else None), (-grad if needs_target else None)
+
+    return _from_op(out, (input, target_tensor), backward, "MseLossBackward0")

@@ -1,4 +1,4 @@
-"""Flatten and Dropout: layers without parameters that reshape or mask."""
+"""Flatten, Dropout and Dropout2d: layers without parameters that reshape or mask."""
 
 from __future__ import annotations
 
@@ -24,14 +24,23 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Zeroes elements with probability p in training mode; the identity in eval mode."""
+    """Zeroes elements with probability p in training mode; the identity in eval mode (`inplace`
+    is printed as in PyTorch; the result is always a new tensor, see odyssey.nn.functional)."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        self.p = check.probability(p, "Dropout")
+        self.p = check.probability(p, type(self).__name__)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels of (N, C, H, W) input with probability p in training mode."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training)
