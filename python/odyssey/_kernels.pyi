@@ -263,6 +263,8 @@ def conv2d_forward(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
     out: Float32Array | None = None,
 ) -> Float32Array: ...
 def conv2d_backward_data(
@@ -272,6 +274,8 @@ def conv2d_backward_data(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
 ) -> Float32Array: ...
 def conv2d_backward_weight(
     x: Float32Array,
@@ -280,6 +284,8 @@ def conv2d_backward_weight(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
     bias: bool = True,
 ) -> tuple[Float32Array, Float32Array | None]: ...
 def conv2d_algorithms(
@@ -288,6 +294,8 @@ def conv2d_algorithms(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
 ) -> dict[str, str]: ...
 def max_pool2d_forward(
     x: Float32Array, kernel_size: Pair, stride: Pair, *, relu: bool = False
