@@ -48,7 +48,10 @@ std::size_t packed_row_stride(std::size_t padded_w, std::size_t stride_w, std::s
 }
 
 // Writes `src` (channels, h, w) into `dst` laid out as `p` says, element (i, j) at padded position
-// (pad_top + i * dilation_h, pad_left + j * dilation_w), zeros elsewhere.
+// (pad_top + i * dilation_h, pad_left + j * dilation_w), zeros elsewhere. Column dilation comes
+// only with unit column stride (the input gradient's zero-dilated dy), column phases only without
+// dilation (strided forward and weight gradient). Each phase is a strided copy: no division per
+// element, which for a depthwise stride-2 layer took most of the pass.
 void pack(const PackedConv& p, const float* src, std::size_t h, std::size_t w,
           std::size_t dilation_h, std::size_t dilation_w, std::size_t pad_top, std::size_t pad_left,
           float* dst) {
@@ -60,11 +63,17 @@ void pack(const PackedConv& p, const float* src, std::size_t h, std::size_t w,
       float* dst_row = dst + (c * p.rows + pad_top + i * dilation_h) * sw * p.row_stride;
       if (sw == 1 && dilation_w == 1) {
         std::memcpy(dst_row + pad_left, src_row, w * sizeof(float));
-        continue;
-      }
-      for (std::size_t j = 0; j < w; ++j) {
-        const std::size_t q = pad_left + j * dilation_w;
-        dst_row[(q % sw) * p.row_stride + q / sw] = src_row[j];
+      } else if (sw == 1) {
+        for (std::size_t j = 0; j < w; ++j) dst_row[pad_left + j * dilation_w] = src_row[j];
+      } else {
+        // Padded column q = pad_left + j lands in phase q % sw at column q / sw.
+        for (std::size_t phase = 0; phase < sw; ++phase) {
+          float* dst_phase = dst_row + phase * p.row_stride;
+          std::size_t j = (phase + sw - pad_left % sw) % sw;
+          for (std::size_t column = (pad_left + j) / sw; j < w; j += sw, ++column) {
+            dst_phase[column] = src_row[j];
+          }
+        }
       }
     }
   }
