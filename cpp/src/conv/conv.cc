@@ -2,9 +2,9 @@
 // (zero-padded, split by column phase) into a per-thread buffer kept between calls, and the input
 // gradient is the forward kernel run on the zero-dilated output gradient with flipped weights.
 // Shapes whose channels and columns fill vectors poorly instead put samples in the lanes, a group
-// of samples per task (BatchConv in conv.h). With convolution groups, each sample is packed once
-// and the kernels run group by group on slices of the packed input, weights and output; dilation
-// and padding of a kernel's size or more go to im2col + sgemm (conv_general.h).
+// of samples per task (BatchConv in conv.h). With convolution groups, each group of a sample is
+// packed and run in turn on its slices of the input, weights and output; dilation and padding of a
+// kernel's size or more go to im2col + sgemm (conv_general.h).
 #include "odyssey/conv.h"
 
 #include <algorithm>
@@ -96,15 +96,14 @@ PackedConv forward_geometry(const Conv2dShape& s) {
                     1};
 }
 
-// Geometry `whole` narrowed to one convolution group: `channels` packed planes in, `out_channels`
-// planes out. Group g's packed planes start g * channels * packed_plane(whole) floats in.
+// Geometry `whole` narrowed to one convolution group: `channels` planes in, `out_channels` out.
+// Each group is packed on its own just before its kernels run, so its planes are still in cache
+// (a depthwise layer's one plane in L1).
 PackedConv group_geometry(PackedConv whole, std::size_t channels, std::size_t out_channels) {
   whole.channels = channels;
   whole.out_channels = out_channels;
   return whole;
 }
-
-std::size_t packed_plane(const PackedConv& p) { return p.rows * p.stride_w * p.row_stride; }
 
 double lane_fill(std::size_t n, std::size_t lanes) {
   return static_cast<double>(n) / static_cast<double>(round_up(n, lanes));
@@ -317,14 +316,14 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     plans.push_back(plan_forward(algorithm, w + g * ocg * cg * taps,
                                  bias != nullptr ? bias + g * ocg : nullptr, ocg, cg, taps));
   }
-  const std::size_t x_group = cg * packed_plane(p), y_group = ocg * p.out_h * p.out_w;
+  const std::size_t x_group = cg * s.in_h * s.in_w, y_group = ocg * p.out_h * p.out_w;
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
+    float* packed = t_packed.get(packed_size(p_g));
     for (std::size_t n = begin; n < end; ++n) {
-      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
       for (std::size_t g = 0; g < s.groups; ++g) {
+        pack(p_g, x + n * x_sample + g * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
         const ForwardPlan& plan = plans[g];
-        plan.kernel(p_g, packed + g * x_group, plan.w, plan.bias, y + n * y_sample + g * y_group);
+        plan.kernel(p_g, packed, plan.w, plan.bias, y + n * y_sample + g * y_group);
       }
     }
   });
@@ -384,15 +383,15 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                      s.kernel_h - 1 - s.pad_h + (out_h - 1) * s.stride_h + 1,
                      s.stride_h};
   const PackedConv p_g = group_geometry(p, ocg, cg);
-  const std::size_t dy_group = ocg * packed_plane(p), dx_group = cg * s.in_h * s.in_w;
+  const std::size_t dy_group = ocg * out_h * out_w, dx_group = cg * s.in_h * s.in_w;
   parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
+    float* packed = t_packed.get(packed_size(p_g));
     for (std::size_t n = begin; n < end; ++n) {
-      pack(p, dy + n * dy_sample, out_h, out_w, s.stride_h, s.stride_w, s.kernel_h - 1 - s.pad_h,
-           s.kernel_w - 1 - s.pad_w, packed);
       for (std::size_t g = 0; g < s.groups; ++g) {
+        pack(p_g, dy + n * dy_sample + g * dy_group, out_h, out_w, s.stride_h, s.stride_w,
+             s.kernel_h - 1 - s.pad_h, s.kernel_w - 1 - s.pad_w, packed);
         const ForwardPlan& plan = plans[g];
-        plan.kernel(p_g, packed + g * dy_group, plan.w, nullptr, dx + n * dx_sample + g * dx_group);
+        plan.kernel(p_g, packed, plan.w, nullptr, dx + n * dx_sample + g * dx_group);
       }
     }
   });
@@ -476,7 +475,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   if (algorithm == ConvAlgorithm::kDirectBatch) return backward_weight_batch(s, x, dy, dw, db);
   // One convolution group's share of the input and its shape for the im2col + sgemm kernel.
   const PackedConv p_g = group_geometry(p, cg, ocg);
-  const std::size_t x_group = cg * packed_plane(p);
+  const std::size_t x_group = cg * s.in_h * s.in_w;
   Conv2dShape s_g = s;
   s_g.in_channels = cg;
   s_g.out_channels = ocg;
@@ -490,24 +489,23 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const std::size_t chunks = num_chunks(s.batch, kConvWeightGradGrain);
   std::vector<float> partials(chunks * partial_size, 0.0f);
   parallel_for(s.batch, kConvWeightGradGrain, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
+    float* packed = t_packed.get(packed_size(p_g));
     float* partial = partials.data() + begin / kConvWeightGradGrain * partial_size;
     for (std::size_t n = begin; n < end; ++n) {
       const float* dy_n = dy + n * s.out_channels * plane;
-      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
       for (std::size_t g = 0; g < s.groups; ++g) {
-        const float* x_g = packed + g * x_group;
+        pack(p_g, x + n * x_sample + g * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
         const float* dy_g = dy_n + g * ocg * plane;
         float* dw_g = partial + g * group_accumulated;
         if (algorithm == ConvAlgorithm::kIm2colGemm) {
           float* columns = t_columns.get(conv_gemm::columns_size(s_g));
-          conv_gemm::weight_grad(s_g, p_g, x_g, dy_g, columns, dw_g);
+          conv_gemm::weight_grad(s_g, p_g, packed, dy_g, columns, dw_g);
         } else if (lanes) {
           float* dy_t = t_transposed.get(plane * padded_channels);
           kernels.transpose_channels(dy_g, ocg, plane, padded_channels, dy_t);
-          kernels.weight_grad_lanes(p_g, x_g, dy_t, dw_g);
+          kernels.weight_grad_lanes(p_g, packed, dy_t, dw_g);
         } else {
-          kernels.weight_grad(p_g, x_g, dy_g, dw_g);
+          kernels.weight_grad(p_g, packed, dy_g, dw_g);
         }
       }
       if (db == nullptr) continue;
