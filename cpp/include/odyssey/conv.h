@@ -155,14 +155,15 @@ ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);
 
-// Whole-batch operations on the selected ISA, parallel over samples. Scratch buffers are kept per
-// thread and reused between calls.
-// x (batch, in, H, W), w (out, in, kh, kw), bias (out,) or nullptr -> y (batch, out, OH, OW).
+// Whole-batch operations on the selected ISA, parallel over samples (the forward and the input
+// gradient also over convolution groups). Scratch buffers are kept per thread and reused between
+// calls. x (batch, in, H, W), w (out, in / groups, kh, kw), bias (out,) or nullptr -> y (batch,
+// out, OH, OW).
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* y);
 // dy (batch, out, OH, OW), w -> dx (batch, in, H, W).
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
-// x, dy -> dw (out, in, kh, kw) and, unless nullptr, db (out,).
+// x, dy -> dw (out, in / groups, kh, kw) and, unless nullptr, db (out,).
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db);
 

@@ -291,7 +291,6 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
                     float* y) {
   if (!conv_general::direct_fits(s)) return conv_general::forward(s, x, w, bias, y);
   const PackedConv p = forward_geometry(s);
-  const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
@@ -316,15 +315,14 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     plans.push_back(plan_forward(algorithm, w + g * ocg * cg * taps,
                                  bias != nullptr ? bias + g * ocg : nullptr, ocg, cg, taps));
   }
+  // One task per convolution group of a sample (task n * groups + g), each writing its own slice.
   const std::size_t x_group = cg * s.in_h * s.in_w, y_group = ocg * p.out_h * p.out_w;
-  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
+  parallel_for(s.batch * s.groups, 1, [&](std::size_t begin, std::size_t end) {
     float* packed = t_packed.get(packed_size(p_g));
-    for (std::size_t n = begin; n < end; ++n) {
-      for (std::size_t g = 0; g < s.groups; ++g) {
-        pack(p_g, x + n * x_sample + g * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-        const ForwardPlan& plan = plans[g];
-        plan.kernel(p_g, packed, plan.w, plan.bias, y + n * y_sample + g * y_group);
-      }
+    for (std::size_t task = begin; task < end; ++task) {
+      pack(p_g, x + task * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
+      const ForwardPlan& plan = plans[task % s.groups];
+      plan.kernel(p_g, packed, plan.w, plan.bias, y + task * y_group);
     }
   });
 }
@@ -335,7 +333,6 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
   if (!conv_general::direct_fits(s)) return conv_general::backward_data(s, dy, w, dx);
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
@@ -383,16 +380,15 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                      s.kernel_h - 1 - s.pad_h + (out_h - 1) * s.stride_h + 1,
                      s.stride_h};
   const PackedConv p_g = group_geometry(p, ocg, cg);
+  // One task per convolution group of a sample (task n * groups + g), each writing its own slice.
   const std::size_t dy_group = ocg * out_h * out_w, dx_group = cg * s.in_h * s.in_w;
-  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
+  parallel_for(s.batch * s.groups, 1, [&](std::size_t begin, std::size_t end) {
     float* packed = t_packed.get(packed_size(p_g));
-    for (std::size_t n = begin; n < end; ++n) {
-      for (std::size_t g = 0; g < s.groups; ++g) {
-        pack(p_g, dy + n * dy_sample + g * dy_group, out_h, out_w, s.stride_h, s.stride_w,
-             s.kernel_h - 1 - s.pad_h, s.kernel_w - 1 - s.pad_w, packed);
-        const ForwardPlan& plan = plans[g];
-        plan.kernel(p_g, packed, plan.w, nullptr, dx + n * dx_sample + g * dx_group);
-      }
+    for (std::size_t task = begin; task < end; ++task) {
+      pack(p_g, dy + task * dy_group, out_h, out_w, s.stride_h, s.stride_w,
+           s.kernel_h - 1 - s.pad_h, s.kernel_w - 1 - s.pad_w, packed);
+      const ForwardPlan& plan = plans[task % s.groups];
+      plan.kernel(p_g, packed, plan.w, nullptr, dx + task * dx_group);
     }
   });
 }
