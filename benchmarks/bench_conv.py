@@ -27,39 +27,47 @@ CONV_SHAPES = {
     "lenet-conv2": (64, 6, 16, 14, 5, 0),
     "resnet-64x64": (16, 64, 64, 32, 3, 1),
 }
+# name -> (batch, in, out, size, kernel, padding, groups): AlexNet's two-group conv2 (48 -> 128
+# channels per group) and MobileNet's first depthwise 3x3
+GROUPED_SHAPES = {
+    "alexnet-conv2": (8, 96, 256, 27, 5, 2, 2),
+    "mobilenet-dw": (8, 32, 32, 112, 3, 1, 32),
+}
 # name -> (batch, channels, size): LeNet's two 2x2 stride-2 pools
 POOL_SHAPES = {"lenet-pool1": (64, 6, 28), "lenet-pool2": (64, 16, 10)}
 HEADER = f"{'shape':<13} {'pass':<8} {'thr':>3} {'odyssey ms':>10} {'torch ms':>9} {'ratio':>6}"
 ROW = "{shape:<13} {pass:<8} {threads:>3} {odyssey_ms:>10.3f} {torch_ms:>9.3f} {ratio:>6.2f}"
 
 
-def conv_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+def conv_cases(
+    torch, shape, groups: int = 1
+) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
     batch, c, oc, size, k, pad = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
-    w = rng.standard_normal((oc, c, k, k), dtype=np.float32)
+    w = rng.standard_normal((oc, c // groups, k, k), dtype=np.float32)
     b = rng.standard_normal(oc, dtype=np.float32)
-    y = _kernels.conv2d_forward(x, w, b, padding=pad)
+    y = _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups)
     g = rng.standard_normal(y.shape, dtype=np.float32)
     tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
     px, pw, pb = (t.clone().requires_grad_() for t in (tx, tw, tb))
     conv2d = torch.nn.functional.conv2d
 
     def ours_forward():
-        _kernels.conv2d_forward(x, w, b, padding=pad, out=y)
+        _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups, out=y)
 
     def ours_both():
-        _kernels.conv2d_forward(x, w, b, padding=pad, out=y)
-        _kernels.conv2d_backward_data(g, w, x.shape, padding=pad)
-        _kernels.conv2d_backward_weight(x, g, (k, k), padding=pad)
+        _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups, out=y)
+        _kernels.conv2d_backward_data(g, w, x.shape, padding=pad, groups=groups)
+        _kernels.conv2d_backward_weight(x, g, (k, k), padding=pad, groups=groups)
 
     def torch_forward():
         with torch.no_grad():
-            conv2d(tx, tw, tb, padding=pad)
+            conv2d(tx, tw, tb, padding=pad, groups=groups)
 
     def torch_both():
         px.grad = pw.grad = pb.grad = None
-        conv2d(px, pw, pb, padding=pad).backward(tg)
+        conv2d(px, pw, pb, padding=pad, groups=groups).backward(tg)
 
     return {"fwd": (ours_forward, torch_forward), "fwd+bwd": (ours_both, torch_both)}
 
@@ -91,10 +99,12 @@ def pool_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[
     }
 
 
-def conv_algorithms(shape) -> str:
+def conv_algorithms(shape, groups: int = 1) -> str:
     """What each pass runs on the selected ISA, e.g. "fwd: direct, ...; dx: ...; dw: ..."."""
     batch, c, oc, size, k, pad = shape
-    picked = _kernels.conv2d_algorithms((batch, c, size, size), (oc, c, k, k), padding=pad)
+    picked = _kernels.conv2d_algorithms(
+        (batch, c, size, size), (oc, c // groups, k, k), padding=pad, groups=groups
+    )
     return "; ".join(
         f"{label}: {picked[key]}"
         for label, key in (("fwd", "forward"), ("dx", "backward_data"), ("dw", "backward_weight"))
@@ -106,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--round-seconds", type=float, default=0.05)
     parser.add_argument("--output", type=Path, default=RESULTS / "conv.json")
+    parser.add_argument("--only", nargs="+", metavar="SHAPE", help="run only these shapes")
     args = parser.parse_args()
     try:
         import torch
@@ -122,8 +133,16 @@ def main() -> None:
         (name, shape, conv_cases(torch, shape), conv_algorithms(shape))
         for name, shape in CONV_SHAPES.items()
     ]
+    cases += [
+        (name, shape, conv_cases(torch, shape[:6], shape[6]), conv_algorithms(shape[:6], shape[6]))
+        for name, shape in GROUPED_SHAPES.items()
+    ]
+    conv_count = len(cases)
     cases += [(name, shape, pool_cases(torch, shape), "") for name, shape in POOL_SHAPES.items()]
-    for name, shape, _, algorithm in cases[: len(CONV_SHAPES)]:
+    if args.only:
+        conv_count = sum(1 for case in cases[:conv_count] if case[0] in args.only)
+        cases = [case for case in cases if case[0] in args.only]
+    for name, shape, _, algorithm in cases[:conv_count]:
         print(f"{name} {shape}: {algorithm}")
     print(HEADER)
     rows = []
@@ -158,6 +177,7 @@ def main() -> None:
         torch=torch.__version__,
         shapes={
             "conv (batch, in, out, size, kernel, padding)": CONV_SHAPES,
+            "grouped conv (batch, in, out, size, kernel, padding, groups)": GROUPED_SHAPES,
             "pool": POOL_SHAPES,
         },
     )

@@ -1,5 +1,6 @@
-"""conv2d through the bindings: forward against NumPy, gradients against float64 finite
-differences and PyTorch, on every ISA; bitwise determinism across threads; every bad input."""
+"""conv2d through the bindings and F.conv2d / nn.Conv2d: forward against NumPy, gradients against
+float64 finite differences and PyTorch, on every ISA, for any padding ('same', 'valid'), dilation
+and groups; bitwise determinism across threads; every bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import odyssey
-from odyssey import _kernels
+from odyssey import _kernels, nn
+from odyssey.nn import functional as F
 
 # (N, C, H, W, OC, KH, KW, stride, padding)
 SHAPES = [
@@ -28,18 +30,35 @@ SHAPES = [
 ]
 
 
-def reference_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding):
-    """The definition in float64: a sum over kernel taps of strided input windows."""
-    (sh, sw), (ph, pw) = stride, padding
+def reference_conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride,
+    padding,
+    dilation=(1, 1),
+    groups: int = 1,
+):
+    """The definition in float64: per group, a sum over kernel taps of strided input windows."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     x = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    oc, _, kh_n, kw_n = w.shape
-    oh = (x.shape[2] - kh_n) // sh + 1
-    ow = (x.shape[3] - kw_n) // sw + 1
+    oc, cg, kh_n, kw_n = w.shape
+    ocg = oc // groups
+    oh = (x.shape[2] - dh * (kh_n - 1) - 1) // sh + 1
+    ow = (x.shape[3] - dw * (kw_n - 1) - 1) // sw + 1
     y = np.zeros((x.shape[0], oc, oh, ow))
-    for kh in range(kh_n):
-        for kw in range(kw_n):
-            window = x[:, :, kh : kh + sh * (oh - 1) + 1 : sh, kw : kw + sw * (ow - 1) + 1 : sw]
-            y += np.einsum("nchw,oc->nohw", window, w[:, :, kh, kw].astype(np.float64))
+    for g in range(groups):
+        x_g = x[:, g * cg : (g + 1) * cg]
+        w_g = w[g * ocg : (g + 1) * ocg].astype(np.float64)
+        for kh in range(kh_n):
+            for kw in range(kw_n):
+                top, left = kh * dh, kw * dw
+                window = x_g[
+                    :, :, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw
+                ]
+                y[:, g * ocg : (g + 1) * ocg] += np.einsum(
+                    "nchw,oc->nohw", window, w_g[:, :, kh, kw]
+                )
     if b is not None:
         y += b.astype(np.float64)[None, :, None, None]
     return y
@@ -101,32 +120,12 @@ def test_any_shape_matches_numpy(n, c, oc, h, w, kh, kw, stride, seed, data) -> 
     grad_out = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(np.float32)
     dx = _kernels.conv2d_backward_data(grad_out, weight, x.shape, stride=stride, padding=padding)
     dw, db = _kernels.conv2d_backward_weight(x, grad_out, (kh, kw), stride=stride, padding=padding)
-    # The exact gradients of sum(y * grad_out), from the linear forward in float64.
-    assert_close(dx, exact_input_gradient(x, weight, grad_out, stride, padding), oc * kh * kw)
+    # The exact gradients of sum(y * grad_out) in float64.
+    want_dx, want_dw = reference_gradients(x, weight, grad_out, stride, padding)
+    assert_close(dx, want_dx, oc * kh * kw)
     terms = n * y.shape[2] * y.shape[3]
-    assert_close(dw, exact_weight_gradient(x, weight, grad_out, stride, padding), terms)
+    assert_close(dw, want_dw, terms)
     assert_close(db, grad_out.astype(np.float64).sum(axis=(0, 2, 3)), terms)
-
-
-def exact_input_gradient(x, w, grad_out, stride, padding) -> np.ndarray:
-    """d sum(conv(x) * g) / dx: conv is linear in x, so each unit input gives a column."""
-    flat = np.zeros(x.size)
-    g = grad_out.astype(np.float64)
-    for i in range(x.size):
-        unit = np.zeros(x.size, dtype=np.float32)
-        unit[i] = 1.0
-        flat[i] = (reference_conv(unit.reshape(x.shape), w, None, stride, padding) * g).sum()
-    return flat.reshape(x.shape)
-
-
-def exact_weight_gradient(x, w, grad_out, stride, padding) -> np.ndarray:
-    flat = np.zeros(w.size)
-    g = grad_out.astype(np.float64)
-    for i in range(w.size):
-        unit = np.zeros(w.size, dtype=np.float32)
-        unit[i] = 1.0
-        flat[i] = (reference_conv(x, unit.reshape(w.shape), None, stride, padding) * g).sum()
-    return flat.reshape(w.shape)
 
 
 @pytest.mark.parametrize(
@@ -286,8 +285,10 @@ class TestBadInput:
             _kernels.conv2d_forward(self.x, w, stride=(0, 1))
         with pytest.raises(ValueError, match=r"padding must be >= 0, got \(-1, 0\)"):
             _kernels.conv2d_forward(self.x, w, padding=(-1, 0))
-        with pytest.raises(ValueError, match=r"at most half the kernel size"):
-            _kernels.conv2d_forward(self.x, w, padding=3)
+        with pytest.raises(ValueError, match=r"dilation must be >= 1, got \(1, 0\)"):
+            _kernels.conv2d_forward(self.x, w, dilation=(1, 0))
+        with pytest.raises(ValueError, match=r"groups must be >= 1"):
+            _kernels.conv2d_forward(self.x, w, groups=0)
         with pytest.raises(TypeError, match=r"stride must be an int or a pair"):
             _kernels.conv2d_forward(self.x, w, stride=(1, 1, 1))
         with pytest.raises(TypeError, match=r"padding must hold ints, got float"):
@@ -323,3 +324,338 @@ class TestBadInput:
             _kernels.conv2d_backward_data(g, self.w, (2, 28, 28))
         with pytest.raises(ValueError, match="negative"):
             _kernels.conv2d_backward_data(g, self.w, (2, 1, -28, 28))
+
+
+# -- padding of any size, dilation and groups ----------------------------------------------------
+
+# (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups)
+GENERAL_SHAPES = [
+    (2, 4, 9, 9, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),
+    (3, 8, 11, 10, 8, 3, 3, (1, 1), (1, 1), (1, 1), 8),  # depthwise
+    (2, 6, 13, 12, 12, 3, 3, (2, 2), (1, 1), (1, 1), 6),  # depthwise, 2 outputs per channel
+    (2, 8, 7, 7, 32, 3, 3, (1, 1), (1, 1), (1, 1), 2),  # 16 output channels per group
+    (1, 16, 6, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1), 2),  # the per-group GEMM weight gradient
+    (17, 4, 8, 8, 4, 3, 3, (1, 1), (1, 1), (1, 1), 4),  # a batch that fills the lanes
+    (2, 2, 5, 5, 3, 3, 3, (1, 1), (2, 2), (1, 1), 1),  # padding up to kernel - 1
+    (2, 2, 5, 5, 3, 3, 3, (1, 1), (3, 3), (1, 1), 1),  # padding of the kernel's size
+    (2, 3, 12, 13, 4, 3, 3, (1, 1), (2, 2), (2, 2), 1),  # dilation 2
+    (1, 4, 10, 9, 6, 3, 2, (2, 1), (3, 4), (2, 3), 2),  # all of them
+    (2, 6, 27, 27, 10, 5, 5, (1, 1), (2, 2), (1, 1), 2),  # AlexNet's conv2, narrowed
+    (1, 3, 11, 9, 3, 2, 4, (3, 2), (5, 0), (3, 2), 3),
+]
+
+
+def general_problem(shape, seed: int):
+    n, c, h, w, oc, kh, kw, stride, padding, dilation, groups = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    weight = rng.standard_normal((oc, c // groups, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(oc, dtype=np.float32)
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    return x, weight, bias, options
+
+
+@pytest.mark.parametrize("shape", GENERAL_SHAPES)
+def test_general_forward_and_gradients_match_numpy(isa: str, shape) -> None:
+    x, w, b, options = general_problem(shape, 10)
+    y = _kernels.conv2d_forward(x, w, b, **options)
+    assert_close(y, reference_conv(x, w, b, **options), w[0].size)
+    g = np.random.default_rng(11).standard_normal(y.shape).astype(np.float32)
+    dx = _kernels.conv2d_backward_data(g, w, x.shape, **options)
+    dw, db = _kernels.conv2d_backward_weight(x, g, w.shape[2:], **options)
+    terms = g.shape[0] * g.shape[2] * g.shape[3]
+    want_dx, want_dw = reference_gradients(x, w, g, **options)
+    assert_close(dx, want_dx, w.size)
+    assert_close(dw, want_dw, terms)
+    assert_close(db, g.astype(np.float64).sum(axis=(0, 2, 3)), terms)
+
+
+def reference_gradients(x, w, grad_out, stride, padding, dilation=(1, 1), groups=1):
+    """The exact input and weight gradients of sum(reference_conv(x, w) * grad_out) in float64:
+    per group and tap, the window's share of each, as the forward's transpose."""
+    (sh, sw), (ph, pw), (dh, dw_) = stride, padding, dilation
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    g = grad_out.astype(np.float64)
+    w64 = w.astype(np.float64)
+    dw = np.zeros_like(w64)
+    oc, cg, kh_n, kw_n = w.shape
+    ocg = oc // groups
+    oh, ow = g.shape[2:]
+    for group in range(groups):
+        ins, outs = slice(group * cg, (group + 1) * cg), slice(group * ocg, (group + 1) * ocg)
+        for kh in range(kh_n):
+            for kw in range(kw_n):
+                rows = slice(kh * dh, kh * dh + sh * (oh - 1) + 1, sh)
+                cols = slice(kw * dw_, kw * dw_ + sw * (ow - 1) + 1, sw)
+                window = xp[:, ins, rows, cols]
+                dw[outs, :, kh, kw] = np.einsum("nohw,nchw->oc", g[:, outs], window)
+                dxp[:, ins, rows, cols] += np.einsum(
+                    "nohw,oc->nchw", g[:, outs], w64[outs, :, kh, kw]
+                )
+    return dxp[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]], dw
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.integers(1, 4),
+    c_per_group=st.integers(1, 3),
+    oc_per_group=st.integers(1, 3),
+    h=st.integers(1, 16),
+    w=st.integers(1, 16),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 5), st.integers(0, 5)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    seed=st.integers(0, 2**31),
+)
+def test_any_general_shape_matches_numpy(
+    n, groups, c_per_group, oc_per_group, h, w, kernel, stride, padding, dilation, seed
+) -> None:
+    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)]
+    if extent[0] > h + 2 * padding[0] or extent[1] > w + 2 * padding[1]:
+        return
+    shape = (n, groups * c_per_group, h, w, groups * oc_per_group, *kernel)
+    x, weight, bias, options = general_problem((*shape, stride, padding, dilation, groups), seed)
+    y = _kernels.conv2d_forward(x, weight, bias, **options)
+    assert_close(y, reference_conv(x, weight, bias, **options), weight[0].size)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(np.float32)
+    dx = _kernels.conv2d_backward_data(g, weight, x.shape, **options)
+    dw, db = _kernels.conv2d_backward_weight(x, g, kernel, **options)
+    terms = n * y.shape[2] * y.shape[3]
+    want_dx, want_dw = reference_gradients(x, weight, g, **options)
+    assert_close(dx, want_dx, weight.size)
+    assert_close(dw, want_dw, terms)
+    assert_close(db, g.astype(np.float64).sum(axis=(0, 2, 3)), terms)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (9, 8, 7, 9, 32, 3, 3, (1, 1), (1, 1), (1, 1), 2),  # groups, channels in lanes
+        (9, 6, 9, 8, 6, 3, 3, (2, 1), (1, 1), (1, 1), 6),  # depthwise
+        (9, 4, 9, 8, 6, 3, 3, (1, 2), (3, 2), (2, 1), 2),  # im2col + sgemm
+    ],
+)
+def test_general_bits_do_not_depend_on_the_thread_count(isa: str, threads: None, shape) -> None:
+    x, w, b, options = general_problem(shape, 12)
+    g = (
+        np.random.default_rng(13)
+        .standard_normal(_kernels.conv2d_forward(x, w, b, **options).shape)
+        .astype(np.float32)
+    )
+    outputs = set()
+    for n in (1, 2, 3):
+        odyssey.set_num_threads(n)
+        y = _kernels.conv2d_forward(x, w, b, **options)
+        dx = _kernels.conv2d_backward_data(g, w, x.shape, **options)
+        dw, db = _kernels.conv2d_backward_weight(x, g, w.shape[2:], **options)
+        outputs.add(y.tobytes() + dx.tobytes() + dw.tobytes() + db.tobytes())
+    assert len(outputs) == 1
+
+
+def test_groups_and_dilation_pick_their_algorithms() -> None:
+    alexnet = _kernels.conv2d_algorithms((8, 96, 27, 27), (256, 48, 5, 5), padding=2, groups=2)
+    assert alexnet["forward"].startswith("direct")
+    assert alexnet["backward_weight"] == "im2col + sgemm"
+    depthwise = _kernels.conv2d_algorithms((8, 32, 112, 112), (32, 1, 3, 3), padding=1, groups=32)
+    assert depthwise["forward"] == "direct, output columns in lanes"
+    assert depthwise["backward_data"] == "direct, output columns in lanes"
+    dilated = _kernels.conv2d_algorithms((8, 3, 16, 16), (4, 3, 3, 3), padding=2, dilation=2)
+    assert set(dilated.values()) == {"im2col + sgemm"}
+    wide_padding = _kernels.conv2d_algorithms((8, 3, 16, 16), (4, 3, 3, 3), padding=3)
+    assert set(wide_padding.values()) == {"im2col + sgemm"}
+
+
+class TestGeneralBadInput:
+    x = np.zeros((2, 4, 9, 9), dtype=np.float32)
+
+    def test_channels_per_group(self) -> None:
+        w = np.zeros((6, 3, 3, 3), dtype=np.float32)
+        with pytest.raises(
+            ValueError, match=r"input has 4 channels but weight expects 3 per group x 2"
+        ):
+            _kernels.conv2d_forward(self.x, w, groups=2)
+        with pytest.raises(
+            ValueError, match=r"input has 4 channels but weight expects 3 per group x 3"
+        ):
+            _kernels.conv2d_forward(self.x, np.zeros((6, 3, 3, 3), np.float32), groups=3)
+        with pytest.raises(ValueError, match=r"5 output channels are not divisible by groups=2"):
+            _kernels.conv2d_forward(self.x, np.zeros((5, 2, 3, 3), np.float32), groups=2)
+        with pytest.raises(ValueError, match=r"x's 4 channels are not divisible by groups=3"):
+            _kernels.conv2d_backward_weight(self.x, np.zeros((2, 6, 7, 7), np.float32), 3, groups=3)
+
+    def test_dilated_kernel_larger_than_padded_input(self) -> None:
+        w = np.zeros((1, 4, 3, 3), dtype=np.float32)
+        with pytest.raises(
+            ValueError, match=r"kernel \(3, 3\) with dilation \(5, 1\) is larger than the padded"
+        ):
+            _kernels.conv2d_forward(self.x, w, dilation=(5, 1))
+        with pytest.raises(ValueError, match=r"conv2d: kernel \(3, 3\) dilated to \(11, 3\)"):
+            F.conv2d(odyssey.tensor(self.x), odyssey.tensor(w), dilation=(5, 1))
+
+
+# -- F.conv2d and nn.Conv2d --------------------------------------------------------------------
+
+
+def as_pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, tuple) else (value, value)
+
+
+def functional_reference(x, w, b, stride=1, padding=0, dilation=1, groups=1):
+    """F.conv2d's arguments on the float64 reference. PyTorch's padding='same' pads
+    dilation * (kernel - 1) in all, half on each side and the odd one at the bottom or right."""
+    dilation = as_pair(dilation)
+    if padding == "same":
+        total = [d * (k - 1) for d, k in zip(dilation, w.shape[2:], strict=True)]
+        x = np.pad(x, ((0, 0), (0, 0), (0, total[0] % 2), (0, total[1] % 2)))
+        padding = (total[0] // 2, total[1] // 2)
+    padding = (0, 0) if padding == "valid" else as_pair(padding)
+    return reference_conv(x, w, b, as_pair(stride), padding, dilation, groups)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "options"),
+    [
+        ((2, 4, 6, 5), (6, 2, 3, 3), {"padding": 1, "groups": 2}),
+        ((1, 3, 6, 7), (3, 1, 3, 2), {"padding": (3, 2), "groups": 3}),
+        ((2, 2, 7, 6), (3, 2, 3, 3), {"stride": 2, "padding": 2, "dilation": 2}),
+        ((1, 2, 6, 6), (2, 2, 2, 3), {"padding": "same", "dilation": (1, 2)}),
+        ((1, 4, 5, 6), (4, 1, 4, 3), {"padding": "same", "groups": 4}),
+        ((2, 2, 6, 5), (4, 1, 3, 2), {"padding": "valid", "groups": 2, "dilation": 2}),
+    ],
+)
+def test_functional_conv2d_gradients(isa, gradcheck, x_shape, w_shape, options) -> None:
+    rng = np.random.default_rng(14)
+    x, w, b = (rng.uniform(-1, 1, s) for s in (x_shape, w_shape, w_shape[:1]))
+    gradcheck(
+        lambda x, w, b: F.conv2d(x, w, b, **options),
+        lambda x, w, b: functional_reference(x, w, b, **options),
+        [x, w, b],
+    )
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "options"),
+    [
+        ((8, 8, 27, 27), (16, 4, 5, 5), {"padding": 2, "groups": 2}),  # AlexNet conv2, narrowed
+        ((8, 16, 28, 28), (16, 1, 3, 3), {"padding": 1, "groups": 16}),  # depthwise
+        ((4, 16, 15, 15), (32, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 16}),
+        ((3, 6, 13, 11), (4, 6, 3, 3), {"padding": 4, "dilation": 3}),
+        ((2, 6, 13, 11), (9, 2, 4, 3), {"padding": "same", "dilation": (2, 3), "groups": 3}),
+        ((2, 6, 13, 11), (6, 6, 2, 2), {"padding": "same"}),
+        ((2, 6, 13, 11), (6, 3, 3, 5), {"padding": "valid", "stride": (2, 3), "groups": 2}),
+        ((2, 4, 7, 8), (4, 4, 3, 3), {"padding": (3, 5), "stride": 2}),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+def test_functional_conv2d_matches_torch(isa, x_shape, w_shape, options) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    x, w, b = (rng.standard_normal(s, dtype=np.float32) for s in (x_shape, w_shape, w_shape[:1]))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **options)
+    g = rng.standard_normal(tuple(ty.shape), dtype=np.float32)
+    ty.backward(torch.tensor(g))
+    ox, ow, ob = (odyssey.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(ox, ow, ob, **options)
+    y.backward(odyssey.tensor(g))
+    assert_close(y.data, ty.detach().numpy(), w[0].size)
+    assert_close(y.data, functional_reference(x, w, b, **options), w[0].size)
+    assert_close(ox.grad.data, tx.grad.numpy(), w.shape[0] * w.shape[2] * w.shape[3])
+    terms = g.shape[0] * g.shape[2] * g.shape[3]
+    assert_close(ow.grad.data, tw.grad.numpy(), terms)
+    assert_close(ob.grad.data, tb.grad.numpy(), terms)
+
+
+def test_functional_conv2d_records_its_node() -> None:
+    x = odyssey.tensor(np.ones((1, 2, 5, 5), np.float32), requires_grad=True)
+    y = F.conv2d(x, odyssey.tensor(np.ones((2, 1, 3, 3), np.float32)), groups=2, padding="same")
+    assert y.shape == (1, 2, 5, 5)
+    assert y._node.name == "ConvolutionBackward0"
+
+
+def test_functional_conv2d_bad_arguments() -> None:
+    x = odyssey.tensor(np.zeros((1, 4, 6, 6), np.float32))
+    w = odyssey.tensor(np.zeros((4, 2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' is not supported for strided"):
+        F.conv2d(x, w, stride=2, padding="same", groups=2)
+    with pytest.raises(ValueError, match=r"conv2d: padding must be an int, a pair, 'same' or"):
+        F.conv2d(x, w, padding="full", groups=2)
+    with pytest.raises(ValueError, match=r"conv2d: groups must be >= 1, got 0"):
+        F.conv2d(x, w, groups=0)
+    with pytest.raises(TypeError, match=r"conv2d: groups must be an int, got float"):
+        F.conv2d(x, w, groups=2.0)
+    with pytest.raises(ValueError, match=r"conv2d: dilation must be >= 1"):
+        F.conv2d(x, w, dilation=0, groups=2)
+    with pytest.raises(
+        ValueError, match=r"input has 4 channels but weight expects 2 per group x 3"
+    ):
+        F.conv2d(x, w, groups=3)
+    with pytest.raises(
+        ValueError, match=r"weight's 6 output channels are not divisible by groups=4"
+    ):
+        F.conv2d(x, odyssey.tensor(np.zeros((6, 1, 3, 3), np.float32)), groups=4)
+
+
+class TestConv2dModule:
+    def test_grouped_weight_shape_and_torch_init_bounds(self) -> None:
+        conv = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+        assert conv.weight.shape == (256, 48, 5, 5)
+        bound = 1 / np.sqrt(48 * 25)
+        assert np.abs(conv.weight.data).max() <= bound
+        assert np.abs(conv.weight.data).max() > 0.9 * bound
+        assert np.abs(conv.bias.data).max() <= bound
+        depthwise = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)
+        assert depthwise.weight.shape == (32, 1, 3, 3)
+        assert depthwise.bias is None
+        assert np.abs(depthwise.weight.data).max() <= 1 / 3
+
+    def test_forward_matches_functional(self) -> None:
+        x = odyssey.tensor(np.random.default_rng(16).standard_normal((2, 4, 7, 8), np.float32))
+        with pytest.raises(ValueError, match="strided"):
+            nn.Conv2d(4, 6, 3, stride=2, padding="same")
+        conv = nn.Conv2d(4, 6, (3, 2), padding="same", dilation=2, groups=2)
+        expected = F.conv2d(x, conv.weight, conv.bias, 1, "same", 2, 2)
+        np.testing.assert_array_equal(conv(x).data, expected.data)
+        assert conv(x).shape == (2, 6, 7, 8)
+
+    def test_extra_repr_is_torch_text(self) -> None:
+        assert nn.Conv2d(1, 6, 5).extra_repr() == "1, 6, kernel_size=(5, 5), stride=(1, 1)"
+        text = nn.Conv2d(4, 8, 3, 2, 1, 2, 4, bias=False).extra_repr()
+        assert text == (
+            "4, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2), "
+            "groups=4, bias=False"
+        )
+        assert "padding=same" in nn.Conv2d(2, 2, 3, padding="same").extra_repr()
+
+    def test_extra_repr_matches_torch(self) -> None:
+        torch = pytest.importorskip("torch")
+        for args, kwargs in [
+            ((1, 6, 5), {}),
+            ((96, 256, 5), {"padding": 2, "groups": 2}),
+            ((32, 32, 3), {"stride": 2, "padding": 1, "groups": 32, "bias": False}),
+            ((3, 4, (3, 5)), {"padding": "same", "dilation": (2, 1)}),
+            ((3, 4, 3), {"padding": "valid"}),
+        ]:
+            ours = nn.Conv2d(*args, **kwargs).extra_repr()
+            assert ours == torch.nn.Conv2d(*args, **kwargs).extra_repr()
+
+    def test_bad_arguments(self) -> None:
+        with pytest.raises(
+            ValueError, match=r"Conv2d: in_channels \(5\) must be divisible by groups \(2\)"
+        ):
+            nn.Conv2d(5, 4, 3, groups=2)
+        with pytest.raises(
+            ValueError, match=r"Conv2d: out_channels \(3\) must be divisible by groups \(2\)"
+        ):
+            nn.Conv2d(4, 3, 3, groups=2)
+        with pytest.raises(ValueError, match=r"Conv2d: groups must be >= 1, got 0"):
+            nn.Conv2d(4, 4, 3, groups=0)
+        with pytest.raises(ValueError, match=r"Conv2d: padding must be an int, a pair, 'same'"):
+            nn.Conv2d(4, 4, 3, padding="full")
+        with pytest.raises(NotImplementedError, match=r"padding_mode='reflect' is not implemented"):
+            nn.Conv2d(4, 4, 3, padding_mode="reflect")
+        with pytest.raises(ValueError, match=r"Conv2d: padding_mode must be one of zeros, reflect"):
+            nn.Conv2d(4, 4, 3, padding_mode="mirror")

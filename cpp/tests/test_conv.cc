@@ -1,6 +1,8 @@
 // Convolution: the scalar reference against a naive NCHW loop (which checks the packing, the
 // dilated input gradient and the chunked weight gradient), every SIMD variant against the scalar
-// reference over odd shapes and misaligned pointers, and the bits across thread counts.
+// reference over odd shapes and misaligned pointers, and the bits across thread counts; the same
+// for convolution groups (direct kernels a group at a time), and for dilation and padding of a
+// kernel's size or more (im2col + sgemm).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -50,13 +52,15 @@ std::string describe(const Conv2dShape& s) {
          " OC=" + std::to_string(s.out_channels) + " K=" + std::to_string(s.kernel_h) + "x" +
          std::to_string(s.kernel_w) + " S=" + std::to_string(s.stride_h) + "," +
          std::to_string(s.stride_w) + " P=" + std::to_string(s.pad_h) + "," +
-         std::to_string(s.pad_w);
+         std::to_string(s.pad_w) + " D=" + std::to_string(s.dilation_h) + "," +
+         std::to_string(s.dilation_w) + " G=" + std::to_string(s.groups);
 }
 
 // The definition, straight from NCHW with bounds checks, in double.
 Results naive(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
               const std::vector<float>& b, const std::vector<float>& dy) {
   const std::size_t oh_n = s.out_h(), ow_n = s.out_w();
+  const std::size_t cg = s.group_in(), ocg = s.group_out();
   std::vector<double> y(s.batch * s.out_channels * oh_n * ow_n), dx(x.size()), dw(w.size()),
       db(s.out_channels);
   for (std::size_t n = 0; n < s.batch; ++n) {
@@ -66,13 +70,14 @@ Results naive(const Conv2dShape& s, const std::vector<float>& x, const std::vect
           const std::size_t yi = ((n * s.out_channels + oc) * oh_n + oh) * ow_n + ow;
           double acc = b[oc];
           db[oc] += dy[yi];
-          for (std::size_t c = 0; c < s.in_channels; ++c) {
+          for (std::size_t c_g = 0; c_g < cg; ++c_g) {
+            const std::size_t c = oc / ocg * cg + c_g;  // the input channel of oc's group
             for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
               for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
-                const auto ih =
-                    static_cast<long>(oh * s.stride_h + kh) - static_cast<long>(s.pad_h);
-                const auto iw =
-                    static_cast<long>(ow * s.stride_w + kw) - static_cast<long>(s.pad_w);
+                const auto ih = static_cast<long>(oh * s.stride_h + kh * s.dilation_h) -
+                                static_cast<long>(s.pad_h);
+                const auto iw = static_cast<long>(ow * s.stride_w + kw * s.dilation_w) -
+                                static_cast<long>(s.pad_w);
                 if (ih < 0 || iw < 0 || ih >= static_cast<long>(s.in_h) ||
                     iw >= static_cast<long>(s.in_w)) {
                   continue;
@@ -80,8 +85,7 @@ Results naive(const Conv2dShape& s, const std::vector<float>& x, const std::vect
                 const std::size_t xi =
                     ((n * s.in_channels + c) * s.in_h + static_cast<std::size_t>(ih)) * s.in_w +
                     static_cast<std::size_t>(iw);
-                const std::size_t wi =
-                    ((oc * s.in_channels + c) * s.kernel_h + kh) * s.kernel_w + kw;
+                const std::size_t wi = ((oc * cg + c_g) * s.kernel_h + kh) * s.kernel_w + kw;
                 acc += static_cast<double>(x[xi]) * w[wi];
                 dx[xi] += static_cast<double>(dy[yi]) * w[wi];
                 dw[wi] += static_cast<double>(dy[yi]) * x[xi];
@@ -107,7 +111,7 @@ struct Operands {
 Operands random_operands(const Conv2dShape& s, std::mt19937& rng) {
   Operands o;
   o.x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, rng);
-  o.w = random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, rng);
+  o.w = random_floats(s.out_channels * s.group_in() * s.kernel_h * s.kernel_w, rng);
   o.b = random_floats(s.out_channels, rng);
   o.dy = random_floats(s.batch * s.out_channels * s.out_h() * s.out_w(), rng);
   return o;
@@ -144,8 +148,8 @@ void check_shape(const Conv2dShape& s, std::mt19937& rng) {
   const std::size_t taps = s.kernel_h * s.kernel_w;
   const auto [x, w, b, dy] = random_operands(s, rng);
   const Results want = naive(s, x, w, b, dy);
-  const std::size_t fwd_terms = s.in_channels * taps;
-  const std::size_t dx_terms = s.out_channels * taps;
+  const std::size_t fwd_terms = s.group_in() * taps;
+  const std::size_t dx_terms = s.group_out() * taps;
   const std::size_t dw_terms = s.batch * s.out_h() * s.out_w();
   odyssey::select_isa(Isa::kScalar);
   const Results reference = run(s, x, w, b, dy, 0);
@@ -203,6 +207,37 @@ void check_shapes() {
   for (const Conv2dShape& s : shapes) check_shape(s, rng);
 }
 
+// Convolution groups, dilation and padding of a kernel's size or more: fixed shapes that take each
+// path (direct per group with columns or channels in lanes, the per-group GEMM weight gradient,
+// im2col + sgemm), then random ones.
+void check_general_shapes() {
+  std::mt19937 rng(2025);
+  const auto pick = [&rng](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  std::vector<Conv2dShape> shapes = {
+      {2, 4, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+      {3, 8, 11, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},    // depthwise
+      {2, 6, 13, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 6},   // depthwise, 2 outputs per channel
+      {2, 8, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2},     // 16 output channels per group in lanes
+      {1, 16, 6, 6, 64, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // per-group GEMM weight gradient
+      {17, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4},     // a batch that never puts samples in lanes
+      {2, 2, 5, 5, 3, 3, 3, 1, 1, 2, 2},               // padding up to kernel - 1: direct
+      {2, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3},               // padding of the kernel's size
+      {2, 3, 12, 13, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1},    // dilation 2
+      {1, 4, 10, 9, 6, 3, 2, 2, 1, 3, 4, 2, 3, 2},     // dilation, groups and large padding
+      {2, 6, 27, 27, 10, 5, 5, 1, 1, 2, 2, 1, 1, 2}};  // AlexNet's conv2, narrowed
+  while (shapes.size() < 100) {
+    const std::size_t groups = pick(1, 4);
+    Conv2dShape s{pick(1, 3), groups * pick(1, 4), pick(1, 20), pick(1, 20), groups * pick(1, 4),
+                  pick(1, 5), pick(1, 5),          pick(1, 3),  pick(1, 3),  pick(0, 6),
+                  pick(0, 6), pick(1, 3),          pick(1, 3),  groups};
+    if (s.extent_h() > s.in_h + 2 * s.pad_h || s.extent_w() > s.in_w + 2 * s.pad_w) continue;
+    shapes.push_back(s);
+  }
+  for (const Conv2dShape& s : shapes) check_shape(s, rng);
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() &&
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
@@ -242,7 +277,11 @@ void check_address_invariance() {
                                Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1},
                                // Samples in lanes: LeNet's conv1 at a whole group, conv2 at two.
                                Conv2dShape{16, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
-                               Conv2dShape{32, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0}}) {
+                               Conv2dShape{32, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
+                               // Groups on the direct kernels, depthwise, im2col + sgemm.
+                               Conv2dShape{5, 8, 9, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+                               Conv2dShape{5, 6, 11, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},
+                               Conv2dShape{5, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2}}) {
     const auto [x, w, b, dy] = random_operands(s, rng);
     const std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
     const std::string shape = " " + describe(s);
@@ -262,11 +301,15 @@ void check_address_invariance() {
 
 int main() {
   check_shapes();
+  check_general_shapes();
   // Between them, the shapes take every algorithm.
   check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
   check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
   check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
-  check_thread_counts({47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1});  // samples in lanes
+  check_thread_counts({47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1});           // samples in lanes
+  check_thread_counts({11, 8, 7, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2});  // groups, channels in lanes
+  check_thread_counts({9, 6, 9, 8, 6, 3, 3, 2, 1, 1, 1, 1, 1, 6});    // depthwise
+  check_thread_counts({9, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2});    // im2col + sgemm
   check_address_invariance();
   return odyssey::test::finish();
 }

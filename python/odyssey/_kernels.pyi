@@ -302,6 +302,8 @@ def conv2d_forward(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
     out: Float32Array | None = None,
 ) -> Float32Array: ...
 def conv2d_backward_data(
@@ -311,6 +313,8 @@ def conv2d_backward_data(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
 ) -> Float32Array: ...
 def conv2d_backward_weight(
     x: Float32Array,
@@ -319,6 +323,8 @@ def conv2d_backward_weight(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
     bias: bool = True,
 ) -> tuple[Float32Array, Float32Array | None]: ...
 def conv2d_algorithms(
@@ -327,6 +333,8 @@ def conv2d_algorithms(
     *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+    groups: int = 1,
 ) -> dict[str, str]: ...
 def max_pool2d_forward(
     x: Float32Array, kernel_size: Pair, stride: Pair, *, relu: bool = False

@@ -1,5 +1,6 @@
-// 2-D convolution (NCHW input, weight (out, in, kh, kw) as PyTorch, dilation 1, groups 1): forward
-// with a fused bias, the input gradient and the weight gradient with a fused bias gradient.
+// 2-D convolution (NCHW input, weight (out, in / groups, kh, kw) as PyTorch, any padding, dilation
+// and groups): forward with a fused bias, the input gradient and the weight gradient with a fused
+// bias gradient.
 #pragma once
 
 #include <cstddef>
@@ -8,15 +9,26 @@
 
 namespace odyssey {
 
+// in_channels and out_channels count every group; group g maps input channels
+// [g * in_channels / groups, (g + 1) * in_channels / groups) to the same slice of output channels,
+// by weights w[g * out_channels / groups ...] of shape (out_channels / groups, in_channels /
+// groups, kernel_h, kernel_w). Tap (kh, kw) of output (oh, ow) reads padded input row oh * stride_h
+// + kh * dilation_h and column ow * stride_w + kw * dilation_w.
 struct Conv2dShape {
   std::size_t batch, in_channels, in_h, in_w;
   std::size_t out_channels, kernel_h, kernel_w;
   std::size_t stride_h, stride_w, pad_h, pad_w;
+  std::size_t dilation_h = 1, dilation_w = 1, groups = 1;
 
-  // Floor mode, as PyTorch. The caller guarantees stride >= 1, a kernel that fits the padded input,
-  // and pad < kernel (the input gradient pads the output gradient by kernel - 1 - pad).
-  std::size_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
-  std::size_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+  // The rows and columns one output's taps span.
+  std::size_t extent_h() const { return dilation_h * (kernel_h - 1) + 1; }
+  std::size_t extent_w() const { return dilation_w * (kernel_w - 1) + 1; }
+  // Floor mode, as PyTorch. The caller guarantees stride, dilation and groups >= 1, channel counts
+  // divisible by groups, and a dilated kernel that fits the padded input.
+  std::size_t out_h() const { return (in_h + 2 * pad_h - extent_h()) / stride_h + 1; }
+  std::size_t out_w() const { return (in_w + 2 * pad_w - extent_w()) / stride_w + 1; }
+  std::size_t group_in() const { return in_channels / groups; }
+  std::size_t group_out() const { return out_channels / groups; }
 };
 
 // The widest vector any variant loads; packed rows are padded to a multiple of it, so kernels load
@@ -127,26 +139,31 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 inline constexpr std::size_t kConvWeightGradGrain = 4;
 
 enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm };
+// The direct kernels take dilation 1 and padding below the kernel (the input gradient pads the
+// output gradient by kernel - 1 - pad), a group at a time; other shapes run im2col + sgemm for
+// every pass (conv_general.h).
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
 // The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
 // the direct kernels, whichever fills more vector lanes: output columns, output channels or (from
-// one whole group of samples up, on small planes) samples. The direct input gradient runs the
-// forward kernels on the output gradient. The choice depends on the shape, batch included, so a
+// one whole group of samples up, on small planes, without convolution groups) samples, judged on
+// one convolution group's channels. The direct input gradient runs the forward kernels on the
+// output gradient. The choice depends on the shape, batch included, so a
 // sample's result is a function of the values and the whole shape: the same sample in a batch of
 // 64 and alone may round differently, while thread count and buffer addresses never matter.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);
 
-// Whole-batch operations on the selected ISA, parallel over samples. Scratch buffers are kept per
-// thread and reused between calls.
-// x (batch, in, H, W), w (out, in, kh, kw), bias (out,) or nullptr -> y (batch, out, OH, OW).
+// Whole-batch operations on the selected ISA, parallel over samples (the forward and the input
+// gradient also over convolution groups). Scratch buffers are kept per thread and reused between
+// calls. x (batch, in, H, W), w (out, in / groups, kh, kw), bias (out,) or nullptr -> y (batch,
+// out, OH, OW).
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* y);
 // dy (batch, out, OH, OW), w -> dx (batch, in, H, W).
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
-// x, dy -> dw (out, in, kh, kw) and, unless nullptr, db (out,).
+// x, dy -> dw (out, in / groups, kh, kw) and, unless nullptr, db (out,).
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db);
 

@@ -2,45 +2,25 @@
 // (zero-padded, split by column phase) into a per-thread buffer kept between calls, and the input
 // gradient is the forward kernel run on the zero-dilated output gradient with flipped weights.
 // Shapes whose channels and columns fill vectors poorly instead put samples in the lanes, a group
-// of samples per task (BatchConv in conv.h).
+// of samples per task (BatchConv in conv.h). With convolution groups, each group of a sample is
+// packed and run in turn on its slices of the input, weights and output; dilation and padding of a
+// kernel's size or more go to im2col + sgemm (conv_general.h).
 #include "odyssey/conv.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "conv_gemm.h"
+#include "conv_general.h"
+#include "conv_scratch.h"
 #include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
 
 namespace odyssey {
 namespace {
 
-// A 64-byte aligned float buffer that only grows, so a thread packs every call into the same
-// memory.
-class ScratchBuffer {
- public:
-  float* get(std::size_t floats) {
-    if (floats > capacity_) {
-      const std::size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-      void* memory = std::aligned_alloc(64, bytes);
-      if (memory == nullptr) throw std::bad_alloc();
-      data_.reset(static_cast<float*>(memory));
-      capacity_ = floats;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  std::size_t capacity_ = 0;
-};
+using conv_scratch::ScratchBuffer;
 
 thread_local ScratchBuffer t_packed;
 thread_local ScratchBuffer t_transposed;
@@ -68,7 +48,10 @@ std::size_t packed_row_stride(std::size_t padded_w, std::size_t stride_w, std::s
 }
 
 // Writes `src` (channels, h, w) into `dst` laid out as `p` says, element (i, j) at padded position
-// (pad_top + i * dilation_h, pad_left + j * dilation_w), zeros elsewhere.
+// (pad_top + i * dilation_h, pad_left + j * dilation_w), zeros elsewhere. Column dilation comes
+// only with unit column stride (the input gradient's zero-dilated dy), column phases only without
+// dilation (strided forward and weight gradient). Each phase is a strided copy: no division per
+// element, which for a depthwise stride-2 layer took most of the pass.
 void pack(const PackedConv& p, const float* src, std::size_t h, std::size_t w,
           std::size_t dilation_h, std::size_t dilation_w, std::size_t pad_top, std::size_t pad_left,
           float* dst) {
@@ -80,11 +63,17 @@ void pack(const PackedConv& p, const float* src, std::size_t h, std::size_t w,
       float* dst_row = dst + (c * p.rows + pad_top + i * dilation_h) * sw * p.row_stride;
       if (sw == 1 && dilation_w == 1) {
         std::memcpy(dst_row + pad_left, src_row, w * sizeof(float));
-        continue;
-      }
-      for (std::size_t j = 0; j < w; ++j) {
-        const std::size_t q = pad_left + j * dilation_w;
-        dst_row[(q % sw) * p.row_stride + q / sw] = src_row[j];
+      } else if (sw == 1) {
+        for (std::size_t j = 0; j < w; ++j) dst_row[pad_left + j * dilation_w] = src_row[j];
+      } else {
+        // Padded column q = pad_left + j lands in phase q % sw at column q / sw.
+        for (std::size_t phase = 0; phase < sw; ++phase) {
+          float* dst_phase = dst_row + phase * p.row_stride;
+          std::size_t j = (phase + sw - pad_left % sw) % sw;
+          for (std::size_t column = (pad_left + j) / sw; j < w; j += sw, ++column) {
+            dst_phase[column] = src_row[j];
+          }
+        }
       }
     }
   }
@@ -107,6 +96,15 @@ PackedConv forward_geometry(const Conv2dShape& s) {
                     1};
 }
 
+// Geometry `whole` narrowed to one convolution group: `channels` planes in, `out_channels` out.
+// Each group is packed on its own just before its kernels run, so its planes are still in cache
+// (a depthwise layer's one plane in L1).
+PackedConv group_geometry(PackedConv whole, std::size_t channels, std::size_t out_channels) {
+  whole.channels = channels;
+  whole.out_channels = out_channels;
+  return whole;
+}
+
 double lane_fill(std::size_t n, std::size_t lanes) {
   return static_cast<double>(n) / static_cast<double>(round_up(n, lanes));
 }
@@ -123,14 +121,15 @@ ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w) {
 // group buffers grow with the plane (about 100 MB at 224x224).
 inline constexpr std::size_t kBatchGroupMaxBytes = std::size_t{1} << 20;
 
-// Whether the samples-in-lanes kernels take shape s: a vector ISA, unit strides, kernel width 3
-// or 5, at least one whole group of samples, and a group small enough to stay in cache.
+// Whether the samples-in-lanes kernels take shape s: a vector ISA, one convolution group, unit
+// strides, kernel width 3 or 5, at least one whole group of samples, and a group small enough to
+// stay in cache.
 bool batch_fits(const Conv2dShape& s) {
   const ConvKernels& kernels = conv_kernels();
   const std::size_t group_bytes = s.in_channels * (s.in_h + 2 * s.pad_h) * (s.in_w + 2 * s.pad_w) *
                                   kernels.lanes * sizeof(float);
-  return kernels.transpose_batch != nullptr && s.stride_h == 1 && s.stride_w == 1 &&
-         (s.kernel_w == 3 || s.kernel_w == 5) && s.batch >= kernels.lanes &&
+  return kernels.transpose_batch != nullptr && s.groups == 1 && s.stride_h == 1 &&
+         s.stride_w == 1 && (s.kernel_w == 3 || s.kernel_w == 5) && s.batch >= kernels.lanes &&
          group_bytes <= kBatchGroupMaxBytes;
 }
 
@@ -267,17 +266,20 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 // forwards were within the noise (the per-sample kernels keep them) and the samples-in-lanes
 // weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
-  return choose_with_batch(s, s.out_channels, s.out_w(), false);
+  if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  return choose_with_batch(s, s.group_out(), s.out_w(), false);
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
-  return choose_with_batch(s, s.in_channels, s.in_w, false);
+  if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  return choose_with_batch(s, s.group_in(), s.in_w, false);
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
-  const std::size_t taps = s.in_channels * s.kernel_h * s.kernel_w;
-  return s.out_channels >= 32 && taps >= 64 ? ConvAlgorithm::kIm2colGemm
-                                            : choose_with_batch(s, s.out_channels, s.out_w(), true);
+  if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;
+  return s.group_out() >= 32 && taps >= 64 ? ConvAlgorithm::kIm2colGemm
+                                           : choose_with_batch(s, s.group_out(), s.out_w(), true);
 }
 
 const ConvKernels* conv_kernels(Isa isa) {
@@ -287,8 +289,8 @@ const ConvKernels* conv_kernels(Isa isa) {
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* y) {
+  if (!conv_general::direct_fits(s)) return conv_general::forward(s, x, w, bias, y);
   const PackedConv p = forward_geometry(s);
-  const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
@@ -305,13 +307,22 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     convolve_groups(g, s.batch, x, flipped.data(), bias, y);
     return;
   }
-  const ForwardPlan plan =
-      plan_forward(algorithm, w, bias, s.out_channels, s.in_channels, s.kernel_h * s.kernel_w);
-  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
-    for (std::size_t n = begin; n < end; ++n) {
-      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-      plan.kernel(p, packed, plan.w, plan.bias, y + n * y_sample);
+  const std::size_t cg = s.group_in(), ocg = s.group_out(), taps = s.kernel_h * s.kernel_w;
+  const PackedConv p_g = group_geometry(p, cg, ocg);
+  std::vector<ForwardPlan> plans;
+  plans.reserve(s.groups);
+  for (std::size_t g = 0; g < s.groups; ++g) {
+    plans.push_back(plan_forward(algorithm, w + g * ocg * cg * taps,
+                                 bias != nullptr ? bias + g * ocg : nullptr, ocg, cg, taps));
+  }
+  // One task per convolution group of a sample (task n * groups + g), each writing its own slice.
+  const std::size_t x_group = cg * s.in_h * s.in_w, y_group = ocg * p.out_h * p.out_w;
+  parallel_for(s.batch * s.groups, 1, [&](std::size_t begin, std::size_t end) {
+    float* packed = t_packed.get(packed_size(p_g));
+    for (std::size_t task = begin; task < end; ++task) {
+      pack(p_g, x + task * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
+      const ForwardPlan& plan = plans[task % s.groups];
+      plan.kernel(p_g, packed, plan.w, plan.bias, y + task * y_group);
     }
   });
 }
@@ -320,8 +331,8 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 // where the division is exact: a stride-1 convolution of dy, with zeros inserted between its
 // elements and kernel - 1 - pad around them, by the weights flipped and with in/out swapped.
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (!conv_general::direct_fits(s)) return conv_general::backward_data(s, dy, w, dx);
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  const std::size_t dy_sample = s.out_channels * out_h * out_w;
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
@@ -340,16 +351,21 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
     convolve_groups(g, s.batch, dy, transposed.data(), nullptr, dx);
     return;
   }
-  std::vector<float> flipped(s.out_channels * s.in_channels * taps);
-  for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
-    for (std::size_t c = 0; c < s.in_channels; ++c) {
-      const float* from = w + (oc * s.in_channels + c) * taps;
-      float* to = flipped.data() + (c * s.out_channels + oc) * taps;
-      for (std::size_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+  // Per convolution group, w (ocg, cg, taps) flipped and transposed to (cg, ocg, taps).
+  const std::size_t cg = s.group_in(), ocg = s.group_out(), group_w = ocg * cg * taps;
+  std::vector<float> flipped(s.groups * group_w);
+  std::vector<ForwardPlan> plans;
+  plans.reserve(s.groups);
+  for (std::size_t g = 0; g < s.groups; ++g) {
+    for (std::size_t oc = 0; oc < ocg; ++oc) {
+      for (std::size_t c = 0; c < cg; ++c) {
+        const float* from = w + g * group_w + (oc * cg + c) * taps;
+        float* to = flipped.data() + g * group_w + (c * ocg + oc) * taps;
+        for (std::size_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+      }
     }
+    plans.push_back(plan_forward(algorithm, flipped.data() + g * group_w, nullptr, cg, ocg, taps));
   }
-  const ForwardPlan plan =
-      plan_forward(algorithm, flipped.data(), nullptr, s.in_channels, s.out_channels, taps);
   const PackedConv p{s.out_channels,
                      s.in_h + s.kernel_h - 1,
                      packed_row_stride(s.in_w + s.kernel_w - 1, 1, s.in_w, s.kernel_w),
@@ -363,12 +379,16 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                      s.kernel_h - 1 - s.pad_h,
                      s.kernel_h - 1 - s.pad_h + (out_h - 1) * s.stride_h + 1,
                      s.stride_h};
-  parallel_for(s.batch, 1, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
-    for (std::size_t n = begin; n < end; ++n) {
-      pack(p, dy + n * dy_sample, out_h, out_w, s.stride_h, s.stride_w, s.kernel_h - 1 - s.pad_h,
-           s.kernel_w - 1 - s.pad_w, packed);
-      plan.kernel(p, packed, plan.w, nullptr, dx + n * dx_sample);
+  const PackedConv p_g = group_geometry(p, ocg, cg);
+  // One task per convolution group of a sample (task n * groups + g), each writing its own slice.
+  const std::size_t dy_group = ocg * out_h * out_w, dx_group = cg * s.in_h * s.in_w;
+  parallel_for(s.batch * s.groups, 1, [&](std::size_t begin, std::size_t end) {
+    float* packed = t_packed.get(packed_size(p_g));
+    for (std::size_t task = begin; task < end; ++task) {
+      pack(p_g, dy + task * dy_group, out_h, out_w, s.stride_h, s.stride_w,
+           s.kernel_h - 1 - s.pad_h, s.kernel_w - 1 - s.pad_w, packed);
+      const ForwardPlan& plan = plans[task % s.groups];
+      plan.kernel(p_g, packed, plan.w, nullptr, dx + task * dx_group);
     }
   });
 }
@@ -436,6 +456,7 @@ void backward_weight_batch(const Conv2dShape& s, const float* x, const float* dy
 
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
+  if (!conv_general::direct_fits(s)) return conv_general::backward_weight(s, x, dy, dw, db);
   const ConvKernels& kernels = conv_kernels();
   const auto plane_sum = eltwise_kernels().sum;
   const ConvAlgorithm algorithm = conv2d_backward_weight_algorithm(s);
@@ -443,32 +464,45 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const PackedConv p = forward_geometry(s);
   const std::size_t x_sample = s.in_channels * s.in_h * s.in_w;
   const std::size_t plane = p.out_h * p.out_w;
-  const std::size_t all_taps = s.in_channels * s.kernel_h * s.kernel_w;
-  const std::size_t dw_size = s.out_channels * all_taps;
+  const std::size_t cg = s.group_in(), ocg = s.group_out();
+  const std::size_t group_taps = cg * s.kernel_h * s.kernel_w;
+  const std::size_t dw_size = s.out_channels * group_taps;
   if (dw_size == 0 && (db == nullptr || s.out_channels == 0)) return;  // nothing to write
   if (algorithm == ConvAlgorithm::kDirectBatch) return backward_weight_batch(s, x, dy, dw, db);
-  // The channel-lane kernel accumulates dw blocked by whole vectors of channels.
-  const std::size_t padded_channels = lanes ? round_up(s.out_channels, kernels.lanes) : 0;
-  const std::size_t accumulated = lanes ? padded_channels * all_taps : dw_size;
+  // One convolution group's share of the input and its shape for the im2col + sgemm kernel.
+  const PackedConv p_g = group_geometry(p, cg, ocg);
+  const std::size_t x_group = cg * s.in_h * s.in_w;
+  Conv2dShape s_g = s;
+  s_g.in_channels = cg;
+  s_g.out_channels = ocg;
+  s_g.groups = 1;
+  // The channel-lane kernel accumulates each group's dw blocked by whole vectors of channels.
+  const std::size_t padded_channels = lanes ? round_up(ocg, kernels.lanes) : 0;
+  const std::size_t group_accumulated = (lanes ? padded_channels : ocg) * group_taps;
+  const std::size_t accumulated = s.groups * group_accumulated;
   // One partial (dw then db) per chunk of samples, summed in chunk order below.
   const std::size_t partial_size = accumulated + s.out_channels;
   const std::size_t chunks = num_chunks(s.batch, kConvWeightGradGrain);
   std::vector<float> partials(chunks * partial_size, 0.0f);
   parallel_for(s.batch, kConvWeightGradGrain, [&](std::size_t begin, std::size_t end) {
-    float* packed = t_packed.get(packed_size(p));
+    float* packed = t_packed.get(packed_size(p_g));
     float* partial = partials.data() + begin / kConvWeightGradGrain * partial_size;
     for (std::size_t n = begin; n < end; ++n) {
       const float* dy_n = dy + n * s.out_channels * plane;
-      pack(p, x + n * x_sample, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
-      if (algorithm == ConvAlgorithm::kIm2colGemm) {
-        float* columns = t_columns.get(conv_gemm::columns_size(s));
-        conv_gemm::weight_grad(s, p, packed, dy_n, columns, partial);
-      } else if (lanes) {
-        float* dy_t = t_transposed.get(plane * padded_channels);
-        kernels.transpose_channels(dy_n, s.out_channels, plane, padded_channels, dy_t);
-        kernels.weight_grad_lanes(p, packed, dy_t, partial);
-      } else {
-        kernels.weight_grad(p, packed, dy_n, partial);
+      for (std::size_t g = 0; g < s.groups; ++g) {
+        pack(p_g, x + n * x_sample + g * x_group, s.in_h, s.in_w, 1, 1, s.pad_h, s.pad_w, packed);
+        const float* dy_g = dy_n + g * ocg * plane;
+        float* dw_g = partial + g * group_accumulated;
+        if (algorithm == ConvAlgorithm::kIm2colGemm) {
+          float* columns = t_columns.get(conv_gemm::columns_size(s_g));
+          conv_gemm::weight_grad(s_g, p_g, packed, dy_g, columns, dw_g);
+        } else if (lanes) {
+          float* dy_t = t_transposed.get(plane * padded_channels);
+          kernels.transpose_channels(dy_g, ocg, plane, padded_channels, dy_t);
+          kernels.weight_grad_lanes(p_g, packed, dy_t, dw_g);
+        } else {
+          kernels.weight_grad(p_g, packed, dy_g, dw_g);
+        }
       }
       if (db == nullptr) continue;
       // The selected ISA's vector sum: a plain loop is one dependent add after another.
@@ -484,9 +518,13 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   }
   if (lanes) {
     const std::size_t width = kernels.lanes;
-    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
-      for (std::size_t t = 0; t < all_taps; ++t) {
-        dw[oc * all_taps + t] = total[((oc / width) * all_taps + t) * width + oc % width];
+    for (std::size_t g = 0; g < s.groups; ++g) {
+      const float* blocked = total.data() + g * group_accumulated;
+      for (std::size_t oc = 0; oc < ocg; ++oc) {
+        for (std::size_t t = 0; t < group_taps; ++t) {
+          dw[(g * ocg + oc) * group_taps + t] =
+              blocked[((oc / width) * group_taps + t) * width + oc % width];
+        }
       }
     }
   } else {

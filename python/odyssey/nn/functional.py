@@ -103,27 +103,61 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _check_conv2d(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: tuple[int, int]
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
 ) -> None:
     """The geometry checks of conv2d; the messages name the shapes involved."""
     check.ndim(x, 4, "conv2d", "input", "(batch, channels, height, width)")
-    check.ndim(w, 4, "conv2d", "weight", "(out_channels, in_channels, kernel_h, kernel_w)")
+    check.ndim(w, 4, "conv2d", "weight", "(out_channels, in_channels / groups, kernel_h, kernel_w)")
     _, channels, height, width = x.shape
     out_channels, in_channels, kernel_h, kernel_w = w.shape
     problem = None
-    if channels != in_channels:
-        problem = f"input has {channels} channels but weight expects {in_channels}"
+    if channels != in_channels * groups:
+        expected = f"{in_channels}" if groups == 1 else f"{in_channels} per group x {groups}"
+        problem = f"input has {channels} channels but weight expects {expected}"
+    elif out_channels % groups:
+        problem = f"weight's {out_channels} output channels are not divisible by groups={groups}"
     elif kernel_h < 1 or kernel_w < 1:
         problem = "weight's kernel size must be >= 1"
     elif b is not None and b.shape != (out_channels,):
         problem = f"bias must have shape ({out_channels},), got {b.shape}"
-    elif 2 * padding[0] > kernel_h or 2 * padding[1] > kernel_w:
-        problem = f"padding {padding} must be at most half the kernel size {(kernel_h, kernel_w)}"
-    elif kernel_h > height + 2 * padding[0] or kernel_w > width + 2 * padding[1]:
+    else:
+        extent = (dilation[0] * (kernel_h - 1) + 1, dilation[1] * (kernel_w - 1) + 1)
         padded = (height + 2 * padding[0], width + 2 * padding[1])
-        problem = f"kernel {(kernel_h, kernel_w)} is larger than the padded input {padded}"
+        if extent[0] > padded[0] or extent[1] > padded[1]:
+            dilated = "" if dilation == (1, 1) else f" dilated to {extent}"
+            problem = (
+                f"kernel {(kernel_h, kernel_w)}{dilated} is larger than the padded input {padded}"
+            )
     if problem is not None:
         raise ValueError(f"conv2d: {problem} (input {x.shape}, weight {w.shape})")
+
+
+def _conv2d_padding(
+    padding: Any, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(symmetric padding, extra rows and columns at the bottom and right) of conv2d's padding
+    argument: an int, a pair, 'valid' (none) or 'same' (the output as large as the input, stride 1
+    only). For 'same', PyTorch pads dilation * (kernel - 1) in all, half on each side, and the odd
+    one left over at the bottom or right."""
+    if not isinstance(padding, str):
+        return check.pair(padding, "conv2d", "padding", 0), (0, 0)
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding != "same":
+        raise ValueError(
+            f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+        )
+    if stride != (1, 1):
+        raise ValueError(
+            f"conv2d: padding='same' is not supported for strided convolutions, got stride {stride}"
+        )
+    total = (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+    return (total[0] // 2, total[1] // 2), (total[0] % 2, total[1] % 2)
 
 
 def conv2d(
@@ -131,36 +165,48 @@ def conv2d(
     weight: Tensor,
     bias: Tensor | None = None,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """2-D cross-correlation of NCHW input with weight (out, in, kh, kw), dilation 1, groups 1."""
+    """2-D cross-correlation of NCHW input with weight (out, in / groups, kh, kw), as PyTorch's.
+
+    Groups split the channels into `groups` independent convolutions (AlexNet's two towers;
+    depthwise when groups == in_channels); dilation spaces the kernel's taps. Dilation 1 with
+    padding below the kernel runs the direct kernels (a group at a time), the rest im2col + sgemm.
+    """
     x_data = check.float_tensor(input, "conv2d", "input")
     w_data = check.float_tensor(weight, "conv2d", "weight")
     b_data = None if bias is None else check.float_tensor(bias, "conv2d", "bias")
     stride = check.pair(stride, "conv2d", "stride", 1)
-    padding = check.pair(padding, "conv2d", "padding", 0)
-    _check_conv2d(x_data, w_data, b_data, padding)
-    out = _kernels.conv2d_forward(x_data, w_data, b_data, stride=stride, padding=padding)
+    dilation = check.pair(dilation, "conv2d", "dilation", 1)
+    groups = check.integer(groups, "conv2d", "groups", 1, check.WINDOW_LIMIT)
+    check.ndim(
+        w_data, 4, "conv2d", "weight", "(out_channels, in_channels / groups, kernel_h, kernel_w)"
+    )
+    padding, extra = _conv2d_padding(padding, w_data.shape[2:], stride, dilation)
+    x_shape = x_data.shape
+    if extra != (0, 0):
+        check.ndim(x_data, 4, "conv2d", "input", "(batch, channels, height, width)")
+        x_data = np.pad(x_data, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    _check_conv2d(x_data, w_data, b_data, padding, dilation, groups)
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    out = _kernels.conv2d_forward(x_data, w_data, b_data, **options)
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
         grad_x = None
         if input.requires_grad:
-            grad_x = _kernels.conv2d_backward_data(
-                g, w_data, x_data.shape, stride=stride, padding=padding
-            )
+            grad_x = _kernels.conv2d_backward_data(g, w_data, x_data.shape, **options)
+            if extra != (0, 0):
+                grad_x = np.ascontiguousarray(grad_x[:, :, : x_shape[2], : x_shape[3]])
         grad_w = grad_b = None
         if weight.requires_grad or (bias is not None and bias.requires_grad):
             grad_w, grad_b = _kernels.conv2d_backward_weight(
-                x_data,
-                g,
-                w_data.shape[2:],
-                stride=stride,
-                padding=padding,
-                bias=bias is not None,
+                x_data, g, w_data.shape[2:], bias=bias is not None, **options
             )
         return grad_x, grad_w, grad_b
 
-    return _from_op(out, (input, weight, bias), backward)
+    return _from_op(out, (input, weight, bias), backward, name="ConvolutionBackward0")
 
 
 # -- pooling ----------------------------------------------------------------------------------
