@@ -102,6 +102,12 @@ ADAGRAD = {"step": 3, "lr": 1e-2, "lr_decay": 1e-2, "weight_decay": 1e-2, "eps":
 ADAM = {"step": 3, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
 ADAM_MANY = {name: value for name, value in ADAM.items() if name != "step"}
 
+# batch_norm over (batch 6, 13 channels, 5 x 7): planes of 35 take the per-plane path.
+BN_X = floats(6, 13, 5, 7)
+BN_WEIGHT, BN_BIAS = floats(13), floats(13)
+BN_MEAN, BN_VAR = floats(13), np.abs(floats(13)) + 0.5
+BN_SAVED = _kernels.batch_norm_forward(BN_X, BN_WEIGHT, BN_BIAS, training=True)
+
 Call = Callable[..., Any]
 # name -> (the arrays to place, the call on the placed arrays). A name may carry a suffix after a
 # space; its first word is the _kernels function it covers.
@@ -144,6 +150,22 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
     "lecun_tanh_backward": (
         [BIG_G, BIG_Y, zeros(N)],
         lambda g, y, o: _kernels.lecun_tanh_backward(g, y, out=o),
+    ),
+    "batch_norm_forward": (
+        [BN_X, BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR],
+        lambda x, w, b, m, v: _kernels.batch_norm_forward(x, w, b, m, v, training=True),
+    ),
+    "batch_norm_forward (N, C)": (
+        [floats(37, 19), floats(19), floats(19)],
+        lambda x, w, b: _kernels.batch_norm_forward(x, w, b, training=True),
+    ),
+    "batch_norm_forward eval": (
+        [BN_X, BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR],
+        lambda x, w, b, m, v: _kernels.batch_norm_forward(x, w, b, m, v, training=False),
+    ),
+    "batch_norm_backward": (
+        [floats(*BN_X.shape), BN_X, BN_WEIGHT, BN_SAVED[1], BN_SAVED[2]],
+        lambda g, x, w, m, s: _kernels.batch_norm_backward(g, x, w, m, s, training=True),
     ),
     "softmax": ([LOGITS, zeros(64, 10)], lambda x, o: _kernels.softmax(x, out=o)),
     "softmax long-rows": (
