@@ -16,7 +16,7 @@ struct Vec {
   using Mask = __m256i;  // all ones in the lanes that are on
   static constexpr std::size_t kLanes = 8;
 
-  static __m256i first(std::size_t n) {  // n < kLanes: all ones in lanes below n
+  static __m256i first(std::size_t n) {  // n <= kLanes: all ones in lanes below n
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -92,6 +92,7 @@ struct Vec {
 
   // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
   // is off.
+
   // Lanes below n; every lane when n >= kLanes.
   static Mask mask_first(std::size_t n) { return first(n < kLanes ? n : kLanes); }
   static Mask mask_and(Mask a, Mask b) { return _mm256_and_si256(a, b); }

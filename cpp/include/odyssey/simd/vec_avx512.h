@@ -90,6 +90,7 @@ struct Vec {
 
   // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
   // is off.
+
   // Lanes below n; every lane when n >= kLanes.
   static Mask mask_first(std::size_t n) {
     return n >= kLanes ? static_cast<Mask>(0xFFFF) : first(n);

@@ -86,6 +86,7 @@ struct Vec {
 
   // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
   // is off; NEON has none of them, so they go lane by lane unless every lane is on.
+
   // Lanes below n; every lane when n >= kLanes.
   static Mask mask_first(std::size_t n) {
     const std::int32_t count = static_cast<std::int32_t>(n < kLanes ? n : kLanes);
