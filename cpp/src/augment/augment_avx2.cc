@@ -5,6 +5,16 @@
 
 namespace odyssey::avx2 {
 
-const AugmentKernels kAugment = simd::augment_kernels_for<Vec>();
+namespace {
+
+// 16 vector registers: the warps call the sampling of a vector of pixels (inlined, it
+// spills the row loop's constants).
+struct Tuning {
+  static constexpr bool kInlineSampling = false;
+};
+
+}  // namespace
+
+const AugmentKernels kAugment = simd::augment_kernels_for<Vec, Tuning>();
 
 }  // namespace odyssey::avx2

@@ -5,6 +5,16 @@
 
 namespace odyssey::avx512 {
 
-const AugmentKernels kAugment = simd::augment_kernels_for<Vec>();
+namespace {
+
+// 32 vector registers hold a row's constants and a footprint at once: the warps inline the
+// sampling of a vector of pixels into their row loops.
+struct Tuning {
+  static constexpr bool kInlineSampling = true;
+};
+
+}  // namespace
+
+const AugmentKernels kAugment = simd::augment_kernels_for<Vec, Tuning>();
 
 }  // namespace odyssey::avx512

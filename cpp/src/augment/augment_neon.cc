@@ -5,6 +5,16 @@
 
 namespace odyssey::neon {
 
-const AugmentKernels kAugment = simd::augment_kernels_for<Vec>();
+namespace {
+
+// NEON gathers lane by lane through memory: the warps call the sampling of a vector of
+// pixels, as on AVX2.
+struct Tuning {
+  static constexpr bool kInlineSampling = false;
+};
+
+}  // namespace
+
+const AugmentKernels kAugment = simd::augment_kernels_for<Vec, Tuning>();
 
 }  // namespace odyssey::neon

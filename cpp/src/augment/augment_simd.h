@@ -77,9 +77,11 @@ typename V::T bilinear(const float* plane, const Footprint<V>& f, std::size_t wi
 // Output pixels at..at + kLanes - 1 of every channel (those on in `lanes`) from source points
 // (sx, sy).
 template <class V>
-void sample_all_channels(const float* src, float* dst, std::size_t channels, std::size_t height,
-                         std::size_t width, std::size_t at, typename V::T sx, typename V::T sy,
-                         typename V::Mask lanes, float fill) {
+[[gnu::always_inline]] inline void sample_all_channels(const float* src, float* dst,
+                                                       std::size_t channels, std::size_t height,
+                                                       std::size_t width, std::size_t at,
+                                                       typename V::T sx, typename V::T sy,
+                                                       typename V::Mask lanes, float fill) {
   const std::size_t plane = height * width;
   const Footprint<V> f = footprint<V>(sx, sy, height, width, lanes);
   const typename V::T fill_v = V::set1(fill);
@@ -89,6 +91,29 @@ void sample_all_channels(const float* src, float* dst, std::size_t channels, std
 }
 
 template <class V>
+[[gnu::noinline]] void sample_all_channels_call(const float* src, float* dst, std::size_t channels,
+                                                std::size_t height, std::size_t width,
+                                                std::size_t at, typename V::T sx, typename V::T sy,
+                                                typename V::Mask lanes, float fill) {
+  sample_all_channels<V>(src, dst, channels, height, width, at, sx, sy, lanes, fill);
+}
+
+// sample_all_channels inside the row loop when Tuning::kInlineSampling (enough vector registers
+// for the row's constants and a footprint at once: AVX-512's 32), else as a call (AVX2's 16 would
+// spill the row loop's constants).
+template <class V, class Tuning>
+[[gnu::always_inline]] inline void sample(const float* src, float* dst, std::size_t channels,
+                                          std::size_t height, std::size_t width, std::size_t at,
+                                          typename V::T sx, typename V::T sy,
+                                          typename V::Mask lanes, float fill) {
+  if constexpr (Tuning::kInlineSampling) {
+    sample_all_channels<V>(src, dst, channels, height, width, at, sx, sy, lanes, fill);
+  } else {
+    sample_all_channels_call<V>(src, dst, channels, height, width, at, sx, sy, lanes, fill);
+  }
+}
+
+template <class V, class Tuning>
 void affine_warp(const float* src, float* dst, std::size_t channels, std::size_t height,
                  std::size_t width, const float* inverse, float fill) {
   using T = typename V::T;
@@ -100,14 +125,13 @@ void affine_warp(const float* src, float* dst, std::size_t channels, std::size_t
     const T row_y = V::set1(inverse[4] * fy + inverse[5]);
     for (std::size_t x = 0; x < width; x += V::kLanes) {
       const T xs = V::add(V::set1(static_cast<float>(x)), offsets);
-      sample_all_channels<V>(src, dst, channels, height, width, y * width + x,
-                             V::fmadd(m0, xs, row_x), V::fmadd(m3, xs, row_y),
-                             V::mask_first(width - x), fill);
+      sample<V, Tuning>(src, dst, channels, height, width, y * width + x, V::fmadd(m0, xs, row_x),
+                        V::fmadd(m3, xs, row_y), V::mask_first(width - x), fill);
     }
   }
 }
 
-template <class V>
+template <class V, class Tuning>
 void displacement_warp(const float* src, float* dst, std::size_t channels, std::size_t height,
                        std::size_t width, const float* dx, const float* dy, float fill) {
   using T = typename V::T;
@@ -120,7 +144,7 @@ void displacement_warp(const float* src, float* dst, std::size_t channels, std::
       const T xs = V::add(V::set1(static_cast<float>(x)), offsets);
       const T sx = V::add(xs, V::load_mask(dx + at, lanes));
       const T sy = V::add(ys, V::load_mask(dy + at, lanes));
-      sample_all_channels<V>(src, dst, channels, height, width, at, sx, sy, lanes, fill);
+      sample<V, Tuning>(src, dst, channels, height, width, at, sx, sy, lanes, fill);
     }
   }
 }
@@ -253,10 +277,12 @@ void bytes_to_unit_floats(const std::uint8_t* src, float* dst, std::size_t count
   for (; k < count; ++k) dst[k] = static_cast<float>(src[k]) / 255.0f;
 }
 
-template <class V>
+// V is the lane type; Tuning::kInlineSampling says whether the warps inline the sampling of a
+// vector of pixels into their row loops.
+template <class V, class Tuning>
 constexpr AugmentKernels augment_kernels_for() {
-  return AugmentKernels{.affine_warp = affine_warp<V>,
-                        .displacement_warp = displacement_warp<V>,
+  return AugmentKernels{.affine_warp = affine_warp<V, Tuning>,
+                        .displacement_warp = displacement_warp<V, Tuning>,
                         .gaussian_blur = gaussian_blur<V>,
                         .uniform_field = uniform_field<V>,
                         .bytes_to_unit_floats = bytes_to_unit_floats<V>};
