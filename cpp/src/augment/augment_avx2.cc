@@ -7,8 +7,8 @@ namespace odyssey::avx2 {
 
 namespace {
 
-// 16 vector registers: the warps call the sampling of a vector of pixels (inlined, it
-// spills the row loop's constants).
+// 16 vector registers: the warps call the sampling of a vector of pixels (inlined into the row
+// loops, they measured 2-5 % slower).
 struct Tuning {
   static constexpr bool kInlineSampling = false;
 };
