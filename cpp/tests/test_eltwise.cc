@@ -20,7 +20,8 @@ using odyssey::EltwiseKernels;
 using odyssey::isa_name;
 
 const std::size_t kSizes[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 1000, 4099};
-const std::size_t kOffsets[] = {0, 1, 2, 3, 5, 7};  // in floats, from a 64-byte aligned start
+// Every float offset from a 64-byte aligned start up to 16: each alignment of each vector width.
+constexpr std::size_t kMaxOffset = 16;
 
 // Values with a mix of signs and magnitudes, plus the special values ReLU must get right.
 std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
@@ -61,7 +62,7 @@ void check_variant(odyssey::Isa isa) {
   const EltwiseKernels& ref = odyssey::scalar::kEltwise;
   const EltwiseKernels& simd = *odyssey::eltwise_kernels(isa);
   for (std::size_t n : kSizes) {
-    for (std::size_t offset : kOffsets) {
+    for (std::size_t offset = 0; offset <= kMaxOffset; ++offset) {
       const std::string where = std::string(isa_name(isa)) + " n=" + std::to_string(n) +
                                 " offset=" + std::to_string(offset);
       Buffer a(random_floats(n, 1), offset), b(random_floats(n, 2), offset);

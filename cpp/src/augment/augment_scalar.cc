@@ -124,7 +124,10 @@ void bytes_to_unit_floats(const std::uint8_t* src, float* dst, std::size_t count
 
 }  // namespace
 
-const AugmentKernels kAugment{affine_warp, displacement_warp, gaussian_blur, uniform_field,
-                              bytes_to_unit_floats};
+const AugmentKernels kAugment{.affine_warp = affine_warp,
+                              .displacement_warp = displacement_warp,
+                              .gaussian_blur = gaussian_blur,
+                              .uniform_field = uniform_field,
+                              .bytes_to_unit_floats = bytes_to_unit_floats};
 
 }  // namespace odyssey::scalar

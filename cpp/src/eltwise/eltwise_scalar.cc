@@ -25,6 +25,6 @@ double sum(const float* x, std::size_t n) {
 
 }  // namespace
 
-const EltwiseKernels kEltwise{add, mul, relu, sum};
+const EltwiseKernels kEltwise{.add = add, .mul = mul, .relu = relu, .sum = sum};
 
 }  // namespace odyssey::scalar

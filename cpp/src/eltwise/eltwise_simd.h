@@ -25,7 +25,7 @@ void relu(const float* x, float* out, std::size_t n) {
 
 template <class V>
 constexpr EltwiseKernels eltwise_kernels_for() {
-  return EltwiseKernels{add<V>, mul<V>, relu<V>, sum<V>};
+  return EltwiseKernels{.add = add<V>, .mul = mul<V>, .relu = relu<V>, .sum = sum<V>};
 }
 
 }  // namespace odyssey::simd

@@ -116,6 +116,6 @@ void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& 
 
 }  // namespace
 
-const OptimizerKernels kOptimizer{sgd, adam, rmsprop, adagrad};
+const OptimizerKernels kOptimizer{.sgd = sgd, .adam = adam, .rmsprop = rmsprop, .adagrad = adagrad};
 
 }  // namespace odyssey::scalar

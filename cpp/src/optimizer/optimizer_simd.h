@@ -145,7 +145,8 @@ void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& 
 
 template <class V>
 constexpr OptimizerKernels optimizer_kernels_for() {
-  return OptimizerKernels{sgd<V>, adam<V>, rmsprop<V>, adagrad<V>};
+  return OptimizerKernels{
+      .sgd = sgd<V>, .adam = adam<V>, .rmsprop = rmsprop<V>, .adagrad = adagrad<V>};
 }
 
 }  // namespace odyssey::simd

@@ -54,7 +54,13 @@ void log_softmax_backward(const float* grad_y, const float* y, float sum_value, 
 
 }  // namespace
 
-const SoftmaxKernels kSoftmax{
-    max, exp_sum, scale, subtract2, dot, sum, softmax_backward, log_softmax_backward};
+const SoftmaxKernels kSoftmax{.max = max,
+                              .exp_sum = exp_sum,
+                              .scale = scale,
+                              .subtract2 = subtract2,
+                              .dot = dot,
+                              .sum = sum,
+                              .softmax_backward = softmax_backward,
+                              .log_softmax_backward = log_softmax_backward};
 
 }  // namespace odyssey::scalar

@@ -110,14 +110,14 @@ void log_softmax_backward(const float* grad_y, const float* y, float sum_value, 
 
 template <class V>
 constexpr SoftmaxKernels softmax_kernels_for() {
-  return SoftmaxKernels{row_max<V>,
-                        exp_sum<V>,
-                        scale<V>,
-                        subtract2<V>,
-                        dot<V>,
-                        sum<V>,
-                        softmax_backward<V>,
-                        log_softmax_backward<V>};
+  return SoftmaxKernels{.max = row_max<V>,
+                        .exp_sum = exp_sum<V>,
+                        .scale = scale<V>,
+                        .subtract2 = subtract2<V>,
+                        .dot = dot<V>,
+                        .sum = sum<V>,
+                        .softmax_backward = softmax_backward<V>,
+                        .log_softmax_backward = log_softmax_backward<V>};
 }
 
 }  // namespace odyssey::simd

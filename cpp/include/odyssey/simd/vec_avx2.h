@@ -12,9 +12,11 @@ namespace odyssey::avx2 {
 
 struct Vec {
   using T = __m256;
+  using I = __m256i;     // kLanes 32-bit integers
+  using Mask = __m256i;  // all ones in the lanes that are on
   static constexpr std::size_t kLanes = 8;
 
-  static __m256i first(std::size_t n) {  // n < kLanes: all ones in lanes below n
+  static __m256i first(std::size_t n) {  // n <= kLanes: all ones in lanes below n
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -87,7 +89,74 @@ struct Vec {
     m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
     return _mm_cvtss_f32(m);
   }
-  // -- added by batchnorm --
+
+  // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
+  // is off.
+
+  // Lanes below n; every lane when n >= kLanes.
+  static Mask mask_first(std::size_t n) { return first(n < kLanes ? n : kLanes); }
+  static Mask mask_and(Mask a, Mask b) { return _mm256_and_si256(a, b); }
+  // Off lanes read as zero.
+  static T load_mask(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store_mask(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  // Lane i: base[index_i] where the mask is on, else fill_i.
+  static T gather(const float* base, I index, Mask m, T fill) {
+    return _mm256_mask_i32gather_ps(fill, base, index, _mm256_castsi256_ps(m), 4);
+  }
+
+  // Conversions.
+  static T iota() { return _mm256_setr_ps(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f); }
+  static T floor(T a) { return _mm256_floor_ps(a); }
+  // Towards zero; exact for integral a in the int32 range.
+  static I to_int(T a) { return _mm256_cvttps_epi32(a); }
+  static T to_float(I a) { return _mm256_cvtepi32_ps(a); }
+  // min(max(v, low), high), and low for a NaN v (max returns its second operand for NaN).
+  static T clamp(T v, T low, T high) { return _mm256_min_ps(_mm256_max_ps(v, low), high); }
+  // The bytes p[0 .. kLanes - 1] as floats in [0, 255].
+  static T load_bytes(const std::uint8_t* p) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+  }
+  // out[4 j + w] = v[w] lane j for j < kLanes: four vectors interleaved into 4 kLanes floats, a
+  // 4 x 4 transpose inside each 128-bit half, after which half k of r[j] holds out[16 k + 4 j ..].
+  static void store_interleaved4(float* out, const T v[4]) {
+    const __m256d t0 = _mm256_castps_pd(_mm256_unpacklo_ps(v[0], v[1]));
+    const __m256d t1 = _mm256_castps_pd(_mm256_unpackhi_ps(v[0], v[1]));
+    const __m256d t2 = _mm256_castps_pd(_mm256_unpacklo_ps(v[2], v[3]));
+    const __m256d t3 = _mm256_castps_pd(_mm256_unpackhi_ps(v[2], v[3]));
+    const __m256 r[4] = {
+        _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)), _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)),
+        _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)), _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3))};
+    for (int j = 0; j < 4; ++j) {
+      _mm_storeu_ps(out + 4 * j, _mm256_castps256_ps128(r[j]));
+      _mm_storeu_ps(out + 16 + 4 * j, _mm256_extractf128_ps(r[j], 1));
+    }
+  }
+
+  // 32-bit integer lanes; arithmetic wraps modulo 2^32.
+  static I iset1(std::uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
+  static I iiota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I imul(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  static I ixor(I a, I b) { return _mm256_xor_si256(a, b); }
+  template <int kBits>
+  static I shift_right(I a) {  // logical
+    return _mm256_srli_epi32(a, kBits);
+  }
+  // The high and low halves of the unsigned 64-bit products a_i b_i: the even lanes from one
+  // widening multiply, the odd lanes from another after shifting them down.
+  static void mul_wide(I a, I b, I& high, I& low) {
+    const __m256i even = _mm256_mul_epu32(a, b);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+    high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    low = _mm256_mullo_epi32(a, b);
+  }
+  // 0 <= v < size, signed.
+  static Mask in_range(I v, I size) {
+    return _mm256_and_si256(_mm256_cmpgt_epi32(v, _mm256_set1_epi32(-1)),
+                            _mm256_cmpgt_epi32(size, v));
+  }
+
   // Double lanes for reductions carried in double: a float vector widens into two halves.
   using D = __m256d;
   static D zero_d() { return _mm256_setzero_pd(); }

@@ -12,6 +12,8 @@ namespace odyssey::avx512 {
 
 struct Vec {
   using T = __m512;
+  using I = __m512i;       // kLanes 32-bit integers
+  using Mask = __mmask16;  // bit i set when lane i is on
   static constexpr std::size_t kLanes = 16;
 
   static __mmask16 first(std::size_t n) {  // n < kLanes
@@ -85,7 +87,85 @@ struct Vec {
         _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(high)));
   }
   static float max_lanes(T v) { return _mm512_reduce_max_ps(v); }
-  // -- added by batchnorm --
+
+  // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
+  // is off.
+
+  // Lanes below n; every lane when n >= kLanes.
+  static Mask mask_first(std::size_t n) {
+    return n >= kLanes ? static_cast<Mask>(0xFFFF) : first(n);
+  }
+  static Mask mask_and(Mask a, Mask b) { return static_cast<Mask>(a & b); }
+  // Off lanes read as zero.
+  static T load_mask(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store_mask(float* p, T v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  // Lane i: base[index_i] where the mask is on, else fill_i.
+  static T gather(const float* base, I index, Mask m, T fill) {
+    return _mm512_mask_i32gather_ps(fill, m, index, base, 4);
+  }
+
+  // Conversions.
+  static T iota() {
+    return _mm512_setr_ps(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f,
+                          12.0f, 13.0f, 14.0f, 15.0f);
+  }
+  static T floor(T a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  // Towards zero; exact for integral a in the int32 range.
+  static I to_int(T a) { return _mm512_cvttps_epi32(a); }
+  static T to_float(I a) { return _mm512_cvtepi32_ps(a); }
+  // min(max(v, low), high), and low for a NaN v (max returns its second operand for NaN).
+  static T clamp(T v, T low, T high) { return _mm512_min_ps(_mm512_max_ps(v, low), high); }
+  // The bytes p[0 .. kLanes - 1] as floats in [0, 255].
+  static T load_bytes(const std::uint8_t* p) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+  }
+  // out[4 j + w] = v[w] lane j for j < kLanes: four vectors interleaved into 4 kLanes floats, a
+  // 4 x 4 transpose inside each 128-bit quarter, after which quarter k of r[j] holds
+  // out[16 k + 4 j ..].
+  static void store_interleaved4(float* out, const T v[4]) {
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(v[0], v[1]));
+    const __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(v[0], v[1]));
+    const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(v[2], v[3]));
+    const __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(v[2], v[3]));
+    const __m512 r[4] = {
+        _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)), _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2)),
+        _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)), _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3))};
+    store_quarter<0>(out, r);
+    store_quarter<1>(out, r);
+    store_quarter<2>(out, r);
+    store_quarter<3>(out, r);
+  }
+  template <int kQuarter>
+  static void store_quarter(float* out, const T r[4]) {
+    for (int j = 0; j < 4; ++j) {
+      _mm_storeu_ps(out + 16 * kQuarter + 4 * j, _mm512_extractf32x4_ps(r[j], kQuarter));
+    }
+  }
+
+  // 32-bit integer lanes; arithmetic wraps modulo 2^32.
+  static I iset1(std::uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+  static I iiota() {
+    return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
+  static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I imul(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static I ixor(I a, I b) { return _mm512_xor_si512(a, b); }
+  template <int kBits>
+  static I shift_right(I a) {  // logical
+    return _mm512_srli_epi32(a, kBits);
+  }
+  // The high and low halves of the unsigned 64-bit products a_i b_i: the even lanes from one
+  // widening multiply, the odd lanes from another after shifting them down.
+  static void mul_wide(I a, I b, I& high, I& low) {
+    const __m512i even = _mm512_mul_epu32(a, b);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+    high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    low = _mm512_mullo_epi32(a, b);
+  }
+  // 0 <= v < size: one unsigned compare, negative v wrapping to huge values (size < 2^31).
+  static Mask in_range(I v, I size) { return _mm512_cmplt_epu32_mask(v, size); }
+
   // Double lanes for reductions carried in double: a float vector widens into two halves.
   using D = __m512d;
   static D zero_d() { return _mm512_setzero_pd(); }

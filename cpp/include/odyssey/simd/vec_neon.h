@@ -10,6 +10,8 @@ namespace odyssey::neon {
 
 struct Vec {
   using T = float32x4_t;
+  using I = int32x4_t;      // kLanes 32-bit integers
+  using Mask = uint32x4_t;  // all ones in the lanes that are on
   static constexpr std::size_t kLanes = 4;
 
   static T load(const float* p) { return vld1q_f32(p); }
@@ -81,7 +83,103 @@ struct Vec {
     return vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
   }
   static float max_lanes(T v) { return vmaxvq_f32(v); }
-  // -- added by batchnorm --
+
+  // Masks select lanes. Masked loads, stores and gathers never touch the memory of a lane that
+  // is off; NEON has none of them, so they go lane by lane unless every lane is on.
+
+  // Lanes below n; every lane when n >= kLanes.
+  static Mask mask_first(std::size_t n) {
+    const std::int32_t count = static_cast<std::int32_t>(n < kLanes ? n : kLanes);
+    return vcltq_s32(iiota(), vdupq_n_s32(count));
+  }
+  static Mask mask_and(Mask a, Mask b) { return vandq_u32(a, b); }
+  static bool all_on(Mask m) { return vminvq_u32(m) != 0; }
+  // Off lanes read as zero.
+  static T load_mask(const float* p, Mask m) {
+    if (all_on(m)) return vld1q_f32(p);
+    std::uint32_t on[kLanes];
+    vst1q_u32(on, m);
+    float lanes[kLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      if (on[i] != 0) lanes[i] = p[i];
+    }
+    return vld1q_f32(lanes);
+  }
+  static void store_mask(float* p, T v, Mask m) {
+    if (all_on(m)) {
+      vst1q_f32(p, v);
+      return;
+    }
+    std::uint32_t on[kLanes];
+    vst1q_u32(on, m);
+    float lanes[kLanes];
+    vst1q_f32(lanes, v);
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      if (on[i] != 0) p[i] = lanes[i];
+    }
+  }
+  // Lane i: base[index_i] where the mask is on, else fill_i.
+  static T gather(const float* base, I index, Mask m, T fill) {
+    std::int32_t at[kLanes];
+    std::uint32_t on[kLanes];
+    float lanes[kLanes];
+    vst1q_s32(at, index);
+    vst1q_u32(on, m);
+    vst1q_f32(lanes, fill);
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      if (on[i] != 0) lanes[i] = base[at[i]];
+    }
+    return vld1q_f32(lanes);
+  }
+
+  // Conversions.
+  static T iota() { return vcvtq_f32_s32(iiota()); }
+  static T floor(T a) { return vrndmq_f32(a); }
+  // Towards zero; exact for integral a in the int32 range.
+  static I to_int(T a) { return vcvtq_s32_f32(a); }
+  static T to_float(I a) { return vcvtq_f32_s32(a); }
+  // min(max(v, low), high), and low for a NaN v (vmaxnm prefers the number).
+  static T clamp(T v, T low, T high) { return vminq_f32(vmaxnmq_f32(v, low), high); }
+  // The bytes p[0 .. kLanes - 1] as floats in [0, 255].
+  static T load_bytes(const std::uint8_t* p) {
+    std::uint32_t word;
+    __builtin_memcpy(&word, p, sizeof word);
+    const uint16x8_t wide = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(word)));
+    return vcvtq_f32_u32(vmovl_u16(vget_low_u16(wide)));
+  }
+  // out[4 j + w] = v[w] lane j for j < kLanes: four vectors interleaved into 4 kLanes floats.
+  static void store_interleaved4(float* out, const T v[4]) {
+    vst4q_f32(out, (float32x4x4_t{{v[0], v[1], v[2], v[3]}}));
+  }
+
+  // 32-bit integer lanes; arithmetic wraps modulo 2^32.
+  static I iset1(std::uint32_t x) { return vreinterpretq_s32_u32(vdupq_n_u32(x)); }
+  static I iiota() {
+    const std::int32_t lanes[kLanes] = {0, 1, 2, 3};
+    return vld1q_s32(lanes);
+  }
+  static I iadd(I a, I b) { return vaddq_s32(a, b); }
+  static I imul(I a, I b) { return vmulq_s32(a, b); }
+  static I ixor(I a, I b) { return veorq_s32(a, b); }
+  template <int kBits>
+  static I shift_right(I a) {  // logical
+    return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(a), kBits));
+  }
+  // The high and low halves of the unsigned 64-bit products a_i b_i: two widening multiplies,
+  // de-interleaved into low and high halves.
+  static void mul_wide(I a, I b, I& high, I& low) {
+    const uint32x4_t ua = vreinterpretq_u32_s32(a), ub = vreinterpretq_u32_s32(b);
+    const uint32x4_t products_low =
+        vreinterpretq_u32_u64(vmull_u32(vget_low_u32(ua), vget_low_u32(ub)));
+    const uint32x4_t products_high = vreinterpretq_u32_u64(vmull_high_u32(ua, ub));
+    low = vreinterpretq_s32_u32(vuzp1q_u32(products_low, products_high));
+    high = vreinterpretq_s32_u32(vuzp2q_u32(products_low, products_high));
+  }
+  // 0 <= v < size: one unsigned compare, negative v wrapping to huge values (size < 2^31).
+  static Mask in_range(I v, I size) {
+    return vcltq_u32(vreinterpretq_u32_s32(v), vreinterpretq_u32_s32(size));
+  }
+
   // Double lanes for reductions carried in double: a float vector widens into two halves.
   using D = float64x2_t;
   static D zero_d() { return vdupq_n_f64(0.0); }
