@@ -7,6 +7,7 @@
 #include "odyssey/pool.h"
 
 #include <cstring>
+#include <limits>
 
 #include "odyssey/parallel.h"
 
@@ -43,6 +44,85 @@ void relu_row(float* y, std::int32_t* argmax, std::size_t n) {
   }
 }
 
+// The taps [first, end) of one axis of a window that lie inside the input: the window starts at
+// `start` (negative in the left padding) and its taps are dilation apart.
+struct Taps {
+  std::ptrdiff_t start;
+  std::size_t first, end;
+};
+
+Taps taps_inside(std::size_t o, std::size_t in, std::size_t kernel, std::size_t stride,
+                 std::size_t pad, std::size_t dilation) {
+  const auto start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(pad);
+  const auto d = static_cast<std::ptrdiff_t>(dilation);
+  const std::size_t first = start >= 0 ? 0 : static_cast<std::size_t>((-start + d - 1) / d);
+  const std::ptrdiff_t room = static_cast<std::ptrdiff_t>(in) - 1 - start;
+  std::size_t end = room < 0 ? 0 : static_cast<std::size_t>(room / d) + 1;
+  end = end < kernel ? end : kernel;
+  return {start, first < end ? first : end, end};
+}
+
+// The outputs [begin, end) of an axis whose every tap lies inside the input.
+struct Span {
+  std::size_t begin, end;
+};
+
+Span interior(std::size_t in, std::size_t out, std::size_t kernel, std::size_t stride,
+              std::size_t pad, std::size_t dilation) {
+  const std::size_t begin = (pad + stride - 1) / stride, reach = dilation * (kernel - 1);
+  std::size_t end = in - 1 + pad >= reach ? (in - 1 + pad - reach) / stride + 1 : 0;
+  end = end < out ? end : out;
+  return {begin, end > begin ? end : begin};
+}
+
+// The row taps of output row oh and the column taps of output column ow.
+Taps row_taps(const Pool2dShape& s, std::size_t oh) {
+  return taps_inside(oh, s.in_h, s.kernel_h, s.stride_h, s.pad_h, s.dilation_h);
+}
+Taps column_taps(const Pool2dShape& s, std::size_t ow) {
+  return taps_inside(ow, s.in_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
+}
+
+// The plane index of tap (kh, kw) of the window with row taps r and column taps c.
+std::size_t tap_index(const Pool2dShape& s, const Taps& r, const Taps& c, std::size_t kh,
+                      std::size_t kw) {
+  return static_cast<std::size_t>(r.start + static_cast<std::ptrdiff_t>(kh * s.dilation_h)) *
+             s.in_w +
+         static_cast<std::size_t>(c.start + static_cast<std::ptrdiff_t>(kw * s.dilation_w));
+}
+
+// One window's maximum over its taps inside the input, in row-major order; -inf and -1 for a
+// window with none.
+void window_max(const Pool2dShape& s, const float* in, const Taps& r, const Taps& c, float& best,
+                std::int32_t& best_at) {
+  best = -std::numeric_limits<float>::infinity();
+  best_at = -1;
+  for (std::size_t kh = r.first; kh < r.end; ++kh) {
+    for (std::size_t kw = c.first; kw < c.end; ++kw) {
+      const std::size_t at = tap_index(s, r, c, kh, kw);
+      const float v = in[at];
+      if (best_at < 0 || v > best || v != v) {
+        best = v;
+        best_at = static_cast<std::int32_t>(at);
+      }
+    }
+  }
+}
+
+// PyTorch's divisor of window (r, c) of an average.
+float window_divisor(const Pool2dShape& s, const Taps& r, const Taps& c, AvgDivisor divisor) {
+  if (divisor.divisor_override != 0) return static_cast<float>(divisor.divisor_override);
+  if (!divisor.count_include_pad) return static_cast<float>((r.end - r.first) * (c.end - c.first));
+  const auto clipped = [](std::ptrdiff_t start, std::size_t kernel, std::size_t in,
+                          std::size_t pad) {
+    const std::ptrdiff_t stop = start + static_cast<std::ptrdiff_t>(kernel);
+    const auto limit = static_cast<std::ptrdiff_t>(in + pad);
+    return (stop < limit ? stop : limit) - start;
+  };
+  return static_cast<float>(clipped(r.start, s.kernel_h, s.in_h, s.pad_h) *
+                            clipped(c.start, s.kernel_w, s.in_w, s.pad_w));
+}
+
 }  // namespace
 
 const PoolKernels* pool_kernels(Isa isa) {
@@ -56,7 +136,8 @@ const PoolKernels* pool_kernels(Isa isa) {
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax,
                         bool relu) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2 &&
+      windows_plain(s)) {
     const auto rows = pool_kernels().max_2x2_rows;
     for_each_plane(s.planes, [&](std::size_t plane) {
       const std::size_t out = plane * out_h * out_w;
@@ -64,23 +145,35 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
     });
     return;
   }
-  // Output columns in blocks held in local arrays, which the compiler knows alias nothing.
+  // Output columns whose window lies inside the input in blocks held in local arrays, which the
+  // compiler knows alias nothing; the few columns at the padded edges one window at a time.
   constexpr std::size_t kBlock = 16;
+  const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
-      for (std::size_t ow0 = 0; ow0 < out_w; ow0 += kBlock) {
-        const std::size_t n = out_w - ow0 < kBlock ? out_w - ow0 : kBlock;
-        const std::size_t corner = oh * s.stride_h * s.in_w + ow0 * s.stride_w;
+      float* out = y + (plane * out_h + oh) * out_w;
+      std::int32_t* index = argmax + (plane * out_h + oh) * out_w;
+      const Taps r = row_taps(s, oh);
+      const Span block_span = r.first < r.end ? inner : Span{0, 0};
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        if (ow == block_span.begin) ow = block_span.end;
+        if (ow == out_w) break;
+        window_max(s, in, r, column_taps(s, ow), out[ow], index[ow]);
+      }
+      for (std::size_t ow0 = block_span.begin; ow0 < block_span.end; ow0 += kBlock) {
+        const std::size_t n = block_span.end - ow0 < kBlock ? block_span.end - ow0 : kBlock;
+        const Taps c = column_taps(s, ow0);
         float best[kBlock];
         std::int32_t best_at[kBlock];
+        const std::size_t corner = tap_index(s, r, c, r.first, 0);
         for (std::size_t i = 0; i < n; ++i) {
           best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
           best[i] = in[corner + i * s.stride_w];
         }
-        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
-          for (std::size_t kw = kh == 0 ? 1 : 0; kw < s.kernel_w; ++kw) {
-            const std::size_t tap = corner + kh * s.in_w + kw;
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = kh == r.first ? 1 : 0; kw < s.kernel_w; ++kw) {
+            const std::size_t tap = tap_index(s, r, c, kh, kw);
             for (std::size_t i = 0; i < n; ++i) {
               const float v = in[tap + i * s.stride_w];
               // Strictly greater keeps the first of equal maxima; v != v lets a NaN win. A
@@ -91,14 +184,25 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
             }
           }
         }
-        float* out = y + (plane * out_h + oh) * out_w + ow0;
-        std::int32_t* index = argmax + (plane * out_h + oh) * out_w + ow0;
         for (std::size_t i = 0; i < n; ++i) {
-          out[i] = best[i];
-          index[i] = best_at[i];
+          out[ow0 + i] = best[i];
+          index[ow0 + i] = best_at[i];
         }
-        if (relu) relu_row(out, index, n);
       }
+      if (relu) relu_row(out, index, out_w);
+    }
+  });
+}
+
+void max_pool_scatter(std::size_t planes, std::size_t in_size, std::size_t out_size,
+                      const float* dy, const std::int32_t* argmax, float* dx) {
+  for_each_plane(planes, [&](std::size_t plane) {
+    float* grad = dx + plane * in_size;
+    std::memset(grad, 0, in_size * sizeof(float));
+    const float* g = dy + plane * out_size;
+    const std::int32_t* index = argmax + plane * out_size;
+    for (std::size_t i = 0; i < out_size; ++i) {
+      if (index[i] >= 0) grad[index[i]] += g[i];
     }
   });
 }
@@ -107,15 +211,7 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
                          float* dx) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
   if (!windows_disjoint(s)) {
-    for_each_plane(s.planes, [&](std::size_t plane) {
-      float* grad = dx + plane * in_size;
-      std::memset(grad, 0, in_size * sizeof(float));
-      const float* g = dy + plane * out_h * out_w;
-      const std::int32_t* index = argmax + plane * out_h * out_w;
-      for (std::size_t i = 0; i < out_h * out_w; ++i) {
-        if (index[i] >= 0) grad[index[i]] += g[i];
-      }
-    });
+    max_pool_scatter(s.planes, in_size, out_h * out_w, dy, argmax, dx);
     return;
   }
   if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
@@ -161,28 +257,44 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
   });
 }
 
-void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, 1);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
       float* total = y + (plane * out_h + oh) * out_w;
+      const Taps r = row_taps(s, oh);
       for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] = 0.0f;
-      for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+      // Columns whose window lies inside the input: taps outermost, columns innermost, which the
+      // compiler vectorises; each output still sums its taps in row-major order.
+      for (std::size_t kh = inner.begin < inner.end ? r.first : r.end; kh < r.end; ++kh) {
         for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
-          const float* tap = in + (oh * s.stride_h + kh) * s.in_w + kw;
-          for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] += tap[ow * s.stride_w];
+          const float* tap = in + tap_index(s, r, column_taps(s, inner.begin), kh, kw);
+          for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
+            total[ow] += tap[(ow - inner.begin) * s.stride_w];
+          }
         }
       }
-      for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] /= window;
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        const Taps c = column_taps(s, ow);
+        if (ow < inner.begin || ow >= inner.end) {
+          for (std::size_t kh = r.first; kh < r.end; ++kh) {
+            for (std::size_t kw = c.first; kw < c.end; ++kw)
+              total[ow] += in[tap_index(s, r, c, kh, kw)];
+          }
+        }
+        // PyTorch gives 0 for a window with no tap inside the input, whatever the divisor.
+        total[ow] = r.first < r.end && c.first < c.end
+                        ? total[ow] / window_divisor(s, r, c, divisor)
+                        : 0.0f;
+      }
     }
   });
 }
 
-void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
-  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
   if (windows_disjoint(s)) {
     // Every dx element written once: its window's share (0 + share, as the cleared sum gives), or
     // 0 outside every window.
@@ -194,7 +306,9 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
         const std::size_t oh = r / s.stride_h;
         std::memset(row, 0, s.in_w * sizeof(float));
         if (oh >= out_h || r % s.stride_h >= s.kernel_h) continue;
+        const Taps rows = row_taps(s, oh);
         for (std::size_t ow = 0; ow < out_w; ++ow) {
+          const float window = window_divisor(s, rows, column_taps(s, ow), divisor);
           const float share = 0.0f + g[oh * out_w + ow] / window;
           for (std::size_t kw = 0; kw < s.kernel_w; ++kw) row[ow * s.stride_w + kw] = share;
         }
@@ -207,12 +321,91 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
     std::memset(grad, 0, in_size * sizeof(float));
     const float* g = dy + plane * out_h * out_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
+      const Taps r = row_taps(s, oh);
       for (std::size_t ow = 0; ow < out_w; ++ow) {
-        const float share = g[oh * out_w + ow] / window;
-        float* corner = grad + oh * s.stride_h * s.in_w + ow * s.stride_w;
-        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
-          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) corner[kh * s.in_w + kw] += share;
+        const Taps c = column_taps(s, ow);
+        if (r.first == r.end || c.first == c.end) continue;
+        const float share = g[oh * out_w + ow] / window_divisor(s, r, c, divisor);
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = c.first; kw < c.end; ++kw)
+            grad[tap_index(s, r, c, kh, kw)] += share;
         }
+      }
+    }
+  });
+}
+
+namespace {
+
+// PyTorch's adaptive window of output o: [floor(o in / out), ceil((o + 1) in / out)).
+Taps adaptive_taps(std::size_t o, std::size_t in, std::size_t out) {
+  const std::size_t first = o * in / out, end = ((o + 1) * in + out - 1) / out;
+  return {static_cast<std::ptrdiff_t>(first), first, end};
+}
+
+}  // namespace
+
+void adaptive_avg_pool2d_forward(const AdaptivePool2dShape& s, const float* x, float* y) {
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    const float* in = x + plane * s.in_h * s.in_w;
+    float* out = y + plane * s.out_h * s.out_w;
+    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
+      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
+      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
+        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
+        float total = 0.0f;
+        for (std::size_t i = r.first; i < r.end; ++i) {
+          for (std::size_t j = c.first; j < c.end; ++j) total += in[i * s.in_w + j];
+        }
+        // Over each side in turn, as PyTorch does: the same bits.
+        out[oh * s.out_w + ow] =
+            total / static_cast<float>(r.end - r.first) / static_cast<float>(c.end - c.first);
+      }
+    }
+  });
+}
+
+void adaptive_avg_pool2d_backward(const AdaptivePool2dShape& s, const float* dy, float* dx) {
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    float* grad = dx + plane * s.in_h * s.in_w;
+    std::memset(grad, 0, s.in_h * s.in_w * sizeof(float));
+    const float* g = dy + plane * s.out_h * s.out_w;
+    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
+      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
+      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
+        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
+        const float share = g[oh * s.out_w + ow] / static_cast<float>(r.end - r.first) /
+                            static_cast<float>(c.end - c.first);
+        for (std::size_t i = r.first; i < r.end; ++i) {
+          for (std::size_t j = c.first; j < c.end; ++j) grad[i * s.in_w + j] += share;
+        }
+      }
+    }
+  });
+}
+
+void adaptive_max_pool2d_forward(const AdaptivePool2dShape& s, const float* x, float* y,
+                                 std::int32_t* argmax) {
+  for_each_plane(s.planes, [&](std::size_t plane) {
+    const float* in = x + plane * s.in_h * s.in_w;
+    const std::size_t out = plane * s.out_h * s.out_w;
+    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
+      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
+      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
+        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
+        float best = in[r.first * s.in_w + c.first];
+        auto best_at = static_cast<std::int32_t>(r.first * s.in_w + c.first);
+        for (std::size_t i = r.first; i < r.end; ++i) {
+          for (std::size_t j = c.first; j < c.end; ++j) {
+            const float v = in[i * s.in_w + j];
+            if (v > best || v != v) {
+              best = v;
+              best_at = static_cast<std::int32_t>(i * s.in_w + j);
+            }
+          }
+        }
+        y[out + oh * s.out_w + ow] = best;
+        argmax[out + oh * s.out_w + ow] = best_at;
       }
     }
   });

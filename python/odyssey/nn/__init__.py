@@ -9,10 +9,19 @@ from odyssey.nn.linear import Linear
 from odyssey.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
-from odyssey.nn.pooling import AvgPool2d, MaxPool2d
+from odyssey.nn.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLUMaxPool2d,
+)
 from odyssey.nn.shape import Dropout, Flatten
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
@@ -23,6 +32,7 @@ __all__ = [
     "LeCunTanh",
     "LeakyReLU",
     "Linear",
+    "LocalResponseNorm",
     "LogSoftmax",
     "MSELoss",
     "MaxPool2d",
@@ -30,6 +40,7 @@ __all__ = [
     "NLLLoss",
     "Parameter",
     "ReLU",
+    "ReLUMaxPool2d",
     "Sequential",
     "Sigmoid",
     "Softmax",
