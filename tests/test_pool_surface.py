@@ -7,6 +7,7 @@ against torch (skipped without it)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 import odyssey
 from odyssey import nn
 from odyssey.nn import functional as F
+from odyssey.papers import load_model_module
 
 
 def rand(*shape: int, seed: int = 0) -> np.ndarray:
@@ -406,3 +408,36 @@ class TestBadArguments:
             F.local_response_norm(self.x, 0)
         with pytest.raises(ValueError, match=r"local_response_norm: input must have 3 or more"):
             F.local_response_norm(odyssey.tensor(np.zeros((2, 3), np.float32)), 2)
+
+
+def test_lenet5_modern_runs_its_fused_layers_visibly_with_the_same_bits_and_keys() -> None:
+    """papers/lenet5's LeNet5Modern holds its two ReLU + max-pool steps as ReLUMaxPool2d layers
+    (s2, s4): they print and hook as layers, add no state_dict key (checkpoints load as before),
+    and give the bits of the F.relu_max_pool2d calls the model made before."""
+    model_module = load_model_module(Path(__file__).resolve().parents[1] / "papers" / "lenet5")
+    odyssey.manual_seed(0)
+    model = model_module.LeNet5Modern()
+    assert [k for k in model.state_dict()] == [
+        f"{layer}.{kind}"
+        for layer in ("c1", "c3", "f5", "f6", "output")
+        for kind in ("weight", "bias")
+    ]
+    assert isinstance(model.s2, nn.ReLUMaxPool2d)
+    assert isinstance(model.s4, nn.ReLUMaxPool2d)
+    x = rand(5, 1, 28, 28)
+    ours = odyssey.tensor(x, requires_grad=True)
+    out = model(ours)
+    out.sum().backward()
+    grads = {name: p.grad.data.copy() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = None
+    # The forward pass as the model wrote it before its pools were layers.
+    before = odyssey.tensor(x, requires_grad=True)
+    h = F.relu_max_pool2d(model.c1(before), 2)
+    h = F.relu_max_pool2d(model.c3(h), 2).flatten(1)
+    reference = model.output(F.relu(model.f6(F.relu(model.f5(h)))))
+    reference.sum().backward()
+    np.testing.assert_array_equal(out.data, reference.data)
+    np.testing.assert_array_equal(ours.grad.data, before.grad.data)
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(grads[name], p.grad.data)

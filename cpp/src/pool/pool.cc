@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "odyssey/parallel.h"
 
@@ -55,9 +56,11 @@ Taps taps_inside(std::size_t o, std::size_t in, std::size_t kernel, std::size_t 
                  std::size_t pad, std::size_t dilation) {
   const auto start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(pad);
   const auto d = static_cast<std::ptrdiff_t>(dilation);
-  const std::size_t first = start >= 0 ? 0 : static_cast<std::size_t>((-start + d - 1) / d);
   const std::ptrdiff_t room = static_cast<std::ptrdiff_t>(in) - 1 - start;
-  std::size_t end = room < 0 ? 0 : static_cast<std::size_t>(room / d) + 1;
+  // Without dilation, no division: this runs once per output row, and rows can be short.
+  const std::size_t first =
+      start >= 0 ? 0 : static_cast<std::size_t>(d == 1 ? -start : (-start + d - 1) / d);
+  std::size_t end = room < 0 ? 0 : static_cast<std::size_t>(d == 1 ? room : room / d) + 1;
   end = end < kernel ? end : kernel;
   return {start, first < end ? first : end, end};
 }
@@ -81,6 +84,13 @@ Taps row_taps(const Pool2dShape& s, std::size_t oh) {
 }
 Taps column_taps(const Pool2dShape& s, std::size_t ow) {
   return taps_inside(ow, s.in_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
+}
+
+// Every output column's taps, worked out once per call rather than once per row of every plane.
+std::vector<Taps> all_column_taps(const Pool2dShape& s) {
+  std::vector<Taps> columns(s.out_w());
+  for (std::size_t ow = 0; ow < columns.size(); ++ow) columns[ow] = column_taps(s, ow);
+  return columns;
 }
 
 // The plane index of tap (kh, kw) of the window with row taps r and column taps c.
@@ -149,6 +159,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
   // compiler knows alias nothing; the few columns at the padded edges one window at a time.
   constexpr std::size_t kBlock = 16;
   const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
@@ -159,11 +170,11 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
       for (std::size_t ow = 0; ow < out_w; ++ow) {
         if (ow == block_span.begin) ow = block_span.end;
         if (ow == out_w) break;
-        window_max(s, in, r, column_taps(s, ow), out[ow], index[ow]);
+        window_max(s, in, r, columns[ow], out[ow], index[ow]);
       }
       for (std::size_t ow0 = block_span.begin; ow0 < block_span.end; ow0 += kBlock) {
         const std::size_t n = block_span.end - ow0 < kBlock ? block_span.end - ow0 : kBlock;
-        const Taps c = column_taps(s, ow0);
+        const Taps& c = columns[ow0];
         float best[kBlock];
         std::int32_t best_at[kBlock];
         const std::size_t corner = tap_index(s, r, c, r.first, 0);
@@ -260,34 +271,44 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
   const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, 1);
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
       float* total = y + (plane * out_h + oh) * out_w;
       const Taps r = row_taps(s, oh);
+      const bool rows_inside = r.first < r.end;
       for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] = 0.0f;
       // Columns whose window lies inside the input: taps outermost, columns innermost, which the
-      // compiler vectorises; each output still sums its taps in row-major order.
-      for (std::size_t kh = inner.begin < inner.end ? r.first : r.end; kh < r.end; ++kh) {
-        for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
-          const float* tap = in + tap_index(s, r, column_taps(s, inner.begin), kh, kw);
-          for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
-            total[ow] += tap[(ow - inner.begin) * s.stride_w];
-          }
-        }
-      }
-      for (std::size_t ow = 0; ow < out_w; ++ow) {
-        const Taps c = column_taps(s, ow);
-        if (ow < inner.begin || ow >= inner.end) {
-          for (std::size_t kh = r.first; kh < r.end; ++kh) {
-            for (std::size_t kw = c.first; kw < c.end; ++kw)
-              total[ow] += in[tap_index(s, r, c, kh, kw)];
+      // compiler vectorises; each output still sums its taps in row-major order. They share one
+      // divisor.
+      if (inner.begin < inner.end) {
+        const Taps& c = columns[inner.begin];
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const float* tap = in + tap_index(s, r, c, kh, kw);
+            for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
+              total[ow] += tap[(ow - inner.begin) * s.stride_w];
+            }
           }
         }
         // PyTorch gives 0 for a window with no tap inside the input, whatever the divisor.
-        total[ow] = r.first < r.end && c.first < c.end
-                        ? total[ow] / window_divisor(s, r, c, divisor)
-                        : 0.0f;
+        const float window = window_divisor(s, r, c, divisor);
+        for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
+          total[ow] = rows_inside ? total[ow] / window : 0.0f;
+        }
+      }
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        if (ow == inner.begin) ow = inner.end;
+        if (ow == out_w) break;
+        const Taps& c = columns[ow];
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = c.first; kw < c.end; ++kw) {
+            total[ow] += in[tap_index(s, r, c, kh, kw)];
+          }
+        }
+        total[ow] =
+            rows_inside && c.first < c.end ? total[ow] / window_divisor(s, r, c, divisor) : 0.0f;
       }
     }
   });
@@ -296,8 +317,11 @@ void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y, AvgDivis
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
   if (windows_disjoint(s)) {
-    // Every dx element written once: its window's share (0 + share, as the cleared sum gives), or
-    // 0 outside every window.
+    // Every window lies inside the input, so all share one divisor. Every dx element written
+    // once: its window's share (0 + share, as the cleared sum gives), or 0 outside every window.
+    const float window = divisor.divisor_override != 0
+                             ? static_cast<float>(divisor.divisor_override)
+                             : static_cast<float>(s.kernel_h * s.kernel_w);
     for_each_plane(s.planes, [&](std::size_t plane) {
       float* grad = dx + plane * in_size;
       const float* g = dy + plane * out_h * out_w;
@@ -306,9 +330,7 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
         const std::size_t oh = r / s.stride_h;
         std::memset(row, 0, s.in_w * sizeof(float));
         if (oh >= out_h || r % s.stride_h >= s.kernel_h) continue;
-        const Taps rows = row_taps(s, oh);
         for (std::size_t ow = 0; ow < out_w; ++ow) {
-          const float window = window_divisor(s, rows, column_taps(s, ow), divisor);
           const float share = 0.0f + g[oh * out_w + ow] / window;
           for (std::size_t kw = 0; kw < s.kernel_w; ++kw) row[ow * s.stride_w + kw] = share;
         }
@@ -316,6 +338,7 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
     });
     return;
   }
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     float* grad = dx + plane * in_size;
     std::memset(grad, 0, in_size * sizeof(float));
@@ -323,12 +346,13 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
     for (std::size_t oh = 0; oh < out_h; ++oh) {
       const Taps r = row_taps(s, oh);
       for (std::size_t ow = 0; ow < out_w; ++ow) {
-        const Taps c = column_taps(s, ow);
+        const Taps& c = columns[ow];
         if (r.first == r.end || c.first == c.end) continue;
         const float share = g[oh * out_w + ow] / window_divisor(s, r, c, divisor);
-        for (std::size_t kh = r.first; kh < r.end; ++kh) {
-          for (std::size_t kw = c.first; kw < c.end; ++kw)
-            grad[tap_index(s, r, c, kh, kw)] += share;
+        float* corner = grad + tap_index(s, r, c, r.first, c.first);
+        const std::size_t rows = r.end - r.first, cols = c.end - c.first;
+        for (std::size_t kh = 0; kh < rows; ++kh) {
+          for (std::size_t kw = 0; kw < cols; ++kw) corner[kh * s.in_w + kw] += share;
         }
       }
     }

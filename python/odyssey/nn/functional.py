@@ -163,6 +163,15 @@ def _pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, c
     return max(last + 1, 0)
 
 
+def _check_pool_input_size(fn: str, shape: tuple[int, ...]) -> None:
+    """The kernels index planes with int32 and take shapes below 2**31 on every axis."""
+    if shape[2] * shape[3] >= check.WINDOW_LIMIT or max(shape) >= check.WINDOW_LIMIT:
+        raise ValueError(
+            f"{fn}: input {shape} is too large: height x width and every dimension must stay "
+            f"below 2**31"
+        )
+
+
 def _pool_args(
     fn: str,
     input: Any,
@@ -183,11 +192,7 @@ def _pool_args(
         raise ValueError(
             f"{fn}: padding {pad} must be at most half the kernel_size {kernel} (as in PyTorch)"
         )
-    if x_data.shape[2] * x_data.shape[3] >= check.WINDOW_LIMIT:
-        raise ValueError(
-            f"{fn}: input planes of {x_data.shape} are too large: height x width must stay "
-            f"below 2**31"
-        )
+    _check_pool_input_size(fn, x_data.shape)
     sizes = [
         _pooled_size(x_data.shape[2 + a], kernel[a], step[a], pad[a], spread[a], bool(ceil_mode))
         for a in (0, 1)
@@ -320,6 +325,7 @@ def _adaptive_args(fn: str, input: Any, output_size: Any) -> tuple[np.ndarray, t
     check.ndim(x_data, 4, fn, "input", "(batch, channels, height, width)")
     if x_data.shape[2] == 0 or x_data.shape[3] == 0:
         raise ValueError(f"{fn}: input {x_data.shape} has empty planes: nothing to pool")
+    _check_pool_input_size(fn, x_data.shape)
     return x_data, _output_size(fn, output_size, x_data.shape)
 
 
@@ -362,10 +368,14 @@ def adaptive_max_pool2d(
 def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
     """Each channel's sum of a over channels [c - before, c + after] (zero outside), axis 1,
     added in channel order."""
+    if a.size == 0:
+        return np.zeros_like(a)
+    # Reaches past every channel add only zeros: clipped, a huge size costs no memory.
+    channels = a.shape[1]
+    before, after = min(before, channels), min(after, channels)
     widths = [(0, 0)] * a.ndim
     widths[1] = (before, after)
     padded = np.pad(a, widths)
-    channels = a.shape[1]
     total = np.zeros_like(a)
     for t in range(before + after + 1):
         total += padded[:, t : t + channels]
