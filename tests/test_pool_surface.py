@@ -441,3 +441,28 @@ def test_lenet5_modern_runs_its_fused_layers_visibly_with_the_same_bits_and_keys
     np.testing.assert_array_equal(ours.grad.data, before.grad.data)
     for name, p in model.named_parameters():
         np.testing.assert_array_equal(grads[name], p.grad.data)
+
+
+def test_an_unbatched_image_pools_as_a_batch_of_one() -> None:
+    """PyTorch accepts (C, H, W) inputs: the result and gradient of the batch of one, unbatched."""
+    x = rand(3, 9, 8)
+    calls = [
+        lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),
+        lambda t: F.relu_max_pool2d(t, 2),
+        lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False),
+        lambda t: F.adaptive_avg_pool2d(t, (2, None)),
+        lambda t: F.adaptive_max_pool2d(t, 3),
+    ]
+    for call in calls:
+        single = odyssey.tensor(x, requires_grad=True)
+        batch = odyssey.tensor(x[None], requires_grad=True)
+        y, y_batch = call(single), call(batch)
+        assert y.shape == y_batch.shape[1:]
+        np.testing.assert_array_equal(y.data, y_batch.data[0])
+        y.sum().backward()
+        y_batch.sum().backward()
+        np.testing.assert_array_equal(single.grad.data, batch.grad.data[0])
+    y, index = F.max_pool2d(odyssey.tensor(x), 2, return_indices=True)
+    assert index.shape == y.shape == (3, 4, 4)
+    with pytest.raises(ValueError, match=r"max_pool2d: input must be 4-D .* got shape \(9, 8\)"):
+        F.max_pool2d(odyssey.tensor(x[0]), 2)

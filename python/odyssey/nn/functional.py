@@ -163,6 +163,21 @@ def _pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, c
     return max(last + 1, 0)
 
 
+_POOL_LAYOUT = "(batch, channels, height, width), or a 3-D (channels, height, width) Tensor"
+
+
+def _unbatched(input: Any) -> bool:
+    """Whether a pooling input is one (C, H, W) image, which PyTorch pools as a batch of one."""
+    return isinstance(input, Tensor) and input.data.ndim == 3
+
+
+def _drop_batch(result: Any) -> Any:
+    """A pooling result (or its (output, indices) pair) of a batch of one, without the batch."""
+    if isinstance(result, tuple):
+        return tuple(part.squeeze(0) for part in result)
+    return result.squeeze(0)
+
+
 def _check_pool_input_size(fn: str, shape: tuple[int, ...]) -> None:
     """The kernels index planes with int32 and take shapes below 2**31 on every axis."""
     if shape[2] * shape[3] >= check.WINDOW_LIMIT or max(shape) >= check.WINDOW_LIMIT:
@@ -183,7 +198,7 @@ def _pool_args(
 ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
     """The checked input array, window, stride, padding and dilation of a pooling function."""
     x_data = check.float_tensor(input, fn, "input")
-    check.ndim(x_data, 4, fn, "input", "(batch, channels, height, width)")
+    check.ndim(x_data, 4, fn, "input", _POOL_LAYOUT)
     kernel = check.pair(kernel_size, fn, "kernel_size", 1)
     step = kernel if stride is None else check.pair(stride, fn, "stride", 1)
     pad = check.pair(padding, fn, "padding", 0)
@@ -219,6 +234,18 @@ def max_pool2d(
     window's taps; ceil_mode adds a last partial window where one starts inside the input or its
     left padding. Ties keep the first element in row-major order and a NaN wins. With
     return_indices, also each maximum's int64 index h * W + w in its input plane."""
+    if _unbatched(input):
+        return _drop_batch(
+            max_pool2d(
+                input.unsqueeze(0),
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+                return_indices,
+            )
+        )
     y, argmax = _max_pool2d(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, relu=False
     )
@@ -239,6 +266,10 @@ def relu_max_pool2d(
     routes each gradient to its window's maximum only where that maximum is > 0 (or NaN), as
     relu_backward does. The result and gradient equal those of the two separate calls, except that
     an output whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
+    if _unbatched(input):
+        return _drop_batch(
+            relu_max_pool2d(input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode)
+        )
     return _max_pool2d(
         "relu_max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, relu=True
     )[0]
@@ -286,6 +317,18 @@ def avg_pool2d(
     kernel_size; the zero padding counts in the divisor with count_include_pad (a ceil_mode window
     that hangs past the padding counts only up to it), else only the window's elements inside the
     input do; divisor_override, when given, is the divisor of every window."""
+    if _unbatched(input):
+        return _drop_batch(
+            avg_pool2d(
+                input.unsqueeze(0),
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+                divisor_override,
+            )
+        )
     fn = "avg_pool2d"
     x_data, kernel, step, pad, _ = _pool_args(fn, input, kernel_size, stride, padding, 1, ceil_mode)
     divisor = None
@@ -322,7 +365,7 @@ def _output_size(fn: str, output_size: Any, x_shape: tuple[int, ...]) -> tuple[i
 def _adaptive_args(fn: str, input: Any, output_size: Any) -> tuple[np.ndarray, tuple[int, int]]:
     """The checked input array and output size of an adaptive pool."""
     x_data = check.float_tensor(input, fn, "input")
-    check.ndim(x_data, 4, fn, "input", "(batch, channels, height, width)")
+    check.ndim(x_data, 4, fn, "input", _POOL_LAYOUT)
     if x_data.shape[2] == 0 or x_data.shape[3] == 0:
         raise ValueError(f"{fn}: input {x_data.shape} has empty planes: nothing to pool")
     _check_pool_input_size(fn, x_data.shape)
@@ -333,6 +376,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     """Averages over output_size windows that tile each NCHW plane as evenly as integers allow:
     output (i, j) averages rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns
     likewise, PyTorch's windows. A None in output_size keeps the input's size on that axis."""
+    if _unbatched(input):
+        return _drop_batch(adaptive_avg_pool2d(input.unsqueeze(0), output_size))
     x_data, size = _adaptive_args("adaptive_avg_pool2d", input, output_size)
     x_shape = x_data.shape
     out = _kernels.adaptive_avg_pool2d_forward(x_data, size)
@@ -351,6 +396,8 @@ def adaptive_max_pool2d(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Maxima over adaptive_avg_pool2d's windows, ties and NaNs as max_pool2d; with
     return_indices, also each maximum's int64 index h * W + w in its input plane."""
+    if _unbatched(input):
+        return _drop_batch(adaptive_max_pool2d(input.unsqueeze(0), output_size, return_indices))
     x_data, size = _adaptive_args("adaptive_max_pool2d", input, output_size)
     x_shape = x_data.shape
     out, argmax = _kernels.adaptive_max_pool2d_forward(x_data, size)
