@@ -155,9 +155,49 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
     });
     return;
   }
-  // Output columns whose window lies inside the input in blocks held in local arrays, which the
-  // compiler knows alias nothing; the few columns at the padded edges one window at a time.
+  // Output columns in blocks held in local arrays, which the compiler knows alias nothing.
   constexpr std::size_t kBlock = 16;
+  if (windows_plain(s)) {
+    // No per-row tap ranges: the loops of the common case, nothing else.
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      const float* in = x + plane * s.in_h * s.in_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        for (std::size_t ow0 = 0; ow0 < out_w; ow0 += kBlock) {
+          const std::size_t n = out_w - ow0 < kBlock ? out_w - ow0 : kBlock;
+          const std::size_t corner = oh * s.stride_h * s.in_w + ow0 * s.stride_w;
+          float best[kBlock];
+          std::int32_t best_at[kBlock];
+          for (std::size_t i = 0; i < n; ++i) {
+            best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
+            best[i] = in[corner + i * s.stride_w];
+          }
+          for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+            for (std::size_t kw = kh == 0 ? 1 : 0; kw < s.kernel_w; ++kw) {
+              const std::size_t tap = corner + kh * s.in_w + kw;
+              for (std::size_t i = 0; i < n; ++i) {
+                const float v = in[tap + i * s.stride_w];
+                // Strictly greater keeps the first of equal maxima; v != v lets a NaN win. A
+                // bitwise or, not ||, keeps the loop free of branches.
+                const bool take = (v > best[i]) | (v != v);
+                best[i] = take ? v : best[i];
+                best_at[i] = take ? static_cast<std::int32_t>(tap + i * s.stride_w) : best_at[i];
+              }
+            }
+          }
+          float* out = y + (plane * out_h + oh) * out_w + ow0;
+          std::int32_t* index = argmax + (plane * out_h + oh) * out_w + ow0;
+          for (std::size_t i = 0; i < n; ++i) {
+            out[i] = best[i];
+            index[i] = best_at[i];
+          }
+          if (relu) relu_row(out, index, n);
+        }
+      }
+    });
+    return;
+  }
+  // Padding, dilation or a ceil-mode window over the edge: the output columns whose window lies
+  // inside the input in blocks as above, the few at the edges one window at a time.
   const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
   const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
@@ -187,8 +227,6 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
             const std::size_t tap = tap_index(s, r, c, kh, kw);
             for (std::size_t i = 0; i < n; ++i) {
               const float v = in[tap + i * s.stride_w];
-              // Strictly greater keeps the first of equal maxima; v != v lets a NaN win. A
-              // bitwise or, not ||, keeps the loop free of branches.
               const bool take = (v > best[i]) | (v != v);
               best[i] = take ? v : best[i];
               best_at[i] = take ? static_cast<std::int32_t>(tap + i * s.stride_w) : best_at[i];
@@ -268,8 +306,37 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
   });
 }
 
+namespace {
+
+// Windows inside the input share one divisor: the window size, or the override.
+float plain_divisor(const Pool2dShape& s, AvgDivisor divisor) {
+  return divisor.divisor_override != 0 ? static_cast<float>(divisor.divisor_override)
+                                       : static_cast<float>(s.kernel_h * s.kernel_w);
+}
+
+}  // namespace
+
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
+  if (windows_plain(s)) {
+    // No per-row tap ranges or divisors: the loops of the common case, nothing else.
+    const float window = plain_divisor(s, divisor);
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      const float* in = x + plane * s.in_h * s.in_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        float* total = y + (plane * out_h + oh) * out_w;
+        for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] = 0.0f;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const float* tap = in + (oh * s.stride_h + kh) * s.in_w + kw;
+            for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] += tap[ow * s.stride_w];
+          }
+        }
+        for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] /= window;
+      }
+    });
+    return;
+  }
   const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, 1);
   const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
@@ -319,10 +386,12 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
   if (windows_disjoint(s)) {
     // Every window lies inside the input, so all share one divisor. Every dx element written
     // once: its window's share (0 + share, as the cleared sum gives), or 0 outside every window.
-    const float window = divisor.divisor_override != 0
-                             ? static_cast<float>(divisor.divisor_override)
-                             : static_cast<float>(s.kernel_h * s.kernel_w);
+    const float window = plain_divisor(s, divisor);
     for_each_plane(s.planes, [&](std::size_t plane) {
+      // Locals, not the captured references: the stores into dx cannot alias them, so they stay
+      // in registers.
+      const float divide_by = window;
+      const std::size_t step = s.stride_w, width = s.kernel_w;
       float* grad = dx + plane * in_size;
       const float* g = dy + plane * out_h * out_w;
       for (std::size_t r = 0; r < s.in_h; ++r) {
@@ -331,8 +400,26 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
         std::memset(row, 0, s.in_w * sizeof(float));
         if (oh >= out_h || r % s.stride_h >= s.kernel_h) continue;
         for (std::size_t ow = 0; ow < out_w; ++ow) {
-          const float share = 0.0f + g[oh * out_w + ow] / window;
-          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) row[ow * s.stride_w + kw] = share;
+          const float share = 0.0f + g[oh * out_w + ow] / divide_by;
+          for (std::size_t kw = 0; kw < width; ++kw) row[ow * step + kw] = share;
+        }
+      }
+    });
+    return;
+  }
+  if (windows_plain(s)) {
+    const float window = plain_divisor(s, divisor);
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      float* grad = dx + plane * in_size;
+      std::memset(grad, 0, in_size * sizeof(float));
+      const float* g = dy + plane * out_h * out_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        for (std::size_t ow = 0; ow < out_w; ++ow) {
+          const float share = g[oh * out_w + ow] / window;
+          float* corner = grad + oh * s.stride_h * s.in_w + ow * s.stride_w;
+          for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+            for (std::size_t kw = 0; kw < s.kernel_w; ++kw) corner[kh * s.in_w + kw] += share;
+          }
         }
       }
     });
