@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "odyssey/parallel.h"
+#include "plane_loop.h"
 
 namespace odyssey {
 namespace {
@@ -24,13 +24,6 @@ float masked(float value, std::uint32_t keep) {
   bits &= keep;
   std::memcpy(&value, &bits, sizeof bits);
   return value;
-}
-
-template <typename Body>
-void for_each_plane(std::size_t planes, Body body) {
-  parallel_for(planes, kPoolGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t plane = begin; plane < end; ++plane) body(plane);
-  });
 }
 
 // relu applied to a row of window maxima, while it is in cache: relu(max) = max(relu), so pooling
@@ -441,82 +434,6 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDi
         for (std::size_t kh = 0; kh < rows; ++kh) {
           for (std::size_t kw = 0; kw < cols; ++kw) corner[kh * s.in_w + kw] += share;
         }
-      }
-    }
-  });
-}
-
-namespace {
-
-// PyTorch's adaptive window of output o: [floor(o in / out), ceil((o + 1) in / out)).
-Taps adaptive_taps(std::size_t o, std::size_t in, std::size_t out) {
-  const std::size_t first = o * in / out, end = ((o + 1) * in + out - 1) / out;
-  return {static_cast<std::ptrdiff_t>(first), first, end};
-}
-
-}  // namespace
-
-void adaptive_avg_pool2d_forward(const AdaptivePool2dShape& s, const float* x, float* y) {
-  for_each_plane(s.planes, [&](std::size_t plane) {
-    const float* in = x + plane * s.in_h * s.in_w;
-    float* out = y + plane * s.out_h * s.out_w;
-    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
-      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
-      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
-        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
-        float total = 0.0f;
-        for (std::size_t i = r.first; i < r.end; ++i) {
-          for (std::size_t j = c.first; j < c.end; ++j) total += in[i * s.in_w + j];
-        }
-        // Over each side in turn, as PyTorch does: the same bits.
-        out[oh * s.out_w + ow] =
-            total / static_cast<float>(r.end - r.first) / static_cast<float>(c.end - c.first);
-      }
-    }
-  });
-}
-
-void adaptive_avg_pool2d_backward(const AdaptivePool2dShape& s, const float* dy, float* dx) {
-  for_each_plane(s.planes, [&](std::size_t plane) {
-    float* grad = dx + plane * s.in_h * s.in_w;
-    std::memset(grad, 0, s.in_h * s.in_w * sizeof(float));
-    const float* g = dy + plane * s.out_h * s.out_w;
-    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
-      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
-      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
-        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
-        const float share = g[oh * s.out_w + ow] / static_cast<float>(r.end - r.first) /
-                            static_cast<float>(c.end - c.first);
-        for (std::size_t i = r.first; i < r.end; ++i) {
-          for (std::size_t j = c.first; j < c.end; ++j) grad[i * s.in_w + j] += share;
-        }
-      }
-    }
-  });
-}
-
-void adaptive_max_pool2d_forward(const AdaptivePool2dShape& s, const float* x, float* y,
-                                 std::int32_t* argmax) {
-  for_each_plane(s.planes, [&](std::size_t plane) {
-    const float* in = x + plane * s.in_h * s.in_w;
-    const std::size_t out = plane * s.out_h * s.out_w;
-    for (std::size_t oh = 0; oh < s.out_h; ++oh) {
-      const Taps r = adaptive_taps(oh, s.in_h, s.out_h);
-      for (std::size_t ow = 0; ow < s.out_w; ++ow) {
-        const Taps c = adaptive_taps(ow, s.in_w, s.out_w);
-        float best = in[r.first * s.in_w + c.first];
-        auto best_at = static_cast<std::int32_t>(r.first * s.in_w + c.first);
-        for (std::size_t i = r.first; i < r.end; ++i) {
-          for (std::size_t j = c.first; j < c.end; ++j) {
-            const float v = in[i * s.in_w + j];
-            if (v > best || v != v) {
-              best = v;
-              best_at = static_cast<std::int32_t>(i * s.in_w + j);
-            }
-          }
-        }
-        y[out + oh * s.out_w + ow] = best;
-        argmax[out + oh * s.out_w + ow] = best_at;
       }
     }
   });
