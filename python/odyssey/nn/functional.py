@@ -163,6 +163,7 @@ def _pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, c
     return max(last + 1, 0)
 
 
+_NO_PADDING, _NO_DILATION = (0, 0), (1, 1)
 _POOL_LAYOUT = "(batch, channels, height, width), or a 3-D (channels, height, width) Tensor"
 
 
@@ -201,18 +202,26 @@ def _pool_args(
     check.ndim(x_data, 4, fn, "input", _POOL_LAYOUT)
     kernel = check.pair(kernel_size, fn, "kernel_size", 1)
     step = kernel if stride is None else check.pair(stride, fn, "stride", 1)
-    pad = check.pair(padding, fn, "padding", 0)
-    spread = check.pair(dilation, fn, "dilation", 1)
+    # The defaults skip the general checks: this runs on every call of a training step.
+    plain_pad = type(padding) is int and padding == 0
+    pad = _NO_PADDING if plain_pad else check.pair(padding, fn, "padding", 0)
+    plain_dilation = type(dilation) is int and dilation == 1
+    spread = _NO_DILATION if plain_dilation else check.pair(dilation, fn, "dilation", 1)
     if 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
         raise ValueError(
             f"{fn}: padding {pad} must be at most half the kernel_size {kernel} (as in PyTorch)"
         )
     _check_pool_input_size(fn, x_data.shape)
-    sizes = [
-        _pooled_size(x_data.shape[2 + a], kernel[a], step[a], pad[a], spread[a], bool(ceil_mode))
-        for a in (0, 1)
-    ]
-    if min(sizes) < 1:
+    h, w = x_data.shape[2], x_data.shape[3]
+    if plain_pad and plain_dilation and not ceil_mode:
+        fits = kernel[0] <= h and kernel[1] <= w
+    else:
+        ceil = bool(ceil_mode)
+        fits = (
+            _pooled_size(h, kernel[0], step[0], pad[0], spread[0], ceil) >= 1
+            and _pooled_size(w, kernel[1], step[1], pad[1], spread[1], ceil) >= 1
+        )
+    if not fits:
         raise ValueError(
             f"{fn}: kernel_size {kernel} is larger than the input planes "
             f"{x_data.shape[2:]} with padding {pad} and dilation {spread} (input {x_data.shape})"
