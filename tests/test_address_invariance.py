@@ -78,6 +78,9 @@ ARGMAX = _kernels.max_pool2d_forward(POOL_X, 2, 2)[1]
 OVERLAP_X = POOL_X[:, :, :27, :27].copy()
 OVERLAP_ARGMAX = _kernels.max_pool2d_forward(OVERLAP_X, 3, 2)[1]
 OVERLAP_DY = floats(8, 6, 13, 13)
+PADDED_DY = floats(8, 6, 14, 14)  # a 3x3 stride-2 window with padding 1 in ceil mode over 27x27
+ADAPTIVE_ARGMAX = _kernels.adaptive_max_pool2d_forward(OVERLAP_X, (5, 7))[1]
+ADAPTIVE_DY = floats(8, 6, 5, 7)
 LOGITS, LABELS = floats(64, 10, scale=3.0), RNG.integers(0, 10, 64)
 PROBS = _kernels.softmax(LOGITS)
 LOG_PROBS = _kernels.log_softmax(LOGITS)
@@ -299,7 +302,35 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
         [OVERLAP_DY, OVERLAP_ARGMAX],
         lambda dy, argmax: _kernels.max_pool2d_backward(dy, argmax, (8, 6, 27, 27), 3, 2),
     ),
+    "max_pool2d_forward padded": (
+        [OVERLAP_X],
+        lambda x: _kernels.max_pool2d_forward(x, 3, 2, 1, (2, 1), True, relu=True),
+    ),
     "avg_pool2d_forward": ([POOL_X], lambda x: _kernels.avg_pool2d_forward(x, (3, 2), (2, 1))),
+    "avg_pool2d_forward padded": (
+        [OVERLAP_X],
+        lambda x: _kernels.avg_pool2d_forward(x, 3, 2, 1, True, False),
+    ),
+    "avg_pool2d_backward padded": (
+        [PADDED_DY],
+        lambda dy: _kernels.avg_pool2d_backward(dy, (8, 6, 27, 27), 3, 2, 1, True, False),
+    ),
+    "adaptive_avg_pool2d_forward": (
+        [OVERLAP_X],
+        lambda x: _kernels.adaptive_avg_pool2d_forward(x, (5, 7)),
+    ),
+    "adaptive_avg_pool2d_backward": (
+        [ADAPTIVE_DY],
+        lambda dy: _kernels.adaptive_avg_pool2d_backward(dy, (8, 6, 27, 27)),
+    ),
+    "adaptive_max_pool2d_forward": (
+        [OVERLAP_X],
+        lambda x: _kernels.adaptive_max_pool2d_forward(x, (5, 7)),
+    ),
+    "adaptive_max_pool2d_backward": (
+        [ADAPTIVE_DY, ADAPTIVE_ARGMAX],
+        lambda dy, argmax: _kernels.adaptive_max_pool2d_backward(dy, argmax, (8, 6, 27, 27)),
+    ),
     "avg_pool2d_backward": (
         [floats(8, 6, 13, 27)],
         lambda dy: _kernels.avg_pool2d_backward(dy, (8, 6, 28, 28), (3, 2), (2, 1)),

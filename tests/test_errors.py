@@ -89,7 +89,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception]]] = [
     ("max_pool2d", lambda: F.max_pool2d(t(2, 3, 8, 8), 9), ValueError),
     ("max_pool2d", lambda: F.max_pool2d(t(2, 3, 8, 8), 0), ValueError),
     ("max_pool2d", lambda: F.max_pool2d(t(2, 3, 8, 8), 2, stride=0), ValueError),
-    ("max_pool2d", lambda: F.max_pool2d(t(3, 8, 8), 2), ValueError),
+    ("max_pool2d", lambda: F.max_pool2d(t(8, 8), 2), ValueError),
     ("max_pool2d", lambda: F.max_pool2d(t(2, 3, 8, 8, dtype=np.int64), 2), TypeError),
     ("avg_pool2d", lambda: F.avg_pool2d(t(2, 3, 8, 8), (2, 9)), ValueError),
     ("avg_pool2d", lambda: F.avg_pool2d(t(2, 3, 8, 8), None), TypeError),

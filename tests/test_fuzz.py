@@ -304,10 +304,37 @@ PUBLIC: dict[str, Args] = {
         tensors(4, 4, 6), tensors(4, 4, 4), maybe(tensors(1, 1)), stride=pairs(), padding=pairs()
     )
     | coherent_conv(tensor=True),
-    "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
     "F.relu_max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs()))
     | coherent_pool(tensor=True),
-    "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs())) | coherent_pool(tensor=True),
+    "F.max_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs()))
+    | coherent_pool(tensor=True)
+    | call(
+        tensors(4, 4, 6),
+        pairs(),
+        maybe(pairs()),
+        padding=pairs(),
+        dilation=pairs(),
+        ceil_mode=st.booleans(),
+        return_indices=st.booleans(),
+    ),
+    "F.avg_pool2d": call(tensors(4, 4, 6), pairs(), maybe(pairs()))
+    | coherent_pool(tensor=True)
+    | call(
+        tensors(4, 4, 6),
+        pairs(),
+        maybe(pairs()),
+        padding=pairs(),
+        ceil_mode=st.booleans(),
+        count_include_pad=st.booleans(),
+        divisor_override=maybe(ints()),
+    ),
+    "F.adaptive_avg_pool2d": call(
+        tensors(4, 4, 6), st.one_of(pairs(), st.tuples(st.none(), ints()))
+    ),
+    "F.adaptive_max_pool2d": call(
+        tensors(4, 4, 6), st.one_of(pairs(), st.tuples(ints(), st.none())), st.booleans()
+    ),
+    "F.local_response_norm": call(tensors(2, 5, 6), ints(), reals(), reals(), reals()),
     "F.batch_norm": call(
         tensors(2, 4), maybe(tensors(1, 1)), maybe(tensors(1, 1)), training=st.booleans()
     ),
@@ -680,7 +707,11 @@ RAW: dict[str, Args] = {
         stride=pairs(),
         padding=pairs(),
     ),
-    "max_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
+    "max_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs())
+    | coherent_pool(tensor=False)
+    | call(
+        floats32(4, 4, 6), pairs(), pairs(), pairs(), pairs(), st.booleans(), relu=st.booleans()
+    ),
     "max_pool2d_backward": call(
         floats32(3, 5, 4),
         _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
@@ -688,9 +719,29 @@ RAW: dict[str, Args] = {
         pairs(),
         pairs(),
     ),
-    "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs()) | coherent_pool(tensor=False),
+    "avg_pool2d_forward": call(floats32(3, 5, 6), pairs(), pairs())
+    | coherent_pool(tensor=False)
+    | call(
+        floats32(4, 4, 6),
+        pairs(),
+        pairs(),
+        pairs(),
+        st.booleans(),
+        st.booleans(),
+        maybe(st.sampled_from([-2, 0, 3, 2**31, None])),
+    ),
     "avg_pool2d_backward": call(
         floats32(3, 5, 4), st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()), pairs(), pairs()
+    ),
+    "adaptive_avg_pool2d_forward": call(floats32(3, 5, 6), pairs()),
+    "adaptive_avg_pool2d_backward": call(
+        floats32(3, 5, 4), st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk())
+    ),
+    "adaptive_max_pool2d_forward": call(floats32(3, 5, 6), pairs()),
+    "adaptive_max_pool2d_backward": call(
+        floats32(3, 5, 4),
+        _array_spec(_dtypes("int32"), _shapes(3, 5, 4)),
+        st.one_of(st.tuples(SIZE, SIZE, SIZE, SIZE), junk()),
     ),
     "set_isa": call(st.sampled_from(["scalar", "avx2", "avx512", "neon", "", "AVX2", 3, None])),
     "set_num_threads": call(st.sampled_from([1, 2, 0, -1, 4097, 2**31, "2", 1.5, None])),

@@ -373,14 +373,17 @@ class LeNet5Modern(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.c1 = nn.Conv2d(1, 6, 5, padding=2)
+        # ReLU then 2x2 max-pool as one layer, one kernel pass each way (no parameters: the
+        # state_dict keys are those of the convolutions and linear layers only).
+        self.s2 = nn.ReLUMaxPool2d(2)
         self.c3 = nn.Conv2d(6, 16, 5)
+        self.s4 = nn.ReLUMaxPool2d(2)
         self.f5 = nn.Linear(16 * 5 * 5, 120)
         self.f6 = nn.Linear(120, 84)
         self.output = nn.Linear(84, num_classes)
 
     def forward(self, x: odyssey.Tensor) -> odyssey.Tensor:
-        # relu_max_pool2d(x, 2) is max_pool2d(relu(x), 2) in one pass each way.
-        x = F.relu_max_pool2d(self.c1(x), 2)
-        x = F.relu_max_pool2d(self.c3(x), 2).flatten(1)
+        x = self.s2(self.c1(x))
+        x = self.s4(self.c3(x)).flatten(1)
         x = F.relu(self.f5(x))
         return self.output(F.relu(self.f6(x)))

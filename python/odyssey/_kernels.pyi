@@ -337,7 +337,14 @@ def conv2d_algorithms(
     groups: int = 1,
 ) -> dict[str, str]: ...
 def max_pool2d_forward(
-    x: Float32Array, kernel_size: Pair, stride: Pair, *, relu: bool = False
+    x: Float32Array,
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+    ceil_mode: bool = False,
+    *,
+    relu: bool = False,
 ) -> tuple[Float32Array, Int32Array]: ...
 def max_pool2d_backward(
     grad_out: Float32Array,
@@ -345,8 +352,36 @@ def max_pool2d_backward(
     input_shape: tuple[int, int, int, int],
     kernel_size: Pair,
     stride: Pair,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+    ceil_mode: bool = False,
 ) -> Float32Array: ...
-def avg_pool2d_forward(x: Float32Array, kernel_size: Pair, stride: Pair) -> Float32Array: ...
+def avg_pool2d_forward(
+    x: Float32Array,
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Float32Array: ...
 def avg_pool2d_backward(
-    grad_out: Float32Array, input_shape: tuple[int, int, int, int], kernel_size: Pair, stride: Pair
+    grad_out: Float32Array,
+    input_shape: tuple[int, int, int, int],
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Float32Array: ...
+def adaptive_avg_pool2d_forward(x: Float32Array, output_size: Pair) -> Float32Array: ...
+def adaptive_avg_pool2d_backward(
+    grad_out: Float32Array, input_shape: tuple[int, int, int, int]
+) -> Float32Array: ...
+def adaptive_max_pool2d_forward(
+    x: Float32Array, output_size: Pair
+) -> tuple[Float32Array, Int32Array]: ...
+def adaptive_max_pool2d_backward(
+    grad_out: Float32Array, argmax: Int32Array, input_shape: tuple[int, int, int, int]
 ) -> Float32Array: ...

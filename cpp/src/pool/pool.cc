@@ -7,8 +7,10 @@
 #include "odyssey/pool.h"
 
 #include <cstring>
+#include <limits>
+#include <vector>
 
-#include "odyssey/parallel.h"
+#include "plane_loop.h"
 
 namespace odyssey {
 namespace {
@@ -24,13 +26,6 @@ float masked(float value, std::uint32_t keep) {
   return value;
 }
 
-template <typename Body>
-void for_each_plane(std::size_t planes, Body body) {
-  parallel_for(planes, kPoolGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t plane = begin; plane < end; ++plane) body(plane);
-  });
-}
-
 // relu applied to a row of window maxima, while it is in cache: relu(max) = max(relu), so pooling
 // first does a quarter of the work. relu's derivative is 0 where x <= 0 (a NaN passes, as in
 // relu_backward), and there the argmax becomes -1, so the backward pass routes nothing. A dead
@@ -41,6 +36,94 @@ void relu_row(float* y, std::int32_t* argmax, std::size_t n) {
     y[i] = masked(y[i], keep);
     argmax[i] = static_cast<std::int32_t>((static_cast<std::uint32_t>(argmax[i]) & keep) | ~keep);
   }
+}
+
+// The taps [first, end) of one axis of a window that lie inside the input: the window starts at
+// `start` (negative in the left padding) and its taps are dilation apart.
+struct Taps {
+  std::ptrdiff_t start;
+  std::size_t first, end;
+};
+
+Taps taps_inside(std::size_t o, std::size_t in, std::size_t kernel, std::size_t stride,
+                 std::size_t pad, std::size_t dilation) {
+  const auto start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(pad);
+  const auto d = static_cast<std::ptrdiff_t>(dilation);
+  const std::ptrdiff_t room = static_cast<std::ptrdiff_t>(in) - 1 - start;
+  // Without dilation, no division: this runs once per output row, and rows can be short.
+  const std::size_t first =
+      start >= 0 ? 0 : static_cast<std::size_t>(d == 1 ? -start : (-start + d - 1) / d);
+  std::size_t end = room < 0 ? 0 : static_cast<std::size_t>(d == 1 ? room : room / d) + 1;
+  end = end < kernel ? end : kernel;
+  return {start, first < end ? first : end, end};
+}
+
+// The outputs [begin, end) of an axis whose every tap lies inside the input.
+struct Span {
+  std::size_t begin, end;
+};
+
+Span interior(std::size_t in, std::size_t out, std::size_t kernel, std::size_t stride,
+              std::size_t pad, std::size_t dilation) {
+  const std::size_t begin = (pad + stride - 1) / stride, reach = dilation * (kernel - 1);
+  std::size_t end = in - 1 + pad >= reach ? (in - 1 + pad - reach) / stride + 1 : 0;
+  end = end < out ? end : out;
+  return {begin, end > begin ? end : begin};
+}
+
+// The row taps of output row oh and the column taps of output column ow.
+Taps row_taps(const Pool2dShape& s, std::size_t oh) {
+  return taps_inside(oh, s.in_h, s.kernel_h, s.stride_h, s.pad_h, s.dilation_h);
+}
+Taps column_taps(const Pool2dShape& s, std::size_t ow) {
+  return taps_inside(ow, s.in_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
+}
+
+// Every output column's taps, worked out once per call rather than once per row of every plane.
+std::vector<Taps> all_column_taps(const Pool2dShape& s) {
+  std::vector<Taps> columns(s.out_w());
+  for (std::size_t ow = 0; ow < columns.size(); ++ow) columns[ow] = column_taps(s, ow);
+  return columns;
+}
+
+// The plane index of tap (kh, kw) of the window with row taps r and column taps c.
+std::size_t tap_index(const Pool2dShape& s, const Taps& r, const Taps& c, std::size_t kh,
+                      std::size_t kw) {
+  return static_cast<std::size_t>(r.start + static_cast<std::ptrdiff_t>(kh * s.dilation_h)) *
+             s.in_w +
+         static_cast<std::size_t>(c.start + static_cast<std::ptrdiff_t>(kw * s.dilation_w));
+}
+
+// One window's maximum over its taps inside the input, in row-major order; -inf and -1 for a
+// window with none.
+void window_max(const Pool2dShape& s, const float* in, const Taps& r, const Taps& c, float& best,
+                std::int32_t& best_at) {
+  best = -std::numeric_limits<float>::infinity();
+  best_at = -1;
+  for (std::size_t kh = r.first; kh < r.end; ++kh) {
+    for (std::size_t kw = c.first; kw < c.end; ++kw) {
+      const std::size_t at = tap_index(s, r, c, kh, kw);
+      const float v = in[at];
+      if (best_at < 0 || v > best || v != v) {
+        best = v;
+        best_at = static_cast<std::int32_t>(at);
+      }
+    }
+  }
+}
+
+// PyTorch's divisor of window (r, c) of an average.
+float window_divisor(const Pool2dShape& s, const Taps& r, const Taps& c, AvgDivisor divisor) {
+  if (divisor.divisor_override != 0) return static_cast<float>(divisor.divisor_override);
+  if (!divisor.count_include_pad) return static_cast<float>((r.end - r.first) * (c.end - c.first));
+  const auto clipped = [](std::ptrdiff_t start, std::size_t kernel, std::size_t in,
+                          std::size_t pad) {
+    const std::ptrdiff_t stop = start + static_cast<std::ptrdiff_t>(kernel);
+    const auto limit = static_cast<std::ptrdiff_t>(in + pad);
+    return (stop < limit ? stop : limit) - start;
+  };
+  return static_cast<float>(clipped(r.start, s.kernel_h, s.in_h, s.pad_h) *
+                            clipped(c.start, s.kernel_w, s.in_w, s.pad_w));
 }
 
 }  // namespace
@@ -56,7 +139,8 @@ const PoolKernels* pool_kernels(Isa isa) {
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax,
                         bool relu) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2 &&
+      windows_plain(s)) {
     const auto rows = pool_kernels().max_2x2_rows;
     for_each_plane(s.planes, [&](std::size_t plane) {
       const std::size_t out = plane * out_h * out_w;
@@ -66,39 +150,101 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
   }
   // Output columns in blocks held in local arrays, which the compiler knows alias nothing.
   constexpr std::size_t kBlock = 16;
+  if (windows_plain(s)) {
+    // No per-row tap ranges: the loops of the common case, nothing else.
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      const float* in = x + plane * s.in_h * s.in_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        for (std::size_t ow0 = 0; ow0 < out_w; ow0 += kBlock) {
+          const std::size_t n = out_w - ow0 < kBlock ? out_w - ow0 : kBlock;
+          const std::size_t corner = oh * s.stride_h * s.in_w + ow0 * s.stride_w;
+          float best[kBlock];
+          std::int32_t best_at[kBlock];
+          for (std::size_t i = 0; i < n; ++i) {
+            best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
+            best[i] = in[corner + i * s.stride_w];
+          }
+          for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+            for (std::size_t kw = kh == 0 ? 1 : 0; kw < s.kernel_w; ++kw) {
+              const std::size_t tap = corner + kh * s.in_w + kw;
+              for (std::size_t i = 0; i < n; ++i) {
+                const float v = in[tap + i * s.stride_w];
+                // Strictly greater keeps the first of equal maxima; v != v lets a NaN win. A
+                // bitwise or, not ||, keeps the loop free of branches.
+                const bool take = (v > best[i]) | (v != v);
+                best[i] = take ? v : best[i];
+                best_at[i] = take ? static_cast<std::int32_t>(tap + i * s.stride_w) : best_at[i];
+              }
+            }
+          }
+          float* out = y + (plane * out_h + oh) * out_w + ow0;
+          std::int32_t* index = argmax + (plane * out_h + oh) * out_w + ow0;
+          for (std::size_t i = 0; i < n; ++i) {
+            out[i] = best[i];
+            index[i] = best_at[i];
+          }
+          if (relu) relu_row(out, index, n);
+        }
+      }
+    });
+    return;
+  }
+  // Padding, dilation or a ceil-mode window over the edge: the output columns whose window lies
+  // inside the input in blocks as above, the few at the edges one window at a time.
+  const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, s.dilation_w);
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
-      for (std::size_t ow0 = 0; ow0 < out_w; ow0 += kBlock) {
-        const std::size_t n = out_w - ow0 < kBlock ? out_w - ow0 : kBlock;
-        const std::size_t corner = oh * s.stride_h * s.in_w + ow0 * s.stride_w;
+      float* out = y + (plane * out_h + oh) * out_w;
+      std::int32_t* index = argmax + (plane * out_h + oh) * out_w;
+      const Taps r = row_taps(s, oh);
+      const Span block_span = r.first < r.end ? inner : Span{0, 0};
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        if (ow == block_span.begin) ow = block_span.end;
+        if (ow == out_w) break;
+        window_max(s, in, r, columns[ow], out[ow], index[ow]);
+      }
+      for (std::size_t ow0 = block_span.begin; ow0 < block_span.end; ow0 += kBlock) {
+        const std::size_t n = block_span.end - ow0 < kBlock ? block_span.end - ow0 : kBlock;
+        const Taps& c = columns[ow0];
         float best[kBlock];
         std::int32_t best_at[kBlock];
+        const std::size_t corner = tap_index(s, r, c, r.first, 0);
         for (std::size_t i = 0; i < n; ++i) {
           best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
           best[i] = in[corner + i * s.stride_w];
         }
-        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
-          for (std::size_t kw = kh == 0 ? 1 : 0; kw < s.kernel_w; ++kw) {
-            const std::size_t tap = corner + kh * s.in_w + kw;
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = kh == r.first ? 1 : 0; kw < s.kernel_w; ++kw) {
+            const std::size_t tap = tap_index(s, r, c, kh, kw);
             for (std::size_t i = 0; i < n; ++i) {
               const float v = in[tap + i * s.stride_w];
-              // Strictly greater keeps the first of equal maxima; v != v lets a NaN win. A
-              // bitwise or, not ||, keeps the loop free of branches.
               const bool take = (v > best[i]) | (v != v);
               best[i] = take ? v : best[i];
               best_at[i] = take ? static_cast<std::int32_t>(tap + i * s.stride_w) : best_at[i];
             }
           }
         }
-        float* out = y + (plane * out_h + oh) * out_w + ow0;
-        std::int32_t* index = argmax + (plane * out_h + oh) * out_w + ow0;
         for (std::size_t i = 0; i < n; ++i) {
-          out[i] = best[i];
-          index[i] = best_at[i];
+          out[ow0 + i] = best[i];
+          index[ow0 + i] = best_at[i];
         }
-        if (relu) relu_row(out, index, n);
       }
+      if (relu) relu_row(out, index, out_w);
+    }
+  });
+}
+
+void max_pool_scatter(std::size_t planes, std::size_t in_size, std::size_t out_size,
+                      const float* dy, const std::int32_t* argmax, float* dx) {
+  for_each_plane(planes, [&](std::size_t plane) {
+    float* grad = dx + plane * in_size;
+    std::memset(grad, 0, in_size * sizeof(float));
+    const float* g = dy + plane * out_size;
+    const std::int32_t* index = argmax + plane * out_size;
+    for (std::size_t i = 0; i < out_size; ++i) {
+      if (index[i] >= 0) grad[index[i]] += g[i];
     }
   });
 }
@@ -107,15 +253,7 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
                          float* dx) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
   if (!windows_disjoint(s)) {
-    for_each_plane(s.planes, [&](std::size_t plane) {
-      float* grad = dx + plane * in_size;
-      std::memset(grad, 0, in_size * sizeof(float));
-      const float* g = dy + plane * out_h * out_w;
-      const std::int32_t* index = argmax + plane * out_h * out_w;
-      for (std::size_t i = 0; i < out_h * out_w; ++i) {
-        if (index[i] >= 0) grad[index[i]] += g[i];
-      }
-    });
+    max_pool_scatter(s.planes, in_size, out_h * out_w, dy, argmax, dx);
     return;
   }
   if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2) {
@@ -161,32 +299,92 @@ void max_pool2d_backward(const Pool2dShape& s, const float* dy, const std::int32
   });
 }
 
-void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+namespace {
+
+// Windows inside the input share one divisor: the window size, or the override.
+float plain_divisor(const Pool2dShape& s, AvgDivisor divisor) {
+  return divisor.divisor_override != 0 ? static_cast<float>(divisor.divisor_override)
+                                       : static_cast<float>(s.kernel_h * s.kernel_w);
+}
+
+}  // namespace
+
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w();
-  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
+  if (windows_plain(s)) {
+    // No per-row tap ranges or divisors: the loops of the common case, nothing else.
+    const float window = plain_divisor(s, divisor);
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      const float* in = x + plane * s.in_h * s.in_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        float* total = y + (plane * out_h + oh) * out_w;
+        for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] = 0.0f;
+        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const float* tap = in + (oh * s.stride_h + kh) * s.in_w + kw;
+            for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] += tap[ow * s.stride_w];
+          }
+        }
+        for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] /= window;
+      }
+    });
+    return;
+  }
+  const Span inner = interior(s.in_w, out_w, s.kernel_w, s.stride_w, s.pad_w, 1);
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     const float* in = x + plane * s.in_h * s.in_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
       float* total = y + (plane * out_h + oh) * out_w;
+      const Taps r = row_taps(s, oh);
+      const bool rows_inside = r.first < r.end;
       for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] = 0.0f;
-      for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
-        for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
-          const float* tap = in + (oh * s.stride_h + kh) * s.in_w + kw;
-          for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] += tap[ow * s.stride_w];
+      // Columns whose window lies inside the input: taps outermost, columns innermost, which the
+      // compiler vectorises; each output still sums its taps in row-major order. They share one
+      // divisor.
+      if (inner.begin < inner.end) {
+        const Taps& c = columns[inner.begin];
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) {
+            const float* tap = in + tap_index(s, r, c, kh, kw);
+            for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
+              total[ow] += tap[(ow - inner.begin) * s.stride_w];
+            }
+          }
+        }
+        // PyTorch gives 0 for a window with no tap inside the input, whatever the divisor.
+        const float window = window_divisor(s, r, c, divisor);
+        for (std::size_t ow = inner.begin; ow < inner.end; ++ow) {
+          total[ow] = rows_inside ? total[ow] / window : 0.0f;
         }
       }
-      for (std::size_t ow = 0; ow < out_w; ++ow) total[ow] /= window;
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        if (ow == inner.begin) ow = inner.end;
+        if (ow == out_w) break;
+        const Taps& c = columns[ow];
+        for (std::size_t kh = r.first; kh < r.end; ++kh) {
+          for (std::size_t kw = c.first; kw < c.end; ++kw) {
+            total[ow] += in[tap_index(s, r, c, kh, kw)];
+          }
+        }
+        total[ow] =
+            rows_inside && c.first < c.end ? total[ow] / window_divisor(s, r, c, divisor) : 0.0f;
+      }
     }
   });
 }
 
-void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx, AvgDivisor divisor) {
   const std::size_t out_h = s.out_h(), out_w = s.out_w(), in_size = s.in_h * s.in_w;
-  const float window = static_cast<float>(s.kernel_h * s.kernel_w);
   if (windows_disjoint(s)) {
-    // Every dx element written once: its window's share (0 + share, as the cleared sum gives), or
-    // 0 outside every window.
+    // Every window lies inside the input, so all share one divisor. Every dx element written
+    // once: its window's share (0 + share, as the cleared sum gives), or 0 outside every window.
+    const float window = plain_divisor(s, divisor);
     for_each_plane(s.planes, [&](std::size_t plane) {
+      // Locals, not the captured references: the stores into dx cannot alias them, so they stay
+      // in registers.
+      const float divide_by = window;
+      const std::size_t step = s.stride_w, width = s.kernel_w;
       float* grad = dx + plane * in_size;
       const float* g = dy + plane * out_h * out_w;
       for (std::size_t r = 0; r < s.in_h; ++r) {
@@ -195,23 +393,46 @@ void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
         std::memset(row, 0, s.in_w * sizeof(float));
         if (oh >= out_h || r % s.stride_h >= s.kernel_h) continue;
         for (std::size_t ow = 0; ow < out_w; ++ow) {
-          const float share = 0.0f + g[oh * out_w + ow] / window;
-          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) row[ow * s.stride_w + kw] = share;
+          const float share = 0.0f + g[oh * out_w + ow] / divide_by;
+          for (std::size_t kw = 0; kw < width; ++kw) row[ow * step + kw] = share;
         }
       }
     });
     return;
   }
+  if (windows_plain(s)) {
+    const float window = plain_divisor(s, divisor);
+    for_each_plane(s.planes, [&](std::size_t plane) {
+      float* grad = dx + plane * in_size;
+      std::memset(grad, 0, in_size * sizeof(float));
+      const float* g = dy + plane * out_h * out_w;
+      for (std::size_t oh = 0; oh < out_h; ++oh) {
+        for (std::size_t ow = 0; ow < out_w; ++ow) {
+          const float share = g[oh * out_w + ow] / window;
+          float* corner = grad + oh * s.stride_h * s.in_w + ow * s.stride_w;
+          for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
+            for (std::size_t kw = 0; kw < s.kernel_w; ++kw) corner[kh * s.in_w + kw] += share;
+          }
+        }
+      }
+    });
+    return;
+  }
+  const std::vector<Taps> columns = all_column_taps(s);
   for_each_plane(s.planes, [&](std::size_t plane) {
     float* grad = dx + plane * in_size;
     std::memset(grad, 0, in_size * sizeof(float));
     const float* g = dy + plane * out_h * out_w;
     for (std::size_t oh = 0; oh < out_h; ++oh) {
+      const Taps r = row_taps(s, oh);
       for (std::size_t ow = 0; ow < out_w; ++ow) {
-        const float share = g[oh * out_w + ow] / window;
-        float* corner = grad + oh * s.stride_h * s.in_w + ow * s.stride_w;
-        for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
-          for (std::size_t kw = 0; kw < s.kernel_w; ++kw) corner[kh * s.in_w + kw] += share;
+        const Taps& c = columns[ow];
+        if (r.first == r.end || c.first == c.end) continue;
+        const float share = g[oh * out_w + ow] / window_divisor(s, r, c, divisor);
+        float* corner = grad + tap_index(s, r, c, r.first, c.first);
+        const std::size_t rows = r.end - r.first, cols = c.end - c.first;
+        for (std::size_t kh = 0; kh < rows; ++kh) {
+          for (std::size_t kw = 0; kw < cols; ++kw) corner[kh * s.in_w + kw] += share;
         }
       }
     }

@@ -92,7 +92,9 @@ void max_2x2_backward_row(const float* dy, const std::int32_t* argmax, std::size
 
 }  // namespace
 
-const PoolKernels kPool{pool_rows::max_2x2_rows<max_2x2_row>,
-                        pool_rows::max_2x2_backward_rows<max_2x2_backward_row>};
+const PoolKernels kPool{
+    .max_2x2_rows = pool_rows::max_2x2_rows<max_2x2_row>,
+    .max_2x2_backward_rows = pool_rows::max_2x2_backward_rows<max_2x2_backward_row>,
+};
 
 }  // namespace odyssey::avx512

@@ -22,11 +22,19 @@ from odyssey.nn.linear import Identity, Linear
 from odyssey.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from odyssey.nn.module import Module
 from odyssey.nn.parameter import Parameter
-from odyssey.nn.pooling import AvgPool2d, MaxPool2d
+from odyssey.nn.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLUMaxPool2d,
+)
 from odyssey.nn.shape import Dropout, Dropout2d, Flatten
 
 __all__ = [
-    "GELU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
@@ -35,11 +43,13 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "Flatten",
+    "GELU",
     "Hardtanh",
     "Identity",
     "LeCunTanh",
     "LeakyReLU",
     "Linear",
+    "LocalResponseNorm",
     "LogSoftmax",
     "MSELoss",
     "MaxPool2d",
@@ -50,6 +60,7 @@ __all__ = [
     "Parameter",
     "ReLU",
     "ReLU6",
+    "ReLUMaxPool2d",
     "Sequential",
     "SiLU",
     "Sigmoid",

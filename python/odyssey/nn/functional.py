@@ -25,6 +25,8 @@ from odyssey.random import generator
 from odyssey.tensor import Tensor, _from_op, _normalize_dim
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
     "conv2d",
@@ -37,6 +39,7 @@ __all__ = [
     "leaky_relu",
     "lecun_tanh",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
@@ -212,75 +215,328 @@ def conv2d(
 # -- pooling ----------------------------------------------------------------------------------
 
 
-def _pool_args(
-    fn: str, input: Any, kernel_size: Any, stride: Any
-) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    """The checked input array, window and stride of a pooling function."""
-    x_data = check.float_tensor(input, fn, "input")
-    check.ndim(x_data, 4, fn, "input", "(batch, channels, height, width)")
-    kernel = check.pair(kernel_size, fn, "kernel_size", 1)
-    step = kernel if stride is None else check.pair(stride, fn, "stride", 1)
-    if x_data.shape[2] * x_data.shape[3] >= check.WINDOW_LIMIT:
+def _pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """PyTorch's number of windows on an axis: floor (ceil in ceil_mode) of (size + 2 pad -
+    dilation (kernel - 1) - 1) / stride, plus 1, where in ceil_mode the last window must start
+    inside the input or its left padding; 0 when no window fits."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil else 0)
+    last = span // stride
+    if ceil and last * stride >= size + pad:
+        last -= 1
+    return max(last + 1, 0)
+
+
+_NO_PADDING, _NO_DILATION = (0, 0), (1, 1)
+_POOL_LAYOUT = "(batch, channels, height, width), or a 3-D (channels, height, width) Tensor"
+
+
+def _unbatched(input: Any) -> bool:
+    """Whether a pooling input is one (C, H, W) image, which PyTorch pools as a batch of one."""
+    return isinstance(input, Tensor) and input.data.ndim == 3
+
+
+def _drop_batch(result: Any) -> Any:
+    """A pooling result (or its (output, indices) pair) of a batch of one, without the batch."""
+    if isinstance(result, tuple):
+        return tuple(part.squeeze(0) for part in result)
+    return result.squeeze(0)
+
+
+def _check_pool_input_size(fn: str, shape: tuple[int, ...]) -> None:
+    """The kernels index planes with int32 and take shapes below 2**31 on every axis."""
+    if shape[2] * shape[3] >= check.WINDOW_LIMIT or max(shape) >= check.WINDOW_LIMIT:
         raise ValueError(
-            f"{fn}: input planes of {x_data.shape} are too large: height x width must stay "
+            f"{fn}: input {shape} is too large: height x width and every dimension must stay "
             f"below 2**31"
         )
-    if kernel[0] > x_data.shape[2] or kernel[1] > x_data.shape[3]:
+
+
+def _pool_args(
+    fn: str,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """The checked input array, window, stride, padding and dilation of a pooling function."""
+    x_data = check.float_tensor(input, fn, "input")
+    check.ndim(x_data, 4, fn, "input", _POOL_LAYOUT)
+    kernel = check.pair(kernel_size, fn, "kernel_size", 1)
+    step = kernel if stride is None else check.pair(stride, fn, "stride", 1)
+    # The defaults skip the general checks: this runs on every call of a training step.
+    plain_pad = type(padding) is int and padding == 0
+    pad = _NO_PADDING if plain_pad else check.pair(padding, fn, "padding", 0)
+    plain_dilation = type(dilation) is int and dilation == 1
+    spread = _NO_DILATION if plain_dilation else check.pair(dilation, fn, "dilation", 1)
+    if 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
+        raise ValueError(
+            f"{fn}: padding {pad} must be at most half the kernel_size {kernel} (as in PyTorch)"
+        )
+    _check_pool_input_size(fn, x_data.shape)
+    h, w = x_data.shape[2], x_data.shape[3]
+    if plain_pad and plain_dilation and not ceil_mode:
+        fits = kernel[0] <= h and kernel[1] <= w
+    else:
+        ceil = bool(ceil_mode)
+        fits = (
+            _pooled_size(h, kernel[0], step[0], pad[0], spread[0], ceil) >= 1
+            and _pooled_size(w, kernel[1], step[1], pad[1], spread[1], ceil) >= 1
+        )
+    if not fits:
         raise ValueError(
             f"{fn}: kernel_size {kernel} is larger than the input planes "
-            f"{x_data.shape[2:]} (input {x_data.shape})"
+            f"{x_data.shape[2:]} with padding {pad} and dilation {spread} (input {x_data.shape})"
         )
-    return x_data, kernel, step
+    return x_data, kernel, step, pad, spread
 
 
 def max_pool2d(
     input: Tensor,
     kernel_size: int | tuple[int, int],
     stride: int | tuple[int, int] | None = None,
-) -> Tensor:
-    """Maximum over kernel_size windows of each NCHW plane (stride defaults to kernel_size)."""
-    return _max_pool2d("max_pool2d", input, kernel_size, stride, relu=False)
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over kernel_size windows of each NCHW plane, PyTorch's max_pool2d: stride defaults
+    to kernel_size; padding (at most half the window) is ignored by the maximum; dilation spaces a
+    window's taps; ceil_mode adds a last partial window where one starts inside the input or its
+    left padding. Ties keep the first element in row-major order and a NaN wins. With
+    return_indices, also each maximum's int64 index h * W + w in its input plane."""
+    if _unbatched(input):
+        return _drop_batch(
+            max_pool2d(
+                input.unsqueeze(0),
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+                return_indices,
+            )
+        )
+    y, argmax = _max_pool2d(
+        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, relu=False
+    )
+    return (y, Tensor(argmax.astype(np.int64))) if return_indices else y
 
 
 def relu_max_pool2d(
     input: Tensor,
     kernel_size: int | tuple[int, int],
     stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
 ) -> Tensor:
-    """max_pool2d(relu(input), kernel_size, stride) in one kernel pass each way, the usual
-    convolution → ReLU → max-pool block of a CNN. ReLU commutes with the maximum, so it is applied
-    to the pooled values (a quarter of them for 2x2 windows), and the backward pass routes each
-    gradient to its window's maximum only where that maximum is > 0 (or NaN), as relu_backward
-    does. The result and gradient equal those of the two separate calls, except that an output
-    whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
-    return _max_pool2d("relu_max_pool2d", input, kernel_size, stride, relu=True)
+    """max_pool2d(relu(input), ...) in one kernel pass each way, the usual convolution → ReLU →
+    max-pool block of a CNN (nn.ReLUMaxPool2d is its module). ReLU commutes with the maximum, so
+    it is applied to the pooled values (a quarter of them for 2x2 windows), and the backward pass
+    routes each gradient to its window's maximum only where that maximum is > 0 (or NaN), as
+    relu_backward does. The result and gradient equal those of the two separate calls, except that
+    an output whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
+    if _unbatched(input):
+        return _drop_batch(
+            relu_max_pool2d(input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode)
+        )
+    return _max_pool2d(
+        "relu_max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, relu=True
+    )[0]
 
 
-def _max_pool2d(fn: str, input: Tensor, kernel_size: Any, stride: Any, relu: bool) -> Tensor:
+def _max_pool2d(
+    fn: str,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    relu: bool,
+) -> tuple[Tensor, np.ndarray]:
     """max_pool2d and relu_max_pool2d: one forward kernel call, and a backward that routes each
-    gradient to its argmax (-1, where relu stopped it: nowhere)."""
-    x_data, kernel, step = _pool_args(fn, input, kernel_size, stride)
+    gradient to its argmax (-1, where relu stopped it: nowhere). Returns the output and argmax."""
+    x_data, kernel, step, pad, spread = _pool_args(
+        fn, input, kernel_size, stride, padding, dilation, ceil_mode
+    )
     x_shape = x_data.shape
-    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, relu=relu)
-    return _from_op(
+    ceil = bool(ceil_mode)
+    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, pad, spread, ceil, relu=relu)
+    y = _from_op(
         out,
         (input,),
-        lambda g: (_kernels.max_pool2d_backward(g, argmax, x_shape, kernel, step),),
+        lambda g: (
+            _kernels.max_pool2d_backward(g, argmax, x_shape, kernel, step, pad, spread, ceil),
+        ),
+        name="ReluMaxPool2DWithIndicesBackward0" if relu else "MaxPool2DWithIndicesBackward0",
     )
+    return y, argmax
 
 
 def avg_pool2d(
     input: Tensor,
     kernel_size: int | tuple[int, int],
     stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
-    """Mean over kernel_size windows of each NCHW plane (stride defaults to kernel_size)."""
-    x_data, kernel, step = _pool_args("avg_pool2d", input, kernel_size, stride)
+    """Mean over kernel_size windows of each NCHW plane, PyTorch's avg_pool2d: stride defaults to
+    kernel_size; the zero padding counts in the divisor with count_include_pad (a ceil_mode window
+    that hangs past the padding counts only up to it), else only the window's elements inside the
+    input do; divisor_override, when given, is the divisor of every window."""
+    if _unbatched(input):
+        return _drop_batch(
+            avg_pool2d(
+                input.unsqueeze(0),
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+                divisor_override,
+            )
+        )
+    fn = "avg_pool2d"
+    x_data, kernel, step, pad, _ = _pool_args(fn, input, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = None
+    if divisor_override is not None:
+        divisor = check.integer(divisor_override, fn, "divisor_override")
+        if divisor == 0:
+            raise ValueError(f"{fn}: divisor_override must not be 0")
     x_shape = x_data.shape
-    out = _kernels.avg_pool2d_forward(x_data, kernel, step)
+    options = (pad, bool(ceil_mode), bool(count_include_pad), divisor)
+    out = _kernels.avg_pool2d_forward(x_data, kernel, step, *options)
     return _from_op(
-        out, (input,), lambda g: (_kernels.avg_pool2d_backward(g, x_shape, kernel, step),)
+        out,
+        (input,),
+        lambda g: (_kernels.avg_pool2d_backward(g, x_shape, kernel, step, *options),),
+        name="AvgPool2DBackward0",
     )
+
+
+def _output_size(fn: str, output_size: Any, x_shape: tuple[int, ...]) -> tuple[int, int]:
+    """An adaptive pool's (out_h, out_w): an int, or a pair whose None entries keep the input's
+    size on that axis, as in PyTorch."""
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        pair: Any = (output_size, output_size)
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        pair = tuple(output_size)
+    else:
+        raise TypeError(
+            f"{fn}: output_size must be an int or a pair of ints or None, got {output_size!r}"
+        )
+    filled = tuple(x_shape[2 + a] if pair[a] is None else pair[a] for a in (0, 1))
+    return check.pair(filled, fn, "output_size", 1)
+
+
+def _adaptive_args(fn: str, input: Any, output_size: Any) -> tuple[np.ndarray, tuple[int, int]]:
+    """The checked input array and output size of an adaptive pool."""
+    x_data = check.float_tensor(input, fn, "input")
+    check.ndim(x_data, 4, fn, "input", _POOL_LAYOUT)
+    if x_data.shape[2] == 0 or x_data.shape[3] == 0:
+        raise ValueError(f"{fn}: input {x_data.shape} has empty planes: nothing to pool")
+    _check_pool_input_size(fn, x_data.shape)
+    return x_data, _output_size(fn, output_size, x_data.shape)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Averages over output_size windows that tile each NCHW plane as evenly as integers allow:
+    output (i, j) averages rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns
+    likewise, PyTorch's windows. A None in output_size keeps the input's size on that axis."""
+    if _unbatched(input):
+        return _drop_batch(adaptive_avg_pool2d(input.unsqueeze(0), output_size))
+    x_data, size = _adaptive_args("adaptive_avg_pool2d", input, output_size)
+    x_shape = x_data.shape
+    out = _kernels.adaptive_avg_pool2d_forward(x_data, size)
+    return _from_op(
+        out,
+        (input,),
+        lambda g: (_kernels.adaptive_avg_pool2d_backward(g, x_shape),),
+        name="AdaptiveAvgPool2DBackward0",
+    )
+
+
+def adaptive_max_pool2d(
+    input: Tensor,
+    output_size: int | tuple[int | None, int | None],
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Maxima over adaptive_avg_pool2d's windows, ties and NaNs as max_pool2d; with
+    return_indices, also each maximum's int64 index h * W + w in its input plane."""
+    if _unbatched(input):
+        return _drop_batch(adaptive_max_pool2d(input.unsqueeze(0), output_size, return_indices))
+    x_data, size = _adaptive_args("adaptive_max_pool2d", input, output_size)
+    x_shape = x_data.shape
+    out, argmax = _kernels.adaptive_max_pool2d_forward(x_data, size)
+    y = _from_op(
+        out,
+        (input,),
+        lambda g: (_kernels.adaptive_max_pool2d_backward(g, argmax, x_shape),),
+        name="AdaptiveMaxPool2DBackward0",
+    )
+    if return_indices:
+        return y, Tensor(argmax.astype(np.int64))
+    return y
+
+
+def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Each channel's sum of a over channels [c - before, c + after] (zero outside), axis 1,
+    added in channel order."""
+    if a.size == 0:
+        return np.zeros_like(a)
+    # Reaches past every channel add only zeros: clipped, a huge size costs no memory.
+    channels = a.shape[1]
+    before, after = min(before, channels), min(after, channels)
+    widths = [(0, 0)] * a.ndim
+    widths[1] = (before, after)
+    padded = np.pad(a, widths)
+    total = np.zeros_like(a)
+    for t in range(before + after + 1):
+        total += padded[:, t : t + channels]
+    return total
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """AlexNet's local response normalisation across channels, PyTorch's formula:
+    x_c / (k + alpha / size * sum of x_j^2 over channels j in [c - size // 2, c + (size - 1) // 2])
+    ** beta, channels outside the input counting as zeros (the divisor stays `size` at the edges).
+    Input (N, C, ...) with at least 3 dimensions. Its grad_fn is torch's (DivBackward0, the last of
+    its composed ops); the backward pass here is the closed form, in float64."""
+    fn = "local_response_norm"
+    x_data = check.float_tensor(input, fn, "input")
+    if x_data.ndim < 3:
+        raise ValueError(
+            f"{fn}: input must have 3 or more dimensions (batch, channels, ...), got shape "
+            f"{x_data.shape}"
+        )
+    n = check.integer(size, fn, "size", 1)
+    a, b, bias = (
+        check.real(alpha, fn, "alpha"),
+        check.real(beta, fn, "beta"),
+        check.real(k, fn, "k"),
+    )
+    before, after = n // 2, (n - 1) // 2
+    # float32 throughout, in PyTorch's order: the mean of the squares, times alpha, plus k, ** beta.
+    mean = _channel_window_sum(x_data * x_data, before, after) / np.float32(n)
+    div = (mean * np.float32(a) + np.float32(bias)) ** np.float32(b)
+    out = x_data / div
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        x64, g64 = x_data.astype(np.float64), g.astype(np.float64)
+        base = _channel_window_sum(x64 * x64, before, after) * (a / n) + bias
+        scale = base**-b
+        # x_i appears in the window of every channel c in [i - after, i + before].
+        through = _channel_window_sum(g64 * x64 * scale / base, after, before)
+        return ((g64 * scale - (2 * a * b / n) * x64 * through).astype(np.float32),)
+
+    return _from_op(out.astype(np.float32, copy=False), (input,), backward, name="DivBackward0")
 
 
 # -- activations ------------------------------------------------------------------------------

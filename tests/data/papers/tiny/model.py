@@ -17,13 +17,12 @@ class TinyNet(nn.Module):
 
 
 class TinyConvNet(nn.Module):
-    """One 5x5 convolution with 4 channels, 4x4 max pooling, then a linear layer."""
+    """One 5x5 convolution with 4 channels, ReLU and 4x4 max pooling (one fused layer), then a
+    linear layer."""
 
     def __init__(self, channels: int = 4, num_classes: int = 10) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, 5), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten()
-        )
+        self.features = nn.Sequential(nn.Conv2d(1, channels, 5), nn.ReLUMaxPool2d(4), nn.Flatten())
         self.classifier = nn.Linear(channels * 6 * 6, num_classes)
 
     def forward(self, x):
