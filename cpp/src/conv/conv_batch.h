@@ -29,7 +29,7 @@ void transpose_batch(const float* src, std::size_t sample, std::size_t count, st
           continue;
         }
         const float* from = src + l * sample + row * w + j0;
-        rows[l] = n == V::kLanes ? V::load(from) : V::load_first(from, n);
+        rows[l] = load_part<V>(from, n);
       }
       store_transposed<V>(rows, V::kLanes, dst_row + j0 * V::kLanes, V::kLanes, n);
     }

@@ -299,10 +299,8 @@ void transpose_channels(const float* dy, std::size_t channels, std::size_t plane
         const std::size_t oc = oc0 + r;
         if (oc >= channels) {
           rows[r] = V::zero();
-        } else if (n == V::kLanes) {
-          rows[r] = V::load(dy + oc * plane + i0);
         } else {
-          rows[r] = V::load_first(dy + oc * plane + i0, n);
+          rows[r] = load_part<V>(dy + oc * plane + i0, n);
         }
       }
       store_transposed<V>(rows, V::kLanes, dy_t + i0 * padded + oc0, padded, n);

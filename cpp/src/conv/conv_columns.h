@@ -55,11 +55,7 @@ void forward_block(const PackedConv& p, const float* x, const float* w, const fl
       const typename V::T out =
           bias != nullptr ? V::add(acc[o][v], V::set1(bias[oc0 + o])) : acc[o][v];
       const std::size_t start = v * V::kLanes;
-      if (start + V::kLanes <= width) {
-        V::store(y_row + start, out);
-      } else {
-        V::store_first(y_row + start, out, width - start);
-      }
+      store_part<V>(y_row + start, out, width - start);
     }
   }
 }
@@ -103,11 +99,7 @@ void forward_two_rows(const PackedConv& p, const float* x, const float* w, const
     for (int r = 0; r < 2; ++r) {
       const typename V::T out =
           bias != nullptr ? V::add(acc[o][r], V::set1(bias[oc0 + o])) : acc[o][r];
-      if (p.out_w == V::kLanes) {
-        V::store(y_row + r * p.out_w, out);
-      } else {
-        V::store_first(y_row + r * p.out_w, out, p.out_w);
-      }
+      store_part<V>(y_row + r * p.out_w, out, p.out_w);
     }
   }
 }
@@ -216,11 +208,7 @@ void forward_pair_block(const PackedConv& p, const float* x, const float* w, con
         const typename V::T out =
             bias != nullptr ? V::add(acc[row][o][v], V::set1(bias[oc0 + o])) : acc[row][o][v];
         const std::size_t start = v * V::kLanes;
-        if (start + V::kLanes <= width) {
-          V::store(y_row + start, out);
-        } else {
-          V::store_first(y_row + start, out, width - start);
-        }
+        store_part<V>(y_row + start, out, width - start);
       }
     }
   }
@@ -318,10 +306,10 @@ void weight_grad_block(const PackedConv& p, const float* x, const float* dy, flo
       const std::size_t n = p.out_w - ow;
       typename V::T d[OC];
 #pragma GCC unroll 16
-      for (int o = 0; o < OC; ++o) d[o] = V::load_first(dy_row + o * plane + ow, n);
+      for (int o = 0; o < OC; ++o) d[o] = load_part<V>(dy_row + o * plane + ow, n);
 #pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
-        const typename V::T xv = V::load_first(x_taps[k] + x_offset + ow, n);
+        const typename V::T xv = load_part<V>(x_taps[k] + x_offset + ow, n);
 #pragma GCC unroll 16
         for (int o = 0; o < OC; ++o) acc[o][k] = V::fmadd(d[o], xv, acc[o][k]);
       }

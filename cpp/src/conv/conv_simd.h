@@ -28,10 +28,16 @@ void with_count(std::size_t count, const Body& body) {
   }
 }
 
-// The first `count` lanes of v to p (0 < count <= kLanes); memory past them is not touched.
+// The first min(count, kLanes) lanes at p (count > 0), the others zero: memory past them is not
+// touched. The test on count also bounds it for the compiler where store_first and load_first are
+// loops over a stack copy (NEON).
+template <class V>
+typename V::T load_part(const float* p, std::size_t count) {
+  return count >= V::kLanes ? V::load(p) : V::load_first(p, count);
+}
 template <class V>
 void store_part(float* p, typename V::T v, std::size_t count) {
-  if (count == V::kLanes) {
+  if (count >= V::kLanes) {
     V::store(p, v);
   } else {
     V::store_first(p, v, count);

@@ -56,43 +56,54 @@ void accumulate(const GemmTile& t, std::size_t tail, typename L::T (&acc)[MR][NV
   }
 }
 
-// The m x (kLanes * NV) corner of the tile, for m == MR and n in (kLanes * (NV - 1), kLanes * NV].
-// The last vector of each row is accessed in part, so edge tiles and unpacked operands need no
-// padding.
-template <class L, int MR, int NV>
-void tile(const GemmTile& t) {
+// The m x (kLanes * NV) corner of the tile, for m == MR and n in (kLanes * (NV - 1), kLanes * NV],
+// with kPartial == (n < kLanes * NV). The last vector of each row is accessed in part, so edge
+// tiles and unpacked operands need no padding.
+template <class L, int MR, int NV, bool kPartial>
+void tile_of(const GemmTile& t, std::size_t tail) {
   typename L::T acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = L::zero();
   }
-  const std::size_t tail = t.n - (NV - 1) * L::kLanes;
-  if (tail == L::kLanes) {
-    accumulate<L, MR, NV, false>(t, tail, acc);
-  } else {
-    accumulate<L, MR, NV, true>(t, tail, acc);
-  }
+  accumulate<L, MR, NV, kPartial>(t, tail, acc);
 
   const typename L::T alpha = L::set1(t.alpha);
   const typename L::T beta = L::set1(t.beta);
+  // Vector v of a row: whole, or the first `tail` lanes of the last one.
+  const auto load = [tail](const float* p, int v) {
+    return kPartial && v == NV - 1 ? L::load_first(p, tail) : L::load(p);
+  };
   typename L::T bias[NV];
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
-    const std::size_t count = v + 1 < NV ? L::kLanes : tail;
-    bias[v] = t.bias != nullptr ? load_part<L>(t.bias + v * L::kLanes, count) : L::zero();
+    bias[v] = t.bias != nullptr ? load(t.bias + v * L::kLanes, v) : L::zero();
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     float* c = t.c + i * t.ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const std::size_t count = v + 1 < NV ? L::kLanes : tail;
       typename L::T r = L::mul(alpha, acc[i][v]);
-      if (t.beta != 0.0f) r = L::fmadd(beta, load_part<L>(c + v * L::kLanes, count), r);
+      if (t.beta != 0.0f) r = L::fmadd(beta, load(c + v * L::kLanes, v), r);
       if (t.bias != nullptr) r = L::add(r, bias[v]);
-      store_part<L>(c + v * L::kLanes, r, count);
+      if (kPartial && v == NV - 1) {
+        L::store_first(c + v * L::kLanes, r, tail);
+      } else {
+        L::store(c + v * L::kLanes, r);
+      }
     }
+  }
+}
+
+template <class L, int MR, int NV>
+void tile(const GemmTile& t) {
+  const std::size_t tail = t.n - (NV - 1) * L::kLanes;
+  if (tail == L::kLanes) {
+    tile_of<L, MR, NV, false>(t, tail);
+  } else {
+    tile_of<L, MR, NV, true>(t, tail);
   }
 }
 
