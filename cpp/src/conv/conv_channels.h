@@ -13,10 +13,14 @@
 namespace odyssey::conv_direct {
 
 // Lanes are channels but y is channel-major: the R column vectors of one channel block are
-// transposed in registers, kLanes columns at a time, and stored one channel row at a time.
+// transposed in registers, kLanes columns at a time, and stored one channel row at a time. Always
+// inlined, so the accumulators stay in registers.
 template <class V, int R>
-void store_lanes_columns(const PackedConv& p, const typename V::T (&acc)[R], const float* bias,
-                         float* y, std::size_t block, std::size_t oh, std::size_t ow0) {
+[[gnu::always_inline]] inline void store_lanes_columns(const PackedConv& p,
+                                                       const typename V::T (&acc)[R],
+                                                       const float* bias, float* y,
+                                                       std::size_t block, std::size_t oh,
+                                                       std::size_t ow0) {
   const std::size_t plane = p.out_h * p.out_w;
   const std::size_t oc0 = block * V::kLanes;
   const std::size_t lanes = p.out_channels - oc0 < V::kLanes ? p.out_channels - oc0 : V::kLanes;

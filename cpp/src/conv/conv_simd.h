@@ -45,10 +45,12 @@ void store_part(float* p, typename V::T v, std::size_t count) {
 }
 
 // y[l * stride + r] = lane l of rows[r] for r < count, l < lanes (both at most kLanes): an
-// in-register transpose, then one partial store per lane.
+// in-register transpose, then one partial store per lane. Always inlined, as the traits' member it
+// replaces was: called out of line, it would take the accumulators through memory.
 template <class V>
-void store_transposed(const typename V::T* rows, std::size_t count, float* y, std::size_t stride,
-                      std::size_t lanes) {
+[[gnu::always_inline]] inline void store_transposed(const typename V::T* rows, std::size_t count,
+                                                    float* y, std::size_t stride,
+                                                    std::size_t lanes) {
   typename V::T r[V::kLanes];
   for (std::size_t i = 0; i < V::kLanes; ++i) r[i] = i < count ? rows[i] : V::zero();
   V::transpose_lanes(r);

@@ -30,8 +30,10 @@ void store_part(float* p, typename L::T v, std::size_t count) {
 // packed panel (a_row = 1) or its rows in place. kPartial: the last vector of B has `tail` <
 // kLanes lanes (partial loads are slower than whole ones, so only edges use them; on AVX-512 a
 // mask set each step would also take a slot on port 5, one of the two FMA ports).
+// Always inlined: called out of line, it would take the accumulators through memory.
 template <class L, int MR, int NV, bool kPartial>
-void accumulate(const GemmTile& t, std::size_t tail, typename L::T (&acc)[MR][NV]) {
+[[gnu::always_inline]] inline void accumulate(const GemmTile& t, std::size_t tail,
+                                              typename L::T (&acc)[MR][NV]) {
   constexpr int kGroups = (MR + 2) / 3;
   const float* group[kGroups];
 #pragma GCC unroll 4
