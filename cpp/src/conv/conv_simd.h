@@ -54,9 +54,12 @@ template <class V>
   typename V::T r[V::kLanes];
   for (std::size_t i = 0; i < V::kLanes; ++i) r[i] = i < count ? rows[i] : V::zero();
   V::transpose_lanes(r);
-  // The clamp also tells the compiler that r is not read past its end.
-  const std::size_t n = lanes < V::kLanes ? lanes : V::kLanes;
-  for (std::size_t l = 0; l < n; ++l) store_part<V>(y + l * stride, r[l], count);
+  // Unrolled over every lane, so r stays in registers: a loop over a run-time count of whole
+  // stores to contiguous rows would become a memcpy from the stack.
+#pragma GCC unroll 16
+  for (std::size_t l = 0; l < V::kLanes; ++l) {
+    if (l < lanes) store_part<V>(y + l * stride, r[l], count);
+  }
 }
 
 }  // namespace odyssey::conv_direct

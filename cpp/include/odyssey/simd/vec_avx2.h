@@ -111,11 +111,12 @@ struct Vec {
       r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
       r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
+    // Each step reads and writes the same two rows, so no copy of the block is needed.
     for (int j = 0; j < 4; ++j) {
-      t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
-      t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+      const T low = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+      r[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+      r[j] = low;
     }
-    for (int i = 0; i < 8; ++i) r[i] = t[i];
   }
 };
 

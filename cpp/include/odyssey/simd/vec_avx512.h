@@ -110,12 +110,12 @@ struct Vec {
       const T even_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
       const T odd_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
       const T odd_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-      t[j] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
-      t[8 + j] = _mm512_shuffle_f32x4(even_low, even_high, 0xDD);
-      t[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
-      t[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
+      // Step j reads and writes rows j, 4 + j, 8 + j and 12 + j only: no copy of the block.
+      r[j] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
+      r[8 + j] = _mm512_shuffle_f32x4(even_low, even_high, 0xDD);
+      r[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
+      r[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
     }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
   }
 };
 
