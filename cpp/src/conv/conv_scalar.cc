@@ -86,8 +86,15 @@ void transpose_channels(const float* dy, std::size_t channels, std::size_t plane
 
 // With one lane, the channel-blocked weight layout is the plain one: the same reference serves
 // both. Samples in lanes would be one sample at a time: the per-sample kernels are the reference.
-const ConvKernels kConv{
-    1,       forward, forward, weight_grad, weight_grad_transposed, transpose_channels, nullptr,
-    nullptr, nullptr, 0};
+const ConvKernels kConv{.lanes = 1,
+                        .forward = forward,
+                        .forward_lanes = forward,
+                        .weight_grad = weight_grad,
+                        .weight_grad_lanes = weight_grad_transposed,
+                        .transpose_channels = transpose_channels,
+                        .transpose_batch = nullptr,
+                        .convolve_batch = nullptr,
+                        .weight_grad_batch = nullptr,
+                        .batch_grad_channels = 0};
 
 }  // namespace odyssey::scalar

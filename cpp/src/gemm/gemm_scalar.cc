@@ -29,6 +29,10 @@ void sgemm_tile_4x4_scalar(const GemmTile& t) {
 
 }  // namespace
 
-const GemmKernels kGemm{kMr, kNr, sgemm_tile_4x4_scalar, nullptr, nullptr};
+const GemmKernels kGemm{.mr = kMr,
+                        .nr = kNr,
+                        .tile = sgemm_tile_4x4_scalar,
+                        .pack_transposed = nullptr,
+                        .pack_copy = nullptr};
 
 }  // namespace odyssey::scalar

@@ -168,6 +168,36 @@ struct Vec {
   static D fmadd_d(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
   static D load_d(const double* p) { return _mm256_loadu_pd(p); }
   static void store_d(double* p, D v) { _mm256_storeu_pd(p, v); }
+
+  // The lanes summed in float in a fixed order (halves, then pairs, then the last two): the conv
+  // kernels' horizontal sum, whose bits their results keep.
+  static float sum_float(T v) {
+    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+  }
+  // r[i] becomes column i of the kLanes x kLanes block whose rows were r[0 .. kLanes): an 8 x 8
+  // transpose in registers (pairs, quads, then 128-bit halves).
+  static void transpose_lanes(T (&r)[kLanes]) {
+    T t[kLanes];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4i + j], 128-bit half k: column 4k + j of rows 4i .. 4i+3.
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    // Each step reads and writes the same two rows, so no copy of the block is needed.
+    for (int j = 0; j < 4; ++j) {
+      const T low = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+      r[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+      r[j] = low;
+    }
+  }
 };
 
 }  // namespace odyssey::avx2

@@ -179,6 +179,37 @@ struct Vec {
   static D fmadd_d(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
   static D load_d(const double* p) { return _mm512_loadu_pd(p); }
   static void store_d(double* p, D v) { _mm512_storeu_pd(p, v); }
+
+  // The lanes summed in float in a fixed order (_mm512_reduce_add_ps's tree): the conv kernels'
+  // horizontal sum, whose bits their results keep.
+  static float sum_float(T v) { return _mm512_reduce_add_ps(v); }
+  // r[i] becomes column i of the kLanes x kLanes block whose rows were r[0 .. kLanes): a 16 x 16
+  // transpose in registers (pairs, quads, then 128-bit blocks).
+  static void transpose_lanes(T (&r)[kLanes]) {
+    T t[kLanes];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4i + j], 128-bit block k: column 4k + j of rows 4i .. 4i+3.
+    for (int i = 0; i < 16; i += 4) {
+      r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const T even_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+      const T even_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+      const T odd_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+      const T odd_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+      // Step j reads and writes rows j, 4 + j, 8 + j and 12 + j only: no copy of the block.
+      r[j] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
+      r[8 + j] = _mm512_shuffle_f32x4(even_low, even_high, 0xDD);
+      r[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
+      r[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
+    }
+  }
 };
 
 }  // namespace odyssey::avx512

@@ -191,6 +191,19 @@ struct Vec {
   static D fmadd_d(D a, D b, D c) { return vfmaq_f64(c, a, b); }
   static D load_d(const double* p) { return vld1q_f64(p); }
   static void store_d(double* p, D v) { vst1q_f64(p, v); }
+
+  // The lanes summed in float (vaddvq_f32's pairwise order): the conv kernels' horizontal sum,
+  // whose bits their results keep.
+  static float sum_float(T v) { return vaddvq_f32(v); }
+  // r[i] becomes column i of the kLanes x kLanes block whose rows were r[0 .. kLanes): a 4 x 4
+  // transpose in registers.
+  static void transpose_lanes(T (&r)[kLanes]) {
+    const float32x4x2_t upper = vtrnq_f32(r[0], r[1]), lower = vtrnq_f32(r[2], r[3]);
+    r[0] = vcombine_f32(vget_low_f32(upper.val[0]), vget_low_f32(lower.val[0]));
+    r[1] = vcombine_f32(vget_low_f32(upper.val[1]), vget_low_f32(lower.val[1]));
+    r[2] = vcombine_f32(vget_high_f32(upper.val[0]), vget_high_f32(lower.val[0]));
+    r[3] = vcombine_f32(vget_high_f32(upper.val[1]), vget_high_f32(lower.val[1]));
+  }
 };
 
 }  // namespace odyssey::neon
