@@ -222,9 +222,13 @@ def _gemm(k: Any) -> dict[str, Output]:
 # Two convolutions: LeNet's conv1 kind (one input channel, 5x5, a batch that fills the vectors of
 # the samples-in-lanes kernels) and a strided, padded one with several channels.
 # (x shape, weight shape, stride, padding)
+# name -> (input shape, weight shape, stride, padding, dilation, groups). "grouped" runs the
+# direct kernels one group at a time; "dilated" (padding as large as the kernel) the im2col path.
 CONV_CASES = {
-    "lenet": ((17, 1, 13, 11), (6, 1, 5, 5), (1, 1), (2, 2)),
-    "strided": ((5, 4, 9, 11), (7, 4, 3, 3), (2, 1), (1, 1)),
+    "lenet": ((17, 1, 13, 11), (6, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1),
+    "strided": ((5, 4, 9, 11), (7, 4, 3, 3), (2, 1), (1, 1), (1, 1), 1),
+    "grouped": ((3, 6, 9, 10), (8, 3, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    "dilated": ((3, 4, 11, 9), (6, 2, 3, 3), (1, 2), (3, 3), (2, 1), 2),
 }
 
 
@@ -236,31 +240,33 @@ def _conv_tolerance(terms: int) -> Tolerance:
 
 def _conv_operands(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x, weight, bias and an output gradient for a CONV_CASES entry."""
-    x_shape, w_shape, stride, padding = CONV_CASES[case]
+    x_shape, w_shape, stride, padding, dilation, _ = CONV_CASES[case]
     x, weight, bias = _normal(x_shape, 5), _normal(w_shape, 6, 0.3), _normal(w_shape[0], 7)
-    out_h = (x_shape[2] + 2 * padding[0] - w_shape[2]) // stride[0] + 1
-    out_w = (x_shape[3] + 2 * padding[1] - w_shape[3]) // stride[1] + 1
+    reach_h, reach_w = (dilation[i] * (w_shape[2 + i] - 1) + 1 for i in (0, 1))
+    out_h = (x_shape[2] + 2 * padding[0] - reach_h) // stride[0] + 1
+    out_w = (x_shape[3] + 2 * padding[1] - reach_w) // stride[1] + 1
     grad_out = _normal((x_shape[0], w_shape[0], out_h, out_w), 8)
     return x, weight, bias, grad_out
 
 
 def _conv_forward(k: Any) -> dict[str, Output]:
     outputs = {}
-    for case, (_, w_shape, stride, padding) in CONV_CASES.items():
+    for case, (_, w_shape, stride, padding, dilation, groups) in CONV_CASES.items():
         x, weight, bias, _ = _conv_operands(case)
-        y = k.conv2d_forward(x, weight, bias, stride=stride, padding=padding)
+        y = k.conv2d_forward(
+            x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups
+        )
         outputs[case] = Output(y, _conv_tolerance(w_shape[1] * w_shape[2] * w_shape[3]))
     return outputs
 
 
 def _conv_backward(k: Any) -> dict[str, Output]:
     outputs = {}
-    for case, (x_shape, w_shape, stride, padding) in CONV_CASES.items():
+    for case, (x_shape, w_shape, stride, padding, dilation, groups) in CONV_CASES.items():
         x, weight, _, grad_out = _conv_operands(case)
-        grad_x = k.conv2d_backward_data(grad_out, weight, x_shape, stride=stride, padding=padding)
-        grad_w, grad_b = k.conv2d_backward_weight(
-            x, grad_out, w_shape[2:], stride=stride, padding=padding, bias=True
-        )
+        geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        grad_x = k.conv2d_backward_data(grad_out, weight, x_shape, **geometry)
+        grad_w, grad_b = k.conv2d_backward_weight(x, grad_out, w_shape[2:], bias=True, **geometry)
         data_terms = w_shape[0] * w_shape[2] * w_shape[3]
         weight_terms = grad_out.shape[0] * grad_out.shape[2] * grad_out.shape[3]
         outputs[f"{case} grad_x"] = Output(grad_x, _conv_tolerance(data_terms))
@@ -293,6 +299,51 @@ def _pooling(k: Any) -> dict[str, Output]:
         outputs[f"avg grad {name}"] = Output(
             k.avg_pool2d_backward(grad_out, x.shape, window, stride), Tolerance(abs=1e-5)
         )
+    # Adaptive windows of 13 -> 5 rows and 11 -> 4 columns overlap and differ in size.
+    y, argmax = k.adaptive_max_pool2d_forward(x, (5, 4))
+    grad_out = _normal(y.shape, 17)
+    outputs["adaptive max"] = Output(y)
+    outputs["adaptive argmax"] = Output(argmax)
+    outputs["adaptive max grad"] = Output(k.adaptive_max_pool2d_backward(grad_out, argmax, x.shape))
+    outputs["adaptive avg"] = Output(k.adaptive_avg_pool2d_forward(x, (5, 4)), Tolerance(abs=1e-6))
+    outputs["adaptive avg grad"] = Output(
+        k.adaptive_avg_pool2d_backward(grad_out, x.shape), Tolerance(abs=1e-5)
+    )
+    return outputs
+
+
+def _batch_norm(k: Any) -> dict[str, Output]:
+    """test_norm.cc: statistics in double, so every output within 1e-5 of its size + 1e-6; NCHW
+    planes of 35 (the per-plane path) and (N, C) rows, in training and in eval."""
+    close = Tolerance(1e-5, 1e-6)
+    outputs = {}
+    for layout, shape in (("nchw", (6, 13, 5, 7)), ("nc", (37, 19))):
+        x = _normal(shape, 18, 3.0) + 1.5
+        channels = shape[1]
+        weight, bias = _normal(channels, 19), _normal(channels, 20)
+        running_mean, running_var = _normal(channels, 21), np.abs(_normal(channels, 22)) + 0.5
+        y, mean, invstd = k.batch_norm_forward(
+            x, weight, bias, running_mean, running_var, training=True
+        )
+        grad_out = _normal(shape, 23)
+        grad_x, grad_w, grad_b = k.batch_norm_backward(
+            grad_out, x, weight, mean, invstd, training=True
+        )
+        eval_y, _, _ = k.batch_norm_forward(
+            x, weight, bias, running_mean, running_var, training=False
+        )
+        for name, value in (
+            ("y", y),
+            ("mean", mean),
+            ("invstd", invstd),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("grad_x", grad_x),
+            ("grad_weight", grad_w),
+            ("grad_bias", grad_b),
+            ("eval y", eval_y),
+        ):
+            outputs[f"{layout} {name}"] = Output(value, close)
     return outputs
 
 
@@ -330,6 +381,11 @@ def _activations(k: Any) -> dict[str, Output]:
         "tanh_backward": Output(k.tanh_backward(g, tanh_y), Tolerance(3e-7, 4.0 * 6e-8)),
         "lecun_tanh": Output(k.lecun_tanh(x), close),
         "lecun_tanh_backward": Output(k.lecun_tanh_backward(g, lecun_y)),
+        "hardtanh": Output(k.hardtanh(x, -1.0, 1.0)),
+        "hardtanh_backward": Output(k.hardtanh_backward(g, x, 0.0, 6.0)),
+        "silu": Output(k.silu(x), Tolerance(3e-7, 1e-37), np.abs(x)),
+        # 1 + x (1 - s) cancels near x = -1.28: the gradient is held to 1e-6 |g|.
+        "silu_backward": Output(k.silu_backward(g, x), Tolerance(1e-6), np.abs(g)),
     }
 
 
@@ -518,9 +574,19 @@ FAMILIES: tuple[Family, ...] = (
     Family("conv backward", ("conv2d_backward_data", "conv2d_backward_weight"), _conv_backward),
     Family(
         "pooling",
-        ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),
+        (
+            "max_pool2d_forward",
+            "max_pool2d_backward",
+            "avg_pool2d_forward",
+            "avg_pool2d_backward",
+            "adaptive_max_pool2d_forward",
+            "adaptive_max_pool2d_backward",
+            "adaptive_avg_pool2d_forward",
+            "adaptive_avg_pool2d_backward",
+        ),
         _pooling,
     ),
+    Family("batch norm", ("batch_norm_forward", "batch_norm_backward"), _batch_norm),
     Family("eltwise", ("add", "mul", "relu", "sum"), _eltwise),
     Family(
         "activations",
@@ -534,6 +600,10 @@ FAMILIES: tuple[Family, ...] = (
             "tanh_backward",
             "lecun_tanh",
             "lecun_tanh_backward",
+            "hardtanh",
+            "hardtanh_backward",
+            "silu",
+            "silu_backward",
         ),
         _activations,
     ),
