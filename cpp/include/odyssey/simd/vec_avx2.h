@@ -198,6 +198,58 @@ struct Vec {
       r[j] = low;
     }
   }
+
+  // Compares give masks: ordered (false when either operand is NaN), and NaN lanes.
+  static Mask cmp_gt(T a, T b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+  static Mask cmp_le(T a, T b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LE_OQ)); }
+  static Mask is_nan(T a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
+  static Mask ieq(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
+  static Mask mask_or(Mask a, Mask b) { return _mm256_or_si256(a, b); }
+  // Lane by lane: if_true where the mask is on, else if_false; keep_mask gives +0 where it is off.
+  static T select(Mask m, T if_true, T if_false) {
+    return _mm256_blendv_ps(if_false, if_true, _mm256_castsi256_ps(m));
+  }
+  static I iselect(Mask m, I if_true, I if_false) {
+    return _mm256_castps_si256(_mm256_blendv_ps(
+        _mm256_castsi256_ps(if_false), _mm256_castsi256_ps(if_true), _mm256_castsi256_ps(m)));
+  }
+  static T keep_mask(T v, Mask m) { return _mm256_and_ps(v, _mm256_castsi256_ps(m)); }
+  // 32-bit integer loads and stores; masked ones as load_mask and store_mask.
+  static I iload(const std::int32_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  static void istore(std::int32_t* p, I v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+  static I iload_mask(const std::int32_t* p, Mask m) {
+    return _mm256_maskload_epi32(reinterpret_cast<const int*>(p), m);
+  }
+  static void istore_mask(std::int32_t* p, I v, Mask m) {
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(p), m, v);
+  }
+  // The even and the odd lanes of the concatenation [a b], in order: within each 128-bit half,
+  // a's then b's even (odd) lanes; the 64-bit permute restores the order.
+  static void deinterleave(T a, T b, T& even, T& odd) {
+    even = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+                              _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
+                              _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  // deinterleave of p[0 .. 2 kLanes).
+  static void load_deinterleave(const float* p, T& even, T& odd) {
+    deinterleave(_mm256_loadu_ps(p), _mm256_loadu_ps(p + kLanes), even, odd);
+  }
+  // Each lane twice, in order: low = v0 v0 v1 v1 ..., high = the upper half's lanes likewise.
+  static void duplicate_lanes(T v, T& low, T& high) {
+    low = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    high = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+  }
+  static void iduplicate_lanes(I v, I& low, I& high) {
+    low = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    high = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+  }
 };
 
 }  // namespace odyssey::avx2

@@ -210,6 +210,48 @@ struct Vec {
       r[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
     }
   }
+
+  // Compares give masks: ordered (false when either operand is NaN), and NaN lanes.
+  static Mask cmp_gt(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static Mask cmp_le(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static Mask is_nan(T a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static Mask ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
+  static Mask mask_or(Mask a, Mask b) { return static_cast<Mask>(a | b); }
+  // Lane by lane: if_true where the mask is on, else if_false; keep_mask gives +0 where it is off.
+  static T select(Mask m, T if_true, T if_false) {
+    return _mm512_mask_mov_ps(if_false, m, if_true);
+  }
+  static I iselect(Mask m, I if_true, I if_false) {
+    return _mm512_mask_mov_epi32(if_false, m, if_true);
+  }
+  static T keep_mask(T v, Mask m) { return _mm512_maskz_mov_ps(m, v); }
+  // 32-bit integer loads and stores; masked ones as load_mask and store_mask.
+  static I iload(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+  static void istore(std::int32_t* p, I v) { _mm512_storeu_si512(p, v); }
+  static I iload_mask(const std::int32_t* p, Mask m) { return _mm512_maskz_loadu_epi32(m, p); }
+  static void istore_mask(std::int32_t* p, I v, Mask m) { _mm512_mask_storeu_epi32(p, m, v); }
+  // The even and the odd lanes of the concatenation [a b], in order (two-source permutes).
+  static void deinterleave(T a, T b, T& even, T& odd) {
+    const __m512i even_lanes =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    even = _mm512_permutex2var_ps(a, even_lanes, b);
+    odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(even_lanes, _mm512_set1_epi32(1)), b);
+  }
+  // deinterleave of p[0 .. 2 kLanes).
+  static void load_deinterleave(const float* p, T& even, T& odd) {
+    deinterleave(_mm512_loadu_ps(p), _mm512_loadu_ps(p + kLanes), even, odd);
+  }
+  // Each lane twice, in order: low = v0 v0 v1 v1 ..., high = the upper half's lanes likewise.
+  static void duplicate_lanes(T v, T& low, T& high) {
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    low = _mm512_permutexvar_ps(pairs, v);
+    high = _mm512_permutexvar_ps(_mm512_add_epi32(pairs, _mm512_set1_epi32(8)), v);
+  }
+  static void iduplicate_lanes(I v, I& low, I& high) {
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    low = _mm512_permutexvar_epi32(pairs, v);
+    high = _mm512_permutexvar_epi32(_mm512_add_epi32(pairs, _mm512_set1_epi32(8)), v);
+  }
 };
 
 }  // namespace odyssey::avx512

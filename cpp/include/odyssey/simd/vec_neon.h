@@ -204,6 +204,48 @@ struct Vec {
     r[2] = vcombine_f32(vget_high_f32(upper.val[0]), vget_high_f32(lower.val[0]));
     r[3] = vcombine_f32(vget_high_f32(upper.val[1]), vget_high_f32(lower.val[1]));
   }
+
+  // Compares give masks: ordered (false when either operand is NaN), and NaN lanes.
+  static Mask cmp_gt(T a, T b) { return vcgtq_f32(a, b); }
+  static Mask cmp_le(T a, T b) { return vcleq_f32(a, b); }
+  static Mask is_nan(T a) { return vmvnq_u32(vceqq_f32(a, a)); }
+  static Mask ieq(I a, I b) { return vceqq_s32(a, b); }
+  static Mask mask_or(Mask a, Mask b) { return vorrq_u32(a, b); }
+  // Lane by lane: if_true where the mask is on, else if_false; keep_mask gives +0 where it is off.
+  static T select(Mask m, T if_true, T if_false) { return vbslq_f32(m, if_true, if_false); }
+  static I iselect(Mask m, I if_true, I if_false) { return vbslq_s32(m, if_true, if_false); }
+  static T keep_mask(T v, Mask m) {
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), m));
+  }
+  // 32-bit integer loads and stores; masked ones as load_mask and store_mask, lane by lane.
+  static I iload(const std::int32_t* p) { return vld1q_s32(p); }
+  static void istore(std::int32_t* p, I v) { vst1q_s32(p, v); }
+  static I iload_mask(const std::int32_t* p, Mask m) {
+    return vreinterpretq_s32_f32(load_mask(reinterpret_cast<const float*>(p), m));
+  }
+  static void istore_mask(std::int32_t* p, I v, Mask m) {
+    store_mask(reinterpret_cast<float*>(p), vreinterpretq_f32_s32(v), m);
+  }
+  // The even and the odd lanes of the concatenation [a b], in order.
+  static void deinterleave(T a, T b, T& even, T& odd) {
+    even = vuzp1q_f32(a, b);
+    odd = vuzp2q_f32(a, b);
+  }
+  // deinterleave of p[0 .. 2 kLanes), in one de-interleaving load.
+  static void load_deinterleave(const float* p, T& even, T& odd) {
+    const float32x4x2_t pair = vld2q_f32(p);
+    even = pair.val[0];
+    odd = pair.val[1];
+  }
+  // Each lane twice, in order: low = v0 v0 v1 v1, high = v2 v2 v3 v3.
+  static void duplicate_lanes(T v, T& low, T& high) {
+    low = vzip1q_f32(v, v);
+    high = vzip2q_f32(v, v);
+  }
+  static void iduplicate_lanes(I v, I& low, I& high) {
+    low = vzip1q_s32(v, v);
+    high = vzip2q_s32(v, v);
+  }
 };
 
 }  // namespace odyssey::neon
