@@ -105,7 +105,7 @@ class Node:
         self,
         backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
         parents: tuple[Tensor | None, ...],
-        name: str = "Node",
+        name: str,
     ) -> None:
         self.backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None = backward
         self.parents: tuple[Tensor | None, ...] = parents
@@ -119,7 +119,7 @@ def _from_op(
     data: np.ndarray,
     parents: tuple[Tensor | None, ...],
     backward: Callable[[np.ndarray], Sequence[np.ndarray | None]],
-    name: str = "Node",
+    name: str,
 ) -> Tensor:
     """The result of an op: attached to the graph when gradients are on and an input needs one.
 
