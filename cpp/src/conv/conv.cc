@@ -109,14 +109,21 @@ double lane_fill(std::size_t n, std::size_t lanes) {
   return static_cast<double>(n) / static_cast<double>(round_up(n, lanes));
 }
 
-// Channels in the lanes where they fill the vectors better, or as well when `slide`: kernel
-// widths 3 and 5 at unit column stride take the sliding channel-lane block, which keeps a kernel
-// row's weights in registers and was ahead of the column-lane kernels at every tie measured (see
-// below the figures for 64 -> 64 3x3 32x32).
+// Vectors of at least this many lanes (AVX2, AVX-512) were measured to take ties to the channel
+// lanes; NEON's four keep the column lanes until measured.
+inline constexpr std::size_t kTieLanes = 8;
+// Vectors of at least this many lanes (AVX-512) were measured to take the channel-lane weight
+// gradient over im2col + sgemm; on AVX2 the GEMM stayed ahead for 64 -> 64 3x3 32x32 (0.75-0.88x).
+inline constexpr std::size_t kWeightLanes = 16;
+
+// Channels in the lanes where they fill the vectors better, or as well when `slide` on vectors
+// of kTieLanes or more: kernel widths 3 and 5 at unit column stride take the sliding channel-lane
+// block, which keeps a kernel row's weights in registers and was ahead of the column-lane kernels
+// at every tie measured (see the figures above conv2d_forward_algorithm).
 ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w, bool slide) {
   const std::size_t lanes = conv_kernels().lanes;
   const double channels = lane_fill(out_channels, lanes), columns = lane_fill(out_w, lanes);
-  return channels > columns || (slide && lanes > 1 && channels == columns)
+  return channels > columns || (slide && lanes >= kTieLanes && channels == columns)
              ? ConvAlgorithm::kDirectChannels
              : ConvAlgorithm::kDirectColumns;
 }
@@ -300,10 +307,14 @@ ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
   const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;
+  const bool gemm_fills = s.group_out() >= 32 && taps >= 64;
+  if (conv_kernels().lanes < kWeightLanes) {
+    return gemm_fills ? ConvAlgorithm::kIm2colGemm
+                      : choose_with_batch(s, s.group_out(), s.out_w(), true, false);
+  }
   const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), true, true);
-  return direct == ConvAlgorithm::kDirectColumns && s.group_out() >= 32 && taps >= 64
-             ? ConvAlgorithm::kIm2colGemm
-             : direct;
+  return direct == ConvAlgorithm::kDirectColumns && gemm_fills ? ConvAlgorithm::kIm2colGemm
+                                                               : direct;
 }
 
 const ConvKernels* conv_kernels(Isa isa) {
