@@ -212,9 +212,21 @@ def test_algorithms_are_reported() -> None:
     if odyssey.cpu_info()["isa_selected"] != "scalar":
         # Six input channels or 14 columns fill vectors worse than 64 samples.
         assert conv2["backward_data"] == "direct, samples in lanes"
+
+
+def test_wide_layers_pick_their_algorithms_per_isa(isa: str) -> None:
+    channels, gemm = "direct, output channels in lanes", "im2col + sgemm"
     wide = _kernels.conv2d_algorithms((16, 64, 32, 32), (64, 64, 3, 3), padding=1)
-    assert wide["backward_weight"] == "im2col + sgemm"
-    assert wide["forward"].startswith("direct")
+    if isa in ("avx2", "avx512"):
+        # 64 channels fill the vectors as well as 32 columns: the channel-lane kernels win ties.
+        assert wide["forward"] == wide["backward_data"] == channels
+    else:
+        assert wide["forward"] == wide["backward_data"] == "direct, output columns in lanes"
+    # The channel-lane weight gradient beats the GEMM's on AVX-512 only.
+    assert wide["backward_weight"] == (channels if isa == "avx512" else gemm)
+    # 40 channels fill vectors worse than 16 columns, and 72 taps fill the GEMM's tiles.
+    uneven = _kernels.conv2d_algorithms((8, 8, 16, 16), (40, 8, 3, 3), padding=1)
+    assert uneven["backward_weight"] == gemm
 
 
 def test_out_bias_false_and_int_arguments() -> None:
@@ -458,7 +470,7 @@ def test_general_bits_do_not_depend_on_the_thread_count(isa: str, threads: None,
 def test_groups_and_dilation_pick_their_algorithms() -> None:
     alexnet = _kernels.conv2d_algorithms((8, 96, 27, 27), (256, 48, 5, 5), padding=2, groups=2)
     assert alexnet["forward"].startswith("direct")
-    assert alexnet["backward_weight"] == "im2col + sgemm"
+    assert alexnet["backward_weight"] in ("direct, output channels in lanes", "im2col + sgemm")
     depthwise = _kernels.conv2d_algorithms((8, 32, 112, 112), (32, 1, 3, 3), padding=1, groups=32)
     assert depthwise["forward"] == "direct, output columns in lanes"
     assert depthwise["backward_data"] == "direct, output columns in lanes"

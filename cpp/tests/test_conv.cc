@@ -187,6 +187,8 @@ void check_shapes() {
       {2, 4, 5, 6, 9, 3, 4, 1, 1, 0, 2},
       {2, 8, 9, 11, 33, 3, 3, 2, 1, 1, 1},
       {3, 16, 6, 7, 40, 3, 3, 1, 1, 1, 1},
+      // 40 channels fill vectors worse than 16 columns: the weight gradient by im2col + sgemm.
+      {2, 8, 5, 16, 40, 3, 3, 1, 1, 1, 1},
       // Samples in lanes (stride 1, kernel width 3 or 5, batches that fill the vectors): whole and
       // partial groups, one- and several-block rows (19 -> 10 + 9, 33 -> 3 x 11), asymmetric and
       // kernel-wide padding, a 5x3 kernel.
@@ -220,7 +222,8 @@ void check_general_shapes() {
       {3, 8, 11, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},    // depthwise
       {2, 6, 13, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 6},   // depthwise, 2 outputs per channel
       {2, 8, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2},     // 16 output channels per group in lanes
-      {1, 16, 6, 6, 64, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // per-group GEMM weight gradient
+      {1, 16, 6, 6, 64, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // 32 output channels per group in lanes
+      {1, 16, 4, 16, 80, 3, 3, 1, 1, 1, 1, 1, 1, 2},   // per-group GEMM weight gradient
       {17, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4},     // a batch that never puts samples in lanes
       {2, 2, 5, 5, 3, 3, 3, 1, 1, 2, 2},               // padding up to kernel - 1: direct
       {2, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3},               // padding of the kernel's size
@@ -266,8 +269,8 @@ void check_thread_counts(const Conv2dShape& s) {
 }
 
 // LeNet's two convolutions (whose bias gradients once moved with dy's address), a strided one, one
-// whose weight gradient goes through im2col + sgemm, and LeNet's at batches that put samples in
-// the lanes.
+// with channels in lanes, one whose weight gradient goes through im2col + sgemm, and LeNet's at
+// batches that put samples in the lanes.
 void check_address_invariance() {
   using odyssey::test::check_address_invariance;
   std::mt19937 rng(23);
@@ -275,6 +278,7 @@ void check_address_invariance() {
                                Conv2dShape{8, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
                                Conv2dShape{5, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1},
                                Conv2dShape{3, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1},
+                               Conv2dShape{3, 8, 5, 16, 40, 3, 3, 1, 1, 1, 1},
                                // Samples in lanes: LeNet's conv1 at a whole group, conv2 at two.
                                Conv2dShape{16, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2},
                                Conv2dShape{32, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0},
@@ -306,7 +310,8 @@ int main() {
   check_thread_counts({19, 3, 13, 11, 5, 3, 3, 1, 2, 1, 1});
   check_thread_counts({9, 2, 6, 5, 17, 2, 2, 1, 1, 1, 1});
   check_thread_counts({11, 8, 7, 9, 36, 3, 3, 1, 1, 1, 1});
-  check_thread_counts({47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1});           // samples in lanes
+  check_thread_counts({7, 8, 6, 16, 40, 3, 3, 1, 1, 1, 1});  // weight gradient by im2col + sgemm
+  check_thread_counts({47, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1});  // samples in lanes
   check_thread_counts({11, 8, 7, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2});  // groups, channels in lanes
   check_thread_counts({9, 6, 9, 8, 6, 3, 3, 2, 1, 1, 1, 1, 1, 6});    // depthwise
   check_thread_counts({9, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2});    // im2col + sgemm

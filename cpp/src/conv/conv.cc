@@ -109,10 +109,29 @@ double lane_fill(std::size_t n, std::size_t lanes) {
   return static_cast<double>(n) / static_cast<double>(round_up(n, lanes));
 }
 
-ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w) {
+// Vectors of at least this many lanes (AVX2, AVX-512) were measured to take ties to the channel
+// lanes; NEON's four keep the column lanes until measured.
+inline constexpr std::size_t kTieLanes = 8;
+// Vectors of at least this many lanes (AVX-512) were measured to take the channel-lane weight
+// gradient over im2col + sgemm; on AVX2 the GEMM stayed ahead for 64 -> 64 3x3 32x32 (0.75-0.88x).
+inline constexpr std::size_t kWeightLanes = 16;
+
+// Channels in the lanes where they fill the vectors better, or as well when `slide` on vectors
+// of kTieLanes or more: kernel widths 3 and 5 at unit column stride take the sliding channel-lane
+// block, which keeps a kernel row's weights in registers and was ahead of the column-lane kernels
+// at every tie measured (see the figures above conv2d_forward_algorithm).
+ConvAlgorithm choose(std::size_t out_channels, std::size_t out_w, bool slide) {
   const std::size_t lanes = conv_kernels().lanes;
-  return lane_fill(out_channels, lanes) > lane_fill(out_w, lanes) ? ConvAlgorithm::kDirectChannels
-                                                                  : ConvAlgorithm::kDirectColumns;
+  const double channels = lane_fill(out_channels, lanes), columns = lane_fill(out_w, lanes);
+  return channels > columns || (slide && lanes >= kTieLanes && channels == columns)
+             ? ConvAlgorithm::kDirectChannels
+             : ConvAlgorithm::kDirectColumns;
+}
+
+// Whether the channel-lane forward (and the input gradient, a unit-stride forward) of shape s
+// runs the sliding block.
+bool slides(const Conv2dShape& s, std::size_t stride_w) {
+  return stride_w == 1 && (s.kernel_w == 3 || s.kernel_w == 5);
 }
 
 // The largest padded input of one group of samples in lanes that the samples-in-lanes kernels
@@ -136,14 +155,14 @@ bool batch_fits(const Conv2dShape& s) {
 // Samples in lanes where they fill the vectors better than the per-sample kernels' best choice
 // (`channels` and `width` are what those would put in the lanes), or as well when `on_tie`.
 ConvAlgorithm choose_with_batch(const Conv2dShape& s, std::size_t channels, std::size_t width,
-                                bool on_tie) {
+                                bool on_tie, bool slide) {
   const std::size_t lanes = conv_kernels().lanes;
   const double per_sample = std::max(lane_fill(channels, lanes), lane_fill(width, lanes));
   const double batch = lane_fill(s.batch, lanes);
   if (batch_fits(s) && (batch > per_sample || (on_tie && batch == per_sample))) {
     return ConvAlgorithm::kDirectBatch;
   }
-  return choose(channels, width);
+  return choose(channels, width, slide);
 }
 
 std::size_t num_groups(std::size_t batch) { return num_chunks(batch, conv_kernels().lanes); }
@@ -256,8 +275,18 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 //   64 x 6->16 5x5 14x14:          229 vs 752,     511 vs 815,     234 vs 695
 //   16 x 64->64 3x3 pad 1 32x32: 10102 vs 13018, 10168 vs 12914, 19373 vs 11347
 //   16 x 16->32 3x3 pad 1 16x16:   360 vs 470,     382 vs 628,     642 vs 503
-// The direct weight gradient's horizontal sums and strided dy reads lose to the GEMM once there
-// are 32 output channels and 64 taps to fill its tiles.
+// The column-lane weight gradient's horizontal sums and strided dy reads lose to the GEMM once
+// there are 32 output channels and 64 taps to fill its tiles; the channel-lane one, where channels
+// fill the vectors at least as well as columns, beats both. Column lanes / channel lanes / im2col
+// + sgemm against PyTorch's time (ratio, above 1 faster; 1 thread, alternating rounds):
+//   32 x 64->64 3x3 pad 1 32x32:  forward 0.67-0.71 / 0.86 / 0.61-0.63,
+//                                 input gradient 0.86-0.95 / 1.09-1.11 / 0.56-0.59,
+//                                 weight gradient 0.49 / 1.27 / 0.85
+//   16 x 32->32 3x3 pad 1 32x32:  0.86 / 1.20 / 0.66,  0.96 / 1.33 / 0.41,  0.87 / 1.43 / 0.86
+//   16 x 16->32 3x3 pad 1 16x16:  weight gradient 0.47 / 1.37 / 0.74
+//   8 x 16->16 5x5 pad 2 64x64:   1.01 / 1.36 / 0.42,  0.98 / 1.37 / 0.20
+//   8 x 48->128 5x5 pad 2 27x27, 16 x 64->128 3x3 16x16, 16 x 128->128 3x3 8x8: weight gradient
+//                                 0.33 / 0.97 / 0.73,  0.33 / 0.98 / 0.83,  0.16 / 0.84 / 0.70
 // Samples in lanes against the per-sample direct kernels (AVX-512, microseconds on 1 / 2 threads,
 // best of several runs on a shared machine; forward, input gradient, weight gradient):
 //   64 x 1->6 5x5 pad 2 28x28:  171 / 118 vs 170 / 110,  -,  257 / 110 vs 262 / 177
@@ -267,19 +296,25 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 // weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
-  return choose_with_batch(s, s.group_out(), s.out_w(), false);
+  return choose_with_batch(s, s.group_out(), s.out_w(), false, slides(s, s.stride_w));
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
-  return choose_with_batch(s, s.group_in(), s.in_w, false);
+  return choose_with_batch(s, s.group_in(), s.in_w, false, slides(s, 1));
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
   const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;
-  return s.group_out() >= 32 && taps >= 64 ? ConvAlgorithm::kIm2colGemm
-                                           : choose_with_batch(s, s.group_out(), s.out_w(), true);
+  const bool gemm_fills = s.group_out() >= 32 && taps >= 64;
+  if (conv_kernels().lanes < kWeightLanes) {
+    return gemm_fills ? ConvAlgorithm::kIm2colGemm
+                      : choose_with_batch(s, s.group_out(), s.out_w(), true, false);
+  }
+  const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), true, true);
+  return direct == ConvAlgorithm::kDirectColumns && gemm_fills ? ConvAlgorithm::kIm2colGemm
+                                                               : direct;
 }
 
 const ConvKernels* conv_kernels(Isa isa) {
