@@ -7,8 +7,8 @@ same architecture by construction and their state dicts have the same names.
 
 - ResNet-18 (He et al. 2016) as usually adapted to CIFAR: a 3x3 conv of 64 channels as the stem
   (no 7x7 stride-2 conv, no max pool), four stages of two BasicBlocks (64, 128, 256, 512
-  channels; stages 2-4 start with stride 2 and a 1x1 stride-2 conv + BatchNorm shortcut), then a
-  4x4 average pool over the final 4x4 map and a linear classifier.
+  channels; stages 2-4 start with stride 2 and a 1x1 stride-2 conv + BatchNorm shortcut), then
+  AdaptiveAvgPool2d((1, 1)) over the final 4x4 map and a linear classifier.
 - VGG-11 (Simonyan and Zisserman 2015, configuration A) without BatchNorm, as in the paper: eight
   3x3 convs with ReLU and five 2x2 max pools take 32x32 to 1x1x512, then one linear classifier
   (the CIFAR adaptation of the paper's three 4096-wide layers for 224x224 inputs).

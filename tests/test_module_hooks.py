@@ -335,3 +335,25 @@ def test_backward_hooks_record_nothing_under_no_grad():
         out = layer(x)
     assert not out.requires_grad
     assert calls == []
+
+
+def test_a_hook_may_remove_itself_or_register_another_while_others_run() -> None:
+    """The hooks run from a snapshot, as torch's: a one-shot hook removes itself mid-call."""
+    linear = nn.Linear(2, 2)
+    seen: list[str] = []
+
+    def once(module, args, output):
+        seen.append("once")
+        handle.remove()
+
+    def register(module, args):
+        seen.append("pre")
+        if len(seen) == 1:
+            module.register_forward_pre_hook(lambda module, args: seen.append("late"))
+
+    handle = linear.register_forward_hook(once)
+    linear.register_forward_hook(lambda module, args, output: seen.append("always"))
+    linear.register_forward_pre_hook(register)
+    linear(odyssey.zeros(1, 2))
+    linear(odyssey.zeros(1, 2))
+    assert seen == ["pre", "once", "always", "pre", "late", "always"]

@@ -33,6 +33,7 @@ from odyssey.nn.pooling import (
 from odyssey.nn.shape import Dropout, Dropout2d, Flatten
 
 __all__ = [
+    "GELU",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
     "AvgPool2d",
@@ -43,7 +44,6 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "Flatten",
-    "GELU",
     "Hardtanh",
     "Identity",
     "LeCunTanh",

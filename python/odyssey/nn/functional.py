@@ -203,10 +203,13 @@ def conv2d(
             if extra != (0, 0):
                 grad_x = np.ascontiguousarray(grad_x[:, :, : x_shape[2], : x_shape[3]])
         grad_w = grad_b = None
-        if weight.requires_grad or (bias is not None and bias.requires_grad):
+        bias_grad = bias is not None and bias.requires_grad
+        if weight.requires_grad:
             grad_w, grad_b = _kernels.conv2d_backward_weight(
-                x_data, g, w_data.shape[2:], bias=bias is not None, **options
+                x_data, g, w_data.shape[2:], bias=bias_grad, **options
             )
+        elif bias_grad:
+            grad_b = g.sum(axis=(0, 2, 3), dtype=np.float32)
         return grad_x, grad_w, grad_b
 
     return _from_op(out, (input, weight, bias), backward, name="ConvolutionBackward0")
@@ -337,7 +340,8 @@ def relu_max_pool2d(
     it is applied to the pooled values (a quarter of them for 2x2 windows), and the backward pass
     routes each gradient to its window's maximum only where that maximum is > 0 (or NaN), as
     relu_backward does. The result and gradient equal those of the two separate calls, except that
-    an output whose window holds no positive value is +0.0 (the separate calls may give -0.0)."""
+    an output whose window holds no positive value is +0.0: the separate calls may give -0.0, or
+    -inf for a window that lies wholly in the padding (possible with dilation)."""
     if _unbatched(input):
         return _drop_batch(
             relu_max_pool2d(input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode)

@@ -98,7 +98,8 @@ class Module:
                 )
                 args = backward_hook.setup_input_hook(args)
             output = self.forward(*args, **kwargs)
-            for hook_id, hook in self._forward_hooks.items():
+            # A snapshot, as torch takes: a hook may remove itself or register another.
+            for hook_id, hook in tuple(self._forward_hooks.items()):
                 ran.add(hook_id)
                 if hook_id in self._forward_hooks_with_kwargs:
                     result = hook(self, args, kwargs, output)
@@ -116,7 +117,7 @@ class Module:
     def _run_forward_pre_hooks(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        for hook_id, hook in self._forward_pre_hooks.items():
+        for hook_id, hook in tuple(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
                 if result is not None:
@@ -137,7 +138,7 @@ class Module:
     ) -> None:
         """After forward or a forward hook raised: the `always_call` hooks that have not run, each
         one's own error turned into a warning so that the first error propagates."""
-        for hook_id, hook in self._forward_hooks.items():
+        for hook_id, hook in tuple(self._forward_hooks.items()):
             if hook_id not in self._forward_hooks_always_called or hook_id in ran:
                 continue
             try:

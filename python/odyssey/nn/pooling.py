@@ -112,7 +112,8 @@ class AvgPool2d(Module):
         if stride is not None:
             check.pair(stride, name, "stride", 1)
         check.pair(padding, name, "padding", 0)
-        if divisor_override is not None and check.integer(divisor_override, name, "divisor") == 0:
+        divisor = divisor_override
+        if divisor is not None and check.integer(divisor, name, "divisor_override") == 0:
             raise ValueError(f"{name}: divisor_override must not be 0")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride

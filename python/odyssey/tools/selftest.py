@@ -219,11 +219,10 @@ def _gemm(k: Any) -> dict[str, Output]:
     return outputs
 
 
-# Two convolutions: LeNet's conv1 kind (one input channel, 5x5, a batch that fills the vectors of
-# the samples-in-lanes kernels) and a strided, padded one with several channels.
-# (x shape, weight shape, stride, padding)
-# name -> (input shape, weight shape, stride, padding, dilation, groups). "grouped" runs the
-# direct kernels one group at a time; "dilated" (padding as large as the kernel) the im2col path.
+# name -> (input shape, weight shape, stride, padding, dilation, groups): LeNet's conv1 kind (one
+# input channel, 5x5, a batch that fills the vectors of the samples-in-lanes kernels), a strided
+# padded one with several channels, a grouped one (the direct kernels one group at a time) and a
+# dilated one with padding as large as the kernel (the im2col path).
 CONV_CASES = {
     "lenet": ((17, 1, 13, 11), (6, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1),
     "strided": ((5, 4, 9, 11), (7, 4, 3, 3), (2, 1), (1, 1), (1, 1), 1),
