@@ -521,3 +521,23 @@ def test_tensor_ops_match_pytorch():
 def test_tensor_op_errors_name_the_function(call, error, message):
     with pytest.raises(error, match=message):
         call(odyssey.tensor(numbers(2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("op", "make"),
+    [
+        ("full", lambda: odyssey.full((2,), 1, requires_grad=True)),
+        ("arange", lambda: odyssey.arange(3, requires_grad=True)),
+        ("zeros", lambda: odyssey.zeros(2, dtype=odyssey.int64, requires_grad=True)),
+        ("tensor", lambda: odyssey.tensor([1, 2], requires_grad=True)),
+        ("Tensor.requires_grad_", lambda: odyssey.zeros(2).long().requires_grad_()),
+    ],
+)
+def test_integer_tensors_cannot_require_grad_naming_the_call(op, make) -> None:
+    with pytest.raises(TypeError, match=rf"^{op}: only floating-point tensors can require"):
+        make()
+
+
+def test_full_like_names_itself() -> None:
+    with pytest.raises(TypeError, match=r"^full_like: fill_value must be a number, got str"):
+        odyssey.full_like(odyssey.zeros(2), "x")

@@ -262,7 +262,8 @@ class Tensor:
         self._node = None
         self.requires_grad = False
         if requires_grad:
-            self.requires_grad_(True)
+            _check_can_require_grad(self.data, "tensor")
+            self.requires_grad = True
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -395,11 +396,8 @@ class Tensor:
         return _wrap(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor.requires_grad_: only floating-point tensors can require gradients, "
-                f"not {self.data.dtype}"
-            )
+        if requires_grad:
+            _check_can_require_grad(self.data, "Tensor.requires_grad_")
         if not requires_grad and self._node is not None:
             raise RuntimeError(
                 "Tensor.requires_grad_: cannot turn off gradients of a non-leaf tensor"
@@ -1395,6 +1393,14 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return _wrap(array)
 
 
+def _check_can_require_grad(data: np.ndarray, op: str) -> None:
+    """TypeError naming `op` unless `data` is floating-point: only such tensors take gradients."""
+    if data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: only floating-point tensors can require gradients, not {data.dtype}"
+        )
+
+
 def _factory(
     fill: Callable[[tuple[int, ...], np.dtype], np.ndarray],
     shape: tuple[Any, ...],
@@ -1410,7 +1416,10 @@ def _factory(
         out = _wrap(fill(sizes, dtype))
     except ValueError as error:  # more bytes than an address space holds
         raise ValueError(f"{op}: cannot make a tensor of shape {sizes}: {error}") from None
-    return out.requires_grad_(True) if requires_grad else out
+    if requires_grad:
+        _check_can_require_grad(out.data, op)
+        out.requires_grad = True
+    return out
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -1449,10 +1458,15 @@ def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of `size` filled with `fill_value`; its dtype by default follows the value's:
     bool, int64 for an integer, float32 for a real number (as in PyTorch)."""
+    return _full(size, fill_value, dtype, requires_grad, "full")
+
+
+def _full(size: Any, fill_value: Any, dtype: Any, requires_grad: bool, op: str) -> Tensor:
+    """full and full_like, their errors naming `op`."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if not isinstance(fill_value, (numbers.Real, np.bool_)):
-        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+        raise TypeError(f"{op}: fill_value must be a number, got {type(fill_value).__name__}")
     if dtype is None:
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = np.bool_
@@ -1461,15 +1475,11 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     sizes = size if isinstance(size, (tuple, list)) else (size,)
     try:
         return _factory(
-            lambda s, d: np.full(s, fill_value, dtype=d),
-            (tuple(sizes),),
-            dtype,
-            requires_grad,
-            "full",
+            lambda s, d: np.full(s, fill_value, dtype=d), (tuple(sizes),), dtype, requires_grad, op
         )
     except OverflowError:
-        target = _dtype_arg(dtype if dtype is not None else _F32, "full")
-        raise OverflowError(f"full: fill_value {fill_value} does not fit dtype {target}") from None
+        target = _dtype_arg(dtype if dtype is not None else _F32, op)
+        raise OverflowError(f"{op}: fill_value {fill_value} does not fit dtype {target}") from None
 
 
 def full_like(
@@ -1477,12 +1487,8 @@ def full_like(
 ) -> Tensor:
     """A tensor of input's shape (and dtype, unless `dtype` says otherwise) of `fill_value`."""
     _check_tensor(input, "full_like", "input")
-    return full(
-        input.data.shape,
-        fill_value,
-        dtype=dtype if dtype is not None else input.data.dtype,
-        requires_grad=requires_grad,
-    )
+    dtype = dtype if dtype is not None else input.data.dtype
+    return _full(input.data.shape, fill_value, dtype, requires_grad, "full_like")
 
 
 def arange(
