@@ -138,11 +138,9 @@ class AvgPool2d(Module):
 
 
 def _check_output_size(output_size: Any, fn: str) -> None:
-    """An int >= 1, or a pair of ints >= 1 or None (keep the input's size on that axis)."""
-    pair = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    if len(pair) != 2:
-        raise TypeError(f"{fn}: output_size must be an int or a pair, got {output_size!r}")
-    check.pair(tuple(1 if v is None else v for v in pair), fn, "output_size", 1)
+    """F's check of an adaptive pool's output_size, at construction: the None entries ("as the
+    input") are checked against a 1 x 1 stand-in input."""
+    F._output_size(fn, output_size, (1, 1, 1, 1))
 
 
 class AdaptiveAvgPool2d(Module):
