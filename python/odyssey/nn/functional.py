@@ -1,5 +1,5 @@
 """Layers and losses as functions of tensors: most are one kernel call forward and one backward
-(softplus and gelu are a few NumPy ufuncs each).
+(softplus, gelu, local_response_norm and the dropout masks are NumPy).
 
 These sit on the training step's hot path (a LeNet step is ~30 of them), so they do little in
 Python: each checks its arguments with odyssey._checks (attribute reads and comparisons, naming the
