@@ -1,8 +1,6 @@
 // AVX-512F variant, compiled with -mavx512f -mavx2 -mfma: 16 output columns per vector, masked
 // loads and stores at the row ends.
-#include "conv_batch.h"
-#include "conv_channels.h"
-#include "conv_columns.h"
+#include "conv_kernels_for.h"
 #include "odyssey/conv.h"
 #include "odyssey/simd/vec_avx512.h"
 
@@ -38,15 +36,6 @@ struct Conv : Vec {
 
 }  // namespace
 
-const ConvKernels kConv{.lanes = Conv::kLanes,
-                        .forward = conv_direct::forward<Conv>,
-                        .forward_lanes = conv_direct::forward_lanes<Conv>,
-                        .weight_grad = conv_direct::weight_grad<Conv>,
-                        .weight_grad_lanes = conv_direct::weight_grad_lanes<Conv>,
-                        .transpose_channels = conv_direct::transpose_channels<Conv>,
-                        .transpose_batch = conv_direct::transpose_batch<Conv>,
-                        .convolve_batch = conv_direct::convolve_batch<Conv>,
-                        .weight_grad_batch = conv_direct::weight_grad_batch<Conv>,
-                        .batch_grad_channels = Conv::kBatchGradChannels};
+const ConvKernels kConv = conv_direct::kernels_for<Conv>();
 
 }  // namespace odyssey::avx512

@@ -1,8 +1,6 @@
 // NEON variant for AArch64: 4 output columns per vector; the row ends go through a small
 // zero-filled buffer, as NEON has no masked loads or stores.
-#include "conv_batch.h"
-#include "conv_channels.h"
-#include "conv_columns.h"
+#include "conv_kernels_for.h"
 #include "odyssey/conv.h"
 #include "odyssey/simd/vec_neon.h"
 
@@ -38,15 +36,6 @@ struct Conv : Vec {
 
 }  // namespace
 
-const ConvKernels kConv{.lanes = Conv::kLanes,
-                        .forward = conv_direct::forward<Conv>,
-                        .forward_lanes = conv_direct::forward_lanes<Conv>,
-                        .weight_grad = conv_direct::weight_grad<Conv>,
-                        .weight_grad_lanes = conv_direct::weight_grad_lanes<Conv>,
-                        .transpose_channels = conv_direct::transpose_channels<Conv>,
-                        .transpose_batch = conv_direct::transpose_batch<Conv>,
-                        .convolve_batch = conv_direct::convolve_batch<Conv>,
-                        .weight_grad_batch = conv_direct::weight_grad_batch<Conv>,
-                        .batch_grad_channels = Conv::kBatchGradChannels};
+const ConvKernels kConv = conv_direct::kernels_for<Conv>();
 
 }  // namespace odyssey::neon
