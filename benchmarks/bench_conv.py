@@ -33,6 +33,13 @@ GROUPED_SHAPES = {
     "alexnet-conv2": (8, 96, 256, 27, 5, 2, 2),
     "mobilenet-dw": (8, 32, 32, 112, 3, 1, 32),
 }
+# name -> (batch, in, out, size, kernel, padding, stride): the classic CNNs' layers that the speed
+# issue measures (VGG-style 3x3 stages, AlexNet's 11x11 stride-4 first layer)
+STRIDED_SHAPES = {
+    "vgg-32x64-16": (64, 32, 64, 16, 3, 1, 1),
+    "vgg-64x128-8": (64, 64, 128, 8, 3, 1, 1),
+    "alexnet-conv1": (8, 3, 64, 224, 11, 2, 4),
+}
 # name -> (batch, channels, size): LeNet's two 2x2 stride-2 pools
 POOL_SHAPES = {"lenet-pool1": (64, 6, 28), "lenet-pool2": (64, 16, 10)}
 HEADER = f"{'shape':<13} {'pass':<8} {'thr':>3} {'odyssey ms':>10} {'torch ms':>9} {'ratio':>6}"
@@ -40,34 +47,35 @@ ROW = "{shape:<13} {pass:<8} {threads:>3} {odyssey_ms:>10.3f} {torch_ms:>9.3f} {
 
 
 def conv_cases(
-    torch, shape, groups: int = 1
+    torch, shape, groups: int = 1, stride: int = 1
 ) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
     batch, c, oc, size, k, pad = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
     w = rng.standard_normal((oc, c // groups, k, k), dtype=np.float32)
     b = rng.standard_normal(oc, dtype=np.float32)
-    y = _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups)
+    options = {"stride": stride, "padding": pad, "groups": groups}
+    y = _kernels.conv2d_forward(x, w, b, **options)
     g = rng.standard_normal(y.shape, dtype=np.float32)
     tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
     px, pw, pb = (t.clone().requires_grad_() for t in (tx, tw, tb))
     conv2d = torch.nn.functional.conv2d
 
     def ours_forward():
-        _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups, out=y)
+        _kernels.conv2d_forward(x, w, b, **options, out=y)
 
     def ours_both():
-        _kernels.conv2d_forward(x, w, b, padding=pad, groups=groups, out=y)
-        _kernels.conv2d_backward_data(g, w, x.shape, padding=pad, groups=groups)
-        _kernels.conv2d_backward_weight(x, g, (k, k), padding=pad, groups=groups)
+        _kernels.conv2d_forward(x, w, b, **options, out=y)
+        _kernels.conv2d_backward_data(g, w, x.shape, **options)
+        _kernels.conv2d_backward_weight(x, g, (k, k), **options)
 
     def torch_forward():
         with torch.no_grad():
-            conv2d(tx, tw, tb, padding=pad, groups=groups)
+            conv2d(tx, tw, tb, **options)
 
     def torch_both():
         px.grad = pw.grad = pb.grad = None
-        conv2d(px, pw, pb, padding=pad, groups=groups).backward(tg)
+        conv2d(px, pw, pb, **options).backward(tg)
 
     return {"fwd": (ours_forward, torch_forward), "fwd+bwd": (ours_both, torch_both)}
 
@@ -99,11 +107,11 @@ def pool_cases(torch, shape) -> dict[str, tuple[Callable[[], object], Callable[[
     }
 
 
-def conv_algorithms(shape, groups: int = 1) -> str:
+def conv_algorithms(shape, groups: int = 1, stride: int = 1) -> str:
     """What each pass runs on the selected ISA, e.g. "fwd: direct, ...; dx: ...; dw: ..."."""
     batch, c, oc, size, k, pad = shape
     picked = _kernels.conv2d_algorithms(
-        (batch, c, size, size), (oc, c // groups, k, k), padding=pad, groups=groups
+        (batch, c, size, size), (oc, c // groups, k, k), stride=stride, padding=pad, groups=groups
     )
     return "; ".join(
         f"{label}: {picked[key]}"
@@ -136,6 +144,15 @@ def main() -> None:
     cases += [
         (name, shape, conv_cases(torch, shape[:6], shape[6]), conv_algorithms(shape[:6], shape[6]))
         for name, shape in GROUPED_SHAPES.items()
+    ]
+    cases += [
+        (
+            name,
+            shape,
+            conv_cases(torch, shape[:6], stride=shape[6]),
+            conv_algorithms(shape[:6], stride=shape[6]),
+        )
+        for name, shape in STRIDED_SHAPES.items()
     ]
     conv_count = len(cases)
     cases += [(name, shape, pool_cases(torch, shape), "") for name, shape in POOL_SHAPES.items()]
@@ -178,6 +195,7 @@ def main() -> None:
         shapes={
             "conv (batch, in, out, size, kernel, padding)": CONV_SHAPES,
             "grouped conv (batch, in, out, size, kernel, padding, groups)": GROUPED_SHAPES,
+            "strided conv (batch, in, out, size, kernel, padding, stride)": STRIDED_SHAPES,
             "pool": POOL_SHAPES,
         },
     )

@@ -3,10 +3,13 @@
 The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, pool 2,
 400->120->84->10) starts from the same weights in both. A training step is forward,
 cross-entropy, backward and an SGD step with momentum 0.9 (odyssey.optim.SGD on the fused
-kernel); evaluation is a no-grad forward. For each thread count, rounds of odyssey and PyTorch
-alternate (so both see the same machine state) and the medians give images/s and the ratio
-(above 1: odyssey is faster). Odyssey's training step is also broken down by kernel call and
-input shape, the remainder being Python and NumPy glue (--no-profile skips it).
+kernel); evaluation is a no-grad forward. For each thread count and training batch (1: the fixed
+cost of a step; 64; 256), rounds of odyssey and PyTorch alternate (so both see the same machine
+state) and the medians give images/s and the ratio (above 1: odyssey is faster). Also reported:
+each library's thread scaling (1-thread step time / N-thread step time), the largest batch's
+fraction of the machine's nominal fp32 peak, the peak bytes of odyssey's tensor buffers in a step,
+and odyssey's training step broken down by kernel call and input shape, the remainder being Python
+and NumPy glue (--no-profile skips it).
 Results are printed and written as JSON to benchmarks/results/lenet.json.
 """
 
@@ -106,12 +109,54 @@ def kernel_breakdown(
     return rows
 
 
+# Multiply-adds per image of each layer's forward: (outputs) x (inputs per output).
+LAYER_MACS = {
+    "conv1": 6 * 28 * 28 * 1 * 5 * 5,
+    "conv2": 16 * 10 * 10 * 6 * 5 * 5,
+    "fc": 400 * 120 + 120 * 84 + 84 * 10,
+}
+
+
+def training_flops(batch: int) -> int:
+    """Floating-point operations of one training step's convolutions and Linear layers: forward,
+    input gradient and weight gradient are one multiply-add each per weight use, except the first
+    layer's input gradient, which nothing needs."""
+    passes = {"conv1": 2, "conv2": 3, "fc": 3}
+    return 2 * batch * sum(LAYER_MACS[layer] * count for layer, count in passes.items())
+
+
+def nominal_peak_gflops(isa: str) -> dict[str, object]:
+    """cores x clock x fp32 flops per cycle of the selected ISA (two FMA pipes assumed: 2 x lanes x
+    2); the clock is /proc/cpuinfo's "cpu MHz", absent where there is none."""
+    lanes = {"avx512": 16, "avx2": 8, "neon": 4}.get(isa, 1)
+    mhz = None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                mhz = float(line.split(":")[1])
+                break
+    cores = os.cpu_count() or 1
+    flops_per_cycle = 2 * lanes * 2
+    gflops = None if mhz is None else cores * mhz * 1e-3 * flops_per_cycle
+    return {"cores": cores, "mhz": mhz, "flops_per_cycle": flops_per_cycle, "gflops": gflops}
+
+
+def step_peak_bytes(train: Callable[[], object]) -> int:
+    """The most bytes odyssey's tensor buffers hold during one training step."""
+    train()
+    odyssey.memory.reset_peak_memory_stats()
+    train()
+    return odyssey.memory.max_memory_allocated()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--train-batches", type=int, nargs="+", default=[1, 64, 256])
     parser.add_argument("--eval-batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--round-seconds", type=float, default=0.1)
+    parser.add_argument("--profile-batch", type=int, default=64)
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--output", type=Path, default=RESULTS / "lenet.json")
     args = parser.parse_args()
@@ -123,8 +168,14 @@ def main() -> None:
         return
 
     rng = np.random.default_rng(0)
-    images = rng.standard_normal((args.train_batch, 1, 28, 28), dtype=np.float32)
-    labels = rng.integers(0, 10, args.train_batch)
+    batches = sorted(set(args.train_batches))
+    data = {
+        batch: (
+            rng.standard_normal((batch, 1, 28, 28), dtype=np.float32),
+            rng.integers(0, 10, batch),
+        )
+        for batch in batches
+    }
     eval_images = rng.standard_normal((args.eval_batch, 1, 28, 28), dtype=np.float32)
 
     info = odyssey.cpu_info()
@@ -133,6 +184,7 @@ def main() -> None:
     print(HEADER)
     rows = []
     profiles: dict[int, list[dict[str, object]]] = {}
+    peak_bytes: dict[int, int] = {}
     previous_threads = odyssey.get_num_threads()
     previous_torch_threads = torch.get_num_threads()
     try:
@@ -143,10 +195,11 @@ def main() -> None:
             theirs = lenet5_torch(torch)
             ours = lenet5_odyssey()
             ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-            our_steps = make_odyssey_steps(ours, images, labels, eval_images)
-            their_steps = make_torch_steps(torch, theirs, images, labels, eval_images)
-            plan = [("train", args.train_batch, 0), ("eval", args.eval_batch, 1)]
+            plan = [("train", batch, 0) for batch in batches] + [("eval", args.eval_batch, 1)]
             for mode, batch, which in plan:
+                images, labels = data.get(batch, data[batches[0]])
+                our_steps = make_odyssey_steps(ours, images, labels, eval_images)
+                their_steps = make_torch_steps(torch, theirs, images, labels, eval_images)
                 t_ours, t_theirs = side_by_side(
                     [our_steps[which], their_steps[which]], args.rounds, args.round_seconds
                 )
@@ -162,13 +215,68 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(ROW.format(**row))
+                if mode == "train" and threads == thread_counts[-1]:
+                    peak_bytes[batch] = step_peak_bytes(our_steps[0])
             if args.profile:
+                images, labels = data.get(args.profile_batch, data[batches[-1]])
                 profiles[threads] = kernel_breakdown(ours, images, labels, steps=50)
     finally:
         odyssey.set_num_threads(previous_threads)
         torch.set_num_threads(previous_torch_threads)
 
-    write_report(args.output, "lenet", rows, torch=torch.__version__, kernel_profile=profiles)
+    extra = summarize(rows, batches, thread_counts, info["isa_selected"], peak_bytes)
+    write_report(
+        args.output, "lenet", rows, torch=torch.__version__, kernel_profile=profiles, **extra
+    )
+
+
+def summarize(
+    rows: list[dict[str, object]],
+    batches: list[int],
+    thread_counts: list[int],
+    isa: str,
+    peak_bytes: dict[int, int],
+) -> dict[str, object]:
+    """Thread scaling of both libraries per batch, the largest batch's fraction of the nominal
+    fp32 peak at the most threads, and the step's peak buffer bytes; printed and returned."""
+    seconds = {(r["mode"], r["batch"], r["threads"]): r for r in rows}
+    most = thread_counts[-1]
+    scaling = {}
+    for batch in batches:
+        one, many = seconds[("train", batch, 1)], seconds[("train", batch, most)]
+        scaling[batch] = {
+            "odyssey": one["odyssey_seconds"] / many["odyssey_seconds"],
+            "torch": one["torch_seconds"] / many["torch_seconds"],
+        }
+        print(
+            f"thread scaling 1 -> {most}, train batch {batch}: odyssey "
+            f"{scaling[batch]['odyssey']:.2f}x, torch {scaling[batch]['torch']:.2f}x"
+        )
+    peak = nominal_peak_gflops(isa)
+    largest = batches[-1]
+    achieved = training_flops(largest) / seconds[("train", largest, most)]["odyssey_seconds"] / 1e9
+    fraction = None if peak["gflops"] is None else achieved / peak["gflops"]
+    described = (
+        "no nominal peak known" if fraction is None else f"{fraction:.1%} of {peak['gflops']:.0f}"
+    )
+    print(
+        f"train batch {largest}, {most} threads: {achieved:.1f} GFLOP/s in the convolutions and "
+        f"Linear layers ({described} GFLOP/s nominal fp32 peak)"
+    )
+    for batch, used in peak_bytes.items():
+        print(f"train batch {batch}: peak tensor buffers {used / 2**20:.1f} MiB in a step")
+    return {
+        "thread_scaling": scaling,
+        "peak_fraction": {
+            "batch": largest,
+            "threads": most,
+            "step_flops": training_flops(largest),
+            "achieved_gflops": achieved,
+            "nominal_peak": peak,
+            "fraction": fraction,
+        },
+        "peak_buffer_bytes": peak_bytes,
+    }
 
 
 if __name__ == "__main__":

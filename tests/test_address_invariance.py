@@ -27,6 +27,10 @@ NOT_ARRAY_KERNELS = {
     "set_num_threads",
     "philox4x32",
     "conv2d_algorithms",
+    "buffer_cache_stats",
+    "buffer_cache_clear",
+    "buffer_cache_reset_peak",
+    "set_buffer_cache_limit",
 }
 
 RNG = np.random.default_rng(8)

@@ -433,6 +433,7 @@ PUBLIC: dict[str, Args] = {
     "odyssey.set_num_threads": call(
         st.one_of(st.integers(1, 3), junk([0, -1, 4097, 2**31, 2**64]))
     ),
+    "odyssey.memory.set_cache_limit": call(st.one_of(st.integers(0, 1 << 30), junk([-1, 2**64]))),
     "odyssey.data.random_split": call(
         st.integers(0, 10), st.lists(st.one_of(ints(-1, 10), reals()), max_size=3), ints()
     ),
@@ -482,6 +483,7 @@ PUBLIC_PREFIXES: dict[str, tuple[str, ...]] = {
     "odyssey.manual_seed": ("manual_seed:",),
     "odyssey.set_isa": ("set_isa:",),
     "odyssey.set_num_threads": ("set_num_threads:",),
+    "odyssey.memory.set_cache_limit": ("set_cache_limit:",),
     "odyssey.data.random_split": ("random_split:",),
 }
 
@@ -747,6 +749,10 @@ RAW: dict[str, Args] = {
     "set_num_threads": call(st.sampled_from([1, 2, 0, -1, 4097, 2**31, "2", 1.5, None])),
     "get_num_threads": call(),
     "cpu_info": call(),
+    "buffer_cache_stats": call(),
+    "buffer_cache_clear": call(),
+    "buffer_cache_reset_peak": call(),
+    "set_buffer_cache_limit": call(st.sampled_from([0, 1 << 20, -1, 2**64, "1", 1.5, None])),
 }
 
 
@@ -824,7 +830,8 @@ def _resolve(name: str) -> Callable[..., Any]:
     if name.startswith("F."):
         return getattr(F, name.removeprefix("F."))
     module, _, attribute = name.rpartition(".")
-    return getattr({"odyssey": odyssey, "odyssey.data": odyssey.data}[module], attribute)
+    modules = {"odyssey": odyssey, "odyssey.data": odyssey.data, "odyssey.memory": odyssey.memory}
+    return getattr(modules[module], attribute)
 
 
 def _backward_if_possible(out: Any) -> None:

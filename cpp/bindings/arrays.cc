@@ -2,8 +2,10 @@
 #include "arrays.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
+#include "odyssey/buffer_cache.h"
 #include "overlap.h"
 
 namespace odyssey::bindings {
@@ -87,11 +89,24 @@ void check_writeable(const char* fn, const py::array& array, const char* name) {
   }
 }
 
+template <typename T>
+py::array_t<T> new_array(const std::vector<py::ssize_t>& shape) {
+  std::size_t count = 1;
+  for (py::ssize_t extent : shape) count *= static_cast<std::size_t>(extent);
+  std::unique_ptr<void, void (*)(void*)> data(buffer_allocate(count * sizeof(T)),
+                                              [](void* block) { buffer_release(block); });
+  py::capsule owner(data.get(), [](void* block) { buffer_release(block); });
+  return py::array_t<T>(shape, static_cast<const T*>(data.release()), owner);
+}
+
+template py::array_t<float> new_array<float>(const std::vector<py::ssize_t>&);
+template py::array_t<std::int32_t> new_array<std::int32_t>(const std::vector<py::ssize_t>&);
+
 py::array output_for(const char* fn, const py::object& out, const py::array& like,
                      std::initializer_list<std::pair<const py::array*, const char*>> inputs) {
   if (out.is_none()) {
     std::vector<py::ssize_t> shape(like.shape(), like.shape() + like.ndim());
-    return py::array_t<float>(shape);
+    return new_array<float>(shape);
   }
   py::array result = float32_array(fn, out, "out");
   check_writeable(fn, result, "out");

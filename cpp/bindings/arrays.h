@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace odyssey::bindings {
 
@@ -39,6 +40,12 @@ void check_same_shape(const char* fn, const py::array& a, const char* a_name, co
 
 // ValueError unless the kernel may write into `array`.
 void check_writeable(const char* fn, const py::array& array, const char* name);
+
+// A new C-contiguous array of T from the buffer cache (odyssey/buffer_cache.h): 64-byte aligned,
+// and its memory goes back to the cache when the array is freed. Instantiated for float and
+// std::int32_t.
+template <typename T>
+py::array_t<T> new_array(const std::vector<py::ssize_t>& shape);
 
 // `out` checked against `like` (shape) and `inputs` (overlap, in place allowed), or a new array
 // shaped like `like`.

@@ -49,7 +49,7 @@ void check_warp_size(const BatchShape& shape, const py::array& images, const cha
 
 py::array_t<float> new_batch(std::size_t count, std::size_t channels, std::size_t height,
                              std::size_t width) {
-  return py::array_t<float>(
+  return new_array<float>(
       std::vector<py::ssize_t>{static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(channels),
                                static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
 }
@@ -159,7 +159,7 @@ py::array random_affine_matrices_binding(const py::object& seed, const py::objec
                                          const Range& shear_x, const Range& shear_y, double hflip) {
   const auto count = static_cast<std::size_t>(py::len(indices));
   const Draws d = draws_for("random_affine_matrices", count, seed, epoch, indices, stream);
-  py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(count), 2, 3});
+  py::array_t<float> out = new_array<float>({static_cast<py::ssize_t>(count), 2, 3});
   random_affine_matrices(d.draws, count,
                          affine_ranges(degrees, translate, scale, squeeze, shear_x, shear_y, hflip),
                          height, width, out.mutable_data());
@@ -340,7 +340,7 @@ py::array gather_unit_floats_binding(const py::object& images_object,
   }
   std::vector<py::ssize_t> shape(images.shape(), images.shape() + images.ndim());
   shape[0] = static_cast<py::ssize_t>(count);
-  py::array_t<float> out(shape);
+  py::array_t<float> out = new_array<float>(shape);
   const std::size_t image_bytes =
       samples == 0 ? 0 : length(images) / static_cast<std::size_t>(samples);
   const auto* src = static_cast<const std::uint8_t*>(images.data());

@@ -118,7 +118,7 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
   const Dims4 y_dims = output_dims(s);
   py::array y;
   if (out_object.is_none()) {
-    y = py::array_t<float>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+    y = new_array<float>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
   } else {
     y = float32_array(fn, out_object, "out");
     check_writeable(fn, y, "out");
@@ -151,7 +151,7 @@ py::array conv2d_backward_data(const py::object& grad_out_object, const py::obje
       conv_options(fn, stride_object, padding_object, dilation_object, groups);
   const Conv2dShape s = conv_shape(fn, x_dims, dims_of(w), options, dims_text(x_dims), shape_of(w));
   check_grad_out(fn, grad_out, output_dims(s));
-  py::array_t<float> dx(std::vector<py::ssize_t>(x_dims.begin(), x_dims.end()));
+  py::array_t<float> dx = new_array<float>(std::vector<py::ssize_t>(x_dims.begin(), x_dims.end()));
   float* dx_data = dx.mutable_data();
   {
     py::gil_scoped_release release;
@@ -180,12 +180,12 @@ py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& g
   const Dims4 w_dims{grad_out.shape(1), x.shape(1) / groups, kernel.h, kernel.w};
   const Conv2dShape s = conv_shape(fn, dims_of(x), w_dims, options, shape_of(x), dims_text(w_dims));
   check_grad_out(fn, grad_out, output_dims(s));
-  py::array_t<float> dw(std::vector<py::ssize_t>(w_dims.begin(), w_dims.end()));
+  py::array_t<float> dw = new_array<float>(std::vector<py::ssize_t>(w_dims.begin(), w_dims.end()));
   float* dw_data = dw.mutable_data();
   float* db_data = nullptr;
   py::object db = py::none();
   if (with_bias) {
-    py::array_t<float> db_array(w_dims[0]);
+    py::array_t<float> db_array = new_array<float>({static_cast<py::ssize_t>(w_dims[0])});
     db_data = db_array.mutable_data();
     db = std::move(db_array);
   }

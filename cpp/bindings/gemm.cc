@@ -50,7 +50,7 @@ py::array sgemm(const py::object& a_object, const py::object& b_object, bool tra
       throw py::value_error("sgemm: beta = " + std::to_string(beta) +
                             " scales an existing C; pass it as out");
     }
-    out = py::array_t<float>({m, n});
+    out = new_array<float>({m, n});
   } else {
     out = float32_array(kFn, out_object, "out");
     check_writeable(kFn, out, "out");

@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "bindings.h"
+#include "odyssey/buffer_cache.h"
 #include "odyssey/build_info.h"
 #include "odyssey/dispatch.h"
 #include "odyssey/parallel.h"
@@ -10,10 +11,12 @@ PYBIND11_MODULE(_kernels, m) {
   m.doc() = "ML Odyssey's compiled kernels (float32, C-contiguous NumPy arrays, no copies).";
   m.attr("__version__") = odyssey::version();
 
-  // Decide the ISA and thread count now, so that a bad ODYSSEY_ISA or ODYSSEY_NUM_THREADS fails the
-  // import with its message instead of the first kernel call.
+  // Decide the ISA, thread count and buffer cache limit now, so that a bad ODYSSEY_ISA,
+  // ODYSSEY_NUM_THREADS or ODYSSEY_BUFFER_CACHE_LIMIT fails the import with its message instead of
+  // the first kernel call.
   odyssey::selected_isa();
   odyssey::num_threads();
+  odyssey::buffer_cache_stats();
 
   odyssey::bindings::bind_runtime(m);
   odyssey::bindings::bind_eltwise(m);

@@ -87,7 +87,7 @@ py::tuple batch_norm_forward(const py::object& x_object, const py::object& weigh
     check_disjoint(fn, *running_var, "running_var", *running_mean, "running_mean");
   }
   const auto channels = static_cast<py::ssize_t>(s.channels);
-  py::array mean = py::array_t<float>(channels), invstd = py::array_t<float>(channels);
+  py::array mean = new_array<float>({channels}), invstd = new_array<float>({channels});
   float* y_data = mutable_floats(y);
   float* mean_data = mutable_floats(mean);
   float* invstd_data = mutable_floats(invstd);
@@ -123,17 +123,17 @@ py::tuple batch_norm_backward(const py::object& grad_object, const py::object& x
   py::object grad_x = py::none(), grad_w = py::none(), grad_b = py::none();
   float *gx = nullptr, *gw = nullptr, *gb = nullptr;
   if (input_grad) {
-    py::array a = py::array_t<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+    py::array a = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
     gx = mutable_floats(a);
     grad_x = a;
   }
   if (weight_grad) {
-    py::array a = py::array_t<float>(channels);
+    py::array a = new_array<float>({channels});
     gw = mutable_floats(a);
     grad_w = a;
   }
   if (bias_grad) {
-    py::array a = py::array_t<float>(channels);
+    py::array a = new_array<float>({channels});
     gb = mutable_floats(a);
     grad_b = a;
   }

@@ -81,8 +81,8 @@ py::array input_4d(const char* fn, const py::object& object, const char* name) {
   return array;
 }
 
-py::array_t<float> new_array(const Dims4& dims) {
-  return py::array_t<float>(std::vector<py::ssize_t>(dims.begin(), dims.end()));
+py::array_t<float> new_planes(const Dims4& dims) {
+  return new_array<float>(std::vector<py::ssize_t>(dims.begin(), dims.end()));
 }
 
 // Scattering by argmax needs every index inside its plane (or -1, a fused relu's dead output).
@@ -112,8 +112,9 @@ py::tuple max_pool2d_forward(const py::object& x_object, const py::object& kerne
   const Pool2dShape s = pool_shape(fn, dims_of(x), kernel_object, stride_object, padding_object,
                                    dilation_object, ceil_mode);
   const Dims4 y_dims = output_dims(dims_of(x), s);
-  py::array_t<float> y = new_array(y_dims);
-  py::array_t<std::int32_t> argmax(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+  py::array_t<float> y = new_planes(y_dims);
+  py::array_t<std::int32_t> argmax =
+      new_array<std::int32_t>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
   float* y_data = y.mutable_data();
   std::int32_t* argmax_data = argmax.mutable_data();
   {
@@ -138,7 +139,7 @@ py::array max_pool2d_backward(const py::object& grad_out_object, const py::objec
   const auto* index = static_cast<const std::int32_t*>(argmax.data());
   // Overlapping windows scatter by argmax; disjoint ones only compare it with their taps.
   if (!windows_disjoint(s)) check_argmax(fn, argmax, x_dims);
-  py::array_t<float> dx = new_array(x_dims);
+  py::array_t<float> dx = new_planes(x_dims);
   float* dx_data = dx.mutable_data();
   {
     py::gil_scoped_release release;
@@ -156,7 +157,7 @@ py::array avg_pool2d_forward(const py::object& x_object, const py::object& kerne
   const Pool2dShape s = pool_shape(fn, dims_of(x), kernel_object, stride_object, padding_object,
                                    py::int_(1), ceil_mode);
   const AvgDivisor divisor = avg_divisor(fn, count_include_pad, divisor_override);
-  py::array_t<float> y = new_array(output_dims(dims_of(x), s));
+  py::array_t<float> y = new_planes(output_dims(dims_of(x), s));
   float* y_data = y.mutable_data();
   {
     py::gil_scoped_release release;
@@ -177,7 +178,7 @@ py::array avg_pool2d_backward(const py::object& grad_out_object,
       pool_shape(fn, x_dims, kernel_object, stride_object, padding_object, py::int_(1), ceil_mode);
   const AvgDivisor divisor = avg_divisor(fn, count_include_pad, divisor_override);
   check_grad_out(fn, grad_out, output_dims(x_dims, s));
-  py::array_t<float> dx = new_array(x_dims);
+  py::array_t<float> dx = new_planes(x_dims);
   float* dx_data = dx.mutable_data();
   {
     py::gil_scoped_release release;
@@ -228,7 +229,7 @@ py::array adaptive_avg_pool2d_forward(const py::object& x_object,
   constexpr const char* fn = "adaptive_avg_pool2d_forward";
   const py::array x = input_4d(fn, x_object, "x");
   const AdaptivePool2dShape s = adaptive_shape(fn, dims_of(x), output_size_object);
-  py::array_t<float> y = new_array(adaptive_output_dims(dims_of(x), s));
+  py::array_t<float> y = new_planes(adaptive_output_dims(dims_of(x), s));
   float* y_data = y.mutable_data();
   {
     py::gil_scoped_release release;
@@ -243,7 +244,7 @@ py::array adaptive_avg_pool2d_backward(const py::object& grad_out_object,
   const py::array grad_out = input_4d(fn, grad_out_object, "grad_out");
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   const AdaptivePool2dShape s = adaptive_backward_shape(fn, grad_out, x_dims);
-  py::array_t<float> dx = new_array(x_dims);
+  py::array_t<float> dx = new_planes(x_dims);
   float* dx_data = dx.mutable_data();
   {
     py::gil_scoped_release release;
@@ -258,8 +259,9 @@ py::tuple adaptive_max_pool2d_forward(const py::object& x_object,
   const py::array x = input_4d(fn, x_object, "x");
   const AdaptivePool2dShape s = adaptive_shape(fn, dims_of(x), output_size_object);
   const Dims4 y_dims = adaptive_output_dims(dims_of(x), s);
-  py::array_t<float> y = new_array(y_dims);
-  py::array_t<std::int32_t> argmax(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
+  py::array_t<float> y = new_planes(y_dims);
+  py::array_t<std::int32_t> argmax =
+      new_array<std::int32_t>(std::vector<py::ssize_t>(y_dims.begin(), y_dims.end()));
   float* y_data = y.mutable_data();
   std::int32_t* argmax_data = argmax.mutable_data();
   {
@@ -279,7 +281,7 @@ py::array adaptive_max_pool2d_backward(const py::object& grad_out_object,
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   const AdaptivePool2dShape s = adaptive_backward_shape(fn, grad_out, x_dims);
   check_argmax(fn, argmax, x_dims);
-  py::array_t<float> dx = new_array(x_dims);
+  py::array_t<float> dx = new_planes(x_dims);
   float* dx_data = dx.mutable_data();
   const auto* index = static_cast<const std::int32_t*>(argmax.data());
   {

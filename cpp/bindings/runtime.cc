@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "odyssey/buffer_cache.h"
 #include "odyssey/build_info.h"
 #include "odyssey/dispatch.h"
 #include "odyssey/parallel.h"
@@ -45,6 +46,19 @@ py::dict cpu_info() {
   return info;
 }
 
+py::dict buffer_cache_stats() {
+  const odyssey::BufferCacheStats stats = odyssey::buffer_cache_stats();
+  py::dict result;
+  result["allocated_bytes"] = stats.allocated_bytes;
+  result["peak_allocated_bytes"] = stats.peak_allocated_bytes;
+  result["cached_bytes"] = stats.cached_bytes;
+  result["cache_limit_bytes"] = stats.cache_limit_bytes;
+  result["allocations"] = stats.allocations;
+  result["cache_hits"] = stats.cache_hits;
+  result["system_allocations"] = stats.system_allocations;
+  return result;
+}
+
 }  // namespace
 
 void bind_runtime(py::module_& m) {
@@ -58,6 +72,15 @@ void bind_runtime(py::module_& m) {
         "previous count, when the system cannot start them. Results are bitwise the same for "
         "every n.");
   m.attr("MAX_THREADS") = odyssey::kMaxThreads;
+  m.def("buffer_cache_stats", &buffer_cache_stats,
+        "The tensor buffer cache's counters: bytes allocated (now and at the peak), cached and the "
+        "cache's limit; allocations, cache hits and system allocations.");
+  m.def("buffer_cache_clear", &odyssey::buffer_cache_clear,
+        "Returns every cached (freed) tensor buffer to the system.");
+  m.def("buffer_cache_reset_peak", &odyssey::buffer_cache_reset_peak,
+        "Starts the peak of allocated bytes again from the bytes allocated now.");
+  m.def("set_buffer_cache_limit", &odyssey::set_buffer_cache_limit, py::arg("bytes"),
+        "Keeps at most `bytes` of freed tensor buffers for reuse (0: none).");
 }
 
 }  // namespace odyssey::bindings

@@ -113,7 +113,7 @@ void bind_softmax(py::module_& m) {
         const py::array logits = matrix(logits_object, "softmax_cross_entropy", "logits");
         const py::array labels =
             labels_for(labels_object, logits, "softmax_cross_entropy", "logits");
-        py::array probs = py::array_t<float>({logits.shape(0), logits.shape(1)});
+        py::array probs = new_array<float>({logits.shape(0), logits.shape(1)});
         float* probs_data = mutable_floats(probs);
         double loss = 0.0;
         {

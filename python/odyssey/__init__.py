@@ -4,7 +4,11 @@ The hot paths are C++ kernels with explicit SIMD (scalar, AVX2, AVX-512, NEON) c
 ``cpu_info()`` says what was detected and chosen.
 """
 
-from odyssey import metrics, nn, optim
+from odyssey import memory, metrics, nn, optim
+
+# PyTorch's dtype names that are also builtins: attributes (odyssey.bool), but kept out of __all__,
+# where a star import would shadow the builtins.
+from odyssey._dtypes import bool as bool
 from odyssey._dtypes import (
     double,
     dtype,
@@ -23,8 +27,9 @@ from odyssey._dtypes import (
     uint32,
     uint64,
 )
+from odyssey._dtypes import float as float
+from odyssey._dtypes import int as int
 from odyssey._kernels import __version__
-from odyssey._memory import retain_freed_memory
 from odyssey.random import initial_seed, manual_seed
 from odyssey.runtime import cpu_info, get_num_threads, set_isa, set_num_threads
 from odyssey.serialization import load, save
@@ -52,15 +57,6 @@ from odyssey.tensor import (
     zeros,
     zeros_like,
 )
-
-# Activations come and go every step; keeping freed pages saves ~20% of a LeNet step (_memory.py).
-retain_freed_memory()
-
-# PyTorch's dtype names that are also builtins: attributes (odyssey.bool), but kept out of __all__,
-# where a star import would shadow the builtins.
-from odyssey._dtypes import bool as bool  # noqa: E402
-from odyssey._dtypes import float as float  # noqa: E402
-from odyssey._dtypes import int as int  # noqa: E402
 
 __all__ = [
     "Tensor",
@@ -91,6 +87,7 @@ __all__ = [
     "long",
     "manual_seed",
     "maximum",
+    "memory",
     "metrics",
     "minimum",
     "nn",

@@ -476,10 +476,10 @@ class Tensor:
                 parent_node = parent._node
                 if parent_node is None:
                     # Gradients passed straight through (the identical array or a view of it)
-                    # may also flow elsewhere, so a leaf gets a copy of those.
-                    _accumulate(
-                        parent, grad_in, owned=grad_in is not grad_out and grad_in.base is None
-                    )
+                    # may also flow elsewhere, so a leaf gets a copy of those. A kernel's result
+                    # is not a view: its base is the buffer cache's capsule, not an array.
+                    owned = grad_in is not grad_out and not isinstance(grad_in.base, np.ndarray)
+                    _accumulate(parent, grad_in, owned=owned)
                 else:
                     previous = get(parent_node)
                     grads[parent_node] = grad_in if previous is None else previous + grad_in

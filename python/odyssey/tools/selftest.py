@@ -44,7 +44,17 @@ KERNELS: Any = _kernels
 nothing else changes it."""
 
 RUNTIME_FUNCTIONS = frozenset(
-    {"cpu_info", "set_isa", "get_num_threads", "set_num_threads", "conv2d_algorithms"}
+    {
+        "cpu_info",
+        "set_isa",
+        "get_num_threads",
+        "set_num_threads",
+        "conv2d_algorithms",
+        "buffer_cache_stats",
+        "buffer_cache_clear",
+        "buffer_cache_reset_peak",
+        "set_buffer_cache_limit",
+    }
 )
 """The functions of ``_kernels`` that compute nothing to check: switches and introspection."""
 
