@@ -31,6 +31,7 @@ NOT_ARRAY_KERNELS = {
     "buffer_cache_clear",
     "buffer_cache_reset_peak",
     "set_buffer_cache_limit",
+    "set_flush_denormal",
 }
 
 RNG = np.random.default_rng(8)

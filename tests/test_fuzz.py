@@ -433,6 +433,7 @@ PUBLIC: dict[str, Args] = {
     "odyssey.set_num_threads": call(
         st.one_of(st.integers(1, 3), junk([0, -1, 4097, 2**31, 2**64]))
     ),
+    "odyssey.set_flush_denormal": call(st.one_of(st.just(False), junk())),
     "odyssey.memory.set_cache_limit": call(st.one_of(st.integers(0, 1 << 30), junk([-1, 2**64]))),
     "odyssey.data.random_split": call(
         st.integers(0, 10), st.lists(st.one_of(ints(-1, 10), reals()), max_size=3), ints()
@@ -483,6 +484,7 @@ PUBLIC_PREFIXES: dict[str, tuple[str, ...]] = {
     "odyssey.manual_seed": ("manual_seed:",),
     "odyssey.set_isa": ("set_isa:",),
     "odyssey.set_num_threads": ("set_num_threads:",),
+    "odyssey.set_flush_denormal": ("set_flush_denormal:",),
     "odyssey.memory.set_cache_limit": ("set_cache_limit:",),
     "odyssey.data.random_split": ("random_split:",),
 }
@@ -753,6 +755,7 @@ RAW: dict[str, Args] = {
     "buffer_cache_clear": call(),
     "buffer_cache_reset_peak": call(),
     "set_buffer_cache_limit": call(st.sampled_from([0, 1 << 20, -1, 2**64, "1", 1.5, None])),
+    "set_flush_denormal": call(st.sampled_from([False, None, "yes", 2.5])),
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import string
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +293,44 @@ def test_stub_lists_exactly_the_module_api() -> None:
         if not name.startswith("_") and callable(getattr(_kernels, name))
     }
     assert declared == public
+
+
+@pytest.fixture
+def no_flush() -> Iterator[None]:
+    """Turns flush-to-zero off again after the test."""
+    yield
+    odyssey.set_flush_denormal(False)
+
+
+FLUSHING_CPU = platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64")
+
+
+@pytest.mark.skipif(not FLUSHING_CPU, reason="x86-64 and AArch64 have a flush-to-zero mode")
+def test_set_flush_denormal_flushes_subnormal_results(no_flush: None) -> None:
+    a = np.full(1000, 1e-20, np.float32)  # a * a = 1e-40 is subnormal
+    assert odyssey.set_flush_denormal(True) is True
+    assert not _kernels.mul(a, a).any()
+    assert odyssey.set_flush_denormal(False) is True
+    assert (_kernels.mul(a, a) > 0).all()
+
+
+@pytest.mark.skipif(not FLUSHING_CPU, reason="x86-64 and AArch64 have a flush-to-zero mode")
+def test_flushing_follows_the_caller_onto_every_thread(threads: None, no_flush: None) -> None:
+    """The pool's workers run their chunks under the caller's mode, so the bits are the same for
+    every thread count (a worker that kept its own mode would leave its chunks subnormal)."""
+    a = np.full(4 * (1 << 15) + 3, 1e-20, np.float32)  # several of mul's parallel chunks
+    odyssey.set_flush_denormal(True)
+    results = []
+    for n in (1, 2, 4):
+        odyssey.set_num_threads(n)
+        results.append(_kernels.mul(a, a).tobytes())
+    assert results[0] == results[1] == results[2]
+    assert not np.frombuffer(results[2], np.float32).any()
+
+
+@pytest.mark.parametrize("mode", [1, None, "yes", 0.0])
+def test_set_flush_denormal_takes_a_bool(mode: Any) -> None:
+    with pytest.raises(
+        TypeError, match=f"^set_flush_denormal: mode must be a bool, got {type(mode).__name__}$"
+    ):
+        odyssey.set_flush_denormal(mode)

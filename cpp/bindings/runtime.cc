@@ -8,6 +8,7 @@
 #include "odyssey/buffer_cache.h"
 #include "odyssey/build_info.h"
 #include "odyssey/dispatch.h"
+#include "odyssey/float_controls.h"
 #include "odyssey/parallel.h"
 
 namespace odyssey::bindings {
@@ -72,6 +73,9 @@ void bind_runtime(py::module_& m) {
         "previous count, when the system cannot start them. Results are bitwise the same for "
         "every n.");
   m.attr("MAX_THREADS") = odyssey::kMaxThreads;
+  m.def("set_flush_denormal", &odyssey::set_flush_denormal, py::arg("mode"),
+        "Flush subnormal floats to zero (True) or not on the calling thread; kernels follow it on "
+        "every pool thread. False, changing nothing, where the CPU has no such mode.");
   m.def("buffer_cache_stats", &buffer_cache_stats,
         "The tensor buffer cache's counters: bytes allocated (now and at the peak), cached and the "
         "cache's limit; allocations, cache hits and system allocations.");

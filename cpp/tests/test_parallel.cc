@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "odyssey/float_controls.h"
 #include "odyssey/parallel.h"
 
 #if defined(__linux__)
@@ -263,6 +264,29 @@ void check_unstartable_environment_count_keeps_what_started() {
 
 }  // namespace
 
+// Every chunk runs under the caller's floating-point controls, whichever thread runs it: with
+// flush-to-zero on the caller, a subnormal product is 0 in every chunk.
+void check_chunks_follow_the_callers_float_controls() {
+  odyssey::set_num_threads(4);
+  const std::uint64_t before = odyssey::float_controls();
+  for (bool flush : {true, false, true}) {
+    if (!odyssey::set_flush_denormal(flush)) return;  // no such mode on this CPU
+    const std::uint64_t expected = odyssey::float_controls();
+    std::vector<std::uint64_t> seen(64);
+    std::vector<float> products(64);
+    volatile float tiny = 1e-20f;  // volatile: the product is computed at run time
+    odyssey::parallel_for(64, 1, [&](std::size_t begin, std::size_t) {
+      seen[begin] = odyssey::float_controls();
+      products[begin] = tiny * tiny;  // 1e-40 is subnormal
+    });
+    for (std::size_t i = 0; i < 64; ++i) {
+      CHECK_NOTE(seen[i] == expected, "chunk " + std::to_string(i));
+      CHECK_NOTE((products[i] == 0.0f) == flush, "chunk " + std::to_string(i));
+    }
+  }
+  odyssey::set_float_controls(before);
+}
+
 int main() {
 #if defined(ODYSSEY_CAN_LIMIT_THREADS)
   check_unstartable_environment_count_keeps_what_started();
@@ -275,5 +299,6 @@ int main() {
   check_nested_and_concurrent();
   check_bad_arguments();
   check_shrink_right_after_a_job();
+  check_chunks_follow_the_callers_float_controls();
   return odyssey::test::finish();
 }

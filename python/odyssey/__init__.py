@@ -31,7 +31,7 @@ from odyssey._dtypes import float as float
 from odyssey._dtypes import int as int
 from odyssey._kernels import __version__
 from odyssey.random import initial_seed, manual_seed
-from odyssey.runtime import cpu_info, get_num_threads, set_isa, set_num_threads
+from odyssey.runtime import cpu_info, get_num_threads, set_flush_denormal, set_isa, set_num_threads
 from odyssey.serialization import load, save
 from odyssey.tensor import (
     Tensor,
@@ -97,6 +97,7 @@ __all__ = [
     "optim",
     "randn",
     "save",
+    "set_flush_denormal",
     "set_isa",
     "set_num_threads",
     "short",

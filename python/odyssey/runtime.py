@@ -9,6 +9,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
+
 from odyssey import _kernels
 
 MAX_THREADS: int = _kernels.MAX_THREADS
@@ -55,3 +57,20 @@ def set_isa(name: str) -> None:
         _kernels.set_isa(name)
     except ValueError as error:  # the module's own check says why; the prefix says who asked
         raise ValueError(f"set_isa: {error}") from None
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Flushes subnormal floats (below 1.2e-38 in magnitude) to zero in every kernel the calling
+    thread runs, on every thread of the pool (True), or stops (False), as
+    ``torch.set_flush_denormal``. Returns True where the CPU has the mode (x86's FTZ and DAZ,
+    AArch64's FZ), False, changing nothing, elsewhere.
+
+    Off by default, as IEEE arithmetic has it. Arithmetic on subnormals is tens of times slower,
+    and they appear where values decay without reaching zero (a dead unit's momentum, say): with
+    the mode on such values become 0 at once. Results then differ from the default's wherever a
+    subnormal occurred, but stay the same for every thread count. NumPy's own operations run on
+    the calling thread, so they flush too while the mode is on.
+    """
+    if not isinstance(mode, bool | np.bool_):
+        raise TypeError(f"set_flush_denormal: mode must be a bool, got {type(mode).__name__}")
+    return _kernels.set_flush_denormal(bool(mode))

@@ -31,7 +31,8 @@ inline std::size_t num_chunks(std::size_t n, std::size_t grain) { return (n + gr
 // boundaries depend on n and grain only, never on the thread count, so a reduction that keeps one
 // partial per chunk and combines them in order gives the same bits for 1 or N threads. A nested
 // call, or one made while another thread holds the pool, runs its chunks serially. The first
-// exception thrown by body is rethrown here once every running chunk has finished.
+// exception thrown by body is rethrown here once every running chunk has finished. Every chunk
+// runs under the calling thread's floating-point controls (odyssey/float_controls.h).
 void parallel_for(std::size_t n, std::size_t grain,
                   const std::function<void(std::size_t, std::size_t)>& body);
 

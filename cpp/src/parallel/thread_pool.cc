@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "odyssey/float_controls.h"
 #include "odyssey/parallel.h"
 
 #if defined(__linux__)
@@ -104,6 +105,7 @@ class ThreadPool {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &chunk;
       job_size_ = count;
+      controls_ = float_controls();
       next_.store(0, std::memory_order_relaxed);
       finished_.store(0, std::memory_order_relaxed);
       failed_.store(false, std::memory_order_relaxed);
@@ -164,7 +166,11 @@ class ThreadPool {
       if (index >= keep_.load(std::memory_order_relaxed)) return;
       seen = generation;
       active_.fetch_add(1, std::memory_order_seq_cst);
-      if (open_.load(std::memory_order_seq_cst)) claim_chunks();
+      if (open_.load(std::memory_order_seq_cst)) {
+        // The caller's rounding and flush-to-zero, so that no bit depends on who ran a chunk.
+        if (float_controls() != controls_) set_float_controls(controls_);
+        claim_chunks();
+      }
       active_.fetch_sub(1, std::memory_order_seq_cst);
     }
   }
@@ -177,6 +183,7 @@ class ThreadPool {
   std::atomic<std::uint64_t> generation_{0};
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
+  std::uint64_t controls_ = 0;  // the caller's float_controls() for this job
   std::atomic<std::size_t> next_{0};
   std::atomic<std::size_t> finished_{0};
   std::atomic<std::size_t> active_{0};

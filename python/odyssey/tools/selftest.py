@@ -54,6 +54,7 @@ RUNTIME_FUNCTIONS = frozenset(
         "buffer_cache_clear",
         "buffer_cache_reset_peak",
         "set_buffer_cache_limit",
+        "set_flush_denormal",
     }
 )
 """The functions of ``_kernels`` that compute nothing to check: switches and introspection."""
