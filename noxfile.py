@@ -130,7 +130,7 @@ def lint(session: nox.Session) -> None:
             session.log(f"lint: {label} not in the tree; its {schema} check is skipped")
             continue
         session.run("check-jsonschema", "--builtin-schema", schema, *options, *present)
-    # "." is the repository: every workflow and dependabot.yml (zizmor reads what .gitignore leaves).
+    # "." is the repository: every workflow and dependabot.yml (what .gitignore leaves out is not).
     session.run("zizmor", "--offline", ".")
 
 
