@@ -352,3 +352,21 @@ def dev(session: nox.Session) -> None:
         "-e", ".[test,dev]",
     )  # fmt: skip
     session.log("activate with: source .venv/bin/activate")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site into site/: `mkdocs build --strict` (a warning, a broken link or a
+    missing reference fails it).
+
+    The package is installed (the API reference imports nothing, but the CLI reference is read
+    from its argument parser); docs/gen_pages.py writes the papers' pages from their READMEs, the
+    benchmark results and plots from benchmarks/results/*.json and the CLI reference at build
+    time. Offline: the theme's fonts and the search's languages are not fetched. `nox -s docs --
+    serve` serves it on http://127.0.0.1:8000 instead.
+    """
+    install_package(session, "docs")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:])
+        return
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)

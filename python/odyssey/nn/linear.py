@@ -45,6 +45,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draws the weight and bias again with PyTorch's default initialisation."""
         reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, x: Tensor) -> Tensor:
