@@ -359,13 +359,16 @@ def docs(session: nox.Session) -> None:
     """The documentation site into site/: `mkdocs build --strict` (a warning, a broken link or a
     missing reference fails it).
 
-    The package is installed (the API reference imports nothing, but the CLI reference is read
-    from its argument parser); docs/gen_pages.py writes the papers' pages from their READMEs, the
-    benchmark results and plots from benchmarks/results/*.json and the CLI reference at build
-    time. Offline: the theme's fonts and the search's languages are not fetched. `nox -s docs --
-    serve` serves it on http://127.0.0.1:8000 instead.
+    The package is installed: docs/gen_pages.py imports it at build time to write the CLI
+    reference from its argument parser, the API reference pages (mkdocstrings, from the
+    docstrings), the papers' pages from their READMEs and the benchmark results with their plots
+    from benchmarks/results/*.json. Nothing is fetched (no web fonts). `nox -s docs -- serve`
+    serves it on http://127.0.0.1:8000 instead.
     """
     install_package(session, "docs")
+    # Material's notice about MkDocs 2, printed on every build: not about this site.
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.env["DISABLE_MKDOCS_2_WARNING"] = "true"
     if session.posargs[:1] == ["serve"]:
         session.run("mkdocs", "serve", "--strict", *session.posargs[1:])
         return

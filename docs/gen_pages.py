@@ -116,7 +116,7 @@ def benchmark_page() -> None:
         "**ratio** (the other library's time over ours, or our throughput over theirs: above 1 we",
         "are faster), never a time: the machine's speed cancels out. `nox -s benchmark` measures",
         "them again and fails on a ratio 10 % or more below its baseline; `odyssey bench compare",
-        "BASE NEW --markdown` prints the comparison (see the [CLI reference](cli.md)).",
+        "BASE NEW --markdown` prints the comparison (see the [CLI reference](../cli.md)).",
         "",
     ]
     for name, report in sorted(reports.items()):
@@ -199,8 +199,9 @@ def public_modules() -> list[ModuleType]:
 
 
 def exported(module: ModuleType) -> list[tuple[str, object]]:
-    """The classes and functions of odyssey in the module's __all__ (else its public names)."""
+    """The classes and functions of odyssey in the module's __all__, else those it defines."""
     names = getattr(module, "__all__", None)
+    own_only = names is None  # without __all__, its imports are not what it offers
     if names is None:
         names = [name for name in vars(module) if not name.startswith("_")]
     return [
@@ -208,6 +209,7 @@ def exported(module: ModuleType) -> list[tuple[str, object]]:
         for name in names
         if (inspect.isclass(obj := getattr(module, name)) or inspect.isfunction(obj))
         and (getattr(obj, "__module__", "") or "").startswith("odyssey")
+        and (not own_only or obj.__module__ == module.__name__)
     ]
 
 

@@ -4,7 +4,8 @@ Public: what a public module (no part of its dotted name starts with ``_``) list
 and the public methods and properties of the public classes among them. The API reference of the
 documentation site (``nox -s docs``) is generated from these docstrings, so a missing one is a
 blank entry there. A method that overrides a documented one inherits its docstring (as
-``inspect.getdoc`` reads it), so ``forward`` of a layer need not repeat ``Module.forward``'s.
+``inspect.getdoc`` reads it), so ``forward`` of a layer need not repeat ``Module.forward``'s; a
+class needs its own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def public_modules() -> list[ModuleType]:
 
 
 def documented(obj: object) -> bool:
-    doc = inspect.getdoc(obj)
+    """A class needs its own docstring (inspect.getdoc would lend it its base class's); a method
+    may inherit the one of the method it overrides."""
+    doc = obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)
     return bool(doc and doc.strip())
 
 

@@ -1345,7 +1345,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): values picked along
+    """`out[i][j][k] = input[index[i][j][k]][j][k]` for dim 0 (and so on): values picked along
     `dim` by an int64 `index` of input's ndim, no larger than input in the other dims. Repeated
     indices accumulate their gradients."""
     _check_tensor(input, "gather", "input")

@@ -17,6 +17,9 @@ from odyssey.nn.module import Module, _addindent
 
 
 class Sequential(Module):
+    """Runs the modules it is given (positionally, or as an OrderedDict of names) in that order,
+    each on the previous one's output; indexing and slicing as torch's."""
+
     def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):

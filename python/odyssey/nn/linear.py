@@ -36,6 +36,9 @@ class Identity(Module):
 
 
 class Linear(Module):
+    """y = x @ weight.T + bias, with weight (out_features, in_features) and bias (out_features,) as
+    in PyTorch, initialised as PyTorch does (``reset_parameters``)."""
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
         self.in_features = check.size(in_features, "Linear", "in_features")
