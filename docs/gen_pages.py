@@ -17,6 +17,7 @@ import json
 import os
 import pkgutil
 import re
+import textwrap
 from pathlib import Path
 from types import ModuleType
 
@@ -70,15 +71,62 @@ def paper_pages() -> list[tuple[str, str]]:
     return papers
 
 
+def ratio_rows(results: list[dict]) -> tuple[list[tuple[str, str, float]], dict[str, object]]:
+    """(label, ratio field, value) per measured ratio, labelled by the identity fields (as
+    `odyssey bench compare` tells rows apart) that differ between rows; and those all share."""
+    from odyssey.tools.bench_compare import is_measurement, is_ratio
+
+    identities = [
+        {f: v for f, v in row.items() if not is_ratio(f) and not is_measurement(f, v)}
+        for row in results
+    ]
+    fields = list(dict.fromkeys(field for identity in identities for field in identity))
+    shared = {
+        field: identities[0].get(field)
+        for field in fields
+        if len({json.dumps(identity.get(field)) for identity in identities}) == 1
+    }
+    rows = []
+    for row, identity in zip(results, identities, strict=True):
+        label = ", ".join(
+            f"{field}={value if isinstance(value, str) else json.dumps(value)}"
+            for field, value in identity.items()
+            if field not in shared
+        )
+        label = "\n".join(textwrap.wrap(label, 70))
+        rows += [
+            (label, field, value)
+            for field, value in row.items()
+            if is_ratio(field) and isinstance(value, (int, float)) and value > 0
+        ]
+    return rows, shared
+
+
 def ratio_plot(name: str, rows: list[tuple[str, str, float]]) -> str:
     """A horizontal bar per (row, ratio) on a log axis, 1 marked: right of it is faster."""
-    height = 1.0 + 0.28 * len(rows)
+    height = 1.2 + sum(0.28 + 0.12 * label.count("\n") for label, _, _ in rows)
     figure, axes = plt.subplots(figsize=(9, height))
-    labels = [f"{label} [{field}]" if field != "ratio" else label for label, field, _ in rows]
+    labels = [
+        label if field == "ratio" else f"{label} [{field}]" if label else field
+        for label, field, _ in rows
+    ]
     values = [value for _, _, value in rows]
     colours = ["#2e7d32" if value >= 1 else "#c62828" for value in values]
     positions = range(len(rows))
-    axes.barh(positions, values, color=colours)
+    # Bars grow from 1 (as fast as the other side): right of it we are faster, left slower.
+    axes.barh(positions, [value - 1.0 for value in values], left=1.0, color=colours)
+    for position, value in zip(positions, values, strict=True):
+        axes.annotate(
+            f"{value:.2f}x",
+            (value, position),
+            xytext=(3 if value >= 1 else -3, 0),
+            textcoords="offset points",
+            ha="left" if value >= 1 else "right",
+            va="center",
+            fontsize=7,
+        )
+    low, high = min([*values, 1.0]), max([*values, 1.0])
+    axes.set_xlim(low / 1.6, high * 1.6)
     axes.set_yticks(list(positions), labels, fontsize=7)
     axes.invert_yaxis()
     axes.set_xscale("log")
@@ -99,7 +147,8 @@ def cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (dict, list)):
-        return "…"
+        text = json.dumps(value)
+        return text.replace("|", "\\|") if len(text) <= 60 else "…"  # a profile: see the JSON
     return str(value).replace("|", "\\|")
 
 
@@ -122,12 +171,7 @@ def benchmark_page() -> None:
     for name, report in sorted(reports.items()):
         data = json.loads(report.path.read_text(encoding="utf-8"))
         machine = data.get("machine", {})
-        rows = [
-            (row.label, field, value)
-            for row in report.rows.values()
-            for field, value in row.ratios.items()
-            if value is not None
-        ]
+        rows, shared = ratio_rows(data.get("results", []))
         lines += [f"## {name}", ""]
         lines.append(
             f"`benchmarks/results/{report.path.name}`, measured {data.get('created', '?')} on "
@@ -139,6 +183,9 @@ def benchmark_page() -> None:
         if rows:
             plot = ratio_plot(name, rows)
             lines += [f"![{name}: ratios]({Path(plot).name})", ""]
+            if shared:
+                common = ", ".join(f"{field}={value}" for field, value in shared.items())
+                lines += [f"Every row: {cell(common)}.", ""]
         results = data.get("results", [])
         fields = list(dict.fromkeys(field for row in results for field in row))
         if results:
