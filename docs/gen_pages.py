@@ -53,7 +53,6 @@ def paper_pages() -> list[tuple[str, str]]:
             (line[2:].strip() for line in text.splitlines() if line.startswith("# ")), slug
         )
         write(f"papers/{slug}/index.md", text)
-        mkdocs_gen_files.set_edit_path(f"papers/{slug}/index.md", f"../papers/{slug}/README.md")
         papers.append((slug, title))
     lines = [
         "# Papers",
