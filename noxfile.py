@@ -392,3 +392,24 @@ def dev(session: nox.Session) -> None:
         "-e", ".[test,dev]",
     )  # fmt: skip
     session.log("activate with: source .venv/bin/activate")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site into site/: `mkdocs build --strict` (a warning, a broken link or a
+    missing reference fails it).
+
+    The package is installed: docs/gen_pages.py imports it at build time to write the CLI
+    reference from its argument parser, the API reference pages (mkdocstrings, from the
+    docstrings), the papers' pages from their READMEs and the benchmark results with their plots
+    from benchmarks/results/*.json. Nothing is fetched (no web fonts). `nox -s docs -- serve`
+    serves it on http://127.0.0.1:8000 instead.
+    """
+    install_package(session, "docs")
+    # Material's notice about MkDocs 2, printed on every build: not about this site.
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.env["DISABLE_MKDOCS_2_WARNING"] = "true"
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:])
+        return
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)

@@ -47,14 +47,18 @@ class dtype:
 
     @property
     def is_floating_point(self) -> builtins.bool:
+        """True for float16, float32 and float64."""
         return self.dtype.kind == "f"
 
     @property
     def is_complex(self) -> builtins.bool:
+        """Always False: no complex dtype exists here (torch's attribute, kept for code written for
+        it)."""
         return False
 
     @property
     def is_signed(self) -> builtins.bool:
+        """True for the floating-point and signed integer dtypes."""
         return self.dtype.kind in "fi"
 
     @property

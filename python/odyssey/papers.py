@@ -404,7 +404,7 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def target_id(target: Mapping[str, Any]) -> str:
-    """A [[targets]] row's id: its `name`, else <variant>-<dataset>[-augment][-<epochs>ep]."""
+    """A `[[targets]]` row's id: its `name`, else `<variant>-<dataset>[-augment][-<epochs>ep]`."""
     if "name" in target:
         return str(target["name"])
     suffix = ("-augment" if target.get("augment") else "") + (

@@ -292,6 +292,7 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The sizes of the dims, as a tuple."""
         return self.data.shape
 
     @property
@@ -307,10 +308,12 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor made by the user rather than by an operation on tracked tensors."""
         return self._node is None
 
     @property
@@ -330,9 +333,11 @@ class Tensor:
         return self.data.shape[axis]
 
     def dim(self) -> int:
+        """The number of dimensions, as ``ndim``."""
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements."""
         return int(self.data.size)
 
     def __len__(self) -> int:
@@ -384,11 +389,13 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"Tensor.item: the tensor has {self.data.size} elements, not one")
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (a number for a 0-d tensor)."""
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -396,6 +403,7 @@ class Tensor:
         return _wrap(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Turns gradient tracking on or off for a leaf tensor, in place; returns it."""
         if requires_grad:
             _check_can_require_grad(self.data, "Tensor.requires_grad_")
         if not requires_grad and self._node is not None:
@@ -607,21 +615,25 @@ class Tensor:
         return _from_op(out, (self,), backward, "PowBackward2")
 
     def exp(self) -> Tensor:
+        """Elementwise e**x."""
         out = np.exp(self.data)
         return _from_op(out, (self,), lambda g: (g * out,), "ExpBackward0")
 
     def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
         x = self.data
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.log(x)
         return _from_op(out, (self,), lambda g: (g / x,), "LogBackward0")
 
     def sqrt(self) -> Tensor:
+        """Elementwise square root."""
         with np.errstate(invalid="ignore"):
             out = np.sqrt(self.data)
         return _from_op(out, (self,), lambda g: (g / (2 * out),), "SqrtBackward0")
 
     def abs(self) -> Tensor:
+        """Elementwise absolute value (the gradient at 0 is 0)."""
         x = self.data
         return _from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),), "AbsBackward0")
 
@@ -714,6 +726,7 @@ class Tensor:
     # -- reductions ---------------------------------------------------------------------------
 
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The sum over ``dim`` (one or several), or over everything when None."""
         x_shape = self.data.shape
         axes = _dims(dim, self.data.ndim, "Tensor.sum")
         out = np.asarray(self.data.sum(axis=axes, keepdims=keepdim))
@@ -782,6 +795,7 @@ class Tensor:
         return MaxResult(result, _wrap(_contiguous(index_data, dtype=_I64)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value over ``dim``, or of the flattened tensor when None (int64)."""
         x = self.data
         if x.ndim == 0 and dim is not None:
             _normalize_dim(dim, 0, "Tensor.argmax")
@@ -798,6 +812,7 @@ class Tensor:
     # -- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape; one dim may be -1. ``view`` is the same."""
         return self._reshaped(_shape_arg(shape, "Tensor.reshape"))
 
     def _reshaped(self, new_shape: tuple[int, ...], name: str = "ViewBackward0") -> Tensor:
@@ -815,6 +830,7 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """The dims from ``start_dim`` to ``end_dim`` merged into one."""
         shape = self.data.shape
         if not shape:
             return self.reshape(1)
@@ -882,6 +898,7 @@ class Tensor:
         return _from_op(self.data.copy(), (self,), lambda g: (g,), "CloneBackward0")
 
     def permute(self, *dims: Any) -> Tensor:
+        """The dims reordered as ``dims`` (a view of the same data)."""
         order = _shape_arg(dims, "Tensor.permute", "dims")
         ndim = self.data.ndim
         if sorted(d % max(ndim, 1) for d in order) != list(range(ndim)) or len(order) != ndim:
@@ -897,6 +914,7 @@ class Tensor:
         return _from_op(out, (self,), lambda g: (_contiguous(g.transpose(inverse)),), name)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """The tensor with dims ``dim0`` and ``dim1`` swapped."""
         ndim = self.data.ndim
         a = _normalize_dim(dim0, ndim, "Tensor.transpose", "dim0")
         b = _normalize_dim(dim1, ndim, "Tensor.transpose", "dim1")
@@ -1327,7 +1345,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): values picked along
+    """`out[i][j][k] = input[index[i][j][k]][j][k]` for dim 0 (and so on): values picked along
     `dim` by an int64 `index` of input's ndim, no larger than input in the other dims. Repeated
     indices accumulate their gradients."""
     _check_tensor(input, "gather", "input")
@@ -1444,12 +1462,14 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 
 
 def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``other``."""
     return zeros(
         other.shape, dtype=dtype if dtype is not None else other.dtype, requires_grad=requires_grad
     )
 
 
 def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and, unless ``dtype`` is given, the dtype) of ``other``."""
     return ones(
         other.shape, dtype=dtype if dtype is not None else other.dtype, requires_grad=requires_grad
     )

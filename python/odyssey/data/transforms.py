@@ -163,6 +163,7 @@ class Compose:
 
     @property
     def streams(self) -> list[int]:
+        """The random streams of the transforms it holds, nested Compose included, in order."""
         return [s for t in self.transforms for s in _streams_of(t)]
 
     def __call__(self, images: Batch, keys: SampleKeys) -> Batch:

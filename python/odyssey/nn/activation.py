@@ -17,6 +17,9 @@ def _inplace_repr(inplace: bool) -> str:
 
 
 class ReLU(Module):
+    """max(0, x), elementwise (``F.relu``). ``inplace`` is taken for torch's signature and shown in
+    the repr; the output is always a new tensor."""
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = bool(inplace)
@@ -59,6 +62,9 @@ class ReLU6(Hardtanh):
 
 
 class LeakyReLU(Module):
+    """max(0, x) + negative_slope * min(0, x), elementwise (``F.leaky_relu``). ``inplace`` is taken
+    for torch's signature and shown in the repr; the output is always a new tensor."""
+
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = check.real(negative_slope, "LeakyReLU", "negative_slope")
@@ -120,6 +126,8 @@ class SiLU(Module):
 
 
 class Tanh(Module):
+    """tanh(x), elementwise (``F.tanh``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
@@ -132,11 +140,15 @@ class LeCunTanh(Module):
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise (``F.sigmoid``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
 
 class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably (``F.softmax``)."""
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.dim = check.integer(dim, type(self).__name__, "dim")
@@ -149,5 +161,7 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably (``F.log_softmax``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)

@@ -17,6 +17,9 @@ from odyssey.nn.module import Module, _addindent
 
 
 class Sequential(Module):
+    """Runs the modules it is given (positionally, or as an OrderedDict of names) in that order,
+    each on the previous one's output; indexing and slicing as torch's."""
+
     def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
@@ -103,10 +106,12 @@ class ModuleList(Module):
         return ModuleList(chain(self, other))
 
     def append(self, module: Module) -> ModuleList:
+        """Adds a module at the end; returns the list."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Appends every module of an iterable; returns the list."""
         if not isinstance(modules, Iterable):
             raise TypeError(
                 "ModuleList.extend should be called with an iterable, but got "
@@ -123,6 +128,7 @@ class ModuleList(Module):
         self._renumber(modules)
 
     def pop(self, index: int | slice = -1) -> Any:
+        """Removes the module (or slice of modules) at ``index`` and returns it."""
         module = self[index]
         del self[index]
         return module
@@ -180,21 +186,26 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Removes every module."""
         for key in list(self._modules):
             del self[key]
 
     def pop(self, key: str) -> Module:
+        """Removes the module under ``key`` and returns it."""
         module = self[key]
         del self[key]
         return module
 
     def keys(self) -> KeysView[str]:
+        """The keys in insertion order."""
         return self._modules.keys()
 
     def items(self) -> ItemsView[str, Module]:
+        """(key, module) pairs in insertion order."""
         return self._modules.items()
 
     def values(self) -> ValuesView[Module]:
+        """The modules in insertion order."""
         return self._modules.values()
 
     def update(self, modules: Mapping[str, Module] | Iterable[Any]) -> None:

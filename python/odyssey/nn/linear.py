@@ -36,6 +36,9 @@ class Identity(Module):
 
 
 class Linear(Module):
+    """y = x @ weight.T + bias, with weight (out_features, in_features) and bias (out_features,) as
+    in PyTorch, initialised as PyTorch does (``reset_parameters``)."""
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
         self.in_features = check.size(in_features, "Linear", "in_features")
@@ -45,6 +48,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draws the weight and bias again with PyTorch's default initialisation."""
         reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, x: Tensor) -> Tensor:

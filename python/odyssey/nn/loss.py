@@ -30,5 +30,8 @@ class NLLLoss(_Loss):
 
 
 class MSELoss(_Loss):
+    """The squared error between input and a target of the same shape, reduced by ``reduction``:
+    'mean' (the default), 'sum' or 'none' (``F.mse_loss``)."""
+
     def forward(self, x: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(x, target, self.reduction)

@@ -70,6 +70,8 @@ class Module:
             object.__setattr__(self, table, OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module: subclasses define it; call the module, not forward, so
+        that its hooks run."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -261,6 +263,8 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Adds (or with None, clears) the parameter ``name``, as an attribute and in
+        ``parameters()``."""
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -328,6 +332,7 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every submodule under it, each once, depth first."""
         for _, module in self.named_modules():
             yield module
 
@@ -340,6 +345,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules, in the order they were assigned."""
         for _, module in self.named_children():
             yield module
 
@@ -367,15 +373,18 @@ class Module:
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of this module (and of its submodules when ``recurse``), each once."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
+        """(name, buffer) pairs such as BatchNorm's ``running_mean``; names are dotted paths."""
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer (state that is saved but not trained) of this module and its submodules."""
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
@@ -389,14 +398,17 @@ class Module:
     # -- modes and gradients ------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
+        """Sets training mode (dropout and batch statistics on) for this module and all under it."""
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
     def eval(self) -> Module:
+        """Sets evaluation mode: ``train(False)``."""
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clears every parameter's gradient: to None, or to zeros with ``set_to_none=False``."""
         for param in self.parameters():
             if set_to_none:
                 param.grad = None
@@ -404,6 +416,7 @@ class Module:
                 param.grad.data[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Turns gradient tracking of every parameter on or off (e.g. to freeze layers)."""
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self

@@ -74,6 +74,7 @@ class Tolerance:
 
     @property
     def exact(self) -> bool:
+        """True when bit-for-bit equality is required."""
         return self.rel == 0.0 and self.abs == 0.0
 
 
@@ -114,6 +115,7 @@ class IsaResult:
 
     @property
     def passed(self) -> bool:
+        """True when the variant matched the reference and gave the same bits on 1 and N threads."""
         return self.error is None and self.thread_error is None
 
 
@@ -127,6 +129,7 @@ class FamilyResult:
 
     @property
     def passed(self) -> bool:
+        """True when every ISA of the family matched the scalar reference."""
         return all(result.passed for result in self.isas.values())
 
 
@@ -146,6 +149,7 @@ class SelfTestReport:
 
     @property
     def passed(self) -> bool:
+        """True when every kernel family passed."""
         return all(family.passed for family in self.families)
 
     def failures(self) -> list[str]:

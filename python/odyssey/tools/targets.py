@@ -43,6 +43,7 @@ class TargetRun:
 
     @property
     def mean(self) -> float:
+        """The mean of the values over the seeds."""
         return statistics.fmean(self.values)
 
     @property
@@ -52,6 +53,7 @@ class TargetRun:
 
     @property
     def measure(self) -> str:
+        """The mean ± std formatted as the README's table shows it (``—`` with no value)."""
         return format_measure(self.target["metric"], self.mean, self.std) if self.values else "—"
 
 

@@ -156,6 +156,7 @@ class DatasetInfo:
 
     @property
     def download_size(self) -> int:
+        """Bytes to download: the archive's, or the sum of the files' (0 where unknown)."""
         if self.archive is not None:
             return self.archive.size or 0
         return sum(f.size or 0 for f in self.files)
