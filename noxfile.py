@@ -160,8 +160,8 @@ def security(session: nox.Session) -> None:
     Each tool's exceptions are listed with their reasons above this session. A new secret-like
     string fails the scan until audited: `detect-secrets scan --baseline .secrets.baseline`, then
     `detect-secrets audit .secrets.baseline`, and commit the baseline. From scratch on 2 busy
-    cores about 4 minutes, most of it installing the tools (cppcheck's analysis of cpp/ about 1);
-    again, 25 s: cppcheck's results are cached in build/security/cppcheck.
+    cores 1 to 4 minutes, mostly installing the tools and cppcheck's first analysis of cpp/
+    (about 40 s); again, 25 s: cppcheck's results are cached in build/security/cppcheck.
     """
     pyproject = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
     session.install(*pyproject["optional-dependencies"]["security"], *pyproject["dependencies"])
