@@ -32,6 +32,8 @@ NOT_ARRAY_KERNELS = {
     "buffer_cache_reset_peak",
     "set_buffer_cache_limit",
     "set_flush_denormal",
+    "float_controls",
+    "set_float_controls",
 }
 
 RNG = np.random.default_rng(8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import platform
 import threading
 import weakref
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 import odyssey
 from odyssey import _kernels
 from odyssey.data import ArrayDataset, DataLoader, Dataset, SampleKeys, Subset
+from odyssey.data.transforms import Normalize
 
 N = 103  # not a multiple of any batch size used
 
@@ -698,3 +700,26 @@ def test_sample_keys_check_seed_and_epoch() -> None:
         SampleKeys(1, 2**32, np.arange(2))
     with pytest.raises(TypeError, match="SampleKeys: seed must be an int, got float"):
         SampleKeys(1.0, 0, np.arange(2))  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64", "aarch64", "arm64"),
+    reason="x86-64 and AArch64 have a flush-to-zero mode",
+)
+def test_the_prefetch_thread_follows_the_callers_flush_to_zero(dataset) -> None:
+    """Batches made on the prefetch thread run under the mode of the thread that started the
+    pass, so flushing subnormals gives the same bits with or without prefetching."""
+    tiny = Normalize(0.0, 1e37)  # unit floats / 1e37: many results are subnormal
+
+    def run(prefetch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return collect(DataLoader(dataset, 16, seed=5, prefetch=prefetch, transform=tiny))
+
+    plain = run(0)
+    assert any(((x != 0) & (np.abs(x) < np.finfo(np.float32).tiny)).any() for x, _ in plain)
+    odyssey.set_flush_denormal(True)
+    try:
+        flushed = [run(0), run(2)]
+    finally:
+        odyssey.set_flush_denormal(False)
+    assert_same_batches(flushed[0], flushed[1])
+    assert all(((x == 0) | (np.abs(x) >= np.finfo(np.float32).tiny)).all() for x, _ in flushed[1])

@@ -756,6 +756,8 @@ RAW: dict[str, Args] = {
     "buffer_cache_reset_peak": call(),
     "set_buffer_cache_limit": call(st.sampled_from([0, 1 << 20, -1, 2**64, "1", 1.5, None])),
     "set_flush_denormal": call(st.sampled_from([False, None, "yes", 2.5])),
+    "float_controls": call(),
+    "set_float_controls": call(st.sampled_from([None, "x", -1, 2**64])),
 }
 
 

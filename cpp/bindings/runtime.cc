@@ -76,6 +76,10 @@ void bind_runtime(py::module_& m) {
   m.def("set_flush_denormal", &odyssey::set_flush_denormal, py::arg("mode"),
         "Flush subnormal floats to zero (True) or not on the calling thread; kernels follow it on "
         "every pool thread. False, changing nothing, where the CPU has no such mode.");
+  m.def("float_controls", &odyssey::float_controls,
+        "The calling thread's floating-point control bits (rounding, flush-to-zero).");
+  m.def("set_float_controls", &odyssey::set_float_controls, py::arg("controls"),
+        "Sets the calling thread's floating-point control bits to a value float_controls() read.");
   m.def("buffer_cache_stats", &buffer_cache_stats,
         "The tensor buffer cache's counters: bytes allocated (now and at the peak), cached and the "
         "cache's limit; allocations, cache hits and system allocations.");

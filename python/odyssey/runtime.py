@@ -61,9 +61,10 @@ def set_isa(name: str) -> None:
 
 def set_flush_denormal(mode: bool) -> bool:
     """Flushes subnormal floats (below 1.2e-38 in magnitude) to zero in every kernel the calling
-    thread runs, on every thread of the pool (True), or stops (False), as
-    ``torch.set_flush_denormal``. Returns True where the CPU has the mode (x86's FTZ and DAZ,
-    AArch64's FZ), False, changing nothing, elsewhere.
+    thread runs, on every thread of the pool (True), or stops (False); like
+    ``torch.set_flush_denormal``, the mode belongs to the calling thread (a DataLoader's prefetch
+    thread takes the mode of the thread that starts each pass). Returns True where the CPU has the
+    mode (x86's FTZ and DAZ, AArch64's FZ), False, changing nothing, elsewhere.
 
     Off by default, as IEEE arithmetic has it. Arithmetic on subnormals is tens of times slower,
     and they appear where values decay without reaching zero (a dead unit's momentum, say): with

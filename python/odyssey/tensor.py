@@ -53,6 +53,8 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 _I64 = np.dtype(np.int64)
 _DEFAULT_DTYPES = (_F32, _I64, np.dtype(np.bool_))
+# The type of a kernel result's base: the buffer cache's capsule (types.CapsuleType, Python 3.13+).
+_KERNEL_BUFFER = type(_kernels.relu(np.zeros(1, _F32)).base)
 
 _grad_enabled = True
 
@@ -485,8 +487,11 @@ class Tensor:
                 if parent_node is None:
                     # Gradients passed straight through (the identical array or a view of it)
                     # may also flow elsewhere, so a leaf gets a copy of those. A kernel's result
-                    # is not a view: its base is the buffer cache's capsule, not an array.
-                    owned = grad_in is not grad_out and not isinstance(grad_in.base, np.ndarray)
+                    # owns its buffer, held by the buffer cache's capsule as its base.
+                    base = grad_in.base
+                    owned = grad_in is not grad_out and (
+                        base is None or type(base) is _KERNEL_BUFFER
+                    )
                     _accumulate(parent, grad_in, owned=owned)
                 else:
                     previous = get(parent_node)

@@ -1,10 +1,16 @@
 // The tensor buffer cache: free lists by size class behind one mutex. Each block carries its size
-// class in a header one alignment unit long, so a release needs nothing but the pointer.
+// class in a header one alignment unit long, so a release needs nothing but the pointer; the header
+// also holds a check value, and a release whose header was overwritten (a write before an array)
+// aborts instead of filing the block under a wrong class. Under AddressSanitizer the header, the
+// slack past each request and every cached block are poisoned, and a block handed out is filled
+// with NaNs, so the sanitize session still sees overruns, use after release and unwritten outputs.
 #include "odyssey/buffer_cache.h"
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -14,20 +20,78 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ODYSSEY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ODYSSEY_ASAN 1
+#endif
+#endif
+#if defined(ODYSSEY_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace odyssey {
 namespace {
 
 constexpr std::size_t kHeader = kBufferAlignment;
 constexpr std::size_t kDefaultLimit = std::size_t{1} << 30;
+constexpr std::size_t kCheck = 0x6f64797373657921;  // "odyssey!"
+
+struct Header {
+  std::size_t size_class;
+  std::size_t check;  // size_class ^ kCheck
+};
+static_assert(sizeof(Header) <= kHeader);
+
+// The header sits right before the data, where a write before the array lands first.
+void* header_of(void* block) { return static_cast<char*>(block) + kHeader - sizeof(Header); }
+
+#if defined(ODYSSEY_ASAN)
+void poison(void* p, std::size_t n) { ASAN_POISON_MEMORY_REGION(p, n); }
+void unpoison(void* p, std::size_t n) { ASAN_UNPOISON_MEMORY_REGION(p, n); }
+constexpr bool kSanitized = true;
+#else
+void poison(void*, std::size_t) {}
+void unpoison(void*, std::size_t) {}
+constexpr bool kSanitized = false;
+#endif
 
 std::size_t round_up(std::size_t bytes, std::size_t step) {
   return (bytes + step - 1) / step * step;
 }
 
 void* system_block(std::size_t size_class) {
-  void* block = std::aligned_alloc(kBufferAlignment, kHeader + size_class);
-  if (block != nullptr) *static_cast<std::size_t*>(block) = size_class;
-  return block;
+  return std::aligned_alloc(kBufferAlignment, kHeader + size_class);
+}
+
+// The data of `block` for a request of `bytes`: the header written, and under ASan the header and
+// the slack poisoned and the data filled with NaNs (0xFF bytes).
+void* hand_out(void* block, std::size_t size_class, std::size_t bytes) {
+  unpoison(block, kHeader + size_class);
+  const Header header{size_class, size_class ^ kCheck};
+  std::memcpy(header_of(block), &header, sizeof header);
+  char* const data = static_cast<char*>(block) + kHeader;
+  if constexpr (kSanitized) {
+    std::memset(data, 0xFF, bytes);
+    poison(block, kHeader);
+    poison(data + bytes, size_class - bytes);
+  }
+  return data;
+}
+
+// The size class of the block holding `data`; aborts when its header was overwritten.
+std::size_t checked_size_class(void* block) {
+  unpoison(block, kHeader);
+  Header header;
+  std::memcpy(&header, header_of(block), sizeof header);
+  if ((header.size_class ^ kCheck) != header.check) {
+    std::fprintf(stderr,
+                 "odyssey: a tensor buffer's header was overwritten (a write before the start of "
+                 "an array); aborting rather than reusing the memory\n");
+    std::abort();
+  }
+  return header.size_class;
 }
 
 class BufferCache {
@@ -46,7 +110,7 @@ class BufferCache {
         stats_.cached_bytes -= size_class;
         ++stats_.cache_hits;
         count_allocated(size_class);
-        return static_cast<char*>(block) + kHeader;
+        return hand_out(block, size_class, bytes);
       }
     }
     void* block = system_block(size_class);
@@ -59,13 +123,13 @@ class BufferCache {
     const std::lock_guard lock(mutex_);
     ++stats_.system_allocations;
     count_allocated(size_class);
-    return static_cast<char*>(block) + kHeader;
+    return hand_out(block, size_class, bytes);
   }
 
   void release(void* data) noexcept {
     if (data == nullptr) return;
     void* block = static_cast<char*>(data) - kHeader;
-    const std::size_t size_class = *static_cast<std::size_t*>(block);
+    const std::size_t size_class = checked_size_class(block);
     {
       const std::lock_guard lock(mutex_);
       stats_.allocated_bytes -= size_class;
@@ -73,12 +137,14 @@ class BufferCache {
         try {
           free_[size_class].push_back(block);
           stats_.cached_bytes += size_class;
+          poison(block, kHeader + size_class);
           return;
         } catch (const std::bad_alloc&) {
           // No room to remember the block: give it back instead.
         }
       }
     }
+    unpoison(block, kHeader + size_class);
     std::free(block);
   }
 
@@ -127,6 +193,7 @@ class BufferCache {
         auto& blocks = free_[size_class];
         while (!blocks.empty() && stats_.cached_bytes > bytes) {
           released.push_back(blocks.back());
+          unpoison(blocks.back(), kHeader + size_class);
           blocks.pop_back();
           stats_.cached_bytes -= size_class;
         }

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from odyssey import _checks as check
+from odyssey import _kernels
 from odyssey.data.datasets import Dataset
 from odyssey.data.keys import SampleKeys, check_epoch
 from odyssey.data.transforms import Transform
@@ -112,10 +113,15 @@ def _put(slots: queue.Queue, item: tuple, stop: threading.Event) -> bool:
     return False
 
 
-def _produce(plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event) -> None:
+def _produce(
+    plan: _Epoch, start: int, slots: queue.Queue, stop: threading.Event, controls: int
+) -> None:
     """The prefetch thread: puts ("batch", value) in order, or ("error", error) where one fails.
-    (The consumer knows the batch count, so no end marker is needed.)"""
+    (The consumer knows the batch count, so no end marker is needed.) It runs under the
+    floating-point controls of the thread that started the pass (`controls`: flush-to-zero, see
+    odyssey.set_flush_denormal), so batches have the same bits with or without prefetching."""
     try:
+        _kernels.set_float_controls(controls)
         for k in range(start, plan.count):
             if not _put(slots, ("batch", plan.batch(k)), stop):
                 return
@@ -166,7 +172,13 @@ class _LoaderIterator:
             self._stop = threading.Event()
             self._worker = threading.Thread(
                 target=_produce,
-                args=(plan, progress.handed_out, self._slots, self._stop),
+                args=(
+                    plan,
+                    progress.handed_out,
+                    self._slots,
+                    self._stop,
+                    _kernels.float_controls(),
+                ),
                 name=f"odyssey-loader-epoch{plan.epoch}",
                 daemon=True,
             )

@@ -55,6 +55,8 @@ RUNTIME_FUNCTIONS = frozenset(
         "buffer_cache_reset_peak",
         "set_buffer_cache_limit",
         "set_flush_denormal",
+        "float_controls",
+        "set_float_controls",
     }
 )
 """The functions of ``_kernels`` that compute nothing to check: switches and introspection."""
