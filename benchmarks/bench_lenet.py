@@ -131,8 +131,10 @@ def training_flops(batch: int) -> int:
 
 
 def nominal_peak_gflops(isa: str) -> dict[str, object]:
-    """cores x clock x fp32 flops per cycle of the selected ISA (two FMA pipes assumed: 2 x lanes x
-    2); the clock is /proc/cpuinfo's "cpu MHz", absent where there is none."""
+    """An assumed fp32 peak: logical CPUs x clock x flops per cycle of the selected ISA (two FMA
+    pipes assumed: 2 x lanes x 2); the clock is /proc/cpuinfo's "cpu MHz" (the current one; turbo
+    may run higher, and a part with one 512-bit FMA pipe peaks at half), absent where there is
+    none. An estimate to put the step in proportion, not a measurement."""
     lanes = {"avx512": 16, "avx2": 8, "neon": 4}.get(isa, 1)
     mhz = None
     cpuinfo = Path("/proc/cpuinfo")
@@ -262,11 +264,14 @@ def summarize(
     achieved = training_flops(largest) / seconds[("train", largest, most)]["odyssey_seconds"] / 1e9
     fraction = None if peak["gflops"] is None else achieved / peak["gflops"]
     described = (
-        "no nominal peak known" if fraction is None else f"{fraction:.1%} of {peak['gflops']:.0f}"
+        "no nominal peak known"
+        if fraction is None
+        else f"{fraction:.1%} of an assumed peak of {peak['gflops']:.0f} GFLOP/s: {peak['cores']} "
+        f"CPUs x {peak['mhz']:.0f} MHz x {peak['flops_per_cycle']} flops a cycle"
     )
     print(
         f"train batch {largest}, {most} threads: {achieved:.1f} GFLOP/s in the convolutions and "
-        f"Linear layers ({described} GFLOP/s nominal fp32 peak)"
+        f"Linear layers ({described})"
     )
     for batch, used in peak_bytes.items():
         print(f"train batch {batch}: peak tensor buffers {used / 2**20:.1f} MiB in a step")
