@@ -91,9 +91,13 @@ void check_writeable(const char* fn, const py::array& array, const char* name) {
 
 template <typename T>
 py::array_t<T> new_array(const std::vector<py::ssize_t>& shape) {
-  std::size_t count = 1;
-  for (py::ssize_t extent : shape) count *= static_cast<std::size_t>(extent);
-  std::unique_ptr<void, void (*)(void*)> data(buffer_allocate(count * sizeof(T)),
+  std::size_t bytes = sizeof(T);
+  for (py::ssize_t extent : shape) {
+    if (extent < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(extent), &bytes)) {
+      throw std::bad_alloc();  // no such array fits in memory (MemoryError in Python)
+    }
+  }
+  std::unique_ptr<void, void (*)(void*)> data(buffer_allocate(bytes),
                                               [](void* block) { buffer_release(block); });
   py::capsule owner(data.get(), [](void* block) { buffer_release(block); });
   return py::array_t<T>(shape, static_cast<const T*>(data.release()), owner);

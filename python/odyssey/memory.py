@@ -1,5 +1,8 @@
 """The tensor buffer cache: what it holds, and the switches to empty and bound it.
 
+Its counters cover the arrays that kernels return (nearly all of a training step's activations and
+gradients), not the temporaries that NumPy itself allocates in the Python layer.
+
 Every array that a kernel returns (activations, gradients, pooling indices, loader batches) is
 served by a caching allocator (cpp/src/memory/buffer_cache.cc): a freed buffer is kept by size
 class, and the next step's request of that class reuses it instead of taking fresh pages from the

@@ -119,8 +119,8 @@ def _download_one(
     algorithm, expected = _expected_digest(remote)
     request = urllib.request.Request(url, headers={"User-Agent": "ml-odyssey"})
     with atomic_file(destination) as sink:
-        # bandit B310 (file:/ or custom schemes): the URL is one of the catalogue's https
-        # mirrors, never user input, and nothing is kept before its digest matches.
+        # bandit B310 (file:/ or custom schemes): the URL is one of the catalogue's http(s)
+        # mirrors, never user input, and nothing is kept before its SHA-256 digest matches.
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # nosec B310
             announced = response.headers.get("Content-Length")
             if announced is not None and remote.size is not None and int(announced) != remote.size:
