@@ -27,6 +27,8 @@ SHAPES = [
     (31, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0)),
     (47, 2, 9, 19, 5, 3, 3, (1, 1), (1, 1)),
     (31, 2, 7, 19, 3, 5, 5, (1, 1), (2, 1)),
+    # A strided layer wide enough for the input gradient's im2col + sgemm.
+    (2, 3, 23, 21, 64, 5, 5, (2, 3), (1, 2)),
 ]
 
 
@@ -227,6 +229,13 @@ def test_wide_layers_pick_their_algorithms_per_isa(isa: str) -> None:
     # 40 channels fill vectors worse than 16 columns, and 72 taps fill the GEMM's tiles.
     uneven = _kernels.conv2d_algorithms((8, 8, 16, 16), (40, 8, 3, 3), padding=1)
     assert uneven["backward_weight"] == gemm
+    # AlexNet's conv1: the direct input gradient would multiply the zeros between dy's columns.
+    alexnet = _kernels.conv2d_algorithms((8, 3, 224, 224), (64, 3, 11, 11), stride=4, padding=2)
+    assert alexnet["backward_data"] == gemm
+    if isa == "avx512":
+        # 64 channels tie with 64 samples; the channel lanes take it past one vector of channels.
+        vgg = _kernels.conv2d_algorithms((64, 32, 16, 16), (64, 32, 3, 3), padding=1)
+        assert vgg["backward_weight"] == channels
 
 
 def test_out_bias_false_and_int_arguments() -> None:

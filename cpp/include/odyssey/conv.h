@@ -141,16 +141,18 @@ inline constexpr std::size_t kConvWeightGradGrain = 4;
 enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm };
 // The direct kernels take dilation 1 and padding below the kernel (the input gradient pads the
 // output gradient by kernel - 1 - pad), a group at a time; other shapes run im2col + sgemm for
-// every pass (conv_general.h).
+// every pass (conv_general.h), as does the input gradient of wide strided layers.
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
 // The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
 // the direct kernels, whichever fills more vector lanes: output columns, output channels or (from
 // one whole group of samples up, on small planes, without convolution groups) samples, judged on
 // one convolution group's channels. The direct input gradient runs the forward kernels on the
-// output gradient. The choice depends on the shape, batch included, so a
-// sample's result is a function of the values and the whole shape: the same sample in a batch of
-// 64 and alone may round differently, while thread count and buffer addresses never matter.
+// zero-dilated output gradient; with a stride, output channels and taps enough to fill the GEMM
+// (AlexNet's conv1), im2col + sgemm skips those zeros. The choice depends on the shape, batch
+// included, so a sample's result is a function of the values and the whole shape: the same sample
+// in a batch of 64 and alone may round differently, while thread count and buffer addresses never
+// matter.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);

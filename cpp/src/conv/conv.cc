@@ -293,7 +293,14 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 //   64 x 6->16 5x5 14x14:       -,  255 / 175 vs 555 / 360,  246 / 136 vs 265 / 167
 // Where the per-sample kernels fill their lanes as well (16 channels, 16 or 32 columns), the
 // forwards were within the noise (the per-sample kernels keep them) and the samples-in-lanes
-// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
+// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead; with 64
+// or 128 output channels the channel lanes were (weight gradient, ms, 1 thread, samples / channel
+// lanes): 64 x 32->64 3x3 pad 1 16x16: 7.9 / 4.5;  64 x 64->128 3x3 pad 1 8x8: 5.2 / 5.1.
+// Strided input gradients, ms on 1 thread (column lanes / channel lanes / im2col + sgemm):
+//   8 x 3->64 11x11 stride 4 pad 2 224x224:  58.4 / 261 / 16.5   (PyTorch 52)
+//   16 x 64->128 3x3 stride 2 pad 1 32x32:   15.6 / 10.5 / 6.4
+//   32 x 16->32 3x3 stride 2 pad 1 32x32:    2.03 / 1.42 / 1.73
+//   16 x 3->16 5x5 stride 2 pad 2 64x64:     1.13 / 3.09 / 1.31
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
   return choose_with_batch(s, s.group_out(), s.out_w(), false, slides(s, s.stride_w));
@@ -301,6 +308,12 @@ ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  // A strided layer's direct input gradient multiplies the zeros inserted between dy's columns;
+  // the GEMM's depth is the output channels.
+  const bool strided = s.stride_h > 1 || s.stride_w > 1;
+  if (strided && s.group_out() >= 64 && s.group_in() * s.kernel_h * s.kernel_w >= 64) {
+    return ConvAlgorithm::kIm2colGemm;
+  }
   return choose_with_batch(s, s.group_in(), s.in_w, false, slides(s, 1));
 }
 
@@ -312,7 +325,10 @@ ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
     return gemm_fills ? ConvAlgorithm::kIm2colGemm
                       : choose_with_batch(s, s.group_out(), s.out_w(), true, false);
   }
-  const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), true, true);
+  // Samples in lanes take ties up to one vector of output channels: their register block of
+  // a few channels reads the whole group's input once per block.
+  const bool batch_on_tie = s.group_out() <= conv_kernels().lanes;
+  const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), batch_on_tie, true);
   return direct == ConvAlgorithm::kDirectColumns && gemm_fills ? ConvAlgorithm::kIm2colGemm
                                                                : direct;
 }
@@ -371,6 +387,7 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
+  if (algorithm == ConvAlgorithm::kIm2colGemm) return conv_general::backward_data(s, dy, w, dx);
   const std::size_t taps = s.kernel_h * s.kernel_w;
   if (algorithm == ConvAlgorithm::kDirectBatch) {
     // The definition above with in and out channels swapped: w transposed, not flipped.
