@@ -71,6 +71,14 @@ struct BatchConv {
   std::size_t kernel_h, kernel_w, pad_h, pad_w;
 };
 
+// A run of Winograd F(4x4, 3x3) tiles of a group of samples in lanes (conv_winograd.cc): the
+// input planes are (channels, rows, columns, lanes) with rows = 4 * tiles_h + 2 and columns =
+// 4 * tiles_w + 2 (the padded input of a stride-1 3x3 correlation whose output is 4 * tiles_h x
+// 4 * tiles_w), and the run is tiles [begin, begin + count), numbered row by row.
+struct WinogradTiles {
+  std::size_t channels, rows, columns, tiles_w, begin, count;
+};
+
 // One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is
 // (out_channels, channels, kernel_h, kernel_w); `y` and `dy` are (out_channels, out_h, out_w).
 struct ConvKernels {
@@ -116,6 +124,15 @@ struct ConvKernels {
                             std::size_t c, std::size_t kh, float* dw);
   // The most output channels one weight_grad_batch call takes (its register block).
   std::size_t batch_grad_channels;
+
+  // Winograd F(4x4, 3x3) on samples in lanes. winograd_input: the 36 transformed values B^T d B
+  // of each tile of t and channel, to v[((e * t.channels + c) * t.count + b) * lanes] for tile
+  // t.begin + b. winograd_output: A^T m A (+ bias[oc] unless nullptr) of each tile from m laid
+  // out as v with t.channels output channels, written to y + l * sample for the first `samples`
+  // lanes l (NCHW, output planes of 4 tiles_h x 4 tiles_w).
+  void (*winograd_input)(const WinogradTiles& t, const float* x_t, float* v);
+  void (*winograd_output)(const WinogradTiles& t, const float* m, const float* bias,
+                          std::size_t samples, float* y, std::size_t sample);
 };
 
 namespace scalar {
@@ -138,7 +155,7 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 // summed in chunk order, so the bits do not depend on the thread count.
 inline constexpr std::size_t kConvWeightGradGrain = 4;
 
-enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm };
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm, kWinograd };
 // The direct kernels take dilation 1 and padding below the kernel (the input gradient pads the
 // output gradient by kernel - 1 - pad), a group at a time; other shapes run im2col + sgemm for
 // every pass (conv_general.h), as does the input gradient of wide strided layers.

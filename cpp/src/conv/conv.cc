@@ -14,6 +14,7 @@
 #include "conv_gemm.h"
 #include "conv_general.h"
 #include "conv_scratch.h"
+#include "conv_winograd.h"
 #include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
 
@@ -252,6 +253,13 @@ ForwardPlan plan_forward(ConvAlgorithm algorithm, const float* w, const float* b
   return plan;
 }
 
+// Whether a stride-1 3x3 pass of shape s correlating `in` channels into `out` channels takes
+// Winograd: wide layers, whole groups of samples for every thread, planes of whole tiles.
+bool winograd_wide(const Conv2dShape& s, std::size_t in, std::size_t out) {
+  return s.groups == 1 && s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 &&
+         s.stride_w == 1 && in >= 32 && out >= 32 && s.batch >= 4 * conv_kernels().lanes;
+}
+
 }  // namespace
 
 const char* conv_algorithm_name(ConvAlgorithm algorithm) {
@@ -264,6 +272,8 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
       return "direct, samples in lanes";
     case ConvAlgorithm::kIm2colGemm:
       return "im2col + sgemm";
+    case ConvAlgorithm::kWinograd:
+      return "Winograd F(4x4, 3x3), samples in lanes";
   }
   return "";
 }
@@ -303,6 +313,10 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 //   16 x 3->16 5x5 stride 2 pad 2 64x64:     1.13 / 3.09 / 1.31
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  if (winograd_wide(s, s.in_channels, s.out_channels) &&
+      conv_winograd::fits(s.in_h, s.in_w, s.pad_h, s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
+  }
   return choose_with_batch(s, s.group_out(), s.out_w(), false, slides(s, s.stride_w));
 }
 
@@ -313,6 +327,10 @@ ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
   const bool strided = s.stride_h > 1 || s.stride_w > 1;
   if (strided && s.group_out() >= 64 && s.group_in() * s.kernel_h * s.kernel_w >= 64) {
     return ConvAlgorithm::kIm2colGemm;
+  }
+  if (winograd_wide(s, s.out_channels, s.in_channels) &&
+      conv_winograd::fits(s.out_h(), s.out_w(), 2 - s.pad_h, 2 - s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
   }
   return choose_with_batch(s, s.group_in(), s.in_w, false, slides(s, 1));
 }
@@ -345,6 +363,10 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    return conv_winograd::correlate(s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h,
+                                    s.pad_w, x, w, bias, y);
+  }
   if (algorithm == ConvAlgorithm::kDirectBatch) {
     // A correlation is a convolution by the flipped kernel with the padding mirrored.
     const std::size_t taps = s.kernel_h * s.kernel_w;
@@ -389,6 +411,20 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
   if (algorithm == ConvAlgorithm::kIm2colGemm) return conv_general::backward_data(s, dy, w, dx);
   const std::size_t taps = s.kernel_h * s.kernel_w;
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    // The definition above at stride 1: a correlation of dy padded by 2 - pad with w flipped and
+    // transposed to (in, out, 3, 3).
+    std::vector<float> flipped(s.out_channels * s.in_channels * 9);
+    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+      for (std::size_t c = 0; c < s.in_channels; ++c) {
+        for (std::size_t t = 0; t < 9; ++t) {
+          flipped[(c * s.out_channels + oc) * 9 + t] = w[(oc * s.in_channels + c) * 9 + 8 - t];
+        }
+      }
+    }
+    return conv_winograd::correlate(s.batch, s.out_channels, out_h, out_w, s.in_channels,
+                                    2 - s.pad_h, 2 - s.pad_w, dy, flipped.data(), nullptr, dx);
+  }
   if (algorithm == ConvAlgorithm::kDirectBatch) {
     // The definition above with in and out channels swapped: w transposed, not flipped.
     std::vector<float> transposed(s.out_channels * s.in_channels * taps);
