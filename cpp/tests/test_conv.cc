@@ -304,9 +304,9 @@ void check_address_invariance() {
 }
 
 // Winograd's transforms, each SIMD variant against the scalar kernel (the same formulas over one
-// lane) lane by lane: odd channel counts, runs of tiles starting anywhere, tile rows of 1 to 3
-// tiles, partial groups of samples, every float offset 0-16 of the buffers. The transforms are the
-// same multiplies and adds in the same order in every lane, so the bits must match.
+// lane) lane by lane: odd channel and kernel counts, runs of tiles starting anywhere, tile rows of
+// 1 to 6 tiles, partial groups of samples, every float offset 0-16 of the buffers. The transforms
+// are the same multiplies and adds in the same order in every lane, so the bits must match.
 void check_winograd_transforms() {
   std::mt19937 rng(31);
   const odyssey::ConvKernels& scalar = *odyssey::conv_kernels(Isa::kScalar);
@@ -315,7 +315,7 @@ void check_winograd_transforms() {
     const std::size_t lanes = k.lanes;
     for (std::size_t offset = 0; offset <= 16; ++offset) {
       const std::size_t channels = 1 + offset % 4 * 5;  // 1, 6, 11, 16
-      const std::size_t tiles_w = 1 + offset % 3, tiles_h = 1 + offset % 2;
+      const std::size_t tiles_w = 1 + offset % 6, tiles_h = 1 + offset % 2;
       const std::size_t tiles = tiles_w * tiles_h;
       const std::size_t begin = offset % tiles, count = tiles - begin;
       const std::size_t rows = 4 * tiles_h + 2, columns = 4 * tiles_w + 2;
@@ -355,6 +355,20 @@ void check_winograd_transforms() {
           }
         }
       }
+      // Weights: odd kernel counts (1 to 49), each lane against the scalar kernel.
+      const std::size_t filters = 1 + offset * 3, u_stride = filters + offset;
+      const std::vector<float> w33 = random_floats(filters * 9, rng);
+      Buffer wb(w33, offset), u(std::vector<float>(36 * u_stride), offset);
+      std::vector<float> u_ref(36 * filters);
+      k.winograd_weights(wb.data(), filters, u.data(), u_stride);
+      scalar.winograd_weights(w33.data(), filters, u_ref.data(), filters);
+      bool weights_ok = true;
+      for (std::size_t e = 0; e < 36; ++e) {
+        for (std::size_t f = 0; f < filters; ++f) {
+          weights_ok = weights_ok && u.data()[e * u_stride + f] == u_ref[e * filters + f];
+        }
+      }
+      CHECK_NOTE(weights_ok, "winograd_weights " + where);
       CHECK_NOTE(input_ok, "winograd_input " + where);
       CHECK_NOTE(output_ok, "winograd_output " + where);
       CHECK_NOTE(untouched, "winograd_output wrote past its samples " + where);

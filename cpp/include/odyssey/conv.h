@@ -130,6 +130,9 @@ struct ConvKernels {
   // t.begin + b. winograd_output: A^T m A (+ bias[oc] unless nullptr) of each tile from m laid
   // out as v with t.channels output channels, written to y + l * sample for the first `samples`
   // lanes l (NCHW, output planes of 4 tiles_h x 4 tiles_w).
+  // winograd_weights: element e of G g G^T of the 3x3 kernels g = w33[f * 9 ...], f < count, to
+  // u[e * u_stride + f].
+  void (*winograd_weights)(const float* w33, std::size_t count, float* u, std::size_t u_stride);
   void (*winograd_input)(const WinogradTiles& t, const float* x_t, float* v);
   void (*winograd_output)(const WinogradTiles& t, const float* m, const float* bias,
                           std::size_t samples, float* y, std::size_t sample);

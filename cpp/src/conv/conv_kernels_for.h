@@ -23,6 +23,7 @@ constexpr ConvKernels kernels_for() {
                      .convolve_batch = convolve_batch<Conv>,
                      .weight_grad_batch = weight_grad_batch<Conv>,
                      .batch_grad_channels = Conv::kBatchGradChannels,
+                     .winograd_weights = winograd_weights<Conv>,
                      .winograd_input = winograd_input<Conv>,
                      .winograd_output = winograd_output<Conv>};
 }

@@ -89,6 +89,9 @@ struct Scalar {
   static constexpr std::size_t kLanes = 1;
   static T load(const float* p) { return *p; }
   static void store(float* p, T v) { *p = v; }
+  static void store_first(float* p, T v, std::size_t n) {
+    if (n > 0) *p = v;
+  }
   static T zero() { return 0.0f; }
   static T set1(float x) { return x; }
   static T add(T a, T b) { return a + b; }
@@ -109,6 +112,7 @@ const ConvKernels kConv{.lanes = 1,
                         .convolve_batch = nullptr,
                         .weight_grad_batch = nullptr,
                         .batch_grad_channels = 0,
+                        .winograd_weights = conv_direct::winograd_weights<Scalar>,
                         .winograd_input = conv_direct::winograd_input<Scalar>,
                         .winograd_output = conv_direct::winograd_output<Scalar>};
 

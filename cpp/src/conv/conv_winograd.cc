@@ -1,7 +1,7 @@
-// Winograd F(4x4, 3x3) front end: the weights are transformed once per call (in double, then
-// rounded), then each task takes a group of samples in lanes, transforms a run of its tiles, runs
-// one sgemm per transformed element (36 of them, output channels x tiles, summed over the input
-// channels) and transforms the products back into the output.
+// Winograd F(4x4, 3x3) front end: the weights are transformed once per call, then each task takes a
+// group of samples in lanes, transforms a run of its tiles, runs one sgemm per transformed element
+// (36 of them, output channels x tiles, summed over the input channels) and transforms the products
+// back into the output.
 #include "conv_winograd.h"
 
 #include <algorithm>
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "conv_scratch.h"
-#include "conv_winograd_tiles.h"
 #include "odyssey/gemm.h"
 #include "odyssey/parallel.h"
 
@@ -23,32 +22,8 @@ thread_local conv_scratch::ScratchBuffer t_products;
 // Tiles times lanes per sgemm: wide enough for its register tiles, small enough that a run's
 // transformed input and products stay in L2.
 inline constexpr std::size_t kRunColumns = 128;
-
-// u[(e * out_channels + oc) * channels + c] = element e of G g G^T, g the 3x3 kernel w33[oc][c].
-std::vector<float> transform_weights(const float* w33, std::size_t out_channels,
-                                     std::size_t channels) {
-  const std::size_t filters = out_channels * channels;
-  std::vector<float> u(36 * filters);
-  for (std::size_t f = 0; f < filters; ++f) {
-    const float* g = w33 + f * 9;
-    double gg[6][3];
-    for (int i = 0; i < 6; ++i) {
-      for (int j = 0; j < 3; ++j) {
-        double acc = 0.0;
-        for (int k = 0; k < 3; ++k) acc += conv_direct::kWinogradG[i][k] * g[k * 3 + j];
-        gg[i][j] = acc;
-      }
-    }
-    for (int i = 0; i < 6; ++i) {
-      for (int j = 0; j < 6; ++j) {
-        double acc = 0.0;
-        for (int k = 0; k < 3; ++k) acc += gg[i][k] * conv_direct::kWinogradG[j][k];
-        u[(i * 6 + j) * filters + f] = static_cast<float>(acc);
-      }
-    }
-  }
-  return u;
-}
+// 3x3 kernels per task of the weight transform.
+inline constexpr std::size_t kWeightGrain = 1024;
 
 }  // namespace
 
@@ -69,7 +44,12 @@ void correlate(std::size_t batch, std::size_t channels, std::size_t h, std::size
   const std::size_t run = std::max<std::size_t>(1, kRunColumns / lanes);
   const std::size_t x_sample = channels * h * w, y_sample = out_channels * out_h * out_w;
   const std::size_t input_size = channels * rows * columns * lanes;
-  const std::vector<float> u = transform_weights(w33, out_channels, channels);
+  // u[(e * out_channels + oc) * channels + c] = element e of G g G^T, g = w33[oc][c].
+  const std::size_t filters = out_channels * channels;
+  std::vector<float> u(36 * filters);
+  parallel_for(filters, kWeightGrain, [&](std::size_t begin, std::size_t end) {
+    kernels.winograd_weights(w33 + begin * 9, end - begin, u.data() + begin, filters);
+  });
   parallel_for(num_chunks(batch, lanes), 1, [&](std::size_t begin, std::size_t end) {
     float* x_t = t_input.get(input_size);
     float* v = t_transformed.get(36 * channels * run * lanes);

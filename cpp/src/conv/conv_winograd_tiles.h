@@ -18,12 +18,12 @@ namespace odyssey::conv_direct {
 inline constexpr float kWinogradBt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
                                             {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
                                             {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-inline constexpr double kWinogradG[6][3] = {{1.0 / 4, 0, 0},
-                                            {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                            {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                            {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                            {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                            {0, 0, 1}};
+inline constexpr float kWinogradG[6][3] = {{1.0f / 4, 0, 0},
+                                           {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                           {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                           {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                           {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                           {0, 0, 1}};
 inline constexpr float kWinogradAt[4][6] = {
     {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 
@@ -74,6 +74,27 @@ template <class V, int R, int K, int C>
   }
 }
 
+// u[e * u_stride + f] = element e of G g G^T for the 3x3 kernels g = w33[f * 9 ...], f < count,
+// kLanes kernels at a time.
+template <class V>
+void winograd_weights(const float* w33, std::size_t count, float* u, std::size_t u_stride) {
+  using T = typename V::T;
+  constexpr std::size_t L = V::kLanes;
+  for (std::size_t f = 0; f < count; f += L) {
+    const std::size_t n = count - f < L ? count - f : L;
+    T g[3][3], rows[6][3], e[6][6];
+    for (int k = 0; k < 9; ++k) {
+      // Kernel f + l's tap k to lane l: nine strided reads per vector, a small share of the pass.
+      float taps[L];
+      for (std::size_t l = 0; l < L; ++l) taps[l] = l < n ? w33[(f + l) * 9 + k] : 0.0f;
+      g[k / 3][k % 3] = V::load(taps);
+    }
+    combine_rows<V>(kWinogradG, g, rows);
+    combine_columns<V>(kWinogradG, rows, e);
+    for (int i = 0; i < 36; ++i) store_part<V>(u + i * u_stride + f, e[i / 6][i % 6], n);
+  }
+}
+
 // v[((e * channels + c) * t.count + b) * kLanes] = element e of B^T d B for tile t.begin + b of
 // channel c, d the 6x6 window at row 4 * (tile / tiles_w), column 4 * (tile % tiles_w) of x_t.
 template <class V>
@@ -102,35 +123,47 @@ void winograd_input(const WinogradTiles& t, const float* x_t, float* v) {
 
 // The 4x4 output tiles A^T m A (+ bias[oc] unless bias is nullptr) of m laid out as winograd_input
 // lays out v, with t.channels output channels, to y + l * sample for lanes l < samples: output
-// (oc, i, j) at y[(oc * out_h + i) * out_w + j], out_w = 4 * tiles_w.
+// (oc, i, j) at y[(oc * out_h + i) * out_w + j], out_w = 4 * tiles_w. Up to kLanes / 4 tiles side
+// by side in a tile row are written together, so that each transpose to the samples' planes fills
+// its vectors.
 template <class V>
 void winograd_output(const WinogradTiles& t, const float* m, const float* bias, std::size_t samples,
                      float* y, std::size_t sample) {
   using T = typename V::T;
-  constexpr std::size_t L = V::kLanes;
+  constexpr std::size_t L = V::kLanes, kStrip = L >= 4 ? L / 4 : 1;
   const std::size_t out_w = 4 * t.tiles_w, plane = (t.rows - 2) * out_w;
   for (std::size_t oc = 0; oc < t.channels; ++oc) {
-    for (std::size_t b = 0; b < t.count; ++b) {
-      const std::size_t tile = t.begin + b;
-      T e[6][6], rows[4][6], out[4][4];
-      for (int i = 0; i < 6; ++i) {
-        for (int j = 0; j < 6; ++j) {
-          e[i][j] = V::load(m + (((i * 6 + j) * t.channels + oc) * t.count + b) * L);
+    for (std::size_t b = 0; b < t.count;) {
+      const std::size_t tile = t.begin + b, tx = tile % t.tiles_w;
+      std::size_t strip = t.count - b < kStrip ? t.count - b : kStrip;
+      if (t.tiles_w - tx < strip) strip = t.tiles_w - tx;
+      T strip_rows[4][4 * kStrip];
+      for (std::size_t s = 0; s < strip; ++s) {
+        T e[6][6], rows[4][6], out[4][4];
+        for (int i = 0; i < 6; ++i) {
+          for (int j = 0; j < 6; ++j) {
+            e[i][j] = V::load(m + (((i * 6 + j) * t.channels + oc) * t.count + b + s) * L);
+          }
+        }
+        combine_rows<V>(kWinogradAt, e, rows);
+        combine_columns<V>(kWinogradAt, rows, out);
+        for (int i = 0; i < 4; ++i) {
+          for (int j = 0; j < 4; ++j) {
+            strip_rows[i][4 * s + j] =
+                bias != nullptr ? V::add(out[i][j], V::set1(bias[oc])) : out[i][j];
+          }
         }
       }
-      combine_rows<V>(kWinogradAt, e, rows);
-      combine_columns<V>(kWinogradAt, rows, out);
-      float* corner = y + oc * plane + 4 * (tile / t.tiles_w) * out_w + 4 * (tile % t.tiles_w);
-      for (int i = 0; i < 4; ++i) {
-        if (bias != nullptr) {
-          for (int j = 0; j < 4; ++j) out[i][j] = V::add(out[i][j], V::set1(bias[oc]));
-        }
+      float* corner = y + oc * plane + 4 * (tile / t.tiles_w) * out_w + 4 * tx;
+      for (std::size_t i = 0; i < 4; ++i) {
         if constexpr (L == 1) {
-          for (int j = 0; j < 4; ++j) V::store(corner + i * out_w + j, out[i][j]);
+          for (std::size_t j = 0; j < 4 * strip; ++j)
+            V::store(corner + i * out_w + j, strip_rows[i][j]);
         } else {
-          store_transposed<V>(out[i], 4, corner + i * out_w, sample, samples);
+          store_transposed<V>(strip_rows[i], 4 * strip, corner + i * out_w, sample, samples);
         }
       }
+      b += strip;
     }
   }
 }
