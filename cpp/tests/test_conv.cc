@@ -334,11 +334,19 @@ void check_winograd_transforms() {
       const std::size_t plane = 16 * tiles, sample = channels * plane + offset;
       Buffer mb(m, offset), bb(bias, offset), y(std::vector<float>(lanes * sample, -7.0f), offset);
       k.winograd_output(t, mb.data(), bb.data(), samples, y.data(), sample);
-      bool input_ok = true, output_ok = true, untouched = true;
+      Buffer lifted(std::vector<float>(36 * channels * count * lanes), offset);
+      k.winograd_lift(t, xb.data(), lifted.data());
+      bool input_ok = true, output_ok = true, untouched = true, lift_ok = true;
       for (std::size_t l = 0; l < lanes; ++l) {
         std::vector<float> x_l(x.size() / lanes), v_l(36 * channels * count), m_l(v_l.size());
         for (std::size_t i = 0; i < x_l.size(); ++i) x_l[i] = x[i * lanes + l];
         scalar.winograd_input(t, x_l.data(), v_l.data());
+        // The lift reads the first (rows - 2) x (columns - 2) of each plane, without padding.
+        std::vector<float> lifted_l(v_l.size());
+        scalar.winograd_lift(t, x_l.data(), lifted_l.data());
+        for (std::size_t i = 0; i < v_l.size(); ++i) {
+          lift_ok = lift_ok && lifted.data()[i * lanes + l] == lifted_l[i];
+        }
         for (std::size_t i = 0; i < v_l.size(); ++i) {
           input_ok = input_ok && v.data()[i * lanes + l] == v_l[i];
           m_l[i] = m[i * lanes + l];
@@ -369,16 +377,26 @@ void check_winograd_transforms() {
         }
       }
       CHECK_NOTE(weights_ok, "winograd_weights " + where);
+      // Back from 6x6 gradients to 3x3 ones, read from a stride past the kernel count.
+      const std::vector<float> m6 = random_floats(36 * u_stride, rng);
+      Buffer m6b(m6, offset), g3(std::vector<float>(filters * 9), offset);
+      std::vector<float> g3_ref(filters * 9);
+      k.winograd_weights_back(m6b.data(), filters, u_stride, g3.data());
+      scalar.winograd_weights_back(m6.data(), filters, u_stride, g3_ref.data());
+      CHECK_NOTE(std::memcmp(g3.data(), g3_ref.data(), g3_ref.size() * sizeof(float)) == 0,
+                 "winograd_weights_back " + where);
       CHECK_NOTE(input_ok, "winograd_input " + where);
+      CHECK_NOTE(lift_ok, "winograd_lift " + where);
       CHECK_NOTE(output_ok, "winograd_output " + where);
       CHECK_NOTE(untouched, "winograd_output wrote past its samples " + where);
     }
   }
 }
 
-// Winograd F(4x4, 3x3) passes (wide stride-1 3x3 layers at batches of four groups of samples or
-// more) against the definition in double. Its rounding is not the direct kernels': each value may
-// be off by 1e-4 of the sum of its products' magnitudes (measured: below 1e-5), plus 1e-5.
+// Winograd F(4x4, 3x3) passes, the weight gradient's wherever the forward's (wide stride-1 3x3
+// layers at batches of four groups of samples or more) against the definition in double. Its
+// rounding is not the direct kernels': each value may be off by 1e-4 of the sum of its products'
+// magnitudes (measured: below 1e-5), plus 1e-5.
 void check_winograd_shapes() {
   std::mt19937 rng(37);
   for (Isa isa : odyssey::test::simd_isas()) {
@@ -401,6 +419,8 @@ void check_winograd_shapes() {
                  "forward's algorithm " + where);
       CHECK_NOTE((odyssey::conv2d_backward_data_algorithm(s) == winograd) == c.backward_data,
                  "backward data's algorithm " + where);
+      CHECK_NOTE((odyssey::conv2d_backward_weight_algorithm(s) == winograd) == c.forward,
+                 "backward weight's algorithm " + where);
       Operands o = random_operands(s, rng);
       const Results want = naive(s, o.x, o.w, o.b, o.dy);
       const auto magnitude = [](std::vector<float> v) {
@@ -422,6 +442,8 @@ void check_winograd_shapes() {
       };
       CHECK_NOTE(within(got.y, want.y, size.y), "Winograd forward " + where);
       CHECK_NOTE(within(got.dx, want.dx, size.dx), "Winograd backward data " + where);
+      CHECK_NOTE(within(got.dw, want.dw, size.dw), "Winograd backward weight " + where);
+      CHECK_NOTE(within(got.db, want.db, size.db), "Winograd bias gradient " + where);
     }
   }
 }

@@ -136,6 +136,12 @@ struct ConvKernels {
   void (*winograd_input)(const WinogradTiles& t, const float* x_t, float* v);
   void (*winograd_output)(const WinogradTiles& t, const float* m, const float* bias,
                           std::size_t samples, float* y, std::size_t sample);
+  // The weight gradient. winograd_lift: the 36 values A dy A^T of each 4x4 tile of dy_t
+  // (t.channels planes of (t.rows - 2) x (t.columns - 2), lanes innermost), laid out as
+  // winograd_input's v. winograd_weights_back: dw[f * 9 + k] = element k of G^T m G for the
+  // 6x6 matrices m[e * m_stride + f], f < count.
+  void (*winograd_lift)(const WinogradTiles& t, const float* dy_t, float* v);
+  void (*winograd_weights_back)(const float* m, std::size_t count, std::size_t m_stride, float* dw);
 };
 
 namespace scalar {

@@ -8,6 +8,7 @@
 #include "odyssey/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -337,6 +338,10 @@ ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  if (winograd_wide(s, s.in_channels, s.out_channels) &&
+      conv_winograd::fits(s.in_h, s.in_w, s.pad_h, s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
+  }
   const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;
   const bool gemm_fills = s.group_out() >= 32 && taps >= 64;
   if (conv_kernels().lanes < kWeightLanes) {
@@ -557,6 +562,10 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const std::size_t dw_size = s.out_channels * group_taps;
   if (dw_size == 0 && (db == nullptr || s.out_channels == 0)) return;  // nothing to write
   if (algorithm == ConvAlgorithm::kDirectBatch) return backward_weight_batch(s, x, dy, dw, db);
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    return conv_winograd::weight_grad(s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels,
+                                      s.pad_h, s.pad_w, x, dy, dw, db);
+  }
   // One convolution group's share of the input and its shape for the im2col + sgemm kernel.
   const PackedConv p_g = group_geometry(p, cg, ocg);
   const std::size_t x_group = cg * s.in_h * s.in_w;

@@ -25,7 +25,9 @@ constexpr ConvKernels kernels_for() {
                      .batch_grad_channels = Conv::kBatchGradChannels,
                      .winograd_weights = winograd_weights<Conv>,
                      .winograd_input = winograd_input<Conv>,
-                     .winograd_output = winograd_output<Conv>};
+                     .winograd_output = winograd_output<Conv>,
+                     .winograd_lift = winograd_lift<Conv>,
+                     .winograd_weights_back = winograd_weights_back<Conv>};
 }
 
 }  // namespace odyssey::conv_direct

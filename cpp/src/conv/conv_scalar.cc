@@ -89,6 +89,7 @@ struct Scalar {
   static constexpr std::size_t kLanes = 1;
   static T load(const float* p) { return *p; }
   static void store(float* p, T v) { *p = v; }
+  static T load_first(const float* p, std::size_t n) { return n > 0 ? *p : 0.0f; }
   static void store_first(float* p, T v, std::size_t n) {
     if (n > 0) *p = v;
   }
@@ -114,6 +115,8 @@ const ConvKernels kConv{.lanes = 1,
                         .batch_grad_channels = 0,
                         .winograd_weights = conv_direct::winograd_weights<Scalar>,
                         .winograd_input = conv_direct::winograd_input<Scalar>,
-                        .winograd_output = conv_direct::winograd_output<Scalar>};
+                        .winograd_output = conv_direct::winograd_output<Scalar>,
+                        .winograd_lift = conv_direct::winograd_lift<Scalar>,
+                        .winograd_weights_back = conv_direct::winograd_weights_back<Scalar>};
 
 }  // namespace odyssey::scalar

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conv_scratch.h"
+#include "odyssey/eltwise.h"
 #include "odyssey/gemm.h"
 #include "odyssey/parallel.h"
 
@@ -18,6 +19,7 @@ namespace {
 thread_local conv_scratch::ScratchBuffer t_input;
 thread_local conv_scratch::ScratchBuffer t_transformed;
 thread_local conv_scratch::ScratchBuffer t_products;
+thread_local conv_scratch::ScratchBuffer t_gradient;
 
 // Tiles times lanes per sgemm: wide enough for its register tiles, small enough that a run's
 // transformed input and products stay in L2.
@@ -73,6 +75,70 @@ void correlate(std::size_t batch, std::size_t channels, std::size_t h, std::size
       }
     }
   });
+}
+
+void weight_grad(std::size_t batch, std::size_t channels, std::size_t h, std::size_t w,
+                 std::size_t out_channels, std::size_t pad_h, std::size_t pad_w, const float* x,
+                 const float* dy, float* dw, float* db) {
+  const ConvKernels& kernels = conv_kernels();
+  const std::size_t lanes = kernels.lanes;
+  const std::size_t rows = h + 2 * pad_h, columns = w + 2 * pad_w;
+  const std::size_t out_h = rows - 2, out_w = columns - 2, plane = out_h * out_w;
+  const std::size_t tiles_w = out_w / 4, tiles = out_h / 4 * tiles_w;
+  const std::size_t run = std::max<std::size_t>(1, kRunColumns / lanes);
+  const std::size_t x_sample = channels * h * w, dy_sample = out_channels * plane;
+  const std::size_t input_size = channels * rows * columns * lanes;
+  const std::size_t filters = out_channels * channels, partial_size = 36 * filters;
+  const std::size_t groups = num_chunks(batch, lanes);
+  const auto plane_sum = eltwise_kernels().sum;
+  std::vector<float> partials(groups * partial_size, 0.0f), sums(batch * out_channels);
+  parallel_for(groups, 1, [&](std::size_t begin, std::size_t end) {
+    float* x_t = t_input.get(input_size);
+    float* dy_t = t_gradient.get(dy_sample * lanes);
+    float* v = t_transformed.get(36 * channels * run * lanes);
+    float* lifted = t_products.get(36 * out_channels * run * lanes);
+    for (std::size_t group = begin; group < end; ++group) {
+      const std::size_t first = group * lanes, samples = std::min(lanes, batch - first);
+      if (pad_h != 0 || pad_w != 0) std::memset(x_t, 0, input_size * sizeof(float));
+      kernels.transpose_batch(x + first * x_sample, x_sample, samples, channels, h, w, pad_h, pad_w,
+                              x_t);
+      kernels.transpose_batch(dy + first * dy_sample, dy_sample, samples, 1, 1, dy_sample, 0, 0,
+                              dy_t);
+      float* partial = partials.data() + group * partial_size;
+      for (std::size_t tile = 0; tile < tiles; tile += run) {
+        const std::size_t count = std::min(run, tiles - tile), n = count * lanes;
+        kernels.winograd_input({channels, rows, columns, tiles_w, tile, count}, x_t, v);
+        kernels.winograd_lift({out_channels, rows, columns, tiles_w, tile, count}, dy_t, lifted);
+        for (std::size_t e = 0; e < 36; ++e) {
+          sgemm(Trans::kNo, Trans::kYes, out_channels, channels, n, 1.0f,
+                lifted + e * out_channels * n, n, v + e * channels * n, n, 1.0f,
+                partial + e * filters, channels);
+        }
+      }
+      if (db == nullptr) continue;
+      // The selected ISA's vector sum: a plain loop is one dependent add after another.
+      for (std::size_t s = first; s < first + samples; ++s) {
+        for (std::size_t oc = 0; oc < out_channels; ++oc) {
+          sums[s * out_channels + oc] =
+              static_cast<float>(plane_sum(dy + s * dy_sample + oc * plane, plane));
+        }
+      }
+    }
+  });
+  float* total = partials.data();
+  for (std::size_t group = 1; group < groups; ++group) {
+    const float* partial = partials.data() + group * partial_size;
+    for (std::size_t i = 0; i < partial_size; ++i) total[i] += partial[i];
+  }
+  parallel_for(filters, kWeightGrain, [&](std::size_t begin, std::size_t end) {
+    kernels.winograd_weights_back(total + begin, end - begin, filters, dw + begin * 9);
+  });
+  if (db == nullptr) return;
+  for (std::size_t oc = 0; oc < out_channels; ++oc) {
+    float sum = 0.0f;
+    for (std::size_t s = 0; s < batch; ++s) sum += sums[s * out_channels + oc];
+    db[oc] = sum;
+  }
 }
 
 }  // namespace odyssey::conv_winograd

@@ -25,4 +25,12 @@ void correlate(std::size_t batch, std::size_t channels, std::size_t h, std::size
                std::size_t out_channels, std::size_t pad_h, std::size_t pad_w, const float* x,
                const float* w33, const float* bias, float* y);
 
+// dw (out_channels, channels, 3, 3) = the gradient of that correlation's weights for output
+// gradient dy, and db (out_channels,) unless nullptr: the 36 products of transformed input and
+// lifted output-gradient tiles summed over tiles and samples by sgemm, one partial per group of
+// samples added in group order, then transformed back to 3x3.
+void weight_grad(std::size_t batch, std::size_t channels, std::size_t h, std::size_t w,
+                 std::size_t out_channels, std::size_t pad_h, std::size_t pad_w, const float* x,
+                 const float* dy, float* dw, float* db);
+
 }  // namespace odyssey::conv_winograd

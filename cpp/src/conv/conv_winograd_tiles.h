@@ -27,6 +27,14 @@ inline constexpr float kWinogradG[6][3] = {{1.0f / 4, 0, 0},
 inline constexpr float kWinogradAt[4][6] = {
     {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 
+// The transposes the weight gradient runs backwards through: A (of A^T) and G^T.
+inline constexpr float kWinogradA[6][4] = {{1, 0, 0, 0}, {1, 1, 1, 1},   {1, -1, 1, -1},
+                                           {1, 2, 4, 8}, {1, -2, 4, -8}, {0, 0, 0, 1}};
+inline constexpr float kWinogradGt[3][6] = {
+    {1.0f / 4, -1.0f / 6, -1.0f / 6, 1.0f / 24, 1.0f / 24, 0},
+    {0, -1.0f / 6, 1.0f / 6, 1.0f / 12, -1.0f / 12, 0},
+    {0, -1.0f / 6, -1.0f / 6, 1.0f / 6, 1.0f / 6, 1}};
+
 // out[i][j] = sum over k of m[i][k] * in[k][j] (combine_rows) or in[i][k] * m[j][k]
 // (combine_columns), the terms with a zero coefficient left out and the others added in k order;
 // unrolled, so the coefficients are constants and a coefficient of 1 costs no multiply.
@@ -117,6 +125,56 @@ void winograd_input(const WinogradTiles& t, const float* x_t, float* v) {
           V::store(v + (((i * 6 + j) * t.channels + c) * t.count + b) * L, e[i][j]);
         }
       }
+    }
+  }
+}
+
+// The weight gradient's view of an output-gradient tile: A dy A^T of each 4x4 tile of dy_t
+// (t.channels planes of (t.rows - 2) x (t.columns - 2), lanes innermost, no padding), laid out as
+// winograd_input lays out v. Summed over tiles against the transformed input, it is the gradient
+// of the transformed weights.
+template <class V>
+void winograd_lift(const WinogradTiles& t, const float* dy_t, float* v) {
+  using T = typename V::T;
+  constexpr std::size_t L = V::kLanes;
+  const std::size_t out_h = t.rows - 2, out_w = t.columns - 2;
+  for (std::size_t c = 0; c < t.channels; ++c) {
+    for (std::size_t b = 0; b < t.count; ++b) {
+      const std::size_t tile = t.begin + b;
+      const float* corner =
+          dy_t + ((c * out_h + 4 * (tile / t.tiles_w)) * out_w + 4 * (tile % t.tiles_w)) * L;
+      T d[4][4], rows[6][4], e[6][6];
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) d[i][j] = V::load(corner + (i * out_w + j) * L);
+      }
+      combine_rows<V>(kWinogradA, d, rows);
+      combine_columns<V>(kWinogradA, rows, e);
+      for (int i = 0; i < 6; ++i) {
+        for (int j = 0; j < 6; ++j) {
+          V::store(v + (((i * 6 + j) * t.channels + c) * t.count + b) * L, e[i][j]);
+        }
+      }
+    }
+  }
+}
+
+// dw[f * 9 + k] = element k of G^T m G for the 6x6 gradients m[e * m_stride + f], f < count, of
+// the transformed weights: the gradient of the 3x3 kernels, kLanes kernels at a time.
+template <class V>
+void winograd_weights_back(const float* m, std::size_t count, std::size_t m_stride, float* dw) {
+  using T = typename V::T;
+  constexpr std::size_t L = V::kLanes;
+  for (std::size_t f = 0; f < count; f += L) {
+    const std::size_t n = count - f < L ? count - f : L;
+    T e[6][6], rows[3][6], g[3][3];
+    for (int i = 0; i < 36; ++i) e[i / 6][i % 6] = load_part<V>(m + i * m_stride + f, n);
+    combine_rows<V>(kWinogradGt, e, rows);
+    combine_columns<V>(kWinogradGt, rows, g);
+    for (int k = 0; k < 9; ++k) {
+      // Lane l is kernel f + l's tap k: nine strided writes per vector.
+      float taps[L];
+      V::store(taps, g[k / 3][k % 3]);
+      for (std::size_t l = 0; l < n; ++l) dw[(f + l) * 9 + k] = taps[l];
     }
   }
 }
