@@ -408,7 +408,9 @@ void check_winograd_shapes() {
       Conv2dShape s;
       bool forward, backward_data;
     };
-    for (const Case& c : {Case{{4 * lanes, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1}, true, true},
+    // One or two groups split their tiles into bands of runs (24x24: 36 tiles).
+    for (const Case& c : {Case{{lanes, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1}, true, true},
+                          Case{{4 * lanes, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1}, true, true},
                           Case{{4 * lanes + 3, 33, 14, 6, 40, 3, 3, 1, 1, 0, 0}, true, false},
                           Case{{4 * lanes + 5, 35, 8, 12, 32, 3, 3, 1, 1, 0, 0}, false, true},
                           Case{{4 * lanes + 1, 32, 6, 10, 35, 3, 3, 1, 1, 2, 2}, true, false}}) {
@@ -465,6 +467,7 @@ int main() {
   check_thread_counts({9, 6, 9, 8, 6, 3, 3, 2, 1, 1, 1, 1, 1, 6});    // depthwise
   check_thread_counts({9, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2});    // im2col + sgemm
   check_thread_counts({67, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1});          // Winograd on AVX-512
+  check_thread_counts({16, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1});        // Winograd in bands
   check_address_invariance();
   return odyssey::test::finish();
 }

@@ -255,10 +255,10 @@ ForwardPlan plan_forward(ConvAlgorithm algorithm, const float* w, const float* b
 }
 
 // Whether a stride-1 3x3 pass of shape s correlating `in` channels into `out` channels takes
-// Winograd: wide layers, whole groups of samples for every thread, planes of whole tiles.
+// Winograd: wide layers and a whole group of samples in lanes.
 bool winograd_wide(const Conv2dShape& s, std::size_t in, std::size_t out) {
   return s.groups == 1 && s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 &&
-         s.stride_w == 1 && in >= 32 && out >= 32 && s.batch >= 4 * conv_kernels().lanes;
+         s.stride_w == 1 && in >= 32 && out >= 32 && s.batch >= conv_kernels().lanes;
 }
 
 }  // namespace
