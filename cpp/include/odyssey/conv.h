@@ -175,7 +175,11 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm);
 // one whole group of samples up, on small planes, without convolution groups) samples, judged on
 // one convolution group's channels. The direct input gradient runs the forward kernels on the
 // zero-dilated output gradient; with a stride, output channels and taps enough to fill the GEMM
-// (AlexNet's conv1), im2col + sgemm skips those zeros. The choice depends on the shape, batch
+// (AlexNet's conv1), im2col + sgemm skips those zeros. Wide stride-1 3x3 layers (32 channels or
+// more in and out, one convolution group, a whole group of samples in lanes) take Winograd
+// F(4x4, 3x3) for every pass whose planes are whole 4x4 tiles (conv_winograd.h): it rounds
+// differently from the direct kernels, within 1e-4 of the sum of the products' magnitudes.
+// The choice depends on the shape, batch
 // included, so a sample's result is a function of the values and the whole shape: the same sample
 // in a batch of 64 and alone may round differently, while thread count and buffer addresses never
 // matter.
