@@ -310,6 +310,9 @@ def test_wide_layers_pick_their_algorithms_per_isa(isa: str) -> None:
             assert winograd not in vgg.values()
         else:
             assert set(vgg.values()) == {winograd}
+    # VGG's first 224x224 stage: a group of samples would take 200 MB of transposed planes.
+    vgg1 = _kernels.conv2d_algorithms((16, 64, 224, 224), (64, 64, 3, 3), padding=1)
+    assert winograd not in vgg1.values()
     # AlexNet's conv1: the direct input gradient would multiply the zeros between dy's columns.
     alexnet = _kernels.conv2d_algorithms((8, 3, 224, 224), (64, 3, 11, 11), stride=4, padding=2)
     assert alexnet["backward_data"] == gemm

@@ -320,7 +320,7 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
   if (winograd_wide(s, s.in_channels, s.out_channels) &&
-      conv_winograd::fits(s.in_h, s.in_w, s.pad_h, s.pad_w)) {
+      conv_winograd::fits(s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h, s.pad_w)) {
     return ConvAlgorithm::kWinograd;
   }
   return choose_with_batch(s, s.group_out(), s.out_w(), false, slides(s, s.stride_w));
@@ -335,7 +335,8 @@ ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
     return ConvAlgorithm::kIm2colGemm;
   }
   if (winograd_wide(s, s.out_channels, s.in_channels) &&
-      conv_winograd::fits(s.out_h(), s.out_w(), 2 - s.pad_h, 2 - s.pad_w)) {
+      conv_winograd::fits(s.out_channels, s.out_h(), s.out_w(), s.in_channels, 2 - s.pad_h,
+                          2 - s.pad_w)) {
     return ConvAlgorithm::kWinograd;
   }
   return choose_with_batch(s, s.group_in(), s.in_w, false, slides(s, 1));
@@ -344,7 +345,7 @@ ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
   if (winograd_wide(s, s.in_channels, s.out_channels) &&
-      conv_winograd::fits(s.in_h, s.in_w, s.pad_h, s.pad_w)) {
+      conv_winograd::fits(s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h, s.pad_w)) {
     return ConvAlgorithm::kWinograd;
   }
   const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;

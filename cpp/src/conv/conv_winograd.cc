@@ -32,6 +32,8 @@ inline constexpr std::size_t kWeightGrain = 1024;
 // single group of samples splits its tiles into bands. A constant, so the tasks (and the weight
 // gradient's partials) depend on the shape only.
 inline constexpr std::size_t kMinTasks = 4;
+// The largest transposed input or output gradient of a group of samples.
+inline constexpr std::size_t kMaxGroupBytes = std::size_t{16} << 20;
 
 // The geometry of a pass: padded input planes of rows x columns, 4x4 output tiles, runs of
 // tiles per sgemm, and tasks of one group of samples and a band of runs.
@@ -84,10 +86,14 @@ void transpose_rows(const float* src, std::size_t sample, std::size_t samples, s
 
 }  // namespace
 
-bool fits(std::size_t h, std::size_t w, std::size_t pad_h, std::size_t pad_w) {
+bool fits(std::size_t channels, std::size_t h, std::size_t w, std::size_t out_channels,
+          std::size_t pad_h, std::size_t pad_w) {
   if (conv_kernels().transpose_batch == nullptr || pad_h > 2 || pad_w > 2) return false;
-  if (h + 2 * pad_h < 3 || w + 2 * pad_w < 3) return false;
-  return (h + 2 * pad_h - 2) % 4 == 0 && (w + 2 * pad_w - 2) % 4 == 0;
+  const std::size_t rows = h + 2 * pad_h, columns = w + 2 * pad_w;
+  if (rows < 3 || columns < 3 || (rows - 2) % 4 != 0 || (columns - 2) % 4 != 0) return false;
+  const std::size_t planes =
+      std::max(channels * rows * columns, out_channels * (rows - 2) * (columns - 2));
+  return planes * conv_kernels().lanes * sizeof(float) <= kMaxGroupBytes;
 }
 
 void correlate(std::size_t batch, std::size_t channels, std::size_t h, std::size_t w,

@@ -13,9 +13,11 @@
 namespace odyssey::conv_winograd {
 
 // Whether the selected ISA runs a stride-1 3x3 correlation of `channels` planes of h x w, padded
-// by pad_h and pad_w, into `out_channels` planes with Winograd: a vector ISA, padding below 3 and
-// an output of whole 4x4 tiles.
-bool fits(std::size_t h, std::size_t w, std::size_t pad_h, std::size_t pad_w);
+// by pad_h and pad_w, into `out_channels` planes with Winograd: a vector ISA, padding below 3, an
+// output of whole 4x4 tiles, and a group of samples whose transposed input and output (gradient)
+// take 16 MB or less, the per-thread buffers (VGG's 224x224 layers do not fit).
+bool fits(std::size_t channels, std::size_t h, std::size_t w, std::size_t out_channels,
+          std::size_t pad_h, std::size_t pad_w);
 
 // y (batch, out_channels, h + 2 pad_h - 2, w + 2 pad_w - 2) = the correlation of x (batch,
 // channels, h, w), zero-padded by pad_h and pad_w, with w33 (out_channels, channels, 3, 3), plus
