@@ -27,6 +27,8 @@ SHAPES = [
     (31, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0)),
     (47, 2, 9, 19, 5, 3, 3, (1, 1), (1, 1)),
     (31, 2, 7, 19, 3, 5, 5, (1, 1), (2, 1)),
+    # A strided layer wide enough for the input gradient's im2col + sgemm.
+    (2, 3, 23, 21, 64, 5, 5, (2, 3), (1, 2)),
 ]
 
 
@@ -182,9 +184,76 @@ def test_matches_torch(isa: str, shape) -> None:
     assert_close(db, tb.grad.numpy(), g.shape[0] * g.shape[2] * g.shape[3])
 
 
+# Wide stride-1 3x3 layers at four groups of samples or more take Winograd F(4x4, 3x3) on the
+# vector ISAs: both passes (padding 1), the forward only (padding 0, output planes of whole tiles),
+# the input gradient only (padding 0, input planes of whole tiles); partial last groups.
+WINOGRAD_SHAPES = [
+    (67, 32, 8, 8, 32, 3, 3, (1, 1), (1, 1)),
+    (70, 33, 14, 6, 40, 3, 3, (1, 1), (0, 0)),
+    (65, 35, 8, 12, 32, 3, 3, (1, 1), (0, 0)),
+]
+
+
+def assert_winograd_close(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray) -> None:
+    """Winograd's error bound: 1e-4 of the sum of the products' magnitudes, plus 1e-5."""
+    assert actual.dtype == np.float32
+    assert actual.shape == expected.shape
+    excess = np.abs(actual - expected) - (1e-4 * magnitude + 1e-5)
+    assert excess.max() <= 0, f"off by {excess.max()} beyond the bound"
+
+
+def reference_weight_grad(x: np.ndarray, g: np.ndarray, padding) -> np.ndarray:
+    """The 3x3 stride-1 weight gradient in float64: each tap's input window against dy."""
+    (ph, pw), (oh, ow) = padding, g.shape[2:]
+    x = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dw = np.zeros((g.shape[1], x.shape[1], 3, 3))
+    for kh in range(3):
+        for kw in range(3):
+            window = x[:, :, kh : kh + oh, kw : kw + ow]
+            dw[:, :, kh, kw] = np.einsum("nchw,nohw->oc", window, g.astype(np.float64))
+    return dw
+
+
+@pytest.mark.parametrize("shape", WINOGRAD_SHAPES)
+def test_winograd_matches_float64_and_torch(isa: str, shape) -> None:
+    if isa == "scalar":
+        pytest.skip("the scalar reference runs the direct kernels")
+    x, w, b, stride, padding = random_problem(shape, 11)
+    options = {"stride": stride, "padding": padding}
+    y = _kernels.conv2d_forward(x, w, b, **options)
+    g = np.random.default_rng(12).standard_normal(y.shape).astype(np.float32)
+    dx = _kernels.conv2d_backward_data(g, w, x.shape, **options)
+    # The input gradient is the forward of dy padded by 2 - padding with w flipped and transposed.
+    w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx_padding = (2 - padding[0], 2 - padding[1])
+    magnitudes = (
+        reference_conv(np.abs(x), np.abs(w), np.abs(b), stride, padding),
+        reference_conv(np.abs(g), np.abs(w_t), None, stride, dx_padding),
+    )
+    expected = (
+        reference_conv(x, w, b, stride, padding),
+        reference_conv(g, w_t, None, stride, dx_padding),
+    )
+    for actual, want, magnitude in zip((y, dx), expected, magnitudes, strict=True):
+        assert_winograd_close(actual, want, magnitude)
+    dw, db = _kernels.conv2d_backward_weight(x, g, (3, 3), **options)
+    dw_magnitude = reference_weight_grad(np.abs(x), np.abs(g), padding)
+    assert_winograd_close(dw, reference_weight_grad(x, g, padding), dw_magnitude)
+    assert_close(db, g.astype(np.float64).sum(axis=(0, 2, 3)), g.shape[0] * g.shape[2] * g.shape[3])
+    torch = pytest.importorskip("torch")
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    torch.nn.functional.conv2d(tx, tw, tb, **options).backward(torch.tensor(g))
+    for actual, theirs, magnitude in zip((y, dx), (None, tx.grad), magnitudes, strict=True):
+        if theirs is None:
+            theirs = torch.nn.functional.conv2d(tx, tw, tb, **options)
+        assert_winograd_close(actual, theirs.detach().numpy(), 2 * magnitude)
+    assert_winograd_close(dw, tw.grad.numpy(), 2 * dw_magnitude)
+
+
 @pytest.mark.parametrize(
     "shape",
     [
+        (67, 32, 4, 8, 32, 3, 3, (1, 1), (1, 1)),  # Winograd on the vector ISAs
         (13, 3, 12, 11, 5, 3, 3, (1, 2), (1, 1)),
         (9, 2, 8, 8, 40, 3, 3, (1, 1), (1, 1)),
         (47, 3, 9, 11, 5, 3, 3, (1, 1), (1, 1)),  # samples in lanes, the last group partial
@@ -216,7 +285,8 @@ def test_algorithms_are_reported() -> None:
 
 def test_wide_layers_pick_their_algorithms_per_isa(isa: str) -> None:
     channels, gemm = "direct, output channels in lanes", "im2col + sgemm"
-    wide = _kernels.conv2d_algorithms((16, 64, 32, 32), (64, 64, 3, 3), padding=1)
+    # Three samples, too few for a group of samples in lanes, leave Winograd aside.
+    wide = _kernels.conv2d_algorithms((3, 64, 32, 32), (64, 64, 3, 3), padding=1)
     if isa in ("avx2", "avx512"):
         # 64 channels fill the vectors as well as 32 columns: the channel-lane kernels win ties.
         assert wide["forward"] == wide["backward_data"] == channels
@@ -227,6 +297,30 @@ def test_wide_layers_pick_their_algorithms_per_isa(isa: str) -> None:
     # 40 channels fill vectors worse than 16 columns, and 72 taps fill the GEMM's tiles.
     uneven = _kernels.conv2d_algorithms((8, 8, 16, 16), (40, 8, 3, 3), padding=1)
     assert uneven["backward_weight"] == gemm
+    # VGG's 3x3 stages at batch 64 and ResNet's 64-channel stage at batch 16 (one group of
+    # samples on AVX-512, its tiles in bands): Winograd for every pass.
+    winograd = "Winograd F(4x4, 3x3), samples in lanes"
+    for x_shape, w_shape in (
+        ((64, 32, 16, 16), (64, 32, 3, 3)),
+        ((64, 64, 8, 8), (128, 64, 3, 3)),
+        ((16, 64, 32, 32), (64, 64, 3, 3)),
+    ):
+        vgg = _kernels.conv2d_algorithms(x_shape, w_shape, padding=1)
+        if isa == "scalar":
+            assert winograd not in vgg.values()
+        else:
+            assert set(vgg.values()) == {winograd}
+    # VGG's first 224x224 stage: a group of samples would take 200 MB of transposed planes.
+    vgg1 = _kernels.conv2d_algorithms((16, 64, 224, 224), (64, 64, 3, 3), padding=1)
+    assert winograd not in vgg1.values()
+    # AlexNet's conv1: the direct input gradient would multiply the zeros between dy's columns.
+    alexnet = _kernels.conv2d_algorithms((8, 3, 224, 224), (64, 3, 11, 11), stride=4, padding=2)
+    assert alexnet["backward_data"] == gemm
+    if isa == "avx512":
+        # 64 channels tie with 16 samples; the channel lanes take it past one vector of channels.
+        # (14x14 outputs, partial 4x4 tiles, leave Winograd aside.)
+        vgg = _kernels.conv2d_algorithms((16, 32, 16, 16), (64, 32, 3, 3))
+        assert vgg["backward_weight"] == channels
 
 
 def test_out_bias_false_and_int_arguments() -> None:

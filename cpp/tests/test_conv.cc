@@ -285,7 +285,9 @@ void check_address_invariance() {
                                // Groups on the direct kernels, depthwise, im2col + sgemm.
                                Conv2dShape{5, 8, 9, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2},
                                Conv2dShape{5, 6, 11, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},
-                               Conv2dShape{5, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2}}) {
+                               Conv2dShape{5, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2},
+                               // Winograd on AVX-512 (four groups of 16 samples), a partial group.
+                               Conv2dShape{67, 32, 4, 8, 32, 3, 3, 1, 1, 1, 1}}) {
     const auto [x, w, b, dy] = random_operands(s, rng);
     const std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
     const std::string shape = " " + describe(s);
@@ -301,9 +303,158 @@ void check_address_invariance() {
   }
 }
 
+// Winograd's transforms, each SIMD variant against the scalar kernel (the same formulas over one
+// lane) lane by lane: odd channel and kernel counts, runs of tiles starting anywhere, tile rows of
+// 1 to 6 tiles, partial groups of samples, every float offset 0-16 of the buffers. The transforms
+// are the same multiplies and adds in the same order in every lane, so the bits must match.
+void check_winograd_transforms() {
+  std::mt19937 rng(31);
+  const odyssey::ConvKernels& scalar = *odyssey::conv_kernels(Isa::kScalar);
+  for (Isa isa : odyssey::test::simd_isas()) {
+    const odyssey::ConvKernels& k = *odyssey::conv_kernels(isa);
+    const std::size_t lanes = k.lanes;
+    for (std::size_t offset = 0; offset <= 16; ++offset) {
+      const std::size_t channels = 1 + offset % 4 * 5;  // 1, 6, 11, 16
+      const std::size_t tiles_w = 1 + offset % 6, tiles_h = 1 + offset % 2;
+      const std::size_t tiles = tiles_w * tiles_h;
+      const std::size_t begin = offset % tiles, count = tiles - begin;
+      const std::size_t rows = 4 * tiles_h + 2, columns = 4 * tiles_w + 2;
+      const std::size_t samples = offset % 2 == 0 ? lanes : 1 + offset % lanes;
+      const std::string where = std::string(odyssey::isa_name(isa)) +
+                                " offset=" + std::to_string(offset) +
+                                " channels=" + std::to_string(channels);
+      // Input: every lane's plane against the scalar kernel on that lane alone.
+      const odyssey::WinogradTiles t{channels, rows, columns, tiles_w, begin, count};
+      const std::vector<float> x = random_floats(channels * rows * columns * lanes, rng);
+      Buffer xb(x, offset), v(std::vector<float>(36 * channels * count * lanes), offset);
+      k.winograd_input(t, xb.data(), v.data());
+      // Output: out_channels = channels, bias, written to `samples` samples of NCHW planes.
+      const std::vector<float> m = random_floats(36 * channels * count * lanes, rng);
+      const std::vector<float> bias = random_floats(channels, rng);
+      const std::size_t plane = 16 * tiles, sample = channels * plane + offset;
+      Buffer mb(m, offset), bb(bias, offset), y(std::vector<float>(lanes * sample, -7.0f), offset);
+      k.winograd_output(t, mb.data(), bb.data(), samples, y.data(), sample);
+      Buffer lifted(std::vector<float>(36 * channels * count * lanes), offset);
+      k.winograd_lift(t, xb.data(), lifted.data());
+      bool input_ok = true, output_ok = true, untouched = true, lift_ok = true;
+      for (std::size_t l = 0; l < lanes; ++l) {
+        std::vector<float> x_l(x.size() / lanes), v_l(36 * channels * count), m_l(v_l.size());
+        for (std::size_t i = 0; i < x_l.size(); ++i) x_l[i] = x[i * lanes + l];
+        scalar.winograd_input(t, x_l.data(), v_l.data());
+        // The lift reads the first (rows - 2) x (columns - 2) of each plane, without padding.
+        std::vector<float> lifted_l(v_l.size());
+        scalar.winograd_lift(t, x_l.data(), lifted_l.data());
+        for (std::size_t i = 0; i < v_l.size(); ++i) {
+          lift_ok = lift_ok && lifted.data()[i * lanes + l] == lifted_l[i];
+        }
+        for (std::size_t i = 0; i < v_l.size(); ++i) {
+          input_ok = input_ok && v.data()[i * lanes + l] == v_l[i];
+          m_l[i] = m[i * lanes + l];
+        }
+        std::vector<float> y_l(channels * plane, -7.0f);
+        scalar.winograd_output(t, m_l.data(), bias.data(), 1, y_l.data(), 0);
+        // Only tiles [begin, begin + count) are written; lanes past `samples` never.
+        for (std::size_t i = 0; i < y_l.size(); ++i) {
+          const float got = y.data()[l * sample + i];
+          if (l < samples) {
+            output_ok = output_ok && got == y_l[i];
+          } else {
+            untouched = untouched && got == -7.0f;
+          }
+        }
+      }
+      // Weights: odd kernel counts (1 to 49), each lane against the scalar kernel.
+      const std::size_t filters = 1 + offset * 3, u_stride = filters + offset;
+      const std::vector<float> w33 = random_floats(filters * 9, rng);
+      Buffer wb(w33, offset), u(std::vector<float>(36 * u_stride), offset);
+      std::vector<float> u_ref(36 * filters);
+      k.winograd_weights(wb.data(), filters, u.data(), u_stride);
+      scalar.winograd_weights(w33.data(), filters, u_ref.data(), filters);
+      bool weights_ok = true;
+      for (std::size_t e = 0; e < 36; ++e) {
+        for (std::size_t f = 0; f < filters; ++f) {
+          weights_ok = weights_ok && u.data()[e * u_stride + f] == u_ref[e * filters + f];
+        }
+      }
+      CHECK_NOTE(weights_ok, "winograd_weights " + where);
+      // Back from 6x6 gradients to 3x3 ones, read from a stride past the kernel count.
+      const std::vector<float> m6 = random_floats(36 * u_stride, rng);
+      Buffer m6b(m6, offset), g3(std::vector<float>(filters * 9), offset);
+      std::vector<float> g3_ref(filters * 9);
+      k.winograd_weights_back(m6b.data(), filters, u_stride, g3.data());
+      scalar.winograd_weights_back(m6.data(), filters, u_stride, g3_ref.data());
+      CHECK_NOTE(std::memcmp(g3.data(), g3_ref.data(), g3_ref.size() * sizeof(float)) == 0,
+                 "winograd_weights_back " + where);
+      CHECK_NOTE(input_ok, "winograd_input " + where);
+      CHECK_NOTE(lift_ok, "winograd_lift " + where);
+      CHECK_NOTE(output_ok, "winograd_output " + where);
+      CHECK_NOTE(untouched, "winograd_output wrote past its samples " + where);
+    }
+  }
+}
+
+// Winograd F(4x4, 3x3) passes, the weight gradient's wherever the forward's (wide stride-1 3x3
+// layers at batches of four groups of samples or more) against the definition in double. Its
+// rounding is not the direct kernels': each value may be off by 1e-4 of the sum of its products'
+// magnitudes (measured: below 1e-5), plus 1e-5.
+void check_winograd_shapes() {
+  std::mt19937 rng(37);
+  for (Isa isa : odyssey::test::simd_isas()) {
+    odyssey::select_isa(isa);
+    const std::size_t lanes = odyssey::conv_kernels().lanes;
+    // Whole groups and partial last ones; padding 1 (both passes), 0 and 2 (the forward with
+    // output planes of whole tiles, or the input gradient, which pads dy by 2 - padding).
+    struct Case {
+      Conv2dShape s;
+      bool forward, backward_data;
+    };
+    // One or two groups split their tiles into bands of runs (24x24: 36 tiles).
+    for (const Case& c : {Case{{lanes, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1}, true, true},
+                          Case{{4 * lanes, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1}, true, true},
+                          Case{{4 * lanes + 3, 33, 14, 6, 40, 3, 3, 1, 1, 0, 0}, true, false},
+                          Case{{4 * lanes + 5, 35, 8, 12, 32, 3, 3, 1, 1, 0, 0}, false, true},
+                          Case{{4 * lanes + 1, 32, 6, 10, 35, 3, 3, 1, 1, 2, 2}, true, false}}) {
+      const Conv2dShape& s = c.s;
+      const std::string where = std::string(odyssey::isa_name(isa)) + " " + describe(s);
+      const auto winograd = odyssey::ConvAlgorithm::kWinograd;
+      CHECK_NOTE((odyssey::conv2d_forward_algorithm(s) == winograd) == c.forward,
+                 "forward's algorithm " + where);
+      CHECK_NOTE((odyssey::conv2d_backward_data_algorithm(s) == winograd) == c.backward_data,
+                 "backward data's algorithm " + where);
+      CHECK_NOTE((odyssey::conv2d_backward_weight_algorithm(s) == winograd) == c.forward,
+                 "backward weight's algorithm " + where);
+      Operands o = random_operands(s, rng);
+      const Results want = naive(s, o.x, o.w, o.b, o.dy);
+      const auto magnitude = [](std::vector<float> v) {
+        for (float& f : v) f = std::fabs(f);
+        return v;
+      };
+      const Results size =
+          naive(s, magnitude(o.x), magnitude(o.w), magnitude(o.b), magnitude(o.dy));
+      const Results got = run(s, o.x, o.w, o.b, o.dy, 3);
+      const auto within = [](const std::vector<float>& g, const std::vector<float>& w,
+                             const std::vector<float>& m) {
+        for (std::size_t i = 0; i < g.size(); ++i) {
+          if (!(std::fabs(g[i] - w[i]) <= 1e-4 * m[i] + 1e-5)) {
+            std::fprintf(stderr, "  at %zu: got %.9g want %.9g\n", i, g[i], w[i]);
+            return false;
+          }
+        }
+        return true;
+      };
+      CHECK_NOTE(within(got.y, want.y, size.y), "Winograd forward " + where);
+      CHECK_NOTE(within(got.dx, want.dx, size.dx), "Winograd backward data " + where);
+      CHECK_NOTE(within(got.dw, want.dw, size.dw), "Winograd backward weight " + where);
+      CHECK_NOTE(within(got.db, want.db, size.db), "Winograd bias gradient " + where);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
+  check_winograd_transforms();
+  check_winograd_shapes();
   check_shapes();
   check_general_shapes();
   // Between them, the shapes take every algorithm.
@@ -315,6 +466,8 @@ int main() {
   check_thread_counts({11, 8, 7, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2});  // groups, channels in lanes
   check_thread_counts({9, 6, 9, 8, 6, 3, 3, 2, 1, 1, 1, 1, 1, 6});    // depthwise
   check_thread_counts({9, 4, 9, 8, 6, 3, 3, 1, 2, 3, 2, 2, 1, 2});    // im2col + sgemm
+  check_thread_counts({67, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1});          // Winograd on AVX-512
+  check_thread_counts({16, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1});        // Winograd in bands
   check_address_invariance();
   return odyssey::test::finish();
 }

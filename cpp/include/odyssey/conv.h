@@ -71,6 +71,14 @@ struct BatchConv {
   std::size_t kernel_h, kernel_w, pad_h, pad_w;
 };
 
+// A run of Winograd F(4x4, 3x3) tiles of a group of samples in lanes (conv_winograd.cc): the
+// input planes are (channels, rows, columns, lanes) with rows = 4 * tiles_h + 2 and columns =
+// 4 * tiles_w + 2 (the padded input of a stride-1 3x3 correlation whose output is 4 * tiles_h x
+// 4 * tiles_w), and the run is tiles [begin, begin + count), numbered row by row.
+struct WinogradTiles {
+  std::size_t channels, rows, columns, tiles_w, begin, count;
+};
+
 // One ISA's direct kernels for one sample. `x` is packed as PackedConv says; `w` is
 // (out_channels, channels, kernel_h, kernel_w); `y` and `dy` are (out_channels, out_h, out_w).
 struct ConvKernels {
@@ -116,6 +124,24 @@ struct ConvKernels {
                             std::size_t c, std::size_t kh, float* dw);
   // The most output channels one weight_grad_batch call takes (its register block).
   std::size_t batch_grad_channels;
+
+  // Winograd F(4x4, 3x3) on samples in lanes. winograd_input: the 36 transformed values B^T d B
+  // of each tile of t and channel, to v[((e * t.channels + c) * t.count + b) * lanes] for tile
+  // t.begin + b. winograd_output: A^T m A (+ bias[oc] unless nullptr) of each tile from m laid
+  // out as v with t.channels output channels, written to y + l * sample for the first `samples`
+  // lanes l (NCHW, output planes of 4 tiles_h x 4 tiles_w).
+  // winograd_weights: element e of G g G^T of the 3x3 kernels g = w33[f * 9 ...], f < count, to
+  // u[e * u_stride + f].
+  void (*winograd_weights)(const float* w33, std::size_t count, float* u, std::size_t u_stride);
+  void (*winograd_input)(const WinogradTiles& t, const float* x_t, float* v);
+  void (*winograd_output)(const WinogradTiles& t, const float* m, const float* bias,
+                          std::size_t samples, float* y, std::size_t sample);
+  // The weight gradient. winograd_lift: the 36 values A dy A^T of each 4x4 tile of dy_t
+  // (t.channels planes of (t.rows - 2) x (t.columns - 2), lanes innermost), laid out as
+  // winograd_input's v. winograd_weights_back: dw[f * 9 + k] = element k of G^T m G for the
+  // 6x6 matrices m[e * m_stride + f], f < count.
+  void (*winograd_lift)(const WinogradTiles& t, const float* dy_t, float* v);
+  void (*winograd_weights_back)(const float* m, std::size_t count, std::size_t m_stride, float* dw);
 };
 
 namespace scalar {
@@ -138,19 +164,25 @@ inline const ConvKernels& conv_kernels() { return *conv_kernels(selected_isa());
 // summed in chunk order, so the bits do not depend on the thread count.
 inline constexpr std::size_t kConvWeightGradGrain = 4;
 
-enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm };
+enum class ConvAlgorithm { kDirectColumns, kDirectChannels, kDirectBatch, kIm2colGemm, kWinograd };
 // The direct kernels take dilation 1 and padding below the kernel (the input gradient pads the
 // output gradient by kernel - 1 - pad), a group at a time; other shapes run im2col + sgemm for
-// every pass (conv_general.h).
+// every pass (conv_general.h), as does the input gradient of wide strided layers.
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
 
 // The algorithm each pass runs for `s` on the selected ISA, from timings (see conv.cc). Between
 // the direct kernels, whichever fills more vector lanes: output columns, output channels or (from
 // one whole group of samples up, on small planes, without convolution groups) samples, judged on
 // one convolution group's channels. The direct input gradient runs the forward kernels on the
-// output gradient. The choice depends on the shape, batch included, so a
-// sample's result is a function of the values and the whole shape: the same sample in a batch of
-// 64 and alone may round differently, while thread count and buffer addresses never matter.
+// zero-dilated output gradient; with a stride, output channels and taps enough to fill the GEMM
+// (AlexNet's conv1), im2col + sgemm skips those zeros. Wide stride-1 3x3 layers (32 channels or
+// more in and out, one convolution group, a whole group of samples in lanes) take Winograd
+// F(4x4, 3x3) for every pass whose planes are whole 4x4 tiles (conv_winograd.h): it rounds
+// differently from the direct kernels, within 1e-4 of the sum of the products' magnitudes.
+// The choice depends on the shape, batch
+// included, so a sample's result is a function of the values and the whole shape: the same sample
+// in a batch of 64 and alone may round differently, while thread count and buffer addresses never
+// matter.
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s);
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s);

@@ -8,12 +8,14 @@
 #include "odyssey/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "conv_gemm.h"
 #include "conv_general.h"
 #include "conv_scratch.h"
+#include "conv_winograd.h"
 #include "odyssey/eltwise.h"
 #include "odyssey/parallel.h"
 
@@ -252,6 +254,13 @@ ForwardPlan plan_forward(ConvAlgorithm algorithm, const float* w, const float* b
   return plan;
 }
 
+// Whether a stride-1 3x3 pass of shape s correlating `in` channels into `out` channels takes
+// Winograd: wide layers and a whole group of samples in lanes.
+bool winograd_wide(const Conv2dShape& s, std::size_t in, std::size_t out) {
+  return s.groups == 1 && s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 &&
+         s.stride_w == 1 && in >= 32 && out >= 32 && s.batch >= conv_kernels().lanes;
+}
+
 }  // namespace
 
 const char* conv_algorithm_name(ConvAlgorithm algorithm) {
@@ -264,6 +273,8 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
       return "direct, samples in lanes";
     case ConvAlgorithm::kIm2colGemm:
       return "im2col + sgemm";
+    case ConvAlgorithm::kWinograd:
+      return "Winograd F(4x4, 3x3), samples in lanes";
   }
   return "";
 }
@@ -293,26 +304,60 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
 //   64 x 6->16 5x5 14x14:       -,  255 / 175 vs 555 / 360,  246 / 136 vs 265 / 167
 // Where the per-sample kernels fill their lanes as well (16 channels, 16 or 32 columns), the
 // forwards were within the noise (the per-sample kernels keep them) and the samples-in-lanes
-// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead.
+// weight gradient, which needs no dy transpose per sample nor chunk partials, was ahead; with 64
+// or 128 output channels the channel lanes were (weight gradient, ms, 1 thread, samples / channel
+// lanes): 64 x 32->64 3x3 pad 1 16x16: 7.9 / 4.5;  64 x 64->128 3x3 pad 1 8x8: 5.2 / 5.1.
+// Strided input gradients, ms on 1 thread (column lanes / channel lanes / im2col + sgemm):
+//   8 x 3->64 11x11 stride 4 pad 2 224x224:  58.4 / 261 / 16.5   (PyTorch 52)
+//   16 x 64->128 3x3 stride 2 pad 1 32x32:   15.6 / 10.5 / 6.4
+//   32 x 16->32 3x3 stride 2 pad 1 32x32:    2.03 / 1.42 / 1.73
+//   16 x 3->16 5x5 stride 2 pad 2 64x64:     1.13 / 3.09 / 1.31
+// Winograd F(4x4, 3x3) against the direct kernels' pick, ms on 1 thread of a shared machine
+// (forward, input gradient, weight gradient):
+//   64 x 32->64 3x3 pad 1 16x16:   10.0 / 7.1,  16.1 / 7.2,  4.4 / 3.2
+//   64 x 64->128 3x3 pad 1 8x8:     9.3 / 6.9,  10.1 / 6.9,  5.1 / 2.8
+//   16 x 64->64 3x3 pad 1 32x32:   30.5 / 20.2, 28.6 / 19.3, 25.3 / 23.4
 ConvAlgorithm conv2d_forward_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  if (winograd_wide(s, s.in_channels, s.out_channels) &&
+      conv_winograd::fits(s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h, s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
+  }
   return choose_with_batch(s, s.group_out(), s.out_w(), false, slides(s, s.stride_w));
 }
 
 ConvAlgorithm conv2d_backward_data_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  // A strided layer's direct input gradient multiplies the zeros inserted between dy's columns;
+  // the GEMM's depth is the output channels.
+  const bool strided = s.stride_h > 1 || s.stride_w > 1;
+  if (strided && s.group_out() >= 64 && s.group_in() * s.kernel_h * s.kernel_w >= 64) {
+    return ConvAlgorithm::kIm2colGemm;
+  }
+  if (winograd_wide(s, s.out_channels, s.in_channels) &&
+      conv_winograd::fits(s.out_channels, s.out_h(), s.out_w(), s.in_channels, 2 - s.pad_h,
+                          2 - s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
+  }
   return choose_with_batch(s, s.group_in(), s.in_w, false, slides(s, 1));
 }
 
 ConvAlgorithm conv2d_backward_weight_algorithm(const Conv2dShape& s) {
   if (!conv_general::direct_fits(s)) return ConvAlgorithm::kIm2colGemm;
+  if (winograd_wide(s, s.in_channels, s.out_channels) &&
+      conv_winograd::fits(s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h, s.pad_w)) {
+    return ConvAlgorithm::kWinograd;
+  }
   const std::size_t taps = s.group_in() * s.kernel_h * s.kernel_w;
   const bool gemm_fills = s.group_out() >= 32 && taps >= 64;
   if (conv_kernels().lanes < kWeightLanes) {
     return gemm_fills ? ConvAlgorithm::kIm2colGemm
                       : choose_with_batch(s, s.group_out(), s.out_w(), true, false);
   }
-  const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), true, true);
+  // Samples in lanes take ties up to one vector of output channels: their register block of
+  // a few channels reads the whole group's input once per block.
+  const bool batch_on_tie = s.group_out() <= conv_kernels().lanes;
+  const ConvAlgorithm direct = choose_with_batch(s, s.group_out(), s.out_w(), batch_on_tie, true);
   return direct == ConvAlgorithm::kDirectColumns && gemm_fills ? ConvAlgorithm::kIm2colGemm
                                                                : direct;
 }
@@ -329,6 +374,10 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   const std::size_t y_sample = s.out_channels * p.out_h * p.out_w;
   if (y_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_forward_algorithm(s);
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    return conv_winograd::correlate(s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.pad_h,
+                                    s.pad_w, x, w, bias, y);
+  }
   if (algorithm == ConvAlgorithm::kDirectBatch) {
     // A correlation is a convolution by the flipped kernel with the padding mirrored.
     const std::size_t taps = s.kernel_h * s.kernel_w;
@@ -371,7 +420,22 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const std::size_t dx_sample = s.in_channels * s.in_h * s.in_w;
   if (dx_sample == 0) return;  // nothing to write, however large the batch
   const ConvAlgorithm algorithm = conv2d_backward_data_algorithm(s);
+  if (algorithm == ConvAlgorithm::kIm2colGemm) return conv_general::backward_data(s, dy, w, dx);
   const std::size_t taps = s.kernel_h * s.kernel_w;
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    // The definition above at stride 1: a correlation of dy padded by 2 - pad with w flipped and
+    // transposed to (in, out, 3, 3).
+    std::vector<float> flipped(s.out_channels * s.in_channels * 9);
+    for (std::size_t oc = 0; oc < s.out_channels; ++oc) {
+      for (std::size_t c = 0; c < s.in_channels; ++c) {
+        for (std::size_t t = 0; t < 9; ++t) {
+          flipped[(c * s.out_channels + oc) * 9 + t] = w[(oc * s.in_channels + c) * 9 + 8 - t];
+        }
+      }
+    }
+    return conv_winograd::correlate(s.batch, s.out_channels, out_h, out_w, s.in_channels,
+                                    2 - s.pad_h, 2 - s.pad_w, dy, flipped.data(), nullptr, dx);
+  }
   if (algorithm == ConvAlgorithm::kDirectBatch) {
     // The definition above with in and out channels swapped: w transposed, not flipped.
     std::vector<float> transposed(s.out_channels * s.in_channels * taps);
@@ -504,6 +568,10 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   const std::size_t dw_size = s.out_channels * group_taps;
   if (dw_size == 0 && (db == nullptr || s.out_channels == 0)) return;  // nothing to write
   if (algorithm == ConvAlgorithm::kDirectBatch) return backward_weight_batch(s, x, dy, dw, db);
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    return conv_winograd::weight_grad(s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels,
+                                      s.pad_h, s.pad_w, x, dy, dw, db);
+  }
   // One convolution group's share of the input and its shape for the im2col + sgemm kernel.
   const PackedConv p_g = group_geometry(p, cg, ocg);
   const std::size_t x_group = cg * s.in_h * s.in_w;

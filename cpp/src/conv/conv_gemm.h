@@ -1,6 +1,6 @@
 // The weight gradient as a matrix product with unrolled input patches (im2col + sgemm), one sample
 // at a time: for wide layers, where the GEMM's register tiles fill and the unrolling is cheap
-// beside it. (The direct kernels win the forward and the input gradient at every measured shape.)
+// beside it. (The forward and input gradient run the direct kernels, or conv_general.h.)
 #pragma once
 
 #include <cstddef>

@@ -6,6 +6,7 @@
 #include "conv_batch.h"
 #include "conv_channels.h"
 #include "conv_columns.h"
+#include "conv_winograd_tiles.h"
 #include "odyssey/conv.h"
 
 namespace odyssey::conv_direct {
@@ -21,7 +22,12 @@ constexpr ConvKernels kernels_for() {
                      .transpose_batch = transpose_batch<Conv>,
                      .convolve_batch = convolve_batch<Conv>,
                      .weight_grad_batch = weight_grad_batch<Conv>,
-                     .batch_grad_channels = Conv::kBatchGradChannels};
+                     .batch_grad_channels = Conv::kBatchGradChannels,
+                     .winograd_weights = winograd_weights<Conv>,
+                     .winograd_input = winograd_input<Conv>,
+                     .winograd_output = winograd_output<Conv>,
+                     .winograd_lift = winograd_lift<Conv>,
+                     .winograd_weights_back = winograd_weights_back<Conv>};
 }
 
 }  // namespace odyssey::conv_direct

@@ -1,5 +1,6 @@
 // The reference direct convolution every SIMD variant is tested against: one output at a time, the
 // products summed over (channel, kernel row, kernel column) in that order.
+#include "conv_winograd_tiles.h"
 #include "odyssey/conv.h"
 
 namespace odyssey::scalar {
@@ -82,6 +83,22 @@ void transpose_channels(const float* dy, std::size_t channels, std::size_t plane
   }
 }
 
+// One float as a lane type, for the Winograd transforms written once over V.
+struct Scalar {
+  using T = float;
+  static constexpr std::size_t kLanes = 1;
+  static T load(const float* p) { return *p; }
+  static void store(float* p, T v) { *p = v; }
+  static T load_first(const float* p, std::size_t n) { return n > 0 ? *p : 0.0f; }
+  static void store_first(float* p, T v, std::size_t n) {
+    if (n > 0) *p = v;
+  }
+  static T zero() { return 0.0f; }
+  static T set1(float x) { return x; }
+  static T add(T a, T b) { return a + b; }
+  static T mul(T a, T b) { return a * b; }
+};
+
 }  // namespace
 
 // With one lane, the channel-blocked weight layout is the plain one: the same reference serves
@@ -95,6 +112,11 @@ const ConvKernels kConv{.lanes = 1,
                         .transpose_batch = nullptr,
                         .convolve_batch = nullptr,
                         .weight_grad_batch = nullptr,
-                        .batch_grad_channels = 0};
+                        .batch_grad_channels = 0,
+                        .winograd_weights = conv_direct::winograd_weights<Scalar>,
+                        .winograd_input = conv_direct::winograd_input<Scalar>,
+                        .winograd_output = conv_direct::winograd_output<Scalar>,
+                        .winograd_lift = conv_direct::winograd_lift<Scalar>,
+                        .winograd_weights_back = conv_direct::winograd_weights_back<Scalar>};
 
 }  // namespace odyssey::scalar
