@@ -175,8 +175,12 @@ def conv2d(
     """2-D cross-correlation of NCHW input with weight (out, in / groups, kh, kw), as PyTorch's.
 
     Groups split the channels into `groups` independent convolutions (AlexNet's two towers;
-    depthwise when groups == in_channels); dilation spaces the kernel's taps. Dilation 1 with
-    padding below the kernel runs the direct kernels (a group at a time), the rest im2col + sgemm.
+    depthwise when groups == in_channels); dilation spaces the kernel's taps. Each pass picks its
+    algorithm by shape (`odyssey._kernels.conv2d_algorithms` says which): Winograd F(4x4, 3x3) for
+    wide 3x3 stride-1 layers, the direct kernels (a group at a time) for dilation 1 with padding
+    below the kernel, im2col + sgemm for the rest and for wide strided input gradients. Winograd
+    rounds differently from the direct sum (within 1e-4 of the sum of the products' magnitudes);
+    every path's bits depend on the values and shapes only, never on threads or addresses.
     """
     x_data = check.float_tensor(input, "conv2d", "input")
     w_data = check.float_tensor(weight, "conv2d", "weight")
