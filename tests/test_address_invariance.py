@@ -17,24 +17,11 @@ import numpy as np
 import pytest
 
 from odyssey import _kernels
+from odyssey.tools import selftest
 
 MAX_OFFSET = 16
 # Functions of _kernels that take no array to place.
-NOT_ARRAY_KERNELS = {
-    "cpu_info",
-    "set_isa",
-    "get_num_threads",
-    "set_num_threads",
-    "philox4x32",
-    "conv2d_algorithms",
-    "buffer_cache_stats",
-    "buffer_cache_clear",
-    "buffer_cache_reset_peak",
-    "set_buffer_cache_limit",
-    "set_flush_denormal",
-    "float_controls",
-    "set_float_controls",
-}
+NOT_ARRAY_KERNELS = selftest.RUNTIME_FUNCTIONS | {"philox4x32"}
 
 RNG = np.random.default_rng(8)
 

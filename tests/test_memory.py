@@ -4,13 +4,11 @@ counters, limit and switches behave as torch.cuda's memory functions do."""
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from python_run import run_python
 
 import odyssey
 import odyssey.nn.functional as F
@@ -123,14 +121,6 @@ def test_a_training_step_reuses_its_buffers() -> None:
     after = memory.memory_stats()
     assert after["allocations"] > before["allocations"]
     assert after["system_allocations"] == before["system_allocations"]
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ODYSSEY_")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
-    )
 
 
 def test_the_limit_from_the_environment() -> None:

@@ -15,19 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from python_run import run_python
 
 import odyssey
 from odyssey import _kernels
 
 ALL_ISAS = ["scalar", "avx2", "avx512", "neon"]
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ODYSSEY_")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
-    )
 
 
 def test_cpu_info_reports_what_was_detected_and_chosen() -> None:

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "odyssey/float_controls.h"
 #include "odyssey/parallel.h"
+#include "odyssey/sanitizers.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -21,13 +22,6 @@
 #endif
 
 // ASan reserves terabytes of address space for its shadow memory, so a cap on it cannot work there.
-#if defined(__SANITIZE_ADDRESS__)
-#define ODYSSEY_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ODYSSEY_ASAN 1
-#endif
-#endif
 #if defined(__linux__) && !defined(ODYSSEY_ASAN)
 #define ODYSSEY_CAN_LIMIT_THREADS 1
 #endif

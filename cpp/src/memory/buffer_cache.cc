@@ -20,13 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ODYSSEY_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ODYSSEY_ASAN 1
-#endif
-#endif
+#include "odyssey/sanitizers.h"
+
 #if defined(ODYSSEY_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
