@@ -250,6 +250,67 @@ def test_winograd_matches_float64_and_torch(isa: str, shape) -> None:
     assert_winograd_close(dw, tw.grad.numpy(), 2 * dw_magnitude)
 
 
+def one_hot(shape: tuple[int, ...], sample: int, channel: int, row: int, column: int) -> np.ndarray:
+    array = np.zeros(shape, np.float32)
+    array[sample, channel, row, column] = 1.0
+    return array
+
+
+def assert_placed(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray) -> None:
+    """Within 1e-4 of the result's largest magnitude (plus 1e-5) everywhere."""
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-4 * magnitude.max() + 1e-5)
+
+
+@pytest.mark.parametrize("shape", WINOGRAD_SHAPES[:2])
+def test_winograd_moves_a_single_value_to_exactly_its_taps(isa: str, shape) -> None:
+    """One nonzero input (or output gradient) at a plane's corners and at 4x4 tile boundaries:
+    every output it does not reach must stay (near) zero and every one it reaches must get its
+    weight, so a tile, band or border element lost or misplaced shows as an error the size of a
+    weight. The bound here is 1e-4 of the largest magnitude in the result, not of each element's
+    own products: a tap that meets only padding is 0 exactly, but Winograd's transforms mix a
+    tile's values, so it carries their rounding (1.6e-5 measured at a corner)."""
+    if isa == "scalar":
+        pytest.skip("the scalar reference runs the direct kernels")
+    _, w, _, stride, padding = random_problem(shape, 13)
+    n, c, h, width = shape[:4]
+    options = {"stride": stride, "padding": padding}
+    assert _kernels.conv2d_algorithms((n, c, h, width), w.shape, **options)["forward"].startswith(
+        "Winograd"
+    )
+    y_shape = _kernels.conv2d_forward(
+        np.zeros((n, c, h, width), np.float32), w, None, **options
+    ).shape
+    w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx_padding = (2 - padding[0], 2 - padding[1])
+    rng = np.random.default_rng(14)
+    x_random = rng.standard_normal((n, c, h, width), dtype=np.float32)
+    for place in [(0, 0), (h - 1, width - 1), (0, width - 1), (3, 4), (4, 3)]:
+        row, column = min(place[0], h - 1), min(place[1], width - 1)
+        x = one_hot((n, c, h, width), n - 1, c // 2, row, column)
+        assert_placed(
+            _kernels.conv2d_forward(x, w, None, **options),
+            reference_conv(x, w, None, stride, padding),
+            reference_conv(np.abs(x), np.abs(w), None, stride, padding),
+        )
+        g_row, g_column = min(row, y_shape[2] - 1), min(column, y_shape[3] - 1)
+        g = one_hot(y_shape, 0, w.shape[0] - 1, g_row, g_column)
+        if _kernels.conv2d_algorithms((n, c, h, width), w.shape, **options)[
+            "backward_data"
+        ].startswith("Winograd"):
+            assert_placed(
+                _kernels.conv2d_backward_data(g, w, x.shape, **options),
+                reference_conv(g, w_t, None, stride, dx_padding),
+                reference_conv(np.abs(g), np.abs(w_t), None, stride, dx_padding),
+            )
+        dw, _ = _kernels.conv2d_backward_weight(x_random, g, (3, 3), **options)
+        assert_placed(
+            dw,
+            reference_weight_grad(x_random, g, padding),
+            reference_weight_grad(np.abs(x_random), np.abs(g), padding),
+        )
+
+
 @pytest.mark.parametrize(
     "shape",
     [
