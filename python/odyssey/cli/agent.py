@@ -1,8 +1,8 @@
 """``odyssey agent NAME``: the LLM-assisted agents (the optional extra ``agents``).
 
-    odyssey agent research PAPER          a draft paper folder from a paper (arXiv id, URL, PDF)
-    odyssey agent review [--base REV]     a review of the current change
-    odyssey agent docs [--check|--write]  documentation drift: list it, or draft a patch
+    odyssey agent NAME [options]          run an agent: research (a draft paper folder from a
+                                          paper), review (a review of a change), docs (list
+                                          documentation drift, or draft a patch fixing it)
     odyssey agent claude-sync [--check]   .claude/agents/*.md from the agents' definitions
 
 Every agent takes ``--dry-run`` (print the exact request and its token estimate, send nothing),
