@@ -48,8 +48,13 @@ def _runner(name: str, module: ModuleType) -> Callable[[argparse.Namespace], int
 
 def _claude_sync(args: argparse.Namespace) -> int:
     from odyssey.agents.claude import sync
+    from odyssey.agents.core import AgentError
 
-    return sync(check=args.check)
+    try:
+        return sync(check=args.check)
+    except AgentError as error:
+        print(error, file=sys.stderr)
+        return error.exit_status
 
 
 def register(commands: argparse._SubParsersAction) -> None:
