@@ -305,3 +305,44 @@ def test_an_answer_cut_at_max_tokens_or_without_the_tool_is_repaired(spec, quick
     assert result.output == GOOD
     feedback = api.requests[1]["messages"][2]["content"][0]
     assert "cut at max_tokens" in feedback["content"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".env", "config/.env.production", "certs/server.pem", "tls.key", "home/.ssh/id_rsa",
+     "id_ed25519.pub", ".netrc", ".pypirc", "deploy/credentials.json"],
+)  # fmt: skip
+def test_secret_paths_are_recognised(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert is_secret_path(path)
+
+
+@pytest.mark.parametrize(
+    "path", ["README.md", "python/odyssey/agents/secret_filter.py", "keys.py", "environment.yml"]
+)
+def test_ordinary_paths_are_not_secret(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert not is_secret_path(path)
+
+
+def test_token_shapes_are_scrubbed():
+    from odyssey.agents.secret_filter import REDACTED, scrub_tokens
+
+    tokens = [
+        GITHUB_TOKEN,
+        "github_pat_" + "11AAAAAAA0abcdefghijKLMNOPQRSTUV",
+        "sk-ant-" + "api03-abcdefghijklmnopqrstuvwxyz012345",
+        AWS_KEY,
+        "xoxb-" + "123456789012-abcdefghijkl",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+    ]
+    text = "\n".join(f"value {i}: {token} end" for i, token in enumerate(tokens))
+    scrubbed, count = scrub_tokens(text)
+    assert count == len(tokens)
+    for token in tokens:
+        assert token not in scrubbed
+    assert scrubbed.count(REDACTED) == len(tokens)
+    assert "value 0: [REDACTED] end" in scrubbed
+    assert scrub_tokens("nothing secret here: sha256 and skeleton-key")[1] == 0
