@@ -33,10 +33,12 @@ SCHEMA = {
 GOOD = {"summary": "fine", "score": 3}
 BAD = {"summary": "fine", "score": "three"}
 TOOL = "echo_answer"
-# Secret-looking values planted in the context (assembled so that this file holds none whole).
+# Secret-looking values planted in the context, assembled at run time so that this file holds
+# none whole (nox -s security's detect-secrets scan of the repository must not flag them).
 AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
-GITHUB_TOKEN = "ghp_" + "x1Y2z3A4b5C6d7E8f9G0h1I2j3K4l5M6n7O8"
-PASSWORD = "hunter2" + "hunter2"
+GITHUB_TOKEN = "ghp_" + "x1Y2" * 9
+WORD = "hunter2" * 2
+KEY_BLOCK = "-----BEGIN RSA PRIVATE" + " KEY-----\nMIIEabc\n"
 
 
 @pytest.fixture
@@ -178,14 +180,14 @@ def test_timeouts_until_the_retries_run_out(spec, quick, monkeypatch):
 def test_secret_files_never_reach_a_request(spec, quick, monkeypatch, tmp_path):
     files = [
         ContextFile(".env", f"AWS_ACCESS_KEY_ID={AWS_KEY}\n"),
-        ContextFile("deploy/server.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n"),
-        ContextFile("config/settings.py", f'password = "{PASSWORD}"\n'),
+        ContextFile("deploy/server.pem", KEY_BLOCK),
+        ContextFile("config/settings.py", f'password = "{WORD}"\n'),
         ContextFile("change.diff", f"+TOKEN = '{GITHUB_TOKEN}'\n+x = 1\n", kind="diff"),
         ContextFile("ok.py", "x = 1\n"),
     ]
     out = io.StringIO()
     with FakeMessagesAPI(
-        [tool_answer(GOOD, TOOL)], forbidden=[AWS_KEY, "MIIEabc", PASSWORD, GITHUB_TOKEN]
+        [tool_answer(GOOD, TOOL)], forbidden=[AWS_KEY, "MIIEabc", WORD, GITHUB_TOKEN]
     ) as api:
         serve(monkeypatch, api)
         result = run_agent(spec, {"topic": "t"}, files, stream=out)
@@ -333,10 +335,10 @@ def test_token_shapes_are_scrubbed():
     tokens = [
         GITHUB_TOKEN,
         "github_pat_" + "11AAAAAAA0abcdefghijKLMNOPQRSTUV",
-        "sk-ant-" + "api03-abcdefghijklmnopqrstuvwxyz012345",
+        "sk-ant-" + "api03-" + "ab12" * 8,
         AWS_KEY,
         "xoxb-" + "123456789012-abcdefghijkl",
-        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE" + " KEY-----\nb3Bl\n-----END OPENSSH PRIVATE" + " KEY-----",
     ]
     text = "\n".join(f"value {i}: {token} end" for i, token in enumerate(tokens))
     scrubbed, count = scrub_tokens(text)

@@ -236,7 +236,7 @@ def _environment(spec: AgentSpec) -> Any:
         loader=jinja2.FileSystemLoader([str(spec.directory), str(_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False,  # nosec B701 (Markdown for a model, never HTML)
     )
 
 
