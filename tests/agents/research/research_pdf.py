@@ -28,9 +28,7 @@ def make_pdf(pages: list[str]) -> bytes:
         stream = ("BT /F1 10 Tf 12 TL 50 780 Td " + " ".join(lines) + " ET").encode("ascii")
         if not text:
             stream = b"0 0 1 rg 50 700 100 50 re f"  # a blue box: a page with no text at all
-        content = add(
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        )
+        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         kids.append(
             add(
                 b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "

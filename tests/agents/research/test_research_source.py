@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from agents.research.research_pdf import make_pdf
+
 from odyssey.agents.research import source
 from odyssey.agents.research.source import SourceError, arxiv_id, load_source, parse_atom
 
@@ -44,7 +44,7 @@ def test_arxiv_ids_and_urls_are_recognised(paper: str, expected: str | None) -> 
 
 @pytest.mark.parametrize("paper", ["https://arxiv.org/abs/21.001", "arXiv:hello", "arxiv:1/2"])
 def test_a_malformed_id_in_an_arxiv_url_is_an_error_naming_it(paper: str) -> None:
-    with pytest.raises(SourceError, match="is not an arXiv id; expected e.g. 2101.00001"):
+    with pytest.raises(SourceError, match=r"is not an arXiv id; expected e\.g\. 2101\.00001"):
         arxiv_id(paper)
 
 

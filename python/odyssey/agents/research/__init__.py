@@ -43,9 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an arXiv id (2101.00001, cs/0101001), an arxiv.org abs/pdf URL, or a local PDF or "
         "text file",
     )
-    option = "--out" if "--out" not in parser._option_string_actions else "--folder"
     parser.add_argument(
-        option,
+        "--out",
         dest="folder",
         metavar="DIR",
         help="the draft paper folder to create (default: papers/<slug>, the slug made from the "
@@ -54,9 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--slug", help="the paper's slug (default: the folder's name, else made from the title)"
     )
-    parser.add_argument(
-        "--force", action="store_true", help="replace an existing non-empty folder"
-    )
+    parser.add_argument("--force", action="store_true", help="replace an existing non-empty folder")
 
 
 def context(source: PaperSource, budget_tokens: int) -> tuple[dict[str, Any], list[Any]]:

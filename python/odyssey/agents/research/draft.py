@@ -455,15 +455,13 @@ def check_destination(out: Path, force: bool) -> None:
 
 
 def _safe_write(root: Path, relative: str, text: str) -> Path:
-    """A file inside `root` only (a path leading out of it is refused), written atomically."""
-    from odyssey._atomic import write_text_atomic
+    """A file inside `root` only (odyssey.agents.core.safe_write), written atomically."""
+    from odyssey.agents.core import safe_write
 
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise DraftError(f"{PROG}: refusing to write {relative!r} outside {root}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, text)
-    return target
+    try:
+        return safe_write(root, relative, text)
+    except ValueError as error:
+        raise DraftError(f"{PROG}: {error}") from None
 
 
 def render_files(
