@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,10 @@ def test_a_text_paper_becomes_a_valid_draft_folder(api_env, tmp_path: Path) -> N
         status, stdout, stderr = run("agent", "research", str(PAPER), "--out", str(out))
     assert (status, stderr) == (0, ""), stdout
     assert f"wrote the draft {out}" in stdout
-    assert f"odyssey validate {out}: valid" in stdout
+    report = stdout[stdout.index(f"odyssey validate {out}:") :]
+    for check in ("structure", "paper.toml", "README.md", "results/", "model (a forward pass"):
+        assert re.search(rf"^  {re.escape(check)}.*: passes$", report, re.MULTILINE), check
+    assert "  complete (--complete): 3 problem(s)\n    paper.draft is true" in report
     # The request: the paper page-tagged, the answer tool forced, the schema as its input.
     (request,) = api.requests
     assert "[page 2]\n2 Architecture" in user_text(request)

@@ -11,8 +11,13 @@ It writes only inside the folder it creates (``--out``, default ``papers/<slug>`
 non-empty folder is refused unless ``--force``) and never commits: a person checks the draft
 (its DRAFT.md) and removes ``draft = true``.
 
-Exit status: 0 the draft is written and valid; 1 the model failed, or the draft was written but
-``odyssey validate`` found problems (listed); 2 a bad PAPER or destination, or no API key.
+The report lists each check of ``odyssey validate`` on the draft (structure, paper.toml, the
+README, results/, a forward pass of the model) and completeness (``--complete``), which a draft
+fails by design: it is marked, and no target has a recorded result yet.
+
+Exit status: 0 the draft is written and passes every check but completeness; 1 the model failed,
+or the draft was written but a check found problems (listed); 2 a bad PAPER or destination, or
+no API key.
 """
 
 from __future__ import annotations
@@ -94,11 +99,27 @@ def merge_metadata(output: dict[str, Any], metadata: dict[str, Any]) -> dict[str
     return merged
 
 
-def validate_draft(folder: Path) -> list[str]:
-    """`odyssey validate` on the draft: every problem, empty when it is valid."""
-    from odyssey.tools.validate import validate_paper
+def validate_draft(folder: Path) -> list[tuple[str, list[str]]]:
+    """`odyssey validate` on the draft, check by check: (what is checked, its problems) for the
+    structure, paper.toml, the README, the model's forward pass, and completeness (which the
+    draft mark fails by design)."""
+    from odyssey import papers
+    from odyssey.tools import validate
 
-    return validate_paper(folder)
+    folder = folder.resolve()
+    report = [("structure", validate.structure_problems(folder))]
+    paper = None
+    try:
+        paper = papers.load_paper(folder)
+        report.append(("paper.toml", []))
+    except papers.PaperError as error:
+        report.append(("paper.toml", list(error.problems)))
+    report.append(("README.md", validate.readme_problems(folder, paper)))
+    report.append(("results/", validate.results_problems(folder, paper)))
+    if paper is not None:
+        report.append(("model (a forward pass of every variant)", validate.model_problems(paper)))
+    report.append(("complete (--complete)", validate.completeness_problems(folder)))
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,15 +170,12 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     print(f"{PROG}: wrote the draft {draft.folder} ({len(draft.todos)} TODO(s), in DRAFT.md)")
-    problems = validate_draft(draft.folder)
-    if problems:
-        print(f"odyssey validate {draft.folder}: {len(problems)} problem(s):")
+    report = validate_draft(draft.folder)
+    print(f"odyssey validate {draft.folder}:")
+    for check, problems in report:
+        print(f"  {check}: {'passes' if not problems else f'{len(problems)} problem(s)'}")
         for problem in problems:
-            print(f"  {problem}")
-        return 1
-    print(
-        f"odyssey validate {draft.folder}: valid (structure, paper.toml, README, a forward pass "
-        "of the model); `odyssey validate --complete` refuses it while paper.toml says "
-        "draft = true"
-    )
-    return 0
+            print(f"    {problem}")
+    # Completeness fails by design (the draft mark, no recorded results): it is reported, and
+    # only the checks before it decide the exit status.
+    return 1 if any(problems for _, problems in report[:-1]) else 0
