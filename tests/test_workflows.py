@@ -137,10 +137,6 @@ def test_job_permissions_grant_writes_only_where_needed(workflow_file: Path) -> 
         "contents": "an agent's pull request: pushing its branch",
         "pull-requests": "an agent's pull request or review",
     }
-    if workflow_file.name.startswith("agent-"):
-        # The agents' workflows (issue 15) push a branch and open a pull request or post a
-        # review for a person to act on; they never merge.
-        allowed |= {"contents": "a branch for the pull request", "pull-requests": "open it"}
     for job_name, job in load(workflow_file)["jobs"].items():
         for scope, level in job.get("permissions", {}).items():
             if level == "write":

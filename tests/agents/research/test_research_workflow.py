@@ -102,22 +102,30 @@ def test_the_workflow_runs_on_a_labelled_paper_request_with_least_privilege() ->
     workflow = load_workflow()
     assert workflow["on"] == {"issues": {"types": ["labeled"]}}
     assert workflow["permissions"] == {"contents": "read"}
-    (job,) = workflow["jobs"].values()
-    assert job["if"] == "github.event.label.name == 'paper-request'"
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "issues": "read"}
+    jobs = workflow["jobs"]
+    assert jobs["draft"]["if"] == "github.event.label.name == 'paper-request'"
+    assert jobs["draft"]["permissions"] == {"contents": "read", "issues": "read"}
+    assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
     text = WORKFLOW.read_text(encoding="utf-8")
-    for scope in job["permissions"]:  # each permission says why
-        assert re.search(rf"^\s+{scope}: \w+ # \w", text, re.MULTILINE), scope
+    for scope in ("contents: read", "issues: read", "contents: write", "pull-requests: write"):
+        assert re.search(rf"^\s+{scope} # \w", text, re.MULTILINE), scope  # each says why
     assert "github.event.issue.number" in workflow["concurrency"]["group"]
+    # The key reaches one step, in the job that cannot write; the writing job never sees it.
+    assert text.count("secrets.ANTHROPIC_API_KEY") == 1
+    assert "ANTHROPIC_API_KEY" in str(jobs["draft"])
+    assert "ANTHROPIC_API_KEY" not in str(jobs["pull-request"])
 
 
 def test_the_workflow_not_the_agent_commits_and_opens_a_draft_pull_request() -> None:
-    (job,) = load_workflow()["jobs"].values()
-    scripts = [str(step.get("run", "")) for step in job["steps"]]
+    jobs = load_workflow()["jobs"]
+    steps = [step for job in jobs.values() for step in job["steps"]]
+    scripts = [str(step.get("run", "")) for step in steps]
     agent = next(script for script in scripts if "odyssey agent research" in script)
     assert '-- "$PAPER"' in agent  # a validated id, after `--`
-    assert "git commit" not in agent
-    assert any("gh pr create --draft" in script for script in scripts)
-    form_step = next(step for step in job["steps"] if "issue_form" in str(step.get("run", "")))
+    assert "git commit" not in str(jobs["draft"])
+    pull_request = "\n".join(str(step.get("run", "")) for step in jobs["pull-request"]["steps"])
+    assert "commit -m" in pull_request
+    assert "gh pr create --draft" in pull_request
+    form_step = next(step for step in steps if "issue_form" in str(step.get("run", "")))
     assert form_step["env"] == {"ISSUE_BODY": "${{ github.event.issue.body }}"}
     assert all("${{" not in script for script in scripts)

@@ -23,13 +23,21 @@ no API key.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from odyssey.agents.research.source import PaperSource, SourceError, load_source
 
-__all__ = ["add_arguments", "context", "merge_metadata", "run", "validate_draft"]
+__all__ = [
+    "add_arguments",
+    "context",
+    "given_answer",
+    "merge_metadata",
+    "run",
+    "validate_draft",
+]
 
 PROG = "odyssey agent research"
 PAPER_FILE = "paper.txt"  # the path the paper's text is shown to the model under
@@ -59,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--slug", help="the paper's slug (default: the folder's name, else made from the title)"
     )
     parser.add_argument("--force", action="store_true", help="replace an existing non-empty folder")
+    parser.add_argument(
+        "--answer",
+        metavar="FILE",
+        help="render the draft from this answer (JSON valid against output.schema.json, or a "
+        "draft's research.json) instead of asking the model: for Claude Code, and to redraw a "
+        "corrected reading",
+    )
 
 
 def context(source: PaperSource, budget_tokens: int) -> tuple[dict[str, Any], list[Any]]:
@@ -125,7 +140,7 @@ def validate_draft(folder: Path) -> list[tuple[str, list[str]]]:
 def run(args: argparse.Namespace) -> int:
     """Reads PAPER, asks the model, writes and validates the draft folder."""
     from odyssey.agents.core import AgentError, load_agent, run_agent
-    from odyssey.agents.research.draft import DraftError, check_destination, write_draft
+    from odyssey.agents.research.draft import DraftError, check_destination
 
     try:
         if args.folder is not None:
@@ -135,6 +150,18 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     spec = load_agent("research")
+    if getattr(args, "answer", None):
+        if getattr(args, "dry_run", False):
+            print(
+                f"{PROG}: --answer asks no model: --dry-run has no request to show", file=sys.stderr
+            )
+            return 2
+        try:
+            output = given_answer(Path(args.answer), spec.output_schema)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        return _draft(args, source, output)
     variables, files = context(source, spec.context_budget)
     if variables["dropped_pages"]:
         print(
@@ -156,7 +183,35 @@ def run(args: argparse.Namespace) -> int:
         return error.exit_status
     if result is None:  # --dry-run: the request is printed, nothing is written
         return 0
-    answer = merge_metadata(result.output, dict(source.metadata))
+    return _draft(args, source, result.output)
+
+
+def given_answer(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
+    """The answer in `path` (bare, or a draft's research.json holding it under "answer"),
+    checked against the output schema; ValueError naming the file and the first problem."""
+    import jsonschema
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{PROG}: --answer {path}: cannot be read as JSON: {error}") from None
+    if isinstance(data, dict) and isinstance(data.get("answer"), dict) and "origin" in data:
+        data = data["answer"]
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=str)
+    if errors:
+        where = "/".join(str(part) for part in errors[0].absolute_path) or "(top level)"
+        raise ValueError(
+            f"{PROG}: --answer {path}: {where}: {errors[0].message} ({len(errors)} problem(s) "
+            "against output.schema.json)"
+        )
+    return data
+
+
+def _draft(args: argparse.Namespace, source: PaperSource, output: dict[str, Any]) -> int:
+    """Writes the draft from a validated answer and reports `odyssey validate` on it."""
+    from odyssey.agents.research.draft import DraftError, write_draft
+
+    answer = merge_metadata(output, dict(source.metadata))
     try:
         draft = write_draft(
             answer,
