@@ -13,7 +13,7 @@ import pytest
 
 from odyssey.agents.core import load_agent
 from odyssey.agents.research.draft import render_files
-from odyssey.agents.research.evaluate import case_input, load_case, score
+from odyssey.agents.research.evaluate import load_case, prepare, score
 
 HERE = Path(__file__).resolve().parent
 CASE = load_case(HERE.parent / "eval" / "research" / "lenet5")
@@ -25,7 +25,7 @@ def test_the_reference_answer_is_valid_against_the_output_schema() -> None:
 
 
 def test_the_case_gives_the_agent_the_page_tagged_paper() -> None:
-    variables, files = case_input(CASE)
+    variables, files = prepare(CASE)
     assert variables["pages"] == 2
     assert files[0].text.startswith("[page 1]\nNotes on LeNet-5")
     assert "[page 2]\n3 Training" in files[0].text

@@ -5,8 +5,9 @@ reading recovers (LeNet-5 first: the layer shapes, ~60,000 parameters, the 20-pa
 0.95 % and 0.8 % test errors).
 
 `score(case, output)` compares one answer with its case's ``expected`` and returns each measure
-in [0, 1] and their mean, ``overall``; `load_case` and `case_input` give the harness a case and
-the agent's input for it. Nothing here calls the model.
+in [0, 1] and their mean, ``overall``; `prepare(case)` gives the harness
+(``odyssey.agents.evaluate``) the agent's input for a case, `load_case` reads one as the harness
+does. Nothing here calls the model.
 """
 
 from __future__ import annotations
@@ -19,28 +20,33 @@ from typing import Any
 
 from odyssey.agents.research.recipe import accuracy_of
 
-__all__ = ["case_input", "load_case", "score"]
+__all__ = ["load_case", "prepare", "score"]
 
 # The layers whose output shape the case lists: the ones that change the shape or learn.
 _SHAPED = {"conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "other"}
 
 
 def load_case(directory: str | Path) -> dict[str, Any]:
-    """A case folder's case.json, with `directory` and the paper's path resolved."""
+    """A case folder's case.json with ``_directory`` set, as the harness
+    (odyssey.agents.evaluate.load_cases) loads it."""
     directory = Path(directory)
     case = json.loads((directory / "case.json").read_text(encoding="utf-8"))
-    case["directory"] = str(directory)
-    case["paper_path"] = str(directory / case["paper"])
+    case.setdefault("name", directory.name)
+    case["_directory"] = str(directory)
     return case
 
 
-def case_input(case: Mapping[str, Any], budget_tokens: int = 90000) -> tuple[dict, list]:
-    """The agent's variables and files for `case`: its paper read as `odyssey agent research`
-    reads a local text file."""
+def prepare(case: Mapping[str, Any], budget_tokens: int | None = None) -> tuple[dict, list]:
+    """The agent's variables and files for `case`: its paper (``paper``, beside case.json)
+    read as `odyssey agent research` reads a local file, cut to the agent's budget."""
+    from odyssey.agents.core import load_agent
     from odyssey.agents.research import context
     from odyssey.agents.research.source import load_source
 
-    return context(load_source(str(case["paper_path"])), budget_tokens)
+    if budget_tokens is None:
+        budget_tokens = load_agent("research").context_budget
+    paper = Path(str(case["_directory"])) / str(case["paper"])
+    return context(load_source(str(paper)), budget_tokens)
 
 
 def _subsequence_recall(expected: Sequence[Any], found: Sequence[Any]) -> float:
