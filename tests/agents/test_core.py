@@ -283,3 +283,25 @@ def test_a_broken_definition_is_named(tmp_path):
     with pytest.raises(AgentError, match="no agent named 'nope'") as failure:
         load_agent("nope", tmp_path)
     assert failure.value.exit_status == 2
+
+
+def test_an_answer_cut_at_max_tokens_or_without_the_tool_is_repaired(spec, quick, monkeypatch):
+    text_only = tool_answer(GOOD, TOOL)
+    text_only["content"] = [{"type": "text", "text": "Here is my answer: fine, 3"}]
+    text_only["stop_reason"] = "end_turn"
+    cut = tool_answer({"summary": "fi"}, TOOL, stop_reason="max_tokens")
+    with FakeMessagesAPI([text_only, tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert result is not None
+    assert result.output == GOOD
+    feedback = api.requests[1]["messages"][2]["content"][0]
+    assert feedback["type"] == "text"
+    assert f"did not call the tool {TOOL}" in feedback["text"]
+    with FakeMessagesAPI([cut, tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert result is not None
+    assert result.output == GOOD
+    feedback = api.requests[1]["messages"][2]["content"][0]
+    assert "cut at max_tokens" in feedback["content"]

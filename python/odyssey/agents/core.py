@@ -86,6 +86,10 @@ class AgentError(Exception):
     """A run that cannot go on: `exit_status` 1 (a failure) or 2 (usage, no key), one line."""
 
     def __init__(self, message: str, exit_status: int = 1) -> None:
+        if isinstance(message, int) and isinstance(exit_status, str):  # AgentError(2, "...")
+            message, exit_status = exit_status, message
+        if exit_status not in (1, 2):
+            raise ValueError(f"AgentError: exit_status must be 1 or 2, got {exit_status!r}")
         super().__init__(message)
         self.exit_status = exit_status
 
@@ -401,6 +405,20 @@ def _answer_of(message: Any, tool_name: str) -> tuple[Any, list[str], Any]:
     return block.input, problems, block
 
 
+def _replayed(content: list[Any]) -> list[dict[str, Any]]:
+    """The answer's blocks as the next request repeats them: only the fields a request takes
+    (an SDK's response model may carry more, which the API would refuse on input)."""
+    blocks: list[dict[str, Any]] = []
+    for block in content:
+        if block.type == "tool_use":
+            blocks.append(
+                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+            )
+        elif block.type == "text" and block.text:
+            blocks.append({"type": "text", "text": block.text})
+    return blocks or [{"type": "text", "text": "(no answer)"}]
+
+
 def _save_raw(spec: AgentSpec, raw_dir: Path, attempts: list[dict[str, Any]]) -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -492,7 +510,7 @@ def run_agent(
                 + "\n".join(f"- {error}" for error in errors)
                 + f"\nCall {spec.tool_name} again with the whole corrected answer."
             )
-            assistant = [b.model_dump(exclude_none=True) for b in message.content]
+            assistant = _replayed(message.content)
             if block is not None:
                 reply = [
                     {
