@@ -80,7 +80,8 @@ def test_a_text_paper_becomes_a_valid_draft_folder(api_env, tmp_path: Path) -> N
     assert complete[0].startswith("paper.draft is true")
     paper_toml = (out / "paper.toml").read_text(encoding="utf-8")
     assert "draft = true" in paper_toml
-    assert 'scheduler = "StepLR"' in paper_toml
+    assert 'scheduler = "MultiStepLR"' in paper_toml
+    assert "scheduler_args = { milestones = [6], gamma = 0.1 }" in paper_toml
     assert "paper = 0.989\nbar = 0.989" in paper_toml
     assert "augment = true\npaper = 0.991" in paper_toml
     readme = (out / "README.md").read_text(encoding="utf-8")

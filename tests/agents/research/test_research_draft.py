@@ -118,3 +118,40 @@ def test_the_papers_text_is_cut_at_a_page_boundary_to_fit_the_budget() -> None:
     variables, (file,) = context(paper, budget_tokens=200000)
     assert variables["dropped_pages"] == ""
     assert file.text == text
+
+
+@pytest.mark.parametrize(
+    ("schedule", "optimizer", "scheduler"),
+    [
+        ({"kind": "step", "milestones": [6], "gamma": 0.1}, "SGD", "MultiStepLR"),
+        ({"kind": "multistep", "milestones": [3, 6], "gamma": 0.5}, "SGD", "MultiStepLR"),
+        ({"kind": "piecewise", "milestones": [2, 4], "values": [0.05, 0.005, 0.0005]}, "SGD",
+         "MultiStepLR"),
+        ({"kind": "exponential", "gamma": 0.9}, "SGD", "ExponentialLR"),
+        ({"kind": "cosine"}, "SGD", "CosineAnnealingLR"),
+        ({"kind": "one_cycle"}, "SGD", "OneCycleLR"),
+        ({"kind": "constant"}, "Adam", None),
+    ],
+)  # fmt: skip
+def test_each_mapped_recipe_builds_its_optimizer_and_scheduler(
+    schedule: dict[str, Any], optimizer: str, scheduler: str | None, tmp_path: Path
+) -> None:
+    from odyssey.papers import build_model, build_optimizer, build_scheduler, load_paper, resolve
+
+    answer = copy.deepcopy(ANSWER)
+    answer["training"]["lr_schedule"] = {
+        "description": "as given", "source": "p. 3", "confidence": 0.9, **schedule
+    }  # fmt: skip
+    answer["training"]["optimizer"].update(name=optimizer, weight_decay=0.0005, betas=[0.9, 0.99])
+    draft = write_draft(answer, {}, "test", out=tmp_path / "net")
+    config = resolve(load_paper(draft.folder))
+    assert config["train"]["optimizer"] == optimizer
+    assert config["train"]["scheduler"] == (scheduler or "none")
+    model = build_model(config)
+    built = build_optimizer(config, model.parameters())
+    assert type(built).__name__ == optimizer
+    made = build_scheduler(config, built, steps_per_epoch=10)
+    assert (type(made).__name__ if made is not None else None) == scheduler
+    # What the optimizer does not take is said, not dropped silently: SGD has no betas.
+    if optimizer == "SGD":
+        assert "optimizer: SGD takes no betas (the paper gives [0.9, 0.99])" in draft.todos

@@ -147,9 +147,9 @@ def _schedule(training: Mapping[str, Any], recipe: Recipe, lr: float, epochs: in
     chosen: tuple[str, dict[str, Any]] | None = None
     if kind == "constant":
         return
-    if kind == "step" and len(milestones) == 1 and gamma:
-        chosen = ("StepLR", {"step_size": milestones[0], "gamma": gamma})
-    elif kind in ("step", "multistep") and milestones and gamma:
+    # The schema's milestones are the epochs where the rate changes, each one: MultiStepLR says
+    # exactly that (StepLR would go on dividing every step_size epochs after the last).
+    if kind in ("step", "multistep") and milestones and gamma:
         chosen = ("MultiStepLR", {"milestones": list(milestones), "gamma": gamma})
     elif kind == "exponential" and gamma:
         chosen = ("ExponentialLR", {"gamma": gamma})
