@@ -82,3 +82,20 @@ def test_the_lenet5_reading_drafts_a_folder_with_its_todos() -> None:
         "| `paper-mnist` | paper | mnist | test accuracy | 99.05 % | ≥ 99.00 % | — |"
         in files["README.md"]
     )
+
+
+def test_the_harness_runs_the_lenet5_case_through_the_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.fake_api import FakeMessagesAPI, tool_answer
+
+    from odyssey.agents.evaluate import evaluate_agent, load_cases
+
+    (case,) = load_cases(HERE.parent / "eval" / "research")
+    with FakeMessagesAPI([tool_answer(ANSWER, "research_answer")]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+        (record,) = evaluate_agent("research", [case])
+    assert record["error"] is None
+    assert record["scores"]["overall"] == 1.0
+    assert "[page 2]\n3 Training" in api.requests[0]["messages"][0]["content"]
