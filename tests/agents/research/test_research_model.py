@@ -176,6 +176,8 @@ def test_no_string_of_the_answer_becomes_code(tmp_path: Path) -> None:
     ("kind", "shape", "code"),
     [
         ("other", [6, 28, 28], "nn.Identity()"),
+        ("other", [6, 14, 14], "nn.AvgPool2d(kernel_size=2)"),  # trainable subsampling
+        ("other", [16, 24, 24], "nn.Conv2d(6, 16, kernel_size=5)"),  # partial connections
         ("other", [3, 7, 7], "nn.AdaptiveAvgPool2d((7, 7)), nn.Conv2d(6, 3, kernel_size=1)"),
     ],
 )

@@ -33,6 +33,7 @@ _ACTIVATIONS = {
     "sigmoid": "nn.Sigmoid()",
 }
 _WIDTH = 100  # pyproject.toml's ruff line length
+_LARGEST_INFERRED_KERNEL = 11  # a kernel "inferred" larger than this is no convolution's
 
 
 @dataclass
@@ -300,6 +301,45 @@ class _Planner:
             return
         self.emit("nn.Softmax(dim=1)", self.shape, 0, f"{head}: softmax", todos)
 
+    def _map_stand_in(
+        self, layer: Mapping[str, Any], shape: tuple[int, ...]
+    ) -> tuple[str, int, str]:
+        """The closest odyssey.nn layer for a feature map -> feature map layer of another
+        kind: average pooling when the maps keep their number and shrink by a whole factor
+        (subsampling), a full convolution when a kernel fits the shapes (partial connections),
+        else adaptive average pooling and a 1x1 convolution. Returns (code, parameters, what
+        stands in)."""
+        channels, height, width = self.shape
+        out, out_height, out_width = shape
+        if (
+            out == channels
+            and height % out_height == 0
+            and width % out_width == 0
+            and height // out_height == width // out_width > 1
+        ):
+            factor = height // out_height
+            return f"nn.AvgPool2d(kernel_size={factor})", 0, f"{factor}x{factor} average pooling"
+        stride, padding = layer.get("stride") or 1, layer.get("padding") or 0
+        kernel = layer.get("kernel_size")
+        if kernel is None and stride == 1 and height - out_height == width - out_width:
+            kernel = height + 2 * padding - out_height + 1
+        if (
+            kernel
+            and 1 <= kernel <= _LARGEST_INFERRED_KERNEL
+            and _out_size(height, kernel, stride, padding) == out_height
+            and _out_size(width, kernel, stride, padding) == out_width
+        ):
+            arguments = f"{channels}, {out}, kernel_size={kernel}"
+            arguments += f", stride={stride}" if stride != 1 else ""
+            arguments += f", padding={padding}" if padding else ""
+            parameters = out * channels * kernel * kernel + out
+            return f"nn.Conv2d({arguments})", parameters, f"a full {kernel}x{kernel} convolution"
+        code = (
+            f"nn.Sequential(nn.AdaptiveAvgPool2d(({out_height}, {out_width})), "
+            f"nn.Conv2d({channels}, {out}, kernel_size=1))"
+        )
+        return code, channels * out + out, "adaptive average pooling and a 1x1 convolution"
+
     def _other(
         self,
         layer: Mapping[str, Any],
@@ -321,14 +361,7 @@ class _Planner:
             code, params = f"nn.Linear({features}, {width})", features * shape[0] + shape[0]
             stand_in = "a Linear layer"
         elif len(shape) == 3 and len(self.shape) == 3:
-            code = (
-                f"nn.Sequential(nn.AdaptiveAvgPool2d(({shape[1]}, {shape[2]})), "
-                f"nn.Conv2d({self.shape[0]}, {shape[0]}, kernel_size=1))"
-            )
-            params, stand_in = (
-                self.shape[0] * shape[0] + shape[0],
-                "adaptive pooling and a 1x1 conv",
-            )
+            code, params, stand_in = self._map_stand_in(layer, tuple(shape))
         else:
             code, params, stand_in, shape = "nn.Identity()", 0, "Identity", self.shape
         todos.append(
