@@ -239,3 +239,20 @@ def test_a_given_answer_must_match_the_schema(tmp_path: Path) -> None:
     status, _, stderr = run("agent", "research", str(PAPER), "--answer", str(answer), "--dry-run")
     assert status == 2
     assert "--dry-run has no request to show" in stderr
+
+
+def test_a_dry_run_prints_the_request_and_writes_nothing(  # type: ignore[no-untyped-def]
+    api_env, tmp_path: Path
+) -> None:
+    out = tmp_path / "draft"
+    with api_env([]) as api:
+        status, stdout, stderr = run(
+            "agent", "research", str(PAPER), "--out", str(out), "--dry-run"
+        )
+    assert (status, stderr) == (0, "")
+    assert api.requests == []
+    assert not out.exists()
+    assert "dry run, nothing sent" in stdout
+    body = json.loads(stdout[stdout.index("\n{") :])
+    assert body["tools"][0]["name"] == TOOL
+    assert "[page 3]\n3 Training" in body["messages"][0]["content"]
