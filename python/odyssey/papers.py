@@ -10,7 +10,9 @@ imported as one package under a name unique to the folder, so they import each o
 (``from .model import map_loss``) and two papers' modules never collide. ``paper.toml``::
 
     [paper]                      # who and where: title (str, required), authors (list of str),
-    title = "..."                # year (int), url, venue, arxiv (its id), task (str)
+    title = "..."                # year (int), url, venue, arxiv (its id), task (str); draft
+                                 # (bool): written by `odyssey agent research`, never complete
+                                 # until a human checks DRAFT.md and removes it     (absent)
     authors = ["..."]
     year = 1998
     url = "https://..."

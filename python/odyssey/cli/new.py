@@ -156,10 +156,14 @@ def create_paper(
     no_input: bool = True,
     output_dir: str | Path | None = None,
     template: Path | None = None,
+    post_hook: bool = True,
 ) -> Path:
     """Renders the paper template with `answers` (the rest asked, or defaults with `no_input`)
     into `output_dir` (default: `default_output_dir()`); returns the new paper's folder.
-    NewPaperError lists every answer the template's checks reject, before anything is written."""
+    NewPaperError lists every answer the template's checks reject, before anything is written.
+    `post_hook=False` skips the template's post-generation hook (its next steps, and listing the
+    paper in the repository's pyproject.toml): for callers that write only inside the folder,
+    such as ``odyssey agent research``. The pre-generation checks run either way, here."""
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.generate import generate_context
     from cookiecutter.main import cookiecutter
@@ -210,6 +214,8 @@ def create_paper(
             extra_context={key: final[key] for key in known},
             output_dir=str(output),
             default_config=True,
+            # The checks of the pre-generation hook have run above; only the post hook may go.
+            accept_hooks=post_hook,
         )
     except BaseException as error:  # Ctrl-C included: no half-written paper is left behind
         shutil.rmtree(folder, ignore_errors=True)

@@ -380,6 +380,13 @@ def completeness_problems(folder: Path, available_only: bool = False) -> list[st
             return unreadable
         table, _ = results_table(text)
     found = []
+    if paper.info.get("draft"):
+        # A draft validates (it builds, runs forward, names its targets) but nobody has yet
+        # checked its reading of the paper: it is never complete while it is marked.
+        found.append(
+            "paper.draft is true: a draft from `odyssey agent research`; check what DRAFT.md "
+            "lists, then remove `draft = true` and DRAFT.md"
+        )
     for index, target in enumerate(paper.targets):
         if available_only and not data_at_hand(target["dataset"]):
             continue
