@@ -1,0 +1,1 @@
+"""LLM-assisted agents (the optional extra ``agents``)."""

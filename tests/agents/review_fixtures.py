@@ -1,0 +1,48 @@
+"""Fixture diffs for the review agent's tests: new files and edits as git prints them, and a
+tree (path -> text) standing for the repository after the change."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+
+__all__ = ["DictTree", "changed", "diff_of"]
+
+
+class DictTree:
+    """kernel_rules.Tree over a dict of path -> text."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+
+    def read(self, path: str) -> str | None:
+        return self.files.get(path)
+
+    def paths(self) -> Sequence[str]:
+        return sorted(self.files)
+
+
+def changed(path: str, before: str | None, after: str | None) -> str:
+    """The git diff of one file from `before` to `after` (None: absent on that side)."""
+    old = (before or "").splitlines(keepends=True)
+    new = (after or "").splitlines(keepends=True)
+    header = [f"diff --git a/{path} b/{path}\n"]
+    if before is None:
+        header.append("new file mode 100644\n")
+    elif after is None:
+        header.append("deleted file mode 100644\n")
+    header.append("index 0000000..1111111\n")
+    body = difflib.unified_diff(
+        old,
+        new,
+        fromfile="/dev/null" if before is None else f"a/{path}",
+        tofile="/dev/null" if after is None else f"b/{path}",
+        n=3,
+    )
+    lines = [line if line.endswith("\n") else line + "\n" for line in body]
+    return "".join(header + lines)
+
+
+def diff_of(changes: Mapping[str, tuple[str | None, str | None]]) -> str:
+    """The diff of several files, path -> (before, after)."""
+    return "".join(changed(path, before, after) for path, (before, after) in changes.items())
