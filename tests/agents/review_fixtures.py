@@ -4,9 +4,11 @@ tree (path -> text) standing for the repository after the change."""
 from __future__ import annotations
 
 import difflib
+import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-__all__ = ["DictTree", "changed", "diff_of"]
+__all__ = ["DictTree", "changed", "diff_of", "make_repo"]
 
 
 class DictTree:
@@ -46,3 +48,39 @@ def changed(path: str, before: str | None, after: str | None) -> str:
 def diff_of(changes: Mapping[str, tuple[str | None, str | None]]) -> str:
     """The diff of several files, path -> (before, after)."""
     return "".join(changed(path, before, after) for path, (before, after) in changes.items())
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def make_repo(
+    root: Path, before: Mapping[str, str], after: Mapping[str, str | None]
+) -> tuple[str, str]:
+    """A git repository at `root`: `main` holding `before`, then branch `change` (checked out)
+    writing `after` (None deletes). Returns (base SHA, head SHA)."""
+    root.mkdir(parents=True, exist_ok=True)
+    _git(root, "init", "-q", "-b", "main")
+    for path, text in before.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "--allow-empty", "-m", "base")
+    base = _git(root, "rev-parse", "HEAD")
+    _git(root, "checkout", "-q", "-b", "change")
+    for path, text in after.items():
+        if text is None:
+            (root / path).unlink()
+        else:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "change")
+    return base, _git(root, "rev-parse", "HEAD")
