@@ -58,11 +58,14 @@ def cmake_build_and_test(session: nox.Session, *options: str) -> None:
 def tests(session: nox.Session) -> None:
     """Build the package, run the C++ kernel tests, then pytest.
 
-    tensorboardX is installed so that TensorBoardLogger is tested. With ODYSSEY_TEST_TORCH=1,
-    PyTorch 2.13 (CPU) is installed too, so that the parity tests against
+    tensorboardX is installed so that TensorBoardLogger is tested, and the agents extra so
+    that the agents' offline tests (a fake Messages API on 127.0.0.1) run. With
+    ODYSSEY_TEST_TORCH=1, PyTorch 2.13 (CPU) is installed too, so that the parity tests against
     torch run instead of being skipped (CI sets it; on a laptop it would be a large download).
     """
-    extras = "test,tensorboard" + (",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "")
+    extras = "test,tensorboard,agents" + (
+        ",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else ""
+    )
     install_package(session, extras)
     cmake_build_and_test(session)
     session.run("pytest", *session.posargs)
@@ -425,7 +428,9 @@ def coverage(session: nox.Session) -> None:
     under the floors). Only the ISA variants this CPU runs count (NEON is not compiled on x86-64;
     `nox -s cross` tests it). ODYSSEY_TEST_TORCH=1 adds the parity tests, as for `nox -s tests`.
     """
-    extras = "test,tensorboard" + (",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "")
+    extras = "test,tensorboard,agents" + (
+        ",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else ""
+    )
     session.install("coverage[toml]>=7.10", "gcovr>=8", "cmake", "ninja")
     build_dirs = [ROOT / "build" / session.name, ROOT / "build" / f"{session.name}-ctest"]
     remove_gcov_counters(*build_dirs)

@@ -8,11 +8,11 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from odyssey.cli import bench, datasets, doctor, evaluate, new, predict, train, validate
+from odyssey.cli import agent, bench, datasets, doctor, evaluate, new, predict, train, validate
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (doctor, datasets, new, train, evaluate, predict, validate, bench)
+SUBCOMMANDS = (doctor, datasets, new, train, evaluate, predict, validate, bench, agent)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,285 @@
+"""odyssey.agents.core against the fake Messages API: the request, the secret filter, the budget,
+the retries, validation and repair, the dry run and the missing key."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("anthropic")
+pytest.importorskip("detect_secrets")
+
+from agents.fake_api import Delay, FakeMessagesAPI, Hang, tool_answer
+
+from odyssey.agents.core import (
+    AgentError,
+    ContextFile,
+    build_request,
+    load_agent,
+    run_agent,
+    safe_write,
+)
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["summary", "score"],
+    "additionalProperties": False,
+    "properties": {"summary": {"type": "string"}, "score": {"type": "integer", "minimum": 0}},
+}
+GOOD = {"summary": "fine", "score": 3}
+BAD = {"summary": "fine", "score": "three"}
+TOOL = "echo_answer"
+# Secret-looking values planted in the context (assembled so that this file holds none whole).
+AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+GITHUB_TOKEN = "ghp_" + "x1Y2z3A4b5C6d7E8f9G0h1I2j3K4l5M6n7O8"
+PASSWORD = "hunter2" + "hunter2"
+
+
+@pytest.fixture
+def spec(tmp_path: Path):
+    root = tmp_path / "agents"
+    folder = root / "echo"
+    folder.mkdir(parents=True)
+    (folder / "agent.toml").write_text(
+        'name = "echo"\ndescription = "Echoes."\nmax_tokens = 512\ntemperature = 0.0\n'
+        'context_budget = 4000\ntools = ["Read"]\nclaude_name = "echo-agent"\n'
+    )
+    (folder / "output.schema.json").write_text(json.dumps(SCHEMA))
+    (folder / "system.md.j2").write_text("You echo. Topic: {{ variables.topic }}.\n")
+    (folder / "user.md.j2").write_text('Files:\n{% include "files.md.j2" %}\n')
+    return load_agent("echo", root)
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short timeouts and backoff: the retry tests take milliseconds."""
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "0.5")
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "2")
+    monkeypatch.setenv("ODYSSEY_AGENT_BACKOFF", "0.01")
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, api: FakeMessagesAPI) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+
+
+FILES = [ContextFile("a.py", "print('a')\n")]
+
+
+def test_success_sends_the_forced_tool_and_reports_usage(spec, quick, monkeypatch, tmp_path):
+    out = io.StringIO()
+    with FakeMessagesAPI([tool_answer(GOOD, TOOL, input_tokens=1200, output_tokens=300)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=out, raw_dir=tmp_path / "raw")
+    assert result is not None
+    assert result.output == GOOD
+    assert (result.input_tokens, result.output_tokens) == (1200, 300)
+    assert result.cost_usd == pytest.approx((1200 * 3 + 300 * 15) / 1e6)
+    (body,) = api.requests
+    assert body["tool_choice"] == {"type": "tool", "name": TOOL}
+    assert body["tools"][0]["input_schema"] == SCHEMA
+    assert body["system"] == "You echo. Topic: t.\n"
+    assert '<file path="a.py" kind="file">\nprint(\'a\')\n</file>' in body["messages"][0]["content"]
+    assert body["model"] == "claude-sonnet-4-6"
+    assert "1200 input + 300 output tokens, $0.0081" in out.getvalue()
+
+
+def test_invalid_answer_is_repaired_with_the_errors(spec, quick, monkeypatch, tmp_path):
+    with FakeMessagesAPI([tool_answer(BAD, TOOL), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO(), raw_dir=tmp_path)
+    assert result is not None
+    assert result.output == GOOD
+    assert result.input_tokens == 2000  # both rounds counted
+    first, second = api.requests
+    assert second["messages"][:1] == first["messages"]
+    assistant, feedback = second["messages"][1:]
+    assert assistant["role"] == "assistant"
+    assert assistant["content"][0]["input"] == BAD
+    (reply,) = feedback["content"]
+    assert reply["type"] == "tool_result"
+    assert reply["is_error"] is True
+    assert reply["tool_use_id"] == assistant["content"][0]["id"]
+    assert "at /score: 'three' is not of type 'integer'" in reply["content"]
+    assert not list(tmp_path.glob("*.json"))  # nothing saved when the repair worked
+
+
+def test_invalid_twice_fails_with_the_raw_answers_saved(spec, quick, monkeypatch, tmp_path):
+    with FakeMessagesAPI([tool_answer(BAD, TOOL), tool_answer({"score": -1}, TOOL)]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(AgentError) as failure:
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO(), raw_dir=tmp_path / "raw")
+    assert failure.value.exit_status == 1
+    assert "failed its schema twice" in str(failure.value)
+    (saved,) = (tmp_path / "raw").glob("echo-answer-*.json")
+    assert str(saved) in str(failure.value)
+    record = json.loads(saved.read_text())
+    assert [attempt["answer"] for attempt in record["attempts"]] == [BAD, {"score": -1}]
+    assert any("'summary' is a required property" in e for e in record["attempts"][1]["errors"])
+
+
+def test_429_then_success_is_retried_and_reported(spec, quick, monkeypatch):
+    out = io.StringIO()
+    with FakeMessagesAPI([429, 529, tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=out)
+    assert result is not None
+    assert result.output == GOOD
+    assert len(api.requests) == 3
+    assert "HTTP 429" in out.getvalue()
+    assert "retry 1 of 2" in out.getvalue()
+    assert "HTTP 529" in out.getvalue()
+    assert "retry 2 of 2" in out.getvalue()
+
+
+def test_5xx_until_the_retries_run_out_fails_with_the_reason(spec, quick, monkeypatch):
+    with FakeMessagesAPI([500, 503, 500]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(AgentError) as failure:
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert failure.value.exit_status == 1
+    assert "failed 3 times, the last with HTTP 500" in str(failure.value)
+    assert len(api.requests) == 3  # the first attempt and two retries, no more
+
+
+def test_a_request_error_is_not_retried(spec, quick, monkeypatch):
+    with FakeMessagesAPI([400]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(AgentError, match="refused the request: HTTP 400"):
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert len(api.requests) == 1
+
+
+def test_a_timeout_is_retried_then_answered(spec, quick, monkeypatch):
+    out = io.StringIO()
+    with FakeMessagesAPI([Delay(5.0, tool_answer(BAD, TOOL)), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=out)
+    assert result is not None
+    assert result.output == GOOD
+    assert "no answer before the timeout; retry 1 of 2" in out.getvalue()
+
+
+def test_timeouts_until_the_retries_run_out(spec, quick, monkeypatch):
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "1")
+    with FakeMessagesAPI([Hang(), Hang()]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(
+            AgentError,
+            match=r"failed 2 times, the last with no answer before the timeout \(timeout 0.5 s\)",
+        ):
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+
+
+def test_secret_files_never_reach_a_request(spec, quick, monkeypatch, tmp_path):
+    files = [
+        ContextFile(".env", f"AWS_ACCESS_KEY_ID={AWS_KEY}\n"),
+        ContextFile("deploy/server.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n"),
+        ContextFile("config/settings.py", f'password = "{PASSWORD}"\n'),
+        ContextFile("change.diff", f"+TOKEN = '{GITHUB_TOKEN}'\n+x = 1\n", kind="diff"),
+        ContextFile("ok.py", "x = 1\n"),
+    ]
+    out = io.StringIO()
+    with FakeMessagesAPI(
+        [tool_answer(GOOD, TOOL)], forbidden=[AWS_KEY, "MIIEabc", PASSWORD, GITHUB_TOKEN]
+    ) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, files, stream=out)
+    assert result is not None
+    withheld = " ".join(result.request.withheld)
+    assert ".env" in withheld
+    assert "server.pem" in withheld
+    assert "config/settings.py (detect-secrets: Secret Keyword)" in withheld
+    content = api.requests[0]["messages"][0]["content"]
+    assert "+TOKEN = '[REDACTED]'" in content  # the diff is kept, its token scrubbed
+    assert "ok.py" in content
+    assert "withheld as secrets" in out.getvalue()
+
+
+def test_the_budget_drops_the_largest_diff_then_the_largest_file(spec):
+    files = [
+        ContextFile("small.py", "a = 1\n" * 20),
+        ContextFile("large.py", "b = 2\n" * 2000),
+        ContextFile("big.diff", "+c = 3\n" * 1200, kind="diff"),
+        ContextFile("small.diff", "+d = 4\n" * 20, kind="diff"),
+        ContextFile("ruff", "E501 line too long\n" * 200, kind="check"),
+    ]
+    request = build_request(spec, {"topic": "t"}, files)
+    # Diffs first, the largest first; then files: small.py, next in line, is not needed.
+    assert [entry.split(" ")[0] for entry in request.dropped] == [
+        "big.diff",
+        "small.diff",
+        "large.py",
+    ]
+    assert request.estimated_input_tokens <= spec.context_budget
+    content = request.messages[0]["content"]
+    assert '<file path="ruff" kind="check">' in content
+    assert '<file path="small.py" kind="file">' in content
+    assert "big.diff (diff, ~" in content  # the model is told what it does not see
+
+
+def test_over_budget_with_only_checks_is_an_error(spec):
+    with pytest.raises(AgentError, match="budget is 4000"):
+        build_request(spec, {"topic": "t"}, [ContextFile("c", "x" * 40000, kind="check")])
+
+
+def test_a_missing_template_variable_is_an_error(spec):
+    with pytest.raises(AgentError, match="'dict object' has no attribute 'topic'"):
+        build_request(spec, {}, FILES)
+
+
+def test_dry_run_prints_the_request_and_calls_nothing(spec, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    out = io.StringIO()
+    with FakeMessagesAPI([]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        assert run_agent(spec, {"topic": "t"}, FILES, dry_run=True, stream=out) is None
+    assert api.requests == []
+    text = out.getvalue()
+    first, rest = text.split("\n", 1)
+    assert "dry run, nothing sent" in first
+    assert "input tokens (budget 4000" in first
+    body = json.loads(rest)
+    assert body["tool_choice"]["name"] == TOOL
+    assert body["system"] == "You echo. Topic: t.\n"
+
+
+def test_no_key_exits_2_in_one_line(spec, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with FakeMessagesAPI([]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        with pytest.raises(AgentError) as failure:
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert failure.value.exit_status == 2
+    assert str(failure.value).startswith("odyssey agent echo: ANTHROPIC_API_KEY is not set")
+    assert "\n" not in str(failure.value)
+
+
+def test_safe_write_stays_inside_its_root(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    assert safe_write(root, "a/b.txt", "x").read_text() == "x"
+    for bad in ("../escape.txt", "/etc/passwd", "a/../../escape.txt", ""):
+        with pytest.raises(ValueError, match="safe_write"):
+            safe_write(root, bad, "x")
+    (root / "link").symlink_to(tmp_path)
+    with pytest.raises(ValueError, match="leaves"):
+        safe_write(root, "link/escape.txt", "x")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_a_broken_definition_is_named(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "agent.toml").write_text('name = "bad"\ndescription = "x"\n')
+    with pytest.raises(
+        AgentError, match=r"agent.toml: \(top level\): '\w+' is a required property"
+    ):
+        load_agent("bad", tmp_path)
+    with pytest.raises(AgentError, match="no agent named 'nope'") as failure:
+        load_agent("nope", tmp_path)
+    assert failure.value.exit_status == 2
