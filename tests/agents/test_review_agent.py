@@ -1,7 +1,7 @@
-"""`odyssey agent review` end to end, offline: a change with a planted bug in a git repository in a
-temporary folder, the model's scripted answer from the fake Messages API on 127.0.0.1 (one finding on
-the bug's line, one on a line the change did not add), and the review printed locally or posted on
-a fake GitHub as one COMMENT review."""
+"""`odyssey agent review` end to end, offline: a change with a planted bug in a git repository in
+a temporary folder, the model's scripted answer from the fake Messages API on 127.0.0.1 (one
+finding on the bug's line, one on a line the change did not add), and the review printed locally
+or posted on a fake GitHub as one COMMENT review."""
 
 from __future__ import annotations
 
