@@ -1,0 +1,114 @@
+"""Scoring the review agent on diffs with planted bugs (``nox -s agents-eval``).
+
+A case is a folder (``tests/agents/eval/review/<name>/``) holding ``before/`` (small fixture
+files, not the live repository), ``change.patch`` (a git diff of them that plants one bug) and
+``case.json``: a ``description`` and the ``expected`` findings, each a ``file`` and the ``lines``
+on which a finding counts as catching it. `prepare` builds the change in a temporary git
+repository and returns what the agent is asked with; `score` compares an answer with the case:
+recall (the fraction of planted bugs found) and false findings (kept findings that match no
+planted bug), on the findings the review would keep (on added lines, merged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from odyssey.agents.review.diff import parse_diff
+from odyssey.agents.review.findings import findings_from_output, keep_in_diff
+
+__all__ = ["CASES", "load_case", "load_cases", "prepare", "score"]
+
+# The cases, from the repository's root.
+CASES = Path("tests/agents/eval/review")
+
+
+def load_case(folder: str | Path) -> dict[str, Any]:
+    """One case: its name, folder, description, expected findings and the patch's text."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+        patch = (folder / "change.patch").read_text(encoding="utf-8")
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"load_case: {folder} is not a review case ({error})") from None
+    expected = meta.get("expected")
+    if not isinstance(expected, list) or not expected:
+        raise ValueError(f"load_case: {folder}/case.json: expected must list the planted bugs")
+    return {
+        "name": folder.name,
+        "folder": str(folder),
+        "description": str(meta.get("description", "")),
+        "expected": expected,
+        "patch": patch,
+    }
+
+
+def load_cases(directory: str | Path = CASES) -> list[dict[str, Any]]:
+    """Every case under `directory`, by name."""
+    folders = sorted(path.parent for path in Path(directory).glob("*/case.json"))
+    return [load_case(folder) for folder in folders]
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(  # nosec B603 B607
+        ["git", "-c", "user.name=eval", "-c", "user.email=eval@localhost", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def prepare(case: Mapping[str, Any], workdir: str | Path) -> tuple[dict[str, Any], list]:
+    """The case's change as a git repository in `workdir` (``main``: before/, ``HEAD``: the patch
+    applied), then the review's context on it: (variables, files) for ``run_agent``."""
+    from odyssey.agents.review import context_files, gather
+    from odyssey.agents.review.checks import run_checks
+
+    root = Path(workdir)
+    before = Path(case["folder"]) / "before"
+    _git(root, "init", "-q", "-b", "main")
+    for source in sorted(before.rglob("*")):
+        if source.is_file():
+            target = root / source.relative_to(before)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "before")
+    _git(root, "checkout", "-q", "-b", "change")
+    (root / ".git" / "change.patch").write_text(case["patch"], encoding="utf-8")
+    _git(root, "apply", "--index", ".git/change.patch")
+    _git(root, "commit", "-q", "-m", case["name"])
+    change = gather(argparse.Namespace(repo=str(root), base="main", pr=None))
+    checks = run_checks(root, change.diffs, change.tree, change.base_tree)
+    variables = {
+        "base": change.base,
+        "head": change.head,
+        "pull_request": None,
+        "title": "",
+        "touched": [diff.path for diff in change.diffs],
+    }
+    return variables, context_files(checks, change.diffs, change.tree)
+
+
+def score(case: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, float]:
+    """Recall (planted bugs found / planted), false findings (kept findings matching no planted
+    bug) and the number of findings kept, for the model's `output` on `case`."""
+    added = {diff.path: diff.added for diff in parse_diff(case["patch"])}
+    kept = keep_in_diff(findings_from_output(output), added).findings
+    expected = [(item["file"], {int(line) for line in item["lines"]}) for item in case["expected"]]
+    found = sum(
+        1 for file, lines in expected if any(f.file == file and f.line in lines for f in kept)
+    )
+    false = sum(
+        1 for f in kept if not any(f.file == file and f.line in lines for file, lines in expected)
+    )
+    return {
+        "recall": found / len(expected),
+        "false_findings": float(false),
+        "findings": float(len(kept)),
+    }

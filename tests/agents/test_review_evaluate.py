@@ -1,0 +1,77 @@
+"""The review agent's evaluation cases and their scoring: every case applies to its fixture files
+and plants its bug on added lines, and `score` counts what an answer caught and what it invented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from odyssey.agents.review.diff import parse_diff
+from odyssey.agents.review.evaluate import load_case, load_cases, prepare, score
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = load_cases(ROOT / "tests" / "agents" / "eval" / "review")
+
+
+def finding(file: str, line: int, rule: str = "bug") -> dict:
+    return {
+        "file": file,
+        "line": line,
+        "severity": "error",
+        "rule": rule,
+        "message": "m",
+        "suggested_change": "",
+    }
+
+
+def test_there_are_at_least_four_cases() -> None:
+    assert len(CASES) >= 4
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_each_planted_bug_is_on_lines_the_patch_adds(case: dict) -> None:
+    added = {diff.path: diff.added for diff in parse_diff(case["patch"])}
+    for expected in case["expected"]:
+        assert set(expected["lines"]) <= added[expected["file"]], expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_each_case_applies_to_its_fixture_and_shows_the_bug_line(
+    case: dict, tmp_path: Path
+) -> None:
+    pytest.importorskip("detect_secrets")
+    variables, files = prepare(case, tmp_path)
+    expected = case["expected"][0]
+    diffs = {file.path: file.text for file in files if file.kind == "diff"}
+    line = min(expected["lines"])
+    assert any(row.startswith(f"{line:>5} + ") for row in diffs[expected["file"]].splitlines())
+    assert variables["touched"] == sorted(diffs)
+    assert [file.path for file in files if file.kind == "check"][-1].startswith("check: kernel")
+
+
+def test_score_recall_and_false_findings() -> None:
+    case = next(case for case in CASES if case["name"] == "dropout-scale")
+    (expected,) = case["expected"]
+    hit = finding(expected["file"], expected["lines"][0])
+    added = sorted(parse_diff(case["patch"])[0].added)
+    other = next(line for line in added if line not in expected["lines"])
+    assert score(case, {"summary": "s", "findings": [hit]}) == {
+        "recall": 1.0,
+        "false_findings": 0.0,
+        "findings": 1.0,
+    }
+    assert score(case, {"summary": "s", "findings": [finding(expected["file"], other)]}) == {
+        "recall": 0.0,
+        "false_findings": 1.0,
+        "findings": 1.0,
+    }
+    # A finding off the added lines is dropped by the review, so it is no false finding either.
+    outside = finding(expected["file"], 1)
+    assert score(case, {"summary": "s", "findings": [hit, outside, hit]})["false_findings"] == 0.0
+    assert score(case, {"summary": "s", "findings": []})["recall"] == 0.0
+
+
+def test_a_folder_without_a_case_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a review case"):
+        load_case(tmp_path)
