@@ -170,13 +170,14 @@ def gather(args: argparse.Namespace, environ: dict[str, str] | None = None) -> C
 
 def context_files(checks: Sequence[CheckOutput], diffs: Sequence[FileDiff], tree: Any) -> list:
     """What the model is shown, in order: the checks (kind ``check``, never cut), each file's
-    numbered diff (``diff``), then each touched file as it is after the change (``file``)."""
+    numbered diff (``diff``), then each touched file as it is after the change (``file``; not for
+    a new file, whose numbered diff is already all of it)."""
     from odyssey.agents.core import ContextFile
 
     files = [ContextFile(check.path, check.text, "check") for check in checks]
     files += [ContextFile(diff.path, annotate(diff), "diff") for diff in diffs]
     for diff in diffs:
-        if diff.status == "deleted" or diff.binary:
+        if diff.status in ("added", "deleted") or diff.binary:
             continue
         text = tree.read(diff.path)
         if text is not None and len(text) <= MAX_FILE_CHARS:

@@ -81,9 +81,13 @@ class Tree(Protocol):
     """The repository after the change: `read` gives a file's text (None when absent), `paths`
     every file's repository-relative path."""
 
-    def read(self, path: str) -> str | None: ...
+    def read(self, path: str) -> str | None:
+        """The text of the file at `path`, None when the tree has no such file."""
+        ...
 
-    def paths(self) -> Sequence[str]: ...
+    def paths(self) -> Sequence[str]:
+        """Every file's repository-relative path."""
+        ...
 
 
 def _finding(
