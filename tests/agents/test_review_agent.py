@@ -46,7 +46,7 @@ def running_mean(values: list[float]) -> list[float]:
 '''
 )
 BUG_LINE = 17
-SECRET = "sk-ant-api03-" + "Q" * 80
+LEAKED = "sk-ant-api03-" + "Q" * 80
 ANSWER = {
     "summary": "Adds running_mean.",
     "findings": [
@@ -74,7 +74,7 @@ ANSWER = {
 @pytest.fixture
 def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, str]:
     root = tmp_path / "repo"
-    base, head = make_repo(root, {"stats.py": BEFORE}, {"stats.py": AFTER, ".env": SECRET})
+    base, head = make_repo(root, {"stats.py": BEFORE}, {"stats.py": AFTER, ".env": LEAKED})
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     return root, base, head
@@ -86,7 +86,7 @@ def test_the_planted_bug_is_printed_on_its_line_and_the_out_of_diff_finding_drop
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     root, _, _ = repository
-    with FakeMessagesAPI([tool_answer(ANSWER, "review_answer")], forbidden=[SECRET]) as api:
+    with FakeMessagesAPI([tool_answer(ANSWER, "review_answer")], forbidden=[LEAKED]) as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
         status = main(["agent", "review", "--repo", str(root), "--base", "main"])
     out = capsys.readouterr().out
@@ -113,7 +113,7 @@ def test_a_pull_request_gets_one_comment_review_with_the_finding_inline(
     root, base, head = repository
     diff = local_diff(root, base, head)
     with (
-        FakeMessagesAPI([tool_answer(ANSWER, "review_answer")], forbidden=[SECRET]) as api,
+        FakeMessagesAPI([tool_answer(ANSWER, "review_answer")], forbidden=[LEAKED]) as api,
         FakeGitHub(number=12, head_sha=head, base_sha=base, diff=diff) as github,
     ):
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
@@ -182,7 +182,7 @@ def test_the_dry_run_prints_the_request_and_sends_nothing(
     out = capsys.readouterr().out
     body = json.loads(out[out.index("\n{") + 1 :])
     assert body["tool_choice"]["name"] == "review_answer"
-    assert SECRET not in out
+    assert LEAKED not in out
 
 
 @pytest.mark.parametrize(
