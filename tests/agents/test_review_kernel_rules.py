@@ -215,3 +215,20 @@ def test_old_violations_outside_the_change_are_not_blamed_on_it() -> None:
     bad = {**BASE, "CMakeLists.txt": "add_compile_options(-mavx2)\n"}
     after = {**bad, "CMakeLists.txt": "add_compile_options(-mavx2)\nproject(x)\n"}
     assert review(bad, after) == []
+
+
+def test_a_positional_scalar_table_is_reported_once_not_per_member() -> None:
+    header = HEADER.replace(
+        "  void (*scale)(const float* x, float s, float* out, std::size_t n);\n",
+        "  void (*scale)(const float* x, float s, float* out, std::size_t n);\n"
+        "  void (*shift)(const float* x, float s, float* out, std::size_t n);\n",
+    )
+    scalar = SCALAR.replace("{.scale = scale}", "{scale, scale}")
+    after = {
+        **BASE,
+        "cpp/include/odyssey/scale.h": header,
+        "cpp/src/scale/scale_scalar.cc": scalar,
+    }
+    assert review(BASE, after) == [
+        ("cpp/src/scale/scale_scalar.cc", 10, "error", "kernel/table-by-name")
+    ]

@@ -130,15 +130,23 @@ def _blocks(text: str, opener: re.Pattern[str]) -> Iterable[tuple[re.Match[str],
                     break
 
 
-def _scalar_tables(tree: Tree) -> dict[str, set[str]]:
-    """Kernel table type -> the members its scalar table sets by name (every ``*_scalar.cc``)."""
-    tables: dict[str, set[str]] = {}
+def _scalar_tables(tree: Tree) -> dict[str, set[str] | None]:
+    """Kernel table type -> the members its scalar table sets by name (every ``*_scalar.cc``);
+    None for a table filled by position."""
+    tables: dict[str, set[str] | None] = {}
     for path in tree.paths():
         if not (path.startswith("cpp/src/") and path.endswith("_scalar.cc")):
             continue
         text = tree.read(path) or ""
         for match, _, _, body in _blocks(text, _TABLE):
-            tables.setdefault(match["type"], set()).update(re.findall(r"\.(\w+)\s*=", body))
+            entries = [entry.strip() for entry in _top_level_split(body) if entry.strip()]
+            if any(not entry.startswith(".") for entry in entries):
+                # Filled by position: which member is set cannot be told (table-by-name says so).
+                tables[match["type"]] = None
+            elif tables.get(match["type"], set()) is not None:
+                named = tables.setdefault(match["type"], set())
+                assert named is not None
+                named.update(re.findall(r"\.(\w+)\s*=", body))
     return tables
 
 
@@ -330,7 +338,9 @@ def _top_level_split(body: str) -> list[str]:
     return parts
 
 
-def _struct_rules(diff: FileDiff, tree: Tree, scalar_tables: dict[str, set[str]]) -> list[Finding]:
+def _struct_rules(
+    diff: FileDiff, tree: Tree, scalar_tables: dict[str, set[str] | None]
+) -> list[Finding]:
     if not (diff.path.startswith("cpp/include/odyssey/") and diff.added):
         return []
     text = tree.read(diff.path) or ""
@@ -354,6 +364,9 @@ def _struct_rules(diff: FileDiff, tree: Tree, scalar_tables: dict[str, set[str]]
                     )
                 )
             continue
+        named = scalar_tables[name]
+        if named is None:
+            continue
         body_lines = body.split("\n")
         for offset, line in enumerate(body_lines):
             number = first + offset
@@ -366,7 +379,7 @@ def _struct_rules(diff: FileDiff, tree: Tree, scalar_tables: dict[str, set[str]]
                 [member["pointer"]] if member["pointer"] else re.split(r"\s*,\s*", member["names"])
             )
             for member_name in names:
-                if member_name not in scalar_tables[name]:
+                if member_name not in named:
                     found.append(
                         _finding(
                             diff,
