@@ -3,12 +3,13 @@ and plants its bug on added lines, and `score` counts what an answer caught and 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from odyssey.agents.review.diff import parse_diff
-from odyssey.agents.review.evaluate import load_case, load_cases, prepare, score
+from odyssey.agents.review.evaluate import load_case, load_cases, prepare, run_case, score
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = load_cases(ROOT / "tests" / "agents" / "eval" / "review")
@@ -75,3 +76,21 @@ def test_score_recall_and_false_findings() -> None:
 def test_a_folder_without_a_case_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not a review case"):
         load_case(tmp_path)
+
+
+def test_run_case_asks_the_model_and_scores_its_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("anthropic")
+    pytest.importorskip("detect_secrets")
+    from agents.fake_api import FakeMessagesAPI, tool_answer
+
+    case = next(case for case in CASES if case["name"] == "top-k-smallest")
+    (expected,) = case["expected"]
+    answer = {"summary": "s", "findings": [finding(expected["file"], expected["lines"][0])]}
+    with FakeMessagesAPI([tool_answer(answer, "review_answer")]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+        result = run_case(case, stream=io.StringIO())
+    assert (result["case"], result["recall"], result["false_findings"]) == ("top-k-smallest", 1, 0)
+    assert result["input_tokens"] == 1000
+    (request,) = api.requests
+    assert "best = np.argsort(logits, axis=1)[:, :k]" in request["messages"][0]["content"]

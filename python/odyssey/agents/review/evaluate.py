@@ -14,14 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from odyssey.agents.review.diff import parse_diff
 from odyssey.agents.review.findings import findings_from_output, keep_in_diff
 
-__all__ = ["CASES", "load_case", "load_cases", "prepare", "score"]
+__all__ = ["CASES", "load_case", "load_cases", "prepare", "run_case", "score"]
 
 # The cases, from the repository's root.
 CASES = Path("tests/agents/eval/review")
@@ -111,4 +112,25 @@ def score(case: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, float
         "recall": found / len(expected),
         "false_findings": float(false),
         "findings": float(len(kept)),
+    }
+
+
+def run_case(
+    case: Mapping[str, Any], *, model: str | None = None, stream: TextIO | None = None
+) -> dict[str, Any]:
+    """Asks the model to review `case` (needs ANTHROPIC_API_KEY) and scores its answer: the case's
+    name, the answer, `score`'s numbers, the tokens and the cost."""
+    from odyssey.agents.core import load_agent, run_agent
+
+    with tempfile.TemporaryDirectory(prefix="odyssey-review-eval-") as work:
+        variables, files = prepare(case, work)
+        result = run_agent(load_agent("review"), variables, files, model=model, stream=stream)
+    assert result is not None  # not a dry run
+    return {
+        "case": case["name"],
+        "output": result.output,
+        **score(case, result.output),
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
     }
