@@ -559,3 +559,27 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "serve", "--strict", *session.posargs[1:])
         return
     session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session(name="agent-docs")
+def agent_docs(session: nox.Session) -> None:
+    """`odyssey agent docs` on this repository: `--check` (the default) lists documentation
+    drift and fails when there is some, with no model; `nox -s agent-docs -- --write` drafts a
+    fix as docs-agent.patch (needs ANTHROPIC_API_KEY). The package is built: the README's code
+    blocks run against it."""
+    install_package(session, "agents")
+    session.run("odyssey", "agent", "docs", *(session.posargs or ["--check"]))
+
+
+@nox.session(name="agents-eval")
+def agents_eval(session: nox.Session) -> None:
+    """Each agent on its evaluation cases (tests/agents/eval/<name>/), scored: a table, and JSON
+    in build/agents-eval.json (`-- --agent docs` for one agent, `--json PATH` elsewhere). It
+    calls the model, so it needs ANTHROPIC_API_KEY; without one it says so and passes."""
+    if not os.environ.get("ANTHROPIC_API_KEY"):
+        session.log("agents-eval: ANTHROPIC_API_KEY is not set; no agent evaluated (skipped)")
+        return
+    install_package(session, "agents")
+    session.run(
+        "python", "-m", "odyssey.agents.evaluate", "--cases", "tests/agents/eval", *session.posargs
+    )

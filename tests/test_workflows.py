@@ -32,6 +32,7 @@ WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.y*ml"))
 EXPECTED = {"ci", "papers", "benchmark", "security", "wheels", "docs"}
 # The sessions a workflow may run: noxfile.py's, and the two other branches of issue 14 add.
 NOX_SESSIONS = {"tests", "lint", "papers", "sanitize", "benchmark", "security", "docs"}
+NOX_SESSIONS |= {"agent-docs"}  # issue 15's agents
 # owner/repo[/path]@<40 hex> # v1.2.3 (a version tag, or a release branch such as release/v1).
 PINNED_USES = re.compile(
     r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)"
@@ -132,7 +133,9 @@ def test_job_permissions_grant_writes_only_where_needed(workflow_file: Path) -> 
         "id-token": "trusted publishing, Pages, attestations",
         "attestations": "build provenance",
         "pages": "the docs deployment",
-        "pull-requests": "the review agent posts its review (agent-review.yml)",
+        # Issue 15's agent-*.yml, in the jobs that hold no model key.
+        "contents": "an agent's pull request: pushing its branch",
+        "pull-requests": "an agent's pull request or review",
     }
     for job_name, job in load(workflow_file)["jobs"].items():
         for scope, level in job.get("permissions", {}).items():
@@ -325,3 +328,22 @@ def test_agent_review_skips_forks_and_may_only_comment() -> None:
     assert 'odyssey agent review --pr "$PR_NUMBER"' in scripts
     for forbidden in ("git push", "gh pr merge", "APPROVE", "REQUEST_CHANGES"):
         assert forbidden not in scripts
+
+
+def test_agent_docs_checks_weekly_then_proposes_the_patch() -> None:
+    workflow = load(WORKFLOW_DIR / "agent-docs.yml")
+    on = triggers(workflow)
+    assert "schedule" in on
+    assert "workflow_dispatch" in on
+    jobs = workflow["jobs"]
+    scripts = dict(run_scripts(workflow))
+    assert "nox -s agent-docs -- --check" in scripts["check"]
+    assert "nox -s agent-docs -- --write" in scripts["write"]
+    assert "needs.check.result == 'failure'" in jobs["write"]["if"]
+    # The key reaches the one step that calls the model, in the one job with no write.
+    text = (WORKFLOW_DIR / "agent-docs.yml").read_text()
+    assert text.count("secrets.ANTHROPIC_API_KEY") == 1
+    assert "permissions" not in jobs["write"]
+    assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert "ANTHROPIC_API_KEY" not in str(jobs["pull-request"])
+    assert "gh pr create --draft" in scripts["pull-request"]

@@ -43,6 +43,7 @@ __all__ = [
     "estimate_tokens",
     "load_agent",
     "price_usd",
+    "render_prompts",
     "request_body",
     "run_agent",
     "safe_write",
@@ -236,13 +237,26 @@ def _environment(spec: AgentSpec) -> Any:
 
 
 def render_prompts(
-    spec: AgentSpec, variables: dict[str, Any], files: list[ContextFile], omitted: list[str]
+    spec: AgentSpec,
+    variables: dict[str, Any],
+    files: list[ContextFile],
+    omitted: list[str],
+    *,
+    claude_code: bool = False,
 ) -> tuple[str, str]:
-    """The system and user prompts of `spec` on these variables and files."""
+    """The system and user prompts of `spec` on these variables and files. The templates also
+    get `omitted` (what the filter and the budget left out), `agent` (the spec) and
+    `claude_code` (True when the system prompt is rendered for ``.claude/agents/``)."""
     import jinja2
 
     environment = _environment(spec)
-    context = {"variables": variables, "files": files, "omitted": omitted, "agent": spec}
+    context = {
+        "variables": variables,
+        "files": files,
+        "omitted": omitted,
+        "agent": spec,
+        "claude_code": claude_code,
+    }
     try:
         return tuple(  # type: ignore[return-value]
             environment.get_template(name).render(**context)

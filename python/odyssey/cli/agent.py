@@ -1,8 +1,8 @@
 """``odyssey agent NAME``: the LLM-assisted agents (the optional extra ``agents``).
 
-    odyssey agent research PAPER          a draft paper folder from a paper (arXiv id, URL, PDF)
-    odyssey agent review [--base REV]     a review of the current change
-    odyssey agent docs [--check|--write]  documentation drift: list it, or draft a patch
+    odyssey agent NAME [options]          run an agent: research (a draft paper folder from a
+                                          paper), review (a review of a change), docs (list
+                                          documentation drift, or draft a patch fixing it)
     odyssey agent claude-sync [--check]   .claude/agents/*.md from the agents' definitions
 
 Every agent takes ``--dry-run`` (print the exact request and its token estimate, send nothing),
@@ -48,8 +48,13 @@ def _runner(name: str, module: ModuleType) -> Callable[[argparse.Namespace], int
 
 def _claude_sync(args: argparse.Namespace) -> int:
     from odyssey.agents.claude import sync
+    from odyssey.agents.core import AgentError
 
-    return sync(check=args.check)
+    try:
+        return sync(check=args.check)
+    except AgentError as error:
+        print(error, file=sys.stderr)
+        return error.exit_status
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,0 +1,265 @@
+"""odyssey agent docs on a small tree written for the test: a docstring naming a renamed
+parameter, a README block that no longer runs, a command line with an option the parser lacks.
+--check lists them; --write (against the fake Messages API) writes a patch that applies and
+clears them, and refuses answers that do not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("anthropic")
+pytest.importorskip("detect_secrets")
+
+from agents.fake_api import FakeMessagesAPI, tool_answer
+from cli_run import run
+
+from odyssey.agents.docs.codeblocks import python_blocks
+from odyssey.agents.docs.drift import find_drift
+
+TOOL = "docs_answer"
+PYPROJECT = """\
+[tool.odyssey.docs-agent]
+packages = ["python/shapes"]
+markdown = ["README.md", "docs/**/*.md"]
+python-path = ["python"]
+block-timeout = 30
+cli = "shapes.cli:build_parser"
+program = "shapes"
+"""
+INIT = '''"""Shapes: a package written for the docs agent's tests."""
+
+from shapes.ops import Box, scale
+
+__all__ = ["Box", "scale"]
+'''
+OPS = '''"""Arithmetic on lists of numbers."""
+
+
+def scale(values: list[float], factor: float) -> list[float]:
+    """Multiplies each of `values` by `ratio`."""
+    return [value * factor for value in values]
+
+
+class Box:
+    """A box of `width` by `height`."""
+
+    def __init__(self, width: float, height: float) -> None:
+        self.width = width
+        self.height = height
+
+    def area(self) -> float:
+        """Width times height."""
+        return self.width * self.height
+'''
+CLI = '''"""The `shapes` command.
+
+    shapes scale VALUE... --factor F   multiply each VALUE by F
+"""
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `shapes`."""
+    parser = argparse.ArgumentParser(prog="shapes")
+    commands = parser.add_subparsers(dest="command")
+    scale = commands.add_parser("scale")
+    scale.add_argument("values", nargs="+", type=float)
+    scale.add_argument("--factor", type=float, default=1.0)
+    return parser
+'''
+README = """\
+# Shapes
+
+```python
+from shapes import scale
+
+print(scale([1, 2], ratio=3))
+```
+
+Then `shapes scale 1 2 --ratio 3` prints the same.
+
+<!-- no-run: shows a failure on purpose -->
+```python
+raise SystemExit("never run")
+```
+
+```sh
+shapes scale 4 --factor 0.5
+```
+"""
+FIXES = {
+    "param": "docstring-parameter:python/shapes/ops.py:shapes.ops.scale",
+    "block": "code-block:README.md:block 1",
+    "cli": "cli-reference:README.md:shapes scale 1 2 --ratio 3",
+}
+GOOD_ANSWER = {
+    "summary": "scale's docstring and the README follow the rename of ratio to factor.",
+    "files": [
+        {
+            "path": "python/shapes/ops.py",
+            "edits": [
+                {
+                    "old": "by `ratio`.",
+                    "new": "by `factor`.",
+                    "fixes": [FIXES["param"]],
+                }
+            ],
+        },
+        {
+            "path": "README.md",
+            "edits": [
+                {"old": "ratio=3))", "new": "factor=3))", "fixes": [FIXES["block"]]},
+                {"old": "2 --ratio 3`", "new": "2 --factor 3`", "fixes": [FIXES["cli"]]},
+            ],
+        },
+    ],
+    "not_fixed": [],
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "python/shapes/__init__.py": INIT,
+        "python/shapes/ops.py": OPS,
+        "python/shapes/cli.py": CLI,
+        "README.md": README,
+        ".env": "SHAPES_TOKEN=not-for-the-model\n",
+    }
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
+
+@pytest.fixture
+def fake_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "0")
+
+
+def test_check_lists_the_stale_docstring_the_broken_block_and_the_bad_option(tree):
+    status, out, _ = run("agent", "docs", "--check", "--root", str(tree))
+    assert status == 1
+    lines = [line for line in out.splitlines() if not line.startswith("odyssey agent docs:")]
+    assert len(lines) == 3, out
+    assert lines[0].startswith("README.md:3: code-block: block 1: fails: TypeError")
+    assert "unexpected keyword argument 'ratio'" in lines[0]
+    assert lines[1].startswith("README.md:9: cli-reference: shapes scale 1 2 --ratio 3:")
+    assert "`--ratio` is not an option of `shapes scale`" in lines[1]
+    assert lines[2].startswith("python/shapes/ops.py:4: docstring-parameter: shapes.ops.scale:")
+    assert "names `ratio`, which is not a parameter (parameters: values, factor)" in lines[2]
+    assert "3 drift item(s)" in out
+
+
+def test_check_passes_on_a_clean_tree(tree):
+    for relative, old, new in (
+        ("python/shapes/ops.py", "`ratio`", "`factor`"),
+        ("README.md", "ratio=3", "factor=3"),
+        ("README.md", "--ratio", "--factor"),
+    ):
+        path = tree / relative
+        path.write_text(path.read_text().replace(old, new))
+    status, out, _ = run("agent", "docs", "--check", "--root", str(tree))
+    assert (status, out.splitlines()[-1]) == (0, "odyssey agent docs: no drift")
+
+
+def test_a_missing_docstring_is_found(tree):
+    ops = tree / "python/shapes/ops.py"
+    ops.write_text(ops.read_text().replace('        """Width times height."""\n', ""))
+    drift = find_drift(tree, run_code=False)
+    assert "missing-docstring:python/shapes/ops.py:shapes.ops.Box.area" in {d.id for d in drift}
+
+
+def test_blocks_and_their_no_run_markers_are_read():
+    blocks = python_blocks(README)
+    assert [(b.index, b.line, b.no_run) for b in blocks] == [
+        (1, 3, None),
+        (2, 12, "shows a failure on purpose"),
+    ]
+    assert blocks[0].code == "from shapes import scale\n\nprint(scale([1, 2], ratio=3))\n"
+
+
+def test_write_produces_a_patch_that_applies_and_clears_the_drift(
+    tree, tmp_path, fake_key, monkeypatch
+):
+    patch = tmp_path / "docs-agent.patch"
+    with FakeMessagesAPI([tool_answer(GOOD_ANSWER, TOOL)], forbidden=["not-for-the-model"]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, err = run(
+            "agent", "docs", "--write", "--root", str(tree), "--patch", str(patch)
+        )
+    assert status == 0, out + err
+    assert f"{patch}: 2 file(s), 3 drift item(s) fixed" in out
+    (request,) = api.requests
+    content = request["messages"][0]["content"]
+    assert f"id `{FIXES['param']}`" in content
+    assert '<file path="python/shapes/ops.py" kind="file">' in content
+    assert ".env" not in content  # not concerned by any drift, never read
+    # The tree itself is untouched; the patch applies to a copy and clears the drift there.
+    assert "ratio=3" in (tree / "README.md").read_text()
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)
+    subprocess.run(["git", "apply", str(patch)], cwd=copy, check=True)
+    status, out, _ = run("agent", "docs", "--check", "--root", str(copy))
+    assert (status, out.splitlines()[-1]) == (0, "odyssey agent docs: no drift")
+
+
+def test_write_refuses_a_patch_that_does_not_clear_what_it_claims(
+    tree, tmp_path, fake_key, monkeypatch
+):
+    answer = json.loads(json.dumps(GOOD_ANSWER))
+    answer["files"][1]["edits"][0]["new"] = "factr=3))"  # still a TypeError
+    patch = tmp_path / "docs-agent.patch"
+    with FakeMessagesAPI([tool_answer(answer, TOOL)]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, _ = run("agent", "docs", "--write", "--root", str(tree), "--patch", str(patch))
+    assert status == 1
+    assert f"claimed fixed but still found: {FIXES['block']}" in out
+    assert "no patch written" in out
+    assert not patch.exists()
+
+
+def test_write_refuses_an_edit_that_changes_code(tree, tmp_path, fake_key, monkeypatch):
+    answer = {
+        "summary": "renamed the parameter back",
+        "files": [
+            {
+                "path": "python/shapes/ops.py",
+                "edits": [
+                    {"old": "factor: float)", "new": "ratio: float)", "fixes": [FIXES["param"]]}
+                ],
+            }
+        ],
+    }
+    patch = tmp_path / "docs-agent.patch"
+    with FakeMessagesAPI([tool_answer(answer, TOOL)]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, _ = run("agent", "docs", "--write", "--root", str(tree), "--patch", str(patch))
+    assert status == 1
+    assert "python/shapes/ops.py: the edits change code, not only docstrings; refused" in out
+    assert not patch.exists()
+
+
+def test_write_dry_run_prints_the_request_without_a_key(tree, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    status, out, _ = run("agent", "docs", "--write", "--dry-run", "--no-run", "--root", str(tree))
+    assert status == 0
+    assert "dry run, nothing sent" in out
+    assert '"name": "docs_answer"' in out
+
+
+def test_write_without_a_key_exits_2(tree, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    status, _, err = run("agent", "docs", "--write", "--no-run", "--root", str(tree))
+    assert status == 2
+    assert err.strip().startswith("odyssey agent docs: ANTHROPIC_API_KEY is not set")
+    assert len(err.strip().splitlines()) == 1
