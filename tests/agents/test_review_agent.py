@@ -101,8 +101,8 @@ def test_the_planted_bug_is_printed_on_its_line_and_the_out_of_diff_finding_drop
     user = request["messages"][0]["content"]
     # The model saw the numbered line, the checks and the rules; never the secret file.
     assert f"   {BUG_LINE} +         means.append(total / count)" in user
-    assert "<check name=\"check: ruff\">" in user
-    assert "<check name=\"check: kernel rules (DESIGN §2)\">" in user
+    assert '<check name="check: ruff">' in user
+    assert '<check name="check: kernel rules (DESIGN §2)">' in user
     assert "kernel/scalar-reference" in request["system"]
     assert request["tool_choice"] == {"type": "tool", "name": "review_answer"}
 
