@@ -19,7 +19,8 @@ __all__ = ["FakeGitHub"]
 
 class FakeGitHub:
     """Serves `repository`'s pull request `number`; `review_status` is the answer to a posted
-    review (200, or an error status to test the failure path)."""
+    review and `diff_status` to a request for the diff (200, or an error status to test the
+    failure paths)."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class FakeGitHub:
         repository: str = "octo/odyssey",
         title: str = "A change",
         review_status: int = 200,
+        diff_status: int = 200,
     ) -> None:
         self.number = number
         self.repository = repository
@@ -42,6 +44,7 @@ class FakeGitHub:
         }
         self.diff = diff
         self.review_status = review_status
+        self.diff_status = diff_status
         self.reviews: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -75,7 +78,10 @@ class FakeGitHub:
                 if self.path != pull_path:
                     self._json(404, {"message": "Not Found"})
                 elif self.headers.get("Accept") == "application/vnd.github.diff":
-                    self._send(200, fake.diff.encode(), "text/plain; charset=utf-8")
+                    if fake.diff_status != 200:
+                        self._json(fake.diff_status, {"message": "Sorry, the diff is too large"})
+                    else:
+                        self._send(200, fake.diff.encode(), "text/plain; charset=utf-8")
                 else:
                     self._json(200, fake.pull)
 

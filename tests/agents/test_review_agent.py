@@ -204,3 +204,26 @@ def test_usage_errors_name_the_argument(
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("odyssey agent review: ")
     assert message in line
+
+
+def test_comments_beyond_the_cap_are_counted_in_the_summary(
+    repository: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, base, head = repository
+    monkeypatch.setattr("odyssey.agents.review.MAX_COMMENTS", 0)
+    diff = local_diff(root, base, head)
+    with (
+        FakeMessagesAPI([tool_answer(ANSWER, "review_answer")]) as api,
+        FakeGitHub(number=12, head_sha=head, base_sha=base, diff=diff) as github,
+    ):
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("GITHUB_API_URL", github.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+        monkeypatch.setenv("GITHUB_REPOSITORY", github.repository)
+        assert main(["agent", "review", "--repo", str(root), "--pr", "12"]) == 0
+    (review,) = github.reviews
+    assert review["comments"] == []
+    assert (
+        "Only the 0 most severe findings are inline comments; 1 more are not shown."
+        in (review["body"])
+    )

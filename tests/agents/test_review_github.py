@@ -97,3 +97,19 @@ def test_a_pull_request_whose_head_is_not_checked_out_is_refused(tmp_path: Path)
         args = argparse.Namespace(repo=str(tmp_path), pr=7, base=None)
         with pytest.raises(GitHubError, match="lacks the pull request's head"):
             gather(args, {**ENVIRONMENT, "GITHUB_API_URL": github.url})
+
+
+def test_a_diff_too_large_for_github_is_taken_from_the_checkout(tmp_path: Path) -> None:
+    base, head = make_repo(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 1\ny = 2\n"})
+    with FakeGitHub(number=7, head_sha=head, base_sha=base, diff="", diff_status=406) as github:
+        args = argparse.Namespace(repo=str(tmp_path), pr=7, base=None)
+        change = gather(args, {**ENVIRONMENT, "GITHUB_API_URL": github.url})
+    assert [(d.path, d.added) for d in change.diffs] == [("a.py", {2})]
+
+
+def test_another_diff_error_is_a_failure(tmp_path: Path) -> None:
+    base, head = make_repo(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+    with FakeGitHub(number=7, head_sha=head, base_sha=base, diff="", diff_status=500) as github:
+        args = argparse.Namespace(repo=str(tmp_path), pr=7, base=None)
+        with pytest.raises(GitHubError, match="HTTP 500"):
+            gather(args, {**ENVIRONMENT, "GITHUB_API_URL": github.url})

@@ -22,6 +22,7 @@ from typing import Any
 from odyssey.agents.review.checks import CheckOutput, run_checks
 from odyssey.agents.review.diff import FileDiff, annotate, parse_diff
 from odyssey.agents.review.findings import (
+    SEVERITIES,
     Finding,
     findings_from_output,
     format_line,
@@ -37,6 +38,9 @@ COMMAND = "odyssey agent review"
 DEFAULT_BASES = ("origin/main", "main")
 # A touched file longer than this is shown only through its diff (a generated file, a data file).
 MAX_FILE_CHARS = 60_000
+# Inline comments in the posted review, the most severe first; the rest are counted in its summary
+# (a new file with hundreds of lint problems must not bury the review, nor hit GitHub's limits).
+MAX_COMMENTS = 60
 
 
 class UsageError(ValueError):
@@ -145,7 +149,6 @@ def gather(args: argparse.Namespace, environ: dict[str, str] | None = None) -> C
         )
     client = GitHub.from_environment(environ)
     pull = client.pull_request(args.pr)
-    text = client.pull_request_diff(args.pr)
     try:
         resolve(root, pull.head_sha)
     except GitError:
@@ -157,6 +160,13 @@ def gather(args: argparse.Namespace, environ: dict[str, str] | None = None) -> C
         old: str | None = merge_base(root, pull.base_sha, pull.head_sha)
     except GitError:
         old = None  # a shallow clone: the benchmark check then says it has no baseline
+    try:
+        text = client.pull_request_diff(args.pr)
+    except GitHubError as error:
+        # GitHub answers 406 for a diff too large to render; the checkout has both sides.
+        if error.status != 406 or old is None:
+            raise
+        text = local_diff(root, pull.base_sha, pull.head_sha)
     return Change(
         diff_text=text,
         diffs=parse_diff(text),
@@ -308,9 +318,15 @@ def run(args: argparse.Namespace) -> int:
         if post:
             assert pull is not None
             client = GitHub.from_environment()
-            answer = client.post_review(
-                pull.number, review_payload(pull.head_sha, outcome.summary, outcome.findings)
-            )
+            posted = sorted(outcome.findings, key=lambda f: SEVERITIES.index(f.severity))
+            summary = outcome.summary
+            if len(posted) > MAX_COMMENTS:
+                summary += (
+                    f"\n\nOnly the {MAX_COMMENTS} most severe findings are inline comments; "
+                    f"{len(posted) - MAX_COMMENTS} more are not shown."
+                )
+                posted = posted[:MAX_COMMENTS]
+            answer = client.post_review(pull.number, review_payload(pull.head_sha, summary, posted))
             where = answer.get("html_url") or f"pull request #{pull.number}"
             print(f"{COMMAND}: posted a review with {len(outcome.findings)} comment(s): {where}")
         else:

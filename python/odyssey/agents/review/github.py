@@ -31,7 +31,12 @@ _REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 class GitHubError(RuntimeError):
-    """A GitHub request failed, or the environment does not say which repository to use."""
+    """A GitHub request failed, or the environment does not say which repository to use;
+    `status` is the HTTP status when GitHub answered one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,9 @@ class GitHub:
             detail = error.read().decode("utf-8", "replace")
             with contextlib.suppress(json.JSONDecodeError, AttributeError):
                 detail = json.loads(detail).get("message", detail)
-            raise GitHubError(f"{method} {path}: HTTP {error.code}: {str(detail)[:300]}") from None
+            raise GitHubError(
+                f"{method} {path}: HTTP {error.code}: {str(detail)[:300]}", error.code
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise GitHubError(f"{method} {path}: {reason}") from None
