@@ -54,14 +54,20 @@ def required(element: dict) -> bool:
 
 
 def nox_sessions() -> list[str]:
-    """The session functions of noxfile.py in file order (decorated with nox.session)."""
+    """The sessions of noxfile.py in file order (functions decorated with nox.session, named
+    by the decorator's `name=` when it has one, as `nox -s agents-eval`)."""
     tree = ast.parse(text("noxfile.py"))
-    return [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-        and any("nox.session" in ast.unparse(decorator) for decorator in node.decorator_list)
-    ]
+    names = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            if "nox.session" not in ast.unparse(decorator):
+                continue
+            keywords = decorator.keywords if isinstance(decorator, ast.Call) else []
+            named = [k.value.value for k in keywords if k.arg == "name"]
+            names.append(named[0] if named else node.name)
+    return names
 
 
 @pytest.mark.parametrize("relative", COMMUNITY_FILES)

@@ -263,3 +263,17 @@ def test_write_without_a_key_exits_2(tree, monkeypatch):
     assert status == 2
     assert err.strip().startswith("odyssey agent docs: ANTHROPIC_API_KEY is not set")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_errors_name_the_command_and_exit_2(tree, tmp_path):
+    status, _, err = run("agent", "docs", "--root", str(tmp_path / "nowhere"))
+    assert status == 2
+    assert err.startswith("odyssey agent docs: --root")
+    (tree / "pyproject.toml").write_text(PYPROJECT + 'colour = "blue"\n')
+    status, _, err = run("agent", "docs", "--root", str(tree))
+    assert status == 2
+    assert "[tool.odyssey.docs-agent] has unknown keys colour" in err
+    (tree / "pyproject.toml").write_text(PYPROJECT.replace("python/shapes", "python/nope"))
+    status, _, err = run("agent", "docs", "--root", str(tree))
+    assert status == 2
+    assert "has no folder python/nope" in err

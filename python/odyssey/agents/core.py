@@ -86,6 +86,10 @@ class AgentError(Exception):
     """A run that cannot go on: `exit_status` 1 (a failure) or 2 (usage, no key), one line."""
 
     def __init__(self, message: str, exit_status: int = 1) -> None:
+        if isinstance(message, int) and isinstance(exit_status, str):  # AgentError(2, "...")
+            message, exit_status = exit_status, message
+        if exit_status not in (1, 2):
+            raise ValueError(f"AgentError: exit_status must be 1 or 2, got {exit_status!r}")
         super().__init__(message)
         self.exit_status = exit_status
 

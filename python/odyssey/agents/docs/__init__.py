@@ -152,7 +152,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(root)
     except ValueError as error:
-        raise AgentError(str(error), 2) from None
+        raise AgentError(f"{PROG}: {error}", 2) from None
+    missing = [p for p in (*config.packages, *config.python_path) if not (root / p).is_dir()]
+    if missing:
+        raise AgentError(
+            f"{PROG}: {root} has no folder {', '.join(missing)} (the packages and python-path "
+            "of [tool.odyssey.docs-agent], or this repository's python/odyssey by default); "
+            "is --root the repository?",
+            2,
+        )
+    patch_folder = Path(args.patch).resolve().parent
+    if args.write and not patch_folder.is_dir():
+        raise AgentError(f"{PROG}: --patch {args.patch}: no folder {patch_folder}", 2)
     drift = find_drift(root, config, run_code=not args.no_run, report=_say)
     if not args.write:
         for item in drift:

@@ -75,13 +75,16 @@ def load_config(root: str | Path) -> DocsConfig:
     pyproject = Path(root) / "pyproject.toml"
     table: dict[str, Any] = {}
     if pyproject.is_file():
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{pyproject} is not valid TOML: {error}") from None
         table = data.get("tool", {}).get("odyssey", {}).get("docs-agent", {})
     known = {"packages", "markdown", "python-path", "block-timeout", "cli", "program"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ValueError(
-            f"odyssey agent docs: {pyproject}: [tool.odyssey.docs-agent] has unknown keys "
+            f"{pyproject}: [tool.odyssey.docs-agent] has unknown keys "
             f"{', '.join(unknown)} (known: {', '.join(sorted(known))})"
         )
     defaults = DocsConfig()

@@ -1,0 +1,5 @@
+"""Streaming statistics."""
+
+from stats.core import Histogram, mean
+
+__all__ = ["Histogram", "mean"]

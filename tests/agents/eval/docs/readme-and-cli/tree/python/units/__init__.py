@@ -1,0 +1,5 @@
+"""Length unit conversion."""
+
+from units.convert import convert
+
+__all__ = ["convert"]
