@@ -60,12 +60,10 @@ def test_score_recall_and_false_findings() -> None:
     assert score(case, {"summary": "s", "findings": [hit]}) == {
         "recall": 1.0,
         "false_findings": 0.0,
-        "findings": 1.0,
     }
     assert score(case, {"summary": "s", "findings": [finding(expected["file"], other)]}) == {
         "recall": 0.0,
         "false_findings": 1.0,
-        "findings": 1.0,
     }
     # A finding off the added lines is dropped by the review, so it is no false finding either.
     outside = finding(expected["file"], 1)
@@ -94,3 +92,39 @@ def test_run_case_asks_the_model_and_scores_its_answer(monkeypatch: pytest.Monke
     assert result["input_tokens"] == 1000
     (request,) = api.requests
     assert "best = np.argsort(logits, axis=1)[:, :k]" in request["messages"][0]["content"]
+
+
+def test_the_harness_runs_the_review_cases_on_its_own_loader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("anthropic")
+    pytest.importorskip("detect_secrets")
+    import json
+
+    from agents.fake_api import FakeMessagesAPI, tool_answer
+
+    from odyssey.agents import evaluate as harness
+
+    cases = harness.load_cases(ROOT / "tests" / "agents" / "eval" / "review")
+    assert [case["name"] for case in cases] == [case["name"] for case in CASES]
+    answers = [
+        tool_answer(
+            {
+                "summary": "s",
+                "findings": [finding(c["expected"][0]["file"], c["expected"][0]["lines"][0])],
+            },
+            "review_answer",
+        )
+        for c in cases
+    ]
+    out = tmp_path / "scores.json"
+    with FakeMessagesAPI(answers) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+        cases_root = str(ROOT / "tests" / "agents" / "eval")
+        status = harness.main(["--cases", cases_root, "--agent", "review", "--json", str(out)])
+    assert status == 0
+    assert len(api.requests) == len(cases)
+    review = json.loads(out.read_text())["agents"]["review"]
+    assert [record["case"] for record in review["cases"]] == [case["name"] for case in cases]
+    assert review["mean"] == {"recall": 1.0, "false_findings": 0.0}

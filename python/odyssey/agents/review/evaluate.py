@@ -1,12 +1,14 @@
-"""Scoring the review agent on diffs with planted bugs (``nox -s agents-eval``).
+"""Scoring the review agent on diffs with planted bugs (``nox -s agents-eval``, through the harness
+`odyssey.agents.evaluate`).
 
 A case is a folder (``tests/agents/eval/review/<name>/``) holding ``before/`` (small fixture
 files, not the live repository), ``change.patch`` (a git diff of them that plants one bug) and
 ``case.json``: a ``description`` and the ``expected`` findings, each a ``file`` and the ``lines``
 on which a finding counts as catching it. `prepare` builds the change in a temporary git
 repository and returns what the agent is asked with; `score` compares an answer with the case:
-recall (the fraction of planted bugs found) and false findings (kept findings that match no
-planted bug), on the findings the review would keep (on added lines, merged).
+``recall`` (the fraction of planted bugs found) and ``false_findings`` (kept findings that match
+no planted bug; lower is better), on the findings the review would keep (on added lines, merged).
+Cases come from `load_cases` here or from the harness's loader (which sets ``_directory``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ __all__ = ["CASES", "load_case", "load_cases", "prepare", "run_case", "score"]
 
 # The cases, from the repository's root.
 CASES = Path("tests/agents/eval/review")
+
+
+def _folder(case: Mapping[str, Any]) -> Path:
+    """The case's folder, whichever loader read it."""
+    folder = case.get("folder") or case.get("_directory")
+    if not folder:
+        raise ValueError("review evaluate: the case names no folder (folder or _directory)")
+    return Path(folder)
+
+
+def _patch(case: Mapping[str, Any]) -> str:
+    """The case's patch: loaded already, or read from its folder's change.patch."""
+    if "patch" in case:
+        return str(case["patch"])
+    return (_folder(case) / "change.patch").read_text(encoding="utf-8")
 
 
 def load_case(folder: str | Path) -> dict[str, Any]:
@@ -64,14 +81,21 @@ def _git(root: Path, *args: str) -> None:
     )
 
 
-def prepare(case: Mapping[str, Any], workdir: str | Path) -> tuple[dict[str, Any], list]:
-    """The case's change as a git repository in `workdir` (``main``: before/, ``HEAD``: the patch
-    applied), then the review's context on it: (variables, files) for ``run_agent``."""
+def prepare(
+    case: Mapping[str, Any], workdir: str | Path | None = None
+) -> tuple[dict[str, Any], list]:
+    """The case's change as a git repository in `workdir` (a temporary folder, removed after, when
+    None; ``main``: before/, ``HEAD``: the patch applied), then the review's context on it:
+    (variables, files) for ``run_agent``."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="odyssey-review-eval-") as scratch:
+            return prepare(case, scratch)
     from odyssey.agents.review import context_files, gather
     from odyssey.agents.review.checks import run_checks
 
     root = Path(workdir)
-    before = Path(case["folder"]) / "before"
+    name = str(case.get("name") or _folder(case).name)
+    before = _folder(case) / "before"
     _git(root, "init", "-q", "-b", "main")
     for source in sorted(before.rglob("*")):
         if source.is_file():
@@ -81,9 +105,9 @@ def prepare(case: Mapping[str, Any], workdir: str | Path) -> tuple[dict[str, Any
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "before")
     _git(root, "checkout", "-q", "-b", "change")
-    (root / ".git" / "change.patch").write_text(case["patch"], encoding="utf-8")
+    (root / ".git" / "change.patch").write_text(_patch(case), encoding="utf-8")
     _git(root, "apply", "--index", ".git/change.patch")
-    _git(root, "commit", "-q", "-m", case["name"])
+    _git(root, "commit", "-q", "-m", name)
     change = gather(argparse.Namespace(repo=str(root), base="main", pr=None))
     checks = run_checks(root, change.diffs, change.tree, change.base_tree)
     variables = {
@@ -97,9 +121,9 @@ def prepare(case: Mapping[str, Any], workdir: str | Path) -> tuple[dict[str, Any
 
 
 def score(case: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, float]:
-    """Recall (planted bugs found / planted), false findings (kept findings matching no planted
-    bug) and the number of findings kept, for the model's `output` on `case`."""
-    added = {diff.path: diff.added for diff in parse_diff(case["patch"])}
+    """Recall (planted bugs found / planted) and false findings (kept findings matching no planted
+    bug) of the model's `output` on `case`."""
+    added = {diff.path: diff.added for diff in parse_diff(_patch(case))}
     kept = keep_in_diff(findings_from_output(output), added).findings
     expected = [(item["file"], {int(line) for line in item["lines"]}) for item in case["expected"]]
     found = sum(
@@ -108,23 +132,19 @@ def score(case: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, float
     false = sum(
         1 for f in kept if not any(f.file == file and f.line in lines for file, lines in expected)
     )
-    return {
-        "recall": found / len(expected),
-        "false_findings": float(false),
-        "findings": float(len(kept)),
-    }
+    return {"recall": found / len(expected), "false_findings": float(false)}
 
 
 def run_case(
     case: Mapping[str, Any], *, model: str | None = None, stream: TextIO | None = None
 ) -> dict[str, Any]:
     """Asks the model to review `case` (needs ANTHROPIC_API_KEY) and scores its answer: the case's
-    name, the answer, `score`'s numbers, the tokens and the cost."""
+    name, the answer, `score`'s numbers, the tokens and the cost (the harness does the same for
+    every agent; this runs one case alone)."""
     from odyssey.agents.core import load_agent, run_agent
 
-    with tempfile.TemporaryDirectory(prefix="odyssey-review-eval-") as work:
-        variables, files = prepare(case, work)
-        result = run_agent(load_agent("review"), variables, files, model=model, stream=stream)
+    variables, files = prepare(case)
+    result = run_agent(load_agent("review"), variables, files, model=model, stream=stream)
     assert result is not None  # not a dry run
     return {
         "case": case["name"],
