@@ -283,7 +283,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         change = gather(args)
         if not change.diffs:
-            print(f"{COMMAND}: nothing to review: {change.base}...{change.head} is empty")
+            print(
+                f"{COMMAND}: nothing to review: {change.base}...{change.head} is empty "
+                "(uncommitted changes are not reviewed: commit them first)"
+            )
             return 0
         checks = run_checks(change.tree.root, change.diffs, change.tree, change.base_tree)
         files = context_files(checks, change.diffs, change.tree)

@@ -487,11 +487,13 @@ def _binding_rules(diff: FileDiff, tree: Tree) -> list[Finding]:
 def check_kernel_rules(diffs: Sequence[FileDiff], tree: Tree) -> list[Finding]:
     """Every kernel-rule finding on the lines `diffs` add, `tree` being the repository after the
     change."""
-    scalar_tables = _scalar_tables(tree)
+    # Reading the tree costs a git call a file: only for a change to the kernels' headers.
+    headers = any(diff.path.startswith("cpp/include/odyssey/") for diff in diffs)
+    scalar_tables = _scalar_tables(tree) if headers else {}
     # A kernel is tested from C++ (ctest), from Python through its binding, or by the self-test.
     tests = "\n".join(
         tree.read(path) or ""
-        for path in tree.paths()
+        for path in (tree.paths() if headers else ())
         if (path.startswith("cpp/tests/") and path.endswith((".cc", ".h")))
         or (path.startswith("tests/") and path.endswith(".py"))
         or path == "python/odyssey/tools/selftest.py"
