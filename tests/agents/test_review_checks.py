@@ -126,3 +126,30 @@ def test_review_keeps_findings_on_added_lines_and_says_what_it_dropped(tmp_path:
     assert "1 finding(s) on lines outside the diff's added lines were dropped" in result.summary
     assert "1 duplicate(s) merged" in result.summary
     assert result.summary.startswith("Adds B.")
+
+
+def test_whole_files_give_way_to_the_diffs_under_a_small_budget(tmp_path: Path) -> None:
+    pytest.importorskip("detect_secrets")
+    from odyssey.agents.review import context_files
+
+    big = "".join(f"VALUE_{i} = {i}\n" for i in range(400))
+    make_repo(
+        tmp_path,
+        {"big.py": big, "small.py": "A = 1\n"},
+        {"big.py": big + "B = 2\n", "small.py": "A = 1\nB = 2\n"},
+    )
+    change = gather(local(tmp_path))
+    checks = run_checks(tmp_path, change.diffs, change.tree, change.base_tree)
+    everything = context_files(checks, change.diffs, change.tree)
+    assert [(f.kind, f.path) for f in everything if f.kind != "check"] == [
+        ("diff", "big.py"),
+        ("diff", "small.py"),
+        ("file", "big.py"),
+        ("file", "small.py"),
+    ]
+    squeezed = context_files(checks, change.diffs, change.tree, budget_tokens=1000)
+    assert [(f.kind, f.path) for f in squeezed if f.kind != "check"] == [
+        ("diff", "big.py"),
+        ("diff", "small.py"),
+        ("file", "small.py"),
+    ]

@@ -41,6 +41,9 @@ MAX_FILE_CHARS = 60_000
 # Inline comments in the posted review, the most severe first; the rest are counted in its summary
 # (a new file with hundreds of lint problems must not bury the review, nor hit GitHub's limits).
 MAX_COMMENTS = 60
+# The share of the context budget the checks, diffs and whole files may take (the rest: the
+# prompts, the rules, the example and the answer tool's schema).
+FILES_SHARE = 0.85
 
 
 class UsageError(ValueError):
@@ -178,21 +181,42 @@ def gather(args: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     )
 
 
-def context_files(checks: Sequence[CheckOutput], diffs: Sequence[FileDiff], tree: Any) -> list:
+def context_files(
+    checks: Sequence[CheckOutput],
+    diffs: Sequence[FileDiff],
+    tree: Any,
+    budget_tokens: int | None = None,
+) -> list:
     """What the model is shown, in order: the checks (kind ``check``, never cut), each file's
-    numbered diff (``diff``), then each touched file as it is after the change (``file``; not for
-    a new file, whose numbered diff is already all of it)."""
-    from odyssey.agents.core import ContextFile
+    numbered diff (``diff``), then touched files as they are after the change (``file``; not for
+    a new file, whose numbered diff is already all of it).
+
+    With `budget_tokens`, whole files are added smallest first only while the total stays within
+    FILES_SHARE of it: the budget cut of `odyssey.agents.core` drops diffs before files, and a
+    review needs the numbered diffs (the only lines a finding may name) more than whole files.
+    """
+    from odyssey.agents.core import ContextFile, estimate_tokens
 
     files = [ContextFile(check.path, check.text, "check") for check in checks]
     files += [ContextFile(diff.path, annotate(diff), "diff") for diff in diffs]
+    sources = []
     for diff in diffs:
         if diff.status in ("added", "deleted") or diff.binary:
             continue
         text = tree.read(diff.path)
         if text is not None and len(text) <= MAX_FILE_CHARS:
-            files.append(ContextFile(diff.path, text, "file"))
-    return files
+            sources.append(ContextFile(diff.path, text, "file"))
+    if budget_tokens is None:
+        return files + sources
+    used = sum(estimate_tokens(file.text) for file in files)
+    room = int(budget_tokens * FILES_SHARE)
+    kept = set()
+    for source in sorted(sources, key=lambda file: len(file.text)):
+        cost = estimate_tokens(source.text)
+        if used + cost <= room:
+            kept.add(source.path)
+            used += cost
+    return files + [source for source in sources if source.path in kept]
 
 
 def review(
@@ -289,7 +313,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         checks = run_checks(change.tree.root, change.diffs, change.tree, change.base_tree)
-        files = context_files(checks, change.diffs, change.tree)
+        spec = load_agent("review")
+        files = context_files(checks, change.diffs, change.tree, spec.context_budget)
         pull = change.pull_request
         variables = {
             "base": change.base,
@@ -298,7 +323,6 @@ def run(args: argparse.Namespace) -> int:
             "title": pull.title if pull else "",
             "touched": [diff.path for diff in change.diffs],
         }
-        spec = load_agent("review")
         raw_dir = getattr(args, "save_raw", None) or getattr(args, "out", None)
         result = run_agent(
             spec,
