@@ -33,10 +33,12 @@ SCHEMA = {
 GOOD = {"summary": "fine", "score": 3}
 BAD = {"summary": "fine", "score": "three"}
 TOOL = "echo_answer"
-# Secret-looking values planted in the context (assembled so that this file holds none whole).
+# Secret-looking values planted in the context, assembled at run time so that this file holds
+# none whole (nox -s security's detect-secrets scan of the repository must not flag them).
 AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
-GITHUB_TOKEN = "ghp_" + "x1Y2z3A4b5C6d7E8f9G0h1I2j3K4l5M6n7O8"
-PASSWORD = "hunter2" + "hunter2"
+GITHUB_TOKEN = "ghp_" + "x1Y2" * 9
+WORD = "hunter2" * 2
+KEY_BLOCK = "-----BEGIN RSA PRIVATE" + " KEY-----\nMIIEabc\n"
 
 
 @pytest.fixture
@@ -178,14 +180,14 @@ def test_timeouts_until_the_retries_run_out(spec, quick, monkeypatch):
 def test_secret_files_never_reach_a_request(spec, quick, monkeypatch, tmp_path):
     files = [
         ContextFile(".env", f"AWS_ACCESS_KEY_ID={AWS_KEY}\n"),
-        ContextFile("deploy/server.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n"),
-        ContextFile("config/settings.py", f'password = "{PASSWORD}"\n'),
+        ContextFile("deploy/server.pem", KEY_BLOCK),
+        ContextFile("config/settings.py", f'password = "{WORD}"\n'),
         ContextFile("change.diff", f"+TOKEN = '{GITHUB_TOKEN}'\n+x = 1\n", kind="diff"),
         ContextFile("ok.py", "x = 1\n"),
     ]
     out = io.StringIO()
     with FakeMessagesAPI(
-        [tool_answer(GOOD, TOOL)], forbidden=[AWS_KEY, "MIIEabc", PASSWORD, GITHUB_TOKEN]
+        [tool_answer(GOOD, TOOL)], forbidden=[AWS_KEY, "MIIEabc", WORD, GITHUB_TOKEN]
     ) as api:
         serve(monkeypatch, api)
         result = run_agent(spec, {"topic": "t"}, files, stream=out)
@@ -283,3 +285,66 @@ def test_a_broken_definition_is_named(tmp_path):
     with pytest.raises(AgentError, match="no agent named 'nope'") as failure:
         load_agent("nope", tmp_path)
     assert failure.value.exit_status == 2
+
+
+def test_an_answer_cut_at_max_tokens_or_without_the_tool_is_repaired(spec, quick, monkeypatch):
+    text_only = tool_answer(GOOD, TOOL)
+    text_only["content"] = [{"type": "text", "text": "Here is my answer: fine, 3"}]
+    text_only["stop_reason"] = "end_turn"
+    cut = tool_answer({"summary": "fi"}, TOOL, stop_reason="max_tokens")
+    with FakeMessagesAPI([text_only, tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert result is not None
+    assert result.output == GOOD
+    feedback = api.requests[1]["messages"][2]["content"][0]
+    assert feedback["type"] == "text"
+    assert f"did not call the tool {TOOL}" in feedback["text"]
+    with FakeMessagesAPI([cut, tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        result = run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert result is not None
+    assert result.output == GOOD
+    feedback = api.requests[1]["messages"][2]["content"][0]
+    assert "cut at max_tokens" in feedback["content"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".env", "config/.env.production", "certs/server.pem", "tls.key", "home/.ssh/id_rsa",
+     "id_ed25519.pub", ".netrc", ".pypirc", "deploy/credentials.json"],
+)  # fmt: skip
+def test_secret_paths_are_recognised(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert is_secret_path(path)
+
+
+@pytest.mark.parametrize(
+    "path", ["README.md", "python/odyssey/agents/secret_filter.py", "keys.py", "environment.yml"]
+)
+def test_ordinary_paths_are_not_secret(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert not is_secret_path(path)
+
+
+def test_token_shapes_are_scrubbed():
+    from odyssey.agents.secret_filter import REDACTED, scrub_tokens
+
+    tokens = [
+        GITHUB_TOKEN,
+        "github_pat_" + "11AAAAAAA0abcdefghijKLMNOPQRSTUV",
+        "sk-ant-" + "api03-" + "ab12" * 8,
+        AWS_KEY,
+        "xoxb-" + "123456789012-abcdefghijkl",
+        "-----BEGIN OPENSSH PRIVATE" + " KEY-----\nb3Bl\n-----END OPENSSH PRIVATE" + " KEY-----",
+    ]
+    text = "\n".join(f"value {i}: {token} end" for i, token in enumerate(tokens))
+    scrubbed, count = scrub_tokens(text)
+    assert count == len(tokens)
+    for token in tokens:
+        assert token not in scrubbed
+    assert scrubbed.count(REDACTED) == len(tokens)
+    assert "value 0: [REDACTED] end" in scrubbed
+    assert scrub_tokens("nothing secret here: sha256 and skeleton-key")[1] == 0

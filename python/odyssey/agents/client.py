@@ -126,7 +126,7 @@ def create_message(
                     + (f" (timeout {policy.timeout:g} s)" if "timeout" in reason else "")
                 ) from None
             wait = min(policy.backoff * 2 ** (attempt - 1), _MAX_WAIT)
-            wait *= random.uniform(0.5, 1.0)
+            wait *= random.uniform(0.5, 1.0)  # nosec B311 (jitter, not a secret)
             hint = _retry_after(error)
             if hint is not None:
                 wait = min(max(wait, hint), _MAX_WAIT)

@@ -236,7 +236,7 @@ def _environment(spec: AgentSpec) -> Any:
         loader=jinja2.FileSystemLoader([str(spec.directory), str(_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False,  # nosec B701 (Markdown for a model, never HTML)
     )
 
 
@@ -405,6 +405,20 @@ def _answer_of(message: Any, tool_name: str) -> tuple[Any, list[str], Any]:
     return block.input, problems, block
 
 
+def _replayed(content: list[Any]) -> list[dict[str, Any]]:
+    """The answer's blocks as the next request repeats them: only the fields a request takes
+    (an SDK's response model may carry more, which the API would refuse on input)."""
+    blocks: list[dict[str, Any]] = []
+    for block in content:
+        if block.type == "tool_use":
+            blocks.append(
+                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+            )
+        elif block.type == "text" and block.text:
+            blocks.append({"type": "text", "text": block.text})
+    return blocks or [{"type": "text", "text": "(no answer)"}]
+
+
 def _save_raw(spec: AgentSpec, raw_dir: Path, attempts: list[dict[str, Any]]) -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -496,7 +510,7 @@ def run_agent(
                 + "\n".join(f"- {error}" for error in errors)
                 + f"\nCall {spec.tool_name} again with the whole corrected answer."
             )
-            assistant = [b.model_dump(exclude_none=True) for b in message.content]
+            assistant = _replayed(message.content)
             if block is not None:
                 reply = [
                     {

@@ -64,7 +64,7 @@ _ENTROPY_TYPES = frozenset({"Base64 High Entropy String", "Hex High Entropy Stri
 _TOKEN_PATTERNS = tuple(
     re.compile(pattern)
     for pattern in (
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+        r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
         r"\bgh[opusr]_[A-Za-z0-9]{20,}",
         r"\bgithub_pat_[A-Za-z0-9_]{20,}",
         r"\bsk-ant-[A-Za-z0-9_\-]{20,}",

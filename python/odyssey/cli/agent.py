@@ -64,8 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "agent",
         help="LLM-assisted agents: research, review, docs (needs the agents extra)",
-        description="Run an agent. Each takes --dry-run (print the request, send nothing); "
-        "the others need ANTHROPIC_API_KEY.",
+        description="Run an agent. Each takes --dry-run (print the exact request, send "
+        "nothing); a run that asks the model needs ANTHROPIC_API_KEY.",
     )
     agents = parser.add_subparsers(dest="agent", metavar="AGENT")
     parser.set_defaults(run=lambda args: (parser.print_help(), 2)[1])
