@@ -6,7 +6,12 @@ import pytest
 from agents.review_fixtures import changed, diff_of
 
 from odyssey.agents.review.diff import annotate, parse_diff
-from odyssey.agents.review.findings import Finding, format_line, keep_in_diff
+from odyssey.agents.review.findings import (
+    Finding,
+    findings_from_output,
+    format_line,
+    keep_in_diff,
+)
 
 GIT_DIFF = """\
 diff --git a/python/odyssey/metrics.py b/python/odyssey/metrics.py
@@ -144,3 +149,9 @@ def test_one_line_per_finding() -> None:
 def test_diff_of_several_files_parses_back() -> None:
     text = diff_of({"a.py": (None, "1\n"), "b.py": ("x\n", "x\ny\n")})
     assert {diff.path: diff.added for diff in parse_diff(text)} == {"a.py": {1}, "b.py": {2}}
+
+
+def test_paths_written_with_git_prefixes_are_read_as_the_diffs() -> None:
+    item = {"line": 1, "severity": "error", "rule": "bug", "message": "m", "suggested_change": ""}
+    output = {"findings": [{**item, "file": "./a.py"}, {**item, "file": "b/pkg/b.py"}]}
+    assert [f.file for f in findings_from_output(output)] == ["a.py", "pkg/b.py"]

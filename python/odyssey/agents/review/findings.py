@@ -54,11 +54,18 @@ class Kept:
     merged: int
 
 
+def _path(file: str) -> str:
+    """A path as the diff names it: without ``./``, or the ``b/`` of git's new side."""
+    file = file.strip().removeprefix("./")
+    return file[2:] if file.startswith("b/") else file
+
+
 def findings_from_output(output: Mapping[str, Any]) -> list[Finding]:
-    """The findings of an answer already validated against output.schema.json."""
+    """The findings of an answer already validated against output.schema.json (paths written
+    ``./x`` or ``b/x`` read as ``x``)."""
     return [
         Finding(
-            file=str(item["file"]).removeprefix("./"),
+            file=_path(str(item["file"])),
             line=int(item["line"]),
             severity=str(item["severity"]),
             rule=str(item["rule"]),
