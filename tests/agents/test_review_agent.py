@@ -108,7 +108,9 @@ def test_the_planted_bug_is_printed_on_its_line_and_the_out_of_diff_finding_drop
 
 
 def test_a_pull_request_gets_one_comment_review_with_the_finding_inline(
-    repository: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+    repository: tuple[Path, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     root, base, head = repository
     diff = local_diff(root, base, head)
@@ -133,6 +135,9 @@ def test_a_pull_request_gets_one_comment_review_with_the_finding_inline(
     assert "means.append(total / (count + 1))" in comment["body"]
     assert "were dropped" in review["body"]
     assert [method for method, _, _ in github.requests] == ["GET", "GET", "POST"]
+    assert "posted a review with 1 inline comment(s): https://github.test/" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_review_github_rejects_is_a_failure(

@@ -13,6 +13,7 @@ findings are printed one per line; with ``--pr N`` one review with inline commen
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -355,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
                 posted = posted[:MAX_COMMENTS]
             answer = client.post_review(pull.number, review_payload(pull.head_sha, summary, posted))
             where = answer.get("html_url") or f"pull request #{pull.number}"
-            print(f"{COMMAND}: posted a review with {len(outcome.findings)} comment(s): {where}")
+            print(f"{COMMAND}: posted a review with {len(posted)} inline comment(s): {where}")
         else:
             _print(outcome)
         return 0
@@ -365,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
     except AgentError as error:
         print(str(error), file=sys.stderr)
         return error.exit_status
-    except (GitError, GitHubError, ValueError, OSError) as error:
+    except (GitError, GitHubError, ValueError, OSError, subprocess.SubprocessError) as error:
+        # subprocess: a check (ruff, odyssey validate, bench compare) that hung past its limit.
         print(f"{COMMAND}: {error}", file=sys.stderr)
         return 1
