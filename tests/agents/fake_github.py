@@ -75,7 +75,9 @@ class FakeGitHub:
 
             def do_GET(self) -> None:
                 fake.requests.append(("GET", self.path, dict(self.headers)))
-                if self.path != pull_path:
+                if self.path == f"{pull_path}/reviews?per_page=100":
+                    self._json(200, [{"id": 1, **review} for review in fake.reviews])
+                elif self.path != pull_path:
                     self._json(404, {"message": "Not Found"})
                 elif self.headers.get("Accept") == "application/vnd.github.diff":
                     if fake.diff_status != 200:

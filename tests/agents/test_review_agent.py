@@ -134,7 +134,7 @@ def test_a_pull_request_gets_one_comment_review_with_the_finding_inline(
     assert comment["body"].startswith("**error** `bug`: enumerate counts from 0")
     assert "means.append(total / (count + 1))" in comment["body"]
     assert "were dropped" in review["body"]
-    assert [method for method, _, _ in github.requests] == ["GET", "GET", "POST"]
+    assert [method for method, _, _ in github.requests] == ["GET", "GET", "GET", "POST"]
     assert "posted a review with 1 inline comment(s): https://github.test/" in (
         capsys.readouterr().out
     )
@@ -232,3 +232,25 @@ def test_comments_beyond_the_cap_are_counted_in_the_summary(
         "Only the 0 most severe findings are inline comments; 1 more are not shown."
         in (review["body"])
     )
+
+
+def test_a_commit_already_reviewed_is_not_reviewed_again(
+    repository: tuple[Path, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, base, head = repository
+    diff = local_diff(root, base, head)
+    with (
+        FakeMessagesAPI([tool_answer(ANSWER, "review_answer")]) as api,
+        FakeGitHub(number=12, head_sha=head, base_sha=base, diff=diff) as github,
+    ):
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("GITHUB_API_URL", github.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+        monkeypatch.setenv("GITHUB_REPOSITORY", github.repository)
+        for _ in range(2):  # the workflow re-run on the same commit
+            assert main(["agent", "review", "--repo", str(root), "--pr", "12"]) == 0
+    assert len(github.reviews) == 1
+    assert len(api.requests) == 1
+    assert f"{head[:12]} is already reviewed; nothing posted" in capsys.readouterr().out

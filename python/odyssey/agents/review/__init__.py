@@ -36,6 +36,8 @@ from odyssey.agents.review.repo import GitError, GitTree, git, local_diff, merge
 __all__ = ["Change", "Review", "add_arguments", "context_files", "gather", "review", "run"]
 
 COMMAND = "odyssey agent review"
+# The last paragraph of every review's summary: how a re-run recognises the review it posted.
+SIGNATURE = f"— {COMMAND}"
 DEFAULT_BASES = ("origin/main", "main")
 # A touched file longer than this is shown only through its diff (a generated file, a data file).
 MAX_FILE_CHARS = 60_000
@@ -255,7 +257,7 @@ def review(
             + "."
         )
     lines.append(
-        f"— {COMMAND}{f' ({model})' if model else ''}. A comment only: a human approves and merges."
+        f"{SIGNATURE}{f' ({model})' if model else ''}. A comment only: a human approves and merges."
     )
     return Review(
         findings=together.findings,
@@ -313,10 +315,18 @@ def run(args: argparse.Namespace) -> int:
                 "(uncommitted changes are not reviewed: commit them first)"
             )
             return 0
+        pull = change.pull_request
+        if post and pull is not None and not getattr(args, "dry_run", False):
+            # A re-run on the same commit must not post (nor pay for) the same review twice.
+            for earlier in GitHub.from_environment().reviews(pull.number):
+                if earlier.get("commit_id") == pull.head_sha and SIGNATURE in (
+                    earlier.get("body") or ""
+                ):
+                    print(f"{COMMAND}: {pull.head_sha[:12]} is already reviewed; nothing posted")
+                    return 0
         checks = run_checks(change.tree.root, change.diffs, change.tree, change.base_tree)
         spec = load_agent("review")
         files = context_files(checks, change.diffs, change.tree, spec.context_budget)
-        pull = change.pull_request
         variables = {
             "base": change.base,
             "head": change.head,

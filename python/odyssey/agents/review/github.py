@@ -126,6 +126,19 @@ class GitHub:
         )
         return raw.decode("utf-8", "replace")
 
+    def reviews(self, number: int) -> list[dict[str, Any]]:
+        """The pull request's reviews (the first 100: the agent posts one a commit)."""
+        raw = self._request(
+            "GET",
+            f"/repos/{self.repository}/pulls/{number}/reviews?per_page=100",
+            accept="application/vnd.github+json",
+        )
+        try:
+            answer = json.loads(raw or b"[]")
+        except json.JSONDecodeError:
+            raise GitHubError(f"pull request {number}: its reviews are not JSON") from None
+        return [review for review in answer if isinstance(review, dict)]
+
     def post_review(self, number: int, payload: dict[str, Any]) -> dict[str, Any]:
         """Posts one review (`review_payload`) and returns GitHub's answer (its id, html_url)."""
         if payload.get("event") != "COMMENT":
