@@ -316,6 +316,20 @@ def test_dependabot_keeps_actions_and_pip_current() -> None:
     assert ecosystems >= {"github-actions", "pip"}
 
 
+def test_agent_review_skips_forks_and_may_only_comment() -> None:
+    workflow = load(WORKFLOW_DIR / "agent-review.yml")
+    assert set(triggers(workflow)) == {"pull_request"}
+    (job,) = workflow["jobs"].values()
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    (checkout,) = [step for _, step in steps(workflow) if "checkout@" in step.get("uses", "")]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    scripts = "\n".join(script for _, script in run_scripts(workflow))
+    assert 'odyssey agent review --pr "$PR_NUMBER"' in scripts
+    for forbidden in ("git push", "gh pr merge", "APPROVE", "REQUEST_CHANGES"):
+        assert forbidden not in scripts
+
+
 def test_agent_docs_checks_weekly_then_proposes_the_patch() -> None:
     workflow = load(WORKFLOW_DIR / "agent-docs.yml")
     on = triggers(workflow)
