@@ -58,11 +58,13 @@ def cmake_build_and_test(session: nox.Session, *options: str) -> None:
 def tests(session: nox.Session) -> None:
     """Build the package, run the C++ kernel tests, then pytest.
 
-    tensorboardX is installed so that TensorBoardLogger is tested. With ODYSSEY_TEST_TORCH=1,
+    tensorboardX is installed so that TensorBoardLogger is tested, Ray so that the sweeps' ray
+    backend is (tests/test_sweep_ray.py). With ODYSSEY_TEST_TORCH=1,
     PyTorch 2.13 (CPU) is installed too, so that the parity tests against
     torch run instead of being skipped (CI sets it; on a laptop it would be a large download).
     """
-    extras = "test,tensorboard" + (",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else "")
+    torch = os.environ.get("ODYSSEY_TEST_TORCH") == "1"
+    extras = "test,tensorboard,ray" + (",torch" if torch else "")
     install_package(session, extras)
     cmake_build_and_test(session)
     session.run("pytest", *session.posargs)

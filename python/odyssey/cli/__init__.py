@@ -8,11 +8,11 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from odyssey.cli import bench, datasets, doctor, evaluate, new, predict, train, validate
+from odyssey.cli import bench, datasets, doctor, evaluate, new, predict, sweep, train, validate
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (doctor, datasets, new, train, evaluate, predict, validate, bench)
+SUBCOMMANDS = (doctor, datasets, new, train, sweep, evaluate, predict, validate, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
