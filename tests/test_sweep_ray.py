@@ -108,3 +108,28 @@ def test_a_worker_that_dies_mid_trial_is_retried_a_bounded_number_of_times(
     assert record["status"] == "failed"
     assert record["error"].startswith("Ray: ")
     assert "after 1 retry" in record["error"]
+
+
+def test_validate_runs_a_targets_seeds_on_ray_with_the_local_bits(ray_instance, tmp_path) -> None:
+    from test_validate import ONE_EPOCH, valid_paper, with_targets
+
+    from odyssey.tools import validate
+
+    recorded = []
+    for backend in ("local", "ray"):
+        folder = valid_paper(tmp_path / backend)
+        with_targets(folder, [{**ONE_EPOCH, "name": "quick", "bar": 0.5}])
+        argv = [
+            "--run",
+            "--seeds",
+            "2",
+            "--backend",
+            backend,
+            "--out",
+            str(tmp_path / f"runs-{backend}"),
+        ]
+        status, out, err = run("validate", str(folder), *argv)
+        assert status == 0, out + err
+        recorded.append(validate.read_result(folder / "results" / "quick.json"))
+    assert recorded[0]["values"] == recorded[1]["values"]
+    assert recorded[0]["seeds"] == recorded[1]["seeds"] == [0, 1]

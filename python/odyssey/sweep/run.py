@@ -81,8 +81,15 @@ class Sweep:
     """A sweep's directory and records: `prepare()` checks and stores the definition and finds
     the finished trials, `run(...)` runs the others on a backend and writes the report."""
 
-    def __init__(self, spec: SweepSpec, out: Path, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        out: Path,
+        say: Callable[[str], None] = print,
+        announce: bool = True,
+    ) -> None:
         self.spec = spec
+        self.announce = announce  # the plan and the resumed count; each trial's line always
         self.out = Path(out)
         self.say = say
         self.trials = spec.expand()
@@ -221,7 +228,7 @@ class Sweep:
         trials (recorded as interrupted) and returns status 130."""
         todo = self.prepare()
         done = len(self.trials) - len(todo)
-        if done:
+        if done and self.announce:
             self.say(f"{done} of {len(self.trials)} trial(s) already finished; running the rest")
         if todo:
             try:
@@ -280,6 +287,8 @@ class Sweep:
     ) -> None:
         self.runtime = {"backend": backend, "parallel": parallel, "threads": threads}
         self.write()
+        if not self.announce:
+            return
         self.say(
             f"{len(todo)} trial(s) on {backend} ({cores} core(s)): {parallel} at a time x "
             f"{threads} thread(s); sweep in {self.out}"
