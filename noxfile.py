@@ -277,6 +277,10 @@ def security(session: nox.Session) -> None:
     )
 
 
+# Benchmarks that take minutes: run only when named (`nox -s benchmark -- sweep`).
+SLOW_BENCHMARKS = ("sweep",)
+
+
 def benchmark_arguments(
     session: nox.Session, available: Sequence[str]
 ) -> tuple[list[str], list[str], bool]:
@@ -300,7 +304,7 @@ def benchmark_arguments(
             )
         else:
             names.append(argument)
-    return names or list(available), compare_options, save
+    return names or [n for n in available if n not in SLOW_BENCHMARKS], compare_options, save
 
 
 @nox.session
@@ -311,7 +315,8 @@ def benchmark(session: nox.Session) -> None:
     bench compare` compares its ratios with the committed baselines in benchmarks/results/.
 
     The new JSON goes into build/benchmarks/<date>T<time>/. `nox -s benchmark -- gemm conv` runs
-    bench_gemm.py and bench_conv.py only, and compares what they wrote; `-- --threshold 15%` sets
+    bench_gemm.py and bench_conv.py only, and compares what they wrote (SLOW_BENCHMARKS, such as
+    bench_sweep.py, run only when named); `-- --threshold 15%` sets
     the threshold; `-- --save` copies the new JSON over the baselines after the comparison (which
     then does not fail): commit them saying what changed. Ratios are compared, not times, but a
     busy machine still moves the 2-thread ones: benchmark on a quiet one.
@@ -321,7 +326,7 @@ def benchmark(session: nox.Session) -> None:
         for script in sorted((ROOT / "benchmarks").glob("bench_*.py"))
     }
     names, compare_options, save = benchmark_arguments(session, list(scripts))
-    install_package(session, "test,torch", werror=False)
+    install_package(session, "test,torch" + (",ray" if "sweep" in names else ""), werror=False)
     session.install("scipy", "threadpoolctl")
     # Idle worker threads spin before they sleep: ours for 100 us, OpenBLAS's for 2^28 cycles and
     # libgomp's (PyTorch) for 300,000 spins by default. In alternating rounds a spinning worker of
