@@ -46,8 +46,8 @@ def _ray() -> Any:
     return ray
 
 
-def connect(address: str | None) -> int:
-    """Joins (or starts) the Ray instance and returns the CPUs it has."""
+def connect(address: str | None) -> tuple[int, int]:
+    """Joins (or starts) the Ray instance: (the CPUs it has, the CPUs of its largest node)."""
     ray = _ray()
     if not ray.is_initialized():
         try:
@@ -56,7 +56,9 @@ def connect(address: str | None) -> int:
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = address or "a new local instance"
             raise SweepError(f"--address: cannot connect to Ray at {where}: {error}") from None
-    return int(ray.cluster_resources().get("CPU", 0)) or 1
+    total = int(ray.cluster_resources().get("CPU", 0)) or 1
+    nodes = [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return total, int(max(nodes, default=total)) or 1
 
 
 def trial_task(spec: SweepSpec, trial: Trial, threads: int) -> dict[str, Any]:

@@ -268,8 +268,15 @@ class Sweep:
         if backend == "ray":
             from odyssey.sweep import ray_backend
 
-            cores = ray_backend.connect(address)
+            cores, largest = ray_backend.connect(address)
+            if threads is not None and threads > largest:
+                raise SweepError(
+                    f"--threads {threads}: no node of the Ray cluster has that many CPUs (the "
+                    f"largest has {largest}); a trial runs on one node"
+                )
             parallel, threads = plan(cores, len(todo), parallel, threads)
+            # A trial's CPUs must fit on one node, or Ray would never schedule it.
+            threads = min(threads, largest)
             self._announce(todo, backend, parallel, threads, cores)
             ray_backend.run_ray(
                 self.spec, todo, self.run_dir, parallel, threads, on_start, on_done, max_retries
