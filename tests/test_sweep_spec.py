@@ -161,3 +161,20 @@ def test_the_plan_fills_the_cores_and_refuses_more() -> None:
         plan(2, 10, None, 3)
     with pytest.raises(SweepError, match="--threads must be >= 1"):
         plan(2, 10, None, 0)
+
+
+def test_a_sweep_resumed_after_the_recipe_changed_is_refused(tmp_path) -> None:
+    from test_papers import write_paper
+
+    from odyssey.sweep import Sweep
+
+    paper = write_paper(tmp_path / "tiny")
+    spec = _spec(paper_name=str(paper), grid=["train.lr=0.1,0.2"])
+    Sweep(spec, tmp_path / "sweep").write()  # the definition stored, nothing run
+    Sweep(_spec(paper_name=str(paper), grid=["train.lr=0.1,0.2"]), tmp_path / "sweep").prepare()
+    toml = (paper / "paper.toml").read_text()
+    (paper / "paper.toml").write_text(toml.replace("batch_size = 64", "batch_size = 32"))
+    changed = _spec(paper_name=str(paper), grid=["train.lr=0.1,0.2"])
+    assert changed.recipe != spec.recipe
+    with pytest.raises(SweepError, match="holds another sweep \\(recipe_sha256"):
+        Sweep(changed, tmp_path / "sweep").prepare()

@@ -10,6 +10,7 @@ trials, which is what lets a sweep resume.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -232,6 +233,9 @@ class SweepSpec:
     metric: str = "test_accuracy"
     mode: str = "max"
     sets: list[str] = field(default_factory=list)  # fixed overrides for every trial
+    # A digest of every configuration as resolved from paper.toml (check_configurations): a
+    # sweep resumed after the recipe changed would mix two recipes' runs.
+    recipe: str | None = None
 
     def definition(self) -> dict[str, Any]:
         """The definition as stored in sweep.json (what a resumed command must match)."""
@@ -247,6 +251,7 @@ class SweepSpec:
             "metric": self.metric,
             "mode": self.mode,
             "sets": list(self.sets),
+            "recipe_sha256": self.recipe,
         }
 
     def configurations(self) -> list[dict[str, Any]]:
@@ -330,27 +335,29 @@ def build_spec(
         sets=list(sets),
     )
     _check_metric_known(metric)
-    check_configurations(spec, paper)
+    spec.recipe = check_configurations(spec, paper)
     return spec, paper
 
 
-def check_configurations(spec: SweepSpec, paper: papers.Paper) -> None:
+def check_configurations(spec: SweepSpec, paper: papers.Paper) -> str:
     """Every configuration resolves as `odyssey train` would (unknown keys and bad values are
-    caught here, before any trial runs); PaperError names the key and the choices."""
-    seen: set[str] = set()
+    caught here, before any trial runs; PaperError names the key and the choices); returns a
+    digest of the resolved configurations, the seed and threads aside."""
+    digest = hashlib.sha256()
     for params in spec.configurations():
         sets = [*spec.sets, *Trial(0, 0, params, 0).sets]
-        signature = "\n".join(sets)
-        if signature in seen:
-            continue
-        seen.add(signature)
         try:
-            papers.resolve(paper, spec.variant, None, sets)
+            config = papers.resolve(paper, spec.variant, None, sets)
         except papers.PaperError as error:
             where = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
             raise papers.PaperError(
                 f"{error}" + (f" (configuration {where})" if where else "")
             ) from None
+        config["train"].pop("seed", None)
+        config["train"].pop("threads", None)
+        decisive = {"variant": config["variant"], "train": config["train"]}
+        digest.update(json.dumps(decisive, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
 
 
 _METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_img_per_s", "wall_s")
