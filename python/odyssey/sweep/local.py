@@ -1,13 +1,13 @@
-"""The local backend: the trials on this machine, at most `parallel` at a time, each in a spawned
-worker process of its own with `threads` kernel threads.
+"""The local backend: the trials on this machine, at most `parallel` at a time, each in a worker
+process of its own with `threads` kernel threads.
 
 One fresh process per trial (not a long-lived pool) is what makes a failure local: a trial that
 is killed or crashes the interpreter ends its own process, which is reported as that trial's
 failure, where a pool would be broken for every trial queued behind it. The workers come from a
 "forkserver" that has imported odyssey's training modules once (but run no kernel, so it holds
-no kernel threads to lose in a fork): a worker starts in milliseconds instead of the ~1 s an
-interpreter takes to import them, which on a 10-trial LeNet-5 sweep was a third of the wall
-time. Where there is no forkserver (Windows) each worker is spawned from a clean interpreter.
+no kernel threads to lose in a fork): a worker starts without the 0.9 s a new interpreter
+takes to import them (python -X importtime). Elsewhere than on Linux each worker is spawned
+from a clean interpreter.
 Each worker leaves the terminal's process group so that Ctrl-C reaches the sweep alone, which
 then ends its workers itself.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
@@ -45,8 +46,9 @@ PRELOAD = ["odyssey.sweep.trial", "odyssey.cli", "odyssey.papers", "odyssey.trai
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """The forkserver context with odyssey preloaded, else spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """The forkserver context with odyssey preloaded on Linux, else spawn (macOS's system
+    libraries are not safe to use in a forked child, which is why Python spawns there too)."""
+    if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
