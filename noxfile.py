@@ -54,19 +54,23 @@ def cmake_build_and_test(session: nox.Session, *options: str) -> None:
     session.run("ctest", "--test-dir", build_dir, "--output-on-failure")
 
 
+def test_extras() -> str:
+    """The extras the test suite runs with (the tests and coverage sessions)."""
+    torch = os.environ.get("ODYSSEY_TEST_TORCH") == "1"
+    return "test,tensorboard,agents,ray" + (",torch" if torch else "")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Build the package, run the C++ kernel tests, then pytest.
 
-    tensorboardX is installed so that TensorBoardLogger is tested, and the agents extra so
-    that the agents' offline tests (a fake Messages API on 127.0.0.1) run. With
-    ODYSSEY_TEST_TORCH=1, PyTorch 2.13 (CPU) is installed too, so that the parity tests against
-    torch run instead of being skipped (CI sets it; on a laptop it would be a large download).
+    tensorboardX is installed so that TensorBoardLogger is tested, the agents extra so that the
+    agents' offline tests (a fake Messages API on 127.0.0.1) run, and Ray so that the sweeps' ray
+    backend is (tests/test_sweep_ray.py). With ODYSSEY_TEST_TORCH=1, PyTorch 2.13 (CPU) is
+    installed too, so that the parity tests against torch run instead of being skipped (CI sets
+    it; on a laptop it would be a large download).
     """
-    extras = "test,tensorboard,agents" + (
-        ",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else ""
-    )
-    install_package(session, extras)
+    install_package(session, test_extras())
     cmake_build_and_test(session)
     session.run("pytest", *session.posargs)
 
@@ -278,6 +282,10 @@ def security(session: nox.Session) -> None:
     )
 
 
+# Benchmarks that take minutes: run only when named (`nox -s benchmark -- sweep`).
+SLOW_BENCHMARKS = ("sweep",)
+
+
 def benchmark_arguments(
     session: nox.Session, available: Sequence[str]
 ) -> tuple[list[str], list[str], bool]:
@@ -301,7 +309,7 @@ def benchmark_arguments(
             )
         else:
             names.append(argument)
-    return names or list(available), compare_options, save
+    return names or [n for n in available if n not in SLOW_BENCHMARKS], compare_options, save
 
 
 @nox.session
@@ -312,7 +320,8 @@ def benchmark(session: nox.Session) -> None:
     bench compare` compares its ratios with the committed baselines in benchmarks/results/.
 
     The new JSON goes into build/benchmarks/<date>T<time>/. `nox -s benchmark -- gemm conv` runs
-    bench_gemm.py and bench_conv.py only, and compares what they wrote; `-- --threshold 15%` sets
+    bench_gemm.py and bench_conv.py only, and compares what they wrote (SLOW_BENCHMARKS, such as
+    bench_sweep.py, run only when named); `-- --threshold 15%` sets
     the threshold; `-- --save` copies the new JSON over the baselines after the comparison (which
     then does not fail): commit them saying what changed. Ratios are compared, not times, but a
     busy machine still moves the 2-thread ones: benchmark on a quiet one.
@@ -322,7 +331,7 @@ def benchmark(session: nox.Session) -> None:
         for script in sorted((ROOT / "benchmarks").glob("bench_*.py"))
     }
     names, compare_options, save = benchmark_arguments(session, list(scripts))
-    install_package(session, "test,torch", werror=False)
+    install_package(session, "test,torch" + (",ray" if "sweep" in names else ""), werror=False)
     session.install("scipy", "threadpoolctl")
     # Idle worker threads spin before they sleep: ours for 100 us, OpenBLAS's for 2^28 cycles and
     # libgomp's (PyTorch) for 300,000 spins by default. In alternating rounds a spinning worker of
@@ -428,9 +437,7 @@ def coverage(session: nox.Session) -> None:
     under the floors). Only the ISA variants this CPU runs count (NEON is not compiled on x86-64;
     `nox -s cross` tests it). ODYSSEY_TEST_TORCH=1 adds the parity tests, as for `nox -s tests`.
     """
-    extras = "test,tensorboard,agents" + (
-        ",torch" if os.environ.get("ODYSSEY_TEST_TORCH") == "1" else ""
-    )
+    extras = test_extras()
     session.install("coverage[toml]>=7.10", "gcovr>=8", "cmake", "ninja")
     build_dirs = [ROOT / "build" / session.name, ROOT / "build" / f"{session.name}-ctest"]
     remove_gcov_counters(*build_dirs)

@@ -8,11 +8,22 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from odyssey.cli import agent, bench, datasets, doctor, evaluate, new, predict, train, validate
+from odyssey.cli import (
+    agent,
+    bench,
+    datasets,
+    doctor,
+    evaluate,
+    new,
+    predict,
+    sweep,
+    train,
+    validate,
+)
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (doctor, datasets, new, train, evaluate, predict, validate, bench, agent)
+SUBCOMMANDS = (doctor, datasets, new, train, sweep, evaluate, predict, validate, bench, agent)
 
 
 def build_parser() -> argparse.ArgumentParser:

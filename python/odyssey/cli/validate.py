@@ -3,7 +3,10 @@
     odyssey validate PAPER... | --all          structure, schema, README, model (exit 0 or 2)
     odyssey validate PAPER --run [--seeds N]   train each target whose data is at hand and
                       [--quick] [--target ID]  check its bar (exit 1 when one is missed);
-                                               results/<target>.json recorded (not with --quick)
+                      [--backend local|ray]    results/<target>.json recorded (not with --quick);
+                      [--parallel N]           the seeds run as an odyssey sweep, here or on a
+                      [--threads T]            Ray cluster
+                      [--address ADDR]
     odyssey validate --all --complete          every target recorded, meeting its bar, and the
                       [--available]            README's table saying what the record says
                                                (--available: the targets whose data is here)
@@ -67,6 +70,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", metavar="DIR", help="where --run writes its runs (default runs/validate/...)"
     )
     parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="with --run: where the seeds train, as odyssey sweep's (default local)",
+    )
+    parser.add_argument(
+        "--address", metavar="ADDR", help="with --backend ray: auto or ray://HOST:PORT"
+    )
+    parser.add_argument(
+        "--parallel", type=int, metavar="N", help="with --run: seeds trained at a time"
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="T", help="with --run: kernel threads per seed's run"
+    )
+    parser.add_argument(
         "--complete",
         action="store_true",
         help="every target has a recorded result that meets its bar and the README agrees",
@@ -96,8 +113,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.seeds is not None and args.seeds < 1:
         return _usage(f"--seeds must be >= 1, got {args.seeds}")
+    sweep_options = (args.backend, args.address, args.parallel, args.threads)
     if (args.seeds or args.quick or args.targets or args.out) and not args.run_targets:
         return _usage("--seeds, --quick, --target and --out go with --run")
+    if any(option is not None for option in sweep_options) and not args.run_targets:
+        return _usage("--backend, --address, --parallel and --threads go with --run")
+    if args.address is not None and args.backend != "ray":
+        return _usage("--address goes with --backend ray")
     if args.available and not args.complete:
         return _usage("--available goes with --complete")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -155,6 +177,7 @@ def _report(problems: dict[Path, list[str]], what: str = "valid") -> int:
 def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
     """Trains the targets of each paper, prints the table of outcomes, records full runs."""
     from odyssey import papers
+    from odyssey.sweep import SweepError
     from odyssey.tools import targets
     from odyssey.train.rundir import RUNS_ROOT
 
@@ -179,7 +202,19 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
         print(f"{paper.slug}: {len(chosen)} target(s), seeds {listed}, runs in {runs}")
         outcomes = []
         for target in chosen:
-            outcome = targets.run_target(paper, target, seeds, runs)
+            try:
+                outcome = targets.run_target(
+                    paper,
+                    target,
+                    seeds,
+                    runs,
+                    backend=args.backend or "local",
+                    parallel=args.parallel,
+                    threads=args.threads,
+                    address=args.address,
+                )
+            except (SweepError, ImportError) as error:
+                return _usage(str(error))
             if outcome.status in ("met", "missed") and not args.quick:
                 try:
                     path = targets.record(paper, outcome)
@@ -198,13 +233,17 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
 
 def _table(slug: str, outcomes: list) -> None:
     """One aligned line per target: its measure beside its bar, the outcome and a note."""
-    from odyssey.tools.validate import format_value
+    from odyssey.tools.validate import format_per_seed, format_value
 
-    rows = [("target", "metric", "ours (mean ± std)", "seeds", "bar", "outcome", "note")]
+    header = ("target", "metric", "ours (mean ± std)", "per seed", "seeds", "bar", "outcome")
+    rows = [(*header, "note")]
     for o in outcomes:
         metric = o.target["metric"]
         bar = ("≤ " if metric.endswith("loss") else "≥ ") + format_value(metric, o.target["bar"])
-        rows.append((o.id, metric, o.measure, str(len(o.values)), bar, o.status, o.reason))
+        per_seed = format_per_seed(metric, o.values) if o.values else "—"
+        rows.append(
+            (o.id, metric, o.measure, per_seed, str(len(o.values)), bar, o.status, o.reason)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     print(f"{slug}: targets")
     for row in rows:

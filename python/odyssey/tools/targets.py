@@ -1,9 +1,10 @@
 """Running a paper's [[targets]] (``odyssey validate PAPER --run``): each row whose data is on this
-machine is trained once per seed by ``odyssey train`` (the Trainer; the same command a user runs,
-in a child process so that one run cannot disturb the next), its metric read from the run's
-summary.json, and the mean ± std over seeds checked against the row's bar. A full run records the
-result as ``results/<target>.json`` in the paper folder (atomically); a quick run (one seed)
-records nothing, since a README quotes the full runs.
+machine is trained once per seed as a sweep (odyssey.sweep: each seed one ``odyssey train`` run in
+a process of its own, seeds in parallel on this machine or as Ray tasks on a cluster), its metric
+read from the run's summary.json, and the mean ± std over seeds checked against the row's bar. A
+full run records the result as ``results/<target>.json`` in the paper folder (atomically), the
+value of each seed beside the mean ± std; a quick run (one seed) records nothing, since a README
+quotes the full runs.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import datetime
 import json
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from typing import Any
 
 from odyssey import papers
 from odyssey._atomic import write_text_atomic
-from odyssey.tools.validate import RESULTS_DIR, config_digest, format_measure, format_value, meets
+from odyssey.tools.validate import RESULTS_DIR, config_digest, format_measure, meets
 
-__all__ = ["TargetRun", "data_at_hand", "record", "run_target", "train_command"]
+__all__ = ["TargetRun", "data_at_hand", "record", "run_target", "target_sets"]
 
 
 @dataclass
@@ -64,19 +63,14 @@ def data_at_hand(dataset: str) -> bool:
     return all(local_files(dataset, split) is not None for split in ("train", "test"))
 
 
-def train_command(
-    paper: papers.Paper, target: Mapping[str, Any], seed: int, out: Path
-) -> list[str]:
-    """The `odyssey train` command of one seed of `target`: its variant, dataset, epochs,
-    distortions and `--set`s, writing its run to `out`."""
-    command = [sys.executable, "-m", "odyssey", "train", str(paper.path)]
-    command += ["--variant", target["variant"], "--dataset", target["dataset"]]
+def target_sets(target: Mapping[str, Any]) -> list[str]:
+    """The `--set`s of `odyssey train` that make a run of `target`: its dataset, epochs and
+    distortions, then the row's own `sets`."""
+    sets = [f"train.dataset={target['dataset']}"]
     if "epochs" in target:
-        command += ["--epochs", str(target["epochs"])]
-    command += ["--augment" if target.get("augment") else "--no-augment"]
-    for assignment in target.get("sets", []):
-        command += ["--set", assignment]
-    return [*command, "--seed", str(seed), "--out", str(out), "--no-progress"]
+        sets.append(f"train.epochs={target['epochs']}")
+    sets.append(f"train.augment={'true' if target.get('augment') else 'false'}")
+    return [*sets, *target.get("sets", [])]
 
 
 def run_target(
@@ -85,48 +79,63 @@ def run_target(
     seeds: Sequence[int],
     runs: Path,
     say: Callable[[str], None] = print,
+    backend: str = "local",
+    parallel: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
 ) -> TargetRun:
-    """Trains `target` once per seed under `runs`/<target id>/seed-<S> and checks its bar."""
+    """Trains `target` once per seed as a sweep (odyssey.sweep: on this machine or a Ray
+    cluster, seeds in parallel) in `runs`/<target id> — the same directory resumes it — and
+    checks its bar."""
+    from odyssey.sweep import Sweep, build_spec
+
     name = papers.target_id(target)
     outcome = TargetRun(dict(target), name, "skipped")
-    if not data_at_hand(target["dataset"]):
+    if backend == "local" and not data_at_hand(target["dataset"]):
         outcome.reason = (
             f"no {target['dataset']} here: `odyssey datasets fetch {target['dataset']}`"
         )
         return outcome
+    spec, _ = build_spec(
+        str(paper.path),
+        target["variant"],
+        ",".join(map(str, seeds)),
+        [],
+        [],
+        None,
+        target["metric"],
+        None,
+        target_sets(target),
+    )
+    sweep = Sweep(spec, runs / name, say=lambda line: say(f"  {name} {line}"), announce=False)
     started = time.perf_counter()
-    for seed in seeds:
-        out = runs / name / f"seed-{seed}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        log = out.parent / f"seed-{seed}.log"
-        seed_started = time.perf_counter()
-        with log.open("w", encoding="utf-8") as sink:
-            # This Python's `-m odyssey train` with the paper's own target; no shell.
-            status = subprocess.run(  # nosec B603
-                train_command(paper, target, seed, out), stdout=sink, stderr=subprocess.STDOUT
-            ).returncode
-        summary = _summary(out)
-        value = summary.get(target["metric"])
-        if status != 0 or value is None:
-            outcome.status = "failed"
-            outcome.reason = f"seed {seed}: `odyssey train` exited {status}; its output is in {log}"
-            return outcome
-        ran = (summary.get("seed"), summary.get("dataset"))
-        if ran != (seed, target["dataset"]):
+    result = sweep.run(backend, parallel, threads, address)
+    outcome.wall_s = time.perf_counter() - started
+    for trial in sweep.trials:
+        record = sweep.records[trial.name]
+        run_dir = sweep.run_dir(trial)
+        if record["status"] != "finished":
             outcome.status = "failed"
             outcome.reason = (
-                f"seed {seed}: the run trained seed {ran[0]} on {ran[1]}, not seed {seed} on "
-                f"{target['dataset']} ({out / 'config.toml'})"
+                f"seed {trial.seed}: {record['status']}: {record['error']} (log: "
+                f"{run_dir / 'train.log'})"
             )
             return outcome
-        outcome.seeds.append(seed)
-        outcome.values.append(float(value))
+        summary = _summary(run_dir)
+        if summary.get("dataset") != target["dataset"]:
+            outcome.status = "failed"
+            outcome.reason = (
+                f"seed {trial.seed}: the run trained on {summary.get('dataset')}, not "
+                f"{target['dataset']} ({run_dir / 'config.toml'})"
+            )
+            return outcome
+        outcome.seeds.append(trial.seed)
+        outcome.values.append(float(summary[target["metric"]]))
         outcome.summaries.append(summary)
-        say(
-            f"  {name} seed {seed}: {target['metric']} {format_value(target['metric'], value)}"
-            f" ({time.perf_counter() - seed_started:.0f} s)"
-        )
-    outcome.wall_s = time.perf_counter() - started
+    if result.status:
+        outcome.status = "failed"
+        outcome.reason = "interrupted"
+        return outcome
     outcome.status = "met" if meets(target["metric"], outcome.mean, target["bar"]) else "missed"
     return outcome
 

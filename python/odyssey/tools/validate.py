@@ -12,7 +12,8 @@
 
 Completeness (``completeness_problems``, ``odyssey validate --complete``): every target has a
 recorded result for its current definition that meets its bar, and the README's ``ours`` cell of
-its row says what the result records (a table edited by hand to a better number is caught).
+its row says what the result records — its mean ± std, and each seed's value where the cell
+quotes them as ``(98.0 / 98.0 / 97.5)`` (a table edited by hand to a better number is caught).
 Running the targets (``odyssey validate --run``) is ``odyssey.tools.targets``.
 """
 
@@ -40,9 +41,11 @@ __all__ = [
     "config_digest",
     "fast_problems",
     "format_measure",
+    "format_per_seed",
     "format_value",
     "meets",
     "paper_folders",
+    "per_seed_problem",
     "read_result",
     "results_table",
     "validate_paper",
@@ -336,6 +339,36 @@ def format_measure(metric: str, mean: float, std: float) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
+def format_per_seed(metric: str, values: Sequence[float]) -> str:
+    """Each seed's value as the README's table shows them: `98.40 / 98.40 / 98.30` (percent for
+    an accuracy, as format_measure)."""
+    scale = 100 if metric.endswith("accuracy") else 1
+    digits = 2 if metric.endswith("accuracy") else 4
+    return " / ".join(f"{scale * value:.{digits}f}" for value in values)
+
+
+# The per-seed values a README cell quotes beside its mean ± std: `(98.0 / 98.0 / 97.5)`.
+_PER_SEED = re.compile(r"\(\s*(\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)+)\s*%?\s*\)")
+
+
+def per_seed_problem(metric: str, cell: str, values: Sequence[float]) -> str | None:
+    """What is wrong with the per-seed values a README cell quotes, if it quotes any: each must
+    be the recorded seed's value at the precision shown (98.0 for 0.9804 is fine, 98.1 is not)."""
+    match = _PER_SEED.search(cell)
+    if match is None:
+        return None
+    shown = [text.strip() for text in match.group(1).split("/")]
+    scale = 100 if metric.endswith("accuracy") else 1
+    recorded = []
+    for text, value in zip(shown, values, strict=False):
+        digits = len(text.partition(".")[2])
+        recorded.append(f"{scale * value:.{digits}f}")
+    if len(shown) != len(values) or shown != recorded:
+        expected = format_per_seed(metric, values)
+        return f"the README's per-seed values ({' / '.join(shown)}) are not the recorded {expected}"
+    return None
+
+
 def format_value(metric: str, value: float) -> str:
     """One value as the README shows it (`98.40 %` for an accuracy)."""
     return f"{100 * value:.2f} %" if metric.endswith("accuracy") else f"{value:.4f}"
@@ -431,6 +464,9 @@ def completeness_problems(folder: Path, available_only: bool = False) -> list[st
                 f"{label}: the README says {said}, the recorded result "
                 f"({RESULTS_DIR}/{name}.json) is {measure}"
             )
+        seeds = per_seed_problem(target["metric"], row[table.ours_column], result["values"])
+        if seeds is not None:
+            found.append(f"{label}: {seeds} ({RESULTS_DIR}/{name}.json)")
     return found
 
 

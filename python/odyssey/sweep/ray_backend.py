@@ -1,0 +1,163 @@
+"""The Ray backend (the optional extra ``ray``): each trial a Ray task asking for `threads` CPUs,
+run on whichever node Ray picks, its run directory shipped back to the driver's sweep directory.
+
+`connect`: an instance this process already started (`ray.init(...)` before the sweep) is used
+as it is; `--address auto` joins the cluster running on this machine (`ray start --head`),
+`ray://HOST:PORT` a remote one through Ray Client; with no address Ray starts an instance of
+its own here. A trial's task runs `odyssey train` in the worker itself (odyssey.sweep.trial), so
+a worker that dies mid-trial (killed, out of memory, its node lost) is a task failure Ray
+retries, up to `max_retries` times; an exception inside `odyssey train` is that trial's own
+failure, recorded, never retried. Datasets reach a worker as they reach any run: the bundled
+ones ship inside the package, the others through `odyssey train`'s own dataset cache (a node
+that lacks a file downloads it and checks its SHA-256).
+
+The trial's result is bit for bit a local run's with the same seed: the same command, and the
+kernels' results do not depend on the thread count, the process or the machine's addresses.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from odyssey._atomic import write_bytes_atomic
+from odyssey.sweep import trial as trial_module
+from odyssey.sweep.spec import SweepError, SweepSpec, Trial
+from odyssey.train import rundir
+
+__all__ = ["connect", "run_ray", "trial_task"]
+
+INSTALL = "pip install 'ml-odyssey[ray]'"
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            f"--backend ray needs Ray, which is not installed: {INSTALL} (or pip install "
+            "'ray[default]')"
+        ) from None
+    return ray
+
+
+def connect(address: str | None) -> tuple[int, int]:
+    """Joins (or starts) the Ray instance: (the CPUs it has, the CPUs of its largest node)."""
+    ray = _ray()
+    if not ray.is_initialized():
+        try:
+            # Only INFO and above of Ray's own logging; the sweep prints its own progress.
+            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = address or "a new local instance"
+            raise SweepError(f"--address: cannot connect to Ray at {where}: {error}") from None
+    total = int(ray.cluster_resources().get("CPU", 0)) or 1
+    nodes = [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return total, int(max(nodes, default=total)) or 1
+
+
+def trial_task(spec: SweepSpec, trial: Trial, threads: int) -> dict[str, Any]:
+    """A Ray task's body: runs `trial` in this worker into a temporary directory and returns its
+    exit status, its run directory's files (relative path -> bytes), the host and the time."""
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="odyssey-trial-"))
+    try:
+        out = scratch / trial.name
+        returncode = trial_module.run_here(spec, trial, threads, out)
+        files = {
+            str(path.relative_to(out)): path.read_bytes()
+            for path in sorted(out.rglob("*"))
+            if path.is_file()
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "returncode": returncode,
+        "files": files,
+        "host": socket.gethostname(),
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def _unpack(result: dict[str, Any], out: Path) -> None:
+    """Writes a task's run files into the driver's trial directory (emptied first), each
+    atomically, with summary.json's run_dir pointing here."""
+    trial_module.clear_run(out)
+    for relative, data in result["files"].items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
+    if (out / rundir.SUMMARY).is_file():
+        rundir.update_summary(out / rundir.SUMMARY, {"run_dir": str(out)})
+
+
+def run_ray(
+    spec: SweepSpec,
+    trials: Sequence[Trial],
+    directory: Callable[[Trial], Path],
+    parallel: int,
+    threads: int,
+    on_start: Callable[[Trial], None],
+    on_done: Callable[[Trial, dict[str, Any]], None],
+    max_retries: int = 2,
+) -> None:
+    """Runs `trials` as Ray tasks (each asking Ray for `threads` CPUs), at most `parallel` submitted at a
+    time, each result unpacked into `directory(trial)` and reported through `on_done` in this
+    thread. On Ctrl-C the tasks in flight are cancelled and reported as interrupted, and the
+    KeyboardInterrupt goes on to the caller."""
+    from odyssey.sweep.local import interrupted
+
+    ray = _ray()
+    task = ray.remote(trial_task).options(
+        num_cpus=threads, max_retries=max_retries, retry_exceptions=False
+    )
+    queue = list(trials)
+    running: dict[Any, tuple[Trial, float]] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < parallel:
+                trial = queue.pop(0)
+                running[task.remote(spec, trial, threads)] = (trial, time.perf_counter())
+                on_start(trial)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for reference in ready:
+                trial, started = running.pop(reference)
+                out = directory(trial)
+                try:
+                    result = ray.get(reference)
+                except ray.exceptions.RayError as error:
+                    trial_module.clear_run(out)
+                    record = trial_module.judge(
+                        trial, out, None, spec.metric, time.perf_counter() - started
+                    )
+                    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                    record["error"] = (
+                        f"Ray: {type(error).__name__} after {max_retries} retr"
+                        f"{'y' if max_retries == 1 else 'ies'}: {message}"
+                    )
+                    record["status"] = "failed"
+                    on_done(trial, record)
+                    continue
+                _unpack(result, out)
+                on_done(
+                    trial,
+                    trial_module.judge(
+                        trial,
+                        out,
+                        result["returncode"],
+                        spec.metric,
+                        result["wall_s"],
+                        result["host"],
+                        threads,
+                    ),
+                )
+    except KeyboardInterrupt:
+        for reference, (trial, started) in running.items():
+            ray.cancel(reference, force=True)
+            on_done(trial, interrupted(time.perf_counter() - started, "ray", threads))
+        raise

@@ -1,0 +1,135 @@
+"""`odyssey sweep --backend ray` on a Ray instance of this machine (`ray.init(num_cpus=2)`): the
+same sweep gives the same bits per trial as the local backend, the runs come back to the
+driver's sweep directory, a worker that dies mid-trial is retried (and a trial whose retries run
+out is recorded as failed), and without Ray installed the command says so in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from cli_run import run
+from test_papers import TINY
+
+SWEEP = [str(TINY), "--seeds", "0-1", "--set", "train.epochs=1", "--threads", "1"]
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    status, _, err = run("sweep", *SWEEP, "--backend", "ray", "--out", str(tmp_path / "s"))
+    assert status == 2
+    assert err.count("\n") == 1
+    assert "needs Ray, which is not installed: pip install 'ml-odyssey[ray]'" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _trials(out: Path) -> list[dict]:
+    return json.loads((out / "sweep.json").read_text())["trials"]
+
+
+def test_the_same_sweep_gives_the_same_bits_on_both_backends(ray_instance, tmp_path) -> None:
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    status, said, err = run("sweep", *SWEEP, "--parallel", "2", "--out", str(local))
+    assert status == 0, said + err
+    status, said, err = run("sweep", *SWEEP, "--backend", "ray", "--out", str(on_ray))
+    assert status == 0, said + err
+    assert "on ray (2 core(s)): 2 at a time x 1 thread(s)" in said
+    for mine, theirs in zip(_trials(local), _trials(on_ray), strict=True):
+        assert theirs["status"] == "finished"
+        for key in ("test_accuracy", "test_loss", "best_val_accuracy", "weights_sha256", "steps"):
+            assert theirs["metrics"][key] == mine["metrics"][key], key
+        # The run came back whole to the driver's directory, its summary pointing there.
+        run_dir = on_ray / theirs["run"]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["run_dir"] == str(run_dir)
+        weights = (run_dir / "weights.safetensors").read_bytes()
+        assert weights == (local / mine["run"] / "weights.safetensors").read_bytes()
+        for name in ("config.toml", "metrics.jsonl", "curves.png", "train.log"):
+            assert (run_dir / name).is_file(), name
+    assert (on_ray / "metric.png").is_file()
+
+
+DIES_ONCE = '''
+
+import os
+import signal
+from pathlib import Path
+
+
+class DiesOnce(TinyNet):
+    """TinyNet whose first construction kills its own process (the Ray worker running the
+    trial): `marker` records that it happened, so a retry builds it normally; `always` kills
+    every time."""
+
+    def __init__(self, marker: str = "", always: bool = False) -> None:
+        super().__init__()
+        if always or (marker and not Path(marker).exists()):
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def test_a_worker_that_dies_mid_trial_is_retried_a_bounded_number_of_times(
+    ray_instance, tmp_path
+) -> None:
+    paper = tmp_path / "dies"
+    shutil.copytree(TINY, paper)
+    with open(paper / "model.py", "a") as model:
+        model.write(DIES_ONCE)
+    toml = (paper / "paper.toml").read_text()
+    marker = tmp_path / "died"
+    (paper / "paper.toml").write_text(
+        toml.replace(
+            'model = "TinyNet"\nmodel_args = { hidden = 32 }',
+            f'model = "DiesOnce"\nmodel_args = {{ marker = "{marker}" }}',
+        )
+    )
+    argv = [str(paper), "--set", "train.epochs=1", "--backend", "ray"]
+    status, said, err = run("sweep", *argv, "--out", str(tmp_path / "retried"))
+    assert status == 0, said + err
+    assert marker.exists()  # it did die once
+    assert _trials(tmp_path / "retried")[0]["status"] == "finished"
+    # A worker that dies every time: recorded as failed once the retries run out.
+    always = [*argv, "--set", "variant.model_args.always=true", "--max-retries", "1"]
+    status, said, err = run("sweep", *always, "--out", str(tmp_path / "dead"))
+    assert status == 1, said + err
+    record = _trials(tmp_path / "dead")[0]
+    assert record["status"] == "failed"
+    assert record["error"].startswith("Ray: ")
+    assert "after 1 retry" in record["error"]
+
+
+def test_validate_runs_a_targets_seeds_on_ray_with_the_local_bits(ray_instance, tmp_path) -> None:
+    from test_validate import ONE_EPOCH, valid_paper, with_targets
+
+    from odyssey.tools import validate
+
+    recorded = []
+    for backend in ("local", "ray"):
+        folder = valid_paper(tmp_path / backend)
+        with_targets(folder, [{**ONE_EPOCH, "name": "quick", "bar": 0.5}])
+        argv = [
+            "--run",
+            "--seeds",
+            "2",
+            "--backend",
+            backend,
+            "--out",
+            str(tmp_path / f"runs-{backend}"),
+        ]
+        status, out, err = run("validate", str(folder), *argv)
+        assert status == 0, out + err
+        recorded.append(validate.read_result(folder / "results" / "quick.json"))
+    assert recorded[0]["values"] == recorded[1]["values"]
+    assert recorded[0]["seeds"] == recorded[1]["seeds"] == [0, 1]
