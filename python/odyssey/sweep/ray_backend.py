@@ -106,10 +106,10 @@ def run_ray(
     on_done: Callable[[Trial, dict[str, Any]], None],
     max_retries: int = 2,
 ) -> None:
-    """Runs `trials` as Ray tasks (each asking Ray for `threads` CPUs), at most `parallel` submitted at a
-    time, each result unpacked into `directory(trial)` and reported through `on_done` in this
-    thread. On Ctrl-C the tasks in flight are cancelled and reported as interrupted, and the
-    KeyboardInterrupt goes on to the caller."""
+    """Runs `trials` as Ray tasks (each asking Ray for `threads` CPUs), at most `parallel`
+    submitted at a time, each result unpacked into `directory(trial)` and reported through
+    `on_done` in this thread. On Ctrl-C the tasks in flight are cancelled and reported as
+    interrupted, and the KeyboardInterrupt goes on to the caller."""
     from odyssey.sweep.local import interrupted
 
     ray = _ray()
