@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,9 @@ def spec(tmp_path: Path):
 
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short timeouts and backoff: the retry tests take milliseconds."""
-    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "0.5")
+    """Short backoff: the retry tests take milliseconds. The timeout is long enough that a
+    loaded machine never times out a scripted answer (the timeout tests shorten it)."""
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "5")
     monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "2")
     monkeypatch.setenv("ODYSSEY_AGENT_BACKOFF", "0.01")
 
@@ -157,8 +159,9 @@ def test_a_request_error_is_not_retried(spec, quick, monkeypatch):
 
 
 def test_a_timeout_is_retried_then_answered(spec, quick, monkeypatch):
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
     out = io.StringIO()
-    with FakeMessagesAPI([Delay(5.0, tool_answer(BAD, TOOL)), tool_answer(GOOD, TOOL)]) as api:
+    with FakeMessagesAPI([Delay(30.0, tool_answer(BAD, TOOL)), tool_answer(GOOD, TOOL)]) as api:
         serve(monkeypatch, api)
         result = run_agent(spec, {"topic": "t"}, FILES, stream=out)
     assert result is not None
@@ -168,13 +171,50 @@ def test_a_timeout_is_retried_then_answered(spec, quick, monkeypatch):
 
 def test_timeouts_until_the_retries_run_out(spec, quick, monkeypatch):
     monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "1")
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
     with FakeMessagesAPI([Hang(), Hang()]) as api:
         serve(monkeypatch, api)
         with pytest.raises(
             AgentError,
-            match=r"failed 2 times, the last with no answer before the timeout \(timeout 0.5 s\)",
+            match=r"failed 2 times, the last with no answer before the timeout \(timeout 1 s\)",
         ):
             run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+
+
+def test_a_timeout_is_retried_once_only(spec, quick, monkeypatch):
+    # The server keeps writing (and billing) an answer the client gave up on: a second timeout
+    # ends the call even with retries left.
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "4")
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
+    with FakeMessagesAPI([Hang(), Hang(), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(AgentError, match=r"failed 2 times.*retried once only"):
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert len(api.requests) == 2
+
+
+def test_the_default_timeout_lets_a_long_answer_be_written(spec, monkeypatch):
+    # Not streamed: nothing arrives before the whole answer, so 16k tokens at ~40 tokens a
+    # second need far more than 120 s; a timeout set in the environment is used as it is.
+    import anthropic
+
+    monkeypatch.delenv("ODYSSEY_AGENT_TIMEOUT", raising=False)
+    monkeypatch.setenv("ODYSSEY_AGENT_BACKOFF", "0.01")
+    timeouts: list[float] = []
+
+    class Recording(anthropic.Anthropic):
+        def __init__(self, **kwargs):
+            timeouts.append(kwargs["timeout"])
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(anthropic, "Anthropic", Recording)
+    with FakeMessagesAPI([tool_answer(GOOD, TOOL), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        run_agent(replace(spec, max_tokens=16000), {"topic": "t"}, FILES, stream=io.StringIO())
+        monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "7")
+        run_agent(replace(spec, max_tokens=16000), {"topic": "t"}, FILES, stream=io.StringIO())
+    assert timeouts[0] >= 16000 / 40
+    assert timeouts[1] == 7
 
 
 def test_secret_files_never_reach_a_request(spec, quick, monkeypatch, tmp_path):
