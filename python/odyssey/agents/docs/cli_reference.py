@@ -56,7 +56,9 @@ class CommandDrift:
 
 def parser_tree(spec: str, python_path: list[Path] = ()) -> dict[str, Any]:
     """The parser `spec` (``module:factory``) as {"options": [...], "commands": {name: tree}}."""
-    environment = dict(os.environ)
+    from odyssey.agents.environment import without_credentials
+
+    environment = without_credentials()  # the parser is the repository's code
     paths = [str(p) for p in python_path] + (
         [environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []
     )
@@ -67,6 +69,7 @@ def parser_tree(spec: str, python_path: list[Path] = ()) -> dict[str, Any]:
         capture_output=True,
         text=True,
         env=environment,
+        stdin=subprocess.DEVNULL,
         timeout=120,
     )
     if completed.returncode != 0:
