@@ -44,8 +44,12 @@ def test_blocks_see_no_credential(monkeypatch):
 
 
 def test_credential_names():
-    for name in ("ANTHROPIC_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "pypi_token", "AWS_SECRET_ACCESS_KEY",
-                 "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "DB_PASSWORD", "ANTHROPIC_BASE_URL"):  # fmt: skip
+    credentials = (
+        "ANTHROPIC_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "pypi_token", "AWS_SECRET_ACCESS_KEY",
+        "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "DB_PASSWORD",
+        "ANTHROPIC_BASE_URL",
+    )  # fmt: skip
+    for name in credentials:
         assert is_credential_name(name), name
     for name in ("PATH", "HOME", "PYTHONPATH", "MPLBACKEND", "GITHUB_REPOSITORY", "CI"):
         assert not is_credential_name(name), name
@@ -61,12 +65,15 @@ def test_sys_exit_zero_passes_and_the_next_block_runs():
     assert failure.index == 2
     assert "ValueError: two" in failure.message
     failure = _run("```python\nimport sys\nsys.exit(3)\n```\n")
-    assert failure is not None and "SystemExit: 3" in failure.message
+    assert failure is not None
+    assert "SystemExit: 3" in failure.message
 
 
 def test_input_fails_instead_of_waiting_and_a_syntax_error_is_one_line():
     failure = _run("```python\ninput('name? ')\n```\n")
-    assert failure is not None and "EOFError" in failure.message
+    assert failure is not None
+    assert "EOFError" in failure.message
     failure = _run("```python\n>>> 1 + 1\n2\n```\n")
     assert failure is not None
-    assert "SyntaxError" in failure.message and "\n" not in failure.message
+    assert "SyntaxError" in failure.message
+    assert "\n" not in failure.message

@@ -123,6 +123,9 @@ GOOD_ANSWER = {
 }
 
 
+PLANTED = "sk-ant-api03-Qx7vN2mK9pL4wR8tY1uZ5cB3"
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "tree"
@@ -191,8 +194,11 @@ def test_blocks_and_their_no_run_markers_are_read():
 def test_write_produces_a_patch_that_applies_and_clears_the_drift(
     tree, tmp_path, fake_key, monkeypatch
 ):
+    # A key pasted into a file the model is shown (ops.py has drift) must be scrubbed.
+    ops = tree / "python/shapes/ops.py"
+    ops.write_text(ops.read_text() + f'\nEXAMPLE_KEY = "{PLANTED}"\n')
     patch = tmp_path / "docs-agent.patch"
-    with FakeMessagesAPI([tool_answer(GOOD_ANSWER, TOOL)], forbidden=["not-for-the-model"]) as api:
+    with FakeMessagesAPI([tool_answer(GOOD_ANSWER, TOOL)], forbidden=[PLANTED]) as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
         status, out, err = run(
             "agent", "docs", "--write", "--root", str(tree), "--patch", str(patch)
@@ -255,6 +261,88 @@ def test_write_dry_run_prints_the_request_without_a_key(tree, monkeypatch):
     assert status == 0
     assert "dry run, nothing sent" in out
     assert '"name": "docs_answer"' in out
+
+
+def test_write_without_a_key_fails_before_running_the_blocks(tree, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    status, out, err = run("agent", "docs", "--write", "--root", str(tree))
+    assert status == 2
+    assert "ANTHROPIC_API_KEY is not set" in err
+    assert "running the Python blocks" not in out
+
+
+def test_check_ask_apply_split_the_write_so_the_key_never_meets_the_blocks(
+    tree, tmp_path, fake_key, monkeypatch
+):
+    drift, answer, patch = tmp_path / "drift.json", tmp_path / "answer.json", tmp_path / "p.patch"
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    status, out, _ = run(
+        "agent", "docs", "--check", "--root", str(tree), "--save-drift", str(drift)
+    )
+    assert status == 1
+    assert "running the Python blocks of README.md" in out
+    assert {item["kind"] for item in json.loads(drift.read_text())["drift"]} == {
+        "code-block",
+        "cli-reference",
+        "docstring-parameter",
+    }
+    # The step with the key runs none of the tree's code: a block would write this marker.
+    readme = tree / "README.md"
+    readme.write_text(readme.read_text().replace("from shapes", "open('/tmp/x', 'w')\nfrom shapes"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    with FakeMessagesAPI([tool_answer(GOOD_ANSWER, TOOL)]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, err = run(
+            "agent", "docs", "--ask", "--root", str(tree), "--drift", str(drift),
+            "--answer", str(answer),
+        )  # fmt: skip
+    assert status == 0, out + err
+    assert "running the Python blocks" not in out
+    assert json.loads(answer.read_text())["answer"] == GOOD_ANSWER
+    readme.write_text(README)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    status, out, err = run(
+        "agent", "docs", "--apply", str(answer), "--drift", str(drift), "--root", str(tree),
+        "--patch", str(patch),
+    )  # fmt: skip
+    assert status == 0, out + err
+    assert "3 drift item(s) fixed" in out
+    status, _, err = run("agent", "docs", "--apply", str(answer), "--root", str(tree))
+    assert status == 2
+    assert "--apply needs --drift FILE" in err
+
+
+def test_a_block_reached_only_after_the_fix_is_left_for_next_time(
+    tree, tmp_path, fake_key, monkeypatch
+):
+    # Block 3 never ran (block 1 failed first); once block 1 is fixed it fails. The model could
+    # not have seen it, so it does not reject the patch.
+    (tree / "README.md").write_text(README + "\n```python\nraise RuntimeError('later')\n```\n")
+    patch = tmp_path / "docs-agent.patch"
+    with FakeMessagesAPI([tool_answer(GOOD_ANSWER, TOOL)]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, _ = run("agent", "docs", "--write", "--root", str(tree), "--patch", str(patch))
+    assert status == 0, out
+    assert (
+        "left for next time (not reached before the patch): README.md:20: code-block: block 3"
+        in out
+    )
+    assert patch.exists()
+
+
+def test_a_new_failure_in_a_block_that_ran_before_is_refused(tree, tmp_path, fake_key, monkeypatch):
+    (tree / "README.md").write_text("```python\nx = 1\n```\n\n" + README)
+    answer = json.loads(json.dumps(GOOD_ANSWER).replace("README.md:block 1", "README.md:block 2"))
+    answer["files"][1]["edits"].append(
+        {"old": "x = 1\n", "new": "x = 1 / 0\n", "fixes": [FIXES["cli"]]}
+    )
+    patch = tmp_path / "docs-agent.patch"
+    with FakeMessagesAPI([tool_answer(answer, TOOL)]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        status, out, _ = run("agent", "docs", "--write", "--root", str(tree), "--patch", str(patch))
+    assert status == 1, out
+    assert "new drift: README.md:1: code-block: block 1: fails: ZeroDivisionError" in out
+    assert not patch.exists()
 
 
 def test_write_without_a_key_exits_2(tree, monkeypatch):
