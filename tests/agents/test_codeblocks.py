@@ -77,3 +77,36 @@ def test_input_fails_instead_of_waiting_and_a_syntax_error_is_one_line():
     assert failure is not None
     assert "SyntaxError" in failure.message
     assert "\n" not in failure.message
+
+
+def test_the_parser_dump_sees_no_credential(tmp_path, monkeypatch):
+    from odyssey.agents.docs.cli_reference import parser_tree
+
+    (tmp_path / "leaky_cli.py").write_text(
+        "import argparse, os\n"
+        "def build_parser():\n"
+        "    assert 'ANTHROPIC_API_KEY' not in os.environ, 'the key reached the parser'\n"
+        "    return argparse.ArgumentParser(prog='leaky')\n"
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-not-for-the-parser")
+    assert parser_tree("leaky_cli:build_parser", [tmp_path])["commands"] == {}
+
+
+def test_review_checks_run_without_credentials(tmp_path, monkeypatch):
+    import subprocess
+
+    from odyssey.agents.review import checks
+
+    seen: list[dict[str, str]] = []
+
+    def fake_run(command, **kwargs):
+        seen.append(kwargs.get("env") or {})
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-not-for-checks")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_not_for_checks")
+    monkeypatch.setattr(checks.subprocess, "run", fake_run)
+    checks.validate_check(tmp_path, "papers/lenet5")
+    assert seen
+    assert "PATH" in seen[0]
+    assert not {"ANTHROPIC_API_KEY", "GITHUB_TOKEN"} & set(seen[0])
