@@ -388,3 +388,86 @@ def test_token_shapes_are_scrubbed():
     assert scrubbed.count(REDACTED) == len(tokens)
     assert "value 0: [REDACTED] end" in scrubbed
     assert scrub_tokens("nothing secret here: sha256 and skeleton-key")[1] == 0
+
+
+def test_template_variables_are_scrubbed(spec):
+    request = build_request(spec, {"topic": f"see {GITHUB_TOKEN} here"}, FILES)
+    assert GITHUB_TOKEN not in request.system
+    assert "Topic: see [REDACTED] here." in request.system
+    assert any(entry.startswith("template variables (1 value") for entry in request.scrubbed)
+
+
+def test_a_combined_diff_loses_the_sections_of_secret_files_only(spec):
+    token = "q8w7e6r5" + "t4y3u2i1o0p9"
+    diff = (
+        "diff --git a/.env b/.env\n--- a/.env\n+++ b/.env\n@@ -0,0 +1 @@\n"
+        f"+API_TOKEN={token}\n"
+        "diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n"
+        "@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    )
+    request = build_request(spec, {"topic": "t"}, [ContextFile("change.diff", diff, "diff")])
+    content = request.messages[0]["content"]
+    assert token not in content
+    assert "+x = 2" in content
+    assert "change.diff: the section of .env (its name marks a secret)" in request.withheld
+
+
+def test_a_config_diff_is_scanned_without_its_prefixes(spec):
+    token = "q8w7e6r5" + "t4y3u2i1o0p9"
+    diff = (
+        "diff --git a/app.ini b/app.ini\n--- a/app.ini\n+++ b/app.ini\n@@ -1 +1,2 @@\n"
+        f" [server]\n+api_token = {token}\n+retries = 3\n"
+    )
+    annotated = f"app.ini (modified)\n    1   [server]\n    2 + api_token = {token}\n"
+    files = [
+        ContextFile("change.diff", diff, "diff"),
+        ContextFile("app.ini", annotated, "diff"),
+    ]
+    request = build_request(spec, {"topic": "t"}, files)
+    content = request.messages[0]["content"]
+    assert token not in content
+    assert "+retries = 3" in content
+    assert "+api_token = [REDACTED]" in content
+    assert "    2 + api_token = [REDACTED]" in content
+
+
+def test_an_allowlist_pragma_does_not_let_a_secret_through(spec):
+    line = f'password = "{WORD}"  # pragma: allowlist secret\n'
+    request = build_request(spec, {"topic": "t"}, [ContextFile("settings.py", line)])
+    assert WORD not in request.messages[0]["content"]
+    assert any("settings.py (detect-secrets" in entry for entry in request.withheld)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".envrc", "deploy/secrets.yaml", "secrets.toml", "client.p12", "release.keystore",
+     "credentials.yml", "aws/credentials", "terraform.tfstate", ".htpasswd"],
+)  # fmt: skip
+def test_more_secret_paths_are_recognised(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert is_secret_path(path)
+    assert not is_secret_path("docs/secrets.md")
+
+
+def test_json_bearer_and_more_token_shapes_are_scrubbed():
+    from odyssey.agents.secret_filter import scrub_tokens
+
+    bearer = "eyJhbGciOi" + "JIUzI1NiJ9abc"
+    stripe = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    hugging = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456"
+    text = f'{{"Authorization": "Bearer {bearer}"}}\n{stripe}\n{hugging}\n'
+    scrubbed, count = scrub_tokens(text)
+    assert count == 3
+    for token in (bearer, stripe, hugging):
+        assert token not in scrubbed
+
+
+def test_without_the_agents_extra_the_error_is_one_line_with_status_2(spec, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "detect_secrets", None)  # import fails as if missing
+    monkeypatch.setitem(sys.modules, "detect_secrets.core.scan", None)
+    with pytest.raises(AgentError, match=r"pip install 'ml-odyssey\[agents\]'") as raised:
+        build_request(spec, {"topic": "t"}, FILES)
+    assert raised.value.exit_status == 2

@@ -293,9 +293,21 @@ def build_request(
 ) -> AgentRequest:
     """The request for `spec`: secret filter, budget cut and templates (see the module's
     docstring); raises AgentError when even the files that cannot be dropped exceed the budget."""
-    from odyssey.agents.secret_filter import filter_context
+    from odyssey.agents.secret_filter import filter_context, scrub_value
 
-    filtered = filter_context(list(files))
+    try:
+        filtered = filter_context(list(files))
+    except ImportError as error:  # detect-secrets, without the agents extra
+        raise AgentError(
+            f"odyssey agent {spec.name}: {error.name or error} is missing: "
+            "pip install 'ml-odyssey[agents]'",
+            2,
+        ) from None
+    # The variables carry text from outside too (a pull request's title, a paper's abstract).
+    variables, replaced = scrub_value(dict(variables))
+    scrubbed = list(filtered.scrubbed)
+    if replaced:
+        scrubbed.append(f"template variables ({replaced} value{'s' if replaced != 1 else ''})")
     kept = list(filtered.files)
     # Drop order: diffs before files, the largest first; a tie keeps the given order.
     candidates = sorted(
@@ -325,7 +337,7 @@ def build_request(
         estimated_input_tokens=estimate,
         dropped=dropped,
         withheld=list(filtered.withheld),
-        scrubbed=list(filtered.scrubbed),
+        scrubbed=scrubbed,
         files=kept,
     )
 
