@@ -365,3 +365,25 @@ def test_usage_errors_name_the_command_and_exit_2(tree, tmp_path):
     status, _, err = run("agent", "docs", "--root", str(tree))
     assert status == 2
     assert "has no folder python/nope" in err
+
+
+def test_a_renamed_parameter_is_found_even_when_its_old_name_lives_elsewhere(tree):
+    # Elsewhere in the package `ratio` is an attribute, a string key and a method: none of that
+    # is scale's scope, so the stale `ratio` in scale's docstring is still drift.
+    (tree / "python/shapes/other.py").write_text(
+        '"""Other things."""\n\n\nclass Settings:\n    """Settings."""\n\n'
+        "    def __init__(self) -> None:\n        self.ratio = 1.0\n"
+        '        self.table = {"ratio": 2}\n\n'
+        "    def ratio_of(self, x: float) -> float:\n        return x\n"
+    )
+    ids = {d.id for d in find_drift(tree, run_code=False)}
+    assert FIXES["param"] in ids
+    # A name of the function's own scope (its module's global, its class's attribute) is fine.
+    ops = tree / "python/shapes/ops.py"
+    ops.write_text(
+        ops.read_text()
+        .replace("by `ratio`.", "by `factor` (at most `limit`).")
+        .replace('"""Width times height."""', '"""`width` times `height`."""')
+        + "\nlimit = 3\n"
+    )
+    assert [d for d in find_drift(tree, run_code=False) if d.kind == "docstring-parameter"] == []
