@@ -387,3 +387,20 @@ def test_a_renamed_parameter_is_found_even_when_its_old_name_lives_elsewhere(tre
         + "\nlimit = 3\n"
     )
     assert [d for d in find_drift(tree, run_code=False) if d.kind == "docstring-parameter"] == []
+
+
+def test_a_patch_of_a_crlf_file_applies(tmp_path):
+    from odyssey.agents.docs.patch import apply_edits, unified_diff
+
+    tree = tmp_path / "crlf"
+    tree.mkdir()
+    original = b"# Title\r\n\r\nUse `ratio`.\r\nEnd.\r\n"
+    (tree / "guide.md").write_bytes(original)
+    subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
+    work = tmp_path / "work"
+    shutil.copytree(tree, work)
+    edits = [{"path": "guide.md", "edits": [{"old": "`ratio`.\n", "new": "`factor`.\n"}]}]
+    changes = apply_edits(work, edits, {"guide.md"})
+    (tmp_path / "p.patch").write_text(unified_diff(changes), newline="")
+    subprocess.run(["git", "apply", str(tmp_path / "p.patch")], cwd=tree, check=True)
+    assert (tree / "guide.md").read_bytes() == b"# Title\r\n\r\nUse `factor`.\r\nEnd.\r\n"
