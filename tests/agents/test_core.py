@@ -471,3 +471,15 @@ def test_without_the_agents_extra_the_error_is_one_line_with_status_2(spec, monk
     with pytest.raises(AgentError, match=r"pip install 'ml-odyssey\[agents\]'") as raised:
         build_request(spec, {"topic": "t"}, FILES)
     assert raised.value.exit_status == 2
+
+
+def test_prices_match_a_model_and_its_dated_ids_only():
+    import math
+
+    from odyssey.agents.core import price_usd
+
+    assert price_usd("claude-sonnet-4-6", 1_000_000, 0) == 3.0
+    assert price_usd("claude-opus-4-20250514", 0, 1_000_000) == 75.0
+    assert price_usd("claude-opus-4-5-20251101", 0, 1_000_000) == 25.0
+    # A later version is not charged at its family's first price: unknown until listed.
+    assert math.isnan(price_usd("claude-opus-4-7", 1, 1))
