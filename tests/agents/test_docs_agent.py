@@ -404,3 +404,23 @@ def test_a_patch_of_a_crlf_file_applies(tmp_path):
     (tmp_path / "p.patch").write_text(unified_diff(changes), newline="")
     subprocess.run(["git", "apply", str(tmp_path / "p.patch")], cwd=tree, check=True)
     assert (tree / "guide.md").read_bytes() == b"# Title\r\n\r\nUse `factor`.\r\nEnd.\r\n"
+
+
+def test_a_nested_subcommand_typo_is_reported_as_such():
+    from odyssey.agents.docs.cli_reference import _check
+
+    leaf = {"options": ["--check", "-h"], "commands": {}}
+    tree = {
+        "options": ["-h"],
+        "commands": {
+            "datasets": {"options": ["-h"], "commands": {"fetch": leaf}},
+            "agent": {"options": ["-h"], "commands": {"docs": leaf}},
+        },
+    }
+    assert _check("odyssey datasets fetch mnist", tree, "odyssey") is None
+    assert _check("odyssey datasets fecth mnist", tree, "odyssey") == (
+        "`fecth` is not a subcommand of `odyssey datasets` (its subcommands: fetch)"
+    )
+    message = _check("odyssey agent doc --check", tree, "odyssey")
+    assert message is not None
+    assert message.startswith("`doc` is not a subcommand of `odyssey agent`")

@@ -128,9 +128,10 @@ def _check(command: str, tree: dict[str, Any], program: str) -> str | None:
             path.append(word)
             expecting_command = bool(node["commands"])
             continue
-        if expecting_command and _WORD.match(word) and len(path) == 1:
+        if expecting_command and _WORD.match(word):
+            # At any depth: `odyssey datasets fecth mnist` is as wrong as `odyssey fecth`.
             known = ", ".join(sorted(node["commands"]))
-            return f"`{word}` is not a subcommand of `{program}` (its subcommands: {known})"
+            return f"`{word}` is not a subcommand of `{' '.join(path)}` (its subcommands: {known})"
         break
     options = set(node["options"])
     rest = command.split(None, len(path))[-1] if len(command.split()) > len(path) else ""
