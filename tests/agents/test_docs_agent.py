@@ -424,3 +424,13 @@ def test_a_nested_subcommand_typo_is_reported_as_such():
     message = _check("odyssey agent doc --check", tree, "odyssey")
     assert message is not None
     assert message.startswith("`doc` is not a subcommand of `odyssey agent`")
+
+
+def test_only_markdown_and_python_docstrings_are_edited(tmp_path):
+    from odyssey.agents.docs.patch import PatchError, apply_edits
+
+    (tmp_path / "pyproject.toml").write_text('[tool.odyssey.docs-agent]\ncli = "x:y"\n')
+    edits = [{"path": "pyproject.toml", "edits": [{"old": '"x:y"', "new": '""', "fixes": []}]}]
+    with pytest.raises(PatchError, match="only Markdown files and Python docstrings"):
+        apply_edits(tmp_path, edits, {"pyproject.toml"})
+    assert '"x:y"' in (tmp_path / "pyproject.toml").read_text()

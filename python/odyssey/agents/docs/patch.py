@@ -77,6 +77,12 @@ def apply_edits(
         path = entry["path"]
         if path not in allowed:
             raise PatchError(f"{path}: not one of the files the agent was shown; refused")
+        # The docs agent edits documentation: Markdown, and docstrings in Python (checked below).
+        # A file shown for context (pyproject.toml with a cli-reference drift) is not its own.
+        if not path.endswith((".md", ".py")):
+            raise PatchError(
+                f"{path}: only Markdown files and Python docstrings are edited; refused"
+            )
         if path in changed:
             before, text = changed[path]
         else:
