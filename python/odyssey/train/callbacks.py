@@ -98,7 +98,8 @@ class Callback:
     # -- fit --------------------------------------------------------------------------------------
 
     def on_fit_start(self, trainer: Any, module: Any) -> None:
-        """Start of `Trainer.fit`, after setup and after a checkpoint given as ckpt_path is restored."""
+        """Start of `Trainer.fit`, after setup and after a checkpoint given as ckpt_path is
+        restored."""
 
     def on_fit_end(self, trainer: Any, module: Any) -> None:
         """End of `Trainer.fit`, after on_train_end, when training finished without an exception."""
