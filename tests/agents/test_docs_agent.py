@@ -94,7 +94,7 @@ shapes scale 4 --factor 0.5
 ```
 """
 FIXES = {
-    "param": "docstring-parameter:python/shapes/ops.py:shapes.ops.scale",
+    "param": "docstring-parameter:python/shapes/ops.py:shapes.ops.scale(ratio)",
     "block": "code-block:README.md:block 1",
     "cli": "cli-reference:README.md:shapes scale 1 2 --ratio 3",
 }
@@ -159,7 +159,9 @@ def test_check_lists_the_stale_docstring_the_broken_block_and_the_bad_option(tre
     assert "unexpected keyword argument 'ratio'" in lines[0]
     assert lines[1].startswith("README.md:9: cli-reference: shapes scale 1 2 --ratio 3:")
     assert "`--ratio` is not an option of `shapes scale`" in lines[1]
-    assert lines[2].startswith("python/shapes/ops.py:4: docstring-parameter: shapes.ops.scale:")
+    assert lines[2].startswith(
+        "python/shapes/ops.py:4: docstring-parameter: shapes.ops.scale(ratio):"
+    )
     assert "names `ratio`, which is not a parameter (parameters: values, factor)" in lines[2]
     assert "3 drift item(s)" in out
 
@@ -435,3 +437,13 @@ def test_only_markdown_and_python_docstrings_are_edited(tmp_path):
     with pytest.raises(PatchError, match="only Markdown files and Python docstrings"):
         apply_edits(tmp_path, edits, {"pyproject.toml"})
     assert '"x:y"' in (tmp_path / "pyproject.toml").read_text()
+
+
+def test_two_parameter_findings_on_one_function_have_two_ids(tree):
+    ops = tree / "python/shapes/ops.py"
+    ops.write_text(ops.read_text().replace("by `ratio`.", "by `ratio`, then `offset`."))
+    ids = [d.id for d in find_drift(tree, run_code=False) if d.kind == "docstring-parameter"]
+    assert sorted(ids) == [
+        "docstring-parameter:python/shapes/ops.py:shapes.ops.scale(offset)",
+        "docstring-parameter:python/shapes/ops.py:shapes.ops.scale(ratio)",
+    ]

@@ -27,7 +27,9 @@ RIGHT = {
                 {
                     "old": "by `angle` radians",
                     "new": "by `angle_degrees` degrees",
-                    "fixes": ["docstring-parameter:python/geometry/ops.py:geometry.ops.rotate"],
+                    "fixes": [
+                        "docstring-parameter:python/geometry/ops.py:geometry.ops.rotate(angle)"
+                    ],
                 }
             ],
         }

@@ -41,7 +41,9 @@ _SPHINX_PARAM = re.compile(r":param\s+(?:[\w\[\], .]+\s+)?(\*{0,2}\w+)\s*:")
 @dataclass(frozen=True)
 class DocstringDrift:
     """One finding: its kind (``missing-docstring`` or ``docstring-parameter``), the file
-    (relative to the tree), the line, the qualified name and what is wrong."""
+    (relative to the tree), the line, the qualified name (with the parameter's name in
+    parentheses for ``docstring-parameter``, so that two findings on one function have two ids)
+    and what is wrong."""
 
     kind: str
     path: str
@@ -318,14 +320,14 @@ def _parameter_drift(
         for name in documented:
             if name not in parameters:
                 found.append(DocstringDrift(
-                    "docstring-parameter", module.relative, node.lineno, qualified,
+                    "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
                     f"the docstring documents `{name}`, which is not a parameter "
                     f"(parameters: {', '.join(parameters) or 'none'})",
                 ))  # fmt: skip
         for name in parameters:
             if name not in documented:
                 found.append(DocstringDrift(
-                    "docstring-parameter", module.relative, node.lineno, qualified,
+                    "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
                     f"parameter `{name}` is missing from the docstring's parameter list",
                 ))  # fmt: skip
         return found
@@ -336,7 +338,7 @@ def _parameter_drift(
         if _importable(name):  # `numpy`, `torch`: a library, not a parameter
             continue
         found.append(DocstringDrift(
-            "docstring-parameter", module.relative, node.lineno, qualified,
+            "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
             f"the docstring names `{name}`, which is not a parameter "
             f"(parameters: {', '.join(parameters) or 'none'}) nor a name in its scope",
         ))  # fmt: skip
