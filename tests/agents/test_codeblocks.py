@@ -73,10 +73,18 @@ def test_input_fails_instead_of_waiting_and_a_syntax_error_is_one_line():
     failure = _run("```python\ninput('name? ')\n```\n")
     assert failure is not None
     assert "EOFError" in failure.message
-    failure = _run("```python\n>>> 1 + 1\n2\n```\n")
+    failure = _run("```python\nprint(1 +)\n```\n")
     assert failure is not None
     assert "SyntaxError" in failure.message
     assert "\n" not in failure.message
+
+
+def test_an_interactive_session_block_runs_what_follows_the_prompts():
+    session = "```python\n>>> x = [1, 2]\n>>> for v in x:\n...     print(v)\n1\n2\n```\n"
+    assert _run(session) is None
+    failure = _run("```python\n>>> 1 / 0\nTraceback (most recent call last):\n```\n")
+    assert failure is not None
+    assert "ZeroDivisionError" in failure.message
 
 
 def test_the_parser_dump_sees_no_credential(tmp_path, monkeypatch):

@@ -10,17 +10,20 @@ marked on the line above its fence, with the reason::
 
     <!-- no-run: trains LeNet-5 for 20 epochs -->
 
-or by a first line ``# no-run: REASON`` inside the block.
+or by a first line ``# no-run: REASON`` inside the block. A block written as an interactive
+session (``>>>`` prompts) runs what follows the prompts.
 """
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +106,16 @@ class BlockFailure:
     message: str
 
 
+def _session_source(code: str) -> str:
+    """A block written as an interactive session (``>>>`` prompts and their output) as the
+    code a reader types; any other block as it is. The output shown is not compared."""
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    if not first.lstrip().startswith(">>>"):
+        return code
+    examples = doctest.DocTestParser().get_examples(textwrap.dedent(code))
+    return "".join(example.source for example in examples)
+
+
 def python_blocks(text: str) -> list[CodeBlock]:
     """The Python code blocks of a Markdown text, in order."""
     lines = text.splitlines()
@@ -130,7 +143,8 @@ def python_blocks(text: str) -> list[CodeBlock]:
             first = next((line for line in body if line.strip()), "")
             inner = _NO_RUN_LINE.match(first)
             reason = (marker or inner)["reason"] if (marker or inner) else None
-            blocks.append(CodeBlock(len(blocks) + 1, position + 1, "\n".join(body) + "\n", reason))
+            code = "\n".join(body) + "\n"
+            blocks.append(CodeBlock(len(blocks) + 1, position + 1, _session_source(code), reason))
         position = end + 1
     return blocks
 
