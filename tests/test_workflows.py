@@ -356,4 +356,4 @@ def test_agent_docs_checks_weekly_then_proposes_the_patch() -> None:
     assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert "ANTHROPIC_API_KEY" not in str(jobs["pull-request"])
     assert "gh pr create --draft" in scripts["pull-request"]
-    assert "x-access-token" not in scripts["pull-request"]
+    assert "@github.com" not in scripts["pull-request"]  # no token in a URL
