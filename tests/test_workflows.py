@@ -337,13 +337,23 @@ def test_agent_docs_checks_weekly_then_proposes_the_patch() -> None:
     assert "workflow_dispatch" in on
     jobs = workflow["jobs"]
     scripts = dict(run_scripts(workflow))
-    assert "nox -s agent-docs -- --check" in scripts["check"]
-    assert "nox -s agent-docs -- --write" in scripts["write"]
-    assert "needs.check.result == 'failure'" in jobs["write"]["if"]
-    # The key reaches the one step that calls the model, in the one job with no write.
+    assert "nox -s agent-docs -- --check --save-drift drift.json" in scripts["check"]
+    # The write job runs only on drift (not on a build error), and the pull request only on a patch.
+    assert "needs.check.outputs.drift == 'true'" in jobs["write"]["if"]
+    assert jobs["pull-request"]["if"] == "needs.write.outputs.patch == 'true'"
+    # The key reaches the one step that calls the model, in the one job with no write, under an
+    # environment; that step neither builds nor runs the tree's code (no nox, no --write/--apply).
     text = (WORKFLOW_DIR / "agent-docs.yml").read_text()
     assert text.count("secrets.ANTHROPIC_API_KEY") == 1
+    assert jobs["write"]["environment"] == "agents"
     assert "permissions" not in jobs["write"]
+    (keyed,) = [step for step in jobs["write"]["steps"] if "ANTHROPIC_API_KEY" in str(step)]
+    assert "odyssey agent docs --ask" in keyed["run"]
+    for forbidden in ("nox -s", "pip", "--write", "--apply", "--check"):
+        assert forbidden not in keyed["run"], forbidden
+    later = jobs["write"]["steps"][jobs["write"]["steps"].index(keyed) + 1 :]
+    assert any("odyssey agent docs --apply" in step.get("run", "") for step in later)
     assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert "ANTHROPIC_API_KEY" not in str(jobs["pull-request"])
     assert "gh pr create --draft" in scripts["pull-request"]
+    assert "@github.com" not in scripts["pull-request"]  # no token in a URL

@@ -56,3 +56,19 @@ def test_the_cli_runs_it(tmp_path: Path, monkeypatch) -> None:
     status, out, _ = run("agent", "claude-sync")
     assert status == 0
     assert "wrote .claude/agents/docs-writer.md" in out
+
+
+def test_an_agent_with_a_broken_dependency_is_unavailable_not_a_crash(monkeypatch) -> None:
+    import sys
+
+    from cli_run import run
+
+    # The review agent's own module imports, but one of its dependencies does not.
+    monkeypatch.delitem(sys.modules, "odyssey.agents.review", raising=False)
+    monkeypatch.setitem(sys.modules, "odyssey.agents.review.github", None)
+    status, _, err = run("agent", "review", "--pr", "3")
+    assert status == 2
+    assert err.startswith("odyssey agent review: unavailable (")
+    assert "pip install 'ml-odyssey[agents]'" in err
+    assert len(err.strip().splitlines()) == 1
+    assert run("agent", "docs", "--help")[0] == 0  # the other agents still work

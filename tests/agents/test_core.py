@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,9 @@ def spec(tmp_path: Path):
 
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short timeouts and backoff: the retry tests take milliseconds."""
-    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "0.5")
+    """Short backoff: the retry tests take milliseconds. The timeout is long enough that a
+    loaded machine never times out a scripted answer (the timeout tests shorten it)."""
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "5")
     monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "2")
     monkeypatch.setenv("ODYSSEY_AGENT_BACKOFF", "0.01")
 
@@ -157,8 +159,9 @@ def test_a_request_error_is_not_retried(spec, quick, monkeypatch):
 
 
 def test_a_timeout_is_retried_then_answered(spec, quick, monkeypatch):
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
     out = io.StringIO()
-    with FakeMessagesAPI([Delay(5.0, tool_answer(BAD, TOOL)), tool_answer(GOOD, TOOL)]) as api:
+    with FakeMessagesAPI([Delay(30.0, tool_answer(BAD, TOOL)), tool_answer(GOOD, TOOL)]) as api:
         serve(monkeypatch, api)
         result = run_agent(spec, {"topic": "t"}, FILES, stream=out)
     assert result is not None
@@ -168,13 +171,50 @@ def test_a_timeout_is_retried_then_answered(spec, quick, monkeypatch):
 
 def test_timeouts_until_the_retries_run_out(spec, quick, monkeypatch):
     monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "1")
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
     with FakeMessagesAPI([Hang(), Hang()]) as api:
         serve(monkeypatch, api)
         with pytest.raises(
             AgentError,
-            match=r"failed 2 times, the last with no answer before the timeout \(timeout 0.5 s\)",
+            match=r"failed 2 times, the last with no answer before the timeout \(timeout 1 s\)",
         ):
             run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+
+
+def test_a_timeout_is_retried_once_only(spec, quick, monkeypatch):
+    # The server keeps writing (and billing) an answer the client gave up on: a second timeout
+    # ends the call even with retries left.
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "4")
+    monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "1")
+    with FakeMessagesAPI([Hang(), Hang(), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        with pytest.raises(AgentError, match=r"failed 2 times.*retried once only"):
+            run_agent(spec, {"topic": "t"}, FILES, stream=io.StringIO())
+    assert len(api.requests) == 2
+
+
+def test_the_default_timeout_lets_a_long_answer_be_written(spec, monkeypatch):
+    # Not streamed: nothing arrives before the whole answer, so 16k tokens at ~40 tokens a
+    # second need far more than 120 s; a timeout set in the environment is used as it is.
+    import anthropic
+
+    monkeypatch.delenv("ODYSSEY_AGENT_TIMEOUT", raising=False)
+    monkeypatch.setenv("ODYSSEY_AGENT_BACKOFF", "0.01")
+    timeouts: list[float] = []
+
+    class Recording(anthropic.Anthropic):
+        def __init__(self, **kwargs):
+            timeouts.append(kwargs["timeout"])
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(anthropic, "Anthropic", Recording)
+    with FakeMessagesAPI([tool_answer(GOOD, TOOL), tool_answer(GOOD, TOOL)]) as api:
+        serve(monkeypatch, api)
+        run_agent(replace(spec, max_tokens=16000), {"topic": "t"}, FILES, stream=io.StringIO())
+        monkeypatch.setenv("ODYSSEY_AGENT_TIMEOUT", "7")
+        run_agent(replace(spec, max_tokens=16000), {"topic": "t"}, FILES, stream=io.StringIO())
+    assert timeouts[0] >= 16000 / 40
+    assert timeouts[1] == 7
 
 
 def test_secret_files_never_reach_a_request(spec, quick, monkeypatch, tmp_path):
@@ -348,3 +388,98 @@ def test_token_shapes_are_scrubbed():
     assert scrubbed.count(REDACTED) == len(tokens)
     assert "value 0: [REDACTED] end" in scrubbed
     assert scrub_tokens("nothing secret here: sha256 and skeleton-key")[1] == 0
+
+
+def test_template_variables_are_scrubbed(spec):
+    request = build_request(spec, {"topic": f"see {GITHUB_TOKEN} here"}, FILES)
+    assert GITHUB_TOKEN not in request.system
+    assert "Topic: see [REDACTED] here." in request.system
+    assert any(entry.startswith("template variables (1 value") for entry in request.scrubbed)
+
+
+def test_a_combined_diff_loses_the_sections_of_secret_files_only(spec):
+    token = "q8w7e6r5" + "t4y3u2i1o0p9"
+    diff = (
+        "diff --git a/.env b/.env\n--- a/.env\n+++ b/.env\n@@ -0,0 +1 @@\n"
+        f"+API_TOKEN={token}\n"
+        "diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n"
+        "@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    )
+    request = build_request(spec, {"topic": "t"}, [ContextFile("change.diff", diff, "diff")])
+    content = request.messages[0]["content"]
+    assert token not in content
+    assert "+x = 2" in content
+    assert "change.diff: the section of .env (its name marks a secret)" in request.withheld
+
+
+def test_a_config_diff_is_scanned_without_its_prefixes(spec):
+    token = "q8w7e6r5" + "t4y3u2i1o0p9"
+    diff = (
+        "diff --git a/app.ini b/app.ini\n--- a/app.ini\n+++ b/app.ini\n@@ -1 +1,2 @@\n"
+        f" [server]\n+api_token = {token}\n+retries = 3\n"
+    )
+    annotated = f"app.ini (modified)\n    1   [server]\n    2 + api_token = {token}\n"
+    files = [
+        ContextFile("change.diff", diff, "diff"),
+        ContextFile("app.ini", annotated, "diff"),
+    ]
+    request = build_request(spec, {"topic": "t"}, files)
+    content = request.messages[0]["content"]
+    assert token not in content
+    assert "+retries = 3" in content
+    assert "+api_token = [REDACTED]" in content
+    assert "    2 + api_token = [REDACTED]" in content
+
+
+def test_an_allowlist_pragma_does_not_let_a_secret_through(spec):
+    line = f'password = "{WORD}"  # pragma: allowlist secret\n'
+    request = build_request(spec, {"topic": "t"}, [ContextFile("settings.py", line)])
+    assert WORD not in request.messages[0]["content"]
+    assert any("settings.py (detect-secrets" in entry for entry in request.withheld)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".envrc", "deploy/secrets.yaml", "secrets.toml", "client.p12", "release.keystore",
+     "credentials.yml", "aws/credentials", "terraform.tfstate", ".htpasswd"],
+)  # fmt: skip
+def test_more_secret_paths_are_recognised(path):
+    from odyssey.agents.secret_filter import is_secret_path
+
+    assert is_secret_path(path)
+    assert not is_secret_path("docs/secrets.md")
+
+
+def test_json_bearer_and_more_token_shapes_are_scrubbed():
+    from odyssey.agents.secret_filter import scrub_tokens
+
+    bearer = "eyJhbGciOi" + "JIUzI1NiJ9abc"
+    stripe = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    hugging = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456"
+    text = f'{{"Authorization": "Bearer {bearer}"}}\n{stripe}\n{hugging}\n'
+    scrubbed, count = scrub_tokens(text)
+    assert count == 3
+    for token in (bearer, stripe, hugging):
+        assert token not in scrubbed
+
+
+def test_without_the_agents_extra_the_error_is_one_line_with_status_2(spec, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "detect_secrets", None)  # import fails as if missing
+    monkeypatch.setitem(sys.modules, "detect_secrets.core.scan", None)
+    with pytest.raises(AgentError, match=r"pip install 'ml-odyssey\[agents\]'") as raised:
+        build_request(spec, {"topic": "t"}, FILES)
+    assert raised.value.exit_status == 2
+
+
+def test_prices_match_a_model_and_its_dated_ids_only():
+    import math
+
+    from odyssey.agents.core import price_usd
+
+    assert price_usd("claude-sonnet-4-6", 1_000_000, 0) == 3.0
+    assert price_usd("claude-opus-4-20250514", 0, 1_000_000) == 75.0
+    assert price_usd("claude-opus-4-5-20251101", 0, 1_000_000) == 25.0
+    # A later version is not charged at its family's first price: unknown until listed.
+    assert math.isnan(price_usd("claude-opus-4-7", 1, 1))

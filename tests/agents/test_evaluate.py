@@ -27,7 +27,9 @@ RIGHT = {
                 {
                     "old": "by `angle` radians",
                     "new": "by `angle_degrees` degrees",
-                    "fixes": ["docstring-parameter:python/geometry/ops.py:geometry.ops.rotate"],
+                    "fixes": [
+                        "docstring-parameter:python/geometry/ops.py:geometry.ops.rotate(angle)"
+                    ],
                 }
             ],
         }
@@ -114,3 +116,24 @@ def test_without_a_key_one_line_and_exit_0(monkeypatch, capsys) -> None:
         out
         == "odyssey.agents.evaluate: ANTHROPIC_API_KEY is not set; no agent evaluated (skipped)\n"
     )
+
+
+def test_a_case_whose_own_code_fails_is_recorded_and_the_others_run(monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    monkeypatch.setenv("ODYSSEY_AGENT_RETRIES", "0")
+    original = docs_evaluate.prepare
+
+    def prepare(case_: dict):
+        if case_["name"] == "broken":
+            raise KeyError("expected")  # a bug in a case's own code, not an AgentError
+        return original(case_)
+
+    monkeypatch.setattr(docs_evaluate, "prepare", prepare)
+    broken = {**case("renamed-parameter"), "name": "broken"}
+    good = case("renamed-parameter")
+    with FakeMessagesAPI([tool_answer(RIGHT, "docs_answer")]) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        records = evaluate.evaluate_agent("docs", [broken, good])
+    assert records[0]["case"] == "broken"
+    assert records[0]["error"] == "KeyError: 'expected'"
+    assert records[1]["error"] is None

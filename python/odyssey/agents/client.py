@@ -2,10 +2,13 @@
 
 The SDK's own retry is switched off (``max_retries=0``) so that each retry is reported and the
 bound, the backoff and the timeout can be set per run: ``ODYSSEY_AGENT_TIMEOUT`` (seconds per
-attempt, default 120), ``ODYSSEY_AGENT_RETRIES`` (retries after the first attempt, default 4) and
+attempt; by default derived from the request's ``max_tokens``, see `RetryPolicy.timeout_for`),
+``ODYSSEY_AGENT_RETRIES`` (retries after the first attempt, default 4) and
 ``ODYSSEY_AGENT_BACKOFF`` (the first wait in seconds, default 2; it doubles up to 60). Retried: a
-timeout, a lost connection, 408, 409, 429 (rate limited), 5xx and 529 (overloaded); a server's
-``retry-after`` is honoured up to the cap. Anything else (a bad request, a wrong key) fails at once.
+lost connection, 408, 409, 429 (rate limited), 5xx and 529 (overloaded); a server's
+``retry-after`` is honoured up to the cap. A timeout is retried once only: the server may still
+be writing (and billing) the answer the client gave up on. Anything else (a bad request, a wrong
+key) fails at once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from typing import Any
 __all__ = ["CallFailed", "RetryPolicy", "create_message"]
 
 _MAX_WAIT = 60.0
+# The request is not streamed, so nothing arrives until the whole answer is written: the timeout
+# must cover the slowest plausible writing speed. The SDK's own rule (an hour for 128k tokens,
+# about 36 tokens a second), never below 120 s.
+_SECONDS_PER_OUTPUT_TOKEN = 3600 / 128_000
+_MIN_TIMEOUT = 120.0
 
 
 class CallFailed(Exception):
@@ -28,11 +36,19 @@ class CallFailed(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Timeout per attempt, retries after the first attempt and the first backoff, in seconds."""
+    """Timeout per attempt (None: derived from max_tokens), retries after the first attempt and
+    the first backoff, in seconds."""
 
-    timeout: float = 120.0
+    timeout: float | None = None
     retries: int = 4
     backoff: float = 2.0
+
+    def timeout_for(self, max_tokens: int) -> float:
+        """The timeout of one attempt at a request for up to `max_tokens` output tokens: the
+        one set, else long enough for the answer to be written at the slowest plausible speed."""
+        if self.timeout is not None:
+            return self.timeout
+        return max(_MIN_TIMEOUT, _SECONDS_PER_OUTPUT_TOKEN * max_tokens)
 
     @classmethod
     def from_environment(cls) -> RetryPolicy:
@@ -105,13 +121,15 @@ def create_message(
         raise CallFailed(
             "the anthropic package is missing: pip install 'ml-odyssey[agents]'"
         ) from None
+    timeout = policy.timeout_for(int(body.get("max_tokens") or 0))
     client = anthropic.Anthropic(
         api_key=api_key,
         base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-        timeout=policy.timeout,
+        timeout=timeout,
         max_retries=0,
     )
     attempts = policy.retries + 1
+    timeouts = 0
     for attempt in range(1, attempts + 1):
         try:
             return client.messages.create(**body)
@@ -119,11 +137,14 @@ def create_message(
             reason = _describe(error)
             if not _retryable(error):
                 raise CallFailed(f"the Messages API refused the request: {reason}") from None
-            if attempt == attempts:
+            if isinstance(error, anthropic.APITimeoutError):
+                timeouts += 1
+            if attempt == attempts or timeouts > 1:
                 raise CallFailed(
-                    f"the Messages API failed {attempts} time{'s' if attempts > 1 else ''}, "
+                    f"the Messages API failed {attempt} time{'s' if attempt > 1 else ''}, "
                     f"the last with {reason}"
-                    + (f" (timeout {policy.timeout:g} s)" if "timeout" in reason else "")
+                    + (f" (timeout {timeout:g} s)" if "timeout" in reason else "")
+                    + (" (a timeout is retried once only)" if timeouts > 1 else "")
                 ) from None
             wait = min(policy.backoff * 2 ** (attempt - 1), _MAX_WAIT)
             wait *= random.uniform(0.5, 1.0)  # nosec B311 (jitter, not a secret)

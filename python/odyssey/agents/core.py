@@ -23,6 +23,7 @@ import inspect
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,9 +58,14 @@ CHARACTERS_PER_TOKEN = 3.5
 # What the API adds to the input when a tool is forced (its tool-use system prompt), roughly.
 TOOL_OVERHEAD_TOKENS = 350
 # US dollars per million input and output tokens, by model id prefix (Anthropic's price list).
+# US dollars per million input and output tokens, by model (an id may add a -YYYYMMDD date or
+# -latest). An unlisted version is unknown, not the price of its family's first version.
 PRICES = {
     "claude-opus-4-5": (5.0, 25.0),
+    "claude-opus-4-1": (15.0, 75.0),
     "claude-opus-4": (15.0, 75.0),
+    "claude-sonnet-4-6": (3.0, 15.0),
+    "claude-sonnet-4-5": (3.0, 15.0),
     "claude-sonnet-4": (3.0, 15.0),
     "claude-3-7-sonnet": (3.0, 15.0),
     "claude-haiku-4-5": (1.0, 5.0),
@@ -293,9 +299,21 @@ def build_request(
 ) -> AgentRequest:
     """The request for `spec`: secret filter, budget cut and templates (see the module's
     docstring); raises AgentError when even the files that cannot be dropped exceed the budget."""
-    from odyssey.agents.secret_filter import filter_context
+    from odyssey.agents.secret_filter import filter_context, scrub_value
 
-    filtered = filter_context(list(files))
+    try:
+        filtered = filter_context(list(files))
+    except ImportError as error:  # detect-secrets, without the agents extra
+        raise AgentError(
+            f"odyssey agent {spec.name}: {error.name or error} is missing: "
+            "pip install 'ml-odyssey[agents]'",
+            2,
+        ) from None
+    # The variables carry text from outside too (a pull request's title, a paper's abstract).
+    variables, replaced = scrub_value(dict(variables))
+    scrubbed = list(filtered.scrubbed)
+    if replaced:
+        scrubbed.append(f"template variables ({replaced} value{'s' if replaced != 1 else ''})")
     kept = list(filtered.files)
     # Drop order: diffs before files, the largest first; a tie keeps the given order.
     candidates = sorted(
@@ -325,7 +343,7 @@ def build_request(
         estimated_input_tokens=estimate,
         dropped=dropped,
         withheld=list(filtered.withheld),
-        scrubbed=list(filtered.scrubbed),
+        scrubbed=scrubbed,
         files=kept,
     )
 
@@ -362,8 +380,8 @@ def request_body(spec: AgentSpec, request: AgentRequest, model: str | None = Non
 
 def price_usd(model: str, input_tokens: int, output_tokens: int) -> float:
     """The cost of these tokens on `model` in US dollars; NaN when its price is not known."""
-    for prefix, (per_input, per_output) in sorted(PRICES.items(), key=lambda p: -len(p[0])):
-        if model.startswith(prefix):
+    for name, (per_input, per_output) in PRICES.items():
+        if re.fullmatch(re.escape(name) + r"(?:-\d{8}|-latest)?", model):
             return (input_tokens * per_input + output_tokens * per_output) / 1e6
     return math.nan
 
@@ -420,7 +438,9 @@ def _replayed(content: list[Any]) -> list[dict[str, Any]]:
 
 
 def _save_raw(spec: AgentSpec, raw_dir: Path, attempts: list[dict[str, Any]]) -> Path:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    # Microseconds and the process: two failures in one second must not overwrite each other.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stamp = f"{now:%Y%m%dT%H%M%S.%f}Z-{os.getpid()}"
     raw_dir.mkdir(parents=True, exist_ok=True)
     path = raw_dir / f"{spec.name}-answer-{stamp}.json"
     record = {"agent": spec.name, "attempts": attempts}

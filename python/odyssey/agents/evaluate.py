@@ -58,9 +58,14 @@ def _request(module: Any, case: dict[str, Any]) -> tuple[dict[str, Any], list[Co
 
 
 def evaluate_agent(
-    name: str, cases: list[dict[str, Any]], model: str | None = None
+    name: str,
+    cases: list[dict[str, Any]],
+    model: str | None = None,
+    raw_dir: str | Path = "build/agents-eval-raw",
 ) -> list[dict[str, Any]]:
-    """Runs agent `name` on each case and scores its answer; one record per case."""
+    """Runs agent `name` on each case and scores its answer; one record per case (a case that
+    fails, however, is recorded with its error and the others still run). Answers failing
+    their schema are saved under `raw_dir`."""
     spec = load_agent(name)
     module = importlib.import_module(f"odyssey.agents.{name}.evaluate")
     records = []
@@ -69,7 +74,9 @@ def evaluate_agent(
         log = io.StringIO()  # the run's own lines stay out of the table
         try:
             variables, files = _request(module, case)
-            result = run_agent(spec, variables, files, model=model, raw_dir=None, stream=log)
+            result = run_agent(
+                spec, variables, files, model=model, raw_dir=Path(raw_dir), stream=log
+            )
             assert result is not None  # not a dry run
             record["scores"] = {k: float(v) for k, v in module.score(case, result.output).items()}
             record.update(
@@ -79,6 +86,8 @@ def evaluate_agent(
             )
         except AgentError as error:
             record["error"] = str(error)
+        except Exception as error:  # a case's own prepare/score bug: one case, not the run
+            record["error"] = f"{type(error).__name__}: {error}"
         records.append(record)
     return records
 

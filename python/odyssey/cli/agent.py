@@ -23,14 +23,30 @@ from types import ModuleType
 AGENTS = ("research", "review", "docs")
 
 
-def _agent_module(name: str) -> ModuleType | None:
+def _agent_module(name: str) -> ModuleType | ImportError | None:
+    """The agent's module; None when it is not installed; the ImportError when a dependency of
+    it is missing or broken (the agent is then listed as unavailable, and every other command
+    of ``odyssey`` still works)."""
     module_name = f"odyssey.agents.{name}"
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name == module_name:
             return None
-        raise
+        return error
+    except ImportError as error:
+        return error
+
+
+def _unavailable(name: str, error: ImportError) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"odyssey agent {name}: unavailable ({error}); pip install 'ml-odyssey[agents]'",
+            file=sys.stderr,
+        )
+        return 2
+
+    return run
 
 
 def _runner(name: str, module: ModuleType) -> Callable[[argparse.Namespace], int]:
@@ -72,6 +88,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     for name in AGENTS:
         module = _agent_module(name)
         if module is None:
+            continue
+        if isinstance(module, ImportError):
+            # Whatever follows is taken (its options are unknown): the run says why it cannot.
+            sub = agents.add_parser(
+                name, help=f"(unavailable: {module})", prefix_chars="\0", add_help=False
+            )
+            sub.add_argument("ignored", nargs="*")
+            sub.set_defaults(run=_unavailable(name, module))
             continue
         try:
             spec = load_agent(name)

@@ -98,10 +98,11 @@ class Callback:
     # -- fit --------------------------------------------------------------------------------------
 
     def on_fit_start(self, trainer: Any, module: Any) -> None:
-        """Start of `fit`, after setup and after a checkpoint given as ckpt_path is restored."""
+        """Start of `Trainer.fit`, after setup and after a checkpoint given as ckpt_path is
+        restored."""
 
     def on_fit_end(self, trainer: Any, module: Any) -> None:
-        """End of `fit`, after on_train_end, when training finished without an exception."""
+        """End of `Trainer.fit`, after on_train_end, when training finished without an exception."""
 
     def on_train_start(self, trainer: Any, module: Any) -> None:
         """Start of the training loop, right before the first on_train_epoch_start."""

@@ -223,6 +223,25 @@ def test_a_given_answer_drafts_without_a_model_or_a_key(  # type: ignore[no-unty
     assert (second / "model.py").read_text() == (first / "model.py").read_text()
 
 
+def test_save_answer_asks_and_stops_so_the_draft_runs_without_the_key(  # type: ignore[no-untyped-def]
+    api_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    saved, out = tmp_path / "answer.json", tmp_path / "draft_paper"
+    with api_env([tool_answer(ANSWER, TOOL)]):
+        status, stdout, _ = run(
+            "agent", "research", str(PAPER), "--save-answer", str(saved), "--out", str(out)
+        )
+    assert status == 0, stdout
+    assert json.loads(saved.read_text(encoding="utf-8")) == ANSWER
+    assert not out.exists()  # nothing drafted, no template or model code run with the key
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    status, stdout, _ = run(
+        "agent", "research", str(PAPER), "--answer", str(saved), "--out", str(out)
+    )
+    assert status == 0, stdout
+    assert validate_paper(out) == []
+
+
 def test_a_given_answer_must_match_the_schema(tmp_path: Path) -> None:
     broken = copy.deepcopy(ANSWER)
     broken["training"]["epochs"]["value"] = "eight"

@@ -114,6 +114,10 @@ def test_the_workflow_runs_on_a_labelled_paper_request_with_least_privilege() ->
     assert text.count("secrets.ANTHROPIC_API_KEY") == 1
     assert "ANTHROPIC_API_KEY" in str(jobs["draft"])
     assert "ANTHROPIC_API_KEY" not in str(jobs["pull-request"])
+    # ... and that step only asks: the draft (template hooks, the model's code) runs without it.
+    (keyed,) = [step for step in jobs["draft"]["steps"] if "ANTHROPIC_API_KEY" in str(step)]
+    assert "--save-answer draft/answer.json" in keyed["run"]
+    assert jobs["draft"]["environment"] == "agents"
 
 
 def test_the_workflow_not_the_agent_commits_and_opens_a_draft_pull_request() -> None:

@@ -56,7 +56,9 @@ class CommandDrift:
 
 def parser_tree(spec: str, python_path: list[Path] = ()) -> dict[str, Any]:
     """The parser `spec` (``module:factory``) as {"options": [...], "commands": {name: tree}}."""
-    environment = dict(os.environ)
+    from odyssey.agents.environment import without_credentials
+
+    environment = without_credentials()  # the parser is the repository's code
     paths = [str(p) for p in python_path] + (
         [environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []
     )
@@ -67,6 +69,7 @@ def parser_tree(spec: str, python_path: list[Path] = ()) -> dict[str, Any]:
         capture_output=True,
         text=True,
         env=environment,
+        stdin=subprocess.DEVNULL,
         timeout=120,
     )
     if completed.returncode != 0:
@@ -125,9 +128,10 @@ def _check(command: str, tree: dict[str, Any], program: str) -> str | None:
             path.append(word)
             expecting_command = bool(node["commands"])
             continue
-        if expecting_command and _WORD.match(word) and len(path) == 1:
+        if expecting_command and _WORD.match(word):
+            # At any depth: `odyssey datasets fecth mnist` is as wrong as `odyssey fecth`.
             known = ", ".join(sorted(node["commands"]))
-            return f"`{word}` is not a subcommand of `{program}` (its subcommands: {known})"
+            return f"`{word}` is not a subcommand of `{' '.join(path)}` (its subcommands: {known})"
         break
     options = set(node["options"])
     rest = command.split(None, len(path))[-1] if len(command.split()) > len(path) else ""

@@ -10,19 +10,24 @@ marked on the line above its fence, with the reason::
 
     <!-- no-run: trains LeNet-5 for 20 epochs -->
 
-or by a first line ``# no-run: REASON`` inside the block.
+or by a first line ``# no-run: REASON`` inside the block. A block written as an interactive
+session (``>>>`` prompts) runs what follows the prompts.
 """
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+from odyssey.agents.environment import without_credentials
 
 __all__ = ["BlockFailure", "CodeBlock", "python_blocks", "run_blocks"]
 
@@ -34,30 +39,45 @@ PYTHON_TAGS = frozenset({"python", "py", "python3"})
 # The child: runs each block in one namespace under an alarm; reports to a file, not stdout
 # (stdout is the blocks').
 _RUNNER = r"""
-import json, signal, sys, traceback
+import json, signal, sys, time, traceback
 blocks = json.load(open(sys.argv[1], encoding="utf-8"))
 report = open(sys.argv[2], "w", encoding="utf-8")
 limit = float(sys.argv[3])
-class BlockTimeout(Exception):
+# A BaseException, so that a block's `except Exception` cannot swallow the alarm; the elapsed time
+# is checked as well, for a block that catches even that.
+class BlockTimeout(BaseException):
     pass
 def alarm(signum, frame):
     raise BlockTimeout(f"did not finish within {limit:g} s")
+def one_line(error):
+    if isinstance(error, SyntaxError):
+        return f"{type(error).__name__}: {error.msg} (line {error.lineno})"
+    text = "".join(traceback.format_exception_only(type(error), error))
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 signal.signal(signal.SIGALRM, alarm)
 namespace = {"__name__": "__main__"}
 for block in blocks:
+    started = time.monotonic()
     try:
         code = compile(block["code"], block["name"], "exec")
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
             exec(code, namespace)
+        except SystemExit as error:
+            # sys.exit(0) or sys.exit(): the block ended as its script would, successfully.
+            if error.code not in (None, 0):
+                raise
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        elapsed = time.monotonic() - started
+        if elapsed > limit:
+            raise BlockTimeout(f"ran {elapsed:.1f} s, over the limit of {limit:g} s")
     except BaseException as error:
         frames = traceback.extract_tb(error.__traceback__)
         frames = [f for f in frames if f.filename == block["name"]]
         line = frames[-1].lineno if frames else getattr(error, "lineno", None)
-        message = "".join(traceback.format_exception_only(type(error), error)).strip()
-        report.write(json.dumps({"index": block["index"], "error": message, "line": line}) + "\n")
+        record = {"index": block["index"], "error": one_line(error), "line": line}
+        report.write(json.dumps(record) + "\n")
         report.flush()
         sys.exit(1)
     report.write(json.dumps({"index": block["index"], "ok": True}) + "\n")
@@ -84,6 +104,16 @@ class BlockFailure:
     line: int
     block_line: int | None
     message: str
+
+
+def _session_source(code: str) -> str:
+    """A block written as an interactive session (``>>>`` prompts and their output) as the
+    code a reader types; any other block as it is. The output shown is not compared."""
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    if not first.lstrip().startswith(">>>"):
+        return code
+    examples = doctest.DocTestParser().get_examples(textwrap.dedent(code))
+    return "".join(example.source for example in examples)
 
 
 def python_blocks(text: str) -> list[CodeBlock]:
@@ -113,7 +143,8 @@ def python_blocks(text: str) -> list[CodeBlock]:
             first = next((line for line in body if line.strip()), "")
             inner = _NO_RUN_LINE.match(first)
             reason = (marker or inner)["reason"] if (marker or inner) else None
-            blocks.append(CodeBlock(len(blocks) + 1, position + 1, "\n".join(body) + "\n", reason))
+            code = "\n".join(body) + "\n"
+            blocks.append(CodeBlock(len(blocks) + 1, position + 1, _session_source(code), reason))
         position = end + 1
     return blocks
 
@@ -130,7 +161,8 @@ def run_blocks(
     runnable = [block for block in blocks if block.no_run is None]
     if not runnable:
         return None
-    environment = dict(os.environ)
+    # The blocks are the repository's code: they get no credential (see odyssey.agents.environment).
+    environment = without_credentials()
     environment["MPLBACKEND"] = "Agg"  # a block that plots must not need a display
     # Absolute: the blocks run elsewhere, and a relative entry would point into nothing there.
     paths = [str(Path(p).resolve()) for p in python_path]
@@ -162,6 +194,7 @@ def run_blocks(
                 [sys.executable, str(runner), str(source), str(report), str(timeout)],
                 cwd=work,
                 env=environment,
+                stdin=subprocess.DEVNULL,  # a block calling input() must fail, not wait
                 capture_output=True,
                 text=True,
                 timeout=timeout * len(runnable) + 30,

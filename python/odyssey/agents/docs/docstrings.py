@@ -9,9 +9,14 @@ method of a base class (whose docstring ``inspect.getdoc`` lends it).
 
 Parameters, in this repository's style, are named in prose between single backticks ("Replaces
 the file at `path` by `data`"). A backticked lower-case identifier that is neither a parameter
-nor any other name the reader could mean (a name defined or imported in the package, an
-attribute, a module, a builtin) is reported: typically a parameter renamed in the code and not
-in its docstring. Google-style ``Args:`` sections and ``:param x:`` fields are checked both ways.
+nor any other name the reader could mean there is reported: typically a parameter renamed in the
+code and not in its docstring. What the reader could mean is resolved in the function's own
+scope (not anywhere in the package, where a renamed parameter's old name is usually still
+found): the names the function uses (locals, attributes, keyword arguments, string keys), the
+members of the package's classes its annotations name, its module's globals and imports, its
+class's attributes and methods, the package's module names and public functions and classes,
+builtins and importable modules. Google-style ``Args:`` sections and ``:param x:`` fields are
+checked both ways.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ _SPHINX_PARAM = re.compile(r":param\s+(?:[\w\[\], .]+\s+)?(\*{0,2}\w+)\s*:")
 @dataclass(frozen=True)
 class DocstringDrift:
     """One finding: its kind (``missing-docstring`` or ``docstring-parameter``), the file
-    (relative to the tree), the line, the qualified name and what is wrong."""
+    (relative to the tree), the line, the qualified name (with the parameter's name in
+    parentheses for ``docstring-parameter``, so that two findings on one function have two ids)
+    and what is wrong."""
 
     kind: str
     path: str
@@ -54,6 +61,7 @@ class _Module:
     defs: dict[str, ast.AST] = field(default_factory=dict)
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     exported: list[str] | None = None
+    globals: set[str] = field(default_factory=set)
 
 
 def _docstring(node: ast.AST) -> str:
@@ -89,6 +97,9 @@ def _load_modules(root: Path, packages: list[str]) -> dict[str, _Module]:
                 elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:
+                        module.globals.update(
+                            n.id for n in ast.walk(target) if isinstance(n, ast.Name)
+                        )
                         if isinstance(target, ast.Name) and target.id == "__all__":
                             try:
                                 module.exported = list(ast.literal_eval(node.value))
@@ -184,24 +195,78 @@ class _Index:
         return False
 
     def _known_names(self) -> set[str]:
+        """The names that are fair anywhere: builtins, keywords, the standard library's and the
+        package's module names, and the package's public functions and classes (a
+        cross-reference). Not its attributes, methods or string keys: a renamed parameter's
+        old name is nearly always one of those somewhere."""
         names: set[str] = set(dir(builtins)) | set(keyword.kwlist) | set(sys.stdlib_module_names)
         for module in self.modules.values():
             names.update(module.name.split("."))
-            names.update(module.defs)
-            names.update(module.imports)
             names.update(module.exported or ())
-            for node in ast.walk(module.tree):
-                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                    names.add(node.attr)  # self.x = ...: an attribute the prose may name
-                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    names.add(node.name)
-                elif (
-                    isinstance(node, ast.Constant)
-                    and isinstance(node.value, str)
-                    and node.value.isidentifier()
-                ):  # a key or attribute looked up by name ("maximize", getattr(m, "x"))
-                    names.add(node.value)
+            names.update(name for name in module.defs if not name.startswith("_"))
         return names
+
+    def annotated_members(self, module: _Module, node: ast.AST) -> set[str]:
+        """The members (methods, fields) of the package's classes that `node`'s annotations
+        name: "`regressions` are ..." of a function returning a Comparison."""
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return set()
+        arguments = node.args
+        annotations = [
+            a.annotation
+            for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+            if a.annotation is not None
+        ]
+        annotations += [node.returns] if node.returns is not None else []
+        members: set[str] = set()
+        for annotation in annotations:
+            for item in ast.walk(annotation):
+                if not isinstance(item, ast.Name):
+                    continue
+                found = self.resolve(module, item.id)
+                if found is not None and isinstance(found[1], ast.ClassDef):
+                    for member in found[1].body:
+                        if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                            members.add(member.name)
+                        elif isinstance(member, ast.AnnAssign) and isinstance(
+                            member.target, ast.Name
+                        ):
+                            members.add(member.target.id)
+        return members
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    """The names a piece of code uses or defines: variables, attributes, keyword arguments and
+    identifier-like string constants (a key or attribute looked up by name)."""
+    names: set[str] = set()
+    for item in ast.walk(node):
+        if isinstance(item, ast.Name):
+            names.add(item.id)
+        elif isinstance(item, ast.Attribute):
+            names.add(item.attr)
+        elif (isinstance(item, ast.keyword) and item.arg) or isinstance(item, ast.arg):
+            names.add(item.arg)
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(item.name)
+        elif isinstance(item, ast.alias):
+            names.add(item.asname or item.name.split(".")[0])
+        elif (
+            isinstance(item, ast.Constant)
+            and isinstance(item.value, str)
+            and item.value.isidentifier()
+        ):
+            names.add(item.value)
+    return names
+
+
+def _scope(index: _Index, module: _Module, node: ast.AST, owner: ast.ClassDef | None) -> set[str]:
+    """What a backticked name in `node`'s docstring may mean besides a parameter: `node`'s own
+    names, its class's (`owner`), its module's globals and imports, and the fair-anywhere ones."""
+    names = set(index.known) | _used_names(node) | index.annotated_members(module, node)
+    names |= set(module.defs) | set(module.imports) | module.globals | set(module.exported or ())
+    if owner is not None:
+        names |= _used_names(owner)
+    return names
 
 
 def _parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
@@ -239,7 +304,12 @@ def _importable(name: str) -> bool:
 
 
 def _parameter_drift(
-    index: _Index, module: _Module, node: ast.AST, qualified: str, parameters: list[str]
+    index: _Index,
+    module: _Module,
+    node: ast.AST,
+    qualified: str,
+    parameters: list[str],
+    owner: ast.ClassDef | None = None,
 ) -> list[DocstringDrift]:
     doc = _docstring(node)
     if not doc:
@@ -250,28 +320,27 @@ def _parameter_drift(
         for name in documented:
             if name not in parameters:
                 found.append(DocstringDrift(
-                    "docstring-parameter", module.relative, node.lineno, qualified,
+                    "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
                     f"the docstring documents `{name}`, which is not a parameter "
                     f"(parameters: {', '.join(parameters) or 'none'})",
                 ))  # fmt: skip
         for name in parameters:
             if name not in documented:
                 found.append(DocstringDrift(
-                    "docstring-parameter", module.relative, node.lineno, qualified,
+                    "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
                     f"parameter `{name}` is missing from the docstring's parameter list",
                 ))  # fmt: skip
         return found
-    # A name the function itself uses (a local, a global) is what the prose may mean.
-    local = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    scope = _scope(index, module, node, owner)
     for name in dict.fromkeys(_BACKTICKED.findall(doc)):
-        if name in parameters or name in index.known or name in local:
+        if name in parameters or name in scope:
             continue
         if _importable(name):  # `numpy`, `torch`: a library, not a parameter
             continue
         found.append(DocstringDrift(
-            "docstring-parameter", module.relative, node.lineno, qualified,
+            "docstring-parameter", module.relative, node.lineno, f"{qualified}({name})",
             f"the docstring names `{name}`, which is not a parameter "
-            f"(parameters: {', '.join(parameters) or 'none'}) nor a name in the package",
+            f"(parameters: {', '.join(parameters) or 'none'}) nor a name in its scope",
         ))  # fmt: skip
     return found
 
@@ -343,7 +412,9 @@ def docstring_drift(root: str | Path, packages: list[str]) -> list[DocstringDrif
                             "missing-docstring", home.relative, member.lineno, member_name,
                             "the public method has no docstring (nor one it overrides)",
                         ))  # fmt: skip
-                    found += _parameter_drift(index, home, member, member_name, _parameters(member))
+                    found += _parameter_drift(
+                        index, home, member, member_name, _parameters(member), owner=node
+                    )
             else:
                 found += _parameter_drift(index, home, node, qualified, _parameters(node))
     return found

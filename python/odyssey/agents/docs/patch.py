@@ -77,8 +77,21 @@ def apply_edits(
         path = entry["path"]
         if path not in allowed:
             raise PatchError(f"{path}: not one of the files the agent was shown; refused")
-        before = changed[path][0] if path in changed else (root / path).read_text(encoding="utf-8")
-        text = changed[path][1] if path in changed else before
+        # The docs agent edits documentation: Markdown, and docstrings in Python (checked below).
+        # A file shown for context (pyproject.toml with a cli-reference drift) is not its own.
+        if not path.endswith((".md", ".py")):
+            raise PatchError(
+                f"{path}: only Markdown files and Python docstrings are edited; refused"
+            )
+        if path in changed:
+            before, text = changed[path]
+        else:
+            # newline="": a CRLF file keeps its line ends, so that the patch applies to it.
+            with open(root / path, encoding="utf-8", newline="") as file:
+                before = text = file.read()
+        # The model saw (and quotes) the text with LF line ends: edit that, then restore CRLF.
+        crlf = "\r\n" in before
+        text = text.replace("\r\n", "\n") if crlf else text
         for number, edit in enumerate(entry["edits"], 1):
             count = text.count(edit["old"])
             if count != 1:
@@ -87,6 +100,8 @@ def apply_edits(
                     f"{edit['old'][:80]!r}"
                 )
             text = text.replace(edit["old"], edit["new"], 1)
+        if crlf:
+            text = text.replace("\n", "\r\n")
         if path.endswith(".py") and not same_code(before, text):
             raise PatchError(f"{path}: the edits change code, not only docstrings; refused")
         changed[path] = (before, text)

@@ -74,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "draft's research.json) instead of asking the model: for Claude Code, and to redraw a "
         "corrected reading",
     )
+    parser.add_argument(
+        "--save-answer",
+        metavar="FILE",
+        help="ask the model, save its validated answer to FILE and stop (no draft written, no "
+        "code run): the step that holds the key; `--answer FILE` then drafts without it",
+    )
 
 
 def context(source: PaperSource, budget_tokens: int) -> tuple[dict[str, Any], list[Any]]:
@@ -151,6 +157,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     spec = load_agent("research")
     if getattr(args, "answer", None):
+        if getattr(args, "save_answer", None):
+            print(
+                f"{PROG}: --answer asks no model: --save-answer has nothing to save",
+                file=sys.stderr,
+            )
+            return 2
         if getattr(args, "dry_run", False):
             print(
                 f"{PROG}: --answer asks no model: --dry-run has no request to show", file=sys.stderr
@@ -182,6 +194,13 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return error.exit_status
     if result is None:  # --dry-run: the request is printed, nothing is written
+        return 0
+    if getattr(args, "save_answer", None):
+        from odyssey._atomic import write_text_atomic
+
+        text = json.dumps(result.output, indent=1, ensure_ascii=False) + "\n"
+        write_text_atomic(Path(args.save_answer), text)
+        print(f"{PROG}: the answer is in {args.save_answer}; `--answer` drafts from it")
         return 0
     return _draft(args, source, result.output)
 

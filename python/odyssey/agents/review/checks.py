@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from odyssey.agents.environment import without_credentials
 from odyssey.agents.review.diff import FileDiff
 from odyssey.agents.review.findings import Finding, format_line
 from odyssey.agents.review.kernel_rules import Tree, check_kernel_rules
@@ -96,6 +97,7 @@ def ruff_check(root: Path, diffs: Sequence[FileDiff], tree: Tree) -> CheckOutput
                 "-",
             ],
             cwd=root,
+            env=without_credentials(),  # the pull request's code runs
             input=text,
             capture_output=True,
             text=True,
@@ -127,6 +129,7 @@ def ruff_check(root: Path, diffs: Sequence[FileDiff], tree: Tree) -> CheckOutput
         formatted = subprocess.run(  # nosec B603
             [*command, "format", "--no-cache", "--check", "--stdin-filename", file, "-"],
             cwd=root,
+            env=without_credentials(),  # the pull request's code runs
             input=text,
             capture_output=True,
             text=True,
@@ -160,6 +163,7 @@ def validate_check(root: Path, folder: str) -> CheckOutput:
         done = subprocess.run(  # nosec B603
             command,
             cwd=root,
+            env=without_credentials(),  # the pull request's code runs
             capture_output=True,
             text=True,
             check=False,
@@ -213,6 +217,7 @@ def bench_check(
                 "--changed",
             ],
             cwd=root,
+            env=without_credentials(),  # the pull request's code runs
             capture_output=True,
             text=True,
             check=False,
