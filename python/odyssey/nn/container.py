@@ -1,9 +1,13 @@
 """Containers as in PyTorch: Sequential (modules applied in order, named "0", "1", ...),
 ModuleList (an indexable list of registered modules) and ModuleDict (an ordered mapping).
 
-Sequential runs exactly the modules it lists, in their order: a model prints, iterates and hooks
-as it runs. For the fused ReLU + max-pooling kernel, write nn.ReLUMaxPool2d where the model would
-have nn.ReLU() then nn.MaxPool2d(...)."""
+Sequential runs the modules it lists, in their order, with one exception for speed: an nn.ReLU
+directly followed by an nn.MaxPool2d (both exactly those classes, neither hooked nor with a forward
+set on the instance, the pool without dilation or return_indices) runs as one F.relu_max_pool2d
+call, one kernel pass each way instead of four. The values and gradients are those of the two
+calls (see F.relu_max_pool2d for the sign of a zero); what differs is the result's grad_fn name
+(ReluMaxPool2DWithIndicesBackward0). The model still prints, iterates and saves as the two
+layers. nn.ReLUMaxPool2d is the same fusion as one layer."""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Va
 from itertools import chain
 from typing import Any
 
-from odyssey.nn.module import Module, _addindent
+from odyssey.nn import functional as F
+from odyssey.nn.activation import ReLU
+from odyssey.nn.module import _HOOK_TABLES, Module, _addindent
+from odyssey.nn.pooling import MaxPool2d
 
 
 class Sequential(Module):
@@ -34,7 +41,20 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x: Any) -> Any:
-        for module in self:
+        modules = [m for m in self._modules.values() if m is not None]
+        count = len(modules)
+        index = 0
+        while index < count:
+            module = modules[index]
+            index += 1
+            if type(module) is ReLU and index < count:
+                pool = modules[index]
+                if type(pool) is MaxPool2d and _fusable(module, pool):
+                    x = F.relu_max_pool2d(
+                        x, pool.kernel_size, pool.stride, pool.padding, 1, pool.ceil_mode
+                    )
+                    index += 1
+                    continue
             x = module(x)
         return x
 
@@ -48,6 +68,18 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
+
+
+def _fusable(relu: ReLU, pool: MaxPool2d) -> bool:
+    """Whether ReLU then this pool may run as F.relu_max_pool2d: no hook and no forward set on
+    the instance could see the ReLU's output or either module's call, the pool returns no
+    indices, and without dilation every window holds an input element (with dilation, a window
+    wholly in the padding gives -inf unfused but 0 fused)."""
+    if pool.return_indices or pool.dilation not in (1, (1, 1)):
+        return False
+    if "forward" in relu.__dict__ or "forward" in pool.__dict__:
+        return False
+    return not any(getattr(relu, t) or getattr(pool, t) for t in _HOOK_TABLES)
 
 
 class ModuleList(Module):
