@@ -521,7 +521,7 @@ void check_address_invariance() {
 
 // The multi-tensor steps: tensors of odd sizes (one over several parallel chunks), each at its own
 // float offset, tensor 1 joining a step late (its first step, Adam's step count 1, comes then).
-const std::vector<std::size_t> kManySizes = {1, 7, 33, 1031, odyssey::kEltwiseGrain + 5};
+const std::vector<std::size_t> kManySizes = {1, 7, 33, 1031, odyssey::kMultiTensorGrain + 5};
 
 std::vector<float> run_sgd_many(odyssey::SgdOptions o, std::size_t offset, bool many) {
   std::vector<Buffer> params, buffers;
