@@ -19,7 +19,7 @@ from typing import Any
 
 from odyssey.nn import functional as F
 from odyssey.nn.activation import ReLU
-from odyssey.nn.module import _HOOK_TABLES, Module, _addindent
+from odyssey.nn.module import Module, _addindent
 from odyssey.nn.pooling import MaxPool2d
 
 
@@ -79,7 +79,17 @@ def _fusable(relu: ReLU, pool: MaxPool2d) -> bool:
         return False
     if "forward" in relu.__dict__ or "forward" in pool.__dict__:
         return False
-    return not any(getattr(relu, t) or getattr(pool, t) for t in _HOOK_TABLES)
+    # The tables Module.__call__ reads: every hook is in one of them.
+    return not (
+        relu._forward_pre_hooks
+        or relu._forward_hooks
+        or relu._backward_hooks
+        or relu._backward_pre_hooks
+        or pool._forward_pre_hooks
+        or pool._forward_hooks
+        or pool._backward_hooks
+        or pool._backward_pre_hooks
+    )
 
 
 class ModuleList(Module):
