@@ -320,3 +320,44 @@ def test_sequential_fuses_only_an_unhooked_relu_and_plain_max_pool():
     assert seen == [(2, 3, 6, 6), (2, 3, 6, 6)]
     # The ReLU that ends a Sequential, or precedes something else, runs alone.
     assert nn.Sequential(nn.MaxPool2d(2), nn.ReLU())(x).grad_fn.name == "ReluBackward0"
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 7), (1, 7)])
+def test_sequential_runs_linear_then_relu_fused_with_the_same_bits(shape):
+    odyssey.manual_seed(0)
+    model = nn.Sequential(nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    x.reshape(-1, 7)[0] = -0.0  # a row whose outputs are the bias alone...
+    model[0].bias.data[:2] = 0.0  # ...two of them exactly +-0, where the ReLU stops the gradient
+    out = model[:2](odyssey.tensor(x))
+    assert out.grad_fn.name == "ReluBackward0"
+    assert out.grad_fn.parents[1] is model[0].weight  # one node for the pair
+    assert _run(model, x, unfused=False) == _run(model, x, unfused=True)
+
+
+def test_sequential_fuses_only_an_unhooked_linear_and_relu():
+    x = odyssey.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    hooked_linear = nn.Linear(3, 3)
+    seen = []
+    hooked_linear.register_forward_hook(lambda module, args, output: seen.append(output.shape))
+    hooked_relu = nn.ReLU()
+    hooked_relu.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+    own_forward = nn.Linear(3, 3)
+
+    def forward(t):
+        seen.append("own")
+        return nn.functional.linear(t, own_forward.weight, own_forward.bias)
+
+    own_forward.forward = forward  # type: ignore[method-assign]
+    for model in (
+        nn.Sequential(hooked_linear, nn.ReLU()),
+        nn.Sequential(nn.Linear(3, 3), hooked_relu),
+        nn.Sequential(own_forward, nn.ReLU()),
+    ):
+        out = model(x)
+        # The ReLU ran as its own op, on the Linear's own output node.
+        assert out.grad_fn.name == "ReluBackward0"
+        assert out.grad_fn.parents[0].grad_fn.name == "AddmmBackward0"
+    assert seen == [(2, 3), (2, 3), "own"]
+    fused = nn.Sequential(nn.Linear(3, 3), nn.ReLU())(x)
+    assert fused.grad_fn.parents[0] is x

@@ -1,13 +1,15 @@
 """Containers as in PyTorch: Sequential (modules applied in order, named "0", "1", ...),
 ModuleList (an indexable list of registered modules) and ModuleDict (an ordered mapping).
 
-Sequential runs the modules it lists, in their order, with one exception for speed: an nn.ReLU
-directly followed by an nn.MaxPool2d (both exactly those classes, neither hooked nor with a forward
-set on the instance, the pool without dilation or return_indices) runs as one F.relu_max_pool2d
-call, one kernel pass each way instead of four. The values and gradients are those of the two
-calls (see F.relu_max_pool2d for the sign of a zero); what differs is the result's grad_fn name
-(ReluMaxPool2DWithIndicesBackward0). The model still prints, iterates and saves as the two
-layers. nn.ReLUMaxPool2d is the same fusion as one layer."""
+Sequential runs the modules it lists, in their order, with two fusions for speed, each of a pair
+of exactly these classes that no hook observes and neither of which has a forward set on the
+instance: an nn.ReLU directly followed by an nn.MaxPool2d (without dilation or return_indices)
+runs as one F.relu_max_pool2d call, one kernel pass each way instead of four; an nn.Linear
+directly followed by an nn.ReLU runs as one op, the ReLU in place on the GEMM's result and its
+backward inside the Linear's. The values and gradients are those of the two calls (see
+F.relu_max_pool2d for the sign of a zero); what differs is the result's grad_fn name
+(ReluMaxPool2DWithIndicesBackward0 for the first). The model still prints, iterates and saves as
+the listed layers. nn.ReLUMaxPool2d is the first fusion as one layer."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from odyssey.nn import functional as F
 from odyssey.nn.activation import ReLU
+from odyssey.nn.linear import Linear
 from odyssey.nn.module import Module, _addindent
 from odyssey.nn.pooling import MaxPool2d
 
@@ -47,12 +50,23 @@ class Sequential(Module):
         while index < count:
             module = modules[index]
             index += 1
-            if type(module) is ReLU and index < count:
-                pool = modules[index]
-                if type(pool) is MaxPool2d and _fusable(module, pool):
-                    x = F.relu_max_pool2d(
-                        x, pool.kernel_size, pool.stride, pool.padding, 1, pool.ceil_mode
-                    )
+            kind = type(module)
+            if (kind is ReLU or kind is Linear) and index < count:
+                following = modules[index]
+                if kind is ReLU:
+                    if type(following) is MaxPool2d and _fusable_pool(module, following):
+                        x = F.relu_max_pool2d(
+                            x,
+                            following.kernel_size,
+                            following.stride,
+                            following.padding,
+                            1,
+                            following.ceil_mode,
+                        )
+                        index += 1
+                        continue
+                elif type(following) is ReLU and _unobserved(module, following):
+                    x = F._linear_relu(x, module.weight, module.bias)
                     index += 1
                     continue
             x = module(x)
@@ -70,25 +84,30 @@ class Sequential(Module):
         return list(self._modules.values())[index]
 
 
-def _fusable(relu: ReLU, pool: MaxPool2d) -> bool:
-    """Whether ReLU then this pool may run as F.relu_max_pool2d: no hook and no forward set on
-    the instance could see the ReLU's output or either module's call, the pool returns no
-    indices, and without dilation every window holds an input element (with dilation, a window
-    wholly in the padding gives -inf unfused but 0 fused)."""
+def _fusable_pool(relu: ReLU, pool: MaxPool2d) -> bool:
+    """Whether ReLU then this pool may run as F.relu_max_pool2d: nothing observes the pair (see
+    _unobserved), the pool returns no indices, and without dilation every window holds an input
+    element (with dilation, a window wholly in the padding gives -inf unfused but 0 fused)."""
     if pool.return_indices or pool.dilation not in (1, (1, 1)):
         return False
-    if "forward" in relu.__dict__ or "forward" in pool.__dict__:
+    return _unobserved(relu, pool)
+
+
+def _unobserved(first: Module, second: Module) -> bool:
+    """Whether two modules may run as one fused call: no hook and no forward set on either
+    instance could see the first one's output or either module's call."""
+    if "forward" in first.__dict__ or "forward" in second.__dict__:
         return False
     # The tables Module.__call__ reads: every hook is in one of them.
     return not (
-        relu._forward_pre_hooks
-        or relu._forward_hooks
-        or relu._backward_hooks
-        or relu._backward_pre_hooks
-        or pool._forward_pre_hooks
-        or pool._forward_hooks
-        or pool._backward_hooks
-        or pool._backward_pre_hooks
+        first._forward_pre_hooks
+        or first._forward_hooks
+        or first._backward_hooks
+        or first._backward_pre_hooks
+        or second._forward_pre_hooks
+        or second._forward_hooks
+        or second._backward_hooks
+        or second._backward_pre_hooks
     )
 
 

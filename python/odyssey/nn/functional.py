@@ -62,6 +62,19 @@ _F32 = np.dtype(np.float32)
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias on sgemm (trans_b, bias fused); input (..., in), weight (out, in)."""
+    return _linear(input, weight, bias, False)
+
+
+def _linear_relu(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """relu(linear(input, weight, bias)) as one op, for nn.Sequential's Linear then ReLU: the
+    ReLU runs in place on the GEMM's fresh result and its backward inside the Linear's, with the
+    bits of the two separate ops (the output is > 0 exactly where the Linear's output is), one
+    graph node and one Python op fewer. The result's grad_fn is ReluBackward0, as the pair's."""
+    return _linear(input, weight, bias, True)
+
+
+def _linear(input: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
+    """linear, and with `relu` _linear_relu; errors name linear."""
     x_data = check.float_tensor(input, "linear", "input")
     w_data = check.float_tensor(weight, "linear", "weight")
     b_data = None if bias is None else check.float_tensor(bias, "linear", "bias")
@@ -89,8 +102,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out = _kernels.sgemm(x2, w_data, trans_b=True, bias=b_data).reshape(
             *batch_shape, w_shape[0]
         )
+    if relu:
+        _kernels.relu(out, out=out)
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
+        if relu:
+            g = _kernels.relu_backward(g, out)
         g2 = g if g.ndim == 2 else g.reshape(x2.shape[0], g.shape[-1])
         grad_x = _kernels.sgemm(g2, w_data).reshape(x_shape) if input.requires_grad else None
         grad_w = _kernels.sgemm(g2, x2, trans_a=True) if weight.requires_grad else None
@@ -101,7 +118,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return grad_x, grad_w, grad_b
 
     # PyTorch's names: addmm (or mm without bias) on 2-D input, a view of it otherwise.
-    if x_ndim == 2:
+    if relu:
+        name = "ReluBackward0"
+    elif x_ndim == 2:
         name = "MmBackward0" if b_data is None else "AddmmBackward0"
     else:
         name = "UnsafeViewBackward0" if b_data is None else "ViewBackward0"
