@@ -584,8 +584,7 @@ std::vector<float> run_adam_many(odyssey::AdamOptions o, bool amsgrad, std::size
       if (j == 1 && step == 1) continue;
       grads.emplace_back(gradient(sizes[j], step, 60 + j, false), (offset + 3 * j) % 17);
       tensors.push_back({params[j].data(), grads.back().data(), ms[j].data(), vs[j].data(),
-                         amsgrad ? v_maxs[j].data() : nullptr, sizes[j],
-                         j == 1 ? step - 1 : step});
+                         amsgrad ? v_maxs[j].data() : nullptr, sizes[j], j == 1 ? step - 1 : step});
     }
     if (many) {
       odyssey::adam_step_many(tensors.data(), tensors.size(), o);
