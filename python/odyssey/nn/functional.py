@@ -219,20 +219,22 @@ def conv2d(
         check.ndim(x_data, 4, "conv2d", "input", "(batch, channels, height, width)")
         x_data = np.pad(x_data, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     _check_conv2d(x_data, w_data, b_data, padding, dilation, groups)
-    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    out = _kernels.conv2d_forward(x_data, w_data, b_data, **options)
+    # Positional arguments: pybind11 matches each keyword by name, about 0.35 us apiece.
+    out = _kernels.conv2d_forward(x_data, w_data, b_data, stride, padding, dilation, groups)
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
         grad_x = None
         if input.requires_grad:
-            grad_x = _kernels.conv2d_backward_data(g, w_data, x_data.shape, **options)
+            grad_x = _kernels.conv2d_backward_data(
+                g, w_data, x_data.shape, stride, padding, dilation, groups
+            )
             if extra != (0, 0):
                 grad_x = np.ascontiguousarray(grad_x[:, :, : x_shape[2], : x_shape[3]])
         grad_w = grad_b = None
         bias_grad = bias is not None and bias.requires_grad
         if weight.requires_grad:
             grad_w, grad_b = _kernels.conv2d_backward_weight(
-                x_data, g, w_data.shape[2:], bias=bias_grad, **options
+                x_data, g, w_data.shape[2:], stride, padding, dilation, groups, bias_grad
             )
         elif bias_grad:
             grad_b = g.sum(axis=(0, 2, 3), dtype=np.float32)
@@ -394,7 +396,7 @@ def _max_pool2d(
     )
     x_shape = x_data.shape
     ceil = bool(ceil_mode)
-    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, pad, spread, ceil, relu=relu)
+    out, argmax = _kernels.max_pool2d_forward(x_data, kernel, step, pad, spread, ceil, relu)
     y = _from_op(
         out,
         (input,),
