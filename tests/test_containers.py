@@ -250,3 +250,114 @@ def test_repr_matches_torch():
         )
 
     assert repr(build(odyssey)) == repr(build(torch))
+
+
+def _bits(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array).tobytes()
+
+
+def _run(model: nn.Sequential, x: np.ndarray, unfused: bool) -> list[bytes]:
+    """Output and every parameter's gradient of a sum of the output times fixed weights, through
+    the Sequential's forward or (unfused) each module called in turn."""
+    model.zero_grad()
+    inputs = odyssey.tensor(x, requires_grad=True)
+    out = inputs
+    if unfused:
+        for module in model:
+            out = module(out)
+    else:
+        out = model(inputs)
+    weights = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    (out * odyssey.tensor(weights)).sum().backward()
+    return [_bits(out.data), _bits(inputs.grad.data)] + [
+        _bits(p.grad.data) for p in model.parameters()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "ceil_mode", "pooled"),
+    [(2, None, 0, False, 4), (3, 2, 1, True, 5)],
+)
+def test_sequential_runs_relu_then_max_pool_fused_with_the_same_bits(
+    kernel, stride, padding, ceil_mode, pooled
+):
+    odyssey.manual_seed(0)
+    pool = nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode)
+    model = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), pool, nn.Flatten(), nn.Linear(3 * pooled**2, 4)
+    )
+    x = np.random.default_rng(0).standard_normal((3, 2, 9, 9)).astype(np.float32)
+    x[0, :, :4] = -0.0  # windows the ReLU turns into zeros only
+    assert model[:3](odyssey.tensor(x)).grad_fn.name == "ReluMaxPool2DWithIndicesBackward0"
+    assert _run(model, x, unfused=False) == _run(model, x, unfused=True)
+
+
+def test_sequential_fuses_only_an_unhooked_relu_and_plain_max_pool():
+    x = odyssey.tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 6)), requires_grad=True)
+    fused = "ReluMaxPool2DWithIndicesBackward0"
+    assert nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x).grad_fn.name == fused
+    # Anything that could observe the ReLU's output, or a pool that is not the plain one, runs
+    # the modules one by one.
+    hooked_relu = nn.ReLU()
+    seen = []
+    hooked_relu.register_forward_hook(lambda module, args, output: seen.append(output.shape))
+    hooked_pool = nn.MaxPool2d(2)
+    hooked_pool.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+
+    class MyPool(nn.MaxPool2d):
+        pass
+
+    for model in (
+        nn.Sequential(hooked_relu, nn.MaxPool2d(2)),
+        nn.Sequential(nn.ReLU(), hooked_pool),
+        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, dilation=2)),
+        nn.Sequential(nn.ReLU(), MyPool(2)),
+        nn.Sequential(nn.ReLU(), nn.ReLU(), nn.MaxPool2d(2, return_indices=True)),
+    ):
+        out = model(x)
+        out = out[0] if isinstance(out, tuple) else out
+        assert out.grad_fn.name == "MaxPool2DWithIndicesBackward0"
+    assert seen == [(2, 3, 6, 6), (2, 3, 6, 6)]
+    # The ReLU that ends a Sequential, or precedes something else, runs alone.
+    assert nn.Sequential(nn.MaxPool2d(2), nn.ReLU())(x).grad_fn.name == "ReluBackward0"
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 7), (1, 7)])
+def test_sequential_runs_linear_then_relu_fused_with_the_same_bits(shape):
+    odyssey.manual_seed(0)
+    model = nn.Sequential(nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    x.reshape(-1, 7)[0] = -0.0  # a row whose outputs are the bias alone...
+    model[0].bias.data[:2] = 0.0  # ...two of them exactly +-0, where the ReLU stops the gradient
+    out = model[:2](odyssey.tensor(x))
+    assert out.grad_fn.name == "ReluBackward0"
+    assert out.grad_fn.parents[1] is model[0].weight  # one node for the pair
+    assert _run(model, x, unfused=False) == _run(model, x, unfused=True)
+
+
+def test_sequential_fuses_only_an_unhooked_linear_and_relu():
+    x = odyssey.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    hooked_linear = nn.Linear(3, 3)
+    seen = []
+    hooked_linear.register_forward_hook(lambda module, args, output: seen.append(output.shape))
+    hooked_relu = nn.ReLU()
+    hooked_relu.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+    own_forward = nn.Linear(3, 3)
+
+    def forward(t):
+        seen.append("own")
+        return nn.functional.linear(t, own_forward.weight, own_forward.bias)
+
+    own_forward.forward = forward  # type: ignore[method-assign]
+    for model in (
+        nn.Sequential(hooked_linear, nn.ReLU()),
+        nn.Sequential(nn.Linear(3, 3), hooked_relu),
+        nn.Sequential(own_forward, nn.ReLU()),
+    ):
+        out = model(x)
+        # The ReLU ran as its own op, on the Linear's own output node.
+        assert out.grad_fn.name == "ReluBackward0"
+        assert out.grad_fn.parents[0].grad_fn.name == "AddmmBackward0"
+    assert seen == [(2, 3), (2, 3), "own"]
+    fused = nn.Sequential(nn.Linear(3, 3), nn.ReLU())(x)
+    assert fused.grad_fn.parents[0] is x

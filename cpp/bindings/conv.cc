@@ -218,18 +218,18 @@ py::dict conv2d_algorithms(const py::object& input_shape_object,
 
 void bind_conv(py::module_& m) {
   m.def("conv2d_forward", &conv2d_forward, py::arg("x"), py::arg("weight"),
-        py::arg("bias") = py::none(), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("bias") = py::none(), py::arg("stride") = py::make_tuple(1, 1),
         py::arg("padding") = py::make_tuple(0, 0), py::arg("dilation") = py::make_tuple(1, 1),
         py::arg("groups") = 1, py::arg("out") = py::none(),
         "2-D convolution of x (N, C, H, W) by weight (OC, C / groups, KH, KW) plus bias (OC,) -> "
         "(N, OC, OH, OW); stride, padding and dilation are (h, w) or one int.");
   m.def("conv2d_backward_data", &conv2d_backward_data, py::arg("grad_out"), py::arg("weight"),
-        py::arg("input_shape"), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("input_shape"), py::arg("stride") = py::make_tuple(1, 1),
         py::arg("padding") = py::make_tuple(0, 0), py::arg("dilation") = py::make_tuple(1, 1),
         py::arg("groups") = 1,
         "Gradient of conv2d with respect to its input, of shape input_shape (N, C, H, W).");
   m.def("conv2d_backward_weight", &conv2d_backward_weight, py::arg("x"), py::arg("grad_out"),
-        py::arg("kernel_size"), py::kw_only(), py::arg("stride") = py::make_tuple(1, 1),
+        py::arg("kernel_size"), py::arg("stride") = py::make_tuple(1, 1),
         py::arg("padding") = py::make_tuple(0, 0), py::arg("dilation") = py::make_tuple(1, 1),
         py::arg("groups") = 1, py::arg("bias") = true,
         "Gradients of conv2d with respect to weight (OC, C / groups, KH, KW) and, when bias, bias "

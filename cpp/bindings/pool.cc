@@ -297,7 +297,7 @@ py::array adaptive_max_pool2d_backward(const py::object& grad_out_object,
 void bind_pool(py::module_& m) {
   m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding") = 0, py::arg("dilation") = 1,
-        py::arg("ceil_mode") = false, py::kw_only(), py::arg("relu") = false,
+        py::arg("ceil_mode") = false, py::arg("relu") = false,
         "Max pooling of x (N, C, H, W) with PyTorch's geometry -> (y, argmax): argmax is the int32 "
         "index of each maximum in its input plane (first of ties; NaN wins). relu=True gives "
         "max_pool2d(relu(x)) in one pass, with argmax -1 where no gradient flows.");

@@ -220,6 +220,55 @@ void check_micro_kernel(odyssey::Isa isa) {
   }
 }
 
+// Every SIMD dot_rows against the scalar reference, bit for bit (one order of sums on every ISA):
+// k across the 16-sum blocks and every lane count's tail, B's rows in blocks of 4 and the rest,
+// padded leading dimensions, each operand at float offsets 0-16, with and without bias, zeros of
+// both signs among the products; nothing written outside C's rows.
+void check_dot_rows(odyssey::Isa isa) {
+  const GemmKernels& simd = *odyssey::gemm_kernels(isa);
+  const GemmKernels& scalar = *odyssey::gemm_kernels(odyssey::Isa::kScalar);
+  const std::string name = isa_name(isa);
+  std::size_t round = 0;
+  for (std::size_t m : {1, 2, 3}) {
+    for (std::size_t n : {1, 3, 4, 5, 9}) {
+      for (std::size_t k : {1, 5, 8, 15, 16, 17, 31, 33, 64, 100, 400}) {
+        for (std::size_t offset = 0; offset <= 16; offset += (k > 64 ? 4 : 1)) {
+          ++round;
+          const std::size_t pad = round % 3, lda = k + pad, ldb = k + 2 * pad, ldc = n + pad;
+          const bool with_bias = round % 2 == 0;
+          Buffer a(m * lda, offset), b(n * ldb, (offset * 3) % 17), bias(n, (offset * 5) % 17);
+          fill_random(a.data(), m * lda, static_cast<std::uint32_t>(round));
+          fill_random(b.data(), n * ldb, static_cast<std::uint32_t>(round + 1000));
+          fill_random(bias.data(), n, static_cast<std::uint32_t>(round + 2000));
+          a.data()[0] = -0.0f;  // a signed zero product first
+          if (k > 3) b.data()[3] = 0.0f;
+          std::vector<float> want(m * ldc, kNaN);
+          scalar.dot_rows(a.data(), m, lda, b.data(), ldb, n, k, with_bias ? bias.data() : nullptr,
+                          want.data(), ldc);
+          Buffer got(m * ldc, (offset * 7) % 17, kNaN);
+          simd.dot_rows(a.data(), m, lda, b.data(), ldb, n, k, with_bias ? bias.data() : nullptr,
+                        got.data(), ldc);
+          bool same = true;
+          bool padding_untouched = true;
+          for (std::size_t i = 0; i < m; ++i) {
+            same &=
+                std::memcmp(want.data() + i * ldc, got.data() + i * ldc, n * sizeof(float)) == 0;
+            for (std::size_t j = n; j < ldc; ++j)
+              padding_untouched &= std::isnan(got.data()[i * ldc + j]);
+          }
+          const std::string where = name + " dot_rows m=" + std::to_string(m) +
+                                    " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                                    " offset=" + std::to_string(offset);
+          CHECK_NOTE(same, where + " differs from the scalar reference");
+          CHECK_NOTE(
+              padding_untouched && got.guards_intact() && a.guards_intact() && b.guards_intact(),
+              where + " wrote outside C");
+        }
+      }
+    }
+  }
+}
+
 // An ISA's own packing routines, where it has them, against the plain copy: block shapes across
 // every vector boundary up to two vectors, source and destination at float offsets 0-16. Each must
 // copy the block's bits exactly (the source's gaps between rows hold NaN, which must not leak into
@@ -347,6 +396,12 @@ void check_sgemm_shapes() {
       check_sgemm_case(make_case(ta, tb, 6, 700, 25, 0, 1.0f, 0.0f, false), 0);
     }
   }
+  // The dot-product path (a Linear forward of one or two rows), LeNet-5's shapes among them.
+  for (std::size_t m : {1, 2}) {
+    check_sgemm_case(make_case(Trans::kNo, Trans::kYes, m, 120, 400, 1, 1.0f, 0.0f, true), m);
+    check_sgemm_case(make_case(Trans::kNo, Trans::kYes, m, 84, 120, 0, 1.0f, 0.0f, true), 0);
+    check_sgemm_case(make_case(Trans::kNo, Trans::kYes, m, 10, 84, 2, 1.0f, 0.0f, false), 3);
+  }
 }
 
 void check_degenerate_shapes() {
@@ -455,6 +510,7 @@ int main() {
     std::printf("checking the %s micro-kernel against scalar\n", isa_name(isa));
     check_micro_kernel(isa);
     check_packing(isa);
+    check_dot_rows(isa);
   }
   check_micro_kernel(odyssey::Isa::kScalar);
   check_sgemm_shapes();

@@ -227,8 +227,9 @@ void check_adaptive(const odyssey::AdaptivePool2dShape& s, std::mt19937& rng) {
   CHECK_NOTE(want_max == dx_max, "adaptive max backward " + shape);
 }
 
-void check_thread_counts() {
-  const Pool2dShape s{70, 13, 11, 3, 2, 2, 1};
+// Shapes over several parallel chunks: 70 planes of 13 x 11 and LeNet-5's second pool, 200
+// planes of 10 x 10 on the 2x2 kernels.
+void check_thread_counts(const Pool2dShape& s) {
   std::mt19937 rng(3);
   const std::vector<float> x = tied_values(s.planes * s.in_h * s.in_w, rng);
   const std::size_t out = s.planes * s.out_h() * s.out_w();
@@ -247,7 +248,7 @@ void check_thread_counts() {
     }
     if (reference.empty()) reference = y;
     CHECK_NOTE(std::memcmp(y.data(), reference.data(), y.size() * sizeof(float)) == 0,
-               "threads=" + std::to_string(threads));
+               "threads=" + std::to_string(threads) + " " + describe(s));
   }
   odyssey::set_num_threads(odyssey::default_num_threads());
 }
@@ -409,7 +410,8 @@ int main() {
   for (int i = 0; i < 60; ++i) {
     check_adaptive({pick(1, 3), pick(1, 20), pick(1, 20), pick(1, 9), pick(1, 9)}, rng);
   }
-  check_thread_counts();
+  check_thread_counts(Pool2dShape{70, 13, 11, 3, 2, 2, 1});
+  check_thread_counts(Pool2dShape{200, 10, 10, 2, 2, 2, 2});
   check_simd_rows();
   check_address_invariance();
   return odyssey::test::finish();

@@ -82,6 +82,12 @@ def integer(
     value: Any, fn: str, name: str, minimum: int | None = None, below: int | None = None
 ) -> int:
     """An int (Python or NumPy, not bool), at least `minimum` and below `below` when given."""
+    if (  # the usual case in a few comparisons: this runs on every training step
+        type(value) is int
+        and (minimum is None or value >= minimum)
+        and (below is None or value < below)
+    ):
+        return value
     if not is_int(value):
         raise TypeError(f"{fn}: {name} must be an int, got {_type_name(value)}")
     if minimum is not None and value < minimum:

@@ -306,7 +306,6 @@ def conv2d_forward(
     x: Float32Array,
     weight: Float32Array,
     bias: Float32Array | None = None,
-    *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
     dilation: Pair = (1, 1),
@@ -317,7 +316,6 @@ def conv2d_backward_data(
     grad_out: Float32Array,
     weight: Float32Array,
     input_shape: tuple[int, int, int, int],
-    *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
     dilation: Pair = (1, 1),
@@ -327,7 +325,6 @@ def conv2d_backward_weight(
     x: Float32Array,
     grad_out: Float32Array,
     kernel_size: Pair,
-    *,
     stride: Pair = (1, 1),
     padding: Pair = (0, 0),
     dilation: Pair = (1, 1),
@@ -350,7 +347,6 @@ def max_pool2d_forward(
     padding: Pair = 0,
     dilation: Pair = 1,
     ceil_mode: bool = False,
-    *,
     relu: bool = False,
 ) -> tuple[Float32Array, Int32Array]: ...
 def max_pool2d_backward(

@@ -20,6 +20,10 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc);
 
+// At most this many rows of C, C = A B^T + bias with alpha 1 and beta 0 (a Linear forward) runs on
+// GemmKernels::dot_rows when the call is too small to split over threads anyway.
+inline constexpr std::size_t kDotRowsMax = 2;
+
 // sgemm with a fused per-column bias, C[i, j] = alpha * (op(A) op(B))[i, j] + beta * C[i, j] +
 // bias[j], added as C is written (a Linear layer's epilogue). bias == nullptr is plain sgemm.
 // Throws std::invalid_argument when a leading dimension is smaller than its row.
@@ -55,11 +59,19 @@ using GemmPack = void (*)(const float* src, std::size_t ld, std::size_t rows, st
 // One ISA's micro-kernel, its register-tile shape and its packing routines (nullptr: the portable
 // loops of the front end). Each element of C is one chain of multiply-adds in ascending p,
 // whatever the tile's position or edge, so the blocking never changes the bits.
+//
+// dot_rows serves C = A B^T (+ bias) for a few rows of A (a Linear layer at batch 1), where the
+// micro-kernel would first pack B transposed for only m rows: c[i * ldc + j] = (A's row i) . (B's
+// row j) (+ bias[j]) for i < m, j < n, over k, both rows read in place. Its order of sums is the
+// same on every ISA (gemm_dot.h: 16 interleaved partial sums of multiply-adds, then a fixed tree),
+// so each SIMD variant gives the scalar reference's bits; it differs from the tiles' single chain.
 struct GemmKernels {
   std::size_t mr, nr;
   void (*tile)(const GemmTile& tile);
   GemmPack pack_transposed;
   GemmPack pack_copy;
+  void (*dot_rows)(const float* a, std::size_t m, std::size_t lda, const float* b, std::size_t ldb,
+                   std::size_t n, std::size_t k, const float* bias, float* c, std::size_t ldc);
 };
 
 namespace scalar {

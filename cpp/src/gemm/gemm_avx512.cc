@@ -4,6 +4,7 @@
 // is gemm_tile.h's, on this ISA's lanes; the packing routines are AVX-512's own.
 #include <immintrin.h>
 
+#include "gemm_dot.h"
 #include "gemm_tile.h"
 #include "odyssey/gemm.h"
 #include "odyssey/simd/vec_avx512.h"
@@ -57,6 +58,7 @@ const GemmKernels kGemm{.mr = kMr,
                         .nr = kNv * kLanes,
                         .tile = gemm_simd::micro_kernel<Vec, kMr, kNv>,
                         .pack_transposed = pack_transposed,
-                        .pack_copy = pack_copy};
+                        .pack_copy = pack_copy,
+                        .dot_rows = gemm_dot::dot_rows<Vec>};
 
 }  // namespace odyssey::avx512

@@ -135,7 +135,7 @@ bool disjoint_tensors(std::vector<std::pair<const float*, const float*>>& ranges
 template <class Update>
 void for_joint_chunks(const std::vector<std::size_t>& starts, const Update& update) {
   const std::size_t count = starts.size() - 1;
-  parallel_for(starts[count], kEltwiseGrain, [&](std::size_t b, std::size_t e) {
+  parallel_for(starts[count], kMultiTensorGrain, [&](std::size_t b, std::size_t e) {
     std::size_t i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), b) -
                                              starts.begin() - 1);
     for (; i < count && starts[i] < e; ++i) {

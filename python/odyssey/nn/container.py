@@ -1,9 +1,15 @@
 """Containers as in PyTorch: Sequential (modules applied in order, named "0", "1", ...),
 ModuleList (an indexable list of registered modules) and ModuleDict (an ordered mapping).
 
-Sequential runs exactly the modules it lists, in their order: a model prints, iterates and hooks
-as it runs. For the fused ReLU + max-pooling kernel, write nn.ReLUMaxPool2d where the model would
-have nn.ReLU() then nn.MaxPool2d(...)."""
+Sequential runs the modules it lists, in their order, with two fusions for speed, each of a pair
+of exactly these classes that no hook observes and neither of which has a forward set on the
+instance: an nn.ReLU directly followed by an nn.MaxPool2d (without dilation or return_indices)
+runs as one F.relu_max_pool2d call, one kernel pass each way instead of four; an nn.Linear
+directly followed by an nn.ReLU runs as one op, the ReLU in place on the GEMM's result and its
+backward inside the Linear's. The values and gradients are those of the two calls (see
+F.relu_max_pool2d for the sign of a zero); what differs is the result's grad_fn name
+(ReluMaxPool2DWithIndicesBackward0 for the first). The model still prints, iterates and saves as
+the listed layers. nn.ReLUMaxPool2d is the first fusion as one layer."""
 
 from __future__ import annotations
 
@@ -13,7 +19,11 @@ from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Va
 from itertools import chain
 from typing import Any
 
+from odyssey.nn import functional as F
+from odyssey.nn.activation import ReLU
+from odyssey.nn.linear import Linear
 from odyssey.nn.module import Module, _addindent
+from odyssey.nn.pooling import MaxPool2d
 
 
 class Sequential(Module):
@@ -34,7 +44,31 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x: Any) -> Any:
-        for module in self:
+        modules = [m for m in self._modules.values() if m is not None]
+        count = len(modules)
+        index = 0
+        while index < count:
+            module = modules[index]
+            index += 1
+            kind = type(module)
+            if (kind is ReLU or kind is Linear) and index < count:
+                following = modules[index]
+                if kind is ReLU:
+                    if type(following) is MaxPool2d and _fusable_pool(module, following):
+                        x = F.relu_max_pool2d(
+                            x,
+                            following.kernel_size,
+                            following.stride,
+                            following.padding,
+                            1,
+                            following.ceil_mode,
+                        )
+                        index += 1
+                        continue
+                elif type(following) is ReLU and _unobserved(module, following):
+                    x = F._linear_relu(x, module.weight, module.bias)
+                    index += 1
+                    continue
             x = module(x)
         return x
 
@@ -48,6 +82,33 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
+
+
+def _fusable_pool(relu: ReLU, pool: MaxPool2d) -> bool:
+    """Whether ReLU then this pool may run as F.relu_max_pool2d: nothing observes the pair (see
+    _unobserved), the pool returns no indices, and without dilation every window holds an input
+    element (with dilation, a window wholly in the padding gives -inf unfused but 0 fused)."""
+    if pool.return_indices or pool.dilation not in (1, (1, 1)):
+        return False
+    return _unobserved(relu, pool)
+
+
+def _unobserved(first: Module, second: Module) -> bool:
+    """Whether two modules may run as one fused call: no hook and no forward set on either
+    instance could see the first one's output or either module's call."""
+    if "forward" in first.__dict__ or "forward" in second.__dict__:
+        return False
+    # The tables Module.__call__ reads: every hook is in one of them.
+    return not (
+        first._forward_pre_hooks
+        or first._forward_hooks
+        or first._backward_hooks
+        or first._backward_pre_hooks
+        or second._forward_pre_hooks
+        or second._forward_hooks
+        or second._backward_hooks
+        or second._backward_pre_hooks
+    )
 
 
 class ModuleList(Module):
