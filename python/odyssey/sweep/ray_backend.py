@@ -30,12 +30,13 @@ from odyssey.sweep import trial as trial_module
 from odyssey.sweep.spec import SweepError, SweepSpec, Trial
 from odyssey.train import rundir
 
-__all__ = ["connect", "run_ray", "trial_task"]
+__all__ = ["connect", "require_ray", "run_ray", "trial_task"]
 
 INSTALL = "pip install 'ml-odyssey[ray]'"
 
 
-def _ray() -> Any:
+def require_ray() -> Any:
+    """The `ray` module, or an ImportError saying how to install it."""
     try:
         import ray
     except ImportError:
@@ -48,7 +49,7 @@ def _ray() -> Any:
 
 def connect(address: str | None) -> tuple[int, int]:
     """Joins (or starts) the Ray instance: (the CPUs it has, the CPUs of its largest node)."""
-    ray = _ray()
+    ray = require_ray()
     if not ray.is_initialized():
         try:
             # Only INFO and above of Ray's own logging; the sweep prints its own progress.
@@ -112,7 +113,7 @@ def run_ray(
     interrupted, and the KeyboardInterrupt goes on to the caller."""
     from odyssey.sweep.local import interrupted
 
-    ray = _ray()
+    ray = require_ray()
     task = ray.remote(trial_task).options(
         num_cpus=threads, max_retries=max_retries, retry_exceptions=False
     )
