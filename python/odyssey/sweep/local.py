@@ -166,7 +166,7 @@ def run_local(
 
 
 def interrupted(wall_s: float, host: str, threads: int) -> dict[str, Any]:
-    """The record of a trial stopped by Ctrl-C or SIGTERM/SIGHUP (rerun when the sweep is resumed)."""
+    """The record of a trial stopped by Ctrl-C, SIGTERM or SIGHUP (rerun on resume)."""
     return {
         "status": "interrupted",
         "error": "interrupted (Ctrl-C or a stop signal); rerun when the sweep is resumed",
