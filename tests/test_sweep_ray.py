@@ -6,8 +6,12 @@ out is recorded as failed), and without Ray installed the command says so in one
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,6 +61,11 @@ def test_the_same_sweep_gives_the_same_bits_on_both_backends(ray_instance, tmp_p
         assert weights == (local / mine["run"] / "weights.safetensors").read_bytes()
         for name in ("config.toml", "metrics.jsonl", "curves.png", "train.log"):
             assert (run_dir / name).is_file(), name
+        # The last checkpoint resumes the run; the epoch checkpoints a local run also keeps
+        # stay behind (a large model's run is not shipped in every copy it keeps).
+        assert (run_dir / "checkpoints" / "last.safetensors").is_file()
+        assert list((local / mine["run"] / "checkpoints").glob("epoch=*"))
+        assert not list((run_dir / "checkpoints").glob("epoch=*"))
     assert (on_ray / "metric.png").is_file()
 
 
@@ -96,18 +105,21 @@ def test_a_worker_that_dies_mid_trial_is_retried_a_bounded_number_of_times(
         )
     )
     argv = [str(paper), "--set", "train.epochs=1", "--backend", "ray"]
+    scratch = set(Path(tempfile.gettempdir()).glob("odyssey-trial-*"))
     status, said, err = run("sweep", *argv, "--out", str(tmp_path / "retried"))
     assert status == 0, said + err
     assert marker.exists()  # it did die once
     assert _trials(tmp_path / "retried")[0]["status"] == "finished"
+    # The killed attempt's scratch directory was removed by the retry on this node.
+    assert set(Path(tempfile.gettempdir()).glob("odyssey-trial-*")) <= scratch
     # A worker that dies every time: recorded as failed once the retries run out.
     always = [*argv, "--set", "variant.model_args.always=true", "--max-retries", "1"]
     status, said, err = run("sweep", *always, "--out", str(tmp_path / "dead"))
     assert status == 1, said + err
     record = _trials(tmp_path / "dead")[0]
     assert record["status"] == "failed"
-    assert record["error"].startswith("Ray: ")
-    assert "after 1 retry" in record["error"]
+    assert record["error"].startswith("Ray: WorkerCrashedError after 1 retry: ")
+    assert record["host"] is None  # not the driver's: where it died is unknown
 
 
 def test_validate_runs_a_targets_seeds_on_ray_with_the_local_bits(ray_instance, tmp_path) -> None:
@@ -133,3 +145,42 @@ def test_validate_runs_a_targets_seeds_on_ray_with_the_local_bits(ray_instance, 
         recorded.append(validate.read_result(folder / "results" / "quick.json"))
     assert recorded[0]["values"] == recorded[1]["values"]
     assert recorded[0]["seeds"] == recorded[1]["seeds"] == [0, 1]
+
+
+def test_an_address_while_ray_is_already_joined_is_refused(ray_instance, tmp_path) -> None:
+    status, _, err = run(
+        "sweep", *SWEEP, "--backend", "ray", "--address", "auto", "--out", str(tmp_path / "s")
+    )
+    assert status == 2
+    assert "--address auto: this process has already joined a Ray instance" in err
+
+
+def test_the_scratch_of_a_dead_trial_is_removed_and_a_live_ones_kept(tmp_path) -> None:
+    from odyssey.sweep.ray_backend import SCRATCH_PREFIX, clear_dead_scratch
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    host = socket.gethostname()
+    dead = tmp_path / f"{SCRATCH_PREFIX}{host}-{ended.stdout.strip()}-abc"
+    live = tmp_path / f"{SCRATCH_PREFIX}{host}-{os.getpid()}-def"
+    elsewhere = tmp_path / f"{SCRATCH_PREFIX}another-host-{ended.stdout.strip()}-ghi"
+    for path in (dead, live, elsewhere):
+        (path / "c000-s0").mkdir(parents=True)
+    assert clear_dead_scratch(tmp_path, host) == [dead]
+    assert not dead.exists()
+    assert live.is_dir()
+    assert elsewhere.is_dir()
+
+
+def test_what_a_ray_failure_says_depends_on_what_ray_did() -> None:
+    ray = pytest.importorskip("ray")
+    from odyssey.sweep.ray_backend import failure
+
+    crashed = failure(ray, ray.exceptions.WorkerCrashedError(), 2)
+    assert crashed.startswith("Ray: WorkerCrashedError after 2 retries: ")
+    assert failure(ray, ray.exceptions.TaskCancelledError(), 2) == (
+        "Ray: the task was cancelled (TaskCancelledError)"
+    )
+    raised = failure(ray, ray.exceptions.RayTaskError("trial_task", "tb", ValueError("x")), 2)
+    assert raised.startswith("Ray: the trial's task raised (not retried): ")
+    assert "retries" not in raised

@@ -17,6 +17,8 @@ kernels' results do not depend on the thread count, the process or the machine's
 
 from __future__ import annotations
 
+import glob
+import os
 import shutil
 import socket
 import tempfile
@@ -26,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from odyssey._atomic import write_bytes_atomic
+from odyssey.sweep import signals
 from odyssey.sweep import trial as trial_module
 from odyssey.sweep.spec import SweepError, SweepSpec, Trial
 from odyssey.train import rundir
 
-__all__ = ["connect", "require_ray", "run_ray", "trial_task"]
+__all__ = ["clear_dead_scratch", "connect", "require_ray", "run_ray", "shipped", "trial_task"]
 
 INSTALL = "pip install 'ml-odyssey[ray]'"
 
@@ -50,6 +53,13 @@ def require_ray() -> Any:
 def connect(address: str | None) -> tuple[int, int]:
     """Joins (or starts) the Ray instance: (the CPUs it has, the CPUs of its largest node)."""
     ray = require_ray()
+    if address is not None and ray.is_initialized():
+        # ray.init(address=...) is not called again: joining another cluster needs a fresh
+        # process, and running on the one already joined would not be what was asked.
+        raise SweepError(
+            f"--address {address}: this process has already joined a Ray instance; "
+            "run without --address to use it, or in a new process to join another"
+        )
     if not ray.is_initialized():
         try:
             # Only INFO and above of Ray's own logging; the sweep prints its own progress.
@@ -62,25 +72,69 @@ def connect(address: str | None) -> tuple[int, int]:
     return total, int(max(nodes, default=total)) or 1
 
 
+# A trial's scratch directory on a worker's node: odyssey-trial-<host>-<pid>-<random>.
+SCRATCH_PREFIX = "odyssey-trial-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def clear_dead_scratch(root: Path, host: str) -> list[Path]:
+    """Removes the scratch directories under `root` that trials of this host left when their
+    worker died mid-trial (killed, out of memory: its `finally` never ran), known by their
+    process being gone; returns them. The host in the name keeps a container sharing /tmp
+    with another pid namespace from judging the other's processes."""
+    removed = []
+    for path in root.glob(f"{SCRATCH_PREFIX}{glob.escape(host)}-*-*"):
+        pid = path.name[len(SCRATCH_PREFIX) + len(host) + 1 :].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def shipped(relative: str) -> bool:
+    """Whether a run file goes back to the driver: all of them but the temporary files of an
+    interrupted write and the epoch checkpoints, which the run's last checkpoint
+    (checkpoints/last.safetensors, what resumes it) and final weights make redundant: a
+    large model's run need not cross the network in every copy it keeps of itself."""
+    name = Path(relative).name
+    if name.endswith(".tmp"):
+        return False
+    return not (relative.startswith("checkpoints/") and name != "last.safetensors")
+
+
 def trial_task(spec: SweepSpec, trial: Trial, threads: int) -> dict[str, Any]:
     """A Ray task's body: runs `trial` in this worker into a temporary directory and returns its
-    exit status, its run directory's files (relative path -> bytes), the host and the time."""
+    exit status, the run files the driver keeps (relative path -> bytes; see `shipped`), the
+    host and the time. The scratch directories of trials whose worker died here are removed
+    first."""
     started = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="odyssey-trial-"))
+    host = socket.gethostname()
+    root = Path(tempfile.gettempdir())
+    clear_dead_scratch(root, host)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{host}-{os.getpid()}-", dir=root))
     try:
         out = scratch / trial.name
         returncode = trial_module.run_here(spec, trial, threads, out)
-        files = {
-            str(path.relative_to(out)): path.read_bytes()
-            for path in sorted(out.rglob("*"))
-            if path.is_file()
-        }
+        files = {}
+        for path in sorted(out.rglob("*")):
+            relative = path.relative_to(out).as_posix()
+            if path.is_file() and shipped(relative):
+                files[relative] = path.read_bytes()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {
         "returncode": returncode,
         "files": files,
-        "host": socket.gethostname(),
+        "host": host,
         "wall_s": time.perf_counter() - started,
     }
 
@@ -136,12 +190,13 @@ def run_ray(
                     record = trial_module.judge(
                         trial, out, None, spec.metric, time.perf_counter() - started
                     )
-                    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                    record["error"] = (
-                        f"Ray: {type(error).__name__} after {max_retries} retr"
-                        f"{'y' if max_retries == 1 else 'ies'}: {message}"
+                    # Where it ran is unknown (not the driver's host); threads as asked.
+                    record.update(
+                        status="failed",
+                        error=failure(ray, error, max_retries),
+                        host=None,
+                        threads=threads,
                     )
-                    record["status"] = "failed"
                     on_done(trial, record)
                     continue
                 _unpack(result, out)
@@ -158,7 +213,33 @@ def run_ray(
                     ),
                 )
     except KeyboardInterrupt:
-        for reference, (trial, started) in running.items():
-            ray.cancel(reference, force=True)
-            on_done(trial, interrupted(time.perf_counter() - started, "ray", threads))
+        with signals.ignored():  # a second Ctrl-C must not leave tasks running
+            for reference, (trial, started) in running.items():
+                ray.cancel(reference, force=True)
+                on_done(trial, interrupted(time.perf_counter() - started, "ray", threads))
         raise
+
+
+def failure(ray: Any, error: Exception, max_retries: int) -> str:
+    """The failed trial's error from Ray's exception, saying what Ray did about it: a worker or
+    node that died is retried (`max_retries` times, then this), an exception raised by the
+    task itself or a cancellation is not, and the memory monitor's kill has its own retries."""
+    text = str(error).strip()
+    message = text.splitlines()[0] if text else ""
+    name = type(error).__name__
+    exceptions = ray.exceptions
+    if isinstance(error, exceptions.TaskCancelledError):
+        return f"Ray: the task was cancelled ({name})"
+    if isinstance(error, exceptions.OutOfMemoryError):
+        return f"Ray: the node ran out of memory and Ray killed the worker ({name}): {message}"
+    if isinstance(error, exceptions.RayTaskError):
+        return f"Ray: the trial's task raised (not retried): {message}"
+    died = (
+        exceptions.WorkerCrashedError,
+        exceptions.NodeDiedError,
+        exceptions.LocalRayletDiedError,
+    )
+    if isinstance(error, died):
+        retries = f"{max_retries} retr{'y' if max_retries == 1 else 'ies'}"
+        return f"Ray: {name} after {retries}: {message}"
+    return f"Ray: {name}: {message}"
