@@ -184,3 +184,31 @@ def test_what_a_ray_failure_says_depends_on_what_ray_did() -> None:
     raised = failure(ray, ray.exceptions.RayTaskError("trial_task", "tb", ValueError("x")), 2)
     assert raised.startswith("Ray: the trial's task raised (not retried): ")
     assert "retries" not in raised
+
+
+def test_a_dataset_only_the_driver_has_reaches_the_workers(
+    ray_instance, tmp_path, monkeypatch
+) -> None:
+    """kmnist in the driver's dataset cache only (here: the bundled sample's files under its
+    name, in an $ODYSSEY_DATA the Ray workers, started before it was set, do not see): the
+    trials train on those very files, the same bits as on the driver, and download nothing."""
+    from odyssey.data.datasets.files import local_files
+
+    cache = tmp_path / "driver-cache"
+    (cache / "kmnist").mkdir(parents=True)
+    for split in ("train", "test"):
+        for path in local_files("mnist-sample", split):
+            shutil.copy(path, cache / "kmnist" / path.name)
+    monkeypatch.setenv("ODYSSEY_DATA", str(cache))
+    argv = [str(TINY), "--seeds", "0", "--set", "train.epochs=1", "--threads", "1"]
+    argv += ["--set", 'train.dataset="kmnist"']
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    status, said, err = run("sweep", *argv, "--out", str(local))
+    assert status == 0, said + err
+    status, said, err = run("sweep", *argv, "--backend", "ray", "--out", str(on_ray))
+    assert status == 0, said + err
+    (mine,), (theirs,) = _trials(local), _trials(on_ray)
+    assert theirs["status"] == "finished"
+    assert theirs["metrics"]["weights_sha256"] == mine["metrics"]["weights_sha256"]
+    summary = json.loads((on_ray / theirs["run"] / "summary.json").read_text())
+    assert summary["dataset"] == "kmnist"

@@ -7,9 +7,12 @@ as it is; `--address auto` joins the cluster running on this machine (`ray start
 its own here. A trial's task runs `odyssey train` in the worker itself (odyssey.sweep.trial), so
 a worker that dies mid-trial (killed, out of memory, its node lost) is a task failure Ray
 retries, up to `max_retries` times; an exception inside `odyssey train` is that trial's own
-failure, recorded, never retried. Datasets reach a worker as they reach any run: the bundled
+failure, recorded, never retried. Datasets reach a worker as they reach any run — the bundled
 ones ship inside the package, the others through `odyssey train`'s own dataset cache (a node
-that lacks a file downloads it and checks its SHA-256).
+that lacks a file downloads it and checks its SHA-256) — except those the driver has: their
+files are put in Ray's object store once, and a node that lacks them uses those
+(odyssey.sweep.ray_data). What comes back of a run is what the driver keeps (`shipped`): the
+epoch checkpoints stay behind.
 
 The trial's result is bit for bit a local run's with the same seed: the same command, and the
 kernels' results do not depend on the thread count, the process or the machine's addresses.
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from odyssey._atomic import write_bytes_atomic
-from odyssey.sweep import signals
+from odyssey.sweep import ray_data, signals
 from odyssey.sweep import trial as trial_module
 from odyssey.sweep.spec import SweepError, SweepSpec, Trial
 from odyssey.train import rundir
@@ -111,11 +114,19 @@ def shipped(relative: str) -> bool:
     return not (relative.startswith("checkpoints/") and name != "last.safetensors")
 
 
-def trial_task(spec: SweepSpec, trial: Trial, threads: int) -> dict[str, Any]:
+def trial_task(
+    spec: SweepSpec,
+    trial: Trial,
+    threads: int,
+    datasets: list[str] | None = None,
+    driver_data: list[Any] | None = None,
+) -> dict[str, Any]:
     """A Ray task's body: runs `trial` in this worker into a temporary directory and returns its
     exit status, the run files the driver keeps (relative path -> bytes; see `shipped`), the
     host and the time. The scratch directories of trials whose worker died here are removed
-    first."""
+    first. `datasets` are those the trial trains on; `driver_data`, `[reference]` to the
+    driver's copies of them (a list, so that Ray hands the reference over unfetched), is
+    fetched only when this node lacks one of them (odyssey.sweep.ray_data)."""
     started = time.perf_counter()
     host = socket.gethostname()
     root = Path(tempfile.gettempdir())
@@ -123,7 +134,14 @@ def trial_task(spec: SweepSpec, trial: Trial, threads: int) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{host}-{os.getpid()}-", dir=root))
     try:
         out = scratch / trial.name
-        returncode = trial_module.run_here(spec, trial, threads, out)
+
+        def fetch() -> Any:
+            import ray
+
+            return ray.get(driver_data[0]) if driver_data else {}
+
+        with ray_data.provided(datasets or [], fetch, scratch):
+            returncode = trial_module.run_here(spec, trial, threads, out)
         files = {}
         for path in sorted(out.rglob("*")):
             relative = path.relative_to(out).as_posix()
@@ -173,11 +191,16 @@ def run_ray(
     )
     queue = list(trials)
     running: dict[Any, tuple[Trial, float]] = {}
+    datasets = ray_data.datasets_of(spec)
+    # Put in the object store once for every trial; fetched by a worker that lacks them.
+    shipped = ray_data.driver_files(datasets)
+    driver_data = [ray.put(shipped)] if shipped else None
     try:
         while queue or running:
             while queue and len(running) < parallel:
                 trial = queue.pop(0)
-                running[task.remote(spec, trial, threads)] = (trial, time.perf_counter())
+                reference = task.remote(spec, trial, threads, datasets, driver_data)
+                running[reference] = (trial, time.perf_counter())
                 on_start(trial)
             ready, _ = ray.wait(list(running), num_returns=1)
             for reference in ready:
