@@ -23,6 +23,7 @@ def test_seeds_ranges_lists_and_mixes() -> None:
     assert parse_seeds("0,2,5") == [0, 2, 5]
     assert parse_seeds("3") == [3]
     assert parse_seeds("0-1, 7") == [0, 1, 7]
+    assert parse_seeds("0-9999") == list(range(10_000))  # as many as a sweep may have
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,8 @@ def test_seeds_ranges_lists_and_mixes() -> None:
         ("-1", "expected seeds"),
         ("0,,1", "expected seeds"),
         ("0-2,1", "seed 1 is listed twice"),
+        ("0-10000", "lists more than 10,000 seeds"),
+        ("0-9999,20000-100000000", "lists more than 10,000 seeds"),
     ],
 )
 def test_bad_seeds_are_named(text: str, expected: str) -> None:

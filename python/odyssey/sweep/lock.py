@@ -5,7 +5,7 @@ Two runs into the same --out would run the same trials and empty each other's ru
 The lock is the operating system's (flock), so it goes with its holder: a run that dies, however
 it dies, leaves no lock behind, and the next run takes the directory over. The file holds the
 holder's pid and host for the message; it is left in place, since removing a lock file others
-may be opening races with them.
+may be opening races with them (only a directory made for a sweep that wrote nothing goes).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def held(directory: Path) -> Iterator[None]:
     if fcntl is None:
         yield
         return
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -50,6 +51,12 @@ def held(directory: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            if created and [entry.name for entry in directory.iterdir()] == [LOCK]:
+                # A sweep refused before it wrote anything leaves no directory behind.
+                path.unlink()
+                directory.rmdir()
     finally:
         os.close(descriptor)  # releases the lock

@@ -44,9 +44,15 @@ class SweepError(ValueError):
     """A mistake in a sweep's definition (a usage error: exit status 2, this one-line message)."""
 
 
+# More seeds than any sweep runs: a typo such as 0-100000000 is refused at once, not expanded.
+MAX_SEEDS = 10_000
+
+
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
-    """`0-4`, `0,2,5` or a mix (`0-2,7`): the seeds in the order given, each once."""
+    """`0-4`, `0,2,5` or a mix (`0-2,7`): the seeds in the order given, each once (at most
+    MAX_SEEDS)."""
     seeds: list[int] = []
+    seen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
@@ -58,9 +64,14 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
         last = first if match.group(2) is None else int(match.group(2))
         if last < first:
             raise SweepError(f"{option}: the range {part!r} runs backwards; write {last}-{first}")
+        if len(seeds) + (last - first + 1) > MAX_SEEDS:
+            raise SweepError(
+                f"{option}: {text!r} lists more than {MAX_SEEDS:,} seeds; a sweep runs fewer"
+            )
         for seed in range(first, last + 1):
-            if seed in seeds:
+            if seed in seen:
                 raise SweepError(f"{option}: seed {seed} is listed twice in {text!r}")
+            seen.add(seed)
             seeds.append(seed)
     return seeds
 
