@@ -115,9 +115,13 @@ def test_the_same_command_resumes_and_another_is_refused(swept) -> None:
     assert [[t["metrics"][k] for k in kept_keys] for t in after["trials"]] == [
         [t["metrics"][k] for k in kept_keys] for t in before["trials"]
     ]
-    # Nothing left: the report is rewritten, nothing runs.
+    # Nothing left: the report is rewritten, nothing runs. The values are compared as values.
     status, stdout, _ = run("sweep", *GRID, "--out", str(out))
     assert status == 0
+    assert "4 of 4 trial(s) already finished" in stdout
+    written_otherwise = [*GRID[:-3], "train.lr=5e-2,0.10", "--set", "train.epochs = 1"]
+    status, stdout, err = run("sweep", *written_otherwise, "--out", str(out))
+    assert status == 0, err
     assert "4 of 4 trial(s) already finished" in stdout
     # Another definition into the same directory is refused, naming what differs.
     status, _, err = run(

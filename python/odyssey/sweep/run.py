@@ -22,7 +22,14 @@ from typing import Any
 
 from odyssey.sweep import lock, report, signals
 from odyssey.sweep import trial as trial_module
-from odyssey.sweep.spec import SweepError, SweepSpec, Trial, format_value, metrics_of
+from odyssey.sweep.spec import (
+    SweepError,
+    SweepSpec,
+    Trial,
+    differing_keys,
+    format_value,
+    metrics_of,
+)
 from odyssey.train import rundir
 
 __all__ = ["INTERRUPTED", "Outcome", "Sweep", "available_cores", "plan"]
@@ -154,7 +161,7 @@ class Sweep:
         mine = self.spec.definition()
         if not isinstance(stored, Mapping):
             raise SweepError(f"--out {self.out}: {report.JSON} holds no sweep definition")
-        differ = [key for key in mine if stored.get(key) != mine[key]]
+        differ = differing_keys(stored, mine)
         if differ:
             shown = "; ".join(f"{k}: {stored.get(k)!r} there, {mine[k]!r} now" for k in differ)
             raise SweepError(

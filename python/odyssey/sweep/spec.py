@@ -31,6 +31,7 @@ __all__ = [
     "build_spec",
     "check_configurations",
     "default_mode",
+    "differing_keys",
     "format_value",
     "metrics_of",
     "parse_distribution",
@@ -204,6 +205,26 @@ class Trial:
     def sets(self) -> list[str]:
         """The `--set key=value` assignments of its configuration."""
         return [f"{key}={format_value(value)}" for key, value in self.params.items()]
+
+
+def differing_keys(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> list[str]:
+    """The keys of two stored definitions that differ, grid values and `--set`s compared as
+    the values they are (`0.1` and `1e-1` are one learning rate)."""
+    return [key for key in mine if _comparable(key, stored.get(key)) != _comparable(key, mine[key])]
+
+
+def _comparable(key: str, value: Any) -> Any:
+    try:
+        if key == "grid" and isinstance(value, Mapping):
+            return {
+                name: [papers.parse_set(f"{name}={text}")[1] for text in texts]
+                for name, texts in value.items()
+            }
+        if key == "sets" and isinstance(value, list):
+            return [papers.parse_set(assignment) for assignment in value]
+    except (papers.PaperError, TypeError):
+        pass  # not as this version writes it: compared as it is
+    return value
 
 
 def format_value(value: Any) -> str:
