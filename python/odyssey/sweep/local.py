@@ -12,9 +12,10 @@ Each worker leaves the terminal's process group so that Ctrl-C reaches the sweep
 then ends its workers itself; a worker also watches its parent and ends itself when the sweep's
 process is gone however it went (killed, crashed), so that no trial outlives its sweep.
 
-A forkserver's child inherits the forkserver's environment, not the sweep's, and numpy, which
-the preload imports, sizes its BLAS thread pool from that environment when it loads: the
-forkserver is therefore (re)started with the thread count of the sweep it serves.
+A forkserver's child inherits the forkserver's environment, not the sweep's (numpy, which the
+preload imports, sized its BLAS thread pool from it when it loaded, and $ODYSSEY_DATA or any
+other variable set since would be missed): the forkserver is therefore restarted when a sweep
+runs in another environment than the one it was started in.
 """
 
 from __future__ import annotations
@@ -72,19 +73,16 @@ def _worker(spec: SweepSpec, trial: Trial, threads: int, out: str) -> None:
 PRELOAD = ["odyssey.sweep.trial", "odyssey.cli", "odyssey.papers", "odyssey.train"]
 
 
-# The thread environment the running forkserver was started with (None: not started by us).
-_forkserver_environment: dict[str, str | None] | None = None
-
-
-def _thread_values() -> dict[str, str | None]:
-    return {name: os.environ.get(name) for name in trial_module.THREAD_VARIABLES}
+# The environment the running forkserver was started with (None: not started by us).
+_forkserver_environment: dict[str, str] | None = None
 
 
 def _context(threads: int) -> multiprocessing.context.BaseContext:
-    """The context whose workers start with every thread pool sized to `threads`: on Linux the
-    forkserver with odyssey preloaded — stopped first if it runs with another thread count, so
-    that the next start begins one in this environment — else spawn (macOS's system libraries
-    are not safe to use in a forked child, which is why Python spawns there too)."""
+    """The context whose workers start in this process's environment as it is now, with every
+    thread pool sized to `threads`: on Linux the forkserver with odyssey preloaded — stopped
+    first if it was started in another environment (another thread count, $ODYSSEY_DATA set
+    since), so that the next start begins one in this one — else spawn (macOS's system
+    libraries are not safe to use in a forked child, which is why Python spawns there too)."""
     global _forkserver_environment
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
@@ -92,7 +90,7 @@ def _context(threads: int) -> multiprocessing.context.BaseContext:
 
     server = forkserver._forkserver
     with trial_module.thread_environment(threads):
-        wanted = _thread_values()
+        wanted = dict(os.environ)
     if _forkserver_environment != wanted and server._forkserver_pid is not None:
         if not hasattr(server, "_stop"):  # no way to restart it: a fresh interpreter a worker
             return multiprocessing.get_context("spawn")
