@@ -30,6 +30,27 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch) -
     assert not (tmp_path / "s").exists()
 
 
+def test_an_address_nothing_listens_on_is_refused_in_one_line(tmp_path) -> None:
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # --address is then refused for that reason (the test below)
+        pytest.skip("this process has already joined a Ray instance")
+    with socket.socket() as probe:  # a port of this machine that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        status, _, err = run(
+            "sweep", *SWEEP, "--backend", "ray", "--address", address, "--out", str(tmp_path / "s")
+        )
+        assert status == 2, err
+        assert err.count("\n") == 1
+        assert f"--address: cannot connect to Ray at {address}: " in err
+        assert not (tmp_path / "s").exists()
+    status, _, err = run("sweep", *SWEEP, "--backend", "ray", "--address", "nowhere", "--out",
+                         str(tmp_path / "s"))  # fmt: skip
+    assert status == 2
+    assert "expected HOST:PORT, ray://HOST:PORT or auto" in err
+
+
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = pytest.importorskip("ray")

@@ -53,6 +53,25 @@ def require_ray() -> Any:
     return ray
 
 
+# How long a cluster's head has to accept a connection before --address is refused.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _reachable(address: str | None) -> None:
+    """SweepError unless HOST:PORT (or ray://HOST:PORT) accepts a connection: Ray, pointed at an
+    address nothing listens on, ends the whole process after its own timeouts instead of
+    raising (ray 2.60), which would leave the sweep without its one-line error."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise SweepError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise SweepError(f"--address: cannot connect to Ray at {address}: {error}") from None
+
+
 def connect(address: str | None) -> tuple[int, int]:
     """Joins (or starts) the Ray instance: (the CPUs it has, the CPUs of its largest node)."""
     ray = require_ray()
@@ -64,6 +83,7 @@ def connect(address: str | None) -> tuple[int, int]:
             "run without --address to use it, or in a new process to join another"
         )
     if not ray.is_initialized():
+        _reachable(address)
         try:
             # Only INFO and above of Ray's own logging; the sweep prints its own progress.
             ray.init(address=address, logging_level="WARNING", log_to_driver=False)
