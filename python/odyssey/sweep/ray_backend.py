@@ -20,6 +20,7 @@ kernels' results do not depend on the thread count, the process or the machine's
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -258,7 +259,10 @@ def run_ray(
     except KeyboardInterrupt:
         with signals.ignored():  # a second Ctrl-C must not leave tasks running
             for reference, (trial, started) in running.items():
-                ray.cancel(reference, force=True)
+                # A local instance shares the terminal's process group: Ctrl-C may be ending
+                # it already, and a cancel it cannot take must not hide the records.
+                with contextlib.suppress(Exception):
+                    ray.cancel(reference, force=True)
                 on_done(trial, interrupted(time.perf_counter() - started, "ray", threads))
         raise
 
