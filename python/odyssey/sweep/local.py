@@ -92,7 +92,7 @@ def _context(threads: int) -> multiprocessing.context.BaseContext:
     with trial_module.thread_environment(threads):
         wanted = dict(os.environ)
     if _forkserver_environment != wanted and server._forkserver_pid is not None:
-        if not hasattr(server, "_stop"):  # no way to restart it: a fresh interpreter a worker
+        if not hasattr(server, "_stop"):  # no way to restart it: spawn each worker instead
             return multiprocessing.get_context("spawn")
         # Only between sweeps: stopping it ends no worker (each has its own process).
         server._stop()
