@@ -4,12 +4,13 @@ trial at a time x 2 threads, on the local backend and on Ray, in one run; and wh
 trial.
 
 Each sweep is `odyssey sweep`'s own machinery (odyssey.sweep.Sweep) into a fresh directory; its
-wall time is the whole sweep's, from the first trial's start to the report written. The four
-sweeps run in alternating order over `--rounds` rounds, so a change in the machine's load hits
-each alike; medians are reported. Ray's per-trial overhead is the Ray sweep's wall time minus the
-local one's at the same plan, over the number of trials, beside the round trip of an empty Ray
-task and the time `ray.init` takes to start an instance here. Every trial of every sweep gives
-the same weights (checked): the plans differ in speed only.
+wall time is the whole sweep's, from the first trial's start to the report written. The local
+sweeps run first, before Ray's instance is started (its daemons would run beside them), then the
+Ray ones; each backend's two plans alternate in order over `--rounds` rounds, so a change in the
+machine's load hits each alike; medians are reported. Ray's per-trial overhead is the Ray
+sweep's wall time minus the local one's at the same plan, over the number of trials, beside the
+round trip of an empty Ray task and the time `ray.init` takes to start an instance here. Every
+trial of every sweep gives the same weights (checked): the plans differ in speed only.
 
 Not in the default `nox -s benchmark` run (it takes minutes): `nox -s benchmark -- sweep`, or
 `python benchmarks/bench_sweep.py`. Results are printed and written as JSON to
@@ -94,14 +95,16 @@ def main() -> None:
         print("bench_sweep: Ray is not installed (pip install 'ml-odyssey[ray]'): local only")
         backends = ["local"]
     startup = trip = None
-    if "ray" in backends:
-        startup, trip = ray_costs(cores)
     walls: dict[tuple[str, int, int], list[float]] = {}
     reference: list[str] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as scratch:
-        for _ in range(args.rounds):
-            for backend in backends:
-                for parallel, threads in PLANS:
+        # The local sweeps first, before Ray's daemons run beside them; within a backend the
+        # plans alternate in order from round to round.
+        for backend in backends:
+            if backend == "ray":
+                startup, trip = ray_costs(cores)
+            for round_ in range(args.rounds):
+                for parallel, threads in PLANS if round_ % 2 == 0 else PLANS[::-1]:
                     if parallel * threads > cores:
                         continue
                     time.sleep(SETTLE_SECONDS)

@@ -21,6 +21,7 @@ import pytest
 from cli_run import run
 from test_papers import TINY
 
+from odyssey.sweep import trial as trial_module
 from odyssey.train import rundir
 
 ONE_EPOCH = ["--set", "train.epochs=1"]
@@ -114,9 +115,13 @@ def test_the_same_command_resumes_and_another_is_refused(swept) -> None:
     assert [[t["metrics"][k] for k in kept_keys] for t in after["trials"]] == [
         [t["metrics"][k] for k in kept_keys] for t in before["trials"]
     ]
-    # Nothing left: the report is rewritten, nothing runs.
+    # Nothing left: the report is rewritten, nothing runs. The values are compared as values.
     status, stdout, _ = run("sweep", *GRID, "--out", str(out))
     assert status == 0
+    assert "4 of 4 trial(s) already finished" in stdout
+    written_otherwise = [*GRID[:-3], "train.lr=5e-2,0.10", "--set", "train.epochs = 1"]
+    status, stdout, err = run("sweep", *written_otherwise, "--out", str(out))
+    assert status == 0, err
     assert "4 of 4 trial(s) already finished" in stdout
     # Another definition into the same directory is refused, naming what differs.
     status, _, err = run(
@@ -212,25 +217,47 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_ctrl_c_ends_the_workers_and_records_them_as_interrupted(tmp_path) -> None:
-    out = tmp_path / "sweep"
+def _start_sweep(out: Path, seeds: str) -> subprocess.Popen:
+    """`odyssey sweep` of long trials (one worker per seed) in a process of its own, returned
+    once every trial has started training (its metrics.jsonl exists)."""
     command = [
-        sys.executable, "-m", "odyssey", "sweep", str(TINY), "--seeds", "0-1",
-        "--set", "train.epochs=500", "--parallel", "2", "--threads", "1", "--out", str(out),
+        sys.executable, "-m", "odyssey", "sweep", str(TINY), "--seeds", seeds,
+        "--set", "train.epochs=2000", "--threads", "1", "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     sweep = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    names = [f"c000-s{seed}" for seed in range(int(seeds.split("-")[-1]) + 1)]
+    deadline = time.monotonic() + 60
     try:
-        deadline = time.monotonic() + 60
-        # Wait until both trials have started training (their metrics.jsonl exists).
-        while not all((out / "trials" / f"c000-s{s}" / "metrics.jsonl").exists() for s in (0, 1)):
+        while not all((out / "trials" / name / "metrics.jsonl").exists() for name in names):
             assert time.monotonic() < deadline, "the trials did not start"
             assert sweep.poll() is None, sweep.stdout.read().decode()
             time.sleep(0.1)
+    except BaseException:
+        sweep.kill()
+        raise
+    return sweep
+
+
+def _all_end(pids: set[int]) -> None:
+    """Waits (up to 30 s) for every process of `pids` to end (a zombie has ended, whoever
+    reaps it)."""
+    deadline = time.monotonic() + 30
+    while running := {pid for pid in pids if _alive(pid)}:
+        assert time.monotonic() < deadline, f"still running: {running}"
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_ends_the_workers_and_records_them_as_interrupted(tmp_path, stop) -> None:
+    """Ctrl-C, and SIGTERM (kill, a batch scheduler) the same way."""
+    out = tmp_path / "sweep"
+    sweep = _start_sweep(out, "0-1")
+    try:
         workers = descendants(sweep.pid)
         assert len(workers) >= 2  # the two trials' workers (and the forkserver)
-        sweep.send_signal(signal.SIGINT)
+        sweep.send_signal(stop)
         said = sweep.communicate(timeout=60)[0].decode()
     finally:
         if sweep.poll() is None:
@@ -240,11 +267,98 @@ def test_ctrl_c_ends_the_workers_and_records_them_as_interrupted(tmp_path) -> No
     records = _sweep(out)["trials"]
     assert [r["status"] for r in records] == ["interrupted", "interrupted"]
     # No worker is left running (the forkserver and multiprocessing's resource tracker end
-    # once they see the sweep gone; a zombie has ended, whoever reaps it).
-    deadline = time.monotonic() + 30
-    while running := {pid for pid in workers if _alive(pid)}:
-        assert time.monotonic() < deadline, f"still running: {running}"
-        time.sleep(0.1)
+    # once they see the sweep gone).
+    _all_end(workers)
     assert not (out / "trials" / "c000-s0" / rundir.SUMMARY).is_file() or (
         json.loads((out / "trials" / "c000-s0" / rundir.SUMMARY).read_text())["status"] != "success"
     )
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_workers_end_with_the_sweep_however_it_dies(tmp_path) -> None:
+    """A sweep killed outright (SIGKILL: no handler runs) leaves no trial training: each worker
+    watches its parent and ends itself."""
+    out = tmp_path / "sweep"
+    sweep = _start_sweep(out, "0")
+    try:
+        workers = descendants(sweep.pid)
+        sweep.kill()
+        sweep.wait(timeout=60)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    _all_end(workers)
+    # The trial is left "running" in sweep.json: a resume reruns it (and nothing races it).
+    assert [r["status"] for r in _sweep(out)["trials"]] == ["running"]
+
+
+def _blas_threads(connection) -> None:
+    """A worker's body: reports its environment's OPENBLAS_NUM_THREADS and the size of the
+    BLAS thread pool numpy loaded with (when threadpoolctl can tell)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    except ImportError:
+        pools = []
+    connection.send((os.environ.get("OPENBLAS_NUM_THREADS"), pools))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forkserver is Linux's")
+def test_the_workers_thread_pools_follow_each_sweeps_threads() -> None:
+    """A forkserver's child inherits the forkserver's environment, in which the preloaded numpy
+    sized its BLAS pool: sweeps with other thread counts in one process get their own."""
+    import multiprocessing
+
+    from odyssey.sweep import local
+
+    seen = []
+    for threads in (1, 2, 1):
+        context = local._context(threads)
+        receive, send = multiprocessing.Pipe(duplex=False)
+        process = context.Process(target=_blas_threads, args=(send,))
+        with trial_module.thread_environment(threads):
+            process.start()
+        seen.append(receive.recv())
+        process.join()
+    assert [variable for variable, _ in seen] == ["1", "2", "1"]
+    for threads, (_, pools) in zip((1, 2, 1), seen, strict=True):
+        assert all(size == threads for size in pools), seen
+
+
+def test_a_second_sweep_in_the_same_directory_is_refused_until_the_first_ends(
+    swept, tmp_path
+) -> None:
+    """The directory's lock: held by a running sweep (here a process holding it), another run
+    into it is refused with a one-line error; once its holder is gone (killed: no clean-up),
+    the next run takes it over."""
+    out, status, _ = swept
+    assert status == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        status, _, err = run("sweep", *GRID, "--out", str(out))
+        assert status == 2
+        assert err.count("\n") == 1
+        assert f"another sweep is running in it (pid {holder.pid} on" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    status, stdout, err = run("sweep", *GRID, "--out", str(out))
+    assert status == 0, err
+    assert "4 of 4 trial(s) already finished" in stdout
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from odyssey.sweep import lock
+with lock.held(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(600)
+"""

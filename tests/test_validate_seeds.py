@@ -10,6 +10,8 @@ import pytest
 from cli_run import run
 from test_validate import ONE_EPOCH, valid_paper, with_targets
 
+from odyssey import sweep as sweep_package
+from odyssey.sweep.run import INTERRUPTED, Outcome
 from odyssey.tools import validate
 
 
@@ -54,7 +56,7 @@ def test_seeds_run_as_a_sweep_and_the_readme_quotes_each_seed(tmp_path) -> None:
         (["--backend", "ray"], "--backend, --address, --parallel and --threads go with --run"),
         (["--parallel", "2"], "go with --run"),
         (["--run", "--address", "auto"], "--address goes with --backend ray"),
-        (["--run", "--parallel", "3", "--threads", "3"], "exceeds the"),
+        (["--run", "--parallel", "4096", "--threads", "4096"], "exceeds the"),
     ],
 )
 def test_sweep_options_of_validate_are_checked(tmp_path, argv, expected) -> None:
@@ -64,4 +66,33 @@ def test_sweep_options_of_validate_are_checked(tmp_path, argv, expected) -> None
     status, _, err = run("validate", str(folder), *argv, *out)
     assert status == 2
     assert expected in err
+    assert not (folder / "results").exists()
+
+
+def test_an_interrupted_sweep_stops_validate_with_status_130(tmp_path, monkeypatch) -> None:
+    """Ctrl-C (or SIGTERM) ends the sweep of the target running, which records its trials as
+    interrupted and returns 130: validate stops there (no later target runs, nothing is
+    recorded) and exits 130 too."""
+    folder = valid_paper(tmp_path / "tiny")
+    with_targets(
+        folder,
+        [{**ONE_EPOCH, "name": "first", "bar": 0.5}, {**ONE_EPOCH, "name": "second", "bar": 0.5}],
+    )
+    swept = []
+
+    def interrupted_run(self, *args, **kwargs) -> Outcome:
+        swept.append(self.out.name)
+        for trial in self.trials:
+            self.records[trial.name] = {
+                **self._base(trial), "status": "interrupted", "error": "interrupted (Ctrl-C)"
+            }  # fmt: skip
+        return Outcome(INTERRUPTED, 0, 0, len(self.trials), len(self.trials))
+
+    monkeypatch.setattr(sweep_package.Sweep, "run", interrupted_run)
+    status, _, err = run(
+        "validate", str(folder), "--run", "--seeds", "2", "--out", str(tmp_path / "runs")
+    )
+    assert status == INTERRUPTED, err
+    assert swept == ["first"]
+    assert "interrupted during tiny target first" in err
     assert not (folder / "results").exists()

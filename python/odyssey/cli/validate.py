@@ -28,6 +28,7 @@ from pathlib import Path
 PROG = "odyssey validate"
 INVALID = 2
 MISSED = 1
+INTERRUPTED = 130  # a shell's status for SIGINT
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -215,6 +216,14 @@ def _run_targets(args: argparse.Namespace, folders: list[Path]) -> int:
                 )
             except (SweepError, ImportError) as error:
                 return _usage(str(error))
+            except KeyboardInterrupt:
+                name = papers.target_id(target)
+                print(
+                    f"{PROG}: interrupted during {paper.slug} target {name} (its runs: "
+                    f"{runs / name}); the targets after it were not run",
+                    file=sys.stderr,
+                )
+                return INTERRUPTED
             if outcome.status in ("met", "missed") and not args.quick:
                 try:
                     path = targets.record(paper, outcome)

@@ -26,6 +26,7 @@ __all__ = [
     "JSON",
     "METRIC_PLOT",
     "best_configuration",
+    "error_bars",
     "plot_curves",
     "plot_metric",
     "summarise",
@@ -171,8 +172,8 @@ def plot_metric(
         means = [statistics.fmean(grouped[x]) for x in centres]
         spreads = [statistics.stdev(grouped[x]) if len(grouped[x]) > 1 else 0 for x in centres]
         axes.errorbar(
-            centres, means, yerr=spreads, color="tab:red", marker="o", capsize=3,
-            label="mean ± std over seeds",
+            centres, means, yerr=error_bars(metric, means, spreads), color="tab:red",
+            marker="o", capsize=3, label="mean ± std over seeds",
         )  # fmt: skip
         if numeric and min(xs) > 0 and max(xs) / min(xs) > 10:
             axes.set_xscale("log")
@@ -180,12 +181,26 @@ def plot_metric(
             axes.set_xticks(range(len(labels)), labels, rotation=30)
         axes.set_xlabel(key)
         axes.set_ylabel(metric)
+        if metric.endswith("accuracy"):  # in % as the tables show it
+            from matplotlib.ticker import PercentFormatter
+
+            axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         axes.grid(alpha=0.3)
         if number == 0:
             axes.legend(fontsize="small")
     figure.suptitle(title)
     _save(figure, path)
     return True
+
+
+def error_bars(metric: str, means: Sequence[float], spreads: Sequence[float]) -> list[list[float]]:
+    """(below, above) each mean: the std, cut where an accuracy's bar would leave [0, 1] (a
+    mean of 29 % ± 36 % has no seed below 0 %)."""
+    if not metric.endswith("accuracy"):
+        return [list(spreads), list(spreads)]
+    below = [min(spread, mean) for mean, spread in zip(means, spreads, strict=True)]
+    above = [min(spread, 1.0 - mean) for mean, spread in zip(means, spreads, strict=True)]
+    return [below, above]
 
 
 def _value(record: Mapping[str, Any], metric: str) -> float | None:

@@ -20,9 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odyssey.sweep import report
+from odyssey.sweep import lock, report, signals
 from odyssey.sweep import trial as trial_module
-from odyssey.sweep.spec import SweepError, SweepSpec, Trial, format_value, metrics_of
+from odyssey.sweep.spec import (
+    SweepError,
+    SweepSpec,
+    Trial,
+    differing_keys,
+    format_value,
+    metrics_of,
+)
 from odyssey.train import rundir
 
 __all__ = ["INTERRUPTED", "Outcome", "Sweep", "available_cores", "plan"]
@@ -110,17 +117,11 @@ class Sweep:
         run: those without a complete summary.json. Nothing is written yet."""
         path = self.out / report.JSON
         previous: dict[str, Any] = {}
+        self._check_directory()
         if path.is_file():
             previous = _read_json(path)
             self._check_same(previous.get("definition"))
             self.created = previous.get("created", self.created)
-        elif self.out.is_dir() and any(self.out.iterdir()):
-            raise SweepError(
-                f"--out {self.out} is not empty and holds no {report.JSON}: not a sweep "
-                "directory; choose a new or empty --out"
-            )
-        elif self.out.exists() and not self.out.is_dir():
-            raise SweepError(f"--out {self.out} is a file; a sweep directory must be a folder")
         stored = {r.get("name"): r for r in previous.get("trials", []) if isinstance(r, dict)}
         todo = []
         for trial in self.trials:
@@ -141,12 +142,26 @@ class Sweep:
             self.records[trial.name] = record
         return todo
 
+    def _check_directory(self) -> None:
+        """SweepError unless --out is new, empty (but for a lock) or a sweep directory."""
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepError(f"--out {self.out} is a file; a sweep directory must be a folder")
+        if (
+            self.out.is_dir()
+            and not (self.out / report.JSON).is_file()
+            and any(entry.name != lock.LOCK for entry in self.out.iterdir())
+        ):
+            raise SweepError(
+                f"--out {self.out} is not empty and holds no {report.JSON}: not a sweep "
+                "directory; choose a new or empty --out"
+            )
+
     def _check_same(self, stored: Any) -> None:
         """SweepError when the directory holds a sweep of another definition."""
         mine = self.spec.definition()
         if not isinstance(stored, Mapping):
             raise SweepError(f"--out {self.out}: {report.JSON} holds no sweep definition")
-        differ = [key for key in mine if stored.get(key) != mine[key]]
+        differ = differing_keys(stored, mine)
         if differ:
             shown = "; ".join(f"{k}: {stored.get(k)!r} there, {mine[k]!r} now" for k in differ)
             raise SweepError(
@@ -224,25 +239,39 @@ class Sweep:
         address: str | None = None,
         max_retries: int = 2,
     ) -> Outcome:
-        """Runs the trials not yet finished and writes the report; Ctrl-C ends the running
+        """Runs the trials not yet finished and writes the report, holding the directory's lock
+        (SweepError when another sweep runs in it); Ctrl-C, SIGTERM or SIGHUP ends the running
         trials (recorded as interrupted) and returns status 130."""
-        todo = self.prepare()
-        done = len(self.trials) - len(todo)
-        if done and self.announce:
-            self.say(f"{done} of {len(self.trials)} trial(s) already finished; running the rest")
-        if todo:
-            try:
-                self._run(todo, backend, parallel, threads, address, max_retries)
-            except KeyboardInterrupt:
-                for record in self.records.values():
-                    if record["status"] == "running":  # a backend reports its own; in case
-                        record.update(status="interrupted", error="interrupted (Ctrl-C)")
+        self._check_directory()  # before the lock makes the directory
+        if backend == "ray":  # no directory made for a sweep that cannot run
+            from odyssey.sweep.ray_backend import require_ray
+
+            require_ray()
+        with lock.held(self.out), signals.stop_as_interrupt():
+            todo = self.prepare()
+            done = len(self.trials) - len(todo)
+            if done and self.announce:
                 self.say(
-                    "interrupted: the running trials were stopped; the same command resumes "
-                    "the sweep (finished trials are kept)"
+                    f"{done} of {len(self.trials)} trial(s) already finished; running the rest"
                 )
-                self._interrupted = True
-        return self._finish()
+            if todo:
+                try:
+                    self._run(todo, backend, parallel, threads, address, max_retries)
+                except KeyboardInterrupt:
+                    with signals.ignored():
+                        self._record_interrupt()
+            return self._finish()
+
+    def _record_interrupt(self) -> None:
+        for record in self.records.values():
+            if record["status"] == "running":  # a backend reports its own; in case
+                record.update(status="interrupted", error="interrupted (Ctrl-C or a stop signal)")
+        self.write()
+        self.say(
+            "interrupted: the running trials were stopped; the same command resumes "
+            "the sweep (finished trials are kept)"
+        )
+        self._interrupted = True
 
     def _run(
         self,

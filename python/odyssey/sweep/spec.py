@@ -31,6 +31,7 @@ __all__ = [
     "build_spec",
     "check_configurations",
     "default_mode",
+    "differing_keys",
     "format_value",
     "metrics_of",
     "parse_distribution",
@@ -44,9 +45,15 @@ class SweepError(ValueError):
     """A mistake in a sweep's definition (a usage error: exit status 2, this one-line message)."""
 
 
+# More seeds than any sweep runs: a typo such as 0-100000000 is refused at once, not expanded.
+MAX_SEEDS = 10_000
+
+
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
-    """`0-4`, `0,2,5` or a mix (`0-2,7`): the seeds in the order given, each once."""
+    """`0-4`, `0,2,5` or a mix (`0-2,7`): the seeds in the order given, each once (at most
+    MAX_SEEDS)."""
     seeds: list[int] = []
+    seen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
@@ -58,9 +65,14 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
         last = first if match.group(2) is None else int(match.group(2))
         if last < first:
             raise SweepError(f"{option}: the range {part!r} runs backwards; write {last}-{first}")
+        if len(seeds) + (last - first + 1) > MAX_SEEDS:
+            raise SweepError(
+                f"{option}: {text!r} lists more than {MAX_SEEDS:,} seeds; a sweep runs fewer"
+            )
         for seed in range(first, last + 1):
-            if seed in seeds:
+            if seed in seen:
                 raise SweepError(f"{option}: seed {seed} is listed twice in {text!r}")
+            seen.add(seed)
             seeds.append(seed)
     return seeds
 
@@ -193,6 +205,26 @@ class Trial:
     def sets(self) -> list[str]:
         """The `--set key=value` assignments of its configuration."""
         return [f"{key}={format_value(value)}" for key, value in self.params.items()]
+
+
+def differing_keys(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> list[str]:
+    """The keys of two stored definitions that differ, grid values and `--set`s compared as
+    the values they are (`0.1` and `1e-1` are one learning rate)."""
+    return [key for key in mine if _comparable(key, stored.get(key)) != _comparable(key, mine[key])]
+
+
+def _comparable(key: str, value: Any) -> Any:
+    try:
+        if key == "grid" and isinstance(value, Mapping):
+            return {
+                name: [papers.parse_set(f"{name}={text}")[1] for text in texts]
+                for name, texts in value.items()
+            }
+        if key == "sets" and isinstance(value, list):
+            return [papers.parse_set(assignment) for assignment in value]
+    except (papers.PaperError, TypeError):
+        pass  # not as this version writes it: compared as it is
+    return value
 
 
 def format_value(value: Any) -> str:

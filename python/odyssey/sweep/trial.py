@@ -59,8 +59,10 @@ THREAD_VARIABLES = (
 @contextlib.contextmanager
 def thread_environment(threads: int) -> Iterator[None]:
     """Every thread pool a trial may start (odyssey's kernels, OpenMP, numpy's BLAS) sized to
-    `threads` in the environment, restored afterwards: a spawned worker inherits the environment
-    as it is when it starts, before it imports anything."""
+    `threads` in the environment, restored afterwards. A spawned process (or a forkserver being
+    started) inherits the environment as it is when it starts, before it imports anything; a
+    forkserver's child inherits the forkserver's instead, which is why the local backend
+    restarts its forkserver for another thread count (odyssey.sweep.local)."""
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     try:

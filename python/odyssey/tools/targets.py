@@ -86,8 +86,10 @@ def run_target(
 ) -> TargetRun:
     """Trains `target` once per seed as a sweep (odyssey.sweep: on this machine or a Ray
     cluster, seeds in parallel) in `runs`/<target id> — the same directory resumes it — and
-    checks its bar."""
+    checks its bar. KeyboardInterrupt when the sweep was interrupted (Ctrl-C, SIGTERM), after
+    it has stopped and recorded its trials: the same command resumes it."""
     from odyssey.sweep import Sweep, build_spec
+    from odyssey.sweep.run import INTERRUPTED
 
     name = papers.target_id(target)
     outcome = TargetRun(dict(target), name, "skipped")
@@ -111,6 +113,9 @@ def run_target(
     started = time.perf_counter()
     result = sweep.run(backend, parallel, threads, address)
     outcome.wall_s = time.perf_counter() - started
+    if result.status == INTERRUPTED:
+        # The sweep stopped its trials and recorded them; the user meant every target to stop.
+        raise KeyboardInterrupt
     for trial in sweep.trials:
         record = sweep.records[trial.name]
         run_dir = sweep.run_dir(trial)
