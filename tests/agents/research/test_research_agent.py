@@ -340,6 +340,20 @@ def test_a_given_answer_must_match_the_schema(tmp_path: Path) -> None:
     assert "--dry-run has no request to show" in stderr
 
 
+def test_sizes_beyond_any_papers_are_refused_before_anything_is_built(tmp_path: Path) -> None:
+    # A PDF-shaped answer must not make validate's forward pass allocate gigabytes.
+    huge = copy.deepcopy(ANSWER)
+    huge["architecture"]["layers"][-1]["out_features"] = 1_000_000_000
+    answer = tmp_path / "answer.json"
+    answer.write_text(json.dumps(huge), encoding="utf-8")
+    status, _, stderr = run(
+        "agent", "research", str(PAPER), "--answer", str(answer), "--out", str(tmp_path / "x")
+    )
+    assert status == 2
+    assert "1000000000 is greater than the maximum of 65536" in stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_dry_run_prints_the_request_and_writes_nothing(  # type: ignore[no-untyped-def]
     api_env, tmp_path: Path
 ) -> None:

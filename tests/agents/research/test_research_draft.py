@@ -186,3 +186,16 @@ def test_each_mapped_recipe_builds_its_optimizer_and_scheduler(
     # What the optimizer does not take is said, not dropped silently: SGD has no betas.
     if optimizer == "SGD":
         assert "optimizer: SGD takes no betas (the paper gives [0.9, 0.99])" in draft.todos
+
+
+def test_the_paper_schema_takes_draft_as_a_boolean_only() -> None:
+    from odyssey.paper_schema import problems
+
+    def about_draft(value: object) -> list[str]:
+        found = problems({"paper": {"title": "T", "draft": value}})
+        return [problem.message for problem in found if problem.path == ("paper", "draft")]
+
+    assert about_draft(True) == []
+    assert about_draft(False) == []
+    (message,) = about_draft("yes")
+    assert message.startswith("paper.draft")
