@@ -160,6 +160,35 @@ def test_a_review_github_rejects_is_a_failure(
     assert "HTTP 422" in capsys.readouterr().err
 
 
+def test_a_finding_github_cannot_place_is_posted_in_the_review_body(
+    repository: tuple[Path, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GitHub does not render stats.py (say, a generated file): it refuses the inline comment
+    # with 422, and the findings go into the body of a second, accepted review.
+    root, base, head = repository
+    diff = local_diff(root, base, head)
+    with (
+        FakeMessagesAPI([tool_answer(ANSWER, "review_answer")]) as api,
+        FakeGitHub(number=12, head_sha=head, base_sha=base, diff=diff, rendered="") as github,
+    ):
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("GITHUB_API_URL", github.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+        monkeypatch.setenv("GITHUB_REPOSITORY", github.repository)
+        status = main(["agent", "review", "--repo", str(root), "--pr", "12"])
+    assert status == 0
+    assert len(api.requests) == 1
+    (review,) = github.reviews
+    assert review["comments"] == []
+    assert f"- `stats.py:{BUG_LINE}` **error** `bug`: enumerate counts from 0" in review["body"]
+    assert [method for method, _, _ in github.requests] == ["GET", "GET", "GET", "POST", "POST"]
+    out, err = capsys.readouterr()
+    assert "GitHub refused the inline comments" in err
+    assert "posted a review with 0 inline comment(s)" in out
+
+
 def test_without_a_key_it_says_so_and_exits_2(
     repository: tuple[Path, str, str],
     monkeypatch: pytest.MonkeyPatch,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pytest
 from agents.review_fixtures import make_repo
 
+from odyssey.agents.environment import without_credentials
 from odyssey.agents.review import gather, review
 from odyssey.agents.review.checks import run_checks, touched_papers
 
@@ -80,6 +82,47 @@ def test_a_touched_paper_is_validated(tmp_path: Path) -> None:
     assert validate.name == "validate papers/toy"
     assert validate.text.startswith("odyssey validate papers/toy: fails (exit status")
     assert "model.py is missing" in validate.text
+
+
+def test_a_paper_is_validated_as_committed_without_the_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paper = {"papers/toy/paper.toml": "[paper]\ntitle = 'Toy'\n", "papers/toy/README.md": "# Toy\n"}
+    make_repo(tmp_path, {"README.md": "x\n"}, paper)
+    # Uncommitted: a model.py the commit does not have. The check reads the commit.
+    (tmp_path / "papers/toy/model.py").write_text("import os\n")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    change = gather(local(tmp_path))
+    (_, validate, _) = run_checks(tmp_path, change.diffs, change.tree, change.base_tree)
+    assert validate.text.startswith("odyssey validate papers/toy: fails (exit status")
+    assert "model.py is missing" in validate.text
+    assert "odyssey-review-validate" not in validate.text  # shown under its repository path
+    environment = without_credentials()
+    assert "GITHUB_TOKEN" not in environment
+    assert "ANTHROPIC_API_KEY" not in environment
+    assert environment["PATH"] == os.environ["PATH"]
+
+
+def test_results_with_one_name_in_two_folders_are_each_compared(tmp_path: Path) -> None:
+    slower = json.loads(json.dumps(REPORT))
+    slower["results"][1]["ratio"] = 1.4
+    make_repo(
+        tmp_path,
+        {
+            "benchmarks/results/a/gemm.json": json.dumps(REPORT),
+            "benchmarks/results/b/gemm.json": json.dumps(REPORT),
+        },
+        {
+            "benchmarks/results/a/gemm.json": json.dumps(slower),
+            "benchmarks/results/b/gemm.json": json.dumps({**REPORT, "machine": {"cpu": "b"}}),
+        },
+    )
+    change = gather(local(tmp_path))
+    (_, bench, _) = run_checks(tmp_path, change.diffs, change.tree, change.base_tree)
+    assert bench.text.startswith("odyssey bench compare BEFORE AFTER --changed: REGRESSION")
+    assert "benchmarks/results/a/gemm.json: REGRESSION" in bench.text
+    assert "benchmarks/results/b/gemm.json: no regression" in bench.text
 
 
 def test_review_keeps_findings_on_added_lines_and_says_what_it_dropped(tmp_path: Path) -> None:

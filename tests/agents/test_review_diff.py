@@ -155,3 +155,40 @@ def test_paths_written_with_git_prefixes_are_read_as_the_diffs() -> None:
     item = {"line": 1, "severity": "error", "rule": "bug", "message": "m", "suggested_change": ""}
     output = {"findings": [{**item, "file": "./a.py"}, {**item, "file": "b/pkg/b.py"}]}
     assert [f.file for f in findings_from_output(output)] == ["a.py", "pkg/b.py"]
+
+
+@pytest.mark.parametrize("odd", ["\f", "\u2028", "\v", "\x85", "\r"])
+def test_only_a_newline_ends_a_diff_line(tmp_path, odd: str) -> None:
+    # A form feed (the research assistant's page break), U+2028 or a lone \r inside a line is
+    # part of the line: git ends lines with \n only.
+    from agents.review_fixtures import make_repo
+
+    from odyssey.agents.review.repo import local_diff
+
+    base, head = make_repo(
+        tmp_path,
+        {"a.txt": "one\n"},
+        {"a.txt": f"one\npage{odd}two\n", "b.py": f"x = 1  # {odd}\ny = 2\n"},
+    )
+    diffs = {diff.path: diff for diff in parse_diff(local_diff(tmp_path, base, head))}
+    assert diffs["a.txt"].added == {2}
+    assert [line.text for line in diffs["a.txt"].lines if line.kind == "+"] == [f"page{odd}two"]
+    assert diffs["b.py"].added == {1, 2}
+
+
+def test_a_crlf_file_parses_with_its_line_ends_removed() -> None:
+    text = changed("w.txt", "a\r\nb\r\n", "a\r\nc\r\nb\r\n")
+    (diff,) = parse_diff(text)
+    assert diff.added == {2}
+    assert [line.text for line in diff.lines] == ["a", "c", "b"]
+
+
+def test_a_users_noprefix_setting_does_not_hide_the_change(tmp_path) -> None:
+    from agents.review_fixtures import _git, make_repo
+
+    from odyssey.agents.review.repo import local_diff
+
+    base, head = make_repo(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+    _git(tmp_path, "config", "diff.noprefix", "true")
+    (diff,) = parse_diff(local_diff(tmp_path, base, head))
+    assert (diff.path, diff.added) == ("a.py", {1})

@@ -133,6 +133,44 @@ def test_a_new_kernel_function_no_test_calls() -> None:
     assert review(BASE, {**after, "cpp/tests/test_scale.cc": tested}) == []
 
 
+def test_helpers_beside_the_kernels_need_no_test_of_their_own() -> None:
+    # Shape arithmetic, option scalars and names are not kernels: only functions on buffers,
+    # defined out of line (the ISA entry points), are held to DESIGN §2's tests.
+    header = HEADER.replace(
+        "void scale(const float* x, float s, float* out, std::size_t n);\n",
+        "void scale(const float* x, float s, float* out, std::size_t n);\n"
+        "inline std::size_t scaled_size(std::size_t n,\n"
+        "                               std::size_t step) { return n * step; }\n"
+        "inline bool scale_plain(const float* x) { return x != nullptr; }\n"
+        "const char* scale_name(int which);\n"
+        "ScaleScalars scale_scalars(const ScaleOptions& options);\n"
+        "void scale_rows(std::size_t rows,\n"
+        "                const float* x, float* out);\n",
+    )
+    after = {**BASE, "cpp/include/odyssey/scale.h": header}
+    assert review(BASE, after) == [("cpp/include/odyssey/scale.h", 20, "warning", "kernel/test")]
+
+
+def test_the_current_tree_has_no_untested_kernel() -> None:
+    # The whole tree as one added change: every rule on every line (issue 15's own check of the
+    # rules against false positives). Skipped outside a git checkout.
+    from pathlib import Path
+
+    import pytest
+    from agents.review_fixtures import changed
+
+    from odyssey.agents.review.repo import GitError, GitTree, resolve
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        tree = GitTree(root, resolve(root, "HEAD"))
+        paths = [path for path in tree.paths() if path.startswith("cpp/")]
+    except (GitError, OSError):
+        pytest.skip("not a git checkout")
+    text = "".join(changed(path, None, tree.read(path)) for path in paths if tree.read(path))
+    assert [(f.file, f.line, f.rule) for f in check_kernel_rules(parse_diff(text), tree)] == []
+
+
 def test_avx_intrinsics_outside_an_isa_file() -> None:
     front = (
         '#include "odyssey/scale.h"\n#include <immintrin.h>\n\nvoid f(float* p) {\n'

@@ -399,7 +399,14 @@ def _print_request_report(spec: AgentSpec, request: AgentRequest, say: Callable)
 def _validation_errors(schema: dict[str, Any], answer: Any) -> list[str]:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
+    # JSON Schema's "integer" accepts 5.0; an answer's sizes and counts become code, TOML and
+    # shapes, where 5.0 is not 5, so a float gets the repair round like any other error.
+    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)(
+        schema
+    )
     errors = sorted(validator.iter_errors(answer), key=lambda e: list(map(str, e.absolute_path)))
     messages = [
         f"at /{'/'.join(str(p) for p in error.absolute_path)}: {error.message}"

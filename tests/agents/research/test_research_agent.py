@@ -157,9 +157,10 @@ def test_a_taken_folder_is_refused_before_any_request(api_env, tmp_path: Path) -
     assert files_under(out) == {"notes.txt"}
 
 
-def test_force_replaces_a_taken_folder_whole(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_force_replaces_an_earlier_draft_whole(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "tiny"
     out.mkdir()
+    (out / "paper.toml").write_text('[paper]\ntitle = "Old"\ndraft = true\n', encoding="utf-8")
     (out / "old.txt").write_text("old", encoding="utf-8")
     with api_env([tool_answer(ANSWER, TOOL)]):
         status, _, _ = run("agent", "research", str(PAPER), "--out", str(out), "--force")
@@ -167,6 +168,27 @@ def test_force_replaces_a_taken_folder_whole(api_env, tmp_path: Path) -> None:  
     assert not (out / "old.txt").exists()
     assert (out / "paper.toml").is_file()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["tiny"]  # no stage left behind
+
+
+@pytest.mark.parametrize("what", ["a folder of notes", "a finished paper", "the current folder"])
+def test_force_refuses_any_folder_but_an_earlier_draft(  # type: ignore[no-untyped-def]
+    api_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    if what == "a finished paper":
+        (out / "paper.toml").write_text('[paper]\ntitle = "Done"\n', encoding="utf-8")
+    target = str(out)
+    if what == "the current folder":
+        monkeypatch.chdir(out)
+        target = "."
+    with api_env([]) as api:
+        status, _, stderr = run("agent", "research", str(PAPER), "--out", target, "--force")
+    assert status == 2
+    assert "is not an earlier draft (no paper.toml with draft = true)" in stderr
+    assert api.requests == []
+    assert "notes.txt" in files_under(out)
 
 
 def test_an_answer_failing_its_schema_twice_writes_no_folder(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -194,6 +216,83 @@ def test_an_answer_repaired_on_the_second_round_is_used(api_env, tmp_path: Path)
     assert status == 0, stdout
     assert "1.7 is greater than the maximum of 1" in json.dumps(api.requests[1])
     assert validate_paper(out) == []
+
+
+def test_a_whole_number_float_gets_the_repair_round(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # JSON Schema's "integer" accepts 8.0; model.py would get nn.Conv2d(1, 8.0, ...) and
+    # paper.toml year = 2021.0, so the answer goes back to the model like any invalid one.
+    floats = copy.deepcopy(ANSWER)
+    floats["architecture"]["layers"][0]["out_channels"] = 8.0
+    floats["year"] = 2021.0
+    out = tmp_path / "draft_paper"
+    with api_env([tool_answer(floats, TOOL), tool_answer(ANSWER, TOOL)]) as api:
+        status, stdout, _ = run("agent", "research", str(PAPER), "--out", str(out))
+    assert status == 0, stdout
+    assert len(api.requests) == 2
+    assert "8.0 is not of type 'integer'" in json.dumps(api.requests[1])
+    assert "2021.0 is not of type 'integer'" in json.dumps(api.requests[1])
+    assert "nn.Conv2d(1, 8, kernel_size=5" in (out / "model.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("3D Convolutional Neural Networks for Action", "paper_3d_convolutional_neural"),
+        ("Random", "paper_random"),
+        ("???", "paper"),
+    ],
+)
+def test_a_title_the_template_refuses_as_a_slug_gets_a_valid_one(  # type: ignore[no-untyped-def]
+    api_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, title: str, slug: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "papers").mkdir()
+    answer = {**ANSWER, "title": title}
+    with api_env([tool_answer(answer, TOOL)]):
+        status, stdout, stderr = run("agent", "research", str(PAPER))
+    assert (status, stderr) == (0, ""), stdout
+    (folder,) = (tmp_path / "papers").iterdir()
+    assert folder.name.startswith(slug)
+    assert validate_paper(folder) == []
+    assert not (tmp_path / "agent-raw").exists()  # the answer is in the folder's research.json
+
+
+def test_a_draft_that_cannot_be_written_keeps_the_paid_answer_for_a_retry(  # type: ignore[no-untyped-def]
+    api_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    from odyssey.agents.research.draft import title_slug
+
+    taken = tmp_path / "papers" / title_slug(ANSWER["title"])
+    taken.mkdir(parents=True)
+    (taken / "mine.txt").write_text("mine", encoding="utf-8")
+    with api_env([tool_answer(ANSWER, TOOL)]) as api:
+        status, _, stderr = run("agent", "research", str(PAPER), "--save-raw", "raw")
+    assert status == 2
+    assert len(api.requests) == 1
+    saved = tmp_path / "raw" / "research-answer.json"
+    assert f"the model's answer is saved in {saved.resolve()}" in stderr
+    assert json.loads(saved.read_text(encoding="utf-8"))["answer"] == ANSWER
+    # The retry asks no model.
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    out = tmp_path / "papers" / "tiny_digit_net"
+    status, stdout, stderr = run(
+        "agent", "research", str(PAPER), "--answer", str(saved), "--out", str(out)
+    )
+    assert (status, stderr) == (0, ""), stdout
+    assert validate_paper(out) == []
+
+
+def test_an_invalid_slug_is_refused_before_any_request(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with api_env([]) as api:
+        status, _, stderr = run("agent", "research", str(PAPER), "--out", str(tmp_path / "3d_nets"))
+        status2, _, stderr2 = run("agent", "research", str(PAPER), "--slug", "random")
+    assert (status, status2) == (2, 2)
+    assert "--out (the folder's name): slug: '3d_nets' is not a lowercase Python identifier" in (
+        stderr
+    )
+    assert "--slug: slug: 'random' is a module of Python's standard library" in stderr2
+    assert api.requests == []
 
 
 def test_a_bad_paper_is_a_usage_error_without_a_request(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -258,6 +357,20 @@ def test_a_given_answer_must_match_the_schema(tmp_path: Path) -> None:
     status, _, stderr = run("agent", "research", str(PAPER), "--answer", str(answer), "--dry-run")
     assert status == 2
     assert "--dry-run has no request to show" in stderr
+
+
+def test_sizes_beyond_any_papers_are_refused_before_anything_is_built(tmp_path: Path) -> None:
+    # A PDF-shaped answer must not make validate's forward pass allocate gigabytes.
+    huge = copy.deepcopy(ANSWER)
+    huge["architecture"]["layers"][-1]["out_features"] = 1_000_000_000
+    answer = tmp_path / "answer.json"
+    answer.write_text(json.dumps(huge), encoding="utf-8")
+    status, _, stderr = run(
+        "agent", "research", str(PAPER), "--answer", str(answer), "--out", str(tmp_path / "x")
+    )
+    assert status == 2
+    assert "1000000000 is greater than the maximum of 65536" in stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_dry_run_prints_the_request_and_writes_nothing(  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,36 @@ def test_hostile_strings_stay_inside_their_toml_strings_and_markdown_cells() -> 
     assert problems == []
     assert table is not None
     assert set(table.rows) == {"paper-mnist", "paper-mnist-augment"}
+
+
+def test_the_models_text_cannot_hide_sections_or_reach_the_pull_request_as_markup(
+    tmp_path: Path,
+) -> None:
+    answer = copy.deepcopy(ANSWER)
+    answer["summary"] = (
+        "Fine.\n```\nopened\n~~~\n<!-- opened\nResults\n=======\nmore\n---\n> quote, cc @maintainer"
+    )
+    answer["title"] = "```<!-- A Net @someone"
+    answer["authors"] = []
+    answer["claims"][0]["conditions"] = "<img src=x onerror=alert(1)> @org/team"
+    answer["architecture"]["layers"][0]["source"] = "p. 2 <!--"
+    answer["architecture"]["layers"][0]["confidence"] = 0.2  # listed in DRAFT.md
+    draft = write_draft(answer, {}, "test", out=tmp_path / "net")
+    assert validate_paper(draft.folder) == []
+    for name in ("README.md", "DRAFT.md"):
+        text = (draft.folder / name).read_text(encoding="utf-8")
+        lines = text.splitlines()
+        # The only fence is the README's own "How to run" block; no heading but our own.
+        assert [line for line in lines if line.startswith(("```", "~~~"))] == (
+            ["```", "```"] if name == "README.md" else []
+        )
+        assert not [line for line in lines if line.startswith(("=", "-", ">")) and "@" in line]
+        assert not any(line.strip("=-") == "" and line for line in lines)
+        assert re.search(r"(?<!\\)<(!--|img)", text) is None  # escaped: shown, not markup
+        for mention in ("@someone", "@maintainer", "@org"):
+            assert mention not in text
+    readme = (draft.folder / "README.md").read_text(encoding="utf-8")
+    assert readme.count("\n## Results\n") == 1
 
 
 def test_a_paper_outside_the_catalogue_drafts_a_valid_folder_saying_so(tmp_path: Path) -> None:
@@ -155,3 +186,16 @@ def test_each_mapped_recipe_builds_its_optimizer_and_scheduler(
     # What the optimizer does not take is said, not dropped silently: SGD has no betas.
     if optimizer == "SGD":
         assert "optimizer: SGD takes no betas (the paper gives [0.9, 0.99])" in draft.todos
+
+
+def test_the_paper_schema_takes_draft_as_a_boolean_only() -> None:
+    from odyssey.paper_schema import problems
+
+    def about_draft(value: object) -> list[str]:
+        found = problems({"paper": {"title": "T", "draft": value}})
+        return [problem.message for problem in found if problem.path == ("paper", "draft")]
+
+    assert about_draft(True) == []
+    assert about_draft(False) == []
+    (message,) = about_draft("yes")
+    assert message.startswith("paper.draft")

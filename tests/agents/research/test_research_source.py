@@ -171,3 +171,99 @@ def test_a_paper_that_is_neither_file_nor_id_says_what_was_expected(tmp_path: Pa
         load_source(str(tmp_path / "missing.pdf"))
     with pytest.raises(SourceError, match="is a folder"):
         load_source(str(tmp_path))
+
+
+def test_a_page_pypdf_fails_on_is_left_empty_and_the_rest_is_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zlib
+
+    from pypdf import PageObject
+
+    original = PageObject.extract_text
+    calls = []
+
+    def extract(page: PageObject, *args: object, **kwargs: object) -> str:
+        calls.append(page)
+        if len(calls) == 2:
+            raise zlib.error("Error -3 while decompressing data: invalid stored block lengths")
+        return original(page, *args, **kwargs)
+
+    monkeypatch.setattr(PageObject, "extract_text", extract)
+    text, pages = source.extract_pdf_text(make_pdf(PAGES), "paper.pdf")
+    assert pages == 3
+    assert "[page 2]\n\n\n[page 3]\n3 Training" in text
+    assert text.startswith("[page 1]\nTinyDigitNet")
+    assert "paper.pdf: page 2 has no readable text (error: Error -3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [RecursionError("deep"), NotImplementedError("/JBIG2Decode")])
+def test_any_failure_of_pypdf_on_the_file_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    import pypdf
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(pypdf, "PdfReader", refuse)
+    with pytest.raises(
+        SourceError, match=f"paper.pdf: pypdf cannot read this PDF: {type(error).__name__}"
+    ):
+        source.extract_pdf_text(make_pdf(PAGES), "paper.pdf")
+
+
+@pytest.mark.parametrize(
+    ("paper", "expected"),
+    [
+        ("https://arXiv.org/abs/2101.00001", "2101.00001"),
+        ("arXiv: 2101.00001", "2101.00001"),
+        ("HTTPS://ARXIV.ORG/pdf/cs/0101001v1.pdf", "cs/0101001v1"),
+    ],
+)
+def test_arxiv_urls_in_any_case_and_a_spaced_prefix(paper: str, expected: str) -> None:
+    assert arxiv_id(paper) == expected
+
+
+def test_arxivs_rate_limit_is_retried_once_after_retry_after(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import http.server
+    import threading
+
+    answers = [(503, b"slow down"), (200, ATOM), (503, b"slow down"), (503, b"still slow")]
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            status, body = answers.pop(0)
+            self.send_response(status)
+            if status != 200:
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv(source.ARXIV_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+        assert source.fetch_arxiv_metadata("2101.00001")["year"] == 2021
+        with pytest.raises(SourceError, match=r"answered HTTP 503"):
+            source.fetch_arxiv_metadata("2101.00001")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 4  # each call: the first answer and one retry
+    assert "answered HTTP 503; retrying in 0 s" in capsys.readouterr().err
+
+
+def test_an_answer_cut_short_is_an_error_not_a_traceback(arxiv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    arxiv.files[QUERY.format("2101.00001")] = ATOM
+    monkeypatch.setenv(source.ARXIV_URL_ENV, f"{arxiv.url}/cut")
+    with pytest.raises(SourceError, match=r"cannot reach .*IncompleteRead"):
+        load_source("2101.00001")

@@ -104,10 +104,11 @@ def test_the_workflow_runs_on_a_labelled_paper_request_with_least_privilege() ->
     assert workflow["permissions"] == {"contents": "read"}
     jobs = workflow["jobs"]
     assert jobs["draft"]["if"] == "github.event.label.name == 'paper-request'"
-    assert jobs["draft"]["permissions"] == {"contents": "read", "issues": "read"}
+    # The issue's body comes in the event payload: the job holding the key reads no issue.
+    assert jobs["draft"]["permissions"] == {"contents": "read"}
     assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
     text = WORKFLOW.read_text(encoding="utf-8")
-    for scope in ("contents: read", "issues: read", "contents: write", "pull-requests: write"):
+    for scope in ("contents: read", "contents: write", "pull-requests: write"):
         assert re.search(rf"^\s+{scope} # \w", text, re.MULTILINE), scope  # each says why
     assert "github.event.issue.number" in workflow["concurrency"]["group"]
     # The key reaches one step, in the job that cannot write; the writing job never sees it.
@@ -133,3 +134,40 @@ def test_the_workflow_not_the_agent_commits_and_opens_a_draft_pull_request() -> 
     form_step = next(step for step in steps if "issue_form" in str(step.get("run", "")))
     assert form_step["env"] == {"ISSUE_BODY": "${{ github.event.issue.body }}"}
     assert all("${{" not in script for script in scripts)
+
+
+def test_a_link_that_is_no_arxiv_paper_is_explained_in_the_run() -> None:
+    jobs = load_workflow()["jobs"]
+    form = next(step for step in jobs["draft"]["steps"] if step.get("id") == "form")
+    assert '>> "$GITHUB_STEP_SUMMARY"' in form["run"]
+    assert "::error::the issue's Link is not an arXiv id" in form["run"]
+
+
+def test_the_report_in_the_pull_request_body_cannot_close_its_fence(tmp_path: Path) -> None:
+    # The pull-request job's own lines, run on a log holding fences of 3 and 5 backticks.
+    script = next(
+        step["run"]
+        for step in load_workflow()["jobs"]["pull-request"]["steps"]
+        if "gh pr create" in str(step.get("run", ""))
+    )
+    lines = [line.strip() for line in script.splitlines()]
+    start = lines.index("fence='```'")
+    log = tmp_path / "draft" / "agent.log"
+    log.parent.mkdir()
+    log.write_text("```\n<!-- x -->\n`````\n@someone\n", encoding="utf-8")
+    snippet = "\n".join([*lines[start : start + 2], 'printf %s "$fence"'])
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", snippet],
+        env={"RUNNER_TEMP": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "`" * 6
+
+
+def test_the_folder_name_is_checked_without_a_line_based_tool() -> None:
+    script = "\n".join(
+        str(step.get("run", "")) for step in load_workflow()["jobs"]["pull-request"]["steps"]
+    )
+    assert "[[ $FOLDER =~ ^[a-z][a-z0-9_]{0,39}$ ]]" in script

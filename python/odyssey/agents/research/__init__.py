@@ -23,6 +23,7 @@ no API key.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -45,6 +46,9 @@ PAPER_FILE = "paper.txt"  # the path the paper's text is shown to the model unde
 # paper's tables and numbers less; 3 keeps the estimate on the safe side.
 CHARS_PER_TOKEN = 3
 PROMPT_TOKENS = 8000  # the system prompt, the few-shot example and the schema, with room
+# The validated answer is saved here (in --save-raw DIR, else agent-raw/) before the draft is
+# written, so a draft that fails can be retried with --answer without paying for the model again.
+ANSWER_FILE = "research-answer.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -146,11 +150,16 @@ def validate_draft(folder: Path) -> list[tuple[str, list[str]]]:
 def run(args: argparse.Namespace) -> int:
     """Reads PAPER, asks the model, writes and validates the draft folder."""
     from odyssey.agents.core import AgentError, load_agent, run_agent
-    from odyssey.agents.research.draft import DraftError, check_destination
+    from odyssey.agents.research.draft import DraftError, check_destination, check_slug
 
     try:
+        # Before any spending: the destination, and the slug when the options fix it.
+        if args.slug is not None:
+            check_slug(args.slug, "--slug")
         if args.folder is not None:
-            check_destination(Path(args.folder).resolve(), args.force)  # before any spending
+            check_destination(Path(args.folder).resolve(), args.force)
+            if args.slug is None:
+                check_slug(Path(args.folder).resolve().name, "--out (the folder's name)")
         source = load_source(args.paper)
     except (SourceError, DraftError) as error:
         print(error, file=sys.stderr)
@@ -202,7 +211,28 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(Path(args.save_answer), text)
         print(f"{PROG}: the answer is in {args.save_answer}; `--answer` drafts from it")
         return 0
-    return _draft(args, source, result.output)
+    try:
+        saved = _save_answer(args, source, result.output)
+    except (OSError, ValueError) as error:
+        print(f"{PROG}: could not save the answer: {error}", file=sys.stderr)
+        return 1
+    status = _draft(args, source, result.output, saved)
+    if status != 2:  # the folder was written; its research.json holds the answer now
+        saved.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            saved.parent.rmdir()  # only when empty: the raw answers of a repair round stay
+    return status
+
+
+def _save_answer(args: argparse.Namespace, source: PaperSource, output: dict[str, Any]) -> Path:
+    """The validated answer written to --save-raw DIR (else agent-raw/) as a draft's
+    research.json is, which ``--answer`` reads back."""
+    from odyssey.agents.core import safe_write
+
+    folder = Path(getattr(args, "save_raw", None) or "agent-raw")
+    record = {"origin": source.origin, "metadata": dict(source.metadata), "answer": output}
+    text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    return safe_write(folder, ANSWER_FILE, text)
 
 
 def given_answer(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +246,12 @@ def given_answer(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{PROG}: --answer {path}: cannot be read as JSON: {error}") from None
     if isinstance(data, dict) and isinstance(data.get("answer"), dict) and "origin" in data:
         data = data["answer"]
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=str)
+    # "integer" refuses 5.0 here as in the model's own validation (odyssey.agents.core).
+    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)
+    errors = sorted(validator(schema).iter_errors(data), key=str)
     if errors:
         where = "/".join(str(part) for part in errors[0].absolute_path) or "(top level)"
         raise ValueError(
@@ -226,8 +261,14 @@ def given_answer(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _draft(args: argparse.Namespace, source: PaperSource, output: dict[str, Any]) -> int:
-    """Writes the draft from a validated answer and reports `odyssey validate` on it."""
+def _draft(
+    args: argparse.Namespace,
+    source: PaperSource,
+    output: dict[str, Any],
+    saved: Path | None = None,
+) -> int:
+    """Writes the draft from a validated answer and reports `odyssey validate` on it; when the
+    folder cannot be written, says how to retry from the `saved` answer."""
     from odyssey.agents.research.draft import DraftError, write_draft
 
     answer = merge_metadata(output, dict(source.metadata))
@@ -240,8 +281,15 @@ def _draft(args: argparse.Namespace, source: PaperSource, output: dict[str, Any]
             slug=args.slug,
             force=args.force,
         )
-    except DraftError as error:
-        print(error, file=sys.stderr)
+    except (DraftError, ValueError, TypeError, KeyError, OSError) as error:
+        message = str(error) if isinstance(error, DraftError) else f"{PROG}: {error!r}"
+        print(message, file=sys.stderr)
+        if saved is not None:
+            print(
+                f"{PROG}: the model's answer is saved in {saved}; retry without asking the model "
+                f"again: {PROG} {args.paper} --answer {saved} [--out DIR] [--slug SLUG]",
+                file=sys.stderr,
+            )
         return 2
     print(f"{PROG}: wrote the draft {draft.folder} ({len(draft.todos)} TODO(s), in DRAFT.md)")
     report = validate_draft(draft.folder)

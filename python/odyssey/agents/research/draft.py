@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,15 @@ from odyssey.agents.research.recipe import (
     map_targets,
 )
 
-__all__ = ["Draft", "DraftError", "check_destination", "render_files", "write_draft"]
+__all__ = [
+    "Draft",
+    "DraftError",
+    "check_destination",
+    "check_slug",
+    "render_files",
+    "title_slug",
+    "write_draft",
+]
 
 PROG = "odyssey agent research"
 LOW_CONFIDENCE = 0.7  # items under it are listed in DRAFT.md for a person to check first
@@ -81,16 +90,39 @@ def _toml(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
+def _inline(text: object, limit: int = 300) -> str:
+    """The answer's (or the paper's) text as one inert line of Markdown: `<` cannot open HTML or
+    an HTML comment (which would swallow the sections after it), `@` cannot mention anyone when
+    the file reaches a pull request's body."""
+    return one_line(text, limit).replace("<", "\\<").replace("@", "@\u200b")
+
+
+# A line starting with one of these could open a block that swallows or fakes a section: a
+# heading, a code fence (``` or ~~~), a setext underline (=== or ---), a quote, a table, a list.
+_BLOCK_START = re.compile(r"[#`~=\-+*>|_]")
+
+
+def _no_block(line: str) -> str:
+    """`line` (already inert inline) that cannot start a block: a leading marker escaped."""
+    return "\\" + line if _BLOCK_START.match(line) else line
+
+
+def _line(text: object, limit: int = 2000) -> str:
+    """`_inline` that also cannot start a block."""
+    return _no_block(_inline(text, limit))
+
+
 def _cell(text: object, limit: int = 120) -> str:
-    """One Markdown table cell: one line, pipes escaped."""
-    return one_line(text, limit).replace("|", "\\|") or "—"
+    """One Markdown table cell: one inert line, pipes escaped."""
+    return _inline(text, limit).replace("|", "\\|") or "—"
 
 
 def _paragraphs(text: str) -> str:
-    """Free text from the answer as Markdown paragraphs that cannot open a section (a `#` at a
-    line's start would make a heading the validator reads)."""
-    lines = [one_line(line, 2000) for line in str(text).splitlines()]
-    return "\n".join("\\" + line if line.startswith("#") else line for line in lines).strip()
+    """Free text from the answer as Markdown paragraphs that cannot open a section: no line
+    starts a heading, a code fence, a setext underline or HTML (the validator reads the
+    sections, and a fence or comment would hide them)."""
+    lines = [_line(line) if line.strip() else "" for line in str(text).split("\n")]
+    return "\n".join(lines).strip()
 
 
 def _cite(item: Mapping[str, Any]) -> str:
@@ -237,8 +269,8 @@ def readme(
     one row per target), the summary, the recipe, the datasets, every claim, and the TODOs."""
     from odyssey.papers import target_id
 
-    title = one_line(answer["title"], 200)
-    authors = ", ".join(one_line(a, 80) for a in answer.get("authors", []))
+    title = _inline(answer["title"], 200)
+    authors = ", ".join(_inline(a, 80) for a in answer.get("authors", []))
     cite = f"{authors}, " if authors else ""
     cite += f"{answer['year']}: " if answer.get("year") else ""
     cite += f"{title}."
@@ -247,12 +279,12 @@ def readme(
     lines = [
         f"# {title}",
         "",
-        f"> **Draft.** Written by `odyssey agent research` from {one_line(origin, 80)}; nothing",
+        f"> **Draft.** Written by `odyssey agent research` from {_inline(origin, 80)}; nothing",
         "> here has been checked by a person yet. [DRAFT.md](DRAFT.md) lists what to check;",
         "> `odyssey validate --complete` refuses the paper until `draft = true` leaves paper.toml.",
         "",
-        cite,
-        f"Task: {one_line(answer.get('task') or 'not stated', 100)}.",
+        _no_block(cite),
+        f"Task: {_inline(answer.get('task') or 'not stated', 100)}.",
         "",
         "## Summary",
         "",
@@ -260,7 +292,7 @@ def readme(
         "",
     ]
     if answer.get("abstract"):
-        lines += ["Abstract:", "", "> " + one_line(answer["abstract"], 4000), ""]
+        lines += ["Abstract:", "", "> " + _line(answer["abstract"], 4000), ""]
     lines += [
         "## Architecture",
         "",
@@ -336,7 +368,7 @@ def readme(
             f"{_confidence(claim)} | {f'`{made[index]}`' if index in made else '—'} |"
         )
     lines += ["", "## TODO before this is a paper", ""]
-    lines += [f"- [ ] {one_line(todo, 400)}" for todo in todos] or ["- [ ] (none found)"]
+    lines += [f"- [ ] {_inline(todo, 400)}" for todo in todos] or ["- [ ] (none found)"]
     return "\n".join(lines) + "\n"
 
 
@@ -362,9 +394,9 @@ def draft_md(origin: str, slug: str, todos: Sequence[str], answer: Mapping[str, 
     """DRAFT.md: why the folder is a draft and what a person must check to make it a paper."""
     low = _low_confidence(answer)
     lines = [
-        f"# DRAFT: {one_line(answer['title'], 200)}",
+        f"# DRAFT: {_inline(answer['title'], 200)}",
         "",
-        f"`odyssey agent research` wrote this folder from {one_line(origin, 80)}. A language "
+        f"`odyssey agent research` wrote this folder from {_inline(origin, 80)}. A language "
         "model read the paper; its reading can be wrong in ways no check here catches. Until a "
         "person has done what this file lists, paper.toml keeps `draft = true`, and `odyssey "
         "validate --complete` (CI's papers session) refuses the paper.",
@@ -387,7 +419,7 @@ def draft_md(origin: str, slug: str, todos: Sequence[str], answer: Mapping[str, 
         "## TODO",
         "",
     ]
-    lines += [f"- [ ] {one_line(todo, 400)}" for todo in todos] or ["- [ ] (none found)"]
+    lines += [f"- [ ] {_inline(todo, 400)}" for todo in todos] or ["- [ ] (none found)"]
     lines += ["", f"## Items read with confidence under {LOW_CONFIDENCE}", ""]
     lines += [f"- {item}" for item in low] or ["- none"]
     return "\n".join(lines) + "\n"
@@ -443,15 +475,67 @@ def test_every_target_resolves() -> None:
 # Writing
 
 
+def _is_draft(folder: Path) -> bool:
+    """Whether `folder` holds a draft paper (paper.toml with ``[paper] draft = true``)."""
+    import tomllib
+
+    try:
+        with (folder / "paper.toml").open("rb") as stream:
+            data = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    paper = data.get("paper")
+    return isinstance(paper, dict) and paper.get("draft") is True
+
+
 def check_destination(out: Path, force: bool) -> None:
-    """DraftError unless `out` is absent, an empty folder, or `force`; also when it is a file."""
+    """DraftError unless `out` is absent or an empty folder, or `force` and `out` holds an
+    earlier draft (``draft = true``): --force replaces a draft, never any other folder (``.``,
+    papers/, a finished paper)."""
     if out.is_file() or out.is_symlink():
         raise DraftError(f"{PROG}: --out {out} is a file; a draft is a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
         raise DraftError(
             f"{PROG}: --out {out} exists and is not empty; choose another folder or give --force "
             "to replace it"
         )
+    if not _is_draft(out):
+        raise DraftError(
+            f"{PROG}: --out {out} is not an earlier draft (no paper.toml with draft = true); "
+            "--force replaces only a draft: choose another folder"
+        )
+
+
+def _slug_problem(slug: str) -> str | None:
+    from odyssey.cli.new import template_checks, template_dir
+
+    return template_checks(template_dir()).slug_problem(slug)
+
+
+def check_slug(slug: str, where: str) -> None:
+    """DraftError (naming `where`, the option it came from) when the paper template would refuse
+    `slug`: checked before the model is paid for."""
+    problem = _slug_problem(slug)
+    if problem:
+        raise DraftError(f"{PROG}: {where}: {problem}")
+
+
+def title_slug(title: str, arxiv_id: str | None = None) -> str:
+    """A slug the template accepts, made from `title` as the template would make it; when that
+    one is refused (it starts with a digit, names a module of the standard library, is a keyword,
+    or is empty), ``paper_<title>``, then ``arxiv_<id>``, then ``paper``."""
+    from slugify import slugify
+
+    def made(text: str) -> str:
+        return slugify(text, separator="_", max_length=40, word_boundary=True)
+
+    candidates = [made(title), made(f"paper {title}")]
+    if arxiv_id:
+        candidates.append("arxiv_" + re.sub(r"[^a-z0-9]+", "_", arxiv_id.lower()).strip("_"))
+    candidates.append("paper")
+    return next(slug for slug in candidates if slug and _slug_problem(slug) is None)
 
 
 def _safe_write(root: Path, relative: str, text: str) -> Path:
@@ -528,6 +612,8 @@ def write_draft(
         out = Path(out).resolve()
         check_destination(out, force)
         slug = slug or out.name
+    elif not slug:
+        slug = title_slug(str(answer["title"]), metadata.get("id"))
     dataset = map_recipe(answer).train["dataset"]
     answers = _template_answers(answer, metadata, dataset, slug)
     parent = out.parent if out is not None else default_output_dir().resolve()

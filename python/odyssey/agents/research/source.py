@@ -13,9 +13,12 @@ The arXiv endpoints are ``https://export.arxiv.org/api/query`` and ``https://arx
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import re
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,6 +43,11 @@ API_URL = "https://export.arxiv.org"
 PDF_URL = "https://arxiv.org"
 TIMEOUT = 60.0  # seconds per request: arXiv is slow at times, never minutes
 MAX_PDF_BYTES = 64 * 1024 * 1024  # far above any paper; a runaway download stops here
+# arXiv answers 503 (or 429) with Retry-After when it rate-limits: one retry after that wait,
+# capped so that a long wait becomes an error instead of a stalled job.
+RETRY_STATUSES = (429, 503)
+RETRY_WAIT = 5.0  # seconds, when Retry-After is absent or a date
+MAX_RETRY_WAIT = 60.0
 USER_AGENT = "ml-odyssey research assistant (https://github.com/ml-odyssey/ml-odyssey)"
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -49,8 +57,9 @@ ARXIV = "{http://arxiv.org/schemas/atom}"
 _NEW_ID = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
 # Old-style ids: archive[.SUBJECT-CLASS]/YYMMNNN, e.g. cs/0101001, math.GT/0309136v2.
 _OLD_ID = re.compile(r"^[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?$")
+# The scheme and host are case-insensitive (https://arXiv.org/abs/...); the id is not.
 _URL = re.compile(
-    r"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(?P<id>.+?)(?:\.pdf)?/?(?:[?#].*)?$"
+    r"^(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)(?P<id>.+?)(?:\.pdf)?/?(?:[?#].*)?$"
 )
 
 
@@ -78,7 +87,7 @@ def arxiv_id(paper: str) -> str | None:
     match = _URL.match(text)
     candidate = match.group("id") if match else None
     if candidate is None and text.lower().startswith("arxiv:"):
-        candidate = text[len("arxiv:") :]
+        candidate = text[len("arxiv:") :].strip()
     if candidate is None:
         return text if _NEW_ID.match(text) or _OLD_ID.match(text) else None
     if _NEW_ID.match(candidate) or _OLD_ID.match(candidate):
@@ -93,22 +102,45 @@ def _base(default: str) -> str:
     return os.environ.get(ARXIV_URL_ENV, "").strip().rstrip("/") or default
 
 
+def _retry_wait(error: urllib.error.HTTPError) -> float | None:
+    """Seconds to wait before the one retry of a rate-limited request, None when not to retry."""
+    if error.code not in RETRY_STATUSES:
+        return None
+    value = (error.headers.get("Retry-After") if error.headers else None) or ""
+    wait = float(value) if value.strip().isdigit() else RETRY_WAIT
+    return wait if wait <= MAX_RETRY_WAIT else None
+
+
 def _get(url: str, what: str) -> tuple[bytes, str]:
     """The body and Content-Type of `url`; SourceError naming `what` on an HTTP error or a
-    failed connection."""
+    failed connection. A 503 or 429 (arXiv's rate limit) is retried once after Retry-After."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        # The URL is arXiv's (or ODYSSEY_ARXIV_URL's), built from a validated id: http(s) only.
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # nosec B310
-            body = response.read(MAX_PDF_BYTES + 1)
-            content_type = response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        raise SourceError(
-            f"{PROG}: {what}: {url} answered HTTP {error.code} ({error.reason})"
-        ) from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise SourceError(f"{PROG}: {what}: cannot reach {url}: {reason}") from None
+    for attempt in (1, 2):
+        try:
+            # The URL is arXiv's (or ODYSSEY_ARXIV_URL's), built from a validated id: http(s).
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # nosec B310
+                body = response.read(MAX_PDF_BYTES + 1)
+                content_type = response.headers.get("Content-Type", "")
+                length = response.headers.get("Content-Length", "")
+            # read(n) returns what came when the connection closes early, without an error.
+            if length.isdigit() and len(body) < int(length) <= MAX_PDF_BYTES:
+                raise http.client.IncompleteRead(body, int(length) - len(body))
+            break
+        except urllib.error.HTTPError as error:
+            wait = _retry_wait(error) if attempt == 1 else None
+            if wait is None:
+                raise SourceError(
+                    f"{PROG}: {what}: {url} answered HTTP {error.code} ({error.reason})"
+                ) from None
+            print(
+                f"{PROG}: {url} answered HTTP {error.code}; retrying in {wait:g} s",
+                file=sys.stderr,
+            )
+            time.sleep(wait)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            # HTTPException: a connection cut mid-answer (IncompleteRead) is no OSError.
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+            raise SourceError(f"{PROG}: {what}: cannot reach {url}: {reason}") from None
     if len(body) > MAX_PDF_BYTES:
         raise SourceError(f"{PROG}: {what}: {url} is larger than {MAX_PDF_BYTES} bytes")
     return body, content_type
@@ -177,16 +209,31 @@ def extract_pdf_text(data: bytes, origin: str) -> tuple[str, int]:
         )
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
     except ModuleNotFoundError:
         raise SourceError(
             f"{PROG}: reading a PDF needs pypdf: pip install 'ml-odyssey[agents]'"
         ) from None
+    # Any exception, not pypdf's own: a malformed PDF surfaces as RecursionError, IndexError,
+    # zlib.error, NotImplementedError (an unsupported filter), DependencyError (AES without
+    # cryptography) and more; each is a PDF pypdf cannot read, never a traceback.
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise SourceError(f"{PROG}: {origin}: pypdf cannot read this PDF: {error}") from None
+        count = len(reader.pages)
+    except Exception as error:  # any exception: see above
+        raise SourceError(
+            f"{PROG}: {origin}: pypdf cannot read this PDF: {type(error).__name__}: {error}"
+        ) from None
+    pages = []
+    for number in range(count):
+        try:
+            pages.append(reader.pages[number].extract_text() or "")
+        except Exception as error:  # one bad page must not lose the paper
+            print(
+                f"{PROG}: {origin}: page {number + 1} has no readable text "
+                f"({type(error).__name__}: {error}); it is left empty",
+                file=sys.stderr,
+            )
+            pages.append("")
     if not any(page.strip() for page in pages):
         raise SourceError(
             f"{PROG}: {origin}: no text could be extracted from its {len(pages)} page(s) (a "

@@ -30,7 +30,13 @@ from odyssey.agents.review.findings import (
     keep_in_diff,
     summary_counts,
 )
-from odyssey.agents.review.github import GitHub, GitHubError, PullRequest, review_payload
+from odyssey.agents.review.github import (
+    GitHub,
+    GitHubError,
+    PullRequest,
+    findings_in_body,
+    review_payload,
+)
 from odyssey.agents.review.repo import GitError, GitTree, git, local_diff, merge_base, resolve
 
 __all__ = ["Change", "Review", "add_arguments", "context_files", "gather", "review", "run"]
@@ -167,7 +173,9 @@ def gather(args: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     except GitError:
         old = None  # a shallow clone: the benchmark check then says it has no baseline
     try:
-        text = client.pull_request_diff(args.pr)
+        # Pinned to the commits the review is posted on (commit_id): the pull request's own
+        # diff endpoint gives the live head, which a push can move after `pull` was read.
+        text = client.compare_diff(pull.base_sha, pull.head_sha)
     except GitHubError as error:
         # GitHub answers 406 for a diff too large to render; the checkout has both sides.
         if error.status != 406 or old is None:
@@ -287,6 +295,28 @@ def _print(result: Review) -> None:
     print(result.summary)
 
 
+def _post(
+    client: GitHub, pull: PullRequest, summary: str, findings: Sequence[Finding]
+) -> dict[str, Any]:
+    """Posts the review. GitHub refuses the whole review (422) when it cannot place one inline
+    comment (a file it does not render, a rename it pairs otherwise than git): the review is
+    then posted once more with the findings listed in its body, so the paid review is not lost.
+    The answer carries ``_in_body: True`` then."""
+    try:
+        return client.post_review(pull.number, review_payload(pull.head_sha, summary, findings))
+    except GitHubError as error:
+        if error.status != 422 or not findings:
+            raise
+        print(
+            f"{COMMAND}: GitHub refused the inline comments ({error}); posting the findings in "
+            "the review's body instead",
+            file=sys.stderr,
+        )
+    body = findings_in_body(summary, findings)
+    answer = client.post_review(pull.number, review_payload(pull.head_sha, body, []))
+    return {**answer, "_in_body": True}
+
+
 def run(args: argparse.Namespace) -> int:
     """Gathers the change, runs the checks, asks the model, then prints or posts the review: 0
     when done, 1 on a failure, 2 on a usage error (or no ANTHROPIC_API_KEY)."""
@@ -364,9 +394,10 @@ def run(args: argparse.Namespace) -> int:
                     f"{len(posted) - MAX_COMMENTS} more are not shown."
                 )
                 posted = posted[:MAX_COMMENTS]
-            answer = client.post_review(pull.number, review_payload(pull.head_sha, summary, posted))
+            answer = _post(client, pull, summary, posted)
             where = answer.get("html_url") or f"pull request #{pull.number}"
-            print(f"{COMMAND}: posted a review with {len(posted)} inline comment(s): {where}")
+            placed = 0 if answer.get("_in_body") else len(posted)
+            print(f"{COMMAND}: posted a review with {placed} inline comment(s): {where}")
         else:
             _print(outcome)
         return 0

@@ -14,10 +14,12 @@ directly: they do not depend on the model noticing them.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,12 +99,12 @@ def ruff_check(root: Path, diffs: Sequence[FileDiff], tree: Tree) -> CheckOutput
                 "-",
             ],
             cwd=root,
-            env=without_credentials(),  # the pull request's code runs
             input=text,
             capture_output=True,
             text=True,
             check=False,
             timeout=RUFF_TIMEOUT,
+            env=without_credentials(),  # the change's own code runs
         )
         try:
             problems = json.loads(lint.stdout or "[]")
@@ -129,12 +131,12 @@ def ruff_check(root: Path, diffs: Sequence[FileDiff], tree: Tree) -> CheckOutput
         formatted = subprocess.run(  # nosec B603
             [*command, "format", "--no-cache", "--check", "--stdin-filename", file, "-"],
             cwd=root,
-            env=without_credentials(),  # the pull request's code runs
             input=text,
             capture_output=True,
             text=True,
             check=False,
             timeout=RUFF_TIMEOUT,
+            env=without_credentials(),  # the change's own code runs
         )
         if formatted.returncode == 1:
             unformatted.append(file)
@@ -156,25 +158,60 @@ def touched_papers(diffs: Sequence[FileDiff], tree: Tree) -> list[str]:
     return sorted(folder for folder in folders if tree.read(f"{folder}/paper.toml") is not None)
 
 
-def validate_check(root: Path, folder: str) -> CheckOutput:
-    """``odyssey validate FOLDER`` (structure, paper.toml, README, models) in the checkout."""
-    command = [sys.executable, "-m", "odyssey", "validate", folder]
-    try:
-        done = subprocess.run(  # nosec B603
-            command,
-            cwd=root,
-            env=without_credentials(),  # the pull request's code runs
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=VALIDATE_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        text = f"odyssey validate {folder}: did not finish in {VALIDATE_TIMEOUT} s\n"
-        return CheckOutput(f"validate {folder}", f"check: odyssey validate {folder}", text)
+def _export(root: Path, revision: str, folder: str, destination: Path) -> None:
+    """The files of `folder` at commit `revision`, byte for byte, written under `destination`
+    (``git archive``; only regular files and folders with plain relative names)."""
+    done = subprocess.run(  # nosec B603 B607 - git from PATH, a list of arguments
+        ["git", "archive", "--format=tar", revision, "--", folder],
+        cwd=root,
+        capture_output=True,
+        check=False,
+        timeout=VALIDATE_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise OSError(done.stderr.decode("utf-8", "replace").strip() or "git archive failed")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        for member in archive.getmembers():
+            parts = PurePosixPath(member.name).parts
+            if not member.isfile() or member.name.startswith("/") or ".." in parts:
+                continue  # folders come with their files; links and odd names are not written
+            target = destination.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = archive.extractfile(member)
+            if source is not None:
+                target.write_bytes(source.read())
+
+
+def validate_check(root: Path, folder: str, revision: str | None = None) -> CheckOutput:
+    """``odyssey validate FOLDER`` (structure, paper.toml, README, models) on the folder as
+    commit `revision` holds it (like every other check: what the diff shows, whatever is
+    uncommitted), or in the checkout when `revision` is None; without the credentials."""
+    name, path = f"validate {folder}", f"check: odyssey validate {folder}"
+    with tempfile.TemporaryDirectory(prefix="odyssey-review-validate-") as scratch:
+        target = folder
+        if revision is not None:
+            try:
+                _export(root, revision, folder, Path(scratch))
+            except (OSError, tarfile.TarError, subprocess.SubprocessError) as error:
+                text = f"odyssey validate {folder}: not run: cannot read it at {revision[:12]}: "
+                return CheckOutput(name, path, f"{text}{error}\n")
+            target = str(Path(scratch, folder))
+        try:
+            done = subprocess.run(  # nosec B603
+                [sys.executable, "-m", "odyssey", "validate", target],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=VALIDATE_TIMEOUT,
+                env=without_credentials(),  # the change's own code runs
+            )
+        except subprocess.TimeoutExpired:
+            text = f"odyssey validate {folder}: did not finish in {VALIDATE_TIMEOUT} s\n"
+            return CheckOutput(name, path, text)
+    output = (done.stdout + done.stderr).replace(target, folder)
     verdict = "passes" if done.returncode == 0 else f"fails (exit status {done.returncode})"
-    text = f"odyssey validate {folder}: {verdict}\n{done.stdout}{done.stderr}"
-    return CheckOutput(f"validate {folder}", f"check: odyssey validate {folder}", text)
+    return CheckOutput(name, path, f"odyssey validate {folder}: {verdict}\n{output}")
 
 
 def bench_check(
@@ -189,46 +226,53 @@ def bench_check(
         if diff.path.startswith(f"{RESULTS_DIR}/") and diff.path.endswith(".json")
     ]
     notes: list[str] = []
+    reports: list[str] = []
+    verdicts: list[int] = []
+    # File by file: two touched results with one name in different folders must not overwrite
+    # each other, and `bench compare` of folders pairs reports by benchmark name.
     with tempfile.TemporaryDirectory(prefix="odyssey-review-bench-") as scratch:
-        before, after = Path(scratch, "before"), Path(scratch, "after")
-        before.mkdir()
-        after.mkdir()
+        before, after = Path(scratch, "before.json"), Path(scratch, "after.json")
         for diff in touched:
             old_text = base.read(diff.old_path or diff.path) if base is not None else None
             new_text = tree.read(diff.path)
             if old_text is None or new_text is None:
                 notes.append(f"{diff.path}: new results, no baseline to compare with")
                 continue
-            file_name = PurePosixPath(diff.path).name
-            (before / file_name).write_text(old_text, encoding="utf-8")
-            (after / file_name).write_text(new_text, encoding="utf-8")
-        if not any(after.iterdir()):
-            text = "\n".join(notes) if notes else "no benchmark results touched"
-            return CheckOutput(name, path, text + "\n")
-        done = subprocess.run(  # nosec B603
-            [
-                sys.executable,
-                "-m",
-                "odyssey",
-                "bench",
-                "compare",
-                str(before),
-                str(after),
-                "--changed",
-            ],
-            cwd=root,
-            env=without_credentials(),  # the pull request's code runs
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=VALIDATE_TIMEOUT,
-        )
-    verdict = {0: "no regression", 1: "REGRESSION"}.get(
-        done.returncode, f"not compared (exit status {done.returncode})"
-    )
-    output = (done.stdout + done.stderr).replace(str(before), "BEFORE").replace(str(after), "AFTER")
-    text = "\n".join([f"odyssey bench compare BEFORE AFTER --changed: {verdict}", output, *notes])
+            before.write_text(old_text, encoding="utf-8")
+            after.write_text(new_text, encoding="utf-8")
+            done = subprocess.run(  # nosec B603
+                [
+                    sys.executable,
+                    "-m",
+                    "odyssey",
+                    "bench",
+                    "compare",
+                    str(before),
+                    str(after),
+                    "--changed",
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=VALIDATE_TIMEOUT,
+                env=without_credentials(),  # the change's own code runs
+            )
+            verdicts.append(done.returncode)
+            output = (done.stdout + done.stderr).replace(str(before), "BEFORE")
+            output = output.replace(str(after), "AFTER")
+            reports.append(f"{diff.path}: {_bench_verdict(done.returncode)}\n{output.rstrip()}")
+    if not verdicts:
+        text = "\n".join(notes) if notes else "no benchmark results touched"
+        return CheckOutput(name, path, text + "\n")
+    worst = 1 if 1 in verdicts else next((status for status in verdicts if status), 0)
+    header = f"odyssey bench compare BEFORE AFTER --changed: {_bench_verdict(worst)}"
+    text = "\n".join([header, *reports, *notes])
     return CheckOutput(name, path, text.rstrip("\n") + "\n")
+
+
+def _bench_verdict(status: int) -> str:
+    return {0: "no regression", 1: "REGRESSION"}.get(status, f"not compared (exit status {status})")
 
 
 def kernel_check(diffs: Sequence[FileDiff], tree: Tree) -> CheckOutput:
@@ -246,7 +290,8 @@ def run_checks(
 ) -> list[CheckOutput]:
     """Every check that applies to the change, in a fixed order."""
     outputs = [ruff_check(root, diffs, tree)]
-    outputs += [validate_check(root, folder) for folder in touched_papers(diffs, tree)]
+    revision = getattr(tree, "revision", None)
+    outputs += [validate_check(root, folder, revision) for folder in touched_papers(diffs, tree)]
     if any(diff.path.startswith(f"{RESULTS_DIR}/") for diff in diffs):
         outputs.append(bench_check(root, diffs, tree, base))
     outputs.append(kernel_check(diffs, tree))

@@ -60,6 +60,17 @@ def _side_path(value: str) -> str | None:
     return None if value == "/dev/null" else _unquote(value)
 
 
+def _lines(text: str) -> list[str]:
+    """The diff's lines with their ends. Only ``\n`` ends a line of a diff: str.splitlines would
+    also split on a form feed, a lone ``\r`` or U+2028 inside a file's line (the research
+    assistant's page breaks are form feeds), and the second half would be no hunk line."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def parse_diff(text: str) -> list[FileDiff]:
     """The files of a unified diff in git's format, in order; ValueError naming the line when a
     hunk is malformed (counts that do not match its header)."""
@@ -75,8 +86,8 @@ def parse_diff(text: str) -> list[FileDiff]:
                 raise ValueError(f"parse_diff: {current.path}: the last hunk is cut short")
             current.text = "".join(chunk)
 
-    for number, raw in enumerate(text.splitlines(keepends=True), 1):
-        line = raw.rstrip("\n").rstrip("\r")
+    for number, raw in enumerate(_lines(text), 1):
+        line = raw.removesuffix("\n").removesuffix("\r")
         header = _HEADER.match(line)
         if header and not (old_left or new_left):
             finish()

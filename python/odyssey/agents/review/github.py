@@ -21,13 +21,23 @@ from typing import Any
 
 from odyssey.agents.review.findings import Finding
 
-__all__ = ["GitHub", "GitHubError", "PullRequest", "comment_body", "review_payload"]
+__all__ = [
+    "GitHub",
+    "GitHubError",
+    "PullRequest",
+    "comment_body",
+    "findings_in_body",
+    "review_payload",
+]
 
 DEFAULT_API_URL = "https://api.github.com"
 TIMEOUT = 30
 # GitHub rejects a review body or comment longer than 65,536 characters.
 MAX_BODY = 65_000
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+_NEXT = re.compile(r'<(?P<url>[^>]+)>;\s*rel="next"')
+# A bound on the pages of reviews read (100 each): a runaway Link chain cannot loop forever.
+MAX_PAGES = 50
 
 
 class GitHubError(RuntimeError):
@@ -74,6 +84,12 @@ class GitHub:
     def _request(
         self, method: str, path: str, *, accept: str, body: dict[str, Any] | None = None
     ) -> bytes:
+        return self._exchange(method, path, accept=accept, body=body)[0]
+
+    def _exchange(
+        self, method: str, path: str, *, accept: str, body: dict[str, Any] | None = None
+    ) -> tuple[bytes, str]:
+        """GitHub's answer to one request: its body and its Link header (pagination)."""
         data = None if body is None else json.dumps(body).encode("utf-8")
         # The URL is GITHUB_API_URL's (https, or http://127.0.0.1 in tests), never a file: URL.
         request = urllib.request.Request(
@@ -90,7 +106,7 @@ class GitHub:
         )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # nosec B310
-                return response.read()
+                return response.read(), response.headers.get("Link") or ""
         except urllib.error.HTTPError as error:
             detail = error.read().decode("utf-8", "replace")
             with contextlib.suppress(json.JSONDecodeError, AttributeError):
@@ -120,24 +136,46 @@ class GitHub:
             raise GitHubError(f"pull request {number}: unexpected answer ({error})") from None
 
     def pull_request_diff(self, number: int) -> str:
-        """The pull request's diff (base...head) in git's unified format."""
+        """The pull request's diff (base...head) in git's unified format, as it is now."""
         raw = self._request(
             "GET", f"/repos/{self.repository}/pulls/{number}", accept="application/vnd.github.diff"
         )
         return raw.decode("utf-8", "replace")
 
-    def reviews(self, number: int) -> list[dict[str, Any]]:
-        """The pull request's reviews (the first 100: the agent posts one a commit)."""
+    def compare_diff(self, base_sha: str, head_sha: str) -> str:
+        """The diff ``base_sha...head_sha`` in git's unified format: the pull request's diff
+        pinned to the commits the review is posted on (a push meanwhile does not move it)."""
         raw = self._request(
             "GET",
-            f"/repos/{self.repository}/pulls/{number}/reviews?per_page=100",
-            accept="application/vnd.github+json",
+            f"/repos/{self.repository}/compare/{base_sha}...{head_sha}",
+            accept="application/vnd.github.diff",
         )
-        try:
-            answer = json.loads(raw or b"[]")
-        except json.JSONDecodeError:
-            raise GitHubError(f"pull request {number}: its reviews are not JSON") from None
-        return [review for review in answer if isinstance(review, dict)]
+        return raw.decode("utf-8", "replace")
+
+    def reviews(self, number: int) -> list[dict[str, Any]]:
+        """Every review of the pull request, page by page (GitHub's Link: rel="next")."""
+        found: list[dict[str, Any]] = []
+        path: str | None = f"/repos/{self.repository}/pulls/{number}/reviews?per_page=100"
+        for _ in range(MAX_PAGES):
+            if path is None:
+                break
+            raw, link = self._exchange("GET", path, accept="application/vnd.github+json")
+            try:
+                answer = json.loads(raw or b"[]")
+            except json.JSONDecodeError:
+                raise GitHubError(f"pull request {number}: its reviews are not JSON") from None
+            if not isinstance(answer, list):
+                raise GitHubError(f"pull request {number}: its reviews are not a list")
+            found += [review for review in answer if isinstance(review, dict)]
+            path = self._next_page(link)
+        return found
+
+    def _next_page(self, link: str) -> str | None:
+        """The path of the rel="next" page in a Link header, when it is on this API's host."""
+        match = _NEXT.search(link)
+        if match is None or not match["url"].startswith(self.api_url + "/"):
+            return None
+        return match["url"][len(self.api_url) :]
 
     def post_review(self, number: int, payload: dict[str, Any]) -> dict[str, Any]:
         """Posts one review (`review_payload`) and returns GitHub's answer (its id, html_url)."""
@@ -163,6 +201,22 @@ def comment_body(finding: Finding) -> str:
         fence = "````" if "```" in finding.suggested_change else "```"
         body += f"\n\nSuggested change:\n{fence}\n{finding.suggested_change.rstrip()}\n{fence}"
     return body[:MAX_BODY]
+
+
+def findings_in_body(summary: str, findings: Sequence[Finding]) -> str:
+    """The summary with the findings as ``file:line`` bullets: the review's body when GitHub
+    refuses to place the inline comments (422), so the findings are not lost."""
+    if not findings:
+        return summary
+    bullets = "\n".join(
+        f"- `{finding.file}:{finding.line}` **{finding.severity}** `{finding.rule}`: "
+        f"{' '.join(finding.message.split())}"
+        for finding in findings
+    )
+    return (
+        f"{summary}\n\nGitHub could not place these findings as inline comments, so they are "
+        f"listed here:\n\n{bullets}"
+    )
 
 
 def review_payload(head_sha: str, summary: str, findings: Sequence[Finding]) -> dict[str, Any]:

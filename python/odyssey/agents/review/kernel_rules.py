@@ -394,8 +394,30 @@ def _struct_rules(
     return found
 
 
+def _parameters(text: str, start: int) -> str:
+    """The parameter list of the declaration whose name starts at `start` (up to its ``)``)."""
+    opening = text.find("(", start)
+    depth = 0
+    for index in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return text[opening + 1 : index]
+    return text[opening + 1 :]
+
+
+def _is_kernel_entry(text: str, offset: int, line: str) -> bool:
+    """Whether the declaration at `offset` is a kernel's entry point (what DESIGN §2's ISA tests
+    are about): declared here and defined in the family's .cc files (not `inline`), working on
+    buffers (a pointer or span parameter). Shape arithmetic, option scalars and name helpers
+    (pooled_size, sgd_scalars, conv_algorithm_name) are not."""
+    if re.match(r"\s*(?:static\s+|constexpr\s+)*inline|\s*constexpr", line):
+        return False
+    return bool(re.search(r"\*|span\s*<", _parameters(text, offset)))
+
+
 def _declaration_rules(diff: FileDiff, tree: Tree, test_text: str) -> list[Finding]:
-    """Functions a change declares at namespace scope of a kernel header, never called in a test."""
+    """Kernel entry points a change declares at namespace scope of a kernel header (functions
+    on buffers, defined out of line), never called in a test."""
     if not (diff.path.startswith("cpp/include/odyssey/") and diff.path.endswith(".h")):
         return []
     if diff.path.startswith("cpp/include/odyssey/simd/") or not diff.added:
@@ -405,7 +427,9 @@ def _declaration_rules(diff: FileDiff, tree: Tree, test_text: str) -> list[Findi
         return []  # not a kernel family's header (dispatch, threads, build information)
     inside = _lines_inside_types_or_bodies(text)
     found = []
-    for number, line in enumerate(text.splitlines(), 1):
+    offset = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        start, offset = offset, offset + len(line) + 1
         if number not in diff.added or number in inside:
             continue
         declaration = _DECLARATION.match(_code(line, "//"))
@@ -414,6 +438,8 @@ def _declaration_rules(diff: FileDiff, tree: Tree, test_text: str) -> list[Findi
         name = declaration["name"]
         if name.endswith("_kernels"):
             continue  # the table accessor: the tests reach the tables through the dispatch
+        if not _is_kernel_entry(text, start + declaration.start("name"), line):
+            continue
         if not re.search(rf"\b{re.escape(name)}\s*\(", test_text):
             found.append(
                 _finding(

@@ -20,16 +20,18 @@ class GitError(RuntimeError):
 def git(root: Path, *args: str) -> str:
     """The standard output of ``git ARGS`` run in `root`; GitError with git's message otherwise."""
     # git from PATH with a list of arguments (no shell), as every developer's own git runs.
+    # Bytes, decoded here: text=True would turn a lone \r inside a diffed line into a line end.
     try:
         done = subprocess.run(  # nosec B603 B607
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=120
+            ["git", *args], cwd=root, capture_output=True, check=False, timeout=120
         )
     except FileNotFoundError as error:
         raise GitError("git is not installed") from error
     if done.returncode != 0:
-        message = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        stderr = done.stderr.decode("utf-8", "replace")
+        message = (stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
         raise GitError(f"git {args[0]}: {message}")
-    return done.stdout
+    return done.stdout.decode("utf-8", "replace")
 
 
 def resolve(root: Path, revision: str) -> str:
@@ -44,7 +46,19 @@ def merge_base(root: Path, base: str, head: str) -> str:
 
 def local_diff(root: Path, base: str, head: str = "HEAD") -> str:
     """``git diff BASE...HEAD``: what HEAD changed since it left BASE, renames found."""
-    return git(root, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}...{head}", "--")
+    # The prefixes are fixed: a user's diff.noprefix or diff.mnemonicPrefix would give headers
+    # parse_diff cannot read, and the review would see nothing to review.
+    return git(
+        root,
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "-M",
+        f"{base}...{head}",
+        "--",
+    )
 
 
 @dataclass
