@@ -147,7 +147,8 @@ def create_message(
                     + (" (a timeout is retried once only)" if timeouts > 1 else "")
                 ) from None
             wait = min(policy.backoff * 2 ** (attempt - 1), _MAX_WAIT)
-            wait *= random.uniform(0.5, 1.0)  # nosec B311 (jitter, not a secret)
+            # B311: jitter, not a secret
+            wait *= random.uniform(0.5, 1.0)  # nosec B311
             hint = _retry_after(error)
             if hint is not None:
                 wait = min(max(wait, hint), _MAX_WAIT)

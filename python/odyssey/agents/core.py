@@ -242,7 +242,8 @@ def _environment(spec: AgentSpec) -> Any:
         loader=jinja2.FileSystemLoader([str(spec.directory), str(_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # nosec B701 (Markdown for a model, never HTML)
+        # B701: Markdown for a model, never HTML
+        autoescape=False,  # nosec B701
     )
 
 

@@ -64,7 +64,8 @@ def parser_tree(spec: str, python_path: list[Path] = ()) -> dict[str, Any]:
     )
     if paths:
         environment["PYTHONPATH"] = os.pathsep.join(paths)
-    completed = subprocess.run(  # nosec B603 (this interpreter, our script, no shell)
+    # B603: this interpreter, our script, no shell
+    completed = subprocess.run(  # nosec B603
         [sys.executable, "-c", _DUMP, spec],
         capture_output=True,
         text=True,

@@ -190,7 +190,8 @@ def run_blocks(
             encoding="utf-8",
         )
         try:
-            completed = subprocess.run(  # nosec B603 (this interpreter and our runner, no shell)
+            # B603: this interpreter and our runner, no shell
+            completed = subprocess.run(  # nosec B603
                 [sys.executable, str(runner), str(source), str(report), str(timeout)],
                 cwd=work,
                 env=environment,

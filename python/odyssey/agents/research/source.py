@@ -22,7 +22,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import xml.etree.ElementTree as ElementTree  # nosec B405 - expat resolves no entities here
+
+# B405: expat resolves no entities here
+import xml.etree.ElementTree as ElementTree  # nosec B405
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +159,8 @@ def parse_atom(document: bytes, wanted: str) -> dict[str, object]:
     published, abstract, categories, pdf_url. SourceError when the answer is an arXiv error or
     holds no such paper."""
     try:
-        root = ElementTree.fromstring(document)  # nosec B314 - arXiv's Atom: no DTD, no entities
+        # B314: arXiv's Atom: no DTD, no entities
+        root = ElementTree.fromstring(document)  # nosec B314
     except ElementTree.ParseError as error:
         raise SourceError(f"{PROG}: arXiv's answer for {wanted} is not Atom XML: {error}") from None
     entries = root.findall(f"{ATOM}entry")

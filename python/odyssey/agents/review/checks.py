@@ -161,7 +161,8 @@ def touched_papers(diffs: Sequence[FileDiff], tree: Tree) -> list[str]:
 def _export(root: Path, revision: str, folder: str, destination: Path) -> None:
     """The files of `folder` at commit `revision`, byte for byte, written under `destination`
     (``git archive``; only regular files and folders with plain relative names)."""
-    done = subprocess.run(  # nosec B603 B607 - git from PATH, a list of arguments
+    # B603 B607: git from PATH, a list of arguments
+    done = subprocess.run(  # nosec B603 B607
         ["git", "archive", "--format=tar", revision, "--", folder],
         cwd=root,
         capture_output=True,
