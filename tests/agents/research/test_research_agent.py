@@ -20,6 +20,10 @@ from cli_run import run
 from odyssey.agents.research import source
 from odyssey.tools.validate import completeness_problems, validate_paper
 
+pytest.importorskip("anthropic")  # the agents extra
+pytest.importorskip("detect_secrets")  # the agents extra
+pytest.importorskip("pypdf")  # the agents extra
+
 HERE = Path(__file__).resolve().parent
 PAPER = HERE / "synthetic_paper.txt"
 ANSWER: dict[str, Any] = json.loads((HERE / "synthetic_answer.json").read_text(encoding="utf-8"))

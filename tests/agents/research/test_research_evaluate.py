@@ -15,6 +15,10 @@ from odyssey.agents.core import load_agent
 from odyssey.agents.research.draft import render_files
 from odyssey.agents.research.evaluate import load_case, prepare, score
 
+pytest.importorskip("anthropic")  # the agents extra
+pytest.importorskip("detect_secrets")  # the agents extra
+pytest.importorskip("pypdf")  # the agents extra
+
 HERE = Path(__file__).resolve().parent
 CASE = load_case(HERE.parent / "eval" / "research" / "lenet5")
 ANSWER = json.loads((HERE / "lenet5_answer.json").read_text(encoding="utf-8"))

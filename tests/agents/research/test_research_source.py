@@ -13,6 +13,8 @@ from agents.research.research_pdf import make_pdf
 from odyssey.agents.research import source
 from odyssey.agents.research.source import SourceError, arxiv_id, load_source, parse_atom
 
+pytest.importorskip("pypdf")  # the agents extra
+
 HERE = Path(__file__).resolve().parent
 PAGES = (HERE / "synthetic_paper.txt").read_text(encoding="utf-8").split("\f")
 ATOM = (HERE / "arxiv_2101.00001.atom.xml").read_bytes()
