@@ -284,11 +284,11 @@ void check_dot_rows_special(odyssey::Isa isa) {
       fill_random(a.data(), m * lda, static_cast<std::uint32_t>(k * 31 + offset));
       fill_random(b.data(), n * ldb, static_cast<std::uint32_t>(k * 37 + offset));
       const std::size_t last = k - 1;
-      a.data()[last] = inf;               // row 0: +-Inf in every column whose b is finite...
-      b.data()[0 * ldb + last] = 0.0f;    // ...but Inf * 0 = NaN in column 0
-      b.data()[2 * ldb + 0] = kNaN;       // column 2: NaN in both rows
-      b.data()[3 * ldb + last] = -inf;    // column 3: row 0 gets Inf * -Inf = -Inf
-      a.data()[lda + 0] = -inf;           // row 1: -Inf * b, in the first block
+      a.data()[last] = inf;                     // row 0: +-Inf in every column whose b is finite...
+      b.data()[0 * ldb + last] = 0.0f;          // ...but Inf * 0 = NaN in column 0
+      b.data()[2 * ldb + 0] = kNaN;             // column 2: NaN in both rows
+      b.data()[3 * ldb + last] = -inf;          // column 3: row 0 gets Inf * -Inf = -Inf
+      a.data()[lda + 0] = -inf;                 // row 1: -Inf * b, in the first block
       if (k > 1) b.data()[4 * ldb + 0] = 0.0f;  // ...0 in column 4 makes it NaN there
       std::vector<float> want(m * ldc, 7.0f);
       Buffer got(m * ldc, (offset * 7) % 17, 7.0f);
@@ -302,13 +302,14 @@ void check_dot_rows_special(odyssey::Isa isa) {
             sum += static_cast<double>(a.data()[i * lda + p]) * b.data()[j * ldb + p];
           const float w = want[i * ldc + j], g = got.data()[i * ldc + j];
           same &= std::isnan(w) ? std::isnan(g) : std::memcmp(&w, &g, sizeof w) == 0;
-          like_double &= std::isnan(sum) ? std::isnan(w)
+          like_double &= std::isnan(sum)   ? std::isnan(w)
                          : std::isinf(sum) ? w == static_cast<float>(sum)
                                            : std::isfinite(w);
         }
       }
-      const std::string where = std::string(isa_name(isa)) + " dot_rows Inf/NaN k=" +
-                                std::to_string(k) + " offset=" + std::to_string(offset);
+      const std::string where = std::string(isa_name(isa)) +
+                                " dot_rows Inf/NaN k=" + std::to_string(k) +
+                                " offset=" + std::to_string(offset);
       CHECK_NOTE(same, where + " differs from the scalar reference");
       CHECK_NOTE(like_double, where + " has another NaN/Inf pattern than the exact sum");
       CHECK_NOTE(got.guards_intact(), where + " wrote outside C");

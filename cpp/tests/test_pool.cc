@@ -164,9 +164,9 @@ void check_shape(const Pool2dShape& s, std::mt19937& rng) {
         const bool dead = top <= 0.0f;
         if (!dead) want_dx_relu[p * in_size + best] += dy[o];
         relu_ok = relu_ok && argmax_relu[o] == (dead ? -1 : static_cast<std::int32_t>(best));
-        relu_ok = relu_ok && (std::isnan(top) ? std::isnan(y_relu[o])
-                                              : std::memcmp(&y_relu[o], &relu_best,
-                                                            sizeof(float)) == 0);
+        relu_ok =
+            relu_ok && (std::isnan(top) ? std::isnan(y_relu[o])
+                                        : std::memcmp(&y_relu[o], &relu_best, sizeof(float)) == 0);
         const float got = y[o], expected = x[p * in_size + best];
         max_ok = max_ok && (std::isnan(expected) ? std::isnan(got) : got == expected);
       }

@@ -216,9 +216,8 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
         window_max(s, in, r, c, out[ow], index[ow]);
         if (relu) {
           // The first tap inside the input; unread when there is none (argmax -1 then).
-          const float first = r.first < r.end && c.first < c.end
-                                  ? in[tap_index(s, r, c, r.first, c.first)]
-                                  : 0.0f;
+          const float first =
+              r.first < r.end && c.first < c.end ? in[tap_index(s, r, c, r.first, c.first)] : 0.0f;
           relu_row(out + ow, index + ow, &first, 1);
         }
       }
