@@ -292,6 +292,58 @@ def test_sequential_runs_relu_then_max_pool_fused_with_the_same_bits(
     assert _run(model, x, unfused=False) == _run(model, x, unfused=True)
 
 
+def _zero_windows(shape: tuple[int, ...]) -> np.ndarray:
+    """Values no larger than zero, -0.0 and +0.0 among them, with a few NaN and positive ones:
+    windows that relu turns into zeros only, led by either zero or by a negative value."""
+    rng = np.random.default_rng(3)
+    choices = np.array([-0.0, 0.0, -1.0, -2.0, -np.inf, 0.5, np.nan], np.float32)
+    weights = np.array([0.3, 0.25, 0.2, 0.1, 0.05, 0.05, 0.05])
+    return rng.choice(choices, size=shape, p=weights).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "pool", [(2,), (3, 2, 1, 1, False, True), (2, 2, 1), (3, 1)], ids=["2x2", "ceil", "pad", "k3"]
+)
+@pytest.mark.parametrize("shape", [(3, 4, 9, 11), (4, 8, 10)])
+def test_sequential_relu_max_pool_keeps_the_sign_of_zero_bit_for_bit(pool, shape):
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(*pool))
+    x = _zero_windows(shape)
+    x.reshape(-1)[0] = -0.0  # the first window led by -0.0
+    if len(shape) == 4:  # an unbatched input's grad_fn is the squeeze after the fused op
+        fused_op = model(odyssey.tensor(x, requires_grad=True)).grad_fn.name
+        assert fused_op == "ReluMaxPool2DWithIndicesBackward0"
+    fused, unfused = _run(model, x, unfused=False), _run(model, x, unfused=True)
+    assert fused == unfused
+    out = np.frombuffer(fused[0], np.float32)
+    # The inputs do exercise both zeros.
+    assert np.any((out == 0) & np.signbit(out))
+    assert np.any((out == 0) & ~np.signbit(out))
+    # Also F.relu_max_pool2d itself, against max_pool2d(relu(x)).
+    args = nn.MaxPool2d(*pool)
+    direct = nn.functional.relu_max_pool2d(
+        odyssey.tensor(x), args.kernel_size, args.stride, args.padding, 1, args.ceil_mode
+    )
+    assert _bits(direct.data) == fused[0]
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.zeros((1, 2, 4, 4), np.int64), "relu"),
+        (np.zeros((4, 4), np.float32), "max_pool2d"),
+        (np.zeros((1, 1, 2, 4, 4), np.float32), "max_pool2d"),
+    ],
+)
+def test_sequential_relu_max_pool_errors_name_the_modules_functions(x, message):
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+    with pytest.raises((TypeError, ValueError)) as fused:
+        model(odyssey.tensor(x))
+    with pytest.raises((TypeError, ValueError)) as unfused:
+        model[1](model[0](odyssey.tensor(x)))
+    assert str(fused.value) == str(unfused.value)
+    assert str(fused.value).startswith(message + ":")
+
+
 def test_sequential_fuses_only_an_unhooked_relu_and_plain_max_pool():
     x = odyssey.tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 6)), requires_grad=True)
     fused = "ReluMaxPool2DWithIndicesBackward0"

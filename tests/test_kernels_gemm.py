@@ -119,6 +119,30 @@ def test_bitwise_identical_for_every_thread_count(
     assert len(results) == 1
 
 
+def test_a_rows_bits_depend_on_the_batch_only_through_the_two_row_path(threads: None) -> None:
+    """A·Bᵀ + bias of at most two rows (a Linear layer at batch 1 or 2) sums as dot products,
+    larger ones in the tiled kernel (docs/kernels.md, Determinism): within each path a row's bits
+    do not depend on the other rows or on the thread count, and the two paths agree to rounding."""
+    a, b = operands(6, 120, 400, False, True, 11)
+    bias = np.linspace(-1, 1, 120, dtype=np.float32)
+
+    def rows(m: int) -> list[bytes]:
+        results = set()
+        for count in (1, 2):
+            odyssey.set_num_threads(count)
+            results.add(_kernels.sgemm(a[:m], b, trans_b=True, bias=bias).tobytes())
+        assert len(results) == 1
+        out = np.frombuffer(results.pop(), np.float32).reshape(m, 120)
+        return [row.tobytes() for row in out]
+
+    one, two, three, six = rows(1), rows(2), rows(3), rows(6)
+    assert one[0] == two[0]  # the dot-product path
+    assert three == six[:3]  # the tiled path
+    value, magnitude = expected(a[:1], b, False, True, bias=bias)
+    for row in (one[0], three[0]):
+        assert_close(np.frombuffer(row, np.float32).reshape(1, 120), value, magnitude, 400)
+
+
 def test_every_isa_matches_the_scalar_reference() -> None:
     a, b = operands(100, 90, 700, False, True, 9)
     previous = odyssey.cpu_info()["isa_selected"]

@@ -3,6 +3,9 @@
 // and the buffer.
 #include "odyssey/optimizer.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -187,7 +190,7 @@ std::vector<py::object> items_of(const char* fn, const py::object& object, const
 }
 
 // A bool of a per-tensor list, or an error naming it.
-bool bool_item(const char* fn, const py::object& item, const std::string& name) {
+bool bool_item(const char* fn, const py::object& item, const char* name) {
   if (!py::isinstance<py::bool_>(item)) {
     throw py::type_error(std::string(fn) + ": " + name + " must be a bool, got " +
                          std::string(py::str(py::type::of(item).attr("__name__"))));
@@ -196,7 +199,7 @@ bool bool_item(const char* fn, const py::object& item, const std::string& name) 
 }
 
 // An integer >= 1 (a step count: Python's or NumPy's) of a per-tensor list, or an error naming it.
-long long step_item(const char* fn, const py::object& item, const std::string& name) {
+long long step_item(const char* fn, const py::object& item, const char* name) {
   // Held for the life of the process: a static py::object would be released after the
   // interpreter is gone.
   static const py::handle integral =
@@ -221,9 +224,27 @@ std::size_t count_of(const char* fn, const py::object& params) {
   return py::len(params);
 }
 
-std::string item_name(const char* name, std::size_t i) {
-  return std::string(name) + "[" + std::to_string(i) + "]";
-}
+// "params[3]": an item's name for the checks, which read it only on the way to an error, so it
+// is built on the stack. With std::string, allocating and formatting three or five names per
+// tensor cost about as much as the rest of a multi-tensor step's checks.
+class ItemName {
+ public:
+  ItemName(const char* name, std::size_t i) {
+    const std::size_t length = std::min(std::strlen(name), sizeof text_ - 24);
+    std::memcpy(text_, name, length);
+    char* end = text_ + length;
+    *end++ = '[';
+    end = std::to_chars(end, text_ + sizeof text_ - 2, i).ptr;
+    *end++ = ']';
+    *end = '\0';
+  }
+  const char* c_str() const { return text_; }
+
+ private:
+  char text_[48];
+};
+
+ItemName item_name(const char* name, std::size_t i) { return ItemName(name, i); }
 
 // Every argument is checked as sgd_step checks it before any array changes, so an error leaves
 // all parameters as they were.
@@ -249,8 +270,8 @@ void sgd_step_many(const py::object& params_object, const py::object& grads_obje
   arrays.reserve(3 * count);
   std::vector<SgdTensor> tensors(count);
   for (std::size_t i = 0; i < count; ++i) {
-    const std::string param_name = item_name("params", i);
-    const std::string grad_name = item_name("grads", i);
+    const ItemName param_name = item_name("params", i);
+    const ItemName grad_name = item_name("grads", i);
     py::array param = state_array(fn, param_items[i], param_name.c_str(), nullptr);
     const py::array grad = float32_array(fn, grad_items[i], grad_name.c_str());
     check_same_shape(fn, param, param_name.c_str(), grad, grad_name.c_str());
@@ -260,17 +281,18 @@ void sgd_step_many(const py::object& params_object, const py::object& grads_obje
     t.momentum_buffer = nullptr;
     t.first_step = true;
     if (use_buffers) {
-      const std::string buffer_name = item_name("momentum_buffers", i);
+      const ItemName buffer_name = item_name("momentum_buffers", i);
       py::array buffer = state_array(fn, buffer_items[i], buffer_name.c_str(), &param);
-      check_all_disjoint(fn, {{&param, param_name.c_str()}, {&buffer, buffer_name.c_str()}},
-                         {{&param, param_name.c_str()},
-                          {&grad, grad_name.c_str()},
-                          {&buffer, buffer_name.c_str()}});
+      // check_all_disjoint's pairs in its order, without building its two vectors per tensor
+      // (buffer against param is param against buffer).
+      check_disjoint(fn, param, param_name.c_str(), grad, grad_name.c_str());
+      check_disjoint(fn, param, param_name.c_str(), buffer, buffer_name.c_str());
+      check_disjoint(fn, buffer, buffer_name.c_str(), grad, grad_name.c_str());
       t.momentum_buffer = mutable_floats(buffer);
-      t.first_step = bool_item(fn, first_items[i], item_name("first_steps", i));
+      t.first_step = bool_item(fn, first_items[i], item_name("first_steps", i).c_str());
       arrays.push_back(std::move(buffer));
     } else {
-      check_all_disjoint(fn, {{&param, param_name.c_str()}}, {{&grad, grad_name.c_str()}});
+      check_disjoint(fn, param, param_name.c_str(), grad, grad_name.c_str());
     }
     t.param = mutable_floats(param);
     arrays.push_back(std::move(param));
@@ -301,11 +323,11 @@ void adam_step_many(const py::object& params_object, const py::object& grads_obj
   arrays.reserve(5 * count);
   std::vector<AdamTensor> tensors(count);
   for (std::size_t i = 0; i < count; ++i) {
-    const std::string param_name = item_name("params", i);
-    const std::string grad_name = item_name("grads", i);
-    const std::string exp_avg_name = item_name("exp_avgs", i);
-    const std::string exp_avg_sq_name = item_name("exp_avg_sqs", i);
-    const std::string max_name = item_name("max_exp_avg_sqs", i);
+    const ItemName param_name = item_name("params", i);
+    const ItemName grad_name = item_name("grads", i);
+    const ItemName exp_avg_name = item_name("exp_avgs", i);
+    const ItemName exp_avg_sq_name = item_name("exp_avg_sqs", i);
+    const ItemName max_name = item_name("max_exp_avg_sqs", i);
     py::array param = state_array(fn, param_items[i], param_name.c_str(), nullptr);
     const py::array grad = float32_array(fn, grad_items[i], grad_name.c_str());
     check_same_shape(fn, param, param_name.c_str(), grad, grad_name.c_str());
@@ -331,7 +353,7 @@ void adam_step_many(const py::object& params_object, const py::object& grads_obj
     t.exp_avg = mutable_floats(exp_avg);
     t.exp_avg_sq = mutable_floats(exp_avg_sq);
     t.n = length(param);
-    t.step = step_item(fn, step_items[i], item_name("steps", i));
+    t.step = step_item(fn, step_items[i], item_name("steps", i).c_str());
     arrays.push_back(std::move(param));
     arrays.push_back(grad);
     arrays.push_back(std::move(exp_avg));

@@ -269,6 +269,54 @@ void check_dot_rows(odyssey::Isa isa) {
   }
 }
 
+// Inf and NaN in A and B, in the first and in the last (partial) 16-sum block: each ISA's
+// dot_rows gives the scalar reference's values (NaN where the reference has NaN, the same bits
+// elsewhere), and both give the NaN / +-Inf pattern of a plain double sum. A loaded Inf must never
+// meet the 0-filled lanes past k (that would make a NaN), and a NaN must land in its own column.
+void check_dot_rows_special(odyssey::Isa isa) {
+  const GemmKernels& kernels = *odyssey::gemm_kernels(isa);
+  const GemmKernels& scalar = *odyssey::gemm_kernels(odyssey::Isa::kScalar);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (std::size_t k : {1, 7, 16, 17, 33, 45}) {
+    for (std::size_t offset = 0; offset <= 16; ++offset) {
+      const std::size_t m = 2, n = 6, lda = k + 1, ldb = k + 2, ldc = n + 1;
+      Buffer a(m * lda, offset), b(n * ldb, (offset * 3) % 17);
+      fill_random(a.data(), m * lda, static_cast<std::uint32_t>(k * 31 + offset));
+      fill_random(b.data(), n * ldb, static_cast<std::uint32_t>(k * 37 + offset));
+      const std::size_t last = k - 1;
+      a.data()[last] = inf;                     // row 0: +-Inf in every column whose b is finite...
+      b.data()[0 * ldb + last] = 0.0f;          // ...but Inf * 0 = NaN in column 0
+      b.data()[2 * ldb + 0] = kNaN;             // column 2: NaN in both rows
+      b.data()[3 * ldb + last] = -inf;          // column 3: row 0 gets Inf * -Inf = -Inf
+      a.data()[lda + 0] = -inf;                 // row 1: -Inf * b, in the first block
+      if (k > 1) b.data()[4 * ldb + 0] = 0.0f;  // ...0 in column 4 makes it NaN there
+      std::vector<float> want(m * ldc, 7.0f);
+      Buffer got(m * ldc, (offset * 7) % 17, 7.0f);
+      scalar.dot_rows(a.data(), m, lda, b.data(), ldb, n, k, nullptr, want.data(), ldc);
+      kernels.dot_rows(a.data(), m, lda, b.data(), ldb, n, k, nullptr, got.data(), ldc);
+      bool same = true, like_double = true;
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          double sum = 0.0;
+          for (std::size_t p = 0; p < k; ++p)
+            sum += static_cast<double>(a.data()[i * lda + p]) * b.data()[j * ldb + p];
+          const float w = want[i * ldc + j], g = got.data()[i * ldc + j];
+          same &= std::isnan(w) ? std::isnan(g) : std::memcmp(&w, &g, sizeof w) == 0;
+          like_double &= std::isnan(sum)   ? std::isnan(w)
+                         : std::isinf(sum) ? w == static_cast<float>(sum)
+                                           : std::isfinite(w);
+        }
+      }
+      const std::string where = std::string(isa_name(isa)) +
+                                " dot_rows Inf/NaN k=" + std::to_string(k) +
+                                " offset=" + std::to_string(offset);
+      CHECK_NOTE(same, where + " differs from the scalar reference");
+      CHECK_NOTE(like_double, where + " has another NaN/Inf pattern than the exact sum");
+      CHECK_NOTE(got.guards_intact(), where + " wrote outside C");
+    }
+  }
+}
+
 // An ISA's own packing routines, where it has them, against the plain copy: block shapes across
 // every vector boundary up to two vectors, source and destination at float offsets 0-16. Each must
 // copy the block's bits exactly (the source's gaps between rows hold NaN, which must not leak into
@@ -511,7 +559,9 @@ int main() {
     check_micro_kernel(isa);
     check_packing(isa);
     check_dot_rows(isa);
+    check_dot_rows_special(isa);
   }
+  check_dot_rows_special(odyssey::Isa::kScalar);
   check_micro_kernel(odyssey::Isa::kScalar);
   check_sgemm_shapes();
   check_degenerate_shapes();

@@ -14,7 +14,8 @@ namespace odyssey {
 // plane index of top[0]. y, argmax and dy hold out_w values a row.
 struct PoolKernels {
   // Max pooling: ties keep the first in (top-left, top-right, bottom-left, bottom-right) order and
-  // the last NaN wins; with `relu`, dead outputs are +0 with argmax -1; as in max_pool2d_forward.
+  // the last NaN wins; with `relu`, dead outputs are relu(top-left) with argmax -1; as in
+  // max_pool2d_forward.
   void (*max_2x2_rows)(const float* top, std::size_t in_w, std::size_t out_w, std::size_t rows,
                        std::int32_t top_index, bool relu, float* y, std::int32_t* argmax);
   // Its gradient: columns [0, 2 * out_w) of the input rows, each 0 + dy of its window where argmax
@@ -92,9 +93,10 @@ inline bool windows_disjoint(const Pool2dShape& s) {
 // y = the window maxima over the taps inside the input; argmax = each maximum's index i * in_w + j
 // in its input plane. Ties keep the first in row-major order and a NaN wins (the last NaN of a
 // window), as in PyTorch. A window with no tap inside the input (possible only with dilation) gives
-// -inf with argmax -1. With `relu`, y = relu(maximum) (max_pool2d(relu(x)) in one pass: relu
-// commutes with the maximum), and argmax is -1 where y is not > 0, where relu's derivative stops
-// the gradient.
+// -inf with argmax -1. With `relu`, y = max_pool2d(relu(x)) bit for bit in one pass (relu commutes
+// with the maximum), and argmax is -1 where y is not > 0, where relu's derivative stops the
+// gradient. A dead window (nothing > 0, no NaN) gives relu of its first tap inside the input, the
+// first of the relu'd zeros: -0.0 where that tap is -0.0; a window with no tap stays -inf.
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax,
                         bool relu = false);
 // dx = each plane's dy added at its argmax in the plane of dx, zero elsewhere; an argmax of -1 adds

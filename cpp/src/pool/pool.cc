@@ -29,12 +29,20 @@ float masked(float value, std::uint32_t keep) {
 // relu applied to a row of window maxima, while it is in cache: relu(max) = max(relu), so pooling
 // first does a quarter of the work. relu's derivative is 0 where x <= 0 (a NaN passes, as in
 // relu_backward), and there the argmax becomes -1, so the backward pass routes nothing. A dead
-// output is +0 (the separate ops would give -0 for a window whose first element is -0).
-void relu_row(float* y, std::int32_t* argmax, std::size_t n) {
+// window (maximum <= 0, so no NaN) has only zeros after relu, and the separate max-pool keeps the
+// first of them: relu(first[i]), its first tap inside the input, which is first[i] where that is
+// +-0 and +0 below (relu leaves -0.0 as it is). A window with no tap (argmax -1 already, possible
+// with dilation) stays -inf, as the separate max-pool gives.
+void relu_row(float* y, std::int32_t* argmax, const float* first, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t keep = all_ones_if(!(y[i] <= 0.0f));
-    y[i] = masked(y[i], keep);
-    argmax[i] = static_cast<std::int32_t>((static_cast<std::uint32_t>(argmax[i]) & keep) | ~keep);
+    const std::uint32_t dead = all_ones_if((y[i] <= 0.0f) & (argmax[i] >= 0));
+    const float zero = masked(first[i], all_ones_if(first[i] >= 0.0f));
+    std::uint32_t best, relu_first;
+    std::memcpy(&best, &y[i], sizeof best);
+    std::memcpy(&relu_first, &zero, sizeof relu_first);
+    best = (best & ~dead) | (relu_first & dead);
+    std::memcpy(&y[i], &best, sizeof best);
+    argmax[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(argmax[i]) | dead);
   }
 }
 
@@ -158,11 +166,12 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
         for (std::size_t ow0 = 0; ow0 < out_w; ow0 += kBlock) {
           const std::size_t n = out_w - ow0 < kBlock ? out_w - ow0 : kBlock;
           const std::size_t corner = oh * s.stride_h * s.in_w + ow0 * s.stride_w;
-          float best[kBlock];
+          float best[kBlock], first[kBlock];
           std::int32_t best_at[kBlock];
           for (std::size_t i = 0; i < n; ++i) {
             best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
             best[i] = in[corner + i * s.stride_w];
+            first[i] = best[i];
           }
           for (std::size_t kh = 0; kh < s.kernel_h; ++kh) {
             for (std::size_t kw = kh == 0 ? 1 : 0; kw < s.kernel_w; ++kw) {
@@ -183,7 +192,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
             out[i] = best[i];
             index[i] = best_at[i];
           }
-          if (relu) relu_row(out, index, n);
+          if (relu) relu_row(out, index, first, n);
         }
       }
     });
@@ -203,17 +212,25 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
       for (std::size_t ow = 0; ow < out_w; ++ow) {
         if (ow == block_span.begin) ow = block_span.end;
         if (ow == out_w) break;
-        window_max(s, in, r, columns[ow], out[ow], index[ow]);
+        const Taps& c = columns[ow];
+        window_max(s, in, r, c, out[ow], index[ow]);
+        if (relu) {
+          // The first tap inside the input; unread when there is none (argmax -1 then).
+          const float first =
+              r.first < r.end && c.first < c.end ? in[tap_index(s, r, c, r.first, c.first)] : 0.0f;
+          relu_row(out + ow, index + ow, &first, 1);
+        }
       }
       for (std::size_t ow0 = block_span.begin; ow0 < block_span.end; ow0 += kBlock) {
         const std::size_t n = block_span.end - ow0 < kBlock ? block_span.end - ow0 : kBlock;
         const Taps& c = columns[ow0];
-        float best[kBlock];
+        float best[kBlock], first[kBlock];
         std::int32_t best_at[kBlock];
         const std::size_t corner = tap_index(s, r, c, r.first, 0);
         for (std::size_t i = 0; i < n; ++i) {
           best_at[i] = static_cast<std::int32_t>(corner + i * s.stride_w);
           best[i] = in[corner + i * s.stride_w];
+          first[i] = best[i];
         }
         for (std::size_t kh = r.first; kh < r.end; ++kh) {
           for (std::size_t kw = kh == r.first ? 1 : 0; kw < s.kernel_w; ++kw) {
@@ -230,8 +247,8 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int
           out[ow0 + i] = best[i];
           index[ow0 + i] = best_at[i];
         }
+        if (relu) relu_row(out + ow0, index + ow0, first, n);
       }
-      if (relu) relu_row(out, index, out_w);
     }
   });
 }

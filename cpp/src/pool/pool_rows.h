@@ -85,8 +85,12 @@ void max_2x2_step(const float* top, std::size_t in_w, std::size_t n, typename V:
   take_larger<V>(best, index, b_even, below);
   take_larger<V>(best, index, b_odd, V::iadd(below, one));
   if (relu) {  // dead where best <= 0 (false for NaN)
+    // A dead window holds no NaN and nothing > 0, so its relu'd values are all zeros and the
+    // separate max-pool keeps the first: relu(t_even), which is t_even where t_even >= 0 (-0.0
+    // stays -0.0, as relu leaves it) and +0.0 below.
     const typename V::Mask dead = V::cmp_le(best, V::zero());
-    best = V::select(dead, V::zero(), best);
+    const T first = V::select(V::cmp_le(V::zero(), t_even), t_even, V::zero());
+    best = V::select(dead, first, best);
     index = V::iselect(dead, V::iset1(0xFFFFFFFFu), index);
   }
   if constexpr (kTail) {

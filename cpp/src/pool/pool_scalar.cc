@@ -21,9 +21,11 @@ void max_2x2_row(const float* top, std::size_t in_w, std::size_t out_w, std::int
         best_at = at + offsets[t];
       }
     }
-    // relu's derivative is 0 where x <= 0; a NaN passes, as in relu_backward.
+    // relu's derivative is 0 where x <= 0; a NaN passes, as in relu_backward. A dead window's
+    // relu'd values are all zeros, of which the separate max-pool keeps the first: relu(corner[0])
+    // (-0.0 stays -0.0).
     const bool dead = relu && best <= 0.0f;
-    y[i] = dead ? 0.0f : best;
+    y[i] = dead ? (corner[0] >= 0.0f ? corner[0] : 0.0f) : best;
     argmax[i] = dead ? -1 : best_at;
   }
 }

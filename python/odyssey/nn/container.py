@@ -4,10 +4,10 @@ ModuleList (an indexable list of registered modules) and ModuleDict (an ordered 
 Sequential runs the modules it lists, in their order, with two fusions for speed, each of a pair
 of exactly these classes that no hook observes and neither of which has a forward set on the
 instance: an nn.ReLU directly followed by an nn.MaxPool2d (without dilation or return_indices)
-runs as one F.relu_max_pool2d call, one kernel pass each way instead of four; an nn.Linear
-directly followed by an nn.ReLU runs as one op, the ReLU in place on the GEMM's result and its
-backward inside the Linear's. The values and gradients are those of the two calls (see
-F.relu_max_pool2d for the sign of a zero); what differs is the result's grad_fn name
+runs on a float32 Tensor of 3 or 4 dims as one F.relu_max_pool2d call, one kernel pass each way
+instead of four; an nn.Linear directly followed by an nn.ReLU runs as one op, the ReLU in place on
+the GEMM's result and its backward inside the Linear's. The values and gradients are those of the
+two calls bit for bit (signed zeros included); what differs is the result's grad_fn name
 (ReluMaxPool2DWithIndicesBackward0 for the first). The model still prints, iterates and saves as
 the listed layers. nn.ReLUMaxPool2d is the first fusion as one layer."""
 
@@ -19,11 +19,14 @@ from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Va
 from itertools import chain
 from typing import Any
 
+import numpy as np
+
 from odyssey.nn import functional as F
 from odyssey.nn.activation import ReLU
 from odyssey.nn.linear import Linear
 from odyssey.nn.module import Module, _addindent
 from odyssey.nn.pooling import MaxPool2d
+from odyssey.tensor import Tensor
 
 
 class Sequential(Module):
@@ -54,7 +57,11 @@ class Sequential(Module):
             if (kind is ReLU or kind is Linear) and index < count:
                 following = modules[index]
                 if kind is ReLU:
-                    if type(following) is MaxPool2d and _fusable_pool(module, following):
+                    if (
+                        type(following) is MaxPool2d
+                        and _fusable_input(x)
+                        and _fusable_pool(module, following)
+                    ):
                         x = F.relu_max_pool2d(
                             x,
                             following.kernel_size,
@@ -82,6 +89,13 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
+
+
+def _fusable_input(x: Any) -> bool:
+    """Whether x is an input the fused ReLU → MaxPool2d accepts (a float32 Tensor of 3 or 4
+    dims); anything else runs the modules one by one, so an error names the function the user
+    called (relu, max_pool2d) rather than relu_max_pool2d."""
+    return type(x) is Tensor and x.data.dtype == np.float32 and x.data.ndim in (3, 4)
 
 
 def _fusable_pool(relu: ReLU, pool: MaxPool2d) -> bool:

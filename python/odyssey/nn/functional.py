@@ -367,9 +367,10 @@ def relu_max_pool2d(
     max-pool block of a CNN (nn.ReLUMaxPool2d is its module). ReLU commutes with the maximum, so
     it is applied to the pooled values (a quarter of them for 2x2 windows), and the backward pass
     routes each gradient to its window's maximum only where that maximum is > 0 (or NaN), as
-    relu_backward does. The result and gradient equal those of the two separate calls, except that
-    an output whose window holds no positive value is +0.0: the separate calls may give -0.0, or
-    -inf for a window that lies wholly in the padding (possible with dilation)."""
+    relu_backward does. The result and gradient are those of the two separate calls bit for bit:
+    a window with no positive value and no NaN gives relu of its first element inside the input
+    (-0.0 where that is -0.0, +0.0 otherwise), the first of equal maxima as max_pool2d keeps, and
+    a window wholly in the padding (possible with dilation) gives -inf."""
     if _unbatched(input):
         return _drop_batch(
             relu_max_pool2d(input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode)

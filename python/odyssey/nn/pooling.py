@@ -81,8 +81,8 @@ class ReLUMaxPool2d(_MaxPool):
     two, with relu applied to the pooled values only. Write it where a model has
     `nn.ReLU(), nn.MaxPool2d(...)`; it prints, hooks and appears in `list(model)` as what runs.
 
-    Values and gradients equal those of ReLU then MaxPool2d (see F.relu_max_pool2d for the one
-    difference: +0.0 where the pair may give -0.0). It has no parameters or buffers, so it adds no
+    Values and gradients are those of ReLU then MaxPool2d bit for bit, signed zeros included
+    (see F.relu_max_pool2d). It has no parameters or buffers, so it adds no
     state_dict key; in a Sequential, though, one layer in place of two renumbers the layers after
     it ("3.weight" becomes "2.weight"): to load checkpoints saved from the two-layer form, build
     the Sequential from an OrderedDict that keeps the old names, or remap the keys.
