@@ -254,15 +254,17 @@ void check_thread_counts(const Pool2dShape& s) {
 }
 
 // Every SIMD 2x2 stride-2 kernel, forward (plain and with relu) and backward, against the scalar
-// reference over one and three output rows: odd widths, misaligned rows, ties, NaNs, signed
-// zeros and dead outputs, bit for bit.
+// reference over 1, 2, 3, 5 and 7 output rows (several rows share a vector when planes are narrow):
+// odd widths, misaligned rows, ties, NaNs, signed zeros, dead outputs and an argmax naming another
+// window, bit for bit.
 void check_simd_rows() {
   std::mt19937 rng(17);
   for (odyssey::Isa isa : odyssey::test::simd_isas()) {
     const odyssey::PoolKernels& simd = *odyssey::pool_kernels(isa);
     for (std::size_t out_w : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64}) {
       for (std::size_t offset = 0; offset <= 16; ++offset) {
-        const std::size_t in_w = 2 * out_w + offset % 2, rows = offset % 3 == 0 ? 3 : 1;
+        constexpr std::size_t kRowCounts[] = {3, 1, 2, 5, 7};
+        const std::size_t in_w = 2 * out_w + offset % 2, rows = kRowCounts[offset % 5];
         const std::size_t outputs = rows * out_w, inputs = 2 * rows * in_w;
         std::vector<float> input = tied_values(offset + inputs, rng);
         input[offset] = -0.0f;
@@ -288,10 +290,12 @@ void check_simd_rows() {
           std::vector<float> dy(offset + outputs);
           for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 7) - 3.0f;
           dy[offset] = -0.0f;
+          std::vector<std::int32_t> at = want_at;
+          at[outputs / 2] = at[0];  // names no element of its own window (unless it is window 0)
           std::vector<float> want_dx(inputs + 1, 42.0f), got_dx(offset + inputs + 1, 42.0f);
-          odyssey::scalar::kPool.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w,
-                                                       rows, 5, in_w, want_dx.data());
-          simd.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w, rows, 5, in_w,
+          odyssey::scalar::kPool.max_2x2_backward_rows(dy.data() + offset, at.data(), out_w, rows,
+                                                       5, in_w, want_dx.data());
+          simd.max_2x2_backward_rows(dy.data() + offset, at.data(), out_w, rows, 5, in_w,
                                      got_dx.data() + offset);
           CHECK_NOTE(std::memcmp(want_dx.data(), got_dx.data() + offset,
                                  want_dx.size() * sizeof(float)) == 0,
