@@ -385,6 +385,43 @@ void check_address_invariance() {
 
 }  // namespace
 
+// Disjoint windows route nothing for an argmax outside its own window: past its plane (which, in
+// the tall planes that narrow planes are pooled as, would name the next plane), negative, or in
+// another window of its plane.
+void check_foreign_argmax(const Pool2dShape& s) {
+  std::mt19937 rng(5);
+  const std::size_t in_size = s.in_h * s.in_w, out_size = s.out_h() * s.out_w();
+  const std::vector<float> x = tied_values(s.planes * in_size, rng);
+  std::vector<float> y(s.planes * out_size), dy(y.size());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 13) - 6.0f;
+  std::vector<std::int32_t> argmax(y.size());
+  odyssey::max_pool2d_forward(s, x.data(), y.data(), argmax.data());
+  std::vector<float> want(x.size(), 0.0f), got(x.size(), 9.0f);
+  for (std::size_t o = 0; o < argmax.size(); ++o) {
+    const auto own = argmax[o];
+    switch (o % 5) {
+      case 0:
+        want[o / out_size * in_size + static_cast<std::size_t>(own)] = 0.0f + dy[o];
+        break;
+      case 1:
+        argmax[o] = static_cast<std::int32_t>(in_size);
+        break;
+      case 2:
+        argmax[o] = -7;
+        break;
+      case 3:  // element 0 lies in window 0 only
+        if (o % out_size == 0) want[o / out_size * in_size + own] = 0.0f + dy[o];
+        if (o % out_size != 0) argmax[o] = 0;
+        break;
+      default:
+        argmax[o] = static_cast<std::int32_t>(in_size) + own;
+    }
+  }
+  odyssey::max_pool2d_backward(s, dy.data(), argmax.data(), got.data());
+  CHECK_NOTE(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+             "foreign argmax " + describe(s));
+}
+
 int main() {
   std::mt19937 rng(11);
   const auto pick = [&rng](std::size_t lo, std::size_t hi) {
@@ -393,7 +430,15 @@ int main() {
   std::vector<Pool2dShape> shapes = {{6, 28, 28, 2, 2, 2, 2},
                                      {16, 10, 10, 2, 2, 2, 2},
                                      {1, 1, 1, 1, 1, 1, 1},
-                                     {3, 7, 9, 7, 9, 1, 1}};
+                                     {3, 7, 9, 7, 9, 1, 1},
+                                     // Narrow planes pooled as tall planes, over several chunks.
+                                     {37, 10, 10, 2, 2, 2, 2},
+                                     {21, 6, 16, 2, 2, 2, 2},
+                                     {19, 2, 2, 2, 2, 2, 2},
+                                     {33, 4, 2, 2, 2, 2, 2},
+                                     {18, 64, 16, 2, 2, 2, 2},
+                                     {18, 66, 16, 2, 2, 2, 2},
+                                     {17, 10, 18, 2, 2, 2, 2}};
   while (shapes.size() < 80) {
     Pool2dShape s{pick(1, 5), pick(1, 33), pick(1, 33), pick(1, 7),
                   pick(1, 7), pick(1, 3),  pick(1, 3)};
@@ -416,6 +461,12 @@ int main() {
   }
   check_thread_counts(Pool2dShape{70, 13, 11, 3, 2, 2, 1});
   check_thread_counts(Pool2dShape{200, 10, 10, 2, 2, 2, 2});
+  check_thread_counts(Pool2dShape{43, 6, 14, 2, 2, 2, 2});
+  for (const Pool2dShape& s : {Pool2dShape{37, 10, 10, 2, 2, 2, 2},
+                               Pool2dShape{21, 6, 16, 2, 2, 2, 2},
+                               Pool2dShape{5, 28, 28, 2, 2, 2, 2}}) {
+    check_foreign_argmax(s);
+  }
   check_simd_rows();
   check_address_invariance();
   return odyssey::test::finish();
