@@ -462,9 +462,9 @@ int main() {
   check_thread_counts(Pool2dShape{70, 13, 11, 3, 2, 2, 1});
   check_thread_counts(Pool2dShape{200, 10, 10, 2, 2, 2, 2});
   check_thread_counts(Pool2dShape{43, 6, 14, 2, 2, 2, 2});
-  for (const Pool2dShape& s : {Pool2dShape{37, 10, 10, 2, 2, 2, 2},
-                               Pool2dShape{21, 6, 16, 2, 2, 2, 2},
-                               Pool2dShape{5, 28, 28, 2, 2, 2, 2}}) {
+  for (const Pool2dShape& s :
+       {Pool2dShape{37, 10, 10, 2, 2, 2, 2}, Pool2dShape{21, 6, 16, 2, 2, 2, 2},
+        Pool2dShape{5, 28, 28, 2, 2, 2, 2}}) {
     check_foreign_argmax(s);
   }
   check_simd_rows();

@@ -26,8 +26,7 @@ void max_2x2_rows(const float* top, std::size_t in_w, std::size_t out_w, std::si
 }
 
 void max_2x2_backward_rows(const float* dy, const std::int32_t* argmax, std::size_t out_w,
-                           std::size_t rows, std::int32_t top_index, std::size_t in_w,
-                           float* top) {
+                           std::size_t rows, std::int32_t top_index, std::size_t in_w, float* top) {
   if (packed::applies(in_w, out_w, rows)) {
     packed::max_2x2_backward_rows(dy, argmax, out_w, rows, top_index, in_w, top);
   } else {

@@ -103,8 +103,7 @@ void max_2x2_rows(const float* top, std::size_t in_w, std::size_t out_w, std::si
 // The backward pass over `rows` output rows (applies() holds): each block's 4 group out_w input
 // elements, lane by lane, take 0 + dy of their window where its argmax names them, else 0.
 void max_2x2_backward_rows(const float* dy, const std::int32_t* argmax, std::size_t out_w,
-                           std::size_t rows, std::int32_t top_index, std::size_t in_w,
-                           float* top) {
+                           std::size_t rows, std::int32_t top_index, std::size_t in_w, float* top) {
   const std::size_t group = kLanes / out_w < rows ? kLanes / out_w : rows;
   // Element p of a block lies in row p / in_w of it and column p % in_w: the window of output
   // (p / in_w / 2) out_w + p % in_w / 2 of the block. Elements past the block are never stored.
@@ -113,16 +112,16 @@ void max_2x2_backward_rows(const float* dy, const std::int32_t* argmax, std::siz
   for (int q = 0; q < 4; ++q) {
     const __m512i p = _mm512_add_epi32(iota_lanes, _mm512_set1_epi32(q * static_cast<int>(kLanes)));
     const __m512i in_row = quotient(p, in_w);
-    const __m512i column = _mm512_sub_epi32(
-        p, _mm512_mullo_epi32(in_row, _mm512_set1_epi32(static_cast<int>(in_w))));
+    const __m512i column =
+        _mm512_sub_epi32(p, _mm512_mullo_epi32(in_row, _mm512_set1_epi32(static_cast<int>(in_w))));
     const __m512i window_row = _mm512_mullo_epi32(_mm512_srli_epi32(in_row, 1), width);
     windows[q] = _mm512_add_epi32(window_row, _mm512_srli_epi32(column, 1));
   }
   for (std::size_t r = 0; r < rows; r += group) {
     const std::size_t n = (rows - r < group ? rows - r : group) * out_w, skip = 2 * r * in_w;
     // 0 + dy turns a -0 into +0, as adding into a cleared row does.
-    const __m512 g = _mm512_add_ps(_mm512_setzero_ps(),
-                                   _mm512_maskz_loadu_ps(first_lanes(n), dy + r * out_w));
+    const __m512 g =
+        _mm512_add_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(first_lanes(n), dy + r * out_w));
     const __m512i at = _mm512_maskz_loadu_epi32(first_lanes(n), argmax + r * out_w);
     const __m512i base = _mm512_add_epi32(
         _mm512_set1_epi32(top_index + static_cast<std::int32_t>(skip)), iota_lanes);
