@@ -267,15 +267,17 @@ void check_thread_counts(const Pool2dShape& s) {
 }
 
 // Every SIMD 2x2 stride-2 kernel, forward (plain and with relu) and backward, against the scalar
-// reference over one and three output rows: odd widths, misaligned rows, ties, NaNs, signed
-// zeros and dead outputs, bit for bit.
+// reference over 1, 2, 3, 5 and 7 output rows (several rows share a vector when planes are narrow):
+// odd widths, misaligned rows, ties, NaNs, signed zeros, dead outputs and an argmax naming another
+// window, bit for bit.
 void check_simd_rows() {
   std::mt19937 rng(17);
   for (odyssey::Isa isa : odyssey::test::simd_isas()) {
     const odyssey::PoolKernels& simd = *odyssey::pool_kernels(isa);
     for (std::size_t out_w : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64}) {
       for (std::size_t offset = 0; offset <= 16; ++offset) {
-        const std::size_t in_w = 2 * out_w + offset % 2, rows = offset % 3 == 0 ? 3 : 1;
+        constexpr std::size_t kRowCounts[] = {3, 1, 2, 5, 7};
+        const std::size_t in_w = 2 * out_w + offset % 2, rows = kRowCounts[offset % 5];
         const std::size_t outputs = rows * out_w, inputs = 2 * rows * in_w;
         std::vector<float> input = tied_values(offset + inputs, rng);
         input[offset] = -0.0f;
@@ -301,10 +303,12 @@ void check_simd_rows() {
           std::vector<float> dy(offset + outputs);
           for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 7) - 3.0f;
           dy[offset] = -0.0f;
+          std::vector<std::int32_t> at = want_at;
+          at[outputs / 2] = at[0];  // names no element of its own window (unless it is window 0)
           std::vector<float> want_dx(inputs + 1, 42.0f), got_dx(offset + inputs + 1, 42.0f);
-          odyssey::scalar::kPool.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w,
-                                                       rows, 5, in_w, want_dx.data());
-          simd.max_2x2_backward_rows(dy.data() + offset, want_at.data(), out_w, rows, 5, in_w,
+          odyssey::scalar::kPool.max_2x2_backward_rows(dy.data() + offset, at.data(), out_w, rows,
+                                                       5, in_w, want_dx.data());
+          simd.max_2x2_backward_rows(dy.data() + offset, at.data(), out_w, rows, 5, in_w,
                                      got_dx.data() + offset);
           CHECK_NOTE(std::memcmp(want_dx.data(), got_dx.data() + offset,
                                  want_dx.size() * sizeof(float)) == 0,
@@ -394,6 +398,43 @@ void check_address_invariance() {
 
 }  // namespace
 
+// Disjoint windows route nothing for an argmax outside its own window: past its plane (which, in
+// the tall planes that narrow planes are pooled as, would name the next plane), negative, or in
+// another window of its plane.
+void check_foreign_argmax(const Pool2dShape& s) {
+  std::mt19937 rng(5);
+  const std::size_t in_size = s.in_h * s.in_w, out_size = s.out_h() * s.out_w();
+  const std::vector<float> x = tied_values(s.planes * in_size, rng);
+  std::vector<float> y(s.planes * out_size), dy(y.size());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 13) - 6.0f;
+  std::vector<std::int32_t> argmax(y.size());
+  odyssey::max_pool2d_forward(s, x.data(), y.data(), argmax.data());
+  std::vector<float> want(x.size(), 0.0f), got(x.size(), 9.0f);
+  for (std::size_t o = 0; o < argmax.size(); ++o) {
+    const auto own = argmax[o];
+    switch (o % 5) {
+      case 0:
+        want[o / out_size * in_size + static_cast<std::size_t>(own)] = 0.0f + dy[o];
+        break;
+      case 1:
+        argmax[o] = static_cast<std::int32_t>(in_size);
+        break;
+      case 2:
+        argmax[o] = -7;
+        break;
+      case 3:  // element 0 lies in window 0 only
+        if (o % out_size == 0) want[o / out_size * in_size + own] = 0.0f + dy[o];
+        if (o % out_size != 0) argmax[o] = 0;
+        break;
+      default:
+        argmax[o] = static_cast<std::int32_t>(in_size) + own;
+    }
+  }
+  odyssey::max_pool2d_backward(s, dy.data(), argmax.data(), got.data());
+  CHECK_NOTE(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+             "foreign argmax " + describe(s));
+}
+
 int main() {
   std::mt19937 rng(11);
   const auto pick = [&rng](std::size_t lo, std::size_t hi) {
@@ -402,7 +443,15 @@ int main() {
   std::vector<Pool2dShape> shapes = {{6, 28, 28, 2, 2, 2, 2},
                                      {16, 10, 10, 2, 2, 2, 2},
                                      {1, 1, 1, 1, 1, 1, 1},
-                                     {3, 7, 9, 7, 9, 1, 1}};
+                                     {3, 7, 9, 7, 9, 1, 1},
+                                     // Narrow planes pooled as tall planes, over several chunks.
+                                     {37, 10, 10, 2, 2, 2, 2},
+                                     {21, 6, 16, 2, 2, 2, 2},
+                                     {19, 2, 2, 2, 2, 2, 2},
+                                     {33, 4, 2, 2, 2, 2, 2},
+                                     {18, 64, 16, 2, 2, 2, 2},
+                                     {18, 66, 16, 2, 2, 2, 2},
+                                     {17, 10, 18, 2, 2, 2, 2}};
   while (shapes.size() < 80) {
     Pool2dShape s{pick(1, 5), pick(1, 33), pick(1, 33), pick(1, 7),
                   pick(1, 7), pick(1, 3),  pick(1, 3)};
@@ -425,6 +474,12 @@ int main() {
   }
   check_thread_counts(Pool2dShape{70, 13, 11, 3, 2, 2, 1});
   check_thread_counts(Pool2dShape{200, 10, 10, 2, 2, 2, 2});
+  check_thread_counts(Pool2dShape{43, 6, 14, 2, 2, 2, 2});
+  for (const Pool2dShape& s :
+       {Pool2dShape{37, 10, 10, 2, 2, 2, 2}, Pool2dShape{21, 6, 16, 2, 2, 2, 2},
+        Pool2dShape{5, 28, 28, 2, 2, 2, 2}}) {
+    check_foreign_argmax(s);
+  }
   check_simd_rows();
   check_address_invariance();
   return odyssey::test::finish();
