@@ -85,14 +85,20 @@ void max_2x2_rows(const float* top, std::size_t in_w, std::size_t out_w, std::si
       v[q] = _mm512_maskz_loadu_ps(run_lanes(q, 4 * n), top + skip + q * kLanes);
     }
     const __m512i base = _mm512_set1_epi32(top_index + static_cast<std::int32_t>(skip));
-    __m512 best = pick(v, taps[0], high[0]);
+    const __m512 top_left_value = pick(v, taps[0], high[0]);
+    __m512 best = top_left_value;
     __m512i index = _mm512_add_epi32(base, taps[0]);
     for (int t = 1; t < 4; ++t) {
       take_larger(best, index, pick(v, taps[t], high[t]), _mm512_add_epi32(base, taps[t]));
     }
     if (relu) {  // dead where best <= 0 (false for NaN)
+      // As in pool_rows.h: a dead window gives relu of its first value (-0.0 stays -0.0), the
+      // bits of a separate relu then max-pool.
       const __mmask16 dead = _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_LE_OQ);
-      best = _mm512_mask_blend_ps(dead, best, _mm512_setzero_ps());
+      const __mmask16 keep_first =
+          _mm512_cmp_ps_mask(_mm512_setzero_ps(), top_left_value, _CMP_LE_OQ);
+      const __m512 first = _mm512_maskz_mov_ps(keep_first, top_left_value);
+      best = _mm512_mask_blend_ps(dead, best, first);
       index = _mm512_mask_blend_epi32(dead, index, _mm512_set1_epi32(-1));
     }
     _mm512_mask_storeu_ps(y + r * out_w, first_lanes(n), best);
