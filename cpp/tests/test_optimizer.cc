@@ -519,7 +519,6 @@ void check_address_invariance() {
   }
 }
 
-
 // Bytes alike, NaN sign and payload included.
 bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -560,8 +559,8 @@ void check_nan_bytes(const std::string& name, std::size_t buffers, const Step& s
   const odyssey::Isa previous = odyssey::selected_isa();
   bool intact = true;
   odyssey::select_isa(odyssey::Isa::kScalar);
-  const auto want = odyssey::test::detail::run_placed(
-      initial, std::vector<std::size_t>(buffers, 0), step, intact);
+  const auto want = odyssey::test::detail::run_placed(initial, std::vector<std::size_t>(buffers, 0),
+                                                      step, intact);
   for (odyssey::Isa isa : odyssey::available_isas()) {
     odyssey::select_isa(isa);
     for (std::size_t offset = 0; offset <= odyssey::test::kMaxOffset; ++offset) {
