@@ -6,6 +6,8 @@
 // invariance.
 #include <cmath>
 #include <cstddef>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -517,6 +519,103 @@ void check_address_invariance() {
   }
 }
 
+// Bytes alike, NaN sign and payload included.
+bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Buffer `which` of a step: normal values, and at every other element one of NaN of either sign
+// (one with a payload), infinities and signed zeros, the buffers' patterns staggered so that two
+// NaNs of different signs meet in the same operation (param + NaN grad, NaN momentum + NaN
+// quotient, ...) as well as NaN with infinity and infinity with infinity of the other sign.
+std::vector<float> nan_mix(std::size_t n, std::size_t which) {
+  std::uint32_t payload_nan_bits = 0x7fc01234u, negative_nan_bits = 0xffc00000u;
+  float payload_nan, negative_nan;
+  std::memcpy(&payload_nan, &payload_nan_bits, sizeof(float));
+  std::memcpy(&negative_nan, &negative_nan_bits, sizeof(float));
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            negative_nan,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            -0.0f,
+                            payload_nan,
+                            0.0f};
+  constexpr std::size_t kCount = sizeof(specials) / sizeof(specials[0]);
+  std::vector<float> values =
+      odyssey::test::normal_floats(n, 1.0f, 900 + static_cast<std::uint32_t>(which));
+  for (std::size_t i = 0; i < n; i += 2) values[i] = specials[(i / 2 + 3 * which) % kCount];
+  return values;
+}
+
+// Runs step(buffers) on every ISA with the nan_mix buffers at float offsets 0..16, all alike and
+// staggered: every byte of every buffer afterwards must be those of the scalar reference at offset
+// 0, NaNs included (DESIGN §2: a result is a function of the values, never of an address). 37
+// elements give an alignment head, a full vector and a tail at every offset, for every width.
+template <class Step>
+void check_nan_bytes(const std::string& name, std::size_t buffers, const Step& step) {
+  const std::size_t n = 37;
+  std::vector<std::vector<float>> initial;
+  for (std::size_t j = 0; j < buffers; ++j) initial.push_back(nan_mix(n, j));
+  const odyssey::Isa previous = odyssey::selected_isa();
+  bool intact = true;
+  odyssey::select_isa(odyssey::Isa::kScalar);
+  const auto want = odyssey::test::detail::run_placed(initial, std::vector<std::size_t>(buffers, 0),
+                                                      step, intact);
+  for (odyssey::Isa isa : odyssey::available_isas()) {
+    odyssey::select_isa(isa);
+    for (std::size_t offset = 0; offset <= odyssey::test::kMaxOffset; ++offset) {
+      for (bool staggered : {false, true}) {
+        std::vector<std::size_t> offsets(buffers, offset);
+        for (std::size_t j = 0; j < buffers && staggered; ++j) {
+          offsets[j] = (offset + 7 * (j + 1)) % (odyssey::test::kMaxOffset + 1);
+        }
+        const auto got = odyssey::test::detail::run_placed(initial, offsets, step, intact);
+        std::string where = name + " " + odyssey::isa_name(isa) + " at offsets";
+        for (std::size_t o : offsets) where += " " + std::to_string(o);
+        CHECK_NOTE(intact, where + ": wrote past a buffer");
+        for (std::size_t j = 0; j < buffers; ++j) {
+          CHECK_NOTE(same_bytes(want.buffers[j], got.buffers[j]),
+                     where + ": buffer " + std::to_string(j) +
+                         " has other bytes than the scalar reference at offset 0");
+        }
+      }
+    }
+  }
+  odyssey::select_isa(previous);
+}
+
+// Every option combination of every optimizer on NaN, infinities and -0.0 in every buffer.
+void check_nan_bytes_everywhere() {
+  const std::size_t n = 37;
+  for (odyssey::SgdOptions o : sgd_cases()) {
+    for (bool first_step : {false, true}) {
+      o.first_step = first_step;
+      check_nan_bytes("sgd_step", 3, [&](float* const* b) {
+        odyssey::sgd_step(b[0], b[1], o.momentum != 0.0 ? b[2] : nullptr, o, n);
+      });
+    }
+  }
+  for (odyssey::AdamOptions o : adam_cases()) {
+    o.step = 3;
+    for (bool amsgrad : {false, true}) {
+      check_nan_bytes(o.decoupled_weight_decay ? "adamw_step" : "adam_step", 5,
+                      [&](float* const* b) {
+                        odyssey::adam_step(b[0], b[1], b[2], b[3], amsgrad ? b[4] : nullptr, o, n);
+                      });
+    }
+  }
+  for (const odyssey::RmspropOptions& o : rmsprop_cases()) {
+    check_nan_bytes("rmsprop_step", 5, [&](float* const* b) {
+      odyssey::rmsprop_step(b[0], b[1], b[2], o.centered ? b[3] : nullptr,
+                            o.momentum != 0.0 ? b[4] : nullptr, o, n);
+    });
+  }
+  for (odyssey::AdagradOptions o : adagrad_cases()) {
+    o.step = 4;
+    check_nan_bytes("adagrad_step", 3,
+                    [&](float* const* b) { odyssey::adagrad_step(b[0], b[1], b[2], o, n); });
+  }
+}
 }  // namespace
 
 // The multi-tensor steps: tensors of odd sizes, each at its own float offset, tensor 1 joining a
@@ -687,6 +786,7 @@ int main() {
   check_rmsprop_adagrad_reference();
   check_threads();
   check_address_invariance();
+  check_nan_bytes_everywhere();
   check_many();
   check_many_shared();
   return odyssey::test::finish();

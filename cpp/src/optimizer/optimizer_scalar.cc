@@ -4,13 +4,23 @@
 // add(a, b, alpha) is fma(b, alpha, a), lerp fma(w, end - start, start) or, for w >= 0.5,
 // fma(w - 1, end - start, end), addcmul(self, a, b, value) fma(value * a, b, self); mul, div,
 // sqrt and addcdiv (self + value * a / b) round every operation. std::fma does the same here and
-// the kernels are built with -ffp-contract=off, so every variant gives the same bits.
+// the kernels are built with -ffp-contract=off, so every variant gives the same bits. Every NaN
+// stored is the canonical one (canonical_nan), as in the SIMD variants.
 #include <cmath>
+#include <limits>
 
 #include "odyssey/optimizer.h"
 
 namespace odyssey::scalar {
 namespace {
+
+// Any NaN as the one canonical quiet NaN (+, payload 0). Which of two NaN operands an operation
+// passes on follows the operand order the compiler picks, which in the SIMD variants differs
+// between the aligned body and the masked head and tail (optimizer_simd.h, store_n); storing one
+// NaN keeps every stored bit a function of the values alone, and the variants equal to this one.
+float canonical_nan(float x) {
+  return std::isnan(x) ? std::numeric_limits<float>::quiet_NaN() : x;
+}
 
 // torch.optim.sgd._single_tensor_sgd: grad.add(param, alpha=wd); buf = grad.clone() on the first
 // step, else buf.mul_(momentum).add_(grad, alpha=1 - dampening); grad.add(buf, alpha=momentum)
@@ -25,10 +35,10 @@ void sgd(float* param, const float* grad, float* momentum_buffer, const SgdScala
       if (!s.first_step) {
         buf = std::fma(g, s.one_minus_dampening, momentum_buffer[i] * s.momentum);
       }
-      momentum_buffer[i] = buf;
+      momentum_buffer[i] = canonical_nan(buf);
       g = s.nesterov ? std::fma(buf, s.momentum, g) : buf;
     }
-    param[i] = std::fma(g, s.neg_lr, param[i]);
+    param[i] = canonical_nan(std::fma(g, s.neg_lr, param[i]));
   }
 }
 
@@ -58,14 +68,14 @@ void adam(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, fl
     if (s.coupled_weight_decay) g = std::fma(p, s.weight_decay, g);
     const float m = lerp(exp_avg[i], g, s.lerp_weight);
     float v = std::fma(s.one_minus_beta2 * g, g, exp_avg_sq[i] * s.beta2);
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
+    exp_avg[i] = canonical_nan(m);
+    exp_avg_sq[i] = canonical_nan(v);
     if (max_exp_avg_sq != nullptr) {
       v = maximum(max_exp_avg_sq[i], v);
-      max_exp_avg_sq[i] = v;
+      max_exp_avg_sq[i] = canonical_nan(v);
     }
     const float denom = std::sqrt(v) / s.bias_correction2_sqrt + s.eps;
-    param[i] = p + s.neg_step_size * m / denom;
+    param[i] = canonical_nan(p + s.neg_step_size * m / denom);
   }
 }
 
@@ -81,11 +91,11 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
     float g = grad[i];
     if (s.use_weight_decay) g = std::fma(param[i], s.weight_decay, g);
     const float sq = std::fma(s.one_minus_alpha * g, g, square_avg[i] * s.alpha);
-    square_avg[i] = sq;
+    square_avg[i] = canonical_nan(sq);
     float avg;
     if (s.centered) {
       const float ga = lerp(grad_avg[i], g, s.one_minus_alpha);
-      grad_avg[i] = ga;
+      grad_avg[i] = canonical_nan(ga);
       avg = std::sqrt(std::fma(-ga, ga, sq));
     } else {
       avg = std::sqrt(sq);
@@ -93,10 +103,10 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
     avg = avg + s.eps;
     if (s.use_momentum) {
       const float buf = momentum_buffer[i] * s.momentum + g / avg;
-      momentum_buffer[i] = buf;
-      param[i] = std::fma(buf, s.neg_lr, param[i]);
+      momentum_buffer[i] = canonical_nan(buf);
+      param[i] = canonical_nan(std::fma(buf, s.neg_lr, param[i]));
     } else {
-      param[i] = param[i] + s.neg_lr * g / avg;
+      param[i] = canonical_nan(param[i] + s.neg_lr * g / avg);
     }
   }
 }
@@ -109,8 +119,8 @@ void adagrad(float* param, const float* grad, float* sum, const AdagradScalars& 
     float g = grad[i];
     if (s.use_weight_decay) g = std::fma(param[i], s.weight_decay, g);
     const float total = std::fma(g, g, sum[i]);
-    sum[i] = total;
-    param[i] = param[i] + s.neg_clr * g / (std::sqrt(total) + s.eps);
+    sum[i] = canonical_nan(total);
+    param[i] = canonical_nan(param[i] + s.neg_clr * g / (std::sqrt(total) + s.eps));
   }
 }
 

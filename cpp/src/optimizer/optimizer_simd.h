@@ -1,9 +1,11 @@
 // The optimizer updates written once over a lane type V; each *_<isa>.cc instantiates them with
 // its own V. The operations and their order are those of the scalar reference, fused multiply-adds
-// included, so every variant gives the reference's bits.
+// included, so every variant gives the reference's bits, and every value stored goes through
+// store_n, which writes the one canonical NaN for any NaN (see there).
 #pragma once
 
 #include <cstddef>
+#include <limits>
 
 #include "odyssey/optimizer.h"
 #include "odyssey/simd/elementwise.h"
@@ -27,8 +29,16 @@ typename V::T load_n(const float* p, std::size_t count) {
   return count == V::kLanes ? V::load(p) : V::load_first(p, count);
 }
 
+// Stores v with every NaN lane replaced by the canonical quiet NaN (+, payload 0), as the scalar
+// reference's canonical_nan does. Which NaN an operation with two NaN operands passes on (x86 keeps
+// the first source's, sign and payload) follows the operand order the compiler picks for that
+// instruction, and GCC commutes vector adds, multiplies and FMAs freely: the alignment head and
+// tail (masked loads in registers) and the full-vector body (loads folded into memory operands)
+// come out with different orders, so without this a NaN's sign would depend on the arrays'
+// addresses. Every non-NaN result is exact whichever order the compiler picks.
 template <class V>
 void store_n(float* p, typename V::T v, std::size_t count) {
+  v = V::select(V::is_nan(v), V::set1(std::numeric_limits<float>::quiet_NaN()), v);
   if (count == V::kLanes) {
     V::store(p, v);
   } else {
