@@ -319,8 +319,13 @@ def test_the_workers_thread_pools_follow_each_sweeps_threads() -> None:
         process = context.Process(target=_blas_threads, args=(send,))
         with trial_module.thread_environment(threads):
             process.start()
-        seen.append(receive.recv())
-        process.join()
+        send.close()  # the worker holds the only writer: its end is an EOF, never a hang
+        try:
+            seen.append(receive.recv())
+        except EOFError:
+            process.join(timeout=60)
+            pytest.fail(f"the worker ended without a report (exit code {process.exitcode})")
+        process.join(timeout=60)
     assert [variable for variable, _ in seen] == ["1", "2", "1"]
     for threads, (_, pools) in zip((1, 2, 1), seen, strict=True):
         assert all(size == threads for size in pools), seen

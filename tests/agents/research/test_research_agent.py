@@ -44,7 +44,10 @@ def api_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def files_under(root: Path) -> set[str]:
-    return {str(path.relative_to(root)) for path in root.rglob("*")}
+    """The files and folders under `root`, without the bytecode odyssey validate's imports may
+    leave (git ignores it)."""
+    paths = (path.relative_to(root) for path in root.rglob("*"))
+    return {str(path) for path in paths if "__pycache__" not in path.parts}
 
 
 def user_text(request: dict[str, Any]) -> str:
