@@ -18,6 +18,8 @@ import pytest
 from cli_run import run
 from test_papers import TINY
 
+from odyssey.sweep import ray_backend
+
 SWEEP = [str(TINY), "--seeds", "0-1", "--set", "train.epochs=1", "--threads", "1"]
 
 
@@ -131,8 +133,11 @@ def test_a_worker_that_dies_mid_trial_is_retried_a_bounded_number_of_times(
     assert status == 0, said + err
     assert marker.exists()  # it did die once
     assert _trials(tmp_path / "retried")[0]["status"] == "finished"
-    # The killed attempt's scratch directory was removed by the retry on this node.
-    assert set(Path(tempfile.gettempdir()).glob("odyssey-trial-*")) <= scratch
+    # The killed attempt's scratch directory was removed by the retry on this node: what is new
+    # in the temporary folder belongs to a live process (another run's trial, if any).
+    new = set(Path(tempfile.gettempdir()).glob("odyssey-trial-*")) - scratch
+    owners = [int(path.name.split("-")[-2]) for path in new]
+    assert all(ray_backend._pid_alive(pid) for pid in owners), new
     # A worker that dies every time: recorded as failed once the retries run out.
     always = [*argv, "--set", "variant.model_args.always=true", "--max-retries", "1"]
     status, said, err = run("sweep", *always, "--out", str(tmp_path / "dead"))
