@@ -18,9 +18,7 @@ namespace {
 // passes on follows the operand order the compiler picks, which in the SIMD variants differs
 // between the aligned body and the masked head and tail (optimizer_simd.h, store_n); storing one
 // NaN keeps every stored bit a function of the values alone, and the variants equal to this one.
-float canonical_nan(float x) {
-  return std::isnan(x) ? std::numeric_limits<float>::quiet_NaN() : x;
-}
+float canonical_nan(float x) { return std::isnan(x) ? std::numeric_limits<float>::quiet_NaN() : x; }
 
 // torch.optim.sgd._single_tensor_sgd: grad.add(param, alpha=wd); buf = grad.clone() on the first
 // step, else buf.mul_(momentum).add_(grad, alpha=1 - dampening); grad.add(buf, alpha=momentum)
