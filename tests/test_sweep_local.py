@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import run
+from sweep_worker_probe import report_blas_threads
 from test_papers import TINY
 
 from odyssey.sweep import trial as trial_module
@@ -292,18 +293,6 @@ def test_the_workers_end_with_the_sweep_however_it_dies(tmp_path) -> None:
     assert [r["status"] for r in _sweep(out)["trials"]] == ["running"]
 
 
-def _blas_threads(connection) -> None:
-    """A worker's body: reports its environment's OPENBLAS_NUM_THREADS and the size of the
-    BLAS thread pool numpy loaded with (when threadpoolctl can tell)."""
-    try:
-        from threadpoolctl import threadpool_info
-
-        pools = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    except ImportError:
-        pools = []
-    connection.send((os.environ.get("OPENBLAS_NUM_THREADS"), pools))
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forkserver is Linux's")
 def test_the_workers_thread_pools_follow_each_sweeps_threads() -> None:
     """A forkserver's child inherits the forkserver's environment, in which the preloaded numpy
@@ -316,7 +305,7 @@ def test_the_workers_thread_pools_follow_each_sweeps_threads() -> None:
     for threads in (1, 2, 1):
         context = local._context(threads)
         receive, send = multiprocessing.Pipe(duplex=False)
-        process = context.Process(target=_blas_threads, args=(send,))
+        process = context.Process(target=report_blas_threads, args=(send,))
         with trial_module.thread_environment(threads):
             process.start()
         send.close()  # the worker holds the only writer: its end is an EOF, never a hang
