@@ -81,10 +81,10 @@ def test_the_link_is_the_first_answer_line_under_its_heading() -> None:
 
 def test_the_module_prints_one_output_line_or_fails_with_one_error() -> None:
     command = [sys.executable, "-m", "odyssey.agents.research.issue_form"]
-    # Only the form's body and the way this run imports odyssey (installed, or PYTHONPATH).
-    env = {"ISSUE_BODY": body("https://arxiv.org/abs/2101.00001")}
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    # This run's environment (how it imports odyssey; LD_PRELOAD under the sanitizers) without
+    # a runner's GITHUB_* files, and the form.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GITHUB_")}
+    env["ISSUE_BODY"] = body("https://arxiv.org/abs/2101.00001")
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "paper=2101.00001\n", "")
     env["ISSUE_BODY"] = body("https://doi.org/10.1109/5.726791")
