@@ -243,6 +243,16 @@ CASES: dict[str, tuple[list[np.ndarray], Call]] = {
         [floats(150, 203), floats(203, 301), zeros(150, 301)],
         lambda a, b, o: _kernels.sgemm(a, b, alpha=0.75, out=o),
     ),
+    # LeNet-5's fc1 at batch 64 (both products split into blocks) with its ReLU, and fc2 (the
+    # products side by side, one thread each).
+    "linear_backward": (
+        [floats(64, 120), floats(64, 400), floats(120, 400), floats(64, 120)],
+        lambda g, x, w, r: _kernels.linear_backward(g, x, w, r),
+    ),
+    "linear_backward fc2": (
+        [floats(64, 84), floats(64, 120), floats(84, 120)],
+        lambda g, x, w: _kernels.linear_backward(g, x, w),
+    ),
     "conv2d_forward conv1": (
         [X1, W1, B1, zeros(8, 6, 28, 28)],
         lambda x, w, b, o: _kernels.conv2d_forward(x, w, b, padding=2, out=o),

@@ -188,6 +188,14 @@ def coherent_sgemm(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 @st.composite
+def coherent_linear_backward(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    n, i, o = draw(st.integers(0, 6)), draw(st.integers(0, 6)), draw(st.integers(0, 6))
+    relu = draw(st.sampled_from([None, f32((n, o))]))
+    flags = tuple(draw(st.booleans()) for _ in range(3))
+    return (f32((n, o)), f32((n, i)), f32((o, i)), relu, *flags), {}
+
+
+@st.composite
 def coherent_classes(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """(N, C) scores and N labels in range, for the losses."""
     n, c = draw(st.integers(0, 6)), draw(st.integers(1, 6))
@@ -681,6 +689,16 @@ RAW: dict[str, Args] = {
         out=maybe(floats32(0, 3)),
     )
     | coherent_sgemm(),
+    "linear_backward": call(
+        floats32(0, 3),
+        floats32(0, 3),
+        floats32(0, 3),
+        maybe(floats32(0, 3)),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+    )
+    | coherent_linear_backward(),
     "conv2d_forward": call(
         floats32(3, 5, 6),
         floats32(3, 5, 4),

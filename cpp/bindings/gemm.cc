@@ -130,9 +130,74 @@ Options parse_options(const py::kwargs& kwargs) {
   return options;
 }
 
+// grad_out (batch, out), input (batch, in), weight (out, in) and relu_output like grad_out, or
+// ValueError naming the shapes.
+py::tuple linear_backward(const py::object& grad_object, const py::object& input_object,
+                          const py::object& weight_object, const py::object& relu_object,
+                          bool input_grad, bool weight_grad, bool bias_grad) {
+  constexpr const char* fn = "linear_backward";
+  const py::array grad = float32_array(fn, grad_object, "grad_out");
+  const py::array input = float32_array(fn, input_object, "input");
+  const py::array weight = float32_array(fn, weight_object, "weight");
+  check_ndim(fn, grad, "grad_out", 2, "(batch, out_features)");
+  check_ndim(fn, input, "input", 2, "(batch, in_features)");
+  check_ndim(fn, weight, "weight", 2, "(out_features, in_features)");
+  const py::ssize_t batch = input.shape(0), in = input.shape(1), out = weight.shape(0);
+  if (weight.shape(1) != in) {
+    throw py::value_error(std::string(fn) + ": input " + shape_of(input) + " has " +
+                          std::to_string(in) + " features but weight " + shape_of(weight) +
+                          " expects " + std::to_string(weight.shape(1)));
+  }
+  if (grad.shape(0) != batch || grad.shape(1) != out) {
+    throw py::value_error(std::string(fn) + ": grad_out has shape " + shape_of(grad) +
+                          " but input " + shape_of(input) + " and weight " + shape_of(weight) +
+                          " give outputs of shape " + shape_text(batch, out));
+  }
+  const bool relu = !relu_object.is_none();
+  py::array relu_output;
+  if (relu) {
+    relu_output = float32_array(fn, relu_object, "relu_output");
+    check_same_shape(fn, relu_output, "relu_output", grad, "grad_out");
+  }
+  py::object dx = py::none(), dw = py::none(), db = py::none();
+  float *dx_data = nullptr, *dw_data = nullptr, *db_data = nullptr;
+  if (input_grad) {
+    auto array = new_array<float>({batch, in});
+    dx_data = array.mutable_data();
+    dx = std::move(array);
+  }
+  if (weight_grad) {
+    auto array = new_array<float>({out, in});
+    dw_data = array.mutable_data();
+    dw = std::move(array);
+  }
+  if (bias_grad) {
+    auto array = new_array<float>({out});
+    db_data = array.mutable_data();
+    db = std::move(array);
+  }
+  {
+    py::gil_scoped_release release;
+    odyssey::linear_backward(floats(grad), floats(input), floats(weight),
+                             relu ? floats(relu_output) : nullptr, static_cast<std::size_t>(batch),
+                             static_cast<std::size_t>(in), static_cast<std::size_t>(out), dx_data,
+                             dw_data, db_data);
+  }
+  return py::make_tuple(dx, dw, db);
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
+  m.def("linear_backward", &linear_backward, py::arg("grad_out"), py::arg("input"),
+        py::arg("weight"), py::arg("relu_output") = py::none(), py::arg("input_grad") = true,
+        py::arg("weight_grad") = true, py::arg("bias_grad") = true,
+        "linear_backward(grad_out, input, weight, relu_output=None, input_grad=True, "
+        "weight_grad=True, bias_grad=True) -> (grad_input, grad_weight, grad_bias)\n\n"
+        "The gradients of input @ weight.T + bias (2-D float32), or of its ReLU when relu_output "
+        "(that ReLU's output) is given: grad_out @ weight, grad_out.T @ input and grad_out's sums "
+        "over the batch, each None when not asked for. One parallel job; each product has the "
+        "bits of its own sgemm call.");
   m.def(
       "sgemm",
       [](const py::object& a, const py::object& b, const py::kwargs& kwargs) {

@@ -524,6 +524,65 @@ void check_nested_call_runs_serially() {
   odyssey::set_num_threads(1);
 }
 
+// sgemm_many: products of every path (tiles split into blocks, one whole block, the dot rows, k == 0)
+// in one job give each its own sgemm_bias bits, for every thread count; a bad leading dimension in
+// any product throws before anything is written.
+void check_many() {
+  using odyssey::GemmProblem;
+  struct Shape {
+    Trans ta, tb;
+    std::size_t m, n, k;
+  };
+  const Shape shapes[] = {{Trans::kNo, Trans::kNo, 64, 400, 120},
+                          {Trans::kYes, Trans::kNo, 120, 400, 64},
+                          {Trans::kNo, Trans::kYes, 2, 84, 120},
+                          {Trans::kYes, Trans::kNo, 84, 1, 64},
+                          {Trans::kNo, Trans::kNo, 5, 3, 0},
+                          {Trans::kNo, Trans::kYes, 301, 203, 517}};
+  std::vector<std::vector<float>> a, b, bias, alone, many;
+  std::vector<GemmProblem> problems;
+  for (std::size_t i = 0; i < std::size(shapes); ++i) {
+    const Shape& sh = shapes[i];
+    a.push_back(odyssey::test::normal_floats(sh.m * sh.k, 1.0f, 50 + i));
+    b.push_back(odyssey::test::normal_floats(sh.k * sh.n, 1.0f, 60 + i));
+    bias.push_back(odyssey::test::normal_floats(sh.n, 1.0f, 70 + i));
+    alone.emplace_back(sh.m * sh.n, kNaN);
+    many.emplace_back(sh.m * sh.n, kNaN);
+  }
+  for (std::size_t i = 0; i < std::size(shapes); ++i) {
+    const Shape& sh = shapes[i];
+    const std::size_t lda = sh.ta == Trans::kNo ? sh.k : sh.m;
+    const std::size_t ldb = sh.tb == Trans::kNo ? sh.n : sh.k;
+    // The two-row shape takes the dot rows only with bias, alpha 1 and beta 0.
+    const float alpha = sh.m <= 2 ? 1.0f : 0.75f;
+    problems.push_back({sh.ta, sh.tb, sh.m, sh.n, sh.k, alpha, a[i].data(), lda, b[i].data(), ldb,
+                        0.0f, i % 2 == 0 ? bias[i].data() : nullptr, many[i].data(), sh.n});
+    odyssey::sgemm_bias(sh.ta, sh.tb, sh.m, sh.n, sh.k, alpha, a[i].data(), lda, b[i].data(), ldb,
+                        0.0f, i % 2 == 0 ? bias[i].data() : nullptr, alone[i].data(), sh.n);
+  }
+  for (int threads : {1, 2, 3}) {
+    odyssey::set_num_threads(threads);
+    for (auto& c : many) std::fill(c.begin(), c.end(), kNaN);
+    odyssey::sgemm_many(problems.data(), problems.size());
+    for (std::size_t i = 0; i < std::size(shapes); ++i) {
+      CHECK_NOTE(std::memcmp(many[i].data(), alone[i].data(), alone[i].size() * sizeof(float)) == 0,
+                 "sgemm_many product " + std::to_string(i) + " threads=" +
+                     std::to_string(threads));
+    }
+  }
+  odyssey::set_num_threads(1);
+  for (auto& c : many) std::fill(c.begin(), c.end(), kNaN);
+  problems.back().ldb = 1;  // smaller than a row of B^T's k
+  bool threw = false;
+  try {
+    odyssey::sgemm_many(problems.data(), problems.size());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK_NOTE(threw, "sgemm_many rejects a bad ldb");
+  CHECK_NOTE(std::isnan(many[0][0]), "sgemm_many wrote nothing before throwing");
+}
+
 // Shapes that take each path of the driver: B read in place from L1 or packed, A packed or read in
 // place, one block or several in parallel; the fused bias; all four transpositions.
 void check_address_invariance() {
@@ -567,6 +626,7 @@ int main() {
   check_degenerate_shapes();
   check_thread_determinism();
   check_nested_call_runs_serially();
+  check_many();
   check_address_invariance();
   return odyssey::test::finish();
 }

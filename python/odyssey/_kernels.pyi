@@ -299,6 +299,16 @@ def sgemm(
     out: Float32Array | None = None,
 ) -> Float32Array: ...
 
+def linear_backward(
+    grad_out: Float32Array,
+    input: Float32Array,
+    weight: Float32Array,
+    relu_output: Float32Array | None = None,
+    input_grad: bool = True,
+    weight_grad: bool = True,
+    bias_grad: bool = True,
+) -> tuple[Float32Array | None, Float32Array | None, Float32Array | None]: ...
+
 Int32Array = npt.NDArray[np.int32]
 Pair = int | tuple[int, int]
 

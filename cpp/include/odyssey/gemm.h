@@ -31,6 +31,38 @@ void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std:
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                 float beta, const float* bias, float* c, std::size_t ldc);
 
+// The arguments of one sgemm_bias call.
+struct GemmProblem {
+  Trans trans_a, trans_b;
+  std::size_t m, n, k;
+  float alpha;
+  const float* a;
+  std::size_t lda;
+  const float* b;
+  std::size_t ldb;
+  float beta;
+  const float* bias;
+  float* c;
+  std::size_t ldc;
+};
+
+// Independent products as one parallel job: the blocks of all of them share the pool, so products
+// too small to split on their own run side by side (a Linear layer's input and weight gradients:
+// LeNet-5's 120 -> 84 layer takes one thread per product instead of leaving the second thread
+// idle). Each product gets the bits of its own sgemm_bias call; no product's C may overlap another
+// product's operands. Throws std::invalid_argument as sgemm_bias does, before anything is written.
+void sgemm_many(const GemmProblem* problems, std::size_t count);
+
+// The gradients of a Linear layer y = x W^T + b (x: batch x in, W: out x in, all row-major), or of
+// relu(y) when relu_out (that output, batch x out) is given: with g = dy, or dy where relu_out > 0
+// (relu_backward's bits), dx = g W, dW = g^T x and db = g's sums over the batch, each skipped when
+// its pointer is nullptr. The three are one sgemm_many job, each with the bits of its own sgemm
+// call; db is the product g^T 1, so its sums are the tiles' chains of additions in ascending
+// rows (restarted every kGemmKc rows).
+void linear_backward(const float* dy, const float* x, const float* w, const float* relu_out,
+                     std::size_t batch, std::size_t in, std::size_t out, float* dx, float* dw,
+                     float* db);
+
 // One register tile of C, the unit a micro-kernel computes:
 //   C[i, j] = alpha * sum_p a[p * a_stride + i * a_row] * b[p * b_stride + j] + beta * C[i, j]
 //             + bias[j]

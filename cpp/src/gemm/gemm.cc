@@ -8,6 +8,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "odyssey/dispatch.h"
 #include "odyssey/parallel.h"
@@ -100,19 +101,7 @@ Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr
   return blocking;
 }
 
-struct Problem {
-  Trans trans_a, trans_b;
-  std::size_t m, n, k;
-  float alpha;
-  const float* a;
-  std::size_t lda;
-  const float* b;
-  std::size_t ldb;
-  float beta;
-  const float* bias;
-  float* c;
-  std::size_t ldc;
-};
+using Problem = GemmProblem;
 
 void portable_pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
                               float* dst, std::size_t dst_stride) {
@@ -239,40 +228,106 @@ const GemmKernels* gemm_kernels(Isa isa) {
   return kTables.get(isa);
 }
 
-void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
-                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
-                float beta, const float* bias, float* c, std::size_t ldc) {
-  check_leading_dimension("lda", lda, trans_a == Trans::kNo ? k : m);
-  check_leading_dimension("ldb", ldb, trans_b == Trans::kNo ? n : k);
-  check_leading_dimension("ldc", ldc, n);
-  if (m == 0 || n == 0) return;
-  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc};
-  if (k == 0 || alpha == 0.0f) return scale_c(pr);
+namespace {
 
-  const GemmKernels& kernels = gemm_kernels();
+// How one product of sgemm_many runs: its blocks of C (or a single pass for the special cases) and
+// which packings pay.
+struct Plan {
+  enum class Kind { kTiles, kScale, kDotRows } kind = Kind::kTiles;
+  Blocking blocking{};
+  bool pack_a_block = false, pack_b_panels = false;
+};
+
+Plan plan_problem(const Problem& pr, const GemmKernels& kernels) {
+  Plan plan;
+  if (pr.k == 0 || pr.alpha == 0.0f) {
+    plan.kind = Plan::Kind::kScale;
+    return plan;
+  }
   // A Linear forward of a row or two: the tiles would pack all of B transposed for them (at batch
   // 1, LeNet-5's 400 -> 120 layer took 11 us, 9 of them packing); dot products read B in place.
-  if (m <= kDotRowsMax && trans_a == Trans::kNo && trans_b == Trans::kYes && alpha == 1.0f &&
-      beta == 0.0f && 2.0 * static_cast<double>(m * n) * static_cast<double>(k) < kSerialFlops) {
-    return kernels.dot_rows(a, m, lda, b, ldb, n, k, bias, c, ldc);
+  if (pr.m <= kDotRowsMax && pr.trans_a == Trans::kNo && pr.trans_b == Trans::kYes &&
+      pr.alpha == 1.0f && pr.beta == 0.0f &&
+      2.0 * static_cast<double>(pr.m * pr.n) * static_cast<double>(pr.k) < kSerialFlops) {
+    plan.kind = Plan::Kind::kDotRows;
+    return plan;
   }
-  const Blocking blocking = plan_blocks(m, n, k, kernels.mr, kernels.nr);
+  plan.blocking = plan_blocks(pr.m, pr.n, pr.k, kernels.mr, kernels.nr);
   // An A panel serves every nr-column panel of its block, a B panel every mr-row tile: packing
   // pays when they are used many times from far apart in memory. The micro-kernels read A's rows
   // or columns in place, so A is packed only for wide blocks. B is read in place when it is not
   // transposed and either used once or small enough (its rows of one k block) to stay in L1.
-  const bool pack_a_block = blocking.nb > 2 * kernels.nr;
-  const bool b_in_l1 = std::min(k, kGemmKc) * ldb * sizeof(float) <= kL1InPlaceBytes;
-  const bool pack_b_panels = trans_b == Trans::kYes || (blocking.mb > kernels.mr && !b_in_l1);
-  parallel_for(blocking.row_blocks * blocking.col_blocks, blocking.blocks_per_chunk,
-               [&](std::size_t begin, std::size_t end) {
-                 for (std::size_t block = begin; block < end; ++block) {
-                   const std::size_t i = block / blocking.col_blocks * blocking.mb;
-                   const std::size_t j = block % blocking.col_blocks * blocking.nb;
-                   compute_block(pr, kernels, i, std::min(m, i + blocking.mb), j,
-                                 std::min(n, j + blocking.nb), pack_a_block, pack_b_panels);
-                 }
-               });
+  plan.pack_a_block = plan.blocking.nb > 2 * kernels.nr;
+  const bool b_in_l1 = std::min(pr.k, kGemmKc) * pr.ldb * sizeof(float) <= kL1InPlaceBytes;
+  plan.pack_b_panels =
+      pr.trans_b == Trans::kYes || (plan.blocking.mb > kernels.mr && !b_in_l1);
+  return plan;
+}
+
+// Blocks [begin, end) of one product's plan.
+void run_blocks(const Problem& pr, const Plan& plan, const GemmKernels& kernels, std::size_t begin,
+                std::size_t end) {
+  switch (plan.kind) {
+    case Plan::Kind::kScale:
+      return scale_c(pr);
+    case Plan::Kind::kDotRows:
+      return kernels.dot_rows(pr.a, pr.m, pr.lda, pr.b, pr.ldb, pr.n, pr.k, pr.bias, pr.c, pr.ldc);
+    case Plan::Kind::kTiles:
+      break;
+  }
+  const Blocking& blocking = plan.blocking;
+  for (std::size_t block = begin; block < end; ++block) {
+    const std::size_t i = block / blocking.col_blocks * blocking.mb;
+    const std::size_t j = block % blocking.col_blocks * blocking.nb;
+    compute_block(pr, kernels, i, std::min(pr.m, i + blocking.mb), j,
+                  std::min(pr.n, j + blocking.nb), plan.pack_a_block, plan.pack_b_panels);
+  }
+}
+
+// One parallel chunk of sgemm_many: blocks [begin, end) of product `problem`.
+struct Chunk {
+  std::size_t problem, begin, end;
+};
+
+}  // namespace
+
+void sgemm_many(const GemmProblem* problems, std::size_t count) {
+  for (std::size_t p = 0; p < count; ++p) {
+    const Problem& pr = problems[p];
+    check_leading_dimension("lda", pr.lda, pr.trans_a == Trans::kNo ? pr.k : pr.m);
+    check_leading_dimension("ldb", pr.ldb, pr.trans_b == Trans::kNo ? pr.n : pr.k);
+    check_leading_dimension("ldc", pr.ldc, pr.n);
+  }
+  const GemmKernels& kernels = gemm_kernels();
+  std::vector<Plan> plans(count);
+  std::vector<Chunk> chunks;
+  for (std::size_t p = 0; p < count; ++p) {
+    const Problem& pr = problems[p];
+    if (pr.m == 0 || pr.n == 0) continue;
+    plans[p] = plan_problem(pr, kernels);
+    if (plans[p].kind != Plan::Kind::kTiles) {
+      chunks.push_back({p, 0, 1});
+      continue;
+    }
+    const Blocking& blocking = plans[p].blocking;
+    const std::size_t blocks = blocking.row_blocks * blocking.col_blocks;
+    for (std::size_t b = 0; b < blocks; b += blocking.blocks_per_chunk) {
+      chunks.push_back({p, b, std::min(blocks, b + blocking.blocks_per_chunk)});
+    }
+  }
+  parallel_for(chunks.size(), 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t c = begin; c < end; ++c) {
+      const Chunk& chunk = chunks[c];
+      run_blocks(problems[chunk.problem], plans[chunk.problem], kernels, chunk.begin, chunk.end);
+    }
+  });
+}
+
+void sgemm_bias(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, const float* bias, float* c, std::size_t ldc) {
+  const GemmProblem problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc};
+  sgemm_many(&problem, 1);
 }
 
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,

@@ -1,5 +1,6 @@
-// A small pool of persistent worker threads behind parallel_for. Workers claim chunk indices from
-// an atomic counter; which thread runs a chunk varies, what a chunk covers does not.
+// A small pool of persistent worker threads behind parallel_for. Each thread first claims the chunks
+// of its own contiguous share of a job, then helps with the others' shares; which thread runs a
+// chunk varies, what a chunk covers does not.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -55,6 +56,13 @@ bool spin_until(Predicate done) {
 // True on pool workers and on a thread that is running a parallel_for, so nested calls run inline.
 thread_local bool t_inside_parallel = false;
 
+// The next unclaimed chunk of one thread's share and where that share ends, on a cache line of its
+// own so that threads claiming from their own shares do not contend.
+struct alignas(64) Share {
+  std::atomic<std::size_t> next{0};
+  std::size_t end = 0;
+};
+
 class ThreadPool {
  public:
   ThreadPool() = default;
@@ -73,6 +81,7 @@ class ThreadPool {
   void grow_to(int target) {
     if (target <= size()) return;
     workers_.reserve(static_cast<std::size_t>(target));
+    shares_ = std::make_unique<Share[]>(static_cast<std::size_t>(target) + 1);
     // No stopped worker is left (shrink_to joined them), so raising the bound stops nobody.
     keep_.store(target, std::memory_order_relaxed);
     while (size() < target) {
@@ -100,13 +109,20 @@ class ThreadPool {
   // Runs chunk(i) for every i in [0, count) on the workers and the calling thread, and returns
   // once every chunk has finished and no worker is still inside this job. A worker that has not
   // woken up yet is not waited for: when it does, it finds the job closed and leaves it alone.
+  // Thread t (the caller 0, worker w as w + 1) owns the t-th of size() + 1 contiguous shares of
+  // [0, count): consecutive jobs over the same batch then give each thread the same samples, which
+  // its core's cache still holds from the job before.
   void run(std::size_t count, const std::function<void(std::size_t)>& chunk) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &chunk;
       job_size_ = count;
       controls_ = float_controls();
-      next_.store(0, std::memory_order_relaxed);
+      participants_ = workers_.size() + 1;
+      for (std::size_t t = 0; t < participants_; ++t) {
+        shares_[t].next.store(count * t / participants_, std::memory_order_relaxed);
+        shares_[t].end = count * (t + 1) / participants_;
+      }
       finished_.store(0, std::memory_order_relaxed);
       failed_.store(false, std::memory_order_relaxed);
       error_ = nullptr;
@@ -114,7 +130,7 @@ class ThreadPool {
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    claim_chunks();
+    claim_chunks(0);
     const auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == count; };
     if (!spin_until(all_finished)) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -129,23 +145,34 @@ class ThreadPool {
   }
 
  private:
-  // Claims chunks until none is left. After a failure the remaining chunks are claimed and
-  // counted without running, so the caller's count of finished chunks still completes.
-  void claim_chunks() {
-    for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < job_size_;) {
-      if (!failed_.load(std::memory_order_relaxed)) {
-        try {
-          (*job_)(i);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          if (!error_) error_ = std::current_exception();
-          failed_.store(true, std::memory_order_relaxed);
-        }
+  // Claims chunks until none is left: thread `self`'s own share first, then what is left of the
+  // others' shares, each from its start. After a failure the remaining chunks are claimed and
+  // counted without running, so the caller's count of finished chunks still completes. The count
+  // is added once at the end, not per chunk: a cache line bounced between cores for every chunk
+  // cost as much as LeNet's small chunks themselves.
+  void claim_chunks(std::size_t self) {
+    std::size_t ran = 0;
+    for (std::size_t step = 0; step < participants_; ++step) {
+      Share& share = shares_[(self + step) % participants_];
+      for (std::size_t i; (i = share.next.fetch_add(1, std::memory_order_relaxed)) < share.end;) {
+        run_chunk(i);
+        ++ran;
       }
-      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == job_size_) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between check and sleep
-        done_.notify_one();
-      }
+    }
+    if (ran > 0 && finished_.fetch_add(ran, std::memory_order_acq_rel) + ran == job_size_) {
+      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between check and sleep
+      done_.notify_one();
+    }
+  }
+
+  void run_chunk(std::size_t i) {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      (*job_)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
     }
   }
 
@@ -169,7 +196,7 @@ class ThreadPool {
       if (open_.load(std::memory_order_seq_cst)) {
         // The caller's rounding and flush-to-zero, so that no bit depends on who ran a chunk.
         if (float_controls() != controls_) set_float_controls(controls_);
-        claim_chunks();
+        claim_chunks(static_cast<std::size_t>(index) + 1);
       }
       active_.fetch_sub(1, std::memory_order_seq_cst);
     }
@@ -184,7 +211,8 @@ class ThreadPool {
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
   std::uint64_t controls_ = 0;  // the caller's float_controls() for this job
-  std::atomic<std::size_t> next_{0};
+  std::unique_ptr<Share[]> shares_;  // one per thread: the caller's, then the workers'
+  std::size_t participants_ = 1;      // threads sharing the job: the workers and the caller
   std::atomic<std::size_t> finished_{0};
   std::atomic<std::size_t> active_{0};
   std::atomic<bool> open_{false};

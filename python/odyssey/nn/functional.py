@@ -106,16 +106,18 @@ def _linear(input: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> T
         _kernels.relu(out, out=out)
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
-        if relu:
-            g = _kernels.relu_backward(g, out)
+        # The three gradients (and the ReLU's mask) in one kernel call and one parallel job.
         g2 = g if g.ndim == 2 else g.reshape(x2.shape[0], g.shape[-1])
-        grad_x = _kernels.sgemm(g2, w_data).reshape(x_shape) if input.requires_grad else None
-        grad_w = _kernels.sgemm(g2, x2, trans_a=True) if weight.requires_grad else None
-        grad_b = None
-        if bias is not None and bias.requires_grad:
-            # One row is its own sum (NumPy's reduction costs microseconds at batch 1).
-            grad_b = g2[0] if g2.shape[0] == 1 else g2.sum(axis=0)
-        return grad_x, grad_w, grad_b
+        grad_x, grad_w, grad_b = _kernels.linear_backward(
+            g2,
+            x2,
+            w_data,
+            (out if out.ndim == 2 else out.reshape(g2.shape)) if relu else None,
+            input.requires_grad,
+            weight.requires_grad,
+            bias is not None and bias.requires_grad,
+        )
+        return None if grad_x is None else grad_x.reshape(x_shape), grad_w, grad_b
 
     # PyTorch's names: addmm (or mm without bias) on 2-D input, a view of it otherwise.
     if relu:

@@ -233,6 +233,23 @@ def _gemm(k: Any) -> dict[str, Output]:
         magnitude += abs(beta) * np.abs(c) + np.abs(bias)
         tolerance = Tolerance((depth + 4) * FLOAT32_EPSILON, 1e-6)
         outputs[name] = Output(result, tolerance, magnitude)
+    # A Linear layer's backward through its ReLU: the three products of one job.
+    batch, features_in, features_out = 37, 53, 29
+    grad, x, w = _normal((batch, features_out), 5), _normal((batch, features_in), 6), _normal(
+        (features_out, features_in), 7
+    )
+    relu_output = np.maximum(_normal((batch, features_out), 8), 0.0)
+    masked = np.where(relu_output > 0, grad, 0.0).astype(np.float64)
+    dx, dw, db = k.linear_backward(grad, x, w, relu_output)
+    products = {
+        "linear_backward input": (dx, masked, w, features_out),
+        "linear_backward weight": (dw, masked.T, x, batch),
+        "linear_backward bias": (db, masked.T, np.ones((batch, 1)), batch),
+    }
+    for name, (result, left, right, depth) in products.items():
+        magnitude = (np.abs(left) @ np.abs(right)).reshape(result.shape)
+        tolerance = Tolerance((depth + 4) * FLOAT32_EPSILON, 1e-6)
+        outputs[name] = Output(result, tolerance, magnitude)
     return outputs
 
 
@@ -585,7 +602,7 @@ def _augment(k: Any) -> dict[str, Output]:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("gemm", ("sgemm",), _gemm),
+    Family("gemm", ("sgemm", "linear_backward"), _gemm),
     Family("conv forward", ("conv2d_forward",), _conv_forward),
     Family("conv backward", ("conv2d_backward_data", "conv2d_backward_weight"), _conv_backward),
     Family(
