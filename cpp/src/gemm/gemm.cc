@@ -21,6 +21,10 @@ namespace {
 constexpr std::size_t kMcMax = 256;
 // Below this many flops (2mnk) a call runs as one chunk: waking the pool costs 5-100 us.
 constexpr double kSerialFlops = 4e6;
+// Products that each run whole on one thread pay no repeated packing, only the wake-up: a job of
+// several of them is split from this many flops (LeNet-5's 120 -> 84 backward at batch 64 has 2.6
+// million, in two products).
+constexpr double kSerialJobFlops = 1e6;
 // Otherwise C is cut into a power of two of blocks, about flops / kFlopsPerChunk of them, from 2
 // to kMaxChunks: equal blocks in a power-of-two count share out evenly over 2 or 4 threads, and
 // few large blocks repeat little packing (each block packs its own A and B panels).
@@ -315,7 +319,15 @@ void sgemm_many(const GemmProblem* problems, std::size_t count) {
       chunks.push_back({p, b, std::min(blocks, b + blocking.blocks_per_chunk)});
     }
   }
-  parallel_for(chunks.size(), 1, [&](std::size_t begin, std::size_t end) {
+  // A job of several products below kSerialJobFlops runs as one chunk (a Linear layer's backward
+  // at batch 1: three products of 0.1 MFLOP, less work than waking the pool).
+  double flops = 0.0;
+  for (std::size_t p = 0; p < count; ++p) {
+    const Problem& pr = problems[p];
+    flops += 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+  }
+  const std::size_t grain = flops < kSerialJobFlops && chunks.size() > 1 ? chunks.size() : 1;
+  parallel_for(chunks.size(), grain, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       const Chunk& chunk = chunks[c];
       run_blocks(problems[chunk.problem], plans[chunk.problem], kernels, chunk.begin, chunk.end);
