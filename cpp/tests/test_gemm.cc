@@ -524,21 +524,19 @@ void check_nested_call_runs_serially() {
   odyssey::set_num_threads(1);
 }
 
-// sgemm_many: products of every path (tiles split into blocks, one whole block, the dot rows, k == 0)
-// in one job give each its own sgemm_bias bits, for every thread count; a bad leading dimension in
-// any product throws before anything is written.
+// sgemm_many: products of every path (tiles split into blocks, one whole block, the dot rows, k ==
+// 0) in one job give each its own sgemm_bias bits, for every thread count; a bad leading dimension
+// in any product throws before anything is written.
 void check_many() {
   using odyssey::GemmProblem;
   struct Shape {
     Trans ta, tb;
     std::size_t m, n, k;
   };
-  const Shape shapes[] = {{Trans::kNo, Trans::kNo, 64, 400, 120},
-                          {Trans::kYes, Trans::kNo, 120, 400, 64},
-                          {Trans::kNo, Trans::kYes, 2, 84, 120},
-                          {Trans::kYes, Trans::kNo, 84, 1, 64},
-                          {Trans::kNo, Trans::kNo, 5, 3, 0},
-                          {Trans::kNo, Trans::kYes, 301, 203, 517}};
+  const Shape shapes[] = {
+      {Trans::kNo, Trans::kNo, 64, 400, 120}, {Trans::kYes, Trans::kNo, 120, 400, 64},
+      {Trans::kNo, Trans::kYes, 2, 84, 120},  {Trans::kYes, Trans::kNo, 84, 1, 64},
+      {Trans::kNo, Trans::kNo, 5, 3, 0},      {Trans::kNo, Trans::kYes, 301, 203, 517}};
   std::vector<std::vector<float>> a, b, bias, alone, many;
   std::vector<GemmProblem> problems;
   for (std::size_t i = 0; i < std::size(shapes); ++i) {
@@ -566,8 +564,7 @@ void check_many() {
     odyssey::sgemm_many(problems.data(), problems.size());
     for (std::size_t i = 0; i < std::size(shapes); ++i) {
       CHECK_NOTE(std::memcmp(many[i].data(), alone[i].data(), alone[i].size() * sizeof(float)) == 0,
-                 "sgemm_many product " + std::to_string(i) + " threads=" +
-                     std::to_string(threads));
+                 "sgemm_many product " + std::to_string(i) + " threads=" + std::to_string(threads));
     }
   }
   odyssey::set_num_threads(1);

@@ -620,10 +620,10 @@ void check_nan_bytes_everywhere() {
 
 // The multi-tensor steps: tensors of odd sizes, each at its own float offset, tensor 1 joining a
 // step late (its first step, Adam's step count 1, comes then). At offsets 0 and 1 the last tensor
-// runs over two parallel chunks (a chunk holds 131,072 elements: at every offset the test would
-// take minutes under the sanitizers).
+// runs over two parallel chunks of SGD and nine of Adam (an SGD chunk holds 131,072 elements, an
+// Adam one 16,384: at every offset the test would take minutes under the sanitizers).
 std::vector<std::size_t> many_sizes(std::size_t offset) {
-  return {1, 7, 33, 1031, offset <= 1 ? odyssey::kMultiTensorGrain + 5 : 4099};
+  return {1, 7, 33, 1031, offset <= 1 ? odyssey::kSgdManyGrain + 5 : 4099};
 }
 
 std::vector<float> run_sgd_many(odyssey::SgdOptions o, std::size_t offset, bool many) {

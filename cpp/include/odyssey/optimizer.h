@@ -175,15 +175,19 @@ struct AdamTensor {
 // the one in `options`. Tensors whose arrays are disjoint from every other tensor's are updated as
 // one index space in parallel chunks (the updates are elementwise); otherwise one after another.
 //
-// Elements per parallel chunk of that joint space: 4x the elementwise grain, since an update moves
-// 4-7 arrays to an elementwise op's 2. A whole model below it (LeNet-5's 61,706 parameters: about
-// 25 us of SGD with momentum on one core) runs on the calling thread, where waking the pool cost
-// more than the split saved (sgd_step_many of LeNet-5's tensors, 1 / 2 threads: 46 / 74 us on a
-// shared machine). The update is bound by memory traffic, 20 bytes an element with momentum: about
-// 24 us with the arrays in L2 (~50 GB/s) and 46-50 us in a training step, where the forward and
-// backward passes have pushed them out to L3 (~25 GB/s); register-resident loop constants and
-// software prefetch each measured no change, and 2 threads none on a loaded 2-core machine.
-inline constexpr std::size_t kMultiTensorGrain = std::size_t{1} << 17;
+// Elements per parallel chunk of that joint space, by how much work an element costs. SGD: 4x the
+// elementwise grain, since an update moves 4-7 arrays to an elementwise op's 2. A whole model below
+// it (LeNet-5's 61,706 parameters: about 25 us of SGD with momentum on one core) runs on the
+// calling thread, where waking the pool cost more than the split saved (sgd_step_many of LeNet-5's
+// tensors, 1 / 2 threads: 46 / 74 us on a shared machine). The update is bound by memory traffic,
+// 20 bytes an element with momentum: about 24 us with the arrays in L2 (~50 GB/s) and 46-50 us in a
+// training step, where the forward and backward passes have pushed them out to L3 (~25 GB/s);
+// register-resident loop constants and software prefetch each measured no change, and 2 threads
+// none on a loaded 2-core machine. Adam divides by a square root per element, about 2.5x SGD's
+// time on one core, and pays for a split: LeNet-5's tensors in 4 chunks took 73 us on 2 threads
+// against 107 us on the calling thread alone (101 us on 1 thread; the same builds side by side).
+inline constexpr std::size_t kSgdManyGrain = std::size_t{1} << 17;
+inline constexpr std::size_t kAdamManyGrain = std::size_t{1} << 14;
 void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions& options);
 void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOptions& options);
 

@@ -263,8 +263,7 @@ Plan plan_problem(const Problem& pr, const GemmKernels& kernels) {
   // transposed and either used once or small enough (its rows of one k block) to stay in L1.
   plan.pack_a_block = plan.blocking.nb > 2 * kernels.nr;
   const bool b_in_l1 = std::min(pr.k, kGemmKc) * pr.ldb * sizeof(float) <= kL1InPlaceBytes;
-  plan.pack_b_panels =
-      pr.trans_b == Trans::kYes || (plan.blocking.mb > kernels.mr && !b_in_l1);
+  plan.pack_b_panels = pr.trans_b == Trans::kYes || (plan.blocking.mb > kernels.mr && !b_in_l1);
   return plan;
 }
 
@@ -324,7 +323,8 @@ void sgemm_many(const GemmProblem* problems, std::size_t count) {
   double flops = 0.0;
   for (std::size_t p = 0; p < count; ++p) {
     const Problem& pr = problems[p];
-    flops += 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+    flops +=
+        2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
   }
   const std::size_t grain = flops < kSerialJobFlops && chunks.size() > 1 ? chunks.size() : 1;
   parallel_for(chunks.size(), grain, [&](std::size_t begin, std::size_t end) {

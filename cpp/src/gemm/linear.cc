@@ -17,20 +17,20 @@ void linear_backward(const float* dy, const float* x, const float* w, const floa
     g = masked.data();
   }
   const std::vector<float> ones(db != nullptr ? batch : 0, 1.0f);
+  // C (m x n) = op(A) B with op(A) = A or A^T, alpha 1, beta 0, no bias.
+  const auto product = [](Trans trans_a, std::size_t m, std::size_t n, std::size_t k,
+                          const float* a, std::size_t lda, const float* b, float* c) {
+    return GemmProblem{trans_a, Trans::kNo, m, n, k, 1.0f, a, lda, b, n, 0.0f, nullptr, c, n};
+  };
   GemmProblem problems[3];
   std::size_t count = 0;
-  if (dx != nullptr) {  // dx = g W: (batch x out) (out x in)
-    problems[count++] = {Trans::kNo, Trans::kNo, batch, in, out, 1.0f, g, out, w, in,
-                         0.0f,       nullptr,    dx,    in};
-  }
-  if (dw != nullptr) {  // dW = g^T x: (out x batch) (batch x in)
-    problems[count++] = {Trans::kYes, Trans::kNo, out, in, batch, 1.0f, g, out, x, in,
-                         0.0f,        nullptr,    dw,  in};
-  }
-  if (db != nullptr) {  // db = g^T 1: (out x batch) (batch x 1)
-    problems[count++] = {Trans::kYes, Trans::kNo, out, 1, batch, 1.0f, g, out, ones.data(), 1,
-                         0.0f,        nullptr,    db,  1};
-  }
+  // dx = g W: (batch x out) (out x in)
+  if (dx != nullptr) problems[count++] = product(Trans::kNo, batch, in, out, g, out, w, dx);
+  // dW = g^T x: (out x batch) (batch x in)
+  if (dw != nullptr) problems[count++] = product(Trans::kYes, out, in, batch, g, out, x, dw);
+  // db = g^T 1: (out x batch) (batch x 1)
+  if (db != nullptr)
+    problems[count++] = product(Trans::kYes, out, 1, batch, g, out, ones.data(), db);
   sgemm_many(problems, count);
 }
 

@@ -133,9 +133,10 @@ bool disjoint_tensors(std::vector<std::pair<const float*, const float*>>& ranges
 // tensors sharing the pool with the large ones. Elementwise updates, so where the chunks fall
 // changes no bit.
 template <class Update>
-void for_joint_chunks(const std::vector<std::size_t>& starts, const Update& update) {
+void for_joint_chunks(const std::vector<std::size_t>& starts, std::size_t grain,
+                      const Update& update) {
   const std::size_t count = starts.size() - 1;
-  parallel_for(starts[count], kMultiTensorGrain, [&](std::size_t b, std::size_t e) {
+  parallel_for(starts[count], grain, [&](std::size_t b, std::size_t e) {
     std::size_t i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), b) -
                                              starts.begin() - 1);
     for (; i < count && starts[i] < e; ++i) {
@@ -178,7 +179,7 @@ void sgd_step_many(const SgdTensor* tensors, std::size_t count, const SgdOptions
     return;
   }
   const auto kernel = optimizer_kernels().sgd;
-  for_joint_chunks(starts, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+  for_joint_chunks(starts, kSgdManyGrain, [&](std::size_t i, std::size_t lo, std::size_t hi) {
     const SgdTensor& t = tensors[i];
     kernel(t.param + lo, t.grad + lo,
            t.momentum_buffer == nullptr ? nullptr : t.momentum_buffer + lo, scalars[i], hi - lo);
@@ -211,7 +212,7 @@ void adam_step_many(const AdamTensor* tensors, std::size_t count, const AdamOpti
     return;
   }
   const auto kernel = optimizer_kernels().adam;
-  for_joint_chunks(starts, [&](std::size_t i, std::size_t lo, std::size_t hi) {
+  for_joint_chunks(starts, kAdamManyGrain, [&](std::size_t i, std::size_t lo, std::size_t hi) {
     const AdamTensor& t = tensors[i];
     kernel(t.param + lo, t.grad + lo, t.exp_avg + lo, t.exp_avg_sq + lo,
            t.max_exp_avg_sq == nullptr ? nullptr : t.max_exp_avg_sq + lo, scalars[i], hi - lo);

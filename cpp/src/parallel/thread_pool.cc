@@ -1,6 +1,6 @@
-// A small pool of persistent worker threads behind parallel_for. Each thread first claims the chunks
-// of its own contiguous share of a job, then helps with the others' shares; which thread runs a
-// chunk varies, what a chunk covers does not.
+// A small pool of persistent worker threads behind parallel_for. Each thread first claims the
+// chunks of its own contiguous share of a job, then helps with the others' shares; which thread
+// runs a chunk varies, what a chunk covers does not.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -213,9 +213,9 @@ class ThreadPool {
   std::atomic<std::uint64_t> generation_{0};
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t job_size_ = 0;
-  std::uint64_t controls_ = 0;  // the caller's float_controls() for this job
+  std::uint64_t controls_ = 0;       // the caller's float_controls() for this job
   std::unique_ptr<Share[]> shares_;  // one per thread: the caller's, then the workers'
-  std::size_t participants_ = 1;      // threads sharing the job: the workers and the caller
+  std::size_t participants_ = 1;     // threads sharing the job: the workers and the caller
   std::atomic<std::size_t> finished_{0};
   std::atomic<std::size_t> active_{0};
   std::atomic<bool> open_{false};
