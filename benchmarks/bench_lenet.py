@@ -3,8 +3,8 @@
 The same model (ReLU, max-pool; conv 1->6 5x5 pad 2, pool 2, conv 6->16 5x5, pool 2,
 400->120->84->10) starts from the same weights in both. A training step is forward,
 cross-entropy, backward and an SGD step with momentum 0.9 and a zero learning rate (see LR), on
-the multi-tensor kernel; evaluation is a no-grad forward. For each thread count and training
-batch (1: the fixed cost of a step; 64; 256), rounds of odyssey and PyTorch alternate (so both
+the multi-tensor kernel; evaluation is a no-grad forward. For each training batch (1: the fixed
+cost of a step; 64; 256), rounds of odyssey and PyTorch at 1 and N threads alternate (so all four
 see the same machine state) and the medians give images/s and the ratio (above 1: odyssey is
 faster). Also reported: each library's thread scaling (1-thread step time / N-thread step time),
 the largest batch's fraction of the machine's nominal fp32 peak, the peak bytes of odyssey's
@@ -194,22 +194,33 @@ def main() -> None:
     peak_bytes: dict[int, int] = {}
     previous_threads = odyssey.get_num_threads()
     previous_torch_threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    theirs = lenet5_torch(torch)
+    ours = lenet5_odyssey()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+
+    def threads_setup(count: int) -> Callable[[], None]:
+        def setup() -> None:
+            odyssey.set_num_threads(count)
+            torch.set_num_threads(count)
+
+        return setup
+
     try:
-        for threads in thread_counts:
-            odyssey.set_num_threads(threads)
-            torch.set_num_threads(threads)
-            torch.manual_seed(0)
-            theirs = lenet5_torch(torch)
-            ours = lenet5_odyssey()
-            ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-            plan = [("train", batch, 0) for batch in batches] + [("eval", args.eval_batch, 1)]
-            for mode, batch, which in plan:
-                images, labels = data.get(batch, data[batches[0]])
-                our_steps = make_odyssey_steps(ours, images, labels, eval_images)
-                their_steps = make_torch_steps(torch, theirs, images, labels, eval_images)
-                t_ours, t_theirs = side_by_side(
-                    [our_steps[which], their_steps[which]], args.rounds, args.round_seconds
-                )
+        # Every thread count of one (mode, batch) in the same alternating rounds, so that the
+        # thread scaling compares like with like.
+        plan = [("train", batch, 0) for batch in batches] + [("eval", args.eval_batch, 1)]
+        for mode, batch, which in plan:
+            images, labels = data.get(batch, data[batches[0]])
+            our_step = make_odyssey_steps(ours, images, labels, eval_images)[which]
+            their_step = make_torch_steps(torch, theirs, images, labels, eval_images)[which]
+            functions, setups = [], []
+            for threads in thread_counts:
+                functions += [our_step, their_step]
+                setups += [threads_setup(threads)] * 2
+            times = side_by_side(functions, args.rounds, args.round_seconds, setups)
+            for index, threads in enumerate(thread_counts):
+                t_ours, t_theirs = times[2 * index], times[2 * index + 1]
                 row = {
                     "mode": mode,
                     "batch": batch,
@@ -222,10 +233,16 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(ROW.format(**row))
-                if mode == "train" and threads == thread_counts[-1]:
-                    peak_bytes[batch] = step_peak_bytes(our_steps[0])
-            if args.profile:
-                images, labels = data.get(args.profile_batch, data[batches[-1]])
+        for batch in batches:
+            odyssey.set_num_threads(thread_counts[-1])
+            images, labels = data[batch]
+            peak_bytes[batch] = step_peak_bytes(
+                make_odyssey_steps(ours, images, labels, eval_images)[0]
+            )
+        if args.profile:
+            images, labels = data.get(args.profile_batch, data[batches[-1]])
+            for threads in thread_counts:
+                odyssey.set_num_threads(threads)
                 profiles[threads] = kernel_breakdown(ours, images, labels, steps=50)
     finally:
         odyssey.set_num_threads(previous_threads)

@@ -34,16 +34,29 @@ def calls_per_round(function: Callable[[], object], target_seconds: float) -> in
 
 
 def side_by_side(
-    functions: Sequence[Callable[[], object]], rounds: int, target_seconds: float
+    functions: Sequence[Callable[[], object]],
+    rounds: int,
+    target_seconds: float,
+    setups: Sequence[Callable[[], object]] | None = None,
 ) -> list[float]:
     """Median seconds per call of each function, timed in alternating rounds, so that a change in
-    the machine's load during the run hits every contender alike."""
-    for function in functions:
+    the machine's load during the run hits every contender alike. `setups` (one per function, run
+    untimed before each of its rounds) let contenders differ in settings such as the thread
+    count: a shared machine's speed drifts by tens of percent within minutes, so a ratio of two
+    settings is only meaningful from rounds that alternate."""
+    setups = setups or [lambda: None] * len(functions)
+    for function, setup in zip(functions, setups, strict=True):
+        setup()
         function()  # warm caches, pages and thread pools
-    counts = [calls_per_round(function, target_seconds) for function in functions]
+    counts = []
+    for function, setup in zip(functions, setups, strict=True):
+        setup()
+        counts.append(calls_per_round(function, target_seconds))
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(rounds):
-        for function, count, sink in zip(functions, counts, times, strict=True):
+        for function, setup, count, sink in zip(functions, setups, counts, times, strict=True):
+            setup()
+            function()  # the setup may have restarted a thread pool
             time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(count):
