@@ -64,12 +64,15 @@ void check_stride(const char* fn, const Pair& stride) {
 }
 
 void check_padding(const char* fn, const Pair& padding, const Pair& kernel) {
-  const std::string text = "(" + std::to_string(padding.h) + ", " + std::to_string(padding.w) + ")";
+  // Built only on failure: this check runs on every pooling call.
+  const auto text = [&] {
+    return "(" + std::to_string(padding.h) + ", " + std::to_string(padding.w) + ")";
+  };
   if (padding.h < 0 || padding.w < 0) {
-    throw py::value_error(std::string(fn) + ": padding must be >= 0, got " + text);
+    throw py::value_error(std::string(fn) + ": padding must be >= 0, got " + text());
   }
   if (2 * padding.h > kernel.h || 2 * padding.w > kernel.w) {
-    throw py::value_error(std::string(fn) + ": padding " + text +
+    throw py::value_error(std::string(fn) + ": padding " + text() +
                           " must be at most half the kernel size (" + std::to_string(kernel.h) +
                           ", " + std::to_string(kernel.w) + ")");
   }
