@@ -48,24 +48,24 @@ ConvOptions conv_options(const char* fn, const py::object& stride, const py::obj
 }
 
 // The checked geometry of a convolution of input `x` (N, C, H, W) by a kernel
-// (OC, C / groups, KH, KW); `x_text` and `w_text` describe both in messages.
-Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const ConvOptions& o,
-                       const std::string& x_text, const std::string& w_text) {
-  const std::string shapes = " (input " + x_text + ", weight " + w_text + ")";
+// (OC, C / groups, KH, KW); messages name both shapes.
+Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const ConvOptions& o) {
+  // Built only on failure: this check runs on every convolution call.
+  const auto shapes = [&] { return " (input " + dims_text(x) + ", weight " + dims_text(w) + ")"; };
   if (x[1] % o.groups != 0 || x[1] / o.groups != w[1]) {
     const std::string expected =
         o.groups == 1 ? std::to_string(w[1])
                       : std::to_string(w[1]) + " per group x " + std::to_string(o.groups);
     throw py::value_error(std::string(fn) + ": input has " + std::to_string(x[1]) +
-                          " channels but weight expects " + expected + shapes);
+                          " channels but weight expects " + expected + shapes());
   }
   if (w[0] % o.groups != 0) {
     throw py::value_error(
         std::string(fn) + ": weight's " + std::to_string(w[0]) +
-        " output channels are not divisible by groups=" + std::to_string(o.groups) + shapes);
+        " output channels are not divisible by groups=" + std::to_string(o.groups) + shapes());
   }
   if (w[2] < 1 || w[3] < 1) {
-    throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes);
+    throw py::value_error(std::string(fn) + ": kernel size must be >= 1" + shapes());
   }
   const py::ssize_t padded_h = x[2] + 2 * o.padding.h, padded_w = x[3] + 2 * o.padding.w;
   // The dilated kernel's extent, dilation * (kernel - 1) + 1, compared without overflowing.
@@ -78,7 +78,7 @@ Conv2dShape conv_shape(const char* fn, const Dims4& x, const Dims4& w, const Con
     throw py::value_error(std::string(fn) + ": kernel (" + std::to_string(w[2]) + ", " +
                           std::to_string(w[3]) + ")" + dilated +
                           " is larger than the padded input (" + std::to_string(padded_h) + ", " +
-                          std::to_string(padded_w) + ")" + shapes);
+                          std::to_string(padded_w) + ")" + shapes());
   }
   const auto u = [](py::ssize_t v) { return static_cast<std::size_t>(v); };
   return Conv2dShape{u(x[0]),         u(x[1]),        u(x[2]),        u(x[3]),
@@ -103,7 +103,7 @@ py::array conv2d_forward(const py::object& x_object, const py::object& w_object,
   check_ndim(fn, w, "weight", 4, kWeightLayout);
   const ConvOptions options =
       conv_options(fn, stride_object, padding_object, dilation_object, groups);
-  const Conv2dShape s = conv_shape(fn, dims_of(x), dims_of(w), options, shape_of(x), shape_of(w));
+  const Conv2dShape s = conv_shape(fn, dims_of(x), dims_of(w), options);
   const float* bias_data = nullptr;
   py::array bias;
   if (!bias_object.is_none()) {
@@ -149,7 +149,7 @@ py::array conv2d_backward_data(const py::object& grad_out_object, const py::obje
   const Dims4 x_dims = input_shape_arg(fn, input_shape_object);
   const ConvOptions options =
       conv_options(fn, stride_object, padding_object, dilation_object, groups);
-  const Conv2dShape s = conv_shape(fn, x_dims, dims_of(w), options, dims_text(x_dims), shape_of(w));
+  const Conv2dShape s = conv_shape(fn, x_dims, dims_of(w), options);
   check_grad_out(fn, grad_out, output_dims(s));
   py::array_t<float> dx = new_array<float>(std::vector<py::ssize_t>(x_dims.begin(), x_dims.end()));
   float* dx_data = dx.mutable_data();
@@ -178,7 +178,7 @@ py::tuple conv2d_backward_weight(const py::object& x_object, const py::object& g
                           " channels are not divisible by groups=" + std::to_string(groups));
   }
   const Dims4 w_dims{grad_out.shape(1), x.shape(1) / groups, kernel.h, kernel.w};
-  const Conv2dShape s = conv_shape(fn, dims_of(x), w_dims, options, shape_of(x), dims_text(w_dims));
+  const Conv2dShape s = conv_shape(fn, dims_of(x), w_dims, options);
   check_grad_out(fn, grad_out, output_dims(s));
   py::array_t<float> dw = new_array<float>(std::vector<py::ssize_t>(w_dims.begin(), w_dims.end()));
   float* dw_data = dw.mutable_data();
@@ -205,8 +205,7 @@ py::dict conv2d_algorithms(const py::object& input_shape_object,
   const Dims4 w_dims = input_shape_arg(fn, weight_shape_object, "weight_shape");
   const ConvOptions options =
       conv_options(fn, stride_object, padding_object, dilation_object, groups);
-  const Conv2dShape s =
-      conv_shape(fn, x_dims, w_dims, options, dims_text(x_dims), dims_text(w_dims));
+  const Conv2dShape s = conv_shape(fn, x_dims, w_dims, options);
   py::dict algorithms;
   algorithms["forward"] = conv_algorithm_name(conv2d_forward_algorithm(s));
   algorithms["backward_data"] = conv_algorithm_name(conv2d_backward_data_algorithm(s));
