@@ -333,12 +333,13 @@ def benchmark(session: nox.Session) -> None:
     names, compare_options, save = benchmark_arguments(session, list(scripts))
     install_package(session, "test,torch" + (",ray" if "sweep" in names else ""), werror=False)
     session.install("scipy", "threadpoolctl")
-    # Idle worker threads spin before they sleep: ours for 100 us, OpenBLAS's for 2^28 cycles and
-    # libgomp's (PyTorch) for 300,000 spins by default. In alternating rounds a spinning worker of
-    # one library holds a core through the other's round (our 2-thread sgemm at 512 read 133
-    # GFLOP/s next to NumPy, 309 alone), so both are set to spin about as long as ours.
-    for name, value in {"OPENBLAS_THREAD_TIMEOUT": "18", "GOMP_SPINCOUNT": "10000"}.items():
-        session.env[name] = os.environ.get(name, value)
+    # Idle worker threads spin before they sleep: ours for 1 ms, libgomp's (PyTorch) for 300,000
+    # spins by default (about as long) and OpenBLAS's (NumPy) for 2^28 cycles, a tenth of a second.
+    # The rounds start 30 ms apart (harness.SETTLE_SECONDS), but OpenBLAS's spin outlasts that and
+    # held a core through the next contender's round (our 2-thread sgemm at 512 read 133 GFLOP/s
+    # next to NumPy, 309 alone), so OpenBLAS is set to spin about 0.1 ms. PyTorch keeps its
+    # default: a shorter spin would put its workers to sleep between the ops of a training step.
+    session.env["OPENBLAS_THREAD_TIMEOUT"] = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "18")
     output = ROOT / "build" / "benchmarks" / time.strftime("%Y%m%dT%H%M%S")
     for name in names:
         script = scripts[name].relative_to(ROOT)

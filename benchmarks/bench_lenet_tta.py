@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 # Idle OpenMP workers (PyTorch's) spin 300,000 times before sleeping by default; here they would
-# hold a core against the DataLoader's prefetch thread. `nox -s benchmark` sets the same value.
+# hold a core against the DataLoader's prefetch thread, so they spin less (the LeNet-5 step
+# benchmark keeps PyTorch's default).
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
