@@ -105,8 +105,6 @@ Blocking plan_blocks(std::size_t m, std::size_t n, std::size_t k, std::size_t mr
   return blocking;
 }
 
-using Problem = GemmProblem;
-
 void portable_pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
                               float* dst, std::size_t dst_stride) {
   // Reads along src's rows, writes with stride dst_stride.
@@ -129,7 +127,7 @@ struct Packers {
 // op(A)[i0:i0+rows, p0:p0+depth] as consecutive mr-row panels, panel r at dst + r * depth (r a
 // multiple of mr), element (i, p) of a panel at p * mr + i. The last panel keeps stride mr with
 // its missing rows unwritten: the micro-kernel reads only the rows it was given.
-void pack_a(const Problem& pr, const Packers& pack, std::size_t i0, std::size_t rows,
+void pack_a(const GemmProblem& pr, const Packers& pack, std::size_t i0, std::size_t rows,
             std::size_t p0, std::size_t depth, std::size_t mr, float* dst) {
   for (std::size_t r = 0; r < rows; r += mr) {
     const std::size_t height = std::min(mr, rows - r);
@@ -142,7 +140,7 @@ void pack_a(const Problem& pr, const Packers& pack, std::size_t i0, std::size_t 
 }
 
 // op(B)[p0:p0+depth, j0:j0+width] (width <= nr) as one panel, element (p, j) at p * nr + j.
-void pack_b(const Problem& pr, const Packers& pack, std::size_t p0, std::size_t depth,
+void pack_b(const GemmProblem& pr, const Packers& pack, std::size_t p0, std::size_t depth,
             std::size_t j0, std::size_t width, std::size_t nr, float* dst) {
   if (pr.trans_b == Trans::kNo) {
     pack.copy(pr.b + p0 * pr.ldb + j0, pr.ldb, depth, width, dst, nr);
@@ -152,7 +150,7 @@ void pack_b(const Problem& pr, const Packers& pack, std::size_t p0, std::size_t 
 }
 
 // C[i_begin:i_end, j_begin:j_end] in full, k included.
-void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_begin,
+void compute_block(const GemmProblem& pr, const GemmKernels& kernels, std::size_t i_begin,
                    std::size_t i_end, std::size_t j_begin, std::size_t j_end, bool pack_a_block,
                    bool pack_b_panels) {
   const std::size_t mr = kernels.mr, nr = kernels.nr;
@@ -207,7 +205,7 @@ void compute_block(const Problem& pr, const GemmKernels& kernels, std::size_t i_
 }
 
 // C = beta * C + bias, for k == 0 or alpha == 0, where A and B are not read.
-void scale_c(const Problem& pr) {
+void scale_c(const GemmProblem& pr) {
   for (std::size_t i = 0; i < pr.m; ++i) {
     float* c = pr.c + i * pr.ldc;
     for (std::size_t j = 0; j < pr.n; ++j) {
@@ -242,7 +240,7 @@ struct Plan {
   bool pack_a_block = false, pack_b_panels = false;
 };
 
-Plan plan_problem(const Problem& pr, const GemmKernels& kernels) {
+Plan plan_problem(const GemmProblem& pr, const GemmKernels& kernels) {
   Plan plan;
   if (pr.k == 0 || pr.alpha == 0.0f) {
     plan.kind = Plan::Kind::kScale;
@@ -268,8 +266,8 @@ Plan plan_problem(const Problem& pr, const GemmKernels& kernels) {
 }
 
 // Blocks [begin, end) of one product's plan.
-void run_blocks(const Problem& pr, const Plan& plan, const GemmKernels& kernels, std::size_t begin,
-                std::size_t end) {
+void run_blocks(const GemmProblem& pr, const Plan& plan, const GemmKernels& kernels,
+                std::size_t begin, std::size_t end) {
   switch (plan.kind) {
     case Plan::Kind::kScale:
       return scale_c(pr);
@@ -292,20 +290,28 @@ struct Chunk {
   std::size_t problem, begin, end;
 };
 
+thread_local std::vector<Plan> t_plans;
+thread_local std::vector<Chunk> t_chunks;
+
 }  // namespace
 
 void sgemm_many(const GemmProblem* problems, std::size_t count) {
   for (std::size_t p = 0; p < count; ++p) {
-    const Problem& pr = problems[p];
+    const GemmProblem& pr = problems[p];
     check_leading_dimension("lda", pr.lda, pr.trans_a == Trans::kNo ? pr.k : pr.m);
     check_leading_dimension("ldb", pr.ldb, pr.trans_b == Trans::kNo ? pr.n : pr.k);
     check_leading_dimension("ldc", pr.ldc, pr.n);
   }
   const GemmKernels& kernels = gemm_kernels();
-  std::vector<Plan> plans(count);
-  std::vector<Chunk> chunks;
+  // The calling thread's lists, reused from call to call (a small product's two allocations cost
+  // 5 % of its time); a chunk never calls sgemm_many, so they are not reentered while in use. Named
+  // by reference: the workers running the chunks must read these, not their own thread_locals.
+  std::vector<Plan>& plans = t_plans;
+  std::vector<Chunk>& chunks = t_chunks;
+  plans.assign(count, Plan{});
+  chunks.clear();
   for (std::size_t p = 0; p < count; ++p) {
-    const Problem& pr = problems[p];
+    const GemmProblem& pr = problems[p];
     if (pr.m == 0 || pr.n == 0) continue;
     plans[p] = plan_problem(pr, kernels);
     if (plans[p].kind != Plan::Kind::kTiles) {
@@ -322,7 +328,7 @@ void sgemm_many(const GemmProblem* problems, std::size_t count) {
   // at batch 1: three products of 0.1 MFLOP, less work than waking the pool).
   double flops = 0.0;
   for (std::size_t p = 0; p < count; ++p) {
-    const Problem& pr = problems[p];
+    const GemmProblem& pr = problems[p];
     flops +=
         2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
   }
