@@ -121,8 +121,7 @@ def test_empty_batch_and_features() -> None:
             r"grad_out has shape \(2, 2\) but .* give outputs of shape \(2, 3\)",
         ),
         (
-            (np.zeros((2, 3), "f4"), np.zeros((2, 4), "f4"), np.zeros((3, 4), "f4"))
-            + (np.zeros((3, 2), "f4"),),
+            tuple(np.zeros(shape, "f4") for shape in [(2, 3), (2, 4), (3, 4), (3, 2)]),
             ValueError,
             "relu_output",
         ),

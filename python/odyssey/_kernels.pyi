@@ -298,7 +298,6 @@ def sgemm(
     bias: Float32Array | None = None,
     out: Float32Array | None = None,
 ) -> Float32Array: ...
-
 def linear_backward(
     grad_out: Float32Array,
     input: Float32Array,

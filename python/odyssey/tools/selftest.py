@@ -235,8 +235,10 @@ def _gemm(k: Any) -> dict[str, Output]:
         outputs[name] = Output(result, tolerance, magnitude)
     # A Linear layer's backward through its ReLU: the three products of one job.
     batch, features_in, features_out = 37, 53, 29
-    grad, x, w = _normal((batch, features_out), 5), _normal((batch, features_in), 6), _normal(
-        (features_out, features_in), 7
+    grad, x, w = (
+        _normal((batch, features_out), 5),
+        _normal((batch, features_in), 6),
+        _normal((features_out, features_in), 7),
     )
     relu_output = np.maximum(_normal((batch, features_out), 8), 0.0)
     masked = np.where(relu_output > 0, grad, 0.0).astype(np.float64)
