@@ -334,7 +334,7 @@ def benchmark(session: nox.Session) -> None:
     install_package(session, "test,torch" + (",ray" if "sweep" in names else ""), werror=False)
     session.install("scipy", "threadpoolctl")
     # Idle worker threads spin before they sleep: ours for 1 ms, libgomp's (PyTorch) for 300,000
-    # spins by default (about as long) and OpenBLAS's (NumPy) for 2^28 cycles, a tenth of a second.
+    # spins by default (milliseconds) and OpenBLAS's (NumPy) for 2^28 cycles, a tenth of a second.
     # The rounds start 30 ms apart (harness.SETTLE_SECONDS), but OpenBLAS's spin outlasts that and
     # held a core through the next contender's round (our 2-thread sgemm at 512 read 133 GFLOP/s
     # next to NumPy, 309 alone), so OpenBLAS is set to spin about 0.1 ms. PyTorch keeps its

@@ -43,7 +43,8 @@ def side_by_side(
     the machine's load during the run hits every contender alike. `setups` (one per function, run
     untimed before each of its rounds) let contenders differ in settings such as the thread
     count: a shared machine's speed drifts by tens of percent within minutes, so a ratio of two
-    settings is only meaningful from rounds that alternate."""
+    settings is only meaningful from rounds that alternate. Each round starts with one untimed call
+    after its setup (a setup may have restarted a thread pool)."""
     setups = setups or [lambda: None] * len(functions)
     for function, setup in zip(functions, setups, strict=True):
         setup()
@@ -56,7 +57,7 @@ def side_by_side(
     for _ in range(rounds):
         for function, setup, count, sink in zip(functions, setups, counts, times, strict=True):
             setup()
-            function()  # the setup may have restarted a thread pool
+            function()
             time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(count):

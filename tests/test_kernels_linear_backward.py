@@ -55,7 +55,8 @@ def test_bits_of_the_separate_calls(
     isa: str, threads: None, batch: int, features_in: int, features_out: int
 ) -> None:
     """Each product has the bits of its own sgemm call (and the ReLU's mask those of
-    relu_backward), whatever the thread count: nn.Linear's gradients did not move."""
+    relu_backward), whatever the thread count: nn.Linear's input and weight gradients kept the
+    bits they had as separate calls (the bias gradient, NumPy's sum before, is now a product)."""
     grad, x, w, relu_output = layer(batch, features_in, features_out, 3)
     g = _kernels.relu_backward(grad, relu_output)
     want = (_kernels.sgemm(g, w), _kernels.sgemm(g, x, trans_a=True))
@@ -66,7 +67,7 @@ def test_bits_of_the_separate_calls(
         assert dw.tobytes() == want[1].tobytes()
 
 
-def test_bias_gradient_adds_the_rows_in_order(threads: None) -> None:
+def test_bias_gradient_adds_the_rows_in_order(isa: str, threads: None) -> None:
     """Up to kGemmKc (256) rows, each column's sum is one chain of additions in ascending row
     order, for every thread count."""
     grad, x, w, _ = layer(200, 6, 5, 4)
@@ -89,6 +90,13 @@ def test_only_the_gradients_asked_for() -> None:
             else:
                 assert one is None
     assert _kernels.linear_backward(grad, x, w, None, False, False, False) == (None, None, None)
+
+
+@pytest.mark.parametrize("flag", [None, 1, 0, np.array([True])])
+def test_the_flags_must_be_bools(flag: object) -> None:
+    grad, x, w, _ = layer(2, 3, 4, 6)
+    with pytest.raises(TypeError, match="linear_backward: input_grad must be a bool"):
+        _kernels.linear_backward(grad, x, w, None, flag)
 
 
 def test_empty_batch_and_features() -> None:

@@ -88,10 +88,10 @@ struct Options {
 };
 
 // Python's bool or NumPy's (whose type is also named "bool"); an int is more likely a mistake.
-bool flag(const py::handle& value, const char* name) {
+bool flag(const char* fn, const py::handle& value, const char* name) {
   if (!PyBool_Check(value.ptr()) &&
       std::string(py::str(py::type::of(value).attr("__name__"))) != "bool") {
-    throw py::type_error(std::string("sgemm: ") + name + " must be a bool, got " +
+    throw py::type_error(std::string(fn) + ": " + name + " must be a bool, got " +
                          std::string(py::str(py::type::of(value).attr("__name__"))));
   }
   return value.cast<bool>();
@@ -112,9 +112,9 @@ Options parse_options(const py::kwargs& kwargs) {
   for (const auto& [key, value] : kwargs) {
     const std::string name = py::str(key);
     if (name == "trans_a") {
-      options.trans_a = flag(value, "trans_a");
+      options.trans_a = flag(kFn, value, "trans_a");
     } else if (name == "trans_b") {
-      options.trans_b = flag(value, "trans_b");
+      options.trans_b = flag(kFn, value, "trans_b");
     } else if (name == "alpha") {
       options.alpha = scalar(value, "alpha");
     } else if (name == "beta") {
@@ -134,8 +134,12 @@ Options parse_options(const py::kwargs& kwargs) {
 // ValueError naming the shapes.
 py::tuple linear_backward(const py::object& grad_object, const py::object& input_object,
                           const py::object& weight_object, const py::object& relu_object,
-                          bool input_grad, bool weight_grad, bool bias_grad) {
+                          const py::object& input_grad_object, const py::object& weight_grad_object,
+                          const py::object& bias_grad_object) {
   constexpr const char* fn = "linear_backward";
+  const bool input_grad = flag(fn, input_grad_object, "input_grad");
+  const bool weight_grad = flag(fn, weight_grad_object, "weight_grad");
+  const bool bias_grad = flag(fn, bias_grad_object, "bias_grad");
   const py::array grad = float32_array(fn, grad_object, "grad_out");
   const py::array input = float32_array(fn, input_object, "input");
   const py::array weight = float32_array(fn, weight_object, "weight");
@@ -190,8 +194,9 @@ py::tuple linear_backward(const py::object& grad_object, const py::object& input
 
 void bind_gemm(py::module_& m) {
   m.def("linear_backward", &linear_backward, py::arg("grad_out"), py::arg("input"),
-        py::arg("weight"), py::arg("relu_output") = py::none(), py::arg("input_grad") = true,
-        py::arg("weight_grad") = true, py::arg("bias_grad") = true,
+        py::arg("weight"), py::arg("relu_output") = py::none(),
+        py::arg("input_grad") = py::bool_(true), py::arg("weight_grad") = py::bool_(true),
+        py::arg("bias_grad") = py::bool_(true),
         "linear_backward(grad_out, input, weight, relu_output=None, input_grad=True, "
         "weight_grad=True, bias_grad=True) -> (grad_input, grad_weight, grad_bias)\n\n"
         "The gradients of input @ weight.T + bias (2-D float32), or of its ReLU when relu_output "

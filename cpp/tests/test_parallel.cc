@@ -1,6 +1,7 @@
 // parallel_for: every index once, fixed chunk boundaries, exceptions, nesting, concurrent callers,
 // and thread counts the system cannot start.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -281,6 +282,26 @@ void check_chunks_follow_the_callers_float_controls() {
   odyssey::set_float_controls(before);
 }
 
+// A chunk that outlasts the threads' spin: the caller (or a worker) falls asleep on the condition
+// variable while another thread still holds the job's last chunks, and is woken when they finish;
+// every index still runs once, whichever thread took the slow share.
+void check_long_chunk_wakes_the_sleeping_caller() {
+  for (int threads : {2, 3}) {
+    odyssey::set_num_threads(threads);
+    for (std::size_t slow : {0u, 3u, 5u}) {
+      std::vector<std::atomic<int>> hits(6);
+      odyssey::parallel_for(6, 1, [&](std::size_t begin, std::size_t end) {
+        if (begin == slow) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        for (std::size_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+      });
+      bool once = true;
+      for (const auto& hit : hits) once = once && hit.load() == 1;
+      CHECK_NOTE(once,
+                 "threads=" + std::to_string(threads) + " slow chunk " + std::to_string(slow));
+    }
+  }
+}
+
 int main() {
 #if defined(ODYSSEY_CAN_LIMIT_THREADS)
   check_unstartable_environment_count_keeps_what_started();
@@ -294,5 +315,6 @@ int main() {
   check_bad_arguments();
   check_shrink_right_after_a_job();
   check_chunks_follow_the_callers_float_controls();
+  check_long_chunk_wakes_the_sleeping_caller();
   return odyssey::test::finish();
 }

@@ -49,8 +49,9 @@ struct GemmProblem {
 // Independent products as one parallel job: the blocks of all of them share the pool, so products
 // too small to split on their own run side by side (a Linear layer's input and weight gradients:
 // LeNet-5's 120 -> 84 layer takes one thread per product instead of leaving the second thread
-// idle). Each product gets the bits of its own sgemm_bias call; no product's C may overlap another
-// product's operands. Throws std::invalid_argument as sgemm_bias does, before anything is written.
+// idle). Each product gets the bits of its own sgemm_bias call; no product's C may overlap any
+// product's operands or another product's C. Throws std::invalid_argument as sgemm_bias does,
+// before anything is written.
 void sgemm_many(const GemmProblem* problems, std::size_t count);
 
 // The gradients of a Linear layer y = x W^T + b (x: batch x in, W: out x in, all row-major), or of
@@ -58,7 +59,7 @@ void sgemm_many(const GemmProblem* problems, std::size_t count);
 // (relu_backward's bits), dx = g W, dW = g^T x and db = g's sums over the batch, each skipped when
 // its pointer is nullptr. The three are one sgemm_many job, each with the bits of its own sgemm
 // call; db is the product g^T 1, so its sums are the tiles' chains of additions in ascending
-// rows (restarted every kGemmKc rows).
+// rows (restarted every kGemmKc rows). The outputs must not overlap the inputs or each other.
 void linear_backward(const float* dy, const float* x, const float* w, const float* relu_out,
                      std::size_t batch, std::size_t in, std::size_t out, float* dx, float* dw,
                      float* db);

@@ -36,6 +36,9 @@ namespace {
 // small to split): with 100 us the workers slept through them and the next job found them asleep
 // (LeNet-5 at batch 64 on 2 threads: 5.5 % faster with 1 ms; OpenMP runtimes spin as long).
 constexpr auto kSpinTime = std::chrono::microseconds(1000);
+// With more threads than cores a spinning thread holds a core that another one needs, so the pool
+// then spins only briefly (as OpenMP runtimes do when oversubscribed).
+constexpr auto kOversubscribedSpinTime = std::chrono::microseconds(50);
 
 void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,10 +48,10 @@ void cpu_relax() {
 #endif
 }
 
-// Spins until done() or kSpinTime has passed; returns done().
+// Spins until done() or `spin` has passed; returns done().
 template <typename Predicate>
-bool spin_until(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+bool spin_until(Predicate done, std::chrono::microseconds spin) {
+  const auto deadline = std::chrono::steady_clock::now() + spin;
   for (unsigned i = 1;; ++i) {
     if (done()) return true;
     if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return done();
@@ -58,6 +61,8 @@ bool spin_until(Predicate done) {
 
 // True on pool workers and on a thread that is running a parallel_for, so nested calls run inline.
 thread_local bool t_inside_parallel = false;
+
+int usable_cores();
 
 // The next unclaimed chunk of one thread's share and where that share ends, on a cache line of its
 // own so that threads claiming from their own shares do not contend.
@@ -85,6 +90,7 @@ class ThreadPool {
     if (target <= size()) return;
     workers_.reserve(static_cast<std::size_t>(target));
     shares_ = std::make_unique<Share[]>(static_cast<std::size_t>(target) + 1);
+    set_spin_time(target + 1);
     // No stopped worker is left (shrink_to joined them), so raising the bound stops nobody.
     keep_.store(target, std::memory_order_relaxed);
     while (size() < target) {
@@ -107,6 +113,7 @@ class ThreadPool {
       workers_[i].join();
     }
     workers_.resize(static_cast<std::size_t>(target));
+    set_spin_time(target + 1);
   }
 
   // Runs chunk(i) for every i in [0, count) on the workers and the calling thread, and returns
@@ -135,7 +142,7 @@ class ThreadPool {
     wake_.notify_all();
     claim_chunks(0);
     const auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == count; };
-    if (!spin_until(all_finished)) {
+    if (!spin_until(all_finished, spin_time())) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_.wait(lock, all_finished);
     }
@@ -148,6 +155,16 @@ class ThreadPool {
   }
 
  private:
+  std::chrono::microseconds spin_time() const {
+    return std::chrono::microseconds(spin_us_.load(std::memory_order_relaxed));
+  }
+
+  // The spin for a pool of `threads` threads, the caller included.
+  void set_spin_time(int threads) {
+    const auto spin = threads <= usable_cores() ? kSpinTime : kOversubscribedSpinTime;
+    spin_us_.store(spin.count(), std::memory_order_relaxed);
+  }
+
   // Claims chunks until none is left: thread `self`'s own share first, then what is left of the
   // others' shares, each from its start. After a failure the remaining chunks are claimed and
   // counted without running, so the caller's count of finished chunks still completes. The count
@@ -184,7 +201,7 @@ class ThreadPool {
     t_inside_parallel = true;
     const auto job_posted = [&] { return generation_.load(std::memory_order_acquire) != seen; };
     for (;;) {
-      if (!spin_until(job_posted)) {
+      if (!spin_until(job_posted, spin_time())) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, job_posted);
       }
@@ -216,6 +233,7 @@ class ThreadPool {
   std::uint64_t controls_ = 0;       // the caller's float_controls() for this job
   std::unique_ptr<Share[]> shares_;  // one per thread: the caller's, then the workers'
   std::size_t participants_ = 1;     // threads sharing the job: the workers and the caller
+  std::atomic<std::chrono::microseconds::rep> spin_us_{kSpinTime.count()};
   std::atomic<std::size_t> finished_{0};
   std::atomic<std::size_t> active_{0};
   std::atomic<bool> open_{false};
