@@ -145,6 +145,9 @@ def main() -> None:
         "trainer_ips": images / fitted,
         "ratio": statistics.median(b / t for b, t in zip(bare_s, trainer_s, strict=True)),
         "ratio_of_medians": bare / fitted,
+        "round_seconds": [
+            {"bare": b, "trainer": t} for b, t in zip(bare_s, trainer_s, strict=True)
+        ],
         "fit_overhead_s": statistics.median(overhead_s),
         # The same with the once-per-fit work counted in: what a one-epoch `fit` costs.
         "ratio_whole_fit": statistics.median(
